@@ -1,0 +1,57 @@
+# fairway — the two commands a newcomer needs: `make run` and `make test`.
+# Every target first installs missing Debian packages (DESIGN.md §3), idempotently.
+
+BUILD_DIR   ?= build
+BUILD_TYPE  ?= RelWithDebInfo
+JOBS        ?= $(shell nproc)
+WERROR      ?= $(if $(CI),ON,OFF)
+CTEST_ARGS  ?=
+
+DEBIAN_PACKAGES := cmake g++ make pkg-config \
+  libboost1.81-dev libboost-graph1.81-dev libssl-dev libsimdjson-dev nlohmann-json3-dev \
+  libyaml-cpp-dev libspdlog-dev libfmt-dev prometheus-cpp-dev libexpected-dev \
+  libgtest-dev libgmock-dev libbenchmark-dev
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all deps configure build test run bench format tidy clean
+
+all: build
+
+# Installs only what is missing; a machine that has everything runs no apt-get at all.
+deps:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; \
+	  done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:" $$missing; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(BUILD_DIR)/CMakeCache.txt: | deps
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DFAIRWAY_WERROR=$(WERROR)
+
+configure: deps $(BUILD_DIR)/CMakeCache.txt
+
+build: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+# The embedded default: fairway's built-in demo scenario with a readable report.
+run: build
+	$(BUILD_DIR)/fairway sim
+
+bench: build
+	@for b in $(BUILD_DIR)/benchmarks/*_bench; do echo "== $$b"; $$b --benchmark_min_time=0.2; done
+
+format:
+	find queues topology scheduler sim tests benchmarks -name '*.h' -o -name '*.cpp' | xargs clang-format -i
+
+tidy: configure
+	find queues topology scheduler sim -name '*.cpp' | xargs clang-tidy -p $(BUILD_DIR) --quiet
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,13 @@
+# Every dependency comes from a Debian bookworm package (see DESIGN.md §3); nothing is downloaded.
+find_package(tl-expected REQUIRED)
+find_package(nlohmann_json 3.10 REQUIRED)
+find_package(yaml-cpp REQUIRED)
+find_package(fmt REQUIRED)
+find_package(spdlog REQUIRED)
+find_package(Threads REQUIRED)
+if(FAIRWAY_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+endif()
+if(FAIRWAY_BUILD_BENCHMARKS)
+  find_package(benchmark REQUIRED)
+endif()

@@ -1,0 +1,45 @@
+#pragma once
+// Hierarchical fair share, per resource, top-down (water-filling).
+//
+// At each level, with `available` = the cluster capacity (roots) or the parent's fair share:
+//  (1) every child first gets min(quota, demand, limit); if those exceed `available`, they are
+//      scaled down in proportion to quota;
+//  (2) what is left goes to unsatisfied children (share < min(demand, limit)), highest priority
+//      bucket first; inside a bucket in proportion to overQuotaWeight, capped at each child's
+//      remaining want, repeating until the bucket is satisfied or nothing is left;
+//  (3) recurse with each child's share as its `available`.
+// demand(q) = allocated(q) + pending(q), summed up the tree. Shares are doubles in canonical units
+// (fractions of GPUs exist). Pure and deterministic.
+
+#include <span>
+#include <vector>
+
+#include "queues/queue_tree.h"
+#include "queues/resources.h"
+
+namespace fairway {
+
+// What a leaf queue uses and waits for; indexed by QueueIndex (inner entries are ignored).
+struct QueueUsage {
+  ResourceVector allocated;
+  ResourceVector pending;
+};
+
+struct FairShares {
+  size_t resources = 0;  // stride of the flat arrays
+  // [queue * resources + resource]
+  std::vector<double> fair_share;
+  // Per queue, summed over the subtree.
+  std::vector<ResourceVector> deserved;
+  std::vector<ResourceVector> allocated;
+  std::vector<ResourceVector> demand;
+
+  double share(QueueIndex queue, ResourceId resource) const {
+    return resource < resources ? fair_share[queue * resources + resource] : 0.0;
+  }
+};
+
+FairShares compute_fair_shares(const QueueTree& tree, const ResourceVector& capacity,
+                               std::span<const QueueUsage> usage, size_t resource_count);
+
+}  // namespace fairway

@@ -1,0 +1,18 @@
+#pragma once
+// fairway's subcommands. Each takes its arguments (after the subcommand name) and the streams it
+// writes to, so tests can run them in-process, and returns the process exit code.
+
+#include <iosfwd>
+#include <span>
+#include <string>
+
+namespace fairway::cmd {
+
+int run_main(int argc, char** argv);
+
+// `fairway fairshare FILE`: offline fair-share calculator, YAML in, JSON out.
+int fairshare(std::span<const std::string> args, std::ostream& out, std::ostream& err);
+// `fairway sim [SCENARIO.yaml]`: the in-process simulation with a readable report.
+int sim(std::span<const std::string> args, std::ostream& out, std::ostream& err);
+
+}  // namespace fairway::cmd

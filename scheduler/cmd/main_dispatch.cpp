@@ -1,0 +1,36 @@
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "scheduler/cmd/commands.h"
+
+namespace fairway::cmd {
+namespace {
+
+constexpr const char* kUsage = R"(fairway — a Kubernetes batch scheduler for GPU/AI clusters
+
+Usage:
+  fairway sim [SCENARIO.yaml]   run a scenario (the built-in demo when none is given)
+  fairway fairshare FILE        compute hierarchical fair shares offline (YAML in, JSON out)
+  fairway help                  this text
+
+Run 'fairway COMMAND --help' for a command's flags.
+)";
+
+}  // namespace
+
+int run_main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
+    std::cout << kUsage;
+    return args.empty() ? 2 : 0;
+  }
+  const std::string command = args[0];
+  const std::span<const std::string> rest(args.data() + 1, args.size() - 1);
+  if (command == "fairshare") return fairshare(rest, std::cout, std::cerr);
+  if (command == "sim") return sim(rest, std::cout, std::cerr);
+  std::cerr << "fairway: unknown command \"" << command << "\"\n\n" << kUsage;
+  return 2;
+}
+
+}  // namespace fairway::cmd
