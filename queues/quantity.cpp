@@ -9,7 +9,7 @@
 namespace fairway {
 namespace {
 
-using i128 = __int128;
+__extension__ using i128 = __int128;  // exact intermediate for 64-bit results
 constexpr int kMaxDigits = 36;  // keeps every intermediate inside 128 bits
 
 bool is_memory_like(std::string_view name) {
@@ -44,22 +44,28 @@ tl::expected<int64_t, std::string> parse_quantity(std::string_view text, int64_t
     ++pos;
   }
   // <digits> | <digits>.<digits> | <digits>. | .<digits>
+  // The mantissa keeps significant digits only: zeros are held back until a non-zero digit
+  // follows, so that trailing zeros ("1.000000000000000000000Gi") cost neither precision nor
+  // headroom; those left over at the end move into the exponent.
   i128 mantissa = 0;
   int digits = 0;
-  int fraction_digits = 0;
+  int exp10 = 0;
+  int pending_zeros = 0;
   bool seen_point = false;
   bool seen_digit = false;
   for (; pos < text.size(); ++pos) {
     const char c = text[pos];
     if (c >= '0' && c <= '9') {
       seen_digit = true;
-      if (mantissa == 0 && c == '0') {
-        if (seen_point) ++fraction_digits;
-        continue;  // leading zeros carry no precision
+      if (seen_point) --exp10;
+      if (c == '0') {
+        if (mantissa != 0) ++pending_zeros;  // leading zeros carry nothing at all
+        continue;
       }
-      if (++digits > kMaxDigits) return error(text, "too many digits");
+      digits += pending_zeros + 1;
+      if (digits > kMaxDigits) return error(text, "too many significant digits");
+      for (; pending_zeros > 0; --pending_zeros) mantissa *= 10;
       mantissa = mantissa * 10 + (c - '0');
-      if (seen_point) ++fraction_digits;
     } else if (c == '.') {
       if (seen_point) return error(text, "unexpected character '.'");
       seen_point = true;
@@ -67,11 +73,11 @@ tl::expected<int64_t, std::string> parse_quantity(std::string_view text, int64_t
       break;
     }
   }
+  exp10 += pending_zeros;
   if (!seen_digit) return error(text, "expected a number");
 
   // Suffix: binary SI, decimal SI, or a decimal exponent.
   const std::string_view suffix = text.substr(pos);
-  int exp10 = -fraction_digits;
   int exp2 = 0;
   if (suffix.empty()) {
   } else if (suffix.size() == 2 && suffix[1] == 'i') {
@@ -79,7 +85,8 @@ tl::expected<int64_t, std::string> parse_quantity(std::string_view text, int64_t
     const auto at = kBinary.find(suffix[0]);
     if (at == std::string_view::npos) return error(text, fmt::format("unknown suffix \"{}\"", suffix));
     exp2 = 10 * static_cast<int>(at + 1);
-  } else if (suffix[0] == 'e' || suffix[0] == 'E') {
+  } else if (suffix.size() > 1 && (suffix[0] == 'e' || suffix[0] == 'E')) {
+    // "E" alone is the exa suffix below; "E3", "e-3" are exponents.
     std::string_view exponent = suffix.substr(1);
     bool exp_negative = false;
     if (!exponent.empty() && (exponent[0] == '+' || exponent[0] == '-')) {
@@ -104,6 +111,7 @@ tl::expected<int64_t, std::string> parse_quantity(std::string_view text, int64_t
       case 'T': exp10 += 12; break;
       case 'P': exp10 += 15; break;
       case 'E': exp10 += 18; break;
+      case 'e': return error(text, "bad exponent");  // "1e": an exponent without digits
       default: return error(text, fmt::format("unknown suffix \"{}\"", suffix));
     }
   } else {
@@ -114,7 +122,11 @@ tl::expected<int64_t, std::string> parse_quantity(std::string_view text, int64_t
   else if (scale != 1) return error(text, "internal: scale must be 1 or 1000");
 
   i128 value = mantissa;
-  if (exp2 > 0 && !mul_checked(value, static_cast<i128>(1) << exp2)) return error(text, "too large");
+  if (exp2 > 0 && !mul_checked(value, static_cast<i128>(1) << exp2)) {
+    // With a fraction still to divide out, the value itself may be small; the mantissa is what
+    // does not fit ("0.12345678901234567890123Ei").
+    return error(text, exp10 < 0 ? "too many significant digits for a binary suffix" : "too large");
+  }
   if (value != 0 && exp10 > 0) {
     for (int i = 0; i < exp10; ++i) {
       if (!mul_checked(value, 10)) return error(text, "too large");
@@ -133,9 +145,12 @@ tl::expected<int64_t, std::string> parse_quantity(std::string_view text, int64_t
     if (tiny) value = value == 0 ? 0 : 1;
     else value = (value + divisor - 1) / divisor;
   }
-  if (value > std::numeric_limits<int64_t>::max()) return error(text, "too large");
-  const auto result = static_cast<int64_t>(value);
-  return negative ? -result : result;
+  if (negative) value = -value;
+  // The range is asymmetric: "-8Ei" (INT64_MIN) is representable, "8Ei" is not.
+  if (value > std::numeric_limits<int64_t>::max() || value < std::numeric_limits<int64_t>::min()) {
+    return error(text, "too large");
+  }
+  return static_cast<int64_t>(value);
 }
 
 tl::expected<int64_t, std::string> parse_resource_quantity(std::string_view resource_name,

@@ -1,0 +1,353 @@
+#include "scheduler/state/cluster_state.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "scheduler/state/pod_requests.h"
+
+namespace fairway {
+namespace {
+
+std::string job_key_of(const Pod& pod, const PodIntent& intent) {
+  return pod.namespace_ + "/" + (intent.pod_group.empty() ? pod.name : intent.pod_group);
+}
+
+}  // namespace
+
+ClusterState::ClusterState(StateConfig config) : config_(std::move(config)) {}
+
+// ----------------------------------------------------------------------------------- nodes
+
+NodeId ClusterState::node_slot(std::string_view name) {
+  if (auto it = node_ids_.find(std::string(name)); it != node_ids_.end()) return it->second;
+  const auto id = static_cast<NodeId>(nodes_.size());
+  nodes_.emplace_back();
+  nodes_.back().node.name = std::string(name);
+  node_ids_.emplace(std::string(name), id);
+  return id;
+}
+
+void ClusterState::add_capacity(const NodeRecord& record, int sign) {
+  if (!record.present || !record.node.ready) return;
+  if (sign > 0) capacity_ += record.allocatable;
+  else capacity_ -= record.allocatable;
+}
+
+void ClusterState::upsert_node(Node node) {
+  NodeRecord& record = nodes_[node_slot(node.name)];
+  add_capacity(record, -1);
+  record.allocatable = to_vector(node.allocatable, registry_);
+  record.node = std::move(node);
+  record.present = true;
+  add_capacity(record, +1);
+}
+
+void ClusterState::remove_node(std::string_view name) {
+  auto it = node_ids_.find(std::string(name));
+  if (it == node_ids_.end()) return;
+  NodeRecord& record = nodes_[it->second];
+  add_capacity(record, -1);
+  // The slot stays: pods bound to the node keep pointing at it until they are deleted too.
+  record.present = false;
+  record.allocatable = {};
+}
+
+const NodeRecord* ClusterState::find_node(std::string_view name) const {
+  auto it = node_ids_.find(std::string(name));
+  return it == node_ids_.end() ? nullptr : &nodes_[it->second];
+}
+
+// ------------------------------------------------------------------------------------ pods
+
+void ClusterState::upsert_pod(Pod pod) {
+  const std::string key = pod.key();
+  bool keep_assumed = false;
+  if (auto it = pod_ids_.find(key); it != pod_ids_.end()) {
+    PodRecord& old = pods_[it->second];
+    if (old.pod.uid != pod.uid && !pod.uid.empty()) {
+      remove_pod(key);  // same name, new object
+    } else if (old.assumed && pod.node_name.empty() && !pod.terminated() && !pod.deleting) {
+      // A stale update racing our binding: keep the assumed node until the API says otherwise.
+      pod.node_name = nodes_[old.node].node.name;
+      keep_assumed = true;
+    }
+  }
+
+  PodId id = 0;
+  if (auto it = pod_ids_.find(key); it != pod_ids_.end()) {
+    id = it->second;
+    account(id, -1);
+    detach_from_job(id);
+  } else {
+    if (!free_pod_slots_.empty()) {
+      id = free_pod_slots_.back();
+      free_pod_slots_.pop_back();
+    } else {
+      id = static_cast<PodId>(pods_.size());
+      pods_.emplace_back();
+    }
+    pod_ids_.emplace(key, id);
+  }
+
+  PodRecord& record = pods_[id];
+  record.present = true;
+  record.ours = pod.scheduler_name == config_.scheduler_name;
+  record.intent = read_pod_intent(pod, config_.intent);
+  record.requests = to_vector(pod_requests(pod), registry_);
+  record.requests.set(kPods, 1000);  // every pod takes one of the node's "pods"
+  record.node = pod.node_name.empty() ? kNoNode : node_slot(pod.node_name);
+  // Any update that names the node itself confirms our binding.
+  record.assumed = keep_assumed;
+  // The requests are computed; the containers are not needed again, and dropping them keeps
+  // the per-pod footprint small on large clusters.
+  pod.containers.clear();
+  pod.containers.shrink_to_fit();
+  pod.init_containers.clear();
+  pod.init_containers.shrink_to_fit();
+  record.pod = std::move(pod);
+  attach_to_job(id);
+  account(id, +1);
+}
+
+void ClusterState::remove_pod(std::string_view key) {
+  auto it = pod_ids_.find(std::string(key));
+  if (it == pod_ids_.end()) return;
+  const PodId id = it->second;
+  account(id, -1);
+  detach_from_job(id);
+  pods_[id] = PodRecord{};
+  pod_ids_.erase(it);
+  free_pod_slots_.push_back(id);
+}
+
+const PodRecord* ClusterState::find_pod(std::string_view key) const {
+  auto it = pod_ids_.find(std::string(key));
+  return it == pod_ids_.end() ? nullptr : &pods_[it->second];
+}
+
+std::optional<PodId> ClusterState::pod_id(std::string_view key) const {
+  auto it = pod_ids_.find(std::string(key));
+  if (it == pod_ids_.end()) return std::nullopt;
+  return it->second;
+}
+
+// Adds (sign=+1) or removes (sign=-1) a pod's contribution to node usage, queue totals and its
+// job's bound/pending sets. Always called in +1/-1 pairs around a change of the record.
+void ClusterState::account(PodId id, int sign) {
+  PodRecord& record = pods_[id];
+  const Pod& pod = record.pod;
+  if (sign < 0) {
+    if (record.counted_bound) {
+      NodeRecord& node = nodes_[record.node];
+      node.used -= record.requests;
+      --node.pods;
+      if (record.ours) {
+        queue_usage_[jobs_[record.job].queue].allocated -= record.requests;
+        --jobs_[record.job].bound;
+      }
+      record.counted_bound = false;
+    }
+    if (record.counted_pending) {
+      JobRecord& job = jobs_[record.job];
+      queue_usage_[job.queue].pending -= record.requests;
+      job.pending.erase(id);
+      record.counted_pending = false;
+      refresh_job(record.job);
+    }
+    return;
+  }
+  if (pod.terminated()) return;  // finished pods hold nothing
+  if (record.node != kNoNode) {
+    NodeRecord& node = nodes_[record.node];
+    node.used += record.requests;
+    ++node.pods;
+    if (record.ours) {
+      queue_usage_[jobs_[record.job].queue].allocated += record.requests;
+      ++jobs_[record.job].bound;
+    }
+    record.counted_bound = true;
+  } else if (record.ours && !pod.deleting) {
+    JobRecord& job = jobs_[record.job];
+    queue_usage_[job.queue].pending += record.requests;
+    job.pending.insert(id);
+    record.counted_pending = true;
+    refresh_job(record.job);
+  }
+}
+
+// -------------------------------------------------------------------------------------- jobs
+
+JobId ClusterState::job_slot(const std::string& key) {
+  if (auto it = job_ids_.find(key); it != job_ids_.end()) return it->second;
+  JobId id = 0;
+  if (!free_job_slots_.empty()) {
+    id = free_job_slots_.back();
+    free_job_slots_.pop_back();
+  } else {
+    id = static_cast<JobId>(jobs_.size());
+    jobs_.emplace_back();
+  }
+  jobs_[id] = JobRecord{};
+  jobs_[id].key = key;
+  jobs_[id].present = true;
+  job_ids_.emplace(key, id);
+  return id;
+}
+
+void ClusterState::attach_to_job(PodId id) {
+  PodRecord& record = pods_[id];
+  if (!record.ours) return;
+  const JobId job_id = job_slot(job_key_of(record.pod, record.intent));
+  record.job = job_id;
+  JobRecord& job = jobs_[job_id];
+  job.all.push_back(id);
+  if (job.all.size() == 1) {
+    job.namespace_ = record.pod.namespace_;
+    job.group = record.intent.pod_group;
+  }
+  refresh_job(job_id);
+}
+
+void ClusterState::detach_from_job(PodId id) {
+  PodRecord& record = pods_[id];
+  if (!record.ours || record.job == std::numeric_limits<JobId>::max()) return;
+  const JobId job_id = record.job;
+  JobRecord& job = jobs_[job_id];
+  std::erase(job.all, id);
+  record.job = std::numeric_limits<JobId>::max();
+  if (job.all.empty()) {
+    if (auto it = pending_jobs_.find(job.queue); it != pending_jobs_.end()) {
+      it->second.erase(job_id);
+      if (it->second.empty()) pending_jobs_.erase(it);
+    }
+    job_ids_.erase(job.key);
+    job = JobRecord{};
+    free_job_slots_.push_back(job_id);
+  } else {
+    refresh_job(job_id);
+  }
+}
+
+// Recomputes a job's queue, gang size and creation time from its PodGroup (if any) and pods,
+// and keeps the pending-jobs index in step. Moving a job between queues moves its totals too.
+void ClusterState::refresh_job(JobId id) {
+  JobRecord& job = jobs_[id];
+  if (job.all.empty()) return;
+  const PodRecord& first = pods_[job.all.front()];
+  const PodGroup* group = job.group.empty() ? nullptr : find_pod_group(job.key);
+
+  std::string queue = first.intent.queue;
+  int32_t min_member = first.intent.min_member.value_or(1);
+  TimeMs creation = first.pod.creation_ms;
+  for (PodId pod : job.all) creation = std::min(creation, pods_[pod].pod.creation_ms);
+  if (group != nullptr) {
+    if (!group->queue.empty()) queue = group->queue;
+    min_member = group->min_member;
+    creation = group->creation_ms;
+  }
+  job.min_member = std::max(min_member, 1);
+  job.creation_ms = creation;
+
+  if (queue != job.queue) {
+    // Move the totals already charged under the old queue name.
+    QueueUsage moved;
+    for (PodId pod : job.all) {
+      const PodRecord& record = pods_[pod];
+      if (record.counted_bound) moved.allocated += record.requests;
+      if (record.counted_pending) moved.pending += record.requests;
+    }
+    if (auto it = pending_jobs_.find(job.queue); it != pending_jobs_.end()) {
+      it->second.erase(id);
+      if (it->second.empty()) pending_jobs_.erase(it);
+    }
+    if (!job.queue.empty() || !moved.allocated.is_zero() || !moved.pending.is_zero()) {
+      QueueUsage& from = queue_usage_[job.queue];
+      from.allocated -= moved.allocated;
+      from.pending -= moved.pending;
+    }
+    QueueUsage& to = queue_usage_[queue];
+    to.allocated += moved.allocated;
+    to.pending += moved.pending;
+    job.queue = std::move(queue);
+  }
+  if (job.pending.empty()) {
+    if (auto it = pending_jobs_.find(job.queue); it != pending_jobs_.end()) {
+      it->second.erase(id);
+      if (it->second.empty()) pending_jobs_.erase(it);
+    }
+  } else {
+    pending_jobs_[job.queue].insert(id);
+  }
+}
+
+// ---------------------------------------------------------------------------- queues, groups
+
+void ClusterState::upsert_queue(QueueSpec queue) {
+  std::string name = queue.name;
+  queue_specs_.insert_or_assign(std::move(name), std::move(queue));
+  queues_dirty_ = true;
+}
+
+void ClusterState::remove_queue(std::string_view name) {
+  if (queue_specs_.erase(std::string(name)) > 0) queues_dirty_ = true;
+}
+
+const QueueTree& ClusterState::queue_tree() {
+  if (queues_dirty_) {
+    std::vector<QueueSpec> specs;
+    specs.reserve(queue_specs_.size());
+    for (const auto& [name, spec] : queue_specs_) specs.push_back(spec);
+    std::sort(specs.begin(), specs.end(),
+              [](const QueueSpec& a, const QueueSpec& b) { return a.name < b.name; });
+    queue_tree_ = QueueTree::build(specs, registry_);
+    queues_dirty_ = false;
+  }
+  return queue_tree_;
+}
+
+void ClusterState::upsert_pod_group(PodGroup group) {
+  std::string key = group.key();
+  pod_groups_.insert_or_assign(key, std::move(group));
+  if (auto it = job_ids_.find(key); it != job_ids_.end()) refresh_job(it->second);
+}
+
+void ClusterState::remove_pod_group(std::string_view key) {
+  if (pod_groups_.erase(std::string(key)) == 0) return;
+  if (auto it = job_ids_.find(std::string(key)); it != job_ids_.end()) refresh_job(it->second);
+}
+
+const PodGroup* ClusterState::find_pod_group(std::string_view key) const {
+  auto it = pod_groups_.find(std::string(key));
+  return it == pod_groups_.end() ? nullptr : &it->second;
+}
+
+// ------------------------------------------------------------------------------ placements
+
+bool ClusterState::assume(std::string_view pod_key, std::string_view node_name) {
+  auto it = pod_ids_.find(std::string(pod_key));
+  if (it == pod_ids_.end()) return false;
+  const PodId id = it->second;
+  PodRecord& record = pods_[id];
+  if (record.node != kNoNode || !record.present) return false;
+  account(id, -1);
+  record.node = node_slot(node_name);
+  record.assumed = true;
+  record.pod.node_name = std::string(node_name);
+  account(id, +1);
+  return true;
+}
+
+void ClusterState::forget(std::string_view pod_key) {
+  auto it = pod_ids_.find(std::string(pod_key));
+  if (it == pod_ids_.end()) return;
+  const PodId id = it->second;
+  PodRecord& record = pods_[id];
+  if (!record.assumed) return;
+  account(id, -1);
+  record.node = kNoNode;
+  record.assumed = false;
+  record.pod.node_name.clear();
+  account(id, +1);
+}
+
+}  // namespace fairway

@@ -1,0 +1,149 @@
+#pragma once
+// Cluster state: nodes, pods, queues and pod groups, indexed incrementally.
+//
+// Every event (upsert/remove of an object, assume/forget of a placement) updates the indexes in
+// time proportional to the object, never to the cluster: node usage, cluster capacity, per-queue
+// allocated and pending totals, and the set of pending jobs per queue. A scheduling cycle reads
+// these through const accessors and does not copy pods.
+//
+// "Assumed" placements: when the cycle decides to bind a pod, the caller assumes it here at once,
+// so the next cycle sees the node as used even before the API server confirms the binding. A
+// later pod update that carries the node name confirms it; forget() undoes it when binding fails.
+//
+// Jobs: pods sharing a pod group (PodGroup CR or annotation) form one job, a gang; any other pod
+// is a job of one. A job is pending while it has pending pods.
+
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "queues/queue_spec.h"
+#include "queues/fair_share.h"
+#include "queues/queue_tree.h"
+#include "queues/resources.h"
+#include "scheduler/state/model.h"
+#include "scheduler/state/pod_intent.h"
+
+namespace fairway {
+
+using NodeId = uint32_t;
+using PodId = uint32_t;
+using JobId = uint32_t;
+inline constexpr NodeId kNoNode = std::numeric_limits<NodeId>::max();
+
+struct StateConfig {
+  std::string scheduler_name = "fairway";
+  PodIntentConfig intent;
+};
+
+struct NodeRecord {
+  Node node;
+  bool present = false;  // false: only known from pods that name it
+  ResourceVector allocatable;
+  ResourceVector used;    // requests of non-terminated pods bound or assumed here
+  uint32_t pods = 0;
+  bool schedulable() const { return present && node.ready && !node.unschedulable; }
+};
+
+struct PodRecord {
+  Pod pod;  // containers are dropped after the requests are computed
+  bool present = false;
+  ResourceVector requests;  // incl. one "pods"
+  PodIntent intent;
+  NodeId node = kNoNode;    // bound or assumed node
+  bool assumed = false;     // placed by us, not yet confirmed by the API
+  JobId job = std::numeric_limits<JobId>::max();
+  bool ours = false;        // spec.schedulerName is ours
+  bool counted_bound = false;    // currently charged to a node (and queue, if ours)
+  bool counted_pending = false;  // currently in its job's pending set
+};
+
+struct JobRecord {
+  std::string key;    // "ns/group" for gangs, "ns/pod" for single pods
+  std::string group;  // empty for a job of one
+  std::string namespace_;
+  std::string queue;  // from the PodGroup CR if it names one, else the pods' label
+  int32_t min_member = 1;
+  uint32_t bound = 0;                  // pods of the job bound or assumed, not terminated
+  std::unordered_set<PodId> pending;   // pods waiting for a node
+  std::vector<PodId> all;              // every present pod of the job
+  TimeMs creation_ms = 0;
+  bool present = false;
+};
+
+class ClusterState {
+ public:
+  explicit ClusterState(StateConfig config = {});
+
+  // --- events (from informers, the simulator or tests) ---
+  void upsert_node(Node node);
+  void remove_node(std::string_view name);
+  void upsert_pod(Pod pod);
+  void remove_pod(std::string_view key);
+  void upsert_queue(QueueSpec queue);
+  void remove_queue(std::string_view name);
+  void upsert_pod_group(PodGroup group);
+  void remove_pod_group(std::string_view key);
+
+  // --- placements decided by the cycle ---
+  bool assume(std::string_view pod_key, std::string_view node_name);
+  void forget(std::string_view pod_key);
+
+  // --- read views ---
+  const ResourceRegistry& registry() const { return registry_; }
+  ResourceRegistry& registry() { return registry_; }
+  const std::vector<NodeRecord>& nodes() const { return nodes_; }
+  const std::vector<PodRecord>& pods() const { return pods_; }
+  const std::vector<JobRecord>& jobs() const { return jobs_; }
+  const NodeRecord* find_node(std::string_view name) const;
+  const PodRecord* find_pod(std::string_view key) const;
+  std::optional<PodId> pod_id(std::string_view key) const;
+  const PodGroup* find_pod_group(std::string_view key) const;
+  // Jobs with pending pods, by queue name.
+  const std::unordered_map<std::string, std::unordered_set<JobId>>& pending_jobs() const {
+    return pending_jobs_;
+  }
+  // Allocated and pending requests of our pods, by leaf queue name.
+  const std::unordered_map<std::string, QueueUsage>& queue_usage() const { return queue_usage_; }
+  // Allocatable of present, ready nodes.
+  const ResourceVector& capacity() const { return capacity_; }
+  // The queue tree, rebuilt only when a Queue changed since the last call.
+  const QueueTree& queue_tree();
+  const std::unordered_map<std::string, QueueSpec>& queue_specs() const { return queue_specs_; }
+  const StateConfig& config() const { return config_; }
+  size_t pod_count() const { return pod_ids_.size(); }
+
+ private:
+  NodeId node_slot(std::string_view name);
+  JobId job_slot(const std::string& key);
+  void account(PodId id, int sign);
+  void attach_to_job(PodId id);
+  void detach_from_job(PodId id);
+  void refresh_job(JobId id);
+  void add_capacity(const NodeRecord& record, int sign);
+
+  StateConfig config_;
+  ResourceRegistry registry_;
+  std::vector<NodeRecord> nodes_;
+  std::unordered_map<std::string, NodeId> node_ids_;
+  std::vector<PodRecord> pods_;
+  std::vector<PodId> free_pod_slots_;
+  std::unordered_map<std::string, PodId> pod_ids_;
+  std::vector<JobRecord> jobs_;
+  std::vector<JobId> free_job_slots_;
+  std::unordered_map<std::string, JobId> job_ids_;
+  std::unordered_map<std::string, PodGroup> pod_groups_;
+  std::unordered_map<std::string, QueueSpec> queue_specs_;
+  std::unordered_map<std::string, std::unordered_set<JobId>> pending_jobs_;
+  std::unordered_map<std::string, QueueUsage> queue_usage_;
+  ResourceVector capacity_;
+  QueueTree queue_tree_;
+  bool queues_dirty_ = true;
+};
+
+}  // namespace fairway

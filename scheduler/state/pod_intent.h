@@ -1,0 +1,62 @@
+#pragma once
+// What a pod asks of fairway, read from its labels and annotations: its queue, its gang, a GPU
+// fraction, whether it may be preempted. Reading never throws and never gives up half way: every
+// problem found becomes a message in `errors`, and a pod with errors is not schedulable (the
+// caller turns them into an Event). Keys follow DESIGN.md §4; KAI Scheduler's and Volcano's keys
+// are accepted so that workloads move over unchanged.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "scheduler/state/model.h"
+
+namespace fairway {
+
+inline constexpr std::string_view kAnnotationPodGroup = "fairway.dev/pod-group";
+inline constexpr std::string_view kKaiPodGroup = "pod-group-name";  // annotation or label
+inline constexpr std::string_view kAnnotationMinMember = "fairway.dev/min-member";
+inline constexpr std::string_view kAnnotationGpuFraction = "fairway.dev/gpu-fraction";
+inline constexpr std::string_view kAnnotationGpuMemory = "fairway.dev/gpu-memory";
+inline constexpr std::string_view kAnnotationGpuFractionNumDevices =
+    "fairway.dev/gpu-fraction-num-devices";
+inline constexpr std::string_view kKaiGpuFraction = "gpu-fraction";
+inline constexpr std::string_view kKaiGpuMemory = "gpu-memory";
+inline constexpr std::string_view kKaiGpuFractionNumDevices = "gpu-fraction-num-devices";
+inline constexpr std::string_view kPreemptible = "fairway.dev/preemptible";  // label or annotation
+
+struct PodIntentConfig {
+  // Looked up in order, first in labels, then in annotations (Volcano's queue key is usually an
+  // annotation). The first non-empty value wins.
+  std::vector<std::string> queue_label_keys = {"fairway.dev/queue", "kai.scheduler/queue",
+                                               "scheduling.volcano.sh/queue-name"};
+  std::string default_queue = "default";
+};
+
+// A share of a GPU. Exactly one of `fraction` and `memory_mib` is set in a valid intent.
+struct GpuFraction {
+  std::optional<double> fraction;      // 0 < fraction < 1 of each device
+  std::optional<int64_t> memory_mib;   // GPU memory per device, MiB, > 0
+  int32_t num_devices = 1;             // how many devices get that share
+};
+
+struct PodIntent {
+  std::string queue;
+  // The gang the pod belongs to; empty when it has none, and then it is a gang of one.
+  std::string pod_group;
+  std::optional<int32_t> min_member;
+  std::optional<GpuFraction> gpu_fraction;
+  std::optional<bool> preemptible;  // unset: the queue's / priority class's default applies
+  // One message per problem, naming the key and the value, e.g.
+  // `annotation fairway.dev/gpu-fraction="1.5": must be a number greater than 0 and less than 1`.
+  std::vector<std::string> errors;
+
+  bool valid() const { return errors.empty(); }
+};
+
+// Reads the intent. Keys with the fairway.dev/ prefix win over their KAI equivalents; a pod
+// asking for a fraction must not also ask for whole nvidia.com/gpu in any container.
+PodIntent read_pod_intent(const Pod& pod, const PodIntentConfig& config = {});
+
+}  // namespace fairway
