@@ -1,16 +1,16 @@
 #include "queues/quantity.h"
 
+#include <fmt/format.h>
+
 #include <array>
 #include <cstdlib>
 #include <limits>
-
-#include <fmt/format.h>
 
 namespace fairway {
 namespace {
 
 __extension__ using i128 = __int128;  // exact intermediate for 64-bit results
-constexpr int kMaxDigits = 36;  // keeps every intermediate inside 128 bits
+constexpr int kMaxDigits = 36;        // keeps every intermediate inside 128 bits
 
 bool is_memory_like(std::string_view name) {
   return name == "memory" || name == "ephemeral-storage" || name == "storage" ||
@@ -83,7 +83,8 @@ tl::expected<int64_t, std::string> parse_quantity(std::string_view text, int64_t
   } else if (suffix.size() == 2 && suffix[1] == 'i') {
     constexpr std::string_view kBinary = "KMGTPE";
     const auto at = kBinary.find(suffix[0]);
-    if (at == std::string_view::npos) return error(text, fmt::format("unknown suffix \"{}\"", suffix));
+    if (at == std::string_view::npos)
+      return error(text, fmt::format("unknown suffix \"{}\"", suffix));
     exp2 = 10 * static_cast<int>(at + 1);
   } else if (suffix.size() > 1 && (suffix[0] == 'e' || suffix[0] == 'E')) {
     // "E" alone is the exa suffix below; "E3", "e-3" are exponents.
@@ -102,24 +103,46 @@ tl::expected<int64_t, std::string> parse_quantity(std::string_view text, int64_t
     exp10 += exp_negative ? -value : value;
   } else if (suffix.size() == 1) {
     switch (suffix[0]) {
-      case 'n': exp10 -= 9; break;
-      case 'u': exp10 -= 6; break;
-      case 'm': exp10 -= 3; break;
-      case 'k': exp10 += 3; break;
-      case 'M': exp10 += 6; break;
-      case 'G': exp10 += 9; break;
-      case 'T': exp10 += 12; break;
-      case 'P': exp10 += 15; break;
-      case 'E': exp10 += 18; break;
-      case 'e': return error(text, "bad exponent");  // "1e": an exponent without digits
-      default: return error(text, fmt::format("unknown suffix \"{}\"", suffix));
+      case 'n':
+        exp10 -= 9;
+        break;
+      case 'u':
+        exp10 -= 6;
+        break;
+      case 'm':
+        exp10 -= 3;
+        break;
+      case 'k':
+        exp10 += 3;
+        break;
+      case 'M':
+        exp10 += 6;
+        break;
+      case 'G':
+        exp10 += 9;
+        break;
+      case 'T':
+        exp10 += 12;
+        break;
+      case 'P':
+        exp10 += 15;
+        break;
+      case 'E':
+        exp10 += 18;
+        break;
+      case 'e':
+        return error(text, "bad exponent");  // "1e": an exponent without digits
+      default:
+        return error(text, fmt::format("unknown suffix \"{}\"", suffix));
     }
   } else {
     return error(text, fmt::format("unknown suffix \"{}\"", suffix));
   }
 
-  if (scale == 1000) exp10 += 3;
-  else if (scale != 1) return error(text, "internal: scale must be 1 or 1000");
+  if (scale == 1000)
+    exp10 += 3;
+  else if (scale != 1)
+    return error(text, "internal: scale must be 1 or 1000");
 
   i128 value = mantissa;
   if (exp2 > 0 && !mul_checked(value, static_cast<i128>(1) << exp2)) {
@@ -142,8 +165,10 @@ tl::expected<int64_t, std::string> parse_quantity(std::string_view text, int64_t
       }
       divisor *= 10;
     }
-    if (tiny) value = value == 0 ? 0 : 1;
-    else value = (value + divisor - 1) / divisor;
+    if (tiny)
+      value = value == 0 ? 0 : 1;
+    else
+      value = (value + divisor - 1) / divisor;
   }
   if (negative) value = -value;
   // The range is asymmetric: "-8Ei" (INT64_MIN) is representable, "8Ei" is not.

@@ -257,7 +257,6 @@ QueueTree QueueTree::build(std::span<const QueueSpec> specs, ResourceRegistry& r
 
   QueueSpec implicit_default;
   implicit_default.name = std::string(kDefaultQueueName);
-  std::vector<bool> sets_resource;  // per node × resource: the spec names the resource
   std::vector<std::pair<size_t, QueueIndex>> stack;  // (candidate, parent node)
   for (auto it = roots.rbegin(); it != roots.rend(); ++it) stack.emplace_back(it->candidate, kNoQueue);
   while (!stack.empty()) {
@@ -268,9 +267,6 @@ QueueTree QueueTree::build(std::span<const QueueSpec> specs, ResourceRegistry& r
     const auto index = static_cast<QueueIndex>(tree.nodes_.size());
     tree.nodes_.push_back(make_node(spec, parent, depth));
     tree.nodes_.back().implicit = candidate == kNone;
-    for (size_t r = 0; r < resource_count; ++r) {
-      sets_resource.push_back(spec.resources.contains(registry.name(static_cast<ResourceId>(r))));
-    }
     if (parent == kNoQueue) tree.roots_.push_back(index);
     else tree.nodes_[parent].children.push_back(index);
     if (candidate == kNone) continue;
@@ -285,15 +281,22 @@ QueueTree QueueTree::build(std::span<const QueueSpec> specs, ResourceRegistry& r
   tree.default_queue_ = *tree.find(kDefaultQueueName);
 
   // 6. Children's quotas against the parent's.
-  //  - A parent that does not name a resource is a pure grouping for it: its effective quota is
-  //    the sum of its children's (capped at its own limit), so the children's guarantees hold
-  //    through it. This is what admins expect from "research: no quota; vision: 20 GPUs".
-  //  - A parent that names the resource (even with quota 0) is a promise about the whole subtree:
-  //    when the children's quotas sum above it, that is reported as ChildrenQuotaExceedParent (a
-  //    warning; the queues keep working) and the children are scaled down in proportion, so the
-  //    guarantees handed out below never exceed what the parent itself is guaranteed.
+  //  - A parent with no quota for a resource (absent, or 0: a spec cannot tell them apart, and
+  //    "research: {gpu: {limit: 80}}" must not wipe out its children's guarantees) is a grouping
+  //    for it: its effective quota is the sum of its children's, capped at its own limit, so the
+  //    children's guarantees hold through it.
+  //  - A parent with a non-zero quota is a promise about the whole subtree: when the children's
+  //    quotas sum above it, that is reported as ChildrenQuotaExceedParent (a warning; the queues
+  //    keep working) and the children are scaled down in proportion, so the guarantees handed
+  //    out below never exceed what the parent itself is guaranteed.
   // Bottom-up roll-up first (children have larger indices than parents), then top-down scaling.
-  const auto sets = [&](QueueIndex q, size_t r) { return sets_resource[q * resource_count + r]; };
+  std::vector<uint8_t> own_quota(tree.nodes_.size() * resource_count, 0);
+  for (size_t q = 0; q < tree.nodes_.size(); ++q) {
+    for (size_t r = 0; r < resource_count; ++r) {
+      own_quota[q * resource_count + r] = tree.nodes_[q].quota[static_cast<ResourceId>(r)] > 0;
+    }
+  }
+  const auto sets = [&](QueueIndex q, size_t r) { return own_quota[q * resource_count + r] != 0; };
   std::vector<std::vector<std::string>> exceeded(tree.nodes_.size());
   for (size_t q = tree.nodes_.size(); q-- > 0;) {
     QueueNode& node = tree.nodes_[q];
