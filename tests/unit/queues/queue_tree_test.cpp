@@ -52,7 +52,8 @@ TEST(QueueTree, BuildsHierarchyInDeterministicOrder) {
   std::vector<size_t> position(tree.size());
   for (size_t i = 0; i < order.size(); ++i) position[order[i]] = i;
   for (QueueIndex q = 0; q < tree.size(); ++q) {
-    if (tree.node(q).parent != kNoQueue) EXPECT_LT(position[tree.node(q).parent], position[q]);
+    if (tree.node(q).parent == kNoQueue) continue;
+    EXPECT_LT(position[tree.node(q).parent], position[q]);
   }
 }
 

@@ -1,0 +1,104 @@
+#pragma once
+// A simulation scenario: the cluster (node groups), the Queue tree and the workload (job streams
+// arriving over simulated time). Plain data, decoded once from YAML at the edge, and the pure
+// functions that turn it into the cluster model's objects (Node, Pod).
+//
+// The scenario says nothing about how the objects reach the scheduler: today the in-process
+// driver (sim/driver.h) feeds them straight into ClusterState; an embedded API server can
+// create the same objects over HTTP later.
+//
+// YAML shape (every field but the lists is optional; unknown fields are errors, so typos show):
+//
+//   name: demo
+//   description: ...
+//   cyclePeriodSeconds: 1          # how often the scheduler runs
+//   durationSeconds: 600           # stop time; default: when every job finished (capped)
+//   reportEverySeconds: 30         # live table interval; default: about ten tables
+//   nodes:
+//     - {namePrefix: a100-, count: 8, labels: {...}, taints: [{key, value, effect}],
+//        allocatable: {cpu: 64, memory: 512Gi, nvidia.com/gpu: 8, pods: 110}}
+//   queues:                        # the Queue CR spec, flattened
+//     - {name: research, parent: "", priority: 0,
+//        resources: {nvidia.com/gpu: {quota: 64, limit: 96, overQuotaWeight: 2}}}
+//   jobs:                          # job streams
+//     - {name: train, queue: vision, at: 0, every: 30, count: 4, pods: 2, minMember: 2,
+//        priority: 0, durationSeconds: 120, requests: {cpu: 8, memory: 64Gi, nvidia.com/gpu: 4},
+//        nodeSelector: {...}, tolerations: [{key, operator, value, effect}]}
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include "queues/queue_spec.h"
+#include "queues/resources.h"
+#include "scheduler/state/model.h"
+
+namespace fairway::sim {
+
+// Nodes that differ only by name: `count` nodes named namePrefix + 0 .. count-1.
+struct NodeGroupSpec {
+  std::string name_prefix;
+  int32_t count = 1;
+  Labels labels;
+  std::vector<Taint> taints;
+  ResourceList allocatable;  // canonical units; "pods" defaults to 110 like a kubelet
+};
+
+// `count` jobs of the same shape, the first at `at_ms`, then one every `every_ms` (0: a burst of
+// `count` jobs at once). Each job is `pods` pods; with more than one pod it is a gang that needs
+// `min_member` of them bound together.
+struct JobStreamSpec {
+  std::string name;
+  std::string queue;  // empty: no queue label, so the default queue
+  TimeMs at_ms = 0;
+  TimeMs every_ms = 0;
+  int32_t count = 1;
+  int32_t pods = 1;
+  int32_t min_member = 1;  // defaults to `pods`
+  int32_t priority = 0;
+  TimeMs duration_ms = 60'000;  // run time, counted from when the job's last pod is bound
+  ResourceList requests;        // per pod, canonical units
+  Labels node_selector;
+  std::vector<Toleration> tolerations;
+};
+
+struct Scenario {
+  std::string name = "scenario";
+  std::string description;
+  TimeMs cycle_period_ms = 1000;
+  std::optional<TimeMs> duration_ms;
+  std::optional<TimeMs> report_every_ms;
+  std::vector<NodeGroupSpec> node_groups;
+  std::vector<QueueSpec> queues;
+  std::vector<JobStreamSpec> jobs;
+};
+
+// Parses and validates a scenario. Errors name the field, e.g.
+// `jobs[2].requests.cpu: quantity "abc": ...`; malformed YAML gives the line and column.
+tl::expected<Scenario, std::string> parse_scenario(std::string_view yaml_text);
+
+// One job of a stream, as it arrives.
+struct JobArrival {
+  std::string name;  // the stream's name, or name-N when the stream has several jobs
+  size_t stream = 0;  // index into Scenario::jobs
+  TimeMs arrival_ms = 0;
+};
+
+// Every job of the scenario, ordered by arrival time, then stream order (deterministic).
+std::vector<JobArrival> expand_arrivals(const Scenario& scenario);
+
+// The nodes of the scenario, in group order.
+std::vector<Node> build_nodes(const Scenario& scenario);
+
+// The namespace every simulated pod lives in.
+inline constexpr std::string_view kSimNamespace = "sim";
+
+// The pods of one job: schedulerName fairway, the queue label, and for jobs of several pods the
+// fairway.dev/pod-group and fairway.dev/min-member annotations. Created at the arrival time.
+std::vector<Pod> build_pods(const JobArrival& job, const JobStreamSpec& stream);
+
+}  // namespace fairway::sim
