@@ -1,0 +1,481 @@
+#include "sim/scenario.h"
+
+#include <cmath>
+#include <exception>
+#include <initializer_list>
+#include <set>
+#include <utility>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include "queues/quantity.h"
+#include "scheduler/state/pod_intent.h"
+
+namespace fairway::sim {
+namespace {
+
+// Simulated times stay far from int64 overflow: a scenario longer than ~30 years is a typo.
+constexpr double kMaxSeconds = 1e9;
+constexpr int64_t kDefaultPodsPerNode = 110;
+
+// Error with the path of the field that caused it.
+using Status = tl::expected<void, std::string>;
+
+tl::unexpected<std::string> fail(const std::string& path, const std::string& message) {
+  return tl::unexpected(fmt::format("{}: {}", path, message));
+}
+
+std::string join(const std::string& path, std::string_view field) {
+  return path.empty() ? std::string(field) : fmt::format("{}.{}", path, field);
+}
+
+std::string item(const std::string& path, size_t index) {
+  return fmt::format("{}[{}]", path, index);
+}
+
+const char* kind_name(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Null: return "null";
+    case YAML::NodeType::Scalar: return "a scalar";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Map: return "a map";
+    case YAML::NodeType::Undefined: break;
+  }
+  return "undefined";
+}
+
+// Rejects keys outside `known`, so a misspelt field is an error instead of a silent default.
+Status check_fields(const YAML::Node& map, const std::string& path,
+                    std::initializer_list<std::string_view> known) {
+  if (!map.IsMap()) return fail(path, fmt::format("expected a map, got {}", kind_name(map)));
+  for (const auto& entry : map) {
+    if (!entry.first.IsScalar()) return fail(path, "keys must be strings");
+    const std::string key = entry.first.Scalar();
+    bool found = false;
+    for (std::string_view k : known) found = found || k == key;
+    if (!found) {
+      std::string list;
+      for (std::string_view k : known) list += fmt::format("{}{}", list.empty() ? "" : ", ", k);
+      return fail(join(path, key), fmt::format("unknown field (known: {})", list));
+    }
+  }
+  return {};
+}
+
+tl::expected<std::string, std::string> read_string(const YAML::Node& node,
+                                                   const std::string& path) {
+  if (!node.IsScalar()) return fail(path, fmt::format("expected a string, got {}", kind_name(node)));
+  return node.Scalar();
+}
+
+tl::expected<int64_t, std::string> read_int(const YAML::Node& node, const std::string& path,
+                                            int64_t min, int64_t max) {
+  long long value = 0;
+  if (!node.IsScalar() || !YAML::convert<long long>::decode(node, value)) {
+    return fail(path, fmt::format("expected an integer, got {}",
+                                  node.IsScalar() ? fmt::format("\"{}\"", node.Scalar())
+                                                  : std::string(kind_name(node))));
+  }
+  if (value < min || value > max) {
+    return fail(path, fmt::format("{} is out of range [{}, {}]", value, min, max));
+  }
+  return static_cast<int64_t>(value);
+}
+
+tl::expected<double, std::string> read_number(const YAML::Node& node, const std::string& path) {
+  double value = 0;
+  if (!node.IsScalar() || !YAML::convert<double>::decode(node, value) || !std::isfinite(value)) {
+    return fail(path, fmt::format("expected a number, got {}",
+                                  node.IsScalar() ? fmt::format("\"{}\"", node.Scalar())
+                                                  : std::string(kind_name(node))));
+  }
+  return value;
+}
+
+// Seconds (a number, fractions allowed) to milliseconds.
+tl::expected<TimeMs, std::string> read_seconds(const YAML::Node& node, const std::string& path,
+                                               bool allow_zero) {
+  auto value = read_number(node, path);
+  if (!value) return tl::unexpected(value.error());
+  if (*value < 0 || (!allow_zero && *value == 0) || *value > kMaxSeconds) {
+    return fail(path, fmt::format("{} seconds: must be {} and at most {:g}", node.Scalar(),
+                                  allow_zero ? ">= 0" : "> 0", kMaxSeconds));
+  }
+  return static_cast<TimeMs>(std::llround(*value * 1000.0));
+}
+
+tl::expected<Labels, std::string> read_string_map(const YAML::Node& node,
+                                                  const std::string& path) {
+  Labels labels;
+  if (node.IsNull()) return labels;
+  if (!node.IsMap()) return fail(path, fmt::format("expected a map, got {}", kind_name(node)));
+  for (const auto& entry : node) {
+    const std::string key = entry.first.IsScalar() ? entry.first.Scalar() : "?";
+    auto value = read_string(entry.second, join(path, key));
+    if (!value) return tl::unexpected(value.error());
+    labels[key] = *value;
+  }
+  return labels;
+}
+
+tl::expected<ResourceList, std::string> read_resources(const YAML::Node& node,
+                                                       const std::string& path) {
+  ResourceList resources;
+  if (node.IsNull()) return resources;
+  if (!node.IsMap()) return fail(path, fmt::format("expected a map, got {}", kind_name(node)));
+  for (const auto& entry : node) {
+    const std::string name = entry.first.IsScalar() ? entry.first.Scalar() : "?";
+    const std::string field = join(path, name);
+    auto text = read_string(entry.second, field);
+    if (!text) return tl::unexpected(text.error());
+    auto quantity = parse_resource_quantity(name, *text);
+    if (!quantity) return fail(field, quantity.error());
+    if (*quantity < 0) return fail(field, fmt::format("quantity \"{}\": must not be negative", *text));
+    resources[name] = *quantity;
+  }
+  return resources;
+}
+
+tl::expected<TaintEffect, std::string> read_effect(const YAML::Node& node,
+                                                   const std::string& path) {
+  auto text = read_string(node, path);
+  if (!text) return tl::unexpected(text.error());
+  if (*text == "NoSchedule") return TaintEffect::kNoSchedule;
+  if (*text == "PreferNoSchedule") return TaintEffect::kPreferNoSchedule;
+  if (*text == "NoExecute") return TaintEffect::kNoExecute;
+  return fail(path, fmt::format("\"{}\": expected NoSchedule, PreferNoSchedule or NoExecute", *text));
+}
+
+// Reads `field` of `map` with `reader` into `out` when present.
+template <typename T, typename Reader>
+Status optional_field(const YAML::Node& map, std::string_view field, const std::string& path,
+                      T& out, Reader reader) {
+  const YAML::Node node = map[std::string(field)];
+  if (!node.IsDefined()) return {};
+  auto value = reader(node, join(path, field));
+  if (!value) return tl::unexpected(value.error());
+  out = std::move(*value);
+  return {};
+}
+
+template <typename Reader>
+Status for_each_item(const YAML::Node& list, const std::string& path, Reader reader) {
+  if (!list.IsDefined() || list.IsNull()) return {};
+  if (!list.IsSequence()) return fail(path, fmt::format("expected a list, got {}", kind_name(list)));
+  for (size_t i = 0; i < list.size(); ++i) {
+    if (auto ok = reader(list[i], item(path, i)); !ok) return ok;
+  }
+  return {};
+}
+
+#define FAIRWAY_TRY(expr)                                \
+  do {                                                   \
+    if (auto fairway_status_ = (expr); !fairway_status_) \
+      return tl::unexpected(fairway_status_.error());    \
+  } while (false)
+
+auto int_in(int64_t min, int64_t max) {
+  return [min, max](const YAML::Node& node, const std::string& path) {
+    return read_int(node, path, min, max);
+  };
+}
+
+auto seconds(bool allow_zero) {
+  return [allow_zero](const YAML::Node& node, const std::string& path) {
+    return read_seconds(node, path, allow_zero);
+  };
+}
+
+tl::expected<Taint, std::string> read_taint(const YAML::Node& node, const std::string& path) {
+  FAIRWAY_TRY(check_fields(node, path, {"key", "value", "effect"}));
+  Taint taint;
+  FAIRWAY_TRY(optional_field(node, "key", path, taint.key, read_string));
+  FAIRWAY_TRY(optional_field(node, "value", path, taint.value, read_string));
+  FAIRWAY_TRY(optional_field(node, "effect", path, taint.effect, read_effect));
+  if (taint.key.empty()) return fail(join(path, "key"), "required");
+  return taint;
+}
+
+tl::expected<Toleration, std::string> read_toleration(const YAML::Node& node,
+                                                      const std::string& path) {
+  FAIRWAY_TRY(check_fields(node, path, {"key", "operator", "value", "effect"}));
+  Toleration toleration;
+  std::string op = "Equal";
+  std::optional<TaintEffect> effect;
+  FAIRWAY_TRY(optional_field(node, "key", path, toleration.key, read_string));
+  FAIRWAY_TRY(optional_field(node, "operator", path, op, read_string));
+  FAIRWAY_TRY(optional_field(node, "value", path, toleration.value, read_string));
+  FAIRWAY_TRY(optional_field(node, "effect", path, effect, read_effect));
+  if (op == "Equal") {
+    toleration.op = Toleration::Operator::kEqual;
+    if (toleration.key.empty()) return fail(join(path, "key"), "required with operator Equal");
+  } else if (op == "Exists") {
+    toleration.op = Toleration::Operator::kExists;
+  } else {
+    return fail(join(path, "operator"), fmt::format("\"{}\": expected Equal or Exists", op));
+  }
+  toleration.effect = effect;
+  return toleration;
+}
+
+Status read_node_group(const YAML::Node& node, const std::string& path, Scenario& scenario) {
+  FAIRWAY_TRY(check_fields(node, path, {"namePrefix", "count", "labels", "taints", "allocatable"}));
+  NodeGroupSpec group;
+  group.name_prefix = fmt::format("node-{}-", scenario.node_groups.size());
+  FAIRWAY_TRY(optional_field(node, "namePrefix", path, group.name_prefix, read_string));
+  int64_t count = 1;
+  FAIRWAY_TRY(optional_field(node, "count", path, count, int_in(1, 100'000)));
+  group.count = static_cast<int32_t>(count);
+  FAIRWAY_TRY(optional_field(node, "labels", path, group.labels, read_string_map));
+  FAIRWAY_TRY(for_each_item(node["taints"], join(path, "taints"),
+                            [&group](const YAML::Node& taint, const std::string& at) -> Status {
+                              auto decoded = read_taint(taint, at);
+                              if (!decoded) return tl::unexpected(decoded.error());
+                              group.taints.push_back(std::move(*decoded));
+                              return {};
+                            }));
+  FAIRWAY_TRY(optional_field(node, "allocatable", path, group.allocatable, read_resources));
+  if (group.allocatable.empty()) return fail(join(path, "allocatable"), "required");
+  if (!group.allocatable.contains("pods")) {
+    group.allocatable["pods"] = kDefaultPodsPerNode * canonical_scale("pods");
+  }
+  for (const NodeGroupSpec& other : scenario.node_groups) {
+    if (other.name_prefix == group.name_prefix) {
+      return fail(join(path, "namePrefix"),
+                  fmt::format("\"{}\" is used by another node group", group.name_prefix));
+    }
+  }
+  scenario.node_groups.push_back(std::move(group));
+  return {};
+}
+
+tl::expected<QueueResourceSpec, std::string> read_queue_resource(const std::string& resource,
+                                                                 const YAML::Node& node,
+                                                                 const std::string& path) {
+  FAIRWAY_TRY(check_fields(node, path, {"quota", "limit", "overQuotaWeight"}));
+  QueueResourceSpec spec;
+  auto quantity = [&resource](const YAML::Node& value,
+                              const std::string& at) -> tl::expected<int64_t, std::string> {
+    auto text = read_string(value, at);
+    if (!text) return tl::unexpected(text.error());
+    auto parsed = parse_resource_quantity(resource, *text);
+    if (!parsed) return fail(at, parsed.error());
+    if (*parsed < 0) return fail(at, fmt::format("quantity \"{}\": must not be negative", *text));
+    return *parsed;
+  };
+  FAIRWAY_TRY(optional_field(node, "quota", path, spec.quota, quantity));
+  FAIRWAY_TRY(optional_field(node, "limit", path, spec.limit, quantity));
+  FAIRWAY_TRY(optional_field(node, "overQuotaWeight", path, spec.over_quota_weight, read_number));
+  if (spec.over_quota_weight < 0) {
+    return fail(join(path, "overQuotaWeight"), "must not be negative");
+  }
+  return spec;
+}
+
+// Durations in Queue specs: seconds as a number, or "90s", "5m", "2h".
+tl::expected<int64_t, std::string> read_duration_seconds(const YAML::Node& node,
+                                                         const std::string& path) {
+  auto text = read_string(node, path);
+  if (!text) return tl::unexpected(text.error());
+  int64_t unit = 1;
+  std::string digits = *text;
+  if (!digits.empty() && (digits.back() == 's' || digits.back() == 'm' || digits.back() == 'h')) {
+    unit = digits.back() == 'h' ? 3600 : digits.back() == 'm' ? 60 : 1;
+    digits.pop_back();
+  }
+  auto value = read_int(YAML::Node(digits), path, 0, 1'000'000'000);
+  if (!value) return fail(path, fmt::format("\"{}\": expected seconds or a duration like 5m", *text));
+  return *value * unit;
+}
+
+Status read_queue(const YAML::Node& node, const std::string& path, Scenario& scenario) {
+  FAIRWAY_TRY(check_fields(node, path, {"name", "parent", "priority", "resources",
+                                        "preemptMinRuntime", "reclaimMinRuntime"}));
+  QueueSpec queue;
+  FAIRWAY_TRY(optional_field(node, "name", path, queue.name, read_string));
+  if (queue.name.empty()) return fail(join(path, "name"), "required");
+  FAIRWAY_TRY(optional_field(node, "parent", path, queue.parent, read_string));
+  int64_t priority = 0;
+  FAIRWAY_TRY(optional_field(node, "priority", path, priority, int_in(INT32_MIN, INT32_MAX)));
+  queue.priority = static_cast<int32_t>(priority);
+  FAIRWAY_TRY(optional_field(node, "preemptMinRuntime", path, queue.preempt_min_runtime_seconds,
+                             read_duration_seconds));
+  FAIRWAY_TRY(optional_field(node, "reclaimMinRuntime", path, queue.reclaim_min_runtime_seconds,
+                             read_duration_seconds));
+  const YAML::Node resources = node["resources"];
+  if (resources.IsDefined() && !resources.IsNull()) {
+    const std::string at = join(path, "resources");
+    if (!resources.IsMap()) return fail(at, fmt::format("expected a map, got {}", kind_name(resources)));
+    for (const auto& entry : resources) {
+      const std::string name = entry.first.IsScalar() ? entry.first.Scalar() : "?";
+      auto spec = read_queue_resource(name, entry.second, join(at, name));
+      if (!spec) return tl::unexpected(spec.error());
+      queue.resources[name] = *spec;
+    }
+  }
+  for (const QueueSpec& other : scenario.queues) {
+    if (other.name == queue.name) {
+      return fail(join(path, "name"), fmt::format("queue \"{}\" is defined twice", queue.name));
+    }
+  }
+  scenario.queues.push_back(std::move(queue));
+  return {};
+}
+
+Status read_job_stream(const YAML::Node& node, const std::string& path, Scenario& scenario) {
+  FAIRWAY_TRY(check_fields(node, path,
+                           {"name", "queue", "at", "every", "count", "pods", "minMember",
+                            "priority", "durationSeconds", "requests", "nodeSelector",
+                            "tolerations"}));
+  JobStreamSpec stream;
+  FAIRWAY_TRY(optional_field(node, "name", path, stream.name, read_string));
+  if (stream.name.empty()) return fail(join(path, "name"), "required");
+  FAIRWAY_TRY(optional_field(node, "queue", path, stream.queue, read_string));
+  FAIRWAY_TRY(optional_field(node, "at", path, stream.at_ms, seconds(true)));
+  FAIRWAY_TRY(optional_field(node, "every", path, stream.every_ms, seconds(true)));
+  int64_t count = 1;
+  int64_t pods = 1;
+  std::optional<int64_t> min_member;
+  int64_t priority = 0;
+  FAIRWAY_TRY(optional_field(node, "count", path, count, int_in(1, 100'000)));
+  FAIRWAY_TRY(optional_field(node, "pods", path, pods, int_in(1, 10'000)));
+  FAIRWAY_TRY(optional_field(node, "minMember", path, min_member, int_in(1, 10'000)));
+  FAIRWAY_TRY(optional_field(node, "priority", path, priority, int_in(INT32_MIN, INT32_MAX)));
+  if (min_member && *min_member > pods) {
+    return fail(join(path, "minMember"),
+                fmt::format("{} is more than the job's {} pods", *min_member, pods));
+  }
+  stream.count = static_cast<int32_t>(count);
+  stream.pods = static_cast<int32_t>(pods);
+  stream.min_member = static_cast<int32_t>(min_member.value_or(pods));
+  stream.priority = static_cast<int32_t>(priority);
+  FAIRWAY_TRY(optional_field(node, "durationSeconds", path, stream.duration_ms, seconds(false)));
+  FAIRWAY_TRY(optional_field(node, "requests", path, stream.requests, read_resources));
+  FAIRWAY_TRY(optional_field(node, "nodeSelector", path, stream.node_selector, read_string_map));
+  FAIRWAY_TRY(for_each_item(node["tolerations"], join(path, "tolerations"),
+                            [&stream](const YAML::Node& entry, const std::string& at) -> Status {
+                              auto decoded = read_toleration(entry, at);
+                              if (!decoded) return tl::unexpected(decoded.error());
+                              stream.tolerations.push_back(std::move(*decoded));
+                              return {};
+                            }));
+  for (const JobStreamSpec& other : scenario.jobs) {
+    if (other.name == stream.name) {
+      return fail(join(path, "name"), fmt::format("job stream \"{}\" is defined twice", stream.name));
+    }
+  }
+  scenario.jobs.push_back(std::move(stream));
+  return {};
+}
+
+tl::expected<Scenario, std::string> decode(const YAML::Node& root) {
+  if (!root.IsMap()) {
+    return tl::unexpected(fmt::format("scenario: expected a map at the top, got {}", kind_name(root)));
+  }
+  FAIRWAY_TRY(check_fields(root, "", {"name", "description", "cyclePeriodSeconds",
+                                      "durationSeconds", "reportEverySeconds", "nodes", "queues",
+                                      "jobs"}));
+  Scenario scenario;
+  FAIRWAY_TRY(optional_field(root, "name", "", scenario.name, read_string));
+  FAIRWAY_TRY(optional_field(root, "description", "", scenario.description, read_string));
+  FAIRWAY_TRY(optional_field(root, "cyclePeriodSeconds", "", scenario.cycle_period_ms, seconds(false)));
+  FAIRWAY_TRY(optional_field(root, "durationSeconds", "", scenario.duration_ms, seconds(false)));
+  FAIRWAY_TRY(optional_field(root, "reportEverySeconds", "", scenario.report_every_ms, seconds(false)));
+  FAIRWAY_TRY(for_each_item(root["nodes"], "nodes",
+                            [&scenario](const YAML::Node& node, const std::string& at) {
+                              return read_node_group(node, at, scenario);
+                            }));
+  FAIRWAY_TRY(for_each_item(root["queues"], "queues",
+                            [&scenario](const YAML::Node& node, const std::string& at) {
+                              return read_queue(node, at, scenario);
+                            }));
+  FAIRWAY_TRY(for_each_item(root["jobs"], "jobs",
+                            [&scenario](const YAML::Node& node, const std::string& at) {
+                              return read_job_stream(node, at, scenario);
+                            }));
+  if (scenario.node_groups.empty()) return fail("nodes", "at least one node group is required");
+  if (scenario.jobs.empty()) return fail("jobs", "at least one job stream is required");
+  return scenario;
+}
+
+#undef FAIRWAY_TRY
+
+}  // namespace
+
+tl::expected<Scenario, std::string> parse_scenario(std::string_view yaml_text) {
+  // yaml-cpp reports malformed input by throwing; this is the edge where that becomes a value.
+  try {
+    return decode(YAML::Load(std::string(yaml_text)));
+  } catch (const YAML::Exception& e) {
+    return tl::unexpected(fmt::format("invalid YAML at line {}, column {}: {}", e.mark.line + 1,
+                                      e.mark.column + 1, e.msg));
+  } catch (const std::exception& e) {
+    return tl::unexpected(fmt::format("invalid scenario: {}", e.what()));
+  }
+}
+
+std::vector<JobArrival> expand_arrivals(const Scenario& scenario) {
+  std::vector<JobArrival> arrivals;
+  for (size_t s = 0; s < scenario.jobs.size(); ++s) {
+    const JobStreamSpec& stream = scenario.jobs[s];
+    for (int32_t k = 0; k < stream.count; ++k) {
+      JobArrival arrival;
+      arrival.name = stream.count == 1 ? stream.name : fmt::format("{}-{}", stream.name, k + 1);
+      arrival.stream = s;
+      arrival.arrival_ms = stream.at_ms + stream.every_ms * k;
+      arrivals.push_back(std::move(arrival));
+    }
+  }
+  std::stable_sort(arrivals.begin(), arrivals.end(), [](const JobArrival& a, const JobArrival& b) {
+    return a.arrival_ms < b.arrival_ms;
+  });
+  return arrivals;
+}
+
+std::vector<Node> build_nodes(const Scenario& scenario) {
+  std::vector<Node> nodes;
+  for (const NodeGroupSpec& group : scenario.node_groups) {
+    for (int32_t i = 0; i < group.count; ++i) {
+      Node node;
+      node.name = fmt::format("{}{}", group.name_prefix, i);
+      node.uid = "uid-node-" + node.name;
+      node.labels = group.labels;
+      node.labels["kubernetes.io/hostname"] = node.name;
+      node.taints = group.taints;
+      node.allocatable = group.allocatable;
+      nodes.push_back(std::move(node));
+    }
+  }
+  return nodes;
+}
+
+std::vector<Pod> build_pods(const JobArrival& job, const JobStreamSpec& stream) {
+  std::vector<Pod> pods;
+  pods.reserve(static_cast<size_t>(stream.pods));
+  for (int32_t i = 0; i < stream.pods; ++i) {
+    Pod pod;
+    pod.namespace_ = std::string(kSimNamespace);
+    pod.name = stream.pods == 1 ? job.name : fmt::format("{}-{}", job.name, i);
+    pod.uid = fmt::format("uid-{}", pod.name);
+    pod.scheduler_name = "fairway";
+    pod.priority = stream.priority;
+    pod.creation_ms = job.arrival_ms;
+    if (!stream.queue.empty()) pod.labels["fairway.dev/queue"] = stream.queue;
+    pod.labels["fairway.dev/sim-job"] = job.name;
+    if (stream.pods > 1) {
+      pod.annotations[std::string(kAnnotationPodGroup)] = job.name;
+      pod.annotations[std::string(kAnnotationMinMember)] = std::to_string(stream.min_member);
+    }
+    Container container;
+    container.name = "main";
+    container.requests = stream.requests;
+    pod.containers.push_back(std::move(container));
+    pod.node_selector = stream.node_selector;
+    pod.tolerations = stream.tolerations;
+    pods.push_back(std::move(pod));
+  }
+  return pods;
+}
+
+}  // namespace fairway::sim
