@@ -28,7 +28,7 @@ tl::expected<int64_t, std::string> parse_quantity(std::string_view text, int64_t
 tl::expected<int64_t, std::string> parse_resource_quantity(std::string_view resource_name,
                                                            std::string_view text);
 
-// Formats a canonical value the way kubectl would show it: "2", "1500m", "16Gi", "1.5".
+// Formats a canonical value the way kubectl would show it: "2", "1500m", "16Gi".
 std::string format_quantity(int64_t canonical, int64_t scale);
 
 // A canonical value as a plain number of whole units (cores, GPUs, bytes).

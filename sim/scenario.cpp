@@ -1,6 +1,8 @@
 #include "sim/scenario.h"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <exception>
 #include <initializer_list>
 #include <set>
@@ -10,6 +12,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "queues/quantity.h"
+#include "queues/queue_tree.h"
 #include "scheduler/state/pod_intent.h"
 
 namespace fairway::sim {
@@ -297,7 +300,7 @@ Status read_queue(const YAML::Node& node, const std::string& path, Scenario& sce
   if (queue.name.empty()) return fail(join(path, "name"), "required");
   FAIRWAY_TRY(optional_field(node, "parent", path, queue.parent, read_string));
   int64_t priority = 0;
-  FAIRWAY_TRY(optional_field(node, "priority", path, priority, int_in(INT32_MIN, INT32_MAX)));
+  FAIRWAY_TRY(optional_field(node, "priority", path, priority, int_in(std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max())));
   queue.priority = static_cast<int32_t>(priority);
   FAIRWAY_TRY(optional_field(node, "preemptMinRuntime", path, queue.preempt_min_runtime_seconds,
                              read_duration_seconds));
@@ -341,7 +344,7 @@ Status read_job_stream(const YAML::Node& node, const std::string& path, Scenario
   FAIRWAY_TRY(optional_field(node, "count", path, count, int_in(1, 100'000)));
   FAIRWAY_TRY(optional_field(node, "pods", path, pods, int_in(1, 10'000)));
   FAIRWAY_TRY(optional_field(node, "minMember", path, min_member, int_in(1, 10'000)));
-  FAIRWAY_TRY(optional_field(node, "priority", path, priority, int_in(INT32_MIN, INT32_MAX)));
+  FAIRWAY_TRY(optional_field(node, "priority", path, priority, int_in(std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max())));
   if (min_member && *min_member > pods) {
     return fail(join(path, "minMember"),
                 fmt::format("{} is more than the job's {} pods", *min_member, pods));
@@ -396,6 +399,17 @@ tl::expected<Scenario, std::string> decode(const YAML::Node& root) {
                             }));
   if (scenario.node_groups.empty()) return fail("nodes", "at least one node group is required");
   if (scenario.jobs.empty()) return fail("jobs", "at least one job stream is required");
+  // A typo in a queue name would leave the stream pending for the whole run; say so up front.
+  for (size_t i = 0; i < scenario.jobs.size(); ++i) {
+    const std::string& queue = scenario.jobs[i].queue;
+    if (queue.empty() || queue == kDefaultQueueName) continue;
+    const bool defined = std::any_of(scenario.queues.begin(), scenario.queues.end(),
+                                     [&queue](const QueueSpec& q) { return q.name == queue; });
+    if (!defined) {
+      return fail(join(item("jobs", i), "queue"),
+                  fmt::format("queue \"{}\" is not defined under queues", queue));
+    }
+  }
   return scenario;
 }
 

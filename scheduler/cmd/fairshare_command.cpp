@@ -152,6 +152,7 @@ class Decoder {
       if (resource.empty()) return fail(path, "empty resource name");
       auto value = quantity(entry.second, resource, join(path, resource));
       if (!value) return tl::unexpected(value.error());
+      if (*value < 0) return fail(join(path, resource), "must not be negative");
       list[resource] = *value;
       input.mentioned_resources.insert(resource);
     }
@@ -397,7 +398,7 @@ int fairshare(std::span<const std::string> args, std::ostream& out, std::ostream
       err << "fairway fairshare: " << output.error() << '\n';
       return 1;
     }
-    out << output->dump(2) << '\n';
+    out << output->dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << '\n';
     return 0;
   } catch (const std::exception& error) {
     // Anything the decoder did not anticipate (yaml-cpp throws from many accessors) is still bad

@@ -1,11 +1,11 @@
 #include "scheduler/state/node_filters.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <charconv>
 #include <optional>
 #include <vector>
-
-#include <fmt/format.h>
 
 namespace fairway {
 namespace {
@@ -66,7 +66,8 @@ bool matches_label_requirement(const NodeSelectorRequirement& requirement, const
   const bool has_label = found != labels.end();
   switch (requirement.op) {
     case Op::kIn:
-      return !requirement.values.empty() && has_label && contains(requirement.values, found->second);
+      return !requirement.values.empty() && has_label &&
+             contains(requirement.values, found->second);
     case Op::kNotIn:
       return !requirement.values.empty() &&
              (!has_label || !contains(requirement.values, found->second));

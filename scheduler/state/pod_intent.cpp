@@ -1,10 +1,10 @@
 #include "scheduler/state/pod_intent.h"
 
+#include <fmt/format.h>
+
 #include <charconv>
 #include <cmath>
 #include <limits>
-
-#include <fmt/format.h>
 
 namespace fairway {
 namespace {
@@ -29,7 +29,9 @@ std::optional<Found> find_label(const Pod& pod, std::string_view key) {
   return find_in(pod.labels, "label", key);
 }
 
-std::optional<Found> first_of(std::optional<Found> a, std::optional<Found> b) { return a ? a : b; }
+std::optional<Found> first_of(std::optional<Found> a, std::optional<Found> b) {
+  return a ? a : b;
+}
 
 std::string invalid(const Found& found, std::string_view why) {
   return fmt::format("{} {}=\"{}\": {}", found.kind, found.key, found.value, why);
@@ -49,8 +51,8 @@ std::optional<int64_t> parse_positive_int(std::string_view text) {
 std::optional<double> parse_decimal(std::string_view text) {
   if (!text.empty() && text.front() == '+') text.remove_prefix(1);
   double value = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value,
-                                            std::chars_format::general);
+  const auto [end, error] =
+      std::from_chars(text.data(), text.data() + text.size(), value, std::chars_format::general);
   if (text.empty() || error != std::errc() || end != text.data() + text.size() ||
       !std::isfinite(value)) {
     return std::nullopt;
@@ -68,9 +70,9 @@ std::string read_queue(const Pod& pod, const PodIntentConfig& config) {
 }
 
 void read_gang(const Pod& pod, PodIntent& intent) {
-  const auto group = first_of(first_of(find_annotation(pod, kAnnotationPodGroup),
-                                       find_annotation(pod, kKaiPodGroup)),
-                              find_label(pod, kKaiPodGroup));
+  const auto group = first_of(
+      first_of(find_annotation(pod, kAnnotationPodGroup), find_annotation(pod, kKaiPodGroup)),
+      find_label(pod, kKaiPodGroup));
   if (group && !group->value.empty()) intent.pod_group = std::string(group->value);
 
   const auto min_member = find_annotation(pod, kAnnotationMinMember);
@@ -110,8 +112,8 @@ void read_gpu_fraction(const Pod& pod, PodIntent& intent) {
   if (!fraction_text && !memory_text) {
     if (devices_text) {
       intent.errors.push_back(invalid(
-          *devices_text, fmt::format("needs annotation {} or {}", kAnnotationGpuFraction,
-                                     kAnnotationGpuMemory)));
+          *devices_text,
+          fmt::format("needs annotation {} or {}", kAnnotationGpuFraction, kAnnotationGpuMemory)));
     }
     return;
   }
@@ -136,9 +138,10 @@ void read_gpu_fraction(const Pod& pod, PodIntent& intent) {
     }
   }
   if (fraction_text && memory_text) {
-    intent.errors.push_back(fmt::format("annotations {} and {} are both set: ask for either a "
-                                        "fraction of a GPU or an amount of GPU memory",
-                                        fraction_text->key, memory_text->key));
+    intent.errors.push_back(
+        fmt::format("annotations {} and {} are both set: ask for either a "
+                    "fraction of a GPU or an amount of GPU memory",
+                    fraction_text->key, memory_text->key));
   }
   if (devices_text) {
     const auto value = parse_positive_int(devices_text->value);

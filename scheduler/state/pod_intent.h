@@ -36,9 +36,9 @@ struct PodIntentConfig {
 
 // A share of a GPU. Exactly one of `fraction` and `memory_mib` is set in a valid intent.
 struct GpuFraction {
-  std::optional<double> fraction;      // 0 < fraction < 1 of each device
-  std::optional<int64_t> memory_mib;   // GPU memory per device, MiB, > 0
-  int32_t num_devices = 1;             // how many devices get that share
+  std::optional<double> fraction;     // 0 < fraction < 1 of each device
+  std::optional<int64_t> memory_mib;  // GPU memory per device, MiB, > 0
+  int32_t num_devices = 1;            // how many devices get that share
 };
 
 struct PodIntent {

@@ -3,12 +3,12 @@
 
 #include "queues/quantity.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <limits>
 #include <string>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "queues/resources.h"
 
@@ -132,8 +132,7 @@ TEST(ParseQuantity, OverflowIsAnError) {
   EXPECT_THAT(parse_error("9223372036854775807", kMilli), HasSubstr("too large"));
   EXPECT_THAT(parse_error("1e9999", kBytes), HasSubstr("too large"));
   EXPECT_THAT(parse_error("-9223372036854775809", kBytes), HasSubstr("too large"));
-  EXPECT_THAT(parse_error("1234567890123456789012345678901234567890", kBytes),
-              HasSubstr("too"));
+  EXPECT_THAT(parse_error("1234567890123456789012345678901234567890", kBytes), HasSubstr("too"));
 }
 
 TEST(ParseQuantity, MalformedTextIsAnErrorNamingIt) {
@@ -183,7 +182,7 @@ TEST(FormatQuantity, ShowsWhatKubectlShows) {
   EXPECT_EQ(format_quantity(-250, kMilli), "-250m");
   EXPECT_EQ(format_quantity(int64_t{16} << 30, kBytes), "16Gi");
   EXPECT_EQ(format_quantity(1536, kBytes), "1536");
-  EXPECT_EQ(format_quantity(1536 * 1024, kBytes), "1536Ki");
+  EXPECT_EQ(format_quantity(int64_t{1536} * 1024, kBytes), "1536Ki");
   EXPECT_EQ(format_quantity(0, kBytes), "0");
   EXPECT_EQ(format_quantity(1, kBytes), "1");
   EXPECT_EQ(format_quantity(int64_t{1} << 60, kBytes), "1Ei");
@@ -194,9 +193,8 @@ TEST(FormatQuantity, ShowsWhatKubectlShows) {
 TEST(FormatQuantity, RoundTripsThroughParse) {
   for (int64_t scale : {kBytes, kMilli}) {
     for (int64_t value : {int64_t{0}, int64_t{1}, int64_t{-1}, int64_t{999}, int64_t{1000},
-                          int64_t{1024}, int64_t{1500}, int64_t{123456789},
-                          int64_t{1} << 30, (int64_t{3} << 40) + 1, int64_t{1} << 62, kMax,
-                          -kMax, kMin}) {
+                          int64_t{1024}, int64_t{1500}, int64_t{123456789}, int64_t{1} << 30,
+                          (int64_t{3} << 40) + 1, int64_t{1} << 62, kMax, -kMax, kMin}) {
       const std::string text = format_quantity(value, scale);
       auto parsed = parse_quantity(text, scale);
       ASSERT_TRUE(parsed.has_value()) << text << ": " << parsed.error();
@@ -285,14 +283,16 @@ TEST(ResourceVector, MaxWithAndFits) {
 
 TEST(ResourceVector, ConvertsToAndFromNamedLists) {
   ResourceRegistry registry;
-  const ResourceList list = {{"cpu", 2500}, {"memory", int64_t{4} << 30}, {"example.com/foo", 3000},
+  const ResourceList list = {{"cpu", 2500},
+                             {"memory", int64_t{4} << 30},
+                             {"example.com/foo", 3000},
                              {"nvidia.com/gpu", 0}};
   const ResourceVector vector = to_vector(list, registry);
   EXPECT_EQ(vector[kCpu], 2500);
   EXPECT_EQ(vector[*registry.find("example.com/foo")], 3000);
   const ResourceList back = to_list(vector, registry);
-  EXPECT_EQ(back, (ResourceList{{"cpu", 2500}, {"memory", int64_t{4} << 30},
-                                {"example.com/foo", 3000}}));
+  EXPECT_EQ(back,
+            (ResourceList{{"cpu", 2500}, {"memory", int64_t{4} << 30}, {"example.com/foo", 3000}}));
   EXPECT_EQ(describe(vector, registry), "cpu=2500m, memory=4Gi, example.com/foo=3");
   EXPECT_EQ(describe(ResourceVector{}, registry), "none");
 }

@@ -3,11 +3,11 @@
 
 #include "scheduler/state/node_filters.h"
 
+#include <gtest/gtest.h>
+
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace fairway {
 namespace {
@@ -58,9 +58,9 @@ TEST(NodeAffinity, NoConstraintsFitEveryNode) {
 TEST(NodeAffinity, NodeSelectorNeedsEveryLabelEqual) {
   Pod pod;
   pod.node_selector = {{"gpu", "h100"}, {"zone", "a"}};
-  EXPECT_TRUE(filter_node_affinity(pod, node_with_labels({{"gpu", "h100"}, {"zone", "a"},
-                                                          {"extra", "x"}}))
-                  .fits());
+  EXPECT_TRUE(
+      filter_node_affinity(pod, node_with_labels({{"gpu", "h100"}, {"zone", "a"}, {"extra", "x"}}))
+          .fits());
   EXPECT_FALSE(filter_node_affinity(pod, node_with_labels({{"gpu", "h100"}})).fits());
   const auto result = filter_node_affinity(pod, node_with_labels({{"gpu", "a100"}, {"zone", "a"}}));
   EXPECT_EQ(result.code, NodeFilterCode::kNodeAffinity);
@@ -71,7 +71,8 @@ TEST(NodeAffinity, SelectorAndAffinityMustBothMatch) {
   Pod pod = pod_with_terms({expressions({req("zone", Op::kIn, {"a"})})});
   pod.node_selector = {{"gpu", "h100"}};
   EXPECT_TRUE(filter_node_affinity(pod, node_with_labels({{"gpu", "h100"}, {"zone", "a"}})).fits());
-  EXPECT_FALSE(filter_node_affinity(pod, node_with_labels({{"gpu", "h100"}, {"zone", "b"}})).fits());
+  EXPECT_FALSE(
+      filter_node_affinity(pod, node_with_labels({{"gpu", "h100"}, {"zone", "b"}})).fits());
   EXPECT_FALSE(filter_node_affinity(pod, node_with_labels({{"zone", "a"}})).fits());
 }
 
@@ -119,8 +120,8 @@ TEST(NodeAffinity, ExistsAndDoesNotExist) {
 }
 
 TEST(NodeAffinity, GtAndLtCompareIntegers) {
-  const Labels labels = {{"gpus", "8"}, {"neg", "-3"}, {"plus", "+5"}, {"text", "eight"},
-                         {"float", "8.0"}, {"huge", "99999999999999999999"}};
+  const Labels labels = {{"gpus", "8"},     {"neg", "-3"},    {"plus", "+5"},
+                         {"text", "eight"}, {"float", "8.0"}, {"huge", "99999999999999999999"}};
   EXPECT_TRUE(matches_label_requirement(req("gpus", Op::kGt, {"4"}), labels));
   EXPECT_FALSE(matches_label_requirement(req("gpus", Op::kGt, {"8"}), labels));  // strict
   EXPECT_TRUE(matches_label_requirement(req("gpus", Op::kLt, {"10"}), labels));  // not "10" < "8"
@@ -151,7 +152,8 @@ TEST(NodeAffinity, MatchFieldsOnMetadataName) {
   EXPECT_TRUE(affinity_fits({fields({req("metadata.name", Op::kNotIn, {"gpu-08"})})}, node));
   EXPECT_FALSE(affinity_fits({fields({req("metadata.name", Op::kNotIn, {"gpu-07"})})}, node));
   // kube-scheduler accepts exactly one value and only In/NotIn for fields.
-  EXPECT_FALSE(affinity_fits({fields({req("metadata.name", Op::kIn, {"gpu-07", "gpu-08"})})}, node));
+  EXPECT_FALSE(
+      affinity_fits({fields({req("metadata.name", Op::kIn, {"gpu-07", "gpu-08"})})}, node));
   EXPECT_FALSE(affinity_fits({fields({req("metadata.name", Op::kExists)})}, node));
   // Unknown fields read as "".
   EXPECT_FALSE(affinity_fits({fields({req("metadata.uid", Op::kIn, {"gpu-07"})})}, node));
@@ -223,7 +225,8 @@ TEST(TaintToleration, PreferNoScheduleAloneNeverFails) {
 
 TEST(TaintToleration, TolerateEverything) {
   Node node;
-  node.taints = {taint("a", "1", TaintEffect::kNoSchedule), taint("b", "2", TaintEffect::kNoExecute)};
+  node.taints = {taint("a", "1", TaintEffect::kNoSchedule),
+                 taint("b", "2", TaintEffect::kNoExecute)};
   Pod pod;
   pod.tolerations = {toleration("", TolOp::kExists, "")};
   EXPECT_TRUE(filter_taint_toleration(pod, node).fits());
@@ -239,11 +242,11 @@ TEST(Unschedulable, CordonedNodeFailsUnlessTolerated) {
   EXPECT_EQ(result.code, NodeFilterCode::kUnschedulable);
   EXPECT_EQ(failure_reason(result), "node(s) were unschedulable");
 
-  pod.tolerations = {toleration("node.kubernetes.io/unschedulable", TolOp::kExists, "",
-                                TaintEffect::kNoSchedule)};
+  pod.tolerations = {
+      toleration("node.kubernetes.io/unschedulable", TolOp::kExists, "", TaintEffect::kNoSchedule)};
   EXPECT_TRUE(filter_node_unschedulable(pod, node).fits());
-  pod.tolerations = {toleration("node.kubernetes.io/unschedulable", TolOp::kExists, "",
-                                TaintEffect::kNoExecute)};
+  pod.tolerations = {
+      toleration("node.kubernetes.io/unschedulable", TolOp::kExists, "", TaintEffect::kNoExecute)};
   EXPECT_FALSE(filter_node_unschedulable(pod, node).fits());
   pod.tolerations = {toleration("", TolOp::kExists, "")};
   EXPECT_TRUE(filter_node_unschedulable(pod, node).fits());
@@ -289,8 +292,8 @@ TEST(SummarizeUnschedulable, SortsEntriesAsKubeSchedulerDoes) {
                                            {"node(s) had untolerated taint {gpu: true}", 400}}),
             "0/1000 nodes are available: 400 node(s) had untolerated taint {gpu: true}, "
             "600 Insufficient nvidia.com/gpu.");
-  EXPECT_EQ(summarize_unschedulable(1200, {{"Insufficient cpu", 200},
-                                           {"node(s) were unschedulable", 1000}}),
+  EXPECT_EQ(summarize_unschedulable(
+                1200, {{"Insufficient cpu", 200}, {"node(s) were unschedulable", 1000}}),
             "0/1200 nodes are available: 1000 node(s) were unschedulable, 200 Insufficient cpu.");
   // Equal counts: by reason text.
   EXPECT_EQ(summarize_unschedulable(4, {{"b", 2}, {"a", 2}}), "0/4 nodes are available: 2 a, 2 b.");

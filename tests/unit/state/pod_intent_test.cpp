@@ -2,17 +2,16 @@
 
 #include "scheduler/state/pod_intent.h"
 
-#include <string>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <string>
 
 namespace fairway {
 namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using ::testing::IsEmpty;
 using ::testing::SizeIs;
 
 Pod annotated(Labels annotations, Labels labels = {}) {
@@ -22,7 +21,7 @@ Pod annotated(Labels annotations, Labels labels = {}) {
   return pod;
 }
 
-Container gpu_container(std::string name, std::string where) {
+Container gpu_container(std::string name, std::string_view where) {
   Container c;
   c.name = std::move(name);
   (where == "limits" ? c.limits : c.requests)["nvidia.com/gpu"] = 1000;
@@ -42,8 +41,8 @@ TEST(PodIntentQueue, DefaultsToDefault) {
 }
 
 TEST(PodIntentQueue, FirstConfiguredKeyWins) {
-  EXPECT_EQ(read_pod_intent(annotated({}, {{"fairway.dev/queue", "team-a"},
-                                           {"kai.scheduler/queue", "team-b"}}))
+  EXPECT_EQ(read_pod_intent(
+                annotated({}, {{"fairway.dev/queue", "team-a"}, {"kai.scheduler/queue", "team-b"}}))
                 .queue,
             "team-a");
   EXPECT_EQ(read_pod_intent(annotated({}, {{"kai.scheduler/queue", "team-b"},
@@ -60,9 +59,10 @@ TEST(PodIntentQueue, AnnotationsAreAFallbackAndEmptyValuesAreSkipped) {
                                       {{"kai.scheduler/queue", "from-label"}}))
                 .queue,
             "from-label");
-  EXPECT_EQ(read_pod_intent(annotated({}, {{"fairway.dev/queue", ""}, {"kai.scheduler/queue", "k"}}))
-                .queue,
-            "k");
+  EXPECT_EQ(
+      read_pod_intent(annotated({}, {{"fairway.dev/queue", ""}, {"kai.scheduler/queue", "k"}}))
+          .queue,
+      "k");
 }
 
 TEST(PodIntentQueue, KeysAndDefaultAreConfigurable) {
@@ -77,10 +77,10 @@ TEST(PodIntentQueue, KeysAndDefaultAreConfigurable) {
 // --- gangs ------------------------------------------------------------------------------------
 
 TEST(PodIntentGang, FairwayAnnotationThenKai) {
-  EXPECT_EQ(read_pod_intent(annotated({{"fairway.dev/pod-group", "train"},
-                                       {"pod-group-name", "kai"}}))
-                .pod_group,
-            "train");
+  EXPECT_EQ(
+      read_pod_intent(annotated({{"fairway.dev/pod-group", "train"}, {"pod-group-name", "kai"}}))
+          .pod_group,
+      "train");
   EXPECT_EQ(read_pod_intent(annotated({{"pod-group-name", "kai"}})).pod_group, "kai");
   EXPECT_EQ(read_pod_intent(annotated({}, {{"pod-group-name", "kai-label"}})).pod_group,
             "kai-label");
@@ -133,8 +133,8 @@ TEST(PodIntentGpu, MemoryAndDevices) {
 }
 
 TEST(PodIntentGpu, KaiKeysAreAcceptedAndFairwayKeysWin) {
-  PodIntent intent = read_pod_intent(
-      annotated({{"gpu-fraction", "0.25"}, {"gpu-fraction-num-devices", "3"}}));
+  PodIntent intent =
+      read_pod_intent(annotated({{"gpu-fraction", "0.25"}, {"gpu-fraction-num-devices", "3"}}));
   ASSERT_TRUE(intent.gpu_fraction.has_value());
   EXPECT_DOUBLE_EQ(*intent.gpu_fraction->fraction, 0.25);
   EXPECT_EQ(intent.gpu_fraction->num_devices, 3);
@@ -143,14 +143,15 @@ TEST(PodIntentGpu, KaiKeysAreAcceptedAndFairwayKeysWin) {
   ASSERT_TRUE(intent.gpu_fraction.has_value());
   EXPECT_EQ(intent.gpu_fraction->memory_mib, 1024);
 
-  intent = read_pod_intent(annotated({{"fairway.dev/gpu-fraction", "0.5"}, {"gpu-fraction", "0.1"}}));
+  intent =
+      read_pod_intent(annotated({{"fairway.dev/gpu-fraction", "0.5"}, {"gpu-fraction", "0.1"}}));
   ASSERT_TRUE(intent.gpu_fraction.has_value());
   EXPECT_DOUBLE_EQ(*intent.gpu_fraction->fraction, 0.5);
 }
 
 TEST(PodIntentGpu, InvalidFractionsAreErrorsNamingKeyAndValue) {
-  for (const char* bad : {"1.5", "0", "1", "-0.5", "abc", "nan", "inf", "0.5x", "", " 0.5",
-                          "0x0.8", "1e999"}) {
+  for (const char* bad :
+       {"1.5", "0", "1", "-0.5", "abc", "nan", "inf", "0.5x", "", " 0.5", "0x0.8", "1e999"}) {
     const PodIntent intent = read_pod_intent(annotated({{"fairway.dev/gpu-fraction", bad}}));
     EXPECT_EQ(intent.gpu_fraction, std::nullopt) << bad;
     EXPECT_THAT(intent.errors,
@@ -174,9 +175,9 @@ TEST(PodIntentGpu, InvalidMemoryAndDevices) {
   for (const char* bad : {"0", "-5", "1.5", "abc", "1Gi", ""}) {
     const PodIntent intent = read_pod_intent(annotated({{"fairway.dev/gpu-memory", bad}}));
     EXPECT_EQ(intent.gpu_fraction, std::nullopt);
-    EXPECT_THAT(intent.errors, ElementsAre("annotation fairway.dev/gpu-memory=\"" +
-                                           std::string(bad) +
-                                           "\": must be a positive integer number of MiB"));
+    EXPECT_THAT(intent.errors,
+                ElementsAre("annotation fairway.dev/gpu-memory=\"" + std::string(bad) +
+                            "\": must be a positive integer number of MiB"));
   }
   const PodIntent devices = read_pod_intent(annotated(
       {{"fairway.dev/gpu-fraction", "0.5"}, {"fairway.dev/gpu-fraction-num-devices", "0"}}));
@@ -195,8 +196,8 @@ TEST(PodIntentGpu, NumDevicesAloneIsAnError) {
 }
 
 TEST(PodIntentGpu, FractionAndMemoryTogetherIsAnError) {
-  const PodIntent intent = read_pod_intent(
-      annotated({{"fairway.dev/gpu-fraction", "0.5"}, {"gpu-memory", "1024"}}));
+  const PodIntent intent =
+      read_pod_intent(annotated({{"fairway.dev/gpu-fraction", "0.5"}, {"gpu-memory", "1024"}}));
   EXPECT_EQ(intent.gpu_fraction, std::nullopt);
   EXPECT_THAT(intent.errors,
               ElementsAre("annotations fairway.dev/gpu-fraction and gpu-memory are both set: ask "
@@ -236,7 +237,8 @@ TEST(PodIntentGpu, SeveralProblemsAreAllReported) {
 // --- preemptible ------------------------------------------------------------------------------
 
 TEST(PodIntentPreemptible, TriState) {
-  EXPECT_EQ(read_pod_intent(annotated({}, {{"fairway.dev/preemptible", "true"}})).preemptible, true);
+  EXPECT_EQ(read_pod_intent(annotated({}, {{"fairway.dev/preemptible", "true"}})).preemptible,
+            true);
   EXPECT_EQ(read_pod_intent(annotated({{"fairway.dev/preemptible", "false"}})).preemptible, false);
   EXPECT_EQ(read_pod_intent(Pod{}).preemptible, std::nullopt);
   // The label wins over the annotation.
@@ -256,9 +258,9 @@ TEST(PodIntentPreemptible, OtherValuesAreErrors) {
 }
 
 TEST(PodIntent, ErrorsDoNotHideTheRest) {
-  const PodIntent intent = read_pod_intent(annotated(
-      {{"fairway.dev/gpu-fraction", "abc"}, {"fairway.dev/pod-group", "g"}},
-      {{"fairway.dev/queue", "team-a"}, {"fairway.dev/preemptible", "true"}}));
+  const PodIntent intent = read_pod_intent(
+      annotated({{"fairway.dev/gpu-fraction", "abc"}, {"fairway.dev/pod-group", "g"}},
+                {{"fairway.dev/queue", "team-a"}, {"fairway.dev/preemptible", "true"}}));
   EXPECT_EQ(intent.queue, "team-a");
   EXPECT_EQ(intent.pod_group, "g");
   EXPECT_EQ(intent.preemptible, true);

@@ -3,11 +3,11 @@
 
 #include "scheduler/state/pod_requests.h"
 
+#include <gtest/gtest.h>
+
 #include <initializer_list>
 #include <string>
 #include <utility>
-
-#include <gtest/gtest.h>
 
 #include "queues/quantity.h"
 
@@ -34,25 +34,26 @@ Container sidecar(std::string name, ResourceList requests) {
   return container(std::move(name), std::move(requests), {}, true);
 }
 
-TEST(PodRequests, EmptyPodAsksForNothing) { EXPECT_TRUE(pod_requests(Pod{}).empty()); }
+TEST(PodRequests, EmptyPodAsksForNothing) {
+  EXPECT_TRUE(pod_requests(Pod{}).empty());
+}
 
 TEST(PodRequests, SumsAppContainers) {
   Pod pod;
   pod.containers = {container("a", rl({{"cpu", "500m"}, {"memory", "1Gi"}})),
                     container("b", rl({{"cpu", "1"}, {"nvidia.com/gpu", "2"}}))};
-  EXPECT_EQ(pod_requests(pod),
-            rl({{"cpu", "1500m"}, {"memory", "1Gi"}, {"nvidia.com/gpu", "2"}}));
+  EXPECT_EQ(pod_requests(pod), rl({{"cpu", "1500m"}, {"memory", "1Gi"}, {"nvidia.com/gpu", "2"}}));
 }
 
 TEST(PodRequests, LimitStandsInForAMissingRequestPerResource) {
   Pod pod;
   // Only limits: the request defaults to the limit (API server defaulting).
-  pod.containers.push_back(container("limits-only", {}, rl({{"cpu", "2"}, {"nvidia.com/gpu", "1"}})));
+  pod.containers.push_back(
+      container("limits-only", {}, rl({{"cpu", "2"}, {"nvidia.com/gpu", "1"}})));
   // A request wins over its limit; a resource with only a limit still falls back.
   pod.containers.push_back(
       container("mixed", rl({{"cpu", "100m"}}), rl({{"cpu", "4"}, {"memory", "2Gi"}})));
-  EXPECT_EQ(pod_requests(pod),
-            rl({{"cpu", "2100m"}, {"memory", "2Gi"}, {"nvidia.com/gpu", "1"}}));
+  EXPECT_EQ(pod_requests(pod), rl({{"cpu", "2100m"}, {"memory", "2Gi"}, {"nvidia.com/gpu", "1"}}));
   EXPECT_EQ(container_requests(pod.containers[1]), rl({{"cpu", "100m"}, {"memory", "2Gi"}}));
 }
 
@@ -90,7 +91,7 @@ TEST(PodRequests, InitContainerRunsBesideEarlierSidecarsOnly) {
   Pod pod;
   pod.init_containers = {
       sidecar("log-shipper", rl({{"cpu", "1"}})),
-      container("init-big", rl({{"cpu", "5"}})),   // 5 + 1 (log-shipper) = 6
+      container("init-big", rl({{"cpu", "5"}})),  // 5 + 1 (log-shipper) = 6
       sidecar("proxy", rl({{"cpu", "2"}})),
       container("init-small", rl({{"cpu", "1"}})),  // 1 + 1 + 2 = 4
   };
@@ -105,7 +106,8 @@ TEST(PodRequests, InitContainerRunsBesideEarlierSidecarsOnly) {
 
 TEST(PodRequests, SidecarsCountEvenWithoutAppRequests) {
   Pod pod;
-  pod.init_containers = {sidecar("a", rl({{"memory", "1Gi"}})), sidecar("b", rl({{"memory", "1Gi"}})),
+  pod.init_containers = {sidecar("a", rl({{"memory", "1Gi"}})),
+                         sidecar("b", rl({{"memory", "1Gi"}})),
                          container("init", rl({{"memory", "512Mi"}}))};
   pod.containers = {container("app", {})};
   // init: 512Mi + 2Gi = 2.5Gi > sidecars 2Gi.
@@ -129,8 +131,8 @@ TEST(PodRequests, OverheadIsAddedAfterTheMax) {
 
 TEST(PodRequests, ZeroEntriesAreDropped) {
   Pod pod;
-  pod.containers = {container("app", ResourceList{{"cpu", 0}, {"nvidia.com/gpu", 0},
-                                                   {"memory", 1024}})};
+  pod.containers = {
+      container("app", ResourceList{{"cpu", 0}, {"nvidia.com/gpu", 0}, {"memory", 1024}})};
   pod.init_containers = {container("init", ResourceList{{"example.com/foo", 0}})};
   pod.overhead = ResourceList{{"pods", 0}};
   EXPECT_EQ(pod_requests(pod), (ResourceList{{"memory", 1024}}));

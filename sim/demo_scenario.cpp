@@ -1,0 +1,111 @@
+#include "sim/demo_scenario.h"
+
+namespace fairway::sim {
+
+// Kept byte for byte equal to examples/sim/demo.yaml (a unit test checks it), so the demo that
+// `make run` shows is also a file users can copy and edit.
+std::string_view demo_scenario_yaml() {
+  static constexpr std::string_view kDemo = R"yaml(# fairway's built-in demo (`fairway sim` with no file, and `make run`).
+# 16 GPU nodes in two kinds, a two-level queue tree, single pods and gangs arriving in bursts.
+# Watch production's fair share jump when its burst arrives at 0:30 while research is over
+# quota, and the 16-GPU gang wait until two H100 nodes are free at once.
+name: demo
+description: >-
+  16 nodes x 8 GPUs (8 H100, 8 A100); queues production, research/{vision,nlp} and default;
+  bursts of single pods and gangs, including one 16-GPU gang.
+cyclePeriodSeconds: 1
+
+nodes:
+  - namePrefix: h100-
+    count: 8
+    labels: {nvidia.com/gpu.product: H100-SXM, topology.fairway.dev/rack: rack-a}
+    allocatable: {cpu: 96, memory: 1Ti, nvidia.com/gpu: 8, pods: 110}
+  - namePrefix: a100-
+    count: 8
+    labels: {nvidia.com/gpu.product: A100-SXM4, topology.fairway.dev/rack: rack-b}
+    allocatable: {cpu: 64, memory: 512Gi, nvidia.com/gpu: 8, pods: 110}
+
+queues:
+  - name: production
+    priority: 100
+    resources:
+      nvidia.com/gpu: {quota: 48, overQuotaWeight: 1}
+  - name: research
+    resources:
+      nvidia.com/gpu: {quota: 64, limit: 112, overQuotaWeight: 2}
+  - name: vision
+    parent: research
+    resources:
+      nvidia.com/gpu: {quota: 40, overQuotaWeight: 2}
+  - name: nlp
+    parent: research
+    resources:
+      nvidia.com/gpu: {quota: 24, overQuotaWeight: 1}
+  - name: default
+    resources:
+      nvidia.com/gpu: {quota: 0, overQuotaWeight: 1}
+
+jobs:
+  # Research fills the idle cluster, far beyond its quota.
+  - name: vision-train
+    queue: vision
+    at: 0
+    count: 12
+    durationSeconds: 90
+    requests: {cpu: 16, memory: 128Gi, nvidia.com/gpu: 4}
+  - name: nlp-finetune
+    queue: nlp
+    at: 0
+    count: 6
+    durationSeconds: 70
+    requests: {cpu: 12, memory: 96Gi, nvidia.com/gpu: 8}
+  - name: nlp-eval
+    queue: nlp
+    at: 5
+    every: 10
+    count: 12
+    durationSeconds: 30
+    requests: {cpu: 4, memory: 32Gi, nvidia.com/gpu: 1}
+  # The 16-GPU gang: two whole H100 nodes at once, or nothing.
+  - name: nlp-pretrain
+    queue: nlp
+    at: 20
+    pods: 2
+    durationSeconds: 60
+    nodeSelector: {nvidia.com/gpu.product: H100-SXM}
+    requests: {cpu: 48, memory: 512Gi, nvidia.com/gpu: 8}
+  # Production's burst: its fair share rises to its quota and it takes GPUs as research frees them.
+  - name: serve
+    queue: production
+    at: 30
+    count: 10
+    durationSeconds: 100
+    requests: {cpu: 8, memory: 64Gi, nvidia.com/gpu: 4}
+  - name: prod-gang
+    queue: production
+    at: 45
+    pods: 4
+    minMember: 4
+    durationSeconds: 60
+    requests: {cpu: 8, memory: 64Gi, nvidia.com/gpu: 2}
+  # A second vision wave after the first finishes: the share moves back to research.
+  - name: vision-sweep
+    queue: vision
+    at: 120
+    every: 5
+    count: 8
+    pods: 2
+    durationSeconds: 45
+    requests: {cpu: 8, memory: 64Gi, nvidia.com/gpu: 2}
+  # Pods without a queue label land in the default queue, which has no quota.
+  - name: notebook
+    at: 10
+    every: 40
+    count: 4
+    durationSeconds: 40
+    requests: {cpu: 2, memory: 16Gi, nvidia.com/gpu: 1}
+)yaml";
+  return kDemo;
+}
+
+}  // namespace fairway::sim

@@ -1,0 +1,237 @@
+#include "sim/driver.h"
+
+#include <algorithm>
+#include <functional>
+#include <utility>
+
+namespace fairway::sim {
+namespace {
+
+constexpr double kMilli = 1000.0;
+
+TimeMs align_up(TimeMs time, TimeMs period) { return (time + period - 1) / period * period; }
+
+}  // namespace
+
+const char* stop_reason_name(StopReason reason) {
+  switch (reason) {
+    case StopReason::kAllJobsDone: return "all jobs finished";
+    case StopReason::kDurationReached: return "durationSeconds reached";
+    case StopReason::kStalled: return "stalled: pending jobs can never fit";
+    case StopReason::kHardCap: return "hard time cap reached";
+  }
+  return "unknown";
+}
+
+SimDriver::SimDriver(Scenario scenario, DriverOptions options)
+    : scenario_(std::move(scenario)), options_(std::move(options)) {
+  result_.scenario = scenario_.name;
+  result_.description = scenario_.description;
+  result_.report_every_ms = scenario_.report_every_ms;
+
+  for (Node& node : build_nodes(scenario_)) {
+    state_.upsert_node(std::move(node));
+    ++result_.nodes;
+  }
+  for (const QueueSpec& queue : scenario_.queues) state_.upsert_queue(queue);
+  result_.gpu_capacity = static_cast<double>(state_.capacity()[kGpu]) / kMilli;
+
+  arrivals_ = expand_arrivals(scenario_);
+  result_.jobs.reserve(arrivals_.size());
+  job_pods_.resize(arrivals_.size());
+  for (size_t i = 0; i < arrivals_.size(); ++i) {
+    const JobArrival& arrival = arrivals_[i];
+    const JobStreamSpec& stream = scenario_.jobs[arrival.stream];
+    JobOutcome job;
+    job.name = arrival.name;
+    job.queue = stream.queue.empty() ? std::string(kDefaultQueueName) : stream.queue;
+    job.stream = arrival.stream;
+    job.pods = stream.pods;
+    if (auto gpu = stream.requests.find(kGpuResourceName); gpu != stream.requests.end()) {
+      job.gpus = gpu->second * stream.pods;
+    }
+    job.arrival_ms = arrival.arrival_ms;
+    result_.jobs.push_back(std::move(job));
+    // The cycle names a job "namespace/pod-group" for gangs and "namespace/pod" for single pods;
+    // build_pods names a single pod after its job, so both keys are "sim/<job>".
+    job_by_key_.emplace(job_key(arrival.name), i);
+  }
+
+  // Report order: depth first from the roots, children in the tree's (name) order.
+  const QueueTree& tree = state_.queue_tree();
+  std::function<void(QueueIndex)> visit = [&](QueueIndex index) {
+    const QueueNode& node = tree.node(index);
+    QueueInfo info;
+    info.name = node.name;
+    info.parent = node.parent == kNoQueue ? "" : tree.node(node.parent).name;
+    info.depth = node.depth;
+    info.leaf = node.is_leaf();
+    result_.queues.push_back(std::move(info));
+    queue_order_.push_back(index);
+    for (QueueIndex child : node.children) visit(child);
+  };
+  for (QueueIndex root : tree.roots()) visit(root);
+}
+
+std::string SimDriver::job_key(const std::string& job) {
+  return std::string(kSimNamespace) + "/" + job;
+}
+
+SimResult SimDriver::run() {
+  const TimeMs period = scenario_.cycle_period_ms;
+  const TimeMs last_arrival = arrivals_.empty() ? 0 : arrivals_.back().arrival_ms;
+  const TimeMs stop_at =
+      scenario_.duration_ms.value_or(last_arrival + options_.hard_cap_after_last_arrival_ms);
+
+  TimeMs now = 0;
+  while (true) {
+    finish_jobs(now);
+    admit_arrivals(now);
+    const CycleResult cycled = cycle(now);
+    record(now, cycled);
+    if (completed_ == result_.jobs.size()) {
+      result_.stop = StopReason::kAllJobsDone;
+      result_.end_ms = now;
+      break;
+    }
+    TimeMs next = now + period;
+    if (cycled.bindings.empty()) {
+      const auto event = next_event();
+      if (!event) {
+        result_.stop = StopReason::kStalled;
+        // Nothing changes any more, so the state holds until the scenario's stop time.
+        result_.end_ms = scenario_.duration_ms.value_or(now);
+        break;
+      }
+      next = std::max(next, align_up(*event, period));
+    }
+    if (next > stop_at) {
+      result_.stop =
+          scenario_.duration_ms ? StopReason::kDurationReached : StopReason::kHardCap;
+      result_.end_ms = stop_at;
+      break;
+    }
+    result_.idle_ticks_skipped += static_cast<uint64_t>((next - now) / period - 1);
+    now = next;
+  }
+  return std::move(result_);
+}
+
+void SimDriver::finish_jobs(TimeMs now) {
+  while (!running_.empty() && running_.front().finish_ms <= now) {
+    std::pop_heap(running_.begin(), running_.end(), finishes_later);
+    const Running done = running_.back();
+    running_.pop_back();
+    // What a kubelet and a job controller do: the pods succeed, then get deleted.
+    for (Pod& pod : job_pods_[done.job]) {
+      pod.phase = PodPhase::kSucceeded;
+      state_.upsert_pod(pod);
+      state_.remove_pod(pod.key());
+    }
+    job_pods_[done.job].clear();
+    result_.jobs[done.job].finished_ms = done.finish_ms;
+    ++completed_;
+  }
+}
+
+void SimDriver::admit_arrivals(TimeMs now) {
+  while (next_arrival_ < arrivals_.size() && arrivals_[next_arrival_].arrival_ms <= now) {
+    const JobArrival& arrival = arrivals_[next_arrival_];
+    job_pods_[next_arrival_] = build_pods(arrival, scenario_.jobs[arrival.stream]);
+    for (const Pod& pod : job_pods_[next_arrival_]) state_.upsert_pod(pod);
+    ++next_arrival_;
+  }
+}
+
+CycleResult SimDriver::cycle(TimeMs now) {
+  CycleResult cycled = run_cycle(state_, options_.cycle);
+  assume_all(state_, cycled);
+  ++result_.cycles_run;
+  result_.pods_bound += cycled.bindings.size();
+  result_.diagnoses += cycled.stats.diagnoses;
+
+  for (const Binding& binding : cycled.bindings) {
+    const auto job_it = job_by_key_.find(binding.job);
+    if (job_it == job_by_key_.end()) continue;  // not a pod the driver created
+    const size_t job = job_it->second;
+    // The kubelet: the pod starts on its node at once. The update is built from the driver's own
+    // copy, because the state keeps pods without their containers.
+    for (Pod& pod : job_pods_[job]) {
+      if (pod.key() != binding.pod) continue;
+      pod.node_name = binding.node;
+      pod.phase = PodPhase::kRunning;
+      state_.upsert_pod(pod);
+    }
+    JobOutcome& outcome = result_.jobs[job];
+    if (++outcome.pods_bound == outcome.pods) {
+      outcome.started_ms = now;
+      running_.push_back({now + scenario_.jobs[outcome.stream].duration_ms, job});
+      std::push_heap(running_.begin(), running_.end(), finishes_later);
+    }
+  }
+
+  result_.pending.clear();
+  for (const PendingJob& pending : cycled.pending) {
+    std::string job = pending.job;
+    if (job.starts_with(kSimNamespace) && job.size() > kSimNamespace.size()) {
+      job = job.substr(kSimNamespace.size() + 1);
+    }
+    result_.pending.push_back({std::move(job), pending.queue, reason_name(pending.reason),
+                               pending.message});
+  }
+  std::sort(result_.pending.begin(), result_.pending.end(),
+            [](const PendingJobInfo& a, const PendingJobInfo& b) { return a.job < b.job; });
+  return cycled;
+}
+
+void SimDriver::record(TimeMs now, const CycleResult& cycled) {
+  const QueueTree& tree = state_.queue_tree();
+  std::vector<double> allocated(tree.size(), 0);
+  std::vector<uint32_t> pending(tree.size(), 0);
+  auto add_up = [&tree](QueueIndex leaf, auto&& add) {
+    for (QueueIndex q = leaf; q != kNoQueue; q = tree.node(q).parent) add(q);
+  };
+  for (const auto& [name, usage] : state_.queue_usage()) {
+    const auto leaf = tree.find(name);
+    if (!leaf) continue;
+    const double gpus = static_cast<double>(usage.allocated[kGpu]) / kMilli;
+    add_up(*leaf, [&](QueueIndex q) { allocated[q] += gpus; });
+  }
+  for (const auto& [name, jobs] : state_.pending_jobs()) {
+    const auto leaf = tree.find(name);
+    if (!leaf) continue;
+    uint32_t pods = 0;
+    for (JobId id : jobs) pods += static_cast<uint32_t>(state_.jobs()[id].pending.size());
+    add_up(*leaf, [&](QueueIndex q) { pending[q] += pods; });
+  }
+
+  Sample sample;
+  sample.time_ms = now;
+  for (const NodeRecord& node : state_.nodes()) {
+    if (node.present) sample.allocated_gpu += static_cast<double>(node.used[kGpu]) / kMilli;
+  }
+  sample.queues.reserve(queue_order_.size());
+  for (QueueIndex q : queue_order_) {
+    QueueSample entry;
+    entry.fair_share_gpu = cycled.shares.share(q, kGpu) / kMilli;
+    entry.allocated_gpu = allocated[q];
+    entry.pending_pods = pending[q];
+    sample.queues.push_back(entry);
+  }
+  result_.samples.push_back(std::move(sample));
+}
+
+std::optional<TimeMs> SimDriver::next_event() const {
+  std::optional<TimeMs> next;
+  if (next_arrival_ < arrivals_.size()) next = arrivals_[next_arrival_].arrival_ms;
+  if (!running_.empty()) {
+    next = next ? std::min(*next, running_.front().finish_ms) : running_.front().finish_ms;
+  }
+  return next;
+}
+
+SimResult simulate(const Scenario& scenario, const DriverOptions& options) {
+  return SimDriver(scenario, options).run();
+}
+
+}  // namespace fairway::sim

@@ -1,0 +1,153 @@
+#pragma once
+// SimDriver: runs a scenario against the real scheduling core, in-process, over simulated time.
+//
+// Time is a simulated clock (TimeMs from 0) that the driver advances itself: no real time, no
+// I/O, no randomness, so the same scenario always gives the same result. Every cycle period the
+// driver, at tick `now`:
+//   1. finishes jobs whose run time is over (their pods go to phase Succeeded, then are removed);
+//   2. creates the pods of jobs that arrived by `now` (creationTimestamp = the exact arrival);
+//   3. runs one scheduling cycle and assumes its bindings, then plays the kubelet: every bound pod
+//      becomes Running on its node at once;
+//   4. records a sample: per-queue GPU fair share, allocated and pending pods, cluster GPU usage.
+// A job runs for its durationSeconds from the moment its last pod was bound, and its wait time is
+// arrival → last pod bound.
+//
+// Idle ticks are skipped, not approximated: when a cycle bound nothing and no job arrives or
+// finishes before the next tick, the state is unchanged and a cycle would decide the same again
+// (the cycle is deterministic), so the clock jumps to the tick of the next arrival or completion.
+// Samples are therefore piecewise constant: a sample holds until the next one.
+//
+// The run stops when every job finished, at the scenario's durationSeconds, when nothing can
+// change any more (no job running, none to arrive, and the pending ones do not fit: stalled), or
+// at a hard cap when the scenario gives no duration.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "scheduler/cycle/cycle.h"
+#include "scheduler/state/cluster_state.h"
+#include "sim/scenario.h"
+
+namespace fairway::sim {
+
+struct DriverOptions {
+  CycleOptions cycle;
+  // Without a durationSeconds, stop this long after the last arrival whatever is left.
+  TimeMs hard_cap_after_last_arrival_ms = 7LL * 24 * 3600 * 1000;
+};
+
+enum class StopReason { kAllJobsDone, kDurationReached, kStalled, kHardCap };
+const char* stop_reason_name(StopReason reason);
+
+struct JobOutcome {
+  std::string name;
+  std::string queue;  // the leaf queue named by the stream, "default" when none
+  size_t stream = 0;
+  int32_t pods = 1;
+  int64_t gpus = 0;  // canonical (milli) GPUs over all pods
+  TimeMs arrival_ms = 0;
+  int32_t pods_bound = 0;
+  std::optional<TimeMs> started_ms;   // when its last pod was bound
+  std::optional<TimeMs> finished_ms;  // started + duration, once the driver finished it
+
+  bool completed() const { return finished_ms.has_value(); }
+  bool running() const { return started_ms.has_value() && !finished_ms.has_value(); }
+  std::optional<TimeMs> wait_ms() const {
+    if (!started_ms) return std::nullopt;
+    return *started_ms - arrival_ms;
+  }
+};
+
+// A queue as shown in reports: in tree order (every parent before its children).
+struct QueueInfo {
+  std::string name;
+  std::string parent;
+  uint32_t depth = 0;
+  bool leaf = true;
+};
+
+struct QueueSample {
+  double fair_share_gpu = 0;  // whole GPUs
+  double allocated_gpu = 0;   // whole GPUs, after the cycle's bindings
+  uint32_t pending_pods = 0;  // summed over the subtree
+};
+
+struct Sample {
+  TimeMs time_ms = 0;
+  double allocated_gpu = 0;     // whole GPUs, whole cluster
+  std::vector<QueueSample> queues;  // parallel to SimResult::queues
+};
+
+struct PendingJobInfo {
+  std::string job;
+  std::string queue;
+  std::string reason;  // PendingReason name
+  std::string message;
+};
+
+struct SimResult {
+  std::string scenario;
+  std::string description;
+  StopReason stop = StopReason::kAllJobsDone;
+  TimeMs end_ms = 0;
+  double gpu_capacity = 0;  // whole GPUs of ready nodes
+  size_t nodes = 0;
+  std::vector<QueueInfo> queues;
+  std::vector<Sample> samples;  // one per cycle run, in time order
+  std::vector<JobOutcome> jobs;  // in arrival order
+  uint64_t cycles_run = 0;
+  uint64_t idle_ticks_skipped = 0;
+  uint64_t pods_bound = 0;
+  uint64_t diagnoses = 0;
+  std::vector<PendingJobInfo> pending;  // why each still-pending job waits, from the last cycle
+  std::optional<TimeMs> report_every_ms;  // from the scenario, for the report
+};
+
+class SimDriver {
+ public:
+  explicit SimDriver(Scenario scenario, DriverOptions options = {});
+
+  // Runs the whole scenario. Call once.
+  SimResult run();
+
+  // The state as the scheduler sees it (for tests and, later, debugging endpoints).
+  const ClusterState& state() const { return state_; }
+
+ private:
+  struct Running {
+    TimeMs finish_ms;
+    size_t job;
+  };
+  // For std heap functions, which keep the largest on top: puts the earliest finish there.
+  static bool finishes_later(const Running& a, const Running& b) {
+    return a.finish_ms != b.finish_ms ? a.finish_ms > b.finish_ms : a.job > b.job;
+  }
+  static std::string job_key(const std::string& job);
+
+  void finish_jobs(TimeMs now);
+  void admit_arrivals(TimeMs now);
+  CycleResult cycle(TimeMs now);
+  void record(TimeMs now, const CycleResult& result);
+  std::optional<TimeMs> next_event() const;
+
+  Scenario scenario_;
+  DriverOptions options_;
+  ClusterState state_;
+  std::vector<JobArrival> arrivals_;
+  size_t next_arrival_ = 0;
+  // Each job's pods as the driver created them (the state drops containers), by job index.
+  std::vector<std::vector<Pod>> job_pods_;
+  std::unordered_map<std::string, size_t> job_by_key_;
+  std::vector<Running> running_;  // min-heap on finish time
+  std::vector<QueueIndex> queue_order_;  // tree index per SimResult::queues entry
+  size_t completed_ = 0;
+  SimResult result_;
+};
+
+// Runs `scenario` to the end with default options.
+SimResult simulate(const Scenario& scenario, const DriverOptions& options = {});
+
+}  // namespace fairway::sim

@@ -1,0 +1,325 @@
+#include "sim/report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <ostream>
+#include <unordered_map>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace fairway::sim {
+namespace {
+
+constexpr double kMsPerSecond = 1000.0;
+constexpr size_t kTargetTables = 10;
+
+double seconds(TimeMs ms) { return static_cast<double>(ms) / kMsPerSecond; }
+
+// The sample in force at `time`: the last one taken at or before it.
+const Sample* sample_at(const SimResult& result, TimeMs time) {
+  auto it = std::upper_bound(result.samples.begin(), result.samples.end(), time,
+                             [](TimeMs t, const Sample& s) { return t < s.time_ms; });
+  if (it == result.samples.begin()) return nullptr;
+  return &*std::prev(it);
+}
+
+// How long each sample held, clipped to the end of the run.
+std::vector<double> sample_weights(const SimResult& result) {
+  std::vector<double> weights(result.samples.size(), 0);
+  for (size_t i = 0; i < result.samples.size(); ++i) {
+    const TimeMs from = result.samples[i].time_ms;
+    const TimeMs to =
+        i + 1 < result.samples.size() ? result.samples[i + 1].time_ms : result.end_ms;
+    weights[i] = seconds(std::max<TimeMs>(0, std::min(to, result.end_ms) - from));
+  }
+  return weights;
+}
+
+// Indices into SimResult::queues of each queue's subtree, itself included.
+std::vector<std::vector<size_t>> subtrees(const std::vector<QueueInfo>& queues) {
+  std::unordered_map<std::string, size_t> by_name;
+  for (size_t i = 0; i < queues.size(); ++i) by_name.emplace(queues[i].name, i);
+  std::vector<std::vector<size_t>> members(queues.size());
+  for (size_t i = 0; i < queues.size(); ++i) {
+    for (auto it = by_name.find(queues[i].name); it != by_name.end();
+         it = by_name.find(queues[it->second].parent)) {
+      members[it->second].push_back(i);
+    }
+  }
+  return members;
+}
+
+std::string indented(const QueueInfo& queue) {
+  return std::string(2 * queue.depth, ' ') + queue.name;
+}
+
+size_t queue_column_width(const std::vector<QueueInfo>& queues, size_t minimum) {
+  size_t width = minimum;
+  for (const QueueInfo& queue : queues) width = std::max(width, indented(queue).size());
+  return width + 2;
+}
+
+std::string percent(double fraction) { return fmt::format("{:.1f}%", 100.0 * fraction); }
+
+nlohmann::json wait_json(const WaitStats& stats) {
+  return {{"count", stats.count}, {"p50", stats.p50}, {"p90", stats.p90},
+          {"p99", stats.p99},     {"max", stats.max}};
+}
+
+}  // namespace
+
+double percentile(std::vector<double> values, double p) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const double rank = std::ceil(p / 100.0 * static_cast<double>(values.size()));
+  const size_t index = static_cast<size_t>(std::clamp(rank, 1.0, static_cast<double>(values.size())));
+  return values[index - 1];
+}
+
+WaitStats wait_stats(std::vector<double> waits_seconds) {
+  WaitStats stats;
+  stats.count = waits_seconds.size();
+  if (waits_seconds.empty()) return stats;
+  std::sort(waits_seconds.begin(), waits_seconds.end());
+  stats.p50 = percentile(waits_seconds, 50);
+  stats.p90 = percentile(waits_seconds, 90);
+  stats.p99 = percentile(waits_seconds, 99);
+  stats.max = waits_seconds.back();
+  return stats;
+}
+
+std::string format_clock(TimeMs time_ms) {
+  const int64_t total = time_ms / 1000;
+  if (total >= 3600) {
+    return fmt::format("{}:{:02}:{:02}", total / 3600, total / 60 % 60, total % 60);
+  }
+  return fmt::format("{}:{:02}", total / 60, total % 60);
+}
+
+SimSummary summarize(const SimResult& result) {
+  SimSummary summary;
+  summary.jobs = result.jobs.size();
+  std::vector<double> waits;
+  std::unordered_map<std::string, std::vector<const JobOutcome*>> by_queue;
+  for (const JobOutcome& job : result.jobs) {
+    if (job.completed()) ++summary.completed;
+    else if (job.running()) ++summary.running;
+    else ++summary.pending;
+    if (const auto wait = job.wait_ms()) waits.push_back(seconds(*wait));
+    by_queue[job.queue].push_back(&job);
+  }
+  summary.wait = wait_stats(std::move(waits));
+
+  const std::vector<double> weights = sample_weights(result);
+  double total_weight = 0;
+  for (double w : weights) total_weight += w;
+
+  const auto members = subtrees(result.queues);
+  for (size_t q = 0; q < result.queues.size(); ++q) {
+    QueueSummary entry;
+    entry.queue = result.queues[q];
+    std::vector<double> queue_waits;
+    for (size_t member : members[q]) {
+      const auto it = by_queue.find(result.queues[member].name);
+      if (it == by_queue.end()) continue;
+      for (const JobOutcome* job : it->second) {
+        ++entry.jobs;
+        if (job->completed()) ++entry.completed;
+        if (const auto wait = job->wait_ms()) queue_waits.push_back(seconds(*wait));
+      }
+    }
+    entry.wait = wait_stats(std::move(queue_waits));
+    if (total_weight > 0) {
+      for (size_t i = 0; i < result.samples.size(); ++i) {
+        entry.avg_fair_share_gpu += weights[i] * result.samples[i].queues[q].fair_share_gpu;
+        entry.avg_allocated_gpu += weights[i] * result.samples[i].queues[q].allocated_gpu;
+      }
+      entry.avg_fair_share_gpu /= total_weight;
+      entry.avg_allocated_gpu /= total_weight;
+    }
+    summary.queues.push_back(std::move(entry));
+  }
+
+  if (result.gpu_capacity > 0) {
+    double weighted = 0;
+    for (size_t i = 0; i < result.samples.size(); ++i) {
+      const double utilization = result.samples[i].allocated_gpu / result.gpu_capacity;
+      weighted += weights[i] * utilization;
+      summary.peak_utilization = std::max(summary.peak_utilization, utilization);
+    }
+    if (total_weight > 0) summary.avg_utilization = weighted / total_weight;
+  }
+  return summary;
+}
+
+TimeMs report_interval(const SimResult& result, const ReportOptions& options) {
+  if (options.every_ms && *options.every_ms > 0) return *options.every_ms;
+  if (result.report_every_ms && *result.report_every_ms > 0) return *result.report_every_ms;
+  // About ten tables, on a round interval so the times read easily.
+  constexpr int64_t kNice[] = {1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600, 900, 1800, 3600,
+                               7200, 21600, 43200, 86400};
+  const double wanted = seconds(result.end_ms) / static_cast<double>(kTargetTables);
+  for (int64_t candidate : kNice) {
+    if (static_cast<double>(candidate) >= wanted) return candidate * 1000;
+  }
+  return static_cast<TimeMs>(std::ceil(wanted / 86400.0)) * 86400 * 1000;
+}
+
+void write_timeline(std::ostream& out, const SimResult& result, const ReportOptions& options) {
+  const TimeMs every = report_interval(result, options);
+  const size_t width = queue_column_width(result.queues, 5);
+  const std::string header = fmt::format("{:<8}{:<{}}{:>16}{:>16}{:>14}\n", "time", "queue", width,
+                                         "fairShare(GPU)", "allocated(GPU)", "pending pods");
+  for (TimeMs t = 0; t <= result.end_ms; t += every) {
+    const Sample* sample = sample_at(result, t);
+    if (sample == nullptr) continue;
+    out << header;
+    for (size_t q = 0; q < result.queues.size(); ++q) {
+      const QueueSample& entry = sample->queues[q];
+      out << fmt::format("{:<8}{:<{}}{:>16.1f}{:>16.1f}{:>14}\n", q == 0 ? format_clock(t) : "",
+                         indented(result.queues[q]), width, entry.fair_share_gpu,
+                         entry.allocated_gpu, entry.pending_pods);
+    }
+    const double utilization =
+        result.gpu_capacity > 0 ? sample->allocated_gpu / result.gpu_capacity : 0;
+    out << fmt::format("{:<8}GPU utilization {} ({:g} of {:g} GPUs)\n\n", "",
+                       percent(utilization), sample->allocated_gpu, result.gpu_capacity);
+  }
+}
+
+void write_summary(std::ostream& out, const SimResult& result, const ReportOptions& options) {
+  const SimSummary summary = summarize(result);
+  out << fmt::format("Summary: {} (stopped at {}: {})\n", result.scenario,
+                     format_clock(result.end_ms), stop_reason_name(result.stop));
+  out << fmt::format("  {:<17}{} total: {} completed, {} running, {} pending\n", "jobs",
+                     summary.jobs, summary.completed, summary.running, summary.pending);
+  out << fmt::format("  {:<17}average {}, peak {} of {:g} GPUs\n", "GPU utilization",
+                     percent(summary.avg_utilization), percent(summary.peak_utilization),
+                     result.gpu_capacity);
+  out << fmt::format("  {:<17}{} run, {} idle ticks skipped, {} pods bound\n", "cycles",
+                     result.cycles_run, result.idle_ticks_skipped, result.pods_bound);
+
+  const size_t width = queue_column_width(result.queues, 13);
+  out << fmt::format("\n  {:<{}}{:>6}{:>9}{:>9}{:>9}{:>9}\n", "wait time (s)", width, "jobs",
+                     "p50", "p90", "p99", "max");
+  auto wait_row = [&](const std::string& name, const WaitStats& wait, size_t jobs) {
+    if (wait.count == 0) {
+      out << fmt::format("  {:<{}}{:>6}{:>9}{:>9}{:>9}{:>9}\n", name, width, jobs, "-", "-", "-",
+                         "-");
+      return;
+    }
+    out << fmt::format("  {:<{}}{:>6}{:>9.1f}{:>9.1f}{:>9.1f}{:>9.1f}\n", name, width, jobs,
+                       wait.p50, wait.p90, wait.p99, wait.max);
+  };
+  for (const QueueSummary& queue : summary.queues) {
+    if (queue.jobs > 0) wait_row(indented(queue.queue), queue.wait, queue.jobs);
+  }
+  wait_row("overall", summary.wait, summary.jobs);
+
+  out << fmt::format("\n  {:<{}}{:>20}{:>20}\n", "queue", width, "avg fairShare(GPU)",
+                     "avg allocated(GPU)");
+  for (const QueueSummary& queue : summary.queues) {
+    out << fmt::format("  {:<{}}{:>20.1f}{:>20.1f}\n", indented(queue.queue), width,
+                       queue.avg_fair_share_gpu, queue.avg_allocated_gpu);
+  }
+
+  if (!result.pending.empty()) {
+    const size_t shown = std::min(options.pending_shown, result.pending.size());
+    out << fmt::format("\n  still pending ({} of {} jobs shown):\n", shown, result.pending.size());
+    for (size_t i = 0; i < shown; ++i) {
+      const PendingJobInfo& pending = result.pending[i];
+      out << fmt::format("    {} (queue {}): {}: {}\n", pending.job, pending.queue,
+                         pending.reason, pending.message);
+    }
+  }
+}
+
+void write_text_report(std::ostream& out, const SimResult& result, const ReportOptions& options) {
+  out << fmt::format("fairway sim: {}\n", result.scenario);
+  if (!result.description.empty()) out << result.description << "\n";
+  out << fmt::format("{} nodes, {:g} GPUs, {} queues, {} jobs; table every {}s of simulated "
+                     "time\n\n",
+                     result.nodes, result.gpu_capacity, result.queues.size(), result.jobs.size(),
+                     seconds(report_interval(result, options)));
+  write_timeline(out, result, options);
+  write_summary(out, result, options);
+}
+
+nlohmann::json json_report(const SimResult& result, const ReportOptions& options) {
+  const SimSummary summary = summarize(result);
+  nlohmann::json report;
+  report["scenario"] = result.scenario;
+  report["description"] = result.description;
+  report["stop_reason"] = stop_reason_name(result.stop);
+  report["end_seconds"] = seconds(result.end_ms);
+  report["nodes"] = result.nodes;
+  report["gpu_capacity"] = result.gpu_capacity;
+  report["jobs"] = {{"total", summary.jobs},
+                    {"completed", summary.completed},
+                    {"running", summary.running},
+                    {"pending", summary.pending}};
+  nlohmann::json per_queue = nlohmann::json::object();
+  nlohmann::json queues = nlohmann::json::array();
+  for (const QueueSummary& queue : summary.queues) {
+    if (queue.jobs > 0) per_queue[queue.queue.name] = wait_json(queue.wait);
+    queues.push_back({{"name", queue.queue.name},
+                      {"parent", queue.queue.parent},
+                      {"jobs", queue.jobs},
+                      {"completed", queue.completed},
+                      {"avg_fair_share_gpu", queue.avg_fair_share_gpu},
+                      {"avg_allocated_gpu", queue.avg_allocated_gpu}});
+  }
+  report["wait_seconds"] = {{"overall", wait_json(summary.wait)}, {"queues", per_queue}};
+  report["gpu_utilization"] = {{"average", summary.avg_utilization},
+                               {"peak", summary.peak_utilization}};
+  report["cycles"] = {{"run", result.cycles_run},
+                      {"idle_ticks_skipped", result.idle_ticks_skipped},
+                      {"pods_bound", result.pods_bound},
+                      {"diagnoses", result.diagnoses}};
+  report["queues"] = std::move(queues);
+
+  nlohmann::json pending = nlohmann::json::array();
+  for (const PendingJobInfo& job : result.pending) {
+    pending.push_back({{"job", job.job},
+                       {"queue", job.queue},
+                       {"reason", job.reason},
+                       {"message", job.message}});
+  }
+  report["pending_jobs"] = std::move(pending);
+
+  const TimeMs every = report_interval(result, options);
+  report["report_every_seconds"] = seconds(every);
+  nlohmann::json timeline = nlohmann::json::array();
+  for (TimeMs t = 0; t <= result.end_ms; t += every) {
+    const Sample* sample = sample_at(result, t);
+    if (sample == nullptr) continue;
+    nlohmann::json row_queues = nlohmann::json::object();
+    for (size_t q = 0; q < result.queues.size(); ++q) {
+      row_queues[result.queues[q].name] = {
+          {"fair_share_gpu", sample->queues[q].fair_share_gpu},
+          {"allocated_gpu", sample->queues[q].allocated_gpu},
+          {"pending_pods", sample->queues[q].pending_pods}};
+    }
+    timeline.push_back({{"time_seconds", seconds(t)},
+                        {"allocated_gpu", sample->allocated_gpu},
+                        {"queues", std::move(row_queues)}});
+  }
+  report["timeline"] = std::move(timeline);
+
+  nlohmann::json outcomes = nlohmann::json::array();
+  for (const JobOutcome& job : result.jobs) {
+    const auto wait = job.wait_ms();
+    outcomes.push_back(
+        {{"name", job.name},
+         {"queue", job.queue},
+         {"arrival_seconds", seconds(job.arrival_ms)},
+         {"wait_seconds", wait ? nlohmann::json(seconds(*wait)) : nlohmann::json(nullptr)},
+         {"finished_seconds", job.finished_ms ? nlohmann::json(seconds(*job.finished_ms))
+                                              : nlohmann::json(nullptr)}});
+  }
+  report["job_outcomes"] = std::move(outcomes);
+  return report;
+}
+
+}  // namespace fairway::sim
