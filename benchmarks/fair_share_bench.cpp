@@ -1,9 +1,10 @@
 // Fair-share recompute and DRF ordering at cluster scale.
 //
 // The tree is `fanout` roots × `fanout` children × 10 leaves (fanout 10: 1,000 leaf queues, 1,110
-// queues in all) over 5 resources (cpu, memory, nvidia.com/gpu, pods, ephemeral-storage), with quotas, limits, priorities and weights set the way an
-// admin would, and demand drawn from a fixed seed so every run measures the same work.
-// Bar (DESIGN: queues issue): a full recompute of the 1,000-leaf tree in at most 5 ms.
+// queues in all) over 5 resources (cpu, memory, nvidia.com/gpu, pods, ephemeral-storage), with
+// quotas, limits, priorities and weights set the way an admin would, and demand drawn from a fixed
+// seed so every run measures the same work. Bar (DESIGN: queues issue): a full recompute of the
+// 1,000-leaf tree in at most 5 ms.
 
 #include <benchmark/benchmark.h>
 

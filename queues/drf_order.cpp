@@ -6,10 +6,7 @@
 namespace fairway {
 
 DrfOrder::DrfOrder(const QueueTree& tree, const FairShares& shares)
-    : tree_(&tree),
-      shares_(&shares),
-      allocated_(shares.allocated),
-      active_leaves_(tree.size(), 0) {
+    : tree_(&tree), shares_(&shares), allocated_(shares.allocated), active_leaves_(tree.size(), 0) {
   allocated_.resize(tree.size());
 }
 
@@ -18,8 +15,7 @@ void DrfOrder::set_active(QueueIndex leaf, bool active) {
   const QueueNode& node = tree_->node(leaf);
   if (!node.is_leaf() || (active_leaves_[leaf] != 0) == active) return;
   for (QueueIndex q = leaf; q != kNoQueue; q = tree_->node(q).parent) {
-    if (active) ++active_leaves_[q];
-    else --active_leaves_[q];
+    active_leaves_[q] = active ? active_leaves_[q] + 1 : active_leaves_[q] - 1;
   }
 }
 

@@ -6,6 +6,7 @@
 //   2. lower dominant share: max over resources of allocated / fairShare (a resource with zero
 //      fair share and non-zero allocation counts as infinite; zero over zero is ignored);
 //   3. higher queue priority; 4. name (determinism).
+// Resources with ids at or past FairShares::resources are not counted in the dominant share.
 // pick() descends from the roots to the best active leaf. charge() moves allocation during a
 // cycle so the order follows what the cycle has already given out.
 

@@ -53,10 +53,10 @@ double water_fill(std::vector<Claim>& claims, double amount, std::vector<double>
 
 // Scratch buffers reused across every sibling group and resource of one computation.
 struct Scratch {
-  std::vector<double> want;     // per sibling: min(demand, limit)
-  std::vector<double> share;    // per sibling: what it has been given so far
+  std::vector<double> want;   // per sibling: min(demand, limit)
+  std::vector<double> share;  // per sibling: what it has been given so far
   std::vector<Claim> claims;
-  std::vector<Claim> idle;      // weight-0 claimants of a bucket
+  std::vector<Claim> idle;  // weight-0 claimants of a bucket
   std::vector<QueueIndex> by_priority;
 };
 
@@ -112,8 +112,11 @@ void split(const QueueTree& tree, std::span<const QueueIndex> siblings, Resource
       const double missing = scratch.want[i] - scratch.share[i];
       if (missing <= epsilon) continue;
       const double weight = tree.node(siblings[i]).weight_of(r);
-      if (weight > 0) scratch.claims.push_back({missing, weight, 0, i});
-      else scratch.idle.push_back({missing, 1.0, 0, i});
+      if (weight > 0) {
+        scratch.claims.push_back({missing, weight, 0, i});
+      } else {
+        scratch.idle.push_back({missing, 1.0, 0, i});
+      }
     }
     left -= water_fill(scratch.claims, left, scratch.share);
     if (left > epsilon) left -= water_fill(scratch.idle, left, scratch.share);
@@ -159,8 +162,8 @@ FairShares compute_fair_shares(const QueueTree& tree, const ResourceVector& capa
     const size_t width = std::max<size_t>(out.demand[q].size(), stride);
     for (size_t r = 0; r < width; ++r) {
       const auto id = static_cast<ResourceId>(r);
-      const int64_t passed = r < stride ? want[q * stride + r]
-                                   : std::min(out.demand[q][id], node.limit_of(id));
+      const int64_t passed =
+          r < stride ? want[q * stride + r] : std::min(out.demand[q][id], node.limit_of(id));
       if (passed != 0) parent_demand.set(id, saturating_add(parent_demand[id], passed));
     }
   }
@@ -177,8 +180,8 @@ FairShares compute_fair_shares(const QueueTree& tree, const ResourceVector& capa
                        return tree.node(siblings[a]).priority > tree.node(siblings[b]).priority;
                      });
     for (size_t r = 0; r < stride; ++r) {
-      split(tree, siblings, static_cast<ResourceId>(r), available_of(r), want, stride, out.fair_share,
-            scratch);
+      split(tree, siblings, static_cast<ResourceId>(r), available_of(r), want, stride,
+            out.fair_share, scratch);
     }
   };
   split_group(tree.roots(), [&](size_t r) {

@@ -10,6 +10,11 @@
 //  (3) recurse with each child's share as its `available`.
 // demand(q) = allocated(q) + pending(q), summed up the tree. Shares are doubles in canonical units
 // (fractions of GPUs exist). Pure and deterministic.
+// Details: the scaling in (1) is weighted water-filling with quota as the weight (a queue needing
+// less than its proportional part keeps all it needs). In (2), weight-0 queues get nothing while
+// a positive-weight queue of the same bucket still wants more, then share the rest equally.
+// A queue passes up min(demand, limit); demand[q] itself is reported uncapped. deserved[q] is the
+// tree's effective quota (see queue_tree.h).
 
 #include <span>
 #include <vector>

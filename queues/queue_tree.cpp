@@ -1,11 +1,10 @@
 #include "queues/queue_tree.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <map>
-#include <set>
-
-#include <fmt/format.h>
 
 #include "queues/quantity.h"
 
@@ -35,7 +34,7 @@ std::string show(int64_t canonical, const ResourceRegistry& registry, ResourceId
 // What the builder knows about one spec while validating.
 struct Candidate {
   const QueueSpec* spec = nullptr;
-  size_t parent = kNone;  // index into the candidate list
+  size_t parent = kNone;          // index into the candidate list
   std::vector<QueueProblem> own;  // problems of the spec itself (blocking)
   bool blocked = false;
   size_t blocked_by = kNone;  // the candidate whose own problem blocks this one (maybe itself)
@@ -58,15 +57,15 @@ std::vector<QueueProblem> check_resources(const QueueSpec& spec) {
                                        format_quantity(*values.limit, scale)));
     }
     if (values.limit && *values.limit >= 0 && values.quota > *values.limit) {
-      add("QuotaAboveLimit", fmt::format("quota of {} ({}) is above its limit ({})", resource,
-                                         format_quantity(values.quota, scale),
-                                         format_quantity(*values.limit, scale)));
+      add("QuotaAboveLimit",
+          fmt::format("quota of {} ({}) is above its limit ({})", resource,
+                      format_quantity(values.quota, scale), format_quantity(*values.limit, scale)));
     }
     if (std::isnan(values.over_quota_weight) || std::isinf(values.over_quota_weight)) {
       add("InvalidWeight", fmt::format("overQuotaWeight of {} is not a finite number", resource));
     } else if (values.over_quota_weight < 0) {
-      add("NegativeWeight",
-          fmt::format("overQuotaWeight of {} is negative ({})", resource, values.over_quota_weight));
+      add("NegativeWeight", fmt::format("overQuotaWeight of {} is negative ({})", resource,
+                                        values.over_quota_weight));
     }
   }
   return problems;
@@ -74,6 +73,9 @@ std::vector<QueueProblem> check_resources(const QueueSpec& spec) {
 
 }  // namespace
 
+// Reasons reported: InvalidName, DuplicateName, UnknownParent, Cycle, NegativeQuota, NegativeLimit,
+// QuotaAboveLimit, NegativeWeight, InvalidWeight, ParentInvalid (blocking); and the warnings
+// ChildrenQuotaExceedParent, DefaultQueueNotLeaf.
 QueueTree QueueTree::build(std::span<const QueueSpec> specs, ResourceRegistry& registry) {
   QueueTree tree;
   for (const auto& spec : specs) {
@@ -198,11 +200,10 @@ QueueTree QueueTree::build(std::span<const QueueSpec> specs, ResourceRegistry& r
     tree.problems_.insert(tree.problems_.end(), candidate.own.begin(), candidate.own.end());
     if (candidate.blocked && candidate.blocked_by != i) {
       const Candidate& cause = candidates[candidate.blocked_by];
-      tree.problems_.push_back(
-          {candidate.spec->name, "ParentInvalid",
-           fmt::format("ancestor queue \"{}\" is not usable ({})", cause.spec->name,
-                       cause.own.front().reason),
-           true});
+      tree.problems_.push_back({candidate.spec->name, "ParentInvalid",
+                                fmt::format("ancestor queue \"{}\" is not usable ({})",
+                                            cause.spec->name, cause.own.front().reason),
+                                true});
     }
   }
 
@@ -212,8 +213,11 @@ QueueTree QueueTree::build(std::span<const QueueSpec> specs, ResourceRegistry& r
   std::vector<size_t> valid_roots;
   for (size_t i : report_order) {  // by name, so the child lists come out sorted
     if (candidates[i].blocked) continue;
-    if (candidates[i].parent == kNone) valid_roots.push_back(i);
-    else children_of[candidates[i].parent].push_back(i);
+    if (candidates[i].parent == kNone) {
+      valid_roots.push_back(i);
+    } else {
+      children_of[candidates[i].parent].push_back(i);
+    }
   }
 
   const size_t resource_count = registry.size();
@@ -248,6 +252,7 @@ QueueTree QueueTree::build(std::span<const QueueSpec> specs, ResourceRegistry& r
       default_is_valid = true;
     }
   }
+  roots.reserve(valid_roots.size() + 1);
   for (size_t i : valid_roots) roots.push_back({i, candidates[i].spec->name});
   if (!default_is_valid) {
     roots.push_back({kNone, kDefaultQueueName});
@@ -258,7 +263,9 @@ QueueTree QueueTree::build(std::span<const QueueSpec> specs, ResourceRegistry& r
   QueueSpec implicit_default;
   implicit_default.name = std::string(kDefaultQueueName);
   std::vector<std::pair<size_t, QueueIndex>> stack;  // (candidate, parent node)
-  for (auto it = roots.rbegin(); it != roots.rend(); ++it) stack.emplace_back(it->candidate, kNoQueue);
+  for (auto it = roots.rbegin(); it != roots.rend(); ++it) {
+    stack.emplace_back(it->candidate, kNoQueue);
+  }
   while (!stack.empty()) {
     const auto [candidate, parent] = stack.back();
     stack.pop_back();
@@ -267,8 +274,11 @@ QueueTree QueueTree::build(std::span<const QueueSpec> specs, ResourceRegistry& r
     const auto index = static_cast<QueueIndex>(tree.nodes_.size());
     tree.nodes_.push_back(make_node(spec, parent, depth));
     tree.nodes_.back().implicit = candidate == kNone;
-    if (parent == kNoQueue) tree.roots_.push_back(index);
-    else tree.nodes_[parent].children.push_back(index);
+    if (parent == kNoQueue) {
+      tree.roots_.push_back(index);
+    } else {
+      tree.nodes_[parent].children.push_back(index);
+    }
     if (candidate == kNone) continue;
     const auto& kids = children_of[candidate];
     for (auto kid = kids.rbegin(); kid != kids.rend(); ++kid) stack.emplace_back(*kid, index);
@@ -297,6 +307,11 @@ QueueTree QueueTree::build(std::span<const QueueSpec> specs, ResourceRegistry& r
     }
   }
   const auto sets = [&](QueueIndex q, size_t r) { return own_quota[q * resource_count + r] != 0; };
+  const auto children_quota = [&](const QueueNode& node, ResourceId id) {
+    int64_t sum = 0;
+    for (QueueIndex child : node.children) sum = saturating_add(sum, tree.nodes_[child].quota[id]);
+    return sum;
+  };
   std::vector<std::vector<std::string>> exceeded(tree.nodes_.size());
   for (size_t q = tree.nodes_.size(); q-- > 0;) {
     QueueNode& node = tree.nodes_[q];
@@ -304,13 +319,12 @@ QueueTree QueueTree::build(std::span<const QueueSpec> specs, ResourceRegistry& r
     for (size_t r = 0; r < resource_count; ++r) {
       if (sets(static_cast<QueueIndex>(q), r)) continue;
       const auto id = static_cast<ResourceId>(r);
-      int64_t sum = 0;
-      for (QueueIndex child : node.children) sum = saturating_add(sum, tree.nodes_[child].quota[id]);
+      const int64_t sum = children_quota(node, id);
       const int64_t limit = node.limit_of(id);
       if (sum > limit) {
-        exceeded[q].push_back(fmt::format("{} quotas sum to {}, above the parent's limit {}",
-                                          registry.name(id), show(sum, registry, id),
-                                          show(limit, registry, id)));
+        exceeded[q].push_back(
+            fmt::format("children's {} quotas sum to {}, above the parent's limit {}",
+                        registry.name(id), show(sum, registry, id), show(limit, registry, id)));
       }
       node.quota.set(id, std::min(sum, limit));
     }
@@ -319,8 +333,7 @@ QueueTree QueueTree::build(std::span<const QueueSpec> specs, ResourceRegistry& r
     const QueueNode& node = tree.nodes_[q];
     for (size_t r = 0; r < resource_count; ++r) {
       const auto id = static_cast<ResourceId>(r);
-      int64_t sum = 0;
-      for (QueueIndex child : node.children) sum = saturating_add(sum, tree.nodes_[child].quota[id]);
+      const int64_t sum = children_quota(node, id);
       const int64_t available = node.quota[id];
       if (sum <= available) continue;
       if (sets(static_cast<QueueIndex>(q), r)) {

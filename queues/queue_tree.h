@@ -4,6 +4,12 @@
 // errors() with a reason and left out together with its subtree, and every valid queue keeps
 // working. Problems that have a safe interpretation (children's quotas summing above the
 // parent's) are reported as warnings and the queue stays usable.
+//
+// Quotas between levels: a parent with no (zero) quota for a resource guarantees the sum of its
+// children's quotas (capped at its limit); a parent with a non-zero quota caps its children's sum
+// (ChildrenQuotaExceedParent, non-blocking), and their effective quotas are scaled down in
+// proportion. A duplicated name blocks every Queue carrying it. Nodes are laid out in depth-first
+// pre-order with siblings sorted by name, so top_down() is 0, 1, 2, ...
 
 #include <cstdint>
 #include <limits>
@@ -28,6 +34,7 @@ struct QueueProblem {
   std::string queue;
   std::string reason;   // CamelCase, for conditions: "Cycle", "UnknownParent", "NegativeQuota",
                         // "ParentInvalid", "ChildrenQuotaExceedParent", "DuplicateName", ...
+                        // (full list in queue_tree.cpp)
   std::string message;  // one line for people
   bool blocking = true; // true: the queue (and its subtree) is not scheduled
 };
@@ -60,6 +67,7 @@ class QueueTree {
   const std::vector<QueueIndex>& roots() const { return roots_; }
   std::optional<QueueIndex> find(std::string_view name) const;
   // The queue pods without a queue label go to: the Queue named "default", else an implicit one.
+  // kNoQueue when the declared "default" has children (reported as DefaultQueueNotLeaf).
   QueueIndex default_queue() const { return default_queue_; }
   // Every problem found, blocking or not, in a deterministic order.
   const std::vector<QueueProblem>& problems() const { return problems_; }

@@ -5,7 +5,8 @@ namespace fairway::sim {
 // Kept byte for byte equal to examples/sim/demo.yaml (a unit test checks it), so the demo that
 // `make run` shows is also a file users can copy and edit.
 std::string_view demo_scenario_yaml() {
-  static constexpr std::string_view kDemo = R"yaml(# fairway's built-in demo (`fairway sim` with no file, and `make run`).
+  static constexpr std::string_view kDemo =
+      R"yaml(# fairway's built-in demo (`fairway sim` with no file, and `make run`).
 # 16 GPU nodes in two kinds, a two-level queue tree, single pods and gangs arriving in bursts.
 # Watch production's fair share jump when its burst arrives at 0:30 while research is over
 # quota, and the 16-GPU gang wait until two H100 nodes are free at once.
@@ -88,15 +89,24 @@ jobs:
     minMember: 4
     durationSeconds: 60
     requests: {cpu: 8, memory: 64Gi, nvidia.com/gpu: 2}
-  # A second vision wave after the first finishes: the share moves back to research.
+  # A second wave from both research teams while production still runs: vision (weight 2)
+  # and nlp (weight 1) split what production leaves by their quotas and weights.
   - name: vision-sweep
     queue: vision
-    at: 120
+    at: 110
+    every: 5
+    count: 12
+    pods: 2
+    minMember: 2
+    durationSeconds: 45
+    requests: {cpu: 8, memory: 64Gi, nvidia.com/gpu: 4}
+  - name: nlp-ablation
+    queue: nlp
+    at: 115
     every: 5
     count: 8
-    pods: 2
-    durationSeconds: 45
-    requests: {cpu: 8, memory: 64Gi, nvidia.com/gpu: 2}
+    durationSeconds: 50
+    requests: {cpu: 12, memory: 96Gi, nvidia.com/gpu: 8}
   # Pods without a queue label land in the default queue, which has no quota.
   - name: notebook
     at: 10

@@ -9,22 +9,28 @@ namespace {
 
 constexpr double kMilli = 1000.0;
 
-TimeMs align_up(TimeMs time, TimeMs period) { return (time + period - 1) / period * period; }
+TimeMs align_up(TimeMs time, TimeMs period) {
+  return (time + period - 1) / period * period;
+}
 
 }  // namespace
 
 const char* stop_reason_name(StopReason reason) {
   switch (reason) {
-    case StopReason::kAllJobsDone: return "all jobs finished";
-    case StopReason::kDurationReached: return "durationSeconds reached";
-    case StopReason::kStalled: return "stalled: pending jobs can never fit";
-    case StopReason::kHardCap: return "hard time cap reached";
+    case StopReason::kAllJobsDone:
+      return "all jobs finished";
+    case StopReason::kDurationReached:
+      return "durationSeconds reached";
+    case StopReason::kStalled:
+      return "stalled: pending jobs can never fit";
+    case StopReason::kHardCap:
+      return "hard time cap reached";
   }
   return "unknown";
 }
 
 SimDriver::SimDriver(Scenario scenario, DriverOptions options)
-    : scenario_(std::move(scenario)), options_(std::move(options)) {
+    : scenario_(std::move(scenario)), options_(options) {
   result_.scenario = scenario_.name;
   result_.description = scenario_.description;
   result_.report_every_ms = scenario_.report_every_ms;
@@ -98,16 +104,16 @@ SimResult SimDriver::run() {
     if (cycled.bindings.empty()) {
       const auto event = next_event();
       if (!event) {
+        // Nothing can change any more; running on to durationSeconds would only dilute the
+        // averages with a frozen state.
         result_.stop = StopReason::kStalled;
-        // Nothing changes any more, so the state holds until the scenario's stop time.
-        result_.end_ms = scenario_.duration_ms.value_or(now);
+        result_.end_ms = now;
         break;
       }
       next = std::max(next, align_up(*event, period));
     }
     if (next > stop_at) {
-      result_.stop =
-          scenario_.duration_ms ? StopReason::kDurationReached : StopReason::kHardCap;
+      result_.stop = scenario_.duration_ms ? StopReason::kDurationReached : StopReason::kHardCap;
       result_.end_ms = stop_at;
       break;
     }
@@ -176,8 +182,8 @@ CycleResult SimDriver::cycle(TimeMs now) {
     if (job.starts_with(kSimNamespace) && job.size() > kSimNamespace.size()) {
       job = job.substr(kSimNamespace.size() + 1);
     }
-    result_.pending.push_back({std::move(job), pending.queue, reason_name(pending.reason),
-                               pending.message});
+    result_.pending.push_back(
+        {std::move(job), pending.queue, reason_name(pending.reason), pending.message});
   }
   std::sort(result_.pending.begin(), result_.pending.end(),
             [](const PendingJobInfo& a, const PendingJobInfo& b) { return a.job < b.job; });

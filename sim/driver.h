@@ -77,7 +77,7 @@ struct QueueSample {
 
 struct Sample {
   TimeMs time_ms = 0;
-  double allocated_gpu = 0;     // whole GPUs, whole cluster
+  double allocated_gpu = 0;         // whole GPUs, whole cluster
   std::vector<QueueSample> queues;  // parallel to SimResult::queues
 };
 
@@ -96,13 +96,13 @@ struct SimResult {
   double gpu_capacity = 0;  // whole GPUs of ready nodes
   size_t nodes = 0;
   std::vector<QueueInfo> queues;
-  std::vector<Sample> samples;  // one per cycle run, in time order
+  std::vector<Sample> samples;   // one per cycle run, in time order
   std::vector<JobOutcome> jobs;  // in arrival order
   uint64_t cycles_run = 0;
   uint64_t idle_ticks_skipped = 0;
   uint64_t pods_bound = 0;
   uint64_t diagnoses = 0;
-  std::vector<PendingJobInfo> pending;  // why each still-pending job waits, from the last cycle
+  std::vector<PendingJobInfo> pending;    // why each still-pending job waits, from the last cycle
   std::optional<TimeMs> report_every_ms;  // from the scenario, for the report
 };
 
@@ -141,7 +141,7 @@ class SimDriver {
   // Each job's pods as the driver created them (the state drops containers), by job index.
   std::vector<std::vector<Pod>> job_pods_;
   std::unordered_map<std::string, size_t> job_by_key_;
-  std::vector<Running> running_;  // min-heap on finish time
+  std::vector<Running> running_;         // min-heap on finish time
   std::vector<QueueIndex> queue_order_;  // tree index per SimResult::queues entry
   size_t completed_ = 0;
   SimResult result_;

@@ -1,12 +1,12 @@
 #include "sim/report.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <ostream>
 #include <unordered_map>
-
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 namespace fairway::sim {
 namespace {
@@ -14,7 +14,9 @@ namespace {
 constexpr double kMsPerSecond = 1000.0;
 constexpr size_t kTargetTables = 10;
 
-double seconds(TimeMs ms) { return static_cast<double>(ms) / kMsPerSecond; }
+double seconds(TimeMs ms) {
+  return static_cast<double>(ms) / kMsPerSecond;
+}
 
 // The sample in force at `time`: the last one taken at or before it.
 const Sample* sample_at(const SimResult& result, TimeMs time) {
@@ -29,8 +31,7 @@ std::vector<double> sample_weights(const SimResult& result) {
   std::vector<double> weights(result.samples.size(), 0);
   for (size_t i = 0; i < result.samples.size(); ++i) {
     const TimeMs from = result.samples[i].time_ms;
-    const TimeMs to =
-        i + 1 < result.samples.size() ? result.samples[i + 1].time_ms : result.end_ms;
+    const TimeMs to = i + 1 < result.samples.size() ? result.samples[i + 1].time_ms : result.end_ms;
     weights[i] = seconds(std::max<TimeMs>(0, std::min(to, result.end_ms) - from));
   }
   return weights;
@@ -51,7 +52,7 @@ std::vector<std::vector<size_t>> subtrees(const std::vector<QueueInfo>& queues) 
 }
 
 std::string indented(const QueueInfo& queue) {
-  return std::string(2 * queue.depth, ' ') + queue.name;
+  return std::string(2 * static_cast<size_t>(queue.depth), ' ') + queue.name;
 }
 
 size_t queue_column_width(const std::vector<QueueInfo>& queues, size_t minimum) {
@@ -60,11 +61,16 @@ size_t queue_column_width(const std::vector<QueueInfo>& queues, size_t minimum) 
   return width + 2;
 }
 
-std::string percent(double fraction) { return fmt::format("{:.1f}%", 100.0 * fraction); }
+std::string percent(double fraction) {
+  return fmt::format("{:.1f}%", 100.0 * fraction);
+}
 
 nlohmann::json wait_json(const WaitStats& stats) {
-  return {{"count", stats.count}, {"p50", stats.p50}, {"p90", stats.p90},
-          {"p99", stats.p99},     {"max", stats.max}};
+  return {{"count", stats.count},
+          {"p50", stats.p50},
+          {"p90", stats.p90},
+          {"p99", stats.p99},
+          {"max", stats.max}};
 }
 
 }  // namespace
@@ -73,7 +79,8 @@ double percentile(std::vector<double> values, double p) {
   if (values.empty()) return 0;
   std::sort(values.begin(), values.end());
   const double rank = std::ceil(p / 100.0 * static_cast<double>(values.size()));
-  const size_t index = static_cast<size_t>(std::clamp(rank, 1.0, static_cast<double>(values.size())));
+  const size_t index =
+      static_cast<size_t>(std::clamp(rank, 1.0, static_cast<double>(values.size())));
   return values[index - 1];
 }
 
@@ -103,9 +110,12 @@ SimSummary summarize(const SimResult& result) {
   std::vector<double> waits;
   std::unordered_map<std::string, std::vector<const JobOutcome*>> by_queue;
   for (const JobOutcome& job : result.jobs) {
-    if (job.completed()) ++summary.completed;
-    else if (job.running()) ++summary.running;
-    else ++summary.pending;
+    if (job.completed())
+      ++summary.completed;
+    else if (job.running())
+      ++summary.running;
+    else
+      ++summary.pending;
     if (const auto wait = job.wait_ms()) waits.push_back(seconds(*wait));
     by_queue[job.queue].push_back(&job);
   }
@@ -157,8 +167,8 @@ TimeMs report_interval(const SimResult& result, const ReportOptions& options) {
   if (options.every_ms && *options.every_ms > 0) return *options.every_ms;
   if (result.report_every_ms && *result.report_every_ms > 0) return *result.report_every_ms;
   // About ten tables, on a round interval so the times read easily.
-  constexpr int64_t kNice[] = {1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600, 900, 1800, 3600,
-                               7200, 21600, 43200, 86400};
+  constexpr int64_t kNice[] = {1,   2,   5,   10,   15,   20,   25,    30,    60,   120,
+                               300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400};
   const double wanted = seconds(result.end_ms) / static_cast<double>(kTargetTables);
   for (int64_t candidate : kNice) {
     if (static_cast<double>(candidate) >= wanted) return candidate * 1000;
@@ -183,8 +193,8 @@ void write_timeline(std::ostream& out, const SimResult& result, const ReportOpti
     }
     const double utilization =
         result.gpu_capacity > 0 ? sample->allocated_gpu / result.gpu_capacity : 0;
-    out << fmt::format("{:<8}GPU utilization {} ({:g} of {:g} GPUs)\n\n", "",
-                       percent(utilization), sample->allocated_gpu, result.gpu_capacity);
+    out << fmt::format("{:<8}GPU utilization {} ({:g} of {:g} GPUs)\n\n", "", percent(utilization),
+                       sample->allocated_gpu, result.gpu_capacity);
   }
 }
 
@@ -201,8 +211,8 @@ void write_summary(std::ostream& out, const SimResult& result, const ReportOptio
                      result.cycles_run, result.idle_ticks_skipped, result.pods_bound);
 
   const size_t width = queue_column_width(result.queues, 13);
-  out << fmt::format("\n  {:<{}}{:>6}{:>9}{:>9}{:>9}{:>9}\n", "wait time (s)", width, "jobs",
-                     "p50", "p90", "p99", "max");
+  out << fmt::format("\n  {:<{}}{:>6}{:>9}{:>9}{:>9}{:>9}\n", "wait time (s)", width, "jobs", "p50",
+                     "p90", "p99", "max");
   auto wait_row = [&](const std::string& name, const WaitStats& wait, size_t jobs) {
     if (wait.count == 0) {
       out << fmt::format("  {:<{}}{:>6}{:>9}{:>9}{:>9}{:>9}\n", name, width, jobs, "-", "-", "-",
@@ -229,8 +239,8 @@ void write_summary(std::ostream& out, const SimResult& result, const ReportOptio
     out << fmt::format("\n  still pending ({} of {} jobs shown):\n", shown, result.pending.size());
     for (size_t i = 0; i < shown; ++i) {
       const PendingJobInfo& pending = result.pending[i];
-      out << fmt::format("    {} (queue {}): {}: {}\n", pending.job, pending.queue,
-                         pending.reason, pending.message);
+      out << fmt::format("    {} (queue {}): {}: {}\n", pending.job, pending.queue, pending.reason,
+                         pending.message);
     }
   }
 }
@@ -238,10 +248,11 @@ void write_summary(std::ostream& out, const SimResult& result, const ReportOptio
 void write_text_report(std::ostream& out, const SimResult& result, const ReportOptions& options) {
   out << fmt::format("fairway sim: {}\n", result.scenario);
   if (!result.description.empty()) out << result.description << "\n";
-  out << fmt::format("{} nodes, {:g} GPUs, {} queues, {} jobs; table every {}s of simulated "
-                     "time\n\n",
-                     result.nodes, result.gpu_capacity, result.queues.size(), result.jobs.size(),
-                     seconds(report_interval(result, options)));
+  out << fmt::format(
+      "{} nodes, {:g} GPUs, {} queues, {} jobs; table every {}s of simulated "
+      "time\n\n",
+      result.nodes, result.gpu_capacity, result.queues.size(), result.jobs.size(),
+      seconds(report_interval(result, options)));
   write_timeline(out, result, options);
   write_summary(out, result, options);
 }
@@ -281,10 +292,8 @@ nlohmann::json json_report(const SimResult& result, const ReportOptions& options
 
   nlohmann::json pending = nlohmann::json::array();
   for (const PendingJobInfo& job : result.pending) {
-    pending.push_back({{"job", job.job},
-                       {"queue", job.queue},
-                       {"reason", job.reason},
-                       {"message", job.message}});
+    pending.push_back(
+        {{"job", job.job}, {"queue", job.queue}, {"reason", job.reason}, {"message", job.message}});
   }
   report["pending_jobs"] = std::move(pending);
 
@@ -296,10 +305,9 @@ nlohmann::json json_report(const SimResult& result, const ReportOptions& options
     if (sample == nullptr) continue;
     nlohmann::json row_queues = nlohmann::json::object();
     for (size_t q = 0; q < result.queues.size(); ++q) {
-      row_queues[result.queues[q].name] = {
-          {"fair_share_gpu", sample->queues[q].fair_share_gpu},
-          {"allocated_gpu", sample->queues[q].allocated_gpu},
-          {"pending_pods", sample->queues[q].pending_pods}};
+      row_queues[result.queues[q].name] = {{"fair_share_gpu", sample->queues[q].fair_share_gpu},
+                                           {"allocated_gpu", sample->queues[q].allocated_gpu},
+                                           {"pending_pods", sample->queues[q].pending_pods}};
     }
     timeline.push_back({{"time_seconds", seconds(t)},
                         {"allocated_gpu", sample->allocated_gpu},
@@ -315,8 +323,8 @@ nlohmann::json json_report(const SimResult& result, const ReportOptions& options
          {"queue", job.queue},
          {"arrival_seconds", seconds(job.arrival_ms)},
          {"wait_seconds", wait ? nlohmann::json(seconds(*wait)) : nlohmann::json(nullptr)},
-         {"finished_seconds", job.finished_ms ? nlohmann::json(seconds(*job.finished_ms))
-                                              : nlohmann::json(nullptr)}});
+         {"finished_seconds",
+          job.finished_ms ? nlohmann::json(seconds(*job.finished_ms)) : nlohmann::json(nullptr)}});
   }
   report["job_outcomes"] = std::move(outcomes);
   return report;

@@ -13,11 +13,10 @@
 
 #include <cstddef>
 #include <iosfwd>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "sim/driver.h"
 
@@ -39,7 +38,7 @@ struct QueueSummary {
   QueueInfo queue;
   size_t jobs = 0;  // jobs of the queue's subtree
   size_t completed = 0;
-  WaitStats wait;   // over the subtree's jobs
+  WaitStats wait;  // over the subtree's jobs
   double avg_fair_share_gpu = 0;
   double avg_allocated_gpu = 0;
 };

@@ -1,15 +1,15 @@
 #include "sim/scenario.h"
 
-#include <algorithm>
-#include <cmath>
-#include <limits>
-#include <exception>
-#include <initializer_list>
-#include <set>
-#include <utility>
-
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cmath>
+#include <exception>
+#include <initializer_list>
+#include <limits>
+#include <set>
+#include <utility>
 
 #include "queues/quantity.h"
 #include "queues/queue_tree.h"
@@ -39,11 +39,16 @@ std::string item(const std::string& path, size_t index) {
 
 const char* kind_name(const YAML::Node& node) {
   switch (node.Type()) {
-    case YAML::NodeType::Null: return "null";
-    case YAML::NodeType::Scalar: return "a scalar";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Map: return "a map";
-    case YAML::NodeType::Undefined: break;
+    case YAML::NodeType::Null:
+      return "null";
+    case YAML::NodeType::Scalar:
+      return "a scalar";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a map";
+    case YAML::NodeType::Undefined:
+      break;
   }
   return "undefined";
 }
@@ -68,7 +73,8 @@ Status check_fields(const YAML::Node& map, const std::string& path,
 
 tl::expected<std::string, std::string> read_string(const YAML::Node& node,
                                                    const std::string& path) {
-  if (!node.IsScalar()) return fail(path, fmt::format("expected a string, got {}", kind_name(node)));
+  if (!node.IsScalar())
+    return fail(path, fmt::format("expected a string, got {}", kind_name(node)));
   return node.Scalar();
 }
 
@@ -108,8 +114,7 @@ tl::expected<TimeMs, std::string> read_seconds(const YAML::Node& node, const std
   return static_cast<TimeMs>(std::llround(*value * 1000.0));
 }
 
-tl::expected<Labels, std::string> read_string_map(const YAML::Node& node,
-                                                  const std::string& path) {
+tl::expected<Labels, std::string> read_string_map(const YAML::Node& node, const std::string& path) {
   Labels labels;
   if (node.IsNull()) return labels;
   if (!node.IsMap()) return fail(path, fmt::format("expected a map, got {}", kind_name(node)));
@@ -134,7 +139,8 @@ tl::expected<ResourceList, std::string> read_resources(const YAML::Node& node,
     if (!text) return tl::unexpected(text.error());
     auto quantity = parse_resource_quantity(name, *text);
     if (!quantity) return fail(field, quantity.error());
-    if (*quantity < 0) return fail(field, fmt::format("quantity \"{}\": must not be negative", *text));
+    if (*quantity < 0)
+      return fail(field, fmt::format("quantity \"{}\": must not be negative", *text));
     resources[name] = *quantity;
   }
   return resources;
@@ -147,7 +153,8 @@ tl::expected<TaintEffect, std::string> read_effect(const YAML::Node& node,
   if (*text == "NoSchedule") return TaintEffect::kNoSchedule;
   if (*text == "PreferNoSchedule") return TaintEffect::kPreferNoSchedule;
   if (*text == "NoExecute") return TaintEffect::kNoExecute;
-  return fail(path, fmt::format("\"{}\": expected NoSchedule, PreferNoSchedule or NoExecute", *text));
+  return fail(path,
+              fmt::format("\"{}\": expected NoSchedule, PreferNoSchedule or NoExecute", *text));
 }
 
 // Reads `field` of `map` with `reader` into `out` when present.
@@ -165,7 +172,8 @@ Status optional_field(const YAML::Node& map, std::string_view field, const std::
 template <typename Reader>
 Status for_each_item(const YAML::Node& list, const std::string& path, Reader reader) {
   if (!list.IsDefined() || list.IsNull()) return {};
-  if (!list.IsSequence()) return fail(path, fmt::format("expected a list, got {}", kind_name(list)));
+  if (!list.IsSequence())
+    return fail(path, fmt::format("expected a list, got {}", kind_name(list)));
   for (size_t i = 0; i < list.size(); ++i) {
     if (auto ok = reader(list[i], item(path, i)); !ok) return ok;
   }
@@ -288,19 +296,23 @@ tl::expected<int64_t, std::string> read_duration_seconds(const YAML::Node& node,
     digits.pop_back();
   }
   auto value = read_int(YAML::Node(digits), path, 0, 1'000'000'000);
-  if (!value) return fail(path, fmt::format("\"{}\": expected seconds or a duration like 5m", *text));
+  if (!value)
+    return fail(path, fmt::format("\"{}\": expected seconds or a duration like 5m", *text));
   return *value * unit;
 }
 
 Status read_queue(const YAML::Node& node, const std::string& path, Scenario& scenario) {
-  FAIRWAY_TRY(check_fields(node, path, {"name", "parent", "priority", "resources",
-                                        "preemptMinRuntime", "reclaimMinRuntime"}));
+  FAIRWAY_TRY(check_fields(
+      node, path,
+      {"name", "parent", "priority", "resources", "preemptMinRuntime", "reclaimMinRuntime"}));
   QueueSpec queue;
   FAIRWAY_TRY(optional_field(node, "name", path, queue.name, read_string));
   if (queue.name.empty()) return fail(join(path, "name"), "required");
   FAIRWAY_TRY(optional_field(node, "parent", path, queue.parent, read_string));
   int64_t priority = 0;
-  FAIRWAY_TRY(optional_field(node, "priority", path, priority, int_in(std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max())));
+  FAIRWAY_TRY(optional_field(
+      node, "priority", path, priority,
+      int_in(std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max())));
   queue.priority = static_cast<int32_t>(priority);
   FAIRWAY_TRY(optional_field(node, "preemptMinRuntime", path, queue.preempt_min_runtime_seconds,
                              read_duration_seconds));
@@ -309,7 +321,8 @@ Status read_queue(const YAML::Node& node, const std::string& path, Scenario& sce
   const YAML::Node resources = node["resources"];
   if (resources.IsDefined() && !resources.IsNull()) {
     const std::string at = join(path, "resources");
-    if (!resources.IsMap()) return fail(at, fmt::format("expected a map, got {}", kind_name(resources)));
+    if (!resources.IsMap())
+      return fail(at, fmt::format("expected a map, got {}", kind_name(resources)));
     for (const auto& entry : resources) {
       const std::string name = entry.first.IsScalar() ? entry.first.Scalar() : "?";
       auto spec = read_queue_resource(name, entry.second, join(at, name));
@@ -327,10 +340,10 @@ Status read_queue(const YAML::Node& node, const std::string& path, Scenario& sce
 }
 
 Status read_job_stream(const YAML::Node& node, const std::string& path, Scenario& scenario) {
-  FAIRWAY_TRY(check_fields(node, path,
-                           {"name", "queue", "at", "every", "count", "pods", "minMember",
-                            "priority", "durationSeconds", "requests", "nodeSelector",
-                            "tolerations"}));
+  FAIRWAY_TRY(
+      check_fields(node, path,
+                   {"name", "queue", "at", "every", "count", "pods", "minMember", "priority",
+                    "durationSeconds", "requests", "nodeSelector", "tolerations"}));
   JobStreamSpec stream;
   FAIRWAY_TRY(optional_field(node, "name", path, stream.name, read_string));
   if (stream.name.empty()) return fail(join(path, "name"), "required");
@@ -344,7 +357,9 @@ Status read_job_stream(const YAML::Node& node, const std::string& path, Scenario
   FAIRWAY_TRY(optional_field(node, "count", path, count, int_in(1, 100'000)));
   FAIRWAY_TRY(optional_field(node, "pods", path, pods, int_in(1, 10'000)));
   FAIRWAY_TRY(optional_field(node, "minMember", path, min_member, int_in(1, 10'000)));
-  FAIRWAY_TRY(optional_field(node, "priority", path, priority, int_in(std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max())));
+  FAIRWAY_TRY(optional_field(
+      node, "priority", path, priority,
+      int_in(std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max())));
   if (min_member && *min_member > pods) {
     return fail(join(path, "minMember"),
                 fmt::format("{} is more than the job's {} pods", *min_member, pods));
@@ -365,7 +380,8 @@ Status read_job_stream(const YAML::Node& node, const std::string& path, Scenario
                             }));
   for (const JobStreamSpec& other : scenario.jobs) {
     if (other.name == stream.name) {
-      return fail(join(path, "name"), fmt::format("job stream \"{}\" is defined twice", stream.name));
+      return fail(join(path, "name"),
+                  fmt::format("job stream \"{}\" is defined twice", stream.name));
     }
   }
   scenario.jobs.push_back(std::move(stream));
@@ -374,17 +390,20 @@ Status read_job_stream(const YAML::Node& node, const std::string& path, Scenario
 
 tl::expected<Scenario, std::string> decode(const YAML::Node& root) {
   if (!root.IsMap()) {
-    return tl::unexpected(fmt::format("scenario: expected a map at the top, got {}", kind_name(root)));
+    return tl::unexpected(
+        fmt::format("scenario: expected a map at the top, got {}", kind_name(root)));
   }
-  FAIRWAY_TRY(check_fields(root, "", {"name", "description", "cyclePeriodSeconds",
-                                      "durationSeconds", "reportEverySeconds", "nodes", "queues",
-                                      "jobs"}));
+  FAIRWAY_TRY(check_fields(root, "",
+                           {"name", "description", "cyclePeriodSeconds", "durationSeconds",
+                            "reportEverySeconds", "nodes", "queues", "jobs"}));
   Scenario scenario;
   FAIRWAY_TRY(optional_field(root, "name", "", scenario.name, read_string));
   FAIRWAY_TRY(optional_field(root, "description", "", scenario.description, read_string));
-  FAIRWAY_TRY(optional_field(root, "cyclePeriodSeconds", "", scenario.cycle_period_ms, seconds(false)));
+  FAIRWAY_TRY(
+      optional_field(root, "cyclePeriodSeconds", "", scenario.cycle_period_ms, seconds(false)));
   FAIRWAY_TRY(optional_field(root, "durationSeconds", "", scenario.duration_ms, seconds(false)));
-  FAIRWAY_TRY(optional_field(root, "reportEverySeconds", "", scenario.report_every_ms, seconds(false)));
+  FAIRWAY_TRY(
+      optional_field(root, "reportEverySeconds", "", scenario.report_every_ms, seconds(false)));
   FAIRWAY_TRY(for_each_item(root["nodes"], "nodes",
                             [&scenario](const YAML::Node& node, const std::string& at) {
                               return read_node_group(node, at, scenario);

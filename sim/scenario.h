@@ -29,9 +29,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <vector>
-
 #include <tl/expected.hpp>
+#include <vector>
 
 #include "queues/queue_spec.h"
 #include "queues/resources.h"
@@ -83,7 +82,7 @@ tl::expected<Scenario, std::string> parse_scenario(std::string_view yaml_text);
 
 // One job of a stream, as it arrives.
 struct JobArrival {
-  std::string name;  // the stream's name, or name-N when the stream has several jobs
+  std::string name;   // the stream's name, or name-N when the stream has several jobs
   size_t stream = 0;  // index into Scenario::jobs
   TimeMs arrival_ms = 0;
 };

@@ -1,21 +1,22 @@
 // `fairway fairshare FILE`: the offline fair-share calculator. This is an edge: it reads a file,
 // decodes YAML (catching yaml-cpp's exceptions here), runs the pure queues/ core and prints JSON.
 
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
 #include <charconv>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <ostream>
 #include <set>
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <tl/expected.hpp>
 #include <utility>
 #include <vector>
-
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
-#include <tl/expected.hpp>
-#include <yaml-cpp/yaml.h>
 
 #include "queues/fair_share.h"
 #include "queues/quantity.h"
@@ -90,7 +91,8 @@ class Decoder {
 
   Result<Input> decode(const YAML::Node& root) {
     Input input;
-    if (!root.IsMap()) return fail("", fmt::format("expected a mapping at the top, got {}", kind_of(root)));
+    if (!root.IsMap())
+      return fail("", fmt::format("expected a mapping at the top, got {}", kind_of(root)));
     for (const auto& entry : root) {
       const std::string key = entry.first.Scalar();
       if (key != "capacity" && key != "queues" && key != "demand" && key != "allocated") {
@@ -103,7 +105,8 @@ class Decoder {
     input.capacity = std::move(*capacity);
 
     if (const YAML::Node queues = root["queues"]; queues && !queues.IsNull()) {
-      if (!queues.IsSequence()) return fail("queues", fmt::format("expected a list, got {}", kind_of(queues)));
+      if (!queues.IsSequence())
+        return fail("queues", fmt::format("expected a list, got {}", kind_of(queues)));
       for (size_t i = 0; i < queues.size(); ++i) {
         auto spec = queue(queues[i], fmt::format("queues[{}]", i), input);
         if (!spec) return tl::unexpected(spec.error());
@@ -113,7 +116,9 @@ class Decoder {
     for (const char* section : {"demand", "allocated"}) {
       const YAML::Node node = root[section];
       if (!node || node.IsNull()) continue;
-      if (!node.IsMap()) return fail(section, fmt::format("expected a mapping of queue names, got {}", kind_of(node)));
+      if (!node.IsMap())
+        return fail(section,
+                    fmt::format("expected a mapping of queue names, got {}", kind_of(node)));
       auto& target = std::string_view(section) == "demand" ? input.demand : input.allocated;
       for (const auto& entry : node) {
         const std::string name = entry.first.Scalar();
@@ -134,13 +139,15 @@ class Decoder {
  private:
   Result<int64_t> quantity(const YAML::Node& node, std::string_view resource,
                            std::string_view path) const {
-    if (!node.IsScalar()) return fail(path, fmt::format("expected a quantity, got {}", kind_of(node)));
+    if (!node.IsScalar())
+      return fail(path, fmt::format("expected a quantity, got {}", kind_of(node)));
     auto value = parse_resource_quantity(resource, node.Scalar());
     if (!value) return fail(path, value.error());
     return *value;
   }
 
-  Result<ResourceList> quantities(const YAML::Node& node, std::string_view path, Input& input) const {
+  Result<ResourceList> quantities(const YAML::Node& node, std::string_view path,
+                                  Input& input) const {
     ResourceList list;
     if (node.IsNull()) return list;
     if (!node.IsMap()) {
@@ -161,12 +168,14 @@ class Decoder {
 
   Result<std::string> text(const YAML::Node& node, std::string_view path) const {
     if (node.IsNull()) return std::string();
-    if (!node.IsScalar()) return fail(path, fmt::format("expected a string, got {}", kind_of(node)));
+    if (!node.IsScalar())
+      return fail(path, fmt::format("expected a string, got {}", kind_of(node)));
     return node.Scalar();
   }
 
   Result<QueueSpec> queue(const YAML::Node& node, const std::string& path, Input& input) const {
-    if (!node.IsMap()) return fail(path, fmt::format("expected a Queue mapping, got {}", kind_of(node)));
+    if (!node.IsMap())
+      return fail(path, fmt::format("expected a Queue mapping, got {}", kind_of(node)));
     QueueSpec spec;
     for (const auto& entry : node) {
       const std::string key = entry.first.Scalar();
@@ -192,8 +201,9 @@ class Decoder {
       } else if (key == "preemptMinRuntime" || key == "reclaimMinRuntime") {
         // Accepted so Queue specs can be pasted in; they do not change fair shares.
       } else {
-        return fail(at, "unknown field (expected name, parent, priority, resources, "
-                        "preemptMinRuntime, reclaimMinRuntime)");
+        return fail(at,
+                    "unknown field (expected name, parent, priority, resources, "
+                    "preemptMinRuntime, reclaimMinRuntime)");
       }
     }
     if (!node["name"]) return fail(path, "a Queue needs a name");
@@ -204,7 +214,8 @@ class Decoder {
       const YAML::Node& node, const std::string& path, Input& input) const {
     std::map<std::string, QueueResourceSpec, std::less<>> resources;
     if (node.IsNull()) return resources;
-    if (!node.IsMap()) return fail(path, fmt::format("expected a mapping of resource names, got {}", kind_of(node)));
+    if (!node.IsMap())
+      return fail(path, fmt::format("expected a mapping of resource names, got {}", kind_of(node)));
     for (const auto& entry : node) {
       const std::string resource = entry.first.Scalar();
       const std::string at = join(path, resource);
@@ -222,15 +233,19 @@ class Decoder {
           if (key == "limit" && field.second.IsNull()) continue;  // explicit "unlimited"
           auto value = quantity(field.second, resource, field_path);
           if (!value) return tl::unexpected(value.error());
-          if (key == "quota") spec.quota = *value;
-          else spec.limit = *value;
+          if (key == "quota") {
+            spec.quota = *value;
+          } else {
+            spec.limit = *value;
+          }
         } else if (key == "overQuotaWeight") {
           const std::string raw = field.second.IsScalar() ? field.second.Scalar() : std::string();
           double weight = 0;
           const auto [end, ec] = std::from_chars(raw.data(), raw.data() + raw.size(), weight);
           if (!field.second.IsScalar() || raw.empty() || ec != std::errc() ||
               end != raw.data() + raw.size()) {
-            return fail(field_path, fmt::format("expected a number, got {}", kind_of(field.second)));
+            return fail(field_path,
+                        fmt::format("expected a number, got {}", kind_of(field.second)));
           }
           spec.over_quota_weight = weight;
         } else {
@@ -255,6 +270,10 @@ nlohmann::ordered_json number(double canonical, int64_t scale) {
 }
 
 Result<YAML::Node> load(const std::string& file) {
+  std::error_code ignored;
+  if (std::filesystem::is_directory(file, ignored)) {
+    return tl::unexpected(fmt::format("{}: is a directory, not a file", file));
+  }
   std::ifstream stream(file, std::ios::binary);
   if (!stream) return tl::unexpected(fmt::format("{}: cannot open the file", file));
   std::ostringstream contents;
@@ -288,8 +307,7 @@ Result<nlohmann::ordered_json> run(const std::string& file) {
   // Usage per leaf. Entries for queues the tree left out (listed under "errors") are ignored.
   std::vector<QueueUsage> usage(tree.size());
   std::vector<ResourceVector> demand(tree.size());
-  auto place = [&](const auto& entries, std::string_view section,
-                   auto&& store) -> Result<void> {
+  auto place = [&](const auto& entries, std::string_view section, auto&& store) -> Result<void> {
     for (const auto& [name, list] : entries) {
       const std::string path = fmt::format("{}.{}", section, name);
       if (!declared.contains(name)) {
@@ -306,8 +324,9 @@ Result<nlohmann::ordered_json> run(const std::string& file) {
     }
     return {};
   };
-  if (auto placed = place(input->allocated, "allocated",
-                          [&](QueueIndex q, ResourceVector v) { usage[q].allocated = std::move(v); });
+  if (auto placed =
+          place(input->allocated, "allocated",
+                [&](QueueIndex q, ResourceVector v) { usage[q].allocated = std::move(v); });
       !placed) {
     return tl::unexpected(placed.error());
   }
@@ -388,8 +407,7 @@ int fairshare(std::span<const std::string> args, std::ostream& out, std::ostream
     }
   }
   if (files.size() != 1) {
-    err << "fairway fairshare: expected exactly one FILE, got " << files.size() << "\n\n"
-        << kUsage;
+    err << "fairway fairshare: expected exactly one FILE, got " << files.size() << "\n\n" << kUsage;
     return 2;
   }
   try {

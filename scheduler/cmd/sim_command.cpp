@@ -1,17 +1,17 @@
 // `fairway sim [SCENARIO.yaml]`: the edge of the simulation. Reads the scenario file (or takes the
 // built-in demo), runs it in-process and prints the report; everything else is in sim/.
 
+#include <fmt/format.h>
+
 #include <charconv>
 #include <cmath>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <ostream>
 #include <sstream>
 #include <string>
 #include <string_view>
-
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "scheduler/cmd/commands.h"
 #include "sim/demo_scenario.h"
@@ -81,8 +81,7 @@ tl::expected<SimFlags, std::string> parse_flags(std::span<const std::string> arg
     }
     if (name == "--output") {
       if (*value != "text" && *value != "json") {
-        return tl::unexpected(
-            fmt::format("--output \"{}\": expected text or json", *value));
+        return tl::unexpected(fmt::format("--output \"{}\": expected text or json", *value));
       }
       flags.json = *value == "json";
     } else {

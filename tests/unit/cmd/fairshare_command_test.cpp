@@ -1,15 +1,14 @@
 // `fairway fairshare` run in-process on temporary files: JSON out, exit codes, messages.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "scheduler/cmd/commands.h"
 
@@ -174,6 +173,12 @@ TEST_F(FairshareCommand, UnreadableFile) {
   EXPECT_EQ(result.out, "");
 }
 
+TEST_F(FairshareCommand, DirectoryIsNotAFile) {
+  const Outcome result = run({dir_.string()});
+  EXPECT_EQ(result.code, 1);
+  EXPECT_THAT(result.err, HasSubstr("is a directory"));
+}
+
 TEST_F(FairshareCommand, YamlSyntaxErrorNamesFileAndLine) {
   const std::string file = write("capacity: {nvidia.com/gpu: 1\nqueues: [\n");
   const Outcome result = run({file});
@@ -222,14 +227,12 @@ INSTANTIATE_TEST_SUITE_P(
                  "queues[0].priority: expected a whole number"},
         BadInput{"UnknownQueueField", "capacity: {}\nqueues: [{name: a, quota: 3}]\n",
                  "queues[0].quota: unknown field"},
-        BadInput{"BadQuota",
-                 "capacity: {}\nqueues: [{name: a, resources: {cpu: {quota: lots}}}]\n",
+        BadInput{"BadQuota", "capacity: {}\nqueues: [{name: a, resources: {cpu: {quota: lots}}}]\n",
                  "queues[0].resources.cpu.quota: quantity \"lots\""},
         BadInput{"BadWeight",
                  "capacity: {}\nqueues: [{name: a, resources: {cpu: {overQuotaWeight: x}}}]\n",
                  "queues[0].resources.cpu.overQuotaWeight: expected a number"},
-        BadInput{"ResourceSpecIsScalar",
-                 "capacity: {}\nqueues: [{name: a, resources: {cpu: 4}}]\n",
+        BadInput{"ResourceSpecIsScalar", "capacity: {}\nqueues: [{name: a, resources: {cpu: 4}}]\n",
                  "queues[0].resources.cpu: expected {quota, limit, overQuotaWeight}"},
         BadInput{"TypoInResourceSpec",
                  "capacity: {}\nqueues: [{name: a, resources: {cpu: {qouta: 4}}}]\n",

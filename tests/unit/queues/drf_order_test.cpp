@@ -1,9 +1,9 @@
 #include "queues/drf_order.h"
 
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <memory>
-
-#include <gtest/gtest.h>
 
 #include "unit/queues/queue_builders.h"
 
@@ -21,8 +21,8 @@ class Fixture {
   Fixture(const std::vector<QueueSpec>& specs, const ResourceVector& capacity,
           const std::vector<NamedUsage>& usage) {
     tree_ = QueueTree::build(specs, registry_);
-    shares_ = compute_fair_shares(tree_, capacity, testing::usage_for(tree_, usage),
-                                  registry_.size());
+    shares_ =
+        compute_fair_shares(tree_, capacity, testing::usage_for(tree_, usage), registry_.size());
     order_ = std::make_unique<DrfOrder>(tree_, shares_);
     for (const auto& entry : usage) order_->set_active(index(entry.queue), true);
   }
@@ -74,9 +74,9 @@ TEST(DrfOrder, LowerDominantShareFirstAndChargeMovesIt) {
 
 TEST(DrfOrder, DominantShareIsTheLargestOverResources) {
   // Fair shares 50 GPUs / 100 CPUs each. a: 10/50, 80/100 → 0.8. b: 30/50, 10/100 → 0.6.
-  Fixture f({QueueBuilder("a"), QueueBuilder("b")}, gpus_cpus(100, 200),
-            {{"a", gpus_cpus(10, 80), gpus_cpus(90, 120)},
-             {"b", gpus_cpus(30, 10), gpus_cpus(70, 190)}});
+  Fixture f(
+      {QueueBuilder("a"), QueueBuilder("b")}, gpus_cpus(100, 200),
+      {{"a", gpus_cpus(10, 80), gpus_cpus(90, 120)}, {"b", gpus_cpus(30, 10), gpus_cpus(70, 190)}});
   EXPECT_DOUBLE_EQ(f.order().dominant_share(f.index("a")), 0.8);
   EXPECT_DOUBLE_EQ(f.order().dominant_share(f.index("b")), 0.6);
   EXPECT_EQ(f.pick(), "b");

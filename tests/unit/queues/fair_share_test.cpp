@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
+
 #include "unit/queues/queue_builders.h"
 
 namespace fairway {
@@ -46,8 +49,7 @@ Result compute(const std::vector<QueueSpec>& specs, const ResourceVector& capaci
   Result result;
   result.tree = QueueTree::build(specs, result.registry);
   const auto per_queue = testing::usage_for(result.tree, usage);
-  result.shares =
-      compute_fair_shares(result.tree, capacity, per_queue, result.registry.size());
+  result.shares = compute_fair_shares(result.tree, capacity, per_queue, result.registry.size());
   return result;
 }
 
@@ -85,15 +87,15 @@ TEST(FairShare, HigherPriorityBucketIsSatisfiedFirst) {
   const std::vector<QueueSpec> specs = {QueueBuilder("a").priority(10).gpu(0),
                                         QueueBuilder("b").priority(10).gpu(0),
                                         QueueBuilder("c").priority(0).gpu(20)};
-  const auto hungry = compute(specs, gpus(100),
-                              {{"a", {}, gpus(70)}, {"b", {}, gpus(50)}, {"c", {}, gpus(100)}});
+  const auto hungry =
+      compute(specs, gpus(100), {{"a", {}, gpus(70)}, {"b", {}, gpus(50)}, {"c", {}, gpus(100)}});
   EXPECT_NEAR(hungry.share("a"), 40, kTolerance);
   EXPECT_NEAR(hungry.share("b"), 40, kTolerance);
   EXPECT_NEAR(hungry.share("c"), 20, kTolerance);
 
   // Bucket 10 wants only 30 + 20; the 30 left over fall to c: 20 + 30.
-  const auto modest = compute(specs, gpus(100),
-                              {{"a", {}, gpus(30)}, {"b", {}, gpus(20)}, {"c", {}, gpus(100)}});
+  const auto modest =
+      compute(specs, gpus(100), {{"a", {}, gpus(30)}, {"b", {}, gpus(20)}, {"c", {}, gpus(100)}});
   EXPECT_NEAR(modest.share("a"), 30, kTolerance);
   EXPECT_NEAR(modest.share("b"), 20, kTolerance);
   EXPECT_NEAR(modest.share("c"), 50, kTolerance);
@@ -144,8 +146,7 @@ TEST(FairShare, HierarchySplitsTheParentsShare) {
       {QueueBuilder("r1").gpu(50), QueueBuilder("r2").gpu(30),
        QueueBuilder("a", "r1").gpu(20, {}, 1), QueueBuilder("b", "r1").gpu(20, {}, 3),
        QueueBuilder("c", "r2").gpu(0)},
-      gpus(100),
-      {{"a", gpus(10), gpus(40)}, {"b", gpus(5), gpus(45)}, {"c", {}, gpus(100)}});
+      gpus(100), {{"a", gpus(10), gpus(40)}, {"b", gpus(5), gpus(45)}, {"c", {}, gpus(100)}});
   EXPECT_NEAR(r.share("r1"), 60, kTolerance);
   EXPECT_NEAR(r.share("r2"), 40, kTolerance);
   EXPECT_NEAR(r.share("a"), 25, kTolerance);
@@ -159,9 +160,9 @@ TEST(FairShare, HierarchySplitsTheParentsShare) {
 
 TEST(FairShare, ChildDemandIsCappedByItsLimitBeforeItIsPassedUp) {
   // a can never hold more than 30, so r1 asks for 30, not 100: r2 gets the other 70.
-  const auto r = compute({QueueBuilder("r1").gpu(0), QueueBuilder("a", "r1").gpu(0, 30),
-                          QueueBuilder("r2").gpu(0)},
-                         gpus(100), {{"a", {}, gpus(100)}, {"r2", {}, gpus(100)}});
+  const auto r = compute(
+      {QueueBuilder("r1").gpu(0), QueueBuilder("a", "r1").gpu(0, 30), QueueBuilder("r2").gpu(0)},
+      gpus(100), {{"a", {}, gpus(100)}, {"r2", {}, gpus(100)}});
   EXPECT_NEAR(r.demand("a"), 100, kTolerance);
   EXPECT_NEAR(r.demand("r1"), 30, kTolerance);
   EXPECT_NEAR(r.share("r1"), 30, kTolerance);
@@ -204,9 +205,9 @@ TEST(FairShare, ResourcesAreSharedIndependently) {
 TEST(FairShare, ParentWithoutQuotaGuaranteesItsChildrensQuotas) {
   // r1 names no GPU quota: it guarantees a's 40. r2 (quota 20) and r1 both want everything:
   // quotas 40 + 20, the 40 left split equally → r1 60, r2 40.
-  const auto r = compute({QueueBuilder("r1"), QueueBuilder("a", "r1").gpu(40),
-                          QueueBuilder("r2").gpu(20)},
-                         gpus(100), {{"a", {}, gpus(100)}, {"r2", {}, gpus(100)}});
+  const auto r =
+      compute({QueueBuilder("r1"), QueueBuilder("a", "r1").gpu(40), QueueBuilder("r2").gpu(20)},
+              gpus(100), {{"a", {}, gpus(100)}, {"r2", {}, gpus(100)}});
   EXPECT_NEAR(r.deserved("r1"), 40, kTolerance);
   EXPECT_NEAR(r.share("r1"), 60, kTolerance);
   EXPECT_NEAR(r.share("a"), 60, kTolerance);
@@ -246,6 +247,64 @@ TEST(FairShare, DeterministicAcrossRuns) {
   const auto a = compute(specs, gpus(7), {{"z", {}, gpus(9)}, {"y", {}, gpus(9)}});
   const auto b = compute(specs, gpus(7), {{"z", {}, gpus(9)}, {"y", {}, gpus(9)}});
   EXPECT_EQ(a.shares.fair_share, b.shares.fair_share);
+}
+
+TEST(FairShare, InvariantsHoldOnRandomTrees) {
+  // For random trees and usage: nobody gets more than min(demand, limit); siblings never split more
+  // than their parent has; and nothing is left idle while a sibling still wants more.
+  std::mt19937 random(7);
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(random); };
+  for (int round = 0; round < 200; ++round) {
+    std::vector<QueueSpec> specs;
+    const int count = pick(1, 25);
+    for (int i = 0; i < count; ++i) {
+      const std::string parent =
+          i == 0 || pick(0, 2) == 0 ? "" : "q" + std::to_string(pick(0, i - 1));
+      QueueBuilder queue("q" + std::to_string(i), parent);
+      queue.priority(pick(0, 2));
+      const std::optional<double> limit =
+          pick(0, 3) == 0 ? std::optional<double>(pick(0, 30)) : std::nullopt;
+      queue.gpu(std::min<double>(pick(0, 10), limit.value_or(100)), limit, pick(0, 3));
+      specs.push_back(queue);
+    }
+    std::vector<NamedUsage> usage;
+    for (int i = 0; i < count; ++i) {
+      // Filled in place: copying small_vectors in a loop trips a GCC 12 -Wstringop-overread
+      // false positive inside Boost.
+      NamedUsage& entry = usage.emplace_back();
+      entry.queue = "q" + std::to_string(i);
+      entry.allocated.set(kGpu, units(pick(0, 5)));
+      entry.pending.set(kGpu, units(pick(0, 20) * 0.5));
+    }
+    const double capacity = pick(0, 100);
+    const auto r = compute(specs, gpus(capacity), usage);
+    ASSERT_TRUE(r.tree.problems().empty() ||
+                r.tree.problems().front().reason == "ChildrenQuotaExceedParent");
+
+    auto want = [&](QueueIndex q) {
+      return std::min<double>(static_cast<double>(r.shares.demand[q][kGpu]),
+                              static_cast<double>(r.tree.node(q).limit_of(kGpu)));
+    };
+    auto check_group = [&](const std::vector<QueueIndex>& siblings, double available) {
+      double given = 0;
+      bool someone_wants_more = false;
+      for (QueueIndex q : siblings) {
+        const double share = r.shares.share(q, kGpu);
+        EXPECT_GE(share, 0);
+        EXPECT_LE(share, want(q) + 1e-6) << r.tree.node(q).name << " round " << round;
+        given += share;
+        someone_wants_more = someone_wants_more || share < want(q) - 1e-6;
+      }
+      EXPECT_LE(given, available + 1e-6) << "round " << round;
+      if (someone_wants_more) {
+        EXPECT_NEAR(given, available, 1e-6) << "round " << round;
+      }
+    };
+    check_group(r.tree.roots(), units(capacity));
+    for (QueueIndex q : r.tree.top_down()) {
+      if (!r.tree.node(q).is_leaf()) check_group(r.tree.node(q).children, r.shares.share(q, kGpu));
+    }
+  }
 }
 
 }  // namespace

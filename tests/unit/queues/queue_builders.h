@@ -13,7 +13,9 @@
 namespace fairway::testing {
 
 // Whole GPUs (or cores) in canonical milli-units.
-constexpr int64_t units(double whole) { return static_cast<int64_t>(whole * 1000); }
+constexpr int64_t units(double whole) {
+  return static_cast<int64_t>(whole * 1000);
+}
 
 class QueueBuilder {
  public:

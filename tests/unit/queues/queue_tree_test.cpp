@@ -1,21 +1,22 @@
 #include "queues/queue_tree.h"
 
-#include <algorithm>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <algorithm>
 
 #include "unit/queues/queue_builders.h"
 
 namespace fairway {
 namespace {
 
+using ::testing::ElementsAre;
 using testing::QueueBuilder;
 using testing::units;
-using ::testing::ElementsAre;
 
 std::vector<std::string> names(const QueueTree& tree, const std::vector<QueueIndex>& indices) {
   std::vector<std::string> out;
+  out.reserve(indices.size());
   for (QueueIndex i : indices) out.push_back(tree.node(i).name);
   return out;
 }
@@ -141,9 +142,9 @@ TEST(QueueTree, DuplicateNameBlocksEveryCopyAndTheirChildren) {
 TEST(QueueTree, UnknownParentBlocksSubtreeOnly) {
   const QueueTree tree = build({QueueBuilder("orphan", "ghost"), QueueBuilder("kid", "orphan"),
                                 QueueBuilder("grandkid", "kid"), QueueBuilder("fine")});
-  EXPECT_THAT(reasons(tree), ElementsAre(Reason{"grandkid", "ParentInvalid"},
-                                         Reason{"kid", "ParentInvalid"},
-                                         Reason{"orphan", "UnknownParent"}));
+  EXPECT_THAT(reasons(tree),
+              ElementsAre(Reason{"grandkid", "ParentInvalid"}, Reason{"kid", "ParentInvalid"},
+                          Reason{"orphan", "UnknownParent"}));
   for (const auto& problem : tree.problems()) EXPECT_TRUE(problem.blocking);
   // The descendants name the root cause, not just their parent.
   EXPECT_THAT(tree.problem_of("grandkid")->message, ::testing::HasSubstr("\"orphan\""));
@@ -164,25 +165,23 @@ TEST(QueueTree, CycleMarksEveryMemberAndBlocksHangers) {
 }
 
 TEST(QueueTree, BadNumbersAreBlocking) {
-  const QueueTree tree = build({QueueBuilder("neg-quota").gpu(-1),
-                                QueueBuilder("neg-limit").gpu(0, -2),
-                                QueueBuilder("over").gpu(8, 4),
-                                QueueBuilder("neg-weight").gpu(1, {}, -0.5),
-                                QueueBuilder("nan-weight").gpu(1, {}, std::nan("")),
-                                QueueBuilder("child", "over"), QueueBuilder("valid").gpu(8, 8, 0)});
-  EXPECT_THAT(reasons(tree), ElementsAre(Reason{"child", "ParentInvalid"},
-                                         Reason{"nan-weight", "InvalidWeight"},
-                                         Reason{"neg-limit", "NegativeLimit"},
-                                         Reason{"neg-quota", "NegativeQuota"},
-                                         Reason{"neg-weight", "NegativeWeight"},
-                                         Reason{"over", "QuotaAboveLimit"}));
+  const QueueTree tree =
+      build({QueueBuilder("neg-quota").gpu(-1), QueueBuilder("neg-limit").gpu(0, -2),
+             QueueBuilder("over").gpu(8, 4), QueueBuilder("neg-weight").gpu(1, {}, -0.5),
+             QueueBuilder("nan-weight").gpu(1, {}, std::nan("")), QueueBuilder("child", "over"),
+             QueueBuilder("valid").gpu(8, 8, 0)});
+  EXPECT_THAT(
+      reasons(tree),
+      ElementsAre(Reason{"child", "ParentInvalid"}, Reason{"nan-weight", "InvalidWeight"},
+                  Reason{"neg-limit", "NegativeLimit"}, Reason{"neg-quota", "NegativeQuota"},
+                  Reason{"neg-weight", "NegativeWeight"}, Reason{"over", "QuotaAboveLimit"}));
   EXPECT_EQ(tree.size(), 2U);  // valid + implicit default
   EXPECT_EQ(tree.node(*tree.find("valid")).quota[kGpu], units(8));
 }
 
 TEST(QueueTree, ChildrenQuotaAboveParentIsAWarningAndScales) {
-  const QueueTree tree = build({QueueBuilder("p").gpu(40), QueueBuilder("x", "p").gpu(30),
-                                QueueBuilder("y", "p").gpu(50)});
+  const QueueTree tree = build(
+      {QueueBuilder("p").gpu(40), QueueBuilder("x", "p").gpu(30), QueueBuilder("y", "p").gpu(50)});
   ASSERT_THAT(reasons(tree), ElementsAre(Reason{"p", "ChildrenQuotaExceedParent"}));
   EXPECT_FALSE(tree.problems()[0].blocking);
   EXPECT_EQ(tree.problem_of("p"), nullptr);
@@ -206,8 +205,8 @@ TEST(QueueTree, ParentWithoutQuotaRollsChildrenQuotasUp) {
 
 TEST(QueueTree, RolledUpQuotaIsCappedByParentLimit) {
   // p: no quota, limit 5; children 3 + 7 → p guarantees 5, children scaled 3:7 → 1.5 and 3.5.
-  const QueueTree tree = build({QueueBuilder("p").gpu(0, 5), QueueBuilder("x", "p").gpu(3),
-                                QueueBuilder("y", "p").gpu(7)});
+  const QueueTree tree = build(
+      {QueueBuilder("p").gpu(0, 5), QueueBuilder("x", "p").gpu(3), QueueBuilder("y", "p").gpu(7)});
   EXPECT_THAT(reasons(tree), ElementsAre(Reason{"p", "ChildrenQuotaExceedParent"}));
   EXPECT_FALSE(tree.problems()[0].blocking);
   EXPECT_EQ(tree.node(*tree.find("p")).quota[kGpu], units(5));
@@ -218,8 +217,9 @@ TEST(QueueTree, RolledUpQuotaIsCappedByParentLimit) {
 TEST(QueueTree, ScalingCascadesDownTheTree) {
   // root (10) > mid (no GPU quota: rolls up 20) > leaves 5 + 15. mid is scaled to 10 at the root,
   // then its leaves to 2.5 and 7.5. Only the root, whose own quota is exceeded, is warned about.
-  const QueueTree tree = build({QueueBuilder("root").gpu(10), QueueBuilder("mid", "root"),
-                                QueueBuilder("l1", "mid").gpu(5), QueueBuilder("l2", "mid").gpu(15)});
+  const QueueTree tree =
+      build({QueueBuilder("root").gpu(10), QueueBuilder("mid", "root"),
+             QueueBuilder("l1", "mid").gpu(5), QueueBuilder("l2", "mid").gpu(15)});
   EXPECT_THAT(reasons(tree), ElementsAre(Reason{"root", "ChildrenQuotaExceedParent"}));
   EXPECT_EQ(tree.node(*tree.find("mid")).quota[kGpu], units(10));
   EXPECT_EQ(tree.node(*tree.find("l1")).quota[kGpu], units(2.5));

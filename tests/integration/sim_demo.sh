@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# `fairway sim` end to end: the built-in demo prints tables and a summary, every example scenario
+# runs, JSON output parses, and bad input gives the documented exit codes.
+# Usage: sim_demo.sh PATH/TO/fairway   (ctest passes it; run from the repository root)
+set -euo pipefail
+
+fairway=${1:?usage: sim_demo.sh PATH/TO/fairway}
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+expect_in() {  # expect_in FILE TEXT
+  grep -qF -- "$2" "$1" || { cat "$1" >&2; fail "\"$2\" not in output"; }
+}
+
+# The demo (what `make run` shows).
+"$fairway" sim > "$tmp/demo.txt"
+for line in "fairShare(GPU)" "allocated(GPU)" "pending pods" "Summary: demo" \
+            "all jobs finished" "GPU utilization  average" "wait time (s)" "overall" \
+            "avg fairShare(GPU)" "cycles"; do
+  expect_in "$tmp/demo.txt" "$line"
+done
+tables=$(grep -c '^time ' "$tmp/demo.txt")
+[ "$tables" -ge 5 ] && [ "$tables" -le 15 ] || fail "demo printed $tables tables, want about 10"
+
+# JSON summary parses and says every demo job completed.
+"$fairway" sim --output=json > "$tmp/demo.json"
+# (nlohmann prints one key per line with --output json; "pending" is the count of pending jobs.)
+expect_in "$tmp/demo.json" '"scenario": "demo"'
+expect_in "$tmp/demo.json" '"pending": 0,'
+expect_in "$tmp/demo.json" '"running": 0,'
+expect_in "$tmp/demo.json" '"stop_reason": "all jobs finished"'
+
+# Every example scenario runs and ends with a summary.
+for scenario in "$repo"/examples/sim/*.yaml; do
+  "$fairway" sim "$scenario" --report-every 60 > "$tmp/example.txt" || fail "$scenario exited $?"
+  expect_in "$tmp/example.txt" "Summary: "
+done
+# The demo file and the built-in demo are the same scenario.
+"$fairway" sim "$repo/examples/sim/demo.yaml" > "$tmp/demo-file.txt"
+cmp -s "$tmp/demo.txt" "$tmp/demo-file.txt" || fail "examples/sim/demo.yaml differs from the built-in demo"
+
+# A bad scenario: exit 1 and a message naming the field.
+printf 'nodes: [{allocatable: {cpu: lots}}]\njobs: [{name: j}]\n' > "$tmp/bad.yaml"
+set +e
+"$fairway" sim "$tmp/bad.yaml" > "$tmp/bad.out" 2> "$tmp/bad.err"
+code=$?
+set -e
+[ "$code" -eq 1 ] || fail "bad scenario exited $code, want 1"
+expect_in "$tmp/bad.err" 'nodes[0].allocatable.cpu: quantity "lots"'
+
+# A missing file: exit 1; a bad flag: exit 2.
+set +e
+"$fairway" sim "$tmp/missing.yaml" 2> "$tmp/missing.err"; missing=$?
+"$fairway" sim --output=xml 2> /dev/null; usage=$?
+set -e
+[ "$missing" -eq 1 ] || fail "missing file exited $missing, want 1"
+expect_in "$tmp/missing.err" "cannot read scenario"
+[ "$usage" -eq 2 ] || fail "bad flag exited $usage, want 2"
+
+echo "sim_demo: ok"

@@ -1,0 +1,213 @@
+// The simulation driver over simulated time, on cases small enough to work out by hand.
+#include "sim/driver.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+#include "sim/demo_scenario.h"
+#include "sim/report.h"
+
+namespace fairway::sim {
+namespace {
+
+using ::testing::HasSubstr;
+
+Scenario must_parse(std::string_view yaml) {
+  auto parsed = parse_scenario(yaml);
+  EXPECT_TRUE(parsed.has_value()) << parsed.error();
+  return parsed.value_or(Scenario{});
+}
+
+const JobOutcome& job_named(const SimResult& result, const std::string& name) {
+  for (const JobOutcome& job : result.jobs) {
+    if (job.name == name) return job;
+  }
+  ADD_FAILURE() << "no job " << name;
+  return result.jobs.front();
+}
+
+// One node with 4 GPUs; three 2-GPU jobs arrive together and run 10 s each.
+//   t=0:  a-1 and a-2 fill the node (wait 0); a-3 waits.
+//   t=10: a-1 and a-2 finish; a-3 is bound (wait 10) and finishes at t=20.
+// Waits {0, 0, 10}: nearest-rank p50 = 2nd = 0, p90 = p99 = 3rd = 10, max 10.
+constexpr const char* kThreeJobs = R"(
+name: three
+nodes: [{namePrefix: n-, allocatable: {cpu: 16, memory: 64Gi, nvidia.com/gpu: 4}}]
+queues: [{name: q, resources: {nvidia.com/gpu: {quota: 4}}}]
+jobs:
+  - {name: a, queue: q, at: 0, count: 3, durationSeconds: 10, requests: {cpu: 1, nvidia.com/gpu: 2}}
+)";
+
+TEST(SimDriver, HandComputedWaitsAndCompletion) {
+  const SimResult result = simulate(must_parse(kThreeJobs));
+  EXPECT_EQ(result.stop, StopReason::kAllJobsDone);
+  EXPECT_EQ(result.end_ms, 20'000);
+  ASSERT_EQ(result.jobs.size(), 3u);
+  EXPECT_EQ(job_named(result, "a-1").wait_ms(), 0);
+  EXPECT_EQ(job_named(result, "a-2").wait_ms(), 0);
+  EXPECT_EQ(job_named(result, "a-3").wait_ms(), 10'000);
+  EXPECT_EQ(job_named(result, "a-3").finished_ms, 20'000);
+  EXPECT_EQ(result.pods_bound, 3u);
+
+  const SimSummary summary = summarize(result);
+  EXPECT_EQ(summary.completed, 3u);
+  EXPECT_EQ(summary.pending, 0u);
+  EXPECT_DOUBLE_EQ(summary.wait.p50, 0);
+  EXPECT_DOUBLE_EQ(summary.wait.p90, 10);
+  EXPECT_DOUBLE_EQ(summary.wait.p99, 10);
+  EXPECT_DOUBLE_EQ(summary.wait.max, 10);
+  // 4 of 4 GPUs for 10 s, then 2 of 4 for 10 s.
+  EXPECT_DOUBLE_EQ(summary.avg_utilization, 0.75);
+  EXPECT_DOUBLE_EQ(summary.peak_utilization, 1.0);
+  // Cycles at t=0 and 10 bind; the ones after them (t=1, 11) find nothing to do, so the clock
+  // skips ticks 2..9 and 12..19; t=20 finishes the last job.
+  EXPECT_EQ(result.cycles_run, 5u);
+  EXPECT_EQ(result.idle_ticks_skipped, 16u);
+}
+
+TEST(SimDriver, SamplesFollowTheQueues) {
+  const SimResult result = simulate(must_parse(kThreeJobs));
+  ASSERT_FALSE(result.samples.empty());
+  size_t q = result.queues.size();
+  for (size_t i = 0; i < result.queues.size(); ++i) {
+    if (result.queues[i].name == "q") q = i;
+  }
+  ASSERT_LT(q, result.queues.size());
+  const Sample& first = result.samples.front();
+  EXPECT_EQ(first.time_ms, 0);
+  EXPECT_DOUBLE_EQ(first.allocated_gpu, 4);
+  EXPECT_DOUBLE_EQ(first.queues[q].allocated_gpu, 4);
+  EXPECT_DOUBLE_EQ(first.queues[q].fair_share_gpu, 4);
+  EXPECT_EQ(first.queues[q].pending_pods, 1u);
+  EXPECT_EQ(result.samples.back().queues[q].pending_pods, 0u);
+}
+
+// Two 8-GPU nodes. A filler takes one node for 30 s from t=0; a 16-GPU gang (2 x 8) arrives at
+// t=1 and must not start on the one free node: it waits, all or nothing, until t=30.
+constexpr const char* kGangWaits = R"(
+nodes: [{namePrefix: n-, count: 2, allocatable: {cpu: 64, memory: 256Gi, nvidia.com/gpu: 8}}]
+queues: [{name: q}]
+jobs:
+  - {name: filler, queue: q, at: 0, durationSeconds: 30, requests: {cpu: 1, nvidia.com/gpu: 8}}
+  - {name: gang, queue: q, at: 1, pods: 2, durationSeconds: 10,
+     requests: {cpu: 1, nvidia.com/gpu: 8}}
+)";
+
+TEST(SimDriver, GangWaitsForCapacityThenRuns) {
+  const SimResult result = simulate(must_parse(kGangWaits));
+  EXPECT_EQ(result.stop, StopReason::kAllJobsDone);
+  const JobOutcome& gang = job_named(result, "gang");
+  EXPECT_EQ(gang.started_ms, 30'000);
+  EXPECT_EQ(gang.wait_ms(), 29'000);
+  EXPECT_EQ(gang.finished_ms, 40'000);
+  // Before t=30 the cluster held only the filler's 8 GPUs: no half-placed gang.
+  for (const Sample& sample : result.samples) {
+    if (sample.time_ms > 0 && sample.time_ms < 30'000) {
+      EXPECT_DOUBLE_EQ(sample.allocated_gpu, 8) << "at " << sample.time_ms;
+    }
+  }
+}
+
+TEST(SimDriver, PendingGangExplainsWhy) {
+  Scenario scenario = must_parse(kGangWaits);
+  scenario.duration_ms = 20'000;
+  const SimResult result = simulate(scenario);
+  EXPECT_EQ(result.stop, StopReason::kDurationReached);
+  EXPECT_EQ(result.end_ms, 20'000);
+  const JobOutcome& gang = job_named(result, "gang");
+  EXPECT_FALSE(gang.started_ms.has_value());
+  EXPECT_EQ(gang.pods_bound, 0);
+  ASSERT_EQ(result.pending.size(), 1u);
+  EXPECT_EQ(result.pending[0].job, "gang");
+  EXPECT_EQ(result.pending[0].reason, "Unschedulable");
+  EXPECT_THAT(result.pending[0].message, HasSubstr("gang needs 2 more pods, 1 fit"));
+  const SimSummary summary = summarize(result);
+  EXPECT_EQ(summary.running, 1u);
+  EXPECT_EQ(summary.pending, 1u);
+}
+
+TEST(SimDriver, StopsWhenNothingCanChange) {
+  const SimResult result = simulate(must_parse(R"(
+nodes: [{allocatable: {cpu: 8, nvidia.com/gpu: 8}}]
+jobs:
+  - {name: fits, durationSeconds: 5, requests: {nvidia.com/gpu: 4}}
+  - {name: never, at: 1, pods: 3, requests: {nvidia.com/gpu: 4}}
+)"));
+  EXPECT_EQ(result.stop, StopReason::kStalled);
+  EXPECT_EQ(result.end_ms, 5'000);
+  EXPECT_TRUE(job_named(result, "fits").completed());
+  ASSERT_EQ(result.pending.size(), 1u);
+  EXPECT_EQ(result.pending[0].job, "never");
+  EXPECT_EQ(result.pending[0].queue, "default");
+}
+
+TEST(SimDriver, SameScenarioSameResult) {
+  const Scenario scenario = must_parse(demo_scenario_yaml());
+  const nlohmann::json first = json_report(simulate(scenario), {});
+  const nlohmann::json second = json_report(simulate(scenario), {});
+  EXPECT_EQ(first, second);
+  std::ostringstream a;
+  std::ostringstream b;
+  write_text_report(a, simulate(scenario), {});
+  write_text_report(b, simulate(scenario), {});
+  EXPECT_EQ(a.str(), b.str());
+}
+
+TEST(SimDriver, DemoCompletesEveryJob) {
+  const SimResult result = simulate(must_parse(demo_scenario_yaml()));
+  EXPECT_EQ(result.stop, StopReason::kAllJobsDone);
+  EXPECT_EQ(result.nodes, 16u);
+  EXPECT_DOUBLE_EQ(result.gpu_capacity, 128);
+  const SimSummary summary = summarize(result);
+  EXPECT_EQ(summary.completed, summary.jobs);
+  EXPECT_GT(summary.jobs, 40u);
+  // A few simulated minutes, with contention: someone waited and the cluster was full at times.
+  EXPECT_GE(result.end_ms, 120'000);
+  EXPECT_LE(result.end_ms, 300'000);
+  EXPECT_GT(summary.wait.max, 0);
+  EXPECT_DOUBLE_EQ(summary.peak_utilization, 1.0);
+  // The 16-GPU gang ran.
+  EXPECT_TRUE(job_named(result, "nlp-pretrain").completed());
+}
+
+TEST(DemoScenario, MatchesExamplesFile) {
+  // tests/unit/sim/<this file> → the repository root is three levels up.
+  std::string root = __FILE__;
+  for (int i = 0; i < 4; ++i) root = root.substr(0, root.find_last_of('/'));
+  std::ifstream in(root + "/examples/sim/demo.yaml");
+  ASSERT_TRUE(in.good()) << root;
+  std::ostringstream text;
+  text << in.rdbuf();
+  EXPECT_EQ(text.str(), demo_scenario_yaml());
+}
+
+TEST(Percentile, NearestRank) {
+  EXPECT_DOUBLE_EQ(percentile({}, 50), 0);
+  EXPECT_DOUBLE_EQ(percentile({7}, 99), 7);
+  // 1..10: p50 = 5th, p90 = 9th, p99 = 10th.
+  const std::vector<double> values = {10, 9, 8, 7, 6, 5, 4, 3, 2, 1};
+  EXPECT_DOUBLE_EQ(percentile(values, 50), 5);
+  EXPECT_DOUBLE_EQ(percentile(values, 90), 9);
+  EXPECT_DOUBLE_EQ(percentile(values, 99), 10);
+}
+
+TEST(Report, DefaultIntervalGivesAboutTenTables) {
+  SimResult result;
+  result.end_ms = 220'000;
+  EXPECT_EQ(report_interval(result, {}), 25'000);
+  result.report_every_ms = 40'000;
+  EXPECT_EQ(report_interval(result, {}), 40'000);
+  ReportOptions options;
+  options.every_ms = 5'000;
+  EXPECT_EQ(report_interval(result, options), 5'000);
+  EXPECT_EQ(format_clock(65'000), "1:05");
+  EXPECT_EQ(format_clock(3'725'000), "1:02:05");
+}
+
+}  // namespace
+}  // namespace fairway::sim
