@@ -10,11 +10,16 @@ CTEST_ARGS  ?=
 DEBIAN_PACKAGES := cmake g++ make pkg-config \
   libboost1.81-dev libboost-graph1.81-dev libssl-dev libsimdjson-dev nlohmann-json3-dev \
   libyaml-cpp-dev libspdlog-dev libfmt-dev prometheus-cpp-dev libexpected-dev \
-  libgtest-dev libgmock-dev libbenchmark-dev kubernetes-client
+  libgtest-dev libgmock-dev libbenchmark-dev
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps configure build test run bench format tidy clean
+.PHONY: all deps tools configure build test run bench format tidy clean
+
+# Independent clients the integration tests use, unpacked from their Debian packages into
+# .tools/ (not installed system-wide: a host may already ship another kubectl at /usr/bin).
+TOOLS_DIR := $(CURDIR)/.tools
+KUBECTL   := $(TOOLS_DIR)/bin/kubectl
 
 all: build
 
@@ -29,6 +34,16 @@ deps:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
+tools: $(KUBECTL)
+
+$(KUBECTL):
+	@mkdir -p $(TOOLS_DIR)/debs $(TOOLS_DIR)/bin
+	@cd $(TOOLS_DIR)/debs && (ls kubernetes-client_*.deb >/dev/null 2>&1 || \
+	  apt-get download kubernetes-client 2>/dev/null || \
+	  ($(SUDO) apt-get update -qq && apt-get download kubernetes-client))
+	dpkg-deb -x $$(ls $(TOOLS_DIR)/debs/kubernetes-client_*.deb | head -1) $(TOOLS_DIR)/kubernetes-client
+	ln -sf $(TOOLS_DIR)/kubernetes-client/usr/bin/kubectl $(KUBECTL)
+
 $(BUILD_DIR)/CMakeCache.txt: | deps
 	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DFAIRWAY_WERROR=$(WERROR)
 
@@ -37,8 +52,8 @@ configure: deps $(BUILD_DIR)/CMakeCache.txt
 build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-test: build
-	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+test: build tools
+	cd $(BUILD_DIR) && KUBECTL=$(KUBECTL) ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
 # The embedded default: fairway's built-in demo scenario with a readable report.
 run: build

@@ -12,6 +12,7 @@
 
 #include "queues/queue_spec.h"
 #include "scheduler/state/model.h"
+#include "topology/topology_spec.h"
 
 namespace fairway::k8s {
 
@@ -22,22 +23,6 @@ struct ObjectMeta {
   std::string uid;
   std::string resource_version;
   std::string key() const { return namespace_.empty() ? name : namespace_ + "/" + name; }
-};
-
-struct PriorityClass {
-  std::string name;
-  int32_t value = 0;
-  bool global_default = false;
-  std::string preemption_policy;  // PreemptLowerPriority | Never
-};
-
-struct TopologyLevel {
-  std::string node_label;
-  std::optional<double> bandwidth_gbps;
-};
-struct Topology {
-  std::string name;
-  std::vector<TopologyLevel> levels;  // top to bottom
 };
 
 // A decoded object plus its metadata (decoders fill both).
@@ -51,7 +36,7 @@ tl::expected<Decoded<Pod>, std::string> decode_pod(std::string_view json);
 tl::expected<Decoded<Node>, std::string> decode_node(std::string_view json);
 tl::expected<Decoded<QueueSpec>, std::string> decode_queue(std::string_view json);
 tl::expected<Decoded<PodGroup>, std::string> decode_pod_group(std::string_view json);
-tl::expected<Decoded<Topology>, std::string> decode_topology(std::string_view json);
+tl::expected<Decoded<TopologySpec>, std::string> decode_topology(std::string_view json);
 tl::expected<Decoded<PriorityClass>, std::string> decode_priority_class(std::string_view json);
 
 // Request bodies.

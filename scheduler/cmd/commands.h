@@ -12,7 +12,13 @@ int run_main(int argc, char** argv);
 
 // `fairway fairshare FILE`: offline fair-share calculator, YAML in, JSON out.
 int fairshare(std::span<const std::string> args, std::ostream& out, std::ostream& err);
-// `fairway sim [SCENARIO.yaml]`: the in-process simulation with a readable report.
+// `fairway sim [SCENARIO.yaml]`: the embedded default, with a readable report.
 int sim(std::span<const std::string> args, std::ostream& out, std::ostream& err);
+// `fairway apiserver`: the embedded Kubernetes API server alone.
+int apiserver(std::span<const std::string> args, std::ostream& out, std::ostream& err);
+// `fairway scheduler`: the service.
+int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream& err);
+// `fairway topology-agent`: publishes this node's GPU link graph (NVML via dlopen).
+int topology_agent(std::span<const std::string> args, std::ostream& out, std::ostream& err);
 
 }  // namespace fairway::cmd

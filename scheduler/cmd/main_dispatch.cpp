@@ -10,8 +10,11 @@ namespace {
 constexpr const char* kUsage = R"(fairway — a Kubernetes batch scheduler for GPU/AI clusters
 
 Usage:
+  fairway scheduler [flags]     the scheduler service (--kubeconfig, or in-cluster)
   fairway sim [SCENARIO.yaml]   run a scenario (the built-in demo when none is given)
+  fairway apiserver [flags]     the embedded Kubernetes API server alone
   fairway fairshare FILE        compute hierarchical fair shares offline (YAML in, JSON out)
+  fairway topology-agent        publish this node's GPU links (runs as a DaemonSet)
   fairway help                  this text
 
 Run 'fairway COMMAND --help' for a command's flags.
@@ -29,6 +32,9 @@ int run_main(int argc, char** argv) {
   const std::span<const std::string> rest(args.data() + 1, args.size() - 1);
   if (command == "fairshare") return fairshare(rest, std::cout, std::cerr);
   if (command == "sim") return sim(rest, std::cout, std::cerr);
+  if (command == "apiserver") return apiserver(rest, std::cout, std::cerr);
+  if (command == "scheduler") return scheduler(rest, std::cout, std::cerr);
+  if (command == "topology-agent") return topology_agent(rest, std::cout, std::cerr);
   std::cerr << "fairway: unknown command \"" << command << "\"\n\n" << kUsage;
   return 2;
 }

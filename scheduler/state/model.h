@@ -111,4 +111,11 @@ struct PodGroup {
   std::string key() const { return namespace_ + "/" + name; }
 };
 
+struct PriorityClass {
+  std::string name;
+  int32_t value = 0;
+  bool global_default = false;
+  std::string preemption_policy;  // PreemptLowerPriority | Never
+};
+
 }  // namespace fairway
