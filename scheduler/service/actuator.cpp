@@ -1,0 +1,187 @@
+#include "scheduler/service/actuator.h"
+
+#include <chrono>
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include "k8s-client/objects.h"
+#include "scheduler/service/log.h"
+
+namespace fairway {
+namespace {
+
+// Scheduled Events are a courtesy; under a flood of binds the oldest are dropped, never binds.
+constexpr size_t kMaxQueuedEvents = 10'000;
+
+std::string now_rfc3339() {
+  const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  return fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", now);
+}
+
+std::pair<std::string, std::string> split_key(const std::string& key) {
+  const auto slash = key.find('/');
+  return {key.substr(0, slash), key.substr(slash + 1)};
+}
+
+}  // namespace
+
+Actuator::Actuator(k8s::RestClient& client, int bind_workers, Hooks hooks)
+    : client_(client), hooks_(std::move(hooks)) {
+  for (int i = 0; i < std::max(bind_workers, 1); ++i) bind_threads_.emplace_back([this] { bind_loop(); });
+  write_thread_ = std::thread([this] { write_loop(); });
+}
+
+Actuator::~Actuator() { stop(); }
+
+void Actuator::bind(Binding binding) {
+  ++in_flight_;
+  {
+    std::lock_guard lock(bind_mutex_);
+    binds_.push_back(std::move(binding));
+  }
+  bind_ready_.notify_one();
+}
+
+void Actuator::explain(Unschedulable pending) {
+  {
+    std::lock_guard lock(write_mutex_);
+    std::string key = pending.pod;
+    explanations_.insert_or_assign(std::move(key), std::move(pending));
+  }
+  write_ready_.notify_one();
+}
+
+void Actuator::stop() {
+  {
+    std::lock_guard bind_lock(bind_mutex_);
+    std::lock_guard write_lock(write_mutex_);
+    if (stopping_ && bind_threads_.empty()) return;
+    stopping_ = true;
+  }
+  bind_ready_.notify_all();
+  write_ready_.notify_all();
+  for (auto& thread : bind_threads_) thread.join();
+  bind_threads_.clear();
+  if (write_thread_.joinable()) write_thread_.join();
+}
+
+void Actuator::bind_loop() {
+  for (;;) {
+    Binding binding;
+    {
+      std::unique_lock lock(bind_mutex_);
+      bind_ready_.wait(lock, [this] { return stopping_ || !binds_.empty(); });
+      if (binds_.empty()) return;  // stopping, and every queued bind is done
+      binding = std::move(binds_.front());
+      binds_.pop_front();
+    }
+    do_bind(binding);
+    --in_flight_;
+  }
+}
+
+void Actuator::do_bind(const Binding& binding) {
+  if (!hooks_.may_write()) {
+    hooks_.on_failed(binding, "not the leader");
+    return;
+  }
+  const auto [ns, name] = split_key(binding.pod);
+  const std::string path = fmt::format("/api/v1/namespaces/{}/pods/{}/binding", ns, name);
+  const auto response =
+      client_.request("POST", path, k8s::binding_body(ns, name, binding.uid, binding.node));
+  if (!response) {
+    ++stats_.bind_errors;
+    log::warn("bind failed", {{"pod", binding.pod}, {"node", binding.node}, {"error", response.error().message}});
+    hooks_.on_failed(binding, response.error().message);
+    return;
+  }
+  if (response->ok()) {
+    ++stats_.binds;
+    log::debug("bound", {{"pod", binding.pod}, {"node", binding.node}, {"queue", binding.queue}});
+    {
+      std::lock_guard lock(write_mutex_);
+      if (scheduled_events_.size() >= kMaxQueuedEvents) scheduled_events_.pop_front();
+      scheduled_events_.push_back(binding);
+      explanations_.erase(binding.pod);
+    }
+    write_ready_.notify_one();
+    return;
+  }
+  if (response->status == 409) {
+    // Already assigned (by an earlier attempt of ours or by someone else): the pod's watch event
+    // carries the node it really went to, and the state follows that, so nothing is counted twice.
+    ++stats_.bind_conflicts;
+    log::info("pod already bound", {{"pod", binding.pod}, {"node", binding.node}});
+    return;
+  }
+  if (response->status == 404) {
+    log::debug("pod vanished before binding", {{"pod", binding.pod}});
+    hooks_.on_failed(binding, "pod not found");
+    return;
+  }
+  ++stats_.bind_errors;
+  log::warn("bind rejected", {{"pod", binding.pod}, {"node", binding.node},
+                              {"code", std::to_string(response->status)}, {"body", response->body.substr(0, 300)}});
+  hooks_.on_failed(binding, fmt::format("binding rejected with HTTP {}", response->status));
+}
+
+void Actuator::write_loop() {
+  for (;;) {
+    std::map<std::string, Unschedulable> explanations;
+    std::deque<Binding> scheduled;
+    {
+      std::unique_lock lock(write_mutex_);
+      write_ready_.wait(lock, [this] {
+        return stopping_ || !explanations_.empty() || !scheduled_events_.empty();
+      });
+      if (stopping_) return;  // explanations are re-derived by the next leader's cycles
+      explanations.swap(explanations_);
+      scheduled.swap(scheduled_events_);
+    }
+    for (const auto& [key, pending] : explanations) do_explain(pending);
+    for (const Binding& binding : scheduled) {
+      if (!hooks_.may_write()) break;
+      const auto [ns, name] = split_key(binding.pod);
+      post_event(ns, name, binding.uid, "Normal", "Scheduled",
+                 fmt::format("Successfully assigned {} to {}", binding.pod, binding.node));
+    }
+  }
+}
+
+void Actuator::do_explain(const Unschedulable& pending) {
+  if (!hooks_.may_write()) return;
+  const auto [ns, name] = split_key(pending.pod);
+  const std::string path = fmt::format("/api/v1/namespaces/{}/pods/{}/status", ns, name);
+  const auto response =
+      client_.request("PATCH", path,
+                      k8s::unschedulable_condition_patch("Unschedulable", pending.message, now_rfc3339()),
+                      "application/strategic-merge-patch+json");
+  if (response && response->ok()) {
+    ++stats_.status_writes;
+  } else if (!response || response->status != 404) {
+    log::warn("could not update pod condition",
+              {{"pod", pending.pod},
+               {"error", response ? std::to_string(response->status) : response.error().message}});
+  }
+  post_event(ns, name, pending.uid, "Warning", "FailedScheduling", pending.message);
+}
+
+void Actuator::post_event(const std::string& ns, const std::string& name, const std::string& uid,
+                          const std::string& type, const std::string& reason,
+                          const std::string& message) {
+  k8s::EventSpec event;
+  event.namespace_ = ns;
+  event.involved_kind = "Pod";
+  event.involved_name = name;
+  event.involved_uid = uid;
+  event.involved_api_version = "v1";
+  event.type = type;
+  event.reason = reason;
+  event.message = message;
+  const auto response = client_.request("POST", fmt::format("/api/v1/namespaces/{}/events", ns),
+                                        k8s::event_body(event, now_rfc3339()));
+  if (response && response->ok()) ++stats_.events;
+}
+
+}  // namespace fairway

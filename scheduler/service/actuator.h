@@ -1,0 +1,93 @@
+#pragma once
+// The actuator: turns the cycle's decisions into API writes, off the scheduling loop.
+//
+// Binds run on several worker threads (each RestClient request takes a pooled keep-alive
+// connection), so one slow bind does not hold up the others. 201 → done (the watch confirms);
+// 409 "already assigned" → somebody bound it first, the watch brings the truth, nothing is
+// counted twice; 404 → the pod is gone; anything else → on_failed, which forgets the assumed
+// placement so the next cycle retries.
+//
+// Pending explanations (PodScheduled=False condition + FailedScheduling Event) and Scheduled
+// Events go through one writer thread with a coalescing map (the latest message per pod wins),
+// so a burst of cycles never queues stale writes ahead of binds.
+//
+// Every write checks `may_write()` first: a replica that lost its lease writes nothing.
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "k8s-client/rest_client.h"
+#include "scheduler/cycle/cycle.h"
+
+namespace fairway {
+
+struct ActuatorStats {
+  std::atomic<uint64_t> binds{0};
+  std::atomic<uint64_t> bind_conflicts{0};
+  std::atomic<uint64_t> bind_errors{0};
+  std::atomic<uint64_t> status_writes{0};
+  std::atomic<uint64_t> events{0};
+};
+
+struct Unschedulable {
+  std::string pod;  // namespace/name
+  std::string uid;
+  std::string reason;   // PendingReason name, for the Event
+  std::string message;
+};
+
+class Actuator {
+ public:
+  struct Hooks {
+    std::function<bool()> may_write;
+    std::function<void(const Binding&, const std::string& why)> on_failed;
+  };
+
+  Actuator(k8s::RestClient& client, int bind_workers, Hooks hooks);
+  ~Actuator();
+  Actuator(const Actuator&) = delete;
+  Actuator& operator=(const Actuator&) = delete;
+
+  void bind(Binding binding);
+  void explain(Unschedulable pending);
+  // Finishes queued binds, then stops the threads.
+  void stop();
+
+  const ActuatorStats& stats() const { return stats_; }
+  size_t binds_in_flight() const { return in_flight_.load(); }
+
+ private:
+  void bind_loop();
+  void write_loop();
+  void do_bind(const Binding& binding);
+  void do_explain(const Unschedulable& pending);
+  void post_event(const std::string& ns, const std::string& name, const std::string& uid,
+                  const std::string& type, const std::string& reason, const std::string& message);
+
+  k8s::RestClient& client_;
+  Hooks hooks_;
+  ActuatorStats stats_;
+  std::atomic<size_t> in_flight_{0};
+
+  std::mutex bind_mutex_;
+  std::condition_variable bind_ready_;
+  std::deque<Binding> binds_;
+  bool stopping_ = false;
+
+  std::mutex write_mutex_;
+  std::condition_variable write_ready_;
+  std::map<std::string, Unschedulable> explanations_;  // coalesced by pod
+  std::deque<Binding> scheduled_events_;
+
+  std::vector<std::thread> bind_threads_;
+  std::thread write_thread_;
+};
+
+}  // namespace fairway

@@ -1,0 +1,53 @@
+#pragma once
+// The scheduler loop's inbox: informer threads and bind workers post changes to the cluster
+// state here; only the loop thread applies them, so ClusterState needs no locks.
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <vector>
+
+#include "scheduler/state/cluster_state.h"
+
+namespace fairway {
+
+class Inbox {
+ public:
+  using Change = std::function<void(ClusterState&)>;
+
+  void post(Change change) {
+    {
+      std::lock_guard lock(mutex_);
+      changes_.push_back(std::move(change));
+    }
+    wake_.notify_one();
+  }
+
+  // Waits until something is posted or `deadline`, then returns everything posted so far.
+  std::vector<Change> take(std::chrono::steady_clock::time_point deadline) {
+    std::unique_lock lock(mutex_);
+    wake_.wait_until(lock, deadline, [this] { return !changes_.empty() || woken_; });
+    woken_ = false;
+    std::vector<Change> out;
+    out.swap(changes_);
+    return out;
+  }
+
+  // Wakes the loop without a change (shutdown, leadership change).
+  void nudge() {
+    {
+      std::lock_guard lock(mutex_);
+      woken_ = true;
+    }
+    wake_.notify_one();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::vector<Change> changes_;
+  bool woken_ = false;
+};
+
+}  // namespace fairway

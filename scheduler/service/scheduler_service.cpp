@@ -1,0 +1,225 @@
+#include "scheduler/service/scheduler_service.h"
+
+#include <map>
+#include <memory>
+#include <thread>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "k8s-client/objects.h"
+#include "k8s-client/reflector.h"
+#include "scheduler/service/actuator.h"
+#include "scheduler/service/inbox.h"
+#include "scheduler/service/log.h"
+
+namespace fairway {
+namespace {
+
+// The watched resources and their collection paths.
+constexpr const char* kPodsPath = "/api/v1/pods";
+constexpr const char* kNodesPath = "/api/v1/nodes";
+constexpr const char* kQueuesPath = "/apis/scheduling.fairway.dev/v1alpha1/queues";
+constexpr const char* kPodGroupsPath = "/apis/scheduling.fairway.dev/v1alpha1/podgroups";
+constexpr const char* kTopologiesPath = "/apis/scheduling.fairway.dev/v1alpha1/topologies";
+constexpr const char* kPriorityClassesPath = "/apis/scheduling.k8s.io/v1/priorityclasses";
+
+template <typename T>
+std::unique_ptr<k8s::Reflector<T>> make_reflector(
+    k8s::RestClient& client, const char* resource, const char* path,
+    typename k8s::Reflector<T>::Decoder decoder, Inbox& inbox,
+    std::function<void(ClusterState&, k8s::EventType, T&&)> apply) {
+  typename k8s::Reflector<T>::Handler handler;
+  handler.on_event = [&inbox, apply](k8s::EventType type, k8s::Decoded<T>&& decoded) {
+    inbox.post([apply, type, object = std::move(decoded.object)](ClusterState& state) mutable {
+      apply(state, type, std::move(object));
+    });
+  };
+  handler.on_synced = [&inbox] { inbox.nudge(); };
+  handler.on_problem = [resource](std::string_view problem) {
+    log::warn("informer problem", {{"resource", resource}, {"problem", std::string(problem)}});
+  };
+  return std::make_unique<k8s::Reflector<T>>(client, resource, path, decoder, std::move(handler));
+}
+
+}  // namespace
+
+SchedulerService::SchedulerService(k8s::ClusterConfig cluster, SchedulerOptions options)
+    : cluster_(std::move(cluster)), options_(std::move(options)) {}
+
+int SchedulerService::run(std::stop_token stop) {
+  k8s::RestOptions rest;
+  rest.qps = options_.kube_api_qps;
+  rest.burst = options_.kube_api_burst;
+  rest.pool_size = options_.bind_workers + 2;
+  rest.user_agent = "fairway-scheduler";
+  k8s::RestClient client(cluster_, rest);
+  // Events and status writes get their own client and budget, as kube-scheduler's event
+  // broadcaster does, so explanations never slow binds down.
+  k8s::RestOptions writer_rest = rest;
+  writer_rest.pool_size = 2;
+  k8s::RestClient writer_client(cluster_, writer_rest);
+
+  Inbox inbox;
+  StateConfig state_config;
+  state_config.scheduler_name = options_.scheduler_name;
+  state_config.intent = options_.intent;
+  ClusterState state(state_config);
+
+  // Priority classes resolve pods' priorityClassName where admission left priority unset.
+  std::unordered_map<std::string, int32_t> priority_classes;
+
+  auto pods = make_reflector<Pod>(
+      client, "pods", kPodsPath, &k8s::decode_pod, inbox,
+      [&priority_classes](ClusterState& s, k8s::EventType type, Pod&& pod) {
+        if (type == k8s::EventType::kDeleted) {
+          s.remove_pod(pod.key());
+          return;
+        }
+        if (pod.priority == 0 && !pod.priority_class_name.empty()) {
+          if (auto it = priority_classes.find(pod.priority_class_name); it != priority_classes.end()) {
+            pod.priority = it->second;
+          }
+        }
+        s.upsert_pod(std::move(pod));
+      });
+  auto nodes = make_reflector<Node>(client, "nodes", kNodesPath, &k8s::decode_node, inbox,
+                                    [](ClusterState& s, k8s::EventType type, Node&& node) {
+                                      if (type == k8s::EventType::kDeleted) s.remove_node(node.name);
+                                      else s.upsert_node(std::move(node));
+                                    });
+  auto queues = make_reflector<QueueSpec>(
+      client, "queues", kQueuesPath, &k8s::decode_queue, inbox,
+      [](ClusterState& s, k8s::EventType type, QueueSpec&& queue) {
+        if (type == k8s::EventType::kDeleted) s.remove_queue(queue.name);
+        else s.upsert_queue(std::move(queue));
+      });
+  auto groups = make_reflector<PodGroup>(
+      client, "podgroups", kPodGroupsPath, &k8s::decode_pod_group, inbox,
+      [](ClusterState& s, k8s::EventType type, PodGroup&& group) {
+        if (type == k8s::EventType::kDeleted) s.remove_pod_group(group.key());
+        else s.upsert_pod_group(std::move(group));
+      });
+  auto topologies = make_reflector<TopologySpec>(
+      client, "topologies", kTopologiesPath, &k8s::decode_topology, inbox,
+      [](ClusterState&, k8s::EventType, TopologySpec&&) {});
+  auto priorities = make_reflector<PriorityClass>(
+      client, "priorityclasses", kPriorityClassesPath, &k8s::decode_priority_class, inbox,
+      [&priority_classes](ClusterState&, k8s::EventType type, PriorityClass&& pc) {
+        if (type == k8s::EventType::kDeleted) priority_classes.erase(pc.name);
+        else priority_classes[pc.name] = pc.value;
+      });
+
+  std::vector<std::jthread> threads;
+  auto start = [&threads](auto& reflector) {
+    threads.emplace_back([&reflector](std::stop_token token) { reflector->run(token); });
+  };
+  start(pods);
+  start(nodes);
+  start(queues);
+  start(groups);
+  start(topologies);
+  start(priorities);
+  auto all_synced = [&] {
+    return pods->synced() && nodes->synced() && queues->synced() && groups->synced() &&
+           topologies->synced() && priorities->synced();
+  };
+
+  std::atomic<bool> leader{!options_.leader_elect};
+  std::unique_ptr<k8s::LeaderElector> elector;
+  std::jthread elector_thread;
+  if (options_.leader_elect) {
+    elector = std::make_unique<k8s::LeaderElector>(
+        client, options_.lease,
+        [&] {
+          leader = true;
+          log::info("became leader", {{"identity", options_.lease.identity}});
+          inbox.nudge();
+        },
+        [&] {
+          leader = false;
+          log::warn("lost leadership", {{"identity", options_.lease.identity}});
+          inbox.nudge();
+        });
+    elector_thread = std::jthread([&elector](std::stop_token token) { elector->run(token); });
+  }
+  auto may_write = [&] { return leader.load() && (!elector || elector->is_leader()); };
+
+  Actuator actuator(client, options_.bind_workers,
+                    {may_write, [&inbox](const Binding& binding, const std::string& why) {
+                       log::info("forgetting placement", {{"pod", binding.pod}, {"reason", why}});
+                       inbox.post([pod = binding.pod](ClusterState& s) { s.forget(pod); });
+                     }});
+
+  log::info("scheduler started", {{"scheduler_name", options_.scheduler_name},
+                                  {"server", cluster_.server},
+                                  {"leader_elect", options_.leader_elect ? "true" : "false"}});
+
+  // The loop. Explanations are written only when a pod's message changes.
+  std::unordered_map<std::string, std::string> explained;
+  bool dirty = true;
+  auto last_cycle = std::chrono::steady_clock::now() - options_.schedule_period;
+  std::stop_callback wake_on_stop(stop, [&inbox] { inbox.nudge(); });
+  while (!stop.stop_requested()) {
+    const auto now = std::chrono::steady_clock::now();
+    const auto next = dirty ? std::max(now, last_cycle + options_.schedule_period)
+                            : now + std::chrono::seconds(1);
+    auto changes = inbox.take(next);
+    for (auto& change : changes) change(state);
+    stats_.events_applied += changes.size();
+    dirty = dirty || !changes.empty();
+
+    const bool synced = all_synced();
+    if (synced && !stats_.synced) log::info("informers synced", {{"pods", std::to_string(state.pod_count())}});
+    stats_.synced = synced;
+    stats_.leader = may_write();
+    if (!dirty || !synced || !may_write()) continue;
+    if (std::chrono::steady_clock::now() < last_cycle + options_.schedule_period) continue;
+
+    last_cycle = std::chrono::steady_clock::now();
+    dirty = false;
+    CycleResult result = run_cycle(state, options_.cycle);
+    ++stats_.cycles;
+    assume_all(state, result);
+    stats_.pods_bound += result.bindings.size();
+    if (!result.bindings.empty() || !result.pending.empty()) {
+      log::debug("cycle", {{"bound", std::to_string(result.bindings.size())},
+                           {"pending_jobs", std::to_string(result.pending.size())}});
+    }
+    for (Binding& binding : result.bindings) {
+      explained.erase(binding.pod);
+      actuator.bind(std::move(binding));
+    }
+    for (const PendingJob& job : result.pending) {
+      for (const std::string& pod : job.pods) {
+        auto& last = explained[pod];
+        if (last == job.message) continue;
+        last = job.message;
+        const PodRecord* record = state.find_pod(pod);
+        actuator.explain({pod, record != nullptr ? record->pod.uid : "", reason_name(job.reason),
+                          job.message});
+      }
+    }
+    // Forget explanations of pods that are gone, so the map does not grow without bound.
+    if (explained.size() > 2 * state.pod_count() + 1024) {
+      std::erase_if(explained, [&state](const auto& entry) { return state.find_pod(entry.first) == nullptr; });
+    }
+  }
+
+  // Shutdown order: finish queued binds, release the lease (still needs the client), then close
+  // the watches so the reflector threads return.
+  log::info("scheduler stopping", {{"binds", std::to_string(actuator.stats().binds.load())}});
+  actuator.stop();
+  leader = false;
+  writer_client.stop();
+  if (elector_thread.joinable()) {
+    elector_thread.request_stop();
+    elector_thread.join();
+  }
+  for (auto& thread : threads) thread.request_stop();
+  client.stop();
+  threads.clear();  // joins
+  return 0;
+}
+
+}  // namespace fairway

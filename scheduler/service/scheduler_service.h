@@ -1,0 +1,60 @@
+#pragma once
+// `fairway scheduler`: informers → cluster state → cycles → actuator.
+//
+// Threads: one reflector per watched resource (pods, nodes, queues, podgroups, topologies,
+// priorityclasses) posting decoded changes to the Inbox; the loop thread (the caller of run())
+// that alone owns the ClusterState, applies changes, and runs a cycle when something changed,
+// at most once per schedule_period (events coalesce) and only once every informer has synced;
+// bind and status workers in the Actuator; the leader elector when enabled. A standby replica
+// keeps its caches warm and schedules nothing.
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include "k8s-client/config.h"
+#include "k8s-client/leader_election.h"
+#include "k8s-client/rest_client.h"
+#include "scheduler/cycle/cycle.h"
+
+namespace fairway {
+
+struct SchedulerOptions {
+  std::string scheduler_name = "fairway";
+  bool leader_elect = true;
+  k8s::LeaderElectionConfig lease;
+  double kube_api_qps = 50;
+  int kube_api_burst = 100;
+  std::chrono::milliseconds schedule_period{50};
+  int bind_workers = 8;
+  CycleOptions cycle;
+  PodIntentConfig intent;
+};
+
+struct SchedulerStats {
+  std::atomic<uint64_t> cycles{0};
+  std::atomic<uint64_t> pods_bound{0};  // bindings handed to the actuator
+  std::atomic<uint64_t> events_applied{0};
+  std::atomic<bool> synced{false};
+  std::atomic<bool> leader{false};
+};
+
+class SchedulerService {
+ public:
+  SchedulerService(k8s::ClusterConfig cluster, SchedulerOptions options);
+
+  // Blocks until `stop` is requested; returns the exit code.
+  int run(std::stop_token stop);
+
+  const SchedulerStats& stats() const { return stats_; }
+
+ private:
+  k8s::ClusterConfig cluster_;
+  SchedulerOptions options_;
+  SchedulerStats stats_;
+};
+
+}  // namespace fairway
