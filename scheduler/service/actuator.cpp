@@ -52,6 +52,14 @@ void Actuator::explain(Unschedulable pending) {
   write_ready_.notify_one();
 }
 
+void Actuator::patch_status(std::string path, std::string merge_patch) {
+  {
+    std::lock_guard lock(write_mutex_);
+    status_patches_.insert_or_assign(std::move(path), std::move(merge_patch));
+  }
+  write_ready_.notify_one();
+}
+
 void Actuator::stop() {
   {
     std::lock_guard bind_lock(bind_mutex_);
@@ -129,17 +137,31 @@ void Actuator::do_bind(const Binding& binding) {
 void Actuator::write_loop() {
   for (;;) {
     std::map<std::string, Unschedulable> explanations;
+    std::map<std::string, std::string> status_patches;
     std::deque<Binding> scheduled;
     {
       std::unique_lock lock(write_mutex_);
       write_ready_.wait(lock, [this] {
-        return stopping_ || !explanations_.empty() || !scheduled_events_.empty();
+        return stopping_ || !explanations_.empty() || !scheduled_events_.empty() ||
+               !status_patches_.empty();
       });
       if (stopping_) return;  // explanations are re-derived by the next leader's cycles
       explanations.swap(explanations_);
+      status_patches.swap(status_patches_);
       scheduled.swap(scheduled_events_);
     }
     for (const auto& [key, pending] : explanations) do_explain(pending);
+    for (const auto& [path, patch] : status_patches) {
+      if (!hooks_.may_write()) break;
+      const auto response = client_.request("PATCH", path, patch, "application/merge-patch+json");
+      if (response && response->ok()) {
+        ++stats_.status_writes;
+      } else if (!response || response->status != 404) {
+        log::warn("could not write status",
+                  {{"path", path},
+                   {"error", response ? std::to_string(response->status) : response.error().message}});
+      }
+    }
     for (const Binding& binding : scheduled) {
       if (!hooks_.may_write()) break;
       const auto [ns, name] = split_key(binding.pod);

@@ -57,6 +57,8 @@ class Actuator {
 
   void bind(Binding binding);
   void explain(Unschedulable pending);
+  // A JSON merge patch for a status subresource (Queue, PodGroup); the latest per path wins.
+  void patch_status(std::string path, std::string merge_patch);
   // Finishes queued binds, then stops the threads.
   void stop();
 
@@ -84,6 +86,7 @@ class Actuator {
   std::mutex write_mutex_;
   std::condition_variable write_ready_;
   std::map<std::string, Unschedulable> explanations_;  // coalesced by pod
+  std::map<std::string, std::string> status_patches_;  // coalesced by path
   std::deque<Binding> scheduled_events_;
 
   std::vector<std::thread> bind_threads_;

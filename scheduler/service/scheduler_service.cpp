@@ -12,6 +12,7 @@
 #include "scheduler/service/actuator.h"
 #include "scheduler/service/inbox.h"
 #include "scheduler/service/log.h"
+#include "scheduler/service/queue_status.h"
 
 namespace fairway {
 namespace {
@@ -40,6 +41,21 @@ std::unique_ptr<k8s::Reflector<T>> make_reflector(
     log::warn("informer problem", {{"resource", resource}, {"problem", std::string(problem)}});
   };
   return std::make_unique<k8s::Reflector<T>>(client, resource, path, decoder, std::move(handler));
+}
+
+constexpr auto kStatusPeriod = std::chrono::seconds(1);
+
+void publish_queue_status(ClusterState& state, const CycleResult& result,
+                          std::unordered_map<std::string, std::string>& written, Actuator& actuator) {
+  for (auto& [name, status] : queue_statuses(state.queue_tree(), result.shares, state.registry())) {
+    if (!state.queue_specs().contains(name)) continue;  // the implicit default has no object
+    std::string body = nlohmann::json{{"status", std::move(status)}}.dump();
+    auto& last = written[name];
+    if (last == body) continue;
+    last = body;
+    actuator.patch_status(
+        fmt::format("/apis/scheduling.fairway.dev/v1alpha1/queues/{}/status", name), std::move(body));
+  }
 }
 
 }  // namespace
@@ -155,8 +171,11 @@ int SchedulerService::run(std::stop_token stop) {
                                   {"server", cluster_.server},
                                   {"leader_elect", options_.leader_elect ? "true" : "false"}});
 
-  // The loop. Explanations are written only when a pod's message changes.
+  // The loop. Explanations are written only when a pod's message changes; Queue status only
+  // when it changes, and at most once per status_period.
   std::unordered_map<std::string, std::string> explained;
+  std::unordered_map<std::string, std::string> queue_status_written;
+  auto last_status = std::chrono::steady_clock::now() - kStatusPeriod;
   bool dirty = true;
   auto last_cycle = std::chrono::steady_clock::now() - options_.schedule_period;
   std::stop_callback wake_on_stop(stop, [&inbox] { inbox.nudge(); });
@@ -199,6 +218,10 @@ int SchedulerService::run(std::stop_token stop) {
         actuator.explain({pod, record != nullptr ? record->pod.uid : "", reason_name(job.reason),
                           job.message});
       }
+    }
+    if (std::chrono::steady_clock::now() - last_status >= kStatusPeriod) {
+      last_status = std::chrono::steady_clock::now();
+      publish_queue_status(state, result, queue_status_written, actuator);
     }
     // Forget explanations of pods that are gone, so the map does not grow without bound.
     if (explained.size() > 2 * state.pod_count() + 1024) {

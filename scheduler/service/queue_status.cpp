@@ -1,0 +1,59 @@
+#include "scheduler/service/queue_status.h"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "queues/quantity.h"
+
+namespace fairway {
+
+std::string share_quantity(double canonical, int64_t scale) {
+  const double rounded = std::round(canonical);
+  if (std::fabs(canonical - rounded) < 1e-6) return format_quantity(static_cast<int64_t>(rounded), scale);
+  // Fractions of a canonical unit (a third of a millicore) are shown to three decimals.
+  return fmt::format("{:.3f}", canonical / static_cast<double>(scale));
+}
+
+std::unordered_map<std::string, nlohmann::json> queue_statuses(const QueueTree& tree,
+                                                               const FairShares& shares,
+                                                               const ResourceRegistry& registry) {
+  std::unordered_map<std::string, nlohmann::json> out;
+  for (QueueIndex q = 0; q < tree.size(); ++q) {
+    const QueueNode& node = tree.node(q);
+    if (node.implicit) continue;
+    nlohmann::json status;
+    status["allocated"] = nlohmann::json::object();
+    status["fairShare"] = nlohmann::json::object();
+    status["deserved"] = nlohmann::json::object();
+    status["pending"] = nlohmann::json::object();
+    for (size_t i = 0; i < registry.size(); ++i) {
+      const auto r = static_cast<ResourceId>(i);
+      if (r == kPods) continue;  // a node limit, not something queues share
+      const int64_t scale = registry.scale(r);
+      const int64_t allocated = q < shares.allocated.size() ? shares.allocated[q][r] : 0;
+      const int64_t demand = q < shares.demand.size() ? shares.demand[q][r] : 0;
+      const int64_t deserved = q < shares.deserved.size() ? shares.deserved[q][r] : 0;
+      const double fair = shares.share(q, r);
+      if (allocated == 0 && demand == 0 && deserved == 0 && fair == 0) continue;
+      const std::string& name = registry.name(r);
+      status["allocated"][name] = format_quantity(allocated, scale);
+      status["fairShare"][name] = share_quantity(fair, scale);
+      status["deserved"][name] = format_quantity(deserved, scale);
+      status["pending"][name] = format_quantity(std::max<int64_t>(demand - allocated, 0), scale);
+    }
+    status["conditions"] = nlohmann::json::array(
+        {{{"type", "Valid"}, {"status", "True"}, {"reason", "Valid"}, {"message", ""}}});
+    out.emplace(node.name, std::move(status));
+  }
+  for (const QueueProblem& problem : tree.problems()) {
+    if (!problem.blocking) continue;
+    nlohmann::json status;
+    status["conditions"] = nlohmann::json::array(
+        {{{"type", "Valid"}, {"status", "False"}, {"reason", problem.reason}, {"message", problem.message}}});
+    out.insert_or_assign(problem.queue, std::move(status));
+  }
+  return out;
+}
+
+}  // namespace fairway
