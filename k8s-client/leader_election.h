@@ -22,20 +22,36 @@ struct LeaderElectionConfig {
   std::chrono::seconds retry_period{2};
 };
 
+// Semantics follow client-go's leaderelection: the lease is taken when it is free, held by us, or
+// its holder has not renewed for lease_duration as measured on OUR clock from when we last saw
+// the record change (no reliance on synchronized clocks); writes are PUTs conditional on the
+// resourceVersion read (409 → someone else won this round); acquireTime and leaseTransitions
+// change only when the holder changes. Differences: after losing the lease run() goes back to
+// acquiring instead of returning (the caller decides whether to exit in on_stopped_leading).
 class LeaderElector {
  public:
+  // Both callbacks run on run()'s thread and must return promptly (start work elsewhere):
+  // renewals wait while they run.
   LeaderElector(RestClient& client, LeaderElectionConfig config,
                 std::function<void()> on_started_leading, std::function<void()> on_stopped_leading);
   // Blocks: tries to acquire, then renews, until stop (then releases the lease if held).
   void run(std::stop_token stop);
-  bool is_leader() const { return leader_.load(); }
+  // True while the last successful renewal is younger than renew_deadline, even if run() is
+  // blocked in a slow request at the moment.
+  bool is_leader() const;
 
  private:
+  struct Observed;
+  bool try_acquire_or_renew(Observed& observed);
+  void release();
+  void set_leader(bool leader);
+
   RestClient& client_;
   LeaderElectionConfig config_;
   std::function<void()> on_started_;
   std::function<void()> on_stopped_;
   std::atomic<bool> leader_{false};
+  std::atomic<int64_t> renewed_at_ns_{0};  // steady clock, last successful acquire/renew
 };
 
 }  // namespace fairway::k8s

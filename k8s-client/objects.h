@@ -39,6 +39,77 @@ tl::expected<Decoded<PodGroup>, std::string> decode_pod_group(std::string_view j
 tl::expected<Decoded<TopologySpec>, std::string> decode_topology(std::string_view json);
 tl::expected<Decoded<PriorityClass>, std::string> decode_priority_class(std::string_view json);
 
+// The built-in decoder for T (one of Pod, Node, QueueSpec, PodGroup, TopologySpec, PriorityClass):
+// decode_object<Pod> is decode_pod, and so on.
+template <typename T>
+tl::expected<Decoded<T>, std::string> decode_object(std::string_view json);
+template <typename T>
+using ObjectDecoder = tl::expected<Decoded<T>, std::string> (*)(std::string_view json);
+
+// An object of a list or watch stream that could not be decoded. `key` is namespace/name when the
+// metadata could still be read (a reflector keeps such keys alive instead of deleting them).
+struct ItemError {
+  std::string key;
+  std::string message;
+};
+
+// A LIST answer: {"metadata":{"resourceVersion","continue"},"items":[...]}. A bad item does not fail
+// the list: it lands in `errors` ("items[3]: spec.priority: ..."); a malformed envelope does.
+template <typename T>
+struct DecodedList {
+  std::string resource_version;
+  std::string continue_token;  // empty on the last page
+  std::vector<Decoded<T>> items;
+  std::vector<ItemError> errors;
+};
+template <typename T>
+tl::expected<DecodedList<T>, std::string> decode_list(std::string_view json);
+// The same with a caller-provided item decoder (fed each item's raw JSON; slower: two passes).
+template <typename T>
+tl::expected<DecodedList<T>, std::string> decode_list(std::string_view json,
+                                                      ObjectDecoder<T> item_decoder);
+
+// metav1.Status, as carried by ERROR watch events and non-2xx answers.
+struct ApiStatus {
+  int code = 0;        // 410 on ERROR events: the watch's resourceVersion is too old → relist
+  std::string reason;  // "Expired", "Gone", "NotFound", "Conflict", ...
+  std::string message;
+};
+// Decodes a Status body; fields missing stay default. Never fails on well-formed JSON.
+tl::expected<ApiStatus, std::string> decode_status(std::string_view json);
+
+enum class WatchEventKind { kAdded, kModified, kDeleted, kBookmark, kError };
+const char* watch_event_kind_name(WatchEventKind kind);
+
+// One line of a watch stream: {"type":"ADDED","object":{...}}.
+//   ADDED/MODIFIED/DELETED: `object` is decoded with T's decoder;
+//   BOOKMARK: only object.meta.resource_version is set;
+//   ERROR: `status` holds the Status object (code 410: relist).
+// The result is an error only when the envelope itself is unreadable (→ relist). An object that
+// does not decode sets `object_error` instead, with `object.meta` filled as far as it was read
+// (usually complete: metadata comes first), so a watcher can keep its resourceVersion and go on.
+template <typename T>
+struct WatchEvent {
+  WatchEventKind kind = WatchEventKind::kAdded;
+  Decoded<T> object;
+  ApiStatus status;
+  std::string object_error;  // empty: `object` is complete
+};
+template <typename T>
+tl::expected<WatchEvent<T>, std::string> decode_watch_event(std::string_view json);
+template <typename T>
+tl::expected<WatchEvent<T>, std::string> decode_watch_event(std::string_view json,
+                                                            ObjectDecoder<T> object_decoder);
+
+// Small parsers the decoders use, exposed for tests and other edges.
+// RFC 3339 ("2024-05-01T12:00:00Z", "…T12:00:00.123456+02:00") → milliseconds since the epoch.
+tl::expected<int64_t, std::string> parse_rfc3339_ms(std::string_view text);
+// Go duration ("90s", "5m", "1h30m", "1.5h", "250ms") → whole seconds, truncated.
+tl::expected<int64_t, std::string> parse_go_duration_seconds(std::string_view text);
+// Milliseconds since the epoch → "2024-05-01T12:00:00Z" (metav1.Time) or, with micro,
+// "2024-05-01T12:00:00.123000Z" (metav1.MicroTime, used by Leases).
+std::string format_rfc3339(int64_t epoch_ms, bool micro = false);
+
 // Request bodies.
 std::string binding_body(std::string_view ns, std::string_view pod, std::string_view uid,
                          std::string_view node);

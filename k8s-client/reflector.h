@@ -11,6 +11,12 @@
 //         exponential backoff and jitter.
 //
 // Events are delivered on the thread that calls run(). Decoding happens here, once.
+//
+// A DELETED event carries the last object seen for the key (the reflector keeps one decoded copy
+// per key, as client-go's store does), whether the server sent the deletion or a relist found the
+// key gone. Objects that fail to decode are reported through on_problem and skipped; a key that
+// was known keeps its last good object (it is not deleted because its new version is unreadable).
+// Explicitly instantiated for Pod, Node, QueueSpec, PodGroup, TopologySpec and PriorityClass.
 
 #include <atomic>
 #include <chrono>
@@ -76,7 +82,13 @@ class Reflector {
   ReflectorStats stats_;
   std::atomic<bool> synced_{false};
   std::string resource_version_;
-  std::unordered_map<std::string, std::string> known_;  // key → resourceVersion
+  std::unordered_map<std::string, Decoded<T>> known_;  // key → last object seen
+
+  enum class WatchEnd { kResume, kRelist, kBackoff, kStopped };
+  bool list(std::stop_token& stop);  // false: failed (backoff)
+  WatchEnd watch(std::stop_token& stop);
+  void apply(EventType type, Decoded<T>&& object);
+  void problem(std::string_view message);
 };
 
 }  // namespace fairway::k8s

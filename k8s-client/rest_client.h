@@ -3,11 +3,18 @@
 // small pool of connections, bearer token / client certificate auth, client-side rate limit
 // (token bucket: qps, burst), 429 honouring Retry-After, reconnect on broken connections.
 // Blocking calls: callers that must not block run them on their own threads.
+//
+// Why synchronous: every caller (reflectors, the actuator's bind workers, leader election) is a
+// thread that waits on the answer anyway, and a blocking API keeps their code straight-line.
+// Underneath, each connection owns a small io_context and runs Beast's async operations to
+// completion on the calling thread: that is what gives requests a deadline and lets stop() (from
+// any thread) close a connection that is blocked in a read.
 
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <string_view>
 
@@ -24,12 +31,16 @@ struct RestOptions {
   std::chrono::seconds request_timeout{30};
   int max_retries_429 = 5;
   std::string user_agent = "fairway";
+  // A stream with no bytes for this long is closed as a transport error; zero: never (the
+  // server's timeoutSeconds and TCP keepalive bound a watch instead).
+  std::chrono::seconds stream_idle_timeout{0};
 };
 
 struct Response {
   int status = 0;  // HTTP status
   std::string body;
   std::string content_type;
+  std::string retry_after;  // the Retry-After header, if any (429s are retried before returning)
   bool ok() const { return status >= 200 && status < 300; }
 };
 
@@ -59,11 +70,17 @@ class RestClient {
   // line until the server closes, on_line returns false, or stop() is called. A non-2xx answer
   // is returned as the Response (with its body) without calling on_line.
   tl::expected<Response, TransportError> stream(std::string_view path, const LineHandler& on_line);
+  // The same, also closed when `stop` is requested (one watch, not the whole client). A stream
+  // closed by either stop ends with the Response (2xx, empty body), not an error.
+  tl::expected<Response, TransportError> stream(std::string_view path, const LineHandler& on_line,
+                                                std::stop_token stop);
 
   // Closes every open stream and fails pending requests (shutdown).
   void stop();
 
-  // Counters for metrics: requests by verb/code are reported to this hook if set.
+  // Counters for metrics: requests by verb/code are reported to this hook if set. Called once per
+  // HTTP exchange (each 429 retry counts) with the path without its query, code 0 for transport
+  // failures; streams report verb "WATCH" when their headers arrive. Called on the caller's thread.
   using RequestObserver = std::function<void(std::string_view verb, std::string_view path, int code,
                                              std::chrono::nanoseconds latency)>;
   void set_observer(RequestObserver observer);

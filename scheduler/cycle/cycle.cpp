@@ -1,9 +1,13 @@
 #include "scheduler/cycle/cycle.h"
 
 #include <algorithm>
+#include <bit>
 #include <functional>
+#include <limits>
 #include <map>
+#include <memory>
 #include <optional>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
 
@@ -13,6 +17,8 @@
 #include "queues/quantity.h"
 #include "scheduler/cycle/node_ledger.h"
 #include "scheduler/state/node_filters.h"
+#include "scheduler/state/pod_intent.h"
+#include "topology/fabric_tree.h"
 
 namespace fairway {
 
@@ -78,13 +84,37 @@ enum class QueueCheck { kOk, kOverFairShare, kOverLimit };
 
 enum class Attempt { kPlaced, kDeferred, kFailed };
 
+// Fabric domains tried per level for one gang before relaxing (each failed trial is rolled back).
+constexpr int kMaxDomainTrials = 8;
+// Domains with at most this many nodes are scanned node by node; bigger ones are searched
+// through the ledger's free-GPU buckets, filtered by membership.
+constexpr uint32_t kDirectScanNodes = 64;
+constexpr std::string_view kHostnameLevel = "kubernetes.io/hostname";
+
+int64_t whole_gpus(const ResourceVector& amount) {
+  return std::max<int64_t>(amount[kGpu], 0) / 1000;
+}
+
 class CycleRunner {
  public:
   CycleRunner(ClusterState& state, const CycleOptions& options)
       : state_(state),
         options_(options),
         tree_(state.queue_tree()),
-        ledger_(state) {}
+        ledger_(state) {
+    bool known = false;
+    bool unknown = false;
+    for (const NodeRecord& record : state.nodes()) {
+      if (!record.schedulable() || record.allocatable[kGpu] < 2000) continue;
+      if (record.gpu_graph == nullptr) {
+        unknown = true;
+      } else {
+        known = true;
+        if (!record.gpu_graph->one_island()) islands_matter_ = true;
+      }
+    }
+    if (known && unknown) islands_matter_ = true;
+  }
 
   CycleResult run();
 
@@ -92,6 +122,22 @@ class CycleRunner {
   struct Placed {
     PodId pod;
     NodeId node;
+    uint64_t gpus = 0;  // GPU indices chosen on the node's link graph
+  };
+  // Where a pod may go: one domain of a fabric tree; no tree means every node.
+  struct Scope {
+    const FabricTree* tree = nullptr;
+    int level = -1;
+    DomainId domain = kNoDomain;
+  };
+  // The Topology that applies to one job, and its constraint as level indices.
+  struct GangTopology {
+    const TopologySpec* spec = nullptr;
+    const FabricTree* tree = nullptr;
+    FabricCapacity* capacity = nullptr;
+    std::optional<size_t> required;
+    std::optional<size_t> preferred;
+    bool constrained() const { return required || preferred; }
   };
 
   void compute_shares();
@@ -99,9 +145,34 @@ class CycleRunner {
   std::vector<JobId> ordered_jobs(const std::unordered_set<JobId>& jobs) const;
   Attempt try_job(JobId id, QueueIndex leaf, bool within_fair_share);
   QueueCheck check_queue(QueueIndex leaf, const ResourceVector& charge, std::string* why) const;
-  std::optional<NodeId> choose_node(const PodRecord& pod);
+  std::optional<NodeId> choose_node(const PodRecord& pod, const Scope& scope);
   std::optional<double> fit_score(const PodRecord& pod, NodeId node);
-  std::string diagnose(const PodRecord& pod) const;
+  std::string diagnose(const PodRecord& pod, const Scope& scope) const;
+
+  // Ledger changes go through these, so fabric capacities and GPU sets follow.
+  void take(Placed& placed);
+  void give(const Placed& placed);
+  void roll_back(std::vector<Placed>& placed, size_t keep);
+  uint64_t& free_gpu_mask(NodeId node);
+  int island_class(NodeId node, int64_t gpus);
+
+  bool resolve_topology(const JobRecord& job, GangTopology* topo, std::string* error);
+  FabricCapacity* capacity_for(const std::string& name, const FabricTree& tree);
+  int64_t gpu_demand(const std::vector<PodId>& pods) const;
+  bool place_gang(const GangTopology& topo, const std::vector<PodId>& gang,
+                  std::vector<Placed>& placed, std::string* why);
+  bool place_within(const GangTopology& topo, int level, DomainId domain, int prefer,
+                    const std::vector<PodId>& gang, std::vector<Placed>& placed,
+                    std::string* why);
+  std::vector<DomainId> fitting_domains(const GangTopology& topo, int level, DomainId domain,
+                                        int target, int64_t demand) const;
+  std::vector<PodId> fill(const GangTopology& topo, int level, DomainId domain,
+                          std::vector<PodId> pods, std::vector<Placed>& placed);
+  std::string required_failure(const GangTopology& topo, int64_t demand, size_t pods,
+                               const std::vector<DomainId>& tried,
+                               const std::string& trial_failure) const;
+  void record_quality(const JobRecord& job, const std::vector<Placed>& placed,
+                      const GangTopology& topo);
   void leave_pending(const JobRecord& job, std::vector<PodId> pods, PendingReason reason,
                      std::string message);
 
@@ -113,6 +184,15 @@ class CycleRunner {
   CycleResult result_;
   std::unordered_map<uint64_t, std::string> failed_shapes_;
   size_t cpu_cursor_ = 0;
+  // Per-cycle free GPUs per fabric domain, by Topology name; made on first use.
+  std::map<std::string, std::unique_ptr<FabricCapacity>, std::less<>> capacities_;
+  std::vector<FabricCapacity*> active_capacities_;
+  // Free GPU sets of nodes with a known link graph, made on first use per node.
+  std::vector<uint64_t> free_masks_;
+  std::vector<uint8_t> mask_ready_;
+  // Whether NVLink islands can tell nodes apart at all: some node splits its GPUs into several
+  // islands, or known and unknown layouts are mixed. When not, multi-GPU pods skip the check.
+  bool islands_matter_ = false;
 };
 
 CycleResult CycleRunner::run() {
@@ -300,12 +380,47 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
     case QueueCheck::kOk: break;
   }
 
-  // Place pods one by one on the ledger; keep them only if the gang's minimum is met.
+  GangTopology topo;
+  if (std::string error; !resolve_topology(job, &topo, &error)) {
+    leave_pending(job, pending, PendingReason::kUnschedulable, std::move(error));
+    return Attempt::kFailed;
+  }
+
   std::vector<Placed> placed;
   ResourceVector charged;
   std::string failure;
   size_t stopped_at = pending.size();
-  for (size_t i = 0; i < pending.size(); ++i) {
+  size_t first = 0;
+  Scope scope;  // where pods beyond the gang's minimum may go
+  // With a Topology, the gang's minimum is placed as a whole (domain first, then nodes); a job
+  // of one without a constraint has nothing to keep together.
+  const bool as_gang = topo.tree != nullptr && need > 0 && (topo.constrained() || need >= 2);
+  if (as_gang) {
+    const std::vector<PodId> gang(pending.begin(),
+                                  pending.begin() + static_cast<std::ptrdiff_t>(need));
+    if (!place_gang(topo, gang, placed, &failure)) {
+      leave_pending(job, pending, PendingReason::kUnschedulable, std::move(failure));
+      return Attempt::kFailed;
+    }
+    for (const Placed& p : placed) charged += queue_charge(pods[p.pod].requests);
+    first = need;
+  }
+  if (topo.tree != nullptr && topo.required) {
+    // Pods beyond the minimum join the gang's domain of the required level.
+    std::optional<NodeId> anchor;
+    if (!placed.empty()) anchor = placed.front().node;
+    for (size_t k = 0; !anchor && k < job.all.size(); ++k) {
+      const PodRecord& other = pods[job.all[k]];
+      if (other.counted_bound) anchor = other.node;
+    }
+    if (anchor) {
+      const auto level = static_cast<int>(*topo.required);
+      scope = {topo.tree, level, topo.tree->domain_of(*topo.required, *anchor)};
+    }
+  }
+
+  // Place pods one by one on the ledger; keep them only if the gang's minimum is met.
+  for (size_t i = first; i < pending.size(); ++i) {
     const PodRecord& record = pods[pending[i]];
     if (placed.size() >= need) {
       // Beyond the gang's minimum, each extra pod must keep the queue within bounds on its own.
@@ -318,13 +433,16 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
         break;
       }
     }
-    const auto node = choose_node(record);
+    const auto node = choose_node(record, scope);
     if (!node) {
       const uint64_t shape = placement_signature(record);
-      if (auto cached = failed_shapes_.find(shape); cached != failed_shapes_.end()) {
+      if (scope.tree != nullptr) {
+        failure = diagnose(record, scope);
+        ++result_.stats.diagnoses;
+      } else if (auto cached = failed_shapes_.find(shape); cached != failed_shapes_.end()) {
         failure = cached->second;
       } else {
-        failure = diagnose(record);
+        failure = diagnose(record, Scope{});
         ++result_.stats.diagnoses;
         // Cache only what was seen without tentative placements of this job on the ledger.
         if (placed.empty()) failed_shapes_.emplace(shape, failure);
@@ -332,16 +450,18 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
       stopped_at = i;
       break;
     }
-    ledger_.take(*node, record.requests);
-    placed.push_back({pending[i], *node});
+    Placed p{pending[i], *node};
+    take(p);
+    placed.push_back(p);
     charged += queue_charge(record.requests);
   }
 
   if (placed.size() < need || placed.empty()) {
-    for (const Placed& p : placed) ledger_.give(p.node, pods[p.pod].requests);
+    const size_t fit = placed.size();
+    roll_back(placed, 0);
     std::string message = failure;
     if (job.min_member > 1) {
-      message = fmt::format("gang needs {} more pods, {} fit: {}", need, placed.size(), failure);
+      message = fmt::format("gang needs {} more pods, {} fit: {}", need, fit, failure);
     }
     leave_pending(job, pending, PendingReason::kUnschedulable, std::move(message));
     return Attempt::kFailed;
@@ -349,9 +469,14 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
 
   for (const Placed& p : placed) {
     const PodRecord& record = pods[p.pod];
-    result_.bindings.push_back({record.pod.key(), record.pod.uid,
-                                state_.nodes()[p.node].node.name, job.key, job.queue});
+    Binding binding{record.pod.key(), record.pod.uid, state_.nodes()[p.node].node.name, job.key,
+                    job.queue, {}};
+    for (uint64_t mask = p.gpus; mask != 0; mask &= mask - 1) {
+      binding.gpus.push_back(std::countr_zero(mask));
+    }
+    result_.bindings.push_back(std::move(binding));
   }
+  record_quality(job, placed, topo);
   order_->charge(leaf, charged);
   ++result_.stats.jobs_scheduled;
   result_.stats.pods_bound += static_cast<uint32_t>(placed.size());
@@ -380,61 +505,107 @@ std::optional<double> CycleRunner::fit_score(const PodRecord& pod, NodeId node) 
   return options_.strategy == ScoringStrategy::kBinPack ? left : -left;
 }
 
-std::optional<NodeId> CycleRunner::choose_node(const PodRecord& pod) {
-  const uint32_t enough = std::max<uint32_t>(options_.feasible_nodes_to_score, 1);
-  auto best_in = [&](const std::vector<NodeId>& group, size_t start) -> std::optional<NodeId> {
+std::optional<NodeId> CycleRunner::choose_node(const PodRecord& pod, const Scope& scope) {
+  const int64_t gpus = (pod.requests[kGpu] + 999) / 1000;
+  const bool spread = options_.strategy == ScoringStrategy::kSpread;
+  // Multi-GPU pods prefer nodes where one NVLink island holds them: class 0 fits an island,
+  // 1 is a node of unknown layout, 2 a node that would split the pod over PCIe.
+  const bool islands = gpus >= 2 && islands_matter_;
+  auto in_scope = [&scope](NodeId node) {
+    return scope.tree == nullptr ||
+           scope.tree->domain_of(static_cast<size_t>(scope.level), node) == scope.domain;
+  };
+
+  if (scope.tree != nullptr &&
+      scope.tree->domain(static_cast<size_t>(scope.level), scope.domain).count <=
+          kDirectScanNodes) {
+    // A small domain: score every node of it, in the same order the bucket walk would use.
     std::optional<NodeId> best;
-    double best_score = 0;
+    std::tuple<int, int64_t, double> best_key;
+    for (NodeId node :
+         scope.tree->nodes_in(static_cast<size_t>(scope.level), scope.domain)) {
+      if (!state_.nodes()[node].schedulable()) continue;
+      const auto score = fit_score(pod, node);
+      if (!score) continue;
+      const int64_t free = whole_gpus(ledger_.free(node));
+      int64_t order = spread ? -free : free;
+      if (gpus == 0) order = (state_.nodes()[node].allocatable[kGpu] > 0 ? 1'000'000 : 0) + free;
+      const std::tuple<int, int64_t, double> key{islands ? island_class(node, gpus) : 0, order,
+                                                 *score};
+      if (!best || key < best_key) {
+        best = node;
+        best_key = key;
+      }
+    }
+    return best;
+  }
+
+  struct Best {
+    std::optional<NodeId> node;
+    int island = 3;
+    double score = 0;
+  };
+  const uint32_t enough = std::max<uint32_t>(options_.feasible_nodes_to_score, 1);
+  auto best_in = [&](const std::vector<NodeId>& group, size_t start) {
+    Best best;
     uint32_t feasible = 0;
     const size_t n = group.size();
     for (size_t k = 0; k < n && feasible < enough; ++k) {
       const NodeId node = group[(start + k) % n];
+      if (!in_scope(node)) continue;
       const auto score = fit_score(pod, node);
       if (!score) continue;
       ++feasible;
-      if (!best || *score < best_score) {
-        best = node;
-        best_score = *score;
+      const int island = islands ? island_class(node, gpus) : 0;
+      if (!best.node || island < best.island || (island == best.island && *score < best.score)) {
+        best = {node, island, *score};
       }
     }
     return best;
   };
 
-  const int64_t gpus = (pod.requests[kGpu] + 999) / 1000;
   const int top = ledger_.max_free_gpus();
-  const bool spread = options_.strategy == ScoringStrategy::kSpread;
   if (gpus > 0) {
     if (gpus > top) return std::nullopt;
     // Bin-pack walks from the fullest node that can still hold the pod; spread from the emptiest.
+    // A node that keeps the pod inside one NVLink island wins over a tighter one that does not.
+    Best fallback;
     for (int k = 0; k <= top - gpus; ++k) {
       const int bucket = spread ? top - k : static_cast<int>(gpus) + k;
-      if (auto best = best_in(ledger_.bucket(bucket), 0)) return best;
+      const Best best = best_in(ledger_.bucket(bucket), 0);
+      if (!best.node) continue;
+      if (best.island == 0) return best.node;
+      if (best.island < fallback.island) fallback = best;
     }
-    return std::nullopt;
+    return fallback.node;
   }
   // Pods without GPUs go to nodes without GPUs first, so GPU nodes keep their CPU for GPU pods;
   // the start rotates so full nodes at the front are not scanned by every pod.
   const auto& cpu_nodes = ledger_.cpu_nodes();
   if (!cpu_nodes.empty()) {
-    if (auto best = best_in(cpu_nodes, cpu_cursor_ % cpu_nodes.size())) {
+    if (auto best = best_in(cpu_nodes, cpu_cursor_ % cpu_nodes.size()).node) {
       cpu_cursor_ = (cpu_cursor_ + 1) % cpu_nodes.size();
       return best;
     }
   }
   for (int k = 0; k <= top; ++k) {
-    if (auto best = best_in(ledger_.bucket(k), 0)) return best;
+    if (auto best = best_in(ledger_.bucket(k), 0).node) return best;
   }
   return std::nullopt;
 }
 
-// Why no node fits, counted over every node, in kube-scheduler's words.
-std::string CycleRunner::diagnose(const PodRecord& pod) const {
+// Why no node fits, counted over every node (of the scope), in kube-scheduler's words.
+std::string CycleRunner::diagnose(const PodRecord& pod, const Scope& scope) const {
   ReasonCounts reasons;
   int64_t total = 0;
   const auto& nodes = state_.nodes();
   for (NodeId id = 0; id < nodes.size(); ++id) {
     const NodeRecord& record = nodes[id];
     if (!record.present) continue;
+    if (scope.tree != nullptr &&
+        scope.tree->domain_of(static_cast<size_t>(scope.level), id) != scope.domain) {
+      continue;
+    }
     ++total;
     if (const NodeFilterResult filtered = filter_node(pod.pod, record.node); !filtered.fits()) {
       ++reasons[failure_reason(filtered)];
@@ -450,6 +621,401 @@ std::string CycleRunner::diagnose(const PodRecord& pod) const {
     }
   }
   return summarize_unschedulable(total, reasons);
+}
+
+// ------------------------------------------------------------------ ledger, GPU sets, islands
+
+uint64_t& CycleRunner::free_gpu_mask(NodeId node) {
+  if (mask_ready_.empty()) {
+    mask_ready_.assign(state_.nodes().size(), 0);
+    free_masks_.assign(state_.nodes().size(), 0);
+  }
+  if (mask_ready_[node] == 0) {
+    // Which GPUs running pods hold is not known (the device plugin picked them); assume islands
+    // were filled smallest first, as fairway itself would have done.
+    const GpuLinkGraph& graph = *state_.nodes()[node].gpu_graph;
+    const int64_t free = std::min<int64_t>(whole_gpus(ledger_.free(node)), graph.gpu_count());
+    free_masks_[node] =
+        graph.all_gpus() & ~graph.assume_used(graph.gpu_count() - static_cast<int>(free));
+    mask_ready_[node] = 1;
+  }
+  return free_masks_[node];
+}
+
+int CycleRunner::island_class(NodeId node, int64_t gpus) {
+  const auto& graph = state_.nodes()[node].gpu_graph;
+  if (graph == nullptr) return 1;
+  if (graph->one_island()) return 0;
+  return graph->largest_free_island(free_gpu_mask(node)) >= gpus ? 0 : 2;
+}
+
+void CycleRunner::take(Placed& placed) {
+  const PodRecord& record = state_.pods()[placed.pod];
+  const int64_t gpus = whole_gpus(record.requests);
+  const auto& graph = state_.nodes()[placed.node].gpu_graph;
+  if (gpus > 0 && graph != nullptr) {
+    uint64_t& free = free_gpu_mask(placed.node);
+    placed.gpus = graph->choose(free, static_cast<int>(gpus));
+    free &= ~placed.gpus;
+  }
+  const int64_t before = whole_gpus(ledger_.free(placed.node));
+  ledger_.take(placed.node, record.requests);
+  const int64_t after = whole_gpus(ledger_.free(placed.node));
+  for (FabricCapacity* capacity : active_capacities_) capacity->adjust(placed.node, after - before);
+}
+
+void CycleRunner::give(const Placed& placed) {
+  const int64_t before = whole_gpus(ledger_.free(placed.node));
+  ledger_.give(placed.node, state_.pods()[placed.pod].requests);
+  const int64_t after = whole_gpus(ledger_.free(placed.node));
+  for (FabricCapacity* capacity : active_capacities_) capacity->adjust(placed.node, after - before);
+  if (placed.gpus != 0) free_gpu_mask(placed.node) |= placed.gpus;
+}
+
+void CycleRunner::roll_back(std::vector<Placed>& placed, size_t keep) {
+  while (placed.size() > keep) {
+    give(placed.back());
+    placed.pop_back();
+  }
+}
+
+// ---------------------------------------------------------------------------------- topology
+
+bool CycleRunner::resolve_topology(const JobRecord& job, GangTopology* topo, std::string* error) {
+  const TopologyConstraint& wanted = job.topology;
+  const bool asks_level = !wanted.required_level.empty() || !wanted.preferred_level.empty();
+  const TopologySpec* spec = state_.topology_for(wanted);
+  if (spec == nullptr) {
+    if (!wanted.topology.empty()) {
+      *error = fmt::format("Topology \"{}\" does not exist", wanted.topology);
+      return false;
+    }
+    if (asks_level) {
+      *error = state_.topologies().empty()
+                   ? std::string("the job asks for a topology level, but no Topology exists")
+                   : fmt::format("the job asks for a topology level but names no Topology, and "
+                                 "{} exist: name one in topologyConstraint.topology (or "
+                                 "annotation {})",
+                                 state_.topologies().size(), kAnnotationTopology);
+      return false;
+    }
+    return true;
+  }
+  const FabricTree* tree = state_.fabric(spec->name);
+  if (tree == nullptr || tree->levels() == 0) return true;
+  auto level_of = [&](const std::string& label, std::optional<size_t>* out) {
+    if (label.empty()) return true;
+    *out = tree->level_index(label);
+    if (*out) return true;
+    std::string levels;
+    for (const TopologyLevel& level : spec->levels) {
+      levels += (levels.empty() ? "" : ", ") + level.node_label;
+    }
+    *error = fmt::format("Topology \"{}\" has no level \"{}\" (levels: {})", spec->name, label,
+                         levels);
+    return false;
+  };
+  if (!level_of(wanted.required_level, &topo->required) ||
+      !level_of(wanted.preferred_level, &topo->preferred)) {
+    return false;
+  }
+  // A preferred level at or above the required one is met by the requirement itself.
+  if (topo->required && topo->preferred && *topo->preferred <= *topo->required) {
+    topo->preferred.reset();
+  }
+  topo->spec = spec;
+  topo->tree = tree;
+  topo->capacity = capacity_for(spec->name, *tree);
+  return true;
+}
+
+FabricCapacity* CycleRunner::capacity_for(const std::string& name, const FabricTree& tree) {
+  auto it = capacities_.find(name);
+  if (it != capacities_.end()) return it->second.get();
+  const auto& nodes = state_.nodes();
+  std::vector<int64_t> free(nodes.size(), 0);
+  std::vector<int64_t> total(nodes.size(), 0);
+  for (NodeId id = 0; id < nodes.size(); ++id) {
+    if (!nodes[id].schedulable()) continue;
+    free[id] = whole_gpus(ledger_.free(id));
+    total[id] = whole_gpus(nodes[id].allocatable);
+  }
+  auto capacity = std::make_unique<FabricCapacity>(tree, free, total);
+  FabricCapacity* raw = capacity.get();
+  capacities_.emplace(name, std::move(capacity));
+  active_capacities_.push_back(raw);
+  return raw;
+}
+
+int64_t CycleRunner::gpu_demand(const std::vector<PodId>& pods) const {
+  int64_t demand = 0;
+  for (PodId pod : pods) demand += whole_gpus(state_.pods()[pod].requests);
+  return demand;
+}
+
+// Required level: the smallest domain of that level that holds the gang (best fit), trying the
+// next one when pods do not fit node by node; inside it, the preferred level as below.
+// Otherwise: as deep as the preferred level (default: the lowest) allows, relaxing one level at a
+// time, and at last spread over the fewest domains of the whole fabric.
+bool CycleRunner::place_gang(const GangTopology& topo, const std::vector<PodId>& gang,
+                             std::vector<Placed>& placed, std::string* why) {
+  const FabricTree& tree = *topo.tree;
+  const int lowest = static_cast<int>(tree.levels()) - 1;
+  if (!topo.required) {
+    const int prefer = topo.preferred ? static_cast<int>(*topo.preferred) : lowest;
+    return place_within(topo, -1, kNoDomain, prefer, gang, placed, why);
+  }
+  const size_t level = *topo.required;
+  const int64_t demand = gpu_demand(gang);
+  const std::vector<DomainId> candidates =
+      fitting_domains(topo, -1, kNoDomain, static_cast<int>(level), demand);
+  const int prefer = topo.preferred ? static_cast<int>(*topo.preferred) : lowest;
+  std::vector<DomainId> tried;
+  std::string trial_failure;
+  for (DomainId domain : candidates) {
+    if (tried.size() == static_cast<size_t>(kMaxDomainTrials)) break;
+    tried.push_back(domain);
+    if (place_within(topo, static_cast<int>(level), domain, prefer, gang, placed,
+                     tried.size() == 1 ? &trial_failure : nullptr)) {
+      return true;
+    }
+  }
+  *why = required_failure(topo, demand, gang.size(), tried, trial_failure);
+  return false;
+}
+
+bool CycleRunner::place_within(const GangTopology& topo, int level, DomainId domain, int prefer,
+                               const std::vector<PodId>& gang, std::vector<Placed>& placed,
+                               std::string* why) {
+  const int64_t demand = gpu_demand(gang);
+  const size_t keep = placed.size();
+  for (int target = prefer; target > level; --target) {
+    const std::vector<DomainId> candidates =
+        fitting_domains(topo, level, domain, target, demand);
+    int trials = 0;
+    for (DomainId candidate : candidates) {
+      if (trials++ == kMaxDomainTrials) break;
+      ++result_.stats.topology_trials;
+      if (fill(topo, target, candidate, gang, placed).empty()) return true;
+      roll_back(placed, keep);
+    }
+  }
+  // No single domain below holds it: spread over the fewest, closest domains.
+  ++result_.stats.topology_trials;
+  const std::vector<PodId> left = fill(topo, level, domain, gang, placed);
+  if (left.empty()) return true;
+  const size_t fit = placed.size() - keep;
+  roll_back(placed, keep);
+  if (why != nullptr) {
+    const Scope scope{level < 0 ? nullptr : topo.tree, level, domain};
+    const std::string reason = diagnose(state_.pods()[left.front()], scope);
+    ++result_.stats.diagnoses;
+    *why = gang.size() > 1
+               ? fmt::format("gang needs {} more pods, {} fit: {}", gang.size(), fit, reason)
+               : reason;
+  }
+  return false;
+}
+
+// Domains of level `target` inside `domain` (of `level`; -1: the whole fabric) with at least
+// `demand` free GPUs, smallest first. Subtrees without enough free GPUs are not entered.
+std::vector<DomainId> CycleRunner::fitting_domains(const GangTopology& topo, int level,
+                                                   DomainId domain, int target,
+                                                   int64_t demand) const {
+  const FabricTree& tree = *topo.tree;
+  const FabricCapacity& capacity = *topo.capacity;
+  if (demand > capacity.max_total(static_cast<size_t>(target))) return {};
+  std::vector<std::pair<int64_t, DomainId>> found;
+  size_t exact = 0;  // domains with exactly `demand` free: nothing fits better, stop at enough
+  std::vector<std::pair<int, DomainId>> stack;
+  auto push_children = [&](int at, DomainId id) {
+    const auto next = static_cast<size_t>(at + 1);
+    if (at < 0) {
+      for (DomainId child = static_cast<DomainId>(tree.domains(0).size()); child-- > 0;) {
+        stack.emplace_back(0, child);
+      }
+      return;
+    }
+    const auto& children = tree.domain(static_cast<size_t>(at), id).children;
+    for (auto it = children.rbegin(); it != children.rend(); ++it) {
+      stack.emplace_back(static_cast<int>(next), *it);
+    }
+  };
+  push_children(level, domain);
+  while (!stack.empty()) {
+    const auto [at, id] = stack.back();
+    stack.pop_back();
+    const int64_t free = capacity.free(static_cast<size_t>(at), id);
+    if (free < demand) continue;
+    if (at == target) {
+      if (tree.domain(static_cast<size_t>(at), id).unknown) continue;
+      found.emplace_back(free, id);
+      if (free == demand && ++exact == static_cast<size_t>(kMaxDomainTrials)) break;
+      continue;
+    }
+    push_children(at, id);
+  }
+  std::stable_sort(found.begin(), found.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<DomainId> out;
+  out.reserve(found.size());
+  for (const auto& [free, id] : found) out.push_back(id);
+  return out;
+}
+
+// Places as many of `pods` (in order) as fit inside a domain, returning those left. In a domain
+// of the lowest level, node by node; above, child by child: the smallest child that holds all
+// that is left (best fit), else the child with the most free GPUs, so the gang uses few domains.
+std::vector<PodId> CycleRunner::fill(const GangTopology& topo, int level, DomainId domain,
+                                     std::vector<PodId> pods, std::vector<Placed>& placed) {
+  const FabricTree& tree = *topo.tree;
+  if (level == static_cast<int>(tree.levels()) - 1) {
+    const Scope scope{&tree, level, domain};
+    size_t done = 0;
+    for (; done < pods.size(); ++done) {
+      const auto node = choose_node(state_.pods()[pods[done]], scope);
+      if (!node) break;
+      Placed p{pods[done], *node};
+      take(p);
+      placed.push_back(p);
+    }
+    pods.erase(pods.begin(), pods.begin() + static_cast<std::ptrdiff_t>(done));
+    return pods;
+  }
+  int64_t smallest_pod = std::numeric_limits<int64_t>::max();
+  for (PodId pod : pods) {
+    smallest_pod = std::min(smallest_pod, whole_gpus(state_.pods()[pod].requests));
+  }
+  const auto child_level = static_cast<size_t>(level + 1);
+  std::vector<std::pair<int64_t, DomainId>> children;
+  auto consider = [&](DomainId child) {
+    const int64_t free = topo.capacity->free(child_level, child);
+    if (free >= smallest_pod) children.emplace_back(free, child);
+  };
+  if (level < 0) {
+    for (DomainId child = 0; child < tree.domains(0).size(); ++child) consider(child);
+  } else {
+    for (DomainId child : tree.domain(static_cast<size_t>(level), domain).children) consider(child);
+  }
+  std::stable_sort(children.begin(), children.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  while (!pods.empty() && !children.empty()) {
+    const int64_t demand = gpu_demand(pods);
+    auto it = std::lower_bound(children.begin(), children.end(), demand,
+                               [](const auto& child, int64_t want) { return child.first < want; });
+    if (it == children.end()) it = std::prev(children.end());
+    const DomainId child = it->second;
+    children.erase(it);
+    pods = fill(topo, static_cast<int>(child_level), child, std::move(pods), placed);
+  }
+  return pods;
+}
+
+std::string CycleRunner::required_failure(const GangTopology& topo, int64_t demand, size_t pods,
+                                          const std::vector<DomainId>& tried,
+                                          const std::string& trial_failure) const {
+  const FabricTree& tree = *topo.tree;
+  const size_t level = *topo.required;
+  const std::string name = tree.level_name(level);
+  const std::string wants =
+      demand > 0 ? fmt::format("{} GPUs", demand) : fmt::format("{} pods", pods);
+  std::string message = fmt::format("gang needs {} in one {} (required level {}): ", wants, name,
+                                    tree.spec().levels[level].node_label);
+  if (!tried.empty()) {
+    return message + fmt::format("{} {}: {} of {} GPUs free, but {}", name,
+                                 tree.domain_name(level, tried.front()),
+                                 topo.capacity->free(level, tried.front()), demand, trial_failure);
+  }
+  // The closest domains, most free first.
+  std::vector<std::pair<int64_t, DomainId>> known;
+  for (DomainId id = 0; id < tree.domains(level).size(); ++id) {
+    if (!tree.domain(level, id).unknown) known.emplace_back(topo.capacity->free(level, id), id);
+  }
+  if (known.empty()) {
+    return message + fmt::format("no node has the label {}", tree.spec().levels[level].node_label);
+  }
+  std::stable_sort(known.begin(), known.end(),
+                   [](const auto& a, const auto& b) { return a.first > b.first; });
+  constexpr size_t kShown = 3;
+  for (size_t k = 0; k < known.size() && k < kShown; ++k) {
+    message += fmt::format("{}{} {}: {} of {} GPUs free", k == 0 ? "" : "; ", name,
+                           tree.domain_name(level, known[k].second), known[k].first, demand);
+  }
+  if (known.size() > kShown) {
+    message += fmt::format("; {} more {} domains have fewer", known.size() - kShown, name);
+  }
+  return message;
+}
+
+void CycleRunner::record_quality(const JobRecord& job, const std::vector<Placed>& placed,
+                                 const GangTopology& topo) {
+  int64_t gpus = 0;
+  for (const Placed& p : placed) gpus += whole_gpus(state_.pods()[p.pod].requests);
+  if (placed.size() < 2 && gpus < 2) return;
+
+  PlacementQuality quality;
+  quality.job = job.key;
+  quality.topology = topo.spec != nullptr ? topo.spec->name : std::string();
+  quality.pods = static_cast<uint32_t>(placed.size());
+  struct OnNode {
+    NodeId node;
+    uint64_t mask = 0;
+    int64_t gpus = 0;
+  };
+  std::vector<OnNode> nodes;
+  for (const Placed& p : placed) {
+    auto it = std::find_if(nodes.begin(), nodes.end(),
+                           [&p](const OnNode& n) { return n.node == p.node; });
+    if (it == nodes.end()) it = nodes.insert(nodes.end(), OnNode{p.node});
+    it->mask |= p.gpus;
+    it->gpus += whole_gpus(state_.pods()[p.pod].requests);
+  }
+  quality.nodes = static_cast<uint32_t>(nodes.size());
+
+  double narrowest = std::numeric_limits<double>::infinity();
+  bool known = true;
+  for (const OnNode& on : nodes) {
+    if (on.gpus < 2) continue;
+    const auto& graph = state_.nodes()[on.node].gpu_graph;
+    if (graph == nullptr || std::popcount(on.mask) != on.gpus) {
+      known = false;
+      continue;
+    }
+    narrowest = std::min(narrowest, graph->bottleneck(on.mask).value_or(narrowest));
+  }
+  if (nodes.size() == 1) {
+    quality.common_level = std::string(kHostnameLevel);
+    quality.common_domain = state_.nodes()[nodes.front().node].node.name;
+  } else {
+    std::optional<size_t> common;
+    if (topo.tree != nullptr) {
+      for (size_t level = 0; level < topo.tree->levels(); ++level) {
+        const DomainId first = topo.tree->domain_of(level, nodes.front().node);
+        if (first == kNoDomain || topo.tree->domain(level, first).unknown) break;
+        const bool shared = std::all_of(nodes.begin(), nodes.end(), [&](const OnNode& on) {
+          return topo.tree->domain_of(level, on.node) == first;
+        });
+        if (!shared) break;
+        common = level;
+      }
+    }
+    if (common) {
+      quality.common_level = topo.tree->spec().levels[*common].node_label;
+      quality.common_domain =
+          topo.tree->domain_name(*common, topo.tree->domain_of(*common, nodes.front().node));
+      if (const auto bandwidth = topo.tree->bandwidth_at(*common)) {
+        narrowest = std::min(narrowest, *bandwidth);
+      } else {
+        known = false;
+      }
+    } else {
+      known = false;  // across top-level domains: no bandwidth is known
+    }
+  }
+  if (known && narrowest != std::numeric_limits<double>::infinity()) {
+    quality.bottleneck_gbps = narrowest;
+  }
+  result_.placements.push_back(std::move(quality));
 }
 
 void CycleRunner::leave_pending(const JobRecord& job, std::vector<PodId> pods,

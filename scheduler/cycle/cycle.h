@@ -10,13 +10,19 @@
 //   4. place each job all-or-nothing: its gang needs minMember pods bound, so the cycle places
 //      pods on a scratch ledger and keeps them only if enough fit; pods beyond minMember are
 //      placed when they fit. Nodes are filtered (resources, selectors, required affinity, taints,
-//      cordons) and scored (bin-pack GPUs by default, spread as an option).
+//      cordons) and scored (bin-pack GPUs by default, spread as an option);
+//   5. topology (docs/topology.md): when a Topology applies, a gang is placed as a whole into the
+//      smallest fabric domain that holds it (best fit), at its required level (or it waits), else
+//      as deep as its preferred level allows, relaxing one level at a time, else spread over the
+//      fewest domains. Multi-GPU pods prefer nodes where one NVLink island has enough free GPUs,
+//      and each binding records the GPU set chosen on the node's link graph.
 //
 // The cycle reads the state and returns decisions; it changes nothing. The caller assumes the
 // bindings in the state and hands them to the actuator. Every job left pending carries a
 // reason in kube-scheduler's words, plus fairway's own (queue limit, waiting for gang, ...).
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +46,25 @@ struct Binding {
   std::string node;
   std::string job;
   std::string queue;
+  // GPU indices chosen on the node's link graph (NVLink island best fit); empty when the pod
+  // asks no whole GPUs or the node's GPU layout is unknown. A hint for fractional and reserved
+  // GPUs: the device plugin still assigns devices to ordinary pods.
+  std::vector<int> gpus;
+};
+
+// How well a placed job is connected, for its PodGroup status and a metric.
+struct PlacementQuality {
+  std::string job;
+  std::string topology;       // the Topology that applied; empty when none
+  // The deepest level every pod shares: "kubernetes.io/hostname" when all are on one node, else
+  // a Topology level's node label; empty when the pods span top-level domains.
+  std::string common_level;
+  std::string common_domain;  // that level's value (the node name for one node)
+  uint32_t pods = 0;
+  uint32_t nodes = 0;
+  // Estimated slowest link between any two of the job's GPUs, GB/s: widest path on the node's
+  // GPU link graph inside a node, the common level's bandwidth between nodes. nullopt: unknown.
+  std::optional<double> bottleneck_gbps;
 };
 
 // Why a job stays pending. Reasons are CamelCase for conditions and Events.
@@ -66,11 +91,14 @@ struct CycleStats {
   uint32_t pods_bound = 0;
   uint64_t nodes_evaluated = 0;  // filter calls, for benchmarks
   uint32_t diagnoses = 0;        // full node scans to explain a failure
+  uint32_t topology_trials = 0;  // fabric domains tried for gangs
 };
 
 struct CycleResult {
   std::vector<Binding> bindings;
   std::vector<PendingJob> pending;
+  // Jobs placed this cycle with more than one pod or more than one GPU.
+  std::vector<PlacementQuality> placements;
   FairShares shares;
   CycleStats stats;
 };

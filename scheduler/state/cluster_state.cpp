@@ -33,9 +33,40 @@ void ClusterState::add_capacity(const NodeRecord& record, int sign) {
   else capacity_ -= record.allocatable;
 }
 
+namespace {
+
+std::string_view value_of(const Labels& map, std::string_view key) {
+  const auto it = map.find(key);
+  return it == map.end() ? std::string_view() : std::string_view(it->second);
+}
+
+// Whether what the GPU link graph is read from differs between two versions of a node.
+bool gpu_layout_changed(const Node& before, const Node& after) {
+  auto gpus = [](const Node& n) {
+    const auto it = n.allocatable.find(kGpuResourceName);
+    return it == n.allocatable.end() ? int64_t{0} : it->second;
+  };
+  return value_of(before.annotations, kGpuTopologyAnnotation) !=
+             value_of(after.annotations, kGpuTopologyAnnotation) ||
+         value_of(before.labels, kGfdProductLabel) != value_of(after.labels, kGfdProductLabel) ||
+         value_of(before.labels, kGfdCountLabel) != value_of(after.labels, kGfdCountLabel) ||
+         gpus(before) != gpus(after);
+}
+
+}  // namespace
+
 void ClusterState::upsert_node(Node node) {
   NodeRecord& record = nodes_[node_slot(node.name)];
   add_capacity(record, -1);
+  // Fabric trees depend on the node set and labels only; status updates do not rebuild them.
+  if (!record.present || record.node.labels != node.labels) ++node_generation_;
+  if (!record.present || gpu_layout_changed(record.node, node)) {
+    const auto gpus = node.allocatable.find(kGpuResourceName);
+    NodeGpuTopology read = read_node_gpu_topology(
+        node.labels, node.annotations, gpus == node.allocatable.end() ? 0 : gpus->second / 1000);
+    record.gpu_source = read.source;
+    record.gpu_graph = read.graph ? gpu_graphs_.intern(std::move(*read.graph)) : nullptr;
+  }
   record.allocatable = to_vector(node.allocatable, registry_);
   record.node = std::move(node);
   record.present = true;
@@ -50,6 +81,9 @@ void ClusterState::remove_node(std::string_view name) {
   // The slot stays: pods bound to the node keep pointing at it until they are deleted too.
   record.present = false;
   record.allocatable = {};
+  record.gpu_graph = nullptr;
+  record.gpu_source = GpuTopologySource::kUnknown;
+  ++node_generation_;
 }
 
 const NodeRecord* ClusterState::find_node(std::string_view name) const {
@@ -246,6 +280,14 @@ void ClusterState::refresh_job(JobId id) {
     creation = group->creation_ms;
   }
   job.min_member = std::max(min_member, 1);
+  job.topology = first.intent.topology;
+  if (group != nullptr) {
+    const TopologyConstraint& wanted = group->topology_constraint;
+    if (!wanted.topology.empty() || !wanted.required_level.empty() ||
+        !wanted.preferred_level.empty()) {
+      job.topology = wanted;
+    }
+  }
   job.creation_ms = creation;
 
   if (queue != job.queue) {
@@ -319,6 +361,43 @@ void ClusterState::remove_pod_group(std::string_view key) {
 const PodGroup* ClusterState::find_pod_group(std::string_view key) const {
   auto it = pod_groups_.find(std::string(key));
   return it == pod_groups_.end() ? nullptr : &it->second;
+}
+
+// ------------------------------------------------------------------------------ topologies
+
+void ClusterState::upsert_topology(TopologySpec topology) {
+  std::string name = topology.name;
+  fabrics_.erase(name);
+  topologies_.insert_or_assign(std::move(name), std::move(topology));
+}
+
+void ClusterState::remove_topology(std::string_view name) {
+  if (auto it = topologies_.find(name); it != topologies_.end()) topologies_.erase(it);
+  if (auto it = fabrics_.find(name); it != fabrics_.end()) fabrics_.erase(it);
+}
+
+const TopologySpec* ClusterState::topology_for(const TopologyConstraint& constraint) const {
+  if (!constraint.topology.empty()) {
+    const auto it = topologies_.find(constraint.topology);
+    return it == topologies_.end() ? nullptr : &it->second;
+  }
+  return topologies_.size() == 1 ? &topologies_.begin()->second : nullptr;
+}
+
+const FabricTree* ClusterState::fabric(std::string_view topology) {
+  const auto spec = topologies_.find(topology);
+  if (spec == topologies_.end()) return nullptr;
+  auto cached = fabrics_.find(topology);
+  if (cached == fabrics_.end()) cached = fabrics_.emplace(spec->first, CachedFabric{}).first;
+  if (cached->second.generation != node_generation_) {
+    std::vector<const LabelMap*> labels(nodes_.size(), nullptr);
+    for (NodeId id = 0; id < nodes_.size(); ++id) {
+      if (nodes_[id].present) labels[id] = &nodes_[id].node.labels;
+    }
+    cached->second.tree = FabricTree::build(spec->second, labels);
+    cached->second.generation = node_generation_;
+  }
+  return &cached->second.tree;
 }
 
 // ------------------------------------------------------------------------------ placements

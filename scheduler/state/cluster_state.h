@@ -15,6 +15,8 @@
 
 #include <cstdint>
 #include <limits>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,6 +30,9 @@
 #include "queues/resources.h"
 #include "scheduler/state/model.h"
 #include "scheduler/state/pod_intent.h"
+#include "topology/fabric_tree.h"
+#include "topology/gpu_topology.h"
+#include "topology/topology_spec.h"
 
 namespace fairway {
 
@@ -47,6 +52,10 @@ struct NodeRecord {
   ResourceVector allocatable;
   ResourceVector used;    // requests of non-terminated pods bound or assumed here
   uint32_t pods = 0;
+  // The node's GPU link graph (annotation, else GPU Feature Discovery labels); null: unknown.
+  // Shared between nodes of the same layout.
+  std::shared_ptr<const GpuLinkGraph> gpu_graph;
+  GpuTopologySource gpu_source = GpuTopologySource::kUnknown;
   bool schedulable() const { return present && node.ready && !node.unschedulable; }
 };
 
@@ -69,6 +78,8 @@ struct JobRecord {
   std::string namespace_;
   std::string queue;  // from the PodGroup CR if it names one, else the pods' label
   int32_t min_member = 1;
+  // From the PodGroup CR when it sets one, else the pods' annotations (docs/topology.md).
+  TopologyConstraint topology;
   uint32_t bound = 0;                  // pods of the job bound or assumed, not terminated
   std::unordered_set<PodId> pending;   // pods waiting for a node
   std::vector<PodId> all;              // every present pod of the job
@@ -89,6 +100,8 @@ class ClusterState {
   void remove_queue(std::string_view name);
   void upsert_pod_group(PodGroup group);
   void remove_pod_group(std::string_view key);
+  void upsert_topology(TopologySpec topology);
+  void remove_topology(std::string_view name);
 
   // --- placements decided by the cycle ---
   bool assume(std::string_view pod_key, std::string_view node_name);
@@ -116,6 +129,15 @@ class ClusterState {
   const QueueTree& queue_tree();
   const std::unordered_map<std::string, QueueSpec>& queue_specs() const { return queue_specs_; }
   const StateConfig& config() const { return config_; }
+  const std::map<std::string, TopologySpec, std::less<>>& topologies() const { return topologies_; }
+  // The Topology a constraint refers to: the named one, or, when it names none, the only one
+  // if exactly one exists. nullptr when none applies (or the named one does not exist).
+  const TopologySpec* topology_for(const TopologyConstraint& constraint) const;
+  // The fabric level tree of a Topology, rebuilt only when the Topology or the node set (nodes
+  // added, removed or relabelled) changed since the last call. nullptr for an unknown name.
+  const FabricTree* fabric(std::string_view topology);
+  // Bumped whenever nodes are added, removed or relabelled.
+  uint64_t node_generation() const { return node_generation_; }
   size_t pod_count() const { return pod_ids_.size(); }
 
  private:
@@ -144,6 +166,14 @@ class ClusterState {
   ResourceVector capacity_;
   QueueTree queue_tree_;
   bool queues_dirty_ = true;
+  struct CachedFabric {
+    FabricTree tree;
+    uint64_t generation = 0;
+  };
+  std::map<std::string, TopologySpec, std::less<>> topologies_;
+  std::map<std::string, CachedFabric, std::less<>> fabrics_;
+  uint64_t node_generation_ = 1;
+  GpuGraphCache gpu_graphs_;
 };
 
 }  // namespace fairway

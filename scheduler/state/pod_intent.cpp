@@ -173,6 +173,16 @@ void read_preemptible(const Pod& pod, PodIntent& intent) {
   }
 }
 
+void read_topology(const Pod& pod, PodIntent& intent) {
+  auto value = [&pod](std::string_view key, std::string_view kai) {
+    const auto found = first_of(find_annotation(pod, key), find_annotation(pod, kai));
+    return found ? std::string(found->value) : std::string();
+  };
+  intent.topology.topology = value(kAnnotationTopology, kKaiTopology);
+  intent.topology.required_level = value(kAnnotationRequiredLevel, kKaiRequiredPlacement);
+  intent.topology.preferred_level = value(kAnnotationPreferredLevel, kKaiPreferredPlacement);
+}
+
 }  // namespace
 
 PodIntent read_pod_intent(const Pod& pod, const PodIntentConfig& config) {
@@ -181,6 +191,7 @@ PodIntent read_pod_intent(const Pod& pod, const PodIntentConfig& config) {
   read_gang(pod, intent);
   read_gpu_fraction(pod, intent);
   read_preemptible(pod, intent);
+  read_topology(pod, intent);
   return intent;
 }
 

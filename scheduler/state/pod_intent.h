@@ -25,6 +25,16 @@ inline constexpr std::string_view kKaiGpuFraction = "gpu-fraction";
 inline constexpr std::string_view kKaiGpuMemory = "gpu-memory";
 inline constexpr std::string_view kKaiGpuFractionNumDevices = "gpu-fraction-num-devices";
 inline constexpr std::string_view kPreemptible = "fairway.dev/preemptible";  // label or annotation
+// Topology constraint of a gang without a PodGroup CR (docs/topology.md); KAI's keys too.
+inline constexpr std::string_view kAnnotationTopology = "fairway.dev/topology";
+inline constexpr std::string_view kAnnotationRequiredLevel = "fairway.dev/topology-required-level";
+inline constexpr std::string_view kAnnotationPreferredLevel =
+    "fairway.dev/topology-preferred-level";
+inline constexpr std::string_view kKaiTopology = "kai.scheduler/topology";
+inline constexpr std::string_view kKaiRequiredPlacement =
+    "kai.scheduler/topology-required-placement";
+inline constexpr std::string_view kKaiPreferredPlacement =
+    "kai.scheduler/topology-preferred-placement";
 
 struct PodIntentConfig {
   // Looked up in order, first in labels, then in annotations (Volcano's queue key is usually an
@@ -48,6 +58,7 @@ struct PodIntent {
   std::optional<int32_t> min_member;
   std::optional<GpuFraction> gpu_fraction;
   std::optional<bool> preemptible;  // unset: the queue's / priority class's default applies
+  TopologyConstraint topology;      // from annotations; a PodGroup CR's constraint wins
   // One message per problem, naming the key and the value, e.g.
   // `annotation fairway.dev/gpu-fraction="1.5": must be a number greater than 0 and less than 1`.
   std::vector<std::string> errors;

@@ -1,0 +1,196 @@
+#include "k8s-client/leader_election.h"
+
+#include <fmt/format.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "k8s-client/objects.h"
+
+namespace fairway::k8s {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+using nlohmann::json;
+
+int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(SteadyClock::now().time_since_epoch())
+      .count();
+}
+
+std::string now_micro_time() {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+  return format_rfc3339(ms, true);  // metav1.MicroTime
+}
+
+bool sleep_unless_stopped(std::stop_token& stop, std::chrono::milliseconds duration) {
+  std::mutex mutex;
+  std::condition_variable_any cv;
+  std::unique_lock lock(mutex);
+  return !cv.wait_for(lock, stop, duration, [] { return false; }) && !stop.stop_requested();
+}
+
+// retry_period stretched by up to 20%, like client-go's wait.JitterUntil(…, 1.2, …) — spreads
+// replicas that start together.
+std::chrono::milliseconds jittered(std::chrono::seconds period) {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  const double factor = 1.0 + 0.2 * std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+  return std::chrono::milliseconds(static_cast<int64_t>(static_cast<double>(period.count()) * 1000 * factor));
+}
+
+std::string string_or_empty(const json& object, const char* key) {
+  auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+int64_t int_or_zero(const json& object, const char* key) {
+  auto it = object.find(key);
+  return it != object.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
+}
+
+}  // namespace
+
+// The lease record as last seen, and when (on our clock) it last changed.
+struct LeaderElector::Observed {
+  std::string holder;
+  std::string renew_time;
+  int64_t transitions = 0;
+  int64_t duration_seconds = 0;
+  SteadyClock::time_point changed_at{};
+};
+
+LeaderElector::LeaderElector(RestClient& client, LeaderElectionConfig config,
+                             std::function<void()> on_started_leading,
+                             std::function<void()> on_stopped_leading)
+    : client_(client),
+      config_(std::move(config)),
+      on_started_(std::move(on_started_leading)),
+      on_stopped_(std::move(on_stopped_leading)) {}
+
+bool LeaderElector::is_leader() const {
+  if (!leader_.load()) return false;
+  const int64_t age = steady_ns() - renewed_at_ns_.load();
+  return age < std::chrono::duration_cast<std::chrono::nanoseconds>(config_.renew_deadline).count();
+}
+
+void LeaderElector::set_leader(bool leader) { leader_.store(leader); }
+
+bool LeaderElector::try_acquire_or_renew(Observed& observed) {
+  const std::string collection =
+      fmt::format("/apis/coordination.k8s.io/v1/namespaces/{}/leases", config_.lease_namespace);
+  const std::string path = collection + "/" + config_.lease_name;
+  const std::string now = now_micro_time();
+  const int64_t duration = config_.lease_duration.count();
+
+  auto current = client_.get(path);
+  if (!current) return false;
+  if (current->status == 404) {
+    const json lease = {
+        {"apiVersion", "coordination.k8s.io/v1"},
+        {"kind", "Lease"},
+        {"metadata", {{"name", config_.lease_name}, {"namespace", config_.lease_namespace}}},
+        {"spec",
+         {{"holderIdentity", config_.identity},
+          {"leaseDurationSeconds", duration},
+          {"acquireTime", now},
+          {"renewTime", now},
+          {"leaseTransitions", 0}}},
+    };
+    auto created = client_.request("POST", collection, lease.dump());
+    if (!created || !created->ok()) return false;  // 409: another replica created it first
+    observed = Observed{config_.identity, now, 0, duration, SteadyClock::now()};
+    return true;
+  }
+  if (!current->ok()) return false;
+  json lease = json::parse(current->body, nullptr, false);
+  if (lease.is_discarded() || !lease.is_object()) return false;
+  json& spec = lease["spec"];
+  if (!spec.is_object()) spec = json::object();
+  Observed seen{string_or_empty(spec, "holderIdentity"), string_or_empty(spec, "renewTime"),
+                int_or_zero(spec, "leaseTransitions"), int_or_zero(spec, "leaseDurationSeconds"),
+                {}};
+  // Expiry is judged from when WE saw the record last change, not from its renewTime: the
+  // replicas' clocks need not agree.
+  if (seen.holder != observed.holder || seen.renew_time != observed.renew_time ||
+      observed.changed_at == SteadyClock::time_point{}) {
+    seen.changed_at = SteadyClock::now();
+    observed = seen;
+  }
+  const bool ours = seen.holder == config_.identity;
+  const auto held_for = std::chrono::seconds(seen.duration_seconds > 0 ? seen.duration_seconds : duration);
+  if (!seen.holder.empty() && !ours && SteadyClock::now() < observed.changed_at + held_for) {
+    return false;  // someone else holds a live lease
+  }
+  spec["holderIdentity"] = config_.identity;
+  spec["leaseDurationSeconds"] = duration;
+  spec["renewTime"] = now;
+  if (!ours || !spec.contains("acquireTime") || spec["acquireTime"].is_null()) {
+    spec["acquireTime"] = now;
+  }
+  spec["leaseTransitions"] = ours ? seen.transitions : seen.transitions + 1;
+  // The resourceVersion read above stays in metadata: the PUT fails with 409 if anyone wrote
+  // in between.
+  auto updated = client_.request("PUT", path, lease.dump());
+  if (!updated || !updated->ok()) return false;
+  observed = Observed{config_.identity, now, spec["leaseTransitions"].get<int64_t>(), duration,
+                      SteadyClock::now()};
+  return true;
+}
+
+void LeaderElector::release() {
+  const std::string path = fmt::format("/apis/coordination.k8s.io/v1/namespaces/{}/leases/{}",
+                                       config_.lease_namespace, config_.lease_name);
+  auto current = client_.get(path);
+  if (!current || !current->ok()) return;
+  json lease = json::parse(current->body, nullptr, false);
+  if (lease.is_discarded() || !lease.is_object() || !lease["spec"].is_object()) return;
+  json& spec = lease["spec"];
+  if (string_or_empty(spec, "holderIdentity") != config_.identity) return;
+  // As client-go's ReleaseOnCancel: empty holder, 1 s duration, so a successor need not wait.
+  const std::string now = now_micro_time();
+  spec.erase("holderIdentity");
+  spec["leaseDurationSeconds"] = 1;
+  spec["renewTime"] = now;
+  spec["acquireTime"] = now;
+  client_.request("PUT", path, lease.dump());
+}
+
+void LeaderElector::run(std::stop_token stop) {
+  Observed observed;
+  while (!stop.stop_requested()) {
+    // Acquire.
+    while (!stop.stop_requested() && !try_acquire_or_renew(observed)) {
+      if (!sleep_unless_stopped(stop, jittered(config_.retry_period))) break;
+    }
+    if (stop.stop_requested()) break;
+    renewed_at_ns_.store(steady_ns());
+    set_leader(true);
+    if (on_started_) on_started_();
+
+    // Renew every retry_period; give up once renew_deadline passes without a success.
+    bool lost = false;
+    while (!stop.stop_requested()) {
+      if (!sleep_unless_stopped(stop, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          config_.retry_period))) {
+        break;
+      }
+      if (try_acquire_or_renew(observed)) {
+        renewed_at_ns_.store(steady_ns());
+        continue;
+      }
+      const int64_t since = steady_ns() - renewed_at_ns_.load();
+      if (since >= std::chrono::duration_cast<std::chrono::nanoseconds>(config_.renew_deadline).count()) {
+        lost = true;
+        break;
+      }
+    }
+    set_leader(false);
+    if (!lost) release();  // stopping while leader
+    if (on_stopped_) on_stopped_();
+  }
+}
+
+}  // namespace fairway::k8s

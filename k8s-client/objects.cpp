@@ -1,0 +1,1253 @@
+#include "k8s-client/objects.h"
+
+// Decoders use simdjson's On-Demand API: it walks the document once, in order, without building
+// a DOM, and skips what a struct does not need (managedFields, containerStatuses, ...). Every
+// object is iterated field by field (not looked up by key), which is both the fastest access
+// pattern and independent of the order the server writes fields in.
+//
+// Errors are values all the way: simdjson's error-code API is used throughout (no exceptions),
+// and a failure carries the path of the field it happened in, built back to front as it
+// propagates ("resources.requests.cpu" → "containers[0].resources…" → "spec.containers[0]…").
+
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <utility>
+
+#include "queues/quantity.h"
+
+namespace fairway::k8s {
+namespace {
+
+namespace dom = simdjson::dom;
+
+// A failure inside a decoder: where (a dotted path, grown while unwinding) and what.
+struct Err {
+  std::string path;
+  std::string what;
+};
+using R = tl::expected<void, Err>;
+
+tl::unexpected<Err> fail(std::string what) { return tl::unexpected(Err{{}, std::move(what)}); }
+tl::unexpected<Err> fail(simdjson::error_code code) {
+  return tl::unexpected(Err{{}, simdjson::error_message(code)});
+}
+
+// Prepends a path segment: "spec" + "containers[0]" → "spec.containers[0]"; "[0]" joins bare.
+R within(std::string_view segment, R result) {
+  if (result) return result;
+  Err& err = result.error();
+  if (err.path.empty()) {
+    err.path = segment;
+  } else {
+    err.path.insert(0, err.path.front() == '[' ? std::string(segment)
+                                                : std::string(segment) + ".");
+  }
+  return result;
+}
+R within_index(std::string_view segment, size_t index, R result) {
+  if (result) return result;
+  return within(fmt::format("{}[{}]", segment, index), std::move(result));
+}
+
+std::string describe(const Err& err) {
+  return err.path.empty() ? err.what : err.path + ": " + err.what;
+}
+
+bool is_null(dom::element value) { return value.is_null(); }
+
+// Calls fn(key, value) for each field of an object; null counts as an empty object (Go's
+// omitempty is not universal: "labels": null does occur).
+template <typename Fn>
+R for_each_field(dom::object object, Fn&& fn) {
+  for (dom::key_value_pair field : object) {
+    if (R r = fn(field.key, field.value); !r) return r;
+  }
+  return {};
+}
+template <typename Fn>
+R for_each_field(dom::element value, Fn&& fn) {
+  if (is_null(value)) return {};
+  dom::object object;
+  if (auto code = value.get_object().get(object)) return fail(code);
+  return for_each_field(object, std::forward<Fn>(fn));
+}
+
+// Calls fn(index, value) for each element; null counts as empty.
+template <typename Fn>
+R for_each_element(dom::element value, Fn&& fn) {
+  if (is_null(value)) return {};
+  dom::array array;
+  if (auto code = value.get_array().get(array)) return fail(code);
+  size_t index = 0;
+  for (dom::element element : array) {
+    if (R r = fn(index, element); !r) return r;
+    ++index;
+  }
+  return {};
+}
+
+R read_string(dom::element value, std::string& out) {
+  if (is_null(value)) {
+    out.clear();
+    return {};
+  }
+  std::string_view text;
+  if (auto code = value.get_string().get(text)) return fail(code);
+  out.assign(text);
+  return {};
+}
+
+R read_bool(dom::element value, bool& out) {
+  if (is_null(value)) return {};
+  if (auto code = value.get_bool().get(out)) return fail(code);
+  return {};
+}
+
+R read_int64(dom::element value, int64_t& out) {
+  if (auto code = value.get_int64().get(out)) return fail(code);
+  return {};
+}
+
+R read_int32(dom::element value, int32_t& out) {
+  int64_t wide = 0;
+  if (R r = read_int64(value, wide); !r) return r;
+  if (wide < std::numeric_limits<int32_t>::min() || wide > std::numeric_limits<int32_t>::max()) {
+    return fail(fmt::format("{} is out of the int32 range", wide));
+  }
+  out = static_cast<int32_t>(wide);
+  return {};
+}
+
+R read_double(dom::element value, double& out) {
+  if (auto code = value.get_double().get(out)) return fail(code);
+  return {};
+}
+
+// Go maps are written with sorted keys, so appending at the end is the common case.
+R read_string_map(dom::element value, Labels& out) {
+  return for_each_field(value, [&](std::string_view key, dom::element field) -> R {
+    std::string_view text;
+    if (auto code = field.get_string().get(text)) return within(key, fail(code));
+    out.emplace_hint(out.end(), std::string(key), std::string(text));
+    return {};
+  });
+}
+
+// A resource.Quantity: a string ("500m", "16Gi") or, from hand-written manifests, a JSON number.
+R read_quantity(dom::element value, std::string_view resource, int64_t& out) {
+  std::string number_text;
+  std::string_view text;
+  switch (value.type()) {
+    case dom::element_type::STRING:
+      text = value.get_string().value_unsafe();
+      break;
+    case dom::element_type::INT64:
+      number_text = fmt::format("{}", value.get_int64().value_unsafe());
+      text = number_text;
+      break;
+    case dom::element_type::UINT64:
+      number_text = fmt::format("{}", value.get_uint64().value_unsafe());
+      text = number_text;
+      break;
+    case dom::element_type::DOUBLE:
+      // Shortest round-trip form: 0.5 stays "0.5", so the quantity parser sees what was typed.
+      number_text = fmt::format("{}", value.get_double().value_unsafe());
+      text = number_text;
+      break;
+    default:
+      return fail("quantity must be a string or a number");
+  }
+  auto parsed = parse_resource_quantity(resource, text);
+  if (!parsed) return fail(parsed.error());
+  out = *parsed;
+  return {};
+}
+
+R read_resource_list(dom::element value, ResourceList& out) {
+  return for_each_field(value, [&](std::string_view key, dom::element field) -> R {
+    int64_t quantity = 0;
+    if (R r = read_quantity(field, key, quantity); !r) return within(key, std::move(r));
+    out.insert_or_assign(std::string(key), quantity);
+    return {};
+  });
+}
+
+R read_time_ms(dom::element value, int64_t& out) {
+  if (is_null(value)) return {};
+  std::string_view text;
+  if (auto code = value.get_string().get(text)) return fail(code);
+  auto parsed = parse_rfc3339_ms(text);
+  if (!parsed) return fail(parsed.error());
+  out = *parsed;
+  return {};
+}
+
+R read_duration_seconds(dom::element value, std::optional<int64_t>& out) {
+  if (is_null(value)) return {};
+  if (value.is_number()) {  // lenient: a bare number is seconds
+    int64_t seconds = 0;
+    if (R r = read_int64(value, seconds); !r) return r;
+    out = seconds;
+    return {};
+  }
+  std::string_view text;
+  if (auto code = value.get_string().get(text)) return fail(code);
+  auto parsed = parse_go_duration_seconds(text);
+  if (!parsed) return fail(parsed.error());
+  out = *parsed;
+  return {};
+}
+
+// What metadata a kind wants besides ObjectMeta.
+struct MetaSink {
+  Labels* labels = nullptr;
+  Labels* annotations = nullptr;
+  int64_t* creation_ms = nullptr;
+  bool* deleting = nullptr;
+};
+
+R read_meta(dom::element value, ObjectMeta& meta, const MetaSink& sink) {
+  return for_each_field(value, [&](std::string_view key, dom::element field) -> R {
+    if (key == "name") return within("name", read_string(field, meta.name));
+    if (key == "namespace") return within("namespace", read_string(field, meta.namespace_));
+    if (key == "uid") return within("uid", read_string(field, meta.uid));
+    if (key == "resourceVersion") {
+      return within("resourceVersion", read_string(field, meta.resource_version));
+    }
+    if (key == "labels" && sink.labels) return within("labels", read_string_map(field, *sink.labels));
+    if (key == "annotations" && sink.annotations) {
+      return within("annotations", read_string_map(field, *sink.annotations));
+    }
+    if (key == "creationTimestamp" && sink.creation_ms) {
+      return within("creationTimestamp", read_time_ms(field, *sink.creation_ms));
+    }
+    if (key == "deletionTimestamp" && sink.deleting) {
+      *sink.deleting = !is_null(field);
+      return {};
+    }
+    return {};
+  });
+}
+
+// ---- Pod ----------------------------------------------------------------------------------
+
+tl::expected<TaintEffect, std::string> parse_effect(std::string_view text) {
+  if (text == "NoSchedule") return TaintEffect::kNoSchedule;
+  if (text == "PreferNoSchedule") return TaintEffect::kPreferNoSchedule;
+  if (text == "NoExecute") return TaintEffect::kNoExecute;
+  return tl::unexpected(fmt::format("unknown taint effect \"{}\"", text));
+}
+
+R read_toleration(dom::element value, Toleration& out) {
+  return for_each_field(value, [&](std::string_view key, dom::element field) -> R {
+    if (key == "key") return within("key", read_string(field, out.key));
+    if (key == "value") return within("value", read_string(field, out.value));
+    if (key == "operator") {
+      std::string op;
+      if (R r = read_string(field, op); !r) return within("operator", std::move(r));
+      if (op == "Exists") {
+        out.op = Toleration::Operator::kExists;
+      } else if (op == "Equal" || op.empty()) {
+        out.op = Toleration::Operator::kEqual;
+      } else {
+        return within("operator", fail(fmt::format("unknown operator \"{}\"", op)));
+      }
+      return {};
+    }
+    if (key == "effect") {
+      std::string effect;
+      if (R r = read_string(field, effect); !r) return within("effect", std::move(r));
+      if (effect.empty()) {
+        out.effect.reset();
+        return {};
+      }
+      auto parsed = parse_effect(effect);
+      if (!parsed) return within("effect", fail(parsed.error()));
+      out.effect = *parsed;
+      return {};
+    }
+    return {};
+  });
+}
+
+R read_requirement(dom::element value, NodeSelectorRequirement& out) {
+  return for_each_field(value, [&](std::string_view key, dom::element field) -> R {
+    if (key == "key") return within("key", read_string(field, out.key));
+    if (key == "operator") {
+      std::string op;
+      if (R r = read_string(field, op); !r) return within("operator", std::move(r));
+      using Op = NodeSelectorRequirement::Operator;
+      if (op == "In") {
+        out.op = Op::kIn;
+      } else if (op == "NotIn") {
+        out.op = Op::kNotIn;
+      } else if (op == "Exists") {
+        out.op = Op::kExists;
+      } else if (op == "DoesNotExist") {
+        out.op = Op::kDoesNotExist;
+      } else if (op == "Gt") {
+        out.op = Op::kGt;
+      } else if (op == "Lt") {
+        out.op = Op::kLt;
+      } else {
+        return within("operator", fail(fmt::format("unknown operator \"{}\"", op)));
+      }
+      return {};
+    }
+    if (key == "values") {
+      return within("values", for_each_element(field, [&](size_t i, dom::element element) -> R {
+                      return within_index("", i,
+                                          read_string(element, out.values.emplace_back()));
+                    }));
+    }
+    return {};
+  });
+}
+
+R read_requirements(dom::element value, std::vector<NodeSelectorRequirement>& out) {
+  return for_each_element(value, [&](size_t i, dom::element element) -> R {
+    return within_index("", i, read_requirement(element, out.emplace_back()));
+  });
+}
+
+R read_node_affinity(dom::element value, std::vector<NodeSelectorTerm>& out) {
+  // affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms
+  return for_each_field(value, [&](std::string_view key, dom::element affinity) -> R {
+    if (!(key == "nodeAffinity")) return {};  // pod (anti-)affinity is not modelled
+    return within("nodeAffinity", for_each_field(affinity, [&](std::string_view k2,
+                                                                 dom::element node_affinity) -> R {
+      if (!(k2 == "requiredDuringSchedulingIgnoredDuringExecution")) return {};
+      return within(
+          "requiredDuringSchedulingIgnoredDuringExecution",
+          for_each_field(node_affinity, [&](std::string_view k3, dom::element selector) -> R {
+            if (!(k3 == "nodeSelectorTerms")) return {};
+            return within(
+                "nodeSelectorTerms",
+                for_each_element(selector, [&](size_t i, dom::element term_value) -> R {
+                  NodeSelectorTerm& term = out.emplace_back();
+                  return within_index(
+                      "", i,
+                      for_each_field(term_value, [&](std::string_view k4, dom::element v) -> R {
+                        if (k4 == "matchExpressions") {
+                          return within("matchExpressions",
+                                        read_requirements(v, term.match_expressions));
+                        }
+                        if (k4 == "matchFields") {
+                          return within("matchFields", read_requirements(v, term.match_fields));
+                        }
+                        return {};
+                      }));
+                }));
+          }));
+    }));
+  });
+}
+
+R read_container(dom::element value, Container& out) {
+  return for_each_field(value, [&](std::string_view key, dom::element field) -> R {
+    if (key == "name") return within("name", read_string(field, out.name));
+    if (key == "resources") {
+      return within("resources",
+                    for_each_field(field, [&](std::string_view k2, dom::element list) -> R {
+                      if (k2 == "requests") {
+                        return within("requests", read_resource_list(list, out.requests));
+                      }
+                      if (k2 == "limits") return within("limits", read_resource_list(list, out.limits));
+                      return {};
+                    }));
+    }
+    if (key == "restartPolicy") {
+      std::string policy;
+      if (R r = read_string(field, policy); !r) return within("restartPolicy", std::move(r));
+      out.restart_always = policy == "Always";
+      return {};
+    }
+    return {};
+  });
+}
+
+R read_containers(dom::element value, std::vector<Container>& out) {
+  return for_each_element(value, [&](size_t i, dom::element element) -> R {
+    return within_index("", i, read_container(element, out.emplace_back()));
+  });
+}
+
+R read_pod_spec(dom::element value, Pod& pod) {
+  return for_each_field(value, [&](std::string_view key, dom::element field) -> R {
+    if (key == "containers") return within("containers", read_containers(field, pod.containers));
+    if (key == "initContainers") {
+      return within("initContainers", read_containers(field, pod.init_containers));
+    }
+    if (key == "schedulerName") return within("schedulerName", read_string(field, pod.scheduler_name));
+    if (key == "nodeName") return within("nodeName", read_string(field, pod.node_name));
+    if (key == "priority") {
+      if (is_null(field)) return {};
+      return within("priority", read_int32(field, pod.priority));
+    }
+    if (key == "priorityClassName") {
+      return within("priorityClassName", read_string(field, pod.priority_class_name));
+    }
+    if (key == "nodeSelector") return within("nodeSelector", read_string_map(field, pod.node_selector));
+    if (key == "affinity") return within("affinity", read_node_affinity(field, pod.required_node_affinity));
+    if (key == "tolerations") {
+      return within("tolerations", for_each_element(field, [&](size_t i, dom::element element) -> R {
+                      return within_index("", i, read_toleration(element, pod.tolerations.emplace_back()));
+                    }));
+    }
+    if (key == "overhead") return within("overhead", read_resource_list(field, pod.overhead));
+    return {};
+  });
+}
+
+R read_pod_status(dom::element value, Pod& pod) {
+  return for_each_field(value, [&](std::string_view key, dom::element field) -> R {
+    if (!(key == "phase")) return {};
+    std::string_view phase;
+    if (auto code = field.get_string().get(phase)) return within("phase", fail(code));
+    if (phase == "Pending") {
+      pod.phase = PodPhase::kPending;
+    } else if (phase == "Running") {
+      pod.phase = PodPhase::kRunning;
+    } else if (phase == "Succeeded") {
+      pod.phase = PodPhase::kSucceeded;
+    } else if (phase == "Failed") {
+      pod.phase = PodPhase::kFailed;
+    } else {
+      pod.phase = PodPhase::kUnknown;
+    }
+    return {};
+  });
+}
+
+// ---- Node ---------------------------------------------------------------------------------
+
+R read_node_spec(dom::element value, Node& node) {
+  return for_each_field(value, [&](std::string_view key, dom::element field) -> R {
+    if (key == "unschedulable") return within("unschedulable", read_bool(field, node.unschedulable));
+    if (key == "taints") {
+      return within("taints", for_each_element(field, [&](size_t i, dom::element element) -> R {
+                      Taint& taint = node.taints.emplace_back();
+                      return within_index(
+                          "", i,
+                          for_each_field(element, [&](std::string_view k2, dom::element v) -> R {
+                            if (k2 == "key") return within("key", read_string(v, taint.key));
+                            if (k2 == "value") return within("value", read_string(v, taint.value));
+                            if (k2 == "effect") {
+                              std::string effect;
+                              if (R r = read_string(v, effect); !r) {
+                                return within("effect", std::move(r));
+                              }
+                              auto parsed = parse_effect(effect);
+                              if (!parsed) return within("effect", fail(parsed.error()));
+                              taint.effect = *parsed;
+                            }
+                            return {};
+                          }));
+                    }));
+    }
+    return {};
+  });
+}
+
+R read_node_status(dom::element value, Node& node) {
+  return for_each_field(value, [&](std::string_view key, dom::element field) -> R {
+    if (key == "allocatable") return within("allocatable", read_resource_list(field, node.allocatable));
+    if (key == "conditions") {
+      return within("conditions", for_each_element(field, [&](size_t i, dom::element element) -> R {
+                      std::string type;
+                      std::string status;
+                      R r = for_each_field(element, [&](std::string_view k2, dom::element v) -> R {
+                        if (k2 == "type") return within("type", read_string(v, type));
+                        if (k2 == "status") return within("status", read_string(v, status));
+                        return {};
+                      });
+                      if (!r) return within_index("", i, std::move(r));
+                      if (type == "Ready") node.ready = status == "True";
+                      return {};
+                    }));
+    }
+    return {};
+  });
+}
+
+// ---- Queue --------------------------------------------------------------------------------
+
+R read_queue_resource(dom::element value, std::string_view resource, QueueResourceSpec& out) {
+  return for_each_field(value, [&](std::string_view key, dom::element field) -> R {
+    if (key == "quota") {
+      if (is_null(field)) return {};
+      return within("quota", read_quantity(field, resource, out.quota));
+    }
+    if (key == "limit") {
+      if (is_null(field)) return {};
+      int64_t limit = 0;
+      if (R r = read_quantity(field, resource, limit); !r) return within("limit", std::move(r));
+      out.limit = limit;
+      return {};
+    }
+    if (key == "overQuotaWeight") {
+      if (is_null(field)) return {};
+      double weight = 0;
+      if (field.is_string()) {  // tolerated: "2" from int-or-string habits
+        std::string_view text;
+        if (auto code = field.get_string().get(text)) return within("overQuotaWeight", fail(code));
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), weight);
+        if (ec != std::errc() || end != text.data() + text.size()) {
+          return within("overQuotaWeight", fail(fmt::format("\"{}\" is not a number", text)));
+        }
+      } else if (R r = read_double(field, weight); !r) {
+        return within("overQuotaWeight", std::move(r));
+      }
+      if (!(weight >= 0) || !std::isfinite(weight)) {
+        return within("overQuotaWeight", fail(fmt::format("{} must be >= 0", weight)));
+      }
+      out.over_quota_weight = weight;
+      return {};
+    }
+    return {};
+  });
+}
+
+R read_queue_spec(dom::element value, QueueSpec& queue) {
+  return for_each_field(value, [&](std::string_view key, dom::element field) -> R {
+    if (key == "parent") return within("parent", read_string(field, queue.parent));
+    if (key == "priority") {
+      if (is_null(field)) return {};
+      return within("priority", read_int32(field, queue.priority));
+    }
+    if (key == "resources") {
+      return within("resources", for_each_field(field, [&](std::string_view name,
+                                                           dom::element entry) -> R {
+                      QueueResourceSpec spec;
+                      if (R r = read_queue_resource(entry, name, spec); !r) {
+                        return within(name, std::move(r));
+                      }
+                      queue.resources.insert_or_assign(std::string(name), spec);
+                      return {};
+                    }));
+    }
+    if (key == "preemptMinRuntime") {
+      return within("preemptMinRuntime", read_duration_seconds(field, queue.preempt_min_runtime_seconds));
+    }
+    if (key == "reclaimMinRuntime") {
+      return within("reclaimMinRuntime", read_duration_seconds(field, queue.reclaim_min_runtime_seconds));
+    }
+    return {};
+  });
+}
+
+// ---- PodGroup, Topology -------------------------------------------------------------------
+
+R read_pod_group_spec(dom::element value, PodGroup& group) {
+  return for_each_field(value, [&](std::string_view key, dom::element field) -> R {
+    if (key == "minMember") {
+      if (is_null(field)) return {};
+      R r = read_int32(field, group.min_member);
+      if (r && group.min_member < 0) r = fail(fmt::format("{} must be >= 0", group.min_member));
+      return within("minMember", std::move(r));
+    }
+    if (key == "queue") return within("queue", read_string(field, group.queue));
+    if (key == "priorityClassName") {
+      return within("priorityClassName", read_string(field, group.priority_class_name));
+    }
+    if (key == "scheduleTimeoutSeconds") {
+      if (is_null(field)) return {};
+      int64_t seconds = 0;
+      if (R r = read_int64(field, seconds); !r) return within("scheduleTimeoutSeconds", std::move(r));
+      group.schedule_timeout_seconds = seconds;
+      return {};
+    }
+    if (key == "topologyConstraint") {
+      TopologyConstraint& tc = group.topology_constraint;
+      return within("topologyConstraint",
+                    for_each_field(field, [&](std::string_view k2, dom::element v) -> R {
+                      if (k2 == "topology") return within("topology", read_string(v, tc.topology));
+                      if (k2 == "requiredLevel") {
+                        return within("requiredLevel", read_string(v, tc.required_level));
+                      }
+                      if (k2 == "preferredLevel") {
+                        return within("preferredLevel", read_string(v, tc.preferred_level));
+                      }
+                      return {};
+                    }));
+    }
+    return {};
+  });
+}
+
+R read_topology_spec(dom::element value, TopologySpec& topology) {
+  return for_each_field(value, [&](std::string_view key, dom::element field) -> R {
+    if (!(key == "levels")) return {};
+    return within("levels", for_each_element(field, [&](size_t i, dom::element element) -> R {
+                    TopologyLevel& level = topology.levels.emplace_back();
+                    R r = for_each_field(element, [&](std::string_view k2, dom::element v) -> R {
+                      if (k2 == "nodeLabel") return within("nodeLabel", read_string(v, level.node_label));
+                      if (k2 == "bandwidthGBps") {
+                        if (is_null(v)) return {};
+                        double gbps = 0;
+                        if (R rr = read_double(v, gbps); !rr) return within("bandwidthGBps", std::move(rr));
+                        level.bandwidth_gbps = gbps;
+                      }
+                      return {};
+                    });
+                    if (r && level.node_label.empty()) r = within("nodeLabel", fail("required"));
+                    return within_index("", i, std::move(r));
+                  }));
+  });
+}
+
+// ---- Per-kind top level -------------------------------------------------------------------
+
+template <typename T>
+struct Codec;
+
+template <>
+struct Codec<Pod> {
+  static R decode(dom::object object, Decoded<Pod>& out) {
+    Pod& pod = out.object;
+    MetaSink sink{&pod.labels, &pod.annotations, &pod.creation_ms, &pod.deleting};
+    R r = for_each_field(object, [&](std::string_view key, dom::element field) -> R {
+      if (key == "metadata") return within("metadata", read_meta(field, out.meta, sink));
+      if (key == "spec") return within("spec", read_pod_spec(field, pod));
+      if (key == "status") return within("status", read_pod_status(field, pod));
+      return {};
+    });
+    pod.namespace_ = out.meta.namespace_;
+    pod.name = out.meta.name;
+    pod.uid = out.meta.uid;
+    return r;
+  }
+};
+
+template <>
+struct Codec<Node> {
+  static R decode(dom::object object, Decoded<Node>& out) {
+    Node& node = out.object;
+    MetaSink sink{&node.labels, &node.annotations, nullptr, nullptr};
+    R r = for_each_field(object, [&](std::string_view key, dom::element field) -> R {
+      if (key == "metadata") return within("metadata", read_meta(field, out.meta, sink));
+      if (key == "spec") return within("spec", read_node_spec(field, node));
+      if (key == "status") return within("status", read_node_status(field, node));
+      return {};
+    });
+    node.name = out.meta.name;
+    node.uid = out.meta.uid;
+    return r;
+  }
+};
+
+template <>
+struct Codec<QueueSpec> {
+  static R decode(dom::object object, Decoded<QueueSpec>& out) {
+    R r = for_each_field(object, [&](std::string_view key, dom::element field) -> R {
+      if (key == "metadata") return within("metadata", read_meta(field, out.meta, {}));
+      if (key == "spec") return within("spec", read_queue_spec(field, out.object));
+      return {};
+    });
+    out.object.name = out.meta.name;
+    return r;
+  }
+};
+
+template <>
+struct Codec<PodGroup> {
+  static R decode(dom::object object, Decoded<PodGroup>& out) {
+    PodGroup& group = out.object;
+    MetaSink sink{nullptr, nullptr, &group.creation_ms, nullptr};
+    R r = for_each_field(object, [&](std::string_view key, dom::element field) -> R {
+      if (key == "metadata") return within("metadata", read_meta(field, out.meta, sink));
+      if (key == "spec") return within("spec", read_pod_group_spec(field, group));
+      return {};
+    });
+    group.namespace_ = out.meta.namespace_;
+    group.name = out.meta.name;
+    return r;
+  }
+};
+
+template <>
+struct Codec<TopologySpec> {
+  static R decode(dom::object object, Decoded<TopologySpec>& out) {
+    R r = for_each_field(object, [&](std::string_view key, dom::element field) -> R {
+      if (key == "metadata") return within("metadata", read_meta(field, out.meta, {}));
+      if (key == "spec") return within("spec", read_topology_spec(field, out.object));
+      return {};
+    });
+    out.object.name = out.meta.name;
+    return r;
+  }
+};
+
+template <>
+struct Codec<PriorityClass> {
+  static R decode(dom::object object, Decoded<PriorityClass>& out) {
+    PriorityClass& pc = out.object;
+    R r = for_each_field(object, [&](std::string_view key, dom::element field) -> R {
+      if (key == "metadata") return within("metadata", read_meta(field, out.meta, {}));
+      if (key == "value") return within("value", read_int32(field, pc.value));
+      if (key == "globalDefault") return within("globalDefault", read_bool(field, pc.global_default));
+      if (key == "preemptionPolicy") {
+        return within("preemptionPolicy", read_string(field, pc.preemption_policy));
+      }
+      return {};
+    });
+    pc.name = out.meta.name;
+    return r;
+  }
+};
+
+// ---- Documents ----------------------------------------------------------------------------
+
+// simdjson reads up to SIMDJSON_PADDING bytes past the end of its input, so input is copied
+// into a padded buffer owned by the thread (a memcpy is ~1% of the decode). Two contexts: the
+// envelope of a list or watch event and, for caller-provided item decoders, the items decoded
+// inside it (a DOM element is only valid until its parser parses again).
+//
+// Why the DOM API and not On-Demand: On-Demand is header-only and compiled for the build's
+// target ISA (baseline x86-64 here, i.e. its scalar fallback), while the DOM parser in
+// libsimdjson picks AVX2/AVX-512 kernels at run time. The tape walk afterwards is cheap.
+struct ParseContext {
+  dom::parser parser;
+  std::vector<char> buffer;
+
+  tl::expected<dom::element, std::string> parse(std::string_view json) {
+    // Large LIST bodies would otherwise pin hundreds of MB per thread after the first sync.
+    constexpr size_t kKeepBytes = size_t{64} << 20;
+    if (buffer.capacity() > kKeepBytes && json.size() + simdjson::SIMDJSON_PADDING < kKeepBytes) {
+      std::vector<char>().swap(buffer);
+      parser = dom::parser{};
+    }
+    buffer.resize(json.size() + simdjson::SIMDJSON_PADDING);
+    std::memcpy(buffer.data(), json.data(), json.size());
+    std::memset(buffer.data() + json.size(), 0, simdjson::SIMDJSON_PADDING);
+    dom::element root;
+    if (auto code = parser.parse(buffer.data(), json.size(), false).get(root)) {
+      return tl::unexpected(std::string(simdjson::error_message(code)));
+    }
+    return root;
+  }
+};
+
+ParseContext& object_context() {
+  thread_local ParseContext context;
+  return context;
+}
+ParseContext& envelope_context() {
+  thread_local ParseContext context;
+  return context;
+}
+
+template <typename T>
+tl::expected<Decoded<T>, std::string> decode_element(dom::element value) {
+  dom::object object;
+  if (auto code = value.get_object().get(object)) {
+    return tl::unexpected(std::string(simdjson::error_message(code)));
+  }
+  Decoded<T> out;
+  if (R r = Codec<T>::decode(object, out); !r) return tl::unexpected(describe(r.error()));
+  return out;
+}
+
+template <typename T>
+tl::expected<Decoded<T>, std::string> decode_document(std::string_view json) {
+  auto root = object_context().parse(json);
+  if (!root) return tl::unexpected(root.error());
+  return decode_element<T>(*root);
+}
+
+// Decodes one item of a list from the envelope's own tape (fast path) or through a
+// caller-provided decoder fed the item's text.
+template <typename T>
+struct ItemDecoder {
+  ObjectDecoder<T> custom = nullptr;
+
+  // Returns the decoded item or fills `error` (with as much of the key as was read).
+  std::optional<Decoded<T>> operator()(dom::element value, ItemError& error) const {
+    if (custom == nullptr) {
+      Decoded<T> out;
+      dom::object object;
+      R r = value.get_object().get(object) ? fail("not an object") : Codec<T>::decode(object, out);
+      if (r) return out;
+      error = ItemError{out.meta.name.empty() ? std::string() : out.meta.key(), describe(r.error())};
+      return std::nullopt;
+    }
+    auto decoded = custom(simdjson::minify(value));
+    if (decoded) return std::move(*decoded);
+    error = ItemError{{}, decoded.error()};
+    return std::nullopt;
+  }
+};
+
+template <typename T>
+tl::expected<DecodedList<T>, std::string> decode_list_impl(std::string_view json,
+                                                           ItemDecoder<T> item_decoder) {
+  // A custom decoder parses each item separately and must not clobber the envelope's parser.
+  ParseContext& context = item_decoder.custom ? envelope_context() : object_context();
+  auto root = context.parse(json);
+  if (!root) return tl::unexpected(root.error());
+  dom::object object;
+  if (auto code = root->get_object().get(object)) {
+    return tl::unexpected(std::string(simdjson::error_message(code)));
+  }
+  DecodedList<T> out;
+  R r = for_each_field(object, [&](std::string_view key, dom::element field) -> R {
+    if (key == "metadata") {
+      return within("metadata", for_each_field(field, [&](std::string_view k2, dom::element v) -> R {
+                      if (k2 == "resourceVersion") {
+                        return within("resourceVersion", read_string(v, out.resource_version));
+                      }
+                      if (k2 == "continue") return within("continue", read_string(v, out.continue_token));
+                      return {};
+                    }));
+    }
+    if (key == "items") {
+      if (dom::array items; !field.get_array().get(items)) out.items.reserve(items.size());
+      return within("items", for_each_element(field, [&](size_t i, dom::element element) -> R {
+                      ItemError error;
+                      if (auto item = item_decoder(element, error)) {
+                        out.items.push_back(std::move(*item));
+                      } else {
+                        error.message = fmt::format("items[{}]: {}", i, error.message);
+                        out.errors.push_back(std::move(error));
+                      }
+                      return {};
+                    }));
+    }
+    return {};
+  });
+  if (!r) return tl::unexpected(describe(r.error()));
+  return out;
+}
+
+R read_status(dom::element value, ApiStatus& status) {
+  return for_each_field(value, [&](std::string_view key, dom::element field) -> R {
+    if (key == "code") {
+      int64_t code = 0;
+      if (R r = read_int64(field, code); !r) return within("code", std::move(r));
+      status.code = static_cast<int>(code);
+      return {};
+    }
+    if (key == "reason") return within("reason", read_string(field, status.reason));
+    if (key == "message") return within("message", read_string(field, status.message));
+    return {};
+  });
+}
+
+tl::expected<WatchEventKind, std::string> parse_kind(std::string_view type) {
+  if (type == "ADDED") return WatchEventKind::kAdded;
+  if (type == "MODIFIED") return WatchEventKind::kModified;
+  if (type == "DELETED") return WatchEventKind::kDeleted;
+  if (type == "BOOKMARK") return WatchEventKind::kBookmark;
+  if (type == "ERROR") return WatchEventKind::kError;
+  return tl::unexpected(fmt::format("type: unknown watch event type \"{}\"", type));
+}
+
+template <typename T>
+tl::expected<WatchEvent<T>, std::string> decode_event_impl(std::string_view json,
+                                                           ObjectDecoder<T> custom) {
+  ParseContext& context = custom ? envelope_context() : object_context();
+  auto root = context.parse(json);
+  if (!root) return tl::unexpected(root.error());
+  dom::object envelope;
+  if (auto code = root->get_object().get(envelope)) {
+    return tl::unexpected(std::string(simdjson::error_message(code)));
+  }
+  std::string_view type;
+  if (auto code = envelope["type"].get_string().get(type)) {
+    return tl::unexpected(fmt::format("type: {}", simdjson::error_message(code)));
+  }
+  auto kind = parse_kind(type);
+  if (!kind) return tl::unexpected(kind.error());
+  dom::element object;
+  if (auto code = envelope["object"].get(object)) {
+    return tl::unexpected(fmt::format("object: {}", simdjson::error_message(code)));
+  }
+  WatchEvent<T> event;
+  event.kind = *kind;
+  if (*kind == WatchEventKind::kError) {
+    if (R r = read_status(object, event.status); !r) {
+      return tl::unexpected("object." + describe(r.error()));
+    }
+    return event;
+  }
+  if (*kind == WatchEventKind::kBookmark) {
+    // A bookmark's object carries only metadata.resourceVersion; decoding it as a full T would
+    // trip kinds whose spec has required fields.
+    R r = for_each_field(object, [&](std::string_view key, dom::element field) -> R {
+      if (key == "metadata") return within("metadata", read_meta(field, event.object.meta, {}));
+      return {};
+    });
+    if (!r) return tl::unexpected("object." + describe(r.error()));
+    return event;
+  }
+  if (custom) {
+    auto decoded = custom(simdjson::minify(object));
+    if (decoded) {
+      event.object = std::move(*decoded);
+    } else {
+      event.object_error = "object: " + decoded.error();
+    }
+    return event;
+  }
+  dom::object item;
+  if (auto code = object.get_object().get(item)) {
+    return tl::unexpected(fmt::format("object: {}", simdjson::error_message(code)));
+  }
+  if (R r = Codec<T>::decode(item, event.object); !r) {
+    event.object_error = "object." + describe(r.error());
+  }
+  return event;
+}
+
+// ---- Time ---------------------------------------------------------------------------------
+
+// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+struct Civil {
+  int64_t year;
+  unsigned month;
+  unsigned day;
+};
+Civil civil_from_days(int64_t z) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const auto doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t y = static_cast<int64_t>(yoe) + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+  return {y + (m <= 2), m, d};
+}
+
+bool read_digits(std::string_view text, size_t& pos, size_t count, int& out) {
+  if (pos + count > text.size()) return false;
+  out = 0;
+  for (size_t i = 0; i < count; ++i) {
+    const char c = text[pos + i];
+    if (c < '0' || c > '9') return false;
+    out = out * 10 + (c - '0');
+  }
+  pos += count;
+  return true;
+}
+
+}  // namespace
+
+// ---- Public API ---------------------------------------------------------------------------
+
+tl::expected<int64_t, std::string> parse_rfc3339_ms(std::string_view text) {
+  auto bad = [&](std::string_view why) {
+    return tl::unexpected(fmt::format("time \"{}\": {}", text, why));
+  };
+  size_t pos = 0;
+  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
+  if (!read_digits(text, pos, 4, year) || pos >= text.size() || text[pos++] != '-' ||
+      !read_digits(text, pos, 2, month) || pos >= text.size() || text[pos++] != '-' ||
+      !read_digits(text, pos, 2, day)) {
+    return bad("expected YYYY-MM-DD");
+  }
+  if (pos >= text.size() || (text[pos] != 'T' && text[pos] != 't' && text[pos] != ' ')) {
+    return bad("expected 'T' after the date");
+  }
+  ++pos;
+  if (!read_digits(text, pos, 2, hour) || pos >= text.size() || text[pos++] != ':' ||
+      !read_digits(text, pos, 2, minute) || pos >= text.size() || text[pos++] != ':' ||
+      !read_digits(text, pos, 2, second)) {
+    return bad("expected hh:mm:ss");
+  }
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) {
+    return bad("field out of range");
+  }
+  int64_t millis = 0;
+  if (pos < text.size() && text[pos] == '.') {
+    ++pos;
+    int64_t scale = 100;
+    size_t digits = 0;
+    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
+      millis += (text[pos] - '0') * scale;  // digits past milliseconds are truncated
+      scale /= 10;
+      ++pos;
+      ++digits;
+    }
+    if (digits == 0) return bad("expected digits after '.'");
+  }
+  int64_t offset_minutes = 0;
+  if (pos < text.size() && (text[pos] == 'Z' || text[pos] == 'z')) {
+    ++pos;
+  } else if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
+    const int sign = text[pos] == '-' ? -1 : 1;
+    ++pos;
+    int oh = 0, om = 0;
+    if (!read_digits(text, pos, 2, oh) || pos >= text.size() || text[pos++] != ':' ||
+        !read_digits(text, pos, 2, om)) {
+      return bad("expected a zone offset ±hh:mm");
+    }
+    offset_minutes = sign * (oh * 60 + om);
+  } else {
+    return bad("expected 'Z' or a zone offset");
+  }
+  if (pos != text.size()) return bad("trailing characters");
+  const int64_t days = days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+  const int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
+  return seconds * 1000 + millis;
+}
+
+std::string format_rfc3339(int64_t epoch_ms, bool micro) {
+  int64_t days = epoch_ms >= 0 ? epoch_ms / 86'400'000 : (epoch_ms - 86'399'999) / 86'400'000;
+  const int64_t ms_of_day = epoch_ms - days * 86'400'000;
+  const Civil date = civil_from_days(days);
+  const int64_t secs = ms_of_day / 1000;
+  if (micro) {
+    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z", date.year, date.month,
+                       date.day, secs / 3600, secs / 60 % 60, secs % 60, (ms_of_day % 1000) * 1000);
+  }
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", date.year, date.month, date.day,
+                     secs / 3600, secs / 60 % 60, secs % 60);
+}
+
+tl::expected<int64_t, std::string> parse_go_duration_seconds(std::string_view text) {
+  // time.ParseDuration: [-+]?([0-9]*(\.[0-9]*)?[a-z]+)+, units ns us µs ms s m h; "0" alone.
+  auto bad = [&](std::string_view why) {
+    return tl::unexpected(fmt::format("duration \"{}\": {}", text, why));
+  };
+  std::string_view rest = text;
+  bool negative = false;
+  if (!rest.empty() && (rest.front() == '-' || rest.front() == '+')) {
+    negative = rest.front() == '-';
+    rest.remove_prefix(1);
+  }
+  if (rest == "0") return 0;
+  if (rest.empty()) return bad("empty");
+  long double nanos = 0;
+  while (!rest.empty()) {
+    size_t i = 0;
+    long double value = 0;
+    bool digits = false;
+    while (i < rest.size() && rest[i] >= '0' && rest[i] <= '9') {
+      value = value * 10 + (rest[i] - '0');
+      ++i;
+      digits = true;
+    }
+    if (i < rest.size() && rest[i] == '.') {
+      ++i;
+      long double scale = 0.1L;
+      while (i < rest.size() && rest[i] >= '0' && rest[i] <= '9') {
+        value += (rest[i] - '0') * scale;
+        scale /= 10;
+        ++i;
+        digits = true;
+      }
+    }
+    if (!digits) return bad("expected a number");
+    size_t unit_end = i;
+    while (unit_end < rest.size() && !(rest[unit_end] >= '0' && rest[unit_end] <= '9') &&
+           rest[unit_end] != '.') {
+      ++unit_end;
+    }
+    const std::string_view unit = rest.substr(i, unit_end - i);
+    long double factor = 0;
+    if (unit == "ns") {
+      factor = 1;
+    } else if (unit == "us" || unit == "\xC2\xB5s" || unit == "\xCE\xBCs") {
+      factor = 1e3L;
+    } else if (unit == "ms") {
+      factor = 1e6L;
+    } else if (unit == "s") {
+      factor = 1e9L;
+    } else if (unit == "m") {
+      factor = 60e9L;
+    } else if (unit == "h") {
+      factor = 3600e9L;
+    } else if (unit.empty()) {
+      return bad("missing unit");
+    } else {
+      return bad(fmt::format("unknown unit \"{}\"", unit));
+    }
+    nanos += value * factor;
+    rest.remove_prefix(unit_end);
+  }
+  if (nanos > 9.2e18L) return bad("out of range");
+  const auto seconds = static_cast<int64_t>(nanos / 1e9L + 1e-9L);  // guard 0.1+0.2-style drift
+  return negative ? -seconds : seconds;
+}
+
+const char* watch_event_kind_name(WatchEventKind kind) {
+  switch (kind) {
+    case WatchEventKind::kAdded:
+      return "ADDED";
+    case WatchEventKind::kModified:
+      return "MODIFIED";
+    case WatchEventKind::kDeleted:
+      return "DELETED";
+    case WatchEventKind::kBookmark:
+      return "BOOKMARK";
+    case WatchEventKind::kError:
+      return "ERROR";
+  }
+  return "UNKNOWN";
+}
+
+tl::expected<Decoded<Pod>, std::string> decode_pod(std::string_view json) {
+  return decode_document<Pod>(json);
+}
+tl::expected<Decoded<Node>, std::string> decode_node(std::string_view json) {
+  return decode_document<Node>(json);
+}
+tl::expected<Decoded<QueueSpec>, std::string> decode_queue(std::string_view json) {
+  return decode_document<QueueSpec>(json);
+}
+tl::expected<Decoded<PodGroup>, std::string> decode_pod_group(std::string_view json) {
+  return decode_document<PodGroup>(json);
+}
+tl::expected<Decoded<TopologySpec>, std::string> decode_topology(std::string_view json) {
+  return decode_document<TopologySpec>(json);
+}
+tl::expected<Decoded<PriorityClass>, std::string> decode_priority_class(std::string_view json) {
+  return decode_document<PriorityClass>(json);
+}
+
+template <typename T>
+tl::expected<Decoded<T>, std::string> decode_object(std::string_view json) {
+  return decode_document<T>(json);
+}
+
+template <typename T>
+tl::expected<DecodedList<T>, std::string> decode_list(std::string_view json) {
+  return decode_list_impl<T>(json, ItemDecoder<T>{});
+}
+template <typename T>
+tl::expected<DecodedList<T>, std::string> decode_list(std::string_view json,
+                                                      ObjectDecoder<T> item_decoder) {
+  return decode_list_impl<T>(json, ItemDecoder<T>{item_decoder});
+}
+template <typename T>
+tl::expected<WatchEvent<T>, std::string> decode_watch_event(std::string_view json) {
+  return decode_event_impl<T>(json, nullptr);
+}
+template <typename T>
+tl::expected<WatchEvent<T>, std::string> decode_watch_event(std::string_view json,
+                                                            ObjectDecoder<T> object_decoder) {
+  return decode_event_impl<T>(json, object_decoder);
+}
+
+#define FAIRWAY_K8S_INSTANTIATE(T)                                                               \
+  template tl::expected<Decoded<T>, std::string> decode_object<T>(std::string_view);            \
+  template tl::expected<DecodedList<T>, std::string> decode_list<T>(std::string_view);          \
+  template tl::expected<DecodedList<T>, std::string> decode_list<T>(std::string_view,           \
+                                                                    ObjectDecoder<T>);          \
+  template tl::expected<WatchEvent<T>, std::string> decode_watch_event<T>(std::string_view);    \
+  template tl::expected<WatchEvent<T>, std::string> decode_watch_event<T>(std::string_view,     \
+                                                                          ObjectDecoder<T>);
+FAIRWAY_K8S_INSTANTIATE(Pod)
+FAIRWAY_K8S_INSTANTIATE(Node)
+FAIRWAY_K8S_INSTANTIATE(QueueSpec)
+FAIRWAY_K8S_INSTANTIATE(PodGroup)
+FAIRWAY_K8S_INSTANTIATE(TopologySpec)
+FAIRWAY_K8S_INSTANTIATE(PriorityClass)
+#undef FAIRWAY_K8S_INSTANTIATE
+
+tl::expected<ApiStatus, std::string> decode_status(std::string_view json) {
+  auto root = object_context().parse(json);
+  if (!root) return tl::unexpected(root.error());
+  ApiStatus status;
+  if (R r = read_status(*root, status); !r) return tl::unexpected(describe(r.error()));
+  return status;
+}
+
+// ---- Encoders -----------------------------------------------------------------------------
+
+namespace {
+// Invalid UTF-8 (from a pod name in a message, say) is replaced rather than thrown on.
+std::string dump(const nlohmann::json& body) {
+  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+}  // namespace
+
+std::string binding_body(std::string_view ns, std::string_view pod, std::string_view uid,
+                         std::string_view node) {
+  nlohmann::json metadata = {{"name", pod}, {"namespace", ns}};
+  // The uid makes the bind conditional on the pod not having been recreated under the same name.
+  if (!uid.empty()) metadata["uid"] = uid;
+  const nlohmann::json body = {
+      {"apiVersion", "v1"},
+      {"kind", "Binding"},
+      {"metadata", std::move(metadata)},
+      {"target", {{"apiVersion", "v1"}, {"kind", "Node"}, {"name", node}}},
+  };
+  return dump(body);
+}
+
+std::string eviction_body(std::string_view ns, std::string_view pod) {
+  const nlohmann::json body = {
+      {"apiVersion", "policy/v1"},
+      {"kind", "Eviction"},
+      {"metadata", {{"name", pod}, {"namespace", ns}}},
+  };
+  return dump(body);
+}
+
+std::string unschedulable_condition_patch(std::string_view reason, std::string_view message,
+                                          std::string_view now_rfc3339) {
+  // As a JSON merge patch this replaces status.conditions; a pending, unbound pod carries no
+  // other condition. As a strategic merge patch the same body merges by condition type.
+  const nlohmann::json body = {
+      {"status",
+       {{"conditions", nlohmann::json::array({{
+                           {"type", "PodScheduled"},
+                           {"status", "False"},
+                           {"reason", reason},
+                           {"message", message},
+                           {"lastProbeTime", nullptr},
+                           {"lastTransitionTime", now_rfc3339},
+                       }})}}},
+  };
+  return dump(body);
+}
+
+std::string event_body(const EventSpec& event, std::string_view now_rfc3339) {
+  // Events about cluster-scoped objects (Queue, Node) live in "default", as kubectl expects.
+  const std::string ns = event.namespace_.empty() ? "default" : event.namespace_;
+  nlohmann::json involved = {
+      {"kind", event.involved_kind},
+      {"name", event.involved_name},
+      {"apiVersion", event.involved_api_version.empty() ? "v1" : event.involved_api_version},
+  };
+  if (!event.namespace_.empty()) involved["namespace"] = event.namespace_;
+  if (!event.involved_uid.empty()) involved["uid"] = event.involved_uid;
+  const nlohmann::json body = {
+      {"apiVersion", "v1"},
+      {"kind", "Event"},
+      {"metadata", {{"generateName", event.involved_name + "."}, {"namespace", ns}}},
+      {"involvedObject", std::move(involved)},
+      {"reason", event.reason},
+      {"message", event.message},
+      {"type", event.type},
+      {"source", {{"component", event.reporting_component}}},
+      {"firstTimestamp", now_rfc3339},
+      {"lastTimestamp", now_rfc3339},
+      {"count", 1},
+      {"reportingComponent", event.reporting_component},
+      {"reportingInstance", event.reporting_component},
+  };
+  return dump(body);
+}
+
+}  // namespace fairway::k8s

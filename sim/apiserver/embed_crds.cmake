@@ -1,0 +1,17 @@
+# Writes OUT: a C++ file defining fairway::apiserver::embedded_crds() with the text of
+# CRD_DIR/*.yaml, in name order.
+file(GLOB FILES ${CRD_DIR}/*.yaml)
+list(SORT FILES)
+set(content "// Generated from charts/fairway/crds/*.yaml by embed_crds.cmake. Do not edit.\n")
+string(APPEND content "#include \"sim/apiserver/embedded_crds.h\"\n\n")
+string(APPEND content "namespace fairway::apiserver {\n\n")
+string(APPEND content "const std::vector<EmbeddedFile>& embedded_crds() {\n")
+string(APPEND content "  static const std::vector<EmbeddedFile> files = {\n")
+foreach(file ${FILES})
+  get_filename_component(name ${file} NAME)
+  file(READ ${file} text)
+  string(APPEND content "      {\"${name}\", R\"fwcrd(${text})fwcrd\"},\n")
+endforeach()
+string(APPEND content "  };\n  return files;\n}\n\n}  // namespace fairway::apiserver\n")
+file(WRITE ${OUT}.tmp "${content}")
+file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)

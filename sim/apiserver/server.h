@@ -1,0 +1,72 @@
+#pragma once
+// The embedded Kubernetes API server: ApiHandler + Store behind Boost.Beast on Asio, HTTP/1.1
+// keep-alive, a few worker threads, TLS with a self-signed certificate made at start, bearer
+// token authentication, loopback only. Writes a kubeconfig that kubectl and fairway's own
+// client use unchanged. Everything blocking-free: a slow watcher never holds up a writer.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <tl/expected.hpp>
+
+#include "sim/apiserver/faults.h"
+#include "sim/apiserver/store.h"
+
+namespace fairway::apiserver {
+
+struct ServerOptions {
+  std::string bind_address = "127.0.0.1";
+  uint16_t port = 0;       // 0: an ephemeral port (see Server::port())
+  bool tls = true;         // false: plain HTTP (debugging)
+  std::string token;       // empty: a random one
+  bool require_token = true;
+  std::chrono::milliseconds bookmark_interval{60'000};
+  int threads = 4;
+  StoreOptions store;
+  bool load_fairway_crds = true;  // the CRDs compiled in from charts/fairway/crds
+  int verbosity = 0;
+  // Log lines (level, message); level 0 is always interesting, higher is chattier.
+  std::function<void(int, std::string_view)> log;
+};
+
+class Server {
+ public:
+  static tl::expected<std::unique_ptr<Server>, std::string> start(ServerOptions options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Stops accepting, ends watches, joins the worker threads. Idempotent.
+  void stop();
+
+  uint16_t port() const;
+  std::string url() const;  // "https://127.0.0.1:PORT"
+  const std::string& token() const;
+  const std::string& ca_pem() const;  // empty in plain-HTTP mode
+
+  std::string kubeconfig() const;
+  tl::expected<void, std::string> write_kubeconfig(const std::string& path) const;
+
+  Store& store();
+  Faults& faults();
+  // Fault injection: end every open watch now; forget the history (410 for older versions).
+  size_t drop_watches();
+  void compact();
+
+  struct Impl;
+
+ private:
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Converts YAML (one document) to JSON with plain-scalar typing (ints, floats, bools, null).
+tl::expected<nlohmann::json, std::string> yaml_to_json(std::string_view yaml_text);
+// Creates the CRDs compiled into the binary. Returns how many.
+tl::expected<size_t, std::string> load_embedded_crds(Store& store);
+
+}  // namespace fairway::apiserver

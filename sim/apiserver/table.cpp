@@ -1,0 +1,312 @@
+#include "sim/apiserver/table.h"
+
+#include <fmt/format.h>
+
+#include "sim/apiserver/json_util.h"
+
+namespace fairway::apiserver {
+
+using nlohmann::json;
+
+namespace {
+
+// Splits a JSONPath into segments: names (with `\.` unescaped), "[*]", "[N]", "['name']".
+std::vector<std::string> segments(std::string_view path) {
+  if (path.starts_with("{") && path.ends_with("}")) path = path.substr(1, path.size() - 2);
+  std::vector<std::string> out;
+  std::string cur;
+  for (size_t i = 0; i < path.size(); ++i) {
+    const char c = path[i];
+    if (c == '\\' && i + 1 < path.size()) {
+      cur += path[++i];
+    } else if (c == '.') {
+      if (!cur.empty()) out.push_back(std::move(cur));
+      cur.clear();
+    } else if (c == '[') {
+      if (!cur.empty()) out.push_back(std::move(cur));
+      cur.clear();
+      const size_t close = path.find(']', i);
+      if (close == std::string_view::npos) break;
+      std::string inner(path.substr(i + 1, close - i - 1));
+      if (inner.size() >= 2 && (inner.front() == '\'' || inner.front() == '"')) {
+        out.push_back(inner.substr(1, inner.size() - 2));
+      } else {
+        out.push_back("[" + inner + "]");
+      }
+      i = close;
+    } else {
+      cur += c;
+    }
+  }
+  if (!cur.empty()) out.push_back(std::move(cur));
+  return out;
+}
+
+std::string cell_text(const json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_null()) return "";
+  return v.dump();
+}
+
+std::string age(const json& obj, std::chrono::system_clock::time_point now) {
+  const auto created = parse_rfc3339(str(member(obj, "metadata"), "creationTimestamp"));
+  if (!created) return "<unknown>";
+  return human_duration(std::chrono::duration_cast<std::chrono::seconds>(now - *created));
+}
+
+struct Column {
+  std::string name;
+  std::string type;
+  std::string format;
+  std::string description;
+  int priority = 0;
+};
+
+json column_json(const Column& c) {
+  return {{"name", c.name},
+          {"type", c.type},
+          {"format", c.format},
+          {"description", c.description},
+          {"priority", c.priority}};
+}
+
+std::vector<Column> default_columns(const ResourceType& type) {
+  const std::string name_desc =
+      "Name must be unique within a namespace. Is required when creating resources.";
+  const std::string age_desc = "CreationTimestamp is a timestamp representing the server time "
+                               "when this object was created.";
+  switch (type.special) {
+    case Special::kPod:
+      return {{"Name", "string", "name", name_desc, 0},
+              {"Ready", "string", "", "The aggregate readiness state of this pod for accepting traffic.", 0},
+              {"Status", "string", "", "The aggregate status of the containers in this pod.", 0},
+              {"Restarts", "integer", "", "The number of times the containers in this pod have been restarted.", 0},
+              {"Age", "string", "", age_desc, 0},
+              {"IP", "string", "", "IP address allocated to the pod.", 1},
+              {"Node", "string", "", "Name of the node where the pod is scheduled.", 1},
+              {"Nominated Node", "string", "", "Name of the node where the pod is nominated.", 1}};
+    case Special::kNode:
+      return {{"Name", "string", "name", name_desc, 0},
+              {"Status", "string", "", "The status of the node", 0},
+              {"Roles", "string", "", "The roles of the node", 0},
+              {"Age", "string", "", age_desc, 0},
+              {"Version", "string", "", "Kubelet Version reported by the node.", 0}};
+    case Special::kNamespace:
+      return {{"Name", "string", "name", name_desc, 0},
+              {"Status", "string", "", "The status of the namespace", 0},
+              {"Age", "string", "", age_desc, 0}};
+    case Special::kEvent:
+      return {{"Last Seen", "string", "", "Time when last event occurred", 0},
+              {"Type", "string", "", "Type of this event.", 0},
+              {"Reason", "string", "", "Reason is why the action was taken.", 0},
+              {"Object", "string", "", "The object that this event is about.", 0},
+              {"Message", "string", "", "A human-readable description of the status of this operation.", 0}};
+    case Special::kPriorityClass:
+      return {{"Name", "string", "name", name_desc, 0},
+              {"Value", "integer", "", "The value of this priority class.", 0},
+              {"Global-Default", "boolean", "", "globalDefault specifies if this PriorityClass should be considered as the default priority.", 0},
+              {"Age", "string", "", age_desc, 0}};
+    case Special::kPodDisruptionBudget:
+      return {{"Name", "string", "name", name_desc, 0},
+              {"Min Available", "string", "", "The minimum number of pods that must be available.", 0},
+              {"Max Unavailable", "string", "", "The maximum number of pods that may be unavailable.", 0},
+              {"Allowed Disruptions", "integer", "", "Calculated number of pods that may be disrupted.", 0},
+              {"Age", "string", "", age_desc, 0}};
+    case Special::kCustomResourceDefinition:
+      return {{"Name", "string", "name", name_desc, 0},
+              {"Created At", "date", "", age_desc, 0}};
+    default:
+      break;
+  }
+  if (!type.columns.empty()) {
+    std::vector<Column> out = {{"Name", "string", "name", name_desc, 0}};
+    for (const PrinterColumn& c : type.columns) {
+      out.push_back({c.name, c.type, c.format, c.description, c.priority});
+    }
+    return out;
+  }
+  return {{"Name", "string", "name", name_desc, 0}, {"Age", "string", "", age_desc, 0}};
+}
+
+json pod_cells(const json& pod, std::chrono::system_clock::time_point now) {
+  const json& spec = member(pod, "spec");
+  const json& status = member(pod, "status");
+  size_t containers = member(spec, "containers").is_array() ? spec["containers"].size() : 0;
+  size_t ready = 0;
+  int64_t restarts = 0;
+  for (const auto& cs : member(status, "containerStatuses")) {
+    if (member(cs, "ready") == true) ++ready;
+    if (member(cs, "restartCount").is_number_integer()) restarts += cs["restartCount"].get<int64_t>();
+  }
+  std::string phase = str(status, "phase");
+  if (!str(status, "reason").empty()) phase = str(status, "reason");
+  if (member(pod, "metadata").contains("deletionTimestamp")) phase = "Terminating";
+  const std::string ip = str(status, "podIP");
+  const std::string node = str(spec, "nodeName");
+  const std::string nominated = str(status, "nominatedNodeName");
+  return {str(member(pod, "metadata"), "name"), fmt::format("{}/{}", ready, containers), phase,
+          restarts, age(pod, now), ip.empty() ? "<none>" : ip, node.empty() ? "<none>" : node,
+          nominated.empty() ? "<none>" : nominated};
+}
+
+json node_cells(const json& node, std::chrono::system_clock::time_point now) {
+  std::string ready = "Unknown";
+  for (const auto& c : member(member(node, "status"), "conditions")) {
+    if (str(c, "type") == "Ready") ready = str(c, "status") == "True" ? "Ready" : "NotReady";
+  }
+  if (member(member(node, "spec"), "unschedulable") == true) ready += ",SchedulingDisabled";
+  std::string roles;
+  for (const auto& [k, v] : member(member(node, "metadata"), "labels").items()) {
+    constexpr std::string_view kPrefix = "node-role.kubernetes.io/";
+    if (k.starts_with(kPrefix)) roles += (roles.empty() ? "" : ",") + k.substr(kPrefix.size());
+  }
+  const std::string version = str(member(member(node, "status"), "nodeInfo"), "kubeletVersion");
+  return {str(member(node, "metadata"), "name"), ready, roles.empty() ? "<none>" : roles,
+          age(node, now), version};
+}
+
+json event_cells(const json& ev, std::chrono::system_clock::time_point now) {
+  std::string last = str(ev, "lastTimestamp");
+  if (last.empty()) last = str(ev, "eventTime");
+  const auto t = parse_rfc3339(last);
+  const json& io = member(ev, "involvedObject");
+  std::string kind = str(io, "kind");
+  for (auto& ch : kind) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return {t ? human_duration(std::chrono::duration_cast<std::chrono::seconds>(now - *t)) : "<unknown>",
+          str(ev, "type"), str(ev, "reason"), kind + "/" + str(io, "name"), str(ev, "message")};
+}
+
+json cells_for(const ResourceType& type, const std::vector<Column>& columns, const json& obj,
+               std::chrono::system_clock::time_point now) {
+  const std::string name = str(member(obj, "metadata"), "name");
+  switch (type.special) {
+    case Special::kPod:
+      return pod_cells(obj, now);
+    case Special::kNode:
+      return node_cells(obj, now);
+    case Special::kNamespace:
+      return {name, str(member(obj, "status"), "phase"), age(obj, now)};
+    case Special::kEvent:
+      return event_cells(obj, now);
+    case Special::kPriorityClass:
+      return {name, member(obj, "value"), member(obj, "globalDefault") == true, age(obj, now)};
+    case Special::kPodDisruptionBudget: {
+      const json& spec = member(obj, "spec");
+      const auto show = [](const json& v) { return v.is_null() ? std::string("N/A") : cell_text(v); };
+      return {name, show(member(spec, "minAvailable")), show(member(spec, "maxUnavailable")),
+              member(member(obj, "status"), "disruptionsAllowed"), age(obj, now)};
+    }
+    case Special::kCustomResourceDefinition:
+      return {name, str(member(obj, "metadata"), "creationTimestamp")};
+    default:
+      break;
+  }
+  if (type.columns.empty()) return {name, age(obj, now)};
+  json cells = json::array({name});
+  for (size_t i = 1; i < columns.size(); ++i) {
+    const PrinterColumn& pc = type.columns[i - 1];
+    const auto values = json_path(obj, pc.json_path);
+    if (values.empty()) {
+      cells.push_back(nullptr);
+      continue;
+    }
+    if (pc.type == "date") {
+      // kube-apiserver prints date columns as ages.
+      const auto t = values.front()->is_string() ? parse_rfc3339(values.front()->get<std::string>())
+                                                  : std::nullopt;
+      cells.push_back(t ? human_duration(std::chrono::duration_cast<std::chrono::seconds>(now - *t))
+                        : "<unknown>");
+      continue;
+    }
+    if (values.size() == 1) {
+      const json& v = *values.front();
+      if ((pc.type == "integer" || pc.type == "number") && v.is_number()) {
+        cells.push_back(v);
+      } else if (pc.type == "boolean" && v.is_boolean()) {
+        cells.push_back(v);
+      } else {
+        cells.push_back(cell_text(v));
+      }
+      continue;
+    }
+    std::string joined;
+    for (const json* v : values) joined += (joined.empty() ? "" : ",") + cell_text(*v);
+    cells.push_back(joined);
+  }
+  return cells;
+}
+
+}  // namespace
+
+std::vector<const json*> json_path(const json& object, std::string_view path) {
+  std::vector<const json*> current = {&object};
+  for (const std::string& seg : segments(path)) {
+    std::vector<const json*> next;
+    for (const json* v : current) {
+      if (seg == "[*]") {
+        if (v->is_array()) {
+          for (const auto& e : *v) next.push_back(&e);
+        } else if (v->is_object()) {
+          for (const auto& [k, e] : v->items()) next.push_back(&e);
+        }
+      } else if (seg.size() > 2 && seg.front() == '[' && seg.back() == ']') {
+        const long idx = std::strtol(seg.c_str() + 1, nullptr, 10);
+        if (v->is_array() && idx >= 0 && static_cast<size_t>(idx) < v->size()) {
+          next.push_back(&(*v)[static_cast<size_t>(idx)]);
+        }
+      } else if (v->is_object()) {
+        const auto it = v->find(seg);
+        if (it != v->end()) next.push_back(&*it);
+      }
+    }
+    current = std::move(next);
+  }
+  return current;
+}
+
+std::string human_duration(std::chrono::seconds d) {
+  const int64_t s = std::max<int64_t>(0, d.count());
+  if (s < 120) return fmt::format("{}s", s);
+  const int64_t m = s / 60;
+  if (m < 10) return s % 60 == 0 ? fmt::format("{}m", m) : fmt::format("{}m{}s", m, s % 60);
+  if (m < 180) return fmt::format("{}m", m);
+  const int64_t h = s / 3600;
+  if (h < 8) return m % 60 == 0 ? fmt::format("{}h", h) : fmt::format("{}h{}m", h, m % 60);
+  if (h < 48) return fmt::format("{}h", h);
+  if (h < 24 * 8) return h % 24 == 0 ? fmt::format("{}d", h / 24) : fmt::format("{}d{}h", h / 24, h % 24);
+  if (h < 24 * 365 * 2) return fmt::format("{}d", h / 24);
+  if (h < 24 * 365 * 8) {
+    const int64_t days = h / 24;
+    return days % 365 == 0 ? fmt::format("{}y", days / 365) : fmt::format("{}y{}d", days / 365, days % 365);
+  }
+  return fmt::format("{}y", h / 24 / 365);
+}
+
+json render_table(const ResourceType& type, const std::vector<Object>& objects,
+                  std::chrono::system_clock::time_point now, IncludeObject include,
+                  const std::string& resource_version, const std::string& continue_token) {
+  const std::vector<Column> columns = default_columns(type);
+  json defs = json::array();
+  for (const Column& c : columns) defs.push_back(column_json(c));
+  json rows = json::array();
+  for (const Object& o : objects) {
+    json row = {{"cells", cells_for(type, columns, *o.json, now)}};
+    if (include == IncludeObject::kObject) {
+      row["object"] = *o.json;
+    } else if (include == IncludeObject::kMetadata) {
+      row["object"] = {{"kind", "PartialObjectMetadata"},
+                       {"apiVersion", "meta.k8s.io/v1"},
+                       {"metadata", member(*o.json, "metadata")}};
+    }
+    rows.push_back(std::move(row));
+  }
+  json md = {{"resourceVersion", resource_version}};
+  if (!continue_token.empty()) md["continue"] = continue_token;
+  return {{"kind", "Table"},
+          {"apiVersion", "meta.k8s.io/v1"},
+          {"metadata", md},
+          {"columnDefinitions", defs},
+          {"rows", rows}};
+}
+
+}  // namespace fairway::apiserver

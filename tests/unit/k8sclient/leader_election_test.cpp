@@ -1,0 +1,182 @@
+// Leader election against an in-test Lease endpoint with resourceVersion concurrency.
+#include "k8s-client/leader_election.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "test_server.h"
+
+namespace fairway::k8s {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+using testing::Responder;
+using testing::TestRequest;
+using testing::TestServer;
+
+constexpr const char* kLeasePath = "/apis/coordination.k8s.io/v1/namespaces/fairway-system/leases";
+
+// One Lease object, optimistic concurrency like the API server.
+class LeaseStore {
+ public:
+  void handle(const TestRequest& req, Responder& out) {
+    std::lock_guard lock(mutex_);
+    if (failing_) return out.reply(500, R"({"kind":"Status","code":500})");
+    const std::string item = std::string(kLeasePath) + "/fairway-scheduler";
+    if (req.method == "GET" && req.target == item) {
+      if (lease_.is_null()) return out.reply(404, R"({"kind":"Status","code":404})");
+      return out.reply(200, lease_.dump());
+    }
+    if (req.method == "POST" && req.target == kLeasePath) {
+      if (!lease_.is_null()) return out.reply(409, R"({"kind":"Status","code":409})");
+      lease_ = json::parse(req.body);
+      lease_["metadata"]["resourceVersion"] = std::to_string(++rv_);
+      writes_.push_back(lease_);
+      return out.reply(201, lease_.dump());
+    }
+    if (req.method == "PUT" && req.target == item) {
+      json next = json::parse(req.body);
+      if (next["metadata"]["resourceVersion"] != lease_["metadata"]["resourceVersion"]) {
+        return out.reply(409, R"({"kind":"Status","code":409,"reason":"Conflict"})");
+      }
+      next["metadata"]["resourceVersion"] = std::to_string(++rv_);
+      lease_ = next;
+      writes_.push_back(lease_);
+      return out.reply(200, lease_.dump());
+    }
+    out.reply(400, "{}");
+  }
+  void set(json lease) {
+    std::lock_guard lock(mutex_);
+    lease["metadata"]["resourceVersion"] = std::to_string(++rv_);
+    lease_ = std::move(lease);
+  }
+  json lease() {
+    std::lock_guard lock(mutex_);
+    return lease_;
+  }
+  std::vector<json> writes() {
+    std::lock_guard lock(mutex_);
+    return writes_;
+  }
+  void fail(bool failing) {
+    std::lock_guard lock(mutex_);
+    failing_ = failing;
+  }
+
+ private:
+  std::mutex mutex_;
+  json lease_;
+  int rv_ = 100;
+  std::vector<json> writes_;
+  bool failing_ = false;
+};
+
+LeaderElectionConfig fast_config(const std::string& identity) {
+  LeaderElectionConfig config;
+  config.identity = identity;
+  config.lease_duration = 3s;
+  config.renew_deadline = 2s;
+  config.retry_period = 1s;
+  return config;
+}
+
+void wait_for(const std::function<bool()>& condition, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!condition() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(5ms);
+}
+
+TEST(LeaderElection, CreatesRenewsAndReleases) {
+  LeaseStore store;
+  TestServer server([&](const TestRequest& req, Responder& out) { store.handle(req, out); });
+  ClusterConfig config;
+  config.server = server.url();
+  RestClient client(config);
+  std::atomic<int> started{0}, stopped{0};
+  LeaderElector elector(client, fast_config("me"), [&] { ++started; }, [&] { ++stopped; });
+  std::jthread runner([&](std::stop_token stop) { elector.run(stop); });
+  wait_for([&] { return elector.is_leader(); }, 3s);
+  ASSERT_TRUE(elector.is_leader());
+  EXPECT_EQ(started, 1);
+  json lease = store.lease();
+  EXPECT_EQ(lease["spec"]["holderIdentity"], "me");
+  EXPECT_EQ(lease["spec"]["leaseDurationSeconds"], 3);
+  EXPECT_EQ(lease["spec"]["leaseTransitions"], 0);
+  const std::string acquired = lease["spec"]["acquireTime"];
+  EXPECT_EQ(acquired.size(), std::string("2024-05-01T12:00:00.000000Z").size());
+  wait_for([&] { return store.writes().size() >= 3; }, 4s);  // create + 2 renewals
+  lease = store.lease();
+  EXPECT_EQ(lease["spec"]["acquireTime"], acquired);  // renewals keep the acquire time
+  EXPECT_NE(lease["spec"]["renewTime"], acquired);
+  runner.request_stop();
+  runner.join();
+  EXPECT_FALSE(elector.is_leader());
+  EXPECT_EQ(stopped, 1);
+  lease = store.lease();
+  EXPECT_FALSE(lease["spec"].contains("holderIdentity"));  // released for a fast hand-over
+  EXPECT_EQ(lease["spec"]["leaseDurationSeconds"], 1);
+}
+
+TEST(LeaderElection, WaitsForAnotherHoldersLeaseToExpire) {
+  LeaseStore store;
+  store.set({{"apiVersion", "coordination.k8s.io/v1"},
+             {"kind", "Lease"},
+             {"metadata", {{"name", "fairway-scheduler"}, {"namespace", "fairway-system"}}},
+             {"spec",
+              {{"holderIdentity", "other"},
+               {"leaseDurationSeconds", 2},
+               {"acquireTime", "2024-05-01T12:00:00.000000Z"},
+               {"renewTime", "2024-05-01T12:00:00.000000Z"},
+               {"leaseTransitions", 4}}}});
+  TestServer server([&](const TestRequest& req, Responder& out) { store.handle(req, out); });
+  ClusterConfig config;
+  config.server = server.url();
+  RestClient client(config);
+  LeaderElector elector(client, fast_config("me"), nullptr, nullptr);
+  const auto start = std::chrono::steady_clock::now();
+  std::jthread runner([&](std::stop_token stop) { elector.run(stop); });
+  std::this_thread::sleep_for(1200ms);
+  EXPECT_FALSE(elector.is_leader());  // "other" is not renewing, but 2 s have not passed yet
+  wait_for([&] { return elector.is_leader(); }, 5s);
+  ASSERT_TRUE(elector.is_leader());
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 2s);
+  json lease = store.lease();
+  EXPECT_EQ(lease["spec"]["holderIdentity"], "me");
+  EXPECT_EQ(lease["spec"]["leaseTransitions"], 5);
+  EXPECT_NE(lease["spec"]["acquireTime"], "2024-05-01T12:00:00.000000Z");
+}
+
+TEST(LeaderElection, StepsDownWhenRenewalsFail) {
+  LeaseStore store;
+  TestServer server([&](const TestRequest& req, Responder& out) { store.handle(req, out); });
+  ClusterConfig config;
+  config.server = server.url();
+  RestClient client(config);
+  std::atomic<int> stopped{0};
+  LeaderElector elector(client, fast_config("me"), nullptr, [&] { ++stopped; });
+  std::jthread runner([&](std::stop_token stop) { elector.run(stop); });
+  wait_for([&] { return elector.is_leader(); }, 3s);
+  ASSERT_TRUE(elector.is_leader());
+  store.fail(true);
+  const auto failing_since = std::chrono::steady_clock::now();
+  wait_for([&] { return !elector.is_leader(); }, 5s);
+  EXPECT_FALSE(elector.is_leader());
+  // Within renew_deadline of the last success, well before another replica could take over.
+  EXPECT_LT(std::chrono::steady_clock::now() - failing_since, 2500ms);
+  wait_for([&] { return stopped == 1; }, 3s);
+  EXPECT_EQ(stopped, 1);
+  store.fail(false);
+  wait_for([&] { return elector.is_leader(); }, 4s);  // the lease is still ours: re-acquired
+  EXPECT_TRUE(elector.is_leader());
+}
+
+}  // namespace
+}  // namespace fairway::k8s

@@ -1,0 +1,216 @@
+// The reflector against a scripted API server: paged LIST, WATCH from the list's
+// resourceVersion, bookmarks, ERROR 410 and HTTP 410 → relist with synthesized deletions.
+#include "k8s-client/reflector.h"
+
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "test_server.h"
+
+namespace fairway::k8s {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using testing::Responder;
+using testing::TestRequest;
+using testing::TestServer;
+
+std::string pod(const std::string& name, int rv) {
+  return fmt::format(R"({{"metadata":{{"name":"{}","namespace":"d","resourceVersion":"{}"}},)"
+                     R"("spec":{{"schedulerName":"fairway"}}}})",
+                     name, rv);
+}
+std::string list(const std::string& rv, const std::string& next, const std::vector<std::string>& items) {
+  std::string joined;
+  for (const auto& item : items) joined += (joined.empty() ? "" : ",") + item;
+  return fmt::format(R"({{"kind":"PodList","metadata":{{"resourceVersion":"{}","continue":"{}"}},"items":[{}]}})",
+                     rv, next, joined);
+}
+std::string event(const char* type, const std::string& object) {
+  return fmt::format(R"({{"type":"{}","object":{}}})", type, object) + "\n";
+}
+
+std::string query_value(const std::string& target, const std::string& name) {
+  const size_t at = target.find(name + "=");
+  if (at == std::string::npos) return {};
+  const size_t start = at + name.size() + 1;
+  return target.substr(start, target.find('&', start) - start);
+}
+
+struct Recorder {
+  std::mutex mutex;
+  std::vector<std::string> events;  // "ADDED d/a@1"
+  std::vector<std::string> problems;
+  int syncs = 0;
+
+  Reflector<Pod>::Handler handler() {
+    return {[this](EventType type, Decoded<Pod>&& object) {
+              std::lock_guard lock(mutex);
+              events.push_back(fmt::format("{} {}@{}", event_type_name(type), object.object.key(),
+                                           object.meta.resource_version));
+            },
+            [this] {
+              std::lock_guard lock(mutex);
+              ++syncs;
+              events.push_back("SYNCED");
+            },
+            [this](std::string_view problem) {
+              std::lock_guard lock(mutex);
+              problems.emplace_back(problem);
+            }};
+  }
+  size_t size() {
+    std::lock_guard lock(mutex);
+    return events.size();
+  }
+};
+
+void wait_for(const std::function<bool()>& condition, std::chrono::milliseconds limit = 5s) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!condition() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(2ms);
+}
+
+TEST(Reflector, ListWatchRelistAndSynthesizedDeletes) {
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool release = false;
+  std::vector<std::string> targets;
+  int lists = 0;
+  int watches = 0;
+  TestServer server([&](const TestRequest& req, Responder& out) {
+    std::unique_lock lock(mutex);
+    targets.push_back(req.target);
+    const std::string cont = query_value(req.target, "continue");
+    if (req.target.find("watch=1") == std::string::npos) {
+      ++lists;
+      switch (lists) {
+        case 1:  // first list, two pages
+          return out.reply(200, list("5", "page-2", {pod("a", 1)}));
+        case 2:
+          EXPECT_EQ(cont, "page-2");
+          return out.reply(200, list("5", "", {pod("b", 2)}));
+        case 3:  // relist after ERROR 410: c vanished while we were away, d appeared
+          return out.reply(200, list("12", "", {pod("a", 7), pod("d", 11)}));
+        case 4:  // relist after HTTP 410 on the watch: the continue token then expires
+          return out.reply(200, list("13", "expiring", {pod("a", 7)}));
+        case 5:
+          return out.reply(410, R"({"kind":"Status","code":410,"reason":"Expired"})");
+        default:  // from scratch: d is gone now
+          EXPECT_EQ(cont, "");
+          return out.reply(200, list("14", "", {pod("a", 7)}));
+      }
+    }
+    ++watches;
+    switch (watches) {
+      case 1:
+        EXPECT_EQ(query_value(req.target, "resourceVersion"), "5");
+        out.start_chunked();
+        out.chunk(event("ADDED", pod("c", 6)) + event("MODIFIED", pod("a", 7)).substr(0, 20));
+        out.chunk(event("MODIFIED", pod("a", 7)).substr(20) + event("DELETED", pod("b", 8)));
+        out.chunk(event("BOOKMARK", R"({"kind":"Pod","metadata":{"resourceVersion":"9"}})"));
+        out.chunk(event("ERROR", R"({"kind":"Status","code":410,"reason":"Expired","message":"too old"})"));
+        return out.end_chunked();
+      case 2:
+        EXPECT_EQ(query_value(req.target, "resourceVersion"), "12");
+        return out.reply(410, R"({"kind":"Status","code":410,"reason":"Expired"})");
+      default:
+        EXPECT_EQ(query_value(req.target, "resourceVersion"), "14");
+        out.start_chunked();
+        out.chunk(event("BOOKMARK", R"({"metadata":{"resourceVersion":"15"}})"));
+        cv.wait_for(lock, 10s, [&] { return release; });
+        return out.end_chunked();
+    }
+  });
+
+  ClusterConfig config;
+  config.server = server.url();
+  RestClient client(config);
+  Recorder recorder;
+  ReflectorOptions options;
+  options.page_size = 1;
+  options.min_watch_timeout = 10s;
+  options.initial_backoff = 10ms;
+  Reflector<Pod> reflector(client, "pods", "/api/v1/pods", &decode_pod, recorder.handler(), options);
+  std::jthread runner([&](std::stop_token stop) { reflector.run(stop); });
+  wait_for([&] {
+    std::lock_guard lock(mutex);
+    return watches >= 3;
+  });
+  wait_for([&] { return reflector.stats().lists.load() >= 3; });
+  std::this_thread::sleep_for(50ms);
+  const auto start = std::chrono::steady_clock::now();
+  runner.request_stop();
+  runner.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+  {
+    std::lock_guard lock(mutex);
+    release = true;
+    cv.notify_all();
+  }
+
+  EXPECT_THAT(recorder.events,
+              ElementsAre("ADDED d/a@1", "ADDED d/b@2", "SYNCED",                      // list 1
+                          "ADDED d/c@6", "MODIFIED d/a@7", "DELETED d/b@8",            // watch 1
+                          "ADDED d/d@11", "DELETED d/c@6", "SYNCED",                   // relist
+                          "DELETED d/d@11", "SYNCED"));                                // relist
+  EXPECT_TRUE(reflector.synced());
+  EXPECT_EQ(reflector.stats().lists.load(), 3u);
+  EXPECT_EQ(reflector.stats().watch_restarts.load(), 2u);
+  EXPECT_EQ(reflector.stats().events.load(), 8u);
+  std::lock_guard lock(mutex);
+  const std::string& first_watch = targets[2];
+  EXPECT_THAT(first_watch, HasSubstr("/api/v1/pods?watch=1&resourceVersion=5&allowWatchBookmarks=true"));
+  const int timeout = std::stoi(query_value(first_watch, "timeoutSeconds"));
+  EXPECT_GE(timeout, 10);
+  EXPECT_LT(timeout, 20);
+  EXPECT_THAT(targets[0], HasSubstr("limit=1"));
+}
+
+TEST(Reflector, TransportErrorsBackOffAndRecover) {
+  std::atomic<int> calls{0};
+  TestServer server([&](const TestRequest& req, Responder& out) {
+    const int n = ++calls;
+    if (n <= 2) return out.reply(500, R"({"kind":"Status","code":500,"message":"etcd is sad"})");
+    if (req.target.find("watch=1") == std::string::npos) {
+      return out.reply(200, list("3", "", {pod("a", 1), R"({"metadata":{"name":"bad","namespace":"d"},"spec":{"priority":"x"}})"}));
+    }
+    out.start_chunked();
+    out.chunk(event("MODIFIED", R"({"metadata":{"name":"a","namespace":"d","resourceVersion":"4"},"spec":{"priority":[]}})"));
+    out.chunk(event("MODIFIED", pod("a", 5)));
+    out.chunk("this is not json\n");
+    out.end_chunked();
+  });
+  ClusterConfig config;
+  config.server = server.url();
+  RestClient client(config);
+  Recorder recorder;
+  ReflectorOptions options;
+  options.initial_backoff = 5ms;
+  options.max_backoff = 20ms;
+  Reflector<Pod> reflector(client, "pods", "/api/v1/pods", &decode_pod, recorder.handler(), options);
+  std::jthread runner([&](std::stop_token stop) { reflector.run(stop); });
+  wait_for([&] { return reflector.stats().lists.load() >= 2; });
+  runner.request_stop();
+  runner.join();
+  // The relist after the garbled line finds a at its listed version again.
+  ASSERT_GE(recorder.events.size(), 5u);
+  EXPECT_THAT(std::vector<std::string>(recorder.events.begin(), recorder.events.begin() + 5),
+              ElementsAre("ADDED d/a@1", "SYNCED", "MODIFIED d/a@5", "MODIFIED d/a@1", "SYNCED"));
+  EXPECT_GE(reflector.stats().decode_errors.load(), 3u);  // bad list item, bad object, bad line
+  std::lock_guard lock(recorder.mutex);
+  EXPECT_THAT(recorder.problems[0], HasSubstr("HTTP 500: etcd is sad"));
+  EXPECT_THAT(recorder.problems[1], HasSubstr("retrying in"));
+}
+
+}  // namespace
+}  // namespace fairway::k8s
