@@ -122,7 +122,8 @@ tl::expected<std::string, std::string> scalar(const Entry& entry, const char* fi
   const YAML::Node value = entry.node[field];
   if (!value || value.IsNull()) return std::string();
   if (!value.IsScalar()) {
-    return Unexpected(fmt::format("kubeconfig {}: {}.{}: expected a string", entry.file, where, field));
+    return Unexpected(
+        fmt::format("kubeconfig {}: {}.{}: expected a string", entry.file, where, field));
   }
   return value.Scalar();
 }
@@ -137,8 +138,8 @@ tl::expected<std::string, std::string> file_or_data(const Entry& entry, const ch
   if (!data->empty()) {
     auto decoded = base64_decode(*data);
     if (!decoded) {
-      return Unexpected(fmt::format("kubeconfig {}: {}.{}: {}", entry.file, where, data_field,
-                                    decoded.error()));
+      return Unexpected(
+          fmt::format("kubeconfig {}: {}.{}: {}", entry.file, where, data_field, decoded.error()));
     }
     return decoded;
   }
@@ -149,8 +150,8 @@ tl::expected<std::string, std::string> file_or_data(const Entry& entry, const ch
   if (path.is_relative()) path = entry.folder / path;
   auto content = read_file(path);
   if (!content) {
-    return Unexpected(fmt::format("kubeconfig {}: {}.{}: {}", entry.file, where, file_field,
-                                  content.error()));
+    return Unexpected(
+        fmt::format("kubeconfig {}: {}.{}: {}", entry.file, where, file_field, content.error()));
   }
   return content;
 }
@@ -161,9 +162,8 @@ tl::expected<bool, std::string> boolean(const Entry& entry, const char* field,
   if (!text) return tl::unexpected(text.error());
   if (text->empty() || *text == "false") return false;
   if (*text == "true") return true;
-  return Unexpected(
-      fmt::format("kubeconfig {}: {}.{}: expected true or false, got \"{}\"", entry.file, where,
-                  field, *text));
+  return Unexpected(fmt::format("kubeconfig {}: {}.{}: expected true or false, got \"{}\"",
+                                entry.file, where, field, *text));
 }
 
 std::vector<std::string> split_paths(const std::string& list) {
@@ -171,7 +171,8 @@ std::vector<std::string> split_paths(const std::string& list) {
   size_t start = 0;
   while (start <= list.size()) {
     const size_t end = list.find(':', start);
-    std::string part = list.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    std::string part =
+        list.substr(start, end == std::string::npos ? std::string::npos : end - start);
     if (!part.empty()) paths.push_back(std::move(part));
     if (end == std::string::npos) break;
     start = end + 1;
@@ -194,8 +195,8 @@ tl::expected<ClusterConfig, std::string> load_kubeconfig(const std::string& path
   }
   const std::string& name = context.empty() ? merged.current_context : context;
   if (name.empty()) {
-    return Unexpected(fmt::format("kubeconfig {}: no context given and current-context is not set",
-                                  path));
+    return Unexpected(
+        fmt::format("kubeconfig {}: no context given and current-context is not set", path));
   }
   auto ctx = merged.contexts.find(name);
   if (ctx == merged.contexts.end()) {
@@ -238,23 +239,24 @@ tl::expected<ClusterConfig, std::string> load_kubeconfig(const std::string& path
   if (!sni) return tl::unexpected(sni.error());
   config.tls_server_name = *sni;
   if (auto proxy = scalar(c, "proxy-url", c_where); proxy && !proxy->empty()) {
-    return Unexpected(fmt::format("kubeconfig {}: {}.proxy-url: proxies are not supported", c.file,
-                                  c_where));
+    return Unexpected(
+        fmt::format("kubeconfig {}: {}.proxy-url: proxies are not supported", c.file, c_where));
   }
 
   if (user_name->empty()) return config;  // anonymous
   auto user = merged.users.find(*user_name);
   if (user == merged.users.end()) {
-    return Unexpected(fmt::format("kubeconfig {}: {}.user: user \"{}\" not found",
-                                  ctx->second.file, ctx_where, *user_name));
+    return Unexpected(fmt::format("kubeconfig {}: {}.user: user \"{}\" not found", ctx->second.file,
+                                  ctx_where, *user_name));
   }
   const Entry& u = user->second;
   const std::string u_where = fmt::format("users[{}].user", *user_name);
   for (const char* unsupported : {"exec", "auth-provider", "username", "password"}) {
     if (u.node && u.node.IsMap() && u.node[unsupported]) {
-      return Unexpected(fmt::format("kubeconfig {}: {}.{}: not supported (use a token or client "
-                                    "certificate)",
-                                    u.file, u_where, unsupported));
+      return Unexpected(
+          fmt::format("kubeconfig {}: {}.{}: not supported (use a token or client "
+                      "certificate)",
+                      u.file, u_where, unsupported));
     }
   }
   auto cert = file_or_data(u, "client-certificate", "client-certificate-data", u_where);
@@ -264,9 +266,10 @@ tl::expected<ClusterConfig, std::string> load_kubeconfig(const std::string& path
   if (!key) return tl::unexpected(key.error());
   config.client_key_pem = std::move(*key);
   if (config.client_cert_pem.empty() != config.client_key_pem.empty()) {
-    return Unexpected(fmt::format("kubeconfig {}: {}: client-certificate and client-key must be "
-                                  "given together",
-                                  u.file, u_where));
+    return Unexpected(
+        fmt::format("kubeconfig {}: {}: client-certificate and client-key must be "
+                    "given together",
+                    u.file, u_where));
   }
   auto token = scalar(u, "token", u_where);
   if (!token) return tl::unexpected(token.error());
@@ -285,7 +288,8 @@ tl::expected<ClusterConfig, std::string> load_kubeconfig(const std::string& path
   return config;
 }
 
-tl::expected<ClusterConfig, std::string> in_cluster_config_at(const std::string& service_account_dir) {
+tl::expected<ClusterConfig, std::string> in_cluster_config_at(
+    const std::string& service_account_dir) {
   const char* host = std::getenv("KUBERNETES_SERVICE_HOST");
   const char* port = std::getenv("KUBERNETES_SERVICE_PORT");
   if (host == nullptr || *host == '\0' || port == nullptr || *port == '\0') {

@@ -39,7 +39,8 @@ bool sleep_unless_stopped(std::stop_token& stop, std::chrono::milliseconds durat
 std::chrono::milliseconds jittered(std::chrono::seconds period) {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   const double factor = 1.0 + 0.2 * std::uniform_real_distribution<double>(0.0, 1.0)(rng);
-  return std::chrono::milliseconds(static_cast<int64_t>(static_cast<double>(period.count()) * 1000 * factor));
+  return std::chrono::milliseconds(
+      static_cast<int64_t>(static_cast<double>(period.count()) * 1000 * factor));
 }
 
 std::string string_or_empty(const json& object, const char* key) {
@@ -76,7 +77,9 @@ bool LeaderElector::is_leader() const {
   return age < std::chrono::duration_cast<std::chrono::nanoseconds>(config_.renew_deadline).count();
 }
 
-void LeaderElector::set_leader(bool leader) { leader_.store(leader); }
+void LeaderElector::set_leader(bool leader) {
+  leader_.store(leader);
+}
 
 bool LeaderElector::try_acquire_or_renew(Observed& observed) {
   const std::string collection =
@@ -109,8 +112,10 @@ bool LeaderElector::try_acquire_or_renew(Observed& observed) {
   if (lease.is_discarded() || !lease.is_object()) return false;
   json& spec = lease["spec"];
   if (!spec.is_object()) spec = json::object();
-  Observed seen{string_or_empty(spec, "holderIdentity"), string_or_empty(spec, "renewTime"),
-                int_or_zero(spec, "leaseTransitions"), int_or_zero(spec, "leaseDurationSeconds"),
+  Observed seen{string_or_empty(spec, "holderIdentity"),
+                string_or_empty(spec, "renewTime"),
+                int_or_zero(spec, "leaseTransitions"),
+                int_or_zero(spec, "leaseDurationSeconds"),
                 {}};
   // Expiry is judged from when WE saw the record last change, not from its renewTime: the
   // replicas' clocks need not agree.
@@ -120,7 +125,8 @@ bool LeaderElector::try_acquire_or_renew(Observed& observed) {
     observed = seen;
   }
   const bool ours = seen.holder == config_.identity;
-  const auto held_for = std::chrono::seconds(seen.duration_seconds > 0 ? seen.duration_seconds : duration);
+  const auto held_for =
+      std::chrono::seconds(seen.duration_seconds > 0 ? seen.duration_seconds : duration);
   if (!seen.holder.empty() && !ours && SteadyClock::now() < observed.changed_at + held_for) {
     return false;  // someone else holds a live lease
   }
@@ -173,8 +179,8 @@ void LeaderElector::run(std::stop_token stop) {
     // Renew every retry_period; give up once renew_deadline passes without a success.
     bool lost = false;
     while (!stop.stop_requested()) {
-      if (!sleep_unless_stopped(stop, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                          config_.retry_period))) {
+      if (!sleep_unless_stopped(
+              stop, std::chrono::duration_cast<std::chrono::milliseconds>(config_.retry_period))) {
         break;
       }
       if (try_acquire_or_renew(observed)) {
@@ -182,7 +188,8 @@ void LeaderElector::run(std::stop_token stop) {
         continue;
       }
       const int64_t since = steady_ns() - renewed_at_ns_.load();
-      if (since >= std::chrono::duration_cast<std::chrono::nanoseconds>(config_.renew_deadline).count()) {
+      if (since >=
+          std::chrono::duration_cast<std::chrono::nanoseconds>(config_.renew_deadline).count()) {
         lost = true;
         break;
       }

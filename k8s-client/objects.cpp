@@ -33,9 +33,22 @@ struct Err {
   std::string path;
   std::string what;
 };
-using R = tl::expected<void, Err>;
+// The result of every decoding step. Success is a null pointer, so the happy path (millions of
+// fields per LIST) costs a register, not a 70-byte tl::expected moved through each level.
+class [[nodiscard]] R {
+ public:
+  R() = default;
+  R(tl::unexpected<Err> failure) : error_(std::make_unique<Err>(std::move(failure.value()))) {}
+  explicit operator bool() const { return error_ == nullptr; }
+  Err& error() { return *error_; }
 
-tl::unexpected<Err> fail(std::string what) { return tl::unexpected(Err{{}, std::move(what)}); }
+ private:
+  std::unique_ptr<Err> error_;
+};
+
+tl::unexpected<Err> fail(std::string what) {
+  return tl::unexpected(Err{{}, std::move(what)});
+}
 tl::unexpected<Err> fail(simdjson::error_code code) {
   return tl::unexpected(Err{{}, simdjson::error_message(code)});
 }
@@ -47,8 +60,7 @@ R within(std::string_view segment, R result) {
   if (err.path.empty()) {
     err.path = segment;
   } else {
-    err.path.insert(0, err.path.front() == '[' ? std::string(segment)
-                                                : std::string(segment) + ".");
+    err.path.insert(0, err.path.front() == '[' ? std::string(segment) : std::string(segment) + ".");
   }
   return result;
 }
@@ -61,7 +73,9 @@ std::string describe(const Err& err) {
   return err.path.empty() ? err.what : err.path + ": " + err.what;
 }
 
-bool is_null(dom::element value) { return value.is_null(); }
+bool is_null(dom::element value) {
+  return value.is_null();
+}
 
 // Calls fn(key, value) for each field of an object; null counts as an empty object (Go's
 // omitempty is not universal: "labels": null does occur).
@@ -137,6 +151,18 @@ R read_string_map(dom::element value, Labels& out) {
     std::string_view text;
     if (auto code = field.get_string().get(text)) return within(key, fail(code));
     out.emplace_hint(out.end(), std::string(key), std::string(text));
+    return {};
+  });
+}
+
+// kubectl's copy of the whole manifest: often kilobytes per pod, never needed to schedule.
+constexpr std::string_view kLastApplied = "kubectl.kubernetes.io/last-applied-configuration";
+
+R read_annotations(dom::element value, Labels& out) {
+  return for_each_field(value, [&](std::string_view key, dom::element field) -> R {
+    std::string_view text;
+    if (auto code = field.get_string().get(text)) return within(key, fail(code));
+    if (key != kLastApplied) out.emplace_hint(out.end(), std::string(key), std::string(text));
     return {};
   });
 }
@@ -222,9 +248,10 @@ R read_meta(dom::element value, ObjectMeta& meta, const MetaSink& sink) {
     if (key == "resourceVersion") {
       return within("resourceVersion", read_string(field, meta.resource_version));
     }
-    if (key == "labels" && sink.labels) return within("labels", read_string_map(field, *sink.labels));
+    if (key == "labels" && sink.labels)
+      return within("labels", read_string_map(field, *sink.labels));
     if (key == "annotations" && sink.annotations) {
-      return within("annotations", read_string_map(field, *sink.annotations));
+      return within("annotations", read_annotations(field, *sink.annotations));
     }
     if (key == "creationTimestamp" && sink.creation_ms) {
       return within("creationTimestamp", read_time_ms(field, *sink.creation_ms));
@@ -304,8 +331,7 @@ R read_requirement(dom::element value, NodeSelectorRequirement& out) {
     }
     if (key == "values") {
       return within("values", for_each_element(field, [&](size_t i, dom::element element) -> R {
-                      return within_index("", i,
-                                          read_string(element, out.values.emplace_back()));
+                      return within_index("", i, read_string(element, out.values.emplace_back()));
                     }));
     }
     return {};
@@ -322,32 +348,33 @@ R read_node_affinity(dom::element value, std::vector<NodeSelectorTerm>& out) {
   // affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms
   return for_each_field(value, [&](std::string_view key, dom::element affinity) -> R {
     if (!(key == "nodeAffinity")) return {};  // pod (anti-)affinity is not modelled
-    return within("nodeAffinity", for_each_field(affinity, [&](std::string_view k2,
-                                                                 dom::element node_affinity) -> R {
-      if (!(k2 == "requiredDuringSchedulingIgnoredDuringExecution")) return {};
-      return within(
-          "requiredDuringSchedulingIgnoredDuringExecution",
-          for_each_field(node_affinity, [&](std::string_view k3, dom::element selector) -> R {
-            if (!(k3 == "nodeSelectorTerms")) return {};
-            return within(
-                "nodeSelectorTerms",
-                for_each_element(selector, [&](size_t i, dom::element term_value) -> R {
-                  NodeSelectorTerm& term = out.emplace_back();
-                  return within_index(
-                      "", i,
-                      for_each_field(term_value, [&](std::string_view k4, dom::element v) -> R {
-                        if (k4 == "matchExpressions") {
-                          return within("matchExpressions",
-                                        read_requirements(v, term.match_expressions));
-                        }
-                        if (k4 == "matchFields") {
-                          return within("matchFields", read_requirements(v, term.match_fields));
-                        }
-                        return {};
-                      }));
-                }));
-          }));
-    }));
+    return within(
+        "nodeAffinity",
+        for_each_field(affinity, [&](std::string_view k2, dom::element node_affinity) -> R {
+          if (!(k2 == "requiredDuringSchedulingIgnoredDuringExecution")) return {};
+          return within(
+              "requiredDuringSchedulingIgnoredDuringExecution",
+              for_each_field(node_affinity, [&](std::string_view k3, dom::element selector) -> R {
+                if (!(k3 == "nodeSelectorTerms")) return {};
+                return within(
+                    "nodeSelectorTerms",
+                    for_each_element(selector, [&](size_t i, dom::element term_value) -> R {
+                      NodeSelectorTerm& term = out.emplace_back();
+                      return within_index(
+                          "", i,
+                          for_each_field(term_value, [&](std::string_view k4, dom::element v) -> R {
+                            if (k4 == "matchExpressions") {
+                              return within("matchExpressions",
+                                            read_requirements(v, term.match_expressions));
+                            }
+                            if (k4 == "matchFields") {
+                              return within("matchFields", read_requirements(v, term.match_fields));
+                            }
+                            return {};
+                          }));
+                    }));
+              }));
+        }));
   });
 }
 
@@ -360,7 +387,8 @@ R read_container(dom::element value, Container& out) {
                       if (k2 == "requests") {
                         return within("requests", read_resource_list(list, out.requests));
                       }
-                      if (k2 == "limits") return within("limits", read_resource_list(list, out.limits));
+                      if (k2 == "limits")
+                        return within("limits", read_resource_list(list, out.limits));
                       return {};
                     }));
     }
@@ -386,7 +414,8 @@ R read_pod_spec(dom::element value, Pod& pod) {
     if (key == "initContainers") {
       return within("initContainers", read_containers(field, pod.init_containers));
     }
-    if (key == "schedulerName") return within("schedulerName", read_string(field, pod.scheduler_name));
+    if (key == "schedulerName")
+      return within("schedulerName", read_string(field, pod.scheduler_name));
     if (key == "nodeName") return within("nodeName", read_string(field, pod.node_name));
     if (key == "priority") {
       if (is_null(field)) return {};
@@ -395,12 +424,15 @@ R read_pod_spec(dom::element value, Pod& pod) {
     if (key == "priorityClassName") {
       return within("priorityClassName", read_string(field, pod.priority_class_name));
     }
-    if (key == "nodeSelector") return within("nodeSelector", read_string_map(field, pod.node_selector));
-    if (key == "affinity") return within("affinity", read_node_affinity(field, pod.required_node_affinity));
+    if (key == "nodeSelector")
+      return within("nodeSelector", read_string_map(field, pod.node_selector));
+    if (key == "affinity")
+      return within("affinity", read_node_affinity(field, pod.required_node_affinity));
     if (key == "tolerations") {
-      return within("tolerations", for_each_element(field, [&](size_t i, dom::element element) -> R {
-                      return within_index("", i, read_toleration(element, pod.tolerations.emplace_back()));
-                    }));
+      return within(
+          "tolerations", for_each_element(field, [&](size_t i, dom::element element) -> R {
+            return within_index("", i, read_toleration(element, pod.tolerations.emplace_back()));
+          }));
     }
     if (key == "overhead") return within("overhead", read_resource_list(field, pod.overhead));
     return {};
@@ -431,7 +463,8 @@ R read_pod_status(dom::element value, Pod& pod) {
 
 R read_node_spec(dom::element value, Node& node) {
   return for_each_field(value, [&](std::string_view key, dom::element field) -> R {
-    if (key == "unschedulable") return within("unschedulable", read_bool(field, node.unschedulable));
+    if (key == "unschedulable")
+      return within("unschedulable", read_bool(field, node.unschedulable));
     if (key == "taints") {
       return within("taints", for_each_element(field, [&](size_t i, dom::element element) -> R {
                       Taint& taint = node.taints.emplace_back();
@@ -459,7 +492,8 @@ R read_node_spec(dom::element value, Node& node) {
 
 R read_node_status(dom::element value, Node& node) {
   return for_each_field(value, [&](std::string_view key, dom::element field) -> R {
-    if (key == "allocatable") return within("allocatable", read_resource_list(field, node.allocatable));
+    if (key == "allocatable")
+      return within("allocatable", read_resource_list(field, node.allocatable));
     if (key == "conditions") {
       return within("conditions", for_each_element(field, [&](size_t i, dom::element element) -> R {
                       std::string type;
@@ -524,8 +558,8 @@ R read_queue_spec(dom::element value, QueueSpec& queue) {
       return within("priority", read_int32(field, queue.priority));
     }
     if (key == "resources") {
-      return within("resources", for_each_field(field, [&](std::string_view name,
-                                                           dom::element entry) -> R {
+      return within("resources",
+                    for_each_field(field, [&](std::string_view name, dom::element entry) -> R {
                       QueueResourceSpec spec;
                       if (R r = read_queue_resource(entry, name, spec); !r) {
                         return within(name, std::move(r));
@@ -535,10 +569,12 @@ R read_queue_spec(dom::element value, QueueSpec& queue) {
                     }));
     }
     if (key == "preemptMinRuntime") {
-      return within("preemptMinRuntime", read_duration_seconds(field, queue.preempt_min_runtime_seconds));
+      return within("preemptMinRuntime",
+                    read_duration_seconds(field, queue.preempt_min_runtime_seconds));
     }
     if (key == "reclaimMinRuntime") {
-      return within("reclaimMinRuntime", read_duration_seconds(field, queue.reclaim_min_runtime_seconds));
+      return within("reclaimMinRuntime",
+                    read_duration_seconds(field, queue.reclaim_min_runtime_seconds));
     }
     return {};
   });
@@ -561,7 +597,8 @@ R read_pod_group_spec(dom::element value, PodGroup& group) {
     if (key == "scheduleTimeoutSeconds") {
       if (is_null(field)) return {};
       int64_t seconds = 0;
-      if (R r = read_int64(field, seconds); !r) return within("scheduleTimeoutSeconds", std::move(r));
+      if (R r = read_int64(field, seconds); !r)
+        return within("scheduleTimeoutSeconds", std::move(r));
       group.schedule_timeout_seconds = seconds;
       return {};
     }
@@ -589,11 +626,13 @@ R read_topology_spec(dom::element value, TopologySpec& topology) {
     return within("levels", for_each_element(field, [&](size_t i, dom::element element) -> R {
                     TopologyLevel& level = topology.levels.emplace_back();
                     R r = for_each_field(element, [&](std::string_view k2, dom::element v) -> R {
-                      if (k2 == "nodeLabel") return within("nodeLabel", read_string(v, level.node_label));
+                      if (k2 == "nodeLabel")
+                        return within("nodeLabel", read_string(v, level.node_label));
                       if (k2 == "bandwidthGBps") {
                         if (is_null(v)) return {};
                         double gbps = 0;
-                        if (R rr = read_double(v, gbps); !rr) return within("bandwidthGBps", std::move(rr));
+                        if (R rr = read_double(v, gbps); !rr)
+                          return within("bandwidthGBps", std::move(rr));
                         level.bandwidth_gbps = gbps;
                       }
                       return {};
@@ -693,7 +732,8 @@ struct Codec<PriorityClass> {
     R r = for_each_field(object, [&](std::string_view key, dom::element field) -> R {
       if (key == "metadata") return within("metadata", read_meta(field, out.meta, {}));
       if (key == "value") return within("value", read_int32(field, pc.value));
-      if (key == "globalDefault") return within("globalDefault", read_bool(field, pc.global_default));
+      if (key == "globalDefault")
+        return within("globalDefault", read_bool(field, pc.global_default));
       if (key == "preemptionPolicy") {
         return within("preemptionPolicy", read_string(field, pc.preemption_policy));
       }
@@ -770,19 +810,25 @@ struct ItemDecoder {
   ObjectDecoder<T> custom = nullptr;
 
   // Returns the decoded item or fills `error` (with as much of the key as was read).
-  std::optional<Decoded<T>> operator()(dom::element value, ItemError& error) const {
+  // Decodes into `out` (a fresh element of the list, so nothing is moved afterwards); false and
+  // `error` filled (with as much of the key as was read) when the item is bad.
+  bool operator()(dom::element value, Decoded<T>& out, ItemError& error) const {
     if (custom == nullptr) {
-      Decoded<T> out;
       dom::object object;
-      R r = value.get_object().get(object) ? fail("not an object") : Codec<T>::decode(object, out);
-      if (r) return out;
-      error = ItemError{out.meta.name.empty() ? std::string() : out.meta.key(), describe(r.error())};
-      return std::nullopt;
+      R r =
+          value.get_object().get(object) ? R(fail("not an object")) : Codec<T>::decode(object, out);
+      if (r) return true;
+      error =
+          ItemError{out.meta.name.empty() ? std::string() : out.meta.key(), describe(r.error())};
+      return false;
     }
     auto decoded = custom(simdjson::minify(value));
-    if (decoded) return std::move(*decoded);
+    if (decoded) {
+      out = std::move(*decoded);
+      return true;
+    }
     error = ItemError{{}, decoded.error()};
-    return std::nullopt;
+    return false;
   }
 };
 
@@ -800,11 +846,13 @@ tl::expected<DecodedList<T>, std::string> decode_list_impl(std::string_view json
   DecodedList<T> out;
   R r = for_each_field(object, [&](std::string_view key, dom::element field) -> R {
     if (key == "metadata") {
-      return within("metadata", for_each_field(field, [&](std::string_view k2, dom::element v) -> R {
+      return within("metadata",
+                    for_each_field(field, [&](std::string_view k2, dom::element v) -> R {
                       if (k2 == "resourceVersion") {
                         return within("resourceVersion", read_string(v, out.resource_version));
                       }
-                      if (k2 == "continue") return within("continue", read_string(v, out.continue_token));
+                      if (k2 == "continue")
+                        return within("continue", read_string(v, out.continue_token));
                       return {};
                     }));
     }
@@ -812,9 +860,8 @@ tl::expected<DecodedList<T>, std::string> decode_list_impl(std::string_view json
       if (dom::array items; !field.get_array().get(items)) out.items.reserve(items.size());
       return within("items", for_each_element(field, [&](size_t i, dom::element element) -> R {
                       ItemError error;
-                      if (auto item = item_decoder(element, error)) {
-                        out.items.push_back(std::move(*item));
-                      } else {
+                      if (!item_decoder(element, out.items.emplace_back(), error)) {
+                        out.items.pop_back();
                         error.message = fmt::format("items[{}]: {}", i, error.message);
                         out.errors.push_back(std::move(error));
                       }
@@ -1005,7 +1052,8 @@ tl::expected<int64_t, std::string> parse_rfc3339_ms(std::string_view text) {
     return bad("expected 'Z' or a zone offset");
   }
   if (pos != text.size()) return bad("trailing characters");
-  const int64_t days = days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+  const int64_t days =
+      days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
   const int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
   return seconds * 1000 + millis;
 }
@@ -1148,13 +1196,13 @@ tl::expected<WatchEvent<T>, std::string> decode_watch_event(std::string_view jso
   return decode_event_impl<T>(json, object_decoder);
 }
 
-#define FAIRWAY_K8S_INSTANTIATE(T)                                                               \
-  template tl::expected<Decoded<T>, std::string> decode_object<T>(std::string_view);            \
-  template tl::expected<DecodedList<T>, std::string> decode_list<T>(std::string_view);          \
-  template tl::expected<DecodedList<T>, std::string> decode_list<T>(std::string_view,           \
-                                                                    ObjectDecoder<T>);          \
-  template tl::expected<WatchEvent<T>, std::string> decode_watch_event<T>(std::string_view);    \
-  template tl::expected<WatchEvent<T>, std::string> decode_watch_event<T>(std::string_view,     \
+#define FAIRWAY_K8S_INSTANTIATE(T)                                                           \
+  template tl::expected<Decoded<T>, std::string> decode_object<T>(std::string_view);         \
+  template tl::expected<DecodedList<T>, std::string> decode_list<T>(std::string_view);       \
+  template tl::expected<DecodedList<T>, std::string> decode_list<T>(std::string_view,        \
+                                                                    ObjectDecoder<T>);       \
+  template tl::expected<WatchEvent<T>, std::string> decode_watch_event<T>(std::string_view); \
+  template tl::expected<WatchEvent<T>, std::string> decode_watch_event<T>(std::string_view,  \
                                                                           ObjectDecoder<T>);
 FAIRWAY_K8S_INSTANTIATE(Pod)
 FAIRWAY_K8S_INSTANTIATE(Node)

@@ -1,14 +1,14 @@
 #pragma once
 // Decoding Kubernetes JSON (simdjson, straight into the plain structs of scheduler/state/model.h)
 // and encoding the bodies fairway writes. Decoders never throw: a malformed object becomes an
-// error value naming the field.
+// error value naming the field. Annotations keep everything but kubectl's
+// last-applied-configuration (a copy of the manifest, often kilobytes, useless to a scheduler).
 
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <vector>
-
 #include <tl/expected.hpp>
+#include <vector>
 
 #include "queues/queue_spec.h"
 #include "scheduler/state/model.h"
@@ -53,8 +53,8 @@ struct ItemError {
   std::string message;
 };
 
-// A LIST answer: {"metadata":{"resourceVersion","continue"},"items":[...]}. A bad item does not fail
-// the list: it lands in `errors` ("items[3]: spec.priority: ..."); a malformed envelope does.
+// A LIST answer: {"metadata":{"resourceVersion","continue"},"items":[...]}. A bad item does not
+// fail the list: it lands in `errors` ("items[3]: spec.priority: ..."); a malformed envelope does.
 template <typename T>
 struct DecodedList {
   std::string resource_version;

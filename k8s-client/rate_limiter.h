@@ -18,8 +18,12 @@ class TokenBucket {
   using Now = std::function<Clock::time_point()>;
 
   // qps <= 0: unlimited. burst < 1 counts as 1. The bucket starts full.
-  TokenBucket(double qps, int burst, Now now = [] { return Clock::now(); })
-      : qps_(qps), burst_(std::max(burst, 1)), now_(std::move(now)), tokens_(burst_),
+  TokenBucket(
+      double qps, int burst, Now now = [] { return Clock::now(); })
+      : qps_(qps),
+        burst_(std::max(burst, 1)),
+        now_(std::move(now)),
+        tokens_(burst_),
         last_(now_()) {}
 
   // Takes one token; returns how long to wait before it may be used (zero when one was there).

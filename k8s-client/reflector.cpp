@@ -16,7 +16,9 @@ std::mt19937_64& rng() {
 }
 
 // Uniform in [0, 1).
-double unit_random() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng()); }
+double unit_random() {
+  return std::uniform_real_distribution<double>(0.0, 1.0)(rng());
+}
 
 // Sleeps unless stop is requested first; false when stopped.
 bool sleep_unless_stopped(std::stop_token& stop, std::chrono::milliseconds duration) {
@@ -179,10 +181,12 @@ typename Reflector<T>::WatchEnd Reflector<T>::watch(std::stop_token& stop) {
   const bool builtin = is_builtin<T>(decoder_);
   const auto min_timeout = std::max<int64_t>(options_.min_watch_timeout.count(), 1);
   // Jittered so that many watches opened together do not all expire together (client-go).
-  const auto timeout = min_timeout + static_cast<int64_t>(unit_random() * static_cast<double>(min_timeout));
+  const auto timeout =
+      min_timeout + static_cast<int64_t>(unit_random() * static_cast<double>(min_timeout));
   const std::string path = with_query(
-      list_path_, fmt::format("watch=1&resourceVersion={}&allowWatchBookmarks=true&timeoutSeconds={}",
-                              url_escape(resource_version_), timeout));
+      list_path_,
+      fmt::format("watch=1&resourceVersion={}&allowWatchBookmarks=true&timeoutSeconds={}",
+                  url_escape(resource_version_), timeout));
   WatchEnd end = WatchEnd::kResume;
   auto on_line = [&](std::string_view line) -> bool {
     auto event = builtin ? decode_watch_event<T>(line) : decode_watch_event<T>(line, decoder_);

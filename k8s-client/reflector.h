@@ -24,9 +24,8 @@
 #include <stop_token>
 #include <string>
 #include <string_view>
-#include <unordered_map>
-
 #include <tl/expected.hpp>
+#include <unordered_map>
 
 #include "k8s-client/objects.h"
 #include "k8s-client/rest_client.h"
@@ -56,8 +55,8 @@ class Reflector {
   using Decoder = tl::expected<Decoded<T>, std::string> (*)(std::string_view json);
   struct Handler {
     std::function<void(EventType, Decoded<T>&&)> on_event;
-    std::function<void()> on_synced;                      // after every completed (re)list
-    std::function<void(std::string_view)> on_problem;     // decode errors, relists, backoffs
+    std::function<void()> on_synced;                   // after every completed (re)list
+    std::function<void(std::string_view)> on_problem;  // decode errors, relists, backoffs
   };
 
   // list_path: collection path without query, e.g. "/api/v1/pods" or

@@ -45,10 +45,10 @@ using Clock = std::chrono::steady_clock;
 
 struct Url {
   bool tls = true;
-  std::string host;         // without brackets
+  std::string host;  // without brackets
   std::string port;
-  std::string authority;    // Host header
-  std::string base_path;    // a server URL may carry a path prefix (proxies, Rancher)
+  std::string authority;  // Host header
+  std::string base_path;  // a server URL may carry a path prefix (proxies, Rancher)
 };
 
 tl::expected<Url, std::string> parse_url(std::string_view server) {
@@ -96,7 +96,9 @@ Response make_response(int status, std::string body, std::string content_type) {
   return response;
 }
 
-std::string_view path_only(std::string_view path) { return path.substr(0, path.find('?')); }
+std::string_view path_only(std::string_view path) {
+  return path.substr(0, path.find('?'));
+}
 
 // Errors that mean "the server had already closed this kept-alive connection".
 bool is_stale_connection_error(const beast::error_code& ec) {
@@ -236,7 +238,8 @@ struct RestClient::Impl {
     tune_socket(c.lowest().socket());
     if (c.tls) {
       if (auto r = prepare_tls(*c.tls); !r) return tl::unexpected(r.error());
-      ec = c.run([&](auto&, auto handler) { c.tls->async_handshake(ssl::stream_base::client, handler); });
+      ec = c.run(
+          [&](auto&, auto handler) { c.tls->async_handshake(ssl::stream_base::client, handler); });
       if (ec) {
         return tl::unexpected(
             TransportError{fmt::format("TLS handshake with {}: {}", url.host, describe_tls(ec))});
@@ -291,7 +294,8 @@ struct RestClient::Impl {
   // pool_size connections are busy.
   tl::expected<ConnectionPtr, TransportError> checkout() {
     std::unique_lock lock(pool_mutex);
-    pool_cv.wait(lock, [&] { return stopped || !idle.empty() || open < std::max(options.pool_size, 1); });
+    pool_cv.wait(lock,
+                 [&] { return stopped || !idle.empty() || open < std::max(options.pool_size, 1); });
     if (stopped) return tl::unexpected(TransportError{"client stopped"});
     if (!idle.empty()) {
       ConnectionPtr connection = std::move(idle.back());
@@ -328,7 +332,8 @@ struct RestClient::Impl {
       std::ostringstream text;
       if (in) text << in.rdbuf();
       std::string token = text.str();
-      while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) {
+      while (!token.empty() &&
+             (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) {
         token.pop_back();
       }
       // An unreadable or empty file keeps the last good token (a rotation in progress).
@@ -357,13 +362,16 @@ struct RestClient::Impl {
       std::lock_guard lock(observer_mutex);
       copy = observer;
     }
-    if (copy) copy(verb, path_only(path), code, std::chrono::duration_cast<std::chrono::nanoseconds>(latency));
+    if (copy)
+      copy(verb, path_only(path), code,
+           std::chrono::duration_cast<std::chrono::nanoseconds>(latency));
   }
 
   // ---- requests ----
 
   http::request<http::string_body> make_request(http::verb verb, std::string_view path,
-                                                std::string_view body, std::string_view content_type) {
+                                                std::string_view body,
+                                                std::string_view content_type) {
     http::request<http::string_body> req{verb, url.base_path + std::string(path), 11};
     req.set(http::field::host, url.authority);
     req.set(http::field::user_agent, options.user_agent);
@@ -389,20 +397,23 @@ struct RestClient::Impl {
   Exchange exchange_on(Connection& c, const http::request<http::string_body>& req) {
     Exchange out{tl::unexpected(TransportError{}), false, true};
     c.lowest().expires_after(options.request_timeout);  // one deadline for write + read
-    beast::error_code ec = c.run([&](auto& stream, auto handler) { http::async_write(stream, req, handler); });
+    beast::error_code ec =
+        c.run([&](auto& stream, auto handler) { http::async_write(stream, req, handler); });
     if (ec) {
       out.result = tl::unexpected(TransportError{fmt::format("write: {}", ec.message())});
       return out;
     }
     http::response_parser<http::string_body> parser;
     parser.body_limit(std::numeric_limits<std::uint64_t>::max());  // a LIST can be 100s of MB
-    ec = c.run([&](auto& stream, auto handler) { http::async_read(stream, c.buffer, parser, handler); });
+    ec = c.run(
+        [&](auto& stream, auto handler) { http::async_read(stream, c.buffer, parser, handler); });
     c.lowest().expires_never();
     if (ec) {
       out.nothing_received = !parser.got_some() && is_stale_connection_error(ec);
-      out.result = tl::unexpected(TransportError{
-          ec == beast::error::timeout ? fmt::format("timed out after {}s", options.request_timeout.count())
-                                      : fmt::format("read: {}", ec.message())});
+      out.result = tl::unexpected(
+          TransportError{ec == beast::error::timeout
+                             ? fmt::format("timed out after {}s", options.request_timeout.count())
+                             : fmt::format("read: {}", ec.message())});
       return out;
     }
     auto message = parser.release();
@@ -420,8 +431,8 @@ struct RestClient::Impl {
   // One HTTP exchange through the pool; a kept-alive connection the server closed meanwhile is
   // replaced once (the request had not reached the server: no response byte came back).
   tl::expected<Response, TransportError> exchange(http::verb verb, std::string_view path,
-                                                   std::string_view body,
-                                                   std::string_view content_type) {
+                                                  std::string_view body,
+                                                  std::string_view content_type) {
     auto slot = checkout();
     if (!slot) return tl::unexpected(slot.error());
     ConnectionPtr connection = std::move(*slot);
@@ -507,7 +518,9 @@ RestClient::~RestClient() {
   }
 }
 
-void RestClient::stop() { impl_->stop_all(); }
+void RestClient::stop() {
+  impl_->stop_all();
+}
 
 void RestClient::set_observer(RequestObserver observer) {
   std::lock_guard lock(impl_->observer_mutex);
@@ -576,7 +589,8 @@ tl::expected<Response, TransportError> RestClient::stream(std::string_view path,
   http::response_parser<http::buffer_body> parser;
   parser.body_limit(std::numeric_limits<std::uint64_t>::max());
   if (!ec) {
-    ec = c.run([&](auto& s, auto handler) { http::async_read_header(s, c.buffer, parser, handler); });
+    ec = c.run(
+        [&](auto& s, auto handler) { http::async_read_header(s, c.buffer, parser, handler); });
   }
   if (ec) {
     impl.observe("WATCH", path, 0, Clock::now() - started);

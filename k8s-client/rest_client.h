@@ -17,7 +17,6 @@
 #include <stop_token>
 #include <string>
 #include <string_view>
-
 #include <tl/expected.hpp>
 
 #include "k8s-client/config.h"
@@ -25,9 +24,9 @@
 namespace fairway::k8s {
 
 struct RestOptions {
-  double qps = 50;       // --kube-api-qps (kube-scheduler's default)
-  int burst = 100;       // --kube-api-burst
-  int pool_size = 4;     // kept-alive connections for ordinary requests
+  double qps = 50;    // --kube-api-qps (kube-scheduler's default)
+  int burst = 100;    // --kube-api-burst
+  int pool_size = 4;  // kept-alive connections for ordinary requests
   std::chrono::seconds request_timeout{30};
   int max_retries_429 = 5;
   std::string user_agent = "fairway";
@@ -61,9 +60,9 @@ class RestClient {
   RestClient& operator=(const RestClient&) = delete;
 
   // method: GET, POST, PUT, PATCH, DELETE. path includes the query string.
-  tl::expected<Response, TransportError> request(std::string_view method, std::string_view path,
-                                                 std::string_view body = {},
-                                                 std::string_view content_type = "application/json");
+  tl::expected<Response, TransportError> request(
+      std::string_view method, std::string_view path, std::string_view body = {},
+      std::string_view content_type = "application/json");
   tl::expected<Response, TransportError> get(std::string_view path) { return request("GET", path); }
 
   // A long-running GET (watch) on its own connection. Reads incrementally and calls on_line per

@@ -158,6 +158,19 @@ tl::expected<GpuLinkGraph, std::string> GpuLinkGraph::build(int gpus,
           source == target ? kInfinite : width[static_cast<size_t>(target)];
     }
   }
+  result.uniform_.assign(result.islands_.size(), true);
+  for (size_t island = 0; island < result.islands_.size(); ++island) {
+    std::optional<double> seen;
+    for (int a = 0; a < gpus; ++a) {
+      if ((result.islands_[island] >> a & 1) == 0) continue;
+      for (int b = a + 1; b < gpus; ++b) {
+        if ((result.islands_[island] >> b & 1) == 0) continue;
+        const double pair = result.widest(a, b);
+        if (seen && *seen != pair) result.uniform_[island] = false;
+        seen = pair;
+      }
+    }
+  }
   return result;
 }
 
@@ -186,15 +199,29 @@ uint64_t GpuLinkGraph::choose(uint64_t free, int count) const {
   // Best fit: the island with the fewest free GPUs that still holds the whole pod.
   uint64_t pool = 0;
   int pool_free = kMaxGpus + 1;
-  for (uint64_t island : islands_) {
-    const int have = std::popcount(island & free);
+  bool uniform = false;
+  for (size_t island = 0; island < islands_.size(); ++island) {
+    const int have = std::popcount(islands_[island] & free);
     if (have >= count && have < pool_free) {
-      pool = island & free;
+      pool = islands_[island] & free;
       pool_free = have;
+      uniform = uniform_[island];
     }
   }
-  if (pool == 0) pool = free;  // no island holds it: the widest set from all free GPUs
+  if (pool == 0) {
+    pool = free;  // no island holds it: the widest set from all free GPUs
+    uniform = false;
+  }
   if (std::popcount(pool) == count) return pool;
+  if (uniform) {
+    uint64_t chosen = 0;
+    for (int k = 0; k < count; ++k) {
+      const uint64_t lowest = pool & (~pool + 1);
+      chosen |= lowest;
+      pool &= ~lowest;
+    }
+    return chosen;
+  }
 
   // Greedy from every seed: add the GPU whose narrowest link to the set so far is widest; keep
   // the seed whose set has the widest bottleneck (ties: lowest indices). Nodes have few GPUs.

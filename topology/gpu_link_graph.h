@@ -83,6 +83,9 @@ class GpuLinkGraph {
   std::vector<GpuLink> links_;  // merged, a < b, sorted
   std::vector<int> island_of_;
   std::vector<uint64_t> islands_;
+  // Islands where every pair has the same widest path (an NVSwitch fabric, a bridged pair): any
+  // GPUs of it are as good as any others, so choose() takes the lowest free ones directly.
+  std::vector<bool> uniform_;
   std::vector<double> widest_;
   std::string signature_;
 };

@@ -12,7 +12,6 @@
 #include <ostream>
 #include <string>
 #include <string_view>
-
 #include <tl/expected.hpp>
 
 #include "scheduler/cmd/commands.h"
@@ -75,7 +74,8 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
 std::optional<long> parse_int(std::string_view text, long lo, long hi) {
   long v = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || end != text.data() + text.size() || v < lo || v > hi) return std::nullopt;
+  if (ec != std::errc() || end != text.data() + text.size() || v < lo || v > hi)
+    return std::nullopt;
   return v;
 }
 
@@ -87,7 +87,8 @@ tl::expected<ApiserverFlags, std::string> parse_flags(std::span<const std::strin
       flags.help = true;
       continue;
     }
-    if (!arg.starts_with("-")) return tl::unexpected(fmt::format("unexpected argument \"{}\"", arg));
+    if (!arg.starts_with("-"))
+      return tl::unexpected(fmt::format("unexpected argument \"{}\"", arg));
     std::string name = arg;
     std::optional<std::string> value;
     if (const auto eq = arg.find('='); eq != std::string::npos) {
@@ -101,9 +102,14 @@ tl::expected<ApiserverFlags, std::string> parse_flags(std::span<const std::strin
       flags.options.tls = value && *value == "false";
       continue;
     }
-    static const std::string_view kValued[] = {"--port",          "--bind-address", "--kubeconfig-out",
-                                               "--token",         "--bookmark-interval",
-                                               "--history-window", "--threads",     "-v",
+    static const std::string_view kValued[] = {"--port",
+                                               "--bind-address",
+                                               "--kubeconfig-out",
+                                               "--token",
+                                               "--bookmark-interval",
+                                               "--history-window",
+                                               "--threads",
+                                               "-v",
                                                "--v"};
     if (std::find(std::begin(kValued), std::end(kValued), name) == std::end(kValued)) {
       return tl::unexpected(fmt::format("unknown flag \"{}\"", name));
@@ -125,11 +131,13 @@ tl::expected<ApiserverFlags, std::string> parse_flags(std::span<const std::strin
       flags.options.token = *value;
     } else if (name == "--bookmark-interval") {
       const auto d = parse_duration(*value);
-      if (!d) return tl::unexpected(fmt::format("--bookmark-interval: \"{}\" is not a duration", *value));
+      if (!d)
+        return tl::unexpected(fmt::format("--bookmark-interval: \"{}\" is not a duration", *value));
       flags.options.bookmark_interval = *d;
     } else if (name == "--history-window") {
       const auto n = parse_int(*value, 1, 10'000'000);
-      if (!n) return tl::unexpected(fmt::format("--history-window: \"{}\" is not 1..10000000", *value));
+      if (!n)
+        return tl::unexpected(fmt::format("--history-window: \"{}\" is not 1..10000000", *value));
       flags.options.store.history_window = static_cast<size_t>(*n);
     } else if (name == "--threads") {
       const auto n = parse_int(*value, 1, 256);

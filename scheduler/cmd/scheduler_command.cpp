@@ -1,13 +1,165 @@
-// Placeholder while this command is being built; replaced by its implementation.
-#include <ostream>
+// `fairway scheduler`: flags in kube-scheduler's style, signals, then the service.
+#include <pthread.h>
+#include <unistd.h>
 
+#include <csignal>
+#include <fstream>
+#include <ostream>
+#include <random>
+#include <thread>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include "k8s-client/config.h"
 #include "scheduler/cmd/commands.h"
+#include "scheduler/cmd/flags.h"
+#include "scheduler/service/log.h"
+#include "scheduler/service/scheduler_service.h"
 
 namespace fairway::cmd {
+namespace {
 
-int scheduler(std::span<const std::string> /*args*/, std::ostream& /*out*/, std::ostream& err) {
-  err << "fairway: this command is not built yet\n";
-  return 1;
+std::string default_identity() {
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  std::random_device random;
+  return fmt::format("{}_{:08x}", host, random());
+}
+
+// --config FILE: a YAML map whose keys are flag names (without dashes); flags given on the
+// command line win because they are parsed after the file.
+tl::expected<std::vector<std::string>, std::string> config_file_args(const std::string& path) {
+  try {
+    const YAML::Node root = YAML::LoadFile(path);
+    if (!root.IsMap()) return tl::unexpected(fmt::format("{}: expected a map of flag names to values", path));
+    std::vector<std::string> args;
+    for (const auto& entry : root) {
+      const auto key = entry.first.as<std::string>();
+      if (key == "config") return tl::unexpected(fmt::format("{}: \"config\" cannot nest", path));
+      if (!entry.second.IsScalar()) {
+        return tl::unexpected(fmt::format("{}: {}: expected a single value", path, key));
+      }
+      args.push_back(fmt::format("--{}={}", key, entry.second.as<std::string>()));
+    }
+    return args;
+  } catch (const YAML::Exception& e) {
+    return tl::unexpected(fmt::format("{}: {}", path, e.what()));
+  }
+}
+
+}  // namespace
+
+int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream& err) {
+  SchedulerOptions options;
+  options.lease.identity = default_identity();
+  std::string kubeconfig;
+  std::string context;
+  std::string config_file;
+  std::string scoring = "bin-pack";
+  std::string metrics_bind_address = ":8080";
+  std::string lease_namespace = options.lease.lease_namespace;
+  std::string lease_name = options.lease.lease_name;
+  int verbosity = 0;
+  auto lease_duration = std::chrono::milliseconds(options.lease.lease_duration);
+  auto renew_deadline = std::chrono::milliseconds(options.lease.renew_deadline);
+  auto retry_period = std::chrono::milliseconds(options.lease.retry_period);
+
+  FlagSet flags("scheduler");
+  flags.add_string("kubeconfig", &kubeconfig, "path to a kubeconfig; empty: $KUBECONFIG, then in-cluster");
+  flags.add_string("context", &context, "kubeconfig context to use (default: current-context)");
+  flags.add_string("config", &config_file, "YAML file of flag values (flag-name: value)");
+  flags.add_string("scheduler-name", &options.scheduler_name, "pods with this spec.schedulerName are ours");
+  flags.add_bool("leader-elect", &options.leader_elect, "elect a leader on a Lease before scheduling");
+  flags.add_duration("leader-elect-lease-duration", &lease_duration, "lease duration");
+  flags.add_duration("leader-elect-renew-deadline", &renew_deadline, "give up leadership if not renewed within");
+  flags.add_duration("leader-elect-retry-period", &retry_period, "interval between acquire/renew attempts");
+  flags.add_string("leader-elect-resource-namespace", &lease_namespace, "namespace of the Lease");
+  flags.add_string("leader-elect-resource-name", &lease_name, "name of the Lease");
+  flags.add_double("kube-api-qps", &options.kube_api_qps, "requests per second to the API server");
+  flags.add_int("kube-api-burst", &options.kube_api_burst, "burst of requests to the API server");
+  flags.add_string("metrics-bind-address", &metrics_bind_address, "address for /metrics and health");
+  flags.add_duration("schedule-period", &options.schedule_period, "at most one cycle per period");
+  flags.add_int("bind-workers", &options.bind_workers, "concurrent binding requests");
+  flags.add_string("scoring", &scoring, "bin-pack or spread");
+  flags.add_int("v", &verbosity, "log verbosity (0 info, 2 debug, 4 trace)");
+
+  auto positional = flags.parse(args);
+  if (positional && !config_file.empty()) {
+    // Re-parse: file values first, then the command line over them.
+    auto from_file = config_file_args(config_file);
+    if (!from_file) {
+      err << "fairway scheduler: " << from_file.error() << "\n";
+      return 1;
+    }
+    std::vector<std::string> merged = *from_file;
+    merged.insert(merged.end(), args.begin(), args.end());
+    positional = flags.parse(merged);
+  }
+  if (!positional) {
+    err << "fairway scheduler: " << positional.error() << "\n\n" << flags.usage();
+    return 2;
+  }
+  if (flags.help_requested()) {
+    out << flags.usage();
+    return 0;
+  }
+  if (!positional->empty()) {
+    err << "fairway scheduler: unexpected argument \"" << positional->front() << "\"\n";
+    return 2;
+  }
+  if (scoring == "spread") options.cycle.strategy = ScoringStrategy::kSpread;
+  else if (scoring != "bin-pack") {
+    err << "fairway scheduler: --scoring must be bin-pack or spread\n";
+    return 2;
+  }
+  if (options.kube_api_qps <= 0 || options.kube_api_burst <= 0 || options.bind_workers <= 0) {
+    err << "fairway scheduler: --kube-api-qps, --kube-api-burst and --bind-workers must be positive\n";
+    return 2;
+  }
+  options.lease.lease_namespace = lease_namespace;
+  options.lease.lease_name = lease_name;
+  options.lease.lease_duration = std::chrono::duration_cast<std::chrono::seconds>(lease_duration);
+  options.lease.renew_deadline = std::chrono::duration_cast<std::chrono::seconds>(renew_deadline);
+  options.lease.retry_period = std::chrono::duration_cast<std::chrono::seconds>(retry_period);
+  if (options.lease.renew_deadline >= options.lease.lease_duration) {
+    err << "fairway scheduler: --leader-elect-renew-deadline must be shorter than the lease duration\n";
+    return 2;
+  }
+
+  log::init(verbosity);
+  auto cluster = k8s::resolve_config(kubeconfig, context);
+  if (!cluster) {
+    err << "fairway scheduler: " << cluster.error() << "\n";
+    return 1;
+  }
+
+  // SIGINT/SIGTERM end the service gracefully: block them in every thread and wait for them on
+  // one thread of our own.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::stop_source stop;
+  std::thread waiter([&signals, &stop] {
+    int received = 0;
+    sigwait(&signals, &received);
+    if (received != 0) {
+      log::info("signal received, shutting down", {{"signal", std::to_string(received)}});
+    }
+    stop.request_stop();
+  });
+
+  SchedulerService service(std::move(*cluster), std::move(options));
+  const int code = service.run(stop.get_token());
+  // Wake the waiter if the service ended on its own.
+  if (!stop.stop_requested()) {
+    stop.request_stop();
+  }
+  pthread_kill(waiter.native_handle(), SIGTERM);
+  waiter.join();
+  return code;
 }
 
 }  // namespace fairway::cmd

@@ -17,9 +17,10 @@ struct ApiError {
   int retry_after_seconds = 0;
 
   nlohmann::json status() const {
-    nlohmann::json s = {{"kind", "Status"},     {"apiVersion", "v1"}, {"metadata", nlohmann::json::object()},
-                        {"status", "Failure"},  {"message", message}, {"reason", reason},
-                        {"code", code}};
+    nlohmann::json s = {
+        {"kind", "Status"},    {"apiVersion", "v1"}, {"metadata", nlohmann::json::object()},
+        {"status", "Failure"}, {"message", message}, {"reason", reason},
+        {"code", code}};
     if (!details.is_null()) s["details"] = details;
     return s;
   }
@@ -51,10 +52,10 @@ inline ApiError already_exists(const std::string& plural, const std::string& gro
 }
 inline ApiError conflict(const std::string& plural, const std::string& group,
                          const std::string& name, const std::string& why) {
-  return {409, "Conflict",
-          "Operation cannot be fulfilled on " + qualified(plural, group) + " \"" + name +
-              "\": " + why,
-          error_details(name, group, plural)};
+  return {
+      409, "Conflict",
+      "Operation cannot be fulfilled on " + qualified(plural, group) + " \"" + name + "\": " + why,
+      error_details(name, group, plural)};
 }
 inline ApiError bad_request(std::string message) {
   return {400, "BadRequest", std::move(message), nullptr};
@@ -68,11 +69,14 @@ inline ApiError invalid(const std::string& kind, const std::string& group, const
           qualified(kind, group) + " \"" + name + "\" is invalid: " + field + ": " + why, d};
 }
 inline ApiError method_not_allowed(const std::string& what) {
-  return {405, "MethodNotAllowed", "the server does not allow this method on the requested resource" +
-                                       (what.empty() ? std::string() : " (" + what + ")"),
+  return {405, "MethodNotAllowed",
+          "the server does not allow this method on the requested resource" +
+              (what.empty() ? std::string() : " (" + what + ")"),
           nullptr};
 }
-inline ApiError expired(std::string message) { return {410, "Expired", std::move(message), nullptr}; }
+inline ApiError expired(std::string message) {
+  return {410, "Expired", std::move(message), nullptr};
+}
 inline ApiError internal(std::string message) {
   return {500, "InternalError", "Internal error occurred: " + message, nullptr};
 }

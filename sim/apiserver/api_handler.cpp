@@ -93,8 +93,8 @@ HttpResponse object_response(int status, const Object& o) {
 }
 
 HttpResponse not_found_path() {
-  return error_response(ApiError{404, "NotFound", "the server could not find the requested resource",
-                                 json::object()});
+  return error_response(ApiError{
+      404, "NotFound", "the server could not find the requested resource", json::object()});
 }
 
 json success_status(int code) {
@@ -108,15 +108,21 @@ json success_status(int code) {
 // Which field selectors each resource supports, as kube-apiserver's field label conversions.
 bool field_supported(const ResourceType& type, const std::string& field) {
   if (field == "metadata.name" || field == "metadata.namespace") return true;
-  static const std::set<std::string> kPod = {"spec.nodeName",        "spec.schedulerName",
-                                             "status.phase",         "spec.restartPolicy",
-                                             "spec.serviceAccountName", "status.podIP",
-                                             "status.nominatedNodeName"};
-  static const std::set<std::string> kEvent = {
-      "involvedObject.kind",       "involvedObject.namespace", "involvedObject.name",
-      "involvedObject.uid",        "involvedObject.apiVersion", "involvedObject.resourceVersion",
-      "involvedObject.fieldPath",  "reason",                   "reportingComponent",
-      "source",                    "type"};
+  static const std::set<std::string> kPod = {
+      "spec.nodeName",           "spec.schedulerName",      "status.phase",
+      "spec.restartPolicy",      "spec.serviceAccountName", "status.podIP",
+      "status.nominatedNodeName"};
+  static const std::set<std::string> kEvent = {"involvedObject.kind",
+                                               "involvedObject.namespace",
+                                               "involvedObject.name",
+                                               "involvedObject.uid",
+                                               "involvedObject.apiVersion",
+                                               "involvedObject.resourceVersion",
+                                               "involvedObject.fieldPath",
+                                               "reason",
+                                               "reportingComponent",
+                                               "source",
+                                               "type"};
   switch (type.special) {
     case Special::kPod:
       return kPod.contains(field);
@@ -186,7 +192,8 @@ struct ApiHandler::Impl {
     std::vector<std::pair<std::string, std::vector<std::string>>> out;
     for (const auto& rt : store().resources()) {
       if (rt->group.empty()) continue;
-      auto it = std::find_if(out.begin(), out.end(), [&](const auto& g) { return g.first == rt->group; });
+      auto it =
+          std::find_if(out.begin(), out.end(), [&](const auto& g) { return g.first == rt->group; });
       if (it == out.end()) {
         out.emplace_back(rt->group, std::vector<std::string>{});
         it = out.end() - 1;
@@ -272,7 +279,7 @@ struct ApiHandler::Impl {
     // kubectl 1.20 asks for protobuf; an empty message is a valid, empty openapi_v2.Document,
     // so validation finds no schemas and skips (what kubectl does for unknown kinds).
     if (req.accept.find("protobuf") != std::string::npos) {
-      r.content_type = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
+      r.content_type = "application/octet-stream";
       return r;
     }
     r.body = json{{"swagger", "2.0"},
@@ -290,7 +297,8 @@ struct ApiHandler::Impl {
     }
     const json body = json::parse(req.body.empty() ? "{}" : req.body, nullptr, false);
     if (body.is_discarded()) return error_response(bad_request("invalid JSON"));
-    if (auto ok = h.faults_.update_from_json(body); !ok) return error_response(bad_request(ok.error()));
+    if (auto ok = h.faults_.update_from_json(body); !ok)
+      return error_response(bad_request(ok.error()));
     json out = h.faults_.to_json();
     if (flag(body, "compact", false)) {
       store().compact();
@@ -344,11 +352,13 @@ struct ApiHandler::Impl {
     size_t size = 256;
     for (const Object& o : result->items) size += o.text->size() + 1;
     body.reserve(size);
-    body += fmt::format("{{\"kind\":\"{}\",\"apiVersion\":\"{}\",\"metadata\":{{\"resourceVersion\":\"{}\"",
-                        rt.list_kind, rt.api_version(version), rv);
+    body += fmt::format(
+        "{{\"kind\":\"{}\",\"apiVersion\":\"{}\",\"metadata\":{{\"resourceVersion\":\"{}\"",
+        rt.list_kind, rt.api_version(version), rv);
     if (!result->continue_token.empty()) {
       body += fmt::format(",\"continue\":\"{}\"", result->continue_token);
-      if (result->remaining >= 0) body += fmt::format(",\"remainingItemCount\":{}", result->remaining);
+      if (result->remaining >= 0)
+        body += fmt::format(",\"remainingItemCount\":{}", result->remaining);
     }
     body += "},\"items\":[";
     for (size_t i = 0; i < result->items.size(); ++i) {
@@ -374,7 +384,8 @@ struct ApiHandler::Impl {
       w.encoder = [rt, include](WatchEventType type, const Object& o) {
         const json table = render_table(*rt, {o}, std::chrono::system_clock::now(), include,
                                         std::to_string(o.resource_version));
-        return fmt::format("{{\"type\":\"{}\",\"object\":{}}}\n", watch_event_name(type), table.dump());
+        return fmt::format("{{\"type\":\"{}\",\"object\":{}}}\n", watch_event_name(type),
+                           table.dump());
       };
     }
     auto watcher = store().watch(*rt, ns, std::move(w));
@@ -384,7 +395,8 @@ struct ApiHandler::Impl {
     stream.bookmarks = t.truthy("allowWatchBookmarks");
     if (const std::string ts = t.param("timeoutSeconds"); !ts.empty()) {
       int64_t seconds = 0;
-      if (std::from_chars(ts.data(), ts.data() + ts.size(), seconds).ec != std::errc() || seconds < 0) {
+      if (std::from_chars(ts.data(), ts.data() + ts.size(), seconds).ec != std::errc() ||
+          seconds < 0) {
         store().stop_watch(stream.watcher);
         return error_response(bad_request("invalid timeoutSeconds \"" + ts + "\""));
       }
@@ -435,7 +447,8 @@ struct ApiHandler::Impl {
   ApiReply resource_request(const std::string& group, const std::string& version,
                             std::vector<std::string> rest) {
     std::string ns;
-    if (rest.size() >= 3 && rest[0] == "namespaces" && rest[2] != "status" && rest[2] != "finalize") {
+    if (rest.size() >= 3 && rest[0] == "namespaces" && rest[2] != "status" &&
+        rest[2] != "finalize") {
       ns = rest[1];
       rest.erase(rest.begin(), rest.begin() + 2);
     }
@@ -485,7 +498,8 @@ struct ApiHandler::Impl {
         if (!removed) return error_response(removed.error());
         std::vector<Object> items = std::move(*removed);
         std::string body = fmt::format(
-            "{{\"kind\":\"{}\",\"apiVersion\":\"{}\",\"metadata\":{{\"resourceVersion\":\"{}\"}},\"items\":[",
+            "{{\"kind\":\"{}\",\"apiVersion\":\"{}\",\"metadata\":{{\"resourceVersion\":\"{}\"}},"
+            "\"items\":[",
             rt->list_kind, rt->api_version(version), store().resource_version());
         for (size_t i = 0; i < items.size(); ++i) body += (i ? "," : "") + *items[i].text;
         body += "]}";
@@ -551,8 +565,8 @@ struct ApiHandler::Impl {
   ApiReply route() {
     const auto& s = t.segments;
     if (s.empty()) {
-      json paths = {"/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz", "/version",
-                    "/openapi/v2"};
+      json paths = {"/api",   "/api/v1", "/apis",    "/healthz",
+                    "/livez", "/readyz", "/version", "/openapi/v2"};
       return json_response(200, {{"paths", paths}});
     }
     if (s[0] == "healthz" || s[0] == "livez" || s[0] == "readyz") {
@@ -584,7 +598,8 @@ ApiReply ApiHandler::handle(const HttpRequest& request, std::function<void()> no
   Impl impl{*this, request, parse_target(request.target), std::move(notify)};
   const auto& s = impl.t.segments;
   const bool public_path =
-      !s.empty() && s.size() == 1 && (s[0] == "healthz" || s[0] == "livez" || s[0] == "readyz" || s[0] == "version");
+      !s.empty() && s.size() == 1 &&
+      (s[0] == "healthz" || s[0] == "livez" || s[0] == "readyz" || s[0] == "version");
   if (!options_.token.empty() && !public_path &&
       request.authorization != "Bearer " + options_.token) {
     return error_response(ApiError{401, "Unauthorized", "Unauthorized", nullptr});

@@ -21,7 +21,8 @@ std::string base64_encode(std::string_view data) {
   }
   if (i < data.size()) {
     uint32_t v = static_cast<uint32_t>(static_cast<unsigned char>(data[i])) << 16;
-    if (i + 1 < data.size()) v |= static_cast<uint32_t>(static_cast<unsigned char>(data[i + 1])) << 8;
+    if (i + 1 < data.size())
+      v |= static_cast<uint32_t>(static_cast<unsigned char>(data[i + 1])) << 8;
     out += kAlphabet[(v >> 18) & 63];
     out += kAlphabet[(v >> 12) & 63];
     out += i + 1 < data.size() ? kAlphabet[(v >> 6) & 63] : '=';
@@ -33,7 +34,8 @@ std::string base64_encode(std::string_view data) {
 std::optional<std::string> base64_decode(std::string_view text) {
   std::array<int, 256> rev{};
   rev.fill(-1);
-  for (size_t i = 0; i < kAlphabet.size(); ++i) rev[static_cast<unsigned char>(kAlphabet[i])] = static_cast<int>(i);
+  for (size_t i = 0; i < kAlphabet.size(); ++i)
+    rev[static_cast<unsigned char>(kAlphabet[i])] = static_cast<int>(i);
   std::string out;
   uint32_t acc = 0;
   int bits = 0;

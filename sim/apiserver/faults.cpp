@@ -111,13 +111,20 @@ tl::expected<void, std::string> Faults::update_from_json(const nlohmann::json& b
     out = v.get<double>();
     return true;
   };
-  if (!read_int("failNext", next.fail_next, 0, 1'000'000)) return tl::unexpected(std::string("failNext: 0..1000000"));
-  if (!read_fraction("failFraction", next.fail_fraction)) return tl::unexpected(std::string("failFraction: 0..1"));
-  if (!read_int("failCode", next.fail_code, 400, 599)) return tl::unexpected(std::string("failCode: 400..599"));
-  if (!read_int("retryAfterSeconds", next.retry_after_seconds, 0, 3600)) return tl::unexpected(std::string("retryAfterSeconds: 0..3600"));
-  if (!read_int("delayMs", next.delay_ms, 0, 600'000)) return tl::unexpected(std::string("delayMs: 0..600000"));
-  if (!read_int("resetNext", next.reset_next, 0, 1'000'000)) return tl::unexpected(std::string("resetNext: 0..1000000"));
-  if (!read_fraction("resetFraction", next.reset_fraction)) return tl::unexpected(std::string("resetFraction: 0..1"));
+  if (!read_int("failNext", next.fail_next, 0, 1'000'000))
+    return tl::unexpected(std::string("failNext: 0..1000000"));
+  if (!read_fraction("failFraction", next.fail_fraction))
+    return tl::unexpected(std::string("failFraction: 0..1"));
+  if (!read_int("failCode", next.fail_code, 400, 599))
+    return tl::unexpected(std::string("failCode: 400..599"));
+  if (!read_int("retryAfterSeconds", next.retry_after_seconds, 0, 3600))
+    return tl::unexpected(std::string("retryAfterSeconds: 0..3600"));
+  if (!read_int("delayMs", next.delay_ms, 0, 600'000))
+    return tl::unexpected(std::string("delayMs: 0..600000"));
+  if (!read_int("resetNext", next.reset_next, 0, 1'000'000))
+    return tl::unexpected(std::string("resetNext: 0..1000000"));
+  if (!read_fraction("resetFraction", next.reset_fraction))
+    return tl::unexpected(std::string("resetFraction: 0..1"));
   if (!read_int("dropWatchesEverySeconds", next.drop_watches_every_seconds, 0, 86'400)) {
     return tl::unexpected(std::string("dropWatchesEverySeconds: 0..86400"));
   }

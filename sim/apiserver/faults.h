@@ -9,19 +9,18 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
-
 #include <tl/expected.hpp>
 
 namespace fairway::apiserver {
 
 struct FaultSettings {
-  int fail_next = 0;             // fail this many requests, then stop
-  double fail_fraction = 0;      // fail this fraction of requests (0..1)
-  int fail_code = 500;           // 410, 429 or 500 (any 4xx/5xx accepted)
-  int retry_after_seconds = 1;   // Retry-After on 429 and 5xx
-  int delay_ms = 0;              // delay every response by this much
-  int reset_next = 0;            // reset (TCP RST) this many connections' requests
-  double reset_fraction = 0;     // reset this fraction of requests
+  int fail_next = 0;                   // fail this many requests, then stop
+  double fail_fraction = 0;            // fail this fraction of requests (0..1)
+  int fail_code = 500;                 // 410, 429 or 500 (any 4xx/5xx accepted)
+  int retry_after_seconds = 1;         // Retry-After on 429 and 5xx
+  int delay_ms = 0;                    // delay every response by this much
+  int reset_next = 0;                  // reset (TCP RST) this many connections' requests
+  double reset_fraction = 0;           // reset this fraction of requests
   int drop_watches_every_seconds = 0;  // 0: off
 };
 

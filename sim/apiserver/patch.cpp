@@ -1,9 +1,9 @@
 #include "sim/apiserver/patch.h"
 
-#include "sim/apiserver/json_util.h"
-
 #include <algorithm>
 #include <string>
+
+#include "sim/apiserver/json_util.h"
 
 namespace fairway::apiserver {
 namespace {
@@ -14,11 +14,21 @@ using nlohmann::json;
 // lists of primitives (set union).
 const char* merge_key_for(std::string_view list) {
   static const std::pair<std::string_view, const char*> kKeys[] = {
-      {"containers", "name"},       {"initContainers", "name"},  {"ephemeralContainers", "name"},
-      {"volumes", "name"},          {"env", "name"},             {"imagePullSecrets", "name"},
-      {"volumeMounts", "mountPath"}, {"volumeDevices", "devicePath"}, {"ports", "containerPort"},
-      {"conditions", "type"},       {"ownerReferences", "uid"},  {"hostAliases", "ip"},
-      {"topologySpreadConstraints", "topologyKey"}, {"taints", "key"}, {"addresses", "type"},
+      {"containers", "name"},
+      {"initContainers", "name"},
+      {"ephemeralContainers", "name"},
+      {"volumes", "name"},
+      {"env", "name"},
+      {"imagePullSecrets", "name"},
+      {"volumeMounts", "mountPath"},
+      {"volumeDevices", "devicePath"},
+      {"ports", "containerPort"},
+      {"conditions", "type"},
+      {"ownerReferences", "uid"},
+      {"hostAliases", "ip"},
+      {"topologySpreadConstraints", "topologyKey"},
+      {"taints", "key"},
+      {"addresses", "type"},
       {"finalizers", ""},
   };
   for (const auto& [name, key] : kKeys) {
@@ -138,16 +148,18 @@ tl::expected<json, ApiError> apply_patch(const json& target, PatchType type,
       if (!patch.is_object()) return tl::unexpected(bad_request("merge patch must be an object"));
       return merge_patch(target, patch);
     case PatchType::kStrategicMerge:
-      if (!patch.is_object()) return tl::unexpected(bad_request("strategic merge patch must be an object"));
+      if (!patch.is_object())
+        return tl::unexpected(bad_request("strategic merge patch must be an object"));
       return strategic_merge_patch(target, patch);
     case PatchType::kJsonPatch:
       if (!patch.is_array()) return tl::unexpected(bad_request("json patch must be an array"));
       try {
         return target.patch(patch);
       } catch (const json::exception& e) {
-        return tl::unexpected(ApiError{422, "Invalid", std::string("the server rejected our request "
-                                                                   "due to an error in our request: ") +
-                                                           e.what(),
+        return tl::unexpected(ApiError{422, "Invalid",
+                                       std::string("the server rejected our request "
+                                                   "due to an error in our request: ") +
+                                           e.what(),
                                        nullptr});
       }
     case PatchType::kApply:

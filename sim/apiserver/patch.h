@@ -10,7 +10,6 @@
 
 #include <nlohmann/json.hpp>
 #include <string_view>
-
 #include <tl/expected.hpp>
 
 #include "sim/apiserver/api_error.h"

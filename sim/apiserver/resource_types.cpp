@@ -49,8 +49,8 @@ Subresource status_sub(const ResourceType& t) {
 std::vector<ResourceType> builtin_resource_types() {
   std::vector<ResourceType> out;
 
-  ResourceType ns = make("", "v1", "namespaces", "namespace", "Namespace", false, {"ns"},
-                         Special::kNamespace);
+  ResourceType ns =
+      make("", "v1", "namespaces", "namespace", "Namespace", false, {"ns"}, Special::kNamespace);
   ns.verbs = {"create", "delete", "get", "list", "patch", "update", "watch"};
   ns.status_subresource = true;
   ns.subresources = {status_sub(ns)};
@@ -77,8 +77,8 @@ std::vector<ResourceType> builtin_resource_types() {
   out.push_back(bindings);
 
   out.push_back(make("coordination.k8s.io", "v1", "leases", "lease", "Lease", true, {}));
-  out.push_back(make("scheduling.k8s.io", "v1", "priorityclasses", "priorityclass",
-                     "PriorityClass", false, {"pc"}, Special::kPriorityClass));
+  out.push_back(make("scheduling.k8s.io", "v1", "priorityclasses", "priorityclass", "PriorityClass",
+                     false, {"pc"}, Special::kPriorityClass));
 
   ResourceType pdb = make("policy", "v1", "poddisruptionbudgets", "poddisruptionbudget",
                           "PodDisruptionBudget", true, {"pdb"}, Special::kPodDisruptionBudget);
@@ -86,9 +86,9 @@ std::vector<ResourceType> builtin_resource_types() {
   pdb.subresources = {status_sub(pdb)};
   out.push_back(pdb);
 
-  ResourceType crd = make("apiextensions.k8s.io", "v1", "customresourcedefinitions",
-                          "customresourcedefinition", "CustomResourceDefinition", false,
-                          {"crd", "crds"}, Special::kCustomResourceDefinition);
+  ResourceType crd =
+      make("apiextensions.k8s.io", "v1", "customresourcedefinitions", "customresourcedefinition",
+           "CustomResourceDefinition", false, {"crd", "crds"}, Special::kCustomResourceDefinition);
   crd.status_subresource = true;
   crd.subresources = {status_sub(crd)};
   out.push_back(crd);
@@ -169,8 +169,9 @@ tl::expected<ResourceType, std::string> resource_type_from_crd(const nlohmann::j
     }
   }
   if (storage.empty()) {
-    return tl::unexpected(std::string("spec.versions: Invalid value: must have exactly one "
-                                      "version marked as storage version"));
+    return tl::unexpected(
+        std::string("spec.versions: Invalid value: must have exactly one "
+                    "version marked as storage version"));
   }
   if (served.empty()) return tl::unexpected(std::string("spec.versions: no served version"));
   t.versions.push_back(storage);

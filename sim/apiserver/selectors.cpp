@@ -9,7 +9,9 @@
 namespace fairway::apiserver {
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\t'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t';
+}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
@@ -169,7 +171,8 @@ tl::expected<LabelSelector, std::string> LabelSelector::from_json(const nlohmann
       } else if (op == "DoesNotExist") {
         req.op = Op::kDoesNotExist;
       } else {
-        return tl::unexpected("matchExpressions: \"" + op + "\" is not a valid pod selector operator");
+        return tl::unexpected("matchExpressions: \"" + op +
+                              "\" is not a valid pod selector operator");
       }
       for (const auto& v : member(e, "values")) {
         if (v.is_string()) req.values.push_back(v.get<std::string>());
@@ -240,7 +243,8 @@ tl::expected<FieldSelector, std::string> FieldSelector::parse(std::string_view t
   }
   for (size_t p = 0; p < parts.size(); ++p) {
     const std::string& part = parts[p];
-    if (ops[p].empty()) return tl::unexpected("invalid selector: '" + part + "'; can't understand '" + part + "'");
+    if (ops[p].empty())
+      return tl::unexpected("invalid selector: '" + part + "'; can't understand '" + part + "'");
     const size_t pos = ops[p].front();
     Requirement req;
     size_t value_start = 0;

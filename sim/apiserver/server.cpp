@@ -42,23 +42,25 @@ namespace {
 json scalar_to_json(const YAML::Node& node) {
   const std::string& text = node.Scalar();
   if (node.Tag() == "!") return text;  // quoted: always a string
-  if (text == "~" || text == "null" || text == "Null" || text == "NULL" || text.empty()) return nullptr;
+  if (text == "~" || text == "null" || text == "Null" || text == "NULL" || text.empty())
+    return nullptr;
   if (text == "true" || text == "True" || text == "TRUE") return true;
   if (text == "false" || text == "False" || text == "FALSE") return false;
   {
     char* end = nullptr;
     errno = 0;
     const long long v = std::strtoll(text.c_str(), &end, 10);
-    if (end && *end == '\0' && errno == 0 && (std::isdigit(static_cast<unsigned char>(text[0])) ||
-                                              ((text[0] == '-' || text[0] == '+') && text.size() > 1))) {
+    if (end && *end == '\0' && errno == 0 &&
+        (std::isdigit(static_cast<unsigned char>(text[0])) ||
+         ((text[0] == '-' || text[0] == '+') && text.size() > 1))) {
       return v;
     }
   }
   {
     char* end = nullptr;
     const double v = std::strtod(text.c_str(), &end);
-    const bool numeric_start = std::isdigit(static_cast<unsigned char>(text[0])) || text[0] == '-' ||
-                               text[0] == '+' || text[0] == '.';
+    const bool numeric_start = std::isdigit(static_cast<unsigned char>(text[0])) ||
+                               text[0] == '-' || text[0] == '+' || text[0] == '.';
     if (end && *end == '\0' && numeric_start && text.find_first_of("xXnN") == std::string::npos) {
       return v;
     }
@@ -221,10 +223,9 @@ class Session : public std::enable_shared_from_this<Session<kTls>> {
     parser_.emplace();
     parser_->body_limit(kBodyLimit);
     lowest().expires_after(kIdleTimeout);
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = this->shared_from_this()](beast::error_code ec, size_t) {
-                       self->on_read(ec);
-                     });
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
   }
 
   void on_read(beast::error_code ec) {
@@ -237,13 +238,15 @@ class Session : public std::enable_shared_from_this<Session<kTls>> {
     FaultDecision d;
     if (ApiHandler::is_api_path(target)) d = server_.faults.decide();
     if (d.action == FaultDecision::Action::kReset) {
-      server_.log(2, fmt::format("fault: reset connection on {} {}", std::string(req_.method_string()), target));
+      server_.log(2, fmt::format("fault: reset connection on {} {}",
+                                 std::string(req_.method_string()), target));
       reset();
       return;
     }
     if (d.delay_ms > 0) {
       timer_.expires_after(std::chrono::milliseconds(d.delay_ms));
-      timer_.async_wait([self = this->shared_from_this(), d](beast::error_code) { self->process(d); });
+      timer_.async_wait(
+          [self = this->shared_from_this(), d](beast::error_code) { self->process(d); });
       return;
     }
     process(d);
@@ -307,12 +310,12 @@ class Session : public std::enable_shared_from_this<Session<kTls>> {
     // Watches are long: no idle deadline; slow readers are bounded by the watcher's queue.
     lowest().expires_never();
     writing_ = true;
-    http::async_write_header(stream_, *sr,
-                             [self = this->shared_from_this(), res, sr](beast::error_code ec, size_t) {
-                               self->writing_ = false;
-                               if (ec) return self->abort_watch();
-                               self->pump();
-                             });
+    http::async_write_header(
+        stream_, *sr, [self = this->shared_from_this(), res, sr](beast::error_code ec, size_t) {
+          self->writing_ = false;
+          if (ec) return self->abort_watch();
+          self->pump();
+        });
     timer_.expires_after(w.timeout);
     timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
       if (ec || self->watch_done_) return;
@@ -387,7 +390,8 @@ class Session : public std::enable_shared_from_this<Session<kTls>> {
   void shutdown() {
     if constexpr (kTls) {
       lowest().expires_after(std::chrono::seconds(5));
-      stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) { self->close(); });
+      stream_.async_shutdown(
+          [self = this->shared_from_this()](beast::error_code) { self->close(); });
     } else {
       beast::error_code ec;
       lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
@@ -492,7 +496,8 @@ tl::expected<std::unique_ptr<Server>, std::string> Server::start(ServerOptions o
     impl->acceptor.listen(net::socket_base::max_listen_connections);
     impl->port = impl->acceptor.local_endpoint().port();
   } catch (const std::exception& e) {
-    return tl::unexpected(fmt::format("cannot listen on {}:{}: {}", o.bind_address, o.port, e.what()));
+    return tl::unexpected(
+        fmt::format("cannot listen on {}:{}: {}", o.bind_address, o.port, e.what()));
   }
   impl->handler.set_token(o.require_token ? impl->token : std::string());
   impl->handler.set_server_address(fmt::format("{}:{}", o.bind_address, impl->port));
@@ -508,7 +513,9 @@ tl::expected<std::unique_ptr<Server>, std::string> Server::start(ServerOptions o
 
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-Server::~Server() { stop(); }
+Server::~Server() {
+  stop();
+}
 
 void Server::stop() {
   if (impl_->stopped.exchange(true)) return;
@@ -526,7 +533,9 @@ void Server::stop() {
   }
 }
 
-uint16_t Server::port() const { return impl_->port; }
+uint16_t Server::port() const {
+  return impl_->port;
+}
 
 std::string Server::url() const {
   const std::string host = impl_->options.bind_address.find(':') != std::string::npos
@@ -535,10 +544,18 @@ std::string Server::url() const {
   return fmt::format("{}://{}:{}", impl_->options.tls ? "https" : "http", host, impl_->port);
 }
 
-const std::string& Server::token() const { return impl_->token; }
-const std::string& Server::ca_pem() const { return impl_->cert.cert_pem; }
-Store& Server::store() { return impl_->store; }
-Faults& Server::faults() { return impl_->faults; }
+const std::string& Server::token() const {
+  return impl_->token;
+}
+const std::string& Server::ca_pem() const {
+  return impl_->cert.cert_pem;
+}
+Store& Server::store() {
+  return impl_->store;
+}
+Faults& Server::faults() {
+  return impl_->faults;
+}
 
 size_t Server::drop_watches() {
   const size_t n = impl_->store.close_all_watches();
@@ -546,7 +563,9 @@ size_t Server::drop_watches() {
   return n;
 }
 
-void Server::compact() { impl_->store.compact(); }
+void Server::compact() {
+  impl_->store.compact();
+}
 
 std::string Server::kubeconfig() const {
   YAML::Emitter out;
@@ -589,7 +608,8 @@ tl::expected<void, std::string> Server::write_kubeconfig(const std::string& path
     if (!f) return tl::unexpected("cannot write " + tmp);
   }
   ::chmod(tmp.c_str(), 0600);  // it holds the token
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) return tl::unexpected("cannot rename to " + path);
+  if (std::rename(tmp.c_str(), path.c_str()) != 0)
+    return tl::unexpected("cannot rename to " + path);
   return {};
 }
 

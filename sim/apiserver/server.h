@@ -10,7 +10,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-
 #include <tl/expected.hpp>
 
 #include "sim/apiserver/faults.h"
@@ -20,9 +19,9 @@ namespace fairway::apiserver {
 
 struct ServerOptions {
   std::string bind_address = "127.0.0.1";
-  uint16_t port = 0;       // 0: an ephemeral port (see Server::port())
-  bool tls = true;         // false: plain HTTP (debugging)
-  std::string token;       // empty: a random one
+  uint16_t port = 0;  // 0: an ephemeral port (see Server::port())
+  bool tls = true;    // false: plain HTTP (debugging)
+  std::string token;  // empty: a random one
   bool require_token = true;
   std::chrono::milliseconds bookmark_interval{60'000};
   int threads = 4;

@@ -16,8 +16,12 @@ using std::chrono::system_clock;
 
 namespace {
 
-const json& meta(const json& obj) { return member(obj, "metadata"); }
-const json& labels_of(const json& obj) { return member(meta(obj), "labels"); }
+const json& meta(const json& obj) {
+  return member(obj, "metadata");
+}
+const json& labels_of(const json& obj) {
+  return member(meta(obj), "labels");
+}
 
 bool is_terminal_phase(const std::string& phase) {
   return phase == "Succeeded" || phase == "Failed";
@@ -74,6 +78,43 @@ bool pod_healthy(const json& pod) {
     return true;
   }
   return false;
+}
+
+// kube-apiserver serialises resource.Quantity as a string ("1", "8Gi") whatever the client
+// sent; clients that decode only strings must work here too.
+void stringify_quantities(json& list) {
+  if (!list.is_object()) return;
+  for (auto& [k, v] : list.items()) {
+    if (v.is_number_integer()) {
+      v = std::to_string(v.get<int64_t>());
+    } else if (v.is_number()) {
+      v = fmt::format("{}", v.get<double>());
+    }
+  }
+}
+
+void normalize_quantities(json& obj, Special special) {
+  if (special == Special::kPod && obj.contains("spec") && obj["spec"].is_object()) {
+    for (const char* group : {"containers", "initContainers"}) {
+      json& containers = obj["spec"][group];
+      if (!containers.is_array()) {
+        if (containers.is_null()) obj["spec"].erase(group);
+        continue;
+      }
+      for (auto& c : containers) {
+        if (!c.is_object() || !c.contains("resources")) continue;
+        for (const char* kind : {"requests", "limits"}) {
+          if (c["resources"].contains(kind)) stringify_quantities(c["resources"][kind]);
+        }
+      }
+    }
+    if (obj["spec"].contains("overhead")) stringify_quantities(obj["spec"]["overhead"]);
+  }
+  if (special == Special::kNode && obj.contains("status") && obj["status"].is_object()) {
+    for (const char* kind : {"capacity", "allocatable"}) {
+      if (obj["status"].contains(kind)) stringify_quantities(obj["status"][kind]);
+    }
+  }
 }
 
 }  // namespace
@@ -177,7 +218,8 @@ tl::expected<DeleteOptions, ApiError> DeleteOptions::from_json(const json& body)
 // ---- Store ------------------------------------------------------------------------------------
 
 Store::Store(StoreOptions options, Clock clock)
-    : options_(options), clock_(clock ? std::move(clock) : Clock([] { return system_clock::now(); })),
+    : options_(options),
+      clock_(clock ? std::move(clock) : Clock([] { return system_clock::now(); })),
       rng_(std::random_device{}()) {
   std::unique_lock lock(mu_);
   for (ResourceType& t : builtin_resource_types()) register_locked(std::move(t));
@@ -220,7 +262,9 @@ const Store::Table* Store::table_locked(const ResourceType& type) const {
   return it == tables_.end() ? nullptr : &it->second;
 }
 
-std::string Store::now_rfc3339() const { return format_rfc3339(clock_()); }
+std::string Store::now_rfc3339() const {
+  return format_rfc3339(clock_());
+}
 
 uint64_t Store::resource_version() const {
   std::shared_lock lock(mu_);
@@ -252,8 +296,8 @@ std::string Store::random_suffix_locked(size_t n) {
 std::string Store::uid_locked() {
   const uint64_t a = rng_();
   const uint64_t b = rng_();
-  return fmt::format("{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}", a >> 32, (a >> 16) & 0xffff,
-                     a & 0xfff, 0x8000 | (b >> 48 & 0x3fff), b & 0xffffffffffffULL);
+  return fmt::format("{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}", a >> 32, (a >> 16) & 0xffff, a & 0xfff,
+                     0x8000 | (b >> 48 & 0x3fff), b & 0xffffffffffffULL);
 }
 
 Object Store::commit_locked(Table& table, const std::string& key, json object, WatchEventType type,
@@ -300,8 +344,8 @@ void Store::deliver(Watcher& w, WatchEventType type, const Object& object, const
   } else {
     auto& cached = cache[static_cast<int>(out)];
     if (!cached) {
-      cached = std::make_shared<const std::string>(fmt::format(
-          "{{\"type\":\"{}\",\"object\":{}}}\n", watch_event_name(out), *object.text));
+      cached = std::make_shared<const std::string>(
+          fmt::format("{{\"type\":\"{}\",\"object\":{}}}\n", watch_event_name(out), *object.text));
     }
     line = cached;
   }
@@ -338,11 +382,12 @@ tl::expected<void, ApiError> Store::prepare_create_locked(const ResourceType& ty
       json& spec = obj["spec"];
       if (!spec.is_object() || !spec.contains("containers") || !spec["containers"].is_array() ||
           spec["containers"].empty()) {
-        return tl::unexpected(invalid("Pod", "", str(md, "name"), "spec.containers",
-                                      "Required value"));
+        return tl::unexpected(
+            invalid("Pod", "", str(md, "name"), "spec.containers", "Required value"));
       }
       if (!spec.contains("schedulerName")) spec["schedulerName"] = "default-scheduler";
-      if (!spec.contains("terminationGracePeriodSeconds")) spec["terminationGracePeriodSeconds"] = 30;
+      if (!spec.contains("terminationGracePeriodSeconds"))
+        spec["terminationGracePeriodSeconds"] = 30;
       if (!spec.contains("restartPolicy")) spec["restartPolicy"] = "Always";
       if (!spec.contains("dnsPolicy")) spec["dnsPolicy"] = "ClusterFirst";
       // The Priority admission plugin: resolve priorityClassName into spec.priority.
@@ -379,11 +424,15 @@ tl::expected<void, ApiError> Store::prepare_create_locked(const ResourceType& ty
       }
       break;
     case Special::kPodDisruptionBudget:
-      obj["status"] = {{"currentHealthy", 0}, {"desiredHealthy", 0}, {"disruptionsAllowed", 0},
-                       {"expectedPods", 0}, {"observedGeneration", 1}};
+      obj["status"] = {{"currentHealthy", 0},
+                       {"desiredHealthy", 0},
+                       {"disruptionsAllowed", 0},
+                       {"expectedPods", 0},
+                       {"observedGeneration", 1}};
       break;
     case Special::kEvent:
-      if (!obj.contains("firstTimestamp") && !obj.contains("eventTime")) obj["firstTimestamp"] = now;
+      if (!obj.contains("firstTimestamp") && !obj.contains("eventTime"))
+        obj["firstTimestamp"] = now;
       if (!obj.contains("lastTimestamp") && !obj.contains("eventTime")) obj["lastTimestamp"] = now;
       if (!obj.contains("count")) obj["count"] = 1;
       break;
@@ -420,14 +469,13 @@ json crd_status(const json& crd, const std::string& now) {
   }
   json conditions = json::array();
   for (const char* c : {"NamesAccepted", "Established"}) {
-    conditions.push_back({{"type", c},
-                          {"status", "True"},
-                          {"lastTransitionTime", now},
-                          {"reason", std::string(c) == "Established" ? "InitialNamesAccepted"
-                                                                     : "NoConflicts"},
-                          {"message", std::string(c) == "Established"
-                                          ? "the initial names have been accepted"
-                                          : "no conflicts found"}});
+    conditions.push_back(
+        {{"type", c},
+         {"status", "True"},
+         {"lastTransitionTime", now},
+         {"reason", std::string(c) == "Established" ? "InitialNamesAccepted" : "NoConflicts"},
+         {"message", std::string(c) == "Established" ? "the initial names have been accepted"
+                                                     : "no conflicts found"}});
   }
   return {{"acceptedNames", names}, {"conditions", conditions}, {"storedVersions", {storage}}};
 }
@@ -441,16 +489,19 @@ tl::expected<Object, ApiError> Store::create(const ResourceType& type, const std
   if (!md.is_object()) md = json::object();
   const std::string kind = str(body, "kind");
   if (!kind.empty() && kind != type.kind) {
-    return tl::unexpected(bad_request("the kind \"" + kind + "\" of the object does not match "
-                                      "the resource " + qualified(type.plural, type.group)));
+    return tl::unexpected(bad_request("the kind \"" + kind +
+                                      "\" of the object does not match "
+                                      "the resource " +
+                                      qualified(type.plural, type.group)));
   }
   body["kind"] = type.kind;
   if (str(body, "apiVersion").empty()) body["apiVersion"] = type.storage_api_version();
   if (type.namespaced) {
     const std::string body_ns = str(md, "namespace");
     if (!body_ns.empty() && body_ns != ns) {
-      return tl::unexpected(bad_request("the namespace of the provided object does not match the "
-                                        "namespace sent on the request"));
+      return tl::unexpected(
+          bad_request("the namespace of the provided object does not match the "
+                      "namespace sent on the request"));
     }
     md["namespace"] = ns;
   } else {
@@ -476,18 +527,20 @@ tl::expected<Object, ApiError> Store::create(const ResourceType& type, const std
     md["name"] = name;
   }
   if (name.find('/') != std::string::npos || name == "." || name == "..") {
-    return tl::unexpected(invalid(type.plural, type.group, name, "metadata.name",
-                                  "may not contain '/'"));
+    return tl::unexpected(
+        invalid(type.plural, type.group, name, "metadata.name", "may not contain '/'"));
   }
   const std::string key = object_key(type.namespaced ? ns : "", name);
   if (table->objects.contains(key)) {
     return tl::unexpected(already_exists(type.plural, type.group, name));
   }
   if (auto ok = prepare_create_locked(type, body); !ok) return tl::unexpected(ok.error());
+  normalize_quantities(body, type.special);
   if (type.special == Special::kCustomResourceDefinition) {
     body["status"] = crd_status(body, format_rfc3339(clock_()));
     auto rt = resource_type_from_crd(body);
-    if (tables_.contains(rt->key()) && tables_.at(rt->key()).type->special != Special::kCustomResource) {
+    if (tables_.contains(rt->key()) &&
+        tables_.at(rt->key()).type->special != Special::kCustomResource) {
       return tl::unexpected(invalid("customresourcedefinitions", "apiextensions.k8s.io", name,
                                     "spec.names.plural", "conflicts with a built-in resource"));
     }
@@ -527,8 +580,9 @@ tl::expected<ListResult, ApiError> Store::list(const ResourceType& type, const s
     const json token = decoded ? json::parse(*decoded, nullptr, false) : json();
     if (!token.is_object() || !member(token, "rv").is_number_unsigned() ||
         !member(token, "start").is_string()) {
-      return tl::unexpected(bad_request("continue key is not valid: incorrect encoded start "
-                                        "resourceVersion (version meta.k8s.io/v1)"));
+      return tl::unexpected(
+          bad_request("continue key is not valid: incorrect encoded start "
+                      "resourceVersion (version meta.k8s.io/v1)"));
     }
     token_rv = token["rv"].get<uint64_t>();
     start = token["start"].get<std::string>();
@@ -628,8 +682,8 @@ tl::expected<Object, ApiError> Store::replace_locked(Table& table, const std::st
     if (type.special == Special::kCustomResourceDefinition) {
       auto rt = resource_type_from_crd(next);
       if (!rt) {
-        return tl::unexpected(invalid("customresourcedefinitions", "apiextensions.k8s.io", name,
-                                      "spec", rt.error()));
+        return tl::unexpected(
+            invalid("customresourcedefinitions", "apiextensions.k8s.io", name, "spec", rt.error()));
       }
       next["status"] = prev.contains("status") ? prev["status"] : crd_status(next, now_rfc3339());
       register_locked(std::move(*rt));
@@ -637,6 +691,7 @@ tl::expected<Object, ApiError> Store::replace_locked(Table& table, const std::st
   }
   next["kind"] = type.kind;
   if (str(next, "apiVersion").empty()) next["apiVersion"] = prev["apiVersion"];
+  normalize_quantities(next, type.special);
   next["metadata"]["resourceVersion"] = std::to_string(old.resource_version);
   if (next == prev) return old;  // no-op writes do not bump the resourceVersion
   if (strip_for_generation(next) != strip_for_generation(prev)) {
@@ -658,8 +713,7 @@ tl::expected<Object, ApiError> Store::replace_locked(Table& table, const std::st
 }
 
 tl::expected<Object, ApiError> Store::update(const ResourceType& type, const std::string& ns,
-                                             const std::string& name, json body,
-                                             bool status_only) {
+                                             const std::string& name, json body, bool status_only) {
   std::unique_lock lock(mu_);
   Table* table = table_locked(type);
   if (!table) return tl::unexpected(not_found(type.plural, type.group, name));
@@ -715,7 +769,8 @@ Object Store::erase_locked(Table& table, const std::string& key, const Object& c
            it != t.objects.end() && it->first.starts_with(prefix); ++it) {
         doomed.emplace_back(it->first, it->second);
       }
-      for (auto& [k, o] : doomed) commit_locked(t, k, json(*o.json), WatchEventType::kDeleted, nullptr);
+      for (auto& [k, o] : doomed)
+        commit_locked(t, k, json(*o.json), WatchEventType::kDeleted, nullptr);
     }
   }
   return commit_locked(table, key, json(*current.json), WatchEventType::kDeleted, nullptr);
@@ -728,18 +783,18 @@ tl::expected<Object, ApiError> Store::delete_locked(Table& table, const std::str
   const json& obj = *current.json;
   const std::string name = str(meta(obj), "name");
   if (!options.precondition_uid.empty() && options.precondition_uid != str(meta(obj), "uid")) {
-    return tl::unexpected(conflict(type.plural, type.group, name,
-                                   "Precondition failed: UID in precondition: " +
-                                       options.precondition_uid +
-                                       ", UID in object meta: " + str(meta(obj), "uid")));
+    return tl::unexpected(
+        conflict(type.plural, type.group, name,
+                 "Precondition failed: UID in precondition: " + options.precondition_uid +
+                     ", UID in object meta: " + str(meta(obj), "uid")));
   }
   if (!options.precondition_resource_version.empty() &&
       options.precondition_resource_version != std::to_string(current.resource_version)) {
-    return tl::unexpected(conflict(type.plural, type.group, name,
-                                   "Precondition failed: ResourceVersion in precondition: " +
-                                       options.precondition_resource_version +
-                                       ", ResourceVersion in object meta: " +
-                                       std::to_string(current.resource_version)));
+    return tl::unexpected(conflict(
+        type.plural, type.group, name,
+        "Precondition failed: ResourceVersion in precondition: " +
+            options.precondition_resource_version +
+            ", ResourceVersion in object meta: " + std::to_string(current.resource_version)));
   }
   int64_t grace = 0;
   if (type.special == Special::kPod) {
@@ -799,8 +854,8 @@ tl::expected<std::vector<Object>, ApiError> Store::remove_collection(const Resou
   Table* table = table_locked(type);
   if (!table) return tl::unexpected(not_found(type.plural, type.group, ""));
   for (const Object& o : listed->items) {
-    const std::string key =
-        object_key(type.namespaced ? str(meta(*o.json), "namespace") : "", str(meta(*o.json), "name"));
+    const std::string key = object_key(type.namespaced ? str(meta(*o.json), "namespace") : "",
+                                       str(meta(*o.json), "name"));
     const auto it = table->objects.find(key);
     if (it == table->objects.end()) continue;
     const Object current = it->second;
@@ -842,8 +897,8 @@ tl::expected<void, ApiError> Store::bind(const std::string& ns, const std::strin
   }
   const std::string kind = str(target, "kind");
   if (!kind.empty() && kind != "Node") {
-    return tl::unexpected(invalid("Binding", "", pod, "target.kind",
-                                  "Unsupported value: \"" + kind + "\""));
+    return tl::unexpected(
+        invalid("Binding", "", pod, "target.kind", "Unsupported value: \"" + kind + "\""));
   }
   std::unique_lock lock(mu_);
   Table& pods = tables_.at("/pods");
@@ -859,13 +914,13 @@ tl::expected<void, ApiError> Store::bind(const std::string& ns, const std::strin
                                        ", UID in object meta: " + str(meta(obj), "uid")));
   }
   if (meta(obj).contains("deletionTimestamp")) {
-    return tl::unexpected(conflict("pods/binding", "", pod,
-                                   "pod " + pod + " is being deleted, cannot be assigned to a host"));
+    return tl::unexpected(conflict(
+        "pods/binding", "", pod, "pod " + pod + " is being deleted, cannot be assigned to a host"));
   }
   const std::string bound = str(member(obj, "spec"), "nodeName");
   if (!bound.empty()) {
-    return tl::unexpected(conflict("pods/binding", "", pod,
-                                   "pod " + pod + " is already assigned to node \"" + bound + "\""));
+    return tl::unexpected(conflict(
+        "pods/binding", "", pod, "pod " + pod + " is already assigned to node \"" + bound + "\""));
   }
   json next = obj;
   next["spec"]["nodeName"] = node;
@@ -934,7 +989,8 @@ tl::expected<void, ApiError> Store::evict(const std::string& ns, const std::stri
       if (spec.contains("minAvailable")) {
         desired = scaled(spec["minAvailable"], expected_pods);
       } else if (spec.contains("maxUnavailable")) {
-        desired = std::max<int64_t>(0, expected_pods - scaled(spec["maxUnavailable"], expected_pods));
+        desired =
+            std::max<int64_t>(0, expected_pods - scaled(spec["maxUnavailable"], expected_pods));
       }
       {
         if (healthy - desired <= 0) {
@@ -970,7 +1026,8 @@ tl::expected<std::shared_ptr<Watcher>, ApiError> Store::watch(const ResourceType
       from = std::stoull(options.resource_version, &used);
       if (used != options.resource_version.size()) throw std::invalid_argument("rv");
     } catch (const std::exception&) {
-      return tl::unexpected(bad_request("invalid resource version \"" + options.resource_version + "\""));
+      return tl::unexpected(
+          bad_request("invalid resource version \"" + options.resource_version + "\""));
     }
   }
   auto w = std::make_shared<Watcher>();
@@ -995,7 +1052,8 @@ tl::expected<std::shared_ptr<Watcher>, ApiError> Store::watch(const ResourceType
       deliver(*w, WatchEventType::kAdded, it->second, nullptr, cache);
     }
   } else if (from < compacted_rv_) {
-    const ApiError e = expired(fmt::format("too old resource version: {} ({})", from, compacted_rv_));
+    const ApiError e =
+        expired(fmt::format("too old resource version: {} ({})", from, compacted_rv_));
     w->queue_.push_back(std::make_shared<const std::string>(
         fmt::format("{{\"type\":\"ERROR\",\"object\":{}}}\n", e.status().dump())));
     w->closed_ = true;

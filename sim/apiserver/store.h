@@ -22,10 +22,9 @@
 #include <random>
 #include <shared_mutex>
 #include <string>
+#include <tl/expected.hpp>
 #include <unordered_map>
 #include <vector>
-
-#include <tl/expected.hpp>
 
 #include "sim/apiserver/api_error.h"
 #include "sim/apiserver/patch.h"
@@ -37,8 +36,8 @@ namespace fairway::apiserver {
 using Clock = std::function<std::chrono::system_clock::time_point()>;
 
 struct StoreOptions {
-  size_t history_window = 10'000;       // watch events kept for resuming watches
-  size_t watcher_max_queued = 20'000;   // a watcher this far behind is closed (slow consumer)
+  size_t history_window = 10'000;      // watch events kept for resuming watches
+  size_t watcher_max_queued = 20'000;  // a watcher this far behind is closed (slow consumer)
 };
 
 // An object as stored: the JSON, its serialisation and its resourceVersion. Immutable.
@@ -207,8 +206,7 @@ class Store {
                                                 const Object& old, nlohmann::json next,
                                                 bool status_only);
   tl::expected<Object, ApiError> delete_locked(Table& table, const std::string& key,
-                                               const Object& current,
-                                               const DeleteOptions& options);
+                                               const Object& current, const DeleteOptions& options);
   Object erase_locked(Table& table, const std::string& key, const Object& current);
   tl::expected<void, ApiError> prepare_create_locked(const ResourceType& type,
                                                      nlohmann::json& object);

@@ -73,14 +73,17 @@ json column_json(const Column& c) {
 std::vector<Column> default_columns(const ResourceType& type) {
   const std::string name_desc =
       "Name must be unique within a namespace. Is required when creating resources.";
-  const std::string age_desc = "CreationTimestamp is a timestamp representing the server time "
-                               "when this object was created.";
+  const std::string age_desc =
+      "CreationTimestamp is a timestamp representing the server time "
+      "when this object was created.";
   switch (type.special) {
     case Special::kPod:
       return {{"Name", "string", "name", name_desc, 0},
-              {"Ready", "string", "", "The aggregate readiness state of this pod for accepting traffic.", 0},
+              {"Ready", "string", "",
+               "The aggregate readiness state of this pod for accepting traffic.", 0},
               {"Status", "string", "", "The aggregate status of the containers in this pod.", 0},
-              {"Restarts", "integer", "", "The number of times the containers in this pod have been restarted.", 0},
+              {"Restarts", "integer", "",
+               "The number of times the containers in this pod have been restarted.", 0},
               {"Age", "string", "", age_desc, 0},
               {"IP", "string", "", "IP address allocated to the pod.", 1},
               {"Node", "string", "", "Name of the node where the pod is scheduled.", 1},
@@ -100,21 +103,27 @@ std::vector<Column> default_columns(const ResourceType& type) {
               {"Type", "string", "", "Type of this event.", 0},
               {"Reason", "string", "", "Reason is why the action was taken.", 0},
               {"Object", "string", "", "The object that this event is about.", 0},
-              {"Message", "string", "", "A human-readable description of the status of this operation.", 0}};
+              {"Message", "string", "",
+               "A human-readable description of the status of this operation.", 0}};
     case Special::kPriorityClass:
       return {{"Name", "string", "name", name_desc, 0},
               {"Value", "integer", "", "The value of this priority class.", 0},
-              {"Global-Default", "boolean", "", "globalDefault specifies if this PriorityClass should be considered as the default priority.", 0},
+              {"Global-Default", "boolean", "",
+               "globalDefault specifies if this PriorityClass should be considered as the default "
+               "priority.",
+               0},
               {"Age", "string", "", age_desc, 0}};
     case Special::kPodDisruptionBudget:
-      return {{"Name", "string", "name", name_desc, 0},
-              {"Min Available", "string", "", "The minimum number of pods that must be available.", 0},
-              {"Max Unavailable", "string", "", "The maximum number of pods that may be unavailable.", 0},
-              {"Allowed Disruptions", "integer", "", "Calculated number of pods that may be disrupted.", 0},
-              {"Age", "string", "", age_desc, 0}};
+      return {
+          {"Name", "string", "name", name_desc, 0},
+          {"Min Available", "string", "", "The minimum number of pods that must be available.", 0},
+          {"Max Unavailable", "string", "", "The maximum number of pods that may be unavailable.",
+           0},
+          {"Allowed Disruptions", "integer", "", "Calculated number of pods that may be disrupted.",
+           0},
+          {"Age", "string", "", age_desc, 0}};
     case Special::kCustomResourceDefinition:
-      return {{"Name", "string", "name", name_desc, 0},
-              {"Created At", "date", "", age_desc, 0}};
+      return {{"Name", "string", "name", name_desc, 0}, {"Created At", "date", "", age_desc, 0}};
     default:
       break;
   }
@@ -136,7 +145,8 @@ json pod_cells(const json& pod, std::chrono::system_clock::time_point now) {
   int64_t restarts = 0;
   for (const auto& cs : member(status, "containerStatuses")) {
     if (member(cs, "ready") == true) ++ready;
-    if (member(cs, "restartCount").is_number_integer()) restarts += cs["restartCount"].get<int64_t>();
+    if (member(cs, "restartCount").is_number_integer())
+      restarts += cs["restartCount"].get<int64_t>();
   }
   std::string phase = str(status, "phase");
   if (!str(status, "reason").empty()) phase = str(status, "reason");
@@ -144,8 +154,13 @@ json pod_cells(const json& pod, std::chrono::system_clock::time_point now) {
   const std::string ip = str(status, "podIP");
   const std::string node = str(spec, "nodeName");
   const std::string nominated = str(status, "nominatedNodeName");
-  return {str(member(pod, "metadata"), "name"), fmt::format("{}/{}", ready, containers), phase,
-          restarts, age(pod, now), ip.empty() ? "<none>" : ip, node.empty() ? "<none>" : node,
+  return {str(member(pod, "metadata"), "name"),
+          fmt::format("{}/{}", ready, containers),
+          phase,
+          restarts,
+          age(pod, now),
+          ip.empty() ? "<none>" : ip,
+          node.empty() ? "<none>" : node,
           nominated.empty() ? "<none>" : nominated};
 }
 
@@ -172,8 +187,9 @@ json event_cells(const json& ev, std::chrono::system_clock::time_point now) {
   const json& io = member(ev, "involvedObject");
   std::string kind = str(io, "kind");
   for (auto& ch : kind) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return {t ? human_duration(std::chrono::duration_cast<std::chrono::seconds>(now - *t)) : "<unknown>",
-          str(ev, "type"), str(ev, "reason"), kind + "/" + str(io, "name"), str(ev, "message")};
+  return {
+      t ? human_duration(std::chrono::duration_cast<std::chrono::seconds>(now - *t)) : "<unknown>",
+      str(ev, "type"), str(ev, "reason"), kind + "/" + str(io, "name"), str(ev, "message")};
 }
 
 json cells_for(const ResourceType& type, const std::vector<Column>& columns, const json& obj,
@@ -192,7 +208,9 @@ json cells_for(const ResourceType& type, const std::vector<Column>& columns, con
       return {name, member(obj, "value"), member(obj, "globalDefault") == true, age(obj, now)};
     case Special::kPodDisruptionBudget: {
       const json& spec = member(obj, "spec");
-      const auto show = [](const json& v) { return v.is_null() ? std::string("N/A") : cell_text(v); };
+      const auto show = [](const json& v) {
+        return v.is_null() ? std::string("N/A") : cell_text(v);
+      };
       return {name, show(member(spec, "minAvailable")), show(member(spec, "maxUnavailable")),
               member(member(obj, "status"), "disruptionsAllowed"), age(obj, now)};
     }
@@ -213,7 +231,7 @@ json cells_for(const ResourceType& type, const std::vector<Column>& columns, con
     if (pc.type == "date") {
       // kube-apiserver prints date columns as ages.
       const auto t = values.front()->is_string() ? parse_rfc3339(values.front()->get<std::string>())
-                                                  : std::nullopt;
+                                                 : std::nullopt;
       cells.push_back(t ? human_duration(std::chrono::duration_cast<std::chrono::seconds>(now - *t))
                         : "<unknown>");
       continue;
@@ -273,11 +291,13 @@ std::string human_duration(std::chrono::seconds d) {
   const int64_t h = s / 3600;
   if (h < 8) return m % 60 == 0 ? fmt::format("{}h", h) : fmt::format("{}h{}m", h, m % 60);
   if (h < 48) return fmt::format("{}h", h);
-  if (h < 24 * 8) return h % 24 == 0 ? fmt::format("{}d", h / 24) : fmt::format("{}d{}h", h / 24, h % 24);
+  if (h < 24 * 8)
+    return h % 24 == 0 ? fmt::format("{}d", h / 24) : fmt::format("{}d{}h", h / 24, h % 24);
   if (h < 24 * 365 * 2) return fmt::format("{}d", h / 24);
   if (h < 24 * 365 * 8) {
     const int64_t days = h / 24;
-    return days % 365 == 0 ? fmt::format("{}y", days / 365) : fmt::format("{}y{}d", days / 365, days % 365);
+    return days % 365 == 0 ? fmt::format("{}y", days / 365)
+                           : fmt::format("{}y{}d", days / 365, days % 365);
   }
   return fmt::format("{}y", h / 24 / 365);
 }

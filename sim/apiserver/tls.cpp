@@ -59,10 +59,12 @@ tl::expected<SelfSignedCert, std::string> make_self_signed_cert(const std::strin
   X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
                              reinterpret_cast<const unsigned char*>("fairway"), -1, -1, 0);
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1, 0);
+                             reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1,
+                             0);
   X509_set_issuer_name(cert.get(), name);
   if (!add_ext(cert.get(), NID_basic_constraints, "critical,CA:TRUE") ||
-      !add_ext(cert.get(), NID_key_usage, "critical,digitalSignature,keyEncipherment,keyCertSign") ||
+      !add_ext(cert.get(), NID_key_usage,
+               "critical,digitalSignature,keyEncipherment,keyCertSign") ||
       !add_ext(cert.get(), NID_ext_key_usage, "serverAuth") ||
       !add_ext(cert.get(), NID_subject_key_identifier, "hash") ||
       !add_ext(cert.get(), NID_subject_alt_name, "IP:127.0.0.1,IP:::1,DNS:localhost")) {
@@ -75,7 +77,8 @@ tl::expected<SelfSignedCert, std::string> make_self_signed_cert(const std::strin
   std::unique_ptr<BIO, BioFree> cert_bio(BIO_new(BIO_s_mem()));
   std::unique_ptr<BIO, BioFree> key_bio(BIO_new(BIO_s_mem()));
   if (!cert_bio || !key_bio || PEM_write_bio_X509(cert_bio.get(), cert.get()) != 1 ||
-      PEM_write_bio_PrivateKey(key_bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1) {
+      PEM_write_bio_PrivateKey(key_bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) !=
+          1) {
     return tl::unexpected(std::string("cannot encode the certificate"));
   }
   out.cert_pem = bio_string(cert_bio.get());

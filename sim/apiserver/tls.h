@@ -4,7 +4,6 @@
 // certificate-authority-data), so verification stays on, as against a real cluster.
 
 #include <string>
-
 #include <tl/expected.hpp>
 
 namespace fairway::apiserver {

@@ -16,13 +16,13 @@ namespace {
 
 using ::testing::HasSubstr;
 
-struct Run {
+struct AgentRun {
   int code = 0;
   std::string out;
   std::string err;
 };
 
-Run agent(const std::string& machine, std::vector<std::string> args) {
+AgentRun agent(const std::string& machine, std::vector<std::string> args) {
   ::setenv("FAKE_NVML_MACHINE", machine.c_str(), 1);
   std::ostringstream out;
   std::ostringstream err;
@@ -31,7 +31,7 @@ Run agent(const std::string& machine, std::vector<std::string> args) {
 }
 
 GpuTopologyDoc printed(const std::string& machine) {
-  const Run run = agent(machine, {"--print", "--nvml-library", FAKE_NVML_LIBRARY});
+  const AgentRun run = agent(machine, {"--print", "--nvml-library", FAKE_NVML_LIBRARY});
   EXPECT_EQ(run.code, 0) << run.err;
   auto doc = parse_gpu_topology(run.out);
   EXPECT_TRUE(doc) << run.out;
@@ -54,7 +54,7 @@ TEST(TopologyAgent, HgxIsEightGpusOnOneNvSwitchFabric) {
   }
   // What the scheduler makes of it.
   const auto graph = GpuLinkGraph::build(8, doc.links);
-  ASSERT_TRUE(graph);
+  ASSERT_TRUE(graph) << graph.error();
   EXPECT_TRUE(graph->one_island());
 }
 
@@ -71,7 +71,7 @@ TEST(TopologyAgent, DirectNvLinkPairsAreCountedOncePerLink) {
   const GpuTopologyDoc doc = printed("pairs");
   ASSERT_EQ(doc.gpus.size(), 4U);
   const auto graph = GpuLinkGraph::build(4, doc.links);
-  ASSERT_TRUE(graph);
+  ASSERT_TRUE(graph) << graph.error();
   EXPECT_EQ(graph->islands().size(), 2U);
   EXPECT_EQ(graph->widest(0, 1), 600);  // 12 NVLink3 links × 50 GB/s
   EXPECT_EQ(graph->widest(2, 3), 600);
@@ -79,14 +79,14 @@ TEST(TopologyAgent, DirectNvLinkPairsAreCountedOncePerLink) {
 }
 
 TEST(TopologyAgent, WithoutNvmlItExitsWithAClearMessage) {
-  const Run run = agent("hgx", {"--print", "--nvml-library", "/nonexistent/libnvidia-ml.so.1"});
+  const AgentRun run = agent("hgx", {"--print", "--nvml-library", "/nonexistent/libnvidia-ml.so.1"});
   EXPECT_EQ(run.code, 1);
   EXPECT_THAT(run.err, HasSubstr("cannot load /nonexistent/libnvidia-ml.so.1"));
   EXPECT_THAT(run.err, HasSubstr("NVIDIA driver"));
 }
 
 TEST(TopologyAgent, DriverNotLoadedIsReported) {
-  const Run run = agent("none", {"--print", "--nvml-library", FAKE_NVML_LIBRARY});
+  const AgentRun run = agent("none", {"--print", "--nvml-library", FAKE_NVML_LIBRARY});
   EXPECT_EQ(run.code, 1);
   EXPECT_THAT(run.err, HasSubstr("nvmlInit failed: Driver Not Loaded"));
 }
@@ -95,7 +95,7 @@ TEST(TopologyAgent, UsageErrors) {
   EXPECT_EQ(agent("hgx", {"--interval", "0"}).code, 2);
   EXPECT_EQ(agent("hgx", {"--bogus"}).code, 2);
   ::unsetenv("NODE_NAME");
-  const Run run = agent("hgx", {"--once", "--nvml-library", FAKE_NVML_LIBRARY});
+  const AgentRun run = agent("hgx", {"--once", "--nvml-library", FAKE_NVML_LIBRARY});
   EXPECT_EQ(run.code, 2);
   EXPECT_THAT(run.err, HasSubstr("--node-name"));
   EXPECT_THAT(agent("hgx", {"--help"}).out, HasSubstr("fairway.dev/gpu-topology"));

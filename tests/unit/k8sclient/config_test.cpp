@@ -123,7 +123,8 @@ TEST_F(KubeconfigTest, ErrorsNameFileAndField) {
   auto missing_file = load_kubeconfig(path, "prod");  // certs/ca.crt not written
   ASSERT_FALSE(missing_file);
   EXPECT_THAT(missing_file.error(), HasSubstr(path));
-  EXPECT_THAT(missing_file.error(), HasSubstr("clusters[prod-cluster].cluster.certificate-authority"));
+  EXPECT_THAT(missing_file.error(),
+              HasSubstr("clusters[prod-cluster].cluster.certificate-authority"));
 
   auto no_context = load_kubeconfig(path, "staging");
   ASSERT_FALSE(no_context);

@@ -91,7 +91,8 @@ LeaderElectionConfig fast_config(const std::string& identity) {
 
 void wait_for(const std::function<bool()>& condition, std::chrono::milliseconds limit) {
   const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!condition() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(5ms);
+  while (!condition() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(5ms);
 }
 
 TEST(LeaderElection, CreatesRenewsAndReleases) {
@@ -101,7 +102,8 @@ TEST(LeaderElection, CreatesRenewsAndReleases) {
   config.server = server.url();
   RestClient client(config);
   std::atomic<int> started{0}, stopped{0};
-  LeaderElector elector(client, fast_config("me"), [&] { ++started; }, [&] { ++stopped; });
+  LeaderElector elector(
+      client, fast_config("me"), [&] { ++started; }, [&] { ++stopped; });
   std::jthread runner([&](std::stop_token stop) { elector.run(stop); });
   wait_for([&] { return elector.is_leader(); }, 3s);
   ASSERT_TRUE(elector.is_leader());

@@ -30,11 +30,13 @@ std::string pod(const std::string& name, int rv) {
                      R"("spec":{{"schedulerName":"fairway"}}}})",
                      name, rv);
 }
-std::string list(const std::string& rv, const std::string& next, const std::vector<std::string>& items) {
+std::string list(const std::string& rv, const std::string& next,
+                 const std::vector<std::string>& items) {
   std::string joined;
   for (const auto& item : items) joined += (joined.empty() ? "" : ",") + item;
-  return fmt::format(R"({{"kind":"PodList","metadata":{{"resourceVersion":"{}","continue":"{}"}},"items":[{}]}})",
-                     rv, next, joined);
+  return fmt::format(
+      R"({{"kind":"PodList","metadata":{{"resourceVersion":"{}","continue":"{}"}},"items":[{}]}})",
+      rv, next, joined);
 }
 std::string event(const char* type, const std::string& object) {
   return fmt::format(R"({{"type":"{}","object":{}}})", type, object) + "\n";
@@ -77,7 +79,8 @@ struct Recorder {
 
 void wait_for(const std::function<bool()>& condition, std::chrono::milliseconds limit = 5s) {
   const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!condition() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(2ms);
+  while (!condition() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(2ms);
 }
 
 TEST(Reflector, ListWatchRelistAndSynthesizedDeletes) {
@@ -118,7 +121,8 @@ TEST(Reflector, ListWatchRelistAndSynthesizedDeletes) {
         out.chunk(event("ADDED", pod("c", 6)) + event("MODIFIED", pod("a", 7)).substr(0, 20));
         out.chunk(event("MODIFIED", pod("a", 7)).substr(20) + event("DELETED", pod("b", 8)));
         out.chunk(event("BOOKMARK", R"({"kind":"Pod","metadata":{"resourceVersion":"9"}})"));
-        out.chunk(event("ERROR", R"({"kind":"Status","code":410,"reason":"Expired","message":"too old"})"));
+        out.chunk(event("ERROR",
+                        R"({"kind":"Status","code":410,"reason":"Expired","message":"too old"})"));
         return out.end_chunked();
       case 2:
         EXPECT_EQ(query_value(req.target, "resourceVersion"), "12");
@@ -140,7 +144,8 @@ TEST(Reflector, ListWatchRelistAndSynthesizedDeletes) {
   options.page_size = 1;
   options.min_watch_timeout = 10s;
   options.initial_backoff = 10ms;
-  Reflector<Pod> reflector(client, "pods", "/api/v1/pods", &decode_pod, recorder.handler(), options);
+  Reflector<Pod> reflector(client, "pods", "/api/v1/pods", &decode_pod, recorder.handler(),
+                           options);
   std::jthread runner([&](std::stop_token stop) { reflector.run(stop); });
   wait_for([&] {
     std::lock_guard lock(mutex);
@@ -159,17 +164,18 @@ TEST(Reflector, ListWatchRelistAndSynthesizedDeletes) {
   }
 
   EXPECT_THAT(recorder.events,
-              ElementsAre("ADDED d/a@1", "ADDED d/b@2", "SYNCED",                      // list 1
-                          "ADDED d/c@6", "MODIFIED d/a@7", "DELETED d/b@8",            // watch 1
-                          "ADDED d/d@11", "DELETED d/c@6", "SYNCED",                   // relist
-                          "DELETED d/d@11", "SYNCED"));                                // relist
+              ElementsAre("ADDED d/a@1", "ADDED d/b@2", "SYNCED",            // list 1
+                          "ADDED d/c@6", "MODIFIED d/a@7", "DELETED d/b@8",  // watch 1
+                          "ADDED d/d@11", "DELETED d/c@6", "SYNCED",         // relist
+                          "DELETED d/d@11", "SYNCED"));                      // relist
   EXPECT_TRUE(reflector.synced());
   EXPECT_EQ(reflector.stats().lists.load(), 3u);
   EXPECT_EQ(reflector.stats().watch_restarts.load(), 2u);
   EXPECT_EQ(reflector.stats().events.load(), 8u);
   std::lock_guard lock(mutex);
   const std::string& first_watch = targets[2];
-  EXPECT_THAT(first_watch, HasSubstr("/api/v1/pods?watch=1&resourceVersion=5&allowWatchBookmarks=true"));
+  EXPECT_THAT(first_watch,
+              HasSubstr("/api/v1/pods?watch=1&resourceVersion=5&allowWatchBookmarks=true"));
   const int timeout = std::stoi(query_value(first_watch, "timeoutSeconds"));
   EXPECT_GE(timeout, 10);
   EXPECT_LT(timeout, 20);
@@ -182,10 +188,15 @@ TEST(Reflector, TransportErrorsBackOffAndRecover) {
     const int n = ++calls;
     if (n <= 2) return out.reply(500, R"({"kind":"Status","code":500,"message":"etcd is sad"})");
     if (req.target.find("watch=1") == std::string::npos) {
-      return out.reply(200, list("3", "", {pod("a", 1), R"({"metadata":{"name":"bad","namespace":"d"},"spec":{"priority":"x"}})"}));
+      return out.reply(
+          200, list("3", "",
+                    {pod("a", 1),
+                     R"({"metadata":{"name":"bad","namespace":"d"},"spec":{"priority":"x"}})"}));
     }
     out.start_chunked();
-    out.chunk(event("MODIFIED", R"({"metadata":{"name":"a","namespace":"d","resourceVersion":"4"},"spec":{"priority":[]}})"));
+    out.chunk(event(
+        "MODIFIED",
+        R"({"metadata":{"name":"a","namespace":"d","resourceVersion":"4"},"spec":{"priority":[]}})"));
     out.chunk(event("MODIFIED", pod("a", 5)));
     out.chunk("this is not json\n");
     out.end_chunked();
@@ -197,7 +208,8 @@ TEST(Reflector, TransportErrorsBackOffAndRecover) {
   ReflectorOptions options;
   options.initial_backoff = 5ms;
   options.max_backoff = 20ms;
-  Reflector<Pod> reflector(client, "pods", "/api/v1/pods", &decode_pod, recorder.handler(), options);
+  Reflector<Pod> reflector(client, "pods", "/api/v1/pods", &decode_pod, recorder.handler(),
+                           options);
   std::jthread runner([&](std::stop_token stop) { reflector.run(stop); });
   wait_for([&] { return reflector.stats().lists.load() >= 2; });
   runner.request_stop();

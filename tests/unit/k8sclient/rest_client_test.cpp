@@ -123,12 +123,12 @@ TEST(RestClient, TooManyRequestsHonoursRetryAfter) {
   });
   std::vector<int> codes;
   RestClient client(plain_config(server));
-  client.set_observer([&](std::string_view verb, std::string_view path, int code,
-                          std::chrono::nanoseconds) {
-    EXPECT_EQ(verb, "GET");
-    EXPECT_EQ(path, "/api/v1/nodes");
-    codes.push_back(code);
-  });
+  client.set_observer(
+      [&](std::string_view verb, std::string_view path, int code, std::chrono::nanoseconds) {
+        EXPECT_EQ(verb, "GET");
+        EXPECT_EQ(path, "/api/v1/nodes");
+        codes.push_back(code);
+      });
   const auto start = Clock::now();
   auto response = client.get("/api/v1/nodes?limit=1");
   ASSERT_TRUE(response);
@@ -175,8 +175,8 @@ TEST(RestClient, RequestTimeout) {
 }
 
 TEST(RestClient, TokenFileIsReread) {
-  const auto path = std::filesystem::temp_directory_path() /
-                    ("fairway-token-" + std::to_string(::getpid()));
+  const auto path =
+      std::filesystem::temp_directory_path() / ("fairway-token-" + std::to_string(::getpid()));
   std::ofstream(path) << "first\n";
   std::mutex mutex;
   std::vector<std::string> tokens;

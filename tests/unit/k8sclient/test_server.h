@@ -50,7 +50,9 @@ struct BioFree {
 using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
 using Cert = std::unique_ptr<X509, X509Free>;
 
-inline Pkey make_key() { return Pkey(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256")); }
+inline Pkey make_key() {
+  return Pkey(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
+}
 
 inline Cert make_cert(const char* common_name, EVP_PKEY* key, X509* issuer, EVP_PKEY* issuer_key,
                       bool is_ca, const char* san) {
@@ -143,8 +145,8 @@ class Responder {
   void reply(int status, std::string_view body,
              const std::map<std::string, std::string>& headers = {}) {
     std::string head = "HTTP/1.1 " + std::to_string(status) + " X\r\n";
-    head += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-            "\r\n";
+    head +=
+        "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
     for (const auto& [name, value] : headers) head += name + ": " + value + "\r\n";
     if (close_) head += "Connection: close\r\n";
     head += "\r\n";
@@ -179,7 +181,9 @@ class TestServer {
   using Handler = std::function<void(const TestRequest&, Responder&)>;
 
   explicit TestServer(Handler handler, bool tls = false, bool require_client_cert = false)
-      : handler_(std::move(handler)), tls_(tls), acceptor_(ioc_, {net::ip::make_address("127.0.0.1"), 0}) {
+      : handler_(std::move(handler)),
+        tls_(tls),
+        acceptor_(ioc_, {net::ip::make_address("127.0.0.1"), 0}) {
     if (tls_) {
       const TestPki& pki = TestPki::get();
       ssl_.emplace(net::ssl::context::tls_server);
@@ -232,7 +236,8 @@ class TestServer {
       const int id = ++accepted_;
       std::lock_guard lock(mutex_);
       fds_.push_back(socket.native_handle());
-      threads_.emplace_back([this, id, s = std::move(socket)]() mutable { serve(std::move(s), id); });
+      threads_.emplace_back(
+          [this, id, s = std::move(socket)]() mutable { serve(std::move(s), id); });
     }
   }
 
