@@ -114,17 +114,22 @@ std::optional<double> FabricTree::bandwidth_at(size_t level) const {
 FabricCapacity::FabricCapacity(const FabricTree& tree, std::span<const int64_t> free_gpus,
                                std::span<const int64_t> total_gpus)
     : tree_(&tree), free_(tree.levels()), total_(tree.levels()) {
+  max_node_free_.resize(tree.levels());
   for (size_t level = 0; level < tree.levels(); ++level) {
     free_[level].assign(tree.domains(level).size(), 0);
     total_[level].assign(tree.domains(level).size(), 0);
+    max_node_free_[level].assign(tree.domains(level).size(), 0);
   }
+  node_free_.assign(tree.node_slots(), 0);
   for (uint32_t node : tree.node_order()) {
     const int64_t free = node < free_gpus.size() ? free_gpus[node] : 0;
     const int64_t total = node < total_gpus.size() ? total_gpus[node] : 0;
+    node_free_[node] = free;
     for (size_t level = 0; level < tree.levels(); ++level) {
       const DomainId id = tree.domain_of(level, node);
       free_[level][id] += free;
       total_[level][id] += total;
+      max_node_free_[level][id] = std::max(max_node_free_[level][id], free);
     }
   }
   max_total_.assign(tree.levels(), 0);
@@ -134,10 +139,15 @@ FabricCapacity::FabricCapacity(const FabricTree& tree, std::span<const int64_t> 
 }
 
 void FabricCapacity::adjust(uint32_t node, int64_t delta_gpus) {
-  if (delta_gpus == 0) return;
+  if (delta_gpus == 0 || node >= node_free_.size()) return;
+  node_free_[node] += delta_gpus;
   for (size_t level = 0; level < free_.size(); ++level) {
     const DomainId id = tree_->domain_of(level, node);
-    if (id != kNoDomain) free_[level][id] += delta_gpus;
+    if (id == kNoDomain) continue;
+    free_[level][id] += delta_gpus;
+    if (delta_gpus > 0) {
+      max_node_free_[level][id] = std::max(max_node_free_[level][id], node_free_[node]);
+    }
   }
 }
 

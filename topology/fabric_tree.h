@@ -65,6 +65,10 @@ class FabricTree {
   // Level index of a node label key, or of its last path segment ("rack" for
   // "example.com/rack") when that is unambiguous.
   std::optional<size_t> level_index(std::string_view label) const;
+  // Every domain of the level holds one node (e.g. kubernetes.io/hostname).
+  bool one_node_per_domain(size_t level) const {
+    return levels_[level].size() == order_.size() && !order_.empty();
+  }
   // Short level name for messages: the label key's last path segment.
   std::string level_name(size_t level) const;
   // "r-12", or "(unlabelled)" for the unknown domain.
@@ -94,6 +98,10 @@ class FabricCapacity {
   int64_t total(size_t level, DomainId id) const { return total_[level][id]; }
   // The largest total of any domain of a level: a gang needing more skips the level at once.
   int64_t max_total(size_t level) const { return max_total_[level]; }
+  // An upper bound of the free GPUs of any one node inside the domain: exact at construction,
+  // raised when GPUs are given back, left as is when they are taken (a bound stays a bound).
+  // A search for one node that holds a whole gang skips domains below the demand.
+  int64_t max_node_free(size_t level, DomainId id) const { return max_node_free_[level][id]; }
   void adjust(uint32_t node, int64_t delta_gpus);
 
  private:
@@ -101,6 +109,8 @@ class FabricCapacity {
   std::vector<std::vector<int64_t>> free_;
   std::vector<std::vector<int64_t>> total_;
   std::vector<int64_t> max_total_;
+  std::vector<std::vector<int64_t>> max_node_free_;
+  std::vector<int64_t> node_free_;
 };
 
 }  // namespace fairway

@@ -825,6 +825,8 @@ std::vector<DomainId> CycleRunner::fitting_domains(const GangTopology& topo, int
   const FabricTree& tree = *topo.tree;
   const FabricCapacity& capacity = *topo.capacity;
   if (demand > capacity.max_total(static_cast<size_t>(target))) return {};
+  // Looking for one node that holds the gang: skip subtrees where no node can.
+  const bool one_node = tree.one_node_per_domain(static_cast<size_t>(target));
   std::vector<std::pair<int64_t, DomainId>> found;
   size_t exact = 0;  // domains with exactly `demand` free: nothing fits better, stop at enough
   std::vector<std::pair<int, DomainId>> stack;
@@ -847,6 +849,7 @@ std::vector<DomainId> CycleRunner::fitting_domains(const GangTopology& topo, int
     stack.pop_back();
     const int64_t free = capacity.free(static_cast<size_t>(at), id);
     if (free < demand) continue;
+    if (one_node && capacity.max_node_free(static_cast<size_t>(at), id) < demand) continue;
     if (at == target) {
       if (tree.domain(static_cast<size_t>(at), id).unknown) continue;
       found.emplace_back(free, id);

@@ -1,6 +1,7 @@
 #include "scheduler/service/scheduler_service.h"
 
 #include <map>
+#include <optional>
 #include <memory>
 #include <thread>
 #include <unordered_map>
@@ -45,9 +46,9 @@ std::unique_ptr<k8s::Reflector<T>> make_reflector(
 
 constexpr auto kStatusPeriod = std::chrono::seconds(1);
 
-void publish_queue_status(ClusterState& state, const CycleResult& result,
+void publish_queue_status(ClusterState& state, const FairShares& shares,
                           std::unordered_map<std::string, std::string>& written, Actuator& actuator) {
-  for (auto& [name, status] : queue_statuses(state.queue_tree(), result.shares, state.registry())) {
+  for (auto& [name, status] : queue_statuses(state.queue_tree(), shares, state.registry())) {
     if (!state.queue_specs().contains(name)) continue;  // the implicit default has no object
     std::string body = nlohmann::json{{"status", std::move(status)}}.dump();
     auto& last = written[name];
@@ -176,13 +177,15 @@ int SchedulerService::run(std::stop_token stop) {
   std::unordered_map<std::string, std::string> explained;
   std::unordered_map<std::string, std::string> queue_status_written;
   auto last_status = std::chrono::steady_clock::now() - kStatusPeriod;
+  std::optional<FairShares> status_due;  // shares of the last cycle, not yet published
   bool dirty = true;
   auto last_cycle = std::chrono::steady_clock::now() - options_.schedule_period;
   std::stop_callback wake_on_stop(stop, [&inbox] { inbox.nudge(); });
   while (!stop.stop_requested()) {
     const auto now = std::chrono::steady_clock::now();
-    const auto next = dirty ? std::max(now, last_cycle + options_.schedule_period)
-                            : now + std::chrono::seconds(1);
+    auto next = dirty ? std::max(now, last_cycle + options_.schedule_period)
+                      : now + std::chrono::seconds(1);
+    if (status_due) next = std::min(next, std::max(now, last_status + kStatusPeriod));
     auto changes = inbox.take(next);
     for (auto& change : changes) change(state);
     stats_.events_applied += changes.size();
@@ -192,6 +195,12 @@ int SchedulerService::run(std::stop_token stop) {
     if (synced && !stats_.synced) log::info("informers synced", {{"pods", std::to_string(state.pod_count())}});
     stats_.synced = synced;
     stats_.leader = may_write();
+    if (status_due && may_write() &&
+        std::chrono::steady_clock::now() - last_status >= kStatusPeriod) {
+      last_status = std::chrono::steady_clock::now();
+      publish_queue_status(state, *status_due, queue_status_written, actuator);
+      status_due.reset();
+    }
     if (!dirty || !synced || !may_write()) continue;
     if (std::chrono::steady_clock::now() < last_cycle + options_.schedule_period) continue;
 
@@ -219,10 +228,7 @@ int SchedulerService::run(std::stop_token stop) {
                           job.message});
       }
     }
-    if (std::chrono::steady_clock::now() - last_status >= kStatusPeriod) {
-      last_status = std::chrono::steady_clock::now();
-      publish_queue_status(state, result, queue_status_written, actuator);
-    }
+    status_due = std::move(result.shares);
     // Forget explanations of pods that are gone, so the map does not grow without bound.
     if (explained.size() > 2 * state.pod_count() + 1024) {
       std::erase_if(explained, [&state](const auto& entry) { return state.find_pod(entry.first) == nullptr; });

@@ -97,3 +97,26 @@ TEST(FabricCapacity, AggregatesAndUpdatesFreeGpusPerDomain) {
 
 }  // namespace
 }  // namespace fairway
+
+namespace fairway {
+namespace {
+
+TEST(FabricCapacity, MaxNodeFreeIsAnUpperBoundRaisedOnGive) {
+  const std::vector<LabelMap> labels = {{{"rack", "r"}, {"host", "a"}}, {{"rack", "r"}, {"host", "b"}}};
+  const FabricTree tree =
+      FabricTree::build({"t", {{"rack", {}}, {"host", {}}}}, {{&labels[0], &labels[1]}});
+  EXPECT_TRUE(tree.one_node_per_domain(1));
+  EXPECT_FALSE(tree.one_node_per_domain(0));
+  const std::vector<int64_t> free = {3, 5};
+  const std::vector<int64_t> total = {8, 8};
+  FabricCapacity capacity(tree, free, total);
+  const DomainId rack = tree.domain_of(0, 0);
+  EXPECT_EQ(capacity.max_node_free(0, rack), 5);
+  capacity.adjust(1, -5);
+  EXPECT_EQ(capacity.max_node_free(0, rack), 5);  // stale but still a bound
+  capacity.adjust(0, 4);
+  EXPECT_EQ(capacity.max_node_free(0, rack), 7);
+}
+
+}  // namespace
+}  // namespace fairway
