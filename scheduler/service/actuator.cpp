@@ -106,6 +106,7 @@ void Actuator::do_bind(const Binding& binding) {
   }
   if (response->ok()) {
     ++stats_.binds;
+    if (hooks_.on_bound) hooks_.on_bound(binding);
     log::debug("bound", {{"pod", binding.pod}, {"node", binding.node}, {"queue", binding.queue}});
     {
       std::lock_guard lock(write_mutex_);

@@ -48,6 +48,7 @@ class Actuator {
   struct Hooks {
     std::function<bool()> may_write;
     std::function<void(const Binding&, const std::string& why)> on_failed;
+    std::function<void(const Binding&)> on_bound;  // optional
   };
 
   Actuator(k8s::RestClient& client, int bind_workers, Hooks hooks);

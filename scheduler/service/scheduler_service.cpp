@@ -162,11 +162,20 @@ int SchedulerService::run(std::stop_token stop) {
   }
   auto may_write = [&] { return leader.load() && (!elector || elector->is_leader()); };
 
-  Actuator actuator(client, options_.bind_workers,
-                    {may_write, [&inbox](const Binding& binding, const std::string& why) {
-                       log::info("forgetting placement", {{"pod", binding.pod}, {"reason", why}});
-                       inbox.post([pod = binding.pod](ClusterState& s) { s.forget(pod); });
-                     }});
+  Actuator::Hooks hooks;
+  hooks.may_write = may_write;
+  hooks.on_failed = [&inbox](const Binding& binding, const std::string& why) {
+    log::info("forgetting placement", {{"pod", binding.pod}, {"reason", why}});
+    inbox.post([pod = binding.pod](ClusterState& s) { s.forget(pod); });
+  };
+  hooks.on_bound = [this](const Binding&) {
+    const int64_t now = std::chrono::steady_clock::now().time_since_epoch().count();
+    int64_t unset = 0;
+    stats_.first_bind_ns.compare_exchange_strong(unset, now);
+    stats_.last_bind_ns = now;
+    ++stats_.binds_completed;
+  };
+  Actuator actuator(client, options_.bind_workers, std::move(hooks));
 
   log::info("scheduler started", {{"scheduler_name", options_.scheduler_name},
                                   {"server", cluster_.server},

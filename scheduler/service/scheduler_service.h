@@ -36,7 +36,11 @@ struct SchedulerOptions {
 
 struct SchedulerStats {
   std::atomic<uint64_t> cycles{0};
-  std::atomic<uint64_t> pods_bound{0};  // bindings handed to the actuator
+  std::atomic<uint64_t> pods_bound{0};       // bindings handed to the actuator
+  std::atomic<uint64_t> binds_completed{0};  // bindings the API server accepted
+  // steady_clock nanoseconds of the first and latest accepted binding (0: none yet)
+  std::atomic<int64_t> first_bind_ns{0};
+  std::atomic<int64_t> last_bind_ns{0};
   std::atomic<uint64_t> events_applied{0};
   std::atomic<bool> synced{false};
   std::atomic<bool> leader{false};

@@ -1,0 +1,202 @@
+// End-to-end throughput harness (issue: the watch loop). In one run, against one embedded API
+// server over HTTPS:
+//   1. the raw ceiling: a client with no decisions binds N pending pods round-robin to the nodes
+//      with W concurrent workers → binds/s;
+//   2. fairway: N fresh pending pods exist before start; the real scheduler service starts,
+//      lists, watches, decides and binds with the same client settings and W bind workers →
+//      time to first bind, pods/s from first to last bind, and the ratio to the ceiling.
+// Defaults are the issue's set-up: 1,000 nodes × 8 GPUs, 8,000 one-GPU pods.
+//
+//   build/benchmarks/e2e_harness [--nodes 1000] [--pods 8000] [--workers 16] [--qps 5000]
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "k8s-client/config.h"
+#include "k8s-client/objects.h"
+#include "k8s-client/rest_client.h"
+#include "scheduler/cmd/flags.h"
+#include "scheduler/service/scheduler_service.h"
+#include "sim/apiserver/server.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using fairway::k8s::RestClient;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Runs fn(i) for i in [0, n) on `threads` threads.
+template <typename Fn>
+void parallel_for(int n, int threads, Fn fn) {
+  std::atomic<int> next{0};
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&] {
+      for (int i = next++; i < n; i = next++) fn(i);
+    });
+  }
+  for (auto& thread : pool) thread.join();
+}
+
+void must(const tl::expected<fairway::k8s::Response, fairway::k8s::TransportError>& response,
+          const char* what) {
+  if (!response || !response->ok()) {
+    std::fprintf(stderr, "%s failed: %s\n", what,
+                 response ? response->body.substr(0, 300).c_str() : response.error().message.c_str());
+    std::exit(1);
+  }
+}
+
+std::string node_json(int i) {
+  const std::string name = fmt::format("node-{}", i);
+  const nlohmann::json allocatable = {{"cpu", "128"}, {"memory", "1Ti"}, {"nvidia.com/gpu", "8"}, {"pods", "110"}};
+  return nlohmann::json{{"apiVersion", "v1"},
+                        {"kind", "Node"},
+                        {"metadata", {{"name", name}, {"labels", {{"kubernetes.io/hostname", name}}}}},
+                        {"status",
+                         {{"allocatable", allocatable},
+                          {"capacity", allocatable},
+                          {"conditions", {{{"type", "Ready"}, {"status", "True"}}}}}}}
+      .dump();
+}
+
+std::string pod_json(const std::string& ns, int i) {
+  return nlohmann::json{
+      {"apiVersion", "v1"},
+      {"kind", "Pod"},
+      {"metadata", {{"name", fmt::format("pod-{}", i)}, {"namespace", ns}}},
+      {"spec",
+       {{"schedulerName", "fairway"},
+        {"containers",
+         {{{"name", "main"},
+           {"image", "registry.k8s.io/pause:3.9"},
+           {"resources", {{"requests", {{"cpu", "1"}, {"memory", "1Gi"}, {"nvidia.com/gpu", "1"}}},
+                          {"limits", {{"nvidia.com/gpu", "1"}}}}}}}}}}}
+      .dump();
+}
+
+void create_pods(RestClient& client, const std::string& ns, int pods, int workers) {
+  must(client.request("POST", "/api/v1/namespaces",
+                      nlohmann::json{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}}.dump()),
+       "create namespace");
+  parallel_for(pods, workers, [&](int i) {
+    must(client.request("POST", fmt::format("/api/v1/namespaces/{}/pods", ns), pod_json(ns, i)), "create pod");
+  });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int nodes = 1000;
+  int pods = 8000;
+  int workers = 16;
+  double qps = 5000;
+  fairway::cmd::FlagSet flags("e2e_harness");
+  flags.add_int("nodes", &nodes, "nodes with 8 GPUs each");
+  flags.add_int("pods", &pods, "pending one-GPU pods");
+  flags.add_int("workers", &workers, "concurrent binds, for the ceiling and for fairway");
+  flags.add_double("qps", &qps, "client QPS and burst, for both");
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (auto parsed = flags.parse(args); !parsed || flags.help_requested()) {
+    std::fprintf(stderr, "%s\n%s", parsed ? "" : parsed.error().c_str(), flags.usage().c_str());
+    return 2;
+  }
+
+  fairway::apiserver::ServerOptions server_options;
+  server_options.store.history_window = static_cast<size_t>(4 * pods + nodes + 1000);
+  auto server = fairway::apiserver::Server::start(server_options);
+  if (!server) {
+    std::fprintf(stderr, "apiserver: %s\n", server.error().c_str());
+    return 1;
+  }
+  const auto kubeconfig = std::filesystem::temp_directory_path() / fmt::format("fairway-e2e-{}.kubeconfig", getpid());
+  (void)(*server)->write_kubeconfig(kubeconfig.string());
+  auto cluster = fairway::k8s::load_kubeconfig(kubeconfig.string());
+  std::filesystem::remove(kubeconfig);
+  if (!cluster) {
+    std::fprintf(stderr, "kubeconfig: %s\n", cluster.error().c_str());
+    return 1;
+  }
+  fairway::k8s::RestOptions rest;
+  rest.qps = qps;
+  rest.burst = static_cast<int>(qps);
+  rest.pool_size = workers;
+  RestClient client(*cluster, rest);
+
+  std::printf("set-up: %d nodes × 8 GPUs, %d pending one-GPU pods, %d workers, client qps %.0f\n",
+              nodes, pods, workers, qps);
+  parallel_for(nodes, 8, [&](int i) { must(client.request("POST", "/api/v1/nodes", node_json(i)), "create node"); });
+
+  // 1. The raw ceiling.
+  create_pods(client, "ceiling", pods, 8);
+  const auto ceiling_start = Clock::now();
+  parallel_for(pods, workers, [&](int i) {
+    const std::string name = fmt::format("pod-{}", i);
+    must(client.request("POST", fmt::format("/api/v1/namespaces/ceiling/pods/{}/binding", name),
+                        fairway::k8s::binding_body("ceiling", name, "", fmt::format("node-{}", i % nodes))),
+         "ceiling bind");
+  });
+  const double ceiling_seconds = seconds_since(ceiling_start);
+  const double ceiling_rate = pods / ceiling_seconds;
+  std::printf("ceiling: %d binds in %.3f s = %.0f binds/s\n", pods, ceiling_seconds, ceiling_rate);
+  parallel_for(pods, 8, [&](int i) {
+    must(client.request("DELETE", fmt::format("/api/v1/namespaces/ceiling/pods/pod-{}", i), R"({"gracePeriodSeconds":0})"),
+         "delete ceiling pod");
+  });
+
+  // 2. fairway.
+  create_pods(client, "bench", pods, 8);
+  fairway::SchedulerOptions options;
+  options.leader_elect = false;
+  options.kube_api_qps = qps;
+  options.kube_api_burst = static_cast<int>(qps);
+  options.bind_workers = workers;
+  options.schedule_period = std::chrono::milliseconds(10);
+  fairway::SchedulerService service(*cluster, options);
+  std::stop_source stop;
+  const auto start = Clock::now();
+  std::thread runner([&] { service.run(stop.get_token()); });
+  const auto& stats = service.stats();
+  while (stats.binds_completed.load() < static_cast<uint64_t>(pods) && seconds_since(start) < 300) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  stop.request_stop();
+  runner.join();
+
+  const uint64_t bound = stats.binds_completed.load();
+  const auto first = Clock::time_point(Clock::duration(stats.first_bind_ns.load()));
+  const auto last = Clock::time_point(Clock::duration(stats.last_bind_ns.load()));
+  const double to_first = std::chrono::duration<double>(first - start).count();
+  const double span = std::chrono::duration<double>(last - first).count();
+  const double rate = span > 0 ? static_cast<double>(bound - 1) / span : 0;
+  std::printf("fairway: %llu binds; first bind %.3f s after start; %.0f pods/s from first to last bind\n",
+              static_cast<unsigned long long>(bound), to_first, rate);
+  std::printf("ratio to ceiling: %.2f (bar ≥ 0.80); first bind bar ≤ 1 s\n", rate / ceiling_rate);
+
+  // Sanity from the API's point of view: every pod bound, no node over 8 GPUs.
+  auto list = client.get("/api/v1/namespaces/bench/pods");
+  must(list, "list pods");
+  std::unordered_map<std::string, int> per_node;
+  int unbound = 0;
+  for (const auto& item : nlohmann::json::parse(list->body)["items"]) {
+    const auto node = item["spec"].value("nodeName", std::string());
+    if (node.empty()) ++unbound;
+    else ++per_node[node];
+  }
+  int overcommitted = 0;
+  for (const auto& [node, count] : per_node) overcommitted += count > 8 ? 1 : 0;
+  std::printf("check: %d unbound, %d nodes over 8 GPUs\n", unbound, overcommitted);
+  (*server)->stop();
+  return unbound == 0 && overcommitted == 0 && bound == static_cast<uint64_t>(pods) ? 0 : 1;
+}
