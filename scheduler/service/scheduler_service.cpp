@@ -71,10 +71,13 @@ int SchedulerService::run(std::stop_token stop) {
   rest.pool_size = options_.bind_workers + 2;
   rest.user_agent = "fairway-scheduler";
   k8s::RestClient client(cluster_, rest);
-  // Events and status writes get their own client and budget, as kube-scheduler's event
-  // broadcaster does, so explanations never slow binds down.
+  // Events and status writes get their own client and a smaller budget (a tenth of the main
+  // one), as kube-scheduler's event broadcaster is rate limited on its own: under a burst of
+  // binds, Events trail behind instead of competing with the binds for the API server.
   k8s::RestOptions writer_rest = rest;
   writer_rest.pool_size = 2;
+  writer_rest.qps = std::max(rest.qps / 10, 5.0);
+  writer_rest.burst = std::max(rest.burst / 10, 10);
   k8s::RestClient writer_client(cluster_, writer_rest);
 
   Inbox inbox;
