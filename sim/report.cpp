@@ -176,25 +176,25 @@ TimeMs report_interval(const SimResult& result, const ReportOptions& options) {
   return static_cast<TimeMs>(std::ceil(wanted / 86400.0)) * 86400 * 1000;
 }
 
+void write_table(std::ostream& out, const SimResult& result, const Sample& sample, TimeMs time_ms) {
+  const size_t width = queue_column_width(result.queues, 5);
+  out << fmt::format("{:<8}{:<{}}{:>16}{:>16}{:>14}\n", "time", "queue", width, "fairShare(GPU)",
+                     "allocated(GPU)", "pending pods");
+  for (size_t q = 0; q < result.queues.size() && q < sample.queues.size(); ++q) {
+    const QueueSample& entry = sample.queues[q];
+    out << fmt::format("{:<8}{:<{}}{:>16.1f}{:>16.1f}{:>14}\n", q == 0 ? format_clock(time_ms) : "",
+                       indented(result.queues[q]), width, entry.fair_share_gpu, entry.allocated_gpu,
+                       entry.pending_pods);
+  }
+  const double utilization = result.gpu_capacity > 0 ? sample.allocated_gpu / result.gpu_capacity : 0;
+  out << fmt::format("{:<8}GPU utilization {} ({:g} of {:g} GPUs)\n\n", "", percent(utilization),
+                     sample.allocated_gpu, result.gpu_capacity);
+}
+
 void write_timeline(std::ostream& out, const SimResult& result, const ReportOptions& options) {
   const TimeMs every = report_interval(result, options);
-  const size_t width = queue_column_width(result.queues, 5);
-  const std::string header = fmt::format("{:<8}{:<{}}{:>16}{:>16}{:>14}\n", "time", "queue", width,
-                                         "fairShare(GPU)", "allocated(GPU)", "pending pods");
   for (TimeMs t = 0; t <= result.end_ms; t += every) {
-    const Sample* sample = sample_at(result, t);
-    if (sample == nullptr) continue;
-    out << header;
-    for (size_t q = 0; q < result.queues.size(); ++q) {
-      const QueueSample& entry = sample->queues[q];
-      out << fmt::format("{:<8}{:<{}}{:>16.1f}{:>16.1f}{:>14}\n", q == 0 ? format_clock(t) : "",
-                         indented(result.queues[q]), width, entry.fair_share_gpu,
-                         entry.allocated_gpu, entry.pending_pods);
-    }
-    const double utilization =
-        result.gpu_capacity > 0 ? sample->allocated_gpu / result.gpu_capacity : 0;
-    out << fmt::format("{:<8}GPU utilization {} ({:g} of {:g} GPUs)\n\n", "", percent(utilization),
-                       sample->allocated_gpu, result.gpu_capacity);
+    if (const Sample* sample = sample_at(result, t)) write_table(out, result, *sample, t);
   }
 }
 

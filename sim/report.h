@@ -65,6 +65,8 @@ struct ReportOptions {
 // The interval the live table uses for `result` under `options`.
 TimeMs report_interval(const SimResult& result, const ReportOptions& options);
 
+// One queue table: the queues of `result` at `sample`, labelled with `time_ms`.
+void write_table(std::ostream& out, const SimResult& result, const Sample& sample, TimeMs time_ms);
 // The queue table at every interval from 0 to the end of the run.
 void write_timeline(std::ostream& out, const SimResult& result, const ReportOptions& options);
 // The final summary.

@@ -15,83 +15,66 @@
 
 #include "scheduler/cmd/commands.h"
 #include "sim/demo_scenario.h"
+#include "scheduler/cmd/flags.h"
+#include "scheduler/service/log.h"
 #include "sim/driver.h"
+#include "sim/live/live_driver.h"
 #include "sim/report.h"
 #include "sim/scenario.h"
 
 namespace fairway::cmd {
 namespace {
 
-constexpr const char* kSimUsage = R"(Usage: fairway sim [SCENARIO.yaml] [flags]
+constexpr const char* kSimAbout = R"(Runs a scenario (nodes, queues, jobs arriving over time) and prints the queue table over
+time and a final summary. With no file, runs the built-in demo (examples/sim/demo.yaml).
 
-Runs a scenario (nodes, queues, jobs arriving over simulated time) against the scheduler,
-in-process, and prints the queue table over time and a final summary. With no file, runs the
-built-in demo (the same as examples/sim/demo.yaml).
+By default the run is live: an embedded Kubernetes API server (HTTPS, token), the real
+scheduler talking to it over HTTP, and a driver that creates the nodes, Queues and pods through
+the API and plays the kubelet; simulated time runs --speed times faster than real time. Pass
+--kubeconfig-out to look in with kubectl while it runs. --in-process drives the scheduling core
+directly on a simulated clock instead: instant and deterministic.
 
-Flags:
-  --output text|json        report format (default text); json is the summary for scripts
-  --report-every SECONDS    simulated seconds between queue tables (default: the scenario's
-                            reportEverySeconds, else about ten tables)
-  -h, --help                this text
 )";
 
 struct SimFlags {
   std::optional<std::string> file;
   bool json = false;
   std::optional<TimeMs> report_every_ms;
+  bool in_process = false;
+  double speed = 20;
+  std::string kubeconfig_out;
+  int verbosity = -1;
   bool help = false;
+  std::string usage;
 };
 
-std::optional<TimeMs> parse_seconds(std::string_view text) {
-  double value = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(value) ||
-      value <= 0 || value > 1e9) {
-    return std::nullopt;
-  }
-  return static_cast<TimeMs>(std::llround(value * 1000.0));
-}
-
-// kube-style flags: `--flag value` and `--flag=value`. Returns an error message on misuse.
 tl::expected<SimFlags, std::string> parse_flags(std::span<const std::string> args) {
   SimFlags flags;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    if (arg == "-h" || arg == "--help") {
-      flags.help = true;
-      continue;
-    }
-    if (!arg.starts_with("-") || arg == "-") {
-      if (flags.file) return tl::unexpected(fmt::format("unexpected argument \"{}\"", arg));
-      flags.file = arg;
-      continue;
-    }
-    std::string name = arg;
-    std::optional<std::string> value;
-    if (const auto eq = arg.find('='); eq != std::string::npos) {
-      name = arg.substr(0, eq);
-      value = arg.substr(eq + 1);
-    }
-    if (name != "--output" && name != "--report-every") {
-      return tl::unexpected(fmt::format("unknown flag \"{}\"", name));
-    }
-    if (!value) {
-      if (i + 1 >= args.size()) return tl::unexpected(fmt::format("flag {} needs a value", name));
-      value = args[++i];
-    }
-    if (name == "--output") {
-      if (*value != "text" && *value != "json") {
-        return tl::unexpected(fmt::format("--output \"{}\": expected text or json", *value));
-      }
-      flags.json = *value == "json";
-    } else {
-      flags.report_every_ms = parse_seconds(*value);
-      if (!flags.report_every_ms) {
-        return tl::unexpected(
-            fmt::format("--report-every \"{}\": expected a number of seconds > 0", *value));
-      }
-    }
+  std::string output = "text";
+  double report_every = 0;
+  FlagSet set("sim [SCENARIO.yaml]");
+  set.add_string("output", &output, "report format: text, or json (the summary, for scripts)");
+  set.add_double("report-every", &report_every,
+                 "simulated seconds between queue tables (0: the scenario's, else about ten)");
+  set.add_bool("in-process", &flags.in_process, "simulated clock, no API server: instant, deterministic");
+  set.add_double("speed", &flags.speed, "live runs: simulated seconds per real second");
+  set.add_string("kubeconfig-out", &flags.kubeconfig_out, "live runs: write a kubeconfig here for kubectl");
+  set.add_int("v", &flags.verbosity, "scheduler log verbosity on stderr (-1: warnings only)");
+  flags.usage = std::string(kSimAbout) + set.usage();
+  auto positional = set.parse(args);
+  if (!positional) return tl::unexpected(positional.error());
+  flags.help = set.help_requested();
+  if (positional->size() > 1) return tl::unexpected(fmt::format("unexpected argument \"{}\"", (*positional)[1]));
+  if (!positional->empty()) flags.file = positional->front();
+  if (output != "text" && output != "json") {
+    return tl::unexpected(fmt::format("--output \"{}\": expected text or json", output));
   }
+  flags.json = output == "json";
+  if (report_every < 0 || report_every > 1e9) {
+    return tl::unexpected(std::string("--report-every: expected a number of seconds >= 0"));
+  }
+  if (report_every > 0) flags.report_every_ms = static_cast<TimeMs>(std::llround(report_every * 1000.0));
+  if (!(flags.speed > 0 && flags.speed <= 1000)) return tl::unexpected(std::string("--speed: expected a number in (0, 1000]"));
   return flags;
 }
 
@@ -109,11 +92,11 @@ std::optional<std::string> read_file(const std::string& path) {
 int sim(std::span<const std::string> args, std::ostream& out, std::ostream& err) {
   const auto flags = parse_flags(args);
   if (!flags) {
-    err << "fairway sim: " << flags.error() << "\n\n" << kSimUsage;
+    err << "fairway sim: " << flags.error() << "\n\nRun 'fairway sim --help' for usage.\n";
     return 2;
   }
   if (flags->help) {
-    out << kSimUsage;
+    out << flags->usage;
     return 0;
   }
 
@@ -137,13 +120,46 @@ int sim(std::span<const std::string> args, std::ostream& out, std::ostream& err)
     return 1;
   }
 
-  const sim::SimResult result = sim::simulate(*scenario);
   sim::ReportOptions options;
   options.every_ms = flags->report_every_ms;
+  if (flags->in_process) {
+    const sim::SimResult result = sim::simulate(*scenario);
+    if (flags->json) {
+      out << sim::json_report(result, options).dump(2) << "\n";
+    } else {
+      sim::write_text_report(out, result, options);
+    }
+    return 0;
+  }
+
+  log::init(flags->verbosity);
+  sim::LiveOptions live;
+  live.speed = flags->speed;
+  live.kubeconfig_path = flags->kubeconfig_out;
+  live.verbosity = std::max(flags->verbosity, 0);
+  live.report_every_ms = flags->report_every_ms.value_or(0);
+  if (!flags->json) {
+    out << fmt::format("fairway sim: {} (live: embedded API server + scheduler over HTTPS, {:g}x)\n",
+                       scenario->name, flags->speed);
+    if (!scenario->description.empty()) out << scenario->description << "\n";
+    if (!flags->kubeconfig_out.empty()) {
+      out << fmt::format("look in: kubectl --kubeconfig {} get pods -n sim\n", flags->kubeconfig_out);
+    }
+    out << "\n";
+    live.on_table = [&out](const sim::SimResult& partial, const sim::Sample& sample, TimeMs at) {
+      sim::write_table(out, partial, sample, at);
+      out.flush();
+    };
+  }
+  auto result = sim::run_live(*scenario, live);
+  if (!result) {
+    err << "fairway sim: " << result.error() << "\n";
+    return 1;
+  }
   if (flags->json) {
-    out << sim::json_report(result, options).dump(2) << "\n";
+    out << sim::json_report(*result, options).dump(2) << "\n";
   } else {
-    sim::write_text_report(out, result, options);
+    sim::write_summary(out, *result, options);
   }
   return 0;
 }

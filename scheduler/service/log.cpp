@@ -38,7 +38,8 @@ void write(spdlog::level::level_enum level, std::string_view message,
 
 void init(int verbosity) {
   auto level = spdlog::level::info;
-  if (verbosity >= 4) level = spdlog::level::trace;
+  if (verbosity < 0) level = spdlog::level::warn;  // embedded uses (fairway sim): quiet
+  else if (verbosity >= 4) level = spdlog::level::trace;
   else if (verbosity >= 2) level = spdlog::level::debug;
   logger()->set_level(level);
   logger()->flush_on(spdlog::level::info);

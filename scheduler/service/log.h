@@ -1,6 +1,6 @@
 #pragma once
 // Structured logs: one JSON object per line on stderr (spdlog), with kube-style verbosity
-// (-v 0: info and above, -v 2: debug, -v 4: trace). Fields are key/value pairs; values that are
+// (-v 0: info and above, -v 2: debug, -v 4: trace; below 0: warnings only). Fields are key/value pairs; values that are
 // secrets never reach here.
 
 #include <initializer_list>

@@ -1,0 +1,417 @@
+#include "sim/live/live_driver.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <functional>
+#include <mutex>
+#include <queue>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "k8s-client/config.h"
+#include "k8s-client/objects.h"
+#include "k8s-client/reflector.h"
+#include "k8s-client/rest_client.h"
+#include "queues/quantity.h"
+#include "queues/queue_tree.h"
+#include "scheduler/service/scheduler_service.h"
+#include "sim/apiserver/server.h"
+#include "sim/manifests.h"
+
+namespace fairway::sim {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+constexpr double kMilli = 1000.0;
+constexpr auto kTick = std::chrono::milliseconds(5);
+// Without progress (no job running, none to arrive, nothing bound) for this long in simulated
+// time, the pending jobs cannot fit: the run has stalled.
+constexpr TimeMs kStallAfterMs = 30'000;
+
+struct PodEvent {
+  bool deleted = false;
+  Pod pod;
+};
+
+// The driver's side of the run: what it created and what it saw the scheduler do.
+class LiveRun {
+ public:
+  LiveRun(const Scenario& scenario, const LiveOptions& options, k8s::RestClient& client)
+      : scenario_(scenario), options_(options), client_(client) {}
+
+  tl::expected<SimResult, std::string> run(SchedulerService& service);
+
+  void on_pod_event(PodEvent event) {
+    std::lock_guard lock(events_mutex_);
+    events_.push_back(std::move(event));
+  }
+
+ private:
+  struct Finish {
+    TimeMs at;
+    size_t job;
+    bool operator>(const Finish& other) const { return at != other.at ? at > other.at : job > other.job; }
+  };
+
+  tl::expected<void, std::string> create_cluster();
+  tl::expected<void, std::string> post(const std::string& path, const nlohmann::json& body);
+  void patch_phase(const std::string& pod, const char* phase);
+  void admit(size_t job, TimeMs now);
+  void observe(TimeMs now);
+  void finish_due(TimeMs now);
+  void sample(TimeMs now);
+  void collect_pending();
+  TimeMs now() const {
+    const double real_ms = std::chrono::duration<double, std::milli>(SteadyClock::now() - start_).count();
+    return static_cast<TimeMs>(real_ms * options_.speed);
+  }
+
+  const Scenario& scenario_;
+  const LiveOptions& options_;
+  k8s::RestClient& client_;
+  SimResult result_;
+  SteadyClock::time_point start_;
+
+  std::vector<JobArrival> arrivals_;
+  std::vector<std::vector<std::string>> job_pods_;        // pod names per job
+  std::unordered_map<std::string, size_t> job_of_pod_;    // pod name → job
+  std::unordered_map<std::string, int64_t> pod_gpus_;     // pod name → canonical GPUs
+  std::unordered_set<std::string> bound_;                 // pods seen with a node, ever
+  std::vector<bool> created_;
+  std::priority_queue<Finish, std::vector<Finish>, std::greater<>> finishing_;
+  size_t next_arrival_ = 0;
+  size_t finished_ = 0;
+  TimeMs last_progress_ = 0;
+
+  std::vector<std::string> queue_names_;                  // parallel to result_.queues
+  std::vector<std::vector<size_t>> subtree_;              // queue → itself and descendants
+  std::unordered_map<std::string, size_t> queue_index_;
+
+  std::mutex events_mutex_;
+  std::vector<PodEvent> events_;
+};
+
+tl::expected<void, std::string> LiveRun::post(const std::string& path, const nlohmann::json& body) {
+  const auto response = client_.request("POST", path, body.dump());
+  if (!response) return tl::unexpected(fmt::format("POST {}: {}", path, response.error().message));
+  if (!response->ok() && response->status != 409) {
+    return tl::unexpected(fmt::format("POST {}: HTTP {}: {}", path, response->status, response->body.substr(0, 200)));
+  }
+  return {};
+}
+
+void LiveRun::patch_phase(const std::string& pod, const char* phase) {
+  const std::string path = fmt::format("/api/v1/namespaces/{}/pods/{}/status", kSimNamespace, pod);
+  (void)client_.request("PATCH", path, nlohmann::json{{"status", {{"phase", phase}}}}.dump(),
+                        "application/merge-patch+json");
+}
+
+tl::expected<void, std::string> LiveRun::create_cluster() {
+  if (auto ok = post("/api/v1/namespaces", namespace_manifest(std::string(kSimNamespace))); !ok) return ok;
+  for (const Node& node : build_nodes(scenario_)) {
+    if (auto ok = post("/api/v1/nodes", node_manifest(node)); !ok) return ok;
+    result_.gpu_capacity += static_cast<double>(node.allocatable.contains(std::string(kGpuResourceName))
+                                                    ? node.allocatable.at(std::string(kGpuResourceName))
+                                                    : 0) / kMilli;
+    ++result_.nodes;
+  }
+  for (const QueueSpec& queue : scenario_.queues) {
+    if (auto ok = post("/apis/scheduling.fairway.dev/v1alpha1/queues", queue_manifest(queue)); !ok) return ok;
+  }
+  return {};
+}
+
+void LiveRun::admit(size_t job, TimeMs now) {
+  const JobArrival& arrival = arrivals_[job];
+  const JobStreamSpec& stream = scenario_.jobs[arrival.stream];
+  for (Pod& pod : build_pods(arrival, stream)) {
+    pod.creation_ms = now;
+    if (auto ok = post(fmt::format("/api/v1/namespaces/{}/pods", kSimNamespace), pod_manifest(pod)); !ok) {
+      continue;  // reported by the scheduler side as a missing pod; the run goes on
+    }
+  }
+  created_[job] = true;
+}
+
+// Pods the scheduler bound since the last tick: play the kubelet and start jobs that are whole.
+void LiveRun::observe(TimeMs now) {
+  std::vector<PodEvent> events;
+  {
+    std::lock_guard lock(events_mutex_);
+    events.swap(events_);
+  }
+  for (PodEvent& event : events) {
+    const std::string& name = event.pod.name;
+    if (event.deleted || event.pod.node_name.empty() || bound_.contains(name)) continue;
+    auto job_it = job_of_pod_.find(name);
+    if (job_it == job_of_pod_.end()) continue;
+    bound_.insert(name);
+    ++result_.pods_bound;
+    patch_phase(name, "Running");
+    JobOutcome& job = result_.jobs[job_it->second];
+    ++job.pods_bound;
+    last_progress_ = now;
+    if (job.pods_bound == job.pods && !job.started_ms) {
+      job.started_ms = now;
+      const TimeMs duration = scenario_.jobs[job.stream].duration_ms;
+      finishing_.push({now + duration, job_it->second});
+    }
+  }
+}
+
+void LiveRun::finish_due(TimeMs now) {
+  while (!finishing_.empty() && finishing_.top().at <= now) {
+    const Finish finish = finishing_.top();
+    finishing_.pop();
+    JobOutcome& job = result_.jobs[finish.job];
+    job.finished_ms = finish.at;
+    for (const std::string& pod : job_pods_[finish.job]) {
+      patch_phase(pod, "Succeeded");
+      (void)client_.request("DELETE", fmt::format("/api/v1/namespaces/{}/pods/{}", kSimNamespace, pod),
+                            R"({"gracePeriodSeconds":0})");
+    }
+    ++finished_;
+    last_progress_ = now;
+  }
+}
+
+// Fair shares from Queue status (what the scheduler published), allocation and pending pods from
+// what the driver saw.
+void LiveRun::sample(TimeMs now) {
+  Sample sample;
+  sample.time_ms = now;
+  sample.queues.resize(result_.queues.size());
+  if (auto list = client_.get("/apis/scheduling.fairway.dev/v1alpha1/queues"); list && list->ok()) {
+    const auto body = nlohmann::json::parse(list->body, nullptr, false);
+    if (body.is_object() && body.contains("items")) {
+      for (const auto& item : body["items"]) {
+        const auto name = item["metadata"].value("name", std::string());
+        auto it = queue_index_.find(name);
+        if (it == queue_index_.end() || !item.contains("status")) continue;
+        const auto& fair = item["status"].value("fairShare", nlohmann::json::object());
+        if (auto gpu = fair.find(kGpuResourceName); gpu != fair.end() && gpu->is_string()) {
+          sample.queues[it->second].fair_share_gpu = std::strtod(gpu->get<std::string>().c_str(), nullptr);
+        }
+      }
+    }
+  }
+  std::vector<double> allocated(result_.queues.size(), 0);
+  std::vector<uint32_t> pending(result_.queues.size(), 0);
+  for (size_t j = 0; j < result_.jobs.size(); ++j) {
+    if (!created_[j] || result_.jobs[j].completed()) continue;
+    auto it = queue_index_.find(result_.jobs[j].queue);
+    if (it == queue_index_.end()) continue;
+    for (const std::string& pod : job_pods_[j]) {
+      if (bound_.contains(pod)) {
+        allocated[it->second] += static_cast<double>(pod_gpus_[pod]) / kMilli;
+      } else {
+        ++pending[it->second];
+      }
+    }
+  }
+  for (size_t q = 0; q < result_.queues.size(); ++q) {
+    for (size_t member : subtree_[q]) {
+      sample.queues[q].allocated_gpu += allocated[member];
+      sample.queues[q].pending_pods += pending[member];
+    }
+    if (result_.queues[q].depth == 0) sample.allocated_gpu += sample.queues[q].allocated_gpu;
+  }
+  // The implicit default queue has no Queue object: its fair share is what it holds.
+  if (auto it = queue_index_.find(std::string(kDefaultQueueName)); it != queue_index_.end() &&
+      std::none_of(scenario_.queues.begin(), scenario_.queues.end(),
+                   [](const QueueSpec& q) { return q.name == kDefaultQueueName; })) {
+    sample.queues[it->second].fair_share_gpu = sample.queues[it->second].allocated_gpu;
+  }
+  result_.samples.push_back(std::move(sample));
+}
+
+// Why each job still waits, from its pods' PodScheduled condition.
+void LiveRun::collect_pending() {
+  auto list = client_.get(fmt::format("/api/v1/namespaces/{}/pods", kSimNamespace));
+  if (!list || !list->ok()) return;
+  const auto body = nlohmann::json::parse(list->body, nullptr, false);
+  if (!body.is_object() || !body.contains("items")) return;
+  std::unordered_map<size_t, std::string> message_of;
+  for (const auto& item : body["items"]) {
+    if (item["spec"].contains("nodeName")) continue;
+    auto job = job_of_pod_.find(item["metadata"].value("name", std::string()));
+    if (job == job_of_pod_.end() || message_of.contains(job->second)) continue;
+    std::string message = "waiting for the scheduler";
+    for (const auto& condition : item.value("status", nlohmann::json::object()).value("conditions", nlohmann::json::array())) {
+      if (condition.value("type", "") == "PodScheduled") message = condition.value("message", message);
+    }
+    message_of[job->second] = std::move(message);
+  }
+  for (auto& [job, message] : message_of) {
+    result_.pending.push_back({result_.jobs[job].name, result_.jobs[job].queue, "Unschedulable", std::move(message)});
+  }
+  std::sort(result_.pending.begin(), result_.pending.end(),
+            [](const PendingJobInfo& a, const PendingJobInfo& b) { return a.job < b.job; });
+}
+
+tl::expected<SimResult, std::string> LiveRun::run(SchedulerService& service) {
+  result_.scenario = scenario_.name;
+  result_.description = scenario_.description;
+  result_.report_every_ms = scenario_.report_every_ms;
+
+  // Report order of the queues, as the in-process driver has it.
+  ResourceRegistry registry;
+  const QueueTree tree = QueueTree::build(scenario_.queues, registry);
+  std::function<void(QueueIndex)> visit = [&](QueueIndex index) {
+    const QueueNode& node = tree.node(index);
+    queue_index_[node.name] = result_.queues.size();
+    result_.queues.push_back({node.name, node.parent == kNoQueue ? "" : tree.node(node.parent).name,
+                              node.depth, node.is_leaf()});
+    for (QueueIndex child : node.children) visit(child);
+  };
+  for (QueueIndex root : tree.roots()) visit(root);
+  subtree_.resize(result_.queues.size());
+  for (size_t q = 0; q < result_.queues.size(); ++q) {
+    for (size_t a = q;; ) {
+      subtree_[a].push_back(q);
+      const std::string& parent = result_.queues[a].parent;
+      if (parent.empty()) break;
+      a = queue_index_.at(parent);
+    }
+  }
+
+  arrivals_ = expand_arrivals(scenario_);
+  job_pods_.resize(arrivals_.size());
+  created_.assign(arrivals_.size(), false);
+  for (size_t i = 0; i < arrivals_.size(); ++i) {
+    const JobArrival& arrival = arrivals_[i];
+    const JobStreamSpec& stream = scenario_.jobs[arrival.stream];
+    JobOutcome job;
+    job.name = arrival.name;
+    job.queue = stream.queue.empty() ? std::string(kDefaultQueueName) : stream.queue;
+    job.stream = arrival.stream;
+    job.pods = stream.pods;
+    const auto gpu = stream.requests.find(kGpuResourceName);
+    const int64_t per_pod = gpu != stream.requests.end() ? gpu->second : 0;
+    job.gpus = per_pod * stream.pods;
+    job.arrival_ms = arrival.arrival_ms;
+    for (const Pod& pod : build_pods(arrival, stream)) {
+      job_pods_[i].push_back(pod.name);
+      job_of_pod_[pod.name] = i;
+      pod_gpus_[pod.name] = per_pod;
+    }
+    result_.jobs.push_back(std::move(job));
+  }
+
+  if (auto ok = create_cluster(); !ok) return tl::unexpected(ok.error());
+
+  const TimeMs every = options_.report_every_ms > 0 ? options_.report_every_ms
+                                                    : scenario_.report_every_ms.value_or(10'000);
+  const TimeMs sample_every = std::max<TimeMs>(scenario_.cycle_period_ms, 500);
+  const TimeMs last_arrival = arrivals_.empty() ? 0 : arrivals_.back().arrival_ms;
+  TimeMs next_table = 0;
+  TimeMs next_sample = 0;
+  start_ = SteadyClock::now();
+  for (;;) {
+    const TimeMs t = now();
+    finish_due(t);
+    while (next_arrival_ < arrivals_.size() && arrivals_[next_arrival_].arrival_ms <= t) {
+      admit(next_arrival_++, t);
+      last_progress_ = t;
+    }
+    observe(t);
+    if (t >= next_sample) {
+      sample(t);
+      next_sample = t + sample_every;
+      if (t >= next_table) {
+        if (options_.on_table) options_.on_table(result_, result_.samples.back(), next_table);
+        next_table += every;
+      }
+    }
+    const bool all_done = next_arrival_ == arrivals_.size() && finished_ == arrivals_.size();
+    if (all_done) {
+      result_.stop = StopReason::kAllJobsDone;
+      break;
+    }
+    if (scenario_.duration_ms && t >= *scenario_.duration_ms) {
+      result_.stop = StopReason::kDurationReached;
+      break;
+    }
+    if (next_arrival_ == arrivals_.size() && finishing_.empty() && t - last_progress_ > kStallAfterMs) {
+      result_.stop = StopReason::kStalled;
+      break;
+    }
+    if (t > last_arrival + 7LL * 24 * 3600 * 1000) {
+      result_.stop = StopReason::kHardCap;
+      break;
+    }
+    std::this_thread::sleep_for(kTick);
+  }
+  result_.end_ms = now();
+  sample(result_.end_ms);
+  collect_pending();
+  result_.cycles_run = service.stats().cycles.load();
+  return std::move(result_);
+}
+
+}  // namespace
+
+tl::expected<SimResult, std::string> run_live(const Scenario& scenario, const LiveOptions& options) {
+  apiserver::ServerOptions server_options;
+  server_options.verbosity = options.verbosity;
+  auto server = apiserver::Server::start(server_options);
+  if (!server) return tl::unexpected("embedded API server: " + server.error());
+
+  // The scheduler and the driver read the same kubeconfig a person would give kubectl.
+  const std::string kubeconfig =
+      !options.kubeconfig_path.empty()
+          ? options.kubeconfig_path
+          : (std::filesystem::temp_directory_path() / fmt::format("fairway-sim-{}.kubeconfig", getpid())).string();
+  if (auto written = (*server)->write_kubeconfig(kubeconfig); !written) {
+    return tl::unexpected("kubeconfig: " + written.error());
+  }
+  auto cluster = k8s::load_kubeconfig(kubeconfig);
+  if (options.kubeconfig_path.empty()) std::filesystem::remove(kubeconfig);
+  if (!cluster) return tl::unexpected("kubeconfig: " + cluster.error());
+
+  k8s::RestOptions rest;
+  rest.qps = 2000;
+  rest.burst = 2000;
+  rest.pool_size = 4;
+  k8s::RestClient client(*cluster, rest);
+  LiveRun run(scenario, options, client);
+
+  // Pods of the simulation, watched like any client would.
+  k8s::Reflector<Pod>::Handler handler;
+  handler.on_event = [&run](k8s::EventType type, k8s::Decoded<Pod>&& decoded) {
+    run.on_pod_event({type == k8s::EventType::kDeleted, std::move(decoded.object)});
+  };
+  handler.on_synced = [] {};
+  handler.on_problem = [](std::string_view) {};
+  k8s::Reflector<Pod> pods(client, "pods", fmt::format("/api/v1/namespaces/{}/pods", kSimNamespace),
+                           &k8s::decode_pod, std::move(handler));
+  std::jthread watcher([&pods](std::stop_token stop) { pods.run(stop); });
+
+  SchedulerOptions scheduler_options;
+  scheduler_options.leader_elect = false;
+  scheduler_options.kube_api_qps = 2000;
+  scheduler_options.kube_api_burst = 2000;
+  scheduler_options.schedule_period = std::chrono::milliseconds(std::max<int64_t>(
+      5, static_cast<int64_t>(static_cast<double>(scenario.cycle_period_ms) / options.speed)));
+  SchedulerService service(*cluster, scheduler_options);
+  std::stop_source stop_scheduler;
+  std::thread scheduler([&] { service.run(stop_scheduler.get_token()); });
+
+  auto result = run.run(service);
+
+  stop_scheduler.request_stop();
+  scheduler.join();
+  watcher.request_stop();
+  client.stop();
+  watcher.join();
+  (*server)->stop();
+  return result;
+}
+
+}  // namespace fairway::sim

@@ -1,0 +1,34 @@
+#pragma once
+// The embedded default: a scenario played over HTTP. One process holds
+//   - the embedded API server (sim/apiserver), TLS and a token, on loopback;
+//   - the real scheduler service (scheduler/service), talking to it through k8s-client exactly as
+//     it would to a production cluster;
+//   - this driver, another API client: it creates the nodes, Queues and (at their arrival times)
+//     the pods, plays the kubelet (bound pods become Running; finished jobs Succeeded, then
+//     deleted), and samples Queue status and pod placement for the report.
+// Time is real, scaled: `speed` simulated seconds pass per real second. The result has the same
+// shape as the in-process driver's, so the same report renders it.
+
+#include <functional>
+#include <ostream>
+#include <string>
+
+#include <tl/expected.hpp>
+
+#include "sim/driver.h"
+#include "sim/scenario.h"
+
+namespace fairway::sim {
+
+struct LiveOptions {
+  double speed = 20;            // simulated seconds per real second
+  std::string kubeconfig_path;  // written for kubectl while the run lasts; empty: none
+  // Called whenever the simulated clock passes a report interval, with the latest sample.
+  std::function<void(const SimResult&, const Sample&, TimeMs)> on_table;
+  TimeMs report_every_ms = 0;   // 0: the scenario's, else 10 s of simulated time
+  int verbosity = 0;
+};
+
+tl::expected<SimResult, std::string> run_live(const Scenario& scenario, const LiveOptions& options);
+
+}  // namespace fairway::sim
