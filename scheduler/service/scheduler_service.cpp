@@ -5,6 +5,7 @@
 #include <memory>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <fmt/format.h>
 
@@ -13,7 +14,7 @@
 #include "scheduler/service/actuator.h"
 #include "scheduler/service/inbox.h"
 #include "scheduler/service/log.h"
-#include "scheduler/service/queue_status.h"
+#include "scheduler/service/status.h"
 
 namespace fairway {
 namespace {
@@ -46,16 +47,31 @@ std::unique_ptr<k8s::Reflector<T>> make_reflector(
 
 constexpr auto kStatusPeriod = std::chrono::seconds(1);
 
-void publish_queue_status(ClusterState& state, const FairShares& shares,
-                          std::unordered_map<std::string, std::string>& written, Actuator& actuator) {
-  for (auto& [name, status] : queue_statuses(state.queue_tree(), shares, state.registry())) {
-    if (!state.queue_specs().contains(name)) continue;  // the implicit default has no object
+// Writes the status of Queues and PodGroups whose status changed since the last write.
+void publish_status(ClusterState& state, const CycleResult& result,
+                    std::unordered_map<std::string, std::string>& written, Actuator& actuator) {
+  std::unordered_set<std::string> current;
+  auto publish = [&](const std::string& path, nlohmann::json status) {
+    current.insert(path);
     std::string body = nlohmann::json{{"status", std::move(status)}}.dump();
-    auto& last = written[name];
-    if (last == body) continue;
+    auto& last = written[path];
+    if (last == body) return;
     last = body;
-    actuator.patch_status(
-        fmt::format("/apis/scheduling.fairway.dev/v1alpha1/queues/{}/status", name), std::move(body));
+    actuator.patch_status(path, std::move(body));
+  };
+  for (auto& [name, status] : queue_statuses(state.queue_tree(), result.shares, state.registry())) {
+    if (!state.queue_specs().contains(name)) continue;  // the implicit default has no object
+    publish(fmt::format("/apis/scheduling.fairway.dev/v1alpha1/queues/{}/status", name), std::move(status));
+  }
+  for (auto& [key, status] : pod_group_statuses(state, result)) {
+    const auto slash = key.find('/');
+    publish(fmt::format("/apis/scheduling.fairway.dev/v1alpha1/namespaces/{}/podgroups/{}/status",
+                        key.substr(0, slash), key.substr(slash + 1)),
+            std::move(status));
+  }
+  // Objects that are gone: forget what was written for them, so the map stays bounded.
+  if (written.size() > 2 * current.size() + 1024) {
+    std::erase_if(written, [&current](const auto& entry) { return !current.contains(entry.first); });
   }
 }
 
@@ -187,9 +203,9 @@ int SchedulerService::run(std::stop_token stop) {
   // The loop. Explanations are written only when a pod's message changes; Queue status only
   // when it changes, and at most once per status_period.
   std::unordered_map<std::string, std::string> explained;
-  std::unordered_map<std::string, std::string> queue_status_written;
+  std::unordered_map<std::string, std::string> status_written;  // by path
   auto last_status = std::chrono::steady_clock::now() - kStatusPeriod;
-  std::optional<FairShares> status_due;  // shares of the last cycle, not yet published
+  std::optional<CycleResult> status_due;  // the last cycle, its status not yet published
   bool dirty = true;
   auto last_cycle = std::chrono::steady_clock::now() - options_.schedule_period;
   std::stop_callback wake_on_stop(stop, [&inbox] { inbox.nudge(); });
@@ -210,7 +226,7 @@ int SchedulerService::run(std::stop_token stop) {
     if (status_due && may_write() &&
         std::chrono::steady_clock::now() - last_status >= kStatusPeriod) {
       last_status = std::chrono::steady_clock::now();
-      publish_queue_status(state, *status_due, queue_status_written, actuator);
+      publish_status(state, *status_due, status_written, actuator);
       status_due.reset();
     }
     if (!dirty || !synced || !may_write()) continue;
@@ -240,7 +256,8 @@ int SchedulerService::run(std::stop_token stop) {
                           job.message});
       }
     }
-    status_due = std::move(result.shares);
+    result.bindings.clear();  // handed to the actuator already
+    status_due = std::move(result);
     // Forget explanations of pods that are gone, so the map does not grow without bound.
     if (explained.size() > 2 * state.pod_count() + 1024) {
       std::erase_if(explained, [&state](const auto& entry) { return state.find_pod(entry.first) == nullptr; });

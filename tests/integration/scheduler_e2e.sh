@@ -136,4 +136,40 @@ allocated=$(k get queue vision -o jsonpath='{.status.allocated.nvidia\.com/gpu}'
 for _ in $(seq 30); do [ "$allocated" = "25" ] && break; sleep 0.1; allocated=$(k get queue vision -o jsonpath='{.status.allocated.nvidia\.com/gpu}'); done
 [ "$allocated" = "25" ] || fail "queue vision status.allocated is '$allocated', want 25"
 echo "ok: Queue status shows 25 GPUs allocated"
-echo "scheduler_e2e: 7 passed, 0 failed"
+# Gangs through PodGroup objects: one that fits (2 × 2 GPUs in the 7 left), one that cannot
+# (3 × 8 GPUs): its status and its pods say why, and none of its pods is bound.
+gang() {  # name min-member count gpus
+  cat <<YAML
+apiVersion: scheduling.fairway.dev/v1alpha1
+kind: PodGroup
+metadata: {name: $1, namespace: default}
+spec: {minMember: $2, queue: vision}
+---
+YAML
+  for i in $(seq 1 "$3"); do
+    cat <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: $1-$i, namespace: default, annotations: {fairway.dev/pod-group: $1}}
+spec:
+  schedulerName: fairway
+  containers: [{name: main, image: pause, resources: {limits: {nvidia.com/gpu: "$4"}}}]
+---
+YAML
+  done
+}
+gang small 2 2 2 | k apply -f - >/dev/null
+gang big 3 3 8 | k apply -f - >/dev/null
+for _ in $(seq 100); do
+  small=$(k get podgroup small -o jsonpath='{.status.phase}/{.status.scheduled}')
+  big=$(k get podgroup big -o jsonpath='{.status.phase}/{.status.conditions[0].reason}')
+  [ "$small" = "Running/2" ] && [ "$big" = "Pending/Unschedulable" ] && break
+  sleep 0.1
+done
+[ "$small" = "Running/2" ] || fail "PodGroup small is '$small', want Running/2"
+[ "$big" = "Pending/Unschedulable" ] || fail "PodGroup big is '$big', want Pending/Unschedulable"
+bound_big=$(k get pods -o jsonpath='{range .items[*]}{.metadata.name} {.spec.nodeName}{"\n"}{end}' | awk '$1 ~ /^big-/ && NF == 2' | wc -l)
+[ "$bound_big" -eq 0 ] || fail "$bound_big pods of the unschedulable gang were bound"
+big_message=$(k get podgroup big -o jsonpath='{.status.conditions[0].message}')
+echo "ok: PodGroup status: small Running with 2 scheduled; big waits: $big_message"
+echo "scheduler_e2e: 8 passed, 0 failed"

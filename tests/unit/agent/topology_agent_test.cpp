@@ -79,7 +79,8 @@ TEST(TopologyAgent, DirectNvLinkPairsAreCountedOncePerLink) {
 }
 
 TEST(TopologyAgent, WithoutNvmlItExitsWithAClearMessage) {
-  const AgentRun run = agent("hgx", {"--print", "--nvml-library", "/nonexistent/libnvidia-ml.so.1"});
+  const AgentRun run =
+      agent("hgx", {"--print", "--nvml-library", "/nonexistent/libnvidia-ml.so.1"});
   EXPECT_EQ(run.code, 1);
   EXPECT_THAT(run.err, HasSubstr("cannot load /nonexistent/libnvidia-ml.so.1"));
   EXPECT_THAT(run.err, HasSubstr("NVIDIA driver"));

@@ -102,7 +102,8 @@ namespace fairway {
 namespace {
 
 TEST(FabricCapacity, MaxNodeFreeIsAnUpperBoundRaisedOnGive) {
-  const std::vector<LabelMap> labels = {{{"rack", "r"}, {"host", "a"}}, {{"rack", "r"}, {"host", "b"}}};
+  const std::vector<LabelMap> labels = {{{"rack", "r"}, {"host", "a"}},
+                                        {{"rack", "r"}, {"host", "b"}}};
   const FabricTree tree =
       FabricTree::build({"t", {{"rack", {}}, {"host", {}}}}, {{&labels[0], &labels[1]}});
   EXPECT_TRUE(tree.one_node_per_domain(1));

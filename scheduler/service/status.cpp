@@ -1,4 +1,4 @@
-#include "scheduler/service/queue_status.h"
+#include "scheduler/service/status.h"
 
 #include <cmath>
 
@@ -52,6 +52,31 @@ std::unordered_map<std::string, nlohmann::json> queue_statuses(const QueueTree& 
     status["conditions"] = nlohmann::json::array(
         {{{"type", "Valid"}, {"status", "False"}, {"reason", problem.reason}, {"message", problem.message}}});
     out.insert_or_assign(problem.queue, std::move(status));
+  }
+  return out;
+}
+
+std::unordered_map<std::string, nlohmann::json> pod_group_statuses(const ClusterState& state,
+                                                                   const CycleResult& result) {
+  std::unordered_map<std::string, const PendingJob*> waiting;
+  for (const PendingJob& job : result.pending) waiting.emplace(job.job, &job);
+  std::unordered_map<std::string, nlohmann::json> out;
+  for (const JobRecord& job : state.jobs()) {
+    if (!job.present || job.group.empty() || state.find_pod_group(job.key) == nullptr) continue;
+    // bound counts assumed pods too: the cycle's bindings are in flight.
+    const bool running = job.bound >= static_cast<uint32_t>(job.min_member);
+    nlohmann::json condition = {{"type", "Scheduled"}, {"status", running ? "True" : "False"}};
+    if (auto it = waiting.find(job.key); it != waiting.end() && !running) {
+      condition["reason"] = reason_name(it->second->reason);
+      condition["message"] = it->second->message;
+    } else {
+      condition["reason"] = running ? "Scheduled" : "Pending";
+      condition["message"] = running ? fmt::format("{} of minMember {} pods bound", job.bound, job.min_member)
+                                     : "waiting for the next scheduling cycle";
+    }
+    out.emplace(job.key, nlohmann::json{{"phase", running ? "Running" : "Pending"},
+                                        {"scheduled", job.bound},
+                                        {"conditions", nlohmann::json::array({std::move(condition)})}});
   }
   return out;
 }
