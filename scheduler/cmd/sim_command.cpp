@@ -3,7 +3,12 @@
 
 #include <fmt/format.h>
 
+#include <pthread.h>
+#include <unistd.h>
+
 #include <charconv>
+#include <csignal>
+#include <filesystem>
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -43,6 +48,7 @@ struct SimFlags {
   bool in_process = false;
   double speed = 20;
   std::string kubeconfig_out;
+  bool hold = false;
   int verbosity = -1;
   bool help = false;
   std::string usage;
@@ -58,7 +64,9 @@ tl::expected<SimFlags, std::string> parse_flags(std::span<const std::string> arg
                  "simulated seconds between queue tables (0: the scenario's, else about ten)");
   set.add_bool("in-process", &flags.in_process, "simulated clock, no API server: instant, deterministic");
   set.add_double("speed", &flags.speed, "live runs: simulated seconds per real second");
-  set.add_string("kubeconfig-out", &flags.kubeconfig_out, "live runs: write a kubeconfig here for kubectl");
+  set.add_string("kubeconfig-out", &flags.kubeconfig_out,
+                 "live runs: where to write the kubeconfig for kubectl (default: in the temp folder)");
+  set.add_bool("hold", &flags.hold, "live runs: after the report, keep the cluster up until Ctrl-C");
   set.add_int("v", &flags.verbosity, "scheduler log verbosity on stderr (-1: warnings only)");
   flags.usage = std::string(kSimAbout) + set.usage();
   auto positional = set.parse(args);
@@ -135,23 +143,43 @@ int sim(std::span<const std::string> args, std::ostream& out, std::ostream& err)
   log::init(flags->verbosity);
   sim::LiveOptions live;
   live.speed = flags->speed;
-  live.kubeconfig_path = flags->kubeconfig_out;
+  const bool temporary_kubeconfig = flags->kubeconfig_out.empty();
+  live.kubeconfig_path = temporary_kubeconfig
+                             ? (std::filesystem::temp_directory_path() /
+                                fmt::format("fairway-sim-{}.kubeconfig", getpid())).string()
+                             : flags->kubeconfig_out;
   live.verbosity = std::max(flags->verbosity, 0);
   live.report_every_ms = flags->report_every_ms.value_or(0);
   if (!flags->json) {
     out << fmt::format("fairway sim: {} (live: embedded API server + scheduler over HTTPS, {:g}x)\n",
                        scenario->name, flags->speed);
     if (!scenario->description.empty()) out << scenario->description << "\n";
-    if (!flags->kubeconfig_out.empty()) {
-      out << fmt::format("look in: kubectl --kubeconfig {} get pods -n sim\n", flags->kubeconfig_out);
-    }
+    out << fmt::format("look in while it runs: kubectl --kubeconfig {} get pods -n sim\n",
+                       live.kubeconfig_path);
     out << "\n";
     live.on_table = [&out](const sim::SimResult& partial, const sim::Sample& sample, TimeMs at) {
       sim::write_table(out, partial, sample, at);
       out.flush();
     };
   }
+  if (flags->hold) {
+    // Blocked before any thread starts, so every thread inherits the mask and Ctrl-C reaches
+    // only the sigwait below: the cluster then shuts down in order.
+    static sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    live.before_shutdown = [&out, &live] {
+      out << fmt::format("holding: the API server stays up (kubectl --kubeconfig {}); Ctrl-C ends it\n",
+                         live.kubeconfig_path);
+      out.flush();
+      int received = 0;
+      sigwait(&signals, &received);
+    };
+  }
   auto result = sim::run_live(*scenario, live);
+  if (temporary_kubeconfig) std::filesystem::remove(live.kubeconfig_path);
   if (!result) {
     err << "fairway sim: " << result.error() << "\n";
     return 1;

@@ -138,7 +138,10 @@ int SchedulerService::run(std::stop_token stop) {
       });
   auto topologies = make_reflector<TopologySpec>(
       client, "topologies", kTopologiesPath, &k8s::decode_topology, inbox,
-      [](ClusterState&, k8s::EventType, TopologySpec&&) {});
+      [](ClusterState& s, k8s::EventType type, TopologySpec&& topology) {
+        if (type == k8s::EventType::kDeleted) s.remove_topology(topology.name);
+        else s.upsert_topology(std::move(topology));
+      });
   auto priorities = make_reflector<PriorityClass>(
       client, "priorityclasses", kPriorityClassesPath, &k8s::decode_priority_class, inbox,
       [&priority_classes](ClusterState&, k8s::EventType type, PriorityClass&& pc) {

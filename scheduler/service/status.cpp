@@ -35,7 +35,8 @@ std::unordered_map<std::string, nlohmann::json> queue_statuses(const QueueTree& 
       const int64_t demand = q < shares.demand.size() ? shares.demand[q][r] : 0;
       const int64_t deserved = q < shares.deserved.size() ? shares.deserved[q][r] : 0;
       const double fair = shares.share(q, r);
-      if (allocated == 0 && demand == 0 && deserved == 0 && fair == 0) continue;
+      // Every known resource is written, zeros included: status is sent as a JSON merge patch,
+      // which keeps keys it does not mention, so a resource left out would show a stale value.
       const std::string& name = registry.name(r);
       status["allocated"][name] = format_quantity(allocated, scale);
       status["fairShare"][name] = share_quantity(fair, scale);

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <filesystem>
 #include <functional>
 #include <mutex>
 #include <queue>
@@ -364,15 +363,11 @@ tl::expected<SimResult, std::string> run_live(const Scenario& scenario, const Li
   if (!server) return tl::unexpected("embedded API server: " + server.error());
 
   // The scheduler and the driver read the same kubeconfig a person would give kubectl.
-  const std::string kubeconfig =
-      !options.kubeconfig_path.empty()
-          ? options.kubeconfig_path
-          : (std::filesystem::temp_directory_path() / fmt::format("fairway-sim-{}.kubeconfig", getpid())).string();
+  const std::string& kubeconfig = options.kubeconfig_path;
   if (auto written = (*server)->write_kubeconfig(kubeconfig); !written) {
     return tl::unexpected("kubeconfig: " + written.error());
   }
   auto cluster = k8s::load_kubeconfig(kubeconfig);
-  if (options.kubeconfig_path.empty()) std::filesystem::remove(kubeconfig);
   if (!cluster) return tl::unexpected("kubeconfig: " + cluster.error());
 
   k8s::RestOptions rest;
@@ -405,6 +400,7 @@ tl::expected<SimResult, std::string> run_live(const Scenario& scenario, const Li
 
   auto result = run.run(service);
 
+  if (options.before_shutdown) options.before_shutdown();
   stop_scheduler.request_stop();
   scheduler.join();
   watcher.request_stop();

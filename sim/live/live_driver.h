@@ -22,7 +22,9 @@ namespace fairway::sim {
 
 struct LiveOptions {
   double speed = 20;            // simulated seconds per real second
-  std::string kubeconfig_path;  // written for kubectl while the run lasts; empty: none
+  std::string kubeconfig_path;  // written for kubectl while the run lasts (required)
+  // Called after the run, before the API server stops (e.g. to let a person look in).
+  std::function<void()> before_shutdown;
   // Called whenever the simulated clock passes a report interval, with the latest sample.
   std::function<void(const SimResult&, const Sample&, TimeMs)> on_table;
   TimeMs report_every_ms = 0;   // 0: the scenario's, else 10 s of simulated time
