@@ -1,9 +1,13 @@
 #include "k8s-client/objects.h"
 
-// Decoders use simdjson's On-Demand API: it walks the document once, in order, without building
-// a DOM, and skips what a struct does not need (managedFields, containerStatuses, ...). Every
-// object is iterated field by field (not looked up by key), which is both the fastest access
-// pattern and independent of the order the server writes fields in.
+// Decoders use simdjson's DOM API (runtime-dispatched AVX2/AVX-512 kernels from libsimdjson; see
+// "Why the DOM API" below), with one parser per thread reused across calls. Every object is
+// iterated field by field once (not looked up by key), which is both the fastest access pattern
+// and independent of the order the server writes fields in. Building the structs is mostly
+// allocation: vectors are reserved from the array size the tape records, and maps (labels,
+// annotations, resource lists) are appended at the end since Go writes map keys sorted.
+// decode_list(std::string&) parses a body the caller owns in place (RestClient reserves the
+// padding), saving the padded copy the string_view form makes.
 //
 // Errors are values all the way: simdjson's error-code API is used throughout (no exceptions),
 // and a failure carries the path of the field it happened in, built back to front as it
@@ -17,6 +21,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <utility>
@@ -108,6 +113,14 @@ R for_each_element(dom::element value, Fn&& fn) {
   return {};
 }
 
+// Reserves room for an array's elements up front (the DOM tape knows the count), so a vector
+// of structs is allocated once instead of growing 1→2→4 and moving what it holds.
+template <typename V>
+void reserve_for(dom::element value, V& out) {
+  dom::array array;
+  if (!value.get_array().get(array)) out.reserve(out.size() + array.size());
+}
+
 R read_string(dom::element value, std::string& out) {
   if (is_null(value)) {
     out.clear();
@@ -150,7 +163,7 @@ R read_string_map(dom::element value, Labels& out) {
   return for_each_field(value, [&](std::string_view key, dom::element field) -> R {
     std::string_view text;
     if (auto code = field.get_string().get(text)) return within(key, fail(code));
-    out.emplace_hint(out.end(), std::string(key), std::string(text));
+    out.emplace_hint(out.end(), key, text);
     return {};
   });
 }
@@ -162,7 +175,7 @@ R read_annotations(dom::element value, Labels& out) {
   return for_each_field(value, [&](std::string_view key, dom::element field) -> R {
     std::string_view text;
     if (auto code = field.get_string().get(text)) return within(key, fail(code));
-    if (key != kLastApplied) out.emplace_hint(out.end(), std::string(key), std::string(text));
+    if (key != kLastApplied) out.emplace_hint(out.end(), key, text);
     return {};
   });
 }
@@ -201,7 +214,15 @@ R read_resource_list(dom::element value, ResourceList& out) {
   return for_each_field(value, [&](std::string_view key, dom::element field) -> R {
     int64_t quantity = 0;
     if (R r = read_quantity(field, key, quantity); !r) return within(key, std::move(r));
-    out.insert_or_assign(std::string(key), quantity);
+    // Sorted keys (Go writes maps sorted): appending at the end is O(1); a duplicate key keeps
+    // the last value, as before.
+    auto hint = out.end();
+    if (!out.empty() && !(std::prev(hint)->first < key)) hint = out.lower_bound(key);
+    if (hint != out.end() && hint->first == key) {
+      hint->second = quantity;
+    } else {
+      out.emplace_hint(hint, key, quantity);
+    }
     return {};
   });
 }
@@ -330,6 +351,7 @@ R read_requirement(dom::element value, NodeSelectorRequirement& out) {
       return {};
     }
     if (key == "values") {
+      reserve_for(field, out.values);
       return within("values", for_each_element(field, [&](size_t i, dom::element element) -> R {
                       return within_index("", i, read_string(element, out.values.emplace_back()));
                     }));
@@ -339,6 +361,7 @@ R read_requirement(dom::element value, NodeSelectorRequirement& out) {
 }
 
 R read_requirements(dom::element value, std::vector<NodeSelectorRequirement>& out) {
+  reserve_for(value, out);
   return for_each_element(value, [&](size_t i, dom::element element) -> R {
     return within_index("", i, read_requirement(element, out.emplace_back()));
   });
@@ -356,6 +379,7 @@ R read_node_affinity(dom::element value, std::vector<NodeSelectorTerm>& out) {
               "requiredDuringSchedulingIgnoredDuringExecution",
               for_each_field(node_affinity, [&](std::string_view k3, dom::element selector) -> R {
                 if (!(k3 == "nodeSelectorTerms")) return {};
+                reserve_for(selector, out);
                 return within(
                     "nodeSelectorTerms",
                     for_each_element(selector, [&](size_t i, dom::element term_value) -> R {
@@ -403,6 +427,7 @@ R read_container(dom::element value, Container& out) {
 }
 
 R read_containers(dom::element value, std::vector<Container>& out) {
+  reserve_for(value, out);
   return for_each_element(value, [&](size_t i, dom::element element) -> R {
     return within_index("", i, read_container(element, out.emplace_back()));
   });
@@ -429,6 +454,7 @@ R read_pod_spec(dom::element value, Pod& pod) {
     if (key == "affinity")
       return within("affinity", read_node_affinity(field, pod.required_node_affinity));
     if (key == "tolerations") {
+      reserve_for(field, pod.tolerations);
       return within(
           "tolerations", for_each_element(field, [&](size_t i, dom::element element) -> R {
             return within_index("", i, read_toleration(element, pod.tolerations.emplace_back()));
@@ -466,6 +492,7 @@ R read_node_spec(dom::element value, Node& node) {
     if (key == "unschedulable")
       return within("unschedulable", read_bool(field, node.unschedulable));
     if (key == "taints") {
+      reserve_for(field, node.taints);
       return within("taints", for_each_element(field, [&](size_t i, dom::element element) -> R {
                       Taint& taint = node.taints.emplace_back();
                       return within_index(
@@ -623,6 +650,7 @@ R read_pod_group_spec(dom::element value, PodGroup& group) {
 R read_topology_spec(dom::element value, TopologySpec& topology) {
   return for_each_field(value, [&](std::string_view key, dom::element field) -> R {
     if (!(key == "levels")) return {};
+    reserve_for(field, topology.levels);
     return within("levels", for_each_element(field, [&](size_t i, dom::element element) -> R {
                     TopologyLevel& level = topology.levels.emplace_back();
                     R r = for_each_field(element, [&](std::string_view k2, dom::element v) -> R {
@@ -754,6 +782,8 @@ struct Codec<PriorityClass> {
 // Why the DOM API and not On-Demand: On-Demand is header-only and compiled for the build's
 // target ISA (baseline x86-64 here, i.e. its scalar fallback), while the DOM parser in
 // libsimdjson picks AVX2/AVX-512 kernels at run time. The tape walk afterwards is cheap.
+static_assert(kListPadding == simdjson::SIMDJSON_PADDING);
+
 struct ParseContext {
   dom::parser parser;
   std::vector<char> buffer;
@@ -772,6 +802,20 @@ struct ParseContext {
     if (auto code = parser.parse(buffer.data(), json.size(), false).get(root)) {
       return tl::unexpected(std::string(simdjson::error_message(code)));
     }
+    return root;
+  }
+
+  // Parses a caller-owned body in place: simdjson only needs SIMDJSON_PADDING readable bytes past
+  // the end, which the string provides by growing into its spare capacity (no copy when the
+  // capacity is already there, as for RestClient's bodies). The body is left as it was. DOM
+  // strings live in the parser's own buffer, so nothing decoded points into the body.
+  tl::expected<dom::element, std::string> parse_in_place(std::string& json) {
+    const size_t size = json.size();
+    json.resize(size + simdjson::SIMDJSON_PADDING, '\0');
+    dom::element root;
+    const auto code = parser.parse(json.data(), size, false).get(root);
+    json.resize(size);
+    if (code) return tl::unexpected(std::string(simdjson::error_message(code)));
     return root;
   }
 };
@@ -833,11 +877,20 @@ struct ItemDecoder {
 };
 
 template <typename T>
+tl::expected<DecodedList<T>, std::string> decode_list_root(
+    const tl::expected<dom::element, std::string>& root, ItemDecoder<T> item_decoder);
+
+template <typename T>
 tl::expected<DecodedList<T>, std::string> decode_list_impl(std::string_view json,
                                                            ItemDecoder<T> item_decoder) {
   // A custom decoder parses each item separately and must not clobber the envelope's parser.
   ParseContext& context = item_decoder.custom ? envelope_context() : object_context();
-  auto root = context.parse(json);
+  return decode_list_root<T>(context.parse(json), item_decoder);
+}
+
+template <typename T>
+tl::expected<DecodedList<T>, std::string> decode_list_root(
+    const tl::expected<dom::element, std::string>& root, ItemDecoder<T> item_decoder) {
   if (!root) return tl::unexpected(root.error());
   dom::object object;
   if (auto code = root->get_object().get(object)) {
@@ -1182,6 +1235,10 @@ tl::expected<DecodedList<T>, std::string> decode_list(std::string_view json) {
   return decode_list_impl<T>(json, ItemDecoder<T>{});
 }
 template <typename T>
+tl::expected<DecodedList<T>, std::string> decode_list(std::string& json) {
+  return decode_list_root<T>(object_context().parse_in_place(json), ItemDecoder<T>{});
+}
+template <typename T>
 tl::expected<DecodedList<T>, std::string> decode_list(std::string_view json,
                                                       ObjectDecoder<T> item_decoder) {
   return decode_list_impl<T>(json, ItemDecoder<T>{item_decoder});
@@ -1199,6 +1256,7 @@ tl::expected<WatchEvent<T>, std::string> decode_watch_event(std::string_view jso
 #define FAIRWAY_K8S_INSTANTIATE(T)                                                           \
   template tl::expected<Decoded<T>, std::string> decode_object<T>(std::string_view);         \
   template tl::expected<DecodedList<T>, std::string> decode_list<T>(std::string_view);       \
+  template tl::expected<DecodedList<T>, std::string> decode_list<T>(std::string&);           \
   template tl::expected<DecodedList<T>, std::string> decode_list<T>(std::string_view,        \
                                                                     ObjectDecoder<T>);       \
   template tl::expected<WatchEvent<T>, std::string> decode_watch_event<T>(std::string_view); \

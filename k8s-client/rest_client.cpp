@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "k8s-client/line_splitter.h"
+#include "k8s-client/objects.h"
 #include "k8s-client/rate_limiter.h"
 
 namespace fairway::k8s {
@@ -405,8 +406,19 @@ struct RestClient::Impl {
     }
     http::response_parser<http::string_body> parser;
     parser.body_limit(std::numeric_limits<std::uint64_t>::max());  // a LIST can be 100s of MB
-    ec = c.run(
-        [&](auto& stream, auto handler) { http::async_read(stream, c.buffer, parser, handler); });
+    ec = c.run([&](auto& stream, auto handler) {
+      http::async_read_header(stream, c.buffer, parser, handler);
+    });
+    if (!ec) {
+      // Room for the JSON parser's padding past the body, so that decode_list(std::string&)
+      // parses a LIST in place instead of copying it (the body reader's own reserve of the
+      // content length keeps this larger capacity).
+      if (const auto length = parser.content_length()) {
+        parser.get().body().reserve(static_cast<size_t>(*length) + kListPadding);
+      }
+      ec = c.run(
+          [&](auto& stream, auto handler) { http::async_read(stream, c.buffer, parser, handler); });
+    }
     c.lowest().expires_never();
     if (ec) {
       out.nothing_received = !parser.got_some() && is_stale_connection_error(ec);

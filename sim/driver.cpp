@@ -29,6 +29,19 @@ const char* stop_reason_name(StopReason reason) {
   return "unknown";
 }
 
+JobOutcome job_outcome(const JobArrival& arrival, const JobStreamSpec& stream) {
+  JobOutcome job;
+  job.name = arrival.name;
+  job.queue = stream.queue.empty() ? std::string(kDefaultQueueName) : stream.queue;
+  job.stream = arrival.stream;
+  job.pods = stream.pods;
+  if (auto gpu = stream.requests.find(kGpuResourceName); gpu != stream.requests.end()) {
+    job.gpus = gpu->second * stream.pods;
+  }
+  job.arrival_ms = arrival.arrival_ms;
+  return job;
+}
+
 SimDriver::SimDriver(Scenario scenario, DriverOptions options)
     : scenario_(std::move(scenario)), options_(options) {
   result_.scenario = scenario_.name;
@@ -48,16 +61,7 @@ SimDriver::SimDriver(Scenario scenario, DriverOptions options)
   for (size_t i = 0; i < arrivals_.size(); ++i) {
     const JobArrival& arrival = arrivals_[i];
     const JobStreamSpec& stream = scenario_.jobs[arrival.stream];
-    JobOutcome job;
-    job.name = arrival.name;
-    job.queue = stream.queue.empty() ? std::string(kDefaultQueueName) : stream.queue;
-    job.stream = arrival.stream;
-    job.pods = stream.pods;
-    if (auto gpu = stream.requests.find(kGpuResourceName); gpu != stream.requests.end()) {
-      job.gpus = gpu->second * stream.pods;
-    }
-    job.arrival_ms = arrival.arrival_ms;
-    result_.jobs.push_back(std::move(job));
+    result_.jobs.push_back(job_outcome(arrival, stream));
     // The cycle names a job "namespace/pod-group" for gangs and "namespace/pod" for single pods;
     // build_pods names a single pod after its job, so both keys are "sim/<job>".
     job_by_key_.emplace(job_key(arrival.name), i);

@@ -106,6 +106,9 @@ struct SimResult {
   std::optional<TimeMs> report_every_ms;  // from the scenario, for the report
 };
 
+// A job's outcome record as it arrives (nothing bound yet); every driver starts from this.
+JobOutcome job_outcome(const JobArrival& arrival, const JobStreamSpec& stream);
+
 class SimDriver {
  public:
   explicit SimDriver(Scenario scenario, DriverOptions options = {});

@@ -286,19 +286,11 @@ tl::expected<SimResult, std::string> LiveRun::run(SchedulerService& service) {
   for (size_t i = 0; i < arrivals_.size(); ++i) {
     const JobArrival& arrival = arrivals_[i];
     const JobStreamSpec& stream = scenario_.jobs[arrival.stream];
-    JobOutcome job;
-    job.name = arrival.name;
-    job.queue = stream.queue.empty() ? std::string(kDefaultQueueName) : stream.queue;
-    job.stream = arrival.stream;
-    job.pods = stream.pods;
-    const auto gpu = stream.requests.find(kGpuResourceName);
-    const int64_t per_pod = gpu != stream.requests.end() ? gpu->second : 0;
-    job.gpus = per_pod * stream.pods;
-    job.arrival_ms = arrival.arrival_ms;
+    JobOutcome job = job_outcome(arrival, stream);
     for (const Pod& pod : build_pods(arrival, stream)) {
       job_pods_[i].push_back(pod.name);
       job_of_pod_[pod.name] = i;
-      pod_gpus_[pod.name] = per_pod;
+      pod_gpus_[pod.name] = job.gpus / std::max(job.pods, 1);
     }
     result_.jobs.push_back(std::move(job));
   }

@@ -349,6 +349,54 @@ TEST(DecodeList, PagesAndBadItems) {
   EXPECT_FALSE(decode_list<Node>(R"({"metadata":{"resourceVersion":"5"},"items":{}})"));
 }
 
+TEST(DecodeList, OwnedBodyParsesInPlaceAndLeavesItAsItWas) {
+  const std::string text = R"({"metadata":{"resourceVersion":"900"},
+      "items":[{"metadata":{"name":"a","namespace":"n","labels":{"x":"1","y":"2"}},
+                "spec":{"containers":[{"name":"c","resources":{"requests":{"cpu":"1","memory":"1Gi"}}}],
+                        "tolerations":[{"key":"k","operator":"Exists"},{"key":"j","value":"v"}]}},
+               {"metadata":{"name":"b","namespace":"n"},"spec":{"priority":"x"}}]})";
+  const auto viewed = decode_list<Pod>(std::string_view(text));
+  ASSERT_TRUE(viewed) << viewed.error();
+  // With room for the padding (RestClient's bodies) and without (the string grows once).
+  std::string padded;
+  padded.reserve(text.size() + kListPadding);
+  padded = text;
+  const char* before = padded.data();
+  std::string tight = text;
+  tight.shrink_to_fit();
+  for (std::string* body : {&padded, &tight}) {
+    auto owned = decode_list<Pod>(*body);
+    ASSERT_TRUE(owned) << owned.error();
+    EXPECT_EQ(*body, text);
+    EXPECT_EQ(owned->resource_version, "900");
+    ASSERT_EQ(owned->items.size(), 1u);
+    const Pod& pod = owned->items[0].object;
+    EXPECT_EQ(pod.labels, viewed->items[0].object.labels);
+    ASSERT_EQ(pod.containers.size(), 1u);
+    EXPECT_EQ(pod.containers[0].requests, viewed->items[0].object.containers[0].requests);
+    ASSERT_EQ(pod.tolerations.size(), 2u);
+    EXPECT_EQ(pod.tolerations[1].value, "v");
+    ASSERT_EQ(owned->errors.size(), 1u);
+    EXPECT_EQ(owned->errors[0].message, viewed->errors[0].message);
+  }
+  EXPECT_EQ(padded.data(), before);  // parsed in place: no copy
+
+  std::string malformed = R"({"items":[{"metadata":)";
+  auto bad = decode_list<Pod>(malformed);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error(), decode_list<Pod>(std::string_view(malformed)).error());
+  EXPECT_EQ(malformed, R"({"items":[{"metadata":)");
+}
+
+TEST(DecodeList, ResourceListKeepsTheLastOfDuplicateKeysInAnyOrder) {
+  auto list = decode_list<Pod>(R"({"items":[{"metadata":{"name":"a"},"spec":{"containers":[
+      {"name":"c","resources":{"requests":{"memory":"1Gi","cpu":"1","cpu":"2","a":"3"}}}]}}]})");
+  ASSERT_TRUE(list) << list.error();
+  ASSERT_EQ(list->items.size(), 1u);
+  const ResourceList expected = {{"a", 3000}, {"cpu", 2000}, {"memory", int64_t{1} << 30}};
+  EXPECT_EQ(list->items[0].object.containers[0].requests, expected);
+}
+
 TEST(DecodeWatchEvent, Kinds) {
   auto added = decode_watch_event<Pod>(
       R"({"type":"ADDED","object":{"metadata":{"name":"a","namespace":"n","resourceVersion":"10"}}})");
