@@ -49,6 +49,7 @@ constexpr auto kStatusPeriod = std::chrono::seconds(1);
 
 // Writes the status of Queues and PodGroups whose status changed since the last write.
 void publish_status(ClusterState& state, const CycleResult& result,
+                    const std::unordered_map<std::string, PlacementQuality>& placements,
                     std::unordered_map<std::string, std::string>& written, Actuator& actuator) {
   std::unordered_set<std::string> current;
   auto publish = [&](const std::string& path, nlohmann::json status) {
@@ -63,7 +64,7 @@ void publish_status(ClusterState& state, const CycleResult& result,
     if (!state.queue_specs().contains(name)) continue;  // the implicit default has no object
     publish(fmt::format("/apis/scheduling.fairway.dev/v1alpha1/queues/{}/status", name), std::move(status));
   }
-  for (auto& [key, status] : pod_group_statuses(state, result)) {
+  for (auto& [key, status] : pod_group_statuses(state, result, placements)) {
     const auto slash = key.find('/');
     publish(fmt::format("/apis/scheduling.fairway.dev/v1alpha1/namespaces/{}/podgroups/{}/status",
                         key.substr(0, slash), key.substr(slash + 1)),
@@ -209,6 +210,8 @@ int SchedulerService::run(std::stop_token stop) {
   std::unordered_map<std::string, std::string> status_written;  // by path
   auto last_status = std::chrono::steady_clock::now() - kStatusPeriod;
   std::optional<CycleResult> status_due;  // the last cycle, its status not yet published
+  // Where each gang was placed (the cycle that placed it may not be the one published).
+  std::unordered_map<std::string, PlacementQuality> placements;
   bool dirty = true;
   auto last_cycle = std::chrono::steady_clock::now() - options_.schedule_period;
   std::stop_callback wake_on_stop(stop, [&inbox] { inbox.nudge(); });
@@ -229,7 +232,10 @@ int SchedulerService::run(std::stop_token stop) {
     if (status_due && may_write() &&
         std::chrono::steady_clock::now() - last_status >= kStatusPeriod) {
       last_status = std::chrono::steady_clock::now();
-      publish_status(state, *status_due, status_written, actuator);
+      std::erase_if(placements, [&state](const auto& entry) {
+        return state.find_pod_group(entry.first) == nullptr;
+      });
+      publish_status(state, *status_due, placements, status_written, actuator);
       status_due.reset();
     }
     if (!dirty || !synced || !may_write()) continue;
@@ -258,6 +264,10 @@ int SchedulerService::run(std::stop_token stop) {
         actuator.explain({pod, record != nullptr ? record->pod.uid : "", reason_name(job.reason),
                           job.message});
       }
+    }
+    for (PlacementQuality& quality : result.placements) {
+      std::string job = quality.job;
+      placements.insert_or_assign(std::move(job), std::move(quality));
     }
     result.bindings.clear();  // handed to the actuator already
     status_due = std::move(result);

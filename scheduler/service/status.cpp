@@ -57,8 +57,9 @@ std::unordered_map<std::string, nlohmann::json> queue_statuses(const QueueTree& 
   return out;
 }
 
-std::unordered_map<std::string, nlohmann::json> pod_group_statuses(const ClusterState& state,
-                                                                   const CycleResult& result) {
+std::unordered_map<std::string, nlohmann::json> pod_group_statuses(
+    const ClusterState& state, const CycleResult& result,
+    const std::unordered_map<std::string, PlacementQuality>& placements) {
   std::unordered_map<std::string, const PendingJob*> waiting;
   for (const PendingJob& job : result.pending) waiting.emplace(job.job, &job);
   std::unordered_map<std::string, nlohmann::json> out;
@@ -75,9 +76,20 @@ std::unordered_map<std::string, nlohmann::json> pod_group_statuses(const Cluster
       condition["message"] = running ? fmt::format("{} of minMember {} pods bound", job.bound, job.min_member)
                                      : "waiting for the next scheduling cycle";
     }
-    out.emplace(job.key, nlohmann::json{{"phase", running ? "Running" : "Pending"},
-                                        {"scheduled", job.bound},
-                                        {"conditions", nlohmann::json::array({std::move(condition)})}});
+    nlohmann::json status = {{"phase", running ? "Running" : "Pending"},
+                             {"scheduled", job.bound},
+                             {"conditions", nlohmann::json::array({std::move(condition)})}};
+    if (auto it = placements.find(job.key); it != placements.end()) {
+      const PlacementQuality& quality = it->second;
+      nlohmann::json placement = {{"commonLevel", quality.common_level},
+                                  {"commonDomain", quality.common_domain},
+                                  {"pods", quality.pods},
+                                  {"nodes", quality.nodes}};
+      if (!quality.topology.empty()) placement["topology"] = quality.topology;
+      if (quality.bottleneck_gbps) placement["bottleneckGBps"] = *quality.bottleneck_gbps;
+      status["placement"] = std::move(placement);
+    }
+    out.emplace(job.key, std::move(status));
   }
   return out;
 }

@@ -3,8 +3,9 @@
 // and the state; the service writes them (only when they change).
 //   Queue.status: allocated, fairShare, deserved and pending per resource (Kubernetes quantity
 //     strings), and a Valid condition naming the problem when the queue is unusable;
-//   PodGroup.status: phase (Pending, Running), scheduled (pods bound), and a Scheduled
-//     condition whose reason and message say why the gang waits.
+//   PodGroup.status: phase (Pending, Running), scheduled (pods bound), a Scheduled condition
+//     whose reason and message say why the gang waits, and placement (common topology level
+//     and domain, nodes, estimated bottleneck bandwidth) once the gang is placed.
 
 #include <string>
 #include <unordered_map>
@@ -25,8 +26,10 @@ std::unordered_map<std::string, nlohmann::json> queue_statuses(const QueueTree& 
                                                                const ResourceRegistry& registry);
 
 // status objects by PodGroup key (namespace/name), for every PodGroup object that has pods.
-std::unordered_map<std::string, nlohmann::json> pod_group_statuses(const ClusterState& state,
-                                                                   const CycleResult& result);
+// `placements`: the latest placement quality per job key, kept across cycles by the caller.
+std::unordered_map<std::string, nlohmann::json> pod_group_statuses(
+    const ClusterState& state, const CycleResult& result,
+    const std::unordered_map<std::string, PlacementQuality>& placements);
 
 // A share (a double in canonical units) as a quantity string: "12", "2.5", "1500m", "16Gi".
 std::string share_quantity(double canonical, int64_t scale);

@@ -50,7 +50,7 @@ TEST(PodGroupStatus, PhaseScheduledAndReason) {
     state.upsert_pod(testing::gang_pod("ns", "g-" + std::to_string(i), "", "g", 3, {{"nvidia.com/gpu", "4"}}));
   }
   const CycleResult result = run_cycle(state);
-  auto statuses = pod_group_statuses(state, result);
+  auto statuses = pod_group_statuses(state, result, {});
   ASSERT_TRUE(statuses.contains("ns/g"));
   EXPECT_EQ(statuses.at("ns/g")["phase"], "Pending");
   EXPECT_EQ(statuses.at("ns/g")["scheduled"], 0);
@@ -61,9 +61,15 @@ TEST(PodGroupStatus, PhaseScheduledAndReason) {
   state.upsert_pod_group(group);
   const CycleResult fits = run_cycle(state);
   assume_all(state, fits);
-  statuses = pod_group_statuses(state, fits);
+  std::unordered_map<std::string, PlacementQuality> placements;
+  for (const PlacementQuality& quality : fits.placements) placements.emplace(quality.job, quality);
+  statuses = pod_group_statuses(state, fits, placements);
   EXPECT_EQ(statuses.at("ns/g")["phase"], "Running");
   EXPECT_EQ(statuses.at("ns/g")["scheduled"], 2);
+  // Both pods fit on the one node: that is the level they share.
+  EXPECT_EQ(statuses.at("ns/g")["placement"]["commonLevel"], "kubernetes.io/hostname");
+  EXPECT_EQ(statuses.at("ns/g")["placement"]["commonDomain"], "n");
+  EXPECT_EQ(statuses.at("ns/g")["placement"]["nodes"], 1);
 }
 
 TEST(ShareQuantity, WholeFractionalAndMemory) {
