@@ -140,16 +140,27 @@ int main(int argc, char** argv) {
 
   // 1. The raw ceiling.
   create_pods(client, "ceiling", pods, 8);
-  const auto ceiling_start = Clock::now();
+  // Measured like fairway's figure: from the first accepted binding to the last, so neither
+  // side pays for connection set-up in its rate.
+  std::atomic<int64_t> first_ns{0};
+  std::atomic<int64_t> last_ns{0};
   parallel_for(pods, workers, [&](int i) {
     const std::string name = fmt::format("pod-{}", i);
     must(client.request("POST", fmt::format("/api/v1/namespaces/ceiling/pods/{}/binding", name),
                         fairway::k8s::binding_body("ceiling", name, "", fmt::format("node-{}", i % nodes))),
          "ceiling bind");
+    const int64_t now = Clock::now().time_since_epoch().count();
+    int64_t unset = 0;
+    first_ns.compare_exchange_strong(unset, now);
+    int64_t seen = last_ns.load();
+    while (seen < now && !last_ns.compare_exchange_weak(seen, now)) {
+    }
   });
-  const double ceiling_seconds = seconds_since(ceiling_start);
-  const double ceiling_rate = pods / ceiling_seconds;
-  std::printf("ceiling: %d binds in %.3f s = %.0f binds/s\n", pods, ceiling_seconds, ceiling_rate);
+  const double ceiling_seconds =
+      std::chrono::duration<double>(Clock::duration(last_ns.load() - first_ns.load())).count();
+  const double ceiling_rate = (pods - 1) / ceiling_seconds;
+  std::printf("ceiling: %d binds, %.3f s from first to last = %.0f binds/s\n", pods, ceiling_seconds,
+              ceiling_rate);
   parallel_for(pods, 8, [&](int i) {
     must(client.request("DELETE", fmt::format("/api/v1/namespaces/ceiling/pods/pod-{}", i), R"({"gracePeriodSeconds":0})"),
          "delete ceiling pod");
