@@ -1,9 +1,8 @@
 // Scheduling-cycle benchmarks (issue bar: 10,000 nodes × 8 GPUs, 100,000 running and 20,000
 // pending pods in 1,000 leaf queues of a 3-level tree → one cycle ≤ 200 ms on one core; state
 // ≤ 2 KB per pod). Run: build/benchmarks/cycle_bench
-#include <malloc.h>
-
 #include <benchmark/benchmark.h>
+#include <malloc.h>
 
 #include "benchmarks/synthetic_cluster.h"
 #include "scheduler/cycle/cycle.h"
@@ -35,8 +34,13 @@ void BM_FullCycle(benchmark::State& bench) {
   bench.counters["nodes_evaluated"] = static_cast<double>(last.stats.nodes_evaluated);
   bench.counters["diagnoses"] = last.stats.diagnoses;
 }
-BENCHMARK(BM_FullCycle)->Arg(1'000)->Arg(4'000)->Arg(10'000)->Unit(benchmark::kMillisecond)
-    ->MeasureProcessCPUTime()->UseRealTime();
+BENCHMARK(BM_FullCycle)
+    ->Arg(1'000)
+    ->Arg(4'000)
+    ->Arg(10'000)
+    ->Unit(benchmark::kMillisecond)
+    ->MeasureProcessCPUTime()
+    ->UseRealTime();
 
 // Steady-state memory of the cluster state, per pod (bar: ≤ 2 KB).
 void BM_StateMemoryPerPod(benchmark::State& bench) {

@@ -8,17 +8,17 @@
 // Defaults are the issue's set-up: 1,000 nodes × 8 GPUs, 8,000 one-GPU pods.
 //
 //   build/benchmarks/e2e_harness [--nodes 1000] [--pods 8000] [--workers 16] [--qps 5000]
+#include <fmt/format.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
-
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "k8s-client/config.h"
 #include "k8s-client/objects.h"
@@ -52,22 +52,25 @@ void parallel_for(int n, int threads, Fn fn) {
 void must(const tl::expected<fairway::k8s::Response, fairway::k8s::TransportError>& response,
           const char* what) {
   if (!response || !response->ok()) {
-    std::fprintf(stderr, "%s failed: %s\n", what,
-                 response ? response->body.substr(0, 300).c_str() : response.error().message.c_str());
+    std::fprintf(
+        stderr, "%s failed: %s\n", what,
+        response ? response->body.substr(0, 300).c_str() : response.error().message.c_str());
     std::exit(1);
   }
 }
 
 std::string node_json(int i) {
   const std::string name = fmt::format("node-{}", i);
-  const nlohmann::json allocatable = {{"cpu", "128"}, {"memory", "1Ti"}, {"nvidia.com/gpu", "8"}, {"pods", "110"}};
-  return nlohmann::json{{"apiVersion", "v1"},
-                        {"kind", "Node"},
-                        {"metadata", {{"name", name}, {"labels", {{"kubernetes.io/hostname", name}}}}},
-                        {"status",
-                         {{"allocatable", allocatable},
-                          {"capacity", allocatable},
-                          {"conditions", {{{"type", "Ready"}, {"status", "True"}}}}}}}
+  const nlohmann::json allocatable = {
+      {"cpu", "128"}, {"memory", "1Ti"}, {"nvidia.com/gpu", "8"}, {"pods", "110"}};
+  return nlohmann::json{
+      {"apiVersion", "v1"},
+      {"kind", "Node"},
+      {"metadata", {{"name", name}, {"labels", {{"kubernetes.io/hostname", name}}}}},
+      {"status",
+       {{"allocatable", allocatable},
+        {"capacity", allocatable},
+        {"conditions", {{{"type", "Ready"}, {"status", "True"}}}}}}}
       .dump();
 }
 
@@ -81,17 +84,21 @@ std::string pod_json(const std::string& ns, int i) {
         {"containers",
          {{{"name", "main"},
            {"image", "registry.k8s.io/pause:3.9"},
-           {"resources", {{"requests", {{"cpu", "1"}, {"memory", "1Gi"}, {"nvidia.com/gpu", "1"}}},
-                          {"limits", {{"nvidia.com/gpu", "1"}}}}}}}}}}}
+           {"resources",
+            {{"requests", {{"cpu", "1"}, {"memory", "1Gi"}, {"nvidia.com/gpu", "1"}}},
+             {"limits", {{"nvidia.com/gpu", "1"}}}}}}}}}}}
       .dump();
 }
 
 void create_pods(RestClient& client, const std::string& ns, int pods, int workers) {
-  must(client.request("POST", "/api/v1/namespaces",
-                      nlohmann::json{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}}.dump()),
+  must(client.request(
+           "POST", "/api/v1/namespaces",
+           nlohmann::json{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}}
+               .dump()),
        "create namespace");
   parallel_for(pods, workers, [&](int i) {
-    must(client.request("POST", fmt::format("/api/v1/namespaces/{}/pods", ns), pod_json(ns, i)), "create pod");
+    must(client.request("POST", fmt::format("/api/v1/namespaces/{}/pods", ns), pod_json(ns, i)),
+         "create pod");
   });
 }
 
@@ -120,7 +127,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "apiserver: %s\n", server.error().c_str());
     return 1;
   }
-  const auto kubeconfig = std::filesystem::temp_directory_path() / fmt::format("fairway-e2e-{}.kubeconfig", getpid());
+  const auto kubeconfig =
+      std::filesystem::temp_directory_path() / fmt::format("fairway-e2e-{}.kubeconfig", getpid());
   (void)(*server)->write_kubeconfig(kubeconfig.string());
   auto cluster = fairway::k8s::load_kubeconfig(kubeconfig.string());
   std::filesystem::remove(kubeconfig);
@@ -136,7 +144,9 @@ int main(int argc, char** argv) {
 
   std::printf("set-up: %d nodes × 8 GPUs, %d pending one-GPU pods, %d workers, client qps %.0f\n",
               nodes, pods, workers, qps);
-  parallel_for(nodes, 8, [&](int i) { must(client.request("POST", "/api/v1/nodes", node_json(i)), "create node"); });
+  parallel_for(nodes, 8, [&](int i) {
+    must(client.request("POST", "/api/v1/nodes", node_json(i)), "create node");
+  });
 
   // 1. The raw ceiling.
   create_pods(client, "ceiling", pods, 8);
@@ -146,8 +156,9 @@ int main(int argc, char** argv) {
   std::atomic<int64_t> last_ns{0};
   parallel_for(pods, workers, [&](int i) {
     const std::string name = fmt::format("pod-{}", i);
-    must(client.request("POST", fmt::format("/api/v1/namespaces/ceiling/pods/{}/binding", name),
-                        fairway::k8s::binding_body("ceiling", name, "", fmt::format("node-{}", i % nodes))),
+    must(client.request(
+             "POST", fmt::format("/api/v1/namespaces/ceiling/pods/{}/binding", name),
+             fairway::k8s::binding_body("ceiling", name, "", fmt::format("node-{}", i % nodes))),
          "ceiling bind");
     const int64_t now = Clock::now().time_since_epoch().count();
     int64_t unset = 0;
@@ -159,10 +170,11 @@ int main(int argc, char** argv) {
   const double ceiling_seconds =
       std::chrono::duration<double>(Clock::duration(last_ns.load() - first_ns.load())).count();
   const double ceiling_rate = (pods - 1) / ceiling_seconds;
-  std::printf("ceiling: %d binds, %.3f s from first to last = %.0f binds/s\n", pods, ceiling_seconds,
-              ceiling_rate);
+  std::printf("ceiling: %d binds, %.3f s from first to last = %.0f binds/s\n", pods,
+              ceiling_seconds, ceiling_rate);
   parallel_for(pods, 8, [&](int i) {
-    must(client.request("DELETE", fmt::format("/api/v1/namespaces/ceiling/pods/pod-{}", i), R"({"gracePeriodSeconds":0})"),
+    must(client.request("DELETE", fmt::format("/api/v1/namespaces/ceiling/pods/pod-{}", i),
+                        R"({"gracePeriodSeconds":0})"),
          "delete ceiling pod");
   });
 
@@ -191,8 +203,9 @@ int main(int argc, char** argv) {
   const double to_first = std::chrono::duration<double>(first - start).count();
   const double span = std::chrono::duration<double>(last - first).count();
   const double rate = span > 0 ? static_cast<double>(bound - 1) / span : 0;
-  std::printf("fairway: %llu binds; first bind %.3f s after start; %.0f pods/s from first to last bind\n",
-              static_cast<unsigned long long>(bound), to_first, rate);
+  std::printf(
+      "fairway: %llu binds; first bind %.3f s after start; %.0f pods/s from first to last bind\n",
+      static_cast<unsigned long long>(bound), to_first, rate);
   std::printf("ratio to ceiling: %.2f (bar ≥ 0.80); first bind bar ≤ 1 s\n", rate / ceiling_rate);
 
   // Sanity from the API's point of view: every pod bound, no node over 8 GPUs.
@@ -202,8 +215,10 @@ int main(int argc, char** argv) {
   int unbound = 0;
   for (const auto& item : nlohmann::json::parse(list->body)["items"]) {
     const auto node = item["spec"].value("nodeName", std::string());
-    if (node.empty()) ++unbound;
-    else ++per_node[node];
+    if (node.empty())
+      ++unbound;
+    else
+      ++per_node[node];
   }
   int overcommitted = 0;
   for (const auto& [node, count] : per_node) overcommitted += count > 8 ? 1 : 0;

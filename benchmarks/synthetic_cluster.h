@@ -89,8 +89,9 @@ inline void add_running(ClusterState& state, const ClusterShape& shape, std::mt1
     const int node = i % shape.nodes;
     const int64_t gpus = (rng() % 5 == 0 && free_gpus[static_cast<size_t>(node)] > 0) ? 1 : 0;
     free_gpus[static_cast<size_t>(node)] -= static_cast<int>(gpus);
-    Pod pod = make_pod("run-" + std::to_string(i), leaf_name(leaf / (f * f), leaf / f % f, leaf % f),
-                       gpus, 2000, int64_t{8} << 30, i);
+    Pod pod =
+        make_pod("run-" + std::to_string(i), leaf_name(leaf / (f * f), leaf / f % f, leaf % f),
+                 gpus, 2000, int64_t{8} << 30, i);
     pod.node_name = "node-" + std::to_string(node);
     pod.phase = PodPhase::kRunning;
     state.upsert_pod(std::move(pod));
@@ -100,8 +101,9 @@ inline void add_running(ClusterState& state, const ClusterShape& shape, std::mt1
     const int take = free_gpus[static_cast<size_t>(n)] * 3 / 4;
     if (take <= 0) continue;
     const int leaf = static_cast<int>(rng() % static_cast<uint32_t>(leaves));
-    Pod pod = make_pod("big-" + std::to_string(n), leaf_name(leaf / (f * f), leaf / f % f, leaf % f),
-                       take, 8000, int64_t{64} << 30, n);
+    Pod pod =
+        make_pod("big-" + std::to_string(n), leaf_name(leaf / (f * f), leaf / f % f, leaf % f),
+                 take, 8000, int64_t{64} << 30, n);
     pod.node_name = "node-" + std::to_string(n);
     pod.phase = PodPhase::kRunning;
     state.upsert_pod(std::move(pod));
@@ -121,7 +123,8 @@ inline void add_pending(ClusterState& state, const ClusterShape& shape, std::mt1
     if (job % 10 == 9) {
       const std::string group = "gang-" + std::to_string(job);
       for (int p = 0; p < shape.gang_size && made < shape.pending_pods; ++p, ++made) {
-        Pod pod = make_pod(group + "-" + std::to_string(p), queue, 1, 4000, int64_t{32} << 30, created);
+        Pod pod =
+            make_pod(group + "-" + std::to_string(p), queue, 1, 4000, int64_t{32} << 30, created);
         pod.annotations.emplace("fairway.dev/pod-group", group);
         pod.annotations.emplace("fairway.dev/min-member", std::to_string(shape.gang_size));
         state.upsert_pod(std::move(pod));

@@ -32,11 +32,11 @@ inline constexpr std::string_view kDefaultQueueName = "default";
 
 struct QueueProblem {
   std::string queue;
-  std::string reason;   // CamelCase, for conditions: "Cycle", "UnknownParent", "NegativeQuota",
-                        // "ParentInvalid", "ChildrenQuotaExceedParent", "DuplicateName", ...
-                        // (full list in queue_tree.cpp)
-  std::string message;  // one line for people
-  bool blocking = true; // true: the queue (and its subtree) is not scheduled
+  std::string reason;    // CamelCase, for conditions: "Cycle", "UnknownParent", "NegativeQuota",
+                         // "ParentInvalid", "ChildrenQuotaExceedParent", "DuplicateName", ...
+                         // (full list in queue_tree.cpp)
+  std::string message;   // one line for people
+  bool blocking = true;  // true: the queue (and its subtree) is not scheduled
 };
 
 struct QueueNode {
@@ -44,10 +44,10 @@ struct QueueNode {
   QueueIndex parent = kNoQueue;
   std::vector<QueueIndex> children;
   int32_t priority = 0;
-  uint32_t depth = 0;            // 0 for root-level queues
-  bool implicit = false;         // the built-in "default" queue when no Queue named default exists
-  ResourceVector quota;          // effective deserved quota (scaled down if children overcommit)
-  ResourceVector limit;          // kUnlimited where absent
+  uint32_t depth = 0;     // 0 for root-level queues
+  bool implicit = false;  // the built-in "default" queue when no Queue named default exists
+  ResourceVector quota;   // effective deserved quota (scaled down if children overcommit)
+  ResourceVector limit;   // kUnlimited where absent
   std::vector<double> over_quota_weight;  // per ResourceId, 1 where absent
   bool is_leaf() const { return children.empty(); }
   int64_t limit_of(ResourceId id) const { return id < limit.size() ? limit[id] : kUnlimited; }
