@@ -69,8 +69,10 @@ std::string make_list(int pods) {
   return body;
 }
 
-void BM_DecodePodList(benchmark::State& state) {
-  const std::string body = make_list(static_cast<int>(state.range(0)));
+// Decodes `body` once per iteration and reports bytes and pods per second. Freeing 50k pods is
+// the state's business later, not the decoder's: not timed.
+template <typename Body>
+void decode_loop(benchmark::State& state, Body& body) {
   for (auto _ : state) {
     auto list = decode_list<Pod>(body);
     if (!list || list->items.size() != static_cast<size_t>(state.range(0)) ||
@@ -79,7 +81,6 @@ void BM_DecodePodList(benchmark::State& state) {
       break;
     }
     benchmark::DoNotOptimize(list->items.data());
-    // Freeing 50k pods is the state's business later, not the decoder's: not timed.
     state.PauseTiming();
     list = {};
     state.ResumeTiming();
@@ -89,6 +90,11 @@ void BM_DecodePodList(benchmark::State& state) {
   state.counters["pods/s"] = benchmark::Counter(
       static_cast<double>(state.iterations() * state.range(0)), benchmark::Counter::kIsRate);
   state.counters["body_MB"] = static_cast<double>(body.size()) / 1e6;
+}
+
+void BM_DecodePodList(benchmark::State& state) {
+  const std::string body = make_list(static_cast<int>(state.range(0)));
+  decode_loop(state, body);  // const: the string_view overload, one padded copy per decode
 }
 BENCHMARK(BM_DecodePodList)->Arg(1000)->Arg(50000)->Unit(benchmark::kMillisecond);
 
@@ -100,24 +106,7 @@ void BM_DecodePodListOwnedBody(benchmark::State& state) {
   std::string body;
   body.reserve(text.size() + kListPadding);
   body = text;
-  for (auto _ : state) {
-    auto list = decode_list<Pod>(body);
-    if (!list || list->items.size() != static_cast<size_t>(state.range(0)) ||
-        !list->errors.empty()) {
-      state.SkipWithError(list ? "wrong item count" : list.error().c_str());
-      break;
-    }
-    benchmark::DoNotOptimize(list->items.data());
-    // Not timed, as above.
-    state.PauseTiming();
-    list = {};
-    state.ResumeTiming();
-  }
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
-                          static_cast<int64_t>(body.size()));
-  state.counters["pods/s"] = benchmark::Counter(
-      static_cast<double>(state.iterations() * state.range(0)), benchmark::Counter::kIsRate);
-  state.counters["body_MB"] = static_cast<double>(body.size()) / 1e6;
+  decode_loop(state, body);
 }
 BENCHMARK(BM_DecodePodListOwnedBody)->Arg(50000)->Unit(benchmark::kMillisecond);
 

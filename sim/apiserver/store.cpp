@@ -257,6 +257,18 @@ Store::Table* Store::table_locked(const ResourceType& type) {
   return it == tables_.end() ? nullptr : &it->second;
 }
 
+tl::expected<Store::Existing, ApiError> Store::existing_locked(const ResourceType& type,
+                                                              const std::string& ns,
+                                                              const std::string& name) {
+  Table* table = table_locked(type);
+  if (!table) return tl::unexpected(not_found(type.plural, type.group, name));
+  std::string key = object_key(type.namespaced ? ns : "", name);
+  const auto it = table->objects.find(key);
+  if (it == table->objects.end()) return tl::unexpected(not_found(type.plural, type.group, name));
+  Object object = it->second;
+  return Existing{table, std::move(key), std::move(object)};
+}
+
 const Store::Table* Store::table_locked(const ResourceType& type) const {
   const auto it = tables_.find(type.key());
   return it == tables_.end() ? nullptr : &it->second;
@@ -715,31 +727,23 @@ tl::expected<Object, ApiError> Store::replace_locked(Table& table, const std::st
 tl::expected<Object, ApiError> Store::update(const ResourceType& type, const std::string& ns,
                                              const std::string& name, json body, bool status_only) {
   std::unique_lock lock(mu_);
-  Table* table = table_locked(type);
-  if (!table) return tl::unexpected(not_found(type.plural, type.group, name));
-  const std::string key = object_key(type.namespaced ? ns : "", name);
-  const auto it = table->objects.find(key);
-  if (it == table->objects.end()) return tl::unexpected(not_found(type.plural, type.group, name));
-  const Object old = it->second;
+  auto found = existing_locked(type, ns, name);
+  if (!found) return tl::unexpected(found.error());
   if (body.is_object() && body.contains("kind") && body["kind"] != type.kind) {
     return tl::unexpected(bad_request("the kind of the object does not match the resource"));
   }
-  return replace_locked(*table, key, old, std::move(body), status_only);
+  return replace_locked(*found->table, found->key, found->object, std::move(body), status_only);
 }
 
 tl::expected<Object, ApiError> Store::patch(const ResourceType& type, const std::string& ns,
                                             const std::string& name, PatchType patch_type,
                                             std::string_view patch_text, bool status_only) {
   std::unique_lock lock(mu_);
-  Table* table = table_locked(type);
-  if (!table) return tl::unexpected(not_found(type.plural, type.group, name));
-  const std::string key = object_key(type.namespaced ? ns : "", name);
-  const auto it = table->objects.find(key);
-  if (it == table->objects.end()) return tl::unexpected(not_found(type.plural, type.group, name));
-  const Object old = it->second;
-  auto patched = apply_patch(*old.json, patch_type, patch_text);
+  auto found = existing_locked(type, ns, name);
+  if (!found) return tl::unexpected(found.error());
+  auto patched = apply_patch(*found->object.json, patch_type, patch_text);
   if (!patched) return tl::unexpected(patched.error());
-  return replace_locked(*table, key, old, std::move(*patched), status_only);
+  return replace_locked(*found->table, found->key, found->object, std::move(*patched), status_only);
 }
 
 // ---- delete -----------------------------------------------------------------------------------
@@ -834,13 +838,9 @@ tl::expected<Object, ApiError> Store::remove(const ResourceType& type, const std
                                              const std::string& name,
                                              const DeleteOptions& options) {
   std::unique_lock lock(mu_);
-  Table* table = table_locked(type);
-  if (!table) return tl::unexpected(not_found(type.plural, type.group, name));
-  const std::string key = object_key(type.namespaced ? ns : "", name);
-  const auto it = table->objects.find(key);
-  if (it == table->objects.end()) return tl::unexpected(not_found(type.plural, type.group, name));
-  const Object current = it->second;
-  return delete_locked(*table, key, current, options);
+  auto found = existing_locked(type, ns, name);
+  if (!found) return tl::unexpected(found.error());
+  return delete_locked(*found->table, found->key, found->object, options);
 }
 
 tl::expected<std::vector<Object>, ApiError> Store::remove_collection(const ResourceType& type,

@@ -196,6 +196,14 @@ class Store {
 
   Table* table_locked(const ResourceType& type);
   const Table* table_locked(const ResourceType& type) const;
+  // An object that must exist: its table, key and current version, else NotFound.
+  struct Existing {
+    Table* table;
+    std::string key;
+    Object object;
+  };
+  tl::expected<Existing, ApiError> existing_locked(const ResourceType& type, const std::string& ns,
+                                                   const std::string& name);
   void register_locked(ResourceType type);
   Object commit_locked(Table& table, const std::string& key, nlohmann::json object,
                        WatchEventType type, const Object* previous);
