@@ -16,6 +16,8 @@
 
 #include <boost/container/small_vector.hpp>
 
+#include "queues/flat_map.h"
+
 namespace fairway {
 
 using ResourceId = uint16_t;
@@ -29,7 +31,7 @@ inline constexpr ResourceId kEphemeralStorage = 4;
 inline constexpr std::string_view kGpuResourceName = "nvidia.com/gpu";
 
 // Named quantities in canonical units, as decoded from a Kubernetes object.
-using ResourceList = std::map<std::string, int64_t, std::less<>>;
+using ResourceList = FlatMap<std::string, int64_t>;
 
 // Interns resource names. Owned by whoever owns the state that uses the ids (not global).
 class ResourceRegistry {

@@ -21,12 +21,13 @@
 #include <string_view>
 #include <vector>
 
+#include "queues/flat_map.h"
 #include "topology/topology_spec.h"
 
 namespace fairway {
 
 // Same type as the cluster model's Labels (scheduler/state/model.h).
-using LabelMap = std::map<std::string, std::string, std::less<>>;
+using LabelMap = FlatMap<std::string, std::string>;
 
 using DomainId = uint32_t;
 inline constexpr DomainId kNoDomain = std::numeric_limits<DomainId>::max();

@@ -14,7 +14,7 @@
 
 namespace fairway {
 
-using Labels = std::map<std::string, std::string, std::less<>>;
+using Labels = FlatMap<std::string, std::string>;
 // Milliseconds since the Unix epoch, from metav1.Time or the injected clock.
 using TimeMs = int64_t;
 

@@ -47,7 +47,7 @@ ResourceList pod_requests(const Pod& pod) {
   max_into(total, init_peak);
   add_into(total, pod.overhead);
 
-  std::erase_if(total, [](const auto& entry) { return entry.second == 0; });
+  erase_if(total, [](const auto& entry) { return entry.second == 0; });
   return total;
 }
 
