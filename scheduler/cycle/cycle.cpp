@@ -476,7 +476,7 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
   for (const Placed& p : placed) {
     const PodRecord& record = pods[p.pod];
     Binding binding{record.pod.key(), record.pod.uid, state_.nodes()[p.node].node.name, job.key,
-                    job.queue, {}};
+                    job.queue, {}, record.pod.creation_ms};
     for (uint64_t mask = p.gpus; mask != 0; mask &= mask - 1) {
       binding.gpus.push_back(std::countr_zero(mask));
     }

@@ -54,7 +54,7 @@ struct Binding {
   // asks no whole GPUs or the node's GPU layout is unknown. A hint for fractional and reserved
   // GPUs: the device plugin still assigns devices to ordinary pods.
   std::vector<int> gpus;
-  // The pod's creation time, filled by the service for the end-to-end latency metric.
+  // The pod's creation time, for the end-to-end latency metric.
   TimeMs pod_created_ms = 0;
 };
 

@@ -105,21 +105,25 @@ ClusterSnapshot take_snapshot(ClusterState& state, bool per_node) {
       }
     }
   }
+  const double gpu_scale = static_cast<double>(registry.scale(kGpu));
+  const bool gpu_wanted = smallest_gpu_request != std::numeric_limits<int64_t>::max();
   for (const NodeRecord& record : state.nodes()) {
     if (!record.present) continue;
     ++out.nodes_total;
-    const int64_t gpus = record.allocatable[kGpu];
-    const int64_t used = record.used[kGpu];
+    const int64_t gpus = record.allocatable[kGpu];  // canonical units (milli-GPUs)
+    const int64_t used = std::min(record.used[kGpu], gpus);
     if (record.schedulable()) {
-      out.gpus += gpus;
-      out.gpus_allocated += std::min(used, gpus);
-      const int64_t free = std::max<int64_t>(gpus - used, 0);
-      if (free > 0 && free < smallest_gpu_request &&
-          smallest_gpu_request != std::numeric_limits<int64_t>::max()) {
-        out.gpus_fragmented += free;
+      out.gpus += static_cast<double>(gpus) / gpu_scale;
+      out.gpus_allocated += static_cast<double>(used) / gpu_scale;
+      const int64_t free = gpus - used;
+      if (gpu_wanted && free > 0 && free < smallest_gpu_request) {
+        out.gpus_fragmented += static_cast<double>(free) / gpu_scale;
       }
     }
-    if (per_node && gpus > 0) out.nodes.push_back({record.node.name, gpus, used});
+    if (per_node && gpus > 0) {
+      out.nodes.push_back({record.node.name, static_cast<double>(gpus) / gpu_scale,
+                           static_cast<double>(used) / gpu_scale});
+    }
   }
   return out;
 }
@@ -148,16 +152,16 @@ std::vector<prometheus::MetricFamily> snapshot_families(const ClusterSnapshot& s
   auto node_gpus = gauge_family("fairway_node_gpus", "Allocatable whole GPUs of the node.");
   auto node_allocated = gauge_family("fairway_node_gpus_allocated", "Whole GPUs requested by pods bound or being bound to the node.");
   for (const NodeGpuSample& node : snapshot.nodes) {
-    add(node_gpus, {{"node", node.node}}, static_cast<double>(node.gpus));
-    add(node_allocated, {{"node", node.node}}, static_cast<double>(node.gpus_allocated));
+    add(node_gpus, {{"node", node.node}}, node.gpus);
+    add(node_allocated, {{"node", node.node}}, node.gpus_allocated);
   }
   auto gpus = gauge_family("fairway_cluster_gpus", "Allocatable whole GPUs of ready, schedulable nodes.");
-  add(gpus, {}, static_cast<double>(snapshot.gpus));
+  add(gpus, {}, snapshot.gpus);
   auto gpus_allocated = gauge_family("fairway_cluster_gpus_allocated", "Whole GPUs requested by pods on ready, schedulable nodes.");
-  add(gpus_allocated, {}, static_cast<double>(snapshot.gpus_allocated));
+  add(gpus_allocated, {}, snapshot.gpus_allocated);
   auto fragmented = gauge_family("fairway_cluster_gpus_fragmented",
                                  "Free GPUs that no pending pod can use: on nodes with fewer free GPUs than the smallest pending GPU request.");
-  add(fragmented, {}, static_cast<double>(snapshot.gpus_fragmented));
+  add(fragmented, {}, snapshot.gpus_fragmented);
   auto pods = gauge_family("fairway_pending_pods", "Pods of fairway waiting for a node, in every queue.");
   add(pods, {}, static_cast<double>(snapshot.pending_pods));
   auto nodes = gauge_family("fairway_nodes", "Nodes known to the scheduler.");

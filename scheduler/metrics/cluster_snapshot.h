@@ -38,19 +38,19 @@ struct QueueSample {
 
 struct NodeGpuSample {
   std::string node;
-  int64_t gpus = 0;            // allocatable whole GPUs
-  int64_t gpus_allocated = 0;  // requested by pods bound or assumed there
+  double gpus = 0;            // allocatable GPUs
+  double gpus_allocated = 0;  // requested by pods bound or assumed there (fractions count)
 };
 
 struct ClusterSnapshot {
   std::vector<QueueSample> queues;
   std::vector<NodeGpuSample> nodes;  // empty when per-node series are off
-  int64_t gpus = 0;                  // allocatable whole GPUs of ready nodes
-  int64_t gpus_allocated = 0;
+  double gpus = 0;                   // allocatable GPUs of ready, schedulable nodes
+  double gpus_allocated = 0;
   // Free GPUs on nodes where no pending pod's whole-GPU request fits (a free GPU is wasted when
   // every pending GPU pod needs more GPUs on one node than that node has free); 0 when nothing
   // GPU-bound is pending, because then no free GPU is wanted.
-  int64_t gpus_fragmented = 0;
+  double gpus_fragmented = 0;
   uint64_t pending_pods = 0;
   uint64_t nodes_total = 0;
 };

@@ -328,7 +328,6 @@ int SchedulerService::run(std::stop_token stop) {
     }
     for (Binding& binding : result.bindings) {
       explained.erase(binding.pod);
-      if (const PodRecord* record = state.find_pod(binding.pod)) binding.pod_created_ms = record->pod.creation_ms;
       actuator.bind(std::move(binding));
     }
     metrics_.observe_cycle(result, {.snapshot = snapshot_time,
