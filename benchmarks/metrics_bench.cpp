@@ -27,7 +27,9 @@ ClusterShape scaled(int64_t nodes) {
   return shape;
 }
 
-int64_t now_ns() { return std::chrono::steady_clock::now().time_since_epoch().count(); }
+int64_t now_ns() {
+  return std::chrono::steady_clock::now().time_since_epoch().count();
+}
 
 void BM_CycleBaseline(benchmark::State& bench) {
   ClusterState cluster = make_cluster(scaled(bench.range(0)));
@@ -37,7 +39,11 @@ void BM_CycleBaseline(benchmark::State& bench) {
     benchmark::DoNotOptimize(result.bindings.data());
   }
 }
-BENCHMARK(BM_CycleBaseline)->Arg(10'000)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
+BENCHMARK(BM_CycleBaseline)
+    ->Arg(10'000)
+    ->Unit(benchmark::kMillisecond)
+    ->MeasureProcessCPUTime()
+    ->UseRealTime();
 
 void BM_CycleTimedWithMetrics(benchmark::State& bench) {
   ClusterState cluster = make_cluster(scaled(bench.range(0)));
@@ -54,7 +60,11 @@ void BM_CycleTimedWithMetrics(benchmark::State& bench) {
     benchmark::DoNotOptimize(result.bindings.data());
   }
 }
-BENCHMARK(BM_CycleTimedWithMetrics)->Arg(10'000)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
+BENCHMARK(BM_CycleTimedWithMetrics)
+    ->Arg(10'000)
+    ->Unit(benchmark::kMillisecond)
+    ->MeasureProcessCPUTime()
+    ->UseRealTime();
 
 void BM_ObserveCycle(benchmark::State& bench) {
   ClusterState cluster = make_cluster(scaled(bench.range(0)));

@@ -2,10 +2,10 @@
 // scheduler's /debug/pods/NS/NAME endpoint (--address) and renders its answer: the pod's queue,
 // gang and requests, the explanation fairway last wrote, and every node class with the reason
 // its nodes fail the pod's filters.
-#include <ostream>
-
 #include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
+#include <ostream>
 
 #include "k8s-client/rest_client.h"
 #include "scheduler/cmd/commands.h"
@@ -18,7 +18,8 @@ int explain(std::span<const std::string> args, std::ostream& out, std::ostream& 
   std::string address = "http://127.0.0.1:8080";
   std::string output = "text";
   FlagSet flags("explain NAMESPACE/NAME");
-  flags.add_string("address", &address, "the scheduler's metrics endpoint (--metrics-bind-address)");
+  flags.add_string("address", &address,
+                   "the scheduler's metrics endpoint (--metrics-bind-address)");
   flags.add_string("output", &output, "text, or json (the endpoint's answer as is)");
   auto positional = flags.parse(args);
   if (!positional) {
@@ -39,7 +40,8 @@ int explain(std::span<const std::string> args, std::ostream& out, std::ostream& 
     err << "fairway explain: --output must be text or json\n";
     return 2;
   }
-  if (!address.starts_with("http://") && !address.starts_with("https://")) address = "http://" + address;
+  if (!address.starts_with("http://") && !address.starts_with("https://"))
+    address = "http://" + address;
 
   k8s::ClusterConfig config;
   config.server = address;
@@ -50,15 +52,18 @@ int explain(std::span<const std::string> args, std::ostream& out, std::ostream& 
   const std::string path = "/debug/pods/" + positional->front();
   const auto response = client.get(path);
   if (!response) {
-    err << fmt::format("fairway explain: cannot reach the scheduler at {}: {}\n", address, response.error().message);
+    err << fmt::format("fairway explain: cannot reach the scheduler at {}: {}\n", address,
+                       response.error().message);
     return 1;
   }
   if (response->status == 404) {
-    err << fmt::format("fairway explain: the scheduler does not know pod {}\n", positional->front());
+    err << fmt::format("fairway explain: the scheduler does not know pod {}\n",
+                       positional->front());
     return 1;
   }
   if (!response->ok()) {
-    err << fmt::format("fairway explain: {} answered HTTP {}: {}", address + path, response->status, response->body);
+    err << fmt::format("fairway explain: {} answered HTTP {}: {}", address + path, response->status,
+                       response->body);
     return 1;
   }
   if (output == "json") {

@@ -40,14 +40,18 @@ Response make(int status, std::string body, std::string type) {
 Response text(int status, std::string body) {
   return make(status, std::move(body), "text/plain; charset=utf-8");
 }
-Response json(int status, std::string body) { return make(status, std::move(body), "application/json"); }
+Response json(int status, std::string body) {
+  return make(status, std::move(body), "application/json");
+}
 
-tl::expected<std::pair<std::string, uint16_t>, std::string> parse_bind_address(std::string_view address) {
+tl::expected<std::pair<std::string, uint16_t>, std::string> parse_bind_address(
+    std::string_view address) {
   std::string_view host;
   std::string_view port;
   if (address.starts_with('[')) {
     const auto close = address.find(']');
-    if (close == std::string_view::npos || close + 1 >= address.size() || address[close + 1] != ':') {
+    if (close == std::string_view::npos || close + 1 >= address.size() ||
+        address[close + 1] != ':') {
       return tl::unexpected(std::string("bind address \"") + std::string(address) +
                             "\": expected [IPv6]:port");
     }
@@ -105,7 +109,8 @@ struct Server::Impl {
     in.body = request.body();
     for (const auto& field : request) {
       in.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
-      if (field.name() == beast::http::field::content_type) in.content_type = std::string(field.value());
+      if (field.name() == beast::http::field::content_type)
+        in.content_type = std::string(field.value());
     }
     Response out;
     if (const Handler* handler = find(in.path)) {
@@ -134,7 +139,8 @@ namespace {
 template <typename Stream>
 class Session : public std::enable_shared_from_this<Session<Stream>> {
  public:
-  Session(Stream stream, const Server::Impl& server) : stream_(std::move(stream)), server_(server) {}
+  Session(Stream stream, const Server::Impl& server)
+      : stream_(std::move(stream)), server_(server) {}
 
   void start() {
     if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
@@ -153,10 +159,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     parser_.emplace();
     parser_->body_limit(server_.options.max_body_bytes);
     beast::get_lowest_layer(stream_).expires_after(server_.options.io_timeout);
-    beast::http::async_read(stream_, buffer_, *parser_,
-                            [self = this->shared_from_this()](beast::error_code ec, size_t) {
-                              self->on_read(ec);
-                            });
+    beast::http::async_read(
+        stream_, buffer_, *parser_,
+        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
   }
 
   void on_read(beast::error_code ec) {
@@ -183,15 +188,18 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 };
 
 void accept(Server::Impl& server) {
-  server.acceptor->async_accept(asio::make_strand(server.io), [&server](beast::error_code ec, tcp::socket socket) {
+  server.acceptor->async_accept(asio::make_strand(server.io), [&server](beast::error_code ec,
+                                                                        tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !server.acceptor->is_open()) return;
     if (!ec) {
       if (server.tls) {
         std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
-            beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *server.tls), server)
+            beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *server.tls),
+            server)
             ->start();
       } else {
-        std::make_shared<Session<beast::tcp_stream>>(beast::tcp_stream(std::move(socket)), server)->start();
+        std::make_shared<Session<beast::tcp_stream>>(beast::tcp_stream(std::move(socket)), server)
+            ->start();
       }
     }
     accept(server);
@@ -200,17 +208,25 @@ void accept(Server::Impl& server) {
 
 }  // namespace
 
-Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) { impl_->options = std::move(options); }
+Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
+  impl_->options = std::move(options);
+}
 
-Server::~Server() { stop(); }
+Server::~Server() {
+  stop();
+}
 
-void Server::route(std::string path, Handler handler) { impl_->exact.insert_or_assign(std::move(path), std::move(handler)); }
+void Server::route(std::string path, Handler handler) {
+  impl_->exact.insert_or_assign(std::move(path), std::move(handler));
+}
 
 void Server::route_prefix(std::string prefix, Handler handler) {
   impl_->prefixes.insert_or_assign(std::move(prefix), std::move(handler));
 }
 
-const Handler* Server::find(std::string_view path) const { return impl_->find(path); }
+const Handler* Server::find(std::string_view path) const {
+  return impl_->find(path);
+}
 
 tl::expected<void, std::string> Server::start() {
   Impl& s = *impl_;
@@ -226,7 +242,8 @@ tl::expected<void, std::string> Server::start() {
                        asio::ssl::context::no_tlsv1_1);
     beast::error_code ec;
     s.tls->use_certificate_chain_file(s.options.tls_cert_file, ec);
-    if (ec) return tl::unexpected("TLS certificate " + s.options.tls_cert_file + ": " + ec.message());
+    if (ec)
+      return tl::unexpected("TLS certificate " + s.options.tls_cert_file + ": " + ec.message());
     s.tls->use_private_key_file(s.options.tls_key_file, asio::ssl::context::pem, ec);
     if (ec) return tl::unexpected("TLS key " + s.options.tls_key_file + ": " + ec.message());
   }

@@ -19,10 +19,9 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <tl/expected.hpp>
 #include <utility>
 #include <vector>
-
-#include <tl/expected.hpp>
 
 namespace fairway::http {
 
@@ -51,8 +50,8 @@ struct ServerOptions {
   // "host:port", ":port" (every IPv4 address), "[v6]:port"; port 0 picks a free one.
   std::string bind_address = ":8080";
   // Both set: serve HTTPS with this PEM certificate chain and key. Both empty: plain HTTP.
-  std::string tls_cert_file;
-  std::string tls_key_file;
+  std::string tls_cert_file{};
+  std::string tls_key_file{};
   int threads = 2;
   std::chrono::seconds io_timeout{30};  // per read and per write
   size_t max_body_bytes = 4 << 20;
@@ -87,6 +86,7 @@ class Server {
 };
 
 // Splits a bind address into host and port ("" host means every IPv4 address).
-tl::expected<std::pair<std::string, uint16_t>, std::string> parse_bind_address(std::string_view address);
+tl::expected<std::pair<std::string, uint16_t>, std::string> parse_bind_address(
+    std::string_view address);
 
 }  // namespace fairway::http

@@ -21,7 +21,8 @@ prometheus::MetricFamily gauge_family(std::string name, std::string help) {
   return family;
 }
 
-void add(prometheus::MetricFamily& family, std::vector<prometheus::ClientMetric::Label> labels, double value) {
+void add(prometheus::MetricFamily& family, std::vector<prometheus::ClientMetric::Label> labels,
+         double value) {
   prometheus::ClientMetric metric;
   metric.label = std::move(labels);
   metric.gauge.value = value;
@@ -80,7 +81,8 @@ ClusterSnapshot take_snapshot(ClusterState& state, bool per_node) {
       const double fair = shares.share(q, r);
       const int64_t limit = node.limit_of(r);
       // A resource nobody asks for, guarantees or limits would only add empty series.
-      if (allocated == 0 && demand == 0 && deserved == 0 && fair == 0 && limit == kUnlimited) continue;
+      if (allocated == 0 && demand == 0 && deserved == 0 && fair == 0 && limit == kUnlimited)
+        continue;
       QueueResourceSample resource;
       resource.resource = registry.name(r);
       resource.allocated = static_cast<double>(allocated) / scale;
@@ -88,7 +90,9 @@ ClusterSnapshot take_snapshot(ClusterState& state, bool per_node) {
       resource.fair_share = fair / scale;
       resource.pending = static_cast<double>(std::max<int64_t>(demand - allocated, 0)) / scale;
       resource.limit = limit == kUnlimited ? -1 : static_cast<double>(limit) / scale;
-      if (fair > 0) sample.dominant_share = std::max(sample.dominant_share, static_cast<double>(allocated) / fair);
+      if (fair > 0)
+        sample.dominant_share =
+            std::max(sample.dominant_share, static_cast<double>(allocated) / fair);
       sample.resources.push_back(std::move(resource));
     }
     out.queues.push_back(std::move(sample));
@@ -129,18 +133,34 @@ ClusterSnapshot take_snapshot(ClusterState& state, bool per_node) {
 }
 
 std::vector<prometheus::MetricFamily> snapshot_families(const ClusterSnapshot& snapshot) {
-  auto deserved = gauge_family("fairway_queue_deserved", "Deserved quota of the queue (its guarantee), in the resource's base unit.");
-  auto fair = gauge_family("fairway_queue_fair_share", "Fair share of the queue computed by hierarchical DRF, in the resource's base unit.");
-  auto allocated = gauge_family("fairway_queue_allocated", "Requests of the queue's pods that are bound or being bound, in the resource's base unit.");
-  auto limit = gauge_family("fairway_queue_limit", "Limit of the queue (absent when unlimited), in the resource's base unit.");
-  auto pending = gauge_family("fairway_queue_pending_demand", "Requests of the queue's pending pods, in the resource's base unit.");
-  auto pending_pods = gauge_family("fairway_queue_pending_pods", "Pods of the queue waiting for a node.");
-  auto dominant = gauge_family("fairway_queue_dominant_share", "Max over resources of allocated / fair share (1 = at its fair share).");
-  auto info = gauge_family("fairway_queue_info", "One series per queue, naming its parent (\"\" for a root) and whether it is a leaf.");
+  auto deserved =
+      gauge_family("fairway_queue_deserved",
+                   "Deserved quota of the queue (its guarantee), in the resource's base unit.");
+  auto fair = gauge_family(
+      "fairway_queue_fair_share",
+      "Fair share of the queue computed by hierarchical DRF, in the resource's base unit.");
+  auto allocated = gauge_family(
+      "fairway_queue_allocated",
+      "Requests of the queue's pods that are bound or being bound, in the resource's base unit.");
+  auto limit =
+      gauge_family("fairway_queue_limit",
+                   "Limit of the queue (absent when unlimited), in the resource's base unit.");
+  auto pending = gauge_family("fairway_queue_pending_demand",
+                              "Requests of the queue's pending pods, in the resource's base unit.");
+  auto pending_pods =
+      gauge_family("fairway_queue_pending_pods", "Pods of the queue waiting for a node.");
+  auto dominant =
+      gauge_family("fairway_queue_dominant_share",
+                   "Max over resources of allocated / fair share (1 = at its fair share).");
+  auto info = gauge_family(
+      "fairway_queue_info",
+      "One series per queue, naming its parent (\"\" for a root) and whether it is a leaf.");
   for (const QueueSample& queue : snapshot.queues) {
     add(pending_pods, {{"queue", queue.name}}, static_cast<double>(queue.pending_pods));
     add(dominant, {{"queue", queue.name}}, queue.dominant_share);
-    add(info, {{"leaf", queue.leaf ? "true" : "false"}, {"parent", queue.parent}, {"queue", queue.name}}, 1);
+    add(info,
+        {{"leaf", queue.leaf ? "true" : "false"}, {"parent", queue.parent}, {"queue", queue.name}},
+        1);
     for (const QueueResourceSample& r : queue.resources) {
       add(deserved, {{"queue", queue.name}, {"resource", r.resource}}, r.deserved);
       add(fair, {{"queue", queue.name}, {"resource", r.resource}}, r.fair_share);
@@ -150,26 +170,33 @@ std::vector<prometheus::MetricFamily> snapshot_families(const ClusterSnapshot& s
     }
   }
   auto node_gpus = gauge_family("fairway_node_gpus", "Allocatable whole GPUs of the node.");
-  auto node_allocated = gauge_family("fairway_node_gpus_allocated", "Whole GPUs requested by pods bound or being bound to the node.");
+  auto node_allocated =
+      gauge_family("fairway_node_gpus_allocated",
+                   "Whole GPUs requested by pods bound or being bound to the node.");
   for (const NodeGpuSample& node : snapshot.nodes) {
     add(node_gpus, {{"node", node.node}}, node.gpus);
     add(node_allocated, {{"node", node.node}}, node.gpus_allocated);
   }
-  auto gpus = gauge_family("fairway_cluster_gpus", "Allocatable whole GPUs of ready, schedulable nodes.");
+  auto gpus =
+      gauge_family("fairway_cluster_gpus", "Allocatable whole GPUs of ready, schedulable nodes.");
   add(gpus, {}, snapshot.gpus);
-  auto gpus_allocated = gauge_family("fairway_cluster_gpus_allocated", "Whole GPUs requested by pods on ready, schedulable nodes.");
+  auto gpus_allocated = gauge_family("fairway_cluster_gpus_allocated",
+                                     "Whole GPUs requested by pods on ready, schedulable nodes.");
   add(gpus_allocated, {}, snapshot.gpus_allocated);
   auto fragmented = gauge_family("fairway_cluster_gpus_fragmented",
-                                 "Free GPUs that no pending pod can use: on nodes with fewer free GPUs than the smallest pending GPU request.");
+                                 "Free GPUs that no pending pod can use: on nodes with fewer free "
+                                 "GPUs than the smallest pending GPU request.");
   add(fragmented, {}, snapshot.gpus_fragmented);
-  auto pods = gauge_family("fairway_pending_pods", "Pods of fairway waiting for a node, in every queue.");
+  auto pods =
+      gauge_family("fairway_pending_pods", "Pods of fairway waiting for a node, in every queue.");
   add(pods, {}, static_cast<double>(snapshot.pending_pods));
   auto nodes = gauge_family("fairway_nodes", "Nodes known to the scheduler.");
   add(nodes, {}, static_cast<double>(snapshot.nodes_total));
 
   std::vector<prometheus::MetricFamily> out;
-  for (auto* family : {&deserved, &fair, &allocated, &limit, &pending, &pending_pods, &dominant, &info,
-                       &node_gpus, &node_allocated, &gpus, &gpus_allocated, &fragmented, &pods, &nodes}) {
+  for (auto* family :
+       {&deserved, &fair, &allocated, &limit, &pending, &pending_pods, &dominant, &info, &node_gpus,
+        &node_allocated, &gpus, &gpus_allocated, &fragmented, &pods, &nodes}) {
     out.push_back(std::move(*family));
   }
   return out;

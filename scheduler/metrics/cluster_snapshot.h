@@ -7,11 +7,11 @@
 // numbers taken on the loop thread (the only thread that may read the ClusterState), and turns it
 // into text on the HTTP thread. take_snapshot is pure: no clock, no I/O.
 
+#include <prometheus/metric_family.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include <prometheus/metric_family.h>
 
 #include "scheduler/state/cluster_state.h"
 
@@ -23,8 +23,8 @@ struct QueueResourceSample {
   double deserved = 0;
   double fair_share = 0;
   double allocated = 0;
-  double pending = 0;   // pending demand, requests of pending pods
-  double limit = -1;    // -1: unlimited (no series)
+  double pending = 0;  // pending demand, requests of pending pods
+  double limit = -1;   // -1: unlimited (no series)
 };
 
 struct QueueSample {

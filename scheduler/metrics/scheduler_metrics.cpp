@@ -1,8 +1,8 @@
 #include "scheduler/metrics/scheduler_metrics.h"
 
-#include <algorithm>
-
 #include <prometheus/text_serializer.h>
+
+#include <algorithm>
 
 namespace fairway::metrics {
 namespace {
@@ -23,11 +23,13 @@ double seconds(std::chrono::nanoseconds duration) {
 }
 
 // Observes `value` `count` times in one update (ObserveMultiple), O(buckets) whatever the count.
-void observe_times(prometheus::Histogram& histogram, const prometheus::Histogram::BucketBoundaries& bounds,
-                   double value, uint64_t count) {
+void observe_times(prometheus::Histogram& histogram,
+                   const prometheus::Histogram::BucketBoundaries& bounds, double value,
+                   uint64_t count) {
   if (count == 0) return;
   std::vector<double> increments(bounds.size() + 1, 0.0);
-  const auto bucket = static_cast<size_t>(std::lower_bound(bounds.begin(), bounds.end(), value) - bounds.begin());
+  const auto bucket =
+      static_cast<size_t>(std::lower_bound(bounds.begin(), bounds.end(), value) - bounds.begin());
   increments[bucket] = static_cast<double>(count);
   histogram.ObserveMultiple(increments, value * static_cast<double>(count));
 }
@@ -58,10 +60,14 @@ AttemptResult attempt_result(PendingReason reason) {
 ApiTarget classify_request(std::string_view verb, std::string_view path) {
   const auto parts = split_path(path);
   size_t start = 0;
-  if (parts.size() >= 2 && parts[0] == "api") start = 2;
-  else if (parts.size() >= 3 && parts[0] == "apis") start = 3;
-  else return {std::string(verb), "other"};
-  std::vector<std::string_view> rest(parts.begin() + static_cast<std::ptrdiff_t>(start), parts.end());
+  if (parts.size() >= 2 && parts[0] == "api")
+    start = 2;
+  else if (parts.size() >= 3 && parts[0] == "apis")
+    start = 3;
+  else
+    return {std::string(verb), "other"};
+  std::vector<std::string_view> rest(parts.begin() + static_cast<std::ptrdiff_t>(start),
+                                     parts.end());
   if (rest.size() >= 3 && rest[0] == "namespaces") rest.erase(rest.begin(), rest.begin() + 2);
   if (rest.empty()) return {std::string(verb), "discovery"};
   ApiTarget target{std::string(verb), std::string(rest[0])};
@@ -81,42 +87,61 @@ SchedulerMetrics::SchedulerMetrics(MetricsOptions options)
                       .Help("Pod end-to-end scheduling latency: creation to the accepted binding.")
                       .Register(r);
   pod_latency_all_ = &pod_latency_->Add({}, kPodLatencyBuckets);
-  attempt_latency_ = &BuildHistogram()
-                          .Name("fairway_scheduling_attempt_duration_seconds")
-                          .Help("Time from the start of a cycle to its decision, once per job attempted, by result.")
-                          .Register(r);
+  attempt_latency_ =
+      &BuildHistogram()
+           .Name("fairway_scheduling_attempt_duration_seconds")
+           .Help(
+               "Time from the start of a cycle to its decision, once per job attempted, by result.")
+           .Register(r);
   phase_latency_ = &BuildHistogram()
                         .Name("fairway_scheduling_cycle_phase_duration_seconds")
                         .Help("Duration of each phase of a scheduling cycle.")
                         .Register(r);
-  attempts_ = &BuildCounter()
-                   .Name("fairway_schedule_attempts_total")
-                   .Help("Jobs attempted in scheduling cycles, by result (scheduled, unschedulable, error).")
-                   .Register(r);
-  cycles_ = &BuildCounter().Name("fairway_scheduling_cycles_total").Help("Scheduling cycles run.").Register(r);
+  attempts_ =
+      &BuildCounter()
+           .Name("fairway_schedule_attempts_total")
+           .Help(
+               "Jobs attempted in scheduling cycles, by result (scheduled, unschedulable, error).")
+           .Register(r);
+  cycles_ = &BuildCounter()
+                 .Name("fairway_scheduling_cycles_total")
+                 .Help("Scheduling cycles run.")
+                 .Register(r);
   api_requests_ = &BuildCounter()
                        .Name("fairway_api_requests_total")
-                       .Help("Requests to the Kubernetes API server, by verb, resource and HTTP code (0: transport error).")
+                       .Help(
+                           "Requests to the Kubernetes API server, by verb, resource and HTTP code "
+                           "(0: transport error).")
                        .Register(r);
   bind_latency_ = &BuildHistogram()
                        .Name("fairway_bind_duration_seconds")
                        .Help("Latency of pods/binding API calls.")
                        .Register(r);
-  binds_ = &BuildCounter().Name("fairway_binds_total").Help("Bindings the API server accepted.").Register(r);
-  bind_errors_ = &BuildCounter()
-                      .Name("fairway_bind_errors_total")
-                      .Help("Binding calls that failed, by HTTP code (0: transport error; 409: already bound).")
-                      .Register(r);
-  evictions_ = &BuildCounter()
-                    .Name("fairway_evictions_total")
-                    .Help("Pods evicted by the background pass, by action (preempt, reclaim, consolidate).")
-                    .Register(r);
-  leader_ = &BuildGauge().Name("fairway_leader").Help("1 when this replica holds the lease and schedules.").Register(r);
+  binds_ = &BuildCounter()
+                .Name("fairway_binds_total")
+                .Help("Bindings the API server accepted.")
+                .Register(r);
+  bind_errors_ =
+      &BuildCounter()
+           .Name("fairway_bind_errors_total")
+           .Help(
+               "Binding calls that failed, by HTTP code (0: transport error; 409: already bound).")
+           .Register(r);
+  evictions_ =
+      &BuildCounter()
+           .Name("fairway_evictions_total")
+           .Help("Pods evicted by the background pass, by action (preempt, reclaim, consolidate).")
+           .Register(r);
+  leader_ = &BuildGauge()
+                 .Name("fairway_leader")
+                 .Help("1 when this replica holds the lease and schedules.")
+                 .Register(r);
   ready_ = &BuildGauge()
                 .Name("fairway_informers_synced")
                 .Help("1 once every informer completed its initial list.")
                 .Register(r);
-  auto& build = BuildGauge().Name("fairway_build_info").Help("Build information; always 1.").Register(r);
+  auto& build =
+      BuildGauge().Name("fairway_build_info").Help("Build information; always 1.").Register(r);
   build.Add({{"version", options_.version}}).Set(1);
 
   for (const char* phase : kPhaseNames) {
@@ -124,7 +149,8 @@ SchedulerMetrics::SchedulerMetrics(MetricsOptions options)
   }
   for (const char* result : kAttemptResultNames) {
     attempt_children_.push_back(&attempts_->Add({{"result", result}}));
-    attempt_latency_children_.push_back(&attempt_latency_->Add({{"result", result}}, kCycleBuckets));
+    attempt_latency_children_.push_back(
+        &attempt_latency_->Add({{"result", result}}, kCycleBuckets));
   }
   for (const char* action : kEvictionActions) evictions_->Add({{"action", action}});
   cycles_total_ = &cycles_->Add({});
@@ -146,7 +172,8 @@ void SchedulerMetrics::observe_cycle(const CycleResult& result, const CyclePhase
   phase("bind", phases.bind);
 
   uint64_t by_result[3] = {result.stats.jobs_scheduled, 0, 0};
-  for (const PendingJob& job : result.pending) ++by_result[static_cast<size_t>(attempt_result(job.reason))];
+  for (const PendingJob& job : result.pending)
+    ++by_result[static_cast<size_t>(attempt_result(job.reason))];
   const double decided = seconds(phases.fairshare + phases.allocate);
   for (size_t i = 0; i < 3; ++i) {
     if (by_result[i] == 0) continue;
@@ -163,20 +190,27 @@ void SchedulerMetrics::observe_api_request(std::string_view verb, std::string_vi
                                            std::chrono::nanoseconds latency) {
   const ApiTarget target = classify_request(verb, path);
   // Family::Add returns the existing child for known labels (a hash lookup under its mutex).
-  api_requests_->Add({{"verb", target.verb}, {"resource", target.resource}, {"code", std::to_string(code)}})
+  api_requests_
+      ->Add({{"verb", target.verb}, {"resource", target.resource}, {"code", std::to_string(code)}})
       .Increment();
   if (target.resource != "pods/binding" || target.verb != "POST") return;
   bind_latency_all_->Observe(seconds(latency));
-  if (code >= 200 && code < 300) binds_total_->Increment();
-  else bind_errors_->Add({{"code", std::to_string(code)}}).Increment();
+  if (code >= 200 && code < 300)
+    binds_total_->Increment();
+  else
+    bind_errors_->Add({{"code", std::to_string(code)}}).Increment();
 }
 
 void SchedulerMetrics::count_eviction(std::string_view action) {
   evictions_->Add({{"action", std::string(action)}}).Increment();
 }
 
-void SchedulerMetrics::set_leader(bool leader) { leader_gauge_->Set(leader ? 1 : 0); }
-void SchedulerMetrics::set_ready(bool synced) { ready_gauge_->Set(synced ? 1 : 0); }
+void SchedulerMetrics::set_leader(bool leader) {
+  leader_gauge_->Set(leader ? 1 : 0);
+}
+void SchedulerMetrics::set_ready(bool synced) {
+  ready_gauge_->Set(synced ? 1 : 0);
+}
 
 void SchedulerMetrics::add_source(std::string owner, Source source) {
   std::lock_guard lock(sources_mutex_);
@@ -201,14 +235,17 @@ std::string SchedulerMetrics::scrape(std::vector<prometheus::MetricFamily> extra
         prometheus::MetricFamily family;
         family.name = source.name;
         family.help = source.help;
-        family.type = source.counter ? prometheus::MetricType::Counter : prometheus::MetricType::Gauge;
+        family.type =
+            source.counter ? prometheus::MetricType::Counter : prometheus::MetricType::Gauge;
         families.push_back(std::move(family));
       }
       prometheus::ClientMetric metric;
       for (const auto& [name, value] : source.labels) metric.label.push_back({name, value});
       const double value = source.read();
-      if (source.counter) metric.counter.value = value;
-      else metric.gauge.value = value;
+      if (source.counter)
+        metric.counter.value = value;
+      else
+        metric.gauge.value = value;
       families[it->second].metric.push_back(std::move(metric));
     }
   }

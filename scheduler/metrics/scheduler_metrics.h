@@ -12,6 +12,13 @@
 // the maps here are guarded by a mutex). The per-cycle hook costs a handful of atomic updates
 // (benchmarks/metrics_bench.cpp).
 
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/metric_family.h>
+#include <prometheus/registry.h>
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -21,13 +28,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <prometheus/counter.h>
-#include <prometheus/family.h>
-#include <prometheus/gauge.h>
-#include <prometheus/histogram.h>
-#include <prometheus/metric_family.h>
-#include <prometheus/registry.h>
 
 #include "scheduler/cycle/cycle.h"
 
@@ -111,7 +111,7 @@ class SchedulerMetrics {
 
   // Cached children, so the per-cycle path does no label hashing.
   std::map<std::string, prometheus::Histogram*, std::less<>> phase_children_;
-  std::vector<prometheus::Counter*> attempt_children_;   // by AttemptResult
+  std::vector<prometheus::Counter*> attempt_children_;  // by AttemptResult
   std::vector<prometheus::Histogram*> attempt_latency_children_;
   prometheus::Counter* cycles_total_;
   prometheus::Histogram* bind_latency_all_;

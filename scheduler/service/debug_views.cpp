@@ -1,10 +1,10 @@
 #include "scheduler/service/debug_views.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <functional>
 #include <map>
-
-#include <fmt/format.h>
 
 #include "queues/quantity.h"
 #include "scheduler/state/node_filters.h"
@@ -36,7 +36,8 @@ nlohmann::json queue_json(const metrics::QueueSample& queue) {
 
 nlohmann::json debug_queues(const metrics::ClusterSnapshot& snapshot) {
   std::map<std::string, std::vector<size_t>> children;  // parent name → queue indices
-  for (size_t i = 0; i < snapshot.queues.size(); ++i) children[snapshot.queues[i].parent].push_back(i);
+  for (size_t i = 0; i < snapshot.queues.size(); ++i)
+    children[snapshot.queues[i].parent].push_back(i);
   // The tree has no cycles (QueueTree leaves out queues in one) and a bounded depth.
   std::function<nlohmann::json(size_t)> build = [&](size_t i) {
     nlohmann::json node = queue_json(snapshot.queues[i]);
@@ -58,7 +59,8 @@ nlohmann::json debug_queues(const metrics::ClusterSnapshot& snapshot) {
             {"pendingPods", snapshot.pending_pods}}}};
 }
 
-std::string node_class(const PodRecord& pod, const NodeRecord& node, const ResourceRegistry& registry) {
+std::string node_class(const PodRecord& pod, const NodeRecord& node,
+                       const ResourceRegistry& registry) {
   if (!node.present) return "node(s) not found";
   const NodeFilterResult filtered = filter_node(pod.pod, node.node);
   if (!filtered.fits()) return failure_reason(filtered);
@@ -77,14 +79,16 @@ std::string node_class(const PodRecord& pod, const NodeRecord& node, const Resou
   return shortages.empty() ? "fits" : shortages;
 }
 
-nlohmann::json debug_pod(const ClusterState& state, std::string_view pod_key, const std::string& last_message) {
+nlohmann::json debug_pod(const ClusterState& state, std::string_view pod_key,
+                         const std::string& last_message) {
   const PodRecord* record = state.find_pod(pod_key);
   if (record == nullptr) return nullptr;
   const ResourceRegistry& registry = state.registry();
   nlohmann::json requests = nlohmann::json::object();
   for (size_t i = 0; i < registry.size(); ++i) {
     const auto r = static_cast<ResourceId>(i);
-    if (record->requests[r] != 0) requests[registry.name(r)] = format_quantity(record->requests[r], registry.scale(r));
+    if (record->requests[r] != 0)
+      requests[registry.name(r)] = format_quantity(record->requests[r], registry.scale(r));
   }
   nlohmann::json answer = {{"pod", std::string(pod_key)},
                            {"schedulerName", record->pod.scheduler_name},
@@ -135,17 +139,21 @@ nlohmann::json debug_pod(const ClusterState& state, std::string_view pod_key, co
 std::string render_pod_explanation(const nlohmann::json& a) {
   std::string out = fmt::format("Pod:       {}\n", a.value("pod", ""));
   if (!a.value("ours", false)) {
-    out += fmt::format("Scheduler: {} (not fairway's: fairway does not place it)\n", a.value("schedulerName", ""));
+    out += fmt::format("Scheduler: {} (not fairway's: fairway does not place it)\n",
+                       a.value("schedulerName", ""));
   }
   if (a.contains("queue")) out += fmt::format("Queue:     {}\n", a["queue"].get<std::string>());
   if (a.contains("job")) {
-    out += fmt::format("Job:       {} ({} of minMember {} bound, {} pods)\n", a["job"].get<std::string>(),
-                       a.value("gangBound", 0), a.value("minMember", 1), a.value("gangPods", 0));
+    out += fmt::format("Job:       {} ({} of minMember {} bound, {} pods)\n",
+                       a["job"].get<std::string>(), a.value("gangBound", 0),
+                       a.value("minMember", 1), a.value("gangPods", 0));
   }
   std::string requests;
-  for (const auto& [name, value] : a.value("requests", nlohmann::json::object()).items()) {
-    if (!requests.empty()) requests += ", ";
-    requests += name + "=" + value.get<std::string>();
+  if (const auto found = a.find("requests"); found != a.end() && found->is_object()) {
+    for (auto it = found->begin(); it != found->end(); ++it) {
+      if (!requests.empty()) requests += ", ";
+      requests += it.key() + "=" + (it->is_string() ? it->get<std::string>() : it->dump());
+    }
   }
   out += fmt::format("Requests:  {}\n", requests);
   out += fmt::format("State:     {}", a.value("state", ""));
@@ -154,8 +162,8 @@ std::string render_pod_explanation(const nlohmann::json& a) {
   if (a.contains("message")) out += fmt::format("Why:       {}\n", a["message"].get<std::string>());
   if (a.contains("nodes")) {
     const auto& nodes = a["nodes"];
-    out += fmt::format("Nodes:     {} of {} pass every filter and have room\n", nodes.value("fit", 0),
-                       nodes.value("total", 0));
+    out += fmt::format("Nodes:     {} of {} pass every filter and have room\n",
+                       nodes.value("fit", 0), nodes.value("total", 0));
     for (const auto& c : nodes["classes"]) {
       std::string examples;
       for (const auto& name : c["examples"]) {

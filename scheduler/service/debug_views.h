@@ -9,10 +9,9 @@
 //   fail (or fit) for the same reasons: {"result": "Insufficient nvidia.com/gpu", "nodes": 412,
 //   "examples": [...]}.
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "scheduler/metrics/cluster_snapshot.h"
 #include "scheduler/state/cluster_state.h"
@@ -23,12 +22,14 @@ nlohmann::json debug_queues(const metrics::ClusterSnapshot& snapshot);
 
 // `last_message`: the pending explanation last written for the pod ("" when none).
 // Returns null when the pod is unknown.
-nlohmann::json debug_pod(const ClusterState& state, std::string_view pod_key, const std::string& last_message);
+nlohmann::json debug_pod(const ClusterState& state, std::string_view pod_key,
+                         const std::string& last_message);
 
 // The node-class text that explains why `pod` may not run on `node` ("fits" when it may):
 // the first failing filter (kube-scheduler's words), else "Insufficient <resource>" for every
 // resource that is short, joined by ", ".
-std::string node_class(const PodRecord& pod, const NodeRecord& node, const ResourceRegistry& registry);
+std::string node_class(const PodRecord& pod, const NodeRecord& node,
+                       const ResourceRegistry& registry);
 
 // A person's reading of debug_pod (what `fairway explain` prints).
 std::string render_pod_explanation(const nlohmann::json& answer);

@@ -12,7 +12,8 @@ namespace {
 // Runs `question` on the loop thread and waits for its answer; nullopt when the loop does not
 // answer in time (busy in a long cycle, or shutting down).
 template <typename T>
-std::optional<T> ask_loop(Inbox& inbox, const std::atomic<bool>& stopping, std::chrono::milliseconds timeout,
+std::optional<T> ask_loop(Inbox& inbox, const std::atomic<bool>& stopping,
+                          std::chrono::milliseconds timeout,
                           std::function<T(ClusterState&)> question) {
   auto promise = std::make_shared<std::promise<T>>();
   auto answer = promise->get_future();
@@ -21,7 +22,8 @@ std::optional<T> ask_loop(Inbox& inbox, const std::atomic<bool>& stopping, std::
   });
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!stopping.load()) {
-    if (answer.wait_for(std::chrono::milliseconds(50)) == std::future_status::ready) return answer.get();
+    if (answer.wait_for(std::chrono::milliseconds(50)) == std::future_status::ready)
+      return answer.get();
     if (std::chrono::steady_clock::now() >= deadline) break;
   }
   return std::nullopt;
@@ -42,8 +44,12 @@ std::string percent_decode(std::string_view text) {
 
 }  // namespace
 
-Endpoints::Endpoints(EndpointOptions options, metrics::SchedulerMetrics& metrics, Inbox& inbox, Probes probes)
-    : options_(options), metrics_(metrics), inbox_(inbox), probes_(std::move(probes)),
+Endpoints::Endpoints(EndpointOptions options, metrics::SchedulerMetrics& metrics, Inbox& inbox,
+                     Probes probes)
+    : options_(options),
+      metrics_(metrics),
+      inbox_(inbox),
+      probes_(std::move(probes)),
       server_(http::ServerOptions{.bind_address = options.bind_address}) {
   server_.route("/metrics", [this](const http::Request&) { return metrics_page(); });
   server_.route("/healthz", [this](const http::Request&) {
@@ -54,12 +60,17 @@ Endpoints::Endpoints(EndpointOptions options, metrics::SchedulerMetrics& metrics
     return http::text(200, probes_.leader() ? "leader\n" : "standby\n");
   });
   server_.route("/debug/queues", [this](const http::Request&) { return debug_queues_page(); });
-  server_.route_prefix("/debug/pods/", [this](const http::Request& request) { return debug_pod_page(request); });
+  server_.route_prefix("/debug/pods/",
+                       [this](const http::Request& request) { return debug_pod_page(request); });
 }
 
-Endpoints::~Endpoints() { stop(); }
+Endpoints::~Endpoints() {
+  stop();
+}
 
-tl::expected<void, std::string> Endpoints::start() { return server_.start(); }
+tl::expected<void, std::string> Endpoints::start() {
+  return server_.start();
+}
 
 void Endpoints::stop() {
   stopping_ = true;
@@ -90,24 +101,26 @@ http::Response Endpoints::debug_queues_page() {
 }
 
 http::Response Endpoints::debug_pod_page(const http::Request& request) {
-  const std::string key = percent_decode(std::string_view(request.path).substr(std::string_view("/debug/pods/").size()));
+  const std::string key = percent_decode(
+      std::string_view(request.path).substr(std::string_view("/debug/pods/").size()));
   const auto slash = key.find('/');
   if (slash == std::string::npos || slash == 0 || slash + 1 == key.size() ||
       key.find('/', slash + 1) != std::string::npos) {
     return http::text(400, "expected /debug/pods/NAMESPACE/NAME\n");
   }
-  auto answer = ask_loop<nlohmann::json>(inbox_, stopping_, options_.loop_timeout,
-                                         [this, key](ClusterState& state) {
-                                           std::string message;
-                                           if (explained_ != nullptr) {
-                                             if (auto it = explained_->find(key); it != explained_->end()) {
-                                               message = it->second;
-                                             }
-                                           }
-                                           return debug_pod(state, key, message);
-                                         });
+  auto answer = ask_loop<nlohmann::json>(
+      inbox_, stopping_, options_.loop_timeout, [this, key](ClusterState& state) {
+        std::string message;
+        if (explained_ != nullptr) {
+          if (auto it = explained_->find(key); it != explained_->end()) {
+            message = it->second;
+          }
+        }
+        return debug_pod(state, key, message);
+      });
   if (!answer) return http::text(503, "the scheduling loop did not answer in time\n");
-  if (answer->is_null()) return http::json(404, nlohmann::json{{"pod", key}, {"error", "pod not found"}}.dump() + "\n");
+  if (answer->is_null())
+    return http::json(404, nlohmann::json{{"pod", key}, {"error", "pod not found"}}.dump() + "\n");
   return http::json(200, answer->dump(2) + "\n");
 }
 

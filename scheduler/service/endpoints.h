@@ -16,9 +16,8 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <unordered_map>
-
 #include <tl/expected.hpp>
+#include <unordered_map>
 
 #include "scheduler/http/http_server.h"
 #include "scheduler/metrics/scheduler_metrics.h"
@@ -38,7 +37,8 @@ class Endpoints {
     std::function<bool()> synced;
     std::function<bool()> leader;
   };
-  Endpoints(EndpointOptions options, metrics::SchedulerMetrics& metrics, Inbox& inbox, Probes probes);
+  Endpoints(EndpointOptions options, metrics::SchedulerMetrics& metrics, Inbox& inbox,
+            Probes probes);
   ~Endpoints();
 
   tl::expected<void, std::string> start();
@@ -46,7 +46,9 @@ class Endpoints {
   uint16_t port() const { return server_.port(); }
 
   // The pending explanations last written, by pod key; read on the loop thread only.
-  void set_explanations(const std::unordered_map<std::string, std::string>* explained) { explained_ = explained; }
+  void set_explanations(const std::unordered_map<std::string, std::string>* explained) {
+    explained_ = explained;
+  }
 
  private:
   http::Response metrics_page();

@@ -23,7 +23,8 @@ class EventLimiter {
     auto [it, added] = buckets_.try_emplace(object, Bucket{static_cast<double>(burst_), now_ms});
     Bucket& bucket = it->second;
     if (!added) {
-      const double earned = static_cast<double>(now_ms - bucket.updated_ms) / static_cast<double>(refill_ms_);
+      const double earned =
+          static_cast<double>(now_ms - bucket.updated_ms) / static_cast<double>(refill_ms_);
       bucket.tokens = std::min(static_cast<double>(burst_), bucket.tokens + std::max(earned, 0.0));
       bucket.updated_ms = now_ms;
     }
@@ -43,7 +44,8 @@ class EventLimiter {
   void forget_full(int64_t now_ms) {
     std::erase_if(buckets_, [&](const auto& entry) {
       return entry.second.tokens + static_cast<double>(now_ms - entry.second.updated_ms) /
-                                       static_cast<double>(refill_ms_) >= burst_;
+                                       static_cast<double>(refill_ms_) >=
+             burst_;
     });
   }
 

@@ -328,6 +328,7 @@ int SchedulerService::run(std::stop_token stop) {
     }
     for (Binding& binding : result.bindings) {
       explained.erase(binding.pod);
+      group_explained.erase(binding.job);  // explained again if it ever waits again
       actuator.bind(std::move(binding));
     }
     metrics_.observe_cycle(result, {.snapshot = snapshot_time,

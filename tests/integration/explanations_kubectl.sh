@@ -97,17 +97,8 @@ YAML
 # Half of gpu-0 and gpu-2 is taken (bound already): each rack has one node with 8 GPUs free and
 # one with at most 4, so two 6-GPU pods fit the cluster but not one rack.
 { pod filler-0 team 4 '{}' gpu-0; pod filler-2 team 4 '{}' gpu-2; } | k apply -f - >/dev/null
-{
-  pod huge team 16                                   # fits no node
-  pod capped-1 capped 3                              # within the limit of 4
-  pod gang-a team 1 '{fairway.dev/pod-group: partial}'
-  pod gang-b team 1 '{fairway.dev/pod-group: partial}'
-} | k apply -f - >/dev/null
-for _ in $(seq 100); do
-  [ "$(k get pod capped-1 -o jsonpath='{.spec.nodeName}')" != "" ] && break; sleep 0.1
-done
-pod capped-2 capped 3 | k apply -f - >/dev/null      # 3 + 3 > limit 4
-# A gang of 2 x 6 GPUs that must share a rack.
+# Gangs first, so their pods are never seen without their PodGroup: one that will miss two
+# pods, and one of 2 x 6 GPUs that must share a rack.
 k apply -f - >/dev/null <<'YAML'
 apiVersion: scheduling.fairway.dev/v1alpha1
 kind: PodGroup
@@ -119,6 +110,16 @@ kind: PodGroup
 metadata: {name: racked, namespace: default}
 spec: {minMember: 2, queue: team, topologyConstraint: {topology: fabric, requiredLevel: example.com/rack}}
 YAML
+{
+  pod huge team 16                                   # fits no node
+  pod capped-1 capped 3                              # within the limit of 4
+  pod gang-a team 1 '{fairway.dev/pod-group: partial}'
+  pod gang-b team 1 '{fairway.dev/pod-group: partial}'
+} | k apply -f - >/dev/null
+for _ in $(seq 100); do
+  [ "$(k get pod capped-1 -o jsonpath='{.spec.nodeName}')" != "" ] && break; sleep 0.1
+done
+pod capped-2 capped 3 | k apply -f - >/dev/null      # 3 + 3 > limit 4
 { for i in 0 1; do pod "racked-$i" team 6 '{fairway.dev/pod-group: racked}'; done; } | k apply -f - >/dev/null
 
 message() { k get pod "$1" -o jsonpath='{.status.conditions[?(@.type=="PodScheduled")].message}'; }

@@ -32,7 +32,7 @@ YAML
 "$PROMETHEUS" --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/data" \
   --web.listen-address="127.0.0.1:$prom_port" >"$WORK/prom.log" 2>&1 &
 PROM_PID=$!
-"$FAIRWAY" sim --speed 20 --hold --metrics-bind-address "127.0.0.1:$port" \
+"$FAIRWAY" sim --speed 5 --hold --metrics-bind-address "127.0.0.1:$port" \
   --kubeconfig-out "$WORK/kc" >"$WORK/sim.out" 2>"$WORK/sim.err" &
 SIM_PID=$!
 

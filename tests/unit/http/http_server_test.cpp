@@ -15,8 +15,10 @@ namespace {
 
 TEST(BindAddress, AcceptsKubeSchedulerForms) {
   EXPECT_EQ(parse_bind_address(":8080").value(), (std::pair<std::string, uint16_t>{"", 8080}));
-  EXPECT_EQ(parse_bind_address("127.0.0.1:0").value(), (std::pair<std::string, uint16_t>{"127.0.0.1", 0}));
-  EXPECT_EQ(parse_bind_address("[::1]:9443").value(), (std::pair<std::string, uint16_t>{"::1", 9443}));
+  EXPECT_EQ(parse_bind_address("127.0.0.1:0").value(),
+            (std::pair<std::string, uint16_t>{"127.0.0.1", 0}));
+  EXPECT_EQ(parse_bind_address("[::1]:9443").value(),
+            (std::pair<std::string, uint16_t>{"::1", 9443}));
   EXPECT_FALSE(parse_bind_address("8080"));
   EXPECT_FALSE(parse_bind_address(":http"));
   EXPECT_FALSE(parse_bind_address(":70000"));
@@ -37,7 +39,8 @@ TEST(Routes, ExactBeforeLongestPrefix) {
 
 Server& routed(Server& server) {
   server.route("/echo", [](const Request& request) {
-    return text(200, request.method + " " + request.path + " ?" + request.query + " " + request.body);
+    return text(200,
+                request.method + " " + request.path + " ?" + request.query + " " + request.body);
   });
   server.route("/boom", [](const Request&) -> Response { throw std::runtime_error("kaput"); });
   return server;
@@ -71,7 +74,8 @@ TEST(Server, AnswersOverPlainHttpWithKeepAlive) {
 TEST(Server, ServesTlsFromCertificateFiles) {
   const auto cert = apiserver::make_self_signed_cert("fairway-test");
   ASSERT_TRUE(cert);
-  const auto dir = std::filesystem::temp_directory_path() / ("fairway-http-test-" + std::to_string(getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("fairway-http-test-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
   std::ofstream(dir / "tls.crt") << cert->cert_pem;
   std::ofstream(dir / "tls.key") << cert->key_pem;
@@ -93,7 +97,8 @@ TEST(Server, ServesTlsFromCertificateFiles) {
 }
 
 TEST(Server, StartReportsBadCertificatesAndBusyPorts) {
-  Server bad_cert(ServerOptions{.bind_address = "127.0.0.1:0", .tls_cert_file = "/nonexistent.crt",
+  Server bad_cert(ServerOptions{.bind_address = "127.0.0.1:0",
+                                .tls_cert_file = "/nonexistent.crt",
                                 .tls_key_file = "/nonexistent.key"});
   auto started = bad_cert.start();
   ASSERT_FALSE(started);

@@ -73,7 +73,8 @@ TEST(DebugPod, AGangShowsItsProgress) {
   EXPECT_EQ(answer["job"], "ns/g");
   EXPECT_EQ(answer["minMember"], 4);
   EXPECT_EQ(answer["gangPods"], 2);
-  EXPECT_THAT(render_pod_explanation(answer), HasSubstr("Job:       ns/g (0 of minMember 4 bound, 2 pods)"));
+  EXPECT_THAT(render_pod_explanation(answer),
+              HasSubstr("Job:       ns/g (0 of minMember 4 bound, 2 pods)"));
 }
 
 TEST(DebugQueues, NestsChildrenUnderParents) {

@@ -51,12 +51,18 @@ TEST(SchedulerMetrics, CycleCountsAttemptsByResultAndTimesPhases) {
   EXPECT_THAT(text, HasSubstr("fairway_schedule_attempts_total{result=\"error\"} 1"));
   EXPECT_THAT(text, HasSubstr("fairway_scheduling_cycles_total 1"));
   // 3.2 ms per attempt: the 0.0025 bucket holds none, the 0.005 bucket all three.
-  EXPECT_THAT(text, HasSubstr("fairway_scheduling_attempt_duration_seconds_bucket{result=\"scheduled\",le=\"0.0025\"} 0"));
-  EXPECT_THAT(text, HasSubstr("fairway_scheduling_attempt_duration_seconds_bucket{result=\"scheduled\",le=\"0.005\"} 3"));
-  EXPECT_THAT(text, HasSubstr("fairway_scheduling_attempt_duration_seconds_count{result=\"scheduled\"} 3"));
-  EXPECT_THAT(text, HasSubstr("fairway_scheduling_cycle_phase_duration_seconds_count{phase=\"allocate\"} 1"));
+  EXPECT_THAT(text, HasSubstr("fairway_scheduling_attempt_duration_seconds_bucket{result="
+                              "\"scheduled\",le=\"0.0025\"} 0"));
+  EXPECT_THAT(text, HasSubstr("fairway_scheduling_attempt_duration_seconds_bucket{result="
+                              "\"scheduled\",le=\"0.005\"} 3"));
+  EXPECT_THAT(
+      text, HasSubstr("fairway_scheduling_attempt_duration_seconds_count{result=\"scheduled\"} 3"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("fairway_scheduling_cycle_phase_duration_seconds_count{phase=\"allocate\"} 1"));
   // The plan phase did not run: no observation.
-  EXPECT_THAT(text, HasSubstr("fairway_scheduling_cycle_phase_duration_seconds_count{phase=\"plan\"} 0"));
+  EXPECT_THAT(text,
+              HasSubstr("fairway_scheduling_cycle_phase_duration_seconds_count{phase=\"plan\"} 0"));
   EXPECT_THAT(text, HasSubstr("fairway_build_info{version=\"0.1.0\"} 1"));
   EXPECT_THAT(text, HasSubstr("# TYPE fairway_pod_scheduling_duration_seconds histogram"));
   EXPECT_THAT(text, HasSubstr("fairway_evictions_total{action=\"reclaim\"} 0"));
@@ -75,17 +81,26 @@ TEST(SchedulerMetrics, BindingsAreCountedFromApiRequests) {
   EXPECT_THAT(text, HasSubstr("fairway_bind_errors_total{code=\"409\"} 1"));
   EXPECT_THAT(text, HasSubstr("fairway_bind_errors_total{code=\"0\"} 1"));
   EXPECT_THAT(text, HasSubstr("fairway_bind_duration_seconds_count 4"));
-  EXPECT_THAT(text, HasSubstr("fairway_api_requests_total{code=\"201\",resource=\"pods/binding\",verb=\"POST\"} 2"));
-  EXPECT_THAT(text, HasSubstr("fairway_api_requests_total{code=\"200\",resource=\"nodes\",verb=\"LIST\"} 1"));
+  EXPECT_THAT(
+      text,
+      HasSubstr(
+          "fairway_api_requests_total{code=\"201\",resource=\"pods/binding\",verb=\"POST\"} 2"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("fairway_api_requests_total{code=\"200\",resource=\"nodes\",verb=\"LIST\"} 1"));
 }
 
 TEST(SchedulerMetrics, SourcesAreReadAtScrapeTimeUntilRemoved) {
   SchedulerMetrics metrics;
   std::atomic<uint64_t> restarts{2};
-  metrics.add_source("informers", {"fairway_watch_restarts_total", "help", true, {{"resource", "pods"}},
-                                   [&restarts] { return static_cast<double>(restarts.load()); }});
-  metrics.add_source("informers", {"fairway_watch_restarts_total", "help", true, {{"resource", "nodes"}},
-                                   [] { return 0.0; }});
+  metrics.add_source(
+      "informers",
+      {"fairway_watch_restarts_total", "help", true, {{"resource", "pods"}}, [&restarts] {
+         return static_cast<double>(restarts.load());
+       }});
+  metrics.add_source(
+      "informers",
+      {"fairway_watch_restarts_total", "help", true, {{"resource", "nodes"}}, [] { return 0.0; }});
   EXPECT_THAT(metrics.scrape(), HasSubstr("fairway_watch_restarts_total{resource=\"pods\"} 2"));
   restarts = 5;
   const std::string text = metrics.scrape();
@@ -133,20 +148,24 @@ TEST(ClusterSnapshot, QueueGaugesComeFromTheStateInBaseUnits) {
   // n0's 3 free GPUs cannot hold the only pending GPU pod (4): fragmented. n1's 8 can.
   EXPECT_EQ(snapshot.gpus_fragmented, 3);
   const auto text = prometheus::TextSerializer().Serialize(snapshot_families(snapshot));
-  EXPECT_THAT(text, HasSubstr("fairway_queue_allocated{queue=\"a\",resource=\"nvidia.com/gpu\"} 5"));
-  EXPECT_THAT(text, HasSubstr("fairway_queue_pending_demand{queue=\"a\",resource=\"nvidia.com/gpu\"} 4"));
+  EXPECT_THAT(text,
+              HasSubstr("fairway_queue_allocated{queue=\"a\",resource=\"nvidia.com/gpu\"} 5"));
+  EXPECT_THAT(text,
+              HasSubstr("fairway_queue_pending_demand{queue=\"a\",resource=\"nvidia.com/gpu\"} 4"));
   EXPECT_THAT(text, HasSubstr("fairway_queue_deserved{queue=\"a\",resource=\"nvidia.com/gpu\"} 8"));
   EXPECT_THAT(text, HasSubstr("fairway_queue_limit{queue=\"a\",resource=\"nvidia.com/gpu\"} 12"));
   EXPECT_THAT(text, Not(HasSubstr("fairway_queue_limit{queue=\"b\"")));  // unlimited: no series
   EXPECT_THAT(text, HasSubstr("fairway_queue_pending_pods{queue=\"a\"} 1"));
-  EXPECT_THAT(text, HasSubstr("fairway_queue_fair_share{queue=\"a\",resource=\"nvidia.com/gpu\"} 9"));
+  EXPECT_THAT(text,
+              HasSubstr("fairway_queue_fair_share{queue=\"a\",resource=\"nvidia.com/gpu\"} 9"));
   EXPECT_THAT(text, HasSubstr("fairway_node_gpus_allocated{node=\"n0\"} 5"));
   EXPECT_THAT(text, HasSubstr("fairway_cluster_gpus_fragmented 3"));
 }
 
 TEST(ClusterSnapshot, PerNodeSeriesCanBeSwitchedOff) {
   ClusterState state = small_cluster();
-  const auto text = prometheus::TextSerializer().Serialize(snapshot_families(take_snapshot(state, false)));
+  const auto text =
+      prometheus::TextSerializer().Serialize(snapshot_families(take_snapshot(state, false)));
   EXPECT_THAT(text, Not(HasSubstr("fairway_node_gpus_allocated{")));
   EXPECT_THAT(text, HasSubstr("fairway_cluster_gpus 16"));
 }
