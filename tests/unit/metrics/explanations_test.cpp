@@ -84,8 +84,12 @@ TEST(DebugQueues, NestsChildrenUnderParents) {
   state.upsert_queue(testing::queue("team-a", "org", 6));
   state.upsert_queue(testing::queue("team-b", "org", 2));
   const auto tree = debug_queues(metrics::take_snapshot(state, false));
-  ASSERT_EQ(tree["queues"].size(), 1u);
-  const auto& org = tree["queues"][0];
+  // Roots: org and the implicit default queue (no Queue named default exists).
+  ASSERT_EQ(tree["queues"].size(), 2u);
+  std::set<std::string> roots;
+  for (const auto& root : tree["queues"]) roots.insert(root["name"].get<std::string>());
+  EXPECT_EQ(roots, (std::set<std::string>{"default", "org"}));
+  const auto& org = tree["queues"][0]["name"] == "org" ? tree["queues"][0] : tree["queues"][1];
   EXPECT_EQ(org["name"], "org");
   EXPECT_FALSE(org["leaf"].get<bool>());
   ASSERT_EQ(org["children"].size(), 2u);
