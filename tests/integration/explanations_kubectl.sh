@@ -115,6 +115,8 @@ YAML
   pod capped-1 capped 3                              # within the limit of 4
   pod gang-a team 1 '{fairway.dev/pod-group: partial}'
   pod gang-b team 1 '{fairway.dev/pod-group: partial}'
+  pod lost nope 1                                    # a queue that does not exist
+  pod stray orphan 1                                 # an invalid queue
 } | k apply -f - >/dev/null
 for _ in $(seq 100); do
   [ "$(k get pod capped-1 -o jsonpath='{.spec.nodeName}')" != "" ] && break; sleep 0.1
@@ -137,7 +139,9 @@ expect_message capped-2 'queue "capped" would exceed its limit on nvidia.com/gpu
 expect_message gang-a 'waiting for gang: 2 of minMember 4 pods exist'
 expect_message racked-0 'gang needs 12 GPUs in one '
 expect_message racked-0 '(required level example.com/rack)'
-for p in huge capped-2 gang-a racked-0; do
+expect_message lost 'queue "nope" does not exist'
+expect_message stray 'queue "orphan" is invalid: '
+for p in huge capped-2 gang-a racked-0 lost stray; do
   reason=$(k get pod "$p" -o jsonpath='{.status.conditions[?(@.type=="PodScheduled")].status}/{.status.conditions[?(@.type=="PodScheduled")].reason}')
   [ "$reason" = "False/Unschedulable" ] || fail "pod $p: PodScheduled is '$reason', want False/Unschedulable"
 done
