@@ -180,7 +180,9 @@ void Actuator::do_explain(const Unschedulable& pending) {
   const bool event_allowed = event_limiter_.allow(pending.kind + "/" + pending.pod, now_ms);
   if (!event_allowed) ++stats_.events_dropped;
   if (pending.kind == "PodGroup") {
-    if (event_allowed) post_event("PodGroup", ns, name, pending.uid, "Warning", pending.reason, pending.message);
+    if (event_allowed) {
+      post_event("PodGroup", ns, name, pending.uid, "Warning", pending.reason, pending.message);
+    }
     return;
   }
   const std::string path = fmt::format("/api/v1/namespaces/{}/pods/{}/status", ns, name);
@@ -195,12 +197,14 @@ void Actuator::do_explain(const Unschedulable& pending) {
               {{"pod", pending.pod},
                {"error", response ? std::to_string(response->status) : response.error().message}});
   }
-  if (event_allowed) post_event("Pod", ns, name, pending.uid, "Warning", "FailedScheduling", pending.message);
+  if (event_allowed) {
+    post_event("Pod", ns, name, pending.uid, "Warning", "FailedScheduling", pending.message);
+  }
 }
 
 void Actuator::post_event(const std::string& kind, const std::string& ns, const std::string& name,
-                          const std::string& uid, const std::string& type, const std::string& reason,
-                          const std::string& message) {
+                          const std::string& uid, const std::string& type,
+                          const std::string& reason, const std::string& message) {
   k8s::EventSpec event;
   event.namespace_ = ns;
   event.involved_kind = kind;

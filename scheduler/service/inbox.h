@@ -30,7 +30,8 @@ class Inbox {
   // Waits until something is posted or `deadline`, then returns everything posted so far.
   std::vector<Change> take(std::chrono::steady_clock::time_point deadline) {
     std::unique_lock lock(mutex_);
-    wake_.wait_until(lock, deadline, [this] { return !changes_.empty() || !reads_.empty() || woken_; });
+    wake_.wait_until(lock, deadline,
+                     [this] { return !changes_.empty() || !reads_.empty() || woken_; });
     woken_ = false;
     std::vector<Change> out;
     out.swap(changes_);

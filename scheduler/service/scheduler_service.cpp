@@ -15,6 +15,7 @@
 #include "scheduler/service/endpoints.h"
 #include "scheduler/service/inbox.h"
 #include "scheduler/service/log.h"
+#include "scheduler/service/service_metrics.h"
 #include "scheduler/service/status.h"
 
 namespace fairway {
@@ -47,30 +48,6 @@ std::unique_ptr<k8s::Reflector<T>> make_reflector(
 }
 
 constexpr auto kStatusPeriod = std::chrono::seconds(1);
-
-// Watch health per resource, read from each reflector's atomics at scrape time.
-template <typename... Reflectors>
-void add_informer_sources(metrics::SchedulerMetrics& metrics, const Reflectors&... reflectors) {
-  auto add = [&metrics](const auto& reflector) {
-    const k8s::ReflectorStats* stats = &reflector.stats();
-    const std::vector<std::pair<std::string, std::string>> labels = {{"resource", reflector.resource()}};
-    metrics.add_source("informers", {"fairway_watch_restarts_total",
-                                     "Watches re-opened after the first, by resource.", true, labels,
-                                     [stats] { return static_cast<double>(stats->watch_restarts.load()); }});
-    metrics.add_source("informers", {"fairway_relists_total",
-                                     "Full re-lists after the initial list (410 Gone, broken streams), by resource.",
-                                     true, labels, [stats] {
-                                       const auto lists = stats->lists.load();
-                                       return static_cast<double>(lists > 0 ? lists - 1 : 0);
-                                     }});
-    metrics.add_source("informers", {"fairway_watch_events_total", "Watch events received, by resource.",
-                                     true, labels, [stats] { return static_cast<double>(stats->events.load()); }});
-    metrics.add_source("informers", {"fairway_decode_errors_total",
-                                     "Objects that could not be decoded and were skipped, by resource.", true,
-                                     labels, [stats] { return static_cast<double>(stats->decode_errors.load()); }});
-  };
-  (add(reflectors), ...);
-}
 
 // Writes the status of Queues and PodGroups whose status changed since the last write.
 void publish_status(ClusterState& state, const CycleResult& result,
@@ -230,7 +207,8 @@ int SchedulerService::run(std::stop_token stop) {
     if (binding.pod_created_ms > 0) {
       const auto wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                std::chrono::system_clock::now().time_since_epoch()).count();
-      metrics_.observe_pod_scheduled(static_cast<double>(wall_ms - binding.pod_created_ms) / 1000.0);
+      metrics_.observe_pod_scheduled(static_cast<double>(wall_ms - binding.pod_created_ms) /
+                                     1000.0);
     }
     const int64_t now = std::chrono::steady_clock::now().time_since_epoch().count();
     int64_t unset = 0;
@@ -239,26 +217,18 @@ int SchedulerService::run(std::stop_token stop) {
     ++stats_.binds_completed;
   };
   Actuator actuator(client, options_.bind_workers, std::move(hooks));
-  {
-    const ActuatorStats* stats = &actuator.stats();
-    metrics_.add_source("actuator", {"fairway_events_total", "Kubernetes Events written.", true, {},
-                                     [stats] { return static_cast<double>(stats->events.load()); }});
-    metrics_.add_source("actuator", {"fairway_events_dropped_total",
-                                     "Events not written because their object had too many recently.", true, {},
-                                     [stats] { return static_cast<double>(stats->events_dropped.load()); }});
-    metrics_.add_source("actuator", {"fairway_status_writes_total",
-                                     "Status writes (pod conditions, Queue and PodGroup status) accepted.", true, {},
-                                     [stats] { return static_cast<double>(stats->status_writes.load()); }});
-  }
+  add_actuator_sources(metrics_, actuator.stats());
 
   std::unique_ptr<Endpoints> endpoints;
   if (!options_.metrics_bind_address.empty() && options_.metrics_bind_address != "0") {
     endpoints = std::make_unique<Endpoints>(
         EndpointOptions{.bind_address = options_.metrics_bind_address,
                         .per_node_metrics = options_.per_node_metrics},
-        metrics_, inbox, Endpoints::Probes{.synced = [this] { return stats_.synced.load(); }, .leader = may_write});
+        metrics_, inbox,
+        Endpoints::Probes{.synced = [this] { return stats_.synced.load(); }, .leader = may_write});
     if (auto started = endpoints->start(); !started) {
-      log::error("cannot serve metrics", {{"address", options_.metrics_bind_address}, {"error", started.error()}});
+      log::error("cannot serve metrics",
+                 {{"address", options_.metrics_bind_address}, {"error", started.error()}});
       endpoints.reset();
     } else {
       log::info("serving metrics and health", {{"address", options_.metrics_bind_address},
@@ -276,7 +246,9 @@ int SchedulerService::run(std::stop_token stop) {
   std::unordered_map<std::string, std::string> group_explained;  // by PodGroup key
   if (endpoints) endpoints->set_explanations(&explained);
   CycleOptions cycle_options = options_.cycle;
-  cycle_options.clock_ns = [] { return std::chrono::steady_clock::now().time_since_epoch().count(); };
+  cycle_options.clock_ns = [] {
+    return std::chrono::steady_clock::now().time_since_epoch().count();
+  };
   std::chrono::nanoseconds snapshot_time{0};  // applying changes since the last cycle
   std::unordered_map<std::string, std::string> status_written;  // by path
   auto last_status = std::chrono::steady_clock::now() - kStatusPeriod;
@@ -331,10 +303,11 @@ int SchedulerService::run(std::stop_token stop) {
       group_explained.erase(binding.job);  // explained again if it ever waits again
       actuator.bind(std::move(binding));
     }
-    metrics_.observe_cycle(result, {.snapshot = snapshot_time,
-                                    .fairshare = std::chrono::nanoseconds(result.stats.fairshare_ns),
-                                    .allocate = std::chrono::nanoseconds(result.stats.allocate_ns),
-                                    .bind = std::chrono::steady_clock::now() - bind_start});
+    metrics_.observe_cycle(result,
+                           {.snapshot = snapshot_time,
+                            .fairshare = std::chrono::nanoseconds(result.stats.fairshare_ns),
+                            .allocate = std::chrono::nanoseconds(result.stats.allocate_ns),
+                            .bind = std::chrono::steady_clock::now() - bind_start});
     snapshot_time = std::chrono::nanoseconds(0);
     for (const PendingJob& job : result.pending) {
       for (const std::string& pod : job.pods) {
@@ -365,8 +338,9 @@ int SchedulerService::run(std::stop_token stop) {
       std::erase_if(explained, [&state](const auto& entry) { return state.find_pod(entry.first) == nullptr; });
     }
     if (group_explained.size() > 2 * state.jobs().size() + 1024) {
-      std::erase_if(group_explained,
-                    [&state](const auto& entry) { return state.find_pod_group(entry.first) == nullptr; });
+      std::erase_if(group_explained, [&state](const auto& entry) {
+        return state.find_pod_group(entry.first) == nullptr;
+      });
     }
   }
 
@@ -374,7 +348,7 @@ int SchedulerService::run(std::stop_token stop) {
   // the watches so the reflector threads return.
   log::info("scheduler stopping", {{"binds", std::to_string(actuator.stats().binds.load())}});
   if (endpoints) endpoints->stop();  // its questions need the loop, which has ended
-  metrics_.remove_sources("actuator");
+  metrics_.remove_sources(kActuatorSources);
   actuator.stop();
   leader = false;
   writer_client.stop();
@@ -385,7 +359,7 @@ int SchedulerService::run(std::stop_token stop) {
   for (auto& thread : threads) thread.request_stop();
   client.stop();
   threads.clear();  // joins
-  metrics_.remove_sources("informers");
+  metrics_.remove_sources(kInformerSources);
   return 0;
 }
 
