@@ -116,7 +116,7 @@ names = set()
 for e in exprs:
     names |= set(re.findall(r"\b(fairway[:_][a-z0-9_:]+)", e))
 repo = pathlib.Path(sys.argv[2])
-source = "".join(p.read_text() for p in (repo / "scheduler").rglob("*.cpp"))
+source = "".join(p.read_text() for p in (repo / "scheduler").rglob("*") if p.suffix in (".cpp", ".h"))
 rules = (repo / "charts/fairway/alerts/fairway-rules.yaml").read_text()
 for name in sorted(names):
     base = re.sub(r"_(bucket|count|sum)$", "", name)
