@@ -13,7 +13,7 @@ CTEST_ARGS  ?=
 DEBIAN_PACKAGES := cmake g++ make pkg-config \
   libboost1.81-dev libboost-graph1.81-dev libssl-dev libsimdjson-dev nlohmann-json3-dev \
   libyaml-cpp-dev libspdlog-dev libfmt-dev prometheus-cpp-dev libexpected-dev \
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev prometheus
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

@@ -14,3 +14,5 @@ endif()
 find_package(OpenSSL REQUIRED)
 find_package(Boost 1.81 REQUIRED CONFIG)
 find_package(simdjson REQUIRED)
+# Core only (registry + text serializer): fairway serves /metrics on its own HTTP server.
+find_package(prometheus-cpp CONFIG REQUIRED COMPONENTS core)

@@ -18,6 +18,8 @@ int sim(std::span<const std::string> args, std::ostream& out, std::ostream& err)
 int apiserver(std::span<const std::string> args, std::ostream& out, std::ostream& err);
 // `fairway scheduler`: the service.
 int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream& err);
+// `fairway explain NS/NAME`: why a pod is pending, from the scheduler's /debug/pods endpoint.
+int explain(std::span<const std::string> args, std::ostream& out, std::ostream& err);
 // `fairway topology-agent`: publishes this node's GPU link graph (NVML via dlopen).
 int topology_agent(std::span<const std::string> args, std::ostream& out, std::ostream& err);
 

@@ -14,6 +14,7 @@ Usage:
   fairway sim [SCENARIO.yaml]   run a scenario (the built-in demo when none is given)
   fairway apiserver [flags]     the embedded Kubernetes API server alone
   fairway fairshare FILE        compute hierarchical fair shares offline (YAML in, JSON out)
+  fairway explain NS/NAME       why a pod is pending (asks the scheduler's /debug/pods endpoint)
   fairway topology-agent        publish this node's GPU links (runs as a DaemonSet)
   fairway help                  this text
 
@@ -34,6 +35,7 @@ int run_main(int argc, char** argv) {
   if (command == "sim") return sim(rest, std::cout, std::cerr);
   if (command == "apiserver") return apiserver(rest, std::cout, std::cerr);
   if (command == "scheduler") return scheduler(rest, std::cout, std::cerr);
+  if (command == "explain") return explain(rest, std::cout, std::cerr);
   if (command == "topology-agent") return topology_agent(rest, std::cout, std::cerr);
   std::cerr << "fairway: unknown command \"" << command << "\"\n\n" << kUsage;
   return 2;

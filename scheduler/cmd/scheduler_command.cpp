@@ -78,7 +78,10 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
   flags.add_string("leader-elect-resource-name", &lease_name, "name of the Lease");
   flags.add_double("kube-api-qps", &options.kube_api_qps, "requests per second to the API server");
   flags.add_int("kube-api-burst", &options.kube_api_burst, "burst of requests to the API server");
-  flags.add_string("metrics-bind-address", &metrics_bind_address, "address for /metrics and health");
+  flags.add_string("metrics-bind-address", &metrics_bind_address,
+                   "host:port for /metrics, /healthz, /readyz and /debug/ (0: off)");
+  flags.add_bool("per-node-metrics", &options.per_node_metrics,
+                 "export per-node series (fairway_node_*); off for huge clusters");
   flags.add_duration("schedule-period", &options.schedule_period, "at most one cycle per period");
   flags.add_int("bind-workers", &options.bind_workers, "concurrent binding requests");
   flags.add_string("scoring", &scoring, "bin-pack or spread");
@@ -117,6 +120,7 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
     err << "fairway scheduler: --kube-api-qps, --kube-api-burst and --bind-workers must be positive\n";
     return 2;
   }
+  options.metrics_bind_address = metrics_bind_address;
   options.lease.lease_namespace = lease_namespace;
   options.lease.lease_name = lease_name;
   options.lease.lease_duration = std::chrono::duration_cast<std::chrono::seconds>(lease_duration);

@@ -49,6 +49,7 @@ struct SimFlags {
   double speed = 20;
   std::string kubeconfig_out;
   bool hold = false;
+  std::string metrics_bind_address = "0";
   int verbosity = -1;
   bool help = false;
   std::string usage;
@@ -67,6 +68,8 @@ tl::expected<SimFlags, std::string> parse_flags(std::span<const std::string> arg
   set.add_string("kubeconfig-out", &flags.kubeconfig_out,
                  "live runs: where to write the kubeconfig for kubectl (default: in the temp folder)");
   set.add_bool("hold", &flags.hold, "live runs: after the report, keep the cluster up until Ctrl-C");
+  set.add_string("metrics-bind-address", &flags.metrics_bind_address,
+                 "live runs: the scheduler's host:port for /metrics, /healthz, /debug/ (0: off)");
   set.add_int("v", &flags.verbosity, "scheduler log verbosity on stderr (-1: warnings only)");
   flags.usage = std::string(kSimAbout) + set.usage();
   auto positional = set.parse(args);
@@ -149,6 +152,7 @@ int sim(std::span<const std::string> args, std::ostream& out, std::ostream& err)
                                 fmt::format("fairway-sim-{}.kubeconfig", getpid())).string()
                              : flags->kubeconfig_out;
   live.verbosity = std::max(flags->verbosity, 0);
+  live.metrics_bind_address = flags->metrics_bind_address;
   live.report_every_ms = flags->report_every_ms.value_or(0);
   if (!flags->json) {
     out << fmt::format("fairway sim: {} (live: embedded API server + scheduler over HTTPS, {:g}x)\n",

@@ -29,6 +29,7 @@ const char* reason_name(PendingReason reason) {
     case PendingReason::kQueueLimit: return "QueueLimit";
     case PendingReason::kQueueInvalid: return "QueueInvalid";
     case PendingReason::kInvalidPod: return "InvalidPod";
+    case PendingReason::kReclaimInProgress: return "ReclaimInProgress";
   }
   return "Unknown";
 }
@@ -196,7 +197,11 @@ class CycleRunner {
 };
 
 CycleResult CycleRunner::run() {
+  const auto now = [this] { return options_.clock_ns ? options_.clock_ns() : 0; };
+  const int64_t start = now();
   compute_shares();
+  const int64_t shares_done = now();
+  result_.stats.fairshare_ns = shares_done - start;
   order_.emplace(tree_, result_.shares);
 
   // Jobs per leaf queue, in queue order; jobs whose queue cannot be used are reported now.
@@ -239,6 +244,7 @@ CycleResult CycleRunner::run() {
     }
     queued = std::move(deferred);
   }
+  result_.stats.allocate_ns = now() - shares_done;
   return std::move(result_);
 }
 
@@ -470,7 +476,7 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
   for (const Placed& p : placed) {
     const PodRecord& record = pods[p.pod];
     Binding binding{record.pod.key(), record.pod.uid, state_.nodes()[p.node].node.name, job.key,
-                    job.queue, {}};
+                    job.queue, {}, record.pod.creation_ms};
     for (uint64_t mask = p.gpus; mask != 0; mask &= mask - 1) {
       binding.gpus.push_back(std::countr_zero(mask));
     }

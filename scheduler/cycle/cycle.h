@@ -22,6 +22,7 @@
 // reason in kube-scheduler's words, plus fairway's own (queue limit, waiting for gang, ...).
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,6 +39,9 @@ struct CycleOptions {
   // Once the best candidate group of nodes (same free-GPU count) holds this many feasible nodes,
   // stop looking further and score only those (kube-scheduler's percentageOfNodesToScore idea).
   uint32_t feasible_nodes_to_score = 16;
+  // Optional injected clock (nanoseconds, any epoch) to time the cycle's phases into
+  // CycleStats; unset: phases are not timed (tests, the in-process simulator).
+  std::function<int64_t()> clock_ns;
 };
 
 struct Binding {
@@ -50,6 +54,8 @@ struct Binding {
   // asks no whole GPUs or the node's GPU layout is unknown. A hint for fractional and reserved
   // GPUs: the device plugin still assigns devices to ordinary pods.
   std::vector<int> gpus;
+  // The pod's creation time, for the end-to-end latency metric.
+  TimeMs pod_created_ms = 0;
 };
 
 // How well a placed job is connected, for its PodGroup status and a metric.
@@ -74,6 +80,9 @@ enum class PendingReason {
   kQueueLimit,         // the queue or an ancestor would exceed its limit
   kQueueInvalid,       // the queue does not exist, is not a leaf, or is invalid
   kInvalidPod,         // bad annotations (the message names them)
+  // Victims are being evicted to make room for this job (set by the preemption/reclaim planner,
+  // not by the cycle): "reclaim in progress for it: evicting 3 pods of queue b".
+  kReclaimInProgress,
 };
 const char* reason_name(PendingReason reason);
 
@@ -92,6 +101,8 @@ struct CycleStats {
   uint64_t nodes_evaluated = 0;  // filter calls, for benchmarks
   uint32_t diagnoses = 0;        // full node scans to explain a failure
   uint32_t topology_trials = 0;  // fabric domains tried for gangs
+  int64_t fairshare_ns = 0;      // phase durations, when CycleOptions::clock_ns is set
+  int64_t allocate_ns = 0;
 };
 
 struct CycleResult {

@@ -46,7 +46,7 @@ void Actuator::bind(Binding binding) {
 void Actuator::explain(Unschedulable pending) {
   {
     std::lock_guard lock(write_mutex_);
-    std::string key = pending.pod;
+    std::string key = pending.kind + "/" + pending.pod;
     explanations_.insert_or_assign(std::move(key), std::move(pending));
   }
   write_ready_.notify_one();
@@ -112,7 +112,7 @@ void Actuator::do_bind(const Binding& binding) {
       std::lock_guard lock(write_mutex_);
       if (scheduled_events_.size() >= kMaxQueuedEvents) scheduled_events_.pop_front();
       scheduled_events_.push_back(binding);
-      explanations_.erase(binding.pod);
+      explanations_.erase("Pod/" + binding.pod);
     }
     write_ready_.notify_one();
     return;
@@ -166,7 +166,7 @@ void Actuator::write_loop() {
     for (const Binding& binding : scheduled) {
       if (!hooks_.may_write()) break;
       const auto [ns, name] = split_key(binding.pod);
-      post_event(ns, name, binding.uid, "Normal", "Scheduled",
+      post_event("Pod", ns, name, binding.uid, "Normal", "Scheduled",
                  fmt::format("Successfully assigned {} to {}", binding.pod, binding.node));
     }
   }
@@ -175,6 +175,16 @@ void Actuator::write_loop() {
 void Actuator::do_explain(const Unschedulable& pending) {
   if (!hooks_.may_write()) return;
   const auto [ns, name] = split_key(pending.pod);
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch()).count();
+  const bool event_allowed = event_limiter_.allow(pending.kind + "/" + pending.pod, now_ms);
+  if (!event_allowed) ++stats_.events_dropped;
+  if (pending.kind == "PodGroup") {
+    if (event_allowed) {
+      post_event("PodGroup", ns, name, pending.uid, "Warning", pending.reason, pending.message);
+    }
+    return;
+  }
   const std::string path = fmt::format("/api/v1/namespaces/{}/pods/{}/status", ns, name);
   const auto response =
       client_.request("PATCH", path,
@@ -187,18 +197,20 @@ void Actuator::do_explain(const Unschedulable& pending) {
               {{"pod", pending.pod},
                {"error", response ? std::to_string(response->status) : response.error().message}});
   }
-  post_event(ns, name, pending.uid, "Warning", "FailedScheduling", pending.message);
+  if (event_allowed) {
+    post_event("Pod", ns, name, pending.uid, "Warning", "FailedScheduling", pending.message);
+  }
 }
 
-void Actuator::post_event(const std::string& ns, const std::string& name, const std::string& uid,
-                          const std::string& type, const std::string& reason,
-                          const std::string& message) {
+void Actuator::post_event(const std::string& kind, const std::string& ns, const std::string& name,
+                          const std::string& uid, const std::string& type,
+                          const std::string& reason, const std::string& message) {
   k8s::EventSpec event;
   event.namespace_ = ns;
-  event.involved_kind = "Pod";
+  event.involved_kind = kind;
   event.involved_name = name;
   event.involved_uid = uid;
-  event.involved_api_version = "v1";
+  event.involved_api_version = kind == "Pod" ? "v1" : "scheduling.fairway.dev/v1alpha1";
   event.type = type;
   event.reason = reason;
   event.message = message;

@@ -25,6 +25,7 @@
 
 #include "k8s-client/rest_client.h"
 #include "scheduler/cycle/cycle.h"
+#include "scheduler/service/event_limiter.h"
 
 namespace fairway {
 
@@ -34,13 +35,17 @@ struct ActuatorStats {
   std::atomic<uint64_t> bind_errors{0};
   std::atomic<uint64_t> status_writes{0};
   std::atomic<uint64_t> events{0};
+  std::atomic<uint64_t> events_dropped{0};  // by the per-object rate limit (event_limiter.h)
 };
 
 struct Unschedulable {
-  std::string pod;  // namespace/name
+  std::string pod;  // namespace/name (of the PodGroup when kind is PodGroup)
   std::string uid;
   std::string reason;   // PendingReason name, for the Event
   std::string message;
+  // "Pod": PodScheduled=False condition + FailedScheduling Event; "PodGroup": an Event on the
+  // PodGroup (its status condition is written with the rest of its status).
+  std::string kind = "Pod";
 };
 
 class Actuator {
@@ -71,8 +76,9 @@ class Actuator {
   void write_loop();
   void do_bind(const Binding& binding);
   void do_explain(const Unschedulable& pending);
-  void post_event(const std::string& ns, const std::string& name, const std::string& uid,
-                  const std::string& type, const std::string& reason, const std::string& message);
+  void post_event(const std::string& kind, const std::string& ns, const std::string& name,
+                  const std::string& uid, const std::string& type, const std::string& reason,
+                  const std::string& message);
 
   k8s::RestClient& client_;
   Hooks hooks_;
@@ -89,6 +95,8 @@ class Actuator {
   std::map<std::string, Unschedulable> explanations_;  // coalesced by pod
   std::map<std::string, std::string> status_patches_;  // coalesced by path
   std::deque<Binding> scheduled_events_;
+
+  EventLimiter event_limiter_;  // writer thread only
 
   std::vector<std::thread> bind_threads_;
   std::thread write_thread_;

@@ -15,6 +15,9 @@ namespace fairway {
 class Inbox {
  public:
   using Change = std::function<void(ClusterState&)>;
+  // A question about the state (debug endpoints, metrics snapshots): it changes nothing, so
+  // answering it does not make the loop run a cycle.
+  using Read = std::function<void(ClusterState&)>;
 
   void post(Change change) {
     {
@@ -27,11 +30,30 @@ class Inbox {
   // Waits until something is posted or `deadline`, then returns everything posted so far.
   std::vector<Change> take(std::chrono::steady_clock::time_point deadline) {
     std::unique_lock lock(mutex_);
-    wake_.wait_until(lock, deadline, [this] { return !changes_.empty() || woken_; });
+    wake_.wait_until(lock, deadline,
+                     [this] { return !changes_.empty() || !reads_.empty() || woken_; });
     woken_ = false;
     std::vector<Change> out;
     out.swap(changes_);
     return out;
+  }
+
+  void ask(Read read) {
+    {
+      std::lock_guard lock(mutex_);
+      reads_.push_back(std::move(read));
+    }
+    wake_.notify_one();
+  }
+
+  // Runs the reads asked so far; on the loop thread, after the changes are applied.
+  void answer(ClusterState& state) {
+    std::vector<Read> reads;
+    {
+      std::lock_guard lock(mutex_);
+      reads.swap(reads_);
+    }
+    for (auto& read : reads) read(state);
   }
 
   // Wakes the loop without a change (shutdown, leadership change).
@@ -47,6 +69,7 @@ class Inbox {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::vector<Change> changes_;
+  std::vector<Read> reads_;
   bool woken_ = false;
 };
 

@@ -12,8 +12,10 @@
 #include "k8s-client/objects.h"
 #include "k8s-client/reflector.h"
 #include "scheduler/service/actuator.h"
+#include "scheduler/service/endpoints.h"
 #include "scheduler/service/inbox.h"
 #include "scheduler/service/log.h"
+#include "scheduler/service/service_metrics.h"
 #include "scheduler/service/status.h"
 
 namespace fairway {
@@ -79,7 +81,9 @@ void publish_status(ClusterState& state, const CycleResult& result,
 }  // namespace
 
 SchedulerService::SchedulerService(k8s::ClusterConfig cluster, SchedulerOptions options)
-    : cluster_(std::move(cluster)), options_(std::move(options)) {}
+    : cluster_(std::move(cluster)),
+      options_(std::move(options)),
+      metrics_(metrics::MetricsOptions{.per_node = options_.per_node_metrics}) {}
 
 int SchedulerService::run(std::stop_token stop) {
   k8s::RestOptions rest;
@@ -96,6 +100,12 @@ int SchedulerService::run(std::stop_token stop) {
   writer_rest.qps = std::max(rest.qps / 10, 5.0);
   writer_rest.burst = std::max(rest.burst / 10, 10);
   k8s::RestClient writer_client(cluster_, writer_rest);
+  auto observe_request = [this](std::string_view verb, std::string_view path, int code,
+                                std::chrono::nanoseconds latency) {
+    metrics_.observe_api_request(verb, path, code, latency);
+  };
+  client.set_observer(observe_request);
+  writer_client.set_observer(observe_request);
 
   Inbox inbox;
   StateConfig state_config;
@@ -150,6 +160,8 @@ int SchedulerService::run(std::stop_token stop) {
         else priority_classes[pc.name] = pc.value;
       });
 
+  add_informer_sources(metrics_, *pods, *nodes, *queues, *groups, *topologies, *priorities);
+
   std::vector<std::jthread> threads;
   auto start = [&threads](auto& reflector) {
     threads.emplace_back([&reflector](std::stop_token token) { reflector->run(token); });
@@ -191,7 +203,13 @@ int SchedulerService::run(std::stop_token stop) {
     log::info("forgetting placement", {{"pod", binding.pod}, {"reason", why}});
     inbox.post([pod = binding.pod](ClusterState& s) { s.forget(pod); });
   };
-  hooks.on_bound = [this](const Binding&) {
+  hooks.on_bound = [this](const Binding& binding) {
+    if (binding.pod_created_ms > 0) {
+      const auto wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch()).count();
+      metrics_.observe_pod_scheduled(static_cast<double>(wall_ms - binding.pod_created_ms) /
+                                     1000.0);
+    }
     const int64_t now = std::chrono::steady_clock::now().time_since_epoch().count();
     int64_t unset = 0;
     stats_.first_bind_ns.compare_exchange_strong(unset, now);
@@ -199,6 +217,24 @@ int SchedulerService::run(std::stop_token stop) {
     ++stats_.binds_completed;
   };
   Actuator actuator(client, options_.bind_workers, std::move(hooks));
+  add_actuator_sources(metrics_, actuator.stats());
+
+  std::unique_ptr<Endpoints> endpoints;
+  if (!options_.metrics_bind_address.empty() && options_.metrics_bind_address != "0") {
+    endpoints = std::make_unique<Endpoints>(
+        EndpointOptions{.bind_address = options_.metrics_bind_address,
+                        .per_node_metrics = options_.per_node_metrics},
+        metrics_, inbox,
+        Endpoints::Probes{.synced = [this] { return stats_.synced.load(); }, .leader = may_write});
+    if (auto started = endpoints->start(); !started) {
+      log::error("cannot serve metrics",
+                 {{"address", options_.metrics_bind_address}, {"error", started.error()}});
+      endpoints.reset();
+    } else {
+      log::info("serving metrics and health", {{"address", options_.metrics_bind_address},
+                                               {"port", std::to_string(endpoints->port())}});
+    }
+  }
 
   log::info("scheduler started", {{"scheduler_name", options_.scheduler_name},
                                   {"server", cluster_.server},
@@ -207,6 +243,13 @@ int SchedulerService::run(std::stop_token stop) {
   // The loop. Explanations are written only when a pod's message changes; Queue status only
   // when it changes, and at most once per status_period.
   std::unordered_map<std::string, std::string> explained;
+  std::unordered_map<std::string, std::string> group_explained;  // by PodGroup key
+  if (endpoints) endpoints->set_explanations(&explained);
+  CycleOptions cycle_options = options_.cycle;
+  cycle_options.clock_ns = [] {
+    return std::chrono::steady_clock::now().time_since_epoch().count();
+  };
+  std::chrono::nanoseconds snapshot_time{0};  // applying changes since the last cycle
   std::unordered_map<std::string, std::string> status_written;  // by path
   auto last_status = std::chrono::steady_clock::now() - kStatusPeriod;
   std::optional<CycleResult> status_due;  // the last cycle, its status not yet published
@@ -221,7 +264,10 @@ int SchedulerService::run(std::stop_token stop) {
                       : now + std::chrono::seconds(1);
     if (status_due) next = std::min(next, std::max(now, last_status + kStatusPeriod));
     auto changes = inbox.take(next);
+    const auto apply_start = std::chrono::steady_clock::now();
     for (auto& change : changes) change(state);
+    snapshot_time += std::chrono::steady_clock::now() - apply_start;
+    inbox.answer(state);
     stats_.events_applied += changes.size();
     dirty = dirty || !changes.empty();
 
@@ -243,8 +289,9 @@ int SchedulerService::run(std::stop_token stop) {
 
     last_cycle = std::chrono::steady_clock::now();
     dirty = false;
-    CycleResult result = run_cycle(state, options_.cycle);
+    CycleResult result = run_cycle(state, cycle_options);
     ++stats_.cycles;
+    const auto bind_start = std::chrono::steady_clock::now();
     assume_all(state, result);
     stats_.pods_bound += result.bindings.size();
     if (!result.bindings.empty() || !result.pending.empty()) {
@@ -253,8 +300,15 @@ int SchedulerService::run(std::stop_token stop) {
     }
     for (Binding& binding : result.bindings) {
       explained.erase(binding.pod);
+      group_explained.erase(binding.job);  // explained again if it ever waits again
       actuator.bind(std::move(binding));
     }
+    metrics_.observe_cycle(result,
+                           {.snapshot = snapshot_time,
+                            .fairshare = std::chrono::nanoseconds(result.stats.fairshare_ns),
+                            .allocate = std::chrono::nanoseconds(result.stats.allocate_ns),
+                            .bind = std::chrono::steady_clock::now() - bind_start});
+    snapshot_time = std::chrono::nanoseconds(0);
     for (const PendingJob& job : result.pending) {
       for (const std::string& pod : job.pods) {
         auto& last = explained[pod];
@@ -263,6 +317,14 @@ int SchedulerService::run(std::stop_token stop) {
         const PodRecord* record = state.find_pod(pod);
         actuator.explain({pod, record != nullptr ? record->pod.uid : "", reason_name(job.reason),
                           job.message});
+      }
+      // A gang's PodGroup gets the same explanation as an Event (rate limited per object).
+      if (state.find_pod_group(job.job) != nullptr) {
+        auto& last = group_explained[job.job];
+        if (last != job.message) {
+          last = job.message;
+          actuator.explain({job.job, "", reason_name(job.reason), job.message, "PodGroup"});
+        }
       }
     }
     for (PlacementQuality& quality : result.placements) {
@@ -275,11 +337,18 @@ int SchedulerService::run(std::stop_token stop) {
     if (explained.size() > 2 * state.pod_count() + 1024) {
       std::erase_if(explained, [&state](const auto& entry) { return state.find_pod(entry.first) == nullptr; });
     }
+    if (group_explained.size() > 2 * state.jobs().size() + 1024) {
+      std::erase_if(group_explained, [&state](const auto& entry) {
+        return state.find_pod_group(entry.first) == nullptr;
+      });
+    }
   }
 
   // Shutdown order: finish queued binds, release the lease (still needs the client), then close
   // the watches so the reflector threads return.
   log::info("scheduler stopping", {{"binds", std::to_string(actuator.stats().binds.load())}});
+  if (endpoints) endpoints->stop();  // its questions need the loop, which has ended
+  metrics_.remove_sources(kActuatorSources);
   actuator.stop();
   leader = false;
   writer_client.stop();
@@ -290,6 +359,7 @@ int SchedulerService::run(std::stop_token stop) {
   for (auto& thread : threads) thread.request_stop();
   client.stop();
   threads.clear();  // joins
+  metrics_.remove_sources(kInformerSources);
   return 0;
 }
 

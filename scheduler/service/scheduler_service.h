@@ -19,6 +19,7 @@
 #include "k8s-client/leader_election.h"
 #include "k8s-client/rest_client.h"
 #include "scheduler/cycle/cycle.h"
+#include "scheduler/metrics/scheduler_metrics.h"
 
 namespace fairway {
 
@@ -32,6 +33,9 @@ struct SchedulerOptions {
   int bind_workers = 8;
   CycleOptions cycle;
   PodIntentConfig intent;
+  // /metrics, /healthz, /readyz, /debug/... (scheduler/service/endpoints.h); "" or "0": off.
+  std::string metrics_bind_address = ":8080";
+  bool per_node_metrics = true;  // fairway_node_* series (one per node)
 };
 
 struct SchedulerStats {
@@ -54,11 +58,13 @@ class SchedulerService {
   int run(std::stop_token stop);
 
   const SchedulerStats& stats() const { return stats_; }
+  metrics::SchedulerMetrics& metrics() { return metrics_; }
 
  private:
   k8s::ClusterConfig cluster_;
   SchedulerOptions options_;
   SchedulerStats stats_;
+  metrics::SchedulerMetrics metrics_;
 };
 
 }  // namespace fairway

@@ -43,6 +43,10 @@ std::unordered_map<std::string, nlohmann::json> queue_statuses(const QueueTree& 
       status["deserved"][name] = format_quantity(deserved, scale);
       status["pending"][name] = format_quantity(std::max<int64_t>(demand - allocated, 0), scale);
     }
+    // Child queues by name (a merge patch replaces the whole list, so removed children go).
+    nlohmann::json children = nlohmann::json::array();
+    for (QueueIndex child : node.children) children.push_back(tree.node(child).name);
+    status["children"] = std::move(children);
     status["conditions"] = nlohmann::json::array(
         {{{"type", "Valid"}, {"status", "True"}, {"reason", "Valid"}, {"message", ""}}});
     out.emplace(node.name, std::move(status));

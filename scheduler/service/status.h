@@ -2,7 +2,8 @@
 // What fairway writes into the status of its custom resources. Pure: built from the last cycle
 // and the state; the service writes them (only when they change).
 //   Queue.status: allocated, fairShare, deserved and pending per resource (Kubernetes quantity
-//     strings), and a Valid condition naming the problem when the queue is unusable;
+//     strings), children (names of child queues), and a Valid condition (False with the
+//     problem's reason and message when the queue is unusable);
 //   PodGroup.status: phase (Pending, Running), scheduled (pods bound), a Scheduled condition
 //     whose reason and message say why the gang waits, and placement (common topology level
 //     and domain, nodes, estimated bottleneck bandwidth) once the gang is placed.

@@ -382,6 +382,7 @@ tl::expected<SimResult, std::string> run_live(const Scenario& scenario, const Li
 
   SchedulerOptions scheduler_options;
   scheduler_options.leader_elect = false;
+  scheduler_options.metrics_bind_address = options.metrics_bind_address;
   scheduler_options.kube_api_qps = 2000;
   scheduler_options.kube_api_burst = 2000;
   scheduler_options.schedule_period = std::chrono::milliseconds(std::max<int64_t>(

@@ -29,6 +29,8 @@ struct LiveOptions {
   std::function<void(const SimResult&, const Sample&, TimeMs)> on_table;
   TimeMs report_every_ms = 0;   // 0: the scenario's, else 10 s of simulated time
   int verbosity = 0;
+  // The scheduler's --metrics-bind-address (/metrics, /healthz, /debug/...); "0": off.
+  std::string metrics_bind_address = "0";
 };
 
 tl::expected<SimResult, std::string> run_live(const Scenario& scenario, const LiveOptions& options);

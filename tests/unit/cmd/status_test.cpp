@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "support/builders.h"
 
 namespace fairway {
@@ -36,6 +38,18 @@ TEST(QueueStatus, InvalidQueuesSayWhy) {
   EXPECT_EQ(condition["type"], "Valid");
   EXPECT_EQ(condition["status"], "False");
   EXPECT_EQ(condition["reason"], "UnknownParent");
+}
+
+TEST(QueueStatus, ParentsListTheirChildren) {
+  ClusterState state;
+  state.upsert_queue(testing::queue("org", "", 8));
+  state.upsert_queue(testing::queue("b", "org", 4));
+  state.upsert_queue(testing::queue("a", "org", 4));
+  auto statuses = queue_statuses(state.queue_tree(), run_cycle(state).shares, state.registry());
+  std::vector<std::string> children = statuses.at("org")["children"];
+  std::sort(children.begin(), children.end());
+  EXPECT_EQ(children, (std::vector<std::string>{"a", "b"}));
+  EXPECT_TRUE(statuses.at("a")["children"].empty());
 }
 
 TEST(PodGroupStatus, PhaseScheduledAndReason) {

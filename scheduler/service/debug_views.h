@@ -1,0 +1,37 @@
+#pragma once
+// The JSON answers of /debug/queues and /debug/pods/NS/NAME (and so of `fairway explain`).
+// Pure: built from the state on the loop thread, no I/O.
+//
+// /debug/queues: the queue tree, each queue with its parent's children nested, and per resource
+//   deserved, fairShare, allocated, pending, limit; pendingPods and dominantShare.
+// /debug/pods/NS/NAME: what fairway knows of the pod (queue, job, gang size, requests, node or
+//   pending explanation) and the filter result of every node, grouped into classes of nodes that
+//   fail (or fit) for the same reasons: {"result": "Insufficient nvidia.com/gpu", "nodes": 412,
+//   "examples": [...]}.
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+
+#include "scheduler/metrics/cluster_snapshot.h"
+#include "scheduler/state/cluster_state.h"
+
+namespace fairway {
+
+nlohmann::json debug_queues(const metrics::ClusterSnapshot& snapshot);
+
+// `last_message`: the pending explanation last written for the pod ("" when none).
+// Returns null when the pod is unknown.
+nlohmann::json debug_pod(const ClusterState& state, std::string_view pod_key,
+                         const std::string& last_message);
+
+// The node-class text that explains why `pod` may not run on `node` ("fits" when it may):
+// the first failing filter (kube-scheduler's words), else "Insufficient <resource>" for every
+// resource that is short, joined by ", ".
+std::string node_class(const PodRecord& pod, const NodeRecord& node,
+                       const ResourceRegistry& registry);
+
+// A person's reading of debug_pod (what `fairway explain` prints).
+std::string render_pod_explanation(const nlohmann::json& answer);
+
+}  // namespace fairway

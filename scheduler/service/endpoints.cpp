@@ -1,0 +1,127 @@
+#include "scheduler/service/endpoints.h"
+
+#include <future>
+#include <optional>
+
+#include "scheduler/metrics/cluster_snapshot.h"
+#include "scheduler/service/debug_views.h"
+
+namespace fairway {
+namespace {
+
+// Runs `question` on the loop thread and waits for its answer; nullopt when the loop does not
+// answer in time (busy in a long cycle, or shutting down).
+template <typename T>
+std::optional<T> ask_loop(Inbox& inbox, const std::atomic<bool>& stopping,
+                          std::chrono::milliseconds timeout,
+                          std::function<T(ClusterState&)> question) {
+  auto promise = std::make_shared<std::promise<T>>();
+  auto answer = promise->get_future();
+  inbox.ask([promise, question = std::move(question)](ClusterState& state) {
+    promise->set_value(question(state));
+  });
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!stopping.load()) {
+    if (answer.wait_for(std::chrono::milliseconds(50)) == std::future_status::ready)
+      return answer.get();
+    if (std::chrono::steady_clock::now() >= deadline) break;
+  }
+  return std::nullopt;
+}
+
+std::string percent_decode(std::string_view text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size()) {
+      out.push_back(static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16)));
+      i += 2;
+    } else {
+      out.push_back(text[i]);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Endpoints::Endpoints(EndpointOptions options, metrics::SchedulerMetrics& metrics, Inbox& inbox,
+                     Probes probes)
+    : options_(options),
+      metrics_(metrics),
+      inbox_(inbox),
+      probes_(std::move(probes)),
+      server_(http::ServerOptions{.bind_address = options.bind_address}) {
+  server_.route("/metrics", [this](const http::Request&) { return metrics_page(); });
+  server_.route("/healthz", [this](const http::Request&) {
+    return probes_.synced() ? http::text(200, "ok\n") : http::text(503, "informers not synced\n");
+  });
+  server_.route("/readyz", [this](const http::Request&) {
+    if (!probes_.synced()) return http::text(503, "informers not synced\n");
+    return http::text(200, probes_.leader() ? "leader\n" : "standby\n");
+  });
+  server_.route("/debug/queues", [this](const http::Request&) { return debug_queues_page(); });
+  server_.route_prefix("/debug/pods/",
+                       [this](const http::Request& request) { return debug_pod_page(request); });
+}
+
+Endpoints::~Endpoints() {
+  stop();
+}
+
+tl::expected<void, std::string> Endpoints::start() {
+  return server_.start();
+}
+
+void Endpoints::stop() {
+  stopping_ = true;
+  server_.stop();
+}
+
+http::Response Endpoints::metrics_page() {
+  metrics_.set_ready(probes_.synced());
+  metrics_.set_leader(probes_.leader());
+  const bool per_node = options_.per_node_metrics;
+  auto snapshot = ask_loop<metrics::ClusterSnapshot>(
+      inbox_, stopping_, options_.loop_timeout,
+      [per_node](ClusterState& state) { return metrics::take_snapshot(state, per_node); });
+  http::Response response;
+  response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  // Without a snapshot (loop busy) the page still carries every counter and histogram.
+  response.body = metrics_.scrape(snapshot ? metrics::snapshot_families(*snapshot)
+                                           : std::vector<prometheus::MetricFamily>{});
+  return response;
+}
+
+http::Response Endpoints::debug_queues_page() {
+  auto snapshot = ask_loop<metrics::ClusterSnapshot>(
+      inbox_, stopping_, options_.loop_timeout,
+      [](ClusterState& state) { return metrics::take_snapshot(state, false); });
+  if (!snapshot) return http::text(503, "the scheduling loop did not answer in time\n");
+  return http::json(200, debug_queues(*snapshot).dump(2) + "\n");
+}
+
+http::Response Endpoints::debug_pod_page(const http::Request& request) {
+  const std::string key = percent_decode(
+      std::string_view(request.path).substr(std::string_view("/debug/pods/").size()));
+  const auto slash = key.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == key.size() ||
+      key.find('/', slash + 1) != std::string::npos) {
+    return http::text(400, "expected /debug/pods/NAMESPACE/NAME\n");
+  }
+  auto answer = ask_loop<nlohmann::json>(
+      inbox_, stopping_, options_.loop_timeout, [this, key](ClusterState& state) {
+        std::string message;
+        if (explained_ != nullptr) {
+          if (auto it = explained_->find(key); it != explained_->end()) {
+            message = it->second;
+          }
+        }
+        return debug_pod(state, key, message);
+      });
+  if (!answer) return http::text(503, "the scheduling loop did not answer in time\n");
+  if (answer->is_null())
+    return http::json(404, nlohmann::json{{"pod", key}, {"error", "pod not found"}}.dump() + "\n");
+  return http::json(200, answer->dump(2) + "\n");
+}
+
+}  // namespace fairway

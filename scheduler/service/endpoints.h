@@ -1,0 +1,67 @@
+#pragma once
+// The scheduler's own HTTP endpoints (--metrics-bind-address):
+//   /metrics             Prometheus text: the registry, counters read from components' stats,
+//                        and the cluster gauges of a snapshot taken on the loop thread;
+//   /healthz             200 once every informer has synced (the process is alive and its
+//                        caches are complete), else 503;
+//   /readyz              200 "leader" or "standby" once synced (either can serve), else 503;
+//   /debug/queues        the queue tree with shares (JSON);
+//   /debug/pods/NS/NAME  what fairway knows about a pod and every node's filter result, grouped
+//                        into node classes (JSON; `fairway explain` renders it).
+// Questions about the state go to the loop thread through the Inbox (Inbox::ask) and wait at
+// most `loop_timeout` for the answer: the loop alone owns the ClusterState.
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <tl/expected.hpp>
+#include <unordered_map>
+
+#include "scheduler/http/http_server.h"
+#include "scheduler/metrics/scheduler_metrics.h"
+#include "scheduler/service/inbox.h"
+
+namespace fairway {
+
+struct EndpointOptions {
+  std::string bind_address = ":8080";
+  bool per_node_metrics = true;
+  std::chrono::milliseconds loop_timeout{5000};
+};
+
+class Endpoints {
+ public:
+  struct Probes {
+    std::function<bool()> synced;
+    std::function<bool()> leader;
+  };
+  Endpoints(EndpointOptions options, metrics::SchedulerMetrics& metrics, Inbox& inbox,
+            Probes probes);
+  ~Endpoints();
+
+  tl::expected<void, std::string> start();
+  void stop();
+  uint16_t port() const { return server_.port(); }
+
+  // The pending explanations last written, by pod key; read on the loop thread only.
+  void set_explanations(const std::unordered_map<std::string, std::string>* explained) {
+    explained_ = explained;
+  }
+
+ private:
+  http::Response metrics_page();
+  http::Response debug_queues_page();
+  http::Response debug_pod_page(const http::Request& request);
+
+  EndpointOptions options_;
+  metrics::SchedulerMetrics& metrics_;
+  Inbox& inbox_;
+  Probes probes_;
+  http::Server server_;
+  std::atomic<bool> stopping_{false};
+  const std::unordered_map<std::string, std::string>* explained_ = nullptr;
+};
+
+}  // namespace fairway

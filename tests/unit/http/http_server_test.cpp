@@ -1,0 +1,118 @@
+// fairway's HTTP server: the route table, bind addresses, and real requests over loopback, plain
+// and TLS (k8s-client's RestClient is the client).
+#include "scheduler/http/http_server.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "k8s-client/rest_client.h"
+#include "sim/apiserver/tls.h"
+
+namespace fairway::http {
+namespace {
+
+TEST(BindAddress, AcceptsKubeSchedulerForms) {
+  EXPECT_EQ(parse_bind_address(":8080").value(), (std::pair<std::string, uint16_t>{"", 8080}));
+  EXPECT_EQ(parse_bind_address("127.0.0.1:0").value(),
+            (std::pair<std::string, uint16_t>{"127.0.0.1", 0}));
+  EXPECT_EQ(parse_bind_address("[::1]:9443").value(),
+            (std::pair<std::string, uint16_t>{"::1", 9443}));
+  EXPECT_FALSE(parse_bind_address("8080"));
+  EXPECT_FALSE(parse_bind_address(":http"));
+  EXPECT_FALSE(parse_bind_address(":70000"));
+  EXPECT_FALSE(parse_bind_address("[::1]9443"));
+}
+
+TEST(Routes, ExactBeforeLongestPrefix) {
+  Server server(ServerOptions{});
+  server.route("/metrics", [](const Request&) { return text(200, "exact"); });
+  server.route_prefix("/debug/", [](const Request&) { return text(200, "debug"); });
+  server.route_prefix("/debug/pods/", [](const Request&) { return text(200, "pods"); });
+  EXPECT_EQ((*server.find("/metrics"))({}).body, "exact");
+  EXPECT_EQ((*server.find("/debug/pods/ns/p"))({}).body, "pods");
+  EXPECT_EQ((*server.find("/debug/queues"))({}).body, "debug");
+  EXPECT_EQ(server.find("/metrics/x"), nullptr);
+  EXPECT_EQ(server.find("/"), nullptr);
+}
+
+Server& routed(Server& server) {
+  server.route("/echo", [](const Request& request) {
+    return text(200,
+                request.method + " " + request.path + " ?" + request.query + " " + request.body);
+  });
+  server.route("/boom", [](const Request&) -> Response { throw std::runtime_error("kaput"); });
+  return server;
+}
+
+TEST(Server, AnswersOverPlainHttpWithKeepAlive) {
+  Server server(ServerOptions{.bind_address = "127.0.0.1:0"});
+  routed(server);
+  ASSERT_TRUE(server.start());
+  ASSERT_NE(server.port(), 0);
+  k8s::ClusterConfig config;
+  config.server = "http://127.0.0.1:" + std::to_string(server.port());
+  k8s::RestClient client(config);
+  for (int i = 0; i < 3; ++i) {  // one pooled connection, several requests
+    auto response = client.request("POST", "/echo?x=1", "hello", "text/plain");
+    ASSERT_TRUE(response) << response.error().message;
+    EXPECT_EQ(response->status, 200);
+    EXPECT_EQ(response->body, "POST /echo ?x=1 hello");
+  }
+  auto missing = client.get("/nope");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 404);
+  auto boom = client.get("/boom");
+  ASSERT_TRUE(boom);
+  EXPECT_EQ(boom->status, 500);
+  EXPECT_NE(boom->body.find("kaput"), std::string::npos);
+  server.stop();
+  server.stop();  // idempotent
+}
+
+TEST(Server, ServesTlsFromCertificateFiles) {
+  const auto cert = apiserver::make_self_signed_cert("fairway-test");
+  ASSERT_TRUE(cert);
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("fairway-http-test-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "tls.crt") << cert->cert_pem;
+  std::ofstream(dir / "tls.key") << cert->key_pem;
+  Server server(ServerOptions{.bind_address = "127.0.0.1:0",
+                              .tls_cert_file = (dir / "tls.crt").string(),
+                              .tls_key_file = (dir / "tls.key").string()});
+  routed(server);
+  ASSERT_TRUE(server.start());
+  k8s::ClusterConfig config;
+  config.server = "https://127.0.0.1:" + std::to_string(server.port());
+  config.ca_pem = cert->cert_pem;  // verification on
+  k8s::RestClient client(config);
+  auto response = client.get("/echo");
+  ASSERT_TRUE(response) << response.error().message;
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, "GET /echo ? ");
+  server.stop();
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Server, StartReportsBadCertificatesAndBusyPorts) {
+  Server bad_cert(ServerOptions{.bind_address = "127.0.0.1:0",
+                                .tls_cert_file = "/nonexistent.crt",
+                                .tls_key_file = "/nonexistent.key"});
+  auto started = bad_cert.start();
+  ASSERT_FALSE(started);
+  EXPECT_NE(started.error().find("/nonexistent.crt"), std::string::npos);
+  Server half(ServerOptions{.bind_address = "127.0.0.1:0", .tls_cert_file = "/x.crt"});
+  EXPECT_FALSE(half.start());
+
+  Server first(ServerOptions{.bind_address = "127.0.0.1:0"});
+  ASSERT_TRUE(first.start());
+  Server second(ServerOptions{.bind_address = "127.0.0.1:" + std::to_string(first.port())});
+  auto busy = second.start();
+  ASSERT_FALSE(busy);
+  EXPECT_NE(busy.error().find("listen on"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace fairway::http

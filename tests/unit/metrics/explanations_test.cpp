@@ -1,0 +1,121 @@
+// What a person reads about a pending pod: /debug/pods node classes, `fairway explain`'s text,
+// /debug/queues' tree, and the Event rate limit.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "scheduler/service/debug_views.h"
+#include "scheduler/service/event_limiter.h"
+#include "support/builders.h"
+
+namespace fairway {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(DebugPod, GroupsNodesByTheirFilterResult) {
+  ClusterState state;
+  for (int i = 0; i < 3; ++i) state.upsert_node(testing::gpu_node("small-" + std::to_string(i), 2));
+  Node cordoned = testing::gpu_node("cordoned", 8);
+  cordoned.unschedulable = true;
+  state.upsert_node(cordoned);
+  Node tainted = testing::gpu_node("tainted", 8);
+  tainted.taints.push_back({"dedicated", "infer", TaintEffect::kNoSchedule});
+  state.upsert_node(tainted);
+  state.upsert_node(testing::gpu_node("big", 8));
+  state.upsert_pod(testing::pod("ns", "p", "", {{"nvidia.com/gpu", "4"}}));
+
+  const auto answer = debug_pod(state, "ns/p", "0/6 nodes are available: ...");
+  ASSERT_FALSE(answer.is_null());
+  EXPECT_EQ(answer["state"], "Pending");
+  EXPECT_EQ(answer["queue"], "default");
+  EXPECT_EQ(answer["requests"]["nvidia.com/gpu"], "4");
+  EXPECT_EQ(answer["message"], "0/6 nodes are available: ...");
+  EXPECT_EQ(answer["nodes"]["total"], 6);
+  EXPECT_EQ(answer["nodes"]["fit"], 1);
+  const auto& classes = answer["nodes"]["classes"];
+  ASSERT_EQ(classes.size(), 4u);
+  EXPECT_EQ(classes[0]["result"], "Insufficient nvidia.com/gpu");  // most nodes first
+  EXPECT_EQ(classes[0]["nodes"], 3);
+  std::set<std::string> results;
+  for (const auto& c : classes) results.insert(c["result"].get<std::string>());
+  EXPECT_TRUE(results.contains("node(s) were unschedulable"));
+  EXPECT_TRUE(results.contains("node(s) had untolerated taint {dedicated: infer}"));
+  EXPECT_TRUE(results.contains("fits"));
+
+  const std::string text = render_pod_explanation(answer);
+  EXPECT_THAT(text, HasSubstr("Pod:       ns/p"));
+  EXPECT_THAT(text, HasSubstr("Why:       0/6 nodes are available: ..."));
+  EXPECT_THAT(text, HasSubstr("Nodes:     1 of 6 pass every filter and have room"));
+  EXPECT_THAT(text, HasSubstr("3  Insufficient nvidia.com/gpu  (e.g. small-0, small-1, small-2)"));
+}
+
+TEST(DebugPod, BoundPodsNameTheirNodeAndUnknownPodsAreNull) {
+  ClusterState state;
+  state.upsert_node(testing::gpu_node("n", 8));
+  Pod running = testing::pod("ns", "r", "", {{"nvidia.com/gpu", "8"}});
+  running.node_name = "n";
+  state.upsert_pod(running);
+  const auto answer = debug_pod(state, "ns/r", "");
+  EXPECT_EQ(answer["state"], "Bound");
+  EXPECT_EQ(answer["node"], "n");
+  EXPECT_THAT(render_pod_explanation(answer), HasSubstr("State:     Bound on n"));
+  EXPECT_TRUE(debug_pod(state, "ns/missing", "").is_null());
+}
+
+TEST(DebugPod, AGangShowsItsProgress) {
+  ClusterState state;
+  state.upsert_node(testing::gpu_node("n", 8));
+  state.upsert_pod(testing::gang_pod("ns", "g-0", "", "g", 4, {{"nvidia.com/gpu", "1"}}));
+  state.upsert_pod(testing::gang_pod("ns", "g-1", "", "g", 4, {{"nvidia.com/gpu", "1"}}));
+  const auto answer = debug_pod(state, "ns/g-0", "waiting for gang: 2 of minMember 4 pods exist");
+  EXPECT_EQ(answer["job"], "ns/g");
+  EXPECT_EQ(answer["minMember"], 4);
+  EXPECT_EQ(answer["gangPods"], 2);
+  EXPECT_THAT(render_pod_explanation(answer),
+              HasSubstr("Job:       ns/g (0 of minMember 4 bound, 2 pods)"));
+}
+
+TEST(DebugQueues, NestsChildrenUnderParents) {
+  ClusterState state;
+  state.upsert_node(testing::gpu_node("n", 8));
+  state.upsert_queue(testing::queue("org", "", 8));
+  state.upsert_queue(testing::queue("team-a", "org", 6));
+  state.upsert_queue(testing::queue("team-b", "org", 2));
+  const auto tree = debug_queues(metrics::take_snapshot(state, false));
+  // Roots: org and the implicit default queue (no Queue named default exists).
+  ASSERT_EQ(tree["queues"].size(), 2u);
+  std::set<std::string> roots;
+  for (const auto& root : tree["queues"]) roots.insert(root["name"].get<std::string>());
+  EXPECT_EQ(roots, (std::set<std::string>{"default", "org"}));
+  const auto& org = tree["queues"][0]["name"] == "org" ? tree["queues"][0] : tree["queues"][1];
+  EXPECT_EQ(org["name"], "org");
+  EXPECT_FALSE(org["leaf"].get<bool>());
+  ASSERT_EQ(org["children"].size(), 2u);
+  EXPECT_EQ(org["children"][0]["name"], "team-a");
+  EXPECT_EQ(org["children"][0]["resources"]["nvidia.com/gpu"]["deserved"], 6);
+  EXPECT_EQ(tree["cluster"]["gpus"], 8);
+}
+
+TEST(EventLimiter, AllowsABurstThenOnePerRefill) {
+  EventLimiter limiter(/*burst=*/2, /*refill_ms=*/1000);
+  EXPECT_TRUE(limiter.allow("Pod/ns/p", 0));
+  EXPECT_TRUE(limiter.allow("Pod/ns/p", 10));
+  EXPECT_FALSE(limiter.allow("Pod/ns/p", 20));     // burst spent
+  EXPECT_TRUE(limiter.allow("Pod/ns/other", 20));  // per object
+  EXPECT_FALSE(limiter.allow("Pod/ns/p", 900));
+  EXPECT_TRUE(limiter.allow("Pod/ns/p", 1100));  // one token back after refill_ms
+  EXPECT_FALSE(limiter.allow("Pod/ns/p", 1200));
+}
+
+TEST(EventLimiter, ForgetsObjectsWhoseBucketIsFullWhenTooManyAreTracked) {
+  EventLimiter limiter(1, 1000, /*max_objects=*/2);
+  EXPECT_TRUE(limiter.allow("a", 0));
+  EXPECT_TRUE(limiter.allow("b", 0));
+  EXPECT_TRUE(limiter.allow("c", 5000));  // a and b have refilled: forgotten
+  EXPECT_EQ(limiter.tracked(), 1u);
+}
+
+}  // namespace
+}  // namespace fairway
