@@ -29,6 +29,7 @@ struct LiveOptions {
   std::function<void(const SimResult&, const Sample&, TimeMs)> on_table;
   TimeMs report_every_ms = 0;   // 0: the scenario's, else 10 s of simulated time
   int verbosity = 0;
+  std::string audit_log_path;  // non-empty: the API server's audit log (ServerOptions)
 };
 
 tl::expected<SimResult, std::string> run_live(const Scenario& scenario, const LiveOptions& options);
