@@ -1,8 +1,8 @@
 // fairway_rbac_check: does the chart's RBAC grant every API call fairway's clients made?
 //
-//   fairway_rbac_check --manifests RENDERED.yaml --audit AUDIT.jsonl \
-//       --client fairway-scheduler=fairway-system/fairway \
-//       --client fairway-topology-agent=fairway-system/fairway-topology-agent \
+//   fairway_rbac_check --manifests RENDERED.yaml --audit AUDIT.jsonl
+//       --client fairway-scheduler=fairway-system/fairway
+//       --client fairway-topology-agent=fairway-system/fairway-topology-agent
 //       --ignore fairway-sim-driver
 //
 // RENDERED.yaml is `helm template` output; AUDIT.jsonl is the embedded API server's audit log
