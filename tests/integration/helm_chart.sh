@@ -30,7 +30,7 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 expect() {  # expect PATTERN FILE
-  grep -Eq -- "$1" "$2" || fail "expected /$1/ in $2:\n$(head -50 "$2")"
+  grep -Eq -- "$1" "$2" || fail "expected /$1/ in $2: $(head -50 "$2")"
 }
 reject() {  # reject PATTERN FILE
   if grep -Eq -- "$1" "$2"; then fail "did not expect /$1/ in $2"; fi
@@ -55,15 +55,15 @@ for kind in Deployment ServiceAccount ClusterRole ClusterRoleBinding Role RoleBi
 done
 "$HELM" template fairway "$CHART" -n "$NS" --show-only templates/deployment.yaml >"$WORK/deploy.yaml"
 expect '^  replicas: 2$' "$WORK/deploy.yaml"
-expect -- '- --leader-elect=true' "$WORK/deploy.yaml"
-expect -- "- --leader-elect-resource-namespace=$NS" "$WORK/deploy.yaml"
-expect -- '- --metrics-bind-address=:8080' "$WORK/deploy.yaml"
-expect -- '- --webhook-bind-address=:9443' "$WORK/deploy.yaml"
-expect -- '- --webhook-tls-cert-file=/etc/fairway/webhook-tls/tls.crt' "$WORK/deploy.yaml"
-expect -- '- --reservation-namespace=fairway-reservation' "$WORK/deploy.yaml"
-expect -- '- --reservation-priority-class=fairway-reservation' "$WORK/deploy.yaml"
-expect -- '- --gpu-sharing-strategy=binpack' "$WORK/deploy.yaml"
-expect -- '- --preemption-period=5s' "$WORK/deploy.yaml"
+expect '- --leader-elect=true' "$WORK/deploy.yaml"
+expect "- --leader-elect-resource-namespace=$NS" "$WORK/deploy.yaml"
+expect '- --metrics-bind-address=:8080' "$WORK/deploy.yaml"
+expect '- --webhook-bind-address=:9443' "$WORK/deploy.yaml"
+expect '- --webhook-tls-cert-file=/etc/fairway/webhook-tls/tls.crt' "$WORK/deploy.yaml"
+expect '- --reservation-namespace=fairway-reservation' "$WORK/deploy.yaml"
+expect '- --reservation-priority-class=fairway-reservation' "$WORK/deploy.yaml"
+expect '- --gpu-sharing-strategy=binpack' "$WORK/deploy.yaml"
+expect '- --preemption-period=5s' "$WORK/deploy.yaml"
 expect 'path: /healthz, port: metrics' "$WORK/deploy.yaml"
 expect 'path: /readyz, port: metrics' "$WORK/deploy.yaml"
 expect 'runAsNonRoot: true' "$WORK/deploy.yaml"
@@ -75,13 +75,23 @@ echo "ok: Deployment: 2 replicas, leader election, probes, hardened security con
 
 "$HELM" template fairway "$CHART" -n "$NS" --show-only templates/webhook.yaml >"$WORK/webhook.yaml"
 expect 'failurePolicy: Fail' "$WORK/webhook.yaml"
-expect 'key: fairway.dev/queue' "$WORK/webhook.yaml"
 expect 'path: /mutate' "$WORK/webhook.yaml"
+# One entry per queue label key fairway reads, made disjoint so no pod is sent twice.
+[[ $(grep -c '^  - name: pods-[0-9].fairway.dev$' "$WORK/webhook.yaml") == 3 ]] || fail "want 3 webhook entries"
+expect 'key: fairway.dev/queue' "$WORK/webhook.yaml"
+expect 'key: kai.scheduler/queue' "$WORK/webhook.yaml"
+expect 'key: scheduling.volcano.sh/queue-name' "$WORK/webhook.yaml"
+[[ $(grep -c 'operator: DoesNotExist' "$WORK/webhook.yaml") == 3 ]] || fail "webhook entries are not disjoint"
+"$HELM" template fairway "$CHART" -n "$NS" --show-only templates/webhook.yaml \
+  --set webhook.objectSelector.matchLabels.gpu-sharing=enabled >"$WORK/webhook-custom.yaml"
+[[ $(grep -c '^  - name: pods-[0-9].fairway.dev$' "$WORK/webhook-custom.yaml") == 1 ]] ||
+  fail "a custom objectSelector should give one webhook entry"
+expect 'gpu-sharing: enabled' "$WORK/webhook-custom.yaml"
 # The Helm-made CA in the caBundle must have signed the serving certificate in the Secret.
 ca=$(awk '/^  ca.crt:/ {print $2}' "$WORK/webhook.yaml")
 crt=$(awk '/^  tls.crt:/ {print $2}' "$WORK/webhook.yaml")
-bundle=$(awk '/caBundle:/ {print $2}' "$WORK/webhook.yaml")
-[[ -n $ca && $ca == "$bundle" ]] || fail "caBundle is not the Secret's ca.crt"
+[[ $(awk '/caBundle:/ {print $2}' "$WORK/webhook.yaml" | sort -u) == "$ca" && -n $ca ]] ||
+  fail "a caBundle is not the Secret's ca.crt"
 base64 -d <<<"$ca" >"$WORK/ca.pem"
 base64 -d <<<"$crt" >"$WORK/tls.pem"
 openssl verify -CAfile "$WORK/ca.pem" "$WORK/tls.pem" >/dev/null || fail "tls.crt is not signed by the caBundle"
@@ -115,7 +125,7 @@ done
 expect 'cert-manager.io/inject-ca-from: fairway-system/fairway-webhook' "$WORK/all.yaml"
 reject 'caBundle:' "$WORK/all.yaml"
 reject '^kind: Secret$' "$WORK/all.yaml"
-expect 'alert: Fairway' "$WORK/all.yaml"
+expect '^ +- alert: ' "$WORK/all.yaml"
 expect 'grafana_dashboard: "1"' "$WORK/all.yaml"
 expect 'args: \[topology-agent, --interval, "300"\]' "$WORK/all.yaml"
 echo "ok: cert-manager Certificate + CA injection, ServiceMonitor, PrometheusRule, dashboards, DaemonSet"
@@ -124,7 +134,7 @@ echo "--- webhook off, one replica"
 render "$WORK/small.yaml" --set webhook.enabled=false,scheduler.replicas=1
 reject '^kind: MutatingWebhookConfiguration$' "$WORK/small.yaml"
 reject '^kind: PodDisruptionBudget$' "$WORK/small.yaml"
-expect -- '- --webhook-bind-address=0' "$WORK/small.yaml"
+expect '- --webhook-bind-address=0' "$WORK/small.yaml"
 echo "ok"
 
 echo "--- the default queue is valid for the embedded API server and kubectl"
