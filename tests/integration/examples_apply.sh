@@ -56,7 +56,7 @@ mapfile -t files < <(find "$REPO/examples" -name '*.yaml' -not -path '*/examples
 [[ ${#files[@]} -ge 10 ]] || fail "only ${#files[@]} example manifests found"
 # Namespaces the examples use, created first (the quick start also ships its own Namespace).
 for ns in $(grep -ho '^  namespace: [a-z0-9-]*' "${files[@]}" | awk '{print $2}' | sort -u); do
-  k create namespace "$ns" >/dev/null
+  k get namespace "$ns" >/dev/null 2>&1 || k create namespace "$ns" >/dev/null
 done
 
 echo "--- apply every example"

@@ -179,16 +179,36 @@ metadata: {name: huge, namespace: default, labels: {fairway.dev/queue: vision}}
 spec:
   schedulerName: fairway
   containers: [{name: main, image: pause, resources: {limits: {nvidia.com/gpu: "16"}}}]
+---
+apiVersion: scheduling.fairway.dev/v1alpha1
+kind: PodGroup
+metadata: {name: pair, namespace: default}
+spec: {minMember: 2, queue: vision}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: pair-0, namespace: default, annotations: {fairway.dev/pod-group: pair}}
+spec:
+  schedulerName: fairway
+  containers: [{name: main, image: pause, resources: {limits: {nvidia.com/gpu: "1"}}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: pair-1, namespace: default, annotations: {fairway.dev/pod-group: pair}}
+spec:
+  schedulerName: fairway
+  containers: [{name: main, image: pause, resources: {limits: {nvidia.com/gpu: "1"}}}]
 YAML
 for _ in $(seq 200); do
   node=$(k get pod single -o jsonpath='{.spec.nodeName}')
   why=$(k get pod huge -o jsonpath='{.status.conditions[?(@.type=="PodScheduled")].reason}')
-  pg=$(k get podgroup resnet-train -o jsonpath='{.status.phase}' 2>/dev/null || true)
-  [[ -n $node && $why == Unschedulable && -n $pg ]] && break
+  pg=$(k get podgroup pair -o jsonpath='{.status.phase}' 2>/dev/null || true)
+  [[ -n $node && $why == Unschedulable && $pg == Running ]] && break
   sleep 0.1
 done
 [[ -n $node ]] || fail "the scheduler bound nothing (see $WORK/sched.log)"
 [[ $why == Unschedulable ]] || fail "no PodScheduled=False on the pod that cannot fit"
+[[ $pg == Running ]] || fail "PodGroup pair is '$pg', want Running"
 kill -TERM "$SCHED_PID" && wait "$SCHED_PID" || true
 SCHED_PID=""
 # The topology agent, as the DaemonSet runs it, on the fake NVML of the tests.
@@ -213,6 +233,7 @@ render "$WORK/rbac.yaml" --set topologyAgent.enabled=true
 expect 'pods/binding' "$WORK/rbac-check.out"
 expect 'leases' "$WORK/rbac-check.out"
 expect 'queues/status' "$WORK/rbac-check.out"
+expect 'podgroups/status' "$WORK/rbac-check.out"
 expect 'patch core nodes' "$WORK/rbac-check.out"
 
 # The checker itself must fail when a rule is missing: drop pods/binding from the ClusterRole.
