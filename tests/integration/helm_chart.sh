@@ -154,6 +154,16 @@ expect 'grafana_dashboard: "1"' "$WORK/all.yaml"
 expect 'args: \[topology-agent, --interval, "300"\]' "$WORK/all.yaml"
 echo "ok: cert-manager Certificate + CA injection, ServiceMonitor, PrometheusRule, dashboards, DaemonSet"
 
+echo "--- bad values are refused by values.schema.json"
+for bad in scheduler.scoring=best reservation.gpuSharingStrategy=random webhook.failurePolicy=Maybe \
+  scheduler.replicas=0 reservation.timeout=soon; do
+  if "$HELM" template fairway "$CHART" -n "$NS" --set "$bad" >/dev/null 2>"$WORK/bad.err"; then
+    fail "helm template accepted --set $bad"
+  fi
+  expect "${bad%%=*}" "$WORK/bad.err"
+done
+echo "ok: 5 bad values refused with the key named"
+
 echo "--- webhook off, one replica"
 render "$WORK/small.yaml" --set webhook.enabled=false,scheduler.replicas=1
 reject '^kind: MutatingWebhookConfiguration$' "$WORK/small.yaml"
