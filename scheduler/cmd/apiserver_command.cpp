@@ -36,6 +36,8 @@ Flags:
   --bookmark-interval D     interval of watch BOOKMARK events, e.g. 60s, 1s, 500ms (default 60s)
   --history-window N        watch events kept for resuming watches (default 10000)
   --threads N               worker threads (default 4)
+  --audit-log PATH          append one JSON line per API request (user agent, RBAC verb, group,
+                            resource, subresource, namespace, name, code) to PATH
   -v, --v N                 log verbosity (0: start/stop only; 4: every request)
   -h, --help                this text
 
@@ -109,6 +111,7 @@ tl::expected<ApiserverFlags, std::string> parse_flags(std::span<const std::strin
                                                "--bookmark-interval",
                                                "--history-window",
                                                "--threads",
+                                               "--audit-log",
                                                "-v",
                                                "--v"};
     if (std::find(std::begin(kValued), std::end(kValued), name) == std::end(kValued)) {
@@ -139,6 +142,9 @@ tl::expected<ApiserverFlags, std::string> parse_flags(std::span<const std::strin
       if (!n)
         return tl::unexpected(fmt::format("--history-window: \"{}\" is not 1..10000000", *value));
       flags.options.store.history_window = static_cast<size_t>(*n);
+    } else if (name == "--audit-log") {
+      if (value->empty()) return tl::unexpected(std::string("--audit-log needs a path"));
+      flags.options.audit_log_path = *value;
     } else if (name == "--threads") {
       const auto n = parse_int(*value, 1, 256);
       if (!n) return tl::unexpected(fmt::format("--threads: \"{}\" is not 1..256", *value));

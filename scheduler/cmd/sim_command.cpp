@@ -48,6 +48,7 @@ struct SimFlags {
   bool in_process = false;
   double speed = 20;
   std::string kubeconfig_out;
+  std::string audit_log;
   bool hold = false;
   std::string metrics_bind_address = "0";
   int verbosity = -1;
@@ -65,6 +66,8 @@ tl::expected<SimFlags, std::string> parse_flags(std::span<const std::string> arg
                  "simulated seconds between queue tables (0: the scenario's, else about ten)");
   set.add_bool("in-process", &flags.in_process, "simulated clock, no API server: instant, deterministic");
   set.add_double("speed", &flags.speed, "live runs: simulated seconds per real second");
+  set.add_string("audit-log", &flags.audit_log,
+                 "live runs: append the API server's audit log (one JSON line per request) here");
   set.add_string("kubeconfig-out", &flags.kubeconfig_out,
                  "live runs: where to write the kubeconfig for kubectl (default: in the temp folder)");
   set.add_bool("hold", &flags.hold, "live runs: after the report, keep the cluster up until Ctrl-C");
@@ -153,6 +156,7 @@ int sim(std::span<const std::string> args, std::ostream& out, std::ostream& err)
                              : flags->kubeconfig_out;
   live.verbosity = std::max(flags->verbosity, 0);
   live.metrics_bind_address = flags->metrics_bind_address;
+  live.audit_log_path = flags->audit_log;
   live.report_every_ms = flags->report_every_ms.value_or(0);
   if (!flags->json) {
     out << fmt::format("fairway sim: {} (live: embedded API server + scheduler over HTTPS, {:g}x)\n",

@@ -73,7 +73,9 @@ int publish_loop(const Flags& flags, std::ostream& out, std::ostream& err) {
     err << "fairway topology-agent: " << config.error() << "\n";
     return 1;
   }
-  k8s::RestClient client(*config);
+  k8s::RestOptions rest;
+  rest.user_agent = "fairway-topology-agent";  // tells its calls apart in an audit log
+  k8s::RestClient client(*config, rest);
   const std::string path = "/api/v1/nodes/" + flags.node_name;
   std::string published;
   for (;;) {

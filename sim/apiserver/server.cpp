@@ -16,6 +16,8 @@
 #include <boost/beast/ssl.hpp>
 #pragma GCC diagnostic pop
 #include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
 #include <type_traits>
@@ -24,6 +26,7 @@
 #include "sim/apiserver/api_handler.h"
 #include "sim/apiserver/base64.h"
 #include "sim/apiserver/embedded_crds.h"
+#include "sim/apiserver/request_info.h"
 #include "sim/apiserver/tls.h"
 
 namespace fairway::apiserver {
@@ -131,6 +134,8 @@ struct Server::Impl {
   std::vector<std::thread> threads;
   uint16_t port = 0;
   std::atomic<bool> stopped{false};
+  std::mutex audit_mutex;
+  std::ofstream audit;  // open when options.audit_log_path is set
 
   explicit Impl(ServerOptions o)
       : options(std::move(o)), store(options.store), handler(store, faults, {}) {}
@@ -141,6 +146,24 @@ struct Server::Impl {
 
   void accept();
   void schedule_housekeeping();
+
+  // One JSON line per API request that reached the handler, flushed at once so a test reading
+  // the file while the server runs sees every call.
+  void record(const HttpRequest& request, int status) {
+    if (!audit.is_open()) return;
+    const RequestInfo info = resolve_request_info(request.method, request.target);
+    if (!info.resource_request) return;
+    const nlohmann::json line = {{"userAgent", request.user_agent},
+                                 {"verb", info.verb},
+                                 {"apiGroup", info.api_group},
+                                 {"resource", info.resource},
+                                 {"subresource", info.subresource},
+                                 {"namespace", info.namespace_},
+                                 {"name", info.name},
+                                 {"code", status}};
+    const std::lock_guard lock(audit_mutex);
+    audit << line.dump() << '\n' << std::flush;
+  }
 };
 
 namespace {
@@ -264,15 +287,18 @@ class Session : public std::enable_shared_from_this<Session<kTls>> {
     r.content_type = std::string(req_[http::field::content_type]);
     r.accept = std::string(req_[http::field::accept]);
     r.authorization = std::string(req_[http::field::authorization]);
+    r.user_agent = std::string(req_[http::field::user_agent]);
     std::weak_ptr<Session> weak = this->shared_from_this();
     ApiReply reply = server_.handler.handle(r, [weak] {
       if (auto self = weak.lock()) self->notify();
     });
     if (auto* resp = std::get_if<HttpResponse>(&reply)) {
       server_.log(4, fmt::format("{} {} {}", r.method, r.target, resp->status));
+      server_.record(r, resp->status);
       send(std::move(*resp));
     } else {
       server_.log(3, fmt::format("WATCH {}", r.target));
+      server_.record(r, 200);
       start_watch(std::move(std::get<WatchStream>(reply)));
     }
   }
@@ -468,6 +494,10 @@ tl::expected<std::unique_ptr<Server>, std::string> Server::start(ServerOptions o
   auto impl = std::make_unique<Impl>(std::move(options));
   ServerOptions& o = impl->options;
   impl->token = o.token.empty() ? random_token() : o.token;
+  if (!o.audit_log_path.empty()) {
+    impl->audit.open(o.audit_log_path, std::ios::app);
+    if (!impl->audit) return tl::unexpected("cannot open the audit log " + o.audit_log_path);
+  }
   if (o.load_fairway_crds) {
     auto loaded = load_embedded_crds(impl->store);
     if (!loaded) return tl::unexpected("loading the fairway CRDs: " + loaded.error());

@@ -28,6 +28,10 @@ struct ServerOptions {
   StoreOptions store;
   bool load_fairway_crds = true;  // the CRDs compiled in from charts/fairway/crds
   int verbosity = 0;
+  // Non-empty: append one JSON line per API request served (user agent, RBAC verb, group,
+  // resource, subresource, namespace, name, HTTP status) to this file, so a test can check that
+  // the chart's RBAC grants every call a client made (tests/integration/helm_chart.sh).
+  std::string audit_log_path;
   // Log lines (level, message); level 0 is always interesting, higher is chattier.
   std::function<void(int, std::string_view)> log;
 };

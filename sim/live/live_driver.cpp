@@ -351,6 +351,7 @@ tl::expected<SimResult, std::string> LiveRun::run(SchedulerService& service) {
 tl::expected<SimResult, std::string> run_live(const Scenario& scenario, const LiveOptions& options) {
   apiserver::ServerOptions server_options;
   server_options.verbosity = options.verbosity;
+  server_options.audit_log_path = options.audit_log_path;
   auto server = apiserver::Server::start(server_options);
   if (!server) return tl::unexpected("embedded API server: " + server.error());
 
@@ -363,6 +364,7 @@ tl::expected<SimResult, std::string> run_live(const Scenario& scenario, const Li
   if (!cluster) return tl::unexpected("kubeconfig: " + cluster.error());
 
   k8s::RestOptions rest;
+  rest.user_agent = "fairway-sim-driver";  // the simulated users and kubelet, not the scheduler
   rest.qps = 2000;
   rest.burst = 2000;
   rest.pool_size = 4;

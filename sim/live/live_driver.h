@@ -31,6 +31,7 @@ struct LiveOptions {
   int verbosity = 0;
   // The scheduler's --metrics-bind-address (/metrics, /healthz, /debug/...); "0": off.
   std::string metrics_bind_address = "0";
+  std::string audit_log_path;  // non-empty: the API server's audit log (ServerOptions)
 };
 
 tl::expected<SimResult, std::string> run_live(const Scenario& scenario, const LiveOptions& options);
