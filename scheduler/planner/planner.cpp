@@ -1,13 +1,13 @@
 #include "scheduler/planner/planner.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <limits>
 #include <optional>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
-
-#include <fmt/format.h>
 
 #include "queues/fair_share.h"
 #include "scheduler/cycle/node_ledger.h"
@@ -17,9 +17,12 @@ namespace fairway {
 
 const char* action_name(PreemptionAction action) {
   switch (action) {
-    case PreemptionAction::kPreempt: return "preempt";
-    case PreemptionAction::kReclaim: return "reclaim";
-    case PreemptionAction::kConsolidate: return "consolidate";
+    case PreemptionAction::kPreempt:
+      return "preempt";
+    case PreemptionAction::kReclaim:
+      return "reclaim";
+    case PreemptionAction::kConsolidate:
+      return "consolidate";
   }
   return "unknown";
 }
@@ -187,8 +190,8 @@ PlanResult Planner::run() {
     usage[*index].allocated = queue_charge(totals.allocated);
     usage[*index].pending = queue_charge(totals.pending);
   }
-  shares_ = compute_fair_shares(tree, queue_charge(state_.capacity()), usage,
-                                state_.registry().size());
+  shares_ =
+      compute_fair_shares(tree, queue_charge(state_.capacity()), usage, state_.registry().size());
   allocated_ = shares_.allocated;
   prepare_ledger();
   build_units();
@@ -292,7 +295,8 @@ void Planner::build_units() {
     base.priority = priority;
     base.started = job.creation_ms;
     const TimeMs age = now - job.creation_ms;
-    if (const auto min = min_runtime_s(job.queue, false)) base.preempt_protected = age < *min * 1000;
+    if (const auto min = min_runtime_s(job.queue, false))
+      base.preempt_protected = age < *min * 1000;
     if (const auto min = min_runtime_s(job.queue, true)) base.reclaim_protected = age < *min * 1000;
     auto add = [&](std::vector<PodId> members, int part) {
       Unit unit = base;
@@ -485,8 +489,7 @@ std::optional<std::vector<size_t>> Planner::choose_victims(const Preemptor& p,
   for (size_t k = chosen.size(); k-- > 0 && trials < kMaxTrimTrials && chosen.size() > 1;) {
     const Unit& unit = units_[chosen[k]];
     // Keeping a gang's extras while evicting its minimum would leave it below minMember.
-    if (unit.part == 1 &&
-        std::find(chosen.begin(), chosen.end(), unit.sibling) != chosen.end()) {
+    if (unit.part == 1 && std::find(chosen.begin(), chosen.end(), unit.sibling) != chosen.end()) {
       continue;
     }
     std::vector<size_t> fewer = chosen;
@@ -542,7 +545,8 @@ std::optional<PreemptionPlan> Planner::reclaim(const Preemptor& p) {
     const QueueIndex q = mine[k];
     for (ResourceId r : asked) {
       const double after = static_cast<double>(allocated_[q][r] + p.charge[r]);
-      const double bound = std::max(shares_.share(q, r), static_cast<double>(shares_.deserved[q][r]));
+      const double bound =
+          std::max(shares_.share(q, r), static_cast<double>(shares_.deserved[q][r]));
       if (above(after, bound)) ok = false;
     }
     may_reclaim[k] = ok ? 1 : 0;
@@ -744,8 +748,8 @@ PreemptionPlan Planner::commit(PreemptionAction action, const Preemptor& p,
   if (place_victims) {
     // Moved pods need their new places too; keep them out of later plans' reach.
     for (size_t v : victims) {
-      if (auto again = place_on_ledger(state_, ledger_, units_[v].job, units_[v].pods,
-                                       cycle_options_)) {
+      if (auto again =
+              place_on_ledger(state_, ledger_, units_[v].job, units_[v].pods, cycle_options_)) {
         (void)again;
       }
     }
@@ -755,14 +759,13 @@ PreemptionPlan Planner::commit(PreemptionAction action, const Preemptor& p,
 
   std::string queues;
   for (const std::string& q : victim_queues) queues += (queues.empty() ? "\"" : ", \"") + q + "\"";
-  const char* why = action == PreemptionAction::kPreempt
-                        ? "of lower priority in the same queue"
-                        : action == PreemptionAction::kReclaim
-                              ? "above their fair share"
-                              : "moved so the job's GPUs are not scattered";
+  const char* why = action == PreemptionAction::kPreempt ? "of lower priority in the same queue"
+                    : action == PreemptionAction::kReclaim
+                        ? "above their fair share"
+                        : "moved so the job's GPUs are not scattered";
   plan.message = fmt::format("{} for {}: evicting {} pod(s) of {} job(s) in queue(s) {} ({})",
-                             action_name(action), job.key, plan.victims.size(),
-                             victim_jobs.size(), queues, why);
+                             action_name(action), job.key, plan.victims.size(), victim_jobs.size(),
+                             queues, why);
   return plan;
 }
 
