@@ -199,6 +199,10 @@ int SchedulerService::run(std::stop_token stop) {
     ++stats_.binds_completed;
   };
   Actuator actuator(client, options_.bind_workers, std::move(hooks));
+  PreemptionPass preemption(cluster_, rest, options_.preemption, eviction_stats_, may_write,
+                            [&inbox](std::function<void()> work) {
+                              inbox.post([work = std::move(work)](ClusterState&) { work(); });
+                            });
 
   log::info("scheduler started", {{"scheduler_name", options_.scheduler_name},
                                   {"server", cluster_.server},
@@ -220,6 +224,7 @@ int SchedulerService::run(std::stop_token stop) {
     auto next = dirty ? std::max(now, last_cycle + options_.schedule_period)
                       : now + std::chrono::seconds(1);
     if (status_due) next = std::min(next, std::max(now, last_status + kStatusPeriod));
+    next = std::min(next, std::max(now, preemption.next_due()));
     auto changes = inbox.take(next);
     for (auto& change : changes) change(state);
     stats_.events_applied += changes.size();
@@ -238,12 +243,13 @@ int SchedulerService::run(std::stop_token stop) {
       publish_status(state, *status_due, placements, status_written, actuator);
       status_due.reset();
     }
+    if (synced && may_write()) preemption.maybe_run(state);
     if (!dirty || !synced || !may_write()) continue;
     if (std::chrono::steady_clock::now() < last_cycle + options_.schedule_period) continue;
 
     last_cycle = std::chrono::steady_clock::now();
     dirty = false;
-    CycleResult result = run_cycle(state, options_.cycle);
+    CycleResult result = run_cycle(state, preemption.cycle_options(options_.cycle));
     ++stats_.cycles;
     assume_all(state, result);
     stats_.pods_bound += result.bindings.size();
@@ -280,6 +286,7 @@ int SchedulerService::run(std::stop_token stop) {
   // Shutdown order: finish queued binds, release the lease (still needs the client), then close
   // the watches so the reflector threads return.
   log::info("scheduler stopping", {{"binds", std::to_string(actuator.stats().binds.load())}});
+  preemption.stop();
   actuator.stop();
   leader = false;
   writer_client.stop();

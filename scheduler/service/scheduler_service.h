@@ -19,6 +19,7 @@
 #include "k8s-client/leader_election.h"
 #include "k8s-client/rest_client.h"
 #include "scheduler/cycle/cycle.h"
+#include "scheduler/service/evictions.h"
 
 namespace fairway {
 
@@ -32,6 +33,7 @@ struct SchedulerOptions {
   int bind_workers = 8;
   CycleOptions cycle;
   PodIntentConfig intent;
+  PreemptionOptions preemption;  // the background preempt/reclaim/consolidate pass
 };
 
 struct SchedulerStats {
@@ -54,11 +56,14 @@ class SchedulerService {
   int run(std::stop_token stop);
 
   const SchedulerStats& stats() const { return stats_; }
+  // Evictions by action, refusals, pass timings (scheduler/service/evictions.h).
+  const EvictionStats& eviction_stats() const { return eviction_stats_; }
 
  private:
   k8s::ClusterConfig cluster_;
   SchedulerOptions options_;
   SchedulerStats stats_;
+  EvictionStats eviction_stats_;
 };
 
 }  // namespace fairway
