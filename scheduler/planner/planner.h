@@ -65,7 +65,7 @@ struct PlannerOptions {
   // Pods with priority >= this are never victims unless labelled fairway.dev/preemptible=true.
   int32_t non_preemptible_priority = 1'000'000'000;
   // Bounds: pods evicted for one preemptor, and the whole pass's time (from `now`).
-  uint32_t max_victims = 1'024;
+  uint32_t max_victims = 4'096;
   TimeMs time_budget_ms = 500;
   // Simulated moves tried per preemptor when consolidating.
   uint32_t max_consolidation_trials = 16;

@@ -1,10 +1,10 @@
 #include "scheduler/service/evictions.h"
 
-#include <algorithm>
-#include <chrono>
-
 #include <fmt/chrono.h>
 #include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
 
 #include "k8s-client/objects.h"
 #include "scheduler/service/log.h"
@@ -32,18 +32,24 @@ std::pair<std::string, std::string> split_key(const std::string& key) {
 // Event reasons, CamelCase as Kubernetes writes them: on the victim, then on the preemptor.
 const char* victim_reason(PreemptionAction action) {
   switch (action) {
-    case PreemptionAction::kPreempt: return "Preempted";
-    case PreemptionAction::kReclaim: return "Reclaimed";
-    case PreemptionAction::kConsolidate: return "Consolidated";
+    case PreemptionAction::kPreempt:
+      return "Preempted";
+    case PreemptionAction::kReclaim:
+      return "Reclaimed";
+    case PreemptionAction::kConsolidate:
+      return "Consolidated";
   }
   return "Evicted";
 }
 
 const char* preemptor_reason(PreemptionAction action) {
   switch (action) {
-    case PreemptionAction::kPreempt: return "Preempting";
-    case PreemptionAction::kReclaim: return "Reclaiming";
-    case PreemptionAction::kConsolidate: return "Consolidating";
+    case PreemptionAction::kPreempt:
+      return "Preempting";
+    case PreemptionAction::kReclaim:
+      return "Reclaiming";
+    case PreemptionAction::kConsolidate:
+      return "Consolidating";
   }
   return "Evicting";
 }
@@ -71,7 +77,9 @@ Evictor::Evictor(const k8s::ClusterConfig& cluster, k8s::RestOptions rest, Hooks
       stats_(stats),
       thread_([this] { loop(); }) {}
 
-Evictor::~Evictor() { stop(); }
+Evictor::~Evictor() {
+  stop();
+}
 
 void Evictor::carry_out(PreemptionPlan plan, std::chrono::steady_clock::time_point decided) {
   {
@@ -129,9 +137,15 @@ void Evictor::run_plan(const Work& work) {
       if (status != 404) {
         ++evicted;
         switch (plan.action) {
-          case PreemptionAction::kPreempt: ++stats_.preempt_evictions; break;
-          case PreemptionAction::kReclaim: ++stats_.reclaim_evictions; break;
-          case PreemptionAction::kConsolidate: ++stats_.consolidate_evictions; break;
+          case PreemptionAction::kPreempt:
+            ++stats_.preempt_evictions;
+            break;
+          case PreemptionAction::kReclaim:
+            ++stats_.reclaim_evictions;
+            break;
+          case PreemptionAction::kConsolidate:
+            ++stats_.consolidate_evictions;
+            break;
         }
         post_event(victim.pod, victim.uid, victim_reason(plan.action),
                    fmt::format("{}: evicted to make room for job {} of queue \"{}\"", action,
@@ -155,15 +169,15 @@ void Evictor::run_plan(const Work& work) {
     hooks_.on_refused(plan.preemptor, victim.pod, status);
     return;
   }
-  log::info("evicted", {{"action", action},
-                        {"preemptor", plan.preemptor},
-                        {"queue", plan.queue},
-                        {"pods", std::to_string(evicted)},
-                        {"decision_to_request_ms",
-                         fmt::format("{:.3f}", static_cast<double>(
-                                                   stats_.last_decision_to_request_ns.load()) /
-                                                   1e6)},
-                        {"plan", plan.message}});
+  log::info("evicted",
+            {{"action", action},
+             {"preemptor", plan.preemptor},
+             {"queue", plan.queue},
+             {"pods", std::to_string(evicted)},
+             {"decision_to_request_ms",
+              fmt::format("{:.3f}",
+                          static_cast<double>(stats_.last_decision_to_request_ns.load()) / 1e6)},
+             {"plan", plan.message}});
   std::string victims;
   for (const Victim& victim : plan.victims) {
     victims += (victims.empty() ? "" : ", ") + victim.pod;
@@ -205,15 +219,14 @@ PreemptionPass::PreemptionPass(const k8s::ClusterConfig& cluster, k8s::RestOptio
     : options_(std::move(options)),
       stats_(stats),
       post_to_loop_(std::move(post_to_loop)),
-      evictor_(cluster, std::move(rest),
-               Evictor::Hooks{std::move(may_write),
-                              [this](const std::string& preemptor, const std::string& pod,
-                                     int status) {
-                                post_to_loop_([this, preemptor, pod, status] {
-                                  refused(preemptor, pod, status);
-                                });
-                              }},
-               stats_) {
+      evictor_(
+          cluster, std::move(rest),
+          Evictor::Hooks{std::move(may_write),
+                         [this](const std::string& preemptor, const std::string& pod, int status) {
+                           post_to_loop_(
+                               [this, preemptor, pod, status] { refused(preemptor, pod, status); });
+                         }},
+          stats_) {
   options_.planner.time_budget_ms = options_.budget.count();
 }
 
@@ -223,7 +236,8 @@ CycleOptions PreemptionPass::cycle_options(CycleOptions base) const {
 }
 
 std::chrono::steady_clock::time_point PreemptionPass::next_due() const {
-  if (options_.period.count() <= 0 || !waiting_) return std::chrono::steady_clock::time_point::max();
+  if (options_.period.count() <= 0 || !waiting_)
+    return std::chrono::steady_clock::time_point::max();
   if (retry_now_) return std::chrono::steady_clock::now();
   return last_pass_ + options_.period;
 }
