@@ -169,15 +169,17 @@ void Evictor::run_plan(const Work& work) {
     hooks_.on_refused(plan.preemptor, victim.pod, status);
     return;
   }
-  log::info("evicted",
-            {{"action", action},
-             {"preemptor", plan.preemptor},
-             {"queue", plan.queue},
-             {"pods", std::to_string(evicted)},
-             {"decision_to_request_ms",
-              fmt::format("{:.3f}",
-                          static_cast<double>(stats_.last_decision_to_request_ns.load()) / 1e6)},
-             {"plan", plan.message}});
+  log::info(
+      "evicted",
+      {{"action", action},
+       {"preemptor", plan.preemptor},
+       {"queue", plan.queue},
+       {"pods", std::to_string(evicted)},
+       {"decision_to_request_ms",
+        fmt::format("{:.3f}",
+                    static_cast<double>(stats_.last_decision_to_request_ns.load()) / 1e6)},
+       {"pass_ms", fmt::format("{:.3f}", static_cast<double>(stats_.last_pass_ns.load()) / 1e6)},
+       {"plan", plan.message}});
   std::string victims;
   for (const Victim& victim : plan.victims) {
     victims += (victims.empty() ? "" : ", ") + victim.pod;

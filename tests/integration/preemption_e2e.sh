@@ -22,6 +22,7 @@ trap cleanup EXIT
 fail() {
   echo "FAIL: $*" >&2
   echo "--- pods" >&2; k get pods -o wide >&2 || true
+  echo "--- events" >&2; k get events >&2 || true
   echo "--- scheduler log (tail)" >&2; tail -30 "$WORK/sched.log" >&2 || true
   exit 1
 }
@@ -94,23 +95,25 @@ for i in 1 2 3 4; do pod "b-$i" b low; sleep 0.05; done | k create -f - >/dev/nu
 for i in 1 2 3 4; do wait_bound "b-$i"; done
 
 # 2. Queue a wakes up: it reclaims its fair share (2 GPUs) from b, and no more.
+t0=$(date +%s.%N)
 { pod a-1 a low; pod a-2 a low; pod a-3 a low; } | k create -f - >/dev/null
 wait_bound a-1
+t1=$(date +%s.%N)
 wait_bound a-2
 sleep 1.5  # a few more passes: a-3 must stay pending, b keeps its share
 [ "$(count_pods fairway.dev/queue=b)" = "2" ] || fail "queue b should keep 2 pods (its fair share)"
 [ -z "$(node_of a-3)" ] || fail "a-3 was bound although queue a is at its fair share"
-k get events --field-selector reason=Reclaimed -o jsonpath='{range .items[*]}{.message}{"\n"}{end}' |
-  grep -q 'evicted to make room for job default/a-' || fail "no Reclaimed event on a victim"
-k get events --field-selector reason=Reclaiming -o jsonpath='{range .items[*]}{.message}{"\n"}{end}' |
-  grep -q 'default/b-' || fail "no Reclaiming event naming the victims"
+# (Read whole, then grep: grep -q closing the pipe early would fail the pipeline.)
+events() { k get events --field-selector "reason=$1" -o jsonpath='{range .items[*]}{.message}{"\n"}{end}'; }
+grep -q 'evicted to make room for job default/a-' <<<"$(events Reclaimed)" ||
+  fail "no Reclaimed event on a victim"
+grep -q 'default/b-' <<<"$(events Reclaiming)" || fail "no Reclaiming event naming the victims"
 
 # 3. A high-priority pod in b preempts one of b's low-priority pods.
 pod b-urgent b high | k create -f - >/dev/null
 wait_bound b-urgent
 [ "$(count_pods fairway.dev/queue=b)" = "2" ] || fail "b should have 2 pods after the preemption"
-k get events --field-selector reason=Preempted -o jsonpath='{range .items[*]}{.message}{"\n"}{end}' |
-  grep -q 'default/b-urgent' || fail "no Preempted event naming the preemptor"
+grep -q 'default/b-urgent' <<<"$(events Preempted)" || fail "no Preempted event naming the preemptor"
 
 # 4. A PodDisruptionBudget guards b's last low-priority pod: the eviction is refused (429) and
 #    nothing is evicted; the pod waits.
@@ -140,5 +143,9 @@ grep -q 'eviction refused by a disruption budget' "$WORK/sched.log" || fail "no 
 # Decision to eviction request, as the scheduler measured it (first reclaim).
 ms=$(grep '"action":"reclaim"' "$WORK/sched.log" | grep -o '"decision_to_request_ms":"[0-9.]*"' |
   head -1 | grep -o '[0-9.]*' || true)
-echo "preemption e2e: reclaim decision to eviction request ${ms:-?} ms"
+pass=$(grep '"action":"reclaim"' "$WORK/sched.log" | grep -o '"pass_ms":"[0-9.]*"' |
+  head -1 | grep -o '[0-9.]*' || true)
+echo "preemption e2e: reclaim decision to eviction request ${ms:-?} ms (pass ${pass:-?} ms)"
+echo "preemption e2e: a-1 created to bound, through a reclaim: $(echo "$t1 - $t0" | bc) s" \
+  "(kubectl polling every 0.1 s, --preemption-period=200ms)"
 echo "preemption e2e: ok"
