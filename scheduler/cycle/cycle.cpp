@@ -257,8 +257,14 @@ CycleResult CycleRunner::run() {
 }
 
 void CycleRunner::hold_nominations() {
-  if (options_.nominations == nullptr) return;
+  if (options_.nominations == nullptr || options_.nominations->empty()) return;
+  // Only for jobs still waiting: a job that placed no longer needs its room held.
+  std::unordered_set<std::string_view> waiting;
+  for (const auto& [queue, jobs] : state_.pending_jobs()) {
+    for (JobId id : jobs) waiting.insert(state_.jobs()[id].key);
+  }
   for (const Nomination& nomination : *options_.nominations) {
+    if (!waiting.contains(nomination.job)) continue;
     const NodeRecord* record = state_.find_node(nomination.node);
     if (record == nullptr || !record->schedulable()) continue;
     const auto node = static_cast<NodeId>(record - state_.nodes().data());

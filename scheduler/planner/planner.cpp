@@ -150,7 +150,8 @@ class Planner {
   std::optional<PreemptionPlan> reclaim(const Preemptor& p);
   std::optional<PreemptionPlan> consolidate(const Preemptor& p);
 
-  using Accept = std::function<bool(size_t unit, ResourceVector& taken)>;
+  // Whether a candidate may join the victims (reclaim keeps victim queues at their fair share).
+  using Accept = std::function<bool(size_t unit)>;
   std::optional<std::vector<size_t>> choose_victims(const Preemptor& p,
                                                     const std::vector<size_t>& candidates,
                                                     const Accept& accept,
@@ -459,7 +460,6 @@ std::optional<std::vector<size_t>> Planner::choose_victims(const Preemptor& p,
   std::vector<size_t> chosen;
   size_t pods = 0;
   size_t next_trial = 1;
-  ResourceVector taken;
   std::optional<std::vector<Binding>> placed;
   bool tested_last = true;
   for (size_t candidate : candidates) {
@@ -468,7 +468,7 @@ std::optional<std::vector<size_t>> Planner::choose_victims(const Preemptor& p,
       continue;  // a gang's minimum goes only after its extras
     }
     if (pods + unit.pods.size() > options_.max_victims) continue;
-    if (!accept(candidate, taken)) continue;
+    if (!accept(candidate)) continue;
     chosen.push_back(candidate);
     pods += unit.pods.size();
     free_total += unit.charge;
@@ -520,7 +520,7 @@ std::optional<PreemptionPlan> Planner::preempt(const Preemptor& p) {
   order(candidates);
   std::vector<Binding> placements;
   const auto victims = choose_victims(
-      p, candidates, [](size_t, ResourceVector&) { return true; }, &placements);
+      p, candidates, [](size_t) { return true; }, &placements);
   if (!victims) return std::nullopt;
   return commit(PreemptionAction::kPreempt, p, *victims, std::move(placements), false);
 }
@@ -583,9 +583,9 @@ std::optional<PreemptionPlan> Planner::reclaim(const Preemptor& p) {
   order(candidates);
 
   // What the victims chosen so far take from each queue, to keep every victim queue at or above
-  // its fair share. `taken` is unused: the per-queue map is the state.
+  // its fair share.
   std::unordered_map<QueueIndex, ResourceVector> removed;
-  auto accept = [&](size_t candidate, ResourceVector&) {
+  auto accept = [&](size_t candidate) {
     const Unit& unit = units_[candidate];
     for (QueueIndex q : sides.at(candidate)) {
       const ResourceVector after = allocated_[q] - removed[q] - unit.charge;

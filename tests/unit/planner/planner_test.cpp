@@ -432,6 +432,24 @@ TEST(Nomination, FreedCapacityGoesToThePreemptorNotToAnotherJob) {
   EXPECT_EQ(open.bindings[0].pod, "ns/thief");
 }
 
+TEST(Nomination, HoldsCapacityOnlyForAJobThatStillWaits) {
+  ClusterState state;
+  state.upsert_node(gpu_node("n1", 8));
+  state.upsert_pod(pod("ns", "p", "", {{"nvidia.com/gpu", "8"}}));
+  ResourceVector eight;
+  eight.set(kGpu, 8000);
+  // The nominated job placed already (or is gone): its nomination holds nothing.
+  std::vector<Nomination> nominations{{"ns/gone", "n1", eight}};
+  CycleOptions options;
+  options.nominations = &nominations;
+  EXPECT_THAT(run_cycle(state, options).bindings, SizeIs(1));
+  // A nominated job that still waits (here: asks more than the node has) keeps the room.
+  state.upsert_pod(pod("ns", "waiting", "", {{"nvidia.com/gpu", "16"}}));
+  nominations = {{"ns/waiting", "n1", eight}};
+  const CycleResult held = run_cycle(state, options);
+  EXPECT_THAT(held.bindings, IsEmpty());
+}
+
 TEST(CoolDown, AnEvictedJobCannotEvictItsEvictorBack) {
   World w;
   w.options.cool_down_ms = 10 * 60 * 1000;
