@@ -20,7 +20,9 @@ namespace {
 
 constexpr TimeMs kNow = 1'700'000'000'000;
 
-ClusterState reclaim_cluster(int nodes, int victim_gpus, int gang_pods) {
+// `shuffled`: victims' ages are random, so the youngest pods are spread over all nodes.
+ClusterState reclaim_cluster(int nodes, int victim_gpus, int gang_pods, bool shuffled = false) {
+  std::mt19937 random(42);
   ClusterState state;
   ClusterShape shape;
   shape.nodes = nodes;
@@ -36,7 +38,8 @@ ClusterState reclaim_cluster(int nodes, int victim_gpus, int gang_pods) {
   for (int n = 0; n < nodes; ++n) {
     for (int k = 0; k < per_node; ++k) {
       Pod pod = make_pod("hog-" + std::to_string(n) + "-" + std::to_string(k), "hog", victim_gpus,
-                         1000, int64_t{8} << 30, kNow - 3'600'000 + n);
+                         1000, int64_t{8} << 30,
+                         kNow - 3'600'000 + (shuffled ? static_cast<int>(random() % 100'000) : n));
       pod.node_name = "node-" + std::to_string(n);
       pod.phase = PodPhase::kRunning;
       state.upsert_pod(std::move(pod));
@@ -56,7 +59,7 @@ void BM_ReclaimGang(benchmark::State& bench) {
   const auto nodes = static_cast<int>(bench.range(0));
   const auto victim_gpus = static_cast<int>(bench.range(1));
   constexpr int kGangPods = 250;  // × 8 GPUs = 2,000 GPUs
-  ClusterState state = reclaim_cluster(nodes, victim_gpus, kGangPods);
+  ClusterState state = reclaim_cluster(nodes, victim_gpus, kGangPods, bench.range(2) != 0);
   PreemptionMemory memory;
   PlannerOptions options;
   options.time_budget_ms = 60'000;  // measure the work, not the budget
@@ -73,7 +76,11 @@ void BM_ReclaimGang(benchmark::State& bench) {
   bench.counters["victims"] = static_cast<double>(last.plans[0].victims.size());
   bench.counters["simulations"] = last.stats.simulations;
 }
-BENCHMARK(BM_ReclaimGang)->Args({1'000, 8})->Args({1'000, 1})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ReclaimGang)
+    ->Args({1'000, 8, 0})
+    ->Args({1'000, 1, 0})
+    ->Args({1'000, 1, 1})
+    ->Unit(benchmark::kMillisecond);
 
 // One single-GPU pod reclaiming one GPU on a full cluster: the common case, the in-process part
 // of the "decision to eviction request" figure.

@@ -150,12 +150,24 @@ class Planner {
   std::optional<PreemptionPlan> reclaim(const Preemptor& p);
   std::optional<PreemptionPlan> consolidate(const Preemptor& p);
 
-  // Whether a candidate may join the victims (reclaim keeps victim queues at their fair share).
-  using Accept = std::function<bool(size_t unit)>;
+  // Whether a candidate may join the victims taken so far (reclaim keeps victim queues at their
+  // fair share): `allows` only asks, `take` records it, `reset` forgets every victim taken.
+  struct Accept {
+    std::function<bool(size_t unit)> allows;
+    std::function<void(size_t unit)> take;
+    std::function<void()> reset;
+  };
+  static Accept accept_all() {
+    return {[](size_t) { return true; }, [](size_t) {}, [] {}};
+  }
   std::optional<std::vector<size_t>> choose_victims(const Preemptor& p,
                                                     const std::vector<size_t>& candidates,
                                                     const Accept& accept,
                                                     std::vector<Binding>* placements);
+  std::optional<std::vector<size_t>> victims_by_node(const Preemptor& p,
+                                                     const std::vector<size_t>& candidates,
+                                                     const Accept& accept,
+                                                     std::vector<Binding>* placements);
   std::optional<std::vector<Binding>> simulate(const Preemptor& p,
                                                const std::vector<size_t>& victims,
                                                bool place_victims);
@@ -468,7 +480,8 @@ std::optional<std::vector<size_t>> Planner::choose_victims(const Preemptor& p,
       continue;  // a gang's minimum goes only after its extras
     }
     if (pods + unit.pods.size() > options_.max_victims) continue;
-    if (!accept(candidate)) continue;
+    if (!accept.allows(candidate)) continue;
+    accept.take(candidate);
     chosen.push_back(candidate);
     pods += unit.pods.size();
     free_total += unit.charge;
@@ -484,7 +497,12 @@ std::optional<std::vector<size_t>> Planner::choose_victims(const Preemptor& p,
   if (!placed && !tested_last && p.charge.fits_in(free_total) && within_limits(p, chosen)) {
     placed = simulate(p, chosen, false);
   }
-  if (!placed) return std::nullopt;
+  if (!placed) {
+    // Enough capacity in victim order did not make the job fit: the freed room is scattered
+    // over nodes. Choose victims node by node instead.
+    if (out_of_time()) return std::nullopt;
+    return victims_by_node(p, candidates, accept, placements);
+  }
   size_t trials = 0;
   for (size_t k = chosen.size(); k-- > 0 && trials < kMaxTrimTrials && chosen.size() > 1;) {
     const Unit& unit = units_[chosen[k]];
@@ -506,6 +524,96 @@ std::optional<std::vector<size_t>> Planner::choose_victims(const Preemptor& p,
   return chosen;
 }
 
+// For each pod of the preemptor in turn: the node where it fits with the fewest victims' pods
+// (victim order inside a node; a node where it fits already costs nothing). Then one simulation
+// of the whole placement decides.
+std::optional<std::vector<size_t>> Planner::victims_by_node(const Preemptor& p,
+                                                            const std::vector<size_t>& candidates,
+                                                            const Accept& accept,
+                                                            std::vector<Binding>* placements) {
+  accept.reset();
+  const auto& pods = state_.pods();
+  const auto& nodes = state_.nodes();
+  std::unordered_map<NodeId, std::vector<size_t>> on_node;
+  for (size_t c : candidates) {
+    std::vector<NodeId> seen;
+    for (PodId pod : units_[c].pods) {
+      const NodeId node = pods[pod].node;
+      if (std::find(seen.begin(), seen.end(), node) != seen.end()) continue;
+      seen.push_back(node);
+      on_node[node].push_back(c);
+    }
+  }
+  auto freed_on = [&](const Unit& unit, NodeId node) {
+    ResourceVector freed;
+    for (PodId pod : unit.pods) {
+      if (pods[pod].node == node) freed += pods[pod].requests;
+    }
+    return freed;
+  };
+  std::vector<char> is_chosen(units_.size(), 0);
+  std::vector<size_t> chosen;
+  size_t victim_pods = 0;
+  std::vector<ResourceVector> delta(nodes.size());  // freed by victims minus planned pods
+  for (PodId wanted : p.pods) {
+    const PodRecord& pod = pods[wanted];
+    size_t best_cost = std::numeric_limits<size_t>::max();
+    NodeId best_node = kNoNode;
+    std::vector<size_t> best_units;
+    for (NodeId node = 0; node < nodes.size() && best_cost > 0; ++node) {
+      if (!nodes[node].schedulable()) continue;
+      ResourceVector free = ledger_.free(node) + delta[node];
+      const bool fits_now = pod.requests.fits_in(free);
+      const auto it = on_node.find(node);
+      if (!fits_now && it == on_node.end()) continue;
+      if (!filter_node(pod.pod, nodes[node].node).fits()) continue;
+      if (fits_now) {
+        best_cost = 0;
+        best_node = node;
+        best_units.clear();
+        break;
+      }
+      std::vector<size_t> picks;
+      size_t cost = 0;
+      for (size_t u : it->second) {
+        if (is_chosen[u] != 0) continue;
+        const Unit& unit = units_[u];
+        if (unit.part == 2 && is_chosen[unit.sibling] == 0 &&
+            std::find(picks.begin(), picks.end(), unit.sibling) == picks.end()) {
+          continue;
+        }
+        if (!accept.allows(u)) continue;
+        picks.push_back(u);
+        cost += unit.pods.size();
+        if (cost >= best_cost) break;
+        free += freed_on(unit, node);
+        if (pod.requests.fits_in(free)) break;
+      }
+      if (cost < best_cost && pod.requests.fits_in(free)) {
+        best_cost = cost;
+        best_node = node;
+        best_units = std::move(picks);
+      }
+    }
+    if (best_node == kNoNode) return std::nullopt;
+    for (size_t u : best_units) {
+      if (!accept.allows(u)) return std::nullopt;
+      accept.take(u);
+      is_chosen[u] = 1;
+      chosen.push_back(u);
+      victim_pods += units_[u].pods.size();
+      for (PodId pod_id : units_[u].pods) delta[pods[pod_id].node] += pods[pod_id].requests;
+    }
+    delta[best_node] -= pod.requests;
+    if (victim_pods > options_.max_victims || out_of_time()) return std::nullopt;
+  }
+  if (chosen.empty() || !within_limits(p, chosen)) return std::nullopt;
+  auto placed = simulate(p, chosen, false);
+  if (!placed) return std::nullopt;
+  *placements = std::move(*placed);
+  return chosen;
+}
+
 std::optional<PreemptionPlan> Planner::preempt(const Preemptor& p) {
   const std::string& job = state_.jobs()[p.job].key;
   std::vector<size_t> candidates;
@@ -519,8 +627,7 @@ std::optional<PreemptionPlan> Planner::preempt(const Preemptor& p) {
   if (candidates.empty()) return std::nullopt;
   order(candidates);
   std::vector<Binding> placements;
-  const auto victims = choose_victims(
-      p, candidates, [](size_t) { return true; }, &placements);
+  const auto victims = choose_victims(p, candidates, accept_all(), &placements);
   if (!victims) return std::nullopt;
   return commit(PreemptionAction::kPreempt, p, *victims, std::move(placements), false);
 }
@@ -585,10 +692,12 @@ std::optional<PreemptionPlan> Planner::reclaim(const Preemptor& p) {
   // What the victims chosen so far take from each queue, to keep every victim queue at or above
   // its fair share.
   std::unordered_map<QueueIndex, ResourceVector> removed;
-  auto accept = [&](size_t candidate) {
+  Accept accept;
+  accept.allows = [&](size_t candidate) {
     const Unit& unit = units_[candidate];
     for (QueueIndex q : sides.at(candidate)) {
-      const ResourceVector after = allocated_[q] - removed[q] - unit.charge;
+      ResourceVector after = allocated_[q] - unit.charge;
+      if (const auto it = removed.find(q); it != removed.end()) after -= it->second;
       for (ResourceId r : asked) {
         const double share = shares_.share(q, r);
         const bool rationed = above(static_cast<double>(shares_.demand[q][r]), share);
@@ -597,9 +706,12 @@ std::optional<PreemptionPlan> Planner::reclaim(const Preemptor& p) {
         }
       }
     }
-    for (QueueIndex q : sides.at(candidate)) removed[q] += unit.charge;
     return true;
   };
+  accept.take = [&](size_t candidate) {
+    for (QueueIndex q : sides.at(candidate)) removed[q] += units_[candidate].charge;
+  };
+  accept.reset = [&] { removed.clear(); };
   std::vector<Binding> placements;
   const auto victims = choose_victims(p, candidates, accept, &placements);
   if (!victims) return std::nullopt;

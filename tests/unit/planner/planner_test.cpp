@@ -331,6 +331,25 @@ TEST(Reclaim, ComparesQueuesWhereTheirPathsDiverge) {
   }
 }
 
+TEST(Reclaim, ChoosesVictimsNodeByNodeWhenTheYoungestAreScattered) {
+  World w;
+  w.state.upsert_queue(queue("a", "", 2));
+  w.state.upsert_queue(queue("b", "", 2));
+  w.state.upsert_node(gpu_node("n1", 2));
+  w.state.upsert_node(gpu_node("n2", 2));
+  // b's two youngest pods sit on different nodes: evicting them frees 2 GPUs, but 1 + 1.
+  w.add(running(pod("ns", "b-n1-young", "b", {{"nvidia.com/gpu", "1"}}, kNow - kHour), "n1"));
+  w.add(running(pod("ns", "b-n2-young", "b", {{"nvidia.com/gpu", "1"}}, kNow - kHour - 1), "n2"));
+  w.add(running(pod("ns", "b-n1-old", "b", {{"nvidia.com/gpu", "1"}}, kNow - 5 * kHour), "n1"));
+  w.add(running(pod("ns", "b-n2-old", "b", {{"nvidia.com/gpu", "1"}}, kNow - 5 * kHour), "n2"));
+  w.add(pod("ns", "a-wide", "a", {{"nvidia.com/gpu", "2"}}, kNow));
+  const PlanResult result = w.pass();
+  ASSERT_THAT(result.plans, SizeIs(1));
+  // Two pods of one node, and b keeps its share of 2.
+  EXPECT_THAT(victim_pods(result.plans[0]), ElementsAre("ns/b-n1-old", "ns/b-n1-young"));
+  EXPECT_EQ(result.plans[0].placements[0].node, "n1");
+}
+
 TEST(Reclaim, MinRuntimeProtectsVictims) {
   World w;
   two_queues(w, 8, 1);
