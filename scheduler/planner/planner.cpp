@@ -61,6 +61,7 @@ void PreemptionMemory::prune(const ClusterState& state, TimeMs now) {
   }
   std::erase_if(cool_downs_, [now](const auto& entry) { return entry.second <= now; });
   std::erase_if(blocked_pods_, [now](const auto& entry) { return entry.second <= now; });
+  std::erase_if(resting_, [now](const auto& entry) { return entry.second <= now; });
 }
 
 bool PreemptionMemory::nominated(const std::string& job) const {
@@ -71,6 +72,11 @@ bool PreemptionMemory::cooling_down(const std::string& job, const std::string& v
                                     TimeMs now) const {
   const auto it = cool_downs_.find({job, victim_job});
   return it != cool_downs_.end() && it->second > now;
+}
+
+bool PreemptionMemory::resting(const std::string& job, TimeMs now) const {
+  const auto it = resting_.find(job);
+  return it != resting_.end() && it->second > now;
 }
 
 bool PreemptionMemory::pod_blocked(const std::string& pod, TimeMs now) const {
@@ -218,7 +224,11 @@ PlanResult Planner::run() {
     if (options_.preempt) plan = preempt(p);
     if (!plan && options_.reclaim) plan = reclaim(p);
     if (!plan && options_.consolidate) plan = consolidate(p);
-    if (plan) result_.plans.push_back(std::move(*plan));
+    if (plan) {
+      result_.plans.push_back(std::move(*plan));
+    } else if (!result_.stats.out_of_time) {
+      result_.without_plan.push_back(state_.jobs()[p.job].key);
+    }
   }
   return std::move(result_);
 }
@@ -341,6 +351,7 @@ std::vector<Preemptor> Planner::preemptors() const {
     for (JobId id : jobs) {
       const JobRecord& job = state_.jobs()[id];
       if (memory_.nominated(job.key)) continue;  // already has room on the way
+      if (memory_.resting(job.key, start_)) continue;
       const auto min = static_cast<uint32_t>(std::max(job.min_member, 1));
       if (job.bound >= min) continue;  // elastic extras do not justify evictions
       const size_t need = min - job.bound;

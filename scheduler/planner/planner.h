@@ -90,6 +90,11 @@ class PreemptionMemory {
   // Drops nominations of jobs that placed, are gone or waited too long; ends cool-downs.
   void prune(const ClusterState& state, TimeMs now);
 
+  // The pass found no plan for `job`: skip it until `until`, so jobs that no eviction can help
+  // do not take every pass's time budget from those behind them.
+  void no_plan(const std::string& job, TimeMs until) { resting_[job] = until; }
+  bool resting(const std::string& job, TimeMs now) const;
+
   const std::vector<Nomination>& nominations() const { return nominations_; }
   bool nominated(const std::string& job) const;
   // True while `job` may not evict `victim_job`, because `victim_job` evicted it.
@@ -102,6 +107,7 @@ class PreemptionMemory {
   // (evicted job, its evictor) → end of the cool-down.
   std::map<std::pair<std::string, std::string>, TimeMs> cool_downs_;
   std::map<std::string, TimeMs> blocked_pods_;
+  std::map<std::string, TimeMs> resting_;  // jobs without a plan, until when
 };
 
 struct PlannerStats {
@@ -112,6 +118,8 @@ struct PlannerStats {
 
 struct PlanResult {
   std::vector<PreemptionPlan> plans;
+  // Jobs that were simulated and that no preemption, reclaim or consolidation could help.
+  std::vector<std::string> without_plan;
   PlannerStats stats;
 };
 

@@ -263,6 +263,9 @@ void PreemptionPass::maybe_run(ClusterState& state) {
               {{"budget_ms", std::to_string(options_.budget.count())},
                {"plans", std::to_string(result.plans.size())}});
   }
+  for (const std::string& job : result.without_plan) {
+    memory_.no_plan(job, now + options_.no_plan_backoff.count());
+  }
   for (PreemptionPlan& plan : result.plans) {
     ++stats_.plans;
     memory_.record(plan, now, options_.planner);

@@ -35,6 +35,9 @@ struct PreemptionOptions {
   std::chrono::milliseconds budget{250};
   // A pod whose eviction was refused (PodDisruptionBudget) is not picked again for this long.
   std::chrono::milliseconds refused_backoff{60'000};
+  // A job for which no plan was found is not simulated again for this long, so jobs that no
+  // eviction can help do not use up every pass's budget.
+  std::chrono::milliseconds no_plan_backoff{30'000};
   PlannerOptions planner;
 };
 

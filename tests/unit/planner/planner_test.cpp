@@ -534,6 +534,21 @@ TEST(Bounds, TheVictimLimitHolds) {
   ASSERT_THAT(w.pass().plans, SizeIs(1));
 }
 
+TEST(Bounds, JobsWithoutAPlanRestSoOthersGetTheBudget) {
+  World w;
+  w.state.upsert_node(gpu_node("n1", 8));
+  w.add(running(pod("ns", "low", "", {{"nvidia.com/gpu", "8"}}), "n1"));
+  w.add(with_priority(pod("ns", "huge", "", {{"nvidia.com/gpu", "16"}}), 100));
+  const PlanResult first = w.pass();
+  EXPECT_THAT(first.plans, IsEmpty());
+  ASSERT_THAT(first.without_plan, ElementsAre("ns/huge"));
+  w.memory.no_plan("ns/huge", w.clock.now + 30'000);
+  const PlanResult resting = w.pass();
+  EXPECT_EQ(resting.stats.preemptors_considered, 0u);
+  w.clock.now += 30'000;
+  EXPECT_EQ(w.pass().stats.preemptors_considered, 1u);
+}
+
 TEST(Planner, IsDeterministic) {
   auto plan_once = [] {
     World w;
