@@ -368,6 +368,7 @@ std::vector<Preemptor> Planner::preemptors() const {
       for (PodId pod : pending) {
         const PodRecord& record = pods[pod];
         if (!record.intent.valid() || record.intent.gpu_fraction) valid = false;
+        if (record.pod.preemption_policy == "Never") valid = false;  // never evicts others
         p.priority = std::max(p.priority, record.pod.priority);
         p.charge += queue_charge(record.requests);
       }

@@ -135,6 +135,16 @@ TEST(Preempt, HigherPriorityPodEvictsALowerPriorityOneInItsQueue) {
   EXPECT_THAT(w.pass().plans, IsEmpty());
 }
 
+TEST(Preempt, APodWithPreemptionPolicyNeverEvictsNothing) {
+  World w;
+  w.state.upsert_node(gpu_node("n1", 8));
+  w.add(running(with_priority(pod("ns", "low", "", {{"nvidia.com/gpu", "8"}}), 10), "n1"));
+  Pod polite = with_priority(pod("ns", "polite", "", {{"nvidia.com/gpu", "8"}}), 100);
+  polite.preemption_policy = "Never";
+  w.add(polite);
+  EXPECT_THAT(w.pass().plans, IsEmpty());
+}
+
 TEST(Preempt, EqualPriorityEvictsNothing) {
   World w;
   w.state.upsert_node(gpu_node("n1", 8));
