@@ -34,7 +34,7 @@ void PreemptionMemory::record(const PreemptionPlan& plan, TimeMs now,
   for (const Nomination& nomination : plan.nominations) nominations_.push_back(nomination);
   nomination_expiry_[plan.preemptor] = now + options.nomination_ms;
   for (const Victim& victim : plan.victims) {
-    cool_downs_[{victim.job, plan.preemptor}] = now + options.cool_down_ms;
+    cool_downs_[victim.job][plan.preemptor] = now + options.cool_down_ms;
   }
 }
 
@@ -59,7 +59,10 @@ void PreemptionMemory::prune(const ClusterState& state, TimeMs now) {
       ++it;
     }
   }
-  std::erase_if(cool_downs_, [now](const auto& entry) { return entry.second <= now; });
+  for (auto& [job, evictors] : cool_downs_) {
+    std::erase_if(evictors, [now](const auto& entry) { return entry.second <= now; });
+  }
+  std::erase_if(cool_downs_, [](const auto& entry) { return entry.second.empty(); });
   std::erase_if(blocked_pods_, [now](const auto& entry) { return entry.second <= now; });
   std::erase_if(resting_, [now](const auto& entry) { return entry.second <= now; });
 }
@@ -70,8 +73,10 @@ bool PreemptionMemory::nominated(const std::string& job) const {
 
 bool PreemptionMemory::cooling_down(const std::string& job, const std::string& victim_job,
                                     TimeMs now) const {
-  const auto it = cool_downs_.find({job, victim_job});
-  return it != cool_downs_.end() && it->second > now;
+  const auto evicted = cool_downs_.find(job);
+  if (evicted == cool_downs_.end()) return false;
+  const auto it = evicted->second.find(victim_job);
+  return it != evicted->second.end() && it->second > now;
 }
 
 bool PreemptionMemory::resting(const std::string& job, TimeMs now) const {
@@ -194,9 +199,14 @@ class Planner {
   TimeMs start_;
   CycleOptions cycle_options_;
   NodeLedger ledger_;
+  // Free capacity of schedulable nodes on the ledger, summed (queue charge: without "pods").
+  ResourceVector free_total_;
   FairShares shares_;
   std::vector<ResourceVector> allocated_;  // per queue, with this pass's plans applied
   std::vector<Unit> units_;
+  // Consolidation's view: units by node, in victim order (made on first use).
+  std::unordered_map<NodeId, std::vector<size_t>> units_by_node_;
+  bool units_by_node_ready_ = false;
   PlanResult result_;
 };
 
@@ -213,6 +223,9 @@ PlanResult Planner::run() {
       compute_fair_shares(tree, queue_charge(state_.capacity()), usage, state_.registry().size());
   allocated_ = shares_.allocated;
   prepare_ledger();
+  for (NodeId node = 0; node < state_.nodes().size(); ++node) {
+    if (state_.nodes()[node].schedulable()) free_total_ += queue_charge(ledger_.free(node));
+  }
   build_units();
 
   for (const Preemptor& p : preemptors()) {
@@ -477,10 +490,7 @@ std::optional<std::vector<size_t>> Planner::choose_victims(const Preemptor& p,
                                                            const std::vector<size_t>& candidates,
                                                            const Accept& accept,
                                                            std::vector<Binding>* placements) {
-  ResourceVector free_total;
-  for (NodeId node = 0; node < state_.nodes().size(); ++node) {
-    if (state_.nodes()[node].schedulable()) free_total += queue_charge(ledger_.free(node));
-  }
+  ResourceVector free_total = free_total_;
   std::vector<size_t> chosen;
   size_t pods = 0;
   size_t next_trial = 1;
@@ -734,25 +744,30 @@ std::optional<PreemptionPlan> Planner::reclaim(const Preemptor& p) {
 // node where the fewest movable pods (preemptible, not above the preemptor's priority, past their
 // preemptMinRuntime) make it fit; commit only if the preemptor and every moved pod then place.
 std::optional<PreemptionPlan> Planner::consolidate(const Preemptor& p) {
-  ResourceVector free_total;
-  for (NodeId node = 0; node < state_.nodes().size(); ++node) {
-    if (state_.nodes()[node].schedulable()) free_total += queue_charge(ledger_.free(node));
-  }
-  if (!p.charge.fits_in(free_total)) return std::nullopt;
+  if (!p.charge.fits_in(free_total_)) return std::nullopt;
   const std::string& job = state_.jobs()[p.job].key;
 
-  std::unordered_map<NodeId, std::vector<size_t>> by_node;
-  for (size_t i = 0; i < units_.size(); ++i) {
-    const Unit& unit = units_[i];
-    if (unit.used || unit.part == 2 || unit.priority > p.priority || unit.preempt_protected) {
-      continue;
+  if (!units_by_node_ready_) {
+    // Built once per pass: units (a gang's minimum excluded) by node, in victim order.
+    for (size_t i = 0; i < units_.size(); ++i) {
+      if (units_[i].part == 2) continue;
+      std::vector<NodeId> seen;
+      for (PodId pod : units_[i].pods) {
+        const NodeId node = state_.pods()[pod].node;
+        if (std::find(seen.begin(), seen.end(), node) != seen.end()) continue;
+        seen.push_back(node);
+        units_by_node_[node].push_back(i);
+      }
     }
-    if (memory_.cooling_down(job, state_.jobs()[unit.job].key, start_)) continue;
-    std::unordered_set<NodeId> nodes;
-    for (PodId pod : unit.pods) nodes.insert(state_.pods()[pod].node);
-    for (NodeId node : nodes) by_node[node].push_back(i);
+    for (auto& [node, units] : units_by_node_) order(units);
+    units_by_node_ready_ = true;
   }
-  for (auto& [node, units] : by_node) order(units);
+  const auto& by_node = units_by_node_;
+  auto movable = [&](size_t u) {
+    const Unit& unit = units_[u];
+    return !unit.used && unit.priority <= p.priority && !unit.preempt_protected &&
+           !memory_.cooling_down(job, state_.jobs()[unit.job].key, start_);
+  };
 
   // Candidate moves for the first pod, cheapest first; the gang's other pods follow greedily.
   struct Option {
@@ -765,7 +780,6 @@ std::optional<PreemptionPlan> Planner::consolidate(const Preemptor& p) {
     std::vector<Option> found;
     for (const auto& [node, units] : by_node) {
       const NodeRecord& record = state_.nodes()[node];
-      if (!filter_node(pod.pod, record.node).fits()) continue;
       ResourceVector free = ledger_.free(node);
       if (auto it = used.find(node); it != used.end()) free -= it->second;
       for (size_t u : already) {
@@ -776,6 +790,7 @@ std::optional<PreemptionPlan> Planner::consolidate(const Preemptor& p) {
       Option option{0, node, {}};
       for (size_t u : units) {
         if (pod.requests.fits_in(free)) break;
+        if (!movable(u)) continue;
         if (std::find(already.begin(), already.end(), u) != already.end()) continue;
         option.units.push_back(u);
         option.pods += units_[u].pods.size();
@@ -783,7 +798,9 @@ std::optional<PreemptionPlan> Planner::consolidate(const Preemptor& p) {
           if (state_.pods()[victim].node == node) free += state_.pods()[victim].requests;
         }
       }
-      if (!option.units.empty() && pod.requests.fits_in(free)) found.push_back(std::move(option));
+      if (option.units.empty() || !pod.requests.fits_in(free)) continue;
+      if (!filter_node(pod.pod, record.node).fits()) continue;
+      found.push_back(std::move(option));
     }
     std::sort(found.begin(), found.end(), [](const Option& a, const Option& b) {
       return std::tie(a.pods, a.node) < std::tie(b.pods, b.node);
@@ -848,6 +865,7 @@ PreemptionPlan Planner::commit(PreemptionAction action, const Preemptor& p,
     Unit& unit = units_[v];
     unit.used = true;
     evict_on_ledger(unit, true);
+    free_total_ += unit.charge;
     const JobRecord& victim_job = state_.jobs()[unit.job];
     victim_jobs.insert(victim_job.key);
     victim_queues.insert(victim_job.queue);
@@ -864,6 +882,7 @@ PreemptionPlan Planner::commit(PreemptionAction action, const Preemptor& p,
   for (const Binding& b : placements) {
     const ResourceVector& requests = state_.find_pod(b.pod)->requests;
     ledger_.take(node_id(b.node), requests);
+    free_total_ -= queue_charge(requests);
     Nomination& nomination = plan.nominations.emplace_back();
     nomination.job = job.key;
     nomination.node = b.node;
@@ -872,9 +891,8 @@ PreemptionPlan Planner::commit(PreemptionAction action, const Preemptor& p,
   if (place_victims) {
     // Moved pods need their new places too; keep them out of later plans' reach.
     for (size_t v : victims) {
-      if (auto again =
-              place_on_ledger(state_, ledger_, units_[v].job, units_[v].pods, cycle_options_)) {
-        (void)again;
+      if (place_on_ledger(state_, ledger_, units_[v].job, units_[v].pods, cycle_options_)) {
+        free_total_ -= units_[v].charge;
       }
     }
   }

@@ -104,8 +104,9 @@ class PreemptionMemory {
  private:
   std::vector<Nomination> nominations_;
   std::map<std::string, TimeMs> nomination_expiry_;  // by job
-  // (evicted job, its evictor) → end of the cool-down.
-  std::map<std::pair<std::string, std::string>, TimeMs> cool_downs_;
+  // Evicted job → its evictors → end of the cool-down. Looked up per candidate victim in every
+  // pass, so the lookup takes the keys as they are (no string copies).
+  std::map<std::string, std::map<std::string, TimeMs, std::less<>>, std::less<>> cool_downs_;
   std::map<std::string, TimeMs> blocked_pods_;
   std::map<std::string, TimeMs> resting_;  // jobs without a plan, until when
 };
