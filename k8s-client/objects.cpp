@@ -453,6 +453,10 @@ R read_pod_spec(dom::element value, Pod& pod) {
     if (key == "priorityClassName") {
       return within("priorityClassName", read_string(field, pod.priority_class_name));
     }
+    if (key == "preemptionPolicy") {
+      if (is_null(field)) return {};
+      return within("preemptionPolicy", read_string(field, pod.preemption_policy));
+    }
     if (key == "nodeSelector")
       return within("nodeSelector", read_string_map(field, pod.node_selector));
     if (key == "affinity")

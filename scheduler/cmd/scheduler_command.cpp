@@ -85,6 +85,11 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
   flags.add_duration("schedule-period", &options.schedule_period, "at most one cycle per period");
   flags.add_int("bind-workers", &options.bind_workers, "concurrent binding requests");
   flags.add_string("scoring", &scoring, "bin-pack or spread");
+  int non_preemptible_priority = options.preemption.planner.non_preemptible_priority;
+  flags.add_duration("preemption-period", &options.preemption.period,
+                     "how often the preempt/reclaim/consolidate pass runs while jobs wait; 0 disables");
+  flags.add_int("non-preemptible-priority", &non_preemptible_priority,
+                "pods with priority >= this are never evicted unless labelled fairway.dev/preemptible=true");
   flags.add_int("v", &verbosity, "log verbosity (0 info, 2 debug, 4 trace)");
 
   auto positional = flags.parse(args);
@@ -121,6 +126,12 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
     return 2;
   }
   options.metrics_bind_address = metrics_bind_address;
+  if (options.preemption.period.count() < 0) {
+    err << "fairway scheduler: --preemption-period must not be negative\n";
+    return 2;
+  }
+  options.preemption.planner.non_preemptible_priority = non_preemptible_priority;
+  options.preemption.planner.cycle = options.cycle;
   options.lease.lease_namespace = lease_namespace;
   options.lease.lease_name = lease_name;
   options.lease.lease_duration = std::chrono::duration_cast<std::chrono::seconds>(lease_duration);

@@ -98,11 +98,12 @@ int64_t whole_gpus(const ResourceVector& amount) {
 
 class CycleRunner {
  public:
-  CycleRunner(ClusterState& state, const CycleOptions& options)
+  // `external`: a planner's scratch ledger to place on (place_on_ledger); null: the cycle's own.
+  CycleRunner(ClusterState& state, const CycleOptions& options, NodeLedger* external = nullptr)
       : state_(state),
         options_(options),
         tree_(state.queue_tree()),
-        ledger_(state) {
+        ledger_(external != nullptr ? *external : own_ledger_.emplace(state)) {
     bool known = false;
     bool unknown = false;
     for (const NodeRecord& record : state.nodes()) {
@@ -118,6 +119,8 @@ class CycleRunner {
   }
 
   CycleResult run();
+  std::optional<std::vector<Binding>> place_only(JobId id, const std::vector<PodId>& pods,
+                                                 std::string* why);
 
  private:
   struct Placed {
@@ -142,6 +145,12 @@ class CycleRunner {
   };
 
   void compute_shares();
+  // Nominations (scheduler/planner): the capacity held for each job is taken off the ledger at
+  // the start, given back just before that job is tried, and taken again if it did not place.
+  void hold_nominations();
+  bool release_nominated(JobId job);
+  void hold_nominated(JobId job);
+  void adjust_free(NodeId node, const ResourceVector& amount, bool take);
   std::optional<QueueIndex> resolve_queue(const JobRecord& job, std::string* why) const;
   std::vector<JobId> ordered_jobs(const std::unordered_set<JobId>& jobs) const;
   Attempt try_job(JobId id, QueueIndex leaf, bool within_fair_share);
@@ -180,7 +189,8 @@ class CycleRunner {
   ClusterState& state_;
   const CycleOptions& options_;
   const QueueTree& tree_;
-  NodeLedger ledger_;
+  std::optional<NodeLedger> own_ledger_;
+  NodeLedger& ledger_;
   std::optional<DrfOrder> order_;
   CycleResult result_;
   std::unordered_map<uint64_t, std::string> failed_shapes_;
@@ -191,6 +201,8 @@ class CycleRunner {
   // Free GPU sets of nodes with a known link graph, made on first use per node.
   std::vector<uint64_t> free_masks_;
   std::vector<uint8_t> mask_ready_;
+  // Capacity held per nominated job key: the node and what was taken off the ledger there.
+  std::unordered_map<std::string, std::vector<std::pair<NodeId, ResourceVector>>> held_;
   // Whether NVLink islands can tell nodes apart at all: some node splits its GPUs into several
   // islands, or known and unknown layouts are mixed. When not, multi-GPU pods skip the check.
   bool islands_matter_ = false;
@@ -199,6 +211,7 @@ class CycleRunner {
 CycleResult CycleRunner::run() {
   const auto now = [this] { return options_.clock_ns ? options_.clock_ns() : 0; };
   const int64_t start = now();
+  hold_nominations();
   compute_shares();
   const int64_t shares_done = now();
   result_.stats.fairshare_ns = shares_done - start;
@@ -238,14 +251,117 @@ CycleResult CycleRunner::run() {
       }
       const JobId job = queued[*leaf][cursor[*leaf]++];
       if (within_fair_share) ++result_.stats.jobs_considered;
-      if (try_job(job, *leaf, within_fair_share) == Attempt::kDeferred) {
-        deferred[*leaf].push_back(job);
-      }
+      const bool held = release_nominated(job);
+      const Attempt attempt = try_job(job, *leaf, within_fair_share);
+      if (held && attempt != Attempt::kPlaced) hold_nominated(job);
+      if (attempt == Attempt::kDeferred) deferred[*leaf].push_back(job);
     }
     queued = std::move(deferred);
   }
   result_.stats.allocate_ns = now() - shares_done;
   return std::move(result_);
+}
+
+void CycleRunner::hold_nominations() {
+  if (options_.nominations == nullptr || options_.nominations->empty()) return;
+  // Only for jobs still waiting: a job that placed no longer needs its room held.
+  std::unordered_set<std::string_view> waiting;
+  for (const auto& [queue, jobs] : state_.pending_jobs()) {
+    for (JobId id : jobs) waiting.insert(state_.jobs()[id].key);
+  }
+  for (const Nomination& nomination : *options_.nominations) {
+    if (!waiting.contains(nomination.job)) continue;
+    const NodeRecord* record = state_.find_node(nomination.node);
+    if (record == nullptr || !record->schedulable()) continue;
+    const auto node = static_cast<NodeId>(record - state_.nodes().data());
+    // Only what is free now: the victims may still be terminating, and their share of the
+    // nomination is held once they are gone (the next cycle).
+    const ResourceVector& free = ledger_.free(node);
+    auto& holds = held_[nomination.job];
+    holds.emplace_back();
+    holds.back().first = node;
+    ResourceVector& held = holds.back().second;
+    for (size_t i = 0; i < nomination.amount.size(); ++i) {
+      const auto r = static_cast<ResourceId>(i);
+      held.set(r, std::clamp<int64_t>(free[r], 0, std::max<int64_t>(nomination.amount[r], 0)));
+    }
+    adjust_free(node, held, true);
+  }
+}
+
+bool CycleRunner::release_nominated(JobId job) {
+  const auto it = held_.find(state_.jobs()[job].key);
+  if (it == held_.end()) return false;
+  for (const auto& [node, amount] : it->second) adjust_free(node, amount, false);
+  return true;
+}
+
+void CycleRunner::hold_nominated(JobId job) {
+  const auto it = held_.find(state_.jobs()[job].key);
+  if (it == held_.end()) return;
+  for (auto& [node, amount] : it->second) {
+    const ResourceVector& free = ledger_.free(node);
+    for (size_t i = 0; i < amount.size(); ++i) {
+      const auto r = static_cast<ResourceId>(i);
+      amount.set(r, std::clamp<int64_t>(free[r], 0, amount[r]));
+    }
+    adjust_free(node, amount, true);
+  }
+}
+
+void CycleRunner::adjust_free(NodeId node, const ResourceVector& amount, bool take) {
+  const int64_t before = whole_gpus(ledger_.free(node));
+  if (take) {
+    ledger_.take(node, amount);
+  } else {
+    ledger_.give(node, amount);
+  }
+  const int64_t after = whole_gpus(ledger_.free(node));
+  for (FabricCapacity* capacity : active_capacities_) capacity->adjust(node, after - before);
+  // GPU sets of nodes with a known layout are recomputed from the free count on first use.
+  if (!mask_ready_.empty() && after != before) mask_ready_[node] = 0;
+}
+
+std::optional<std::vector<Binding>> CycleRunner::place_only(JobId id,
+                                                            const std::vector<PodId>& pods,
+                                                            std::string* why) {
+  const JobRecord& job = state_.jobs()[id];
+  GangTopology topo;
+  if (std::string error; !resolve_topology(job, &topo, &error)) {
+    if (why != nullptr) *why = std::move(error);
+    return std::nullopt;
+  }
+  std::vector<Placed> placed;
+  std::string failure;
+  if (topo.tree != nullptr && (topo.constrained() || pods.size() >= 2)) {
+    if (!place_gang(topo, pods, placed, &failure)) {
+      if (why != nullptr) *why = std::move(failure);
+      return std::nullopt;
+    }
+  } else {
+    for (PodId pod : pods) {
+      const auto node = choose_node(state_.pods()[pod], Scope{});
+      if (!node) {
+        if (why != nullptr) *why = diagnose(state_.pods()[pod], Scope{});
+        roll_back(placed, 0);
+        return std::nullopt;
+      }
+      Placed p{pod, *node};
+      take(p);
+      placed.push_back(p);
+    }
+  }
+  std::vector<Binding> bindings;
+  for (const Placed& p : placed) {
+    const PodRecord& record = state_.pods()[p.pod];
+    Binding binding{record.pod.key(), record.pod.uid, state_.nodes()[p.node].node.name, job.key,
+                    job.queue, {}};
+    for (uint64_t mask = p.gpus; mask != 0; mask &= mask - 1) {
+      binding.gpus.push_back(std::countr_zero(mask));
+    }
+    bindings.push_back(std::move(binding));
+  }
+  return bindings;
 }
 
 void CycleRunner::compute_shares() {
@@ -1039,6 +1155,13 @@ void CycleRunner::leave_pending(const JobRecord& job, std::vector<PodId> pods,
 
 CycleResult run_cycle(ClusterState& state, const CycleOptions& options) {
   return CycleRunner(state, options).run();
+}
+
+std::optional<std::vector<Binding>> place_on_ledger(ClusterState& state, NodeLedger& ledger,
+                                                    JobId job, const std::vector<PodId>& pods,
+                                                    const CycleOptions& options,
+                                                    std::string* why) {
+  return CycleRunner(state, options, &ledger).place_only(job, pods, why);
 }
 
 void assume_all(ClusterState& state, const CycleResult& result) {

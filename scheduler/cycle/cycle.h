@@ -34,6 +34,17 @@ namespace fairway {
 
 enum class ScoringStrategy { kBinPack, kSpread };
 
+class NodeLedger;
+
+// Capacity that the preemption pass (scheduler/planner) freed for one job: while its victims
+// terminate, the cycle keeps up to `amount` free on `node` for `job` alone, so another job does
+// not steal the room that was bought for it.
+struct Nomination {
+  std::string job;  // job key
+  std::string node;
+  ResourceVector amount;
+};
+
 struct CycleOptions {
   ScoringStrategy strategy = ScoringStrategy::kBinPack;
   // Once the best candidate group of nodes (same free-GPU count) holds this many feasible nodes,
@@ -42,6 +53,8 @@ struct CycleOptions {
   // Optional injected clock (nanoseconds, any epoch) to time the cycle's phases into
   // CycleStats; unset: phases are not timed (tests, the in-process simulator).
   std::function<int64_t()> clock_ns;
+  // Capacity held for jobs by the preemption pass; null or empty: none.
+  const std::vector<Nomination>* nominations = nullptr;
 };
 
 struct Binding {
@@ -115,6 +128,16 @@ struct CycleResult {
 };
 
 CycleResult run_cycle(ClusterState& state, const CycleOptions& options = {});
+
+// What-if placement for the planners (scheduler/planner): places `pods` (pods of `job`, in the
+// given order) on `ledger` as run_cycle places them (filters, bin-pack or spread, NVLink islands,
+// a gang's Topology), all or nothing, ignoring queue fair share and limits (the planners check
+// those) and nominations. On success the ledger keeps the placements and their bindings are
+// returned; on failure the ledger is unchanged and `why` (when given) says why.
+std::optional<std::vector<Binding>> place_on_ledger(ClusterState& state, NodeLedger& ledger,
+                                                    JobId job, const std::vector<PodId>& pods,
+                                                    const CycleOptions& options = {},
+                                                    std::string* why = nullptr);
 
 // Assumes every binding of `result` in `state` (what the scheduler does before actuating).
 void assume_all(ClusterState& state, const CycleResult& result);

@@ -235,6 +235,10 @@ int SchedulerService::run(std::stop_token stop) {
                                                {"port", std::to_string(endpoints->port())}});
     }
   }
+  PreemptionPass preemption(cluster_, rest, options_.preemption, eviction_stats_, may_write,
+                            [&inbox](std::function<void()> work) {
+                              inbox.post([work = std::move(work)](ClusterState&) { work(); });
+                            });
 
   log::info("scheduler started", {{"scheduler_name", options_.scheduler_name},
                                   {"server", cluster_.server},
@@ -263,6 +267,7 @@ int SchedulerService::run(std::stop_token stop) {
     auto next = dirty ? std::max(now, last_cycle + options_.schedule_period)
                       : now + std::chrono::seconds(1);
     if (status_due) next = std::min(next, std::max(now, last_status + kStatusPeriod));
+    next = std::min(next, std::max(now, preemption.next_due()));
     auto changes = inbox.take(next);
     const auto apply_start = std::chrono::steady_clock::now();
     for (auto& change : changes) change(state);
@@ -284,12 +289,13 @@ int SchedulerService::run(std::stop_token stop) {
       publish_status(state, *status_due, placements, status_written, actuator);
       status_due.reset();
     }
+    if (synced && may_write()) preemption.maybe_run(state);
     if (!dirty || !synced || !may_write()) continue;
     if (std::chrono::steady_clock::now() < last_cycle + options_.schedule_period) continue;
 
     last_cycle = std::chrono::steady_clock::now();
     dirty = false;
-    CycleResult result = run_cycle(state, cycle_options);
+    CycleResult result = run_cycle(state, preemption.cycle_options(cycle_options));
     ++stats_.cycles;
     const auto bind_start = std::chrono::steady_clock::now();
     assume_all(state, result);
@@ -349,6 +355,7 @@ int SchedulerService::run(std::stop_token stop) {
   log::info("scheduler stopping", {{"binds", std::to_string(actuator.stats().binds.load())}});
   if (endpoints) endpoints->stop();  // its questions need the loop, which has ended
   metrics_.remove_sources(kActuatorSources);
+  preemption.stop();
   actuator.stop();
   leader = false;
   writer_client.stop();

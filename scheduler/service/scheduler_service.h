@@ -20,6 +20,7 @@
 #include "k8s-client/rest_client.h"
 #include "scheduler/cycle/cycle.h"
 #include "scheduler/metrics/scheduler_metrics.h"
+#include "scheduler/service/evictions.h"
 
 namespace fairway {
 
@@ -36,6 +37,7 @@ struct SchedulerOptions {
   // /metrics, /healthz, /readyz, /debug/... (scheduler/service/endpoints.h); "" or "0": off.
   std::string metrics_bind_address = ":8080";
   bool per_node_metrics = true;  // fairway_node_* series (one per node)
+  PreemptionOptions preemption;  // the background preempt/reclaim/consolidate pass
 };
 
 struct SchedulerStats {
@@ -59,12 +61,15 @@ class SchedulerService {
 
   const SchedulerStats& stats() const { return stats_; }
   metrics::SchedulerMetrics& metrics() { return metrics_; }
+  // Evictions by action, refusals, pass timings (scheduler/service/evictions.h).
+  const EvictionStats& eviction_stats() const { return eviction_stats_; }
 
  private:
   k8s::ClusterConfig cluster_;
   SchedulerOptions options_;
   SchedulerStats stats_;
   metrics::SchedulerMetrics metrics_;
+  EvictionStats eviction_stats_;
 };
 
 }  // namespace fairway

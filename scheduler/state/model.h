@@ -76,6 +76,9 @@ struct Pod {
   PodPhase phase = PodPhase::kPending;
   int32_t priority = 0;
   std::string priority_class_name;
+  // spec.preemptionPolicy (set by admission from the PriorityClass): "Never" means the pod never
+  // makes fairway evict others; empty or PreemptLowerPriority: it may.
+  std::string preemption_policy;
   TimeMs creation_ms = 0;
   bool deleting = false;  // metadata.deletionTimestamp set
   Labels labels;

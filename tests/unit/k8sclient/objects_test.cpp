@@ -60,6 +60,7 @@ constexpr const char* kPod = R"({
     "overhead": {"cpu": "250m"},
     "priority": 1000,
     "priorityClassName": "high",
+    "preemptionPolicy": "Never",
     "restartPolicy": "Never",
     "schedulerName": "fairway",
     "tolerations": [
@@ -91,6 +92,7 @@ TEST(DecodePod, ReadsEveryModelledField) {
   EXPECT_EQ(pod.phase, PodPhase::kRunning);
   EXPECT_EQ(pod.priority, 1000);
   EXPECT_EQ(pod.priority_class_name, "high");
+  EXPECT_EQ(pod.preemption_policy, "Never");
   EXPECT_EQ(pod.creation_ms, 1714564800000);
   EXPECT_FALSE(pod.deleting);
   EXPECT_THAT(pod.labels, ElementsAre(Pair("app", "train"), Pair("fairway.dev/queue", "team-a")));

@@ -1,0 +1,284 @@
+#include "scheduler/service/evictions.h"
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "k8s-client/objects.h"
+#include "scheduler/service/log.h"
+
+namespace fairway {
+namespace {
+
+std::string now_rfc3339() {
+  const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  return fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", now);
+}
+
+TimeMs wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::pair<std::string, std::string> split_key(const std::string& key) {
+  const auto slash = key.find('/');
+  if (slash == std::string::npos) return {"", key};
+  return {key.substr(0, slash), key.substr(slash + 1)};
+}
+
+// Event reasons, CamelCase as Kubernetes writes them: on the victim, then on the preemptor.
+const char* victim_reason(PreemptionAction action) {
+  switch (action) {
+    case PreemptionAction::kPreempt:
+      return "Preempted";
+    case PreemptionAction::kReclaim:
+      return "Reclaimed";
+    case PreemptionAction::kConsolidate:
+      return "Consolidated";
+  }
+  return "Evicted";
+}
+
+const char* preemptor_reason(PreemptionAction action) {
+  switch (action) {
+    case PreemptionAction::kPreempt:
+      return "Preempting";
+    case PreemptionAction::kReclaim:
+      return "Reclaiming";
+    case PreemptionAction::kConsolidate:
+      return "Consolidating";
+  }
+  return "Evicting";
+}
+
+k8s::RestOptions eviction_rest(k8s::RestOptions rest) {
+  rest.max_retries_429 = 0;  // a PodDisruptionBudget's 429 is an answer, not a rate limit
+  rest.pool_size = 1;
+  return rest;
+}
+
+void raise_max(std::atomic<int64_t>& target, int64_t value) {
+  int64_t seen = target.load();
+  while (value > seen && !target.compare_exchange_weak(seen, value)) {
+  }
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------------------------ Evictor
+
+Evictor::Evictor(const k8s::ClusterConfig& cluster, k8s::RestOptions rest, Hooks hooks,
+                 EvictionStats& stats)
+    : client_(cluster, eviction_rest(std::move(rest))),
+      hooks_(std::move(hooks)),
+      stats_(stats),
+      thread_([this] { loop(); }) {}
+
+Evictor::~Evictor() {
+  stop();
+}
+
+void Evictor::carry_out(PreemptionPlan plan, std::chrono::steady_clock::time_point decided) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    work_.push_back({std::move(plan), decided});
+  }
+  ready_.notify_one();
+}
+
+void Evictor::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_ && !thread_.joinable()) return;
+    stopping_ = true;
+  }
+  ready_.notify_all();
+  client_.stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Evictor::loop() {
+  while (true) {
+    Work work;
+    {
+      std::unique_lock lock(mutex_);
+      ready_.wait(lock, [this] { return stopping_ || !work_.empty(); });
+      if (stopping_) return;
+      work = std::move(work_.front());
+      work_.pop_front();
+    }
+    run_plan(work);
+  }
+}
+
+void Evictor::run_plan(const Work& work) {
+  const PreemptionPlan& plan = work.plan;
+  const char* action = action_name(plan.action);
+  bool first = true;
+  size_t evicted = 0;
+  for (const Victim& victim : plan.victims) {
+    if (!hooks_.may_write()) return;
+    const auto [ns, name] = split_key(victim.pod);
+    if (first) {
+      const int64_t waited = (std::chrono::steady_clock::now() - work.decided).count();
+      stats_.last_decision_to_request_ns = waited;
+      raise_max(stats_.max_decision_to_request_ns, waited);
+      first = false;
+    }
+    const auto response =
+        client_.request("POST", fmt::format("/api/v1/namespaces/{}/pods/{}/eviction", ns, name),
+                        k8s::eviction_body(ns, name));
+    const int status = response ? response->status : 0;
+    if (response && (response->ok() || status == 404)) {
+      if (status != 404) {
+        ++evicted;
+        switch (plan.action) {
+          case PreemptionAction::kPreempt:
+            ++stats_.preempt_evictions;
+            break;
+          case PreemptionAction::kReclaim:
+            ++stats_.reclaim_evictions;
+            break;
+          case PreemptionAction::kConsolidate:
+            ++stats_.consolidate_evictions;
+            break;
+        }
+        post_event(victim.pod, victim.uid, victim_reason(plan.action),
+                   fmt::format("{}: evicted to make room for job {} of queue \"{}\"", action,
+                               plan.preemptor, plan.queue));
+      }
+      continue;
+    }
+    if (status == 429) {
+      ++stats_.refused;
+      log::info("eviction refused by a disruption budget",
+                {{"pod", victim.pod}, {"preemptor", plan.preemptor}, {"action", action}});
+    } else {
+      ++stats_.errors;
+      log::warn("eviction failed",
+                {{"pod", victim.pod},
+                 {"preemptor", plan.preemptor},
+                 {"status", std::to_string(status)},
+                 {"error", response ? response->body.substr(0, 300) : response.error().message}});
+    }
+    // The rest of this plan would not buy the placement: drop it and let the next pass plan anew.
+    hooks_.on_refused(plan.preemptor, victim.pod, status);
+    return;
+  }
+  log::info(
+      "evicted",
+      {{"action", action},
+       {"preemptor", plan.preemptor},
+       {"queue", plan.queue},
+       {"pods", std::to_string(evicted)},
+       {"decision_to_request_ms",
+        fmt::format("{:.3f}",
+                    static_cast<double>(stats_.last_decision_to_request_ns.load()) / 1e6)},
+       {"pass_ms", fmt::format("{:.3f}", static_cast<double>(stats_.last_pass_ns.load()) / 1e6)},
+       {"plan", plan.message}});
+  std::string victims;
+  for (const Victim& victim : plan.victims) {
+    victims += (victims.empty() ? "" : ", ") + victim.pod;
+  }
+  for (const std::string& pod : plan.preemptor_pods) {
+    std::string uid;
+    for (const Binding& b : plan.placements) {
+      if (b.pod == pod) uid = b.uid;
+    }
+    post_event(pod, uid, preemptor_reason(plan.action),
+               fmt::format("{}: evicted {} (queue \"{}\") to make room for this job", action,
+                           victims, plan.victims.empty() ? "" : plan.victims.front().queue));
+  }
+}
+
+void Evictor::post_event(const std::string& pod_key, const std::string& uid,
+                         const std::string& reason, const std::string& message) {
+  const auto [ns, name] = split_key(pod_key);
+  k8s::EventSpec event;
+  event.namespace_ = ns;
+  event.involved_kind = "Pod";
+  event.involved_name = name;
+  event.involved_uid = uid;
+  event.involved_api_version = "v1";
+  event.type = "Normal";
+  event.reason = reason;
+  event.message = message;
+  const auto response = client_.request("POST", fmt::format("/api/v1/namespaces/{}/events", ns),
+                                        k8s::event_body(event, now_rfc3339()));
+  if (response && response->ok()) ++stats_.events;
+}
+
+// ----------------------------------------------------------------------------- PreemptionPass
+
+PreemptionPass::PreemptionPass(const k8s::ClusterConfig& cluster, k8s::RestOptions rest,
+                               PreemptionOptions options, EvictionStats& stats,
+                               std::function<bool()> may_write,
+                               std::function<void(std::function<void()>)> post_to_loop)
+    : options_(std::move(options)),
+      stats_(stats),
+      post_to_loop_(std::move(post_to_loop)),
+      evictor_(
+          cluster, std::move(rest),
+          Evictor::Hooks{std::move(may_write),
+                         [this](const std::string& preemptor, const std::string& pod, int status) {
+                           post_to_loop_(
+                               [this, preemptor, pod, status] { refused(preemptor, pod, status); });
+                         }},
+          stats_) {
+  options_.planner.time_budget_ms = options_.budget.count();
+}
+
+CycleOptions PreemptionPass::cycle_options(CycleOptions base) const {
+  base.nominations = &memory_.nominations();
+  return base;
+}
+
+std::chrono::steady_clock::time_point PreemptionPass::next_due() const {
+  if (options_.period.count() <= 0 || !waiting_)
+    return std::chrono::steady_clock::time_point::max();
+  if (retry_now_) return std::chrono::steady_clock::now();
+  return last_pass_ + options_.period;
+}
+
+void PreemptionPass::maybe_run(ClusterState& state) {
+  if (options_.period.count() <= 0) return;
+  const auto started = std::chrono::steady_clock::now();
+  waiting_ = !state.pending_jobs().empty();
+  if (!retry_now_ && started < last_pass_ + options_.period) return;
+  if (!waiting_) return;
+  last_pass_ = started;
+  retry_now_ = false;
+  const TimeMs now = wall_ms();
+  memory_.prune(state, now);
+  PlanResult result = plan_preemptions(state, memory_, options_.planner, wall_ms);
+  const auto decided = std::chrono::steady_clock::now();
+  ++stats_.passes;
+  stats_.last_pass_ns = (decided - started).count();
+  if (result.stats.out_of_time) {
+    log::warn("preemption pass ran out of time",
+              {{"budget_ms", std::to_string(options_.budget.count())},
+               {"plans", std::to_string(result.plans.size())}});
+  }
+  for (const std::string& job : result.without_plan) {
+    memory_.no_plan(job, now + options_.no_plan_backoff.count());
+  }
+  for (PreemptionPlan& plan : result.plans) {
+    ++stats_.plans;
+    memory_.record(plan, now, options_.planner);
+    log::debug("preemption plan", {{"plan", plan.message}});
+    evictor_.carry_out(std::move(plan), decided);
+  }
+}
+
+void PreemptionPass::refused(const std::string& preemptor, const std::string& pod, int status) {
+  (void)status;
+  memory_.blocked(preemptor, pod, wall_ms(), options_.refused_backoff.count());
+  retry_now_ = true;  // try the next plan at once
+  waiting_ = true;
+}
+
+}  // namespace fairway

@@ -1,0 +1,131 @@
+#pragma once
+// The preemption pass at the edge: runs the pure planner (scheduler/planner) on the loop thread
+// between cycles, bounded by a time budget, and carries its plans out through the Eviction API on
+// a worker thread of its own, so the allocation cycle never waits on an eviction.
+//
+// Evictions: POST pods/{name}/eviction (policy/v1) without deleteOptions, so the pod's own
+// terminationGracePeriodSeconds applies; a PodDisruptionBudget that refuses answers 429, and then
+// the rest of that plan is dropped, its nomination released, the pod avoided for a while, and a
+// new pass is run at once to find another plan. 404: the pod is gone already, which is fine.
+// Events on each victim and on the preemptor name the other side and the action.
+//
+// Between passes the loop thread keeps the PreemptionMemory (nominations honoured by the cycle,
+// cool-downs). Counters are atomics for the metrics registry to read.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "k8s-client/config.h"
+#include "k8s-client/rest_client.h"
+#include "scheduler/cycle/cycle.h"
+#include "scheduler/planner/planner.h"
+
+namespace fairway {
+
+struct PreemptionOptions {
+  // How often the pass runs while jobs wait; zero disables preemption, reclaim and consolidation.
+  std::chrono::milliseconds period{5000};
+  // The loop thread spends at most this on one pass.
+  std::chrono::milliseconds budget{250};
+  // A pod whose eviction was refused (PodDisruptionBudget) is not picked again for this long.
+  std::chrono::milliseconds refused_backoff{60'000};
+  // A job for which no plan was found is not simulated again for this long, so jobs that no
+  // eviction can help do not use up every pass's budget.
+  std::chrono::milliseconds no_plan_backoff{30'000};
+  PlannerOptions planner;
+};
+
+struct EvictionStats {
+  std::atomic<uint64_t> passes{0};
+  std::atomic<uint64_t> plans{0};
+  // Evictions the API server accepted, by action: preempt, reclaim, consolidate.
+  std::atomic<uint64_t> preempt_evictions{0};
+  std::atomic<uint64_t> reclaim_evictions{0};
+  std::atomic<uint64_t> consolidate_evictions{0};
+  std::atomic<uint64_t> refused{0};  // 429: a PodDisruptionBudget said no
+  std::atomic<uint64_t> errors{0};   // other failures
+  std::atomic<uint64_t> events{0};
+  // From the end of the pass that decided a plan to its first eviction request, nanoseconds:
+  // the latest and the largest seen.
+  std::atomic<int64_t> last_decision_to_request_ns{0};
+  std::atomic<int64_t> max_decision_to_request_ns{0};
+  std::atomic<int64_t> last_pass_ns{0};  // the loop thread's time in the latest pass
+};
+
+// Carries plans out on its own thread and client (no 429 retries: a refusal is an answer).
+class Evictor {
+ public:
+  struct Hooks {
+    std::function<bool()> may_write;
+    // A victim's eviction failed: the plan was for `preemptor`; `status` is the HTTP status
+    // (0: transport error). Called on the evictor thread.
+    std::function<void(const std::string& preemptor, const std::string& pod, int status)>
+        on_refused;
+  };
+
+  Evictor(const k8s::ClusterConfig& cluster, k8s::RestOptions rest, Hooks hooks,
+          EvictionStats& stats);
+  ~Evictor();
+  Evictor(const Evictor&) = delete;
+  Evictor& operator=(const Evictor&) = delete;
+
+  void carry_out(PreemptionPlan plan, std::chrono::steady_clock::time_point decided);
+  void stop();
+
+ private:
+  struct Work {
+    PreemptionPlan plan;
+    std::chrono::steady_clock::time_point decided;
+  };
+  void loop();
+  void run_plan(const Work& work);
+  void post_event(const std::string& pod_key, const std::string& uid, const std::string& reason,
+                  const std::string& message);
+
+  k8s::RestClient client_;
+  Hooks hooks_;
+  EvictionStats& stats_;
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<Work> work_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+// The loop thread's side: when to run a pass, the memory between passes, the hand-off.
+class PreemptionPass {
+ public:
+  PreemptionPass(const k8s::ClusterConfig& cluster, k8s::RestOptions rest,
+                 PreemptionOptions options, EvictionStats& stats, std::function<bool()> may_write,
+                 std::function<void(std::function<void()>)> post_to_loop);
+
+  // The cycle's options with this pass's nominations.
+  CycleOptions cycle_options(CycleOptions base) const;
+  // When the next pass is due (time_point::max() when disabled or nothing waits).
+  std::chrono::steady_clock::time_point next_due() const;
+  // Runs a pass if one is due and some job waits. Call on the loop thread, between cycles.
+  void maybe_run(ClusterState& state);
+  void stop() { evictor_.stop(); }
+
+  const EvictionStats& stats() const { return stats_; }
+
+ private:
+  void refused(const std::string& preemptor, const std::string& pod, int status);
+
+  PreemptionOptions options_;
+  EvictionStats& stats_;
+  PreemptionMemory memory_;
+  std::function<void(std::function<void()>)> post_to_loop_;
+  std::chrono::steady_clock::time_point last_pass_{};
+  bool retry_now_ = false;
+  bool waiting_ = true;  // some job was pending at the last look
+  Evictor evictor_;
+};
+
+}  // namespace fairway

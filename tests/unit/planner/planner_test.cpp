@@ -1,0 +1,575 @@
+#include "scheduler/planner/planner.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "support/builders.h"
+
+namespace fairway {
+namespace {
+
+using ::testing::ElementsAre;
+using testing::gang_pod;
+using testing::gpu_node;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using testing::pod;
+using testing::queue;
+using ::testing::SizeIs;
+using ::testing::UnorderedElementsAre;
+
+constexpr TimeMs kNow = 1'700'000'000'000;
+constexpr TimeMs kHour = 3'600'000;
+
+// A pod already running on `node`.
+Pod running(Pod p, const std::string& node) {
+  p.node_name = node;
+  p.phase = PodPhase::kRunning;
+  return p;
+}
+
+Pod with_priority(Pod p, int32_t priority) {
+  p.priority = priority;
+  return p;
+}
+
+// A fake clock: fixed unless a test moves it.
+struct Clock {
+  TimeMs now = kNow;
+  std::function<TimeMs()> fn() {
+    return [this] { return now; };
+  }
+};
+
+std::set<std::string> victim_pods(const PreemptionPlan& plan) {
+  std::set<std::string> out;
+  for (const Victim& v : plan.victims) out.insert(v.pod);
+  return out;
+}
+
+// The cluster's world between passes, as the service sees it: evicted pods disappear and their
+// controller creates them again, pending; bound pods are confirmed running.
+class World {
+ public:
+  ClusterState state;
+  PreemptionMemory memory;
+  PlannerOptions options;
+  Clock clock;
+  std::map<std::string, int> evictions;  // by action
+  // Pods as created: the state drops containers once it has computed the requests.
+  std::map<std::string, Pod> created;
+
+  void add(Pod p) {
+    created[p.key()] = p;
+    state.upsert_pod(std::move(p));
+  }
+  Pod original(const std::string& key) const { return created.at(key); }
+
+  PlanResult pass() {
+    memory.prune(state, clock.now);
+    PlanResult result = plan_preemptions(state, memory, options, clock.fn());
+    for (const PreemptionPlan& plan : result.plans) {
+      ++evictions[action_name(plan.action)];
+      memory.record(plan, clock.now, options);
+      for (const Victim& victim : plan.victims) {
+        Pod again = original(victim.pod);
+        state.remove_pod(victim.pod);
+        again.node_name.clear();
+        again.phase = PodPhase::kPending;
+        state.upsert_pod(again);
+      }
+    }
+    return result;
+  }
+
+  CycleResult cycle() {
+    CycleOptions cycle_options;
+    cycle_options.nominations = &memory.nominations();
+    CycleResult result = run_cycle(state, cycle_options);
+    for (const Binding& b : result.bindings) {
+      add(running(original(b.pod), b.node));
+    }
+    return result;
+  }
+
+  int running_in(const std::string& q) const {
+    int n = 0;
+    for (const PodRecord& r : state.pods()) {
+      if (r.present && r.counted_bound && r.pod.labels.count("fairway.dev/queue") != 0 &&
+          r.pod.labels.at("fairway.dev/queue") == q) {
+        ++n;
+      }
+    }
+    return n;
+  }
+};
+
+// ---------------------------------------------------------------------------------- preempt
+
+TEST(Preempt, HigherPriorityPodEvictsALowerPriorityOneInItsQueue) {
+  World w;
+  w.state.upsert_node(gpu_node("n1", 8));
+  w.add(running(with_priority(pod("ns", "low", "", {{"nvidia.com/gpu", "8"}}, kNow - kHour), 10),
+                "n1"));
+  w.add(with_priority(pod("ns", "high", "", {{"nvidia.com/gpu", "8"}}, kNow), 100));
+  const PlanResult result = w.pass();
+  ASSERT_THAT(result.plans, SizeIs(1));
+  const PreemptionPlan& plan = result.plans[0];
+  EXPECT_EQ(plan.action, PreemptionAction::kPreempt);
+  EXPECT_EQ(plan.preemptor, "ns/high");
+  EXPECT_THAT(victim_pods(plan), ElementsAre("ns/low"));
+  ASSERT_THAT(plan.placements, SizeIs(1));
+  EXPECT_EQ(plan.placements[0].node, "n1");
+  ASSERT_THAT(plan.nominations, SizeIs(1));
+  EXPECT_EQ(plan.nominations[0].amount[kGpu], 8000);
+  EXPECT_THAT(plan.message, HasSubstr("preempt for ns/high"));
+
+  // The victim comes back pending and the freed node goes to the preemptor, not back to it.
+  w.cycle();
+  EXPECT_TRUE(w.state.find_pod("ns/high")->counted_bound);
+  EXPECT_FALSE(w.state.find_pod("ns/low")->counted_bound);
+  // And the low-priority pod cannot preempt back: it is not of higher priority.
+  EXPECT_THAT(w.pass().plans, IsEmpty());
+}
+
+TEST(Preempt, APodWithPreemptionPolicyNeverEvictsNothing) {
+  World w;
+  w.state.upsert_node(gpu_node("n1", 8));
+  w.add(running(with_priority(pod("ns", "low", "", {{"nvidia.com/gpu", "8"}}), 10), "n1"));
+  Pod polite = with_priority(pod("ns", "polite", "", {{"nvidia.com/gpu", "8"}}), 100);
+  polite.preemption_policy = "Never";
+  w.add(polite);
+  EXPECT_THAT(w.pass().plans, IsEmpty());
+}
+
+TEST(Preempt, EqualPriorityEvictsNothing) {
+  World w;
+  w.state.upsert_node(gpu_node("n1", 8));
+  w.add(running(with_priority(pod("ns", "a", "", {{"nvidia.com/gpu", "8"}}), 10), "n1"));
+  w.add(with_priority(pod("ns", "b", "", {{"nvidia.com/gpu", "8"}}), 10));
+  EXPECT_THAT(w.pass().plans, IsEmpty());
+}
+
+TEST(Preempt, PicksLowestPriorityThenLeastRunTimeLost) {
+  World w;
+  w.state.upsert_node(gpu_node("n1", 3));
+  w.add(running(
+      with_priority(pod("ns", "old-low", "", {{"nvidia.com/gpu", "1"}}, kNow - 5 * kHour), 1),
+      "n1"));
+  w.add(running(with_priority(pod("ns", "new-low", "", {{"nvidia.com/gpu", "1"}}, kNow - kHour), 1),
+                "n1"));
+  w.add(running(with_priority(pod("ns", "mid", "", {{"nvidia.com/gpu", "1"}}, kNow - 2 * kHour), 5),
+                "n1"));
+  w.add(with_priority(pod("ns", "high", "", {{"nvidia.com/gpu", "1"}}), 100));
+  const PlanResult result = w.pass();
+  ASSERT_THAT(result.plans, SizeIs(1));
+  EXPECT_THAT(victim_pods(result.plans[0]), ElementsAre("ns/new-low"));
+}
+
+TEST(Preempt, NothingIsEvictedWhenThePlanCannotPlaceThePreemptor) {
+  World w;
+  w.state.upsert_node(gpu_node("n1", 8));
+  w.add(running(pod("ns", "low", "", {{"nvidia.com/gpu", "8"}}), "n1"));
+  // Needs 16 GPUs on one node: no eviction can make room.
+  w.add(with_priority(pod("ns", "huge", "", {{"nvidia.com/gpu", "16"}}), 100));
+  // Needs a node label no node has.
+  Pod picky = with_priority(pod("ns", "picky", "", {{"nvidia.com/gpu", "1"}}), 100);
+  picky.node_selector["zone"] = "mars";
+  w.add(picky);
+  const PlanResult result = w.pass();
+  EXPECT_THAT(result.plans, IsEmpty());
+  EXPECT_GE(result.stats.simulations, 1u);
+}
+
+TEST(Preempt, MinRuntimeProtectsYoungVictims) {
+  World w;
+  QueueSpec q = queue("q", "", 8);
+  q.preempt_min_runtime_seconds = 600;
+  w.state.upsert_queue(q);
+  w.state.upsert_node(gpu_node("n1", 8));
+  w.add(running(pod("ns", "young", "q", {{"nvidia.com/gpu", "8"}}, kNow - 60'000), "n1"));
+  w.add(with_priority(pod("ns", "high", "q", {{"nvidia.com/gpu", "8"}}, kNow), 100));
+  EXPECT_THAT(w.pass().plans, IsEmpty());
+  w.clock.now += 600'000;  // ten minutes later the victim has run 11 minutes
+  const PlanResult later = w.pass();
+  ASSERT_THAT(later.plans, SizeIs(1));
+  EXPECT_THAT(victim_pods(later.plans[0]), ElementsAre("ns/young"));
+}
+
+TEST(Preempt, NonPreemptiblePodsAreNeverVictimsUnlessLabelledPreemptible) {
+  World w;
+  w.options.non_preemptible_priority = 1000;
+  w.state.upsert_node(gpu_node("n1", 2));
+  w.add(running(with_priority(pod("ns", "system", "", {{"nvidia.com/gpu", "1"}}), 1000), "n1"));
+  Pod pinned = pod("ns", "pinned", "", {{"nvidia.com/gpu", "1"}});
+  pinned.labels["fairway.dev/preemptible"] = "false";
+  w.add(running(pinned, "n1"));
+  w.add(with_priority(pod("ns", "urgent", "", {{"nvidia.com/gpu", "1"}}), 2000));
+  EXPECT_THAT(w.pass().plans, IsEmpty());
+
+  // "true" makes a pod preemptible whatever its priority.
+  Pod system = w.original("ns/system");
+  system.annotations["fairway.dev/preemptible"] = "true";
+  w.add(system);
+  const PlanResult result = w.pass();
+  ASSERT_THAT(result.plans, SizeIs(1));
+  EXPECT_THAT(victim_pods(result.plans[0]), ElementsAre("ns/system"));
+}
+
+TEST(Preempt, GangVictimsGoWhole) {
+  World w;
+  w.state.upsert_node(gpu_node("n1", 8));
+  for (int i = 0; i < 4; ++i) {
+    w.add(running(gang_pod("ns", "g-" + std::to_string(i), "", "g", 4, {{"nvidia.com/gpu", "2"}}),
+                  "n1"));
+  }
+  w.add(with_priority(pod("ns", "high", "", {{"nvidia.com/gpu", "2"}}), 100));
+  const PlanResult result = w.pass();
+  ASSERT_THAT(result.plans, SizeIs(1));
+  // Two GPUs would do, but the gang cannot run below minMember 4: all four go.
+  EXPECT_THAT(victim_pods(result.plans[0]), ElementsAre("ns/g-0", "ns/g-1", "ns/g-2", "ns/g-3"));
+}
+
+TEST(Preempt, GangPodsBeyondMinMemberGoFirstAndAlone) {
+  World w;
+  w.state.upsert_node(gpu_node("n1", 8));
+  for (int i = 0; i < 4; ++i) {
+    w.add(running(gang_pod("ns", "g-" + std::to_string(i), "", "g", 2, {{"nvidia.com/gpu", "2"}}),
+                  "n1"));
+  }
+  w.add(with_priority(pod("ns", "high", "", {{"nvidia.com/gpu", "4"}}), 100));
+  const PlanResult result = w.pass();
+  ASSERT_THAT(result.plans, SizeIs(1));
+  // The gang keeps its minMember of 2 running.
+  EXPECT_THAT(victim_pods(result.plans[0]), ElementsAre("ns/g-2", "ns/g-3"));
+}
+
+TEST(Preempt, PreemptorThatAlreadyFitsEvictsNothing) {
+  World w;
+  w.state.upsert_node(gpu_node("n1", 8));
+  w.add(running(pod("ns", "low", "", {{"nvidia.com/gpu", "4"}}), "n1"));
+  w.add(with_priority(pod("ns", "high", "", {{"nvidia.com/gpu", "4"}}), 100));
+  EXPECT_THAT(w.pass().plans, IsEmpty());
+}
+
+// ----------------------------------------------------------------------------------- reclaim
+
+void two_queues(World& w, int b_running, int a_pending, int b_pending = 0) {
+  w.state.upsert_queue(queue("a", "", 4));
+  w.state.upsert_queue(queue("b", "", 4));
+  w.state.upsert_node(gpu_node("n1", 4));
+  w.state.upsert_node(gpu_node("n2", 4));
+  for (int i = 0; i < b_running; ++i) {
+    w.add(running(
+        pod("ns", "b-" + std::to_string(i), "b", {{"nvidia.com/gpu", "1"}}, kNow - kHour + i),
+        i < 4 ? "n1" : "n2"));
+  }
+  for (int i = 0; i < b_pending; ++i) {
+    w.add(pod("ns", "b-pending-" + std::to_string(i), "b", {{"nvidia.com/gpu", "1"}}, kNow));
+  }
+  for (int i = 0; i < a_pending; ++i) {
+    w.add(pod("ns", "a-" + std::to_string(i), "a", {{"nvidia.com/gpu", "1"}}, kNow + i));
+  }
+}
+
+TEST(Reclaim, RestoresEachQueueToItsFairShareAndStopsThere) {
+  World w;
+  two_queues(w, 8, 8);
+  const PlanResult result = w.pass();
+  // a's fair share is 4 (its quota): four reclaims of one pod each, then no more.
+  ASSERT_THAT(result.plans, SizeIs(4));
+  std::set<std::string> victims;
+  for (const PreemptionPlan& plan : result.plans) {
+    EXPECT_EQ(plan.action, PreemptionAction::kReclaim);
+    EXPECT_EQ(plan.queue, "a");
+    ASSERT_THAT(plan.victims, SizeIs(1));
+    EXPECT_EQ(plan.victims[0].queue, "b");
+    victims.insert(plan.victims[0].pod);
+  }
+  // Least run time lost first: b's youngest pods.
+  EXPECT_THAT(victims, UnorderedElementsAre("ns/b-4", "ns/b-5", "ns/b-6", "ns/b-7"));
+  w.cycle();
+  EXPECT_EQ(w.running_in("a"), 4);
+  EXPECT_EQ(w.running_in("b"), 4);
+  // At fair share, both wait: nothing more moves.
+  EXPECT_THAT(w.pass().plans, IsEmpty());
+}
+
+TEST(Reclaim, AQueueAtExactlyItsFairShareLosesNothing) {
+  World w;
+  two_queues(w, 4, 4);
+  for (int i = 0; i < 4; ++i) {
+    w.add(running(pod("ns", "a-run-" + std::to_string(i), "a", {{"nvidia.com/gpu", "1"}}), "n2"));
+  }
+  // Both at 4 of 4 with work waiting.
+  EXPECT_THAT(w.pass().plans, IsEmpty());
+}
+
+TEST(Reclaim, ComparesQueuesWhereTheirPathsDiverge) {
+  // org-x (quota 4) → x1, x2; org-y (quota 4) → y1. x2 pending; x1 uses all of org-x's share and
+  // y1 is above org-y's. x2 may only take from y1 as far as org-y stays at its share, and not
+  // from its sibling x1 beyond x1's own share.
+  World w;
+  w.state.upsert_queue(queue("org-x", "", 4));
+  w.state.upsert_queue(queue("org-y", "", 4));
+  w.state.upsert_queue(queue("x1", "org-x", 2));
+  w.state.upsert_queue(queue("x2", "org-x", 2));
+  w.state.upsert_queue(queue("y1", "org-y", 4));
+  w.state.upsert_node(gpu_node("n1", 4));
+  w.state.upsert_node(gpu_node("n2", 4));
+  for (int i = 0; i < 2; ++i) {
+    w.add(running(
+        pod("ns", "x1-" + std::to_string(i), "x1", {{"nvidia.com/gpu", "1"}}, kNow - kHour), "n1"));
+  }
+  for (int i = 0; i < 6; ++i) {
+    w.add(running(
+        pod("ns", "y1-" + std::to_string(i), "y1", {{"nvidia.com/gpu", "1"}}, kNow - kHour + i),
+        i < 2 ? "n1" : "n2"));
+  }
+  for (int i = 0; i < 3; ++i) {
+    w.add(pod("ns", "x2-" + std::to_string(i), "x2", {{"nvidia.com/gpu", "1"}}, kNow + i));
+  }
+  const PlanResult result = w.pass();
+  ASSERT_THAT(result.plans, SizeIs(2));  // x2's share is 2: the third waits
+  for (const PreemptionPlan& plan : result.plans) {
+    EXPECT_EQ(plan.queue, "x2");
+    ASSERT_THAT(plan.victims, SizeIs(1));
+    EXPECT_EQ(plan.victims[0].queue, "y1");
+  }
+}
+
+TEST(Reclaim, ChoosesVictimsNodeByNodeWhenTheYoungestAreScattered) {
+  World w;
+  w.state.upsert_queue(queue("a", "", 2));
+  w.state.upsert_queue(queue("b", "", 2));
+  w.state.upsert_node(gpu_node("n1", 2));
+  w.state.upsert_node(gpu_node("n2", 2));
+  // b's two youngest pods sit on different nodes: evicting them frees 2 GPUs, but 1 + 1.
+  w.add(running(pod("ns", "b-n1-young", "b", {{"nvidia.com/gpu", "1"}}, kNow - kHour), "n1"));
+  w.add(running(pod("ns", "b-n2-young", "b", {{"nvidia.com/gpu", "1"}}, kNow - kHour - 1), "n2"));
+  w.add(running(pod("ns", "b-n1-old", "b", {{"nvidia.com/gpu", "1"}}, kNow - 5 * kHour), "n1"));
+  w.add(running(pod("ns", "b-n2-old", "b", {{"nvidia.com/gpu", "1"}}, kNow - 5 * kHour), "n2"));
+  w.add(pod("ns", "a-wide", "a", {{"nvidia.com/gpu", "2"}}, kNow));
+  const PlanResult result = w.pass();
+  ASSERT_THAT(result.plans, SizeIs(1));
+  // Two pods of one node, and b keeps its share of 2.
+  EXPECT_THAT(victim_pods(result.plans[0]), ElementsAre("ns/b-n1-old", "ns/b-n1-young"));
+  EXPECT_EQ(result.plans[0].placements[0].node, "n1");
+}
+
+TEST(Reclaim, MinRuntimeProtectsVictims) {
+  World w;
+  two_queues(w, 8, 1);
+  QueueSpec b = queue("b", "", 4);
+  b.reclaim_min_runtime_seconds = 2 * 3600;  // b's pods started an hour ago
+  w.state.upsert_queue(b);
+  EXPECT_THAT(w.pass().plans, IsEmpty());
+  w.clock.now += 2 * kHour;
+  EXPECT_THAT(w.pass().plans, SizeIs(1));
+}
+
+TEST(Reclaim, ConvergesWithoutPingPongOverAHundredCycles) {
+  World w;
+  two_queues(w, 8, 8, 2);  // b also has work waiting: it would take everything back if allowed
+  int evicted_after_settling = 0;
+  for (int cycle = 0; cycle < 100; ++cycle) {
+    w.cycle();
+    if (cycle % 5 == 0) {
+      const PlanResult result = w.pass();
+      if (cycle >= 10) {
+        for (const PreemptionPlan& plan : result.plans) {
+          evicted_after_settling += static_cast<int>(plan.victims.size());
+        }
+      }
+    }
+    w.clock.now += 1000;
+  }
+  EXPECT_EQ(w.running_in("a"), 4);
+  EXPECT_EQ(w.running_in("b"), 4);
+  EXPECT_EQ(w.evictions["reclaim"], 4);
+  EXPECT_EQ(evicted_after_settling, 0);
+}
+
+// ------------------------------------------------------------------------------- consolidate
+
+TEST(Consolidate, MovesTwoOneGpuPodsSoAnEightGpuPodFits) {
+  World w;
+  w.options.non_preemptible_priority = 1000;
+  w.state.upsert_node(gpu_node("n1", 8));
+  w.state.upsert_node(gpu_node("n2", 8));
+  w.add(running(pod("ns", "small-1", "", {{"nvidia.com/gpu", "1"}}), "n1"));
+  w.add(running(pod("ns", "small-2", "", {{"nvidia.com/gpu", "1"}}), "n1"));
+  w.add(running(with_priority(pod("ns", "pinned", "", {{"nvidia.com/gpu", "6"}}), 1000), "n2"));
+  // 8 GPUs are free in total (6 + 2), but no node has 8.
+  w.add(pod("ns", "big", "", {{"nvidia.com/gpu", "8"}}));
+  const PlanResult result = w.pass();
+  ASSERT_THAT(result.plans, SizeIs(1));
+  const PreemptionPlan& plan = result.plans[0];
+  EXPECT_EQ(plan.action, PreemptionAction::kConsolidate);
+  EXPECT_THAT(victim_pods(plan), ElementsAre("ns/small-1", "ns/small-2"));
+  ASSERT_THAT(plan.placements, SizeIs(1));
+  EXPECT_EQ(plan.placements[0].node, "n1");
+  // The moved pods and the big one all run afterwards.
+  w.cycle();
+  EXPECT_EQ(w.state.nodes()[w.state.find_pod("ns/big")->node].node.name, "n1");
+  EXPECT_EQ(w.state.nodes()[w.state.find_pod("ns/small-1")->node].node.name, "n2");
+  EXPECT_EQ(w.state.nodes()[w.state.find_pod("ns/small-2")->node].node.name, "n2");
+  EXPECT_THAT(w.pass().plans, IsEmpty());
+}
+
+TEST(Consolidate, DoesNothingWhenMovedPodsWouldHaveNoPlace) {
+  World w;
+  w.options.non_preemptible_priority = 1000;
+  w.state.upsert_node(gpu_node("n1", 8));
+  w.state.upsert_node(gpu_node("n2", 8));
+  w.add(running(pod("ns", "small-1", "", {{"nvidia.com/gpu", "2"}}), "n1"));
+  w.add(running(with_priority(pod("ns", "pinned", "", {{"nvidia.com/gpu", "7"}}), 1000), "n2"));
+  // 7 free (6 + 1): the 2-GPU pod cannot go to n2, so moving it buys nothing.
+  w.add(pod("ns", "big", "", {{"nvidia.com/gpu", "7"}}));
+  EXPECT_THAT(w.pass().plans, IsEmpty());
+}
+
+// -------------------------------------------------------------------- nominations, cool-down
+
+TEST(Nomination, FreedCapacityGoesToThePreemptorNotToAnotherJob) {
+  World w;
+  w.state.upsert_queue(queue("first", "", 8, std::nullopt, 1, 100));  // served first by DRF
+  w.state.upsert_queue(queue("mine", "", 0));
+  w.state.upsert_node(gpu_node("n1", 8));
+  w.add(running(pod("ns", "low", "mine", {{"nvidia.com/gpu", "8"}}), "n1"));
+  w.add(with_priority(pod("ns", "high", "mine", {{"nvidia.com/gpu", "8"}}), 100));
+  const PlanResult result = w.pass();
+  ASSERT_THAT(result.plans, SizeIs(1));
+  // While the victim is away, a job of another queue shows up first in line.
+  w.add(pod("ns", "thief", "first", {{"nvidia.com/gpu", "8"}}));
+  const CycleResult cycle = w.cycle();
+  ASSERT_THAT(cycle.bindings, SizeIs(1));
+  EXPECT_EQ(cycle.bindings[0].pod, "ns/high");
+
+  // Without the nomination the other job would have taken it.
+  World control;
+  control.state.upsert_queue(queue("first", "", 8, std::nullopt, 1, 100));
+  control.state.upsert_queue(queue("mine", "", 0));
+  control.state.upsert_node(gpu_node("n1", 8));
+  control.add(with_priority(pod("ns", "high", "mine", {{"nvidia.com/gpu", "8"}}), 100));
+  control.add(pod("ns", "thief", "first", {{"nvidia.com/gpu", "8"}}));
+  const CycleResult open = control.cycle();
+  ASSERT_THAT(open.bindings, SizeIs(1));
+  EXPECT_EQ(open.bindings[0].pod, "ns/thief");
+}
+
+TEST(Nomination, HoldsCapacityOnlyForAJobThatStillWaits) {
+  ClusterState state;
+  state.upsert_node(gpu_node("n1", 8));
+  state.upsert_pod(pod("ns", "p", "", {{"nvidia.com/gpu", "8"}}));
+  ResourceVector eight;
+  eight.set(kGpu, 8000);
+  // The nominated job placed already (or is gone): its nomination holds nothing.
+  std::vector<Nomination> nominations{{"ns/gone", "n1", eight}};
+  CycleOptions options;
+  options.nominations = &nominations;
+  EXPECT_THAT(run_cycle(state, options).bindings, SizeIs(1));
+  // A nominated job that still waits (here: asks more than the node has) keeps the room.
+  state.upsert_pod(pod("ns", "waiting", "", {{"nvidia.com/gpu", "16"}}));
+  nominations = {{"ns/waiting", "n1", eight}};
+  const CycleResult held = run_cycle(state, options);
+  EXPECT_THAT(held.bindings, IsEmpty());
+}
+
+TEST(CoolDown, AnEvictedJobCannotEvictItsEvictorBack) {
+  World w;
+  w.options.cool_down_ms = 10 * 60 * 1000;
+  w.state.upsert_node(gpu_node("n1", 8));
+  w.add(running(with_priority(pod("ns", "a", "", {{"nvidia.com/gpu", "8"}}), 10), "n1"));
+  w.add(with_priority(pod("ns", "b", "", {{"nvidia.com/gpu", "8"}}), 50));
+  ASSERT_THAT(w.pass().plans, SizeIs(1));  // b evicts a
+  w.cycle();
+  // a's priority is raised (a new PriorityClass, an edited pod): it would now outrank b.
+  Pod a = w.original("ns/a");
+  a.node_name.clear();
+  a.phase = PodPhase::kPending;
+  a.priority = 100;
+  w.add(a);
+  EXPECT_THAT(w.pass().plans, IsEmpty());
+  w.clock.now += 11 * 60 * 1000;  // after the cool-down the rules apply again
+  const PlanResult later = w.pass();
+  ASSERT_THAT(later.plans, SizeIs(1));
+  EXPECT_THAT(victim_pods(later.plans[0]), ElementsAre("ns/b"));
+}
+
+TEST(Disruption, ARefusedEvictionMakesTheNextPassTryAnotherPlan) {
+  World w;
+  w.state.upsert_node(gpu_node("n1", 1));
+  w.state.upsert_node(gpu_node("n2", 1));
+  w.add(running(pod("ns", "guarded", "", {{"nvidia.com/gpu", "1"}}, kNow - kHour), "n1"));
+  w.add(running(pod("ns", "other", "", {{"nvidia.com/gpu", "1"}}, kNow - 2 * kHour), "n2"));
+  w.add(with_priority(pod("ns", "high", "", {{"nvidia.com/gpu", "1"}}), 100));
+  PlanResult first = plan_preemptions(w.state, w.memory, w.options, w.clock.fn());
+  ASSERT_THAT(first.plans, SizeIs(1));
+  EXPECT_THAT(victim_pods(first.plans[0]), ElementsAre("ns/guarded"));  // least run time lost
+  // The API answers 429 (PodDisruptionBudget): the caller reports it, the next pass moves on.
+  w.memory.record(first.plans[0], w.clock.now, w.options);
+  w.memory.blocked("ns/high", "ns/guarded", w.clock.now, 60'000);
+  EXPECT_FALSE(w.memory.nominated("ns/high"));
+  const PlanResult second = plan_preemptions(w.state, w.memory, w.options, w.clock.fn());
+  ASSERT_THAT(second.plans, SizeIs(1));
+  EXPECT_THAT(victim_pods(second.plans[0]), ElementsAre("ns/other"));
+}
+
+TEST(Bounds, TheSearchStopsAtTheTimeBudget) {
+  World w;
+  w.options.time_budget_ms = 0;
+  w.state.upsert_node(gpu_node("n1", 8));
+  w.add(running(pod("ns", "low", "", {{"nvidia.com/gpu", "8"}}), "n1"));
+  w.add(with_priority(pod("ns", "high", "", {{"nvidia.com/gpu", "8"}}), 100));
+  TimeMs t = kNow;
+  const PlanResult result = plan_preemptions(w.state, w.memory, w.options, [&t] { return t += 1; });
+  EXPECT_THAT(result.plans, IsEmpty());
+  EXPECT_TRUE(result.stats.out_of_time);
+}
+
+TEST(Bounds, TheVictimLimitHolds) {
+  World w;
+  w.options.max_victims = 3;
+  w.state.upsert_node(gpu_node("n1", 8));
+  for (int i = 0; i < 8; ++i) {
+    w.add(running(pod("ns", "p-" + std::to_string(i), "", {{"nvidia.com/gpu", "1"}}), "n1"));
+  }
+  w.add(with_priority(pod("ns", "high", "", {{"nvidia.com/gpu", "4"}}), 100));
+  EXPECT_THAT(w.pass().plans, IsEmpty());
+  w.options.max_victims = 4;
+  ASSERT_THAT(w.pass().plans, SizeIs(1));
+}
+
+TEST(Bounds, JobsWithoutAPlanRestSoOthersGetTheBudget) {
+  World w;
+  w.state.upsert_node(gpu_node("n1", 8));
+  w.add(running(pod("ns", "low", "", {{"nvidia.com/gpu", "8"}}), "n1"));
+  w.add(with_priority(pod("ns", "huge", "", {{"nvidia.com/gpu", "16"}}), 100));
+  const PlanResult first = w.pass();
+  EXPECT_THAT(first.plans, IsEmpty());
+  ASSERT_THAT(first.without_plan, ElementsAre("ns/huge"));
+  w.memory.no_plan("ns/huge", w.clock.now + 30'000);
+  const PlanResult resting = w.pass();
+  EXPECT_EQ(resting.stats.preemptors_considered, 0u);
+  w.clock.now += 30'000;
+  EXPECT_EQ(w.pass().stats.preemptors_considered, 1u);
+}
+
+TEST(Planner, IsDeterministic) {
+  auto plan_once = [] {
+    World w;
+    two_queues(w, 8, 8);
+    std::vector<std::string> out;
+    for (const PreemptionPlan& plan : w.pass().plans)
+      out.push_back(plan.message + *victim_pods(plan).begin());
+    return out;
+  };
+  EXPECT_EQ(plan_once(), plan_once());
+}
+
+}  // namespace
+}  // namespace fairway

@@ -1,0 +1,178 @@
+// The Evictor against the embedded API server in-process (loopback HTTP): an accepted eviction
+// deletes the pod and leaves Events on both sides naming each other; a PodDisruptionBudget's
+// 429 stops the plan, is reported to the loop, and evicts nothing else.
+
+#include "scheduler/service/evictions.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "sim/apiserver/server.h"
+
+namespace fairway {
+namespace {
+
+using nlohmann::json;
+
+class EvictorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    apiserver::ServerOptions options;
+    options.tls = false;
+    options.threads = 2;
+    auto started = apiserver::Server::start(options);
+    ASSERT_TRUE(started) << (started ? "" : started.error());
+    server_ = std::move(*started);
+    cluster_.server = server_->url();
+    cluster_.token = server_->token();
+    client_ = std::make_unique<k8s::RestClient>(cluster_);
+  }
+  void TearDown() override {
+    if (client_) client_->stop();
+  }
+
+  // A bound, Running pod; `guarded` adds the label a PodDisruptionBudget selects.
+  void running_pod(const std::string& name, bool guarded) {
+    json pod = {{"apiVersion", "v1"},
+                {"kind", "Pod"},
+                {"metadata", {{"name", name}, {"labels", {{"app", "train"}}}}},
+                {"spec",
+                 {{"schedulerName", "fairway"},
+                  {"terminationGracePeriodSeconds", 0},
+                  {"containers", {{{"name", "c"}, {"image", "i"}}}}}}};
+    if (guarded) pod["metadata"]["labels"]["guarded"] = "yes";
+    auto created = client_->request("POST", "/api/v1/namespaces/default/pods", pod.dump());
+    ASSERT_TRUE(created && created->status == 201) << (created ? created->body : "transport");
+    auto bound = client_->request("POST", "/api/v1/namespaces/default/pods/" + name + "/binding",
+                                  json{{"apiVersion", "v1"},
+                                       {"kind", "Binding"},
+                                       {"metadata", {{"name", name}}},
+                                       {"target", {{"kind", "Node"}, {"name", "n1"}}}}
+                                      .dump());
+    ASSERT_TRUE(bound && bound->ok()) << (bound ? bound->body : "transport");
+    auto current = client_->get("/api/v1/namespaces/default/pods/" + name);
+    ASSERT_TRUE(current && current->ok());
+    json running = json::parse(current->body);
+    running["status"]["phase"] = "Running";
+    auto put = client_->request("PUT", "/api/v1/namespaces/default/pods/" + name + "/status",
+                                running.dump());
+    ASSERT_TRUE(put && put->ok()) << (put ? put->body : "transport");
+  }
+
+  bool exists(const std::string& name) {
+    auto got = client_->get("/api/v1/namespaces/default/pods/" + name);
+    return got && got->status == 200;
+  }
+
+  std::vector<json> events() {
+    auto got = client_->get("/api/v1/namespaces/default/events");
+    if (!got || !got->ok()) return {};
+    const json list = json::parse(got->body);
+    return {list["items"].begin(), list["items"].end()};
+  }
+
+  static PreemptionPlan plan_for(std::vector<std::string> victims) {
+    PreemptionPlan plan;
+    plan.action = PreemptionAction::kPreempt;
+    plan.preemptor = "default/urgent";
+    plan.queue = "team";
+    plan.preemptor_pods = {"default/urgent"};
+    for (const std::string& v : victims) {
+      plan.victims.push_back({"default/" + v, "", "n1", "default/" + v, "team"});
+    }
+    return plan;
+  }
+
+  template <typename Pred>
+  static bool eventually(Pred pred) {
+    for (int i = 0; i < 200; ++i) {
+      if (pred()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    return pred();
+  }
+
+  std::unique_ptr<apiserver::Server> server_;
+  k8s::ClusterConfig cluster_;
+  std::unique_ptr<k8s::RestClient> client_;
+};
+
+TEST_F(EvictorTest, EvictsAndLeavesEventsOnBothSides) {
+  running_pod("victim", false);
+  EvictionStats stats;
+  Evictor evictor(cluster_, {}, {[] { return true; }, [](auto&, auto&, int) {}}, stats);
+  evictor.carry_out(plan_for({"victim"}), std::chrono::steady_clock::now());
+  ASSERT_TRUE(eventually([&] { return stats.events.load() == 2; }));
+  EXPECT_EQ(stats.preempt_evictions.load(), 1u);
+  EXPECT_EQ(stats.refused.load(), 0u);
+  EXPECT_FALSE(exists("victim"));
+  bool on_victim = false;
+  bool on_preemptor = false;
+  for (const json& e : events()) {
+    const std::string message = e.value("message", "");
+    if (e["involvedObject"]["name"] == "victim" && e["reason"] == "Preempted" &&
+        message.find("default/urgent") != std::string::npos) {
+      on_victim = true;
+    }
+    if (e["involvedObject"]["name"] == "urgent" && e["reason"] == "Preempting" &&
+        message.find("default/victim") != std::string::npos) {
+      on_preemptor = true;
+    }
+  }
+  EXPECT_TRUE(on_victim);
+  EXPECT_TRUE(on_preemptor);
+  evictor.stop();
+}
+
+TEST_F(EvictorTest, ADisruptionBudgetRefusalStopsThePlanAndIsReported) {
+  running_pod("guarded", true);
+  running_pod("other", false);
+  auto pdb = client_->request(
+      "POST", "/apis/policy/v1/namespaces/default/poddisruptionbudgets",
+      json{{"apiVersion", "policy/v1"},
+           {"kind", "PodDisruptionBudget"},
+           {"metadata", {{"name", "keep-one"}}},
+           {"spec", {{"minAvailable", 1}, {"selector", {{"matchLabels", {{"guarded", "yes"}}}}}}}}
+          .dump());
+  ASSERT_TRUE(pdb && pdb->status == 201) << (pdb ? pdb->body : "transport");
+
+  std::mutex mutex;
+  std::string refused_pod;
+  int refused_status = 0;
+  EvictionStats stats;
+  Evictor evictor(cluster_, {},
+                  {[] { return true; },
+                   [&](const std::string& preemptor, const std::string& pod, int status) {
+                     std::lock_guard lock(mutex);
+                     EXPECT_EQ(preemptor, "default/urgent");
+                     refused_pod = pod;
+                     refused_status = status;
+                   }},
+                  stats);
+  const auto started = std::chrono::steady_clock::now();
+  evictor.carry_out(plan_for({"guarded", "other"}), started);
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lock(mutex);
+    return !refused_pod.empty();
+  }));
+  // Answered at once: a PDB's 429 is not retried as a rate limit.
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(1));
+  {
+    std::lock_guard lock(mutex);
+    EXPECT_EQ(refused_pod, "default/guarded");
+    EXPECT_EQ(refused_status, 429);
+  }
+  EXPECT_EQ(stats.refused.load(), 1u);
+  EXPECT_EQ(stats.preempt_evictions.load(), 0u);
+  EXPECT_TRUE(exists("guarded"));
+  EXPECT_TRUE(exists("other"));  // the rest of the plan was dropped
+  evictor.stop();
+}
+
+}  // namespace
+}  // namespace fairway
