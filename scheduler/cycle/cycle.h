@@ -38,6 +38,17 @@ struct CycleOptions {
   // Once the best candidate group of nodes (same free-GPU count) holds this many feasible nodes,
   // stop looking further and score only those (kube-scheduler's percentageOfNodesToScore idea).
   uint32_t feasible_nodes_to_score = 16;
+  // Fractional pods (docs/gpu-sharing.md): bin-pack fills shared GPUs before splitting another
+  // whole GPU; spread splits a new GPU first and then joins the emptiest shared one.
+  ScoringStrategy gpu_sharing_strategy = ScoringStrategy::kBinPack;
+};
+
+// A shared GPU a fractional pod joins. `reserve`: the group is new this cycle, so its
+// reservation pod must be created (and report its GPU UUID) before the pod is bound.
+struct GpuShare {
+  std::string group;
+  int index = 0;  // GPU slot on the node
+  bool reserve = false;
 };
 
 struct Binding {
@@ -50,6 +61,13 @@ struct Binding {
   // asks no whole GPUs or the node's GPU layout is unknown. A hint for fractional and reserved
   // GPUs: the device plugin still assigns devices to ordinary pods.
   std::vector<int> gpus;
+  // Fractional pods only: the shared GPUs it joins (one per device), its share of each, and
+  // what the edge needs to write the reservation pod and the ConfigMap.
+  std::vector<GpuShare> shares;
+  double gpu_fraction = 0;     // per device, 0 < x <= 1
+  int64_t gpu_memory_mib = 0;  // per device, when the node's GPU memory is known
+  std::string gpu_configmap;
+  std::vector<Toleration> tolerations;
 };
 
 // How well a placed job is connected, for its PodGroup status and a metric.
