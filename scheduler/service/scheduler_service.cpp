@@ -101,6 +101,7 @@ int SchedulerService::run(std::stop_token stop) {
   StateConfig state_config;
   state_config.scheduler_name = options_.scheduler_name;
   state_config.intent = options_.intent;
+  state_config.reservation_namespace = options_.reservations.namespace_;
   ClusterState state(state_config);
 
   // Priority classes resolve pods' priorityClassName where admission left priority unset.
@@ -198,7 +199,10 @@ int SchedulerService::run(std::stop_token stop) {
     stats_.last_bind_ns = now;
     ++stats_.binds_completed;
   };
+  ReservationManager::Hooks reservation_hooks{hooks.may_write, hooks.on_failed, hooks.on_bound};
   Actuator actuator(client, options_.bind_workers, std::move(hooks));
+  ReservationManager reservations(client, options_.reservations, reservation_stats_,
+                                  std::move(reservation_hooks));
 
   log::info("scheduler started", {{"scheduler_name", options_.scheduler_name},
                                   {"server", cluster_.server},
@@ -238,6 +242,10 @@ int SchedulerService::run(std::stop_token stop) {
       publish_status(state, *status_due, placements, status_written, actuator);
       status_due.reset();
     }
+    if (synced && may_write() && !changes.empty()) {
+      reservations.observe(state);
+      reservations.reconcile(state);
+    }
     if (!dirty || !synced || !may_write()) continue;
     if (std::chrono::steady_clock::now() < last_cycle + options_.schedule_period) continue;
 
@@ -253,7 +261,11 @@ int SchedulerService::run(std::stop_token stop) {
     }
     for (Binding& binding : result.bindings) {
       explained.erase(binding.pod);
-      actuator.bind(std::move(binding));
+      if (!binding.shares.empty()) {
+        reservations.submit(std::move(binding), state);  // reservation pod, ConfigMap, bind
+      } else {
+        actuator.bind(std::move(binding));
+      }
     }
     for (const PendingJob& job : result.pending) {
       for (const std::string& pod : job.pods) {
@@ -281,6 +293,7 @@ int SchedulerService::run(std::stop_token stop) {
   // the watches so the reflector threads return.
   log::info("scheduler stopping", {{"binds", std::to_string(actuator.stats().binds.load())}});
   actuator.stop();
+  reservations.stop();
   leader = false;
   writer_client.stop();
   if (elector_thread.joinable()) {

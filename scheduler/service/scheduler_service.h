@@ -19,6 +19,7 @@
 #include "k8s-client/leader_election.h"
 #include "k8s-client/rest_client.h"
 #include "scheduler/cycle/cycle.h"
+#include "scheduler/service/reservations.h"
 
 namespace fairway {
 
@@ -32,6 +33,7 @@ struct SchedulerOptions {
   int bind_workers = 8;
   CycleOptions cycle;
   PodIntentConfig intent;
+  ReservationOptions reservations;  // fractional GPUs (docs/gpu-sharing.md)
 };
 
 struct SchedulerStats {
@@ -54,11 +56,13 @@ class SchedulerService {
   int run(std::stop_token stop);
 
   const SchedulerStats& stats() const { return stats_; }
+  const ReservationStats& reservation_stats() const { return reservation_stats_; }
 
  private:
   k8s::ClusterConfig cluster_;
   SchedulerOptions options_;
   SchedulerStats stats_;
+  ReservationStats reservation_stats_;
 };
 
 }  // namespace fairway

@@ -149,6 +149,8 @@ class ClusterState {
   uint64_t node_generation() const { return node_generation_; }
   size_t pod_count() const { return pod_ids_.size(); }
   const GpuSharing& gpu_sharing() const { return sharing_; }
+  // The edge is deleting this group's reservation pod: the cycle stops adding sharers to it.
+  void retire_gpu_group(std::string_view group) { sharing_.retire(group); }
   // The largest per-GPU memory of any node seen, MiB: what a pending gpu-memory pod is charged
   // against until it is placed (0: none known).
   int64_t max_gpu_memory_mib() const { return max_gpu_memory_mib_; }

@@ -187,6 +187,7 @@ int GpuSharing::add_reservation(std::string_view group, NodeId node, PodId pod, 
   const GroupId id = slot(group, node);
   SharedGpu& gpu = gpus_[id];
   const bool before = gpu.placeholder();
+  if (gpu.reservation != pod) gpu.retired = false;
   gpu.reservation = pod;
   gpu.reservation_deleting = deleting;
   gpu.uuid = std::move(uuid);
@@ -201,6 +202,7 @@ int GpuSharing::remove_reservation(std::string_view group, PodId pod) {
   const bool before = gpu.placeholder();
   gpu.reservation.reset();
   gpu.reservation_deleting = false;
+  gpu.retired = false;
   gpu.uuid.clear();
   const int delta = static_cast<int>(gpu.placeholder()) - static_cast<int>(before);
   release_if_empty(it->second);
@@ -224,6 +226,12 @@ std::vector<GroupId> GpuSharing::unreserved() const {
     if (gpus_[id].present && gpus_[id].placeholder()) out.push_back(id);
   }
   return out;
+}
+
+void GpuSharing::retire(std::string_view group) {
+  if (const auto it = ids_.find(std::string(group)); it != ids_.end()) {
+    gpus_[it->second].retired = true;
+  }
 }
 
 const SharedGpu* GpuSharing::find(std::string_view group) const {

@@ -75,13 +75,14 @@ struct SharedGpu {
   int64_t memory_used_mib = 0;       // known when the node's GPU memory is known
   std::vector<PodId> sharers;        // bound or assumed, not terminated
   std::optional<PodId> reservation;  // the reservation pod, once the API has it
-  bool reservation_deleting = false;
+  bool reservation_deleting = false;  // its pod has a deletionTimestamp
+  bool retired = false;               // the scheduler asked to delete its pod
   std::string uuid;      // fairway.dev/gpu-uuid of the reservation pod
   bool present = false;  // slot in use
 
   bool placeholder() const { return !sharers.empty() && !reservation; }
   // Whether new sharers may join: not on its way out.
-  bool open() const { return present && !reservation_deleting; }
+  bool open() const { return present && !reservation_deleting && !retired; }
 };
 
 class GpuSharing {
@@ -92,6 +93,8 @@ class GpuSharing {
   int add_reservation(std::string_view group, NodeId node, PodId pod, std::string uuid,
                       bool deleting);
   int remove_reservation(std::string_view group, PodId pod);
+  // The scheduler is deleting the group's reservation pod: no new sharers from now on.
+  void retire(std::string_view group);
 
   const std::vector<SharedGpu>& gpus() const { return gpus_; }
   const SharedGpu* find(std::string_view group) const;
