@@ -7,6 +7,7 @@
 #endif
 
 #include <fmt/format.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <boost/asio.hpp>
@@ -16,6 +17,7 @@
 #include <boost/beast/ssl.hpp>
 #include <list>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "scheduler/webhook/admission.h"
@@ -50,12 +52,22 @@ struct WebhookServer::Impl {
   std::thread accept_thread;
   std::mutex mutex;
   std::list<std::thread> connections;
+  std::set<int> live;  // sockets of open connections, shut down by stop()
   std::atomic<bool> stopping{false};
 
   void serve(tcp::socket socket) {
-    // Bounded reads: a silent client does not hold its thread forever.
-    const timeval timeout{10, 0};
-    setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    const int fd = socket.native_handle();
+    {
+      std::lock_guard lock(mutex);
+      if (stopping) return;
+      live.insert(fd);
+    }
+    serve_tls(std::move(socket));
+    std::lock_guard lock(mutex);
+    live.erase(fd);
+  }
+
+  void serve_tls(tcp::socket socket) {
     beast::ssl_stream<tcp::socket> stream(std::move(socket), tls);
     beast::error_code error;
     stream.handshake(asio::ssl::stream_base::server, error);
@@ -168,6 +180,8 @@ void WebhookServer::stop() {
   {
     std::lock_guard lock(impl_->mutex);
     connections.swap(impl_->connections);
+    // Kept-alive connections block in a read: end them.
+    for (int fd : impl_->live) ::shutdown(fd, SHUT_RDWR);
   }
   for (auto& thread : connections) thread.join();
 }
