@@ -13,6 +13,8 @@ namespace {
 
 // A reservation pod asked to go is asked again after this long if it is still there.
 constexpr auto kDeleteRetry = std::chrono::seconds(10);
+constexpr auto kFirstBackoff = std::chrono::milliseconds(500);
+constexpr auto kMaxBackoff = std::chrono::milliseconds(30'000);
 
 std::pair<std::string, std::string> split_key(const std::string& key) {
   const auto slash = key.find('/');
@@ -205,6 +207,8 @@ void ReservationManager::reconcile(ClusterState& state) {
       return gpu == nullptr || gpu->reservation.has_value();
     });
     std::erase_if(uuids_, [&](const auto& entry) { return !busy_.contains(entry.first); });
+    std::erase_if(failures_,
+                  [&](const auto& entry) { return state.find_pod(entry.first) == nullptr; });
   }
   for (const std::string& group : to_delete) {
     state.retire_gpu_group(group);
@@ -335,6 +339,13 @@ void ReservationManager::run(const Job& job) {
     }
     log::warn("shared GPU placement rolled back",
               {{"pod", binding.pod}, {"node", binding.node}, {"reason", why}});
+    if (hooks_.on_rollback) hooks_.on_rollback(binding, why);
+    std::unique_lock lock(mutex_);
+    const int failures = ++failures_[binding.pod];
+    const auto backoff = std::min<std::chrono::milliseconds>(
+        kMaxBackoff, kFirstBackoff * (1 << std::min(failures - 1, 10)));
+    work_ready_.wait_for(lock, backoff, [this] { return stopping_; });
+    lock.unlock();
     hooks_.on_failed(binding, why);
   };
   if (!hooks_.may_write()) {
@@ -387,6 +398,10 @@ void ReservationManager::run(const Job& job) {
   }
   if (!bound || !bound->ok()) return fail("binding: " + describe(bound));
   ++stats_.shared_binds;
+  {
+    std::lock_guard lock(mutex_);
+    failures_.erase(binding.pod);
+  }
   log::debug("bound to shared GPU", {{"pod", binding.pod},
                                      {"node", binding.node},
                                      {"groups", join(groups)},

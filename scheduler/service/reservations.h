@@ -74,6 +74,8 @@ class ReservationManager {
     std::function<bool()> may_write;
     std::function<void(const Binding&, const std::string& why)> on_failed;
     std::function<void(const Binding&)> on_bound;  // optional
+    // Why a placement was rolled back, for the pod's condition and Event (optional).
+    std::function<void(const Binding&, const std::string& why)> on_rollback;
   };
 
   ReservationManager(k8s::RestClient& client, ReservationOptions options, ReservationStats& stats,
@@ -121,6 +123,9 @@ class ReservationManager {
   std::map<std::string, int, std::less<>> busy_;           // groups workers are using
   // Groups whose reservation pod we asked to delete, and when (re-asked after a while).
   std::map<std::string, std::chrono::steady_clock::time_point, std::less<>> deleting_;
+  // Consecutive rollbacks per pod: each holds the pod back twice as long (0.5 s … 30 s) before
+  // it is handed back for another cycle, so a broken reservation path is not hammered.
+  std::map<std::string, int, std::less<>> failures_;
 
   std::vector<std::thread> threads_;
 };

@@ -199,8 +199,12 @@ int SchedulerService::run(std::stop_token stop) {
     stats_.last_bind_ns = now;
     ++stats_.binds_completed;
   };
-  ReservationManager::Hooks reservation_hooks{hooks.may_write, hooks.on_failed, hooks.on_bound};
+  ReservationManager::Hooks reservation_hooks{hooks.may_write, hooks.on_failed, hooks.on_bound, {}};
   Actuator actuator(client, options_.bind_workers, std::move(hooks));
+  reservation_hooks.on_rollback = [&actuator](const Binding& binding, const std::string& why) {
+    actuator.explain({binding.pod, binding.uid, "ReservationFailed",
+                      "shared GPU placement rolled back: " + why});
+  };
   ReservationManager reservations(client, options_.reservations, reservation_stats_,
                                   std::move(reservation_hooks));
 
