@@ -139,6 +139,7 @@ void ReservationManager::stop() {
   }
   work_ready_.notify_all();
   uuid_ready_.notify_all();
+  stopped_.notify_all();
   for (auto& thread : threads_) thread.join();
   threads_.clear();
 }
@@ -344,7 +345,7 @@ void ReservationManager::run(const Job& job) {
     const int failures = ++failures_[binding.pod];
     const auto backoff = std::min<std::chrono::milliseconds>(
         kMaxBackoff, kFirstBackoff * (1 << std::min(failures - 1, 10)));
-    work_ready_.wait_for(lock, backoff, [this] { return stopping_; });
+    stopped_.wait_for(lock, backoff, [this] { return stopping_; });
     lock.unlock();
     hooks_.on_failed(binding, why);
   };

@@ -116,6 +116,7 @@ class ReservationManager {
   std::mutex mutex_;
   std::condition_variable work_ready_;
   std::condition_variable uuid_ready_;
+  std::condition_variable stopped_;  // back-offs wait on it, so they never take a job's wake-up
   std::deque<Job> jobs_;
   bool stopping_ = false;
   std::map<std::string, std::string, std::less<>> uuids_;  // group → UUID seen on the watch

@@ -100,9 +100,29 @@ device_plugin() {
 device_plugin &
 PLUGIN_PID=$!
 
+# The admission webhook, served by the scheduler over TLS and registered with the embedded API
+# server, which calls it for every pod CREATE (as kube-apiserver does).
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+  -subj /CN=fairway-webhook -addext subjectAltName=IP:127.0.0.1 \
+  -keyout "$WORK/tls.key" -out "$WORK/tls.crt" 2>/dev/null || fail "openssl could not make a certificate"
 "$FAIRWAY" scheduler --kubeconfig "$WORK/kc" --leader-elect=false --schedule-period=20ms \
-  --webhook-bind-address=0 --reservation-timeout=4s -v 2 >>"$WORK/sched.log" 2>&1 &
+  --webhook-bind-address=127.0.0.1:0 --webhook-tls-cert-file "$WORK/tls.crt" \
+  --webhook-tls-key-file "$WORK/tls.key" --reservation-timeout=4s -v 2 >>"$WORK/sched.log" 2>&1 &
 SCHED_PID=$!
+wait_for 20 "the webhook to listen" grep -q '"msg":"admission webhook serving"' "$WORK/sched.log"
+port="$(grep '"msg":"admission webhook serving"' "$WORK/sched.log" | grep -o '"port":"[0-9]*"' | grep -o '[0-9]\+')"
+k apply -f - >/dev/null <<YAML
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingWebhookConfiguration
+metadata: {name: fairway}
+webhooks:
+- name: gpu-sharing.fairway.dev
+  clientConfig: {url: "https://127.0.0.1:$port/mutate", caBundle: "$(base64 -w0 "$WORK/tls.crt")"}
+  rules: [{operations: [CREATE], apiGroups: [""], apiVersions: [v1], resources: [pods]}]
+  failurePolicy: Fail
+  sideEffects: None
+  admissionReviewVersions: [v1]
+YAML
 
 sharer() {  # sharer NAME MIB
   cat <<YAML
@@ -143,6 +163,17 @@ done
 grep -q "reserved GPU $uuid for pod fairway-reservation/gpu-0-gpu0 (verified through NVML)" \
   "$WORK/agent-gpu-0-gpu0.log" || fail "agent did not verify its GPU through NVML"
 echo "four pods share one GPU behind one reservation pod: ok"
+
+# kubectl-created pods went through the webhook: envFrom points at the pod's ConfigMap.
+[ "$(k get pod -n team a -o jsonpath='{.spec.containers[0].envFrom[0].configMapRef.name}')" = a-fairway-gpu ] \
+  || fail "the webhook did not add envFrom to pod a"
+[ "$(k get pod -n team a -o jsonpath='{.metadata.annotations.fairway\.dev/gpu-configmap}')" = a-fairway-gpu ] \
+  || fail "the webhook did not record the ConfigMap name"
+if out="$(sharer bad 0 | sed 's/gpu-memory: "0"/gpu-fraction: "1.5"/' | k apply -f - 2>&1)"; then
+  fail "a pod with gpu-fraction 1.5 was admitted"
+fi
+grep -q 'must be a number greater than 0 and less than 1' <<<"$out" || fail "unclear denial: $out"
+echo "the webhook mutates kubectl-created pods and rejects invalid shares: ok"
 
 sharer e 4000 | k apply -f - >/dev/null
 wait_for 30 "pod e bound" bound e
