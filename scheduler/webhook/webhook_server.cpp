@@ -16,6 +16,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <list>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -51,7 +52,11 @@ struct WebhookServer::Impl {
   HttpHandler handler;
   std::thread accept_thread;
   std::mutex mutex;
-  std::list<std::thread> connections;
+  struct Connection {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done = std::make_shared<std::atomic<bool>>(false);
+  };
+  std::list<Connection> connections;
   std::set<int> live;  // sockets of open connections, shut down by stop()
   std::atomic<bool> stopping{false};
 
@@ -102,7 +107,21 @@ struct WebhookServer::Impl {
       if (stopping) return;
       if (error) continue;
       std::lock_guard lock(mutex);
-      connections.emplace_back([this, s = std::move(socket)]() mutable { serve(std::move(s)); });
+      // Reap connections that have ended, so a long-lived server does not collect threads.
+      for (auto it = connections.begin(); it != connections.end();) {
+        if (!it->done->load()) {
+          ++it;
+          continue;
+        }
+        it->thread.join();
+        it = connections.erase(it);
+      }
+      Connection& connection = connections.emplace_back();
+      connection.thread =
+          std::thread([this, done = connection.done, s = std::move(socket)]() mutable {
+            serve(std::move(s));
+            *done = true;
+          });
     }
   }
 };
@@ -176,14 +195,14 @@ void WebhookServer::stop() {
   if (impl_->accept_thread.joinable()) impl_->accept_thread.join();
   beast::error_code error;
   impl_->acceptor.close(error);
-  std::list<std::thread> connections;
+  std::list<Impl::Connection> connections;
   {
     std::lock_guard lock(impl_->mutex);
     connections.swap(impl_->connections);
     // Kept-alive connections block in a read: end them.
     for (int fd : impl_->live) ::shutdown(fd, SHUT_RDWR);
   }
-  for (auto& thread : connections) thread.join();
+  for (auto& connection : connections) connection.thread.join();
 }
 
 }  // namespace fairway::webhook
