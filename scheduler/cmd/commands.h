@@ -22,5 +22,7 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
 int explain(std::span<const std::string> args, std::ostream& out, std::ostream& err);
 // `fairway topology-agent`: publishes this node's GPU link graph (NVML via dlopen).
 int topology_agent(std::span<const std::string> args, std::ostream& out, std::ostream& err);
+// `fairway reservation-agent`: reports the GPU of its reservation pod (fairway.dev/gpu-uuid).
+int reservation_agent(std::span<const std::string> args, std::ostream& out, std::ostream& err);
 
 }  // namespace fairway::cmd

@@ -4,6 +4,7 @@
 
 #include <csignal>
 #include <fstream>
+#include <memory>
 #include <ostream>
 #include <random>
 #include <thread>
@@ -16,6 +17,7 @@
 #include "scheduler/cmd/flags.h"
 #include "scheduler/service/log.h"
 #include "scheduler/service/scheduler_service.h"
+#include "scheduler/webhook/webhook_server.h"
 
 namespace fairway::cmd {
 namespace {
@@ -58,6 +60,11 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
   std::string config_file;
   std::string scoring = "bin-pack";
   std::string metrics_bind_address = ":8080";
+  std::string sharing = "binpack";
+  std::string webhook_bind_address = ":9443";
+  std::string webhook_cert_file;
+  std::string webhook_key_file;
+  auto reservation_timeout = options.reservations.timeout;
   std::string lease_namespace = options.lease.lease_namespace;
   std::string lease_name = options.lease.lease_name;
   int verbosity = 0;
@@ -90,6 +97,22 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
                      "how often the preempt/reclaim/consolidate pass runs while jobs wait; 0 disables");
   flags.add_int("non-preemptible-priority", &non_preemptible_priority,
                 "pods with priority >= this are never evicted unless labelled fairway.dev/preemptible=true");
+  flags.add_string("gpu-sharing-strategy", &sharing,
+                   "fractional pods: binpack fills shared GPUs first, spread splits new ones first");
+  flags.add_string("reservation-namespace", &options.reservations.namespace_,
+                   "namespace of GPU reservation pods");
+  flags.add_string("reservation-priority-class", &options.reservations.priority_class,
+                   "PriorityClass of reservation pods (keeps them from being preempted alone)");
+  flags.add_string("reservation-runtime-class", &options.reservations.runtime_class,
+                   "RuntimeClass of reservation pods (e.g. nvidia); empty: the node's default");
+  flags.add_duration("reservation-timeout", &reservation_timeout,
+                     "how long to wait for a reservation pod to report its GPU UUID");
+  flags.add_string("reservation-image", &options.reservations.image,
+                   "image of reservation pods (runs `fairway reservation-agent`)");
+  flags.add_string("webhook-bind-address", &webhook_bind_address,
+                   "address of the mutating admission webhook (/mutate, HTTPS); 0 disables");
+  flags.add_string("webhook-tls-cert-file", &webhook_cert_file, "webhook serving certificate (PEM)");
+  flags.add_string("webhook-tls-key-file", &webhook_key_file, "webhook serving key (PEM)");
   flags.add_int("v", &verbosity, "log verbosity (0 info, 2 debug, 4 trace)");
 
   auto positional = flags.parse(args);
@@ -121,6 +144,17 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
     err << "fairway scheduler: --scoring must be bin-pack or spread\n";
     return 2;
   }
+  if (sharing == "spread") options.cycle.gpu_sharing_strategy = ScoringStrategy::kSpread;
+  else if (sharing != "binpack") {
+    err << "fairway scheduler: --gpu-sharing-strategy must be binpack or spread\n";
+    return 2;
+  }
+  if (reservation_timeout.count() <= 0 || options.reservations.namespace_.empty()) {
+    err << "fairway scheduler: --reservation-timeout must be positive and --reservation-namespace "
+           "set\n";
+    return 2;
+  }
+  options.reservations.timeout = reservation_timeout;
   if (options.kube_api_qps <= 0 || options.kube_api_burst <= 0 || options.bind_workers <= 0) {
     err << "fairway scheduler: --kube-api-qps, --kube-api-burst and --bind-workers must be positive\n";
     return 2;
@@ -166,6 +200,26 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
     stop.request_stop();
   });
 
+  // The fractional-GPU admission webhook (HTTPS only: the API server calls webhooks over TLS).
+  std::unique_ptr<webhook::WebhookServer> webhook_server;
+  if (webhook_bind_address != "0" && !webhook_bind_address.empty()) {
+    if (webhook_cert_file.empty() || webhook_key_file.empty()) {
+      log::warn("admission webhook not served: --webhook-tls-cert-file and --webhook-tls-key-file "
+                "are needed",
+                {{"address", webhook_bind_address}});
+    } else {
+      auto started = webhook::WebhookServer::start(webhook_bind_address, webhook_cert_file,
+                                                   webhook_key_file, &webhook::serve_webhook);
+      if (!started) {
+        err << "fairway scheduler: " << started.error() << "\n";
+        return 1;
+      }
+      webhook_server = std::move(*started);
+      log::info("admission webhook serving",
+                {{"address", webhook_bind_address}, {"port", std::to_string(webhook_server->port())}});
+    }
+  }
+
   SchedulerService service(std::move(*cluster), std::move(options));
   const int code = service.run(stop.get_token());
   // Wake the waiter if the service ended on its own.
@@ -174,6 +228,7 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
   }
   pthread_kill(waiter.native_handle(), SIGTERM);
   waiter.join();
+  if (webhook_server) webhook_server->stop();
   return code;
 }
 

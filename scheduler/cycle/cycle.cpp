@@ -16,6 +16,8 @@
 #include "queues/drf_order.h"
 #include "queues/quantity.h"
 #include "scheduler/cycle/node_ledger.h"
+#include "scheduler/cycle/shared_gpu_ledger.h"
+#include "scheduler/state/gpu_sharing.h"
 #include "scheduler/state/node_filters.h"
 #include "scheduler/state/pod_intent.h"
 #include "topology/fabric_tree.h"
@@ -96,6 +98,16 @@ int64_t whole_gpus(const ResourceVector& amount) {
   return std::max<int64_t>(amount[kGpu], 0) / 1000;
 }
 
+// What a pod costs its node: a fractional pod's GPU share is paid by its shared GPU's group.
+ResourceVector node_charge(const PodRecord& record) {
+  if (record.shared_gpu_milli == 0) return record.requests;
+  ResourceVector charge = record.requests;
+  charge.add(kGpu, -record.shared_gpu_milli);
+  return charge;
+}
+
+bool is_sharer(const PodRecord& record) { return record.intent.gpu_fraction.has_value(); }
+
 class CycleRunner {
  public:
   // `external`: a planner's scratch ledger to place on (place_on_ledger); null: the cycle's own.
@@ -103,7 +115,8 @@ class CycleRunner {
       : state_(state),
         options_(options),
         tree_(state.queue_tree()),
-        ledger_(external != nullptr ? *external : own_ledger_.emplace(state)) {
+        ledger_(external != nullptr ? *external : own_ledger_.emplace(state)),
+        shared_(state) {
     bool known = false;
     bool unknown = false;
     for (const NodeRecord& record : state.nodes()) {
@@ -127,6 +140,9 @@ class CycleRunner {
     PodId pod;
     NodeId node;
     uint64_t gpus = 0;  // GPU indices chosen on the node's link graph
+    // Fractional pods: the shared GPUs joined, and the units taken on each.
+    std::vector<SharedGpuLedger::SlotId> shared;
+    int64_t share_units = 0;
   };
   // Where a pod may go: one domain of a fabric tree; no tree means every node.
   struct Scope {
@@ -155,9 +171,17 @@ class CycleRunner {
   std::vector<JobId> ordered_jobs(const std::unordered_set<JobId>& jobs) const;
   Attempt try_job(JobId id, QueueIndex leaf, bool within_fair_share);
   QueueCheck check_queue(QueueIndex leaf, const ResourceVector& charge, std::string* why) const;
-  std::optional<NodeId> choose_node(const PodRecord& pod, const Scope& scope);
-  std::optional<double> fit_score(const PodRecord& pod, NodeId node);
+  std::optional<NodeId> choose_node(const PodRecord& pod, const Scope& scope) {
+    return choose_node(pod, scope, pod.requests);
+  }
+  std::optional<NodeId> choose_node(const PodRecord& pod, const Scope& scope,
+                                    const ResourceVector& requests);
+  std::optional<double> fit_score(const PodRecord& pod, const ResourceVector& requests,
+                                  NodeId node);
   std::string diagnose(const PodRecord& pod, const Scope& scope) const;
+  // Fractional pods (gpu_sharing.h): a place on shared GPUs, and why there is none.
+  std::optional<Placed> choose_shared(PodId id, const Scope& scope);
+  std::string diagnose_shared(const PodRecord& pod, const Scope& scope) const;
 
   // Ledger changes go through these, so fabric capacities and GPU sets follow.
   void take(Placed& placed);
@@ -191,6 +215,7 @@ class CycleRunner {
   const QueueTree& tree_;
   std::optional<NodeLedger> own_ledger_;
   NodeLedger& ledger_;
+  SharedGpuLedger shared_;
   std::optional<DrfOrder> order_;
   CycleResult result_;
   std::unordered_map<uint64_t, std::string> failed_shapes_;
@@ -465,11 +490,6 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
       for (const std::string& error : record.intent.errors) {
         invalid += (invalid.empty() ? "" : "; ") + fmt::format("pod {}: {}", record.pod.name, error);
       }
-      if (record.intent.gpu_fraction && invalid.empty()) {
-        invalid = fmt::format("pod {} asks for a GPU fraction; fractional GPUs need reservation "
-                              "pods, which this version does not create yet",
-                              record.pod.name);
-      }
     }
     if (!invalid.empty()) {
       leave_pending(job, pending, PendingReason::kInvalidPod, invalid);
@@ -516,7 +536,11 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
   Scope scope;  // where pods beyond the gang's minimum may go
   // With a Topology, the gang's minimum is placed as a whole (domain first, then nodes); a job
   // of one without a constraint has nothing to keep together.
-  const bool as_gang = topo.tree != nullptr && need > 0 && (topo.constrained() || need >= 2);
+  // Fractional pods are placed one by one on shared GPUs, outside the fabric search.
+  const bool any_sharer = std::any_of(pending.begin(), pending.end(),
+                                      [&pods](PodId pod) { return is_sharer(pods[pod]); });
+  const bool as_gang = topo.tree != nullptr && need > 0 && !any_sharer &&
+                       (topo.constrained() || need >= 2);
   if (as_gang) {
     const std::vector<PodId> gang(pending.begin(),
                                   pending.begin() + static_cast<std::ptrdiff_t>(need));
@@ -555,6 +579,25 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
         break;
       }
     }
+    if (is_sharer(record)) {
+      auto shared = choose_shared(pending[i], scope);
+      if (!shared) {
+        const uint64_t shape = placement_signature(record) ^ 0x5bd1e995ULL;
+        if (auto cached = failed_shapes_.find(shape); cached != failed_shapes_.end()) {
+          failure = cached->second;
+        } else {
+          failure = diagnose_shared(record, scope);
+          ++result_.stats.diagnoses;
+          if (placed.empty() && scope.tree == nullptr) failed_shapes_.emplace(shape, failure);
+        }
+        stopped_at = i;
+        break;
+      }
+      take(*shared);
+      placed.push_back(std::move(*shared));
+      charged += queue_charge(record.requests);
+      continue;
+    }
     const auto node = choose_node(record, scope);
     if (!node) {
       const uint64_t shape = placement_signature(record);
@@ -572,7 +615,7 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
       stopped_at = i;
       break;
     }
-    Placed p{pending[i], *node};
+    Placed p{pending[i], *node, 0, {}, 0};
     take(p);
     placed.push_back(p);
     charged += queue_charge(record.requests);
@@ -592,9 +635,24 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
   for (const Placed& p : placed) {
     const PodRecord& record = pods[p.pod];
     Binding binding{record.pod.key(), record.pod.uid, state_.nodes()[p.node].node.name, job.key,
-                    job.queue, {}, record.pod.creation_ms};
+                    job.queue, {}, record.pod.creation_ms, {}, 0, 0, {}, {}};
     for (uint64_t mask = p.gpus; mask != 0; mask &= mask - 1) {
       binding.gpus.push_back(std::countr_zero(mask));
+    }
+    if (!p.shared.empty()) {
+      for (SharedGpuLedger::SlotId slot_id : p.shared) {
+        const SharedGpuLedger::Slot& slot = shared_.slot(slot_id);
+        binding.shares.push_back({slot.group, slot.index, slot.fresh});
+      }
+      binding.gpu_fraction = share_fraction(p.share_units);
+      if (const int64_t memory = state_.nodes()[p.node].gpu_memory_mib; memory > 0) {
+        const GpuFraction& share = *record.intent.gpu_fraction;
+        binding.gpu_memory_mib =
+            share.memory_mib ? *share.memory_mib
+                             : static_cast<int64_t>(static_cast<double>(memory) * *share.fraction);
+      }
+      binding.gpu_configmap = gpu_configmap_name(record.pod);
+      binding.tolerations = record.pod.tolerations;
     }
     result_.bindings.push_back(std::move(binding));
   }
@@ -611,24 +669,31 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
 
 // Lower is better. Bin-pack keeps nodes full (least free CPU and memory left after placing);
 // spread does the opposite. GPU order is already decided by the bucket walk.
-std::optional<double> CycleRunner::fit_score(const PodRecord& pod, NodeId node) {
+std::optional<double> CycleRunner::fit_score(const PodRecord& pod, const ResourceVector& requests,
+                                             NodeId node) {
   ++result_.stats.nodes_evaluated;
   const ResourceVector& free = ledger_.free(node);
-  if (!pod.requests.fits_in(free)) return std::nullopt;
+  if (!requests.fits_in(free)) return std::nullopt;
   const NodeRecord& record = state_.nodes()[node];
+  // A share of GPU memory needs a node whose GPUs are known to have that much.
+  if (pod.intent.gpu_fraction && pod.intent.gpu_fraction->memory_mib &&
+      record.gpu_memory_mib < *pod.intent.gpu_fraction->memory_mib) {
+    return std::nullopt;
+  }
   if (!filter_node(pod.pod, record.node).fits()) return std::nullopt;
   double left = 0;
   for (ResourceId r : {kCpu, kMemory}) {
     const int64_t allocatable = record.allocatable[r];
     if (allocatable > 0) {
-      left += static_cast<double>(free[r] - pod.requests[r]) / static_cast<double>(allocatable);
+      left += static_cast<double>(free[r] - requests[r]) / static_cast<double>(allocatable);
     }
   }
   return options_.strategy == ScoringStrategy::kBinPack ? left : -left;
 }
 
-std::optional<NodeId> CycleRunner::choose_node(const PodRecord& pod, const Scope& scope) {
-  const int64_t gpus = (pod.requests[kGpu] + 999) / 1000;
+std::optional<NodeId> CycleRunner::choose_node(const PodRecord& pod, const Scope& scope,
+                                              const ResourceVector& requests) {
+  const int64_t gpus = (requests[kGpu] + 999) / 1000;
   const bool spread = options_.strategy == ScoringStrategy::kSpread;
   // Multi-GPU pods prefer nodes where one NVLink island holds them: class 0 fits an island,
   // 1 is a node of unknown layout, 2 a node that would split the pod over PCIe.
@@ -647,7 +712,7 @@ std::optional<NodeId> CycleRunner::choose_node(const PodRecord& pod, const Scope
     for (NodeId node :
          scope.tree->nodes_in(static_cast<size_t>(scope.level), scope.domain)) {
       if (!state_.nodes()[node].schedulable()) continue;
-      const auto score = fit_score(pod, node);
+      const auto score = fit_score(pod, requests, node);
       if (!score) continue;
       const int64_t free = whole_gpus(ledger_.free(node));
       int64_t order = spread ? -free : free;
@@ -675,7 +740,7 @@ std::optional<NodeId> CycleRunner::choose_node(const PodRecord& pod, const Scope
     for (size_t k = 0; k < n && feasible < enough; ++k) {
       const NodeId node = group[(start + k) % n];
       if (!in_scope(node)) continue;
-      const auto score = fit_score(pod, node);
+      const auto score = fit_score(pod, requests, node);
       if (!score) continue;
       ++feasible;
       const int island = islands ? island_class(node, gpus) : 0;
@@ -745,6 +810,130 @@ std::string CycleRunner::diagnose(const PodRecord& pod, const Scope& scope) cons
   return summarize_unschedulable(total, reasons);
 }
 
+// ----------------------------------------------------------------------------- shared GPUs
+
+// A fractional pod joins shared GPUs of one node: with bin-pack, open groups with the least
+// room that holds it first, and only then a whole free GPU becomes a new group (chosen like a
+// one-GPU pod: the fullest node that has one). Spread does it the other way round. A pod asking
+// for N devices needs N distinct groups on one node, existing ones first.
+std::optional<CycleRunner::Placed> CycleRunner::choose_shared(PodId id, const Scope& scope) {
+  const PodRecord& record = state_.pods()[id];
+  const GpuFraction& share = *record.intent.gpu_fraction;
+  const auto devices = static_cast<size_t>(share.num_devices);
+  const bool spread = options_.gpu_sharing_strategy == ScoringStrategy::kSpread;
+  const ResourceVector base = node_charge(record);
+  const auto& nodes = state_.nodes();
+
+  // The fewest units the share can take anywhere (a memory share is smallest on the biggest
+  // GPU); each candidate is then checked with its own node's GPU memory.
+  const auto least = share_units(share, state_.max_gpu_memory_mib());
+  if (!least) return std::nullopt;
+  auto units_on = [&](NodeId node) { return share_units(share, nodes[node].gpu_memory_mib); };
+  auto node_takes = [&](NodeId node, int64_t whole) {
+    const NodeRecord& n = nodes[node];
+    if (!n.schedulable()) return false;
+    if (scope.tree != nullptr &&
+        scope.tree->domain_of(static_cast<size_t>(scope.level), node) != scope.domain) {
+      return false;
+    }
+    ResourceVector need = base;
+    need.add(kGpu, 1000 * whole);
+    return fit_score(record, need, node).has_value();
+  };
+  auto joined = [&](NodeId node, std::vector<SharedGpuLedger::SlotId> slots, size_t fresh) {
+    Placed placed{id, node, 0, {}, 0};
+    placed.share_units = *units_on(node);
+    placed.shared = std::move(slots);
+    for (size_t k = 0; k < fresh; ++k) placed.shared.push_back(shared_.open(node));
+    return placed;
+  };
+  auto existing = [&]() -> std::optional<Placed> {
+    if (devices == 1) {
+      const auto found = shared_.find(*least, spread, [&](SharedGpuLedger::SlotId s) {
+        const SharedGpuLedger::Slot& slot = shared_.slot(s);
+        const auto units = units_on(slot.node);
+        return units && slot.free >= *units && node_takes(slot.node, 0);
+      });
+      if (!found) return std::nullopt;
+      return joined(shared_.slot(*found).node, {*found}, 0);
+    }
+    // Several devices: gather fitting groups per node in visiting order, then take the first
+    // node where they, plus whole free GPUs for the rest, hold every device.
+    std::vector<NodeId> order;
+    std::unordered_map<NodeId, std::vector<SharedGpuLedger::SlotId>> fitting;
+    shared_.find(*least, spread, [&](SharedGpuLedger::SlotId s) {
+      const SharedGpuLedger::Slot& slot = shared_.slot(s);
+      const auto units = units_on(slot.node);
+      if (!units || slot.free < *units) return false;
+      auto& list = fitting[slot.node];
+      if (list.empty()) order.push_back(slot.node);
+      if (list.size() < devices) list.push_back(s);
+      return false;
+    });
+    for (NodeId node : order) {
+      auto& list = fitting[node];
+      const size_t fresh = devices - list.size();
+      if (node_takes(node, static_cast<int64_t>(fresh))) return joined(node, list, fresh);
+    }
+    return std::nullopt;
+  };
+  auto fresh = [&]() -> std::optional<Placed> {
+    ResourceVector need = base;
+    need.add(kGpu, 1000 * static_cast<int64_t>(devices));
+    const auto node = choose_node(record, scope, need);
+    if (!node || !units_on(*node)) return std::nullopt;
+    return joined(*node, {}, devices);
+  };
+  if (spread) {
+    if (auto placed = fresh()) return placed;
+    return existing();
+  }
+  if (auto placed = existing()) return placed;
+  return fresh();
+}
+
+// Why a fractional pod fits nowhere, node by node, in kube-scheduler's words.
+std::string CycleRunner::diagnose_shared(const PodRecord& pod, const Scope& scope) const {
+  const GpuFraction& share = *pod.intent.gpu_fraction;
+  const ResourceVector base = node_charge(pod);
+  ReasonCounts reasons;
+  int64_t total = 0;
+  const auto& nodes = state_.nodes();
+  for (NodeId id = 0; id < nodes.size(); ++id) {
+    const NodeRecord& record = nodes[id];
+    if (!record.present) continue;
+    if (scope.tree != nullptr &&
+        scope.tree->domain_of(static_cast<size_t>(scope.level), id) != scope.domain) {
+      continue;
+    }
+    ++total;
+    if (const NodeFilterResult filtered = filter_node(pod.pod, record.node); !filtered.fits()) {
+      ++reasons[failure_reason(filtered)];
+      continue;
+    }
+    const ResourceVector& free = ledger_.free(id);
+    bool short_of_other = false;
+    for (size_t i = 0; i < base.size(); ++i) {
+      const auto r = static_cast<ResourceId>(i);
+      if (r == kGpu || base[r] <= 0 || base[r] <= free[r]) continue;
+      short_of_other = true;
+      ++reasons[r == kPods ? std::string("Too many pods")
+                           : "Insufficient " + state_.registry().name(r)];
+    }
+    if (short_of_other) continue;
+    if (record.allocatable[kGpu] <= 0) {
+      ++reasons["Insufficient " + std::string(kGpuResourceName)];
+    } else if (share.memory_mib && record.gpu_memory_mib == 0) {
+      ++reasons[fmt::format("GPU memory unknown (no label {})", kGpuMemoryLabel)];
+    } else if (share.memory_mib && record.gpu_memory_mib < *share.memory_mib) {
+      ++reasons["Insufficient GPU memory"];
+    } else {
+      ++reasons["Insufficient shared " + std::string(kGpuResourceName)];
+    }
+  }
+  return summarize_unschedulable(total, reasons);
+}
+
 // ------------------------------------------------------------------ ledger, GPU sets, islands
 
 uint64_t& CycleRunner::free_gpu_mask(NodeId node) {
@@ -775,6 +964,22 @@ void CycleRunner::take(Placed& placed) {
   const PodRecord& record = state_.pods()[placed.pod];
   const int64_t gpus = whole_gpus(record.requests);
   const auto& graph = state_.nodes()[placed.node].gpu_graph;
+  if (!placed.shared.empty()) {
+    // A group opened this cycle takes its whole GPU from the node with its first sharer.
+    ResourceVector charge = node_charge(record);
+    for (SharedGpuLedger::SlotId id : placed.shared) {
+      const auto& slot = shared_.slot(id);
+      if (slot.fresh && slot.free == kFullGpu) charge.add(kGpu, 1000);
+      shared_.take(id, placed.share_units);
+    }
+    const int64_t before = whole_gpus(ledger_.free(placed.node));
+    ledger_.take(placed.node, charge);
+    const int64_t after = whole_gpus(ledger_.free(placed.node));
+    for (FabricCapacity* capacity : active_capacities_) {
+      capacity->adjust(placed.node, after - before);
+    }
+    return;
+  }
   if (gpus > 0 && graph != nullptr) {
     uint64_t& free = free_gpu_mask(placed.node);
     placed.gpus = graph->choose(free, static_cast<int>(gpus));
@@ -788,6 +993,18 @@ void CycleRunner::take(Placed& placed) {
 
 void CycleRunner::give(const Placed& placed) {
   const int64_t before = whole_gpus(ledger_.free(placed.node));
+  if (!placed.shared.empty()) {
+    ResourceVector charge = node_charge(state_.pods()[placed.pod]);
+    for (SharedGpuLedger::SlotId id : placed.shared) {
+      if (shared_.give(id, placed.share_units)) charge.add(kGpu, 1000);
+    }
+    ledger_.give(placed.node, charge);
+    const int64_t after = whole_gpus(ledger_.free(placed.node));
+    for (FabricCapacity* capacity : active_capacities_) {
+      capacity->adjust(placed.node, after - before);
+    }
+    return;
+  }
   ledger_.give(placed.node, state_.pods()[placed.pod].requests);
   const int64_t after = whole_gpus(ledger_.free(placed.node));
   for (FabricCapacity* capacity : active_capacities_) capacity->adjust(placed.node, after - before);
@@ -1000,7 +1217,7 @@ std::vector<PodId> CycleRunner::fill(const GangTopology& topo, int level, Domain
     for (; done < pods.size(); ++done) {
       const auto node = choose_node(state_.pods()[pods[done]], scope);
       if (!node) break;
-      Placed p{pods[done], *node};
+      Placed p{pods[done], *node, 0, {}, 0};
       take(p);
       placed.push_back(p);
     }
@@ -1165,7 +1382,11 @@ std::optional<std::vector<Binding>> place_on_ledger(ClusterState& state, NodeLed
 }
 
 void assume_all(ClusterState& state, const CycleResult& result) {
-  for (const Binding& binding : result.bindings) state.assume(binding.pod, binding.node);
+  for (const Binding& binding : result.bindings) {
+    std::vector<std::string> groups;
+    for (const GpuShare& share : binding.shares) groups.push_back(share.group);
+    state.assume(binding.pod, binding.node, std::move(groups));
+  }
 }
 
 }  // namespace fairway

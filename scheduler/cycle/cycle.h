@@ -55,6 +55,17 @@ struct CycleOptions {
   std::function<int64_t()> clock_ns;
   // Capacity held for jobs by the preemption pass; null or empty: none.
   const std::vector<Nomination>* nominations = nullptr;
+  // Fractional pods (docs/gpu-sharing.md): bin-pack fills shared GPUs before splitting another
+  // whole GPU; spread splits a new GPU first and then joins the emptiest shared one.
+  ScoringStrategy gpu_sharing_strategy = ScoringStrategy::kBinPack;
+};
+
+// A shared GPU a fractional pod joins. `reserve`: the group is new this cycle, so its
+// reservation pod must be created (and report its GPU UUID) before the pod is bound.
+struct GpuShare {
+  std::string group;
+  int index = 0;  // GPU slot on the node
+  bool reserve = false;
 };
 
 struct Binding {
@@ -69,6 +80,13 @@ struct Binding {
   std::vector<int> gpus;
   // The pod's creation time, for the end-to-end latency metric.
   TimeMs pod_created_ms = 0;
+  // Fractional pods only: the shared GPUs it joins (one per device), its share of each, and
+  // what the edge needs to write the reservation pod and the ConfigMap.
+  std::vector<GpuShare> shares;
+  double gpu_fraction = 0;     // per device, 0 < x <= 1
+  int64_t gpu_memory_mib = 0;  // per device, when the node's GPU memory is known
+  std::string gpu_configmap;
+  std::vector<Toleration> tolerations;
 };
 
 // How well a placed job is connected, for its PodGroup status and a metric.

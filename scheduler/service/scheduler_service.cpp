@@ -111,6 +111,7 @@ int SchedulerService::run(std::stop_token stop) {
   StateConfig state_config;
   state_config.scheduler_name = options_.scheduler_name;
   state_config.intent = options_.intent;
+  state_config.reservation_namespace = options_.reservations.namespace_;
   ClusterState state(state_config);
 
   // Priority classes resolve pods' priorityClassName where admission left priority unset.
@@ -216,6 +217,7 @@ int SchedulerService::run(std::stop_token stop) {
     stats_.last_bind_ns = now;
     ++stats_.binds_completed;
   };
+  ReservationManager::Hooks reservation_hooks{hooks.may_write, hooks.on_failed, hooks.on_bound, {}};
   Actuator actuator(client, options_.bind_workers, std::move(hooks));
   add_actuator_sources(metrics_, actuator.stats());
 
@@ -239,6 +241,12 @@ int SchedulerService::run(std::stop_token stop) {
                             [&inbox](std::function<void()> work) {
                               inbox.post([work = std::move(work)](ClusterState&) { work(); });
                             });
+  reservation_hooks.on_rollback = [&actuator](const Binding& binding, const std::string& why) {
+    actuator.explain({binding.pod, binding.uid, "ReservationFailed",
+                      "shared GPU placement rolled back: " + why});
+  };
+  ReservationManager reservations(client, options_.reservations, reservation_stats_,
+                                  std::move(reservation_hooks));
 
   log::info("scheduler started", {{"scheduler_name", options_.scheduler_name},
                                   {"server", cluster_.server},
@@ -289,6 +297,10 @@ int SchedulerService::run(std::stop_token stop) {
       publish_status(state, *status_due, placements, status_written, actuator);
       status_due.reset();
     }
+    if (synced && may_write() && !changes.empty()) {
+      reservations.observe(state);
+      reservations.reconcile(state);
+    }
     if (synced && may_write()) preemption.maybe_run(state);
     if (!dirty || !synced || !may_write()) continue;
     if (std::chrono::steady_clock::now() < last_cycle + options_.schedule_period) continue;
@@ -307,7 +319,11 @@ int SchedulerService::run(std::stop_token stop) {
     for (Binding& binding : result.bindings) {
       explained.erase(binding.pod);
       group_explained.erase(binding.job);  // explained again if it ever waits again
-      actuator.bind(std::move(binding));
+      if (!binding.shares.empty()) {
+        reservations.submit(std::move(binding), state);  // reservation pod, ConfigMap, bind
+      } else {
+        actuator.bind(std::move(binding));
+      }
     }
     metrics_.observe_cycle(result,
                            {.snapshot = snapshot_time,
@@ -357,6 +373,7 @@ int SchedulerService::run(std::stop_token stop) {
   metrics_.remove_sources(kActuatorSources);
   preemption.stop();
   actuator.stop();
+  reservations.stop();
   leader = false;
   writer_client.stop();
   if (elector_thread.joinable()) {

@@ -21,6 +21,7 @@
 #include "scheduler/cycle/cycle.h"
 #include "scheduler/metrics/scheduler_metrics.h"
 #include "scheduler/service/evictions.h"
+#include "scheduler/service/reservations.h"
 
 namespace fairway {
 
@@ -38,6 +39,7 @@ struct SchedulerOptions {
   std::string metrics_bind_address = ":8080";
   bool per_node_metrics = true;  // fairway_node_* series (one per node)
   PreemptionOptions preemption;  // the background preempt/reclaim/consolidate pass
+  ReservationOptions reservations;  // fractional GPUs (docs/gpu-sharing.md)
 };
 
 struct SchedulerStats {
@@ -63,6 +65,7 @@ class SchedulerService {
   metrics::SchedulerMetrics& metrics() { return metrics_; }
   // Evictions by action, refusals, pass timings (scheduler/service/evictions.h).
   const EvictionStats& eviction_stats() const { return eviction_stats_; }
+  const ReservationStats& reservation_stats() const { return reservation_stats_; }
 
  private:
   k8s::ClusterConfig cluster_;
@@ -70,6 +73,7 @@ class SchedulerService {
   SchedulerStats stats_;
   metrics::SchedulerMetrics metrics_;
   EvictionStats eviction_stats_;
+  ReservationStats reservation_stats_;
 };
 
 }  // namespace fairway

@@ -67,6 +67,11 @@ void ClusterState::upsert_node(Node node) {
     record.gpu_source = read.source;
     record.gpu_graph = read.graph ? gpu_graphs_.intern(std::move(*read.graph)) : nullptr;
   }
+  if (!record.present || gpu_layout_changed(record.node, node) ||
+      value_of(record.node.labels, kGpuMemoryLabel) != value_of(node.labels, kGpuMemoryLabel)) {
+    record.gpu_memory_mib = node_gpu_memory_mib(node.labels, node.annotations);
+    max_gpu_memory_mib_ = std::max(max_gpu_memory_mib_, record.gpu_memory_mib);
+  }
   record.allocatable = to_vector(node.allocatable, registry_);
   record.node = std::move(node);
   record.present = true;
@@ -96,6 +101,7 @@ const NodeRecord* ClusterState::find_node(std::string_view name) const {
 void ClusterState::upsert_pod(Pod pod) {
   const std::string key = pod.key();
   bool keep_assumed = false;
+  std::vector<std::string> assumed_groups;
   if (auto it = pod_ids_.find(key); it != pod_ids_.end()) {
     PodRecord& old = pods_[it->second];
     if (old.pod.uid != pod.uid && !pod.uid.empty()) {
@@ -104,6 +110,7 @@ void ClusterState::upsert_pod(Pod pod) {
       // A stale update racing our binding: keep the assumed node until the API says otherwise.
       pod.node_name = nodes_[old.node].node.name;
       keep_assumed = true;
+      assumed_groups = old.gpu_groups;
     }
   }
 
@@ -132,6 +139,10 @@ void ClusterState::upsert_pod(Pod pod) {
   record.node = pod.node_name.empty() ? kNoNode : node_slot(pod.node_name);
   // Any update that names the node itself confirms our binding.
   record.assumed = keep_assumed;
+  record.reservation = pod.namespace_ == config_.reservation_namespace &&
+                       pod.labels.contains(kGpuGroupLabel);
+  record.gpu_groups = pod_gpu_groups(pod);
+  if (record.gpu_groups.empty() && keep_assumed) record.gpu_groups = std::move(assumed_groups);
   // The requests are computed; the containers are not needed again, and dropping them keeps
   // the per-pod footprint small on large clusters.
   pod.containers.clear();
@@ -174,7 +185,9 @@ void ClusterState::account(PodId id, int sign) {
     if (record.counted_bound) {
       NodeRecord& node = nodes_[record.node];
       node.used -= record.requests;
+      node.used.add(kGpu, record.shared_gpu_milli);  // the node never paid for the share
       --node.pods;
+      share_account(id, -1);
       if (record.ours) {
         queue_usage_[jobs_[record.job].queue].allocated -= record.requests;
         --jobs_[record.job].bound;
@@ -191,10 +204,13 @@ void ClusterState::account(PodId id, int sign) {
     return;
   }
   if (pod.terminated()) return;  // finished pods hold nothing
+  charge_share(record);
   if (record.node != kNoNode) {
     NodeRecord& node = nodes_[record.node];
     node.used += record.requests;
+    node.used.add(kGpu, -record.shared_gpu_milli);
     ++node.pods;
+    share_account(id, +1);
     if (record.ours) {
       queue_usage_[jobs_[record.job].queue].allocated += record.requests;
       ++jobs_[record.job].bound;
@@ -402,7 +418,8 @@ const FabricTree* ClusterState::fabric(std::string_view topology) {
 
 // ------------------------------------------------------------------------------ placements
 
-bool ClusterState::assume(std::string_view pod_key, std::string_view node_name) {
+bool ClusterState::assume(std::string_view pod_key, std::string_view node_name,
+                          std::vector<std::string> gpu_groups) {
   auto it = pod_ids_.find(std::string(pod_key));
   if (it == pod_ids_.end()) return false;
   const PodId id = it->second;
@@ -412,6 +429,7 @@ bool ClusterState::assume(std::string_view pod_key, std::string_view node_name) 
   record.node = node_slot(node_name);
   record.assumed = true;
   record.pod.node_name = std::string(node_name);
+  if (!gpu_groups.empty()) record.gpu_groups = std::move(gpu_groups);
   account(id, +1);
   return true;
 }
@@ -426,6 +444,7 @@ void ClusterState::forget(std::string_view pod_key) {
   record.node = kNoNode;
   record.assumed = false;
   record.pod.node_name.clear();
+  record.gpu_groups = pod_gpu_groups(record.pod);
   account(id, +1);
 }
 

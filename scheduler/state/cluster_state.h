@@ -28,6 +28,8 @@
 #include "queues/fair_share.h"
 #include "queues/queue_tree.h"
 #include "queues/resources.h"
+#include "scheduler/state/gpu_sharing.h"
+#include "scheduler/state/ids.h"
 #include "scheduler/state/model.h"
 #include "scheduler/state/pod_intent.h"
 #include "topology/fabric_tree.h"
@@ -36,14 +38,11 @@
 
 namespace fairway {
 
-using NodeId = uint32_t;
-using PodId = uint32_t;
-using JobId = uint32_t;
-inline constexpr NodeId kNoNode = std::numeric_limits<NodeId>::max();
-
 struct StateConfig {
   std::string scheduler_name = "fairway";
   PodIntentConfig intent;
+  // Pods here labelled fairway.dev/gpu-group are reservation pods (gpu_sharing.h).
+  std::string reservation_namespace = std::string(kDefaultReservationNamespace);
 };
 
 struct NodeRecord {
@@ -56,6 +55,7 @@ struct NodeRecord {
   // Shared between nodes of the same layout.
   std::shared_ptr<const GpuLinkGraph> gpu_graph;
   GpuTopologySource gpu_source = GpuTopologySource::kUnknown;
+  int64_t gpu_memory_mib = 0;  // per GPU, for gpu-memory shares; 0: unknown
   bool schedulable() const { return present && node.ready && !node.unschedulable; }
 };
 
@@ -70,6 +70,13 @@ struct PodRecord {
   bool ours = false;        // spec.schedulerName is ours
   bool counted_bound = false;    // currently charged to a node (and queue, if ours)
   bool counted_pending = false;  // currently in its job's pending set
+  // GPU sharing (gpu_sharing.h). A sharer's requests carry its GPU share as nvidia.com/gpu
+  // (charged to its queue); the node pays for the whole GPU through the group instead.
+  std::vector<std::string> gpu_groups;  // groups it shares (labels, or assumed by us)
+  int64_t shared_gpu_milli = 0;         // the share part of requests[nvidia.com/gpu]
+  int64_t share_units = 0;              // per device, while counted in the sharing index
+  int64_t share_memory_mib = 0;         // per device, while counted in the sharing index
+  bool reservation = false;             // a reservation pod holding a shared GPU
 };
 
 struct JobRecord {
@@ -104,7 +111,9 @@ class ClusterState {
   void remove_topology(std::string_view name);
 
   // --- placements decided by the cycle ---
-  bool assume(std::string_view pod_key, std::string_view node_name);
+  // `gpu_groups`: the shared GPUs a fractional pod joins (existing or new groups).
+  bool assume(std::string_view pod_key, std::string_view node_name,
+              std::vector<std::string> gpu_groups = {});
   void forget(std::string_view pod_key);
 
   // --- read views ---
@@ -139,6 +148,12 @@ class ClusterState {
   // Bumped whenever nodes are added, removed or relabelled.
   uint64_t node_generation() const { return node_generation_; }
   size_t pod_count() const { return pod_ids_.size(); }
+  const GpuSharing& gpu_sharing() const { return sharing_; }
+  // The edge is deleting this group's reservation pod: the cycle stops adding sharers to it.
+  void retire_gpu_group(std::string_view group) { sharing_.retire(group); }
+  // The largest per-GPU memory of any node seen, MiB: what a pending gpu-memory pod is charged
+  // against until it is placed (0: none known).
+  int64_t max_gpu_memory_mib() const { return max_gpu_memory_mib_; }
 
  private:
   NodeId node_slot(std::string_view name);
@@ -148,6 +163,9 @@ class ClusterState {
   void detach_from_job(PodId id);
   void refresh_job(JobId id);
   void add_capacity(const NodeRecord& record, int sign);
+  // Sharing hooks of account() (gpu_sharing_state.cpp).
+  void charge_share(PodRecord& record);
+  void share_account(PodId id, int sign);
 
   StateConfig config_;
   ResourceRegistry registry_;
@@ -174,6 +192,8 @@ class ClusterState {
   std::map<std::string, CachedFabric, std::less<>> fabrics_;
   uint64_t node_generation_ = 1;
   GpuGraphCache gpu_graphs_;
+  GpuSharing sharing_;
+  int64_t max_gpu_memory_mib_ = 0;
 };
 
 }  // namespace fairway

@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "sim/apiserver/admission_webhooks.h"
 #include "sim/apiserver/json_util.h"
 #include "sim/apiserver/table.h"
 
@@ -484,6 +485,12 @@ struct ApiHandler::Impl {
         if (!body) return error_response(body.error());
         if (t.param("dryRun") == "All") {
           return json_response(201, *body);  // validation-free dry run: echo
+        }
+        if (rt->special == Special::kPod) {
+          // Pods go through mutating admission webhooks, as kube-apiserver sends them.
+          auto admitted = run_mutating_webhooks(store(), *rt, ns, std::move(*body));
+          if (!admitted) return error_response(admitted.error());
+          body = std::move(*admitted);
         }
         auto created = store().create(*rt, ns, std::move(*body));
         if (!created) return error_response(created.error());

@@ -77,6 +77,8 @@ std::vector<ResourceType> builtin_resource_types() {
   out.push_back(bindings);
 
   out.push_back(make("coordination.k8s.io", "v1", "leases", "lease", "Lease", true, {}));
+  out.push_back(make("admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations",
+                     "mutatingwebhookconfiguration", "MutatingWebhookConfiguration", false, {}));
   out.push_back(make("scheduling.k8s.io", "v1", "priorityclasses", "priorityclass", "PriorityClass",
                      false, {"pc"}, Special::kPriorityClass));
 

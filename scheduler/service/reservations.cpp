@@ -1,0 +1,413 @@
+#include "scheduler/service/reservations.h"
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "k8s-client/objects.h"
+#include "scheduler/service/log.h"
+#include "scheduler/state/gpu_sharing.h"
+
+namespace fairway {
+namespace {
+
+// A reservation pod asked to go is asked again after this long if it is still there.
+constexpr auto kDeleteRetry = std::chrono::seconds(10);
+constexpr auto kFirstBackoff = std::chrono::milliseconds(500);
+constexpr auto kMaxBackoff = std::chrono::milliseconds(30'000);
+
+std::pair<std::string, std::string> split_key(const std::string& key) {
+  const auto slash = key.find('/');
+  return {key.substr(0, slash), key.substr(slash + 1)};
+}
+
+const char* effect_name(TaintEffect effect) {
+  switch (effect) {
+    case TaintEffect::kNoSchedule:
+      return "NoSchedule";
+    case TaintEffect::kPreferNoSchedule:
+      return "PreferNoSchedule";
+    case TaintEffect::kNoExecute:
+      return "NoExecute";
+  }
+  return "NoSchedule";
+}
+
+nlohmann::json toleration_json(const Toleration& toleration) {
+  nlohmann::json out = nlohmann::json::object();
+  if (!toleration.key.empty()) out["key"] = toleration.key;
+  out["operator"] = toleration.op == Toleration::Operator::kExists ? "Exists" : "Equal";
+  if (!toleration.value.empty()) out["value"] = toleration.value;
+  if (toleration.effect) out["effect"] = effect_name(*toleration.effect);
+  return out;
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const std::string& item : items) out += (out.empty() ? "" : ",") + item;
+  return out;
+}
+
+std::string describe(const tl::expected<k8s::Response, k8s::TransportError>& response) {
+  if (!response) return response.error().message;
+  return fmt::format("HTTP {}: {}", response->status, response->body.substr(0, 200));
+}
+
+}  // namespace
+
+std::string reservation_pod_body(const ReservationOptions& options, const std::string& group,
+                                 const std::string& node,
+                                 const std::vector<Toleration>& tolerations) {
+  nlohmann::json tolerations_json = nlohmann::json::array();
+  for (const Toleration& toleration : tolerations) {
+    tolerations_json.push_back(toleration_json(toleration));
+  }
+  auto field_env = [](const char* name, const char* path) {
+    return nlohmann::json{{"name", name}, {"valueFrom", {{"fieldRef", {{"fieldPath", path}}}}}};
+  };
+  nlohmann::json container = {
+      {"name", "reservation"},
+      {"image", options.image},
+      {"args", {"reservation-agent"}},
+      {"env",
+       {field_env("POD_NAME", "metadata.name"), field_env("POD_NAMESPACE", "metadata.namespace")}},
+      {"resources",
+       {{"limits", {{std::string(kGpuResourceName), "1"}}},
+        {"requests", {{"cpu", "1m"}, {"memory", "16Mi"}}}}},
+  };
+  nlohmann::json spec = {
+      {"nodeName", node},
+      {"restartPolicy", "Always"},
+      {"terminationGracePeriodSeconds", 5},
+      {"tolerations", std::move(tolerations_json)},
+      {"containers", {std::move(container)}},
+  };
+  if (!options.priority_class.empty()) spec["priorityClassName"] = options.priority_class;
+  if (!options.runtime_class.empty()) spec["runtimeClassName"] = options.runtime_class;
+  if (!options.service_account.empty()) spec["serviceAccountName"] = options.service_account;
+  return nlohmann::json{
+      {"apiVersion", "v1"},
+      {"kind", "Pod"},
+      {"metadata",
+       {{"name", group},
+        {"namespace", options.namespace_},
+        {"labels",
+         {{std::string(kGpuGroupLabel), group}, {"app.kubernetes.io/managed-by", "fairway"}}}}},
+      {"spec", std::move(spec)},
+  }
+      .dump();
+}
+
+std::string sharer_configmap_body(const Binding& binding, const std::vector<std::string>& uuids) {
+  const auto [ns, name] = split_key(binding.pod);
+  nlohmann::json data = {{"NVIDIA_VISIBLE_DEVICES", join(uuids)},
+                         {"GPU_FRACTION", fmt::format("{:g}", binding.gpu_fraction)}};
+  if (binding.gpu_memory_mib > 0) data["GPU_MEMORY_MIB"] = std::to_string(binding.gpu_memory_mib);
+  nlohmann::json metadata = {
+      {"name", binding.gpu_configmap},
+      {"namespace", ns},
+      {"labels", {{std::string(kGpuGroupLabel), binding.shares.front().group}}},
+  };
+  if (!binding.uid.empty()) {
+    // Owned by the pod: the garbage collector removes it with the pod.
+    metadata["ownerReferences"] = {
+        {{"apiVersion", "v1"}, {"kind", "Pod"}, {"name", name}, {"uid", binding.uid}}};
+  }
+  return nlohmann::json{{"apiVersion", "v1"},
+                        {"kind", "ConfigMap"},
+                        {"metadata", std::move(metadata)},
+                        {"data", std::move(data)}}
+      .dump();
+}
+
+ReservationManager::ReservationManager(k8s::RestClient& client, ReservationOptions options,
+                                       ReservationStats& stats, Hooks hooks)
+    : client_(client), options_(std::move(options)), stats_(stats), hooks_(std::move(hooks)) {
+  for (int i = 0; i < std::max(options_.workers, 1); ++i) {
+    threads_.emplace_back([this] { work_loop(); });
+  }
+}
+
+ReservationManager::~ReservationManager() {
+  stop();
+}
+
+void ReservationManager::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  work_ready_.notify_all();
+  uuid_ready_.notify_all();
+  stopped_.notify_all();
+  for (auto& thread : threads_) thread.join();
+  threads_.clear();
+}
+
+void ReservationManager::submit(Binding binding, const ClusterState& state) {
+  Job job;
+  for (const GpuShare& share : binding.shares) {
+    const SharedGpu* gpu = state.gpu_sharing().find(share.group);
+    job.known_uuids.push_back(gpu != nullptr && gpu->reservation ? gpu->uuid : std::string());
+  }
+  job.binding = std::move(binding);
+  ++in_flight_;
+  {
+    std::lock_guard lock(mutex_);
+    for (const GpuShare& share : job.binding.shares) ++busy_[share.group];
+    jobs_.push_back(std::move(job));
+  }
+  work_ready_.notify_one();
+}
+
+void ReservationManager::observe(const ClusterState& state) {
+  bool any = false;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [group, count] : busy_) {
+      const SharedGpu* gpu = state.gpu_sharing().find(group);
+      if (gpu == nullptr || gpu->uuid.empty()) continue;
+      auto& known = uuids_[group];
+      if (known != gpu->uuid) {
+        known = gpu->uuid;
+        any = true;
+      }
+    }
+  }
+  if (any) uuid_ready_.notify_all();
+}
+
+void ReservationManager::reconcile(ClusterState& state) {
+  const GpuSharing& sharing = state.gpu_sharing();
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<std::string> to_delete;
+  std::vector<std::pair<std::string, std::string>> to_create;  // group, node
+  std::vector<std::vector<Toleration>> create_tolerations;
+  {
+    std::lock_guard lock(mutex_);
+    for (GroupId id : sharing.idle()) {
+      const SharedGpu& gpu = sharing.gpus()[id];
+      if (busy_.contains(gpu.group)) continue;  // a worker is about to use it
+      auto it = deleting_.find(gpu.group);
+      if (it != deleting_.end() && now - it->second < kDeleteRetry) continue;
+      deleting_[gpu.group] = now;
+      to_delete.push_back(gpu.group);
+    }
+    for (GroupId id : sharing.unreserved()) {
+      const SharedGpu& gpu = sharing.gpus()[id];
+      if (busy_.contains(gpu.group) || created_.contains(gpu.group)) continue;
+      const PodRecord& sharer = state.pods()[gpu.sharers.front()];
+      to_create.emplace_back(gpu.group, state.nodes()[gpu.node].node.name);
+      create_tolerations.push_back(sharer.pod.tolerations);
+    }
+    // Groups that are gone from the state need no bookkeeping.
+    std::erase_if(deleting_,
+                  [&](const auto& entry) { return sharing.find(entry.first) == nullptr; });
+    std::erase_if(created_, [&](const std::string& group) {
+      const SharedGpu* gpu = sharing.find(group);
+      return gpu == nullptr || gpu->reservation.has_value();
+    });
+    std::erase_if(uuids_, [&](const auto& entry) { return !busy_.contains(entry.first); });
+    std::erase_if(failures_,
+                  [&](const auto& entry) { return state.find_pod(entry.first) == nullptr; });
+  }
+  for (const std::string& group : to_delete) {
+    state.retire_gpu_group(group);
+    delete_reservation(group);
+  }
+  for (size_t i = 0; i < to_create.size(); ++i) {
+    const auto& [group, node] = to_create[i];
+    log::warn("shared GPU has sharers but no reservation pod; recreating it",
+              {{"group", group}, {"node", node}});
+    std::string why;
+    if (!create_reservation(group, node, create_tolerations[i], &why)) {
+      log::warn("could not recreate reservation pod", {{"group", group}, {"error", why}});
+    }
+  }
+}
+
+void ReservationManager::work_loop() {
+  for (;;) {
+    Job job;
+    {
+      std::unique_lock lock(mutex_);
+      work_ready_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+      if (stopping_) {
+        // Not bound: the next leader's cycles place these pods again.
+        for (Job& left : jobs_) hooks_.on_failed(left.binding, "scheduler stopping");
+        jobs_.clear();
+        return;
+      }
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+    }
+    run(job);
+    {
+      std::lock_guard lock(mutex_);
+      for (const GpuShare& share : job.binding.shares) {
+        if (auto it = busy_.find(share.group); it != busy_.end() && --it->second == 0) {
+          busy_.erase(it);
+        }
+      }
+    }
+    --in_flight_;
+  }
+}
+
+bool ReservationManager::create_reservation(const std::string& group, const std::string& node,
+                                            const std::vector<Toleration>& tolerations,
+                                            std::string* why) {
+  {
+    std::lock_guard lock(mutex_);
+    if (created_.contains(group)) return true;
+    created_.insert(group);
+  }
+  const auto response =
+      client_.request("POST", fmt::format("/api/v1/namespaces/{}/pods", options_.namespace_),
+                      reservation_pod_body(options_, group, node, tolerations));
+  if (response && (response->ok() || response->status == 409)) {
+    // 409: an earlier attempt (or replica) created it; same name, same GPU group.
+    if (response->ok()) {
+      ++stats_.reservations_created;
+      log::info("reservation pod created", {{"group", group}, {"node", node}});
+    }
+    return true;
+  }
+  std::lock_guard lock(mutex_);
+  created_.erase(group);
+  *why = fmt::format("creating reservation pod {}/{}: {}", options_.namespace_, group,
+                     describe(response));
+  return false;
+}
+
+void ReservationManager::delete_reservation(const std::string& group) {
+  if (!hooks_.may_write()) return;
+  const auto response = client_.request(
+      "DELETE", fmt::format("/api/v1/namespaces/{}/pods/{}", options_.namespace_, group));
+  if (response && response->ok()) {
+    ++stats_.reservations_deleted;
+    log::info("reservation pod deleted: no pod shares its GPU", {{"group", group}});
+  } else if (!response || response->status != 404) {
+    log::warn("could not delete reservation pod",
+              {{"group", group}, {"error", describe(response)}});
+  }
+  std::lock_guard lock(mutex_);
+  created_.erase(group);
+}
+
+std::string ReservationManager::reserve(const Binding& binding, const GpuShare& share,
+                                        std::string* why) {
+  if (!create_reservation(share.group, binding.node, binding.tolerations, why)) return {};
+  std::unique_lock lock(mutex_);
+  const bool reported = uuid_ready_.wait_for(lock, options_.timeout, [&] {
+    auto it = uuids_.find(share.group);
+    return stopping_ || (it != uuids_.end() && !it->second.empty());
+  });
+  if (stopping_) {
+    *why = "scheduler stopping";
+    return {};
+  }
+  if (!reported) {
+    ++stats_.uuid_timeouts;
+    *why =
+        fmt::format("reservation pod {}/{} did not report its GPU UUID (annotation {}) within {}s",
+                    options_.namespace_, share.group, kGpuUuidAnnotation,
+                    std::chrono::duration_cast<std::chrono::seconds>(options_.timeout).count());
+    return {};
+  }
+  return uuids_.at(share.group);
+}
+
+void ReservationManager::run(const Job& job) {
+  const Binding& binding = job.binding;
+  const auto [ns, name] = split_key(binding.pod);
+  bool configmap_written = false;
+  bool labelled = false;
+  auto fail = [&](const std::string& why) {
+    // Undo this attempt's writes; the reservation pod goes when its group is empty (reconcile).
+    ++stats_.rollbacks;
+    if (configmap_written) {
+      client_.request(
+          "DELETE", fmt::format("/api/v1/namespaces/{}/configmaps/{}", ns, binding.gpu_configmap));
+    }
+    if (labelled) {
+      const nlohmann::json undo = {
+          {"metadata",
+           {{"labels", {{std::string(kGpuGroupLabel), nullptr}}},
+            {"annotations", {{std::string(kGpuGroupsAnnotation), nullptr}}}}}};
+      client_.request("PATCH", fmt::format("/api/v1/namespaces/{}/pods/{}", ns, name), undo.dump(),
+                      "application/merge-patch+json");
+    }
+    log::warn("shared GPU placement rolled back",
+              {{"pod", binding.pod}, {"node", binding.node}, {"reason", why}});
+    if (hooks_.on_rollback) hooks_.on_rollback(binding, why);
+    std::unique_lock lock(mutex_);
+    const int failures = ++failures_[binding.pod];
+    const auto backoff = std::min<std::chrono::milliseconds>(
+        kMaxBackoff, kFirstBackoff * (1 << std::min(failures - 1, 10)));
+    stopped_.wait_for(lock, backoff, [this] { return stopping_; });
+    lock.unlock();
+    hooks_.on_failed(binding, why);
+  };
+  if (!hooks_.may_write()) {
+    hooks_.on_failed(binding, "not the leader");
+    return;
+  }
+
+  std::vector<std::string> uuids;
+  std::vector<std::string> groups;
+  for (size_t i = 0; i < binding.shares.size(); ++i) {
+    const GpuShare& share = binding.shares[i];
+    groups.push_back(share.group);
+    std::string uuid = job.known_uuids[i];
+    if (uuid.empty()) {
+      std::string why;
+      uuid = reserve(binding, share, &why);
+      if (uuid.empty()) return fail(why);
+    }
+    uuids.push_back(std::move(uuid));
+  }
+
+  const std::string configmaps = fmt::format("/api/v1/namespaces/{}/configmaps", ns);
+  const std::string body = sharer_configmap_body(binding, uuids);
+  auto created = client_.request("POST", configmaps, body);
+  if (created && created->status == 409) {
+    // Left by an earlier attempt: replace it, its UUIDs may be stale.
+    created = client_.request("PUT", fmt::format("{}/{}", configmaps, binding.gpu_configmap), body);
+  }
+  if (!created || !created->ok()) return fail("writing ConfigMap: " + describe(created));
+  configmap_written = true;
+  ++stats_.configmaps_created;
+
+  const nlohmann::json labels = {
+      {"metadata",
+       {{"labels", {{std::string(kGpuGroupLabel), groups.front()}}},
+        {"annotations", {{std::string(kGpuGroupsAnnotation), join(groups)}}}}}};
+  const auto patched =
+      client_.request("PATCH", fmt::format("/api/v1/namespaces/{}/pods/{}", ns, name),
+                      labels.dump(), "application/merge-patch+json");
+  if (!patched || !patched->ok()) return fail("labelling pod: " + describe(patched));
+  labelled = true;
+
+  const auto bound =
+      client_.request("POST", fmt::format("/api/v1/namespaces/{}/pods/{}/binding", ns, name),
+                      k8s::binding_body(ns, name, binding.uid, binding.node));
+  if (bound && bound->status == 409) {
+    // Already bound (an earlier attempt of ours): the watch tells where; nothing to undo.
+    log::info("pod already bound", {{"pod", binding.pod}, {"node", binding.node}});
+    return;
+  }
+  if (!bound || !bound->ok()) return fail("binding: " + describe(bound));
+  ++stats_.shared_binds;
+  {
+    std::lock_guard lock(mutex_);
+    failures_.erase(binding.pod);
+  }
+  log::debug("bound to shared GPU", {{"pod", binding.pod},
+                                     {"node", binding.node},
+                                     {"groups", join(groups)},
+                                     {"uuids", join(uuids)}});
+  if (hooks_.on_bound) hooks_.on_bound(binding);
+}
+
+}  // namespace fairway

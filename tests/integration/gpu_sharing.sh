@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# Fractional GPUs end to end (docs/gpu-sharing.md): the real scheduler against the embedded API
+# server, a stand-in for the NVIDIA device plugin and kubelet (it starts the real
+# `fairway reservation-agent` for each reservation pod, with NVIDIA_VISIBLE_DEVICES set as the
+# device plugin would and the fake NVML library to verify it), and kubectl as the client.
+# The book's showdown: pods of 2000, 2000, 8000 and 3000 MiB share one 16 GiB GPU behind one
+# reservation pod; a fifth of 4000 MiB gets another GPU; deleting the sharers deletes the
+# reservation pod; a reservation pod that never reports a UUID is rolled back.
+set -euo pipefail
+
+FAIRWAY="$(realpath "$1")"
+REPO="$(cd "$(dirname "$0")/../.." && pwd)"
+KUBECTL="${KUBECTL:-$REPO/.tools/bin/kubectl}"
+FAKE_NVML="$(dirname "$FAIRWAY")/tests/fake_nvml/libnvidia-ml.so.1"
+[ -f "$FAKE_NVML" ] || { echo "missing $FAKE_NVML (build the fake_nvml target)"; exit 1; }
+WORK="$(mktemp -d)"
+API_PID=""
+SCHED_PID=""
+PLUGIN_PID=""
+cleanup() {
+  [ -n "$PLUGIN_PID" ] && kill "$PLUGIN_PID" 2>/dev/null || true
+  for pidfile in "$WORK"/agent-*.pid; do
+    [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true
+  done
+  [ -n "$SCHED_PID" ] && kill "$SCHED_PID" 2>/dev/null || true
+  [ -n "$API_PID" ] && kill "$API_PID" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+fail() {
+  echo "FAIL: $*" >&2
+  echo "--- scheduler log (tail)" >&2; tail -40 "$WORK/sched.log" >&2 || true
+  echo "--- agents" >&2; cat "$WORK"/agent-*.log >&2 2>/dev/null || true
+  exit 1
+}
+k() { "$KUBECTL" --kubeconfig "$WORK/kc" --request-timeout=10s "$@"; }
+wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
+  local seconds=$1 what=$2
+  shift 2
+  for _ in $(seq $((seconds * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  fail "timed out waiting for $what"
+}
+
+"$FAIRWAY" apiserver --port 0 --kubeconfig-out "$WORK/kc" >"$WORK/api.log" 2>&1 &
+API_PID=$!
+for _ in $(seq 100); do [ -s "$WORK/kc" ] && k get namespaces >/dev/null 2>&1 && break; sleep 0.1; done
+k get namespaces >/dev/null || fail "API server did not come up"
+
+k create namespace fairway-reservation >/dev/null
+k create namespace team >/dev/null
+# What the chart installs: the PriorityClass that keeps reservation pods from being preempted.
+k apply -f - >/dev/null <<'YAML'
+apiVersion: scheduling.k8s.io/v1
+kind: PriorityClass
+metadata: {name: fairway-reservation}
+value: 1000000000
+preemptionPolicy: Never
+description: fairway GPU reservation pods
+YAML
+cat >"$WORK/node.json" <<'JSON'
+{"apiVersion":"v1","kind":"Node",
+ "metadata":{"name":"gpu-0","labels":{"kubernetes.io/hostname":"gpu-0","nvidia.com/gpu.memory":"16384"}},
+ "status":{"allocatable":{"cpu":"64","memory":"512Gi","nvidia.com/gpu":"2","pods":"110"},
+           "capacity":{"cpu":"64","memory":"512Gi","nvidia.com/gpu":"2","pods":"110"},
+           "conditions":[{"type":"Ready","status":"True"}]}}
+JSON
+k create -f "$WORK/node.json" >/dev/null
+
+# The stand-in device plugin + kubelet: each reservation pod gets the next free fake GPU and a
+# real reservation-agent process; a deleted reservation pod's agent gets SIGTERM.
+# NO_AGENT_FOR names a reservation pod to leave without an agent (the timeout case).
+device_plugin() {
+  local next=0
+  while true; do
+    local names
+    names="$(k get pods -n fairway-reservation -o jsonpath='{range .items[*]}{.metadata.name}{" "}{.metadata.deletionTimestamp}{"\n"}{end}' 2>/dev/null || true)"
+    while read -r name deleting; do
+      [ -n "$name" ] || continue
+      if [ -n "$deleting" ]; then
+        if [ -f "$WORK/agent-$name.pid" ] && [ ! -f "$WORK/agent-$name.stopped" ]; then
+          kill -TERM "$(cat "$WORK/agent-$name.pid")" 2>/dev/null || true
+          touch "$WORK/agent-$name.stopped"
+        fi
+        continue
+      fi
+      [ -f "$WORK/agent-$name.pid" ] && continue
+      [ -f "$WORK/no-agent" ] && [ "$(cat "$WORK/no-agent")" = "$name" ] && continue
+      (
+        NVIDIA_VISIBLE_DEVICES="GPU-fake-hgx-$next" POD_NAME="$name" POD_NAMESPACE=fairway-reservation \
+          FAKE_NVML_MACHINE=hgx exec "$FAIRWAY" reservation-agent --kubeconfig "$WORK/kc" \
+          --nvml-library "$FAKE_NVML" >"$WORK/agent-$name.log" 2>&1
+      ) &
+      echo $! >"$WORK/agent-$name.pid"
+      next=$((next + 1))
+    done <<<"$names"
+    sleep 0.2
+  done
+}
+device_plugin &
+PLUGIN_PID=$!
+
+# The admission webhook, served by the scheduler over TLS and registered with the embedded API
+# server, which calls it for every pod CREATE (as kube-apiserver does).
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+  -subj /CN=fairway-webhook -addext subjectAltName=IP:127.0.0.1 \
+  -keyout "$WORK/tls.key" -out "$WORK/tls.crt" 2>/dev/null || fail "openssl could not make a certificate"
+"$FAIRWAY" scheduler --kubeconfig "$WORK/kc" --leader-elect=false --schedule-period=20ms \
+  --webhook-bind-address=127.0.0.1:0 --webhook-tls-cert-file "$WORK/tls.crt" \
+  --webhook-tls-key-file "$WORK/tls.key" --reservation-timeout=4s -v 2 >>"$WORK/sched.log" 2>&1 &
+SCHED_PID=$!
+wait_for 20 "the webhook to listen" grep -q '"msg":"admission webhook serving"' "$WORK/sched.log"
+port="$(grep '"msg":"admission webhook serving"' "$WORK/sched.log" | grep -o '"port":"[0-9]*"' | grep -o '[0-9]\+')"
+k apply -f - >/dev/null <<YAML
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingWebhookConfiguration
+metadata: {name: fairway}
+webhooks:
+- name: gpu-sharing.fairway.dev
+  clientConfig: {url: "https://127.0.0.1:$port/mutate", caBundle: "$(base64 -w0 "$WORK/tls.crt")"}
+  rules: [{operations: [CREATE], apiGroups: [""], apiVersions: [v1], resources: [pods]}]
+  failurePolicy: Fail
+  sideEffects: None
+  admissionReviewVersions: [v1]
+YAML
+
+sharer() {  # sharer NAME MIB
+  cat <<YAML
+apiVersion: v1
+kind: Pod
+metadata:
+  name: $1
+  namespace: team
+  annotations: {fairway.dev/gpu-memory: "$2"}
+spec:
+  schedulerName: fairway
+  tolerations: [{key: dedicated, operator: Equal, value: infer, effect: NoSchedule}]
+  containers: [{name: main, image: busybox, resources: {requests: {cpu: 100m}}}]
+YAML
+}
+node_of() { k get pod -n team "$1" -o jsonpath='{.spec.nodeName}'; }
+bound() { [ "$(node_of "$1")" = gpu-0 ]; }
+
+for pair in a:2000 b:2000 c:8000 d:3000; do sharer "${pair%%:*}" "${pair##*:}" | k apply -f - >/dev/null; done
+for p in a b c d; do wait_for 30 "pod $p bound" bound "$p"; done
+
+reservations="$(k get pods -n fairway-reservation -o jsonpath='{.items[*].metadata.name}')"
+[ "$reservations" = "gpu-0-gpu0" ] || fail "expected one reservation pod gpu-0-gpu0, got: $reservations"
+uuid="$(k get pod -n fairway-reservation gpu-0-gpu0 -o jsonpath='{.metadata.annotations.fairway\.dev/gpu-uuid}')"
+[[ $uuid == GPU-fake-hgx-* ]] || fail "reservation pod has no GPU UUID: '$uuid'"
+[ "$(k get pod -n fairway-reservation gpu-0-gpu0 -o jsonpath='{.spec.tolerations[0].value}')" = infer ] \
+  || fail "the sharer's toleration was not copied to the reservation pod"
+[ "$(k get pod -n fairway-reservation gpu-0-gpu0 -o jsonpath='{.spec.containers[0].resources.limits.nvidia\.com/gpu}')" = 1 ] \
+  || fail "reservation pod does not hold one whole GPU"
+for p in a b c d; do
+  [ "$(k get pod -n team "$p" -o jsonpath='{.metadata.labels.fairway\.dev/gpu-group}')" = gpu-0-gpu0 ] \
+    || fail "pod $p is not labelled with its GPU group"
+  [ "$(k get configmap -n team "$p-fairway-gpu" -o jsonpath='{.data.NVIDIA_VISIBLE_DEVICES}')" = "$uuid" ] \
+    || fail "ConfigMap of $p does not point at $uuid"
+done
+[ "$(k get configmap -n team c-fairway-gpu -o jsonpath='{.data.GPU_MEMORY_MIB}')" = 8000 ] \
+  || fail "ConfigMap of c lacks GPU_MEMORY_MIB=8000"
+grep -q "reserved GPU $uuid for pod fairway-reservation/gpu-0-gpu0 (verified through NVML)" \
+  "$WORK/agent-gpu-0-gpu0.log" || fail "agent did not verify its GPU through NVML"
+echo "four pods share one GPU behind one reservation pod: ok"
+
+# kubectl-created pods went through the webhook: envFrom points at the pod's ConfigMap.
+[ "$(k get pod -n team a -o jsonpath='{.spec.containers[0].envFrom[0].configMapRef.name}')" = a-fairway-gpu ] \
+  || fail "the webhook did not add envFrom to pod a"
+[ "$(k get pod -n team a -o jsonpath='{.metadata.annotations.fairway\.dev/gpu-configmap}')" = a-fairway-gpu ] \
+  || fail "the webhook did not record the ConfigMap name"
+if out="$(sharer bad 0 | sed 's/gpu-memory: "0"/gpu-fraction: "1.5"/' | k apply -f - 2>&1)"; then
+  fail "a pod with gpu-fraction 1.5 was admitted"
+fi
+grep -q 'must be a number greater than 0 and less than 1' <<<"$out" || fail "unclear denial: $out"
+echo "the webhook mutates kubectl-created pods and rejects invalid shares: ok"
+
+sharer e 4000 | k apply -f - >/dev/null
+wait_for 30 "pod e bound" bound e
+[ "$(k get pod -n team e -o jsonpath='{.metadata.labels.fairway\.dev/gpu-group}')" = gpu-0-gpu1 ] \
+  || fail "pod e should open a second shared GPU"
+uuid1="$(k get pod -n fairway-reservation gpu-0-gpu1 -o jsonpath='{.metadata.annotations.fairway\.dev/gpu-uuid}')"
+[ -n "$uuid1" ] && [ "$uuid1" != "$uuid" ] || fail "second GPU has UUID '$uuid1' (first: $uuid)"
+echo "a fifth pod opens a second GPU: ok"
+
+# No GPU left: a sixth pod waits, and says why.
+sharer f 15000 | k apply -f - >/dev/null
+wait_for 30 "pod f explained" bash -c "'$KUBECTL' --kubeconfig '$WORK/kc' get pod -n team f -o jsonpath='{.status.conditions[0].message}' | grep -q 'Insufficient shared nvidia.com/gpu'"
+k delete pod -n team f --grace-period=0 --force >/dev/null 2>&1
+
+for p in a b c d; do k delete pod -n team "$p" --grace-period=0 --force >/dev/null 2>&1; done
+gone() { ! k get pod -n fairway-reservation gpu-0-gpu0 >/dev/null 2>&1; }
+wait_for 30 "reservation pod gpu-0-gpu0 deleted" gone
+k get pod -n fairway-reservation gpu-0-gpu1 >/dev/null || fail "the reservation of pod e must stay"
+wait_for 10 "agent of gpu-0-gpu0 to exit on SIGTERM" bash -c "! kill -0 $(cat "$WORK/agent-gpu-0-gpu0.pid") 2>/dev/null"
+grep -q "terminated: releasing the GPU" "$WORK/agent-gpu-0-gpu0.log" || fail "agent did not exit cleanly"
+echo "deleting the sharers deletes the reservation pod: ok"
+
+# A reservation pod that never reports its UUID (no agent): rolled back, nothing half-done.
+k delete pod -n team e --grace-period=0 --force >/dev/null 2>&1
+wait_for 30 "reservation pod gpu-0-gpu1 deleted" bash -c "! '$KUBECTL' --kubeconfig '$WORK/kc' get pod -n fairway-reservation gpu-0-gpu1"
+echo gpu-0-gpu0 >"$WORK/no-agent"
+sharer g 1000 | k apply -f - >/dev/null
+wait_for 30 "the UUID timeout" grep -q "did not report its GPU UUID" "$WORK/sched.log"
+[ -z "$(node_of g)" ] || fail "pod g was bound without a GPU UUID"
+k get configmap -n team g-fairway-gpu >/dev/null 2>&1 && fail "a ConfigMap was left behind after the rollback"
+echo "a reservation that never reports its UUID is rolled back: ok"

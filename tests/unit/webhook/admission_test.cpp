@@ -1,0 +1,185 @@
+// The fractional-GPU admission webhook: AdmissionReview logic, and a real round trip over TLS.
+
+#include "scheduler/webhook/admission.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "k8s-client/rest_client.h"
+#include "scheduler/webhook/webhook_server.h"
+#include "sim/apiserver/tls.h"
+
+namespace fairway::webhook {
+namespace {
+
+using nlohmann::json;
+using ::testing::HasSubstr;
+
+std::string base64_decode(const std::string& text) {
+  static const std::string kTable =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  uint32_t bits = 0;
+  int count = 0;
+  for (char c : text) {
+    if (c == '=') break;
+    bits = bits << 6 | static_cast<uint32_t>(kTable.find(c));
+    count += 6;
+    if (count >= 8) {
+      count -= 8;
+      out += static_cast<char>(bits >> count & 0xFF);
+    }
+  }
+  return out;
+}
+
+json pod_object(json annotations, json limits = json::object(), bool with_env_from = false) {
+  json container = {{"name", "main"}, {"image", "busybox"}};
+  if (!limits.empty()) container["resources"] = {{"limits", limits}};
+  if (with_env_from) container["envFrom"] = json::array({{{"secretRef", {{"name", "s"}}}}});
+  json metadata = {{"name", "infer-0"}, {"namespace", "team"}, {"uid", "u1"}};
+  if (!annotations.is_null()) metadata["annotations"] = std::move(annotations);
+  return {{"apiVersion", "v1"},
+          {"kind", "Pod"},
+          {"metadata", std::move(metadata)},
+          {"spec", {{"schedulerName", "fairway"}, {"containers", json::array({container})}}}};
+}
+
+std::string review_of(const json& pod, const std::string& operation = "CREATE") {
+  return json{{"apiVersion", "admission.k8s.io/v1"},
+              {"kind", "AdmissionReview"},
+              {"request",
+               {{"uid", "req-1"},
+                {"kind", {{"group", ""}, {"version", "v1"}, {"kind", "Pod"}}},
+                {"operation", operation},
+                {"name", "infer-0"},
+                {"namespace", "team"},
+                {"object", pod}}}}
+      .dump();
+}
+
+json answer(const std::string& review) {
+  auto out = review_pod_admission(review);
+  EXPECT_TRUE(out.has_value()) << out.error();
+  return json::parse(*out)["response"];
+}
+
+TEST(Admission, ValidFractionGetsEnvFromItsConfigMap) {
+  const json response = answer(review_of(pod_object({{"fairway.dev/gpu-fraction", "0.25"}})));
+  EXPECT_EQ(response["uid"], "req-1");
+  EXPECT_TRUE(response["allowed"]);
+  ASSERT_EQ(response["patchType"], "JSONPatch");
+  const json patch = json::parse(base64_decode(response["patch"]));
+  ASSERT_EQ(patch.size(), 2U);
+  EXPECT_EQ(patch[0]["path"], "/metadata/annotations/fairway.dev~1gpu-configmap");
+  EXPECT_EQ(patch[0]["value"], "infer-0-fairway-gpu");
+  EXPECT_EQ(patch[1]["path"], "/spec/containers/0/envFrom");
+  EXPECT_EQ(patch[1]["value"][0]["configMapRef"]["name"], "infer-0-fairway-gpu");
+  EXPECT_EQ(patch[1]["value"][0]["configMapRef"]["optional"], false);
+}
+
+TEST(Admission, ExistingEnvFromIsAppendedTo) {
+  const json response =
+      answer(review_of(pod_object({{"gpu-memory", "2000"}}, json::object(), true)));
+  const json patch = json::parse(base64_decode(response["patch"]));
+  EXPECT_EQ(patch[1]["path"], "/spec/containers/0/envFrom/-");
+  EXPECT_EQ(patch[1]["value"]["configMapRef"]["name"], "infer-0-fairway-gpu");
+}
+
+TEST(Admission, PodWithoutAnnotationsGetsTheMap) {
+  json pod = pod_object(nullptr);
+  EXPECT_TRUE(answer(review_of(pod))["allowed"]);  // no share asked: untouched
+  EXPECT_FALSE(answer(review_of(pod)).contains("patch"));
+}
+
+TEST(Admission, InvalidSharesAreDeniedWithTheirMessage) {
+  struct Case {
+    json annotations;
+    json limits;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {{{"fairway.dev/gpu-fraction", "1.5"}},
+       json::object(),
+       "annotation fairway.dev/gpu-fraction=\"1.5\": must be a number greater than 0 and less than "
+       "1"},
+      {{{"fairway.dev/gpu-fraction", "abc"}}, json::object(), "must be a number"},
+      {{{"fairway.dev/gpu-fraction", "0.5"}, {"fairway.dev/gpu-memory", "100"}},
+       json::object(),
+       "are both set"},
+      {{{"gpu-fraction", "0.5"}}, {{"nvidia.com/gpu", "1"}}, "also asks for whole nvidia.com/gpu"},
+  };
+  for (const Case& c : cases) {
+    const json response = answer(review_of(pod_object(c.annotations, c.limits)));
+    EXPECT_FALSE(response["allowed"]) << c.annotations.dump();
+    EXPECT_EQ(response["status"]["code"], 400);
+    EXPECT_THAT(response["status"]["message"].get<std::string>(), HasSubstr(c.message));
+  }
+}
+
+TEST(Admission, OtherSchedulersAndOperationsAreLeftAlone) {
+  json pod = pod_object({{"fairway.dev/gpu-fraction", "1.5"}});
+  pod["spec"]["schedulerName"] = "default-scheduler";
+  EXPECT_TRUE(answer(review_of(pod))["allowed"]);
+  EXPECT_TRUE(
+      answer(review_of(pod_object({{"fairway.dev/gpu-fraction", "1.5"}}), "UPDATE"))["allowed"]);
+}
+
+TEST(Admission, GarbageIsAnErrorNotACrash) {
+  EXPECT_FALSE(review_pod_admission("not json").has_value());
+  EXPECT_FALSE(review_pod_admission(R"({"request":{}})").has_value());
+  EXPECT_EQ(serve_webhook("POST", "/mutate", "{").status, 400);
+  EXPECT_EQ(serve_webhook("GET", "/mutate", "").status, 405);
+  EXPECT_EQ(serve_webhook("GET", "/nope", "").status, 404);
+}
+
+TEST(Admission, Base64MatchesRfc4648) {
+  EXPECT_EQ(base64_encode(""), "");
+  EXPECT_EQ(base64_encode("f"), "Zg==");
+  EXPECT_EQ(base64_encode("fo"), "Zm8=");
+  EXPECT_EQ(base64_encode("foo"), "Zm9v");
+  EXPECT_EQ(base64_encode("foobar"), "Zm9vYmFy");
+}
+
+// The real thing: the listener with a certificate, a TLS client that verifies it, an
+// AdmissionReview POSTed to /mutate and the patch read back.
+TEST(WebhookServer, AdmissionReviewRoundTripOverTls) {
+  auto cert = apiserver::make_self_signed_cert("fairway-webhook");
+  ASSERT_TRUE(cert.has_value()) << cert.error();
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("fairway-webhook-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "tls.crt") << cert->cert_pem;
+  std::ofstream(dir / "tls.key") << cert->key_pem;
+  auto server = WebhookServer::start("127.0.0.1:0", (dir / "tls.crt").string(),
+                                     (dir / "tls.key").string(), &serve_webhook);
+  ASSERT_TRUE(server.has_value()) << server.error();
+
+  k8s::ClusterConfig config;
+  config.server = "https://127.0.0.1:" + std::to_string((*server)->port());
+  config.ca_pem = cert->cert_pem;
+  k8s::RestClient client(config);
+  const auto response = client.request(
+      "POST", "/mutate", review_of(pod_object({{"fairway.dev/gpu-fraction", "0.5"}})));
+  ASSERT_TRUE(response.has_value()) << response.error().message;
+  ASSERT_EQ(response->status, 200) << response->body;
+  const json review = json::parse(response->body);
+  EXPECT_EQ(review["kind"], "AdmissionReview");
+  EXPECT_EQ(review["response"]["uid"], "req-1");
+  EXPECT_TRUE(review["response"]["allowed"]);
+  EXPECT_THAT(base64_decode(review["response"]["patch"]), HasSubstr("infer-0-fairway-gpu"));
+  const auto denied =
+      client.request("POST", "/mutate", review_of(pod_object({{"fairway.dev/gpu-fraction", "2"}})));
+  ASSERT_TRUE(denied.has_value());
+  EXPECT_FALSE(json::parse(denied->body)["response"]["allowed"]);
+  client.stop();
+  (*server)->stop();
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace fairway::webhook
