@@ -107,7 +107,9 @@ int reservation_agent(std::span<const std::string> args, std::ostream& out, std:
     err << "fairway reservation-agent: " << config.error() << "\n";
     return 1;
   }
-  k8s::RestClient client(*config);
+  k8s::RestOptions rest;
+  rest.user_agent = "fairway-reservation-agent";  // tells its calls apart in an audit log
+  k8s::RestClient client(*config, rest);
   nlohmann::json patch;
   patch["metadata"]["annotations"][std::string(kGpuUuidAnnotation)] = gpu->uuid;
   const std::string path = fmt::format("/api/v1/namespaces/{}/pods/{}", pod_namespace, pod_name);

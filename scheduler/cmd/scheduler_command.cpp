@@ -201,15 +201,15 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
   });
 
   // The fractional-GPU admission webhook (HTTPS only: the API server calls webhooks over TLS).
-  std::unique_ptr<webhook::WebhookServer> webhook_server;
+  std::unique_ptr<http::Server> webhook_server;
   if (webhook_bind_address != "0" && !webhook_bind_address.empty()) {
     if (webhook_cert_file.empty() || webhook_key_file.empty()) {
       log::warn("admission webhook not served: --webhook-tls-cert-file and --webhook-tls-key-file "
                 "are needed",
                 {{"address", webhook_bind_address}});
     } else {
-      auto started = webhook::WebhookServer::start(webhook_bind_address, webhook_cert_file,
-                                                   webhook_key_file, &webhook::serve_webhook);
+      auto started =
+          webhook::start_webhook_server(webhook_bind_address, webhook_cert_file, webhook_key_file);
       if (!started) {
         err << "fairway scheduler: " << started.error() << "\n";
         return 1;

@@ -100,10 +100,9 @@ int64_t whole_gpus(const ResourceVector& amount) {
 
 // What a pod costs its node: a fractional pod's GPU share is paid by its shared GPU's group.
 ResourceVector node_charge(const PodRecord& record) {
-  if (record.shared_gpu_milli == 0) return record.requests;
   ResourceVector charge = record.requests;
-  charge.add(kGpu, -record.shared_gpu_milli);
-  return charge;
+  if (record.shared_gpu_milli != 0) charge.add(kGpu, -record.shared_gpu_milli);
+  return charge;  // one named return (NRVO): no small_vector move for GCC to misread
 }
 
 bool is_sharer(const PodRecord& record) { return record.intent.gpu_fraction.has_value(); }
@@ -371,7 +370,9 @@ std::optional<std::vector<Binding>> CycleRunner::place_only(JobId id,
         roll_back(placed, 0);
         return std::nullopt;
       }
-      Placed p{pod, *node};
+      Placed p;
+      p.pod = pod;
+      p.node = *node;
       take(p);
       placed.push_back(p);
     }
@@ -379,8 +380,12 @@ std::optional<std::vector<Binding>> CycleRunner::place_only(JobId id,
   std::vector<Binding> bindings;
   for (const Placed& p : placed) {
     const PodRecord& record = state_.pods()[p.pod];
-    Binding binding{record.pod.key(), record.pod.uid, state_.nodes()[p.node].node.name, job.key,
-                    job.queue, {}};
+    Binding binding;
+    binding.pod = record.pod.key();
+    binding.uid = record.pod.uid;
+    binding.node = state_.nodes()[p.node].node.name;
+    binding.job = job.key;
+    binding.queue = job.queue;
     for (uint64_t mask = p.gpus; mask != 0; mask &= mask - 1) {
       binding.gpus.push_back(std::countr_zero(mask));
     }
@@ -1362,6 +1367,17 @@ void CycleRunner::record_quality(const JobRecord& job, const std::vector<Placed>
 
 void CycleRunner::leave_pending(const JobRecord& job, std::vector<PodId> pods,
                                 PendingReason reason, std::string message) {
+  // Room the background pass bought for this job is on its way: say so rather than "no node
+  // fits", which is true only until the victims have left.
+  if (reason == PendingReason::kUnschedulable) {
+    if (const auto held = held_.find(job.key); held != held_.end()) {
+      reason = PendingReason::kReclaimInProgress;
+      message = fmt::format(
+          "reclaim in progress for it: room is held on {} node(s) while the pods evicted for it "
+          "terminate ({})",
+          held->second.size(), message);
+    }
+  }
   PendingJob pending{job.key, job.queue, {}, reason, std::move(message)};
   for (PodId pod : pods) pending.pods.push_back(state_.pods()[pod].pod.key());
   std::sort(pending.pods.begin(), pending.pods.end());

@@ -125,8 +125,16 @@ ClusterSnapshot take_snapshot(ClusterState& state, bool per_node) {
       }
     }
     if (per_node && gpus > 0) {
-      out.nodes.push_back({record.node.name, static_cast<double>(gpus) / gpu_scale,
-                           static_cast<double>(used) / gpu_scale});
+      NodeGpuSample sample{record.node.name, static_cast<double>(gpus) / gpu_scale,
+                           static_cast<double>(used) / gpu_scale};
+      const auto node = static_cast<NodeId>(&record - state.nodes().data());
+      for (GroupId id : state.gpu_sharing().on_node(node)) {
+        const SharedGpu& gpu = state.gpu_sharing().gpus()[id];
+        if (!gpu.present) continue;
+        sample.shared_gpus += 1;
+        sample.gpu_fractions_allocated += share_fraction(gpu.used);
+      }
+      out.nodes.push_back(std::move(sample));
     }
   }
   return out;
@@ -173,9 +181,17 @@ std::vector<prometheus::MetricFamily> snapshot_families(const ClusterSnapshot& s
   auto node_allocated =
       gauge_family("fairway_node_gpus_allocated",
                    "Whole GPUs requested by pods bound or being bound to the node.");
+  auto node_shared = gauge_family(
+      "fairway_node_shared_gpus",
+      "GPUs of the node shared by fractional pods (each held by one reservation pod).");
+  auto node_fractions =
+      gauge_family("fairway_node_gpu_fractions_allocated",
+                   "Sum of the fractions fractional pods hold on the node's shared GPUs.");
   for (const NodeGpuSample& node : snapshot.nodes) {
     add(node_gpus, {{"node", node.node}}, node.gpus);
     add(node_allocated, {{"node", node.node}}, node.gpus_allocated);
+    add(node_shared, {{"node", node.node}}, node.shared_gpus);
+    add(node_fractions, {{"node", node.node}}, node.gpu_fractions_allocated);
   }
   auto gpus =
       gauge_family("fairway_cluster_gpus", "Allocatable whole GPUs of ready, schedulable nodes.");
@@ -194,9 +210,9 @@ std::vector<prometheus::MetricFamily> snapshot_families(const ClusterSnapshot& s
   add(nodes, {}, static_cast<double>(snapshot.nodes_total));
 
   std::vector<prometheus::MetricFamily> out;
-  for (auto* family :
-       {&deserved, &fair, &allocated, &limit, &pending, &pending_pods, &dominant, &info, &node_gpus,
-        &node_allocated, &gpus, &gpus_allocated, &fragmented, &pods, &nodes}) {
+  for (auto* family : {&deserved, &fair, &allocated, &limit, &pending, &pending_pods, &dominant,
+                       &info, &node_gpus, &node_allocated, &node_shared, &node_fractions, &gpus,
+                       &gpus_allocated, &fragmented, &pods, &nodes}) {
     out.push_back(std::move(*family));
   }
   return out;

@@ -39,7 +39,9 @@ struct QueueSample {
 struct NodeGpuSample {
   std::string node;
   double gpus = 0;            // allocatable GPUs
-  double gpus_allocated = 0;  // requested by pods bound or assumed there (fractions count)
+  double gpus_allocated = 0;  // requested by pods bound or assumed there (a shared GPU is one)
+  double shared_gpus = 0;     // GPUs split between fractional pods
+  double gpu_fractions_allocated = 0;  // the fractions held on those GPUs
 };
 
 struct ClusterSnapshot {

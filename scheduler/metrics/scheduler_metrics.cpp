@@ -16,7 +16,6 @@ const prometheus::Histogram::BucketBoundaries kRequestBuckets = {
 
 constexpr const char* kAttemptResultNames[] = {"scheduled", "unschedulable", "error"};
 constexpr const char* kPhaseNames[] = {"snapshot", "fairshare", "allocate", "plan", "bind"};
-constexpr const char* kEvictionActions[] = {"preempt", "reclaim", "consolidate"};
 
 double seconds(std::chrono::nanoseconds duration) {
   return std::chrono::duration<double>(duration).count();
@@ -127,11 +126,6 @@ SchedulerMetrics::SchedulerMetrics(MetricsOptions options)
            .Help(
                "Binding calls that failed, by HTTP code (0: transport error; 409: already bound).")
            .Register(r);
-  evictions_ =
-      &BuildCounter()
-           .Name("fairway_evictions_total")
-           .Help("Pods evicted by the background pass, by action (preempt, reclaim, consolidate).")
-           .Register(r);
   leader_ = &BuildGauge()
                  .Name("fairway_leader")
                  .Help("1 when this replica holds the lease and schedules.")
@@ -152,7 +146,6 @@ SchedulerMetrics::SchedulerMetrics(MetricsOptions options)
     attempt_latency_children_.push_back(
         &attempt_latency_->Add({{"result", result}}, kCycleBuckets));
   }
-  for (const char* action : kEvictionActions) evictions_->Add({{"action", action}});
   cycles_total_ = &cycles_->Add({});
   bind_latency_all_ = &bind_latency_->Add({}, kRequestBuckets);
   binds_total_ = &binds_->Add({});
@@ -199,10 +192,6 @@ void SchedulerMetrics::observe_api_request(std::string_view verb, std::string_vi
     binds_total_->Increment();
   else
     bind_errors_->Add({{"code", std::to_string(code)}}).Increment();
-}
-
-void SchedulerMetrics::count_eviction(std::string_view action) {
-  evictions_->Add({{"action", std::string(action)}}).Increment();
 }
 
 void SchedulerMetrics::set_leader(bool leader) {

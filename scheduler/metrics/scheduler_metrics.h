@@ -80,8 +80,6 @@ class SchedulerMetrics {
   // fairway_bind_duration_seconds.
   void observe_api_request(std::string_view verb, std::string_view path, int code,
                            std::chrono::nanoseconds latency);
-  // fairway_evictions_total{action}: preempt, reclaim or consolidate.
-  void count_eviction(std::string_view action);
   void set_leader(bool leader);
   void set_ready(bool synced);
 
@@ -105,7 +103,6 @@ class SchedulerMetrics {
   prometheus::Family<prometheus::Histogram>* bind_latency_;
   prometheus::Family<prometheus::Counter>* binds_;
   prometheus::Family<prometheus::Counter>* bind_errors_;
-  prometheus::Family<prometheus::Counter>* evictions_;
   prometheus::Family<prometheus::Gauge>* leader_;
   prometheus::Family<prometheus::Gauge>* ready_;
 

@@ -220,6 +220,8 @@ int SchedulerService::run(std::stop_token stop) {
   ReservationManager::Hooks reservation_hooks{hooks.may_write, hooks.on_failed, hooks.on_bound, {}};
   Actuator actuator(client, options_.bind_workers, std::move(hooks));
   add_actuator_sources(metrics_, actuator.stats());
+  add_preemption_sources(metrics_, eviction_stats_);
+  add_reservation_sources(metrics_, reservation_stats_);
 
   std::unique_ptr<Endpoints> endpoints;
   if (!options_.metrics_bind_address.empty() && options_.metrics_bind_address != "0") {
@@ -262,6 +264,7 @@ int SchedulerService::run(std::stop_token stop) {
     return std::chrono::steady_clock::now().time_since_epoch().count();
   };
   std::chrono::nanoseconds snapshot_time{0};  // applying changes since the last cycle
+  std::chrono::nanoseconds plan_time{-1};     // the latest preemption pass; negative: none ran
   std::unordered_map<std::string, std::string> status_written;  // by path
   auto last_status = std::chrono::steady_clock::now() - kStatusPeriod;
   std::optional<CycleResult> status_due;  // the last cycle, its status not yet published
@@ -301,7 +304,14 @@ int SchedulerService::run(std::stop_token stop) {
       reservations.observe(state);
       reservations.reconcile(state);
     }
-    if (synced && may_write()) preemption.maybe_run(state);
+    if (synced && may_write()) {
+      const uint64_t passes = eviction_stats_.passes.load();
+      const auto plan_start = std::chrono::steady_clock::now();
+      preemption.maybe_run(state);
+      if (eviction_stats_.passes.load() != passes) {
+        plan_time = std::chrono::steady_clock::now() - plan_start;
+      }
+    }
     if (!dirty || !synced || !may_write()) continue;
     if (std::chrono::steady_clock::now() < last_cycle + options_.schedule_period) continue;
 
@@ -329,8 +339,10 @@ int SchedulerService::run(std::stop_token stop) {
                            {.snapshot = snapshot_time,
                             .fairshare = std::chrono::nanoseconds(result.stats.fairshare_ns),
                             .allocate = std::chrono::nanoseconds(result.stats.allocate_ns),
+                            .plan = plan_time,
                             .bind = std::chrono::steady_clock::now() - bind_start});
     snapshot_time = std::chrono::nanoseconds(0);
+    plan_time = std::chrono::nanoseconds(-1);
     for (const PendingJob& job : result.pending) {
       for (const std::string& pod : job.pods) {
         auto& last = explained[pod];
@@ -371,6 +383,8 @@ int SchedulerService::run(std::stop_token stop) {
   log::info("scheduler stopping", {{"binds", std::to_string(actuator.stats().binds.load())}});
   if (endpoints) endpoints->stop();  // its questions need the loop, which has ended
   metrics_.remove_sources(kActuatorSources);
+  metrics_.remove_sources(kPreemptionSources);
+  metrics_.remove_sources(kReservationSources);
   preemption.stop();
   actuator.stop();
   reservations.stop();

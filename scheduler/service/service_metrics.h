@@ -11,11 +11,15 @@
 #include "k8s-client/reflector.h"
 #include "scheduler/metrics/scheduler_metrics.h"
 #include "scheduler/service/actuator.h"
+#include "scheduler/service/evictions.h"
+#include "scheduler/service/reservations.h"
 
 namespace fairway {
 
 inline constexpr const char* kInformerSources = "informers";
 inline constexpr const char* kActuatorSources = "actuator";
+inline constexpr const char* kPreemptionSources = "preemption";
+inline constexpr const char* kReservationSources = "reservations";
 
 template <typename... Reflectors>
 void add_informer_sources(metrics::SchedulerMetrics& metrics, const Reflectors&... reflectors) {
@@ -56,6 +60,51 @@ inline void add_actuator_sources(metrics::SchedulerMetrics& metrics, const Actua
   counter("fairway_status_writes_total",
           "Status writes (pod conditions, Queue and PodGroup status) accepted.",
           &stats.status_writes);
+}
+
+// fairway_evictions_total{action} and the pass's refusals, from the Evictor's stats.
+inline void add_preemption_sources(metrics::SchedulerMetrics& metrics, const EvictionStats& stats) {
+  auto add = [&metrics](const char* name, const char* help,
+                        std::vector<std::pair<std::string, std::string>> labels,
+                        const std::atomic<uint64_t>* value) {
+    metrics.add_source(kPreemptionSources,
+                       {name, help, true, std::move(labels),
+                        [value] { return static_cast<double>(value->load()); }});
+  };
+  const char* evictions =
+      "Pods evicted by the background pass, by action (preempt, reclaim, consolidate).";
+  add("fairway_evictions_total", evictions, {{"action", "preempt"}}, &stats.preempt_evictions);
+  add("fairway_evictions_total", evictions, {{"action", "reclaim"}}, &stats.reclaim_evictions);
+  add("fairway_evictions_total", evictions, {{"action", "consolidate"}},
+      &stats.consolidate_evictions);
+  add("fairway_eviction_refusals_total",
+      "Evictions the API server refused with 429 (a PodDisruptionBudget); the plan is dropped.",
+      {}, &stats.refused);
+  add("fairway_eviction_errors_total", "Eviction requests that failed otherwise.", {},
+      &stats.errors);
+  add("fairway_preemption_plans_total", "Plans the background pass committed to.", {},
+      &stats.plans);
+}
+
+// Reservation pods (one per shared GPU) and the fractional-GPU path's failures.
+inline void add_reservation_sources(metrics::SchedulerMetrics& metrics,
+                                    const ReservationStats& stats) {
+  auto add = [&metrics](const char* name, const char* help, const std::atomic<uint64_t>* value) {
+    metrics.add_source(kReservationSources, {name, help, true, {}, [value] {
+                                               return static_cast<double>(value->load());
+                                             }});
+  };
+  add("fairway_reservation_pods_created_total", "GPU reservation pods created (new shared GPUs).",
+      &stats.reservations_created);
+  add("fairway_reservation_pods_deleted_total",
+      "GPU reservation pods deleted (last sharer gone, or orphans).", &stats.reservations_deleted);
+  add("fairway_reservation_rollbacks_total",
+      "Fractional placements rolled back (no GPU UUID in time, ConfigMap or bind failed).",
+      &stats.rollbacks);
+  add("fairway_reservation_uuid_timeouts_total",
+      "Reservation pods that did not report their GPU UUID in time.", &stats.uuid_timeouts);
+  add("fairway_shared_gpu_binds_total", "Fractional pods bound onto shared GPUs.",
+      &stats.shared_binds);
 }
 
 }  // namespace fairway

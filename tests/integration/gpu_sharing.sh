@@ -42,7 +42,8 @@ wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
   fail "timed out waiting for $what"
 }
 
-"$FAIRWAY" apiserver --port 0 --kubeconfig-out "$WORK/kc" >"$WORK/api.log" 2>&1 &
+"$FAIRWAY" apiserver --port 0 --kubeconfig-out "$WORK/kc" --audit-log "$WORK/audit.jsonl" \
+  >"$WORK/api.log" 2>&1 &
 API_PID=$!
 for _ in $(seq 100); do [ -s "$WORK/kc" ] && k get namespaces >/dev/null 2>&1 && break; sleep 0.1; done
 k get namespaces >/dev/null || fail "API server did not come up"
@@ -205,3 +206,9 @@ wait_for 30 "the UUID timeout" grep -q "did not report its GPU UUID" "$WORK/sche
 [ -z "$(node_of g)" ] || fail "pod g was bound without a GPU UUID"
 k get configmap -n team g-fairway-gpu >/dev/null 2>&1 && fail "a ConfigMap was left behind after the rollback"
 echo "a reservation that never reports its UUID is rolled back: ok"
+
+# Every call made above (reservation pods, ConfigMaps, evictions, ...) is one the chart grants.
+source "$REPO/tests/integration/lib/chart_rbac.sh"
+check_chart_rbac "$WORK/audit.jsonl" --client fairway-scheduler=fairway-system/fairway \
+  --client fairway-reservation-agent=fairway-reservation/fairway-reservation
+echo "the chart's RBAC grants every call made: ok"

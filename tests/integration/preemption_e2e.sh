@@ -28,7 +28,8 @@ fail() {
 }
 k() { "$KUBECTL" --kubeconfig "$WORK/kc" "$@"; }
 
-"$FAIRWAY" apiserver --port 0 --kubeconfig-out "$WORK/kc" >"$WORK/api.log" 2>&1 &
+"$FAIRWAY" apiserver --port 0 --kubeconfig-out "$WORK/kc" --audit-log "$WORK/audit.jsonl" \
+  >"$WORK/api.log" 2>&1 &
 API_PID=$!
 for _ in $(seq 100); do [ -s "$WORK/kc" ] && k get namespaces >/dev/null 2>&1 && break; sleep 0.1; done
 k get namespaces >/dev/null || fail "API server did not come up"
@@ -149,3 +150,8 @@ echo "preemption e2e: reclaim decision to eviction request ${ms:-?} ms (pass ${p
 echo "preemption e2e: a-1 created to bound, through a reclaim: $(echo "$t1 - $t0" | bc) s" \
   "(kubectl polling every 0.1 s, --preemption-period=200ms)"
 echo "preemption e2e: ok"
+
+# Every call made above (reservation pods, ConfigMaps, evictions, ...) is one the chart grants.
+source "$REPO/tests/integration/lib/chart_rbac.sh"
+check_chart_rbac "$WORK/audit.jsonl" --client fairway-scheduler=fairway-system/fairway
+echo "the chart's RBAC grants every call made: ok"

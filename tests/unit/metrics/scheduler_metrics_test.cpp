@@ -6,6 +6,7 @@
 #include <prometheus/text_serializer.h>
 
 #include "scheduler/metrics/cluster_snapshot.h"
+#include "scheduler/service/service_metrics.h"
 #include "support/builders.h"
 
 namespace fairway::metrics {
@@ -65,7 +66,27 @@ TEST(SchedulerMetrics, CycleCountsAttemptsByResultAndTimesPhases) {
               HasSubstr("fairway_scheduling_cycle_phase_duration_seconds_count{phase=\"plan\"} 0"));
   EXPECT_THAT(text, HasSubstr("fairway_build_info{version=\"0.1.0\"} 1"));
   EXPECT_THAT(text, HasSubstr("# TYPE fairway_pod_scheduling_duration_seconds histogram"));
-  EXPECT_THAT(text, HasSubstr("fairway_evictions_total{action=\"reclaim\"} 0"));
+}
+
+TEST(SchedulerMetrics, EvictionsAndReservationPodsAreReadFromTheirComponentsStats) {
+  SchedulerMetrics metrics;
+  EvictionStats evictions;
+  ReservationStats reservations;
+  add_preemption_sources(metrics, evictions);
+  add_reservation_sources(metrics, reservations);
+  evictions.reclaim_evictions += 3;
+  evictions.refused += 1;
+  reservations.reservations_created += 2;
+  std::string text = metrics.scrape();
+  EXPECT_THAT(text, HasSubstr("fairway_evictions_total{action=\"reclaim\"} 3"));
+  EXPECT_THAT(text, HasSubstr("fairway_evictions_total{action=\"preempt\"} 0"));
+  EXPECT_THAT(text, HasSubstr("fairway_eviction_refusals_total 1"));
+  EXPECT_THAT(text, HasSubstr("fairway_reservation_pods_created_total 2"));
+  EXPECT_THAT(text, HasSubstr("fairway_reservation_pods_deleted_total 0"));
+  metrics.remove_sources(kPreemptionSources);
+  metrics.remove_sources(kReservationSources);
+  text = metrics.scrape();
+  EXPECT_THAT(text, Not(HasSubstr("fairway_evictions_total")));
 }
 
 TEST(SchedulerMetrics, BindingsAreCountedFromApiRequests) {
@@ -160,6 +181,27 @@ TEST(ClusterSnapshot, QueueGaugesComeFromTheStateInBaseUnits) {
               HasSubstr("fairway_queue_fair_share{queue=\"a\",resource=\"nvidia.com/gpu\"} 9"));
   EXPECT_THAT(text, HasSubstr("fairway_node_gpus_allocated{node=\"n0\"} 5"));
   EXPECT_THAT(text, HasSubstr("fairway_cluster_gpus_fragmented 3"));
+}
+
+TEST(ClusterSnapshot, SharedGpusAndTheirFractionsPerNode) {
+  ClusterState state;
+  Node node = testing::gpu_node("n0", 8);
+  node.labels["nvidia.com/gpu.memory"] = "16384";
+  state.upsert_node(node);
+  state.upsert_queue(testing::queue("a", "", 8, 8));
+  for (const auto& [name, fraction] : {std::pair{"p1", "0.25"}, std::pair{"p2", "0.5"}}) {
+    Pod pod = testing::pod("ns", name, "a", {{"cpu", "1"}});
+    pod.annotations["fairway.dev/gpu-fraction"] = fraction;
+    state.upsert_pod(pod);
+  }
+  assume_all(state, run_cycle(state));
+  const ClusterSnapshot snapshot = take_snapshot(state, true);
+  ASSERT_EQ(snapshot.nodes.size(), 1u);
+  EXPECT_EQ(snapshot.nodes[0].shared_gpus, 1);  // bin-packed onto one GPU
+  EXPECT_DOUBLE_EQ(snapshot.nodes[0].gpu_fractions_allocated, 0.75);
+  const auto text = prometheus::TextSerializer().Serialize(snapshot_families(snapshot));
+  EXPECT_THAT(text, HasSubstr("fairway_node_shared_gpus{node=\"n0\"} 1"));
+  EXPECT_THAT(text, HasSubstr("fairway_node_gpu_fractions_allocated{node=\"n0\"} 0.75"));
 }
 
 TEST(ClusterSnapshot, PerNodeSeriesCanBeSwitchedOff) {

@@ -479,6 +479,28 @@ TEST(Nomination, HoldsCapacityOnlyForAJobThatStillWaits) {
   EXPECT_THAT(held.bindings, IsEmpty());
 }
 
+TEST(Nomination, AJobWaitingForItsVictimsSaysReclaimInProgress) {
+  World w;
+  w.state.upsert_node(gpu_node("n1", 8));
+  w.add(running(pod("ns", "low", "", {{"nvidia.com/gpu", "8"}}), "n1"));
+  w.add(with_priority(pod("ns", "high", "", {{"nvidia.com/gpu", "8"}}), 100));
+  // A plan is committed, but its victim has not left yet (still terminating, holding the GPUs).
+  const PlanResult result = plan_preemptions(w.state, w.memory, w.options, w.clock.fn());
+  ASSERT_THAT(result.plans, SizeIs(1));
+  w.memory.record(result.plans[0], w.clock.now, w.options);
+  // The preemptor does not fit yet, and its explanation says why it will.
+  CycleOptions options;
+  options.nominations = &w.memory.nominations();
+  const CycleResult waiting = run_cycle(w.state, options);
+  ASSERT_THAT(waiting.pending, SizeIs(1));
+  EXPECT_EQ(waiting.pending[0].reason, PendingReason::kReclaimInProgress);
+  EXPECT_THAT(waiting.pending[0].message, HasSubstr("reclaim in progress for it"));
+  // Without a nomination the same wait is a plain "no node fits".
+  const CycleResult plain = run_cycle(w.state);
+  ASSERT_THAT(plain.pending, SizeIs(1));
+  EXPECT_EQ(plain.pending[0].reason, PendingReason::kUnschedulable);
+}
+
 TEST(CoolDown, AnEvictedJobCannotEvictItsEvictorBack) {
   World w;
   w.options.cool_down_ms = 10 * 60 * 1000;

@@ -132,9 +132,21 @@ TEST(Admission, OtherSchedulersAndOperationsAreLeftAlone) {
 TEST(Admission, GarbageIsAnErrorNotACrash) {
   EXPECT_FALSE(review_pod_admission("not json").has_value());
   EXPECT_FALSE(review_pod_admission(R"({"request":{}})").has_value());
-  EXPECT_EQ(serve_webhook("POST", "/mutate", "{").status, 400);
-  EXPECT_EQ(serve_webhook("GET", "/mutate", "").status, 405);
-  EXPECT_EQ(serve_webhook("GET", "/nope", "").status, 404);
+}
+
+TEST(WebhookRoutes, MutateTakesOnlyPostedReviews) {
+  http::Server server(http::ServerOptions{.bind_address = "127.0.0.1:0"});
+  add_webhook_routes(server);
+  const http::Handler* mutate = server.find("/mutate");
+  ASSERT_NE(mutate, nullptr);
+  http::Request request;
+  request.method = "POST";
+  request.body = "{";
+  EXPECT_EQ((*mutate)(request).status, 400);
+  request.method = "GET";
+  EXPECT_EQ((*mutate)(request).status, 405);
+  EXPECT_NE(server.find("/healthz"), nullptr);
+  EXPECT_EQ(server.find("/nope"), nullptr);
 }
 
 TEST(Admission, Base64MatchesRfc4648) {
@@ -145,7 +157,7 @@ TEST(Admission, Base64MatchesRfc4648) {
   EXPECT_EQ(base64_encode("foobar"), "Zm9vYmFy");
 }
 
-// The real thing: the listener with a certificate, a TLS client that verifies it, an
+// The real thing: the shared HTTP server with a certificate, a TLS client that verifies it, an
 // AdmissionReview POSTed to /mutate and the patch read back.
 TEST(WebhookServer, AdmissionReviewRoundTripOverTls) {
   auto cert = apiserver::make_self_signed_cert("fairway-webhook");
@@ -155,8 +167,8 @@ TEST(WebhookServer, AdmissionReviewRoundTripOverTls) {
   std::filesystem::create_directories(dir);
   std::ofstream(dir / "tls.crt") << cert->cert_pem;
   std::ofstream(dir / "tls.key") << cert->key_pem;
-  auto server = WebhookServer::start("127.0.0.1:0", (dir / "tls.crt").string(),
-                                     (dir / "tls.key").string(), &serve_webhook);
+  auto server = start_webhook_server("127.0.0.1:0", (dir / "tls.crt").string(),
+                                     (dir / "tls.key").string());
   ASSERT_TRUE(server.has_value()) << server.error();
 
   k8s::ClusterConfig config;
