@@ -181,6 +181,11 @@ class CycleRunner {
   // Fractional pods (gpu_sharing.h): a place on shared GPUs, and why there is none.
   std::optional<Placed> choose_shared(PodId id, const Scope& scope);
   std::string diagnose_shared(const PodRecord& pod, const Scope& scope) const;
+  // The walk both share: every node of the scope counts once, as the filter that rejects it or,
+  // when it passes the filters, as what `shortfalls(id, record, reasons)` adds.
+  template <typename Shortfalls>
+  std::string count_reasons(const PodRecord& pod, const Scope& scope,
+                            Shortfalls&& shortfalls) const;
 
   // Ledger changes go through these, so fabric capacities and GPU sets follow.
   void take(Placed& placed);
@@ -786,8 +791,9 @@ std::optional<NodeId> CycleRunner::choose_node(const PodRecord& pod, const Scope
   return std::nullopt;
 }
 
-// Why no node fits, counted over every node (of the scope), in kube-scheduler's words.
-std::string CycleRunner::diagnose(const PodRecord& pod, const Scope& scope) const {
+template <typename Shortfalls>
+std::string CycleRunner::count_reasons(const PodRecord& pod, const Scope& scope,
+                                       Shortfalls&& shortfalls) const {
   ReasonCounts reasons;
   int64_t total = 0;
   const auto& nodes = state_.nodes();
@@ -803,6 +809,14 @@ std::string CycleRunner::diagnose(const PodRecord& pod, const Scope& scope) cons
       ++reasons[failure_reason(filtered)];
       continue;
     }
+    shortfalls(id, record, reasons);
+  }
+  return summarize_unschedulable(total, reasons);
+}
+
+// Why no node fits, counted over every node (of the scope), in kube-scheduler's words.
+std::string CycleRunner::diagnose(const PodRecord& pod, const Scope& scope) const {
+  return count_reasons(pod, scope, [&](NodeId id, const NodeRecord&, ReasonCounts& reasons) {
     const ResourceVector& free = ledger_.free(id);
     for (size_t i = 0; i < pod.requests.size(); ++i) {
       const auto r = static_cast<ResourceId>(i);
@@ -811,8 +825,7 @@ std::string CycleRunner::diagnose(const PodRecord& pod, const Scope& scope) cons
                              : "Insufficient " + state_.registry().name(r)];
       }
     }
-  }
-  return summarize_unschedulable(total, reasons);
+  });
 }
 
 // ----------------------------------------------------------------------------- shared GPUs
@@ -901,21 +914,7 @@ std::optional<CycleRunner::Placed> CycleRunner::choose_shared(PodId id, const Sc
 std::string CycleRunner::diagnose_shared(const PodRecord& pod, const Scope& scope) const {
   const GpuFraction& share = *pod.intent.gpu_fraction;
   const ResourceVector base = node_charge(pod);
-  ReasonCounts reasons;
-  int64_t total = 0;
-  const auto& nodes = state_.nodes();
-  for (NodeId id = 0; id < nodes.size(); ++id) {
-    const NodeRecord& record = nodes[id];
-    if (!record.present) continue;
-    if (scope.tree != nullptr &&
-        scope.tree->domain_of(static_cast<size_t>(scope.level), id) != scope.domain) {
-      continue;
-    }
-    ++total;
-    if (const NodeFilterResult filtered = filter_node(pod.pod, record.node); !filtered.fits()) {
-      ++reasons[failure_reason(filtered)];
-      continue;
-    }
+  return count_reasons(pod, scope, [&](NodeId id, const NodeRecord& record, ReasonCounts& reasons) {
     const ResourceVector& free = ledger_.free(id);
     bool short_of_other = false;
     for (size_t i = 0; i < base.size(); ++i) {
@@ -925,7 +924,7 @@ std::string CycleRunner::diagnose_shared(const PodRecord& pod, const Scope& scop
       ++reasons[r == kPods ? std::string("Too many pods")
                            : "Insufficient " + state_.registry().name(r)];
     }
-    if (short_of_other) continue;
+    if (short_of_other) return;
     if (record.allocatable[kGpu] <= 0) {
       ++reasons["Insufficient " + std::string(kGpuResourceName)];
     } else if (share.memory_mib && record.gpu_memory_mib == 0) {
@@ -935,8 +934,7 @@ std::string CycleRunner::diagnose_shared(const PodRecord& pod, const Scope& scop
     } else {
       ++reasons["Insufficient shared " + std::string(kGpuResourceName)];
     }
-  }
-  return summarize_unschedulable(total, reasons);
+  });
 }
 
 // ------------------------------------------------------------------ ledger, GPU sets, islands
