@@ -74,6 +74,7 @@ enum class PendingReason {
   kQueueLimit,         // the queue or an ancestor would exceed its limit
   kQueueInvalid,       // the queue does not exist, is not a leaf, or is invalid
   kInvalidPod,         // bad annotations (the message names them)
+  kQueueNotAllowed,    // the pod's namespace may not use its queue (Queue.spec.namespaceSelector)
 };
 const char* reason_name(PendingReason reason);
 
