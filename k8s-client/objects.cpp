@@ -667,7 +667,7 @@ R read_queue_spec(dom::element value, QueueSpec& queue) {
       LabelSelector& selector = queue.namespace_selector.emplace();
       if (R r = within("namespaceSelector", read_label_selector(field, selector)); !r) {
         selector = LabelSelector{};
-        selector.invalid = describe(r.error());
+        selector.invalid = "spec." + describe(r.error());
       }
       return {};
     }

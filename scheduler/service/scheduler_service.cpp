@@ -196,6 +196,14 @@ int SchedulerService::run(std::stop_token stop) {
     elector_thread = std::jthread([&elector](std::stop_token token) { elector->run(token); });
   }
   auto may_write = [&] { return leader.load() && (!elector || elector->is_leader()); };
+  // Checked again right before each write goes out (after rate-limit and Retry-After waits): a
+  // replica paused past its lease must not send what it decided while it led. Lease requests
+  // themselves are how leadership is won and kept.
+  auto fence = [&may_write](std::string_view, std::string_view path) {
+    return path.find("/leases") != std::string_view::npos || may_write();
+  };
+  client.set_write_fence(fence);
+  writer_client.set_write_fence(fence);
 
   Actuator::Hooks hooks;
   hooks.may_write = may_write;

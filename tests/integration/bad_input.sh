@@ -146,9 +146,17 @@ expect_message default in-broken 'broken'
 expect_message default in-bad-group 'PodGroup default/bad-group: spec.minMember'
 expect_message default bad-topology 'bad-topology'
 expect_message blue intruder 'may not use queue "restricted"'
-k get events -n blue --field-selector involvedObject.name=intruder | grep -q QueueNotAllowed ||
-  fail "no QueueNotAllowed event for blue/intruder"
-echo "ok: blue/intruder has a QueueNotAllowed Event"
+event=""
+for _ in $(seq 100); do
+  event=$(k get events -n blue --field-selector involvedObject.name=intruder,reason=FailedScheduling \
+    -o jsonpath='{.items[*].message}')
+  [ -n "$event" ] && break
+  sleep 0.1
+done
+case "$event" in
+  *'may not use queue "restricted"'*) echo "ok: blue/intruder has a FailedScheduling Event: $event" ;;
+  *) fail "no FailedScheduling Event naming the queue for blue/intruder (got '$event')" ;;
+esac
 
 for _ in $(seq 100); do
   valid=$(k get queue broken -o jsonpath='{.status.conditions[?(@.type=="Valid")].status}/{.status.conditions[?(@.type=="Valid")].reason}')

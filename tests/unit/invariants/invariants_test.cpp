@@ -117,6 +117,8 @@ TEST(Checker, PodGroupMinMemberIsNamespaceScoped) {
   EXPECT_THAT(checker.check(s), IsEmpty());
   s.pod_groups[0]["metadata"]["namespace"] = "team";
   s.taken_ms = 2000;
+  EXPECT_THAT(checker.check(s), IsEmpty());  // partial from now on: the grace period starts
+  s.taken_ms = 2001;
   EXPECT_THAT(names(checker.check(s)), ElementsAre("gang-partial gang/team/g"));
 }
 
@@ -169,14 +171,14 @@ TEST(Checker, SharedGpuFractionsAndMemoryMustFitOneGpu) {
   json another_half = pod("d", "0", "n1", gpu_group, {{"fairway.dev/gpu-fraction", "0.6"}});
   EXPECT_THAT(
       names(checker.check({0, {reservation, half, another_half}, {nodes}, {}, {}})),
-      ElementsAre("gpu-share-overcommit gpu-group/g1", "gpu-share-overcommit gpu-group/g1"));
+      ElementsAre("gpu-share-overcommit gpu-group/g1"));
 }
 
 TEST(Checker, PendingFeasibleFindsPodsThatFitAndSkipsOnesThatCannot) {
   Checker checker;
   json q = {{"fairway.dev/queue", "capped"}};
   json capped = {{"metadata", {{"name", "capped"}}},
-                 {"spec", {{"resources", {{"nvidia.com/gpu", {{"limit", "2"}}}}}}}};
+                 {"spec", {{"resources", {{"nvidia.com/gpu", {{"limit", "1"}}}}}}}};
   Snapshot s{1000,
              {pod("running", "6", "n1"), pod("fits", "2"), pod("too-big", "4"),
               pod("over-limit", "2", "", q),

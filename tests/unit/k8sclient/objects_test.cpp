@@ -160,7 +160,8 @@ TEST(DecodePod, BadQuantityKeepsThePodWithAProblemNamingTheField) {
   ASSERT_EQ(decoded->object.problems.size(), 2U);
   EXPECT_THAT(decoded->object.problems[0],
               HasSubstr("spec.containers[0].resources.requests.cpu: quantity \"abc\""));
-  EXPECT_THAT(decoded->object.problems[1], HasSubstr("spec.overhead.nvidia.com/gpu: quantity \"1e100\""));
+  EXPECT_THAT(decoded->object.problems[1],
+              HasSubstr("spec.overhead.nvidia.com/gpu: quantity \"1e100\""));
 }
 
 TEST(DecodePod, BadFieldsNeverThrow) {
@@ -261,18 +262,21 @@ TEST(DecodeQueue, QuantitiesWeightsDurations) {
 
   // A bad spec keeps the Queue, with a problem naming the field (Valid=False/InvalidSpec).
   auto problem_of = [](const char* json) {
-    auto decoded = decode_queue(json);
-    EXPECT_TRUE(decoded) << json;
-    if (!decoded || decoded->object.problems.size() != 1) return std::string("<no single problem>");
-    EXPECT_EQ(decoded->object.name, "q");
-    return decoded->object.problems[0];
+    auto result = decode_queue(json);
+    EXPECT_TRUE(result) << json;
+    if (!result || result->object.problems.size() != 1) return std::string("<no single problem>");
+    EXPECT_EQ(result->object.name, "q");
+    return result->object.problems[0];
   };
-  EXPECT_THAT(problem_of(R"({"metadata":{"name":"q"},"spec":{"resources":{"cpu":{"quota":"lots"}}}})"),
-              HasSubstr("spec.resources.cpu.quota: quantity \"lots\""));
+  EXPECT_THAT(
+      problem_of(R"({"metadata":{"name":"q"},"spec":{"resources":{"cpu":{"quota":"lots"}}}})"),
+      HasSubstr("spec.resources.cpu.quota: quantity \"lots\""));
   EXPECT_THAT(problem_of(R"({"metadata":{"name":"q"},"spec":{"preemptMinRuntime":"5 minutes"}})"),
               HasSubstr("spec.preemptMinRuntime: duration"));
-  EXPECT_THAT(problem_of(R"({"metadata":{"name":"q"},"spec":{"resources":{"cpu":{"overQuotaWeight":-1}}}})"),
-              HasSubstr("spec.resources.cpu.overQuotaWeight"));
+  EXPECT_THAT(
+      problem_of(
+          R"({"metadata":{"name":"q"},"spec":{"resources":{"cpu":{"overQuotaWeight":-1}}}})"),
+      HasSubstr("spec.resources.cpu.overQuotaWeight"));
   auto not_an_object = decode_queue(R"({"metadata":{"name":"q"},"spec":[1]})");
   ASSERT_TRUE(not_an_object);
   EXPECT_FALSE(not_an_object->object.problems.empty());
@@ -298,9 +302,10 @@ TEST(DecodeQueue, MalformedNamespaceSelectorClosesTheQueue) {
   for (const char* selector :
        {R"({"matchExpressions":[{"key":"a","operator":"Like","values":["x"]}]})",
         R"({"matchExpressions":[{"key":"a","operator":"In"}]})",
-        R"({"matchExpressions":[{"operator":"Exists"}]})", R"({"matchLabels":{"a":1}})", R"("red")"}) {
-    auto decoded = decode_queue(std::string(R"({"metadata":{"name":"q"},"spec":{"namespaceSelector":)") +
-                                selector + "}}");
+        R"({"matchExpressions":[{"operator":"Exists"}]})", R"({"matchLabels":{"a":1}})",
+        R"("red")"}) {
+    auto decoded = decode_queue(
+        std::string(R"({"metadata":{"name":"q"},"spec":{"namespaceSelector":)") + selector + "}}");
     ASSERT_TRUE(decoded) << selector << ": " << decoded.error();
     ASSERT_TRUE(decoded->object.namespace_selector) << selector;
     EXPECT_THAT(decoded->object.namespace_selector->invalid, HasSubstr("spec.namespaceSelector"))
