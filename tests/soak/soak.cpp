@@ -733,6 +733,28 @@ int run(const Options& options) {
                              stuck.size(), options.settle.count());
   }
   const double settle_s = seconds_since(settle_start);
+  // Diagnosis for a liveness failure: do the same pods get bound by schedulers started afresh
+  // (state rebuilt from a LIST)? Yes points at state a long-running replica got wrong; no at the
+  // pods or the checker.
+  if (!stuck.empty()) {
+    for (Replica& r : replicas.all()) {
+      replicas.kill_now(r);
+      replicas.start(r);
+    }
+    size_t still = stuck.size();
+    const auto fresh_start = Clock::now();
+    while (Clock::now() - fresh_start < std::chrono::seconds(options.lease_seconds * 3 + 10)) {
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      if (auto snapshot = check_once(true)) {
+        still = checker.pending_feasible(*snapshot).size();
+        if (still == 0) break;
+      }
+    }
+    std::cout << fmt::format(
+        "  liveness diagnosis: {} feasible pods pending; after restarting every replica "
+        "{} remain ({:.0f} s later)\n",
+        stuck.size(), still, seconds_since(fresh_start));
+  }
 
   // Figures.
   uint64_t faults_total = 0;
