@@ -1,6 +1,7 @@
 # fairway — the two commands a newcomer needs: `make run` and `make test`.
 # Every target first installs missing Debian packages (DESIGN.md §3), idempotently.
 
+SHELL       := /bin/bash
 BUILD_DIR   ?= build
 # Release is -O2 without debug info: a clean build takes minutes instead of half an hour (the
 # Boost.Beast translation units are slow with -g). For debugging: make build BUILD_TYPE=RelWithDebInfo
@@ -9,11 +10,17 @@ BUILD_TYPE  ?= Release
 JOBS        ?= $(shell nproc)
 WERROR      ?= $(if $(CI),ON,OFF)
 CTEST_ARGS  ?=
+# libFuzzer targets build in their own directory with clang (tests/fuzz). `make fuzz` runs each
+# for FUZZ_SECONDS; `make test` runs each for FUZZ_SMOKE_SECONDS when clang++ is installed.
+FUZZ_DIR    ?= build-fuzz
+FUZZ_SECONDS ?= 300
+FUZZ_SMOKE_SECONDS ?= 5
 
 DEBIAN_PACKAGES := cmake g++ make pkg-config \
   libboost1.81-dev libboost-graph1.81-dev libssl-dev libsimdjson-dev nlohmann-json3-dev \
   libyaml-cpp-dev libspdlog-dev libfmt-dev prometheus-cpp-dev libexpected-dev \
-  libgtest-dev libgmock-dev libbenchmark-dev prometheus openssl
+  libgtest-dev libgmock-dev libbenchmark-dev prometheus openssl \
+  clang libclang-rt-14-dev
 # Tools needed as commands rather than as libraries: the Debian package is installed only when
 # the command is missing, so a host that already has it from elsewhere (e.g. nodejs from
 # NodeSource, which bundles npm and conflicts with Debian's npm) is left alone.
@@ -21,7 +28,7 @@ DEBIAN_COMMANDS := npm
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps tools configure build test run bench format tidy clean
+.PHONY: all deps tools configure build test run bench format tidy clean fuzz fuzz-build soak
 
 # Independent clients the integration tests use, unpacked from their Debian packages into
 # .tools/ (not installed system-wide: a host may already ship another kubectl at /usr/bin).
@@ -75,6 +82,32 @@ build: configure
 
 test: build tools
 	cd $(BUILD_DIR) && KUBECTL=$(KUBECTL) HELM=$(HELM) ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+	@if command -v clang++ >/dev/null; then $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS); \
+	  else echo "clang++ not installed: fuzz targets skipped"; fi
+
+$(FUZZ_DIR)/CMakeCache.txt: | deps
+	cmake -S . -B $(FUZZ_DIR) -DFAIRWAY_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++ \
+	  -DFAIRWAY_BUILD_TESTS=OFF -DFAIRWAY_BUILD_BENCHMARKS=OFF
+
+fuzz-build: $(FUZZ_DIR)/CMakeCache.txt
+	cmake --build $(FUZZ_DIR) -j $(JOBS)
+
+# Each target runs from its seeds (tests/fuzz/seeds/NAME, read only) and a growing corpus kept in
+# the build directory. A crash stops the run and leaves crash-* in the current directory: turn it
+# into a unit test, then fix.
+fuzz: fuzz-build
+	@for f in $(FUZZ_DIR)/tests/fuzz/*_fuzz; do \
+	  name=$$(basename $$f); mkdir -p $(FUZZ_DIR)/corpus/$$name; \
+	  echo "== $$name ($(FUZZ_SECONDS) s)"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -print_final_stats=1 \
+	    $(FUZZ_DIR)/corpus/$$name tests/fuzz/seeds/$$name 2>&1 | grep -E 'stat::number_of_executed_units|stat::new_units_added|ERROR|SUMMARY|crash-|Test unit written' ; \
+	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
+
+# The long soak: 50,000 pods through two scheduler replicas under faults for 10 minutes.
+soak: build
+	$(BUILD_DIR)/tests/fairway_soak --fairway $(BUILD_DIR)/fairway --duration 600s --pods 50000 \
+	  --live-pods 3000 --nodes 64
 
 # The embedded default: fairway's built-in demo scenario with a readable report.
 run: build

@@ -96,6 +96,11 @@ tl::expected<void, std::string> merge_file(const std::string& path, Merged& merg
     }
     for (size_t i = 0; i < list.size(); ++i) {
       const YAML::Node item = list[i];
+      // operator[] on a scalar throws in yaml-cpp: check the shape first (found by fuzzing).
+      if (!item.IsMap()) {
+        return Unexpected(
+            fmt::format("kubeconfig {}: {}[{}]: expected a mapping", path, list_name, i));
+      }
       const YAML::Node name = item["name"];
       if (!name || !name.IsScalar()) {
         return Unexpected(fmt::format("kubeconfig {}: {}[{}].name: missing", path, list_name, i));
@@ -182,8 +187,24 @@ std::vector<std::string> split_paths(const std::string& list) {
 
 }  // namespace
 
+namespace {
+tl::expected<ClusterConfig, std::string> load_kubeconfig_unguarded(const std::string& path,
+                                                                   const std::string& context);
+}  // namespace
+
+// yaml-cpp throws on shapes the reader did not expect; the promise is errors as values.
 tl::expected<ClusterConfig, std::string> load_kubeconfig(const std::string& path,
                                                          const std::string& context) {
+  try {
+    return load_kubeconfig_unguarded(path, context);
+  } catch (const YAML::Exception& e) {
+    return Unexpected(fmt::format("kubeconfig {}: {}", path, e.what()));
+  }
+}
+
+namespace {
+tl::expected<ClusterConfig, std::string> load_kubeconfig_unguarded(const std::string& path,
+                                                                   const std::string& context) {
   const std::vector<std::string> files = split_paths(path);
   if (files.empty()) return Unexpected("kubeconfig: no file given");
   Merged merged;
@@ -287,6 +308,7 @@ tl::expected<ClusterConfig, std::string> load_kubeconfig(const std::string& path
   }
   return config;
 }
+}  // namespace
 
 tl::expected<ClusterConfig, std::string> in_cluster_config_at(
     const std::string& service_account_dir) {

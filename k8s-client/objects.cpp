@@ -437,11 +437,21 @@ R read_containers(dom::element value, std::vector<Container>& out) {
   });
 }
 
+// Resource requests that cannot be read (a quantity that overflows, a list that is not a list)
+// do not make the pod vanish: it is kept with a problem, so the scheduler can say why it will
+// never place it, and the fields after it (schedulerName, nodeName) are still read.
+R tolerate(Pod& pod, R result) {
+  if (!result) pod.problems.push_back("spec." + describe(result.error()));
+  return {};
+}
+
 R read_pod_spec(dom::element value, Pod& pod) {
   return for_each_field(value, [&](std::string_view key, dom::element field) -> R {
-    if (key == "containers") return within("containers", read_containers(field, pod.containers));
+    if (key == "containers") {
+      return tolerate(pod, within("containers", read_containers(field, pod.containers)));
+    }
     if (key == "initContainers") {
-      return within("initContainers", read_containers(field, pod.init_containers));
+      return tolerate(pod, within("initContainers", read_containers(field, pod.init_containers)));
     }
     if (key == "schedulerName")
       return within("schedulerName", read_string(field, pod.scheduler_name));
@@ -468,7 +478,9 @@ R read_pod_spec(dom::element value, Pod& pod) {
             return within_index("", i, read_toleration(element, pod.tolerations.emplace_back()));
           }));
     }
-    if (key == "overhead") return within("overhead", read_resource_list(field, pod.overhead));
+    if (key == "overhead") {
+      return tolerate(pod, within("overhead", read_resource_list(field, pod.overhead)));
+    }
     return {};
   });
 }
@@ -585,6 +597,51 @@ R read_queue_resource(dom::element value, std::string_view resource, QueueResour
   });
 }
 
+// metav1.LabelSelector. In/NotIn need values, Exists/DoesNotExist take none (as the API server
+// validates it).
+R read_label_selector(dom::element value, LabelSelector& out) {
+  return for_each_field(value, [&](std::string_view key, dom::element field) -> R {
+    if (key == "matchLabels") return within("matchLabels", read_string_map(field, out.match_labels));
+    if (!(key == "matchExpressions")) return {};
+    return within("matchExpressions", for_each_element(field, [&](size_t i, dom::element element) -> R {
+                    LabelSelectorRequirement& requirement = out.match_expressions.emplace_back();
+                    std::string op;
+                    R r = for_each_field(element, [&](std::string_view k2, dom::element v) -> R {
+                      if (k2 == "key") return within("key", read_string(v, requirement.key));
+                      if (k2 == "operator") return within("operator", read_string(v, op));
+                      if (k2 == "values") {
+                        return within("values", for_each_element(v, [&](size_t j, dom::element e) -> R {
+                                        return within_index("", j,
+                                                            read_string(e, requirement.values.emplace_back()));
+                                      }));
+                      }
+                      return {};
+                    });
+                    using Op = LabelSelectorRequirement::Operator;
+                    if (r && requirement.key.empty()) r = within("key", fail("required"));
+                    if (r) {
+                      if (op == "In") {
+                        requirement.op = Op::kIn;
+                      } else if (op == "NotIn") {
+                        requirement.op = Op::kNotIn;
+                      } else if (op == "Exists") {
+                        requirement.op = Op::kExists;
+                      } else if (op == "DoesNotExist") {
+                        requirement.op = Op::kDoesNotExist;
+                      } else {
+                        r = within("operator", fail(fmt::format("unknown operator \"{}\"", op)));
+                      }
+                    }
+                    const bool needs_values = op == "In" || op == "NotIn";
+                    if (r && needs_values == requirement.values.empty()) {
+                      r = within("values", fail(needs_values ? "required for In and NotIn"
+                                                             : "must be empty for Exists and DoesNotExist"));
+                    }
+                    return within_index("", i, std::move(r));
+                  }));
+  });
+}
+
 R read_queue_spec(dom::element value, QueueSpec& queue) {
   return for_each_field(value, [&](std::string_view key, dom::element field) -> R {
     if (key == "parent") return within("parent", read_string(field, queue.parent));
@@ -610,6 +667,17 @@ R read_queue_spec(dom::element value, QueueSpec& queue) {
     if (key == "reclaimMinRuntime") {
       return within("reclaimMinRuntime",
                     read_duration_seconds(field, queue.reclaim_min_runtime_seconds));
+    }
+    if (key == "namespaceSelector") {
+      if (is_null(field)) return {};
+      // A selector that cannot be read closes the queue (matches no namespace) rather than
+      // failing the whole Queue: its quotas still count, and the reason is in every message.
+      LabelSelector& selector = queue.namespace_selector.emplace();
+      if (R r = within("namespaceSelector", read_label_selector(field, selector)); !r) {
+        selector = LabelSelector{};
+        selector.invalid = "spec." + describe(r.error());
+      }
+      return {};
     }
     return {};
   });
@@ -724,7 +792,14 @@ struct Codec<QueueSpec> {
   static R decode(dom::object object, Decoded<QueueSpec>& out) {
     R r = for_each_field(object, [&](std::string_view key, dom::element field) -> R {
       if (key == "metadata") return within("metadata", read_meta(field, out.meta, {}));
-      if (key == "spec") return within("spec", read_queue_spec(field, out.object));
+      if (key == "spec") {
+        // A spec that cannot be read still names a queue: it is kept with the problem, so the
+        // Queue gets Valid=False/InvalidSpec and its pods say why, instead of vanishing.
+        if (R spec = within("spec", read_queue_spec(field, out.object)); !spec) {
+          out.object.problems.push_back(describe(spec.error()));
+        }
+        return {};
+      }
       return {};
     });
     out.object.name = out.meta.name;
@@ -739,7 +814,13 @@ struct Codec<PodGroup> {
     MetaSink sink{nullptr, nullptr, &group.creation_ms, nullptr};
     R r = for_each_field(object, [&](std::string_view key, dom::element field) -> R {
       if (key == "metadata") return within("metadata", read_meta(field, out.meta, sink));
-      if (key == "spec") return within("spec", read_pod_group_spec(field, group));
+      if (key == "spec") {
+        // Kept with the problem (its gang then says why it waits) rather than dropped.
+        if (R spec = within("spec", read_pod_group_spec(field, group)); !spec) {
+          group.problems.push_back(describe(spec.error()));
+        }
+        return {};
+      }
       return {};
     });
     group.namespace_ = out.meta.namespace_;
@@ -776,6 +857,19 @@ struct Codec<PriorityClass> {
       return {};
     });
     pc.name = out.meta.name;
+    return r;
+  }
+};
+
+template <>
+struct Codec<Namespace> {
+  static R decode(dom::object object, Decoded<Namespace>& out) {
+    MetaSink sink{&out.object.labels, nullptr, nullptr, nullptr};
+    R r = for_each_field(object, [&](std::string_view key, dom::element field) -> R {
+      if (key == "metadata") return within("metadata", read_meta(field, out.meta, sink));
+      return {};
+    });
+    out.object.name = out.meta.name;
     return r;
   }
 };
@@ -1232,6 +1326,9 @@ tl::expected<Decoded<TopologySpec>, std::string> decode_topology(std::string_vie
 tl::expected<Decoded<PriorityClass>, std::string> decode_priority_class(std::string_view json) {
   return decode_document<PriorityClass>(json);
 }
+tl::expected<Decoded<Namespace>, std::string> decode_namespace(std::string_view json) {
+  return decode_document<Namespace>(json);
+}
 
 template <typename T>
 tl::expected<Decoded<T>, std::string> decode_object(std::string_view json) {
@@ -1276,6 +1373,7 @@ FAIRWAY_K8S_INSTANTIATE(QueueSpec)
 FAIRWAY_K8S_INSTANTIATE(PodGroup)
 FAIRWAY_K8S_INSTANTIATE(TopologySpec)
 FAIRWAY_K8S_INSTANTIATE(PriorityClass)
+FAIRWAY_K8S_INSTANTIATE(Namespace)
 #undef FAIRWAY_K8S_INSTANTIATE
 
 tl::expected<ApiStatus, std::string> decode_status(std::string_view json) {

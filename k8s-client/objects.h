@@ -39,8 +39,10 @@ tl::expected<Decoded<QueueSpec>, std::string> decode_queue(std::string_view json
 tl::expected<Decoded<PodGroup>, std::string> decode_pod_group(std::string_view json);
 tl::expected<Decoded<TopologySpec>, std::string> decode_topology(std::string_view json);
 tl::expected<Decoded<PriorityClass>, std::string> decode_priority_class(std::string_view json);
+tl::expected<Decoded<Namespace>, std::string> decode_namespace(std::string_view json);
 
-// The built-in decoder for T (one of Pod, Node, QueueSpec, PodGroup, TopologySpec, PriorityClass):
+// The built-in decoder for T (one of Pod, Node, QueueSpec, PodGroup, TopologySpec, PriorityClass,
+// Namespace):
 // decode_object<Pod> is decode_pod, and so on.
 template <typename T>
 tl::expected<Decoded<T>, std::string> decode_object(std::string_view json);

@@ -55,6 +55,7 @@ constexpr auto named_decoder() {
   if constexpr (std::is_same_v<T, PodGroup>) return &decode_pod_group;
   if constexpr (std::is_same_v<T, TopologySpec>) return &decode_topology;
   if constexpr (std::is_same_v<T, PriorityClass>) return &decode_priority_class;
+  if constexpr (std::is_same_v<T, Namespace>) return &decode_namespace;
 }
 
 template <typename T>
@@ -302,5 +303,6 @@ template class Reflector<QueueSpec>;
 template class Reflector<PodGroup>;
 template class Reflector<TopologySpec>;
 template class Reflector<PriorityClass>;
+template class Reflector<Namespace>;
 
 }  // namespace fairway::k8s

@@ -516,6 +516,8 @@ struct RestClient::Impl {
 
   std::mutex observer_mutex;
   RequestObserver observer;
+  std::mutex fence_mutex;
+  WriteFence fence;
 };
 
 RestClient::RestClient(ClusterConfig config, RestOptions options)
@@ -532,6 +534,11 @@ RestClient::~RestClient() {
 
 void RestClient::stop() {
   impl_->stop_all();
+}
+
+void RestClient::set_write_fence(WriteFence fence) {
+  std::lock_guard lock(impl_->fence_mutex);
+  impl_->fence = std::move(fence);
 }
 
 void RestClient::set_observer(RequestObserver observer) {
@@ -551,6 +558,16 @@ tl::expected<Response, TransportError> RestClient::request(std::string_view meth
   for (int attempt = 0;; ++attempt) {
     if (!impl.sleep_for(impl.limiter.reserve())) {
       return tl::unexpected(TransportError{"client stopped"});
+    }
+    if (verb != http::verb::get) {
+      WriteFence fence;
+      {
+        std::lock_guard lock(impl.fence_mutex);
+        fence = impl.fence;
+      }
+      if (fence && !fence(method, path)) {
+        return tl::unexpected(TransportError{"write fenced: this client may not write now"});
+      }
     }
     const auto started = Clock::now();
     auto result = impl.exchange(verb, path, body, content_type);

@@ -5,6 +5,9 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
+
+#include "queues/label_selector.h"
 
 namespace fairway {
 
@@ -21,6 +24,12 @@ struct QueueSpec {
   std::map<std::string, QueueResourceSpec, std::less<>> resources;  // by resource name
   std::optional<int64_t> preempt_min_runtime_seconds;
   std::optional<int64_t> reclaim_min_runtime_seconds;
+  // Namespaces that may submit to this queue (and its subtree); absent: every namespace.
+  std::optional<LabelSelector> namespace_selector;
+  // Parts of the object the decoder could not read (a quota that is not a quantity, ...), one
+  // message each naming the field. A queue with problems is not usable (reason InvalidSpec in
+  // its Valid condition; its pods stay pending with that message).
+  std::vector<std::string> problems;
 };
 
 }  // namespace fairway

@@ -46,6 +46,7 @@ std::vector<QueueProblem> check_resources(const QueueSpec& spec) {
   auto add = [&](std::string reason, std::string message) {
     problems.push_back({spec.name, std::move(reason), std::move(message), true});
   };
+  for (const std::string& problem : spec.problems) add("InvalidSpec", problem);
   for (const auto& [resource, values] : spec.resources) {
     const int64_t scale = canonical_scale(resource);
     if (values.quota < 0) {
@@ -73,7 +74,7 @@ std::vector<QueueProblem> check_resources(const QueueSpec& spec) {
 
 }  // namespace
 
-// Reasons reported: InvalidName, DuplicateName, UnknownParent, Cycle, NegativeQuota, NegativeLimit,
+// Reasons reported: InvalidSpec (the object could not be read), InvalidName, DuplicateName, UnknownParent, Cycle, NegativeQuota, NegativeLimit,
 // QuotaAboveLimit, NegativeWeight, InvalidWeight, ParentInvalid (blocking); and the warnings
 // ChildrenQuotaExceedParent, DefaultQueueNotLeaf.
 QueueTree QueueTree::build(std::span<const QueueSpec> specs, ResourceRegistry& registry) {

@@ -19,6 +19,7 @@
 #include "scheduler/cycle/shared_gpu_ledger.h"
 #include "scheduler/state/gpu_sharing.h"
 #include "scheduler/state/node_filters.h"
+#include "queues/queue_access.h"
 #include "scheduler/state/pod_intent.h"
 #include "topology/fabric_tree.h"
 
@@ -32,6 +33,7 @@ const char* reason_name(PendingReason reason) {
     case PendingReason::kQueueInvalid: return "QueueInvalid";
     case PendingReason::kInvalidPod: return "InvalidPod";
     case PendingReason::kReclaimInProgress: return "ReclaimInProgress";
+    case PendingReason::kQueueNotAllowed: return "QueueNotAllowed";
   }
   return "Unknown";
 }
@@ -501,8 +503,18 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
         invalid += (invalid.empty() ? "" : "; ") + fmt::format("pod {}: {}", record.pod.name, error);
       }
     }
+    if (const PodGroup* group = job.group.empty() ? nullptr : state_.find_pod_group(job.key)) {
+      for (const std::string& problem : group->problems) {
+        invalid += (invalid.empty() ? "" : "; ") + fmt::format("PodGroup {}: {}", job.key, problem);
+      }
+    }
     if (!invalid.empty()) {
       leave_pending(job, pending, PendingReason::kInvalidPod, invalid);
+      return Attempt::kFailed;
+    }
+    if (auto denial = queue_access_denial(state_.queue_specs(), job.queue, job.namespace_,
+                                          state_.namespace_labels(job.namespace_))) {
+      leave_pending(job, pending, PendingReason::kQueueNotAllowed, std::move(*denial));
       return Attempt::kFailed;
     }
     const uint32_t exist = job.bound + static_cast<uint32_t>(pending.size());

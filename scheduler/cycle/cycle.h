@@ -111,9 +111,10 @@ enum class PendingReason {
   kQueueLimit,         // the queue or an ancestor would exceed its limit
   kQueueInvalid,       // the queue does not exist, is not a leaf, or is invalid
   kInvalidPod,         // bad annotations (the message names them)
-  // Victims are being evicted to make room for this job (set by the preemption/reclaim planner,
-  // not by the cycle): "reclaim in progress for it: evicting 3 pods of queue b".
+  // Victims are being evicted to make room for this job: the cycle says so for a job that holds
+  // a nomination from the preemption pass and does not fit yet.
   kReclaimInProgress,
+  kQueueNotAllowed,    // the pod's namespace may not use its queue (Queue.spec.namespaceSelector)
 };
 const char* reason_name(PendingReason reason);
 

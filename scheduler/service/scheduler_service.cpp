@@ -28,6 +28,8 @@ constexpr const char* kQueuesPath = "/apis/scheduling.fairway.dev/v1alpha1/queue
 constexpr const char* kPodGroupsPath = "/apis/scheduling.fairway.dev/v1alpha1/podgroups";
 constexpr const char* kTopologiesPath = "/apis/scheduling.fairway.dev/v1alpha1/topologies";
 constexpr const char* kPriorityClassesPath = "/apis/scheduling.k8s.io/v1/priorityclasses";
+// Namespaces' labels decide which queues their pods may use (Queue.spec.namespaceSelector).
+constexpr const char* kNamespacesPath = "/api/v1/namespaces";
 
 template <typename T>
 std::unique_ptr<k8s::Reflector<T>> make_reflector(
@@ -90,7 +92,9 @@ int SchedulerService::run(std::stop_token stop) {
   rest.qps = options_.kube_api_qps;
   rest.burst = options_.kube_api_burst;
   rest.pool_size = options_.bind_workers + 2;
-  rest.user_agent = "fairway-scheduler";
+  // The identity in the user agent tells replicas apart in API server audit logs (and lets the
+  // soak test prove that a replica that lost its Lease writes nothing).
+  rest.user_agent = fmt::format("fairway-scheduler ({})", options_.lease.identity);
   k8s::RestClient client(cluster_, rest);
   // Events and status writes get their own client and a smaller budget (a tenth of the main
   // one), as kube-scheduler's event broadcaster is rate limited on its own: under a burst of
@@ -161,7 +165,13 @@ int SchedulerService::run(std::stop_token stop) {
         else priority_classes[pc.name] = pc.value;
       });
 
-  add_informer_sources(metrics_, *pods, *nodes, *queues, *groups, *topologies, *priorities);
+  auto namespaces = make_reflector<Namespace>(
+      client, "namespaces", kNamespacesPath, &k8s::decode_namespace, inbox,
+      [](ClusterState& s, k8s::EventType type, Namespace&& ns) {
+        if (type == k8s::EventType::kDeleted) s.remove_namespace(ns.name);
+        else s.upsert_namespace(std::move(ns));
+      });
+  add_informer_sources(metrics_, *pods, *nodes, *queues, *groups, *topologies, *priorities, *namespaces);
 
   std::vector<std::jthread> threads;
   auto start = [&threads](auto& reflector) {
@@ -173,9 +183,10 @@ int SchedulerService::run(std::stop_token stop) {
   start(groups);
   start(topologies);
   start(priorities);
+  start(namespaces);
   auto all_synced = [&] {
     return pods->synced() && nodes->synced() && queues->synced() && groups->synced() &&
-           topologies->synced() && priorities->synced();
+           topologies->synced() && priorities->synced() && namespaces->synced();
   };
 
   std::atomic<bool> leader{!options_.leader_elect};
@@ -197,6 +208,14 @@ int SchedulerService::run(std::stop_token stop) {
     elector_thread = std::jthread([&elector](std::stop_token token) { elector->run(token); });
   }
   auto may_write = [&] { return leader.load() && (!elector || elector->is_leader()); };
+  // Checked again right before each write goes out (after rate-limit and Retry-After waits): a
+  // replica paused past its lease must not send what it decided while it led. Lease requests
+  // themselves are how leadership is won and kept.
+  auto fence = [&may_write](std::string_view, std::string_view path) {
+    return path.find("/leases") != std::string_view::npos || may_write();
+  };
+  client.set_write_fence(fence);
+  writer_client.set_write_fence(fence);
 
   Actuator::Hooks hooks;
   hooks.may_write = may_write;

@@ -350,6 +350,17 @@ void ClusterState::remove_queue(std::string_view name) {
   if (queue_specs_.erase(std::string(name)) > 0) queues_dirty_ = true;
 }
 
+void ClusterState::upsert_namespace(Namespace ns) {
+  namespaces_.insert_or_assign(std::move(ns.name), std::move(ns.labels));
+}
+
+void ClusterState::remove_namespace(std::string_view name) { namespaces_.erase(std::string(name)); }
+
+const Labels* ClusterState::namespace_labels(std::string_view name) const {
+  auto it = namespaces_.find(std::string(name));
+  return it == namespaces_.end() ? nullptr : &it->second;
+}
+
 const QueueTree& ClusterState::queue_tree() {
   if (queues_dirty_) {
     std::vector<QueueSpec> specs;

@@ -109,6 +109,8 @@ class ClusterState {
   void remove_pod_group(std::string_view key);
   void upsert_topology(TopologySpec topology);
   void remove_topology(std::string_view name);
+  void upsert_namespace(Namespace ns);
+  void remove_namespace(std::string_view name);
 
   // --- placements decided by the cycle ---
   // `gpu_groups`: the shared GPUs a fractional pod joins (existing or new groups).
@@ -126,6 +128,8 @@ class ClusterState {
   const PodRecord* find_pod(std::string_view key) const;
   std::optional<PodId> pod_id(std::string_view key) const;
   const PodGroup* find_pod_group(std::string_view key) const;
+  // A namespace's labels as last seen; nullptr when the namespace is unknown.
+  const Labels* namespace_labels(std::string_view name) const;
   // Jobs with pending pods, by queue name.
   const std::unordered_map<std::string, std::unordered_set<JobId>>& pending_jobs() const {
     return pending_jobs_;
@@ -179,6 +183,7 @@ class ClusterState {
   std::unordered_map<std::string, JobId> job_ids_;
   std::unordered_map<std::string, PodGroup> pod_groups_;
   std::unordered_map<std::string, QueueSpec> queue_specs_;
+  std::unordered_map<std::string, Labels> namespaces_;
   std::unordered_map<std::string, std::unordered_set<JobId>> pending_jobs_;
   std::unordered_map<std::string, QueueUsage> queue_usage_;
   ResourceVector capacity_;

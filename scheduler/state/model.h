@@ -89,6 +89,9 @@ struct Pod {
   Labels node_selector;
   std::vector<NodeSelectorTerm> required_node_affinity;  // empty: no constraint
   std::vector<Toleration> tolerations;
+  // Parts of the pod the decoder could not read (e.g. a resource quantity that overflows), one
+  // message each naming the field. A pod with problems is never scheduled; it says why.
+  std::vector<std::string> problems;
 
   std::string key() const { return namespace_ + "/" + name; }
   // Pods in a terminal phase hold no resources.
@@ -110,8 +113,16 @@ struct PodGroup {
   std::optional<int64_t> schedule_timeout_seconds;
   TopologyConstraint topology_constraint;
   TimeMs creation_ms = 0;
+  // Parts of the spec the decoder could not read, naming the field; its gang is not scheduled.
+  std::vector<std::string> problems;
 
   std::string key() const { return namespace_ + "/" + name; }
+};
+
+// A Namespace: only its labels matter (Queue.spec.namespaceSelector).
+struct Namespace {
+  std::string name;
+  Labels labels;
 };
 
 struct PriorityClass {

@@ -187,6 +187,7 @@ void read_topology(const Pod& pod, PodIntent& intent) {
 
 PodIntent read_pod_intent(const Pod& pod, const PodIntentConfig& config) {
   PodIntent intent;
+  intent.errors = pod.problems;  // what the decoder could not read comes first
   intent.queue = read_queue(pod, config);
   read_gang(pod, intent);
   read_gpu_fraction(pod, intent);

@@ -295,6 +295,11 @@ class Session : public std::enable_shared_from_this<Session<kTls>> {
     if (auto* resp = std::get_if<HttpResponse>(&reply)) {
       server_.log(4, fmt::format("{} {} {}", r.method, r.target, resp->status));
       server_.record(r, resp->status);
+      if (server_.options.audit) {
+        const auto agent = req_[http::field::user_agent];
+        server_.options.audit({r.method, r.target, resp->status,
+                               std::string_view(agent.data(), agent.size())});
+      }
       send(std::move(*resp));
     } else {
       server_.log(3, fmt::format("WATCH {}", r.target));

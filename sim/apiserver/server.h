@@ -34,6 +34,16 @@ struct ServerOptions {
   std::string audit_log_path;
   // Log lines (level, message); level 0 is always interesting, higher is chattier.
   std::function<void(int, std::string_view)> log;
+  // Called (on a server thread) for every answered API request that is not a watch: who wrote
+  // what, for tests that must prove which client made a request (e.g. no write from a scheduler
+  // replica after it lost its Lease). Requests failed or reset by fault injection are not seen.
+  struct AuditRecord {
+    std::string_view method;
+    std::string_view target;
+    int status = 0;
+    std::string_view user_agent;
+  };
+  std::function<void(const AuditRecord&)> audit;
 };
 
 class Server {

@@ -216,7 +216,11 @@ int main(int argc, char** argv) {
       std::cerr << "fairway_rbac_check: not JSON in the audit log: " << line << "\n";
       return 2;
     }
-    Call c{j.value("userAgent", ""), j.value("verb", ""),        j.value("apiGroup", ""),
+    // The client is the User-Agent's product token: "fairway-scheduler (host-42)" and
+    // "kubectl/v1.25 (linux/amd64)" name fairway-scheduler and kubectl.
+    std::string agent = j.value("userAgent", "");
+    agent = agent.substr(0, agent.find_first_of(" /"));
+    Call c{agent,                    j.value("verb", ""),        j.value("apiGroup", ""),
            j.value("resource", ""),  j.value("subresource", ""), j.value("namespace", ""),
            j.value("name", "")};
     if (ignored.count(c.user_agent)) continue;

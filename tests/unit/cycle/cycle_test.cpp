@@ -308,6 +308,78 @@ TEST(Cycle, BadQueuesAndBadAnnotationsAreReportedWithoutStoppingOthers) {
   EXPECT_THAT(pending_job(result, "ns/bad")->message, HasSubstr("fairway.dev/gpu-fraction"));
 }
 
+TEST(Cycle, PodOfANamespaceTheQueueDoesNotAdmitStaysPending) {
+  ClusterState state;
+  state.upsert_node(gpu_node("n0", 8));
+  QueueSpec restricted = queue("restricted", "", 8);
+  restricted.namespace_selector.emplace().match_labels["tenant"] = "red";
+  state.upsert_queue(restricted);
+  state.upsert_namespace({"red-ns", {{"tenant", "red"}}});
+  state.upsert_namespace({"blue-ns", {{"tenant", "blue"}}});
+  state.upsert_pod(pod("red-ns", "allowed", "restricted", {{"nvidia.com/gpu", "1"}}));
+  state.upsert_pod(pod("blue-ns", "intruder", "restricted", {{"nvidia.com/gpu", "1"}}));
+  state.upsert_pod(gang_pod("blue-ns", "g-0", "restricted", "g", 1, {{"nvidia.com/gpu", "1"}}));
+
+  CycleResult result = run_cycle(state);
+  EXPECT_EQ(placements(result).count("red-ns/allowed"), 1U);
+  EXPECT_EQ(placements(result).count("blue-ns/intruder"), 0U);
+  ASSERT_NE(pending_job(result, "blue-ns/intruder"), nullptr);
+  EXPECT_EQ(pending_job(result, "blue-ns/intruder")->reason, PendingReason::kQueueNotAllowed);
+  EXPECT_EQ(std::string(reason_name(PendingReason::kQueueNotAllowed)), "QueueNotAllowed");
+  EXPECT_THAT(pending_job(result, "blue-ns/intruder")->message,
+              HasSubstr("namespace \"blue-ns\" may not use queue \"restricted\""));
+  EXPECT_EQ(pending_job(result, "blue-ns/g")->reason, PendingReason::kQueueNotAllowed);
+
+  // Relabelling the namespace opens the queue to it.
+  assume_all(state, result);
+  state.upsert_namespace({"blue-ns", {{"tenant", "red"}}});
+  result = run_cycle(state);
+  EXPECT_EQ(placements(result).count("blue-ns/intruder"), 1U);
+}
+
+TEST(Cycle, PodGroupThatCouldNotBeReadKeepsItsGangPendingWithTheReason) {
+  ClusterState state;
+  state.upsert_node(gpu_node("n0", 8));
+  state.upsert_queue(queue("q", "", 8));
+  PodGroup group;
+  group.namespace_ = "ns";
+  group.name = "g";
+  group.problems.push_back("spec.minMember: -2 must be >= 0");
+  state.upsert_pod_group(group);
+  state.upsert_pod(gang_pod("ns", "g-0", "q", "g", 1, {{"nvidia.com/gpu", "1"}}));
+  state.upsert_pod(pod("ns", "single", "q", {{"nvidia.com/gpu", "1"}}));
+  const CycleResult result = run_cycle(state);
+  EXPECT_EQ(placements(result).count("ns/single"), 1U);  // other scheduling goes on
+  ASSERT_NE(pending_job(result, "ns/g"), nullptr);
+  EXPECT_EQ(pending_job(result, "ns/g")->reason, PendingReason::kInvalidPod);
+  EXPECT_EQ(pending_job(result, "ns/g")->message, "PodGroup ns/g: spec.minMember: -2 must be >= 0");
+}
+
+TEST(Cycle, PodGroupLookupIsNamespaceScoped) {
+  ClusterState state;
+  state.upsert_node(gpu_node("n0", 8));
+  state.upsert_queue(queue("qa", "", 8));
+  state.upsert_queue(queue("qb", "", 8));
+  PodGroup group;
+  group.namespace_ = "a";
+  group.name = "g";
+  group.min_member = 3;
+  group.queue = "qa";
+  state.upsert_pod_group(group);
+  // A pod of namespace b naming group "g" (and "a/g") is not part of a/g: its own queue, its
+  // own gang size.
+  state.upsert_pod(gang_pod("b", "intruder", "qb", "g", 1, {{"nvidia.com/gpu", "1"}}));
+  state.upsert_pod(gang_pod("b", "slash", "qb", "a/g", 1, {{"nvidia.com/gpu", "1"}}));
+  state.upsert_pod(gang_pod("a", "member-0", "qa", "g", 3, {{"nvidia.com/gpu", "1"}}));
+
+  const CycleResult result = run_cycle(state);
+  EXPECT_EQ(placements(result).count("b/intruder"), 1U);
+  EXPECT_EQ(placements(result).count("b/slash"), 1U);
+  ASSERT_NE(pending_job(result, "a/g"), nullptr);
+  EXPECT_EQ(pending_job(result, "a/g")->reason, PendingReason::kGangIncomplete);
+  EXPECT_EQ(pending_job(result, "a/g")->queue, "qa");
+}
+
 TEST(Cycle, SameStateGivesTheSameDecisions) {
   auto build = [] {
     ClusterState state;

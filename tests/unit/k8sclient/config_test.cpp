@@ -162,6 +162,19 @@ clusters: [{name: k, cluster: {server: "ftp://x"}}]
   EXPECT_FALSE(load_kubeconfig((dir_ / "absent").string()));
 }
 
+// Found by tests/fuzz/kubeconfig_fuzz: a list item that is a scalar made yaml-cpp throw
+// BadSubscript out of load_kubeconfig (an uncaught exception at startup) instead of an error.
+TEST_F(KubeconfigTest, ListItemsThatAreNotMappingsAreErrorsNotExceptions) {
+  for (const char* text : {"clusters:\n- just-a-string\n", "users: [42]\n",
+                           "contexts:\n- [a, b]\ncurrent-context: a\n"}) {
+    const std::string path = write("odd", text);
+    tl::expected<ClusterConfig, std::string> loaded;
+    EXPECT_NO_THROW(loaded = load_kubeconfig(path)) << text;
+    ASSERT_FALSE(loaded) << text;
+    EXPECT_THAT(loaded.error(), HasSubstr("expected a mapping")) << text;
+  }
+}
+
 TEST_F(KubeconfigTest, MergedListFirstWins) {
   const std::string first = write("first", R"(
 current-context: a

@@ -151,13 +151,19 @@ TEST(DecodePod, NullsAreEmpty) {
   EXPECT_TRUE(decoded->object.labels.empty());
 }
 
-TEST(DecodePod, BadQuantityNamesTheField) {
+TEST(DecodePod, BadQuantityKeepsThePodWithAProblemNamingTheField) {
+  // The pod must stay visible so the scheduler can say why it never places it; the fields after
+  // the bad one (schedulerName) are still read.
   auto decoded = decode_pod(
       R"({"metadata":{"name":"p","namespace":"d"},"spec":{"containers":[{"name":"c","resources":)"
-      R"({"requests":{"cpu":"abc"}}}]}})");
-  ASSERT_FALSE(decoded);
-  EXPECT_THAT(decoded.error(),
+      R"({"requests":{"cpu":"abc"}}}],"overhead":{"nvidia.com/gpu":"1e100"},"schedulerName":"fairway"}})");
+  ASSERT_TRUE(decoded) << decoded.error();
+  EXPECT_EQ(decoded->object.scheduler_name, "fairway");
+  ASSERT_EQ(decoded->object.problems.size(), 2U);
+  EXPECT_THAT(decoded->object.problems[0],
               HasSubstr("spec.containers[0].resources.requests.cpu: quantity \"abc\""));
+  EXPECT_THAT(decoded->object.problems[1],
+              HasSubstr("spec.overhead.nvidia.com/gpu: quantity \"1e100\""));
 }
 
 TEST(DecodePod, BadFieldsNeverThrow) {
@@ -166,20 +172,23 @@ TEST(DecodePod, BadFieldsNeverThrow) {
       {R"({"spec":{"priority":99999999999}})", "spec.priority"},
       {R"({"spec":{"tolerations":[{"operator":"Maybe"}]}})", "spec.tolerations[0].operator"},
       {R"({"spec":{"tolerations":[{},{"effect":"Sometimes"}]}})", "spec.tolerations[1].effect"},
-      {R"({"spec":{"containers":[{"resources":{"limits":{"memory":true}}}]}})",
-       "spec.containers[0].resources.limits.memory"},
       {R"({"metadata":{"labels":{"a":1}}})", "metadata.labels.a"},
       {R"({"metadata":{"creationTimestamp":"yesterday"}})", "metadata.creationTimestamp"},
       {R"({"spec":{"affinity":{"nodeAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":)"
        R"({"nodeSelectorTerms":[{"matchExpressions":[{"key":"a","operator":"Near"}]}]}}}}})",
        "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution."
        "nodeSelectorTerms[0].matchExpressions[0].operator"},
-      {R"({"spec":{"containers":{}}})", "spec.containers"},
   };
   for (const auto& [json, path] : cases) {
     auto decoded = decode_pod(json);
     ASSERT_FALSE(decoded) << json;
     EXPECT_THAT(decoded.error(), HasSubstr(std::string(path) + ": ")) << json;
+  }
+  for (const char* json : {R"({"spec":{"containers":[{"resources":{"limits":{"memory":true}}}]}})",
+                           R"({"spec":{"containers":{}}})"}) {
+    auto decoded = decode_pod(json);
+    ASSERT_TRUE(decoded) << json;
+    EXPECT_EQ(decoded->object.problems.size(), 1U) << json;
   }
   EXPECT_FALSE(decode_pod("not json"));
   EXPECT_FALSE(decode_pod("[1,2]"));
@@ -253,18 +262,65 @@ TEST(DecodeQueue, QuantitiesWeightsDurations) {
   EXPECT_EQ(q.preempt_min_runtime_seconds, 300);
   EXPECT_EQ(q.reclaim_min_runtime_seconds, 5400);
 
-  auto bad =
-      decode_queue(R"({"metadata":{"name":"q"},"spec":{"resources":{"cpu":{"quota":"lots"}}}})");
-  ASSERT_FALSE(bad);
-  EXPECT_THAT(bad.error(), HasSubstr("spec.resources.cpu.quota: quantity \"lots\""));
-  auto bad_duration =
-      decode_queue(R"({"metadata":{"name":"q"},"spec":{"preemptMinRuntime":"5 minutes"}})");
-  ASSERT_FALSE(bad_duration);
-  EXPECT_THAT(bad_duration.error(), HasSubstr("spec.preemptMinRuntime: duration"));
-  auto negative = decode_queue(
-      R"({"metadata":{"name":"q"},"spec":{"resources":{"cpu":{"overQuotaWeight":-1}}}})");
-  ASSERT_FALSE(negative);
-  EXPECT_THAT(negative.error(), HasSubstr("spec.resources.cpu.overQuotaWeight"));
+  // A bad spec keeps the Queue, with a problem naming the field (Valid=False/InvalidSpec).
+  auto problem_of = [](const char* json) {
+    auto result = decode_queue(json);
+    EXPECT_TRUE(result) << json;
+    if (!result || result->object.problems.size() != 1) return std::string("<no single problem>");
+    EXPECT_EQ(result->object.name, "q");
+    return result->object.problems[0];
+  };
+  EXPECT_THAT(
+      problem_of(R"({"metadata":{"name":"q"},"spec":{"resources":{"cpu":{"quota":"lots"}}}})"),
+      HasSubstr("spec.resources.cpu.quota: quantity \"lots\""));
+  EXPECT_THAT(problem_of(R"({"metadata":{"name":"q"},"spec":{"preemptMinRuntime":"5 minutes"}})"),
+              HasSubstr("spec.preemptMinRuntime: duration"));
+  EXPECT_THAT(
+      problem_of(
+          R"({"metadata":{"name":"q"},"spec":{"resources":{"cpu":{"overQuotaWeight":-1}}}})"),
+      HasSubstr("spec.resources.cpu.overQuotaWeight"));
+  auto not_an_object = decode_queue(R"({"metadata":{"name":"q"},"spec":[1]})");
+  ASSERT_TRUE(not_an_object);
+  EXPECT_FALSE(not_an_object->object.problems.empty());
+}
+
+TEST(DecodeQueue, NamespaceSelector) {
+  auto decoded = decode_queue(R"({"metadata":{"name":"q"},"spec":{"namespaceSelector":{
+      "matchLabels":{"tenant":"red"},
+      "matchExpressions":[{"key":"tier","operator":"NotIn","values":["free"]},
+                          {"key":"team","operator":"Exists"}]}}})");
+  ASSERT_TRUE(decoded) << decoded.error();
+  ASSERT_TRUE(decoded->object.namespace_selector);
+  const LabelSelector& s = *decoded->object.namespace_selector;
+  EXPECT_EQ(s.invalid, "");
+  EXPECT_EQ(describe_selector(s), "tenant=red,tier notin (free),team");
+
+  auto absent = decode_queue(R"({"metadata":{"name":"q"},"spec":{}})");
+  ASSERT_TRUE(absent);
+  EXPECT_FALSE(absent->object.namespace_selector);
+}
+
+TEST(DecodeQueue, MalformedNamespaceSelectorClosesTheQueue) {
+  for (const char* selector :
+       {R"({"matchExpressions":[{"key":"a","operator":"Like","values":["x"]}]})",
+        R"({"matchExpressions":[{"key":"a","operator":"In"}]})",
+        R"({"matchExpressions":[{"operator":"Exists"}]})", R"({"matchLabels":{"a":1}})",
+        R"("red")"}) {
+    auto decoded = decode_queue(
+        std::string(R"({"metadata":{"name":"q"},"spec":{"namespaceSelector":)") + selector + "}}");
+    ASSERT_TRUE(decoded) << selector << ": " << decoded.error();
+    ASSERT_TRUE(decoded->object.namespace_selector) << selector;
+    EXPECT_THAT(decoded->object.namespace_selector->invalid, HasSubstr("spec.namespaceSelector"))
+        << selector;
+  }
+}
+
+TEST(DecodeNamespace, Labels) {
+  auto decoded = decode_namespace(
+      R"({"metadata":{"name":"team-a","labels":{"tenant":"red"}},"spec":{"finalizers":["kubernetes"]}})");
+  ASSERT_TRUE(decoded) << decoded.error();
+  EXPECT_EQ(decoded->object.name, "team-a");
+  EXPECT_THAT(decoded->object.labels, ElementsAre(Pair("tenant", "red")));
 }
 
 TEST(DecodePodGroup, AllFields) {
@@ -289,8 +345,10 @@ TEST(DecodePodGroup, AllFields) {
   EXPECT_EQ(g.creation_ms, 1714564801000);
   auto bad =
       decode_pod_group(R"({"metadata":{"name":"g","namespace":"n"},"spec":{"minMember":-2}})");
-  ASSERT_FALSE(bad);
-  EXPECT_THAT(bad.error(), HasSubstr("spec.minMember"));
+  ASSERT_TRUE(bad) << bad.error();  // kept, with the problem: its gang says why it waits
+  ASSERT_EQ(bad->object.problems.size(), 1U);
+  EXPECT_THAT(bad->object.problems[0], HasSubstr("spec.minMember"));
+  EXPECT_EQ(bad->object.name, "g");
 }
 
 TEST(DecodeTopology, Levels) {

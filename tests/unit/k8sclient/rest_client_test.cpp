@@ -148,6 +148,40 @@ TEST(RestClient, TooManyRequestsHonoursRetryAfter) {
   EXPECT_EQ(refused->retry_after, "1");
 }
 
+TEST(RestClient, WriteFenceIsCheckedBeforeEveryAttemptIncludingAfterRetryAfter) {
+  // A write decided while leading, held up by a 429's Retry-After during which the lease is
+  // lost, must not go out.
+  std::atomic<int> writes{0};
+  TestServer server([&](const TestRequest& req, Responder& out) {
+    if (req.method != "GET" && ++writes == 1) {
+      out.reply(429, R"({"kind":"Status","code":429})", {{"Retry-After", "1"}});
+    } else {
+      out.reply(200, "{}");
+    }
+  });
+  RestClient client(plain_config(server));
+  std::atomic<bool> leading{true};
+  std::vector<std::string> fenced_paths;
+  client.set_write_fence([&](std::string_view method, std::string_view path) {
+    EXPECT_NE(method, "GET");
+    fenced_paths.emplace_back(path);
+    return leading.load();
+  });
+  std::thread lose_lease([&] {
+    std::this_thread::sleep_for(300ms);
+    leading = false;
+  });
+  auto bind = client.request("POST", "/api/v1/namespaces/d/pods/p/binding", "{}");
+  lose_lease.join();
+  ASSERT_FALSE(bind);
+  EXPECT_THAT(bind.error().message, ::testing::HasSubstr("write fenced"));
+  EXPECT_EQ(writes, 1);  // the retry after Retry-After was never sent
+  EXPECT_EQ(fenced_paths.size(), 2U);
+  auto read = client.get("/api/v1/pods");  // reads are never fenced
+  ASSERT_TRUE(read);
+  EXPECT_EQ(read->status, 200);
+}
+
 TEST(RestClient, RateLimitSpacesRequests) {
   TestServer server([](const TestRequest&, Responder& out) { out.reply(200, "{}"); });
   RestOptions options;

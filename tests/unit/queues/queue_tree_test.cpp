@@ -97,6 +97,15 @@ TEST(QueueTree, InvalidDefaultIsReplacedByImplicitOne) {
   EXPECT_EQ(tree.problem_of("default")->reason, "NegativeQuota");
 }
 
+TEST(QueueTree, SpecThatCouldNotBeReadBlocksTheQueueAndItsSubtree) {
+  QueueSpec broken = QueueBuilder("org").gpu(8);
+  broken.problems.push_back("spec.resources.cpu.quota: quantity \"lots\": not a number");
+  const QueueTree tree = build({broken, QueueBuilder("team", "org").gpu(4), QueueBuilder("other").gpu(4)});
+  EXPECT_THAT(reasons(tree), ElementsAre(Reason{"org", "InvalidSpec"}, Reason{"team", "ParentInvalid"}));
+  ASSERT_NE(tree.problem_of("org"), nullptr);
+  EXPECT_EQ(tree.problem_of("org")->message, broken.problems[0]);
+}
+
 TEST(QueueTree, DefaultWithChildrenIsReported) {
   const QueueTree tree = build({QueueBuilder("default"), QueueBuilder("x", "default")});
   EXPECT_EQ(tree.default_queue(), kNoQueue);

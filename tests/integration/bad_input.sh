@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# Bad input through the embedded API server and the real scheduler: a Queue whose spec cannot be
+# read, a PodGroup with minMember -2, a Topology without node labels, pods with absurd or
+# unreadable requests, annotations out of range, a pod with a 512 KiB annotation, and a pod from
+# a namespace its queue does not admit (Queue.spec.namespaceSelector). Each gets a clear
+# condition or Event, and the good pods created around them are bound all the same.
+set -euo pipefail
+
+FAIRWAY="$(realpath "$1")"
+REPO="$(cd "$(dirname "$0")/../.." && pwd)"
+KUBECTL="${KUBECTL:-$REPO/.tools/bin/kubectl}"
+WORK="$(mktemp -d)"
+API_PID=""
+SCHED_PID=""
+cleanup() {
+  [ -n "$SCHED_PID" ] && kill "$SCHED_PID" 2>/dev/null || true
+  [ -n "$API_PID" ] && kill "$API_PID" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+fail() {
+  echo "FAIL: $*" >&2
+  echo "--- scheduler log (tail)" >&2; tail -30 "$WORK/sched.log" >&2 || true
+  exit 1
+}
+k() { "$KUBECTL" --kubeconfig "$WORK/kc" "$@"; }
+
+"$FAIRWAY" apiserver --port 0 --kubeconfig-out "$WORK/kc" >"$WORK/api.log" 2>&1 &
+API_PID=$!
+for _ in $(seq 100); do [ -s "$WORK/kc" ] && k get namespaces >/dev/null 2>&1 && break; sleep 0.1; done
+k get namespaces >/dev/null || fail "API server did not come up"
+
+cat >"$WORK/node.json" <<'JSON'
+{"apiVersion":"v1","kind":"Node","metadata":{"name":"gpu-0","labels":{"kubernetes.io/hostname":"gpu-0"}},
+ "status":{"allocatable":{"cpu":"64","memory":"512Gi","nvidia.com/gpu":"8","pods":"110"},
+           "conditions":[{"type":"Ready","status":"True"}]}}
+JSON
+k create -f "$WORK/node.json" >/dev/null
+k create namespace red >/dev/null
+k label namespace red tenant=red >/dev/null
+k create namespace blue >/dev/null
+k label namespace blue tenant=blue >/dev/null
+k apply -f - >/dev/null <<'YAML'
+apiVersion: scheduling.fairway.dev/v1alpha1
+kind: Queue
+metadata: {name: good}
+spec: {resources: {nvidia.com/gpu: {quota: 4}}}
+---
+apiVersion: scheduling.fairway.dev/v1alpha1
+kind: Queue
+metadata: {name: broken}
+spec: {resources: {nvidia.com/gpu: {quota: lots}}}
+---
+apiVersion: scheduling.fairway.dev/v1alpha1
+kind: Queue
+metadata: {name: restricted}
+spec:
+  namespaceSelector: {matchLabels: {tenant: red}}
+  resources: {nvidia.com/gpu: {quota: 2}}
+---
+apiVersion: scheduling.fairway.dev/v1alpha1
+kind: PodGroup
+metadata: {name: bad-group, namespace: default}
+spec: {minMember: -2, queue: good}
+---
+apiVersion: scheduling.fairway.dev/v1alpha1
+kind: Topology
+metadata: {name: bad-topology}
+spec: {levels: [{bandwidthGBps: 10}]}
+YAML
+
+pod() {  # ns name queue gpus [annotations-yaml]
+  cat <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: $2, namespace: $1, labels: {fairway.dev/queue: $3}, annotations: {${5:-}}}
+spec:
+  schedulerName: fairway
+  containers: [{name: main, image: pause, resources: {limits: {nvidia.com/gpu: "$4"}}}]
+---
+YAML
+}
+
+"$FAIRWAY" scheduler --kubeconfig "$WORK/kc" --leader-elect=false --schedule-period=20ms >>"$WORK/sched.log" 2>&1 &
+SCHED_PID=$!
+
+{
+  pod default good-1 good 1
+  pod default absurd good 1e100
+  pod default too-many good 100000
+  pod default bad-fraction good 0 'fairway.dev/gpu-fraction: "1.5"'
+  pod default bad-min-member good 1 'fairway.dev/pod-group: g2, fairway.dev/min-member: "-3"'
+  pod default in-broken broken 1
+  pod default in-bad-group good 1 'fairway.dev/pod-group: bad-group'
+  pod default bad-topology good 1 'fairway.dev/pod-group: g3, fairway.dev/min-member: "1", fairway.dev/topology: bad-topology, fairway.dev/topology-required-level: rack'
+  pod blue intruder restricted 1
+  pod red allowed restricted 1
+} | k create -f - >/dev/null
+# A 512 KiB annotation: big objects are decoded like any other.
+{
+  printf 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: huge-annotation\n  namespace: default\n'
+  printf '  labels: {fairway.dev/queue: good}\n  annotations:\n    blob: "'
+  head -c 393216 /dev/zero | base64 -w0
+  printf '"\nspec:\n  schedulerName: fairway\n'
+  printf '  containers: [{name: main, image: pause, resources: {limits: {nvidia.com/gpu: "1"}}}]\n'
+} >"$WORK/huge.yaml"
+k create -f "$WORK/huge.yaml" >/dev/null
+pod default good-2 good 1 | k create -f - >/dev/null
+
+message() {  # ns pod → its PodScheduled message once set
+  local msg=""
+  for _ in $(seq 150); do
+    msg=$(k get pod -n "$1" "$2" -o jsonpath='{.status.conditions[?(@.type=="PodScheduled")].message}')
+    [ -n "$msg" ] && break
+    sleep 0.1
+  done
+  echo "$msg"
+}
+expect_message() {  # ns pod pattern
+  local msg
+  msg=$(message "$1" "$2")
+  case "$msg" in
+    *$3*) echo "ok: $1/$2 says: ${msg:0:160}" ;;
+    *) fail "$1/$2: PodScheduled message '$msg' does not contain '$3'" ;;
+  esac
+  [ -z "$(k get pod -n "$1" "$2" -o jsonpath='{.spec.nodeName}')" ] || fail "$1/$2 was bound"
+}
+expect_bound() {  # ns pod
+  for _ in $(seq 150); do
+    [ -n "$(k get pod -n "$1" "$2" -o jsonpath='{.spec.nodeName}')" ] && { echo "ok: $1/$2 bound"; return 0; }
+    sleep 0.1
+  done
+  fail "$1/$2 was not bound"
+}
+
+expect_bound default good-1
+expect_bound default good-2
+expect_bound default huge-annotation
+expect_bound red allowed
+expect_message default absurd 'quantity'
+expect_message default too-many 'Insufficient nvidia.com/gpu'
+expect_message default bad-fraction 'fairway.dev/gpu-fraction'
+expect_message default bad-min-member 'fairway.dev/min-member'
+expect_message default in-broken 'broken'
+expect_message default in-bad-group 'PodGroup default/bad-group: spec.minMember'
+expect_message default bad-topology 'bad-topology'
+expect_message blue intruder 'may not use queue "restricted"'
+event=""
+for _ in $(seq 100); do
+  event=$(k get events -n blue --field-selector involvedObject.name=intruder,reason=FailedScheduling \
+    -o jsonpath='{.items[*].message}')
+  [ -n "$event" ] && break
+  sleep 0.1
+done
+case "$event" in
+  *'may not use queue "restricted"'*) echo "ok: blue/intruder has a FailedScheduling Event: $event" ;;
+  *) fail "no FailedScheduling Event naming the queue for blue/intruder (got '$event')" ;;
+esac
+
+for _ in $(seq 100); do
+  valid=$(k get queue broken -o jsonpath='{.status.conditions[?(@.type=="Valid")].status}/{.status.conditions[?(@.type=="Valid")].reason}')
+  [ "$valid" = "False/InvalidSpec" ] && break
+  sleep 0.1
+done
+[ "$valid" = "False/InvalidSpec" ] || fail "Queue broken: Valid condition is '$valid', want False/InvalidSpec"
+echo "ok: Queue broken is Valid=False/InvalidSpec: $(k get queue broken -o jsonpath='{.status.conditions[?(@.type=="Valid")].message}')"
+kill -0 "$SCHED_PID" || fail "the scheduler died"
+echo "bad_input: passed"
