@@ -7,7 +7,7 @@
 namespace fairway {
 
 bool selector_matches(const LabelSelector& selector,
-                      const std::map<std::string, std::string, std::less<>>& labels) {
+                      const FlatMap<std::string, std::string>& labels) {
   if (!selector.invalid.empty()) return false;
   for (const auto& [key, value] : selector.match_labels) {
     auto it = labels.find(key);

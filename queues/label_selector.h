@@ -2,9 +2,10 @@
 // A Kubernetes metav1.LabelSelector (matchLabels + matchExpressions), decoded, and its matching.
 // Used by Queue.spec.namespaceSelector to say which namespaces may submit to a queue.
 
-#include <map>
 #include <string>
 #include <vector>
+
+#include "queues/flat_map.h"
 
 namespace fairway {
 
@@ -16,7 +17,7 @@ struct LabelSelectorRequirement {
 };
 
 struct LabelSelector {
-  std::map<std::string, std::string, std::less<>> match_labels;
+  FlatMap<std::string, std::string> match_labels;
   std::vector<LabelSelectorRequirement> match_expressions;
   // Set when the object's selector could not be read: such a selector matches nothing, so a
   // mistyped selector closes the queue instead of opening it to every namespace.
@@ -26,7 +27,7 @@ struct LabelSelector {
 // True when every matchLabels entry and every expression holds for `labels` (an empty, valid
 // selector matches everything, as in Kubernetes).
 bool selector_matches(const LabelSelector& selector,
-                      const std::map<std::string, std::string, std::less<>>& labels);
+                      const FlatMap<std::string, std::string>& labels);
 
 // "team=a,tier in (gold,silver),!legacy" — for messages.
 std::string describe_selector(const LabelSelector& selector);

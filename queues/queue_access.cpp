@@ -10,8 +10,8 @@ namespace fairway {
 std::optional<std::string> queue_access_denial(
     const std::unordered_map<std::string, QueueSpec>& queues, std::string_view queue,
     std::string_view namespace_name,
-    const std::map<std::string, std::string, std::less<>>* namespace_labels) {
-  std::map<std::string, std::string, std::less<>> labels;
+    const FlatMap<std::string, std::string>* namespace_labels) {
+  FlatMap<std::string, std::string> labels;
   if (namespace_labels != nullptr) labels = *namespace_labels;
   labels.insert_or_assign(std::string(kNamespaceNameLabel), std::string(namespace_name));
 

@@ -10,12 +10,12 @@
 // labels are unknown matches no selector (fail closed). A queue that does not exist is not an
 // access question (the scheduler reports it as QueueInvalid), so it is allowed here.
 
-#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 
+#include "queues/flat_map.h"
 #include "queues/queue_spec.h"
 
 namespace fairway {
@@ -27,6 +27,6 @@ inline constexpr std::string_view kNamespaceNameLabel = "kubernetes.io/metadata.
 std::optional<std::string> queue_access_denial(
     const std::unordered_map<std::string, QueueSpec>& queues, std::string_view queue,
     std::string_view namespace_name,
-    const std::map<std::string, std::string, std::less<>>* namespace_labels);
+    const FlatMap<std::string, std::string>* namespace_labels);
 
 }  // namespace fairway

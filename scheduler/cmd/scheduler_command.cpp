@@ -17,7 +17,6 @@
 #include "scheduler/cmd/flags.h"
 #include "scheduler/service/log.h"
 #include "scheduler/service/scheduler_service.h"
-#include "scheduler/webhook/webhook_server.h"
 
 namespace fairway::cmd {
 namespace {
@@ -200,26 +199,9 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
     stop.request_stop();
   });
 
-  // The fractional-GPU admission webhook (HTTPS only: the API server calls webhooks over TLS).
-  std::unique_ptr<http::Server> webhook_server;
-  if (webhook_bind_address != "0" && !webhook_bind_address.empty()) {
-    if (webhook_cert_file.empty() || webhook_key_file.empty()) {
-      log::warn("admission webhook not served: --webhook-tls-cert-file and --webhook-tls-key-file "
-                "are needed",
-                {{"address", webhook_bind_address}});
-    } else {
-      auto started =
-          webhook::start_webhook_server(webhook_bind_address, webhook_cert_file, webhook_key_file);
-      if (!started) {
-        err << "fairway scheduler: " << started.error() << "\n";
-        return 1;
-      }
-      webhook_server = std::move(*started);
-      log::info("admission webhook serving",
-                {{"address", webhook_bind_address}, {"port", std::to_string(webhook_server->port())}});
-    }
-  }
-
+  options.webhook_bind_address = webhook_bind_address;
+  options.webhook_cert_file = webhook_cert_file;
+  options.webhook_key_file = webhook_key_file;
   SchedulerService service(std::move(*cluster), std::move(options));
   const int code = service.run(stop.get_token());
   // Wake the waiter if the service ended on its own.
@@ -228,7 +210,6 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
   }
   pthread_kill(waiter.native_handle(), SIGTERM);
   waiter.join();
-  if (webhook_server) webhook_server->stop();
   return code;
 }
 

@@ -1,6 +1,5 @@
 #include "scheduler/service/endpoints.h"
 
-#include <future>
 #include <optional>
 
 #include "scheduler/metrics/cluster_snapshot.h"
@@ -8,26 +7,6 @@
 
 namespace fairway {
 namespace {
-
-// Runs `question` on the loop thread and waits for its answer; nullopt when the loop does not
-// answer in time (busy in a long cycle, or shutting down).
-template <typename T>
-std::optional<T> ask_loop(Inbox& inbox, const std::atomic<bool>& stopping,
-                          std::chrono::milliseconds timeout,
-                          std::function<T(ClusterState&)> question) {
-  auto promise = std::make_shared<std::promise<T>>();
-  auto answer = promise->get_future();
-  inbox.ask([promise, question = std::move(question)](ClusterState& state) {
-    promise->set_value(question(state));
-  });
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!stopping.load()) {
-    if (answer.wait_for(std::chrono::milliseconds(50)) == std::future_status::ready)
-      return answer.get();
-    if (std::chrono::steady_clock::now() >= deadline) break;
-  }
-  return std::nullopt;
-}
 
 std::string percent_decode(std::string_view text) {
   std::string out;

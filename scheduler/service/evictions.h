@@ -76,6 +76,9 @@ class Evictor {
   Evictor& operator=(const Evictor&) = delete;
 
   void carry_out(PreemptionPlan plan, std::chrono::steady_clock::time_point decided);
+  void set_write_fence(k8s::RestClient::WriteFence fence) {
+    client_.set_write_fence(std::move(fence));
+  }
   void stop();
 
  private:
@@ -112,6 +115,8 @@ class PreemptionPass {
   // Runs a pass if one is due and some job waits. Call on the loop thread, between cycles.
   void maybe_run(ClusterState& state);
   void stop() { evictor_.stop(); }
+  // The replica's write fence (RestClient::set_write_fence) on the eviction client too.
+  void set_write_fence(k8s::RestClient::WriteFence fence) { evictor_.set_write_fence(std::move(fence)); }
 
   const EvictionStats& stats() const { return stats_; }
 

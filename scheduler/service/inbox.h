@@ -2,10 +2,14 @@
 // The scheduler loop's inbox: informer threads and bind workers post changes to the cluster
 // state here; only the loop thread applies them, so ClusterState needs no locks.
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <future>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "scheduler/state/cluster_state.h"
@@ -72,5 +76,26 @@ class Inbox {
   std::vector<Read> reads_;
   bool woken_ = false;
 };
+
+// Runs `question` on the loop thread and waits for its answer (HTTP threads: debug pages, metric
+// snapshots, admission checks); nullopt when the loop does not answer in time (busy in a long
+// cycle, or shutting down).
+template <typename T>
+std::optional<T> ask_loop(Inbox& inbox, const std::atomic<bool>& stopping,
+                          std::chrono::milliseconds timeout,
+                          std::function<T(ClusterState&)> question) {
+  auto promise = std::make_shared<std::promise<T>>();
+  auto answer = promise->get_future();
+  inbox.ask([promise, question = std::move(question)](ClusterState& state) {
+    promise->set_value(question(state));
+  });
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!stopping.load()) {
+    if (answer.wait_for(std::chrono::milliseconds(50)) == std::future_status::ready)
+      return answer.get();
+    if (std::chrono::steady_clock::now() >= deadline) break;
+  }
+  return std::nullopt;
+}
 
 }  // namespace fairway

@@ -1,5 +1,8 @@
 #include "scheduler/service/scheduler_service.h"
 
+#include "scheduler/state/admission_policy.h"
+#include "scheduler/webhook/webhook_server.h"
+
 #include <map>
 #include <optional>
 #include <memory>
@@ -86,6 +89,44 @@ SchedulerService::SchedulerService(k8s::ClusterConfig cluster, SchedulerOptions 
     : cluster_(std::move(cluster)),
       options_(std::move(options)),
       metrics_(metrics::MetricsOptions{.per_node = options_.per_node_metrics}) {}
+
+std::unique_ptr<http::Server> SchedulerService::start_webhook(Inbox& inbox) {
+  const std::string& address = options_.webhook_bind_address;
+  if (address.empty() || address == "0") return nullptr;
+  if (options_.webhook_cert_file.empty() || options_.webhook_key_file.empty()) {
+    log::warn("admission webhook not served: --webhook-tls-cert-file and --webhook-tls-key-file "
+              "are needed",
+              {{"address", address}});
+    return nullptr;
+  }
+  webhook::AdmissionConfig config{.scheduler_name = options_.scheduler_name,
+                                  .intent = options_.intent,
+                                  .tenant_denials = {}};
+  // Queue access and fairway-owned keys are checked against this replica's state. A loop that
+  // does not answer in time admits: the cycle enforces the same rules (QueueNotAllowed).
+  config.tenant_denials = [this, &inbox](const Pod& pod) {
+    const std::string reservation_namespace = options_.reservations.namespace_;
+    auto denials = ask_loop<std::vector<std::string>>(
+        inbox, webhook_stopping_, std::chrono::seconds(2),
+        [&pod, &reservation_namespace, this](ClusterState& state) {
+          AdmissionContext context{.queues = &state.queue_specs(),
+                                   .namespace_labels = state.namespace_labels(pod.namespace_),
+                                   .intent = options_.intent,
+                                   .reservation_namespace = reservation_namespace};
+          return tenant_pod_denials(pod, context);
+        });
+    return denials.value_or(std::vector<std::string>{});
+  };
+  auto started = webhook::start_webhook_server(address, options_.webhook_cert_file,
+                                               options_.webhook_key_file, std::move(config));
+  if (!started) {
+    log::error("admission webhook not served", {{"address", address}, {"error", started.error()}});
+    return nullptr;
+  }
+  log::info("admission webhook serving",
+            {{"address", address}, {"port", std::to_string((*started)->port())}});
+  return std::move(*started);
+}
 
 int SchedulerService::run(std::stop_token stop) {
   k8s::RestOptions rest;
@@ -242,6 +283,7 @@ int SchedulerService::run(std::stop_token stop) {
   add_preemption_sources(metrics_, eviction_stats_);
   add_reservation_sources(metrics_, reservation_stats_);
 
+  std::unique_ptr<http::Server> webhook = start_webhook(inbox);
   std::unique_ptr<Endpoints> endpoints;
   if (!options_.metrics_bind_address.empty() && options_.metrics_bind_address != "0") {
     endpoints = std::make_unique<Endpoints>(
@@ -262,6 +304,7 @@ int SchedulerService::run(std::stop_token stop) {
                             [&inbox](std::function<void()> work) {
                               inbox.post([work = std::move(work)](ClusterState&) { work(); });
                             });
+  preemption.set_write_fence(fence);
   reservation_hooks.on_rollback = [&actuator](const Binding& binding, const std::string& why) {
     actuator.explain({binding.pod, binding.uid, "ReservationFailed",
                       "shared GPU placement rolled back: " + why});
@@ -400,6 +443,8 @@ int SchedulerService::run(std::stop_token stop) {
   // Shutdown order: finish queued binds, release the lease (still needs the client), then close
   // the watches so the reflector threads return.
   log::info("scheduler stopping", {{"binds", std::to_string(actuator.stats().binds.load())}});
+  webhook_stopping_ = true;
+  if (webhook) webhook->stop();
   if (endpoints) endpoints->stop();  // its questions need the loop, which has ended
   metrics_.remove_sources(kActuatorSources);
   metrics_.remove_sources(kPreemptionSources);

@@ -19,6 +19,8 @@
 #include "k8s-client/leader_election.h"
 #include "k8s-client/rest_client.h"
 #include "scheduler/cycle/cycle.h"
+#include "scheduler/http/http_server.h"
+#include "scheduler/service/inbox.h"
 #include "scheduler/metrics/scheduler_metrics.h"
 #include "scheduler/service/evictions.h"
 #include "scheduler/service/reservations.h"
@@ -40,6 +42,11 @@ struct SchedulerOptions {
   bool per_node_metrics = true;  // fairway_node_* series (one per node)
   PreemptionOptions preemption;  // the background preempt/reclaim/consolidate pass
   ReservationOptions reservations;  // fractional GPUs (docs/gpu-sharing.md)
+  // The mutating admission webhook (/mutate, HTTPS only); "" or "0": off. Served by every
+  // replica, leader or not: it reads the state each replica keeps warm.
+  std::string webhook_bind_address;
+  std::string webhook_cert_file;
+  std::string webhook_key_file;
 };
 
 struct SchedulerStats {
@@ -68,7 +75,10 @@ class SchedulerService {
   const ReservationStats& reservation_stats() const { return reservation_stats_; }
 
  private:
+  std::unique_ptr<http::Server> start_webhook(Inbox& inbox);
+
   k8s::ClusterConfig cluster_;
+  std::atomic<bool> webhook_stopping_{false};
   SchedulerOptions options_;
   SchedulerStats stats_;
   metrics::SchedulerMetrics metrics_;

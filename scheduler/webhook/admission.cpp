@@ -129,9 +129,19 @@ tl::expected<std::string, std::string> review_pod_admission(std::string_view bod
     return review(response_for(request, true));
   }
   const Pod& pod = decoded->object;
-  if (pod.scheduler_name != config.scheduler_name || !asks_for_share(pod)) {
-    return review(response_for(request, true));
+  if (pod.scheduler_name != config.scheduler_name) return review(response_for(request, true));
+  if (config.tenant_denials) {
+    if (const auto denials = config.tenant_denials(pod); !denials.empty()) {
+      std::string message;
+      for (const std::string& denial : denials) message += (message.empty() ? "" : "; ") + denial;
+      json response = response_for(request, false);
+      response["status"] = {{"code", 403},
+                            {"reason", "Forbidden"},
+                            {"message", fmt::format("fairway: {}", message)}};
+      return review(std::move(response));
+    }
   }
+  if (!asks_for_share(pod)) return review(response_for(request, true));
   const PodIntent intent = read_pod_intent(pod, config.intent);
   if (!intent.valid() || !intent.gpu_fraction) {
     std::string message;

@@ -11,9 +11,11 @@
 //     start only once the scheduler has written NVIDIA_VISIBLE_DEVICES and GPU_FRACTION there.
 // Everything else is allowed unchanged.
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <tl/expected.hpp>
+#include <vector>
 
 #include "scheduler/state/pod_intent.h"
 
@@ -22,6 +24,10 @@ namespace fairway::webhook {
 struct AdmissionConfig {
   std::string scheduler_name = "fairway";
   PodIntentConfig intent;
+  // Why a pod of ours must be rejected whatever it asks (a queue its namespace may not use, a
+  // fairway-assigned key it set itself: scheduler/state/admission_policy.h); empty: no objection.
+  // Unset: not checked.
+  std::function<std::vector<std::string>(const Pod&)> tenant_denials;
 };
 
 // The review's answer. An error (the body is not an AdmissionReview with a request uid) is for

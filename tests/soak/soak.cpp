@@ -64,6 +64,11 @@ struct Options {
   // (LIVENESS WARNING) but does not (the short CI form, while the known issue in
   // docs/reliability.md is open).
   bool liveness_fails = true;
+  // fail: a write from a replica that no longer holds the Lease fails the run; warn: it is
+  // printed (STALE-WRITE WARNING) and counted. The write fence narrows but does not close the
+  // window of a request decided before a pause and sent after it (docs/reliability.md), so the
+  // short CI form warns; `make soak` fails.
+  bool stale_writes_fail = true;
 };
 
 std::optional<std::chrono::seconds> parse_seconds(const std::string& text) {
@@ -375,8 +380,13 @@ int run(const Options& options) {
     const std::string holder = holder_in(*store_now);
     if (!holder.empty() && writer != holder) {
       ++stale_writes;
-      violation(fmt::format("stale-leader-write: {} {} by {} while {} holds the Lease", r.method,
-                            r.target, writer, holder));
+      const std::string what = fmt::format("stale-leader-write: {} {} by {} while {} holds the Lease",
+                                           r.method, r.target, writer, holder);
+      if (options.stale_writes_fail) {
+        violation(what);
+      } else {
+        std::cerr << "STALE-WRITE WARNING " << what << "\n";
+      }
     }
   };
   auto server = apiserver::Server::start(server_options);
@@ -855,6 +865,13 @@ int main(int argc, char** argv) {
         return 2;
       }
       options.liveness_fails = mode == "fail";
+    } else if (name == "--stale-writes") {
+      const std::string mode = value();
+      if (mode != "fail" && mode != "warn") {
+        std::cerr << "--stale-writes is fail or warn\n";
+        return 2;
+      }
+      options.stale_writes_fail = mode == "fail";
     } else if (name == "--scheduler-arg")
       options.scheduler_args.push_back(value());
     else if (name == "--work-dir")
@@ -865,7 +882,7 @@ int main(int argc, char** argv) {
                    "  [--replicas 2] [--kill-every 6s] [--fault-every 3s] [--check-every 2s] "
                    "[--settle 90s]\n"
                    "  [--lease-seconds 4] [--seed 1] [--work-dir DIR] [--scheduler-arg FLAG]...\n"
-                   "  [--liveness fail|warn]\n";
+                   "  [--liveness fail|warn] [--stale-writes fail|warn]\n";
       return 2;
     }
   }

@@ -7,7 +7,7 @@ namespace fairway {
 namespace {
 
 using ::testing::HasSubstr;
-using Labels = std::map<std::string, std::string, std::less<>>;
+using Labels = FlatMap<std::string, std::string>;
 
 QueueSpec queue(std::string name, std::string parent = "",
                 std::optional<LabelSelector> selector = {}) {

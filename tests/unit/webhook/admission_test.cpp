@@ -129,6 +129,25 @@ TEST(Admission, OtherSchedulersAndOperationsAreLeftAlone) {
       answer(review_of(pod_object({{"fairway.dev/gpu-fraction", "1.5"}}), "UPDATE"))["allowed"]);
 }
 
+TEST(Admission, TenantDenialsRejectAnyPodOfOursWhateverItAsks) {
+  AdmissionConfig config;
+  config.tenant_denials = [](const Pod& pod) {
+    return pod.namespace_ == "blue"
+               ? std::vector<std::string>{"namespace \"blue\" may not use queue \"vision\""}
+               : std::vector<std::string>{};
+  };
+  json plain = pod_object(json::object());  // no GPU share at all: still checked
+  plain["metadata"]["namespace"] = "blue";
+  const json denied = json::parse(*review_pod_admission(review_of(plain), config));
+  EXPECT_FALSE(denied["response"]["allowed"]);
+  EXPECT_EQ(denied["response"]["status"]["code"], 403);
+  EXPECT_THAT(denied["response"]["status"]["message"].get<std::string>(),
+              HasSubstr("may not use queue \"vision\""));
+  plain["metadata"]["namespace"] = "red";
+  EXPECT_TRUE(json::parse(*review_pod_admission(review_of(plain), config))["response"]
+                  ["allowed"]);
+}
+
 TEST(Admission, GarbageIsAnErrorNotACrash) {
   EXPECT_FALSE(review_pod_admission("not json").has_value());
   EXPECT_FALSE(review_pod_admission(R"({"request":{}})").has_value());
