@@ -601,44 +601,46 @@ R read_queue_resource(dom::element value, std::string_view resource, QueueResour
 // validates it).
 R read_label_selector(dom::element value, LabelSelector& out) {
   return for_each_field(value, [&](std::string_view key, dom::element field) -> R {
-    if (key == "matchLabels") return within("matchLabels", read_string_map(field, out.match_labels));
+    if (key == "matchLabels")
+      return within("matchLabels", read_string_map(field, out.match_labels));
     if (!(key == "matchExpressions")) return {};
-    return within("matchExpressions", for_each_element(field, [&](size_t i, dom::element element) -> R {
-                    LabelSelectorRequirement& requirement = out.match_expressions.emplace_back();
-                    std::string op;
-                    R r = for_each_field(element, [&](std::string_view k2, dom::element v) -> R {
-                      if (k2 == "key") return within("key", read_string(v, requirement.key));
-                      if (k2 == "operator") return within("operator", read_string(v, op));
-                      if (k2 == "values") {
-                        return within("values", for_each_element(v, [&](size_t j, dom::element e) -> R {
-                                        return within_index("", j,
-                                                            read_string(e, requirement.values.emplace_back()));
-                                      }));
-                      }
-                      return {};
-                    });
-                    using Op = LabelSelectorRequirement::Operator;
-                    if (r && requirement.key.empty()) r = within("key", fail("required"));
-                    if (r) {
-                      if (op == "In") {
-                        requirement.op = Op::kIn;
-                      } else if (op == "NotIn") {
-                        requirement.op = Op::kNotIn;
-                      } else if (op == "Exists") {
-                        requirement.op = Op::kExists;
-                      } else if (op == "DoesNotExist") {
-                        requirement.op = Op::kDoesNotExist;
-                      } else {
-                        r = within("operator", fail(fmt::format("unknown operator \"{}\"", op)));
-                      }
-                    }
-                    const bool needs_values = op == "In" || op == "NotIn";
-                    if (r && needs_values == requirement.values.empty()) {
-                      r = within("values", fail(needs_values ? "required for In and NotIn"
-                                                             : "must be empty for Exists and DoesNotExist"));
-                    }
-                    return within_index("", i, std::move(r));
-                  }));
+    return within(
+        "matchExpressions", for_each_element(field, [&](size_t i, dom::element element) -> R {
+          LabelSelectorRequirement& requirement = out.match_expressions.emplace_back();
+          std::string op;
+          R r = for_each_field(element, [&](std::string_view k2, dom::element v) -> R {
+            if (k2 == "key") return within("key", read_string(v, requirement.key));
+            if (k2 == "operator") return within("operator", read_string(v, op));
+            if (k2 == "values") {
+              return within("values", for_each_element(v, [&](size_t j, dom::element e) -> R {
+                              return within_index(
+                                  "", j, read_string(e, requirement.values.emplace_back()));
+                            }));
+            }
+            return {};
+          });
+          using Op = LabelSelectorRequirement::Operator;
+          if (r && requirement.key.empty()) r = within("key", fail("required"));
+          if (r) {
+            if (op == "In") {
+              requirement.op = Op::kIn;
+            } else if (op == "NotIn") {
+              requirement.op = Op::kNotIn;
+            } else if (op == "Exists") {
+              requirement.op = Op::kExists;
+            } else if (op == "DoesNotExist") {
+              requirement.op = Op::kDoesNotExist;
+            } else {
+              r = within("operator", fail(fmt::format("unknown operator \"{}\"", op)));
+            }
+          }
+          const bool needs_values = op == "In" || op == "NotIn";
+          if (r && needs_values == requirement.values.empty()) {
+            r = within("values", fail(needs_values ? "required for In and NotIn"
+                                                   : "must be empty for Exists and DoesNotExist"));
+          }
+          return within_index("", i, std::move(r));
+        }));
   });
 }
 

@@ -16,7 +16,8 @@
 // per key, as client-go's store does), whether the server sent the deletion or a relist found the
 // key gone. Objects that fail to decode are reported through on_problem and skipped; a key that
 // was known keeps its last good object (it is not deleted because its new version is unreadable).
-// Explicitly instantiated for Pod, Node, QueueSpec, PodGroup, TopologySpec, PriorityClass and Namespace.
+// Explicitly instantiated for Pod, Node, QueueSpec, PodGroup, TopologySpec, PriorityClass and
+// Namespace.
 
 #include <atomic>
 #include <chrono>

@@ -9,8 +9,7 @@ namespace fairway {
 
 std::optional<std::string> queue_access_denial(
     const std::unordered_map<std::string, QueueSpec>& queues, std::string_view queue,
-    std::string_view namespace_name,
-    const FlatMap<std::string, std::string>* namespace_labels) {
+    std::string_view namespace_name, const FlatMap<std::string, std::string>* namespace_labels) {
   FlatMap<std::string, std::string> labels;
   if (namespace_labels != nullptr) labels = *namespace_labels;
   labels.insert_or_assign(std::string(kNamespaceNameLabel), std::string(namespace_name));

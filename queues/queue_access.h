@@ -26,7 +26,6 @@ inline constexpr std::string_view kNamespaceNameLabel = "kubernetes.io/metadata.
 // queue "research" admits only namespaces matching tenant=red`.
 std::optional<std::string> queue_access_denial(
     const std::unordered_map<std::string, QueueSpec>& queues, std::string_view queue,
-    std::string_view namespace_name,
-    const FlatMap<std::string, std::string>* namespace_labels);
+    std::string_view namespace_name, const FlatMap<std::string, std::string>* namespace_labels);
 
 }  // namespace fairway

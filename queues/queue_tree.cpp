@@ -74,9 +74,10 @@ std::vector<QueueProblem> check_resources(const QueueSpec& spec) {
 
 }  // namespace
 
-// Reasons reported: InvalidSpec (the object could not be read), InvalidName, DuplicateName, UnknownParent, Cycle, NegativeQuota, NegativeLimit,
-// QuotaAboveLimit, NegativeWeight, InvalidWeight, ParentInvalid (blocking); and the warnings
-// ChildrenQuotaExceedParent, DefaultQueueNotLeaf.
+// Reasons reported: InvalidSpec (the object could not be read), InvalidName, DuplicateName,
+// UnknownParent, Cycle, NegativeQuota, NegativeLimit, QuotaAboveLimit, NegativeWeight,
+// InvalidWeight, ParentInvalid (blocking); and the warnings ChildrenQuotaExceedParent,
+// DefaultQueueNotLeaf.
 QueueTree QueueTree::build(std::span<const QueueSpec> specs, ResourceRegistry& registry) {
   QueueTree tree;
   for (const auto& spec : specs) {
