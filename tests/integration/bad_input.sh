@@ -7,29 +7,8 @@
 set -euo pipefail
 
 FAIRWAY="$(realpath "$1")"
-REPO="$(cd "$(dirname "$0")/../.." && pwd)"
-KUBECTL="${KUBECTL:-$REPO/.tools/bin/kubectl}"
-WORK="$(mktemp -d)"
-API_PID=""
-SCHED_PID=""
-cleanup() {
-  [ -n "$SCHED_PID" ] && kill "$SCHED_PID" 2>/dev/null || true
-  [ -n "$API_PID" ] && kill "$API_PID" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*" >&2
-  echo "--- scheduler log (tail)" >&2; tail -30 "$WORK/sched.log" >&2 || true
-  exit 1
-}
-k() { "$KUBECTL" --kubeconfig "$WORK/kc" "$@"; }
-
-"$FAIRWAY" apiserver --port 0 --kubeconfig-out "$WORK/kc" >"$WORK/api.log" 2>&1 &
-API_PID=$!
-for _ in $(seq 100); do [ -s "$WORK/kc" ] && k get namespaces >/dev/null 2>&1 && break; sleep 0.1; done
-k get namespaces >/dev/null || fail "API server did not come up"
+source "$(dirname "$0")/lib/common.sh"
+start_apiserver
 
 cat >"$WORK/node.json" <<'JSON'
 {"apiVersion":"v1","kind":"Node","metadata":{"name":"gpu-0","labels":{"kubernetes.io/hostname":"gpu-0"}},

@@ -7,26 +7,8 @@
 set -euo pipefail
 
 FAIRWAY="$(realpath "${1:?usage: examples_apply.sh FAIRWAY_BINARY}")"
-REPO="$(cd "$(dirname "$0")/../.." && pwd)"
-KUBECTL="${KUBECTL:-$REPO/.tools/bin/kubectl}"
+source "$(dirname "$0")/lib/common.sh"
 [[ -x $KUBECTL ]] || { echo "kubectl not found at $KUBECTL (run 'make tools' or set KUBECTL)" >&2; exit 1; }
-WORK="$(mktemp -d)"
-API_PID=""
-SCHED_PID=""
-cleanup() {
-  [[ -n $SCHED_PID ]] && kill "$SCHED_PID" 2>/dev/null || true
-  [[ -n $API_PID ]] && kill "$API_PID" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*" >&2
-  echo "--- scheduler log (tail)" >&2
-  tail -20 "$WORK/sched.log" >&2 || true
-  exit 1
-}
-k() { "$KUBECTL" --kubeconfig "$WORK/kc" --request-timeout=10s "$@"; }
 
 echo "--- fair-share inputs"
 for f in "$REPO"/examples/fairshare/*.yaml; do
@@ -34,10 +16,7 @@ for f in "$REPO"/examples/fairshare/*.yaml; do
   echo "ok: $f"
 done
 
-"$FAIRWAY" apiserver --port 0 --kubeconfig-out "$WORK/kc" >"$WORK/api.log" 2>&1 &
-API_PID=$!
-for _ in $(seq 100); do [[ -s $WORK/kc ]] && k get namespaces >/dev/null 2>&1 && break; sleep 0.1; done
-k get namespaces >/dev/null || fail "API server did not come up"
+start_apiserver
 for i in 0 1 2 3; do
   k create -f - >/dev/null <<JSON
 {"apiVersion":"v1","kind":"Node","metadata":{"name":"gpu-$i","labels":{"kubernetes.io/hostname":"gpu-$i"}},

@@ -7,32 +7,12 @@
 set -euo pipefail
 
 FAIRWAY="$(realpath "$1")"
-REPO="$(cd "$(dirname "$0")/../.." && pwd)"
-KUBECTL="${KUBECTL:-$REPO/.tools/bin/kubectl}"
-WORK="$(mktemp -d)"
-API_PID=""
-SCHED_PID=""
-cleanup() {
-  [ -n "$SCHED_PID" ] && kill "$SCHED_PID" 2>/dev/null || true
-  [ -n "$API_PID" ] && kill "$API_PID" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
+source "$(dirname "$0")/lib/common.sh"
+on_fail() {
+  echo "--- pods"; k get pods -o wide || true
+  echo "--- events"; k get events || true
 }
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*" >&2
-  echo "--- pods" >&2; k get pods -o wide >&2 || true
-  echo "--- events" >&2; k get events >&2 || true
-  echo "--- scheduler log (tail)" >&2; tail -30 "$WORK/sched.log" >&2 || true
-  exit 1
-}
-k() { "$KUBECTL" --kubeconfig "$WORK/kc" "$@"; }
-
-"$FAIRWAY" apiserver --port 0 --kubeconfig-out "$WORK/kc" --audit-log "$WORK/audit.jsonl" \
-  >"$WORK/api.log" 2>&1 &
-API_PID=$!
-for _ in $(seq 100); do [ -s "$WORK/kc" ] && k get namespaces >/dev/null 2>&1 && break; sleep 0.1; done
-k get namespaces >/dev/null || fail "API server did not come up"
+start_apiserver --audit-log "$WORK/audit.jsonl"
 
 "$FAIRWAY" scheduler --kubeconfig "$WORK/kc" --leader-elect=false --schedule-period=20ms \
   --preemption-period=200ms --non-preemptible-priority=100000 >>"$WORK/sched.log" 2>&1 &

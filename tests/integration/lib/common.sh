@@ -1,0 +1,34 @@
+# Sourced by integration tests after `FAIRWAY="$(realpath "$1")"`: the repository, kubectl, a
+# work directory removed on exit (with the API server and scheduler it started), fail(), k()
+# (kubectl on the embedded API server) and start_apiserver. A script may define on_fail to print
+# more (pods, events) before the scheduler's log when it fails.
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
+KUBECTL="${KUBECTL:-$REPO/.tools/bin/kubectl}"
+WORK="$(mktemp -d)"
+API_PID=""
+SCHED_PID=""
+cleanup() {
+  [ -n "$SCHED_PID" ] && kill "$SCHED_PID" 2>/dev/null || true
+  [ -n "$API_PID" ] && kill "$API_PID" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+fail() {
+  echo "FAIL: $*" >&2
+  if declare -F on_fail >/dev/null; then on_fail >&2 || true; fi
+  echo "--- scheduler log (tail)" >&2
+  tail -30 "$WORK/sched.log" >&2 || true
+  exit 1
+}
+k() { "$KUBECTL" --kubeconfig "$WORK/kc" --request-timeout=10s "$@"; }
+# Starts the embedded API server (extra flags as arguments) and waits until kubectl reaches it.
+start_apiserver() {
+  "$FAIRWAY" apiserver --port 0 --kubeconfig-out "$WORK/kc" "$@" >"$WORK/api.log" 2>&1 &
+  API_PID=$!
+  for _ in $(seq 100); do
+    [ -s "$WORK/kc" ] && k get namespaces >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  k get namespaces >/dev/null || fail "API server did not come up"
+}
