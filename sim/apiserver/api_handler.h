@@ -24,7 +24,7 @@ struct HttpRequest {
   std::string content_type;
   std::string accept;
   std::string authorization;  // the Authorization header
-  std::string user_agent;     // the User-Agent header (audit log only)
+  std::string user_agent;     // the User-Agent header (for the audit log and hook)
 };
 
 struct HttpResponse {

@@ -149,7 +149,11 @@ struct Server::Impl {
 
   // One JSON line per API request that reached the handler, flushed at once so a test reading
   // the file while the server runs sees every call.
-  void record(const HttpRequest& request, int status) {
+  // Every answered request goes to the audit hook (not watches) and the audit log file.
+  void record(const HttpRequest& request, int status, bool watch = false) {
+    if (options.audit && !watch) {
+      options.audit({request.method, request.target, status, request.user_agent});
+    }
     if (!audit.is_open()) return;
     const RequestInfo info = resolve_request_info(request.method, request.target);
     if (!info.resource_request) return;
@@ -295,15 +299,10 @@ class Session : public std::enable_shared_from_this<Session<kTls>> {
     if (auto* resp = std::get_if<HttpResponse>(&reply)) {
       server_.log(4, fmt::format("{} {} {}", r.method, r.target, resp->status));
       server_.record(r, resp->status);
-      if (server_.options.audit) {
-        const auto agent = req_[http::field::user_agent];
-        server_.options.audit({r.method, r.target, resp->status,
-                               std::string_view(agent.data(), agent.size())});
-      }
       send(std::move(*resp));
     } else {
       server_.log(3, fmt::format("WATCH {}", r.target));
-      server_.record(r, 200);
+      server_.record(r, 200, /*watch=*/true);
       start_watch(std::move(std::get<WatchStream>(reply)));
     }
   }
