@@ -352,7 +352,15 @@ int SchedulerService::run(std::stop_token stop) {
     const bool synced = all_synced();
     if (synced && !stats_.synced) log::info("informers synced", {{"pods", std::to_string(state.pod_count())}});
     stats_.synced = synced;
-    stats_.leader = may_write();
+    const bool leading = may_write();
+    if (stats_.leader && !leading) {
+      // Writes decided in the lost term may never have gone out (fenced): explain and publish
+      // afresh when leading again rather than trust what this replica remembers writing.
+      explained.clear();
+      group_explained.clear();
+      status_written.clear();
+    }
+    stats_.leader = leading;
     if (status_due && may_write() &&
         std::chrono::steady_clock::now() - last_status >= kStatusPeriod) {
       last_status = std::chrono::steady_clock::now();
