@@ -33,15 +33,26 @@ void PreemptionMemory::record(const PreemptionPlan& plan, TimeMs now,
                               const PlannerOptions& options) {
   for (const Nomination& nomination : plan.nominations) nominations_.push_back(nomination);
   nomination_expiry_[plan.preemptor] = now + options.nomination_ms;
+  auto& victims = victims_[plan.preemptor];
   for (const Victim& victim : plan.victims) {
     cool_downs_[victim.job][plan.preemptor] = now + options.cool_down_ms;
+    victims.emplace_back(victim.pod, victim.uid);
   }
+  victims_gone_since_.erase(plan.preemptor);
+  after_victims_ms_ = options.nomination_after_victims_ms;
+  rest_ms_ = options.nomination_ms;
+}
+
+void PreemptionMemory::drop_nomination(const std::string& job) {
+  std::erase_if(nominations_, [&job](const Nomination& n) { return n.job == job; });
+  nomination_expiry_.erase(job);
+  victims_.erase(job);
+  victims_gone_since_.erase(job);
 }
 
 void PreemptionMemory::blocked(const std::string& preemptor, const std::string& pod, TimeMs now,
                                TimeMs for_ms) {
-  std::erase_if(nominations_, [&](const Nomination& n) { return n.job == preemptor; });
-  nomination_expiry_.erase(preemptor);
+  drop_nomination(preemptor);
   blocked_pods_[pod] = now + for_ms;
 }
 
@@ -50,15 +61,28 @@ void PreemptionMemory::prune(const ClusterState& state, TimeMs now) {
   for (const auto& [queue, jobs] : state.pending_jobs()) {
     for (JobId id : jobs) waiting.insert(state.jobs()[id].key);
   }
-  for (auto it = nomination_expiry_.begin(); it != nomination_expiry_.end();) {
-    if (it->second <= now || !waiting.contains(it->first)) {
-      const std::string job = it->first;
-      std::erase_if(nominations_, [&job](const Nomination& n) { return n.job == job; });
-      it = nomination_expiry_.erase(it);
-    } else {
-      ++it;
+  // A victim is gone once its pod no longer holds a node (deleted, finished, or created again).
+  auto victim_gone = [&state](const std::pair<std::string, std::string>& victim) {
+    const PodRecord* pod = state.find_pod(victim.first);
+    return pod == nullptr || pod->pod.uid != victim.second || !pod->counted_bound;
+  };
+  std::vector<std::string> expired;
+  for (const auto& [job, expiry] : nomination_expiry_) {
+    if (expiry <= now || !waiting.contains(job)) {
+      expired.push_back(job);
+      continue;
+    }
+    const auto& victims = victims_[job];
+    if (!std::all_of(victims.begin(), victims.end(), victim_gone)) continue;
+    const TimeMs since = victims_gone_since_.try_emplace(job, now).first->second;
+    if (now - since >= after_victims_ms_) {
+      // The room was made and the cycle still could not use it: let others have it, and do not
+      // evict for this job again soon.
+      expired.push_back(job);
+      resting_[job] = now + rest_ms_;
     }
   }
+  for (const std::string& job : expired) drop_nomination(job);
   for (auto& [job, evictors] : cool_downs_) {
     std::erase_if(evictors, [now](const auto& entry) { return entry.second <= now; });
   }
@@ -745,6 +769,8 @@ std::optional<PreemptionPlan> Planner::reclaim(const Preemptor& p) {
 // preemptMinRuntime) make it fit; commit only if the preemptor and every moved pod then place.
 std::optional<PreemptionPlan> Planner::consolidate(const Preemptor& p) {
   if (!p.charge.fits_in(free_total_)) return std::nullopt;
+  // Moved pods stay charged to their queues: a preemptor its queue limits keep out gains nothing.
+  if (!within_limits(p, {})) return std::nullopt;
   const std::string& job = state_.jobs()[p.job].key;
 
   if (!units_by_node_ready_) {

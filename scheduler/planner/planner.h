@@ -73,6 +73,10 @@ struct PlannerOptions {
   TimeMs cool_down_ms = 5 * 60 * 1000;
   // How long capacity stays nominated to a preemptor that has not placed yet.
   TimeMs nomination_ms = 2 * 60 * 1000;
+  // Once every victim is gone, how long the preemptor has to place before its nomination ends
+  // and it rests for nomination_ms (no new plan): room the cycle cannot use for it (a queue
+  // limit reached meanwhile, a cluster that changed) must not stay held from everyone else.
+  TimeMs nomination_after_victims_ms = 15 * 1000;
   bool preempt = true;
   bool reclaim = true;
   bool consolidate = true;
@@ -87,7 +91,8 @@ class PreemptionMemory {
   // A victim's eviction was refused (e.g. a PodDisruptionBudget, HTTP 429): drop the plan's
   // nominations and do not pick that pod again for `for_ms`, so the next pass tries another plan.
   void blocked(const std::string& preemptor, const std::string& pod, TimeMs now, TimeMs for_ms);
-  // Drops nominations of jobs that placed, are gone or waited too long; ends cool-downs.
+  // Drops nominations of jobs that placed, are gone, waited too long, or did not place within
+  // nomination_after_victims_ms of their victims being gone; ends cool-downs.
   void prune(const ClusterState& state, TimeMs now);
 
   // The pass found no plan for `job`: skip it until `until`, so jobs that no eviction can help
@@ -102,8 +107,15 @@ class PreemptionMemory {
   bool pod_blocked(const std::string& pod, TimeMs now) const;
 
  private:
+  void drop_nomination(const std::string& job);
+
   std::vector<Nomination> nominations_;
   std::map<std::string, TimeMs> nomination_expiry_;  // by job
+  // By nominated job: its victims (pod key, uid), and since when all of them are gone.
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>> victims_;
+  std::map<std::string, TimeMs> victims_gone_since_;
+  TimeMs after_victims_ms_ = PlannerOptions{}.nomination_after_victims_ms;
+  TimeMs rest_ms_ = PlannerOptions{}.nomination_ms;
   // Evicted job → its evictors → end of the cool-down. Looked up per candidate victim in every
   // pass, so the lookup takes the keys as they are (no string copies).
   std::map<std::string, std::map<std::string, TimeMs, std::less<>>, std::less<>> cool_downs_;

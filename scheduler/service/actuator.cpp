@@ -14,6 +14,15 @@ namespace {
 // Scheduled Events are a courtesy; under a flood of binds the oldest are dropped, never binds.
 constexpr size_t kMaxQueuedEvents = 10'000;
 
+// Back-off of a failed condition or status write: 1 s, 2 s, 4 s, ... at most 30 s.
+constexpr std::chrono::milliseconds kFirstRetry{1000};
+constexpr std::chrono::milliseconds kMaxRetry{30'000};
+
+// Worth another try: the write never got an answer, was throttled, or the server failed.
+bool transient(const tl::expected<k8s::Response, k8s::TransportError>& response) {
+  return !response || response->status == 429 || response->status >= 500;
+}
+
 std::string now_rfc3339() {
   const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
   return fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", now);
@@ -47,14 +56,22 @@ void Actuator::explain(Unschedulable pending) {
   {
     std::lock_guard lock(write_mutex_);
     std::string key = pending.kind + "/" + pending.pod;
+    explanation_retries_.erase(key);
     explanations_.insert_or_assign(std::move(key), std::move(pending));
   }
   write_ready_.notify_one();
 }
 
+void Actuator::forget_explanation(const std::string& pod) {
+  std::lock_guard lock(write_mutex_);
+  explanations_.erase("Pod/" + pod);
+  explanation_retries_.erase("Pod/" + pod);
+}
+
 void Actuator::patch_status(std::string path, std::string merge_patch) {
   {
     std::lock_guard lock(write_mutex_);
+    status_retries_.erase(path);
     status_patches_.insert_or_assign(std::move(path), std::move(merge_patch));
   }
   write_ready_.notify_one();
@@ -113,6 +130,7 @@ void Actuator::do_bind(const Binding& binding) {
       if (scheduled_events_.size() >= kMaxQueuedEvents) scheduled_events_.pop_front();
       scheduled_events_.push_back(binding);
       explanations_.erase("Pod/" + binding.pod);
+      explanation_retries_.erase("Pod/" + binding.pod);  // placed: nothing to explain
     }
     write_ready_.notify_one();
     return;
@@ -135,32 +153,79 @@ void Actuator::do_bind(const Binding& binding) {
   hooks_.on_failed(binding, fmt::format("binding rejected with HTTP {}", response->status));
 }
 
+template <typename Item>
+void Actuator::schedule_retry(std::map<std::string, Retry<Item>>& retries, const std::string& key,
+                              Item item, int attempt) {
+  const auto delay = std::min<std::chrono::milliseconds>(kFirstRetry * (1 << std::min(attempt, 5)),
+                                                         kMaxRetry);
+  retries.insert_or_assign(
+      key, Retry<Item>{std::move(item), std::chrono::steady_clock::now() + delay, attempt + 1});
+}
+
+std::chrono::steady_clock::time_point Actuator::next_retry_due() const {
+  auto due = std::chrono::steady_clock::time_point::max();
+  for (const auto& [key, retry] : explanation_retries_) due = std::min(due, retry.due);
+  for (const auto& [key, retry] : status_retries_) due = std::min(due, retry.due);
+  return due;
+}
+
+namespace {
+
+// Moves the retries that are due into `batch` (with their attempt counts into `attempts`).
+template <typename Item, typename Retries>
+void take_due(Retries& retries, std::map<std::string, Item>& batch,
+              std::map<std::string, int>& attempts) {
+  const auto now = std::chrono::steady_clock::now();
+  for (auto it = retries.begin(); it != retries.end();) {
+    if (it->second.due > now) {
+      ++it;
+      continue;
+    }
+    attempts[it->first] = it->second.attempt;
+    batch.try_emplace(it->first, std::move(it->second.item));
+    it = retries.erase(it);
+  }
+}
+
+}  // namespace
+
 void Actuator::write_loop() {
   for (;;) {
     std::map<std::string, Unschedulable> explanations;
     std::map<std::string, std::string> status_patches;
+    std::map<std::string, int> attempts;  // of the retried writes in this batch, by key
     std::deque<Binding> scheduled;
     {
       std::unique_lock lock(write_mutex_);
-      write_ready_.wait(lock, [this] {
+      write_ready_.wait_until(lock, next_retry_due(), [this] {
         return stopping_ || !explanations_.empty() || !scheduled_events_.empty() ||
-               !status_patches_.empty();
+               !status_patches_.empty() || next_retry_due() <= std::chrono::steady_clock::now();
       });
       if (stopping_) return;  // explanations are re-derived by the next leader's cycles
       explanations.swap(explanations_);
       status_patches.swap(status_patches_);
       scheduled.swap(scheduled_events_);
+      take_due(explanation_retries_, explanations, attempts);
+      take_due(status_retries_, status_patches, attempts);
     }
-    for (const auto& [key, pending] : explanations) do_explain(pending);
-    for (const auto& [path, patch] : status_patches) {
-      if (!hooks_.may_write()) break;
-      const auto response = client_.request("PATCH", path, patch, "application/merge-patch+json");
-      if (response && response->ok()) {
-        ++stats_.status_writes;
-      } else if (!response || response->status != 404) {
-        log::warn("could not write status",
-                  {{"path", path},
-                   {"error", response ? std::to_string(response->status) : response.error().message}});
+    std::vector<std::pair<std::string, Unschedulable>> failed_explanations;
+    for (auto& [key, pending] : explanations) {
+      if (!do_explain(pending)) failed_explanations.emplace_back(key, std::move(pending));
+    }
+    std::vector<std::pair<std::string, std::string>> failed_patches;
+    for (auto& [path, patch] : status_patches) {
+      if (!do_patch_status(path, patch)) failed_patches.emplace_back(path, std::move(patch));
+    }
+    if (!failed_explanations.empty() || !failed_patches.empty()) {
+      // Queued again unless a newer write for the same object arrived meanwhile.
+      std::lock_guard lock(write_mutex_);
+      for (auto& [key, pending] : failed_explanations) {
+        if (!explanations_.contains(key))
+          schedule_retry(explanation_retries_, key, std::move(pending), attempts[key]);
+      }
+      for (auto& [path, patch] : failed_patches) {
+        if (!status_patches_.contains(path))
+          schedule_retry(status_retries_, path, std::move(patch), attempts[path]);
       }
     }
     for (const Binding& binding : scheduled) {
@@ -172,8 +237,24 @@ void Actuator::write_loop() {
   }
 }
 
-void Actuator::do_explain(const Unschedulable& pending) {
-  if (!hooks_.may_write()) return;
+bool Actuator::do_patch_status(const std::string& path, const std::string& patch) {
+  // Not leading: the next term publishes afresh (the loop forgets what it wrote on lease loss).
+  if (!hooks_.may_write()) return true;
+  const auto response = client_.request("PATCH", path, patch, "application/merge-patch+json");
+  if (response && response->ok()) {
+    ++stats_.status_writes;
+    return true;
+  }
+  if (!response || response->status != 404) {
+    log::warn("could not write status",
+              {{"path", path},
+               {"error", response ? std::to_string(response->status) : response.error().message}});
+  }
+  return !transient(response);
+}
+
+bool Actuator::do_explain(const Unschedulable& pending) {
+  if (!hooks_.may_write()) return true;
   const auto [ns, name] = split_key(pending.pod);
   const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -183,7 +264,7 @@ void Actuator::do_explain(const Unschedulable& pending) {
     if (event_allowed) {
       post_event("PodGroup", ns, name, pending.uid, "Warning", pending.reason, pending.message);
     }
-    return;
+    return true;
   }
   const std::string path = fmt::format("/api/v1/namespaces/{}/pods/{}/status", ns, name);
   const auto response =
@@ -200,6 +281,7 @@ void Actuator::do_explain(const Unschedulable& pending) {
   if (event_allowed) {
     post_event("Pod", ns, name, pending.uid, "Warning", "FailedScheduling", pending.message);
   }
+  return !transient(response);
 }
 
 void Actuator::post_event(const std::string& kind, const std::string& ns, const std::string& name,

@@ -9,11 +9,15 @@
 //
 // Pending explanations (PodScheduled=False condition + FailedScheduling Event) and Scheduled
 // Events go through one writer thread with a coalescing map (the latest message per pod wins),
-// so a burst of cycles never queues stale writes ahead of binds.
+// so a burst of cycles never queues stale writes ahead of binds. A condition or status patch
+// that failed for a reason that may pass (transport error, 429, 5xx) is retried with back-off
+// unless a newer one for the same object replaced it: the loop writes a message only when it
+// changes, so a write lost here would otherwise never be made again.
 //
 // Every write checks `may_write()` first: a replica that lost its lease writes nothing.
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -63,6 +67,8 @@ class Actuator {
 
   void bind(Binding binding);
   void explain(Unschedulable pending);
+  // The pod was placed: an explanation still queued or waiting for a retry is dropped.
+  void forget_explanation(const std::string& pod);
   // A JSON merge patch for a status subresource (Queue, PodGroup); the latest per path wins.
   void patch_status(std::string path, std::string merge_patch);
   // Finishes queued binds, then stops the threads.
@@ -75,7 +81,21 @@ class Actuator {
   void bind_loop();
   void write_loop();
   void do_bind(const Binding& binding);
-  void do_explain(const Unschedulable& pending);
+  // Both return false when the write failed and is worth retrying.
+  bool do_explain(const Unschedulable& pending);
+  bool do_patch_status(const std::string& path, const std::string& patch);
+  // Write-thread helpers, under write_mutex_: queue a retry, and take the retries now due whose
+  // object has no newer write queued.
+  template <typename Item>
+  struct Retry {
+    Item item;
+    std::chrono::steady_clock::time_point due;
+    int attempt = 0;
+  };
+  template <typename Item>
+  static void schedule_retry(std::map<std::string, Retry<Item>>& retries, const std::string& key,
+                             Item item, int attempt);
+  std::chrono::steady_clock::time_point next_retry_due() const;
   void post_event(const std::string& kind, const std::string& ns, const std::string& name,
                   const std::string& uid, const std::string& type, const std::string& reason,
                   const std::string& message);
@@ -95,6 +115,8 @@ class Actuator {
   std::map<std::string, Unschedulable> explanations_;  // coalesced by pod
   std::map<std::string, std::string> status_patches_;  // coalesced by path
   std::deque<Binding> scheduled_events_;
+  std::map<std::string, Retry<Unschedulable>> explanation_retries_;
+  std::map<std::string, Retry<std::string>> status_retries_;
 
   EventLimiter event_limiter_;  // writer thread only
 

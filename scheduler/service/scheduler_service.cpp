@@ -398,6 +398,7 @@ int SchedulerService::run(std::stop_token stop) {
     }
     for (Binding& binding : result.bindings) {
       explained.erase(binding.pod);
+      actuator.forget_explanation(binding.pod);
       group_explained.erase(binding.job);  // explained again if it ever waits again
       if (!binding.shares.empty()) {
         reservations.submit(std::move(binding), state);  // reservation pod, ConfigMap, bind

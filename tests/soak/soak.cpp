@@ -8,9 +8,12 @@
 //   fairway_soak --fairway build/fairway --duration 60s --pods 3000     (make test: short form)
 //   fairway_soak --fairway build/fairway --duration 600s --pods 50000   (make soak)
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -94,10 +97,54 @@ double seconds_since(Clock::time_point t) {
 
 // ------------------------------------------------------------------------------- replicas
 
+// A TCP port on 127.0.0.1 that nothing listens on now (the kernel's pick).
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return 0;
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+    port = ntohs(address.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
+// GET http://127.0.0.1:port/path, the body ("" on any failure). For diagnosis only.
+std::string http_get(int port, const std::string& path) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return {};
+  timeval timeout{.tv_sec = 5, .tv_usec = 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  std::string response;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) {
+    const std::string request =
+        "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+        static_cast<ssize_t>(request.size())) {
+      char buffer[4096];
+      for (ssize_t n; (n = ::recv(fd, buffer, sizeof(buffer), 0)) > 0;)
+        response.append(buffer, static_cast<size_t>(n));
+    }
+  }
+  ::close(fd);
+  const auto body = response.find("\r\n\r\n");
+  return body == std::string::npos ? std::string() : response.substr(body + 4);
+}
+
 struct Replica {
   int index = 0;
   pid_t pid = -1;
   std::string log_path;
+  int metrics_port = 0;  // its /metrics and /debug/... on 127.0.0.1 (0: none)
   bool stopped = false;  // SIGSTOPped
   std::chrono::steady_clock::time_point started;
 };
@@ -135,8 +182,11 @@ class Replicas {
         "--schedule-period=20ms"};
     for (const std::string& extra : options_.scheduler_args) args.push_back(extra);
     // Endpoints of other features: two replicas on one host must not fight over ports.
-    if (help_.find("--metrics-bind-address") != std::string::npos)
-      args.push_back("--metrics-bind-address=0");
+    r.metrics_port = 0;
+    if (help_.find("--metrics-bind-address") != std::string::npos) {
+      r.metrics_port = free_port();
+      args.push_back(fmt::format("--metrics-bind-address=127.0.0.1:{}", r.metrics_port));
+    }
     if (help_.find("--webhook-bind-address") != std::string::npos)
       args.push_back("--webhook-bind-address=0");
     const pid_t pid = fork();
@@ -696,22 +746,31 @@ int run(const Options& options) {
   }
   for (auto& [replica, due] : restarts) replicas.start(*replica);
   restarts.clear();
+  // Churn stops too (no pod created or deleted by the test from here), so "fits a node" is not
+  // a race with capacity the stand-in kubelet freed a moment ago: the cluster comes to rest, and
+  // a pod the checker finds feasible in every snapshot of the last few seconds is stuck.
   const auto settle_start = Clock::now();
-  std::vector<std::string> stuck;
+  std::vector<std::string> stuck;  // pending and feasible in every snapshot since stuck_since
+  Clock::time_point stuck_since = Clock::now();
   std::map<std::string, std::string> stuck_why;
   int clean_rounds = 0;
   while (Clock::now() - settle_start < options.settle) {
     for (const std::string& crash : replicas.reap_crashed()) violation("crash: " + crash);
-    kubelet();
     if (auto snapshot = check_once(true)) {
-      stuck = checker.pending_feasible(*snapshot);
+      std::vector<std::string> now_stuck = checker.pending_feasible(*snapshot);
+      std::sort(now_stuck.begin(), now_stuck.end());
+      std::vector<std::string> still;
+      std::set_intersection(stuck.begin(), stuck.end(), now_stuck.begin(), now_stuck.end(),
+                            std::back_inserter(still));
+      if (still.empty()) stuck_since = Clock::now();
+      stuck = still.empty() ? std::move(now_stuck) : std::move(still);
       // What the scheduler says about them (its PodScheduled message), for the report.
       stuck_why.clear();
       for (const json& pod : snapshot->pods) {
         if (stuck_why.size() >= 5) break;
         const std::string key =
             pod["metadata"].value("namespace", "") + "/" + pod["metadata"].value("name", "");
-        if (std::find(stuck.begin(), stuck.end(), key) == stuck.end()) continue;
+        if (!std::binary_search(stuck.begin(), stuck.end(), key)) continue;
         std::string message = "(no PodScheduled condition)";
         if (pod.contains("status") && pod["status"].contains("conditions")) {
           for (const json& c : pod["status"]["conditions"]) {
@@ -721,11 +780,13 @@ int run(const Options& options) {
         stuck_why[key] = message;
       }
       clean_rounds = stuck.empty() ? clean_rounds + 1 : 0;
-      if (clean_rounds >= 2 && figures.pods_created >= static_cast<uint64_t>(options.total_pods))
-        break;
+      if (clean_rounds >= 2) break;
     }
-    create_pods(true);  // the rest of the pods, if the run was too short to create them all
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  if (!stuck.empty()) {
+    std::cout << fmt::format("  {} feasible pods pending for the last {:.0f} s of the settle time\n",
+                             stuck.size(), seconds_since(stuck_since));
   }
   for (const std::string& pod : stuck) {
     auto why = stuck_why.find(pod);
@@ -747,6 +808,35 @@ int run(const Options& options) {
   // (state rebuilt from a LIST)? Yes points at state a long-running replica got wrong; no at the
   // pods or the checker.
   if (!stuck.empty()) {
+    // First what each running replica thinks of them (kept with the logs).
+    std::ofstream dump(options.work_dir + "/stuck-pods.txt");
+    for (const Replica& r : replicas.all()) {
+      if (r.pid <= 0 || r.metrics_port == 0) continue;
+      dump << "== replica " << r.index << " (" << r.log_path << ")\n"
+           << http_get(r.metrics_port, "/readyz");
+      for (size_t i = 0; i < stuck.size() && i < 10; ++i)
+        dump << http_get(r.metrics_port, "/debug/pods/" + stuck[i]) << "\n";
+      dump << http_get(r.metrics_port, "/debug/queues") << "\n";
+      dump << http_get(r.metrics_port, "/metrics") << "\n";
+    }
+    dump << "== the API's pods\n";
+    if (auto listed = store.list(*pods_type, "", {})) {
+      for (const auto& object : listed->items) {
+        const json& pod = *object.json;
+        dump << pod["metadata"].value("namespace", "") << "/" << pod["metadata"].value("name", "")
+             << " node=" << pod["spec"].value("nodeName", "")
+             << " phase=" << pod.value("/status/phase"_json_pointer, "")
+             << " deleting=" << pod["metadata"].contains("deletionTimestamp")
+             << " queue=" << pod.value("/metadata/labels/fairway.dev~1queue"_json_pointer, "")
+             << " gpu="
+             << pod.value(
+                    "/spec/containers/0/resources/limits/nvidia.com~1gpu"_json_pointer, "")
+             << "\n";
+      }
+    }
+    dump.close();
+    std::cout << "  what the replicas say of the stuck pods: " << options.work_dir
+              << "/stuck-pods.txt\n";
     for (Replica& r : replicas.all()) {
       replicas.kill_now(r);
       replicas.start(r);

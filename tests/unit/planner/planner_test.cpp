@@ -432,6 +432,31 @@ TEST(Consolidate, DoesNothingWhenMovedPodsWouldHaveNoPlace) {
   EXPECT_THAT(w.pass().plans, IsEmpty());
 }
 
+TEST(Consolidate, EvictsNothingForAPreemptorItsQueueLimitKeepsOut) {
+  World w;
+  w.state.upsert_queue(queue("capped", "", 4, 8));
+  w.state.upsert_queue(queue("other", "", 4));
+  w.state.upsert_node(gpu_node("n1", 8));
+  w.state.upsert_node(gpu_node("n2", 8));
+  w.add(running(pod("ns", "capped-run", "capped", {{"nvidia.com/gpu", "4"}}), "n1"));
+  w.add(running(pod("ns", "other-run", "other", {{"nvidia.com/gpu", "4"}}), "n2"));
+  // 8 GPUs free in total (4 + 4) but scattered; "capped" may hold 8 and holds 4 already.
+  w.add(pod("ns", "too-much", "capped", {{"nvidia.com/gpu", "6"}}));
+  EXPECT_THAT(w.pass().plans, IsEmpty());
+  // The same pod in a queue without the limit gets its GPUs gathered by moving a 4-GPU pod.
+  World open;
+  open.state.upsert_queue(queue("capped", "", 4));
+  open.state.upsert_queue(queue("other", "", 4));
+  open.state.upsert_node(gpu_node("n1", 8));
+  open.state.upsert_node(gpu_node("n2", 8));
+  open.add(running(pod("ns", "capped-run", "capped", {{"nvidia.com/gpu", "4"}}), "n1"));
+  open.add(running(pod("ns", "other-run", "other", {{"nvidia.com/gpu", "4"}}), "n2"));
+  open.add(pod("ns", "too-much", "capped", {{"nvidia.com/gpu", "6"}}));
+  const PlanResult result = open.pass();
+  ASSERT_THAT(result.plans, SizeIs(1));
+  EXPECT_EQ(result.plans[0].action, PreemptionAction::kConsolidate);
+}
+
 // -------------------------------------------------------------------- nominations, cool-down
 
 TEST(Nomination, FreedCapacityGoesToThePreemptorNotToAnotherJob) {
@@ -499,6 +524,48 @@ TEST(Nomination, AJobWaitingForItsVictimsSaysReclaimInProgress) {
   const CycleResult plain = run_cycle(w.state);
   ASSERT_THAT(plain.pending, SizeIs(1));
   EXPECT_EQ(plain.pending[0].reason, PendingReason::kUnschedulable);
+}
+
+TEST(Nomination, EndsWhenThePreemptorCannotUseTheRoomOnceItsVictimsAreGone) {
+  World w;
+  w.state.upsert_queue(queue("q", "", 8, 8));
+  w.state.upsert_node(gpu_node("n1", 8));
+  w.add(running(pod("ns", "low", "q", {{"nvidia.com/gpu", "8"}}), "n1"));
+  w.add(with_priority(pod("ns", "high", "q", {{"nvidia.com/gpu", "8"}}), 100));
+  const PlanResult result = plan_preemptions(w.state, w.memory, w.options, w.clock.fn());
+  ASSERT_THAT(result.plans, SizeIs(1));
+  w.memory.record(result.plans[0], w.clock.now, w.options);
+  // The victim goes; before the preemptor places, the queue's limit is taken by a pod that
+  // landed meanwhile (another scheduler, a restart): the preemptor cannot use n1 any more.
+  w.state.remove_pod("ns/low");
+  w.state.upsert_node(gpu_node("n2", 8));
+  w.add(running(pod("ns", "late", "q", {{"nvidia.com/gpu", "8"}}), "n2"));
+  w.memory.prune(w.state, w.clock.now);
+  ASSERT_TRUE(w.memory.nominated("ns/high"));
+  w.add(pod("ns", "other", "", {{"nvidia.com/gpu", "8"}}));
+  EXPECT_THAT(w.cycle().bindings, IsEmpty());  // n1 is held for ns/high
+  // Past the grace the room is let go, and the preemptor rests instead of evicting again.
+  w.clock.now += w.options.nomination_after_victims_ms;
+  w.memory.prune(w.state, w.clock.now);
+  EXPECT_FALSE(w.memory.nominated("ns/high"));
+  EXPECT_TRUE(w.memory.resting("ns/high", w.clock.now));
+  const CycleResult freed = w.cycle();
+  ASSERT_THAT(freed.bindings, SizeIs(1));
+  EXPECT_EQ(freed.bindings[0].pod, "ns/other");
+}
+
+TEST(Nomination, StaysWhileAVictimStillHoldsItsNode) {
+  World w;
+  w.state.upsert_node(gpu_node("n1", 8));
+  w.add(running(pod("ns", "low", "", {{"nvidia.com/gpu", "8"}}), "n1"));
+  w.add(with_priority(pod("ns", "high", "", {{"nvidia.com/gpu", "8"}}), 100));
+  const PlanResult result = plan_preemptions(w.state, w.memory, w.options, w.clock.fn());
+  ASSERT_THAT(result.plans, SizeIs(1));
+  w.memory.record(result.plans[0], w.clock.now, w.options);
+  // A victim with a long grace period is still terminating well past the grace of the hold.
+  w.clock.now += 4 * w.options.nomination_after_victims_ms;
+  w.memory.prune(w.state, w.clock.now);
+  EXPECT_TRUE(w.memory.nominated("ns/high"));
 }
 
 TEST(CoolDown, AnEvictedJobCannotEvictItsEvictorBack) {
