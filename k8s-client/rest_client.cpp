@@ -44,6 +44,8 @@ namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
+constexpr std::string_view kFenced = "write fenced: this client may not write now";
+
 struct Url {
   bool tls = true;
   std::string host;  // without brackets
@@ -442,9 +444,13 @@ struct RestClient::Impl {
 
   // One HTTP exchange through the pool; a kept-alive connection the server closed meanwhile is
   // replaced once (the request had not reached the server: no response byte came back).
+  // `fence` (may be empty) is asked last, with a connection in hand and the request built, so
+  // that waiting for a pooled connection or a TLS handshake cannot carry a write decided
+  // before a lost lease past it.
   tl::expected<Response, TransportError> exchange(http::verb verb, std::string_view path,
                                                   std::string_view body,
-                                                  std::string_view content_type) {
+                                                  std::string_view content_type,
+                                                  const std::function<bool()>& fence) {
     auto slot = checkout();
     if (!slot) return tl::unexpected(slot.error());
     ConnectionPtr connection = std::move(*slot);
@@ -457,6 +463,10 @@ struct RestClient::Impl {
           return tl::unexpected(fresh.error());
         }
         connection = std::move(*fresh);
+      }
+      if (fence && !fence()) {
+        checkin(std::move(connection), true);
+        return tl::unexpected(TransportError{std::string(kFenced)});
       }
       Exchange result = exchange_on(*connection, req);
       if (!result.result && connection->reused && result.nothing_received && attempt == 0 &&
@@ -559,18 +569,16 @@ tl::expected<Response, TransportError> RestClient::request(std::string_view meth
     if (!impl.sleep_for(impl.limiter.reserve())) {
       return tl::unexpected(TransportError{"client stopped"});
     }
+    WriteFence fence;
     if (verb != http::verb::get) {
-      WriteFence fence;
-      {
-        std::lock_guard lock(impl.fence_mutex);
-        fence = impl.fence;
-      }
-      if (fence && !fence(method, path)) {
-        return tl::unexpected(TransportError{"write fenced: this client may not write now"});
-      }
+      std::lock_guard lock(impl.fence_mutex);
+      fence = impl.fence;
     }
     const auto started = Clock::now();
-    auto result = impl.exchange(verb, path, body, content_type);
+    auto result = impl.exchange(verb, path, body, content_type,
+                                fence ? std::function<bool()>([&] { return fence(method, path); })
+                                      : std::function<bool()>());
+    if (!result && result.error().message == kFenced) return result;  // never sent
     impl.observe(method, path, result ? result->status : 0, Clock::now() - started);
     if (!result) return result;
     if (result->status == 429 && attempt < impl.options.max_retries_429) {

@@ -85,7 +85,8 @@ class RestClient {
   void set_observer(RequestObserver observer);
 
   // Called right before each attempt of a request other than GET goes out, after any wait for
-  // the rate limiter or for a 429's Retry-After: false fails the request with a TransportError
+  // the rate limiter, a 429's Retry-After, a pooled connection or a handshake, with the request
+  // ready to write: false fails the request with a TransportError
   // ("write fenced") without sending it. The scheduler fences on holding its Lease, so that a
   // write decided while leading is not sent after a wait or a pause that outlived the lease.
   using WriteFence = std::function<bool(std::string_view method, std::string_view path)>;

@@ -182,6 +182,41 @@ TEST(RestClient, WriteFenceIsCheckedBeforeEveryAttemptIncludingAfterRetryAfter) 
   EXPECT_EQ(read->status, 200);
 }
 
+TEST(RestClient, WriteFenceIsCheckedAfterWaitingForAPooledConnection) {
+  // The only connection is busy with a slow read; a bind waits for it, and the lease is lost
+  // meanwhile: the bind must not go out once the connection frees up.
+  std::atomic<int> writes{0};
+  TestServer server([&](const TestRequest& req, Responder& out) {
+    if (req.method == "GET") std::this_thread::sleep_for(400ms);
+    if (req.method != "GET") ++writes;
+    out.reply(200, "{}");
+  });
+  RestOptions options;
+  options.pool_size = 1;
+  options.qps = 0;
+  RestClient client(plain_config(server), options);
+  std::atomic<bool> leading{true};
+  client.set_write_fence([&](std::string_view, std::string_view) { return leading.load(); });
+  std::thread slow_read([&] { (void)client.get("/api/v1/pods"); });
+  std::this_thread::sleep_for(100ms);  // the read holds the connection now
+  std::thread lose_lease([&] {
+    std::this_thread::sleep_for(100ms);
+    leading = false;
+  });
+  auto bind = client.request("POST", "/api/v1/namespaces/d/pods/p/binding", "{}");
+  slow_read.join();
+  lose_lease.join();
+  ASSERT_FALSE(bind);
+  EXPECT_THAT(bind.error().message, ::testing::HasSubstr("write fenced"));
+  EXPECT_EQ(writes, 0);
+  // The connection went back to the pool unharmed.
+  leading = true;
+  auto later = client.request("POST", "/api/v1/namespaces/d/pods/p/binding", "{}");
+  ASSERT_TRUE(later);
+  EXPECT_EQ(later->status, 200);
+  EXPECT_EQ(writes, 1);
+}
+
 TEST(RestClient, RateLimitSpacesRequests) {
   TestServer server([](const TestRequest&, Responder& out) { out.reply(200, "{}"); });
   RestOptions options;
