@@ -240,6 +240,27 @@ std::unordered_map<std::string, NodeInfo> read_nodes(const std::vector<Json>& no
   return out;
 }
 
+// What a pod counts against its queue: its requests, plus for a bound pod on a shared GPU its
+// share of the GPU (fraction, or its GPU memory over the node's, per device), in milli-GPUs.
+Resources queue_charge(const Json& pod, const std::unordered_map<std::string, NodeInfo>& nodes) {
+  Resources charge = pod_requests(pod);
+  double share = parse_double(annotation(pod, kGpuFractionKey));
+  if (share <= 0) {
+    const double memory_mib = parse_double(annotation(pod, kGpuMemoryKey));
+    auto node = nodes.find(node_of(pod));
+    const double gpu_mib = node == nodes.end() || node->second.labels == nullptr
+                               ? 0
+                               : parse_double(string_in(*node->second.labels, kNodeGpuMemoryLabel));
+    if (memory_mib > 0 && gpu_mib > 0) share = memory_mib / gpu_mib;
+  }
+  if (share > 0) {
+    const double devices = std::max(1.0, parse_double(annotation(pod, kGpuNumDevicesKey)));
+    charge["nvidia.com/gpu"] += static_cast<int64_t>(std::ceil(share * 1000 - 1e-9)) *
+                                static_cast<int64_t>(devices);
+  }
+  return charge;
+}
+
 }  // namespace
 
 std::map<std::string, int64_t> pod_requests(const Json& pod) {
@@ -348,9 +369,9 @@ std::vector<Violation> Checker::check(const Snapshot& snapshot) {
   std::unordered_map<std::string, Resources> queue_used;
   for (const Json& pod : snapshot.pods) {
     if (!reader.ours(pod) || !holds_resources(pod)) continue;
-    const Resources requests = pod_requests(pod);
+    const Resources charge = queue_charge(pod, nodes);
     for (const std::string& queue : queue_chain(queues, reader.queue_of(pod))) {
-      add_into(queue_used[queue], requests);
+      add_into(queue_used[queue], charge);
     }
   }
   for (const auto& [name, queue] : queues) {
@@ -449,8 +470,9 @@ std::vector<std::string> Checker::pending_feasible(const Snapshot& snapshot) con
     const Resources requests = pod_requests(pod);
     if (auto it = nodes.find(node_of(pod)); it != nodes.end()) add_into(it->second.used, requests);
     if (!reader.ours(pod)) continue;
+    const Resources charge = queue_charge(pod, nodes);
     for (const std::string& queue : queue_chain(queues, reader.queue_of(pod))) {
-      add_into(queue_used[queue], requests);
+      add_into(queue_used[queue], charge);
     }
   }
   auto fits = [](const Resources& request, const Resources& used, const Resources& capacity) {

@@ -63,6 +63,7 @@ struct CheckerOptions {
 inline constexpr const char* kGpuGroupKey = "fairway.dev/gpu-group";
 inline constexpr const char* kGpuFractionKey = "fairway.dev/gpu-fraction";
 inline constexpr const char* kGpuMemoryKey = "fairway.dev/gpu-memory";
+inline constexpr const char* kGpuNumDevicesKey = "fairway.dev/gpu-fraction-num-devices";
 inline constexpr const char* kNodeGpuMemoryLabel =
     "nvidia.com/gpu.memory";  // MiB, GPU Feature Discovery
 

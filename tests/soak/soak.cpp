@@ -278,7 +278,11 @@ json node_json(const std::string& name, const std::string& rack) {
   return {{"apiVersion", "v1"},
           {"kind", "Node"},
           {"metadata",
-           {{"name", name}, {"labels", {{"kubernetes.io/hostname", name}, {"rack", rack}}}}},
+           {{"name", name},
+            {"labels",
+             {{"kubernetes.io/hostname", name},
+              {"rack", rack},
+              {"nvidia.com/gpu.memory", "81920"}}}}},
           {"status",
            {{"allocatable",
              {{"cpu", "64"}, {"memory", "512Gi"}, {"nvidia.com/gpu", "8"}, {"pods", "110"}}},
@@ -299,11 +303,14 @@ json queue_json(const std::string& name, const std::string& parent, int quota,
           {"spec", spec}};
 }
 
+// `share`: a fractional pod's annotation (fairway.dev/gpu-fraction or gpu-memory) and value.
 json pod_json(const std::string& ns, const std::string& name, const std::string& queue, int gpus,
-              const std::string& cpu, const std::string& group, int min_member) {
+              const std::string& cpu, const std::string& group, int min_member,
+              std::pair<std::string, std::string> share = {}) {
   json limits = {{"cpu", cpu}, {"memory", "1Gi"}};
   if (gpus > 0) limits["nvidia.com/gpu"] = std::to_string(gpus);
   json metadata = {{"namespace", ns}, {"name", name}, {"labels", {{"fairway.dev/queue", queue}}}};
+  if (!share.first.empty()) metadata["annotations"][share.first] = share.second;
   if (!group.empty()) {
     metadata["annotations"] = {{"fairway.dev/pod-group", group},
                                {"fairway.dev/min-member", std::to_string(min_member)}};
@@ -327,6 +334,8 @@ struct Figures {
   int pauses = 0;
   std::vector<double> failover_s;
   uint64_t pods_created = 0;
+  uint64_t fractional_pods = 0;  // of pods_created: on shared GPUs (reservation pods)
+  uint64_t gpu_uuids_reported = 0;  // by the stand-in reservation agent
   uint64_t pods_deleted = 0;
   uint64_t snapshots = 0;
   uint64_t check_errors = 0;
@@ -472,7 +481,16 @@ int run(const Options& options) {
   (void)store.create(*queues_type, "", queue_json("team-a", "org", gpus / 4, std::nullopt));
   (void)store.create(*queues_type, "", queue_json("team-b", "org", gpus / 4, gpus / 3));
   (void)store.create(*queues_type, "", queue_json("batch", "", gpus / 4, gpus / 4));
-  for (const char* ns : {"ml", "batch"}) {
+  // What the chart installs for shared GPUs: the reservation pods' PriorityClass.
+  if (auto priority_classes = store.resource("scheduling.k8s.io", "priorityclasses")) {
+    (void)store.create(*priority_classes, "",
+                       json{{"apiVersion", "scheduling.k8s.io/v1"},
+                            {"kind", "PriorityClass"},
+                            {"metadata", {{"name", "fairway-reservation"}}},
+                            {"value", 1000000},
+                            {"preemptionPolicy", "Never"}});
+  }
+  for (const char* ns : {"ml", "batch", "fairway-reservation"}) {
     (void)store.create(
         *namespaces_type, "",
         json{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}});
@@ -519,6 +537,18 @@ int run(const Options& options) {
         }
         figures.pods_created += static_cast<uint64_t>(size);
         existing += static_cast<size_t>(size);
+      } else if (kind == 9 && chance(0.5)) {  // a fractional pod on a shared GPU
+        std::pair<std::string, std::string> share =
+            chance(0.5) ? std::pair<std::string, std::string>{"fairway.dev/gpu-fraction",
+                                                              chance(0.5) ? "0.25" : "0.5"}
+                        : std::pair<std::string, std::string>{"fairway.dev/gpu-memory",
+                                                              chance(0.5) ? "10240" : "20480"};
+        (void)store.create(*pods_type, ns,
+                           pod_json(ns, fmt::format("pod-{}", ++serial), queue, 0, "1", "", 0,
+                                    std::move(share)));
+        figures.pods_created += 1;
+        figures.fractional_pods += 1;
+        existing += 1;
       } else {
         const int per_pod = kind < 6 ? pick(1, 2) : (kind < 8 ? 0 : 4);
         (void)store.create(*pods_type, ns,
@@ -529,6 +559,7 @@ int run(const Options& options) {
       }
     }
   };
+  // Reservation pods are the scheduler's: the stand-in only plays their agent.
   auto kubelet = [&] {
     auto listed = store.list(*pods_type, "", {});
     if (!listed) return;
@@ -536,6 +567,19 @@ int run(const Options& options) {
     for (const auto& object : listed->items) {
       const json& pod = *object.json;
       const std::string ns = pod["metadata"].value("namespace", "");
+      if (ns == "fairway-reservation") {
+        // The reservation agent's stand-in: once the reservation pod is on its node, it reports
+        // the GPU's UUID (the real agent reads it from NVML) on its own pod.
+        const std::string name = pod["metadata"].value("name", "");
+        if (!pod["spec"].value("nodeName", "").empty() &&
+            !pod["metadata"].value("annotations", json::object()).contains("fairway.dev/gpu-uuid")) {
+          const json patch = {
+              {"metadata", {{"annotations", {{"fairway.dev/gpu-uuid", "GPU-soak-" + name}}}}}};
+          if (store.patch(*pods_type, ns, name, apiserver::PatchType::kMerge, patch.dump(), false))
+            ++figures.gpu_uuids_reported;
+        }
+        continue;  // the scheduler deletes it when its last sharer is gone
+      }
       const std::string job = ns + "/" + pod["metadata"]["labels"].value("soak/job", "");
       auto& [count, bound] = jobs[job];
       ++count;
@@ -882,8 +926,10 @@ int run(const Options& options) {
       << fmt::format(
              "  leader failovers    {} (max {:.1f} s, lease {} s; faults held off meanwhile)\n",
              figures.failover_s.size(), max_failover, options.lease_seconds)
-      << fmt::format("  pods created        {} (deleted after running: {})\n", figures.pods_created,
-                     figures.pods_deleted)
+      << fmt::format("  pods created        {} (deleted after running: {}; fractional: {}, GPU "
+                     "UUIDs reported for reservation pods: {})\n",
+                     figures.pods_created, figures.pods_deleted, figures.fractional_pods,
+                     figures.gpu_uuids_reported)
       << fmt::format("  pods scheduled      {} (bindings accepted by the API server)\n",
                      binds_accepted.load())
       << fmt::format("  invariant checks    {} snapshots, {} pods checked, {} unreadable\n",

@@ -138,6 +138,27 @@ TEST(Checker, QueueLimitCountsTheSubtree) {
   EXPECT_THAT(names(checker.check(s)), ElementsAre("queue-limit queue/org"));
 }
 
+TEST(Checker, QueueLimitCountsSharedGpuFractions) {
+  Checker checker;
+  json capped = {{"metadata", {{"name", "team"}}},
+                 {"spec", {{"resources", {{"nvidia.com/gpu", {{"limit", "1"}}}}}}}};
+  json q = {{"fairway.dev/queue", "team"}, {"fairway.dev/gpu-group", "g1"}};
+  json nodes = node("n1", "8", {{"nvidia.com/gpu.memory", "80000"}});
+  json half = pod("a", "0", "n1", q, {{"fairway.dev/gpu-fraction", "0.5"}});
+  json quarter = pod("b", "0", "n1", q, {{"fairway.dev/gpu-memory", "20000"}});
+  EXPECT_THAT(checker.check({0, {half, quarter}, {nodes}, {capped}, {}}), IsEmpty());
+  // Two devices at 0.25 each: 0.5 more, 1.25 GPUs against a limit of 1.
+  json two = pod("c", "0", "n1", q,
+                 {{"fairway.dev/gpu-fraction", "0.25"},
+                  {"fairway.dev/gpu-fraction-num-devices", "2"}});
+  EXPECT_THAT(names(checker.check({0, {half, quarter, two}, {nodes}, {capped}, {}})),
+              ElementsAre("queue-limit queue/team"));
+  // A whole-GPU pod of the queue no longer fits under the limit the shares used up.
+  json whole = pod("w", "1", "", {{"fairway.dev/queue", "team"}});
+  EXPECT_THAT(checker.pending_feasible({0, {half, quarter, whole}, {nodes}, {capped}, {}}),
+              IsEmpty());
+}
+
 TEST(Checker, ReservationPodsAndSharersMustComeTogether) {
   CheckerOptions options;
   options.reservation_grace_ms = 1000;
