@@ -34,13 +34,13 @@ bool sleep_unless_stopped(std::stop_token& stop, std::chrono::milliseconds durat
   return !cv.wait_for(lock, stop, duration, [] { return false; }) && !stop.stop_requested();
 }
 
-// retry_period stretched by up to 20%, like client-go's wait.JitterUntil(…, 1.2, …) — spreads
+// A period stretched by up to 20%, like client-go's wait.JitterUntil(…, 1.2, …) — spreads
 // replicas that start together.
-std::chrono::milliseconds jittered(std::chrono::seconds period) {
+std::chrono::milliseconds jittered(std::chrono::milliseconds period) {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   const double factor = 1.0 + 0.2 * std::uniform_real_distribution<double>(0.0, 1.0)(rng);
   return std::chrono::milliseconds(
-      static_cast<int64_t>(static_cast<double>(period.count()) * 1000 * factor));
+      static_cast<int64_t>(static_cast<double>(period.count()) * factor));
 }
 
 std::string string_or_empty(const json& object, const char* key) {
@@ -61,6 +61,12 @@ struct LeaderElector::Observed {
   int64_t transitions = 0;
   int64_t duration_seconds = 0;
   SteadyClock::time_point changed_at{};
+
+  // When another holder's lease runs out on our clock (time_point{} when nobody else holds it).
+  SteadyClock::time_point expires(const std::string& us) const {
+    if (holder.empty() || holder == us || duration_seconds <= 0) return {};
+    return changed_at + std::chrono::seconds(duration_seconds);
+  }
 };
 
 LeaderElector::LeaderElector(RestClient& client, LeaderElectionConfig config,
@@ -164,15 +170,33 @@ void LeaderElector::release() {
   client_.request("PUT", path, lease.dump());
 }
 
+// A standby looks at the Lease four times per retry period (client-go: once), so the holder's
+// last renewal is seen within a quarter period of happening, and tries again the moment that
+// lease runs out instead of at its next tick: a dead leader is replaced about lease_duration
+// after its last renewal. Leaders renew once per retry period, as in client-go.
 void LeaderElector::run(std::stop_token stop) {
   Observed observed;
+  const auto look_period =
+      std::max(std::chrono::milliseconds(50),
+               std::chrono::duration_cast<std::chrono::milliseconds>(config_.retry_period) / 4);
   while (!stop.stop_requested()) {
     // Acquire.
-    while (!stop.stop_requested() && !try_acquire_or_renew(observed)) {
-      if (!sleep_unless_stopped(stop, jittered(config_.retry_period))) break;
+    for (;;) {
+      // The renewal is dated from before the request: the lease runs from the renewTime we send.
+      const int64_t attempt_ns = steady_ns();
+      if (try_acquire_or_renew(observed)) {
+        renewed_at_ns_.store(attempt_ns);
+        break;
+      }
+      auto wait = jittered(look_period);
+      // Wake when a live lease runs out (one that already has is tried at the normal pace, so
+      // failing requests are not hammered).
+      if (const auto expiry = observed.expires(config_.identity); expiry > SteadyClock::now()) {
+        wait = std::min(wait, std::chrono::ceil<std::chrono::milliseconds>(expiry - SteadyClock::now()));
+      }
+      if (!sleep_unless_stopped(stop, wait)) break;
     }
     if (stop.stop_requested()) break;
-    renewed_at_ns_.store(steady_ns());
     set_leader(true);
     if (on_started_) on_started_();
 
@@ -183,8 +207,9 @@ void LeaderElector::run(std::stop_token stop) {
               stop, std::chrono::duration_cast<std::chrono::milliseconds>(config_.retry_period))) {
         break;
       }
+      const int64_t attempt_ns = steady_ns();
       if (try_acquire_or_renew(observed)) {
-        renewed_at_ns_.store(steady_ns());
+        renewed_at_ns_.store(attempt_ns);
         continue;
       }
       const int64_t since = steady_ns() - renewed_at_ns_.load();

@@ -234,6 +234,9 @@ class CycleRunner {
   std::vector<uint8_t> mask_ready_;
   // Capacity held per nominated job key: the node and what was taken off the ledger there.
   std::unordered_map<std::string, std::vector<std::pair<NodeId, ResourceVector>>> held_;
+  // The same, summed per node (empty until something is held): explains "Insufficient" that is
+  // only so because the room is kept for another job.
+  std::vector<ResourceVector> held_on_node_;
   // Whether NVLink islands can tell nodes apart at all: some node splits its GPUs into several
   // islands, or known and unknown layouts are mixed. When not, multi-GPU pods skip the check.
   bool islands_matter_ = false;
@@ -342,10 +345,13 @@ void CycleRunner::hold_nominated(JobId job) {
 
 void CycleRunner::adjust_free(NodeId node, const ResourceVector& amount, bool take) {
   const int64_t before = whole_gpus(ledger_.free(node));
+  if (held_on_node_.empty()) held_on_node_.resize(state_.nodes().size());
   if (take) {
     ledger_.take(node, amount);
+    held_on_node_[node] += amount;
   } else {
     ledger_.give(node, amount);
+    held_on_node_[node] -= amount;
   }
   const int64_t after = whole_gpus(ledger_.free(node));
   for (FabricCapacity* capacity : active_capacities_) capacity->adjust(node, after - before);
@@ -830,6 +836,11 @@ std::string CycleRunner::count_reasons(const PodRecord& pod, const Scope& scope,
 std::string CycleRunner::diagnose(const PodRecord& pod, const Scope& scope) const {
   return count_reasons(pod, scope, [&](NodeId id, const NodeRecord&, ReasonCounts& reasons) {
     const ResourceVector& free = ledger_.free(id);
+    if (!held_on_node_.empty() && !pod.requests.fits_in(free) &&
+        pod.requests.fits_in(free + held_on_node_[id])) {
+      ++reasons["Capacity held for a preemption in progress"];
+      return;
+    }
     for (size_t i = 0; i < pod.requests.size(); ++i) {
       const auto r = static_cast<ResourceId>(i);
       if (pod.requests[r] > 0 && pod.requests[r] > free[r]) {

@@ -66,6 +66,7 @@ void Actuator::forget_explanation(const std::string& pod) {
   std::lock_guard lock(write_mutex_);
   explanations_.erase("Pod/" + pod);
   explanation_retries_.erase("Pod/" + pod);
+  placed_.insert("Pod/" + pod);
 }
 
 void Actuator::patch_status(std::string path, std::string merge_patch) {
@@ -131,6 +132,7 @@ void Actuator::do_bind(const Binding& binding) {
       scheduled_events_.push_back(binding);
       explanations_.erase("Pod/" + binding.pod);
       explanation_retries_.erase("Pod/" + binding.pod);  // placed: nothing to explain
+      placed_.insert("Pod/" + binding.pod);
     }
     write_ready_.notify_one();
     return;
@@ -205,6 +207,7 @@ void Actuator::write_loop() {
       explanations.swap(explanations_);
       status_patches.swap(status_patches_);
       scheduled.swap(scheduled_events_);
+      placed_.clear();
       take_due(explanation_retries_, explanations, attempts);
       take_due(status_retries_, status_patches, attempts);
     }
@@ -217,10 +220,11 @@ void Actuator::write_loop() {
       if (!do_patch_status(path, patch)) failed_patches.emplace_back(path, std::move(patch));
     }
     if (!failed_explanations.empty() || !failed_patches.empty()) {
-      // Queued again unless a newer write for the same object arrived meanwhile.
+      // Queued again unless a newer write for the same object arrived meanwhile, or (for an
+      // explanation) the pod was placed while this one was being written.
       std::lock_guard lock(write_mutex_);
       for (auto& [key, pending] : failed_explanations) {
-        if (!explanations_.contains(key))
+        if (!explanations_.contains(key) && !placed_.contains(key))
           schedule_retry(explanation_retries_, key, std::move(pending), attempts[key]);
       }
       for (auto& [path, patch] : failed_patches) {

@@ -23,6 +23,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -117,6 +118,8 @@ class Actuator {
   std::deque<Binding> scheduled_events_;
   std::map<std::string, Retry<Unschedulable>> explanation_retries_;
   std::map<std::string, Retry<std::string>> status_retries_;
+  // Pods placed since the writer took its current batch: their failed explanations are dropped.
+  std::set<std::string> placed_;
 
   EventLimiter event_limiter_;  // writer thread only
 

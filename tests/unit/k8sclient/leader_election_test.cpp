@@ -2,6 +2,7 @@
 #include "k8s-client/leader_election.h"
 
 #include <gmock/gmock.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -154,6 +155,42 @@ TEST(LeaderElection, WaitsForAnotherHoldersLeaseToExpire) {
   EXPECT_EQ(lease["spec"]["holderIdentity"], "me");
   EXPECT_EQ(lease["spec"]["leaseTransitions"], 5);
   EXPECT_NE(lease["spec"]["acquireTime"], "2024-05-01T12:00:00.000000Z");
+}
+
+TEST(LeaderElection, TakesOverAboutOneLeaseDurationAfterTheHoldersLastRenewal) {
+  // "other" renews every 400 ms, then dies. A standby must not take the lease sooner than a lease
+  // duration after the last renewal it could see, and takes it within a quarter retry period
+  // (its look period, jittered) after that.
+  LeaseStore store;
+  auto lease_of = [](const std::string& renew_time) {
+    return json{{"apiVersion", "coordination.k8s.io/v1"},
+                {"kind", "Lease"},
+                {"metadata", {{"name", "fairway-scheduler"}, {"namespace", "fairway-system"}}},
+                {"spec",
+                 {{"holderIdentity", "other"},
+                  {"leaseDurationSeconds", 2},
+                  {"acquireTime", "2024-05-01T12:00:00.000000Z"},
+                  {"renewTime", renew_time},
+                  {"leaseTransitions", 1}}}};
+  };
+  store.set(lease_of("2024-05-01T12:00:00.000000Z"));
+  TestServer server([&](const TestRequest& req, Responder& out) { store.handle(req, out); });
+  ClusterConfig config;
+  config.server = server.url();
+  RestClient client(config);
+  LeaderElector elector(client, fast_config("me"), nullptr, nullptr);
+  std::jthread runner([&](std::stop_token stop) { elector.run(stop); });
+  for (int i = 1; i <= 5; ++i) {
+    std::this_thread::sleep_for(400ms);
+    store.set(lease_of(fmt::format("2024-05-01T12:00:0{}.000000Z", i)));
+    EXPECT_FALSE(elector.is_leader());
+  }
+  const auto last_renewal = std::chrono::steady_clock::now();
+  wait_for([&] { return elector.is_leader(); }, 5s);
+  ASSERT_TRUE(elector.is_leader());
+  const auto took = std::chrono::steady_clock::now() - last_renewal;
+  EXPECT_GE(took, 1950ms);  // the 2 s lease, on our clock, from when we saw the renewal
+  EXPECT_LE(took, 2500ms);  // + at most one look (250 ms × 1.2) + the acquiring round trip
 }
 
 TEST(LeaderElection, StepsDownWhenRenewalsFail) {

@@ -543,7 +543,13 @@ TEST(Nomination, EndsWhenThePreemptorCannotUseTheRoomOnceItsVictimsAreGone) {
   w.memory.prune(w.state, w.clock.now);
   ASSERT_TRUE(w.memory.nominated("ns/high"));
   w.add(pod("ns", "other", "", {{"nvidia.com/gpu", "8"}}));
-  EXPECT_THAT(w.cycle().bindings, IsEmpty());  // n1 is held for ns/high
+  const CycleResult held = w.cycle();
+  EXPECT_THAT(held.bindings, IsEmpty());  // n1 is held for ns/high, and the message says so
+  std::string other_says;
+  for (const PendingJob& job : held.pending) {
+    if (job.job == "ns/other") other_says = job.message;
+  }
+  EXPECT_THAT(other_says, HasSubstr("1 Capacity held for a preemption in progress"));
   // Past the grace the room is let go, and the preemptor rests instead of evicting again.
   w.clock.now += w.options.nomination_after_victims_ms;
   w.memory.prune(w.state, w.clock.now);
