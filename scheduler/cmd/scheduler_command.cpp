@@ -94,6 +94,10 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
   int non_preemptible_priority = options.preemption.planner.non_preemptible_priority;
   flags.add_duration("preemption-period", &options.preemption.period,
                      "how often the preempt/reclaim/consolidate pass runs while jobs wait; 0 disables");
+  std::chrono::milliseconds stale_gang_grace(options.preemption.planner.stale_gang_grace_ms);
+  flags.add_duration("stale-gang-grace", &stale_gang_grace,
+                     "a gang bound below its minMember this long (or its PodGroup's "
+                     "scheduleTimeoutSeconds) has its bound pods evicted; 0 disables");
   flags.add_int("non-preemptible-priority", &non_preemptible_priority,
                 "pods with priority >= this are never evicted unless labelled fairway.dev/preemptible=true");
   flags.add_string("gpu-sharing-strategy", &sharing,
@@ -163,6 +167,11 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
     err << "fairway scheduler: --preemption-period must not be negative\n";
     return 2;
   }
+  if (stale_gang_grace.count() < 0) {
+    err << "fairway scheduler: --stale-gang-grace must not be negative\n";
+    return 2;
+  }
+  options.preemption.planner.stale_gang_grace_ms = stale_gang_grace.count();
   options.preemption.planner.non_preemptible_priority = non_preemptible_priority;
   options.preemption.planner.cycle = options.cycle;
   options.lease.lease_namespace = lease_namespace;

@@ -23,6 +23,8 @@ const char* action_name(PreemptionAction action) {
       return "reclaim";
     case PreemptionAction::kConsolidate:
       return "consolidate";
+    case PreemptionAction::kStaleGang:
+      return "stale-gang";
   }
   return "unknown";
 }
@@ -31,6 +33,10 @@ const char* action_name(PreemptionAction action) {
 
 void PreemptionMemory::record(const PreemptionPlan& plan, TimeMs now,
                               const PlannerOptions& options) {
+  if (plan.action == PreemptionAction::kStaleGang) {
+    partial_since_.erase(plan.preemptor);  // it makes room for nobody: nothing to nominate
+    return;
+  }
   for (const Nomination& nomination : plan.nominations) nominations_.push_back(nomination);
   nomination_expiry_[plan.preemptor] = now + options.nomination_ms;
   auto& victims = victims_[plan.preemptor];
@@ -83,12 +89,26 @@ void PreemptionMemory::prune(const ClusterState& state, TimeMs now) {
     }
   }
   for (const std::string& job : expired) drop_nomination(job);
+  std::unordered_set<std::string> partial;
+  for (const JobRecord& job : state.jobs()) {
+    if (!job.present || job.min_member <= 1) continue;
+    if (job.bound == 0 || job.bound >= static_cast<uint32_t>(job.min_member)) continue;
+    partial.insert(job.key);
+    partial_since_.try_emplace(job.key, now);
+  }
+  std::erase_if(partial_since_, [&](const auto& entry) { return !partial.contains(entry.first); });
   for (auto& [job, evictors] : cool_downs_) {
     std::erase_if(evictors, [now](const auto& entry) { return entry.second <= now; });
   }
   std::erase_if(cool_downs_, [](const auto& entry) { return entry.second.empty(); });
   std::erase_if(blocked_pods_, [now](const auto& entry) { return entry.second <= now; });
   std::erase_if(resting_, [now](const auto& entry) { return entry.second <= now; });
+}
+
+std::optional<TimeMs> PreemptionMemory::partial_since(const std::string& job) const {
+  const auto it = partial_since_.find(job);
+  if (it == partial_since_.end()) return std::nullopt;
+  return it->second;
 }
 
 bool PreemptionMemory::nominated(const std::string& job) const {
@@ -184,6 +204,9 @@ class Planner {
   std::optional<PreemptionPlan> preempt(const Preemptor& p);
   std::optional<PreemptionPlan> reclaim(const Preemptor& p);
   std::optional<PreemptionPlan> consolidate(const Preemptor& p);
+  // Plans evicting the bound pods of gangs stuck below their minMember past their grace; returns
+  // those gangs (not preemptors in this pass: they start again whole).
+  std::unordered_set<JobId> stale_gangs();
 
   // Whether a candidate may join the victims taken so far (reclaim keeps victim queues at their
   // fair share): `allows` only asks, `take` records it, `reset` forgets every victim taken.
@@ -251,9 +274,11 @@ PlanResult Planner::run() {
     if (state_.nodes()[node].schedulable()) free_total_ += queue_charge(ledger_.free(node));
   }
   build_units();
+  const std::unordered_set<JobId> stale = stale_gangs();
 
   for (const Preemptor& p : preemptors()) {
     if (out_of_time()) break;
+    if (stale.contains(p.job)) continue;
     ++result_.stats.preemptors_considered;
     // Room already exists (the cycle will place it, or queue rules hold it back): evict nothing.
     if (simulate(p, {}, false)) continue;
@@ -873,6 +898,45 @@ std::optional<PreemptionPlan> Planner::consolidate(const Preemptor& p) {
     }
   }
   return std::nullopt;
+}
+
+std::unordered_set<JobId> Planner::stale_gangs() {
+  std::unordered_set<JobId> stale;
+  if (options_.stale_gang_grace_ms <= 0) return stale;
+  for (JobId id = 0; id < state_.jobs().size(); ++id) {
+    const JobRecord& job = state_.jobs()[id];
+    const auto since = memory_.partial_since(job.key);
+    if (!job.present || !since) continue;
+    TimeMs grace = options_.stale_gang_grace_ms;
+    if (const PodGroup* group = state_.find_pod_group(job.key);
+        group != nullptr && group->schedule_timeout_seconds && *group->schedule_timeout_seconds > 0) {
+      grace = *group->schedule_timeout_seconds * 1000;
+    }
+    if (start_ - *since < grace) continue;
+    PreemptionPlan plan;
+    plan.action = PreemptionAction::kStaleGang;
+    plan.preemptor = job.key;
+    plan.queue = job.queue;
+    for (PodId pod : job.all) {
+      const PodRecord& record = state_.pods()[pod];
+      // Terminating already (an earlier round), or a bind still in flight: not taken back.
+      if (!record.counted_bound || record.pod.deleting || record.assumed) continue;
+      plan.victims.push_back({record.pod.key(), record.pod.uid,
+                              state_.nodes()[record.node].node.name, job.key, job.queue});
+    }
+    if (plan.victims.empty()) continue;
+    stale.insert(id);
+    for (Unit& unit : units_) {
+      if (unit.job == id) unit.used = true;  // no other plan counts on these pods
+    }
+    plan.message = fmt::format(
+        "stale-gang for {}: evicting its {} bound pod(s): {} of minMember {} bound for {} s "
+        "(grace {} s), so the gang can start again whole",
+        job.key, plan.victims.size(), job.bound, job.min_member, (start_ - *since) / 1000,
+        grace / 1000);
+    result_.plans.push_back(std::move(plan));
+  }
+  return stale;
 }
 
 // Applies a plan to the pass's view (ledger and queue totals), so later plans build on it.

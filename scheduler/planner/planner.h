@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -34,8 +35,10 @@
 
 namespace fairway {
 
-enum class PreemptionAction { kPreempt, kReclaim, kConsolidate };
-// "preempt", "reclaim", "consolidate": Event reasons, logs and counters.
+// kStaleGang: a gang bound below its minMember for longer than its grace gives its bound pods
+// back, so it can start again whole and their resources serve others meanwhile (no preemptor).
+enum class PreemptionAction { kPreempt, kReclaim, kConsolidate, kStaleGang };
+// "preempt", "reclaim", "consolidate", "stale-gang": Event reasons, logs and counters.
 const char* action_name(PreemptionAction action);
 
 struct Victim {
@@ -77,6 +80,10 @@ struct PlannerOptions {
   // and it rests for nomination_ms (no new plan): room the cycle cannot use for it (a queue
   // limit reached meanwhile, a cluster that changed) must not stay held from everyone else.
   TimeMs nomination_after_victims_ms = 15 * 1000;
+  // A gang with some but fewer than minMember pods bound (a bind failed, a leader died between a
+  // gang's binds, members were evicted) for this long — or its PodGroup's scheduleTimeoutSeconds —
+  // has its bound pods evicted; 0: never.
+  TimeMs stale_gang_grace_ms = 60 * 1000;
   bool preempt = true;
   bool reclaim = true;
   bool consolidate = true;
@@ -92,8 +99,11 @@ class PreemptionMemory {
   // nominations and do not pick that pod again for `for_ms`, so the next pass tries another plan.
   void blocked(const std::string& preemptor, const std::string& pod, TimeMs now, TimeMs for_ms);
   // Drops nominations of jobs that placed, are gone, waited too long, or did not place within
-  // nomination_after_victims_ms of their victims being gone; ends cool-downs.
+  // nomination_after_victims_ms of their victims being gone; ends cool-downs; notes since when
+  // each gang has been bound below its minMember.
   void prune(const ClusterState& state, TimeMs now);
+  // Since when `job` has been bound below its minMember (as seen by prune), if it is.
+  std::optional<TimeMs> partial_since(const std::string& job) const;
 
   // The pass found no plan for `job`: skip it until `until`, so jobs that no eviction can help
   // do not take every pass's time budget from those behind them.
@@ -121,6 +131,7 @@ class PreemptionMemory {
   std::map<std::string, std::map<std::string, TimeMs, std::less<>>, std::less<>> cool_downs_;
   std::map<std::string, TimeMs> blocked_pods_;
   std::map<std::string, TimeMs> resting_;  // jobs without a plan, until when
+  std::map<std::string, TimeMs> partial_since_;  // gangs bound below their minMember, since
 };
 
 struct PlannerStats {

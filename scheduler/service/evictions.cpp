@@ -38,6 +38,8 @@ const char* victim_reason(PreemptionAction action) {
       return "Reclaimed";
     case PreemptionAction::kConsolidate:
       return "Consolidated";
+    case PreemptionAction::kStaleGang:
+      return "GangIncomplete";
   }
   return "Evicted";
 }
@@ -50,6 +52,8 @@ const char* preemptor_reason(PreemptionAction action) {
       return "Reclaiming";
     case PreemptionAction::kConsolidate:
       return "Consolidating";
+    case PreemptionAction::kStaleGang:
+      return "GangIncomplete";
   }
   return "Evicting";
 }
@@ -146,10 +150,15 @@ void Evictor::run_plan(const Work& work) {
           case PreemptionAction::kConsolidate:
             ++stats_.consolidate_evictions;
             break;
+          case PreemptionAction::kStaleGang:
+            ++stats_.stale_gang_evictions;
+            break;
         }
         post_event(victim.pod, victim.uid, victim_reason(plan.action),
-                   fmt::format("{}: evicted to make room for job {} of queue \"{}\"", action,
-                               plan.preemptor, plan.queue));
+                   plan.action == PreemptionAction::kStaleGang
+                       ? plan.message
+                       : fmt::format("{}: evicted to make room for job {} of queue \"{}\"",
+                                     action, plan.preemptor, plan.queue));
       }
       continue;
     }

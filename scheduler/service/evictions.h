@@ -44,10 +44,11 @@ struct PreemptionOptions {
 struct EvictionStats {
   std::atomic<uint64_t> passes{0};
   std::atomic<uint64_t> plans{0};
-  // Evictions the API server accepted, by action: preempt, reclaim, consolidate.
+  // Evictions the API server accepted, by action: preempt, reclaim, consolidate, stale-gang.
   std::atomic<uint64_t> preempt_evictions{0};
   std::atomic<uint64_t> reclaim_evictions{0};
   std::atomic<uint64_t> consolidate_evictions{0};
+  std::atomic<uint64_t> stale_gang_evictions{0};
   std::atomic<uint64_t> refused{0};  // 429: a PodDisruptionBudget said no
   std::atomic<uint64_t> errors{0};   // other failures
   std::atomic<uint64_t> events{0};

@@ -151,6 +151,17 @@ int SchedulerService::run(std::stop_token stop) {
   };
   client.set_observer(observe_request);
   writer_client.set_observer(observe_request);
+  // Leader election has a client of its own, as kube-scheduler does: renewals never queue
+  // behind a burst of binds in the main client's rate limiter or pool, and a renewal stuck on a
+  // dead connection is abandoned in time for the next attempt to land before the renew deadline.
+  k8s::RestOptions lease_rest = rest;
+  lease_rest.pool_size = 1;
+  lease_rest.qps = 10;
+  lease_rest.burst = 20;
+  lease_rest.request_timeout = std::max(std::chrono::seconds(1),
+                                        options_.lease.renew_deadline - options_.lease.retry_period);
+  k8s::RestClient lease_client(cluster_, lease_rest);
+  lease_client.set_observer(observe_request);
 
   Inbox inbox;
   StateConfig state_config;
@@ -235,7 +246,7 @@ int SchedulerService::run(std::stop_token stop) {
   std::jthread elector_thread;
   if (options_.leader_elect) {
     elector = std::make_unique<k8s::LeaderElector>(
-        client, options_.lease,
+        lease_client, options_.lease,
         [&] {
           leader = true;
           log::info("became leader", {{"identity", options_.lease.identity}});
@@ -467,6 +478,7 @@ int SchedulerService::run(std::stop_token stop) {
     elector_thread.request_stop();
     elector_thread.join();
   }
+  lease_client.stop();
   for (auto& thread : threads) thread.request_stop();
   client.stop();
   threads.clear();  // joins

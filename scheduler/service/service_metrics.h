@@ -72,11 +72,13 @@ inline void add_preemption_sources(metrics::SchedulerMetrics& metrics, const Evi
                         [value] { return static_cast<double>(value->load()); }});
   };
   const char* evictions =
-      "Pods evicted by the background pass, by action (preempt, reclaim, consolidate).";
+      "Pods evicted by the background pass, by action (preempt, reclaim, consolidate, stale-gang).";
   add("fairway_evictions_total", evictions, {{"action", "preempt"}}, &stats.preempt_evictions);
   add("fairway_evictions_total", evictions, {{"action", "reclaim"}}, &stats.reclaim_evictions);
   add("fairway_evictions_total", evictions, {{"action", "consolidate"}},
       &stats.consolidate_evictions);
+  add("fairway_evictions_total", evictions, {{"action", "stale-gang"}},
+      &stats.stale_gang_evictions);
   add("fairway_eviction_refusals_total",
       "Evictions the API server refused with 429 (a PodDisruptionBudget); the plan is dropped.",
       {}, &stats.refused);

@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -190,6 +191,10 @@ class Replicas {
     }
     if (help_.find("--webhook-bind-address") != std::string::npos)
       args.push_back("--webhook-bind-address=0");
+    // A gang left below its minMember (a leader killed between its binds) is given back well
+    // within the checker's gang grace (30 s) when it cannot be completed.
+    if (help_.find("--stale-gang-grace") != std::string::npos)
+      args.push_back("--stale-gang-grace=15s");
     const pid_t pid = fork();
     if (pid == 0) {
       const int fd = open(r.log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -339,8 +344,8 @@ struct Figures {
   uint64_t fractional_pods = 0;  // of pods_created: on shared GPUs (reservation pods)
   uint64_t gpu_uuids_reported = 0;  // by the stand-in reservation agent
   uint64_t pods_deleted = 0;
-  uint64_t snapshots = 0;
-  uint64_t check_errors = 0;
+  std::atomic<uint64_t> snapshots{0};  // counted on the checker thread, read by the report
+  std::atomic<uint64_t> check_errors{0};
 };
 
 // "GET /api/v1/namespaces/a/pods?limit=5" → "list pods"; "POST .../pods/p/binding" →
@@ -521,9 +526,25 @@ int run(const Options& options) {
   rest.qps = 1000;
   rest.burst = 1000;
   rest.user_agent = "fairway-soak-checker";
+  rest.request_timeout = std::chrono::seconds(10);  // a stuck request costs one check, not 30 s
   fairway::k8s::RestClient checker_client(*k8s_config, rest);
   invariants::Checker checker;
   Figures figures;
+  // The checker's requests slower than 5 s, with the fault window they started in: what a slow
+  // check line points at.
+  std::mutex slow_mu;
+  std::vector<std::string> slow_requests;
+  std::string active_fault = "none";  // guarded by slow_mu
+  checker_client.set_observer([&](std::string_view verb, std::string_view path, int code,
+                                  std::chrono::nanoseconds took) {
+    if (took < std::chrono::seconds(5)) return;
+    std::lock_guard lock(slow_mu);
+    slow_requests.push_back(fmt::format("{} {} -> {} after {:.1f} s (fault window now: {})", verb,
+                                        path, code == 0 ? std::string("transport error")
+                                                        : std::to_string(code),
+                                        std::chrono::duration<double>(took).count(),
+                                        active_fault));
+  });
 
   Replicas replicas(options, kubeconfig);
   replicas.start_all();
@@ -625,9 +646,21 @@ int run(const Options& options) {
 
   // Faults, one kind after another.
   int fault_round = 0;
+  auto clear_faults = [&] {
+    api.faults().clear();
+    std::lock_guard lock(slow_mu);
+    active_fault = "none";
+  };
   auto inject_fault = [&] {
     apiserver::Faults& faults = api.faults();
     faults.clear();
+    static constexpr const char* kNames[] = {"watch-drop",  "410",   "429",
+                                             "500",         "slow",  "reset",
+                                             "restart",     "watch-drop-every-2s"};
+    {
+      std::lock_guard lock(slow_mu);
+      active_fault = kNames[fault_round % 8];
+    }
     switch (fault_round++ % 8) {
       case 0:
         figures.faults["watch-drop"] += api.drop_watches();
@@ -696,7 +729,7 @@ int run(const Options& options) {
     if (!standbys_warm) kind = 2;
     if (kind == 0 && leader != nullptr && !leader->stopped) {  // the leader dies mid-flight
       // Failover is measured against a healthy API server: faults wait until it is done.
-      api.faults().clear();
+      clear_faults();
       failed_renew_ms = lease_in(store).renew_ms;
       replicas.kill_now(*leader);
       ++figures.kills;
@@ -708,7 +741,7 @@ int run(const Options& options) {
     } else if (kind == 1 && leader != nullptr && paused == nullptr && !failing_over) {
       // The leader freezes (GC pause, partition) past its lease; when it thaws, another replica
       // leads and the old one must not write a thing.
-      api.faults().clear();
+      clear_faults();
       failed_renew_ms = lease_in(store).renew_ms;
       ::kill(leader->pid, SIGSTOP);
       leader->stopped = true;
@@ -747,7 +780,26 @@ int run(const Options& options) {
   const auto start = Clock::now();
   auto next_fault = start + options.fault_every;
   auto next_chaos = start + options.kill_every;
-  auto next_check = start;
+  // The invariant checker reads the API on its own thread, so a slow check (a request stuck in
+  // a fault window) does not stretch the chaos timing: pauses last as long as planned, restarts
+  // come when due, and failover is measured while the check waits.
+  std::jthread checker_thread([&](std::stop_token stop) {
+    while (!stop.stop_requested()) {
+      const auto check_start = Clock::now();
+      check_once(false);
+      if (seconds_since(check_start) > 3) {
+        std::lock_guard lock(slow_mu);
+        std::cout << fmt::format("  (a check took {:.1f} s)\n", seconds_since(check_start));
+        for (const std::string& request : slow_requests) std::cout << "    slow: " << request << "\n";
+        slow_requests.clear();
+        std::cout << std::flush;
+      }
+      std::mutex mutex;
+      std::condition_variable_any wake;
+      std::unique_lock lock(mutex);
+      wake.wait_for(lock, stop, options.check_every, [] { return false; });
+    }
+  });
   auto next_report = start + std::chrono::seconds(10);
   std::cout << fmt::format("soak: {} nodes, {} pods, {} s, {} replicas, lease {} s, work dir {}\n",
                            options.nodes, options.total_pods, options.duration.count(),
@@ -796,28 +848,22 @@ int run(const Options& options) {
       chaos();
       next_chaos = now + options.kill_every;
     }
-    if (now >= next_check) {
-      const auto check_start = Clock::now();
-      check_once(false);
-      if (seconds_since(check_start) > 3) {
-        std::cout << fmt::format("  (a check took {:.1f} s)\n", seconds_since(check_start))
-                  << std::flush;
-      }
-      next_check = Clock::now() + options.check_every;
-    }
     if (now >= next_report) {
       std::cout << fmt::format(
                        "  t={:.0f}s created={} deleted={} binds={} snapshots={} violations={}\n",
                        seconds_since(start), figures.pods_created, figures.pods_deleted,
-                       binds_accepted.load(), figures.snapshots, violations.size())
+                       binds_accepted.load(), figures.snapshots.load(), violations.size())
                 << std::flush;
       next_report = now + std::chrono::seconds(10);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
 
+  checker_thread.request_stop();
+  checker_thread.join();
+
   // Quiet: faults off, every replica running; every feasible pod must now get bound.
-  api.faults().clear();
+  clear_faults();
   if (paused != nullptr) {
     ::kill(paused->pid, SIGCONT);
     paused->stopped = false;
@@ -946,19 +992,21 @@ int run(const Options& options) {
   for (double s : figures.failover_s) max_failover = std::max(max_failover, s);
   double min_after_renewal = 1e9;
   double max_after_renewal = 0;
-  // A standby takes a dead holder's Lease one lease duration after the last renewal it saw, which
-  // it sees within a quarter retry period (jittered: 0.3 s), plus a round trip: never sooner (two
-  // leaders), and not much later. From the kill itself that is at most the lease duration plus
-  // that slack, since the holder renewed before it died.
+  // A standby takes a dead holder's Lease one lease duration after the last renewal it saw, never
+  // sooner (two leaders). It sees renewals within a quarter retry period, but a renewal that the
+  // fault windows delayed may have been older than that when the holder died, so from the
+  // renewal there is no upper bar; from the kill there is.
   for (double s : figures.failover_after_renewal_s) {
     min_after_renewal = std::min(min_after_renewal, s);
     max_after_renewal = std::max(max_after_renewal, s);
     if (s < options.lease_seconds - 0.05)
       violation(fmt::format("the Lease was taken {:.2f} s after its last renewal (lease {} s)", s,
                             options.lease_seconds));
-    if (s > options.lease_seconds + 0.5)
-      violation(fmt::format("failover took {:.2f} s after the last renewal (lease {} s)", s,
-                            options.lease_seconds));
+  }
+  // From the kill: the lease duration, plus the standby's look (0.3 s) and a round trip, plus
+  // scheduling slack on a loaded machine.
+  for (double s : figures.failover_s) {
+    if (s > options.lease_seconds + 1) violation(fmt::format("failover took {:.2f} s", s));
   }
   std::cout
       << "soak figures:\n"
@@ -982,7 +1030,7 @@ int run(const Options& options) {
       << fmt::format("  pods scheduled      {} (bindings accepted by the API server)\n",
                      binds_accepted.load())
       << fmt::format("  invariant checks    {} snapshots, {} pods checked, {} unreadable\n",
-                     figures.snapshots, checker.pods_checked(), figures.check_errors)
+                     figures.snapshots.load(), checker.pods_checked(), figures.check_errors.load())
       << fmt::format("  stale leader writes {}\n", stale_writes.load())
       << fmt::format("  violations          {}\n", violations.size());
   {

@@ -574,6 +574,64 @@ TEST(Nomination, StaysWhileAVictimStillHoldsItsNode) {
   EXPECT_TRUE(w.memory.nominated("ns/high"));
 }
 
+// ----------------------------------------------------------------------------- stale gangs
+
+TEST(StaleGang, AGangStuckBelowMinMemberPastItsGraceGivesItsPodsBack) {
+  World w;
+  w.options.stale_gang_grace_ms = 60'000;
+  w.state.upsert_node(gpu_node("n1", 8));
+  w.state.upsert_node(gpu_node("n2", 8));
+  // g-1's bind failed while g-0's went through; meanwhile n2 filled up, so g-1 has no place.
+  w.add(running(gang_pod("ns", "g-0", "", "g", 2, {{"nvidia.com/gpu", "4"}}), "n1"));
+  w.add(gang_pod("ns", "g-1", "", "g", 2, {{"nvidia.com/gpu", "8"}}));
+  w.add(running(with_priority(pod("ns", "pinned", "", {{"nvidia.com/gpu", "8"}}), 2'000'000'000),
+                "n2"));
+  EXPECT_THAT(w.pass().plans, IsEmpty());  // partial from now on
+  w.clock.now += 59'000;
+  EXPECT_THAT(w.pass().plans, IsEmpty());  // within the grace
+  w.clock.now += 2'000;
+  const PlanResult result = w.pass();
+  ASSERT_THAT(result.plans, SizeIs(1));
+  const PreemptionPlan& plan = result.plans[0];
+  EXPECT_EQ(plan.action, PreemptionAction::kStaleGang);
+  EXPECT_EQ(plan.preemptor, "ns/g");
+  EXPECT_THAT(victim_pods(plan), ElementsAre("ns/g-0"));
+  EXPECT_THAT(plan.message, HasSubstr("1 of minMember 2 bound for 61 s"));
+  EXPECT_TRUE(plan.nominations.empty());
+}
+
+TEST(StaleGang, APodGroupsScheduleTimeoutIsItsGrace) {
+  World w;
+  w.state.upsert_node(gpu_node("n1", 8));
+  PodGroup group;
+  group.namespace_ = "ns";
+  group.name = "g";
+  group.min_member = 2;
+  group.schedule_timeout_seconds = 10;
+  w.state.upsert_pod_group(group);
+  w.add(running(gang_pod("ns", "g-0", "", "g", 2, {{"nvidia.com/gpu", "4"}}), "n1"));
+  w.add(gang_pod("ns", "g-1", "", "g", 2, {{"nvidia.com/gpu", "16"}}));  // fits nowhere
+  EXPECT_THAT(w.pass().plans, IsEmpty());
+  w.clock.now += 11'000;
+  const PlanResult result = w.pass();
+  ASSERT_THAT(result.plans, SizeIs(1));
+  EXPECT_EQ(result.plans[0].action, PreemptionAction::kStaleGang);
+}
+
+TEST(StaleGang, AWholeGangAndAGangWithNothingBoundAreNotStale) {
+  World w;
+  w.state.upsert_node(gpu_node("n1", 8));
+  w.add(running(gang_pod("ns", "whole-0", "", "whole", 2, {{"nvidia.com/gpu", "2"}}), "n1"));
+  w.add(running(gang_pod("ns", "whole-1", "", "whole", 2, {{"nvidia.com/gpu", "2"}}), "n1"));
+  w.add(gang_pod("ns", "waiting-0", "", "waiting", 2, {{"nvidia.com/gpu", "8"}}));
+  w.add(gang_pod("ns", "waiting-1", "", "waiting", 2, {{"nvidia.com/gpu", "8"}}));
+  w.pass();
+  w.clock.now += kHour;
+  for (const PreemptionPlan& plan : w.pass().plans) {
+    EXPECT_NE(plan.action, PreemptionAction::kStaleGang) << plan.message;
+  }
+}
+
 TEST(CoolDown, AnEvictedJobCannotEvictItsEvictorBack) {
   World w;
   w.options.cool_down_ms = 10 * 60 * 1000;
