@@ -192,7 +192,8 @@ void LeaderElector::run(std::stop_token stop) {
       // Wake when a live lease runs out (one that already has is tried at the normal pace, so
       // failing requests are not hammered).
       if (const auto expiry = observed.expires(config_.identity); expiry > SteadyClock::now()) {
-        wait = std::min(wait, std::chrono::ceil<std::chrono::milliseconds>(expiry - SteadyClock::now()));
+        wait = std::min(wait,
+                        std::chrono::ceil<std::chrono::milliseconds>(expiry - SteadyClock::now()));
       }
       if (!sleep_unless_stopped(stop, wait)) break;
     }

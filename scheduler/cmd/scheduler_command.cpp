@@ -1,6 +1,8 @@
 // `fairway scheduler`: flags in kube-scheduler's style, signals, then the service.
+#include <fmt/format.h>
 #include <pthread.h>
 #include <unistd.h>
+#include <yaml-cpp/yaml.h>
 
 #include <csignal>
 #include <fstream>
@@ -8,9 +10,6 @@
 #include <ostream>
 #include <random>
 #include <thread>
-
-#include <fmt/format.h>
-#include <yaml-cpp/yaml.h>
 
 #include "k8s-client/config.h"
 #include "scheduler/cmd/commands.h"
@@ -33,7 +32,8 @@ std::string default_identity() {
 tl::expected<std::vector<std::string>, std::string> config_file_args(const std::string& path) {
   try {
     const YAML::Node root = YAML::LoadFile(path);
-    if (!root.IsMap()) return tl::unexpected(fmt::format("{}: expected a map of flag names to values", path));
+    if (!root.IsMap())
+      return tl::unexpected(fmt::format("{}: expected a map of flag names to values", path));
     std::vector<std::string> args;
     for (const auto& entry : root) {
       const auto key = entry.first.as<std::string>();
@@ -72,14 +72,19 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
   auto retry_period = std::chrono::milliseconds(options.lease.retry_period);
 
   FlagSet flags("scheduler");
-  flags.add_string("kubeconfig", &kubeconfig, "path to a kubeconfig; empty: $KUBECONFIG, then in-cluster");
+  flags.add_string("kubeconfig", &kubeconfig,
+                   "path to a kubeconfig; empty: $KUBECONFIG, then in-cluster");
   flags.add_string("context", &context, "kubeconfig context to use (default: current-context)");
   flags.add_string("config", &config_file, "YAML file of flag values (flag-name: value)");
-  flags.add_string("scheduler-name", &options.scheduler_name, "pods with this spec.schedulerName are ours");
-  flags.add_bool("leader-elect", &options.leader_elect, "elect a leader on a Lease before scheduling");
+  flags.add_string("scheduler-name", &options.scheduler_name,
+                   "pods with this spec.schedulerName are ours");
+  flags.add_bool("leader-elect", &options.leader_elect,
+                 "elect a leader on a Lease before scheduling");
   flags.add_duration("leader-elect-lease-duration", &lease_duration, "lease duration");
-  flags.add_duration("leader-elect-renew-deadline", &renew_deadline, "give up leadership if not renewed within");
-  flags.add_duration("leader-elect-retry-period", &retry_period, "interval between acquire/renew attempts");
+  flags.add_duration("leader-elect-renew-deadline", &renew_deadline,
+                     "give up leadership if not renewed within");
+  flags.add_duration("leader-elect-retry-period", &retry_period,
+                     "interval between acquire/renew attempts");
   flags.add_string("leader-elect-resource-namespace", &lease_namespace, "namespace of the Lease");
   flags.add_string("leader-elect-resource-name", &lease_name, "name of the Lease");
   flags.add_double("kube-api-qps", &options.kube_api_qps, "requests per second to the API server");
@@ -92,16 +97,19 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
   flags.add_int("bind-workers", &options.bind_workers, "concurrent binding requests");
   flags.add_string("scoring", &scoring, "bin-pack or spread");
   int non_preemptible_priority = options.preemption.planner.non_preemptible_priority;
-  flags.add_duration("preemption-period", &options.preemption.period,
-                     "how often the preempt/reclaim/consolidate pass runs while jobs wait; 0 disables");
+  flags.add_duration(
+      "preemption-period", &options.preemption.period,
+      "how often the preempt/reclaim/consolidate pass runs while jobs wait; 0 disables");
   std::chrono::milliseconds stale_gang_grace(options.preemption.planner.stale_gang_grace_ms);
   flags.add_duration("stale-gang-grace", &stale_gang_grace,
                      "a gang bound below its minMember this long (or its PodGroup's "
                      "scheduleTimeoutSeconds) has its bound pods evicted; 0 disables");
-  flags.add_int("non-preemptible-priority", &non_preemptible_priority,
-                "pods with priority >= this are never evicted unless labelled fairway.dev/preemptible=true");
-  flags.add_string("gpu-sharing-strategy", &sharing,
-                   "fractional pods: binpack fills shared GPUs first, spread splits new ones first");
+  flags.add_int(
+      "non-preemptible-priority", &non_preemptible_priority,
+      "pods with priority >= this are never evicted unless labelled fairway.dev/preemptible=true");
+  flags.add_string(
+      "gpu-sharing-strategy", &sharing,
+      "fractional pods: binpack fills shared GPUs first, spread splits new ones first");
   flags.add_string("reservation-namespace", &options.reservations.namespace_,
                    "namespace of GPU reservation pods");
   flags.add_string("reservation-priority-class", &options.reservations.priority_class,
@@ -114,7 +122,8 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
                    "image of reservation pods (runs `fairway reservation-agent`)");
   flags.add_string("webhook-bind-address", &webhook_bind_address,
                    "address of the mutating admission webhook (/mutate, HTTPS); 0 disables");
-  flags.add_string("webhook-tls-cert-file", &webhook_cert_file, "webhook serving certificate (PEM)");
+  flags.add_string("webhook-tls-cert-file", &webhook_cert_file,
+                   "webhook serving certificate (PEM)");
   flags.add_string("webhook-tls-key-file", &webhook_key_file, "webhook serving key (PEM)");
   flags.add_int("v", &verbosity, "log verbosity (0 info, 2 debug, 4 trace)");
 
@@ -142,12 +151,14 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
     err << "fairway scheduler: unexpected argument \"" << positional->front() << "\"\n";
     return 2;
   }
-  if (scoring == "spread") options.cycle.strategy = ScoringStrategy::kSpread;
+  if (scoring == "spread")
+    options.cycle.strategy = ScoringStrategy::kSpread;
   else if (scoring != "bin-pack") {
     err << "fairway scheduler: --scoring must be bin-pack or spread\n";
     return 2;
   }
-  if (sharing == "spread") options.cycle.gpu_sharing_strategy = ScoringStrategy::kSpread;
+  if (sharing == "spread")
+    options.cycle.gpu_sharing_strategy = ScoringStrategy::kSpread;
   else if (sharing != "binpack") {
     err << "fairway scheduler: --gpu-sharing-strategy must be binpack or spread\n";
     return 2;
@@ -159,7 +170,8 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
   }
   options.reservations.timeout = reservation_timeout;
   if (options.kube_api_qps <= 0 || options.kube_api_burst <= 0 || options.bind_workers <= 0) {
-    err << "fairway scheduler: --kube-api-qps, --kube-api-burst and --bind-workers must be positive\n";
+    err << "fairway scheduler: --kube-api-qps, --kube-api-burst and --bind-workers must be "
+           "positive\n";
     return 2;
   }
   options.metrics_bind_address = metrics_bind_address;
@@ -180,7 +192,8 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
   options.lease.renew_deadline = std::chrono::duration_cast<std::chrono::seconds>(renew_deadline);
   options.lease.retry_period = std::chrono::duration_cast<std::chrono::seconds>(retry_period);
   if (options.lease.renew_deadline >= options.lease.lease_duration) {
-    err << "fairway scheduler: --leader-elect-renew-deadline must be shorter than the lease duration\n";
+    err << "fairway scheduler: --leader-elect-renew-deadline must be shorter than the lease "
+           "duration\n";
     return 2;
   }
 

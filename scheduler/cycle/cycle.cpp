@@ -1,5 +1,7 @@
 #include "scheduler/cycle/cycle.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <bit>
 #include <functional>
@@ -11,15 +13,13 @@
 #include <unordered_map>
 #include <utility>
 
-#include <fmt/format.h>
-
 #include "queues/drf_order.h"
 #include "queues/quantity.h"
+#include "queues/queue_access.h"
 #include "scheduler/cycle/node_ledger.h"
 #include "scheduler/cycle/shared_gpu_ledger.h"
 #include "scheduler/state/gpu_sharing.h"
 #include "scheduler/state/node_filters.h"
-#include "queues/queue_access.h"
 #include "scheduler/state/pod_intent.h"
 #include "topology/fabric_tree.h"
 
@@ -27,13 +27,20 @@ namespace fairway {
 
 const char* reason_name(PendingReason reason) {
   switch (reason) {
-    case PendingReason::kUnschedulable: return "Unschedulable";
-    case PendingReason::kGangIncomplete: return "GangIncomplete";
-    case PendingReason::kQueueLimit: return "QueueLimit";
-    case PendingReason::kQueueInvalid: return "QueueInvalid";
-    case PendingReason::kInvalidPod: return "InvalidPod";
-    case PendingReason::kReclaimInProgress: return "ReclaimInProgress";
-    case PendingReason::kQueueNotAllowed: return "QueueNotAllowed";
+    case PendingReason::kUnschedulable:
+      return "Unschedulable";
+    case PendingReason::kGangIncomplete:
+      return "GangIncomplete";
+    case PendingReason::kQueueLimit:
+      return "QueueLimit";
+    case PendingReason::kQueueInvalid:
+      return "QueueInvalid";
+    case PendingReason::kInvalidPod:
+      return "InvalidPod";
+    case PendingReason::kReclaimInProgress:
+      return "ReclaimInProgress";
+    case PendingReason::kQueueNotAllowed:
+      return "QueueNotAllowed";
   }
   return "Unknown";
 }
@@ -107,7 +114,9 @@ ResourceVector node_charge(const PodRecord& record) {
   return charge;  // one named return (NRVO): no small_vector move for GCC to misread
 }
 
-bool is_sharer(const PodRecord& record) { return record.intent.gpu_fraction.has_value(); }
+bool is_sharer(const PodRecord& record) {
+  return record.intent.gpu_fraction.has_value();
+}
 
 class CycleRunner {
  public:
@@ -202,8 +211,7 @@ class CycleRunner {
   bool place_gang(const GangTopology& topo, const std::vector<PodId>& gang,
                   std::vector<Placed>& placed, std::string* why);
   bool place_within(const GangTopology& topo, int level, DomainId domain, int prefer,
-                    const std::vector<PodId>& gang, std::vector<Placed>& placed,
-                    std::string* why);
+                    const std::vector<PodId>& gang, std::vector<Placed>& placed, std::string* why);
   std::vector<DomainId> fitting_domains(const GangTopology& topo, int level, DomainId domain,
                                         int target, int64_t demand) const;
   std::vector<PodId> fill(const GangTopology& topo, int level, DomainId domain,
@@ -415,8 +423,8 @@ void CycleRunner::compute_shares() {
     usage[*index].allocated = queue_charge(totals.allocated);
     usage[*index].pending = queue_charge(totals.pending);
   }
-  result_.shares = compute_fair_shares(tree_, queue_charge(state_.capacity()), usage,
-                                       state_.registry().size());
+  result_.shares =
+      compute_fair_shares(tree_, queue_charge(state_.capacity()), usage, state_.registry().size());
 }
 
 std::optional<QueueIndex> CycleRunner::resolve_queue(const JobRecord& job, std::string* why) const {
@@ -476,11 +484,11 @@ QueueCheck CycleRunner::check_queue(QueueIndex leaf, const ResourceVector& charg
       if (after > node.limit_of(r)) {
         const int64_t scale = state_.registry().scale(r);
         if (why != nullptr) {
-          *why = fmt::format("queue \"{}\" would exceed its limit on {}: {} allocated + {} "
-                             "requested > limit {}",
-                             node.name, state_.registry().name(r),
-                             format_quantity(allocated[r], scale), format_quantity(charge[r], scale),
-                             format_quantity(node.limit_of(r), scale));
+          *why = fmt::format(
+              "queue \"{}\" would exceed its limit on {}: {} allocated + {} "
+              "requested > limit {}",
+              node.name, state_.registry().name(r), format_quantity(allocated[r], scale),
+              format_quantity(charge[r], scale), format_quantity(node.limit_of(r), scale));
         }
         return QueueCheck::kOverLimit;
       }
@@ -506,7 +514,8 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
     for (PodId pod : pending) {
       const PodRecord& record = pods[pod];
       for (const std::string& error : record.intent.errors) {
-        invalid += (invalid.empty() ? "" : "; ") + fmt::format("pod {}: {}", record.pod.name, error);
+        invalid +=
+            (invalid.empty() ? "" : "; ") + fmt::format("pod {}: {}", record.pod.name, error);
       }
     }
     if (const PodGroup* group = job.group.empty() ? nullptr : state_.find_pod_group(job.key)) {
@@ -525,9 +534,9 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
     }
     const uint32_t exist = job.bound + static_cast<uint32_t>(pending.size());
     if (exist < static_cast<uint32_t>(job.min_member)) {
-      leave_pending(job, pending, PendingReason::kGangIncomplete,
-                    fmt::format("waiting for gang: {} of minMember {} pods exist", exist,
-                                job.min_member));
+      leave_pending(
+          job, pending, PendingReason::kGangIncomplete,
+          fmt::format("waiting for gang: {} of minMember {} pods exist", exist, job.min_member));
       return Attempt::kFailed;
     }
   }
@@ -547,7 +556,8 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
     case QueueCheck::kOverFairShare:
       if (within_fair_share) return Attempt::kDeferred;
       break;
-    case QueueCheck::kOk: break;
+    case QueueCheck::kOk:
+      break;
   }
 
   GangTopology topo;
@@ -567,8 +577,8 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
   // Fractional pods are placed one by one on shared GPUs, outside the fabric search.
   const bool any_sharer = std::any_of(pending.begin(), pending.end(),
                                       [&pods](PodId pod) { return is_sharer(pods[pod]); });
-  const bool as_gang = topo.tree != nullptr && need > 0 && !any_sharer &&
-                       (topo.constrained() || need >= 2);
+  const bool as_gang =
+      topo.tree != nullptr && need > 0 && !any_sharer && (topo.constrained() || need >= 2);
   if (as_gang) {
     const std::vector<PodId> gang(pending.begin(),
                                   pending.begin() + static_cast<std::ptrdiff_t>(need));
@@ -598,8 +608,7 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
     const PodRecord& record = pods[pending[i]];
     if (placed.size() >= need) {
       // Beyond the gang's minimum, each extra pod must keep the queue within bounds on its own.
-      const QueueCheck check =
-          check_queue(leaf, charged + queue_charge(record.requests), &failure);
+      const QueueCheck check = check_queue(leaf, charged + queue_charge(record.requests), &failure);
       if (check == QueueCheck::kOverLimit ||
           (within_fair_share && check == QueueCheck::kOverFairShare)) {
         if (check == QueueCheck::kOverFairShare) failure = "queue is at its fair share";
@@ -662,8 +671,18 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
 
   for (const Placed& p : placed) {
     const PodRecord& record = pods[p.pod];
-    Binding binding{record.pod.key(), record.pod.uid, state_.nodes()[p.node].node.name, job.key,
-                    job.queue, {}, record.pod.creation_ms, {}, 0, 0, {}, {}};
+    Binding binding{record.pod.key(),
+                    record.pod.uid,
+                    state_.nodes()[p.node].node.name,
+                    job.key,
+                    job.queue,
+                    {},
+                    record.pod.creation_ms,
+                    {},
+                    0,
+                    0,
+                    {},
+                    {}};
     for (uint64_t mask = p.gpus; mask != 0; mask &= mask - 1) {
       binding.gpus.push_back(std::countr_zero(mask));
     }
@@ -720,7 +739,7 @@ std::optional<double> CycleRunner::fit_score(const PodRecord& pod, const Resourc
 }
 
 std::optional<NodeId> CycleRunner::choose_node(const PodRecord& pod, const Scope& scope,
-                                              const ResourceVector& requests) {
+                                               const ResourceVector& requests) {
   const int64_t gpus = (requests[kGpu] + 999) / 1000;
   const bool spread = options_.strategy == ScoringStrategy::kSpread;
   // Multi-GPU pods prefer nodes where one NVLink island holds them: class 0 fits an island,
@@ -737,8 +756,7 @@ std::optional<NodeId> CycleRunner::choose_node(const PodRecord& pod, const Scope
     // A small domain: score every node of it, in the same order the bucket walk would use.
     std::optional<NodeId> best;
     std::tuple<int, int64_t, double> best_key;
-    for (NodeId node :
-         scope.tree->nodes_in(static_cast<size_t>(scope.level), scope.domain)) {
+    for (NodeId node : scope.tree->nodes_in(static_cast<size_t>(scope.level), scope.domain)) {
       if (!state_.nodes()[node].schedulable()) continue;
       const auto score = fit_score(pod, requests, node);
       if (!score) continue;
@@ -1058,10 +1076,11 @@ bool CycleRunner::resolve_topology(const JobRecord& job, GangTopology* topo, std
     if (asks_level) {
       *error = state_.topologies().empty()
                    ? std::string("the job asks for a topology level, but no Topology exists")
-                   : fmt::format("the job asks for a topology level but names no Topology, and "
-                                 "{} exist: name one in topologyConstraint.topology (or "
-                                 "annotation {})",
-                                 state_.topologies().size(), kAnnotationTopology);
+                   : fmt::format(
+                         "the job asks for a topology level but names no Topology, and "
+                         "{} exist: name one in topologyConstraint.topology (or "
+                         "annotation {})",
+                         state_.topologies().size(), kAnnotationTopology);
       return false;
     }
     return true;
@@ -1076,8 +1095,8 @@ bool CycleRunner::resolve_topology(const JobRecord& job, GangTopology* topo, std
     for (const TopologyLevel& level : spec->levels) {
       levels += (levels.empty() ? "" : ", ") + level.node_label;
     }
-    *error = fmt::format("Topology \"{}\" has no level \"{}\" (levels: {})", spec->name, label,
-                         levels);
+    *error =
+        fmt::format("Topology \"{}\" has no level \"{}\" (levels: {})", spec->name, label, levels);
     return false;
   };
   if (!level_of(wanted.required_level, &topo->required) ||
@@ -1155,8 +1174,7 @@ bool CycleRunner::place_within(const GangTopology& topo, int level, DomainId dom
   const int64_t demand = gpu_demand(gang);
   const size_t keep = placed.size();
   for (int target = prefer; target > level; --target) {
-    const std::vector<DomainId> candidates =
-        fitting_domains(topo, level, domain, target, demand);
+    const std::vector<DomainId> candidates = fitting_domains(topo, level, domain, target, demand);
     int trials = 0;
     for (DomainId candidate : candidates) {
       if (trials++ == kMaxDomainTrials) break;
@@ -1386,8 +1404,8 @@ void CycleRunner::record_quality(const JobRecord& job, const std::vector<Placed>
   result_.placements.push_back(std::move(quality));
 }
 
-void CycleRunner::leave_pending(const JobRecord& job, std::vector<PodId> pods,
-                                PendingReason reason, std::string message) {
+void CycleRunner::leave_pending(const JobRecord& job, std::vector<PodId> pods, PendingReason reason,
+                                std::string message) {
   // Room the background pass bought for this job is on its way: say so rather than "no node
   // fits", which is true only until the victims have left.
   if (reason == PendingReason::kUnschedulable) {
@@ -1413,8 +1431,7 @@ CycleResult run_cycle(ClusterState& state, const CycleOptions& options) {
 
 std::optional<std::vector<Binding>> place_on_ledger(ClusterState& state, NodeLedger& ledger,
                                                     JobId job, const std::vector<PodId>& pods,
-                                                    const CycleOptions& options,
-                                                    std::string* why) {
+                                                    const CycleOptions& options, std::string* why) {
   return CycleRunner(state, options, &ledger).place_only(job, pods, why);
 }
 

@@ -909,7 +909,8 @@ std::unordered_set<JobId> Planner::stale_gangs() {
     if (!job.present || !since) continue;
     TimeMs grace = options_.stale_gang_grace_ms;
     if (const PodGroup* group = state_.find_pod_group(job.key);
-        group != nullptr && group->schedule_timeout_seconds && *group->schedule_timeout_seconds > 0) {
+        group != nullptr && group->schedule_timeout_seconds &&
+        *group->schedule_timeout_seconds > 0) {
       grace = *group->schedule_timeout_seconds * 1000;
     }
     if (start_ - *since < grace) continue;

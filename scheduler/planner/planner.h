@@ -130,7 +130,7 @@ class PreemptionMemory {
   // pass, so the lookup takes the keys as they are (no string copies).
   std::map<std::string, std::map<std::string, TimeMs, std::less<>>, std::less<>> cool_downs_;
   std::map<std::string, TimeMs> blocked_pods_;
-  std::map<std::string, TimeMs> resting_;  // jobs without a plan, until when
+  std::map<std::string, TimeMs> resting_;        // jobs without a plan, until when
   std::map<std::string, TimeMs> partial_since_;  // gangs bound below their minMember, since
 };
 

@@ -1,9 +1,9 @@
 #include "scheduler/service/actuator.h"
 
-#include <chrono>
-
 #include <fmt/chrono.h>
 #include <fmt/format.h>
+
+#include <chrono>
 
 #include "k8s-client/objects.h"
 #include "scheduler/service/log.h"
@@ -37,11 +37,14 @@ std::pair<std::string, std::string> split_key(const std::string& key) {
 
 Actuator::Actuator(k8s::RestClient& client, int bind_workers, Hooks hooks)
     : client_(client), hooks_(std::move(hooks)) {
-  for (int i = 0; i < std::max(bind_workers, 1); ++i) bind_threads_.emplace_back([this] { bind_loop(); });
+  for (int i = 0; i < std::max(bind_workers, 1); ++i)
+    bind_threads_.emplace_back([this] { bind_loop(); });
   write_thread_ = std::thread([this] { write_loop(); });
 }
 
-Actuator::~Actuator() { stop(); }
+Actuator::~Actuator() {
+  stop();
+}
 
 void Actuator::bind(Binding binding) {
   ++in_flight_;
@@ -118,7 +121,8 @@ void Actuator::do_bind(const Binding& binding) {
       client_.request("POST", path, k8s::binding_body(ns, name, binding.uid, binding.node));
   if (!response) {
     ++stats_.bind_errors;
-    log::warn("bind failed", {{"pod", binding.pod}, {"node", binding.node}, {"error", response.error().message}});
+    log::warn("bind failed",
+              {{"pod", binding.pod}, {"node", binding.node}, {"error", response.error().message}});
     hooks_.on_failed(binding, response.error().message);
     return;
   }
@@ -150,16 +154,18 @@ void Actuator::do_bind(const Binding& binding) {
     return;
   }
   ++stats_.bind_errors;
-  log::warn("bind rejected", {{"pod", binding.pod}, {"node", binding.node},
-                              {"code", std::to_string(response->status)}, {"body", response->body.substr(0, 300)}});
+  log::warn("bind rejected", {{"pod", binding.pod},
+                              {"node", binding.node},
+                              {"code", std::to_string(response->status)},
+                              {"body", response->body.substr(0, 300)}});
   hooks_.on_failed(binding, fmt::format("binding rejected with HTTP {}", response->status));
 }
 
 template <typename Item>
 void Actuator::schedule_retry(std::map<std::string, Retry<Item>>& retries, const std::string& key,
                               Item item, int attempt) {
-  const auto delay = std::min<std::chrono::milliseconds>(kFirstRetry * (1 << std::min(attempt, 5)),
-                                                         kMaxRetry);
+  const auto delay =
+      std::min<std::chrono::milliseconds>(kFirstRetry * (1 << std::min(attempt, 5)), kMaxRetry);
   retries.insert_or_assign(
       key, Retry<Item>{std::move(item), std::chrono::steady_clock::now() + delay, attempt + 1});
 }
@@ -261,7 +267,8 @@ bool Actuator::do_explain(const Unschedulable& pending) {
   if (!hooks_.may_write()) return true;
   const auto [ns, name] = split_key(pending.pod);
   const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::steady_clock::now().time_since_epoch()).count();
+                          std::chrono::steady_clock::now().time_since_epoch())
+                          .count();
   const bool event_allowed = event_limiter_.allow(pending.kind + "/" + pending.pod, now_ms);
   if (!event_allowed) ++stats_.events_dropped;
   if (pending.kind == "PodGroup") {
@@ -271,10 +278,10 @@ bool Actuator::do_explain(const Unschedulable& pending) {
     return true;
   }
   const std::string path = fmt::format("/api/v1/namespaces/{}/pods/{}/status", ns, name);
-  const auto response =
-      client_.request("PATCH", path,
-                      k8s::unschedulable_condition_patch("Unschedulable", pending.message, now_rfc3339()),
-                      "application/strategic-merge-patch+json");
+  const auto response = client_.request(
+      "PATCH", path,
+      k8s::unschedulable_condition_patch("Unschedulable", pending.message, now_rfc3339()),
+      "application/strategic-merge-patch+json");
   if (response && response->ok()) {
     ++stats_.status_writes;
   } else if (!response || response->status != 404) {

@@ -46,7 +46,7 @@ struct ActuatorStats {
 struct Unschedulable {
   std::string pod;  // namespace/name (of the PodGroup when kind is PodGroup)
   std::string uid;
-  std::string reason;   // PendingReason name, for the Event
+  std::string reason;  // PendingReason name, for the Event
   std::string message;
   // "Pod": PodScheduled=False condition + FailedScheduling Event; "PodGroup": an Event on the
   // PodGroup (its status condition is written with the rest of its status).

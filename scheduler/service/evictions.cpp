@@ -157,8 +157,8 @@ void Evictor::run_plan(const Work& work) {
         post_event(victim.pod, victim.uid, victim_reason(plan.action),
                    plan.action == PreemptionAction::kStaleGang
                        ? plan.message
-                       : fmt::format("{}: evicted to make room for job {} of queue \"{}\"",
-                                     action, plan.preemptor, plan.queue));
+                       : fmt::format("{}: evicted to make room for job {} of queue \"{}\"", action,
+                                     plan.preemptor, plan.queue));
       }
       continue;
     }

@@ -117,7 +117,9 @@ class PreemptionPass {
   void maybe_run(ClusterState& state);
   void stop() { evictor_.stop(); }
   // The replica's write fence (RestClient::set_write_fence) on the eviction client too.
-  void set_write_fence(k8s::RestClient::WriteFence fence) { evictor_.set_write_fence(std::move(fence)); }
+  void set_write_fence(k8s::RestClient::WriteFence fence) {
+    evictor_.set_write_fence(std::move(fence));
+  }
 
   const EvictionStats& stats() const { return stats_; }
 

@@ -1,16 +1,13 @@
 #include "scheduler/service/scheduler_service.h"
 
-#include "scheduler/state/admission_policy.h"
-#include "scheduler/webhook/webhook_server.h"
+#include <fmt/format.h>
 
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
-
-#include <fmt/format.h>
 
 #include "k8s-client/objects.h"
 #include "k8s-client/reflector.h"
@@ -20,6 +17,8 @@
 #include "scheduler/service/log.h"
 #include "scheduler/service/service_metrics.h"
 #include "scheduler/service/status.h"
+#include "scheduler/state/admission_policy.h"
+#include "scheduler/webhook/webhook_server.h"
 
 namespace fairway {
 namespace {
@@ -69,7 +68,8 @@ void publish_status(ClusterState& state, const CycleResult& result,
   };
   for (auto& [name, status] : queue_statuses(state.queue_tree(), result.shares, state.registry())) {
     if (!state.queue_specs().contains(name)) continue;  // the implicit default has no object
-    publish(fmt::format("/apis/scheduling.fairway.dev/v1alpha1/queues/{}/status", name), std::move(status));
+    publish(fmt::format("/apis/scheduling.fairway.dev/v1alpha1/queues/{}/status", name),
+            std::move(status));
   }
   for (auto& [key, status] : pod_group_statuses(state, result, placements)) {
     const auto slash = key.find('/');
@@ -79,7 +79,8 @@ void publish_status(ClusterState& state, const CycleResult& result,
   }
   // Objects that are gone: forget what was written for them, so the map stays bounded.
   if (written.size() > 2 * current.size() + 1024) {
-    std::erase_if(written, [&current](const auto& entry) { return !current.contains(entry.first); });
+    std::erase_if(written,
+                  [&current](const auto& entry) { return !current.contains(entry.first); });
   }
 }
 
@@ -94,14 +95,14 @@ std::unique_ptr<http::Server> SchedulerService::start_webhook(Inbox& inbox) {
   const std::string& address = options_.webhook_bind_address;
   if (address.empty() || address == "0") return nullptr;
   if (options_.webhook_cert_file.empty() || options_.webhook_key_file.empty()) {
-    log::warn("admission webhook not served: --webhook-tls-cert-file and --webhook-tls-key-file "
-              "are needed",
-              {{"address", address}});
+    log::warn(
+        "admission webhook not served: --webhook-tls-cert-file and --webhook-tls-key-file "
+        "are needed",
+        {{"address", address}});
     return nullptr;
   }
-  webhook::AdmissionConfig config{.scheduler_name = options_.scheduler_name,
-                                  .intent = options_.intent,
-                                  .tenant_denials = {}};
+  webhook::AdmissionConfig config{
+      .scheduler_name = options_.scheduler_name, .intent = options_.intent, .tenant_denials = {}};
   // Queue access and fairway-owned keys are checked against this replica's state. A loop that
   // does not answer in time admits: the cycle enforces the same rules (QueueNotAllowed).
   config.tenant_denials = [this, &inbox](const Pod& pod) {
@@ -158,8 +159,8 @@ int SchedulerService::run(std::stop_token stop) {
   lease_rest.pool_size = 1;
   lease_rest.qps = 10;
   lease_rest.burst = 20;
-  lease_rest.request_timeout = std::max(std::chrono::seconds(1),
-                                        options_.lease.renew_deadline - options_.lease.retry_period);
+  lease_rest.request_timeout = std::max(
+      std::chrono::seconds(1), options_.lease.renew_deadline - options_.lease.retry_period);
   k8s::RestClient lease_client(cluster_, lease_rest);
   lease_client.set_observer(observe_request);
 
@@ -173,57 +174,71 @@ int SchedulerService::run(std::stop_token stop) {
   // Priority classes resolve pods' priorityClassName where admission left priority unset.
   std::unordered_map<std::string, int32_t> priority_classes;
 
-  auto pods = make_reflector<Pod>(
-      client, "pods", kPodsPath, &k8s::decode_pod, inbox,
-      [&priority_classes](ClusterState& s, k8s::EventType type, Pod&& pod) {
-        if (type == k8s::EventType::kDeleted) {
-          s.remove_pod(pod.key());
-          return;
-        }
-        if (pod.priority == 0 && !pod.priority_class_name.empty()) {
-          if (auto it = priority_classes.find(pod.priority_class_name); it != priority_classes.end()) {
-            pod.priority = it->second;
-          }
-        }
-        s.upsert_pod(std::move(pod));
-      });
+  auto pods =
+      make_reflector<Pod>(client, "pods", kPodsPath, &k8s::decode_pod, inbox,
+                          [&priority_classes](ClusterState& s, k8s::EventType type, Pod&& pod) {
+                            if (type == k8s::EventType::kDeleted) {
+                              s.remove_pod(pod.key());
+                              return;
+                            }
+                            if (pod.priority == 0 && !pod.priority_class_name.empty()) {
+                              if (auto it = priority_classes.find(pod.priority_class_name);
+                                  it != priority_classes.end()) {
+                                pod.priority = it->second;
+                              }
+                            }
+                            s.upsert_pod(std::move(pod));
+                          });
   auto nodes = make_reflector<Node>(client, "nodes", kNodesPath, &k8s::decode_node, inbox,
                                     [](ClusterState& s, k8s::EventType type, Node&& node) {
-                                      if (type == k8s::EventType::kDeleted) s.remove_node(node.name);
-                                      else s.upsert_node(std::move(node));
+                                      if (type == k8s::EventType::kDeleted)
+                                        s.remove_node(node.name);
+                                      else
+                                        s.upsert_node(std::move(node));
                                     });
-  auto queues = make_reflector<QueueSpec>(
-      client, "queues", kQueuesPath, &k8s::decode_queue, inbox,
-      [](ClusterState& s, k8s::EventType type, QueueSpec&& queue) {
-        if (type == k8s::EventType::kDeleted) s.remove_queue(queue.name);
-        else s.upsert_queue(std::move(queue));
-      });
-  auto groups = make_reflector<PodGroup>(
-      client, "podgroups", kPodGroupsPath, &k8s::decode_pod_group, inbox,
-      [](ClusterState& s, k8s::EventType type, PodGroup&& group) {
-        if (type == k8s::EventType::kDeleted) s.remove_pod_group(group.key());
-        else s.upsert_pod_group(std::move(group));
-      });
+  auto queues =
+      make_reflector<QueueSpec>(client, "queues", kQueuesPath, &k8s::decode_queue, inbox,
+                                [](ClusterState& s, k8s::EventType type, QueueSpec&& queue) {
+                                  if (type == k8s::EventType::kDeleted)
+                                    s.remove_queue(queue.name);
+                                  else
+                                    s.upsert_queue(std::move(queue));
+                                });
+  auto groups =
+      make_reflector<PodGroup>(client, "podgroups", kPodGroupsPath, &k8s::decode_pod_group, inbox,
+                               [](ClusterState& s, k8s::EventType type, PodGroup&& group) {
+                                 if (type == k8s::EventType::kDeleted)
+                                   s.remove_pod_group(group.key());
+                                 else
+                                   s.upsert_pod_group(std::move(group));
+                               });
   auto topologies = make_reflector<TopologySpec>(
       client, "topologies", kTopologiesPath, &k8s::decode_topology, inbox,
       [](ClusterState& s, k8s::EventType type, TopologySpec&& topology) {
-        if (type == k8s::EventType::kDeleted) s.remove_topology(topology.name);
-        else s.upsert_topology(std::move(topology));
+        if (type == k8s::EventType::kDeleted)
+          s.remove_topology(topology.name);
+        else
+          s.upsert_topology(std::move(topology));
       });
   auto priorities = make_reflector<PriorityClass>(
       client, "priorityclasses", kPriorityClassesPath, &k8s::decode_priority_class, inbox,
       [&priority_classes](ClusterState&, k8s::EventType type, PriorityClass&& pc) {
-        if (type == k8s::EventType::kDeleted) priority_classes.erase(pc.name);
-        else priority_classes[pc.name] = pc.value;
+        if (type == k8s::EventType::kDeleted)
+          priority_classes.erase(pc.name);
+        else
+          priority_classes[pc.name] = pc.value;
       });
 
-  auto namespaces = make_reflector<Namespace>(
-      client, "namespaces", kNamespacesPath, &k8s::decode_namespace, inbox,
-      [](ClusterState& s, k8s::EventType type, Namespace&& ns) {
-        if (type == k8s::EventType::kDeleted) s.remove_namespace(ns.name);
-        else s.upsert_namespace(std::move(ns));
-      });
-  add_informer_sources(metrics_, *pods, *nodes, *queues, *groups, *topologies, *priorities, *namespaces);
+  auto namespaces =
+      make_reflector<Namespace>(client, "namespaces", kNamespacesPath, &k8s::decode_namespace,
+                                inbox, [](ClusterState& s, k8s::EventType type, Namespace&& ns) {
+                                  if (type == k8s::EventType::kDeleted)
+                                    s.remove_namespace(ns.name);
+                                  else
+                                    s.upsert_namespace(std::move(ns));
+                                });
+  add_informer_sources(metrics_, *pods, *nodes, *queues, *groups, *topologies, *priorities,
+                       *namespaces);
 
   std::vector<std::jthread> threads;
   auto start = [&threads](auto& reflector) {
@@ -278,7 +293,8 @@ int SchedulerService::run(std::stop_token stop) {
   hooks.on_bound = [this](const Binding& binding) {
     if (binding.pod_created_ms > 0) {
       const auto wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                               std::chrono::system_clock::now().time_since_epoch()).count();
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
       metrics_.observe_pod_scheduled(static_cast<double>(wall_ms - binding.pod_created_ms) /
                                      1000.0);
     }
@@ -361,7 +377,8 @@ int SchedulerService::run(std::stop_token stop) {
     dirty = dirty || !changes.empty();
 
     const bool synced = all_synced();
-    if (synced && !stats_.synced) log::info("informers synced", {{"pods", std::to_string(state.pod_count())}});
+    if (synced && !stats_.synced)
+      log::info("informers synced", {{"pods", std::to_string(state.pod_count())}});
     stats_.synced = synced;
     const bool leading = may_write();
     if (stats_.leader && !leading) {
@@ -431,8 +448,8 @@ int SchedulerService::run(std::stop_token stop) {
         if (last == job.message) continue;
         last = job.message;
         const PodRecord* record = state.find_pod(pod);
-        actuator.explain({pod, record != nullptr ? record->pod.uid : "", reason_name(job.reason),
-                          job.message});
+        actuator.explain(
+            {pod, record != nullptr ? record->pod.uid : "", reason_name(job.reason), job.message});
       }
       // A gang's PodGroup gets the same explanation as an Event (rate limited per object).
       if (state.find_pod_group(job.job) != nullptr) {
@@ -451,7 +468,8 @@ int SchedulerService::run(std::stop_token stop) {
     status_due = std::move(result);
     // Forget explanations of pods that are gone, so the map does not grow without bound.
     if (explained.size() > 2 * state.pod_count() + 1024) {
-      std::erase_if(explained, [&state](const auto& entry) { return state.find_pod(entry.first) == nullptr; });
+      std::erase_if(explained,
+                    [&state](const auto& entry) { return state.find_pod(entry.first) == nullptr; });
     }
     if (group_explained.size() > 2 * state.jobs().size() + 1024) {
       std::erase_if(group_explained, [&state](const auto& entry) {

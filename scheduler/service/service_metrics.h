@@ -67,9 +67,9 @@ inline void add_preemption_sources(metrics::SchedulerMetrics& metrics, const Evi
   auto add = [&metrics](const char* name, const char* help,
                         std::vector<std::pair<std::string, std::string>> labels,
                         const std::atomic<uint64_t>* value) {
-    metrics.add_source(kPreemptionSources,
-                       {name, help, true, std::move(labels),
-                        [value] { return static_cast<double>(value->load()); }});
+    metrics.add_source(kPreemptionSources, {name, help, true, std::move(labels), [value] {
+                                              return static_cast<double>(value->load());
+                                            }});
   };
   const char* evictions =
       "Pods evicted by the background pass, by action (preempt, reclaim, consolidate, stale-gang).";
@@ -80,8 +80,8 @@ inline void add_preemption_sources(metrics::SchedulerMetrics& metrics, const Evi
   add("fairway_evictions_total", evictions, {{"action", "stale-gang"}},
       &stats.stale_gang_evictions);
   add("fairway_eviction_refusals_total",
-      "Evictions the API server refused with 429 (a PodDisruptionBudget); the plan is dropped.",
-      {}, &stats.refused);
+      "Evictions the API server refused with 429 (a PodDisruptionBudget); the plan is dropped.", {},
+      &stats.refused);
   add("fairway_eviction_errors_total", "Eviction requests that failed otherwise.", {},
       &stats.errors);
   add("fairway_preemption_plans_total", "Plans the background pass committed to.", {},

@@ -576,6 +576,13 @@ tl::expected<Object, ApiError> Store::get(const ResourceType& type, const std::s
 
 namespace {
 
+constexpr const char* kContinueTooOld =
+    "The provided continue parameter is too old to display a consistent list result. You can "
+    "start a new list without the continue parameter, or use the continue token in this "
+    "response to retrieve the remainder of the results. Continuing with the provided token "
+    "results in an inconsistent list - objects that were created, modified, or deleted "
+    "between the time the first chunk was returned and now may show up in the list.";
+
 std::string encode_continue(uint64_t rv, const std::string& start) {
   const json token = {{"v", "meta.k8s.io/v1"}, {"rv", rv}, {"start", start}};
   return base64_encode(token.dump());
@@ -601,23 +608,25 @@ tl::expected<ListResult, ApiError> Store::list(const ResourceType& type, const s
   }
   std::shared_lock lock(mu_);
   if (!options.continue_token.empty() && token_rv < continue_compacted_rv_) {
-    return tl::unexpected(expired(
-        "The provided continue parameter is too old to display a consistent list result. You can "
-        "start a new list without the continue parameter, or use the continue token in this "
-        "response to retrieve the remainder of the results. Continuing with the provided token "
-        "results in an inconsistent list - objects that were created, modified, or deleted "
-        "between the time the first chunk was returned and now may show up in the list."));
+    return tl::unexpected(expired(kContinueTooOld));
   }
   const Table* table = table_locked(type);
   if (!table) return tl::unexpected(not_found(type.plural, type.group, ""));
   ListResult result;
-  // A continued list answers with the first page's resourceVersion, as with etcd; it may show
-  // newer objects (see the deviations in docs), which a watch from that version reconciles.
+  // A continued list answers with the first page's resourceVersion and contents, as with etcd.
   result.resource_version = token_rv ? token_rv : rv_;
+  std::shared_ptr<const Objects> snapshot;
+  if (!options.continue_token.empty()) {
+    std::lock_guard snapshots_lock(snapshots_mu_);
+    for (const ListSnapshot& s : list_snapshots_) {
+      if (s.resource_key == type.key() && s.rv == token_rv) snapshot = s.objects;
+    }
+    if (!snapshot) return tl::unexpected(expired(kContinueTooOld));
+  }
+  const Objects& objects = snapshot ? *snapshot : table->objects;
   const std::string prefix = type.namespaced && !ns.empty() ? ns + "/" : "";
-  auto it = table->objects.lower_bound(std::max(start, prefix));
-  const auto end = prefix.empty() ? table->objects.end()
-                                  : table->objects.lower_bound(ns + "0");  // '0' follows '/'
+  auto it = objects.lower_bound(std::max(start, prefix));
+  const auto end = prefix.empty() ? objects.end() : objects.lower_bound(ns + "0");  // '0' > '/'
   const bool filtered = !options.labels.empty() || !options.fields.empty();
   for (; it != end; ++it) {
     const json& obj = *it->second.json;
@@ -626,6 +635,12 @@ tl::expected<ListResult, ApiError> Store::list(const ResourceType& type, const s
     }
     if (options.limit > 0 && static_cast<int64_t>(result.items.size()) == options.limit) {
       result.continue_token = encode_continue(result.resource_version, it->first);
+      if (!snapshot) {  // the first page of a cut-short LIST: keep what the next pages read
+        std::lock_guard snapshots_lock(snapshots_mu_);
+        list_snapshots_.push_back(
+            {type.key(), result.resource_version, std::make_shared<const Objects>(objects)});
+        if (list_snapshots_.size() > kMaxListSnapshots) list_snapshots_.pop_front();
+      }
       int64_t remaining = 0;
       for (; it != end; ++it) {
         const json& o = *it->second.json;
@@ -1090,6 +1105,8 @@ void Store::compact() {
   history_.clear();
   compacted_rv_ = rv_;
   continue_compacted_rv_ = rv_;
+  std::lock_guard snapshots_lock(snapshots_mu_);
+  list_snapshots_.clear();
 }
 
 size_t Store::close_all_watches() {

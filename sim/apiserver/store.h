@@ -185,7 +185,7 @@ class Store {
   };
   struct Table {
     ResourceTypePtr type;
-    std::map<std::string, Object, std::less<>> objects;  // "ns/name" or "name"
+    std::map<std::string, Object, std::less<>> objects;  // "ns/name" or "name" (Objects)
     std::vector<std::shared_ptr<Watcher>> watchers;
   };
   struct PendingDelete {
@@ -232,6 +232,20 @@ class Store {
   std::deque<HistoryEntry> history_;
   std::multimap<std::chrono::system_clock::time_point, PendingDelete> pending_deletes_;
   std::mt19937_64 rng_;
+
+  // Paged LISTs are consistent, as etcd serves them: the first page of a LIST that is cut short
+  // keeps the table as it stood (objects are immutable and shared, so this copies pointers, not
+  // JSON), and the pages after it read that copy. A token whose copy has been dropped (the
+  // oldest go first, past kMaxListSnapshots, or after a compaction) gets 410 Expired.
+  using Objects = std::map<std::string, Object, std::less<>>;
+  struct ListSnapshot {
+    std::string resource_key;
+    uint64_t rv = 0;
+    std::shared_ptr<const Objects> objects;
+  };
+  static constexpr size_t kMaxListSnapshots = 32;
+  mutable std::mutex snapshots_mu_;
+  mutable std::deque<ListSnapshot> list_snapshots_;
 };
 
 // Helpers shared with the HTTP layer.

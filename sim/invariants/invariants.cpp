@@ -255,8 +255,8 @@ Resources queue_charge(const Json& pod, const std::unordered_map<std::string, No
   }
   if (share > 0) {
     const double devices = std::max(1.0, parse_double(annotation(pod, kGpuNumDevicesKey)));
-    charge["nvidia.com/gpu"] += static_cast<int64_t>(std::ceil(share * 1000 - 1e-9)) *
-                                static_cast<int64_t>(devices);
+    charge["nvidia.com/gpu"] +=
+        static_cast<int64_t>(std::ceil(share * 1000 - 1e-9)) * static_cast<int64_t>(devices);
   }
   return charge;
 }

@@ -281,20 +281,19 @@ class Replicas {
 // ------------------------------------------------------------------------------- workload
 
 json node_json(const std::string& name, const std::string& rack) {
-  return {{"apiVersion", "v1"},
-          {"kind", "Node"},
-          {"metadata",
-           {{"name", name},
-            {"labels",
-             {{"kubernetes.io/hostname", name},
-              {"rack", rack},
-              {"nvidia.com/gpu.memory", "81920"}}}}},
-          {"status",
-           {{"allocatable",
-             {{"cpu", "64"}, {"memory", "512Gi"}, {"nvidia.com/gpu", "8"}, {"pods", "110"}}},
-            {"capacity",
-             {{"cpu", "64"}, {"memory", "512Gi"}, {"nvidia.com/gpu", "8"}, {"pods", "110"}}},
-            {"conditions", {{{"type", "Ready"}, {"status", "True"}}}}}}};
+  return {
+      {"apiVersion", "v1"},
+      {"kind", "Node"},
+      {"metadata",
+       {{"name", name},
+        {"labels",
+         {{"kubernetes.io/hostname", name}, {"rack", rack}, {"nvidia.com/gpu.memory", "81920"}}}}},
+      {"status",
+       {{"allocatable",
+         {{"cpu", "64"}, {"memory", "512Gi"}, {"nvidia.com/gpu", "8"}, {"pods", "110"}}},
+        {"capacity",
+         {{"cpu", "64"}, {"memory", "512Gi"}, {"nvidia.com/gpu", "8"}, {"pods", "110"}}},
+        {"conditions", {{{"type", "Ready"}, {"status", "True"}}}}}}};
 }
 
 json queue_json(const std::string& name, const std::string& parent, int quota,
@@ -341,7 +340,7 @@ struct Figures {
   std::vector<double> failover_s;                // from the kill (or pause) to the takeover
   std::vector<double> failover_after_renewal_s;  // from the lost holder's last renewal
   uint64_t pods_created = 0;
-  uint64_t fractional_pods = 0;  // of pods_created: on shared GPUs (reservation pods)
+  uint64_t fractional_pods = 0;     // of pods_created: on shared GPUs (reservation pods)
   uint64_t gpu_uuids_reported = 0;  // by the stand-in reservation agent
   uint64_t pods_deleted = 0;
   std::atomic<uint64_t> snapshots{0};  // counted on the checker thread, read by the report
@@ -460,8 +459,9 @@ int run(const Options& options) {
     const std::string holder = holder_in(*store_now);
     if (!holder.empty() && writer != holder) {
       ++stale_writes;
-      const std::string what = fmt::format("stale-leader-write: {} {} by {} while {} holds the Lease",
-                                           r.method, r.target, writer, holder);
+      const std::string what =
+          fmt::format("stale-leader-write: {} {} by {} while {} holds the Lease", r.method,
+                      r.target, writer, holder);
       if (options.stale_writes_fail) {
         violation(what);
       } else {
@@ -535,16 +535,15 @@ int run(const Options& options) {
   std::mutex slow_mu;
   std::vector<std::string> slow_requests;
   std::string active_fault = "none";  // guarded by slow_mu
-  checker_client.set_observer([&](std::string_view verb, std::string_view path, int code,
-                                  std::chrono::nanoseconds took) {
-    if (took < std::chrono::seconds(5)) return;
-    std::lock_guard lock(slow_mu);
-    slow_requests.push_back(fmt::format("{} {} -> {} after {:.1f} s (fault window now: {})", verb,
-                                        path, code == 0 ? std::string("transport error")
-                                                        : std::to_string(code),
-                                        std::chrono::duration<double>(took).count(),
-                                        active_fault));
-  });
+  checker_client.set_observer(
+      [&](std::string_view verb, std::string_view path, int code, std::chrono::nanoseconds took) {
+        if (took < std::chrono::seconds(5)) return;
+        std::lock_guard lock(slow_mu);
+        slow_requests.push_back(
+            fmt::format("{} {} -> {} after {:.1f} s (fault window now: {})", verb, path,
+                        code == 0 ? std::string("transport error") : std::to_string(code),
+                        std::chrono::duration<double>(took).count(), active_fault));
+      });
 
   Replicas replicas(options, kubeconfig);
   replicas.start_all();
@@ -580,9 +579,9 @@ int run(const Options& options) {
                                                               chance(0.5) ? "0.25" : "0.5"}
                         : std::pair<std::string, std::string>{"fairway.dev/gpu-memory",
                                                               chance(0.5) ? "10240" : "20480"};
-        (void)store.create(*pods_type, ns,
-                           pod_json(ns, fmt::format("pod-{}", ++serial), queue, 0, "1", "", 0,
-                                    std::move(share)));
+        (void)store.create(
+            *pods_type, ns,
+            pod_json(ns, fmt::format("pod-{}", ++serial), queue, 0, "1", "", 0, std::move(share)));
         figures.pods_created += 1;
         figures.fractional_pods += 1;
         existing += 1;
@@ -608,8 +607,9 @@ int run(const Options& options) {
         // The reservation agent's stand-in: once the reservation pod is on its node, it reports
         // the GPU's UUID (the real agent reads it from NVML) on its own pod.
         const std::string name = pod["metadata"].value("name", "");
-        if (!pod["spec"].value("nodeName", "").empty() &&
-            !pod["metadata"].value("annotations", json::object()).contains("fairway.dev/gpu-uuid")) {
+        if (!pod["spec"].value("nodeName", "").empty() && !pod["metadata"]
+                                                               .value("annotations", json::object())
+                                                               .contains("fairway.dev/gpu-uuid")) {
           const json patch = {
               {"metadata", {{"annotations", {{"fairway.dev/gpu-uuid", "GPU-soak-" + name}}}}}};
           if (store.patch(*pods_type, ns, name, apiserver::PatchType::kMerge, patch.dump(), false))
@@ -654,9 +654,8 @@ int run(const Options& options) {
   auto inject_fault = [&] {
     apiserver::Faults& faults = api.faults();
     faults.clear();
-    static constexpr const char* kNames[] = {"watch-drop",  "410",   "429",
-                                             "500",         "slow",  "reset",
-                                             "restart",     "watch-drop-every-2s"};
+    static constexpr const char* kNames[] = {
+        "watch-drop", "410", "429", "500", "slow", "reset", "restart", "watch-drop-every-2s"};
     {
       std::lock_guard lock(slow_mu);
       active_fault = kNames[fault_round % 8];
@@ -790,7 +789,8 @@ int run(const Options& options) {
       if (seconds_since(check_start) > 3) {
         std::lock_guard lock(slow_mu);
         std::cout << fmt::format("  (a check took {:.1f} s)\n", seconds_since(check_start));
-        for (const std::string& request : slow_requests) std::cout << "    slow: " << request << "\n";
+        for (const std::string& request : slow_requests)
+          std::cout << "    slow: " << request << "\n";
         slow_requests.clear();
         std::cout << std::flush;
       }
@@ -909,8 +909,9 @@ int run(const Options& options) {
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
   if (!stuck.empty()) {
-    std::cout << fmt::format("  {} feasible pods pending for the last {:.0f} s of the settle time\n",
-                             stuck.size(), seconds_since(stuck_since));
+    std::cout << fmt::format(
+        "  {} feasible pods pending for the last {:.0f} s of the settle time\n", stuck.size(),
+        seconds_since(stuck_since));
   }
   for (const std::string& pod : stuck) {
     auto why = stuck_why.find(pod);
@@ -953,8 +954,7 @@ int run(const Options& options) {
              << " deleting=" << pod["metadata"].contains("deletionTimestamp")
              << " queue=" << pod.value("/metadata/labels/fairway.dev~1queue"_json_pointer, "")
              << " gpu="
-             << pod.value(
-                    "/spec/containers/0/resources/limits/nvidia.com~1gpu"_json_pointer, "")
+             << pod.value("/spec/containers/0/resources/limits/nvidia.com~1gpu"_json_pointer, "")
              << "\n";
       }
     }
@@ -1023,10 +1023,11 @@ int run(const Options& options) {
              figures.failover_s.size(), max_failover,
              figures.failover_after_renewal_s.empty() ? 0.0 : min_after_renewal, max_after_renewal,
              options.lease_seconds)
-      << fmt::format("  pods created        {} (deleted after running: {}; fractional: {}, GPU "
-                     "UUIDs reported for reservation pods: {})\n",
-                     figures.pods_created, figures.pods_deleted, figures.fractional_pods,
-                     figures.gpu_uuids_reported)
+      << fmt::format(
+             "  pods created        {} (deleted after running: {}; fractional: {}, GPU "
+             "UUIDs reported for reservation pods: {})\n",
+             figures.pods_created, figures.pods_deleted, figures.fractional_pods,
+             figures.gpu_uuids_reported)
       << fmt::format("  pods scheduled      {} (bindings accepted by the API server)\n",
                      binds_accepted.load())
       << fmt::format("  invariant checks    {} snapshots, {} pods checked, {} unreadable\n",

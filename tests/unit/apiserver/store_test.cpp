@@ -275,6 +275,37 @@ TEST_F(StoreTest, PaginationWithContinueAndExpiry) {
   EXPECT_EQ(store_.list(pods(), "default", o).error().code, 400);
 }
 
+TEST_F(StoreTest, PagesAfterTheFirstShowTheListAsItStoodThen) {
+  // As etcd serves a continued LIST: changes made between the pages do not show, so a client
+  // never sees one pod's old node and another's new one in the same list.
+  for (int i = 0; i < 4; ++i) create_pod("p" + std::to_string(i));
+  ListOptions o;
+  o.limit = 2;
+  auto first = store_.list(pods(), "default", o);
+  ASSERT_TRUE(first);
+  ASSERT_FALSE(first->continue_token.empty());
+  DeleteOptions now;
+  now.grace_period_seconds = 0;
+  ASSERT_TRUE(store_.remove(pods(), "default", "p2", now));  // gone after the first page
+  create_pod("p9");                                           // created after it
+  o.continue_token = first->continue_token;
+  auto second = store_.list(pods(), "default", o);
+  ASSERT_TRUE(second);
+  std::vector<std::string> names;
+  for (const Object& x : second->items) names.push_back((*x.json)["metadata"]["name"]);
+  EXPECT_EQ(names, (std::vector<std::string>{"p2", "p3"}));
+  EXPECT_TRUE(second->continue_token.empty());
+  EXPECT_EQ(second->resource_version, first->resource_version);
+  // A fresh LIST sees the present.
+  o.continue_token.clear();
+  o.limit = 0;
+  auto fresh = store_.list(pods(), "default", o);
+  ASSERT_TRUE(fresh);
+  names.clear();
+  for (const Object& x : fresh->items) names.push_back((*x.json)["metadata"]["name"]);
+  EXPECT_EQ(names, (std::vector<std::string>{"p0", "p1", "p3", "p9"}));
+}
+
 TEST_F(StoreTest, WatchFromZeroListsThenStreams) {
   create_pod("a");
   auto w = store_.watch(pods(), "default", {});

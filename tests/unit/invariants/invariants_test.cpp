@@ -148,9 +148,9 @@ TEST(Checker, QueueLimitCountsSharedGpuFractions) {
   json quarter = pod("b", "0", "n1", q, {{"fairway.dev/gpu-memory", "20000"}});
   EXPECT_THAT(checker.check({0, {half, quarter}, {nodes}, {capped}, {}}), IsEmpty());
   // Two devices at 0.25 each: 0.5 more, 1.25 GPUs against a limit of 1.
-  json two = pod("c", "0", "n1", q,
-                 {{"fairway.dev/gpu-fraction", "0.25"},
-                  {"fairway.dev/gpu-fraction-num-devices", "2"}});
+  json two =
+      pod("c", "0", "n1", q,
+          {{"fairway.dev/gpu-fraction", "0.25"}, {"fairway.dev/gpu-fraction-num-devices", "2"}});
   EXPECT_THAT(names(checker.check({0, {half, quarter, two}, {nodes}, {capped}, {}})),
               ElementsAre("queue-limit queue/team"));
   // A whole-GPU pod of the queue no longer fits under the limit the shares used up.
@@ -190,9 +190,8 @@ TEST(Checker, SharedGpuFractionsAndMemoryMustFitOneGpu) {
   EXPECT_THAT(names(checker.check({0, {reservation, half, memory, more}, {nodes}, {}, {}})),
               ElementsAre("gpu-share-overcommit gpu-group/g1"));
   json another_half = pod("d", "0", "n1", gpu_group, {{"fairway.dev/gpu-fraction", "0.6"}});
-  EXPECT_THAT(
-      names(checker.check({0, {reservation, half, another_half}, {nodes}, {}, {}})),
-      ElementsAre("gpu-share-overcommit gpu-group/g1"));
+  EXPECT_THAT(names(checker.check({0, {reservation, half, another_half}, {nodes}, {}, {}})),
+              ElementsAre("gpu-share-overcommit gpu-group/g1"));
 }
 
 TEST(Checker, PendingFeasibleFindsPodsThatFitAndSkipsOnesThatCannot) {

@@ -1,8 +1,8 @@
 // Leader election against an in-test Lease endpoint with resourceVersion concurrency.
 #include "k8s-client/leader_election.h"
 
-#include <gmock/gmock.h>
 #include <fmt/format.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <atomic>

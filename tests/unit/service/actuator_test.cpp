@@ -49,11 +49,12 @@ class ActuatorTest : public ::testing::Test {
   }
 
   void pending_pod(const std::string& name) {
-    json pod = {{"apiVersion", "v1"},
-                {"kind", "Pod"},
-                {"metadata", {{"name", name}}},
-                {"spec",
-                 {{"schedulerName", "fairway"}, {"containers", {{{"name", "c"}, {"image", "i"}}}}}}};
+    json pod = {
+        {"apiVersion", "v1"},
+        {"kind", "Pod"},
+        {"metadata", {{"name", name}}},
+        {"spec",
+         {{"schedulerName", "fairway"}, {"containers", {{{"name", "c"}, {"image", "i"}}}}}}};
     auto created = client_->request("POST", "/api/v1/namespaces/default/pods", pod.dump());
     ASSERT_TRUE(created && created->status == 201) << (created ? created->body : "transport");
   }
