@@ -110,7 +110,7 @@ fuzz: fuzz-build
 soak: build
 	$(BUILD_DIR)/tests/fairway_soak --fairway $(BUILD_DIR)/fairway --duration 600s --pods 50000 \
 	  --live-pods 3000 --nodes 64 --lifetime 2s \
-	  --scheduler-arg=--kube-api-qps=300 --scheduler-arg=--kube-api-burst=600
+	  --scheduler-arg=--kube-api-qps=400 --scheduler-arg=--kube-api-burst=800
 
 # The embedded default: fairway's built-in demo scenario with a readable report.
 run: build
