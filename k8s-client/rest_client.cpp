@@ -444,13 +444,13 @@ struct RestClient::Impl {
 
   // One HTTP exchange through the pool; a kept-alive connection the server closed meanwhile is
   // replaced once (the request had not reached the server: no response byte came back).
-  // `fence` (may be empty) is asked last, with a connection in hand and the request built, so
+  // `may_send` (may be empty) is asked last, with a connection in hand and the request built, so
   // that waiting for a pooled connection or a TLS handshake cannot carry a write decided
   // before a lost lease past it.
   tl::expected<Response, TransportError> exchange(http::verb verb, std::string_view path,
                                                   std::string_view body,
                                                   std::string_view content_type,
-                                                  const std::function<bool()>& fence) {
+                                                  const std::function<bool()>& may_send) {
     auto slot = checkout();
     if (!slot) return tl::unexpected(slot.error());
     ConnectionPtr connection = std::move(*slot);
@@ -464,7 +464,7 @@ struct RestClient::Impl {
         }
         connection = std::move(*fresh);
       }
-      if (fence && !fence()) {
+      if (may_send && !may_send()) {
         checkin(std::move(connection), true);
         return tl::unexpected(TransportError{std::string(kFenced)});
       }
