@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <set>
 
 #include "queues/quantity.h"
 #include "scheduler/state/node_filters.h"
@@ -80,7 +81,8 @@ std::string node_class(const PodRecord& pod, const NodeRecord& node,
 }
 
 nlohmann::json debug_pod(const ClusterState& state, std::string_view pod_key,
-                         const std::string& last_message) {
+                         const std::string& last_message,
+                         const std::vector<Nomination>* nominations) {
   const PodRecord* record = state.find_pod(pod_key);
   if (record == nullptr) return nullptr;
   const ResourceRegistry& registry = state.registry();
@@ -115,11 +117,30 @@ nlohmann::json debug_pod(const ClusterState& state, std::string_view pod_key,
     std::vector<std::string> examples;
   };
   std::map<std::string, Class> classes;
+  // Room held for other jobs that still wait, by node name (as the cycle holds it).
+  std::map<std::string, ResourceVector, std::less<>> held;
+  if (nominations != nullptr) {
+    const std::string& own_job =
+        record->job < state.jobs().size() ? state.jobs()[record->job].key : std::string();
+    std::set<std::string, std::less<>> waiting;
+    for (const auto& [queue, jobs] : state.pending_jobs()) {
+      for (JobId id : jobs) waiting.insert(state.jobs()[id].key);
+    }
+    for (const Nomination& n : *nominations) {
+      if (n.job != own_job && waiting.contains(n.job)) held[n.node] += n.amount;
+    }
+  }
   int64_t total = 0;
   for (const NodeRecord& node : state.nodes()) {
     if (!node.present) continue;
     ++total;
-    Class& c = classes[node_class(*record, node, registry)];
+    std::string result = node_class(*record, node, registry);
+    if (auto h = held.find(node.node.name); h != held.end() && result == "fits") {
+      const ResourceVector free = node.allocatable - node.used;
+      if (!record->requests.fits_in(free - h->second))
+        result = "Capacity held for a preemption in progress";
+    }
+    Class& c = classes[result];
     ++c.nodes;
     if (c.examples.size() < kExamplesPerClass) c.examples.push_back(node.node.name);
   }

@@ -12,7 +12,9 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "scheduler/cycle/cycle.h"
 #include "scheduler/metrics/cluster_snapshot.h"
 #include "scheduler/state/cluster_state.h"
 
@@ -21,9 +23,12 @@ namespace fairway {
 nlohmann::json debug_queues(const metrics::ClusterSnapshot& snapshot);
 
 // `last_message`: the pending explanation last written for the pod ("" when none).
-// Returns null when the pod is unknown.
+// `nominations`: capacity the preemption pass holds for waiting jobs (may be null); a node whose
+// room is held for another job is classed "Capacity held for a preemption in progress", as the
+// cycle explains it. Returns null when the pod is unknown.
 nlohmann::json debug_pod(const ClusterState& state, std::string_view pod_key,
-                         const std::string& last_message);
+                         const std::string& last_message,
+                         const std::vector<Nomination>* nominations = nullptr);
 
 // The node-class text that explains why `pod` may not run on `node` ("fits" when it may):
 // the first failing filter (kube-scheduler's words), else "Insufficient <resource>" for every

@@ -95,7 +95,7 @@ http::Response Endpoints::debug_pod_page(const http::Request& request) {
             message = it->second;
           }
         }
-        return debug_pod(state, key, message);
+        return debug_pod(state, key, message, nominations_);
       });
   if (!answer) return http::text(503, "the scheduling loop did not answer in time\n");
   if (answer->is_null())

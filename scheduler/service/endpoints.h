@@ -18,7 +18,9 @@
 #include <string>
 #include <tl/expected.hpp>
 #include <unordered_map>
+#include <vector>
 
+#include "scheduler/cycle/cycle.h"
 #include "scheduler/http/http_server.h"
 #include "scheduler/metrics/scheduler_metrics.h"
 #include "scheduler/service/inbox.h"
@@ -49,6 +51,8 @@ class Endpoints {
   void set_explanations(const std::unordered_map<std::string, std::string>* explained) {
     explained_ = explained;
   }
+  // The preemption pass's nominations; read on the loop thread only.
+  void set_nominations(const std::vector<Nomination>* nominations) { nominations_ = nominations; }
 
  private:
   http::Response metrics_page();
@@ -62,6 +66,7 @@ class Endpoints {
   http::Server server_;
   std::atomic<bool> stopping_{false};
   const std::unordered_map<std::string, std::string>* explained_ = nullptr;
+  const std::vector<Nomination>* nominations_ = nullptr;
 };
 
 }  // namespace fairway

@@ -111,6 +111,8 @@ class PreemptionPass {
 
   // The cycle's options with this pass's nominations.
   CycleOptions cycle_options(CycleOptions base) const;
+  // Capacity held for preemptors (loop thread only).
+  const std::vector<Nomination>& nominations() const { return memory_.nominations(); }
   // When the next pass is due (time_point::max() when disabled or nothing waits).
   std::chrono::steady_clock::time_point next_due() const;
   // Runs a pass if one is due and some job waits. Call on the loop thread, between cycles.

@@ -332,6 +332,7 @@ int SchedulerService::run(std::stop_token stop) {
                               inbox.post([work = std::move(work)](ClusterState&) { work(); });
                             });
   preemption.set_write_fence(fence);
+  if (endpoints) endpoints->set_nominations(&preemption.nominations());
   reservation_hooks.on_rollback = [&actuator](const Binding& binding, const std::string& why) {
     actuator.explain({binding.pod, binding.uid, "ReservationFailed",
                       "shared GPU placement rolled back: " + why});

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
 
 #include "scheduler/service/debug_views.h"
@@ -75,6 +76,31 @@ TEST(DebugPod, AGangShowsItsProgress) {
   EXPECT_EQ(answer["gangPods"], 2);
   EXPECT_THAT(render_pod_explanation(answer),
               HasSubstr("Job:       ns/g (0 of minMember 4 bound, 2 pods)"));
+}
+
+TEST(DebugPod, RoomHeldForAPreemptorIsNamedAsTheCycleNamesIt) {
+  ClusterState state;
+  state.upsert_node(testing::gpu_node("n1", 8));
+  state.upsert_node(testing::gpu_node("n2", 8));
+  state.upsert_pod(testing::pod("ns", "preemptor", "", {{"nvidia.com/gpu", "16"}}));
+  state.upsert_pod(testing::pod("ns", "p", "", {{"nvidia.com/gpu", "4"}}));
+  ResourceVector eight;
+  eight.set(kGpu, 8000);
+  // n1's 8 GPUs are held for ns/preemptor, which still waits; a nomination of a job that no
+  // longer waits holds nothing.
+  const std::vector<Nomination> nominations{{"ns/preemptor", "n1", eight},
+                                            {"ns/placed-already", "n2", eight}};
+  const auto answer = debug_pod(state, "ns/p", "", &nominations);
+  EXPECT_EQ(answer["nodes"]["fit"], 1);
+  std::map<std::string, int64_t> counts;
+  for (const auto& c : answer["nodes"]["classes"]) counts[c["result"]] = c["nodes"];
+  EXPECT_EQ(counts["Capacity held for a preemption in progress"], 1);
+  EXPECT_EQ(counts["fits"], 1);
+  // The preemptor itself is not kept out by its own nomination.
+  const auto own = debug_pod(state, "ns/preemptor", "", &nominations);
+  for (const auto& c : own["nodes"]["classes"]) {
+    EXPECT_NE(c["result"], "Capacity held for a preemption in progress");
+  }
 }
 
 TEST(DebugQueues, NestsChildrenUnderParents) {
