@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "sim/apiserver/server.h"
+#include "support/in_process_api.h"
 
 namespace fairway {
 namespace {
@@ -20,22 +21,11 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-class ActuatorTest : public ::testing::Test {
+class ActuatorTest : public testing::InProcessApiTest {
  protected:
-  void SetUp() override {
-    apiserver::ServerOptions options;
-    options.tls = false;
-    options.threads = 2;
-    auto started = apiserver::Server::start(options);
-    ASSERT_TRUE(started) << (started ? "" : started.error());
-    server_ = std::move(*started);
-    cluster_.server = server_->url();
-    cluster_.token = server_->token();
-    client_ = std::make_unique<k8s::RestClient>(cluster_);
-  }
   void TearDown() override {
     if (actuator_) actuator_->stop();
-    if (client_) client_->stop();
+    InProcessApiTest::TearDown();
   }
 
   Actuator& actuator() {
@@ -81,9 +71,6 @@ class ActuatorTest : public ::testing::Test {
     return condition_message(name) == want;
   }
 
-  std::unique_ptr<apiserver::Server> server_;
-  k8s::ClusterConfig cluster_;
-  std::unique_ptr<k8s::RestClient> client_;
   std::unique_ptr<Actuator> actuator_;
   std::atomic<bool> may_write_{true};
 };

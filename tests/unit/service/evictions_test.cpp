@@ -13,29 +13,15 @@
 #include <thread>
 
 #include "sim/apiserver/server.h"
+#include "support/in_process_api.h"
 
 namespace fairway {
 namespace {
 
 using nlohmann::json;
 
-class EvictorTest : public ::testing::Test {
+class EvictorTest : public testing::InProcessApiTest {
  protected:
-  void SetUp() override {
-    apiserver::ServerOptions options;
-    options.tls = false;
-    options.threads = 2;
-    auto started = apiserver::Server::start(options);
-    ASSERT_TRUE(started) << (started ? "" : started.error());
-    server_ = std::move(*started);
-    cluster_.server = server_->url();
-    cluster_.token = server_->token();
-    client_ = std::make_unique<k8s::RestClient>(cluster_);
-  }
-  void TearDown() override {
-    if (client_) client_->stop();
-  }
-
   // A bound, Running pod; `guarded` adds the label a PodDisruptionBudget selects.
   void running_pod(const std::string& name, bool guarded) {
     json pod = {{"apiVersion", "v1"},
@@ -96,10 +82,6 @@ class EvictorTest : public ::testing::Test {
     }
     return pred();
   }
-
-  std::unique_ptr<apiserver::Server> server_;
-  k8s::ClusterConfig cluster_;
-  std::unique_ptr<k8s::RestClient> client_;
 };
 
 TEST_F(EvictorTest, EvictsAndLeavesEventsOnBothSides) {
