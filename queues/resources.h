@@ -6,6 +6,7 @@
 // ResourceRegistry and adds, subtracts and compares ResourceVectors of canonical integers
 // (see quantity.h for the units). A ResourceVector is sparse at the tail: ids past its size are 0.
 
+#include <boost/container/small_vector.hpp>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -13,8 +14,6 @@
 #include <string_view>
 #include <unordered_map>
 #include <vector>
-
-#include <boost/container/small_vector.hpp>
 
 #include "queues/flat_map.h"
 

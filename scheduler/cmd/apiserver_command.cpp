@@ -104,16 +104,9 @@ tl::expected<ApiserverFlags, std::string> parse_flags(std::span<const std::strin
       flags.options.tls = value && *value == "false";
       continue;
     }
-    static const std::string_view kValued[] = {"--port",
-                                               "--bind-address",
-                                               "--kubeconfig-out",
-                                               "--token",
-                                               "--bookmark-interval",
-                                               "--history-window",
-                                               "--threads",
-                                               "--audit-log",
-                                               "-v",
-                                               "--v"};
+    static const std::string_view kValued[] = {
+        "--port",           "--bind-address", "--kubeconfig-out", "--token", "--bookmark-interval",
+        "--history-window", "--threads",      "--audit-log",      "-v",      "--v"};
     if (std::find(std::begin(kValued), std::end(kValued), name) == std::end(kValued)) {
       return tl::unexpected(fmt::format("unknown flag \"{}\"", name));
     }

@@ -2,14 +2,13 @@
 // built-in demo), runs it in-process and prints the report; everything else is in sim/.
 
 #include <fmt/format.h>
-
 #include <pthread.h>
 #include <unistd.h>
 
 #include <charconv>
+#include <cmath>
 #include <csignal>
 #include <filesystem>
-#include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -19,9 +18,9 @@
 #include <string_view>
 
 #include "scheduler/cmd/commands.h"
-#include "sim/demo_scenario.h"
 #include "scheduler/cmd/flags.h"
 #include "scheduler/service/log.h"
+#include "sim/demo_scenario.h"
 #include "sim/driver.h"
 #include "sim/live/live_driver.h"
 #include "sim/report.h"
@@ -30,7 +29,8 @@
 namespace fairway::cmd {
 namespace {
 
-constexpr const char* kSimAbout = R"(Runs a scenario (nodes, queues, jobs arriving over time) and prints the queue table over
+constexpr const char* kSimAbout =
+    R"(Runs a scenario (nodes, queues, jobs arriving over time) and prints the queue table over
 time and a final summary. With no file, runs the built-in demo (examples/sim/demo.yaml).
 
 By default the run is live: an embedded Kubernetes API server (HTTPS, token), the real
@@ -64,13 +64,16 @@ tl::expected<SimFlags, std::string> parse_flags(std::span<const std::string> arg
   set.add_string("output", &output, "report format: text, or json (the summary, for scripts)");
   set.add_double("report-every", &report_every,
                  "simulated seconds between queue tables (0: the scenario's, else about ten)");
-  set.add_bool("in-process", &flags.in_process, "simulated clock, no API server: instant, deterministic");
+  set.add_bool("in-process", &flags.in_process,
+               "simulated clock, no API server: instant, deterministic");
   set.add_double("speed", &flags.speed, "live runs: simulated seconds per real second");
   set.add_string("audit-log", &flags.audit_log,
                  "live runs: append the API server's audit log (one JSON line per request) here");
-  set.add_string("kubeconfig-out", &flags.kubeconfig_out,
-                 "live runs: where to write the kubeconfig for kubectl (default: in the temp folder)");
-  set.add_bool("hold", &flags.hold, "live runs: after the report, keep the cluster up until Ctrl-C");
+  set.add_string(
+      "kubeconfig-out", &flags.kubeconfig_out,
+      "live runs: where to write the kubeconfig for kubectl (default: in the temp folder)");
+  set.add_bool("hold", &flags.hold,
+               "live runs: after the report, keep the cluster up until Ctrl-C");
   set.add_string("metrics-bind-address", &flags.metrics_bind_address,
                  "live runs: the scheduler's host:port for /metrics, /healthz, /debug/ (0: off)");
   set.add_int("v", &flags.verbosity, "scheduler log verbosity on stderr (-1: warnings only)");
@@ -78,7 +81,8 @@ tl::expected<SimFlags, std::string> parse_flags(std::span<const std::string> arg
   auto positional = set.parse(args);
   if (!positional) return tl::unexpected(positional.error());
   flags.help = set.help_requested();
-  if (positional->size() > 1) return tl::unexpected(fmt::format("unexpected argument \"{}\"", (*positional)[1]));
+  if (positional->size() > 1)
+    return tl::unexpected(fmt::format("unexpected argument \"{}\"", (*positional)[1]));
   if (!positional->empty()) flags.file = positional->front();
   if (output != "text" && output != "json") {
     return tl::unexpected(fmt::format("--output \"{}\": expected text or json", output));
@@ -87,8 +91,10 @@ tl::expected<SimFlags, std::string> parse_flags(std::span<const std::string> arg
   if (report_every < 0 || report_every > 1e9) {
     return tl::unexpected(std::string("--report-every: expected a number of seconds >= 0"));
   }
-  if (report_every > 0) flags.report_every_ms = static_cast<TimeMs>(std::llround(report_every * 1000.0));
-  if (!(flags.speed > 0 && flags.speed <= 1000)) return tl::unexpected(std::string("--speed: expected a number in (0, 1000]"));
+  if (report_every > 0)
+    flags.report_every_ms = static_cast<TimeMs>(std::llround(report_every * 1000.0));
+  if (!(flags.speed > 0 && flags.speed <= 1000))
+    return tl::unexpected(std::string("--speed: expected a number in (0, 1000]"));
   return flags;
 }
 
@@ -150,17 +156,18 @@ int sim(std::span<const std::string> args, std::ostream& out, std::ostream& err)
   sim::LiveOptions live;
   live.speed = flags->speed;
   const bool temporary_kubeconfig = flags->kubeconfig_out.empty();
-  live.kubeconfig_path = temporary_kubeconfig
-                             ? (std::filesystem::temp_directory_path() /
-                                fmt::format("fairway-sim-{}.kubeconfig", getpid())).string()
-                             : flags->kubeconfig_out;
+  live.kubeconfig_path = temporary_kubeconfig ? (std::filesystem::temp_directory_path() /
+                                                 fmt::format("fairway-sim-{}.kubeconfig", getpid()))
+                                                    .string()
+                                              : flags->kubeconfig_out;
   live.verbosity = std::max(flags->verbosity, 0);
   live.metrics_bind_address = flags->metrics_bind_address;
   live.audit_log_path = flags->audit_log;
   live.report_every_ms = flags->report_every_ms.value_or(0);
   if (!flags->json) {
-    out << fmt::format("fairway sim: {} (live: embedded API server + scheduler over HTTPS, {:g}x)\n",
-                       scenario->name, flags->speed);
+    out << fmt::format(
+        "fairway sim: {} (live: embedded API server + scheduler over HTTPS, {:g}x)\n",
+        scenario->name, flags->speed);
     if (!scenario->description.empty()) out << scenario->description << "\n";
     out << fmt::format("look in while it runs: kubectl --kubeconfig {} get pods -n sim\n",
                        live.kubeconfig_path);
@@ -179,8 +186,9 @@ int sim(std::span<const std::string> args, std::ostream& out, std::ostream& err)
     sigaddset(&signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     live.before_shutdown = [&out, &live] {
-      out << fmt::format("holding: the API server stays up (kubectl --kubeconfig {}); Ctrl-C ends it\n",
-                         live.kubeconfig_path);
+      out << fmt::format(
+          "holding: the API server stays up (kubectl --kubeconfig {}); Ctrl-C ends it\n",
+          live.kubeconfig_path);
       out.flush();
       int received = 0;
       sigwait(&signals, &received);

@@ -92,7 +92,7 @@ struct Binding {
 // How well a placed job is connected, for its PodGroup status and a metric.
 struct PlacementQuality {
   std::string job;
-  std::string topology;       // the Topology that applied; empty when none
+  std::string topology;  // the Topology that applied; empty when none
   // The deepest level every pod shares: "kubernetes.io/hostname" when all are on one node, else
   // a Topology level's node label; empty when the pods span top-level domains.
   std::string common_level;
@@ -106,15 +106,15 @@ struct PlacementQuality {
 
 // Why a job stays pending. Reasons are CamelCase for conditions and Events.
 enum class PendingReason {
-  kUnschedulable,      // no node fits (message in kube-scheduler's style)
-  kGangIncomplete,     // fewer pods exist than minMember
-  kQueueLimit,         // the queue or an ancestor would exceed its limit
-  kQueueInvalid,       // the queue does not exist, is not a leaf, or is invalid
-  kInvalidPod,         // bad annotations (the message names them)
+  kUnschedulable,   // no node fits (message in kube-scheduler's style)
+  kGangIncomplete,  // fewer pods exist than minMember
+  kQueueLimit,      // the queue or an ancestor would exceed its limit
+  kQueueInvalid,    // the queue does not exist, is not a leaf, or is invalid
+  kInvalidPod,      // bad annotations (the message names them)
   // Victims are being evicted to make room for this job: the cycle says so for a job that holds
   // a nomination from the preemption pass and does not fit yet.
   kReclaimInProgress,
-  kQueueNotAllowed,    // the pod's namespace may not use its queue (Queue.spec.namespaceSelector)
+  kQueueNotAllowed,  // the pod's namespace may not use its queue (Queue.spec.namespaceSelector)
 };
 const char* reason_name(PendingReason reason);
 

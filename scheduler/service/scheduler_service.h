@@ -20,9 +20,9 @@
 #include "k8s-client/rest_client.h"
 #include "scheduler/cycle/cycle.h"
 #include "scheduler/http/http_server.h"
-#include "scheduler/service/inbox.h"
 #include "scheduler/metrics/scheduler_metrics.h"
 #include "scheduler/service/evictions.h"
+#include "scheduler/service/inbox.h"
 #include "scheduler/service/reservations.h"
 
 namespace fairway {
@@ -39,8 +39,8 @@ struct SchedulerOptions {
   PodIntentConfig intent;
   // /metrics, /healthz, /readyz, /debug/... (scheduler/service/endpoints.h); "" or "0": off.
   std::string metrics_bind_address = ":8080";
-  bool per_node_metrics = true;  // fairway_node_* series (one per node)
-  PreemptionOptions preemption;  // the background preempt/reclaim/consolidate pass
+  bool per_node_metrics = true;     // fairway_node_* series (one per node)
+  PreemptionOptions preemption;     // the background preempt/reclaim/consolidate pass
   ReservationOptions reservations;  // fractional GPUs (docs/gpu-sharing.md)
   // The mutating admission webhook (/mutate, HTTPS only); "" or "0": off. Served by every
   // replica, leader or not: it reads the state each replica keeps warm.
