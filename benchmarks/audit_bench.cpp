@@ -77,14 +77,7 @@ void BM_AuditRecord(benchmark::State& state) {
   const HttpRequest r = request("PATCH", "/api/v1/namespaces/team-a/pods/p42/status");
   for (auto _ : state) {
     const RequestInfo info = resolve_request_info(r.method, r.target);
-    const nlohmann::json line = {{"userAgent", r.user_agent},
-                                 {"verb", info.verb},
-                                 {"apiGroup", info.api_group},
-                                 {"resource", info.resource},
-                                 {"subresource", info.subresource},
-                                 {"namespace", info.namespace_},
-                                 {"name", info.name},
-                                 {"code", 200}};
+    const nlohmann::json line = audit_line(info, r.user_agent, 200);
     sink << line.dump() << '\n' << std::flush;
   }
 }

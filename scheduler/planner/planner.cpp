@@ -45,8 +45,6 @@ void PreemptionMemory::record(const PreemptionPlan& plan, TimeMs now,
     victims.emplace_back(victim.pod, victim.uid);
   }
   victims_gone_since_.erase(plan.preemptor);
-  after_victims_ms_ = options.nomination_after_victims_ms;
-  rest_ms_ = options.nomination_ms;
 }
 
 void PreemptionMemory::drop_nomination(const std::string& job) {
@@ -62,7 +60,7 @@ void PreemptionMemory::blocked(const std::string& preemptor, const std::string& 
   blocked_pods_[pod] = now + for_ms;
 }
 
-void PreemptionMemory::prune(const ClusterState& state, TimeMs now) {
+void PreemptionMemory::prune(const ClusterState& state, TimeMs now, const PlannerOptions& options) {
   std::unordered_set<std::string> waiting;
   for (const auto& [queue, jobs] : state.pending_jobs()) {
     for (JobId id : jobs) waiting.insert(state.jobs()[id].key);
@@ -81,11 +79,11 @@ void PreemptionMemory::prune(const ClusterState& state, TimeMs now) {
     const auto& victims = victims_[job];
     if (!std::all_of(victims.begin(), victims.end(), victim_gone)) continue;
     const TimeMs since = victims_gone_since_.try_emplace(job, now).first->second;
-    if (now - since >= after_victims_ms_) {
+    if (now - since >= options.nomination_after_victims_ms) {
       // The room was made and the cycle still could not use it: let others have it, and do not
       // evict for this job again soon.
       expired.push_back(job);
-      resting_[job] = now + rest_ms_;
+      resting_[job] = now + options.nomination_ms;
     }
   }
   for (const std::string& job : expired) drop_nomination(job);

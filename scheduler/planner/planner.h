@@ -101,7 +101,7 @@ class PreemptionMemory {
   // Drops nominations of jobs that placed, are gone, waited too long, or did not place within
   // nomination_after_victims_ms of their victims being gone; ends cool-downs; notes since when
   // each gang has been bound below its minMember.
-  void prune(const ClusterState& state, TimeMs now);
+  void prune(const ClusterState& state, TimeMs now, const PlannerOptions& options);
   // Since when `job` has been bound below its minMember (as seen by prune), if it is.
   std::optional<TimeMs> partial_since(const std::string& job) const;
 
@@ -124,8 +124,6 @@ class PreemptionMemory {
   // By nominated job: its victims (pod key, uid), and since when all of them are gone.
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> victims_;
   std::map<std::string, TimeMs> victims_gone_since_;
-  TimeMs after_victims_ms_ = PlannerOptions{}.nomination_after_victims_ms;
-  TimeMs rest_ms_ = PlannerOptions{}.nomination_ms;
   // Evicted job → its evictors → end of the cool-down. Looked up per candidate victim in every
   // pass, so the lookup takes the keys as they are (no string copies).
   std::map<std::string, std::map<std::string, TimeMs, std::less<>>, std::less<>> cool_downs_;

@@ -28,9 +28,20 @@ std::string now_rfc3339() {
   return fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", now);
 }
 
-std::pair<std::string, std::string> split_key(const std::string& key) {
-  const auto slash = key.find('/');
-  return {key.substr(0, slash), key.substr(slash + 1)};
+// Moves the retries that are due into `batch` (with their attempt counts into `attempts`).
+template <typename Item, typename Retries>
+void take_due(Retries& retries, std::map<std::string, Item>& batch,
+              std::map<std::string, int>& attempts) {
+  const auto now = std::chrono::steady_clock::now();
+  for (auto it = retries.begin(); it != retries.end();) {
+    if (it->second.due > now) {
+      ++it;
+      continue;
+    }
+    attempts[it->first] = it->second.attempt;
+    batch.try_emplace(it->first, std::move(it->second.item));
+    it = retries.erase(it);
+  }
 }
 
 }  // namespace
@@ -176,26 +187,6 @@ std::chrono::steady_clock::time_point Actuator::next_retry_due() const {
   for (const auto& [key, retry] : status_retries_) due = std::min(due, retry.due);
   return due;
 }
-
-namespace {
-
-// Moves the retries that are due into `batch` (with their attempt counts into `attempts`).
-template <typename Item, typename Retries>
-void take_due(Retries& retries, std::map<std::string, Item>& batch,
-              std::map<std::string, int>& attempts) {
-  const auto now = std::chrono::steady_clock::now();
-  for (auto it = retries.begin(); it != retries.end();) {
-    if (it->second.due > now) {
-      ++it;
-      continue;
-    }
-    attempts[it->first] = it->second.attempt;
-    batch.try_emplace(it->first, std::move(it->second.item));
-    it = retries.erase(it);
-  }
-}
-
-}  // namespace
 
 void Actuator::write_loop() {
   for (;;) {

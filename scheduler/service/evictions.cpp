@@ -23,12 +23,6 @@ TimeMs wall_ms() {
       .count();
 }
 
-std::pair<std::string, std::string> split_key(const std::string& key) {
-  const auto slash = key.find('/');
-  if (slash == std::string::npos) return {"", key};
-  return {key.substr(0, slash), key.substr(slash + 1)};
-}
-
 // Event reasons, CamelCase as Kubernetes writes them: on the victim, then on the preemptor.
 const char* victim_reason(PreemptionAction action) {
   switch (action) {
@@ -262,7 +256,7 @@ void PreemptionPass::maybe_run(ClusterState& state) {
   last_pass_ = started;
   retry_now_ = false;
   const TimeMs now = wall_ms();
-  memory_.prune(state, now);
+  memory_.prune(state, now, options_.planner);
   PlanResult result = plan_preemptions(state, memory_, options_.planner, wall_ms);
   const auto decided = std::chrono::steady_clock::now();
   ++stats_.passes;

@@ -1,11 +1,11 @@
 #include "scheduler/service/log.h"
 
-#include <memory>
-
 #include <fmt/chrono.h>
-#include <nlohmann/json.hpp>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+
+#include <memory>
+#include <nlohmann/json.hpp>
 
 namespace fairway::log {
 namespace {
@@ -27,7 +27,8 @@ void write(spdlog::level::level_enum level, std::string_view message,
   if (!sink->should_log(level)) return;
   nlohmann::ordered_json line;
   const auto now = std::chrono::system_clock::now();
-  line["ts"] = fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", std::chrono::floor<std::chrono::milliseconds>(now));
+  line["ts"] =
+      fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", std::chrono::floor<std::chrono::milliseconds>(now));
   line["level"] = spdlog::level::to_string_view(level).data();
   line["msg"] = message;
   for (const auto& [key, value] : fields) line[std::string(key)] = value;
@@ -38,17 +39,30 @@ void write(spdlog::level::level_enum level, std::string_view message,
 
 void init(int verbosity) {
   auto level = spdlog::level::info;
-  if (verbosity < 0) level = spdlog::level::warn;  // embedded uses (fairway sim): quiet
-  else if (verbosity >= 4) level = spdlog::level::trace;
-  else if (verbosity >= 2) level = spdlog::level::debug;
+  if (verbosity < 0)
+    level = spdlog::level::warn;  // embedded uses (fairway sim): quiet
+  else if (verbosity >= 4)
+    level = spdlog::level::trace;
+  else if (verbosity >= 2)
+    level = spdlog::level::debug;
   logger()->set_level(level);
   logger()->flush_on(spdlog::level::info);
 }
 
-void info(std::string_view m, std::initializer_list<Field> f) { write(spdlog::level::info, m, f); }
-void warn(std::string_view m, std::initializer_list<Field> f) { write(spdlog::level::warn, m, f); }
-void error(std::string_view m, std::initializer_list<Field> f) { write(spdlog::level::err, m, f); }
-void debug(std::string_view m, std::initializer_list<Field> f) { write(spdlog::level::debug, m, f); }
-void trace(std::string_view m, std::initializer_list<Field> f) { write(spdlog::level::trace, m, f); }
+void info(std::string_view m, std::initializer_list<Field> f) {
+  write(spdlog::level::info, m, f);
+}
+void warn(std::string_view m, std::initializer_list<Field> f) {
+  write(spdlog::level::warn, m, f);
+}
+void error(std::string_view m, std::initializer_list<Field> f) {
+  write(spdlog::level::err, m, f);
+}
+void debug(std::string_view m, std::initializer_list<Field> f) {
+  write(spdlog::level::debug, m, f);
+}
+void trace(std::string_view m, std::initializer_list<Field> f) {
+  write(spdlog::level::trace, m, f);
+}
 
 }  // namespace fairway::log

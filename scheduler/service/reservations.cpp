@@ -16,11 +16,6 @@ constexpr auto kDeleteRetry = std::chrono::seconds(10);
 constexpr auto kFirstBackoff = std::chrono::milliseconds(500);
 constexpr auto kMaxBackoff = std::chrono::milliseconds(30'000);
 
-std::pair<std::string, std::string> split_key(const std::string& key) {
-  const auto slash = key.find('/');
-  return {key.substr(0, slash), key.substr(slash + 1)};
-}
-
 const char* effect_name(TaintEffect effect) {
   switch (effect) {
     case TaintEffect::kNoSchedule:

@@ -1,8 +1,8 @@
 #include "scheduler/service/status.h"
 
-#include <cmath>
-
 #include <fmt/format.h>
+
+#include <cmath>
 
 #include "queues/quantity.h"
 
@@ -10,7 +10,8 @@ namespace fairway {
 
 std::string share_quantity(double canonical, int64_t scale) {
   const double rounded = std::round(canonical);
-  if (std::fabs(canonical - rounded) < 1e-6) return format_quantity(static_cast<int64_t>(rounded), scale);
+  if (std::fabs(canonical - rounded) < 1e-6)
+    return format_quantity(static_cast<int64_t>(rounded), scale);
   // Fractions of a canonical unit (a third of a millicore) are shown to three decimals.
   return fmt::format("{:.3f}", canonical / static_cast<double>(scale));
 }
@@ -54,8 +55,10 @@ std::unordered_map<std::string, nlohmann::json> queue_statuses(const QueueTree& 
   for (const QueueProblem& problem : tree.problems()) {
     if (!problem.blocking) continue;
     nlohmann::json status;
-    status["conditions"] = nlohmann::json::array(
-        {{{"type", "Valid"}, {"status", "False"}, {"reason", problem.reason}, {"message", problem.message}}});
+    status["conditions"] = nlohmann::json::array({{{"type", "Valid"},
+                                                   {"status", "False"},
+                                                   {"reason", problem.reason},
+                                                   {"message", problem.message}}});
     out.insert_or_assign(problem.queue, std::move(status));
   }
   return out;
@@ -77,8 +80,9 @@ std::unordered_map<std::string, nlohmann::json> pod_group_statuses(
       condition["message"] = it->second->message;
     } else {
       condition["reason"] = running ? "Scheduled" : "Pending";
-      condition["message"] = running ? fmt::format("{} of minMember {} pods bound", job.bound, job.min_member)
-                                     : "waiting for the next scheduling cycle";
+      condition["message"] =
+          running ? fmt::format("{} of minMember {} pods bound", job.bound, job.min_member)
+                  : "waiting for the next scheduling cycle";
     }
     nlohmann::json status = {{"phase", running ? "Running" : "Pending"},
                              {"scheduled", job.bound},

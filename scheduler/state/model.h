@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "queues/queue_spec.h"
@@ -17,6 +18,14 @@ namespace fairway {
 using Labels = FlatMap<std::string, std::string>;
 // Milliseconds since the Unix epoch, from metav1.Time or the injected clock.
 using TimeMs = int64_t;
+
+// An object key ("ns/name", as Pod::key() makes it) back into namespace and name; a key without
+// a slash is a cluster-scoped name.
+inline std::pair<std::string, std::string> split_key(const std::string& key) {
+  const auto slash = key.find('/');
+  if (slash == std::string::npos) return {"", key};
+  return {key.substr(0, slash), key.substr(slash + 1)};
+}
 
 enum class TaintEffect { kNoSchedule, kPreferNoSchedule, kNoExecute };
 

@@ -89,4 +89,15 @@ RequestInfo resolve_request_info(std::string_view method, std::string_view targe
   return info;
 }
 
+nlohmann::json audit_line(const RequestInfo& info, std::string_view user_agent, int code) {
+  return {{"userAgent", user_agent},
+          {"verb", info.verb},
+          {"apiGroup", info.api_group},
+          {"resource", info.resource},
+          {"subresource", info.subresource},
+          {"namespace", info.namespace_},
+          {"name", info.name},
+          {"code", code}};
+}
+
 }  // namespace fairway::apiserver

@@ -6,6 +6,7 @@
 // these in its audit log (--audit-log) so a test can check that a Role grants every call a
 // client made. Pure: no I/O.
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 
@@ -25,5 +26,8 @@ struct RequestInfo {
 };
 
 RequestInfo resolve_request_info(std::string_view method, std::string_view target);
+
+// One line of the audit log (JSON): who asked, what, and the answer's HTTP status.
+nlohmann::json audit_line(const RequestInfo& info, std::string_view user_agent, int code);
 
 }  // namespace fairway::apiserver

@@ -157,14 +157,7 @@ struct Server::Impl {
     if (!audit.is_open()) return;
     const RequestInfo info = resolve_request_info(request.method, request.target);
     if (!info.resource_request) return;
-    const nlohmann::json line = {{"userAgent", request.user_agent},
-                                 {"verb", info.verb},
-                                 {"apiGroup", info.api_group},
-                                 {"resource", info.resource},
-                                 {"subresource", info.subresource},
-                                 {"namespace", info.namespace_},
-                                 {"name", info.name},
-                                 {"code", status}};
+    const nlohmann::json line = audit_line(info, request.user_agent, status);
     const std::lock_guard lock(audit_mutex);
     audit << line.dump() << '\n' << std::flush;
   }

@@ -9,32 +9,17 @@
 set -euo pipefail
 
 FAIRWAY="$(realpath "$1")"
-REPO="$(cd "$(dirname "$0")/../.." && pwd)"
-KUBECTL="${KUBECTL:-$REPO/.tools/bin/kubectl}"
+source "$(dirname "$0")/lib/common.sh"
 FAKE_NVML="$(dirname "$FAIRWAY")/tests/fake_nvml/libnvidia-ml.so.1"
-[ -f "$FAKE_NVML" ] || { echo "missing $FAKE_NVML (build the fake_nvml target)"; exit 1; }
-WORK="$(mktemp -d)"
-API_PID=""
-SCHED_PID=""
+[ -f "$FAKE_NVML" ] || fail "missing $FAKE_NVML (build the fake_nvml target)"
 PLUGIN_PID=""
-cleanup() {
+on_cleanup() {
   [ -n "$PLUGIN_PID" ] && kill "$PLUGIN_PID" 2>/dev/null || true
   for pidfile in "$WORK"/agent-*.pid; do
     [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true
   done
-  [ -n "$SCHED_PID" ] && kill "$SCHED_PID" 2>/dev/null || true
-  [ -n "$API_PID" ] && kill "$API_PID" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
 }
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*" >&2
-  echo "--- scheduler log (tail)" >&2; tail -40 "$WORK/sched.log" >&2 || true
-  echo "--- agents" >&2; cat "$WORK"/agent-*.log >&2 2>/dev/null || true
-  exit 1
-}
-k() { "$KUBECTL" --kubeconfig "$WORK/kc" --request-timeout=10s "$@"; }
+on_fail() { echo "--- agents"; cat "$WORK"/agent-*.log 2>/dev/null || true; }
 wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
   local seconds=$1 what=$2
   shift 2
@@ -42,11 +27,7 @@ wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
   fail "timed out waiting for $what"
 }
 
-"$FAIRWAY" apiserver --port 0 --kubeconfig-out "$WORK/kc" --audit-log "$WORK/audit.jsonl" \
-  >"$WORK/api.log" 2>&1 &
-API_PID=$!
-for _ in $(seq 100); do [ -s "$WORK/kc" ] && k get namespaces >/dev/null 2>&1 && break; sleep 0.1; done
-k get namespaces >/dev/null || fail "API server did not come up"
+start_apiserver --audit-log "$WORK/audit.jsonl"
 
 k create namespace fairway-reservation >/dev/null
 k create namespace team >/dev/null

@@ -1,13 +1,15 @@
 # Sourced by integration tests after `FAIRWAY="$(realpath "$1")"`: the repository, kubectl, a
 # work directory removed on exit (with the API server and scheduler it started), fail(), k()
 # (kubectl on the embedded API server) and start_apiserver. A script may define on_fail to print
-# more (pods, events) before the scheduler's log when it fails.
+# more (pods, events) before the scheduler's log when it fails, and on_cleanup to stop processes
+# of its own before the work directory goes.
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 KUBECTL="${KUBECTL:-$REPO/.tools/bin/kubectl}"
 WORK="$(mktemp -d)"
 API_PID=""
 SCHED_PID=""
 cleanup() {
+  if declare -F on_cleanup >/dev/null; then on_cleanup || true; fi
   [ -n "$SCHED_PID" ] && kill "$SCHED_PID" 2>/dev/null || true
   [ -n "$API_PID" ] && kill "$API_PID" 2>/dev/null || true
   wait 2>/dev/null || true

@@ -69,7 +69,7 @@ class World {
   Pod original(const std::string& key) const { return created.at(key); }
 
   PlanResult pass() {
-    memory.prune(state, clock.now);
+    memory.prune(state, clock.now, options);
     PlanResult result = plan_preemptions(state, memory, options, clock.fn());
     for (const PreemptionPlan& plan : result.plans) {
       ++evictions[action_name(plan.action)];
@@ -540,7 +540,7 @@ TEST(Nomination, EndsWhenThePreemptorCannotUseTheRoomOnceItsVictimsAreGone) {
   w.state.remove_pod("ns/low");
   w.state.upsert_node(gpu_node("n2", 8));
   w.add(running(pod("ns", "late", "q", {{"nvidia.com/gpu", "8"}}), "n2"));
-  w.memory.prune(w.state, w.clock.now);
+  w.memory.prune(w.state, w.clock.now, w.options);
   ASSERT_TRUE(w.memory.nominated("ns/high"));
   w.add(pod("ns", "other", "", {{"nvidia.com/gpu", "8"}}));
   const CycleResult held = w.cycle();
@@ -552,7 +552,7 @@ TEST(Nomination, EndsWhenThePreemptorCannotUseTheRoomOnceItsVictimsAreGone) {
   EXPECT_THAT(other_says, HasSubstr("1 Capacity held for a preemption in progress"));
   // Past the grace the room is let go, and the preemptor rests instead of evicting again.
   w.clock.now += w.options.nomination_after_victims_ms;
-  w.memory.prune(w.state, w.clock.now);
+  w.memory.prune(w.state, w.clock.now, w.options);
   EXPECT_FALSE(w.memory.nominated("ns/high"));
   EXPECT_TRUE(w.memory.resting("ns/high", w.clock.now));
   const CycleResult freed = w.cycle();
@@ -570,7 +570,7 @@ TEST(Nomination, StaysWhileAVictimStillHoldsItsNode) {
   w.memory.record(result.plans[0], w.clock.now, w.options);
   // A victim with a long grace period is still terminating well past the grace of the hold.
   w.clock.now += 4 * w.options.nomination_after_victims_ms;
-  w.memory.prune(w.state, w.clock.now);
+  w.memory.prune(w.state, w.clock.now, w.options);
   EXPECT_TRUE(w.memory.nominated("ns/high"));
 }
 
