@@ -20,7 +20,7 @@ DEBIAN_PACKAGES := cmake g++ make pkg-config \
   libboost1.81-dev libboost-graph1.81-dev libssl-dev libsimdjson-dev nlohmann-json3-dev \
   libyaml-cpp-dev libspdlog-dev libfmt-dev prometheus-cpp-dev libexpected-dev \
   libgtest-dev libgmock-dev libbenchmark-dev prometheus openssl \
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev ccache
 # Tools needed as commands rather than as libraries: the Debian package is installed only when
 # the command is missing, so a host that already has it from elsewhere (e.g. nodejs from
 # NodeSource, which bundles npm and conflicts with Debian's npm) is left alone.

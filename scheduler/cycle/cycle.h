@@ -29,6 +29,7 @@
 
 #include "queues/fair_share.h"
 #include "scheduler/state/cluster_state.h"
+#include "scheduler/state/volume_binding.h"
 
 namespace fairway {
 
@@ -87,6 +88,8 @@ struct Binding {
   int64_t gpu_memory_mib = 0;  // per device, when the node's GPU memory is known
   std::string gpu_configmap;
   std::vector<Toleration> tolerations;
+  // Claims to bind (static volume or provisioner on the node) before the pod's Binding.
+  std::vector<VolumeBinding> volume_bindings;
 };
 
 // How well a placed job is connected, for its PodGroup status and a metric.

@@ -111,6 +111,15 @@ class ClusterState {
   void remove_topology(std::string_view name);
   void upsert_namespace(Namespace ns);
   void remove_namespace(std::string_view name);
+  // Storage objects, for the volume checks (volume_binding.h); see storage_state.h.
+  void upsert_persistent_volume(PersistentVolume volume);
+  void remove_persistent_volume(std::string_view name);
+  void upsert_persistent_volume_claim(PersistentVolumeClaim claim);
+  void remove_persistent_volume_claim(std::string_view key);
+  void upsert_storage_class(StorageClass storage_class);
+  void remove_storage_class(std::string_view name);
+  void upsert_csi_node(CsiNode node);
+  void remove_csi_node(std::string_view name);
 
   // --- placements decided by the cycle ---
   // `gpu_groups`: the shared GPUs a fractional pod joins (existing or new groups).

@@ -56,6 +56,76 @@ struct NodeSelectorTerm {
   std::vector<NodeSelectorRequirement> match_fields;       // only "metadata.name" exists
 };
 
+struct PreferredSchedulingTerm {
+  int32_t weight = 0;  // 1..100
+  NodeSelectorTerm preference;
+};
+
+// metav1.LabelSelector: matchLabels and matchExpressions ANDed (expressions use the In, NotIn,
+// Exists and DoesNotExist operators of NodeSelectorRequirement). An empty selector matches
+// every object; where the API allows a null selector, fields hold std::optional and nullopt
+// matches nothing, as labels.Nothing() does in kube-scheduler.
+struct LabelSelector {
+  Labels match_labels;
+  std::vector<NodeSelectorRequirement> match_expressions;
+};
+
+// v1.PodAffinityTerm: pods selected by `label_selector` in the chosen namespaces, co-located
+// (or not) within the node's domain of `topology_key`. Namespaces: `namespaces` ∪ those matched
+// by `namespace_selector`; both empty/null means the namespace of the pod that carries the term.
+struct PodAffinityTerm {
+  std::optional<LabelSelector> label_selector;
+  std::vector<std::string> namespaces;
+  std::optional<LabelSelector> namespace_selector;
+  std::string topology_key;
+  // Label keys whose values on the incoming pod are ANDed into the selector (key In [value]) or,
+  // for mismatch keys, (key NotIn [value]); keys the pod lacks are ignored (beta in 1.31).
+  std::vector<std::string> match_label_keys;
+  std::vector<std::string> mismatch_label_keys;
+};
+
+struct WeightedPodAffinityTerm {
+  int32_t weight = 0;  // 1..100
+  PodAffinityTerm term;
+};
+
+struct PodAffinity {
+  std::vector<PodAffinityTerm> required_affinity;
+  std::vector<PodAffinityTerm> required_anti_affinity;
+  std::vector<WeightedPodAffinityTerm> preferred_affinity;
+  std::vector<WeightedPodAffinityTerm> preferred_anti_affinity;
+  bool empty() const {
+    return required_affinity.empty() && required_anti_affinity.empty() &&
+           preferred_affinity.empty() && preferred_anti_affinity.empty();
+  }
+};
+
+// v1.TopologySpreadConstraint with the API server's defaults applied.
+struct TopologySpreadConstraint {
+  int32_t max_skew = 1;
+  std::string topology_key;
+  bool do_not_schedule = true;  // whenUnsatisfiable: DoNotSchedule (else ScheduleAnyway)
+  std::optional<LabelSelector> label_selector;  // null selects no pods
+  std::optional<int32_t> min_domains;
+  bool node_affinity_honor = true;   // nodeAffinityPolicy: Honor (default) | Ignore
+  bool node_taints_honor = false;    // nodeTaintsPolicy: Ignore (default) | Honor
+  std::vector<std::string> match_label_keys;
+};
+
+// A container port with a hostPort (only those matter to NodePorts).
+struct HostPort {
+  int32_t port = 0;
+  std::string protocol = "TCP";
+  std::string host_ip;  // empty: 0.0.0.0, every address
+};
+
+// A volume of the pod that needs a PersistentVolumeClaim: `persistentVolumeClaim.claimName`, or
+// for a generic ephemeral volume the claim "<pod>-<volume>" its controller creates.
+struct PodVolumeClaim {
+  std::string claim_name;
+  bool ephemeral = false;
+};
+
 struct Node {
   std::string name;
   std::string uid;
@@ -97,7 +167,13 @@ struct Pod {
   ResourceList overhead;
   Labels node_selector;
   std::vector<NodeSelectorTerm> required_node_affinity;  // empty: no constraint
+  std::vector<PreferredSchedulingTerm> preferred_node_affinity;
   std::vector<Toleration> tolerations;
+  PodAffinity affinity;  // spec.affinity.podAffinity and podAntiAffinity
+  std::vector<TopologySpreadConstraint> topology_spread;
+  std::vector<HostPort> host_ports;  // of containers and init containers, hostPort > 0
+  std::vector<PodVolumeClaim> volume_claims;
+  std::vector<std::string> scheduling_gates;  // spec.schedulingGates[].name
   // Parts of the pod the decoder could not read (e.g. a resource quantity that overflows), one
   // message each naming the field. A pod with problems is never scheduled; it says why.
   std::vector<std::string> problems;
@@ -139,6 +215,64 @@ struct PriorityClass {
   int32_t value = 0;
   bool global_default = false;
   std::string preemption_policy;  // PreemptLowerPriority | Never
+};
+
+// --- Storage (VolumeBinding, VolumeZone, VolumeRestrictions, NodeVolumeLimits) -------------
+
+enum class AccessMode : uint8_t {
+  kReadWriteOnce = 1,
+  kReadOnlyMany = 2,
+  kReadWriteMany = 4,
+  kReadWriteOncePod = 8,
+};
+using AccessModes = uint8_t;  // bit set of AccessMode
+
+struct PersistentVolume {
+  std::string name;
+  Labels labels;  // topology.kubernetes.io/zone and region (VolumeZone)
+  std::string storage_class;
+  int64_t capacity_bytes = 0;
+  AccessModes access_modes = 0;
+  std::vector<NodeSelectorTerm> node_affinity;  // spec.nodeAffinity.required; empty: anywhere
+  std::string claim_namespace;                  // spec.claimRef; empty: available
+  std::string claim_name;
+  std::string claim_uid;
+  std::string csi_driver;  // spec.csi.driver; empty: not CSI
+  std::string phase;       // Available | Bound | Released | Failed | Pending
+  bool deleting = false;
+};
+
+struct PersistentVolumeClaim {
+  std::string namespace_;
+  std::string name;
+  std::string uid;
+  Labels annotations;  // volume.kubernetes.io/selected-node
+  std::optional<std::string> storage_class;  // spec.storageClassName; nullopt: the default class
+  std::string volume_name;                   // spec.volumeName: bound (or pre-bound) volume
+  AccessModes access_modes = 0;
+  int64_t request_bytes = 0;
+  std::optional<LabelSelector> selector;
+  std::string phase;  // Pending | Bound | Lost
+  bool deleting = false;
+  // The controller owner (generic ephemeral volumes are owned by their pod): kind/name/uid.
+  std::string owner_kind;
+  std::string owner_uid;
+
+  std::string key() const { return namespace_ + "/" + name; }
+};
+
+struct StorageClass {
+  std::string name;
+  std::string provisioner;
+  bool wait_for_first_consumer = false;  // volumeBindingMode
+  bool is_default = false;  // storageclass.kubernetes.io/is-default-class: "true"
+  std::vector<NodeSelectorTerm> allowed_topologies;  // empty: anywhere
+};
+
+// storage.k8s.io/v1 CSINode: how many volumes of each CSI driver the node may attach.
+struct CsiNode {
+  std::string name;
+  std::map<std::string, int64_t, std::less<>> attach_limits;  // driver → allocatable.count
 };
 
 }  // namespace fairway
