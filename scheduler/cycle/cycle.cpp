@@ -17,6 +17,7 @@
 #include "queues/quantity.h"
 #include "queues/queue_access.h"
 #include "scheduler/cycle/node_ledger.h"
+#include "scheduler/cycle/pod_constraints.h"
 #include "scheduler/cycle/shared_gpu_ledger.h"
 #include "scheduler/state/gpu_sharing.h"
 #include "scheduler/state/node_filters.h"
@@ -41,6 +42,8 @@ const char* reason_name(PendingReason reason) {
       return "ReclaimInProgress";
     case PendingReason::kQueueNotAllowed:
       return "QueueNotAllowed";
+    case PendingReason::kSchedulingGated:
+      return "SchedulingGated";
   }
   return "Unknown";
 }
@@ -89,7 +92,20 @@ uint64_t placement_signature(const PodRecord& record) {
     mix(static_cast<uint64_t>(toleration.op));
     mix(toleration.effect ? static_cast<uint64_t>(*toleration.effect) + 1 : 0);
   }
+  for (const HostPort& port : pod.host_ports) {
+    mix(static_cast<uint64_t>(port.port));
+    mix_text(port.protocol);
+    mix_text(port.host_ip);
+  }
   return hash;
+}
+
+// Whether a failure to place the pod may turn into success later in the cycle (a pod it is
+// affine to gets placed, a spread domain catches up) or depends on more than its shape (volume
+// claims): such failures are not cached by shape.
+bool failure_may_change(const Pod& pod) {
+  return !pod.affinity.required_affinity.empty() || !pod.topology_spread.empty() ||
+         !pod.volume_claims.empty();
 }
 
 enum class QueueCheck { kOk, kOverFairShare, kOverLimit };
@@ -139,6 +155,7 @@ class CycleRunner {
       }
     }
     if (known && unknown) islands_matter_ = true;
+    labels_matter_ = !state.placed().affinity_groups().empty();
   }
 
   CycleResult run();
@@ -153,6 +170,7 @@ class CycleRunner {
     // Fractional pods: the shared GPUs joined, and the units taken on each.
     std::vector<SharedGpuLedger::SlotId> shared;
     int64_t share_units = 0;
+    std::vector<VolumeBinding> volumes;  // claims bound with the pod
   };
   // Where a pod may go: one domain of a fabric tree; no tree means every node.
   struct Scope {
@@ -188,15 +206,22 @@ class CycleRunner {
                                     const ResourceVector& requests);
   std::optional<double> fit_score(const PodRecord& pod, const ResourceVector& requests,
                                   NodeId node);
-  std::string diagnose(const PodRecord& pod, const Scope& scope) const;
+  std::string diagnose(const PodRecord& pod, const Scope& scope);
+  // The key under which a pod's failure is cached for the cycle; 0: not cached.
+  uint64_t failure_shape(const PodRecord& record) const;
+  // The inter-pod and volume checks of a pod against what is placed now (pod_constraints.h),
+  // made again only when a placement changed since.
+  PodConstraints& constraints_for(PodId pod);
+  PodId id_of(const PodRecord& record) const {
+    return static_cast<PodId>(&record - state_.pods().data());
+  }
   // Fractional pods (gpu_sharing.h): a place on shared GPUs, and why there is none.
   std::optional<Placed> choose_shared(PodId id, const Scope& scope);
-  std::string diagnose_shared(const PodRecord& pod, const Scope& scope) const;
+  std::string diagnose_shared(const PodRecord& pod, const Scope& scope);
   // The walk both share: every node of the scope counts once, as the filter that rejects it or,
   // when it passes the filters, as what `shortfalls(id, record, reasons)` adds.
   template <typename Shortfalls>
-  std::string count_reasons(const PodRecord& pod, const Scope& scope,
-                            Shortfalls&& shortfalls) const;
+  std::string count_reasons(const PodRecord& pod, const Scope& scope, Shortfalls&& shortfalls);
 
   // Ledger changes go through these, so fabric capacities and GPU sets follow.
   void take(Placed& placed);
@@ -245,6 +270,17 @@ class CycleRunner {
   // The same, summed per node (empty until something is held): explains "Insufficient" that is
   // only so because the room is kept for another job.
   std::vector<ResourceVector> held_on_node_;
+  // Placements of this cycle, for the inter-pod checks of later pods; bumped on every change.
+  std::vector<TentativePod> tentative_;
+  uint64_t tentative_version_ = 0;
+  std::unordered_set<std::string> taken_volumes_;
+  SpreadNodeCache spread_nodes_;
+  std::optional<PodConstraints> constraints_;
+  PodId constraints_pod_ = 0;
+  uint64_t constraints_version_ = 0;
+  // Existing pods' required anti-affinity can reject a pod by its labels: once any pod with
+  // affinity terms is placed, labels join the shape under which failures are cached.
+  bool labels_matter_ = false;
   // Whether NVLink islands can tell nodes apart at all: some node splits its GPUs into several
   // islands, or known and unknown layouts are mixed. When not, multi-GPU pods skip the check.
   bool islands_matter_ = false;
@@ -410,6 +446,7 @@ std::optional<std::vector<Binding>> CycleRunner::place_only(JobId id,
     for (uint64_t mask = p.gpus; mask != 0; mask &= mask - 1) {
       binding.gpus.push_back(std::countr_zero(mask));
     }
+    binding.volume_bindings = p.volumes;
     bindings.push_back(std::move(binding));
   }
   return bindings;
@@ -507,6 +544,19 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
   std::vector<PodId> pending(job.pending.begin(), job.pending.end());
   std::sort(pending.begin(), pending.end(),
             [&pods](PodId a, PodId b) { return pods[a].pod.name < pods[b].pod.name; });
+  // Gated pods wait for their gates to be removed, as kube-scheduler keeps them out of its
+  // active queue; the rest of the job is scheduled without them.
+  std::vector<PodId> gated;
+  std::erase_if(pending, [&](PodId pod) {
+    if (pods[pod].pod.scheduling_gates.empty()) return false;
+    gated.push_back(pod);
+    return true;
+  });
+  if (!gated.empty() && within_fair_share) {
+    leave_pending(job, gated, PendingReason::kSchedulingGated,
+                  "Scheduling is blocked due to non-empty scheduling gates");
+  }
+  if (pending.empty()) return Attempt::kFailed;
 
   if (within_fair_share) {
     // Problems that no capacity can fix are reported once, in the first phase.
@@ -619,13 +669,16 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
     if (is_sharer(record)) {
       auto shared = choose_shared(pending[i], scope);
       if (!shared) {
-        const uint64_t shape = placement_signature(record) ^ 0x5bd1e995ULL;
-        if (auto cached = failed_shapes_.find(shape); cached != failed_shapes_.end()) {
+        const uint64_t plain = failure_shape(record);
+        const uint64_t shape = plain ^ 0x5bd1e995ULL;
+        if (auto cached = failed_shapes_.find(shape); plain != 0 && cached != failed_shapes_.end()) {
           failure = cached->second;
         } else {
           failure = diagnose_shared(record, scope);
           ++result_.stats.diagnoses;
-          if (placed.empty() && scope.tree == nullptr) failed_shapes_.emplace(shape, failure);
+          if (placed.empty() && scope.tree == nullptr && plain != 0) {
+            failed_shapes_.emplace(shape, failure);
+          }
         }
         stopped_at = i;
         break;
@@ -637,8 +690,8 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
     }
     const auto node = choose_node(record, scope);
     if (!node) {
-      const uint64_t shape = placement_signature(record);
-      if (scope.tree != nullptr) {
+      const uint64_t shape = failure_shape(record);
+      if (scope.tree != nullptr || shape == 0) {
         failure = diagnose(record, scope);
         ++result_.stats.diagnoses;
       } else if (auto cached = failed_shapes_.find(shape); cached != failed_shapes_.end()) {
@@ -652,7 +705,7 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
       stopped_at = i;
       break;
     }
-    Placed p{pending[i], *node, 0, {}, 0};
+    Placed p{pending[i], *node, 0, {}, 0, {}};
     take(p);
     placed.push_back(p);
     charged += queue_charge(record.requests);
@@ -687,6 +740,7 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
     for (uint64_t mask = p.gpus; mask != 0; mask &= mask - 1) {
       binding.gpus.push_back(std::countr_zero(mask));
     }
+    binding.volume_bindings = p.volumes;
     if (!p.shared.empty()) {
       for (SharedGpuLedger::SlotId slot_id : p.shared) {
         const SharedGpuLedger::Slot& slot = shared_.slot(slot_id);
@@ -729,6 +783,8 @@ std::optional<double> CycleRunner::fit_score(const PodRecord& pod, const Resourc
     return std::nullopt;
   }
   if (!filter_node(pod.pod, record.node).fits()) return std::nullopt;
+  PodConstraints& constraints = constraints_for(id_of(pod));
+  if (constraints.filter(node) != ConstraintCode::kFits) return std::nullopt;
   double left = 0;
   for (ResourceId r : {kCpu, kMemory}) {
     const int64_t allocatable = record.allocatable[r];
@@ -736,7 +792,31 @@ std::optional<double> CycleRunner::fit_score(const PodRecord& pod, const Resourc
       left += static_cast<double>(free[r] - requests[r]) / static_cast<double>(allocatable);
     }
   }
-  return options_.strategy == ScoringStrategy::kBinPack ? left : -left;
+  return (options_.strategy == ScoringStrategy::kBinPack ? left : -left) + constraints.score(node);
+}
+
+uint64_t CycleRunner::failure_shape(const PodRecord& record) const {
+  if (failure_may_change(record.pod)) return 0;
+  uint64_t shape = placement_signature(record);
+  if (labels_matter_) {
+    shape ^= std::hash<std::string>{}(record.pod.namespace_) * 31;
+    for (const auto& [key, value] : record.pod.labels) {
+      shape = (shape ^ std::hash<std::string>{}(key)) * 1099511628211ULL;
+      shape = (shape ^ std::hash<std::string>{}(value)) * 1099511628211ULL;
+    }
+  }
+  return shape == 0 ? 1 : shape;
+}
+
+PodConstraints& CycleRunner::constraints_for(PodId pod) {
+  if (!constraints_ || constraints_pod_ != pod || constraints_version_ != tentative_version_) {
+    constraints_.reset();
+    constraints_.emplace(state_, pod, tentative_, taken_volumes_, spread_nodes_,
+                         options_.score_weights);
+    constraints_pod_ = pod;
+    constraints_version_ = tentative_version_;
+  }
+  return *constraints_;
 }
 
 std::optional<NodeId> CycleRunner::choose_node(const PodRecord& pod, const Scope& scope,
@@ -779,7 +859,10 @@ std::optional<NodeId> CycleRunner::choose_node(const PodRecord& pod, const Scope
     int island = 3;
     double score = 0;
   };
-  const uint32_t enough = std::max<uint32_t>(options_.feasible_nodes_to_score, 1);
+  // Preferences (affinity, spread, taints) can only pick the best node if every node is seen.
+  const uint32_t enough = constraints_for(id_of(pod)).has_preferences()
+                              ? std::numeric_limits<uint32_t>::max()
+                              : std::max<uint32_t>(options_.feasible_nodes_to_score, 1);
   auto best_in = [&](const std::vector<NodeId>& group, size_t start) {
     Best best;
     uint32_t feasible = 0;
@@ -830,10 +913,11 @@ std::optional<NodeId> CycleRunner::choose_node(const PodRecord& pod, const Scope
 
 template <typename Shortfalls>
 std::string CycleRunner::count_reasons(const PodRecord& pod, const Scope& scope,
-                                       Shortfalls&& shortfalls) const {
+                                       Shortfalls&& shortfalls) {
   ReasonCounts reasons;
   int64_t total = 0;
   const auto& nodes = state_.nodes();
+  PodConstraints& constraints = constraints_for(id_of(pod));
   for (NodeId id = 0; id < nodes.size(); ++id) {
     const NodeRecord& record = nodes[id];
     if (!record.present) continue;
@@ -842,31 +926,47 @@ std::string CycleRunner::count_reasons(const PodRecord& pod, const Scope& scope,
       continue;
     }
     ++total;
+    if (constraints.pod_failure()) continue;
     if (const NodeFilterResult filtered = filter_node(pod.pod, record.node); !filtered.fits()) {
       ++reasons[failure_reason(filtered)];
       continue;
     }
-    shortfalls(id, record, reasons);
+    // kube-scheduler's filter order: NodePorts before the resources, every other check after.
+    const ConstraintCode code = constraints.filter(id);
+    if (code == ConstraintCode::kPorts) {
+      ++reasons[constraints.reason(code)];
+      continue;
+    }
+    if (!shortfalls(id, record, reasons) && code != ConstraintCode::kFits) {
+      ++reasons[constraints.reason(code)];
+    }
+  }
+  // A check no node can pass (a missing claim...) is said once, as kube-scheduler's PreFilter.
+  if (const auto& failure = constraints.pod_failure()) {
+    return fmt::format("0/{} nodes are available: {}.", total, *failure);
   }
   return summarize_unschedulable(total, reasons);
 }
 
 // Why no node fits, counted over every node (of the scope), in kube-scheduler's words.
-std::string CycleRunner::diagnose(const PodRecord& pod, const Scope& scope) const {
+std::string CycleRunner::diagnose(const PodRecord& pod, const Scope& scope) {
   return count_reasons(pod, scope, [&](NodeId id, const NodeRecord&, ReasonCounts& reasons) {
     const ResourceVector& free = ledger_.free(id);
     if (!held_on_node_.empty() && !pod.requests.fits_in(free) &&
         pod.requests.fits_in(free + held_on_node_[id])) {
       ++reasons["Capacity held for a preemption in progress"];
-      return;
+      return true;
     }
+    bool short_of = false;
     for (size_t i = 0; i < pod.requests.size(); ++i) {
       const auto r = static_cast<ResourceId>(i);
       if (pod.requests[r] > 0 && pod.requests[r] > free[r]) {
         ++reasons[r == kPods ? std::string("Too many pods")
                              : "Insufficient " + state_.registry().name(r)];
+        short_of = true;
       }
     }
+    return short_of;
   });
 }
 
@@ -901,7 +1001,7 @@ std::optional<CycleRunner::Placed> CycleRunner::choose_shared(PodId id, const Sc
     return fit_score(record, need, node).has_value();
   };
   auto joined = [&](NodeId node, std::vector<SharedGpuLedger::SlotId> slots, size_t fresh) {
-    Placed placed{id, node, 0, {}, 0};
+    Placed placed{id, node, 0, {}, 0, {}};
     placed.share_units = *units_on(node);
     placed.shared = std::move(slots);
     for (size_t k = 0; k < fresh; ++k) placed.shared.push_back(shared_.open(node));
@@ -953,7 +1053,7 @@ std::optional<CycleRunner::Placed> CycleRunner::choose_shared(PodId id, const Sc
 }
 
 // Why a fractional pod fits nowhere, node by node, in kube-scheduler's words.
-std::string CycleRunner::diagnose_shared(const PodRecord& pod, const Scope& scope) const {
+std::string CycleRunner::diagnose_shared(const PodRecord& pod, const Scope& scope) {
   const GpuFraction& share = *pod.intent.gpu_fraction;
   const ResourceVector base = node_charge(pod);
   return count_reasons(pod, scope, [&](NodeId id, const NodeRecord& record, ReasonCounts& reasons) {
@@ -966,7 +1066,7 @@ std::string CycleRunner::diagnose_shared(const PodRecord& pod, const Scope& scop
       ++reasons[r == kPods ? std::string("Too many pods")
                            : "Insufficient " + state_.registry().name(r)];
     }
-    if (short_of_other) return;
+    if (short_of_other) return true;
     if (record.allocatable[kGpu] <= 0) {
       ++reasons["Insufficient " + std::string(kGpuResourceName)];
     } else if (share.memory_mib && record.gpu_memory_mib == 0) {
@@ -974,8 +1074,12 @@ std::string CycleRunner::diagnose_shared(const PodRecord& pod, const Scope& scop
     } else if (share.memory_mib && record.gpu_memory_mib < *share.memory_mib) {
       ++reasons["Insufficient GPU memory"];
     } else {
+      // The GPUs have room: what stopped the pod is another check, if any.
+      const ConstraintCode code = constraints_for(id_of(pod)).filter(id);
+      if (code != ConstraintCode::kFits) return false;
       ++reasons["Insufficient shared " + std::string(kGpuResourceName)];
     }
+    return true;
   });
 }
 
@@ -1007,6 +1111,15 @@ int CycleRunner::island_class(NodeId node, int64_t gpus) {
 
 void CycleRunner::take(Placed& placed) {
   const PodRecord& record = state_.pods()[placed.pod];
+  if (!record.pod.volume_claims.empty()) {
+    placed.volumes = constraints_for(placed.pod).volume_bindings(placed.node);
+    for (const VolumeBinding& binding : placed.volumes) {
+      if (!binding.volume.empty()) taken_volumes_.insert(binding.volume);
+    }
+  }
+  tentative_.push_back({placed.pod, placed.node});
+  ++tentative_version_;
+  if (!record.pod.affinity.empty()) labels_matter_ = true;
   const int64_t gpus = whole_gpus(record.requests);
   const auto& graph = state_.nodes()[placed.node].gpu_graph;
   if (!placed.shared.empty()) {
@@ -1037,6 +1150,13 @@ void CycleRunner::take(Placed& placed) {
 }
 
 void CycleRunner::give(const Placed& placed) {
+  for (const VolumeBinding& binding : placed.volumes) taken_volumes_.erase(binding.volume);
+  if (auto it = std::find_if(tentative_.rbegin(), tentative_.rend(),
+                             [&](const TentativePod& t) { return t.pod == placed.pod; });
+      it != tentative_.rend()) {
+    tentative_.erase(std::next(it).base());
+  }
+  ++tentative_version_;
   const int64_t before = whole_gpus(ledger_.free(placed.node));
   if (!placed.shared.empty()) {
     ResourceVector charge = node_charge(state_.pods()[placed.pod]);
@@ -1262,7 +1382,7 @@ std::vector<PodId> CycleRunner::fill(const GangTopology& topo, int level, Domain
     for (; done < pods.size(); ++done) {
       const auto node = choose_node(state_.pods()[pods[done]], scope);
       if (!node) break;
-      Placed p{pods[done], *node, 0, {}, 0};
+      Placed p{pods[done], *node, 0, {}, 0, {}};
       take(p);
       placed.push_back(p);
     }

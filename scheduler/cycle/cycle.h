@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "queues/fair_share.h"
+#include "scheduler/cycle/pod_constraints.h"
 #include "scheduler/state/cluster_state.h"
 #include "scheduler/state/volume_binding.h"
 
@@ -59,6 +60,8 @@ struct CycleOptions {
   // Fractional pods (docs/gpu-sharing.md): bin-pack fills shared GPUs before splitting another
   // whole GPU; spread splits a new GPU first and then joins the emptiest shared one.
   ScoringStrategy gpu_sharing_strategy = ScoringStrategy::kBinPack;
+  // How node and pod preferences weigh against resource packing (pod_constraints.h).
+  ScoreWeights score_weights;
 };
 
 // A shared GPU a fractional pod joins. `reserve`: the group is new this cycle, so its
@@ -118,6 +121,7 @@ enum class PendingReason {
   // a nomination from the preemption pass and does not fit yet.
   kReclaimInProgress,
   kQueueNotAllowed,  // the pod's namespace may not use its queue (Queue.spec.namespaceSelector)
+  kSchedulingGated,  // spec.schedulingGates is not empty: kube-scheduler's SchedulingGated
 };
 const char* reason_name(PendingReason reason);
 

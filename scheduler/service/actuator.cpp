@@ -269,9 +269,13 @@ bool Actuator::do_explain(const Unschedulable& pending) {
     return true;
   }
   const std::string path = fmt::format("/api/v1/namespaces/{}/pods/{}/status", ns, name);
+  // kube-scheduler's two condition reasons: a gated pod is SchedulingGated and gets no Event
+  // (it was never tried), everything else is Unschedulable with the message.
+  const bool gated = pending.reason == "SchedulingGated";
   const auto response = client_.request(
       "PATCH", path,
-      k8s::unschedulable_condition_patch("Unschedulable", pending.message, now_rfc3339()),
+      k8s::unschedulable_condition_patch(gated ? "SchedulingGated" : "Unschedulable",
+                                         pending.message, now_rfc3339()),
       "application/strategic-merge-patch+json");
   if (response && response->ok()) {
     ++stats_.status_writes;
@@ -280,7 +284,7 @@ bool Actuator::do_explain(const Unschedulable& pending) {
               {{"pod", pending.pod},
                {"error", response ? std::to_string(response->status) : response.error().message}});
   }
-  if (event_allowed) {
+  if (event_allowed && !gated) {
     post_event("Pod", ns, name, pending.uid, "Warning", "FailedScheduling", pending.message);
   }
   return !transient(response);

@@ -187,6 +187,7 @@ void ClusterState::account(PodId id, int sign) {
       node.used -= record.requests;
       node.used.add(kGpu, record.shared_gpu_milli);  // the node never paid for the share
       --node.pods;
+      placed_.remove(id, pod, record.node);
       share_account(id, -1);
       if (record.ours) {
         queue_usage_[jobs_[record.job].queue].allocated -= record.requests;
@@ -196,7 +197,7 @@ void ClusterState::account(PodId id, int sign) {
     }
     if (record.counted_pending) {
       JobRecord& job = jobs_[record.job];
-      queue_usage_[job.queue].pending -= record.requests;
+      if (pod.scheduling_gates.empty()) queue_usage_[job.queue].pending -= record.requests;
       job.pending.erase(id);
       record.counted_pending = false;
       refresh_job(record.job);
@@ -210,6 +211,7 @@ void ClusterState::account(PodId id, int sign) {
     node.used += record.requests;
     node.used.add(kGpu, -record.shared_gpu_milli);
     ++node.pods;
+    placed_.add(id, pod, record.node);
     share_account(id, +1);
     if (record.ours) {
       queue_usage_[jobs_[record.job].queue].allocated += record.requests;
@@ -218,7 +220,8 @@ void ClusterState::account(PodId id, int sign) {
     record.counted_bound = true;
   } else if (record.ours && !pod.deleting) {
     JobRecord& job = jobs_[record.job];
-    queue_usage_[job.queue].pending += record.requests;
+    // A gated pod is not schedulable yet: it waits in its job but asks its queue for nothing.
+    if (pod.scheduling_gates.empty()) queue_usage_[job.queue].pending += record.requests;
     job.pending.insert(id);
     record.counted_pending = true;
     refresh_job(record.job);
@@ -312,7 +315,9 @@ void ClusterState::refresh_job(JobId id) {
     for (PodId pod : job.all) {
       const PodRecord& record = pods_[pod];
       if (record.counted_bound) moved.allocated += record.requests;
-      if (record.counted_pending) moved.pending += record.requests;
+      if (record.counted_pending && record.pod.scheduling_gates.empty()) {
+        moved.pending += record.requests;
+      }
     }
     if (auto it = pending_jobs_.find(job.queue); it != pending_jobs_.end()) {
       it->second.erase(id);

@@ -31,6 +31,7 @@
 #include "scheduler/state/gpu_sharing.h"
 #include "scheduler/state/ids.h"
 #include "scheduler/state/model.h"
+#include "scheduler/state/placed_pods.h"
 #include "scheduler/state/pod_intent.h"
 #include "topology/fabric_tree.h"
 #include "topology/gpu_topology.h"
@@ -162,6 +163,8 @@ class ClusterState {
   uint64_t node_generation() const { return node_generation_; }
   size_t pod_count() const { return pod_ids_.size(); }
   const GpuSharing& gpu_sharing() const { return sharing_; }
+  // Pods charged to nodes, indexed for the inter-pod checks (placed_pods.h).
+  const PlacedPods& placed() const { return placed_; }
   // The edge is deleting this group's reservation pod: the cycle stops adding sharers to it.
   void retire_gpu_group(std::string_view group) { sharing_.retire(group); }
   // The largest per-GPU memory of any node seen, MiB: what a pending gpu-memory pod is charged
@@ -207,6 +210,7 @@ class ClusterState {
   uint64_t node_generation_ = 1;
   GpuGraphCache gpu_graphs_;
   GpuSharing sharing_;
+  PlacedPods placed_;
   int64_t max_gpu_memory_mib_ = 0;
 };
 
