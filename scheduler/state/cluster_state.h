@@ -32,6 +32,7 @@
 #include "scheduler/state/ids.h"
 #include "scheduler/state/model.h"
 #include "scheduler/state/pod_intent.h"
+#include "scheduler/state/storage_state.h"
 #include "topology/fabric_tree.h"
 #include "topology/gpu_topology.h"
 #include "topology/topology_spec.h"
@@ -126,6 +127,11 @@ class ClusterState {
   bool assume(std::string_view pod_key, std::string_view node_name,
               std::vector<std::string> gpu_groups = {});
   void forget(std::string_view pod_key);
+  // Claims the cycle matched for a pod it binds (Binding::volume_bindings): static volumes are
+  // promised to their claims until the volume's claimRef shows it (storage_state.h), or until
+  // forget_volumes when the bind failed.
+  void assume_volumes(const std::vector<VolumeBinding>& bindings) { storage_.assume(bindings); }
+  void forget_volumes(const std::vector<VolumeBinding>& bindings) { storage_.forget(bindings); }
 
   // --- read views ---
   const ResourceRegistry& registry() const { return registry_; }
@@ -162,6 +168,8 @@ class ClusterState {
   uint64_t node_generation() const { return node_generation_; }
   size_t pod_count() const { return pod_ids_.size(); }
   const GpuSharing& gpu_sharing() const { return sharing_; }
+  // PersistentVolumes, claims, StorageClasses, CSINodes (volume_binding.h reads them).
+  const StorageState& storage() const { return storage_; }
   // The edge is deleting this group's reservation pod: the cycle stops adding sharers to it.
   void retire_gpu_group(std::string_view group) { sharing_.retire(group); }
   // The largest per-GPU memory of any node seen, MiB: what a pending gpu-memory pod is charged
@@ -207,6 +215,7 @@ class ClusterState {
   uint64_t node_generation_ = 1;
   GpuGraphCache gpu_graphs_;
   GpuSharing sharing_;
+  StorageState storage_;
   int64_t max_gpu_memory_mib_ = 0;
 };
 
