@@ -95,6 +95,9 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
                  "export per-node series (fairway_node_*); off for huge clusters");
   flags.add_duration("schedule-period", &options.schedule_period, "at most one cycle per period");
   flags.add_int("bind-workers", &options.bind_workers, "concurrent binding requests");
+  flags.add_duration("volume-bind-timeout", &options.volume_bind_timeout,
+                     "how long a pod's PersistentVolumeClaims may take to be bound or "
+                     "provisioned before the pod is bound (kube-scheduler's bindTimeoutSeconds)");
   flags.add_string("scoring", &scoring, "bin-pack or spread");
   int non_preemptible_priority = options.preemption.planner.non_preemptible_priority;
   flags.add_duration(
@@ -172,6 +175,10 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
   if (options.kube_api_qps <= 0 || options.kube_api_burst <= 0 || options.bind_workers <= 0) {
     err << "fairway scheduler: --kube-api-qps, --kube-api-burst and --bind-workers must be "
            "positive\n";
+    return 2;
+  }
+  if (options.volume_bind_timeout.count() <= 0) {
+    err << "fairway scheduler: --volume-bind-timeout must be positive\n";
     return 2;
   }
   options.metrics_bind_address = metrics_bind_address;

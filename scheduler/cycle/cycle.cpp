@@ -1561,6 +1561,7 @@ void assume_all(ClusterState& state, const CycleResult& result) {
     std::vector<std::string> groups;
     for (const GpuShare& share : binding.shares) groups.push_back(share.group);
     state.assume(binding.pod, binding.node, std::move(groups));
+    if (!binding.volume_bindings.empty()) state.assume_volumes(binding.volume_bindings);
   }
 }
 

@@ -46,8 +46,9 @@ void take_due(Retries& retries, std::map<std::string, Item>& batch,
 
 }  // namespace
 
-Actuator::Actuator(k8s::RestClient& client, int bind_workers, Hooks hooks)
-    : client_(client), hooks_(std::move(hooks)) {
+Actuator::Actuator(k8s::RestClient& client, int bind_workers, Hooks hooks,
+                   VolumeBinderOptions volumes)
+    : client_(client), hooks_(std::move(hooks)), volume_binder_(client, volumes) {
   for (int i = 0; i < std::max(bind_workers, 1); ++i)
     bind_threads_.emplace_back([this] { bind_loop(); });
   write_thread_ = std::thread([this] { write_loop(); });
@@ -99,6 +100,7 @@ void Actuator::stop() {
     if (stopping_ && bind_threads_.empty()) return;
     stopping_ = true;
   }
+  volume_binder_.stop();
   bind_ready_.notify_all();
   write_ready_.notify_all();
   for (auto& thread : bind_threads_) thread.join();
@@ -126,10 +128,21 @@ void Actuator::do_bind(const Binding& binding) {
     hooks_.on_failed(binding, "not the leader");
     return;
   }
+  VolumeWrites volumes;
+  if (!binding.volume_bindings.empty()) {
+    if (auto why = volume_binder_.bind(binding, volumes)) {
+      ++stats_.bind_errors;
+      hooks_.on_failed(binding, *why);
+      return;
+    }
+  }
   const auto [ns, name] = split_key(binding.pod);
   const std::string path = fmt::format("/api/v1/namespaces/{}/pods/{}/binding", ns, name);
   const auto response =
       client_.request("POST", path, k8s::binding_body(ns, name, binding.uid, binding.node));
+  if (!volumes.empty() && (!response || (!response->ok() && response->status != 409))) {
+    volume_binder_.rollback(volumes);
+  }
   if (!response) {
     ++stats_.bind_errors;
     log::warn("bind failed",

@@ -14,6 +14,9 @@
 // unless a newer one for the same object replaced it: the loop writes a message only when it
 // changes, so a write lost here would otherwise never be made again.
 //
+// A pod with Binding::volume_bindings has its claims bound first (volume_binder.h); a pod whose
+// Binding then fails (not a 409) has those writes rolled back before on_failed.
+//
 // Every write checks `may_write()` first: a replica that lost its lease writes nothing.
 
 #include <atomic>
@@ -31,6 +34,7 @@
 #include "k8s-client/rest_client.h"
 #include "scheduler/cycle/cycle.h"
 #include "scheduler/service/event_limiter.h"
+#include "scheduler/service/volume_binder.h"
 
 namespace fairway {
 
@@ -61,7 +65,9 @@ class Actuator {
     std::function<void(const Binding&)> on_bound;  // optional
   };
 
-  Actuator(k8s::RestClient& client, int bind_workers, Hooks hooks);
+  // `volumes`: how a pod's claims are bound before the pod (volume_binder.h).
+  Actuator(k8s::RestClient& client, int bind_workers, Hooks hooks,
+           VolumeBinderOptions volumes = {});
   ~Actuator();
   Actuator(const Actuator&) = delete;
   Actuator& operator=(const Actuator&) = delete;
@@ -103,6 +109,7 @@ class Actuator {
 
   k8s::RestClient& client_;
   Hooks hooks_;
+  VolumeBinder volume_binder_;
   ActuatorStats stats_;
   std::atomic<size_t> in_flight_{0};
 

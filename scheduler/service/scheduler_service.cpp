@@ -288,7 +288,10 @@ int SchedulerService::run(std::stop_token stop) {
   hooks.may_write = may_write;
   hooks.on_failed = [&inbox](const Binding& binding, const std::string& why) {
     log::info("forgetting placement", {{"pod", binding.pod}, {"reason", why}});
-    inbox.post([pod = binding.pod](ClusterState& s) { s.forget(pod); });
+    inbox.post([pod = binding.pod, volumes = binding.volume_bindings](ClusterState& s) {
+      s.forget(pod);
+      s.forget_volumes(volumes);
+    });
   };
   hooks.on_bound = [this](const Binding& binding) {
     if (binding.pod_created_ms > 0) {
@@ -305,7 +308,9 @@ int SchedulerService::run(std::stop_token stop) {
     ++stats_.binds_completed;
   };
   ReservationManager::Hooks reservation_hooks{hooks.may_write, hooks.on_failed, hooks.on_bound, {}};
-  Actuator actuator(client, options_.bind_workers, std::move(hooks));
+  VolumeBinderOptions volume_options;
+  volume_options.timeout = options_.volume_bind_timeout;
+  Actuator actuator(client, options_.bind_workers, std::move(hooks), volume_options);
   add_actuator_sources(metrics_, actuator.stats());
   add_preemption_sources(metrics_, eviction_stats_);
   add_reservation_sources(metrics_, reservation_stats_);

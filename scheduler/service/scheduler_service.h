@@ -35,6 +35,9 @@ struct SchedulerOptions {
   int kube_api_burst = 100;
   std::chrono::milliseconds schedule_period{50};
   int bind_workers = 8;
+  // How long a pod's claims may take to be bound (or provisioned) before its Binding
+  // (--volume-bind-timeout; kube-scheduler's bindTimeoutSeconds).
+  std::chrono::milliseconds volume_bind_timeout{std::chrono::seconds(600)};
   CycleOptions cycle;
   PodIntentConfig intent;
   // /metrics, /healthz, /readyz, /debug/... (scheduler/service/endpoints.h); "" or "0": off.

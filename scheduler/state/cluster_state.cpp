@@ -189,6 +189,7 @@ void ClusterState::account(PodId id, int sign) {
       --node.pods;
       placed_.remove(id, pod, record.node);
       share_account(id, -1);
+      storage_.remove_pod(pod, id, node.node.name);
       if (record.ours) {
         queue_usage_[jobs_[record.job].queue].allocated -= record.requests;
         --jobs_[record.job].bound;
@@ -213,6 +214,7 @@ void ClusterState::account(PodId id, int sign) {
     ++node.pods;
     placed_.add(id, pod, record.node);
     share_account(id, +1);
+    storage_.add_pod(pod, id, node.node.name);
     if (record.ours) {
       queue_usage_[jobs_[record.job].queue].allocated += record.requests;
       ++jobs_[record.job].bound;
@@ -462,6 +464,40 @@ void ClusterState::forget(std::string_view pod_key) {
   record.pod.node_name.clear();
   record.gpu_groups = pod_gpu_groups(record.pod);
   account(id, +1);
+}
+
+// ------------------------------------------------------------------------------- storage
+
+void ClusterState::upsert_persistent_volume(PersistentVolume volume) {
+  storage_.upsert_volume(std::move(volume));
+}
+
+void ClusterState::remove_persistent_volume(std::string_view name) {
+  storage_.remove_volume(name);
+}
+
+void ClusterState::upsert_persistent_volume_claim(PersistentVolumeClaim claim) {
+  storage_.upsert_claim(std::move(claim));
+}
+
+void ClusterState::remove_persistent_volume_claim(std::string_view key) {
+  storage_.remove_claim(key);
+}
+
+void ClusterState::upsert_storage_class(StorageClass storage_class) {
+  storage_.upsert_class(std::move(storage_class));
+}
+
+void ClusterState::remove_storage_class(std::string_view name) {
+  storage_.remove_class(name);
+}
+
+void ClusterState::upsert_csi_node(CsiNode node) {
+  storage_.upsert_csi_node(std::move(node));
+}
+
+void ClusterState::remove_csi_node(std::string_view name) {
+  storage_.remove_csi_node(name);
 }
 
 }  // namespace fairway

@@ -33,6 +33,7 @@
 #include "scheduler/state/model.h"
 #include "scheduler/state/placed_pods.h"
 #include "scheduler/state/pod_intent.h"
+#include "scheduler/state/storage_state.h"
 #include "topology/fabric_tree.h"
 #include "topology/gpu_topology.h"
 #include "topology/topology_spec.h"
@@ -127,6 +128,11 @@ class ClusterState {
   bool assume(std::string_view pod_key, std::string_view node_name,
               std::vector<std::string> gpu_groups = {});
   void forget(std::string_view pod_key);
+  // Claims the cycle matched for a pod it binds (Binding::volume_bindings): static volumes are
+  // promised to their claims until the volume's claimRef shows it (storage_state.h), or until
+  // forget_volumes when the bind failed.
+  void assume_volumes(const std::vector<VolumeBinding>& bindings) { storage_.assume(bindings); }
+  void forget_volumes(const std::vector<VolumeBinding>& bindings) { storage_.forget(bindings); }
 
   // --- read views ---
   const ResourceRegistry& registry() const { return registry_; }
@@ -165,6 +171,8 @@ class ClusterState {
   const GpuSharing& gpu_sharing() const { return sharing_; }
   // Pods charged to nodes, indexed for the inter-pod checks (placed_pods.h).
   const PlacedPods& placed() const { return placed_; }
+  // PersistentVolumes, claims, StorageClasses, CSINodes (volume_binding.h reads them).
+  const StorageState& storage() const { return storage_; }
   // The edge is deleting this group's reservation pod: the cycle stops adding sharers to it.
   void retire_gpu_group(std::string_view group) { sharing_.retire(group); }
   // The largest per-GPU memory of any node seen, MiB: what a pending gpu-memory pod is charged
@@ -211,6 +219,7 @@ class ClusterState {
   GpuGraphCache gpu_graphs_;
   GpuSharing sharing_;
   PlacedPods placed_;
+  StorageState storage_;
   int64_t max_gpu_memory_mib_ = 0;
 };
 

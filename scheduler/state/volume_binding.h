@@ -35,13 +35,17 @@ struct VolumeVerdict {
   std::vector<VolumeBinding> bindings;
 };
 
-// Pod-level failures, the same for every node: a missing claim, a claim being deleted, an unbound
-// Immediate claim, a ReadWriteOncePod claim in use by another pod, an ephemeral claim not yet
-// created (or not owned by the pod). nullopt: the pod may fit somewhere.
+// Pod-level failures, the same for every node: a missing claim, a claim being deleted (or Lost),
+// an unbound Immediate claim, an ephemeral claim not yet created (or not owned by the pod).
+// nullopt: the pod may fit somewhere. (A ReadWriteOncePod claim in use by another pod is the
+// same on every node too, but kube-scheduler 1.28+ reports it from Filter, per node, as
+// Unschedulable so that preemption may help: volume_filter reports it.)
 std::optional<std::string> volume_prefilter(const ClusterState& state, const Pod& pod);
 
 // May the pod's claims be served on `node`? `taken`: static volumes already promised this cycle
-// (to other pods, or to earlier claims), which must not be matched again.
+// (to other pods, or to earlier claims), which must not be matched again. The checks run in
+// kube-scheduler's filter order (VolumeRestrictions, NodeVolumeLimits, VolumeBinding,
+// VolumeZone) and the first failure is the reason. A pod without claims returns at once.
 VolumeVerdict volume_filter(const ClusterState& state, const Pod& pod, const Node& node,
                             const std::unordered_set<std::string>& taken);
 
