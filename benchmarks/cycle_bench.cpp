@@ -42,6 +42,69 @@ BENCHMARK(BM_FullCycle)
     ->MeasureProcessCPUTime()
     ->UseRealTime();
 
+// The same cycle with kube-scheduler constraints on 20% of the pending jobs (issue 17 bar:
+// ≤ 250 ms at 10,000 nodes): every gang in those tenths with required anti-affinity on hostname,
+// single pods alternately with anti-affinity or a zone spread over one of 50 apps whose pods
+// also run on every node.
+void BM_FullCycleConstrained(benchmark::State& bench) {
+  ClusterShape shape = scaled(bench.range(0));
+  shape.constrained_percent = 20;
+  ClusterState cluster = make_cluster(shape);
+  cluster.queue_tree();
+  CycleResult last;
+  for (auto _ : bench) {
+    last = run_cycle(cluster);
+    benchmark::DoNotOptimize(last.bindings.data());
+  }
+  bench.counters["pods_bound"] = last.stats.pods_bound;
+  bench.counters["jobs_pending"] = static_cast<double>(last.pending.size());
+  bench.counters["diagnoses"] = last.stats.diagnoses;
+}
+BENCHMARK(BM_FullCycleConstrained)
+    ->Arg(1'000)
+    ->Arg(10'000)
+    ->Unit(benchmark::kMillisecond)
+    ->MeasureProcessCPUTime()
+    ->UseRealTime();
+
+// kube-scheduler's scheduler_perf SchedulingPodAntiAffinity shape: 5,000 nodes, pods that each
+// carry required anti-affinity on hostname against their own app (one app per pod group of
+// kApps), placed in one cycle from an empty cluster; pods/s in process.
+void BM_AntiAffinityThroughput(benchmark::State& bench) {
+  const int nodes = static_cast<int>(bench.range(0));
+  const int pods = static_cast<int>(bench.range(1));
+  int64_t bound = 0;
+  for (auto _ : bench) {
+    bench.PauseTiming();
+    ClusterState cluster;
+    for (int n = 0; n < nodes; ++n) {
+      Node node;
+      node.name = "node-" + std::to_string(n);
+      node.labels.emplace("kubernetes.io/hostname", node.name);
+      node.allocatable = {{"cpu", 32'000}, {"memory", int64_t{128} << 30}, {"pods", 110'000}};
+      cluster.upsert_node(std::move(node));
+    }
+    for (int i = 0; i < pods; ++i) {
+      Pod pod = make_pod("p-" + std::to_string(i), "default", 0, 100, int64_t{1} << 28, i);
+      pod.labels.erase("fairway.dev/queue");
+      constrain(pod, "app-" + std::to_string(i / 4), true);  // 4 replicas per app
+      cluster.upsert_pod(std::move(pod));
+    }
+    cluster.queue_tree();
+    bench.ResumeTiming();
+    const CycleResult result = run_cycle(cluster);
+    bound = result.stats.pods_bound;
+  }
+  bench.counters["pods_bound"] = static_cast<double>(bound);
+  bench.counters["pods_per_s"] =
+      benchmark::Counter(static_cast<double>(bound), benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_AntiAffinityThroughput)
+    ->Args({5'000, 10'000})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Iterations(3);
+
 // Steady-state memory of the cluster state, per pod (bar: ≤ 2 KB).
 void BM_StateMemoryPerPod(benchmark::State& bench) {
   double per_pod = 0;

@@ -18,7 +18,38 @@ struct ClusterShape {
   int pending_pods = 20'000;
   int queue_fanout = 10;  // fanout^3 leaf queues in 3 levels
   int gang_size = 8;      // one pending job in ten is a gang of this many 1-GPU pods
+  // Percent of pending jobs (in steps of 10) with kube-scheduler constraints: required
+  // anti-affinity on hostname against their app (every gang), or a zone spread of maxSkew 1
+  // over their app. Running pods then carry app labels too (kApps apps, kZones zones).
+  int constrained_percent = 0;
 };
+
+inline constexpr int kApps = 50;
+inline constexpr int kZones = 20;
+
+inline std::string app_of(int index) { return "app-" + std::to_string(index % kApps); }
+
+inline LabelSelector app_selector(const std::string& app) {
+  LabelSelector selector;
+  selector.match_labels.emplace("app", app);
+  return selector;
+}
+
+// Required anti-affinity on hostname against `app`, or a zone spread of it.
+inline void constrain(Pod& pod, const std::string& app, bool anti) {
+  pod.labels.emplace("app", app);
+  if (anti) {
+    PodAffinityTerm term;
+    term.label_selector = app_selector(app);
+    term.topology_key = "kubernetes.io/hostname";
+    pod.affinity.required_anti_affinity.push_back(std::move(term));
+  } else {
+    TopologySpreadConstraint spread;
+    spread.topology_key = "topology.kubernetes.io/zone";
+    spread.label_selector = app_selector(app);
+    pod.topology_spread.push_back(std::move(spread));
+  }
+}
 
 inline Pod make_pod(const std::string& name, const std::string& queue, int64_t gpus,
                     int64_t milli_cpu, int64_t memory, int64_t created) {
@@ -70,6 +101,7 @@ inline void add_nodes(ClusterState& state, const ClusterShape& shape) {
     Node node;
     node.name = "node-" + std::to_string(n);
     node.labels.emplace("kubernetes.io/hostname", node.name);
+    node.labels.emplace("topology.kubernetes.io/zone", "zone-" + std::to_string(n % kZones));
     node.labels.emplace("nvidia.com/gpu.product", n % 2 == 0 ? "H100-SXM" : "A100-SXM");
     node.allocatable = {{"cpu", 128'000},
                         {"memory", int64_t{1} << 40},
@@ -94,6 +126,7 @@ inline void add_running(ClusterState& state, const ClusterShape& shape, std::mt1
                  gpus, 2000, int64_t{8} << 30, i);
     pod.node_name = "node-" + std::to_string(node);
     pod.phase = PodPhase::kRunning;
+    if (shape.constrained_percent > 0) pod.labels.emplace("app", app_of(i));
     state.upsert_pod(std::move(pod));
   }
   // Fill three quarters of the remaining free GPUs with multi-GPU pods on the same nodes.
@@ -120,6 +153,7 @@ inline void add_pending(ClusterState& state, const ClusterShape& shape, std::mt1
     const int leaf = job % leaves;
     const std::string queue = leaf_name(leaf / (f * f), leaf / f % f, leaf % f);
     const int64_t created = 1'000'000 + job;
+    const bool constrained = job % 10 < shape.constrained_percent / 10;
     if (job % 10 == 9) {
       const std::string group = "gang-" + std::to_string(job);
       for (int p = 0; p < shape.gang_size && made < shape.pending_pods; ++p, ++made) {
@@ -127,13 +161,16 @@ inline void add_pending(ClusterState& state, const ClusterShape& shape, std::mt1
             make_pod(group + "-" + std::to_string(p), queue, 1, 4000, int64_t{32} << 30, created);
         pod.annotations.emplace("fairway.dev/pod-group", group);
         pod.annotations.emplace("fairway.dev/min-member", std::to_string(shape.gang_size));
+        if (constrained) constrain(pod, group, true);
         state.upsert_pod(std::move(pod));
       }
     } else {
       static constexpr int64_t kSizes[] = {1, 1, 1, 2, 4, 8};
       const int64_t gpus = kSizes[rng() % 6];
-      state.upsert_pod(make_pod("pend-" + std::to_string(job), queue, gpus, 4000 * gpus,
-                                int64_t{32} << 30, created));
+      Pod pod = make_pod("pend-" + std::to_string(job), queue, gpus, 4000 * gpus,
+                         int64_t{32} << 30, created);
+      if (constrained) constrain(pod, app_of(job), job % 2 == 0);
+      state.upsert_pod(std::move(pod));
       ++made;
     }
     ++job;

@@ -271,7 +271,7 @@ class CycleRunner {
   // only so because the room is kept for another job.
   std::vector<ResourceVector> held_on_node_;
   // Placements of this cycle, for the inter-pod checks of later pods; bumped on every change.
-  std::vector<TentativePod> tentative_;
+  TentativePods tentative_{state_};
   uint64_t tentative_version_ = 0;
   std::unordered_set<std::string> taken_volumes_;
   SpreadNodeCache spread_nodes_;
@@ -1117,7 +1117,7 @@ void CycleRunner::take(Placed& placed) {
       if (!binding.volume.empty()) taken_volumes_.insert(binding.volume);
     }
   }
-  tentative_.push_back({placed.pod, placed.node});
+  tentative_.add(placed.pod, placed.node);
   ++tentative_version_;
   if (!record.pod.affinity.empty()) labels_matter_ = true;
   const int64_t gpus = whole_gpus(record.requests);
@@ -1151,11 +1151,7 @@ void CycleRunner::take(Placed& placed) {
 
 void CycleRunner::give(const Placed& placed) {
   for (const VolumeBinding& binding : placed.volumes) taken_volumes_.erase(binding.volume);
-  if (auto it = std::find_if(tentative_.rbegin(), tentative_.rend(),
-                             [&](const TentativePod& t) { return t.pod == placed.pod; });
-      it != tentative_.rend()) {
-    tentative_.erase(std::next(it).base());
-  }
+  tentative_.remove(placed.pod);
   ++tentative_version_;
   const int64_t before = whole_gpus(ledger_.free(placed.node));
   if (!placed.shared.empty()) {

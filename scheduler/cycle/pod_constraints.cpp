@@ -56,6 +56,34 @@ std::string node_constraints_key(const Pod& pod, const TopologySpreadConstraint&
 
 }  // namespace
 
+// ---------------------------------------------------------------------------- tentative pods
+
+void TentativePods::add(PodId pod, NodeId node) {
+  unindexed_.emplace_back(pod, node);
+  nodes_[pod] = node;
+  if (!state_.pods()[pod].pod.affinity.empty()) ++with_affinity_;
+}
+
+void TentativePods::remove(PodId pod) {
+  const auto it = nodes_.find(pod);
+  if (it == nodes_.end()) return;
+  const Pod& removed = state_.pods()[pod].pod;
+  if (!removed.affinity.empty()) --with_affinity_;
+  auto waiting = std::find(unindexed_.begin(), unindexed_.end(), std::pair{pod, it->second});
+  if (waiting != unindexed_.end()) {
+    unindexed_.erase(waiting);
+  } else {
+    pods_.remove(pod, removed, it->second);
+  }
+  nodes_.erase(it);
+}
+
+const PlacedPods& TentativePods::pods() const {
+  for (const auto& [pod, node] : unindexed_) pods_.add(pod, state_.pods()[pod].pod, node);
+  unindexed_.clear();
+  return pods_;
+}
+
 // ------------------------------------------------------------------------ spread node cache
 
 // kube-scheduler counts a node for a spread constraint when it has every topology key of the
@@ -86,7 +114,7 @@ const std::vector<uint8_t>& SpreadNodeCache::eligible(const ClusterState& state,
 // --------------------------------------------------------------------------------- prepare
 
 PodConstraints::PodConstraints(const ClusterState& state, PodId pod,
-                               std::span<const TentativePod> tentative,
+                               const TentativePods& tentative,
                                const std::unordered_set<std::string>& taken_volumes,
                                SpreadNodeCache& spread, const ScoreWeights& weights)
     : state_(state),
@@ -99,7 +127,7 @@ PodConstraints::PodConstraints(const ClusterState& state, PodId pod,
     pod_failure_ = volume_prefilter(state, pod_);
     active_ = true;
   }
-  if (!pod_.host_ports.empty()) prepare_ports();
+  if (!pod_.host_ports.empty()) active_ = true;
   if (!pod_.affinity.empty()) effective_ = effective_affinity(pod_);
   prepare_affinity();
   prepare_existing_anti_affinity();
@@ -128,18 +156,9 @@ void PodConstraints::for_each_placed(const LabelSelector& selector, F&& f) const
   state_.placed().for_each_candidate(selector, [&](PodId id) {
     if (id != id_) f(pods[id].pod, pods[id].node);
   });
-  for (const TentativePod& t : tentative_) {
-    if (t.pod != id_) f(pods[t.pod].pod, t.node);
-  }
-}
-
-void PodConstraints::prepare_ports() {
-  active_ = true;
-  for (const TentativePod& t : tentative_) {
-    for (const HostPort& port : state_.pods()[t.pod].pod.host_ports) {
-      tentative_ports_[t.node].push_back(&port);
-    }
-  }
+  tentative_.pods().for_each_candidate(selector, [&](PodId id) {
+    if (id != id_) f(pods[id].pod, tentative_.node_of(id));
+  });
 }
 
 // The pod's own required terms: how many placed pods each term selects per domain. For
@@ -191,17 +210,13 @@ void PodConstraints::prepare_existing_anti_affinity() {
       it->second.insert(*value);
     }
   };
-  state_.placed().for_each_anti_affinity_group(pod_.labels, [&](const auto& group) {
+  auto visit = [&](const PlacedPods::AffinityGroup& group) {
     for (const PodAffinityTerm& term : group.affinity.required_anti_affinity) {
       for (const auto& [node, count] : group.nodes) forbid(term, group.namespace_, node);
     }
-  });
-  for (const TentativePod& t : tentative_) {
-    const Pod& other = state_.pods()[t.pod].pod;
-    for (const PodAffinityTerm& term : other.affinity.required_anti_affinity) {
-      forbid(effective_term(term, other.labels), other.namespace_, t.node);
-    }
-  }
+  };
+  state_.placed().for_each_anti_affinity_group(pod_.labels, visit);
+  if (tentative_.has_affinity()) tentative_.pods().for_each_anti_affinity_group(pod_.labels, visit);
   if (!forbidden_.empty()) active_ = true;
 }
 
@@ -226,17 +241,21 @@ void PodConstraints::prepare_preferred() {
     }
   }
   const Labels* own_namespace = namespace_labels(pod_);
-  for (const auto& [signature, group] : state_.placed().affinity_groups()) {
-    const PodAffinity& theirs = group.affinity;
-    auto consider = [&](const PodAffinityTerm& term, double weight) {
-      if (!term_selects(term, group.namespace_, pod_, own_namespace)) return;
-      for (const auto& [node, count] : group.nodes) add(term.topology_key, node, weight * count);
-    };
-    for (const WeightedPodAffinityTerm& w : theirs.preferred_affinity) consider(w.term, w.weight);
-    for (const WeightedPodAffinityTerm& w : theirs.preferred_anti_affinity) {
-      consider(w.term, -w.weight);
+  const PlacedPods* tentative = tentative_.has_affinity() ? &tentative_.pods() : nullptr;
+  for (const PlacedPods* placed : {&state_.placed(), tentative}) {
+    if (placed == nullptr) continue;
+    for (const PlacedPods::AffinityGroup* group : placed->scoring_groups()) {
+      const PodAffinity& theirs = group->affinity;
+      auto consider = [&](const PodAffinityTerm& term, double weight) {
+        if (!term_selects(term, group->namespace_, pod_, own_namespace)) return;
+        for (const auto& [node, count] : group->nodes) add(term.topology_key, node, weight * count);
+      };
+      for (const WeightedPodAffinityTerm& w : theirs.preferred_affinity) consider(w.term, w.weight);
+      for (const WeightedPodAffinityTerm& w : theirs.preferred_anti_affinity) {
+        consider(w.term, -w.weight);
+      }
+      for (const PodAffinityTerm& term : theirs.required_affinity) consider(term, 1);
     }
-    for (const PodAffinityTerm& term : theirs.required_affinity) consider(term, 1);
   }
   for (const auto& [pair, weight] : preferred_pairs_) {
     preferred_scale_ = std::max(preferred_scale_, std::abs(weight));
@@ -305,9 +324,9 @@ ConstraintCode PodConstraints::filter(NodeId node) {
         if (host_ports_conflict(wanted, used)) return ConstraintCode::kPorts;
       }
     }
-    if (auto it = tentative_ports_.find(node); it != tentative_ports_.end()) {
-      for (const HostPort* used : it->second) {
-        if (host_ports_conflict(wanted, *used)) return ConstraintCode::kPorts;
+    for (PodId id : tentative_.pods().on_node(node)) {
+      for (const HostPort& used : state_.pods()[id].pod.host_ports) {
+        if (host_ports_conflict(wanted, used)) return ConstraintCode::kPorts;
       }
     }
   }

@@ -48,10 +48,26 @@ struct ScoreWeights {
   double taint_toleration = 3;  // PreferNoSchedule taints
 };
 
-// A placement the cycle made and has not handed to the state yet.
-struct TentativePod {
-  PodId pod;
-  NodeId node;
+// The placements the cycle made and has not handed to the state yet, indexed as the state's
+// placed pods are, so later pods' checks cost what their selectors match here too.
+class TentativePods {
+ public:
+  explicit TentativePods(const ClusterState& state) : state_(state) {}
+  void add(PodId pod, NodeId node);
+  void remove(PodId pod);
+  // The index, brought up to date first: placements are indexed only once a pod with
+  // constraints asks, so cycles without constraints pay a vector push per placement.
+  const PlacedPods& pods() const;
+  NodeId node_of(PodId pod) const { return nodes_.at(pod); }
+  // Whether any tentative pod carries affinity terms (that may reject or score others).
+  bool has_affinity() const { return with_affinity_ > 0; }
+
+ private:
+  const ClusterState& state_;
+  mutable PlacedPods pods_;
+  mutable std::vector<std::pair<PodId, NodeId>> unindexed_;
+  std::unordered_map<PodId, NodeId> nodes_;
+  int with_affinity_ = 0;
 };
 
 enum class ConstraintCode : uint8_t {
@@ -78,7 +94,7 @@ class SpreadNodeCache {
 
 class PodConstraints {
  public:
-  PodConstraints(const ClusterState& state, PodId pod, std::span<const TentativePod> tentative,
+  PodConstraints(const ClusterState& state, PodId pod, const TentativePods& tentative,
                  const std::unordered_set<std::string>& taken_volumes, SpreadNodeCache& spread,
                  const ScoreWeights& weights);
 
@@ -113,7 +129,6 @@ class PodConstraints {
   };
   template <typename F>
   void for_each_placed(const LabelSelector& selector, F&& f) const;
-  void prepare_ports();
   void prepare_affinity();
   void prepare_existing_anti_affinity();
   void prepare_preferred();
@@ -126,15 +141,13 @@ class PodConstraints {
   const ClusterState& state_;
   const Pod& pod_;
   PodId id_;
-  std::span<const TentativePod> tentative_;
+  const TentativePods& tentative_;
   const std::unordered_set<std::string>& taken_volumes_;
   const ScoreWeights& weights_;
   bool active_ = false;
   bool has_preferences_ = false;
   std::optional<std::string> pod_failure_;
   std::string volume_reason_;
-  // Host ports taken by tentative pods, per node.
-  std::unordered_map<NodeId, std::vector<const HostPort*>> tentative_ports_;
   PodAffinity effective_;  // the pod's terms with matchLabelKeys resolved
   // Required terms of the pod: counts per (term, domain value).
   std::vector<DomainCounts> affinity_counts_;

@@ -33,6 +33,11 @@ std::pair<std::string, std::string> required_pair(const PodAffinityTerm& term) {
   return {};
 }
 
+bool scores(const PodAffinity& affinity) {
+  return !affinity.preferred_affinity.empty() || !affinity.preferred_anti_affinity.empty() ||
+         !affinity.required_affinity.empty();
+}
+
 }  // namespace
 
 std::string PlacedPods::pair_key(std::string_view key, std::string_view value) {
@@ -55,6 +60,7 @@ void PlacedPods::add(PodId id, const Pod& pod, NodeId node) {
     group.namespace_ = pod.namespace_;
     group.affinity = std::move(affinity);
     if (!group.affinity.required_anti_affinity.empty()) index_anti_affinity(&group, true);
+    if (scores(group.affinity)) scoring_.push_back(&group);
   }
   ++group.nodes[node];
   ++group.pods;
@@ -78,6 +84,7 @@ void PlacedPods::remove(PodId id, const Pod& pod, NodeId node) {
   }
   if (--group.pods > 0) return;
   if (!group.affinity.required_anti_affinity.empty()) index_anti_affinity(&group, false);
+  if (scores(group.affinity)) std::erase(scoring_, &group);
   groups_.erase(it);
 }
 

@@ -50,6 +50,8 @@ class PlacedPods {
   }
 
   const std::unordered_map<std::string, AffinityGroup>& affinity_groups() const { return groups_; }
+  // Groups with terms that score other pods (preferred terms, required affinity).
+  const std::vector<const AffinityGroup*>& scoring_groups() const { return scoring_; }
 
   // Calls f(const AffinityGroup&) for every group with required anti-affinity whose terms may
   // select a pod with `labels` (a group may be visited more than once).
@@ -76,6 +78,7 @@ class PlacedPods {
   std::unordered_map<std::string, AffinityGroup> groups_;
   std::unordered_map<std::string, std::vector<const AffinityGroup*>> anti_by_label_;
   std::vector<const AffinityGroup*> anti_unindexed_;
+  std::vector<const AffinityGroup*> scoring_;
   size_t size_ = 0;
 };
 
