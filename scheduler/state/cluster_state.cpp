@@ -27,8 +27,11 @@ NodeId ClusterState::node_slot(std::string_view name) {
   return id;
 }
 
+// Only schedulable nodes count: a cordoned (spec.unschedulable) or not-ready node takes no new
+// pods, so fair shares must not divide it. upsert_node takes the old record off and adds the
+// new one, so cordoning and uncordoning move the capacity.
 void ClusterState::add_capacity(const NodeRecord& record, int sign) {
-  if (!record.present || !record.node.ready) return;
+  if (!record.schedulable()) return;
   if (sign > 0) capacity_ += record.allocatable;
   else capacity_ -= record.allocatable;
 }

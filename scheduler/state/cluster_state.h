@@ -145,7 +145,7 @@ class ClusterState {
   }
   // Allocated and pending requests of our pods, by leaf queue name.
   const std::unordered_map<std::string, QueueUsage>& queue_usage() const { return queue_usage_; }
-  // Allocatable of present, ready nodes.
+  // Allocatable of schedulable nodes: present, ready and not cordoned.
   const ResourceVector& capacity() const { return capacity_; }
   // The queue tree, rebuilt only when a Queue changed since the last call.
   const QueueTree& queue_tree();

@@ -33,6 +33,22 @@ TEST(ClusterState, CapacityFollowsReadyNodes) {
   EXPECT_EQ(gpus(state.capacity()), 0);
 }
 
+// Issue 17: a cordoned node takes no new pods, so fair shares must not divide its capacity.
+TEST(ClusterState, CordonedNodesLeaveTheCapacityUntilUncordoned) {
+  ClusterState state;
+  state.upsert_node(gpu_node("a", 8));
+  state.upsert_node(gpu_node("b", 4));
+  Node cordoned = gpu_node("b", 4);
+  cordoned.unschedulable = true;
+  state.upsert_node(cordoned);
+  EXPECT_EQ(gpus(state.capacity()), 8);
+  state.upsert_node(gpu_node("b", 4));  // uncordoned
+  EXPECT_EQ(gpus(state.capacity()), 12);
+  state.upsert_node(cordoned);
+  state.remove_node("b");  // removing a cordoned node takes nothing off twice
+  EXPECT_EQ(gpus(state.capacity()), 8);
+}
+
 TEST(ClusterState, PodLifecycleMovesRequestsBetweenPendingAndAllocated) {
   ClusterState state;
   state.upsert_node(gpu_node("n", 8));
