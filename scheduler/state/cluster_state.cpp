@@ -136,6 +136,12 @@ void ClusterState::upsert_pod(Pod pod) {
   PodRecord& record = pods_[id];
   record.present = true;
   record.ours = pod.scheduler_name == config_.scheduler_name;
+  record.priority_from_class = pod.priority == 0 && !pod.priority_class_name.empty();
+  if (record.priority_from_class) {
+    if (auto it = priority_classes_.find(pod.priority_class_name); it != priority_classes_.end()) {
+      pod.priority = it->second;
+    }
+  }
   record.intent = read_pod_intent(pod, config_.intent);
   record.requests = to_vector(pod_requests(pod), registry_);
   record.requests.set(kPods, 1000);  // every pod takes one of the node's "pods"
@@ -341,6 +347,12 @@ void ClusterState::refresh_job(JobId id) {
   }
 }
 
+void ClusterState::refresh_group_jobs() {
+  for (JobId id = 0; id < jobs_.size(); ++id) {
+    if (jobs_[id].present && !jobs_[id].group.empty()) refresh_job(id);
+  }
+}
+
 // ---------------------------------------------------------------------------- queues, groups
 
 void ClusterState::upsert_queue(QueueSpec queue) {
@@ -358,6 +370,25 @@ void ClusterState::upsert_namespace(Namespace ns) {
 }
 
 void ClusterState::remove_namespace(std::string_view name) { namespaces_.erase(std::string(name)); }
+
+void ClusterState::upsert_priority_class(PriorityClass priority_class) {
+  const auto it =
+      priority_classes_.insert_or_assign(priority_class.name, priority_class.value).first;
+  // Classes are few and change rarely: a walk over the pods and gangs is cheap enough.
+  for (PodRecord& record : pods_) {
+    if (record.present && record.priority_from_class &&
+        record.pod.priority_class_name == it->first) {
+      record.pod.priority = it->second;
+    }
+  }
+  refresh_group_jobs();
+}
+
+void ClusterState::remove_priority_class(std::string_view name) {
+  // Pods keep the priority they were given, as admitted pods do when their class goes away;
+  // PodGroups naming it fall back to their pods' priority.
+  if (priority_classes_.erase(std::string(name)) > 0) refresh_group_jobs();
+}
 
 const Labels* ClusterState::namespace_labels(std::string_view name) const {
   auto it = namespaces_.find(std::string(name));

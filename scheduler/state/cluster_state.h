@@ -77,6 +77,9 @@ struct PodRecord {
   int64_t share_units = 0;              // per device, while counted in the sharing index
   int64_t share_memory_mib = 0;         // per device, while counted in the sharing index
   bool reservation = false;             // a reservation pod holding a shared GPU
+  // Admission left spec.priority unset (0) and the pod names a PriorityClass: its priority is
+  // that class's value, set again whenever the class arrives or changes.
+  bool priority_from_class = false;
 };
 
 struct JobRecord {
@@ -111,6 +114,10 @@ class ClusterState {
   void remove_topology(std::string_view name);
   void upsert_namespace(Namespace ns);
   void remove_namespace(std::string_view name);
+  // PriorityClasses resolve pods' priorityClassName where admission left spec.priority unset,
+  // and PodGroups' priorityClassName; one arriving late updates the pods and gangs naming it.
+  void upsert_priority_class(PriorityClass priority_class);
+  void remove_priority_class(std::string_view name);
   // Storage objects, for the volume checks (volume_binding.h); see storage_state.h.
   void upsert_persistent_volume(PersistentVolume volume);
   void remove_persistent_volume(std::string_view name);
@@ -175,6 +182,7 @@ class ClusterState {
   void attach_to_job(PodId id);
   void detach_from_job(PodId id);
   void refresh_job(JobId id);
+  void refresh_group_jobs();  // every gang's job, after a PriorityClass changed
   void add_capacity(const NodeRecord& record, int sign);
   // Sharing hooks of account() (gpu_sharing_state.cpp).
   void charge_share(PodRecord& record);
@@ -193,6 +201,7 @@ class ClusterState {
   std::unordered_map<std::string, PodGroup> pod_groups_;
   std::unordered_map<std::string, QueueSpec> queue_specs_;
   std::unordered_map<std::string, Labels> namespaces_;
+  std::unordered_map<std::string, int32_t> priority_classes_;
   std::unordered_map<std::string, std::unordered_set<JobId>> pending_jobs_;
   std::unordered_map<std::string, QueueUsage> queue_usage_;
   ResourceVector capacity_;

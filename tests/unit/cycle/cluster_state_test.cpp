@@ -49,6 +49,28 @@ TEST(ClusterState, CordonedNodesLeaveTheCapacityUntilUncordoned) {
   EXPECT_EQ(gpus(state.capacity()), 8);
 }
 
+// Issue 17: the pods' informer can deliver pods before their PriorityClass; once the class
+// arrives, pods that name it (and admission left at priority 0) get its value, and so do gangs
+// whose PodGroup names it.
+TEST(ClusterState, PriorityClassArrivingAfterItsPodsSetsTheirPriority) {
+  ClusterState state;
+  Pod p = pod("ns", "p", "", {{"cpu", "1"}});
+  p.priority_class_name = "high";
+  state.upsert_pod(p);
+  Pod admitted = pod("ns", "admitted", "", {{"cpu", "1"}});
+  admitted.priority_class_name = "high";
+  admitted.priority = 7;  // set by admission: kept
+  state.upsert_pod(admitted);
+  EXPECT_EQ(state.find_pod("ns/p")->pod.priority, 0);
+  state.upsert_priority_class({"high", 1000, false, ""});
+  EXPECT_EQ(state.find_pod("ns/p")->pod.priority, 1000);
+  EXPECT_EQ(state.find_pod("ns/admitted")->pod.priority, 7);
+  state.upsert_priority_class({"high", 2000, false, ""});
+  EXPECT_EQ(state.find_pod("ns/p")->pod.priority, 2000);
+  state.upsert_pod(p);  // a later update of the pod resolves the known class again
+  EXPECT_EQ(state.find_pod("ns/p")->pod.priority, 2000);
+}
+
 TEST(ClusterState, PodLifecycleMovesRequestsBetweenPendingAndAllocated) {
   ClusterState state;
   state.upsert_node(gpu_node("n", 8));
