@@ -457,7 +457,8 @@ std::vector<JobId> CycleRunner::ordered_jobs(const std::unordered_set<JobId>& jo
   for (JobId id : jobs) {
     const JobRecord& job = state_.jobs()[id];
     int32_t priority = std::numeric_limits<int32_t>::min();
-    for (PodId pod : job.pending) priority = std::max(priority, state_.pods()[pod].pod.priority);
+    for (PodId pod : job.pending)
+      priority = std::max(priority, state_.priority_of(state_.pods()[pod]));
     keys.push_back({priority, job.creation_ms, &job.key, id});
   }
   std::sort(keys.begin(), keys.end(), [](const Key& a, const Key& b) {

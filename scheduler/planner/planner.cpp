@@ -302,7 +302,7 @@ bool Planner::out_of_time() {
 // "true" makes any pod preemptible, "false" none; otherwise the priority threshold decides.
 bool Planner::preemptible(const PodRecord& pod) const {
   if (pod.intent.preemptible) return *pod.intent.preemptible;
-  return pod.pod.priority < options_.non_preemptible_priority;
+  return state_.priority_of(pod) < options_.non_preemptible_priority;
 }
 
 // The queue's own setting, else the nearest ancestor's.
@@ -367,7 +367,7 @@ void Planner::build_units() {
         break;
       }
       running.push_back(pod);
-      priority = std::max(priority, record.pod.priority);
+      priority = std::max(priority, state_.priority_of(record));
     }
     if (!eligible || running.empty()) continue;
     std::sort(running.begin(), running.end(),
@@ -429,7 +429,7 @@ std::vector<Preemptor> Planner::preemptors() const {
         const PodRecord& record = pods[pod];
         if (!record.intent.valid() || record.intent.gpu_fraction) valid = false;
         if (record.pod.preemption_policy == "Never") valid = false;  // never evicts others
-        p.priority = std::max(p.priority, record.pod.priority);
+        p.priority = std::max(p.priority, state_.priority_of(record));
         p.charge += queue_charge(record.requests);
       }
       if (!valid) continue;

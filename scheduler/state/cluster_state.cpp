@@ -314,6 +314,13 @@ void ClusterState::refresh_job(JobId id) {
     }
   }
   job.creation_ms = creation;
+  job.priority.reset();
+  if (group != nullptr && !group->priority_class_name.empty()) {
+    if (auto it = priority_classes_.find(group->priority_class_name);
+        it != priority_classes_.end()) {
+      job.priority = it->second;
+    }
+  }
 
   if (queue != job.queue) {
     // Move the totals already charged under the old queue name.
@@ -388,6 +395,12 @@ void ClusterState::remove_priority_class(std::string_view name) {
   // Pods keep the priority they were given, as admitted pods do when their class goes away;
   // PodGroups naming it fall back to their pods' priority.
   if (priority_classes_.erase(std::string(name)) > 0) refresh_group_jobs();
+}
+
+int32_t ClusterState::priority_of(const PodRecord& pod) const {
+  if (pod.ours && pod.job < jobs_.size() && jobs_[pod.job].priority)
+    return *jobs_[pod.job].priority;
+  return pod.pod.priority;
 }
 
 const Labels* ClusterState::namespace_labels(std::string_view name) const {

@@ -94,6 +94,8 @@ struct JobRecord {
   std::unordered_set<PodId> pending;   // pods waiting for a node
   std::vector<PodId> all;              // every present pod of the job
   TimeMs creation_ms = 0;
+  // The PodGroup's priorityClassName, resolved: the gang's priority, over its pods' own.
+  std::optional<int32_t> priority;
   bool present = false;
 };
 
@@ -154,6 +156,9 @@ class ClusterState {
   const std::unordered_map<std::string, QueueUsage>& queue_usage() const { return queue_usage_; }
   // Allocatable of schedulable nodes: present, ready and not cordoned.
   const ResourceVector& capacity() const { return capacity_; }
+  // A pod's priority for ordering and preemption: its gang's (PodGroup priorityClassName) when
+  // set, else its own.
+  int32_t priority_of(const PodRecord& pod) const;
   // The queue tree, rebuilt only when a Queue changed since the last call.
   const QueueTree& queue_tree();
   const std::unordered_map<std::string, QueueSpec>& queue_specs() const { return queue_specs_; }

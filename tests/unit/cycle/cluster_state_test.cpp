@@ -69,6 +69,21 @@ TEST(ClusterState, PriorityClassArrivingAfterItsPodsSetsTheirPriority) {
   EXPECT_EQ(state.find_pod("ns/p")->pod.priority, 2000);
   state.upsert_pod(p);  // a later update of the pod resolves the known class again
   EXPECT_EQ(state.find_pod("ns/p")->pod.priority, 2000);
+
+  // A PodGroup's class, arriving after the group: the gang's priority, over its pods'.
+  PodGroup group;
+  group.namespace_ = "ns";
+  group.name = "g";
+  group.min_member = 1;
+  group.priority_class_name = "urgent";
+  state.upsert_pod_group(group);
+  state.upsert_pod(gang_pod("ns", "g-0", "", "g", 1, {{"cpu", "1"}}));
+  const PodRecord& member = *state.find_pod("ns/g-0");
+  EXPECT_EQ(state.priority_of(member), 0);
+  state.upsert_priority_class({"urgent", 5000, false, ""});
+  EXPECT_EQ(state.priority_of(*state.find_pod("ns/g-0")), 5000);
+  state.remove_priority_class("urgent");
+  EXPECT_EQ(state.priority_of(*state.find_pod("ns/g-0")), 0);
 }
 
 TEST(ClusterState, PodLifecycleMovesRequestsBetweenPendingAndAllocated) {

@@ -413,5 +413,28 @@ TEST(Cycle, AssumedBindingsAreNotPlacedTwice) {
   EXPECT_THAT(run_cycle(state).bindings, SizeIs(1));
 }
 
+// ------------------------------------------------------------ issue 17: fixes found in review
+
+// PodGroup.priorityClassName is the gang's priority inside its queue, over its pods' own.
+TEST(Cycle, PodGroupPriorityClassOrdersTheGang) {
+  ClusterState state;
+  state.upsert_node(gpu_node("n1", 8));
+  state.upsert_priority_class({"high", 1000, false, ""});
+  state.upsert_pod(pod("ns", "solo", "", {{"nvidia.com/gpu", "8"}}, 0));  // older, priority 0
+  PodGroup group;
+  group.namespace_ = "ns";
+  group.name = "g";
+  group.min_member = 1;
+  group.priority_class_name = "high";
+  group.creation_ms = 5;
+  state.upsert_pod_group(group);
+  Pod member = gang_pod("ns", "g-0", "", "g", 1, {{"nvidia.com/gpu", "8"}}, 5);
+  member.annotations.erase("fairway.dev/min-member");
+  state.upsert_pod(member);
+  const auto placed = placements(run_cycle(state));
+  EXPECT_EQ(placed.count("ns/g-0"), 1U);
+  EXPECT_EQ(placed.count("ns/solo"), 0U);
+}
+
 }  // namespace
 }  // namespace fairway
