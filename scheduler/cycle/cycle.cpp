@@ -533,6 +533,12 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
       leave_pending(job, pending, PendingReason::kQueueNotAllowed, std::move(*denial));
       return Attempt::kFailed;
     }
+    if (job.awaiting_group) {
+      leave_pending(job, pending, PendingReason::kGangIncomplete,
+                    fmt::format("waiting for PodGroup {} to exist (or annotation {} on its pods)",
+                                job.key, kAnnotationMinMember));
+      return Attempt::kFailed;
+    }
     const uint32_t exist = job.bound + static_cast<uint32_t>(pending.size());
     if (exist < static_cast<uint32_t>(job.min_member)) {
       leave_pending(

@@ -412,6 +412,7 @@ std::vector<Preemptor> Planner::preemptors() const {
       const JobRecord& job = state_.jobs()[id];
       if (memory_.nominated(job.key)) continue;  // already has room on the way
       if (memory_.resting(job.key, start_)) continue;
+      if (job.awaiting_group) continue;  // its size is unknown until its PodGroup arrives
       const auto min = static_cast<uint32_t>(std::max(job.min_member, 1));
       if (job.bound >= min) continue;  // elastic extras do not justify evictions
       const size_t need = min - job.bound;

@@ -296,7 +296,14 @@ void ClusterState::refresh_job(JobId id) {
   const PodGroup* group = job.group.empty() ? nullptr : find_pod_group(job.key);
 
   std::string queue = first.intent.queue;
-  int32_t min_member = first.intent.min_member.value_or(1);
+  std::optional<int32_t> annotated;  // fairway.dev/min-member, of the first pod that has one
+  for (PodId pod : job.all) {
+    if ((annotated = pods_[pod].intent.min_member)) break;
+  }
+  int32_t min_member = annotated.value_or(1);
+  // A gang named by its pods whose PodGroup has not arrived yet, and whose size no annotation
+  // gives: starting pods one by one would break all-or-nothing, so it waits for the PodGroup.
+  job.awaiting_group = !job.group.empty() && group == nullptr && !annotated;
   TimeMs creation = first.pod.creation_ms;
   for (PodId pod : job.all) creation = std::min(creation, pods_[pod].pod.creation_ms);
   if (group != nullptr) {

@@ -96,6 +96,9 @@ struct JobRecord {
   TimeMs creation_ms = 0;
   // The PodGroup's priorityClassName, resolved: the gang's priority, over its pods' own.
   std::optional<int32_t> priority;
+  // The pods name a PodGroup that fairway has not seen and give no fairway.dev/min-member: the
+  // gang's size is unknown, so it waits for the PodGroup instead of starting pod by pod.
+  bool awaiting_group = false;
   bool present = false;
 };
 

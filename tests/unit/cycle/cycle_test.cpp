@@ -415,6 +415,44 @@ TEST(Cycle, AssumedBindingsAreNotPlacedTwice) {
 
 // ------------------------------------------------------------ issue 17: fixes found in review
 
+// Pods that name a PodGroup fairway has not seen, without fairway.dev/min-member, do not know
+// their gang's size: they wait for the PodGroup instead of starting one by one.
+TEST(Cycle, PodNamingAnUnseenPodGroupWaitsForIt) {
+  ClusterState state;
+  state.upsert_node(gpu_node("n1", 8));
+  for (int i = 0; i < 2; ++i) {
+    Pod p = pod("ns", "g-" + std::to_string(i), "", {{"nvidia.com/gpu", "1"}});
+    p.annotations["fairway.dev/pod-group"] = "g";
+    state.upsert_pod(p);
+    Pod kai = pod("ns", "k-" + std::to_string(i), "", {{"nvidia.com/gpu", "1"}});
+    kai.labels["pod-group-name"] = "k";  // KAI's key
+    state.upsert_pod(kai);
+  }
+  CycleResult result = run_cycle(state);
+  EXPECT_TRUE(result.bindings.empty());
+  for (const std::string group : {"g", "k"}) {
+    const PendingJob* waiting = pending_job(result, "ns/" + group);
+    ASSERT_NE(waiting, nullptr);
+    EXPECT_EQ(waiting->reason, PendingReason::kGangIncomplete);
+    EXPECT_THAT(waiting->message, HasSubstr("waiting for PodGroup ns/" + group + " to exist"));
+    EXPECT_THAT(waiting->pods, SizeIs(2));
+  }
+
+  PodGroup group;
+  group.namespace_ = "ns";
+  group.name = "g";
+  group.min_member = 2;
+  state.upsert_pod_group(group);
+  result = run_cycle(state);
+  EXPECT_THAT(result.bindings, SizeIs(2));
+  EXPECT_EQ(bound_in_queue(result, "default"), 2);
+  EXPECT_EQ(pending_job(result, "ns/g"), nullptr);
+
+  // The annotation-only form needs no PodGroup: min-member gives the size.
+  state.upsert_pod(gang_pod("ns", "a-0", "", "a", 1, {{"nvidia.com/gpu", "1"}}));
+  EXPECT_EQ(placements(run_cycle(state)).count("ns/a-0"), 1U);
+}
+
 // PodGroup.priorityClassName is the gang's priority inside its queue, over its pods' own.
 TEST(Cycle, PodGroupPriorityClassOrdersTheGang) {
   ClusterState state;

@@ -279,6 +279,17 @@ TEST(Preempt, PodGroupPriorityClassIsTheGangsPriority) {
   EXPECT_THAT(victim_pods(result.plans[0]), ElementsAre("ns/low"));
 }
 
+TEST(Preempt, GangWaitingForItsPodGroupEvictsNothing) {
+  World w;
+  w.state.upsert_node(gpu_node("n1", 8));
+  w.add(running(with_priority(pod("ns", "low", "", {{"nvidia.com/gpu", "8"}}, kNow - kHour), 10),
+                "n1"));
+  Pod member = with_priority(pod("ns", "g-0", "", {{"nvidia.com/gpu", "8"}}, kNow), 100);
+  member.annotations["fairway.dev/pod-group"] = "g";  // no PodGroup, no min-member
+  w.add(member);
+  EXPECT_THAT(w.pass().plans, IsEmpty());
+}
+
 // ----------------------------------------------------------------------------------- reclaim
 
 void two_queues(World& w, int b_running, int a_pending, int b_pending = 0) {
