@@ -11,6 +11,7 @@
 #include <optional>
 #include <tuple>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 #include "queues/drf_order.h"
@@ -245,6 +246,9 @@ class CycleRunner {
   // The same, summed per node (empty until something is held): explains "Insufficient" that is
   // only so because the room is kept for another job.
   std::vector<ResourceVector> held_on_node_;
+  // Nodes where GPUs are nominated to a waiting job: fractional pods join no shared GPU there
+  // (they may still open one on a GPU that is free and not held).
+  std::unordered_set<NodeId> gpu_nominated_;
   // Whether NVLink islands can tell nodes apart at all: some node splits its GPUs into several
   // islands, or known and unknown layouts are mixed. When not, multi-GPU pods skip the check.
   bool islands_matter_ = false;
@@ -316,6 +320,9 @@ void CycleRunner::hold_nominations() {
     const NodeRecord* record = state_.find_node(nomination.node);
     if (record == nullptr || !record->schedulable()) continue;
     const auto node = static_cast<NodeId>(record - state_.nodes().data());
+    // The GPUs bought there may still be shared GPUs whose sharers are leaving: no fractional
+    // pod joins the node's shared GPUs meanwhile, or the GPU would never come free.
+    if (nomination.amount[kGpu] > 0) gpu_nominated_.insert(node);
     // Only what is free now: the victims may still be terminating, and their share of the
     // nomination is held once they are gone (the next cycle).
     const ResourceVector& free = ledger_.free(node);
@@ -907,6 +914,10 @@ std::optional<CycleRunner::Placed> CycleRunner::choose_shared(PodId id, const Sc
     need.add(kGpu, 1000 * whole);
     return fit_score(record, need, node).has_value();
   };
+  // A group that existed before this cycle, on a node whose GPUs are nominated to a preemptor.
+  auto held_for_preemptor = [&](const SharedGpuLedger::Slot& slot) {
+    return !slot.fresh && gpu_nominated_.contains(slot.node);
+  };
   auto joined = [&](NodeId node, std::vector<SharedGpuLedger::SlotId> slots, size_t fresh) {
     Placed placed{id, node, 0, {}, 0};
     placed.share_units = *units_on(node);
@@ -918,6 +929,7 @@ std::optional<CycleRunner::Placed> CycleRunner::choose_shared(PodId id, const Sc
     if (devices == 1) {
       const auto found = shared_.find(*least, spread, [&](SharedGpuLedger::SlotId s) {
         const SharedGpuLedger::Slot& slot = shared_.slot(s);
+        if (held_for_preemptor(slot)) return false;
         const auto units = units_on(slot.node);
         return units && slot.free >= *units && node_takes(slot.node, 0);
       });
@@ -930,6 +942,7 @@ std::optional<CycleRunner::Placed> CycleRunner::choose_shared(PodId id, const Sc
     std::unordered_map<NodeId, std::vector<SharedGpuLedger::SlotId>> fitting;
     shared_.find(*least, spread, [&](SharedGpuLedger::SlotId s) {
       const SharedGpuLedger::Slot& slot = shared_.slot(s);
+      if (held_for_preemptor(slot)) return false;
       const auto units = units_on(slot.node);
       if (!units || slot.free < *units) return false;
       auto& list = fitting[slot.node];
@@ -980,6 +993,8 @@ std::string CycleRunner::diagnose_shared(const PodRecord& pod, const Scope& scop
       ++reasons[fmt::format("GPU memory unknown (no label {})", kGpuMemoryLabel)];
     } else if (share.memory_mib && record.gpu_memory_mib < *share.memory_mib) {
       ++reasons["Insufficient GPU memory"];
+    } else if (gpu_nominated_.contains(id)) {
+      ++reasons["Capacity held for a preemption in progress"];
     } else {
       ++reasons["Insufficient shared " + std::string(kGpuResourceName)];
     }
