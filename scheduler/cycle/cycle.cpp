@@ -430,8 +430,9 @@ void CycleRunner::compute_shares() {
     usage[*index].allocated = queue_charge(totals.allocated);
     usage[*index].pending = queue_charge(totals.pending);
   }
-  result_.shares =
-      compute_fair_shares(tree_, queue_charge(state_.capacity()), usage, state_.registry().size());
+  // Pods of deleted (or invalid) queues stay charged: what they hold is not divided.
+  result_.shares = compute_fair_shares(tree_, queue_charge(state_.fair_share_capacity()), usage,
+                                       state_.registry().size());
 }
 
 std::optional<QueueIndex> CycleRunner::resolve_queue(const JobRecord& job, std::string* why) const {
@@ -441,6 +442,10 @@ std::optional<QueueIndex> CycleRunner::resolve_queue(const JobRecord& job, std::
       *why = fmt::format("queue \"{}\" is invalid: {}", job.queue, problem->message);
     } else {
       *why = fmt::format("queue \"{}\" does not exist", job.queue);
+    }
+    if (const auto usage = state_.queue_usage().find(job.queue);
+        usage != state_.queue_usage().end() && !queue_charge(usage->second.allocated).is_zero()) {
+      *why += "; its running pods stay charged outside the queue tree until they finish";
     }
     return std::nullopt;
   }

@@ -264,8 +264,9 @@ PlanResult Planner::run() {
     usage[*index].allocated = queue_charge(totals.allocated);
     usage[*index].pending = queue_charge(totals.pending);
   }
-  shares_ =
-      compute_fair_shares(tree, queue_charge(state_.capacity()), usage, state_.registry().size());
+  // As in the cycle: pods of deleted (or invalid) queues stay charged, outside every share.
+  shares_ = compute_fair_shares(tree, queue_charge(state_.fair_share_capacity()), usage,
+                                state_.registry().size());
   allocated_ = shares_.allocated;
   prepare_ledger();
   for (NodeId node = 0; node < state_.nodes().size(); ++node) {

@@ -415,6 +415,21 @@ const Labels* ClusterState::namespace_labels(std::string_view name) const {
   return it == namespaces_.end() ? nullptr : &it->second;
 }
 
+ResourceVector ClusterState::fair_share_capacity() {
+  const QueueTree& tree = queue_tree();
+  ResourceVector divisible = capacity_;
+  for (const auto& [name, usage] : queue_usage_) {
+    const auto index = tree.find(name);
+    if (index && tree.node(*index).is_leaf()) continue;
+    divisible -= usage.allocated;  // the orphan bucket: charged, outside every queue's share
+  }
+  for (size_t i = 0; i < divisible.size(); ++i) {
+    const auto r = static_cast<ResourceId>(i);
+    if (divisible[r] < 0) divisible.set(r, 0);
+  }
+  return divisible;
+}
+
 const QueueTree& ClusterState::queue_tree() {
   if (queues_dirty_) {
     std::vector<QueueSpec> specs;

@@ -159,6 +159,10 @@ class ClusterState {
   const std::unordered_map<std::string, QueueUsage>& queue_usage() const { return queue_usage_; }
   // Allocatable of schedulable nodes: present, ready and not cordoned.
   const ResourceVector& capacity() const { return capacity_; }
+  // What fair shares divide: capacity() less what pods of queues that are not leaves of the
+  // queue tree (a deleted Queue, or one that became invalid) hold, so their running pods stay
+  // charged, to an orphan bucket outside the tree, until they finish (docs/scheduling.md).
+  ResourceVector fair_share_capacity();
   // A pod's priority for ordering and preemption: its gang's (PodGroup priorityClassName) when
   // set, else its own.
   int32_t priority_of(const PodRecord& pod) const;

@@ -474,5 +474,33 @@ TEST(Cycle, PodGroupPriorityClassOrdersTheGang) {
   EXPECT_EQ(placed.count("ns/solo"), 0U);
 }
 
+// Deleting a Queue leaves its running pods charged (outside the tree): the other queues' fair
+// shares do not count on what those pods hold, and its pending pods say why they wait.
+TEST(Cycle, DeletedQueueKeepsItsRunningPodsCharged) {
+  ClusterState state;
+  state.upsert_node(gpu_node("n1", 8));
+  state.upsert_queue(queue("a", "", 4));
+  state.upsert_queue(queue("b", "", 4));
+  Pod running = pod("ns", "a-run", "a", {{"nvidia.com/gpu", "4"}});
+  running.node_name = "n1";
+  running.phase = PodPhase::kRunning;
+  state.upsert_pod(running);
+  state.upsert_pod(pod("ns", "a-wait", "a", {{"nvidia.com/gpu", "1"}}));
+  for (int i = 0; i < 8; ++i) {
+    state.upsert_pod(pod("ns", "b-" + std::to_string(i), "b", {{"nvidia.com/gpu", "1"}}, i));
+  }
+  state.remove_queue("a");
+  const CycleResult result = run_cycle(state);
+  const auto b = state.queue_tree().find("b");
+  ASSERT_TRUE(b.has_value());
+  EXPECT_DOUBLE_EQ(result.shares.share(*b, kGpu), 4000);  // 8 GPUs less the 4 of "a"
+  EXPECT_EQ(bound_in_queue(result, "b"), 4);
+  const PendingJob* orphan = pending_job(result, "ns/a-wait");
+  ASSERT_NE(orphan, nullptr);
+  EXPECT_EQ(orphan->reason, PendingReason::kQueueInvalid);
+  EXPECT_THAT(orphan->message, HasSubstr("queue \"a\" does not exist"));
+  EXPECT_THAT(orphan->message, HasSubstr("running pods stay charged"));
+}
+
 }  // namespace
 }  // namespace fairway
