@@ -181,6 +181,9 @@ class CycleRunner {
   std::optional<QueueIndex> resolve_queue(const JobRecord& job, std::string* why) const;
   std::vector<JobId> ordered_jobs(const std::unordered_set<JobId>& jobs) const;
   Attempt try_job(JobId id, QueueIndex leaf, bool within_fair_share);
+  // Non-empty when the gang's minimum asks more of some resource than every schedulable node
+  // together has: "gang needs 24 nvidia.com/gpu, the cluster has 16".
+  std::string beyond_cluster(const JobRecord& job, const std::vector<PodId>& pending) const;
   QueueCheck check_queue(QueueIndex leaf, const ResourceVector& charge, std::string* why) const;
   std::optional<NodeId> choose_node(const PodRecord& pod, const Scope& scope) {
     return choose_node(pod, scope, pod.requests);
@@ -558,6 +561,10 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
           fmt::format("waiting for gang: {} of minMember {} pods exist", exist, job.min_member));
       return Attempt::kFailed;
     }
+    if (std::string never = beyond_cluster(job, pending); !never.empty()) {
+      leave_pending(job, pending, PendingReason::kUnschedulable, std::move(never));
+      return Attempt::kFailed;
+    }
   }
 
   const size_t need = job.bound >= static_cast<uint32_t>(job.min_member)
@@ -732,6 +739,31 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
                   PendingReason::kUnschedulable, failure);
   }
   return Attempt::kPlaced;
+}
+
+std::string CycleRunner::beyond_cluster(const JobRecord& job,
+                                        const std::vector<PodId>& pending) const {
+  if (job.min_member < 2) return {};  // one pod: kube-scheduler's "Insufficient" says it all
+  const auto& pods = state_.pods();
+  ResourceVector gang;  // the bound pods and the pending ones the minimum still needs
+  for (PodId pod : job.all) {
+    if (pods[pod].counted_bound) gang += queue_charge(pods[pod].requests);
+  }
+  const size_t need = job.bound >= static_cast<uint32_t>(job.min_member)
+                          ? 0
+                          : static_cast<size_t>(job.min_member) - job.bound;
+  for (size_t i = 0; i < need && i < pending.size(); ++i) {
+    gang += queue_charge(pods[pending[i]].requests);
+  }
+  const ResourceVector& cluster = state_.capacity();
+  for (size_t i = 0; i < gang.size(); ++i) {
+    const auto r = static_cast<ResourceId>(i);
+    if (gang[r] <= cluster[r]) continue;
+    const int64_t scale = state_.registry().scale(r);
+    return fmt::format("gang needs {} {}, the cluster has {}", format_quantity(gang[r], scale),
+                       state_.registry().name(r), format_quantity(cluster[r], scale));
+  }
+  return {};
 }
 
 // Lower is better. Bin-pack keeps nodes full (least free CPU and memory left after placing);

@@ -94,9 +94,10 @@ TEST(Cycle, GangIsAllOrNothing) {
   ClusterState state;
   state.upsert_node(gpu_node("n1", 8));
   state.upsert_node(gpu_node("n2", 8));
+  // 15 GPUs of 16 in all, but two pods per node: 4 fit.
   for (int i = 0; i < 5; ++i) {
-    state.upsert_pod(gang_pod("ns", "big-" + std::to_string(i), "", "big", 5,
-                              {{"nvidia.com/gpu", "4"}}));
+    state.upsert_pod(
+        gang_pod("ns", "big-" + std::to_string(i), "", "big", 5, {{"nvidia.com/gpu", "3"}}));
   }
   const CycleResult result = run_cycle(state);
   EXPECT_TRUE(result.bindings.empty());
@@ -500,6 +501,25 @@ TEST(Cycle, DeletedQueueKeepsItsRunningPodsCharged) {
   EXPECT_EQ(orphan->reason, PendingReason::kQueueInvalid);
   EXPECT_THAT(orphan->message, HasSubstr("queue \"a\" does not exist"));
   EXPECT_THAT(orphan->message, HasSubstr("running pods stay charged"));
+}
+
+// A gang bigger than every schedulable node together says so rather than "Insufficient".
+TEST(Cycle, GangThatCanNeverFitTheClusterSaysSo) {
+  ClusterState state;
+  state.upsert_node(gpu_node("n1", 8));
+  state.upsert_node(gpu_node("n2", 8));
+  Node cordoned = gpu_node("n3", 8);
+  cordoned.unschedulable = true;
+  state.upsert_node(cordoned);
+  for (int i = 0; i < 3; ++i) {
+    state.upsert_pod(
+        gang_pod("ns", "g-" + std::to_string(i), "", "g", 3, {{"nvidia.com/gpu", "8"}}));
+  }
+  const CycleResult result = run_cycle(state);
+  const PendingJob* gang = pending_job(result, "ns/g");
+  ASSERT_NE(gang, nullptr);
+  EXPECT_EQ(gang->reason, PendingReason::kUnschedulable);
+  EXPECT_EQ(gang->message, "gang needs 24 nvidia.com/gpu, the cluster has 16");
 }
 
 }  // namespace
