@@ -11,6 +11,7 @@
 #include <optional>
 #include <tuple>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 #include "queues/drf_order.h"
@@ -198,6 +199,9 @@ class CycleRunner {
   std::optional<QueueIndex> resolve_queue(const JobRecord& job, std::string* why) const;
   std::vector<JobId> ordered_jobs(const std::unordered_set<JobId>& jobs) const;
   Attempt try_job(JobId id, QueueIndex leaf, bool within_fair_share);
+  // Non-empty when the gang's minimum asks more of some resource than every schedulable node
+  // together has: "gang needs 24 nvidia.com/gpu, the cluster has 16".
+  std::string beyond_cluster(const JobRecord& job, const std::vector<PodId>& pending) const;
   QueueCheck check_queue(QueueIndex leaf, const ResourceVector& charge, std::string* why) const;
   std::optional<NodeId> choose_node(const PodRecord& pod, const Scope& scope) {
     return choose_node(pod, scope, pod.requests);
@@ -281,6 +285,9 @@ class CycleRunner {
   // Existing pods' required anti-affinity can reject a pod by its labels: once any pod with
   // affinity terms is placed, labels join the shape under which failures are cached.
   bool labels_matter_ = false;
+  // Nodes where GPUs are nominated to a waiting job: fractional pods join no shared GPU there
+  // (they may still open one on a GPU that is free and not held).
+  std::unordered_set<NodeId> gpu_nominated_;
   // Whether NVLink islands can tell nodes apart at all: some node splits its GPUs into several
   // islands, or known and unknown layouts are mixed. When not, multi-GPU pods skip the check.
   bool islands_matter_ = false;
@@ -352,6 +359,9 @@ void CycleRunner::hold_nominations() {
     const NodeRecord* record = state_.find_node(nomination.node);
     if (record == nullptr || !record->schedulable()) continue;
     const auto node = static_cast<NodeId>(record - state_.nodes().data());
+    // The GPUs bought there may still be shared GPUs whose sharers are leaving: no fractional
+    // pod joins the node's shared GPUs meanwhile, or the GPU would never come free.
+    if (nomination.amount[kGpu] > 0) gpu_nominated_.insert(node);
     // Only what is free now: the victims may still be terminating, and their share of the
     // nomination is held once they are gone (the next cycle).
     const ResourceVector& free = ledger_.free(node);
@@ -460,8 +470,9 @@ void CycleRunner::compute_shares() {
     usage[*index].allocated = queue_charge(totals.allocated);
     usage[*index].pending = queue_charge(totals.pending);
   }
-  result_.shares =
-      compute_fair_shares(tree_, queue_charge(state_.capacity()), usage, state_.registry().size());
+  // Pods of deleted (or invalid) queues stay charged: what they hold is not divided.
+  result_.shares = compute_fair_shares(tree_, queue_charge(state_.fair_share_capacity()), usage,
+                                       state_.registry().size());
 }
 
 std::optional<QueueIndex> CycleRunner::resolve_queue(const JobRecord& job, std::string* why) const {
@@ -471,6 +482,10 @@ std::optional<QueueIndex> CycleRunner::resolve_queue(const JobRecord& job, std::
       *why = fmt::format("queue \"{}\" is invalid: {}", job.queue, problem->message);
     } else {
       *why = fmt::format("queue \"{}\" does not exist", job.queue);
+    }
+    if (const auto usage = state_.queue_usage().find(job.queue);
+        usage != state_.queue_usage().end() && !queue_charge(usage->second.allocated).is_zero()) {
+      *why += "; its running pods stay charged outside the queue tree until they finish";
     }
     return std::nullopt;
   }
@@ -494,7 +509,8 @@ std::vector<JobId> CycleRunner::ordered_jobs(const std::unordered_set<JobId>& jo
   for (JobId id : jobs) {
     const JobRecord& job = state_.jobs()[id];
     int32_t priority = std::numeric_limits<int32_t>::min();
-    for (PodId pod : job.pending) priority = std::max(priority, state_.pods()[pod].pod.priority);
+    for (PodId pod : job.pending)
+      priority = std::max(priority, state_.priority_of(state_.pods()[pod]));
     keys.push_back({priority, job.creation_ms, &job.key, id});
   }
   std::sort(keys.begin(), keys.end(), [](const Key& a, const Key& b) {
@@ -582,11 +598,21 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
       leave_pending(job, pending, PendingReason::kQueueNotAllowed, std::move(*denial));
       return Attempt::kFailed;
     }
+    if (job.awaiting_group) {
+      leave_pending(job, pending, PendingReason::kGangIncomplete,
+                    fmt::format("waiting for PodGroup {} to exist (or annotation {} on its pods)",
+                                job.key, kAnnotationMinMember));
+      return Attempt::kFailed;
+    }
     const uint32_t exist = job.bound + static_cast<uint32_t>(pending.size());
     if (exist < static_cast<uint32_t>(job.min_member)) {
       leave_pending(
           job, pending, PendingReason::kGangIncomplete,
           fmt::format("waiting for gang: {} of minMember {} pods exist", exist, job.min_member));
+      return Attempt::kFailed;
+    }
+    if (std::string never = beyond_cluster(job, pending); !never.empty()) {
+      leave_pending(job, pending, PendingReason::kUnschedulable, std::move(never));
       return Attempt::kFailed;
     }
   }
@@ -767,6 +793,31 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
                   PendingReason::kUnschedulable, failure);
   }
   return Attempt::kPlaced;
+}
+
+std::string CycleRunner::beyond_cluster(const JobRecord& job,
+                                        const std::vector<PodId>& pending) const {
+  if (job.min_member < 2) return {};  // one pod: kube-scheduler's "Insufficient" says it all
+  const auto& pods = state_.pods();
+  ResourceVector gang;  // the bound pods and the pending ones the minimum still needs
+  for (PodId pod : job.all) {
+    if (pods[pod].counted_bound) gang += queue_charge(pods[pod].requests);
+  }
+  const size_t need = job.bound >= static_cast<uint32_t>(job.min_member)
+                          ? 0
+                          : static_cast<size_t>(job.min_member) - job.bound;
+  for (size_t i = 0; i < need && i < pending.size(); ++i) {
+    gang += queue_charge(pods[pending[i]].requests);
+  }
+  const ResourceVector& cluster = state_.capacity();
+  for (size_t i = 0; i < gang.size(); ++i) {
+    const auto r = static_cast<ResourceId>(i);
+    if (gang[r] <= cluster[r]) continue;
+    const int64_t scale = state_.registry().scale(r);
+    return fmt::format("gang needs {} {}, the cluster has {}", format_quantity(gang[r], scale),
+                       state_.registry().name(r), format_quantity(cluster[r], scale));
+  }
+  return {};
 }
 
 // Lower is better. Bin-pack keeps nodes full (least free CPU and memory left after placing);
@@ -1000,6 +1051,10 @@ std::optional<CycleRunner::Placed> CycleRunner::choose_shared(PodId id, const Sc
     need.add(kGpu, 1000 * whole);
     return fit_score(record, need, node).has_value();
   };
+  // A group that existed before this cycle, on a node whose GPUs are nominated to a preemptor.
+  auto held_for_preemptor = [&](const SharedGpuLedger::Slot& slot) {
+    return !slot.fresh && gpu_nominated_.contains(slot.node);
+  };
   auto joined = [&](NodeId node, std::vector<SharedGpuLedger::SlotId> slots, size_t fresh) {
     Placed placed{id, node, 0, {}, 0, {}};
     placed.share_units = *units_on(node);
@@ -1011,6 +1066,7 @@ std::optional<CycleRunner::Placed> CycleRunner::choose_shared(PodId id, const Sc
     if (devices == 1) {
       const auto found = shared_.find(*least, spread, [&](SharedGpuLedger::SlotId s) {
         const SharedGpuLedger::Slot& slot = shared_.slot(s);
+        if (held_for_preemptor(slot)) return false;
         const auto units = units_on(slot.node);
         return units && slot.free >= *units && node_takes(slot.node, 0);
       });
@@ -1023,6 +1079,7 @@ std::optional<CycleRunner::Placed> CycleRunner::choose_shared(PodId id, const Sc
     std::unordered_map<NodeId, std::vector<SharedGpuLedger::SlotId>> fitting;
     shared_.find(*least, spread, [&](SharedGpuLedger::SlotId s) {
       const SharedGpuLedger::Slot& slot = shared_.slot(s);
+      if (held_for_preemptor(slot)) return false;
       const auto units = units_on(slot.node);
       if (!units || slot.free < *units) return false;
       auto& list = fitting[slot.node];
@@ -1073,6 +1130,8 @@ std::string CycleRunner::diagnose_shared(const PodRecord& pod, const Scope& scop
       ++reasons[fmt::format("GPU memory unknown (no label {})", kGpuMemoryLabel)];
     } else if (share.memory_mib && record.gpu_memory_mib < *share.memory_mib) {
       ++reasons["Insufficient GPU memory"];
+    } else if (gpu_nominated_.contains(id)) {
+      ++reasons["Capacity held for a preemption in progress"];
     } else {
       // The GPUs have room: what stopped the pod is another check, if any.
       const ConstraintCode code = constraints_for(id_of(pod)).filter(id);

@@ -60,8 +60,9 @@ ClusterSnapshot take_snapshot(ClusterState& state, bool per_node) {
       pending_pods[up] += pending_pods[q];
     }
   }
+  // As the cycle divides it: pods of deleted (or invalid) queues stay charged outside the tree.
   const FairShares shares =
-      compute_fair_shares(tree, without_pods(state.capacity()), usage, registry.size());
+      compute_fair_shares(tree, without_pods(state.fair_share_capacity()), usage, registry.size());
 
   out.queues.reserve(tree.size());
   for (QueueIndex q = 0; q < tree.size(); ++q) {

@@ -264,8 +264,9 @@ PlanResult Planner::run() {
     usage[*index].allocated = queue_charge(totals.allocated);
     usage[*index].pending = queue_charge(totals.pending);
   }
-  shares_ =
-      compute_fair_shares(tree, queue_charge(state_.capacity()), usage, state_.registry().size());
+  // As in the cycle: pods of deleted (or invalid) queues stay charged, outside every share.
+  shares_ = compute_fair_shares(tree, queue_charge(state_.fair_share_capacity()), usage,
+                                state_.registry().size());
   allocated_ = shares_.allocated;
   prepare_ledger();
   for (NodeId node = 0; node < state_.nodes().size(); ++node) {
@@ -302,7 +303,7 @@ bool Planner::out_of_time() {
 // "true" makes any pod preemptible, "false" none; otherwise the priority threshold decides.
 bool Planner::preemptible(const PodRecord& pod) const {
   if (pod.intent.preemptible) return *pod.intent.preemptible;
-  return pod.pod.priority < options_.non_preemptible_priority;
+  return state_.priority_of(pod) < options_.non_preemptible_priority;
 }
 
 // The queue's own setting, else the nearest ancestor's.
@@ -367,7 +368,7 @@ void Planner::build_units() {
         break;
       }
       running.push_back(pod);
-      priority = std::max(priority, record.pod.priority);
+      priority = std::max(priority, state_.priority_of(record));
     }
     if (!eligible || running.empty()) continue;
     std::sort(running.begin(), running.end(),
@@ -412,6 +413,7 @@ std::vector<Preemptor> Planner::preemptors() const {
       const JobRecord& job = state_.jobs()[id];
       if (memory_.nominated(job.key)) continue;  // already has room on the way
       if (memory_.resting(job.key, start_)) continue;
+      if (job.awaiting_group) continue;  // its size is unknown until its PodGroup arrives
       const auto min = static_cast<uint32_t>(std::max(job.min_member, 1));
       if (job.bound >= min) continue;  // elastic extras do not justify evictions
       const size_t need = min - job.bound;
@@ -429,7 +431,7 @@ std::vector<Preemptor> Planner::preemptors() const {
         const PodRecord& record = pods[pod];
         if (!record.intent.valid() || record.intent.gpu_fraction) valid = false;
         if (record.pod.preemption_policy == "Never") valid = false;  // never evicts others
-        p.priority = std::max(p.priority, record.pod.priority);
+        p.priority = std::max(p.priority, state_.priority_of(record));
         p.charge += queue_charge(record.requests);
       }
       if (!valid) continue;

@@ -171,24 +171,15 @@ int SchedulerService::run(std::stop_token stop) {
   state_config.reservation_namespace = options_.reservations.namespace_;
   ClusterState state(state_config);
 
-  // Priority classes resolve pods' priorityClassName where admission left priority unset.
-  std::unordered_map<std::string, int32_t> priority_classes;
-
-  auto pods =
-      make_reflector<Pod>(client, "pods", kPodsPath, &k8s::decode_pod, inbox,
-                          [&priority_classes](ClusterState& s, k8s::EventType type, Pod&& pod) {
-                            if (type == k8s::EventType::kDeleted) {
-                              s.remove_pod(pod.key());
-                              return;
-                            }
-                            if (pod.priority == 0 && !pod.priority_class_name.empty()) {
-                              if (auto it = priority_classes.find(pod.priority_class_name);
-                                  it != priority_classes.end()) {
-                                pod.priority = it->second;
-                              }
-                            }
-                            s.upsert_pod(std::move(pod));
-                          });
+  // Priority classes (in the state) resolve pods' priorityClassName where admission left priority
+  // unset, and PodGroups' priorityClassName; one that arrives after its pods updates them.
+  auto pods = make_reflector<Pod>(client, "pods", kPodsPath, &k8s::decode_pod, inbox,
+                                  [](ClusterState& s, k8s::EventType type, Pod&& pod) {
+                                    if (type == k8s::EventType::kDeleted)
+                                      s.remove_pod(pod.key());
+                                    else
+                                      s.upsert_pod(std::move(pod));
+                                  });
   auto nodes = make_reflector<Node>(client, "nodes", kNodesPath, &k8s::decode_node, inbox,
                                     [](ClusterState& s, k8s::EventType type, Node&& node) {
                                       if (type == k8s::EventType::kDeleted)
@@ -222,11 +213,11 @@ int SchedulerService::run(std::stop_token stop) {
       });
   auto priorities = make_reflector<PriorityClass>(
       client, "priorityclasses", kPriorityClassesPath, &k8s::decode_priority_class, inbox,
-      [&priority_classes](ClusterState&, k8s::EventType type, PriorityClass&& pc) {
+      [](ClusterState& s, k8s::EventType type, PriorityClass&& pc) {
         if (type == k8s::EventType::kDeleted)
-          priority_classes.erase(pc.name);
+          s.remove_priority_class(pc.name);
         else
-          priority_classes[pc.name] = pc.value;
+          s.upsert_priority_class(std::move(pc));
       });
 
   auto namespaces =

@@ -27,8 +27,11 @@ NodeId ClusterState::node_slot(std::string_view name) {
   return id;
 }
 
+// Only schedulable nodes count: a cordoned (spec.unschedulable) or not-ready node takes no new
+// pods, so fair shares must not divide it. upsert_node takes the old record off and adds the
+// new one, so cordoning and uncordoning move the capacity.
 void ClusterState::add_capacity(const NodeRecord& record, int sign) {
-  if (!record.present || !record.node.ready) return;
+  if (!record.schedulable()) return;
   if (sign > 0) capacity_ += record.allocatable;
   else capacity_ -= record.allocatable;
 }
@@ -133,6 +136,12 @@ void ClusterState::upsert_pod(Pod pod) {
   PodRecord& record = pods_[id];
   record.present = true;
   record.ours = pod.scheduler_name == config_.scheduler_name;
+  record.priority_from_class = pod.priority == 0 && !pod.priority_class_name.empty();
+  if (record.priority_from_class) {
+    if (auto it = priority_classes_.find(pod.priority_class_name); it != priority_classes_.end()) {
+      pod.priority = it->second;
+    }
+  }
   record.intent = read_pod_intent(pod, config_.intent);
   record.requests = to_vector(pod_requests(pod), registry_);
   record.requests.set(kPods, 1000);  // every pod takes one of the node's "pods"
@@ -292,7 +301,14 @@ void ClusterState::refresh_job(JobId id) {
   const PodGroup* group = job.group.empty() ? nullptr : find_pod_group(job.key);
 
   std::string queue = first.intent.queue;
-  int32_t min_member = first.intent.min_member.value_or(1);
+  std::optional<int32_t> annotated;  // fairway.dev/min-member, of the first pod that has one
+  for (PodId pod : job.all) {
+    if ((annotated = pods_[pod].intent.min_member)) break;
+  }
+  int32_t min_member = annotated.value_or(1);
+  // A gang named by its pods whose PodGroup has not arrived yet, and whose size no annotation
+  // gives: starting pods one by one would break all-or-nothing, so it waits for the PodGroup.
+  job.awaiting_group = !job.group.empty() && group == nullptr && !annotated;
   TimeMs creation = first.pod.creation_ms;
   for (PodId pod : job.all) creation = std::min(creation, pods_[pod].pod.creation_ms);
   if (group != nullptr) {
@@ -310,6 +326,13 @@ void ClusterState::refresh_job(JobId id) {
     }
   }
   job.creation_ms = creation;
+  job.priority.reset();
+  if (group != nullptr && !group->priority_class_name.empty()) {
+    if (auto it = priority_classes_.find(group->priority_class_name);
+        it != priority_classes_.end()) {
+      job.priority = it->second;
+    }
+  }
 
   if (queue != job.queue) {
     // Move the totals already charged under the old queue name.
@@ -345,6 +368,12 @@ void ClusterState::refresh_job(JobId id) {
   }
 }
 
+void ClusterState::refresh_group_jobs() {
+  for (JobId id = 0; id < jobs_.size(); ++id) {
+    if (jobs_[id].present && !jobs_[id].group.empty()) refresh_job(id);
+  }
+}
+
 // ---------------------------------------------------------------------------- queues, groups
 
 void ClusterState::upsert_queue(QueueSpec queue) {
@@ -363,9 +392,49 @@ void ClusterState::upsert_namespace(Namespace ns) {
 
 void ClusterState::remove_namespace(std::string_view name) { namespaces_.erase(std::string(name)); }
 
+void ClusterState::upsert_priority_class(PriorityClass priority_class) {
+  const auto it =
+      priority_classes_.insert_or_assign(priority_class.name, priority_class.value).first;
+  // Classes are few and change rarely: a walk over the pods and gangs is cheap enough.
+  for (PodRecord& record : pods_) {
+    if (record.present && record.priority_from_class &&
+        record.pod.priority_class_name == it->first) {
+      record.pod.priority = it->second;
+    }
+  }
+  refresh_group_jobs();
+}
+
+void ClusterState::remove_priority_class(std::string_view name) {
+  // Pods keep the priority they were given, as admitted pods do when their class goes away;
+  // PodGroups naming it fall back to their pods' priority.
+  if (priority_classes_.erase(std::string(name)) > 0) refresh_group_jobs();
+}
+
+int32_t ClusterState::priority_of(const PodRecord& pod) const {
+  if (pod.ours && pod.job < jobs_.size() && jobs_[pod.job].priority)
+    return *jobs_[pod.job].priority;
+  return pod.pod.priority;
+}
+
 const Labels* ClusterState::namespace_labels(std::string_view name) const {
   auto it = namespaces_.find(std::string(name));
   return it == namespaces_.end() ? nullptr : &it->second;
+}
+
+ResourceVector ClusterState::fair_share_capacity() {
+  const QueueTree& tree = queue_tree();
+  ResourceVector divisible = capacity_;
+  for (const auto& [name, usage] : queue_usage_) {
+    const auto index = tree.find(name);
+    if (index && tree.node(*index).is_leaf()) continue;
+    divisible -= usage.allocated;  // the orphan bucket: charged, outside every queue's share
+  }
+  for (size_t i = 0; i < divisible.size(); ++i) {
+    const auto r = static_cast<ResourceId>(i);
+    if (divisible[r] < 0) divisible.set(r, 0);
+  }
+  return divisible;
 }
 
 const QueueTree& ClusterState::queue_tree() {

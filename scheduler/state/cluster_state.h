@@ -79,6 +79,9 @@ struct PodRecord {
   int64_t share_units = 0;              // per device, while counted in the sharing index
   int64_t share_memory_mib = 0;         // per device, while counted in the sharing index
   bool reservation = false;             // a reservation pod holding a shared GPU
+  // Admission left spec.priority unset (0) and the pod names a PriorityClass: its priority is
+  // that class's value, set again whenever the class arrives or changes.
+  bool priority_from_class = false;
 };
 
 struct JobRecord {
@@ -93,6 +96,11 @@ struct JobRecord {
   std::unordered_set<PodId> pending;   // pods waiting for a node
   std::vector<PodId> all;              // every present pod of the job
   TimeMs creation_ms = 0;
+  // The PodGroup's priorityClassName, resolved: the gang's priority, over its pods' own.
+  std::optional<int32_t> priority;
+  // The pods name a PodGroup that fairway has not seen and give no fairway.dev/min-member: the
+  // gang's size is unknown, so it waits for the PodGroup instead of starting pod by pod.
+  bool awaiting_group = false;
   bool present = false;
 };
 
@@ -113,6 +121,10 @@ class ClusterState {
   void remove_topology(std::string_view name);
   void upsert_namespace(Namespace ns);
   void remove_namespace(std::string_view name);
+  // PriorityClasses resolve pods' priorityClassName where admission left spec.priority unset,
+  // and PodGroups' priorityClassName; one arriving late updates the pods and gangs naming it.
+  void upsert_priority_class(PriorityClass priority_class);
+  void remove_priority_class(std::string_view name);
   // Storage objects, for the volume checks (volume_binding.h); see storage_state.h.
   void upsert_persistent_volume(PersistentVolume volume);
   void remove_persistent_volume(std::string_view name);
@@ -152,8 +164,15 @@ class ClusterState {
   }
   // Allocated and pending requests of our pods, by leaf queue name.
   const std::unordered_map<std::string, QueueUsage>& queue_usage() const { return queue_usage_; }
-  // Allocatable of present, ready nodes.
+  // Allocatable of schedulable nodes: present, ready and not cordoned.
   const ResourceVector& capacity() const { return capacity_; }
+  // What fair shares divide: capacity() less what pods of queues that are not leaves of the
+  // queue tree (a deleted Queue, or one that became invalid) hold, so their running pods stay
+  // charged, to an orphan bucket outside the tree, until they finish (docs/scheduling.md).
+  ResourceVector fair_share_capacity();
+  // A pod's priority for ordering and preemption: its gang's (PodGroup priorityClassName) when
+  // set, else its own.
+  int32_t priority_of(const PodRecord& pod) const;
   // The queue tree, rebuilt only when a Queue changed since the last call.
   const QueueTree& queue_tree();
   const std::unordered_map<std::string, QueueSpec>& queue_specs() const { return queue_specs_; }
@@ -186,6 +205,7 @@ class ClusterState {
   void attach_to_job(PodId id);
   void detach_from_job(PodId id);
   void refresh_job(JobId id);
+  void refresh_group_jobs();  // every gang's job, after a PriorityClass changed
   void add_capacity(const NodeRecord& record, int sign);
   // Sharing hooks of account() (gpu_sharing_state.cpp).
   void charge_share(PodRecord& record);
@@ -204,6 +224,7 @@ class ClusterState {
   std::unordered_map<std::string, PodGroup> pod_groups_;
   std::unordered_map<std::string, QueueSpec> queue_specs_;
   std::unordered_map<std::string, Labels> namespaces_;
+  std::unordered_map<std::string, int32_t> priority_classes_;
   std::unordered_map<std::string, std::unordered_set<JobId>> pending_jobs_;
   std::unordered_map<std::string, QueueUsage> queue_usage_;
   ResourceVector capacity_;

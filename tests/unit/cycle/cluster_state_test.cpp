@@ -33,6 +33,59 @@ TEST(ClusterState, CapacityFollowsReadyNodes) {
   EXPECT_EQ(gpus(state.capacity()), 0);
 }
 
+// Issue 17: a cordoned node takes no new pods, so fair shares must not divide its capacity.
+TEST(ClusterState, CordonedNodesLeaveTheCapacityUntilUncordoned) {
+  ClusterState state;
+  state.upsert_node(gpu_node("a", 8));
+  state.upsert_node(gpu_node("b", 4));
+  Node cordoned = gpu_node("b", 4);
+  cordoned.unschedulable = true;
+  state.upsert_node(cordoned);
+  EXPECT_EQ(gpus(state.capacity()), 8);
+  state.upsert_node(gpu_node("b", 4));  // uncordoned
+  EXPECT_EQ(gpus(state.capacity()), 12);
+  state.upsert_node(cordoned);
+  state.remove_node("b");  // removing a cordoned node takes nothing off twice
+  EXPECT_EQ(gpus(state.capacity()), 8);
+}
+
+// Issue 17: the pods' informer can deliver pods before their PriorityClass; once the class
+// arrives, pods that name it (and admission left at priority 0) get its value, and so do gangs
+// whose PodGroup names it.
+TEST(ClusterState, PriorityClassArrivingAfterItsPodsSetsTheirPriority) {
+  ClusterState state;
+  Pod p = pod("ns", "p", "", {{"cpu", "1"}});
+  p.priority_class_name = "high";
+  state.upsert_pod(p);
+  Pod admitted = pod("ns", "admitted", "", {{"cpu", "1"}});
+  admitted.priority_class_name = "high";
+  admitted.priority = 7;  // set by admission: kept
+  state.upsert_pod(admitted);
+  EXPECT_EQ(state.find_pod("ns/p")->pod.priority, 0);
+  state.upsert_priority_class({"high", 1000, false, ""});
+  EXPECT_EQ(state.find_pod("ns/p")->pod.priority, 1000);
+  EXPECT_EQ(state.find_pod("ns/admitted")->pod.priority, 7);
+  state.upsert_priority_class({"high", 2000, false, ""});
+  EXPECT_EQ(state.find_pod("ns/p")->pod.priority, 2000);
+  state.upsert_pod(p);  // a later update of the pod resolves the known class again
+  EXPECT_EQ(state.find_pod("ns/p")->pod.priority, 2000);
+
+  // A PodGroup's class, arriving after the group: the gang's priority, over its pods'.
+  PodGroup group;
+  group.namespace_ = "ns";
+  group.name = "g";
+  group.min_member = 1;
+  group.priority_class_name = "urgent";
+  state.upsert_pod_group(group);
+  state.upsert_pod(gang_pod("ns", "g-0", "", "g", 1, {{"cpu", "1"}}));
+  const PodRecord& member = *state.find_pod("ns/g-0");
+  EXPECT_EQ(state.priority_of(member), 0);
+  state.upsert_priority_class({"urgent", 5000, false, ""});
+  EXPECT_EQ(state.priority_of(*state.find_pod("ns/g-0")), 5000);
+  state.remove_priority_class("urgent");
+  EXPECT_EQ(state.priority_of(*state.find_pod("ns/g-0")), 0);
+}
+
 TEST(ClusterState, PodLifecycleMovesRequestsBetweenPendingAndAllocated) {
   ClusterState state;
   state.upsert_node(gpu_node("n", 8));

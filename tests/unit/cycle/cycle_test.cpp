@@ -94,9 +94,10 @@ TEST(Cycle, GangIsAllOrNothing) {
   ClusterState state;
   state.upsert_node(gpu_node("n1", 8));
   state.upsert_node(gpu_node("n2", 8));
+  // 15 GPUs of 16 in all, but two pods per node: 4 fit.
   for (int i = 0; i < 5; ++i) {
-    state.upsert_pod(gang_pod("ns", "big-" + std::to_string(i), "", "big", 5,
-                              {{"nvidia.com/gpu", "4"}}));
+    state.upsert_pod(
+        gang_pod("ns", "big-" + std::to_string(i), "", "big", 5, {{"nvidia.com/gpu", "3"}}));
   }
   const CycleResult result = run_cycle(state);
   EXPECT_TRUE(result.bindings.empty());
@@ -411,6 +412,114 @@ TEST(Cycle, AssumedBindingsAreNotPlacedTwice) {
   EXPECT_THAT(pending_job(second, "ns/b")->message, HasSubstr("1 Insufficient nvidia.com/gpu"));
   state.forget("ns/a");  // the bind failed: the pod is pending again and the node free
   EXPECT_THAT(run_cycle(state).bindings, SizeIs(1));
+}
+
+// ------------------------------------------------------------ issue 17: fixes found in review
+
+// Pods that name a PodGroup fairway has not seen, without fairway.dev/min-member, do not know
+// their gang's size: they wait for the PodGroup instead of starting one by one.
+TEST(Cycle, PodNamingAnUnseenPodGroupWaitsForIt) {
+  ClusterState state;
+  state.upsert_node(gpu_node("n1", 8));
+  for (int i = 0; i < 2; ++i) {
+    Pod p = pod("ns", "g-" + std::to_string(i), "", {{"nvidia.com/gpu", "1"}});
+    p.annotations["fairway.dev/pod-group"] = "g";
+    state.upsert_pod(p);
+    Pod kai = pod("ns", "k-" + std::to_string(i), "", {{"nvidia.com/gpu", "1"}});
+    kai.labels["pod-group-name"] = "k";  // KAI's key
+    state.upsert_pod(kai);
+  }
+  CycleResult result = run_cycle(state);
+  EXPECT_TRUE(result.bindings.empty());
+  for (const std::string group : {"g", "k"}) {
+    const PendingJob* waiting = pending_job(result, "ns/" + group);
+    ASSERT_NE(waiting, nullptr);
+    EXPECT_EQ(waiting->reason, PendingReason::kGangIncomplete);
+    EXPECT_THAT(waiting->message, HasSubstr("waiting for PodGroup ns/" + group + " to exist"));
+    EXPECT_THAT(waiting->pods, SizeIs(2));
+  }
+
+  PodGroup group;
+  group.namespace_ = "ns";
+  group.name = "g";
+  group.min_member = 2;
+  state.upsert_pod_group(group);
+  result = run_cycle(state);
+  EXPECT_THAT(result.bindings, SizeIs(2));
+  EXPECT_EQ(bound_in_queue(result, "default"), 2);
+  EXPECT_EQ(pending_job(result, "ns/g"), nullptr);
+
+  // The annotation-only form needs no PodGroup: min-member gives the size.
+  state.upsert_pod(gang_pod("ns", "a-0", "", "a", 1, {{"nvidia.com/gpu", "1"}}));
+  EXPECT_EQ(placements(run_cycle(state)).count("ns/a-0"), 1U);
+}
+
+// PodGroup.priorityClassName is the gang's priority inside its queue, over its pods' own.
+TEST(Cycle, PodGroupPriorityClassOrdersTheGang) {
+  ClusterState state;
+  state.upsert_node(gpu_node("n1", 8));
+  state.upsert_priority_class({"high", 1000, false, ""});
+  state.upsert_pod(pod("ns", "solo", "", {{"nvidia.com/gpu", "8"}}, 0));  // older, priority 0
+  PodGroup group;
+  group.namespace_ = "ns";
+  group.name = "g";
+  group.min_member = 1;
+  group.priority_class_name = "high";
+  group.creation_ms = 5;
+  state.upsert_pod_group(group);
+  Pod member = gang_pod("ns", "g-0", "", "g", 1, {{"nvidia.com/gpu", "8"}}, 5);
+  member.annotations.erase("fairway.dev/min-member");
+  state.upsert_pod(member);
+  const auto placed = placements(run_cycle(state));
+  EXPECT_EQ(placed.count("ns/g-0"), 1U);
+  EXPECT_EQ(placed.count("ns/solo"), 0U);
+}
+
+// Deleting a Queue leaves its running pods charged (outside the tree): the other queues' fair
+// shares do not count on what those pods hold, and its pending pods say why they wait.
+TEST(Cycle, DeletedQueueKeepsItsRunningPodsCharged) {
+  ClusterState state;
+  state.upsert_node(gpu_node("n1", 8));
+  state.upsert_queue(queue("a", "", 4));
+  state.upsert_queue(queue("b", "", 4));
+  Pod running = pod("ns", "a-run", "a", {{"nvidia.com/gpu", "4"}});
+  running.node_name = "n1";
+  running.phase = PodPhase::kRunning;
+  state.upsert_pod(running);
+  state.upsert_pod(pod("ns", "a-wait", "a", {{"nvidia.com/gpu", "1"}}));
+  for (int i = 0; i < 8; ++i) {
+    state.upsert_pod(pod("ns", "b-" + std::to_string(i), "b", {{"nvidia.com/gpu", "1"}}, i));
+  }
+  state.remove_queue("a");
+  const CycleResult result = run_cycle(state);
+  const auto b = state.queue_tree().find("b");
+  ASSERT_TRUE(b.has_value());
+  EXPECT_DOUBLE_EQ(result.shares.share(*b, kGpu), 4000);  // 8 GPUs less the 4 of "a"
+  EXPECT_EQ(bound_in_queue(result, "b"), 4);
+  const PendingJob* orphan = pending_job(result, "ns/a-wait");
+  ASSERT_NE(orphan, nullptr);
+  EXPECT_EQ(orphan->reason, PendingReason::kQueueInvalid);
+  EXPECT_THAT(orphan->message, HasSubstr("queue \"a\" does not exist"));
+  EXPECT_THAT(orphan->message, HasSubstr("running pods stay charged"));
+}
+
+// A gang bigger than every schedulable node together says so rather than "Insufficient".
+TEST(Cycle, GangThatCanNeverFitTheClusterSaysSo) {
+  ClusterState state;
+  state.upsert_node(gpu_node("n1", 8));
+  state.upsert_node(gpu_node("n2", 8));
+  Node cordoned = gpu_node("n3", 8);
+  cordoned.unschedulable = true;
+  state.upsert_node(cordoned);
+  for (int i = 0; i < 3; ++i) {
+    state.upsert_pod(
+        gang_pod("ns", "g-" + std::to_string(i), "", "g", 3, {{"nvidia.com/gpu", "8"}}));
+  }
+  const CycleResult result = run_cycle(state);
+  const PendingJob* gang = pending_job(result, "ns/g");
+  ASSERT_NE(gang, nullptr);
+  EXPECT_EQ(gang->reason, PendingReason::kUnschedulable);
+  EXPECT_EQ(gang->message, "gang needs 24 nvidia.com/gpu, the cluster has 16");
 }
 
 }  // namespace

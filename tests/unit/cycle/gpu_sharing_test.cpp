@@ -261,6 +261,43 @@ TEST(GpuSharing, ForgettingAFailedPlacementReleasesTheNewGroup) {
   EXPECT_EQ(run_cycle(state).bindings.at(0).shares.at(0).group, "n-gpu0");
 }
 
+// Issue 17: a reclaim evicted the sharers of n-gpu0 for a one-GPU job, and a fractional pod
+// joined that GPU while they terminated, so the GPU never came free. While GPUs of a node are
+// nominated to a waiting job, no fractional pod joins a shared GPU of that node.
+TEST(GpuSharing, SharerDoesNotJoinASharedGpuWhoseRoomIsHeldForAPreemptor) {
+  ClusterState state;
+  state.upsert_node(gpu_node("n", 2));
+  Pod victim = fraction_pod("victim", "0.5");
+  victim.labels["fairway.dev/gpu-group"] = "n-gpu0";
+  victim.node_name = "n";
+  victim.phase = PodPhase::kRunning;
+  victim.deleting = true;  // evicted for ns/big, terminating
+  state.upsert_pod(victim);
+  state.upsert_pod(reservation_pod("n-gpu0", "n", "GPU-0"));
+  Pod other = pod("ns", "other", "", {{"nvidia.com/gpu", "1"}});
+  other.node_name = "n";
+  other.phase = PodPhase::kRunning;
+  state.upsert_pod(other);
+  state.upsert_pod(pod("ns", "big", "", {{"nvidia.com/gpu", "1"}}, 10));
+  state.upsert_pod(fraction_pod("joiner", "0.25"));
+
+  ResourceVector one_gpu;
+  one_gpu.set(kGpu, 1000);
+  const std::vector<Nomination> nominations{{"ns/big", "n", one_gpu}};
+  CycleOptions options;
+  options.nominations = &nominations;
+  const CycleResult result = run_cycle(state, options);
+  EXPECT_EQ(binding_of(result, "ns/joiner"), nullptr);
+  const PendingJob* joiner = pending_job(result, "ns/joiner");
+  ASSERT_NE(joiner, nullptr);
+  EXPECT_THAT(joiner->message, HasSubstr("Capacity held for a preemption in progress"));
+
+  // Without the nomination the shared GPU takes it.
+  const CycleResult free = run_cycle(state);
+  ASSERT_NE(binding_of(free, "ns/joiner"), nullptr);
+  EXPECT_EQ(binding_of(free, "ns/joiner")->shares[0].group, "n-gpu0");
+}
+
 TEST(GpuSharing, RebuildsGroupsFromReservationPodsAndLabelledSharers) {
   ClusterState state;
   state.upsert_node(gpu_node("n", 2));

@@ -332,7 +332,7 @@ TEST(TopologyPlacement, PartialGangNeverBindsEvenWhenMostPodsFit) {
   ClusterState state;
   state.upsert_topology(fabric({{kRack, {}}}));
   for (int n = 0; n < 3; ++n) state.upsert_node(hgx(fmt::format("n{}", n), {{kRack, "r"}}));
-  add_gang(state, "toolarge", 4, 8);  // 32 GPUs on 24
+  add_gang(state, "toolarge", 4, 6);  // 24 GPUs on 24, but one pod per node
   const CycleResult result = run_cycle(state);
   EXPECT_THAT(result.bindings, IsEmpty());
   EXPECT_THAT(pending_job(result, "ml/toolarge")->message,

@@ -255,6 +255,41 @@ TEST(Preempt, PreemptorThatAlreadyFitsEvictsNothing) {
   EXPECT_THAT(w.pass().plans, IsEmpty());
 }
 
+// Issue 17: a PodGroup's priorityClassName is the gang's priority, as preemptor and as victim,
+// over its pods' own; a gang still waiting for its PodGroup (size unknown) evicts nothing.
+TEST(Preempt, PodGroupPriorityClassIsTheGangsPriority) {
+  World w;
+  w.state.upsert_node(gpu_node("n1", 8));
+  w.state.upsert_priority_class({"urgent", 1000, false, ""});
+  w.add(running(with_priority(pod("ns", "low", "", {{"nvidia.com/gpu", "8"}}, kNow - kHour), 10),
+                "n1"));
+  PodGroup group;
+  group.namespace_ = "ns";
+  group.name = "g";
+  group.min_member = 1;
+  group.priority_class_name = "urgent";
+  group.creation_ms = kNow;
+  w.state.upsert_pod_group(group);
+  Pod member = gang_pod("ns", "g-0", "", "g", 1, {{"nvidia.com/gpu", "8"}}, kNow);
+  member.annotations.erase("fairway.dev/min-member");
+  w.add(member);  // priority 0 on the pod, 1000 from its PodGroup
+  const PlanResult result = w.pass();
+  ASSERT_THAT(result.plans, SizeIs(1));
+  EXPECT_EQ(result.plans[0].preemptor, "ns/g");
+  EXPECT_THAT(victim_pods(result.plans[0]), ElementsAre("ns/low"));
+}
+
+TEST(Preempt, GangWaitingForItsPodGroupEvictsNothing) {
+  World w;
+  w.state.upsert_node(gpu_node("n1", 8));
+  w.add(running(with_priority(pod("ns", "low", "", {{"nvidia.com/gpu", "8"}}, kNow - kHour), 10),
+                "n1"));
+  Pod member = with_priority(pod("ns", "g-0", "", {{"nvidia.com/gpu", "8"}}, kNow), 100);
+  member.annotations["fairway.dev/pod-group"] = "g";  // no PodGroup, no min-member
+  w.add(member);
+  EXPECT_THAT(w.pass().plans, IsEmpty());
+}
+
 // ----------------------------------------------------------------------------------- reclaim
 
 void two_queues(World& w, int b_running, int a_pending, int b_pending = 0) {
