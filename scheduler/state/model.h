@@ -61,14 +61,10 @@ struct PreferredSchedulingTerm {
   NodeSelectorTerm preference;
 };
 
-// metav1.LabelSelector: matchLabels and matchExpressions ANDed (expressions use the In, NotIn,
-// Exists and DoesNotExist operators of NodeSelectorRequirement). An empty selector matches
+// metav1.LabelSelector is queues/label_selector.h's (matchLabels and matchExpressions ANDed, with
+// the In, NotIn, Exists and DoesNotExist operators; selector_matches). An empty selector matches
 // every object; where the API allows a null selector, fields hold std::optional and nullopt
 // matches nothing, as labels.Nothing() does in kube-scheduler.
-struct LabelSelector {
-  Labels match_labels;
-  std::vector<NodeSelectorRequirement> match_expressions;
-};
 
 // v1.PodAffinityTerm: pods selected by `label_selector` in the chosen namespaces, co-located
 // (or not) within the node's domain of `topology_key`. Namespaces: `namespaces` ∪ those matched
