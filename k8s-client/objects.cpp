@@ -654,10 +654,14 @@ R read_scheduling_gates(dom::element value, std::vector<std::string>& out) {
   });
 }
 
-R read_container(dom::element value, Container& out, std::vector<HostPort>& host_ports) {
-  return for_each_field(value, [&](std::string_view key, dom::element field) -> R {
+// `host_ports` gets the container's host ports, an init container's only when it is a sidecar
+// (restartPolicy: Always), as kube-scheduler's NodePorts counts them (GetHostPorts): the others
+// have exited before the pod's containers start.
+R read_container(dom::element value, Container& out, std::vector<HostPort>& host_ports, bool init) {
+  std::vector<HostPort> ports;
+  R result = for_each_field(value, [&](std::string_view key, dom::element field) -> R {
     if (key == "name") return within("name", read_string(field, out.name));
-    if (key == "ports") return within("ports", read_host_ports(field, host_ports));
+    if (key == "ports") return within("ports", read_host_ports(field, ports));
     if (key == "resources") {
       return within("resources",
                     for_each_field(field, [&](std::string_view k2, dom::element list) -> R {
@@ -677,25 +681,30 @@ R read_container(dom::element value, Container& out, std::vector<HostPort>& host
     }
     return {};
   });
+  if (!init || out.restart_always) {
+    host_ports.insert(host_ports.end(), std::make_move_iterator(ports.begin()),
+                      std::make_move_iterator(ports.end()));
+  }
+  return result;
 }
 
 R read_containers(dom::element value, std::vector<Container>& out,
-                  std::vector<HostPort>& host_ports) {
+                  std::vector<HostPort>& host_ports, bool init) {
   reserve_for(value, out);
   return for_each_element(value, [&](size_t i, dom::element element) -> R {
-    return within_index("", i, read_container(element, out.emplace_back(), host_ports));
+    return within_index("", i, read_container(element, out.emplace_back(), host_ports, init));
   });
 }
 
 R read_pod_spec(dom::element value, Pod& pod) {
   return for_each_field(value, [&](std::string_view key, dom::element field) -> R {
     if (key == "containers") {
-      return tolerate(pod,
-                      within("containers", read_containers(field, pod.containers, pod.host_ports)));
+      return tolerate(
+          pod, within("containers", read_containers(field, pod.containers, pod.host_ports, false)));
     }
     if (key == "initContainers") {
-      return tolerate(pod, within("initContainers",
-                                  read_containers(field, pod.init_containers, pod.host_ports)));
+      return tolerate(pod, within("initContainers", read_containers(field, pod.init_containers,
+                                                                    pod.host_ports, true)));
     }
     if (key == "schedulerName")
       return within("schedulerName", read_string(field, pod.scheduler_name));

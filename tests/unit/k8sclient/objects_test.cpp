@@ -237,7 +237,10 @@ constexpr const char* kConstrainedPod = R"({
                                 {"containerPort": 53, "hostPort": 53, "protocol": "UDP", "hostIP": "10.0.0.1"},
                                 {"containerPort": 9090}, {"containerPort": 9091, "hostPort": 0}]}
     ],
-    "initContainers": [{"name": "init", "ports": [{"containerPort": 70, "hostPort": 7070, "protocol": "SCTP"}]}],
+    "initContainers": [
+      {"name": "init", "ports": [{"containerPort": 71, "hostPort": 7171}]},
+      {"name": "sidecar", "ports": [{"containerPort": 70, "hostPort": 7070, "protocol": "SCTP"}], "restartPolicy": "Always"}
+    ],
     "volumes": [
       {"name": "config", "configMap": {"name": "cfg"}},
       {"name": "data", "persistentVolumeClaim": {"claimName": "data-0", "readOnly": true}},
@@ -325,7 +328,7 @@ TEST(DecodePod, SchedulingConstraints) {
   EXPECT_EQ(pod.host_ports[1].port, 53);
   EXPECT_EQ(pod.host_ports[1].protocol, "UDP");
   EXPECT_EQ(pod.host_ports[1].host_ip, "10.0.0.1");
-  EXPECT_EQ(pod.host_ports[2].port, 7070);  // init containers' too
+  EXPECT_EQ(pod.host_ports[2].port, 7070);  // a sidecar's, not a plain init container's
   EXPECT_EQ(pod.host_ports[2].protocol, "SCTP");
 
   ASSERT_EQ(pod.volume_claims.size(), 2U);
