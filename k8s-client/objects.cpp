@@ -482,9 +482,10 @@ R read_pod_affinity(dom::element value, std::vector<PodAffinityTerm>& required,
   });
 }
 
-// Resource requests that cannot be read (a quantity that overflows, a list that is not a list)
-// do not make the pod vanish: it is kept with a problem, so the scheduler can say why it will
-// never place it, and the fields after it (schedulerName, nodeName) are still read.
+// Resource requests or scheduling constraints that cannot be read (a quantity that overflows, a
+// list that is not a list, an unknown selector operator) do not make the pod vanish: it is kept
+// with a problem, so the scheduler can say why it will never place it, and the fields after it
+// (schedulerName, nodeName) are still read.
 R tolerate(Pod& pod, R result) {
   if (!result) pod.problems.push_back("spec." + describe(result.error()));
   return {};
