@@ -371,44 +371,298 @@ R read_requirements(dom::element value, std::vector<NodeSelectorRequirement>& ou
   });
 }
 
-R read_node_affinity(dom::element value, std::vector<NodeSelectorTerm>& out) {
-  // affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms
-  return for_each_field(value, [&](std::string_view key, dom::element affinity) -> R {
-    if (!(key == "nodeAffinity")) return {};  // pod (anti-)affinity is not modelled
-    return within(
-        "nodeAffinity",
-        for_each_field(affinity, [&](std::string_view k2, dom::element node_affinity) -> R {
-          if (!(k2 == "requiredDuringSchedulingIgnoredDuringExecution")) return {};
-          return within(
-              "requiredDuringSchedulingIgnoredDuringExecution",
-              for_each_field(node_affinity, [&](std::string_view k3, dom::element selector) -> R {
-                if (!(k3 == "nodeSelectorTerms")) return {};
-                reserve_for(selector, out);
-                return within(
-                    "nodeSelectorTerms",
-                    for_each_element(selector, [&](size_t i, dom::element term_value) -> R {
-                      NodeSelectorTerm& term = out.emplace_back();
-                      return within_index(
-                          "", i,
-                          for_each_field(term_value, [&](std::string_view k4, dom::element v) -> R {
-                            if (k4 == "matchExpressions") {
-                              return within("matchExpressions",
-                                            read_requirements(v, term.match_expressions));
-                            }
-                            if (k4 == "matchFields") {
-                              return within("matchFields", read_requirements(v, term.match_fields));
-                            }
-                            return {};
-                          }));
-                    }));
-              }));
+R read_node_selector_term(dom::element value, NodeSelectorTerm& term) {
+  return for_each_field(value, [&](std::string_view key, dom::element field) -> R {
+    if (key == "matchExpressions") {
+      return within("matchExpressions", read_requirements(field, term.match_expressions));
+    }
+    if (key == "matchFields")
+      return within("matchFields", read_requirements(field, term.match_fields));
+    return {};
+  });
+}
+
+// A list of v1.NodeSelectorTerm (nodeSelectorTerms of a pod's or a PersistentVolume's node
+// affinity).
+R read_node_selector_terms(dom::element value, std::vector<NodeSelectorTerm>& out) {
+  reserve_for(value, out);
+  return for_each_element(value, [&](size_t i, dom::element element) -> R {
+    return within_index("", i, read_node_selector_term(element, out.emplace_back()));
+  });
+}
+
+// v1.NodeSelector: {"nodeSelectorTerms": [...]}.
+R read_node_selector(dom::element value, std::vector<NodeSelectorTerm>& out) {
+  return for_each_field(value, [&](std::string_view key, dom::element field) -> R {
+    if (!(key == "nodeSelectorTerms")) return {};
+    return within("nodeSelectorTerms", read_node_selector_terms(field, out));
+  });
+}
+
+R read_preferred_scheduling_terms(dom::element value, std::vector<PreferredSchedulingTerm>& out) {
+  reserve_for(value, out);
+  return for_each_element(value, [&](size_t i, dom::element element) -> R {
+    PreferredSchedulingTerm& term = out.emplace_back();
+    return within_index(
+        "", i, for_each_field(element, [&](std::string_view key, dom::element field) -> R {
+          if (key == "weight") return within("weight", read_int32(field, term.weight));
+          if (key == "preference") {
+            return within("preference", read_node_selector_term(field, term.preference));
+          }
+          return {};
         }));
   });
 }
 
-R read_container(dom::element value, Container& out) {
+R read_label_selector(dom::element value, LabelSelector& out);
+
+// A selector where null means "selects nothing" (nullopt) and {} means "selects everything".
+R read_optional_selector(dom::element value, std::optional<LabelSelector>& out) {
+  if (is_null(value)) {
+    out.reset();
+    return {};
+  }
+  return read_label_selector(value, out.emplace());
+}
+
+R read_string_list(dom::element value, std::vector<std::string>& out) {
+  reserve_for(value, out);
+  return for_each_element(value, [&](size_t i, dom::element element) -> R {
+    return within_index("", i, read_string(element, out.emplace_back()));
+  });
+}
+
+R read_pod_affinity_term(dom::element value, PodAffinityTerm& term) {
   return for_each_field(value, [&](std::string_view key, dom::element field) -> R {
+    if (key == "labelSelector") {
+      return within("labelSelector", read_optional_selector(field, term.label_selector));
+    }
+    if (key == "namespaces") return within("namespaces", read_string_list(field, term.namespaces));
+    if (key == "namespaceSelector") {
+      return within("namespaceSelector", read_optional_selector(field, term.namespace_selector));
+    }
+    if (key == "topologyKey") return within("topologyKey", read_string(field, term.topology_key));
+    if (key == "matchLabelKeys") {
+      return within("matchLabelKeys", read_string_list(field, term.match_label_keys));
+    }
+    if (key == "mismatchLabelKeys") {
+      return within("mismatchLabelKeys", read_string_list(field, term.mismatch_label_keys));
+    }
+    return {};
+  });
+}
+
+// podAffinity or podAntiAffinity: required terms and weighted preferred terms.
+R read_pod_affinity(dom::element value, std::vector<PodAffinityTerm>& required,
+                    std::vector<WeightedPodAffinityTerm>& preferred) {
+  return for_each_field(value, [&](std::string_view key, dom::element field) -> R {
+    if (key == "requiredDuringSchedulingIgnoredDuringExecution") {
+      reserve_for(field, required);
+      return within(key, for_each_element(field, [&](size_t i, dom::element element) -> R {
+                      return within_index("", i,
+                                          read_pod_affinity_term(element, required.emplace_back()));
+                    }));
+    }
+    if (key == "preferredDuringSchedulingIgnoredDuringExecution") {
+      reserve_for(field, preferred);
+      return within(
+          key, for_each_element(field, [&](size_t i, dom::element element) -> R {
+            WeightedPodAffinityTerm& weighted = preferred.emplace_back();
+            return within_index(
+                "", i, for_each_field(element, [&](std::string_view k2, dom::element v) -> R {
+                  if (k2 == "weight") return within("weight", read_int32(v, weighted.weight));
+                  if (k2 == "podAffinityTerm") {
+                    return within("podAffinityTerm", read_pod_affinity_term(v, weighted.term));
+                  }
+                  return {};
+                }));
+          }));
+    }
+    return {};
+  });
+}
+
+// Resource requests or scheduling constraints that cannot be read (a quantity that overflows, a
+// list that is not a list, an unknown selector operator) do not make the pod vanish: it is kept
+// with a problem, so the scheduler can say why it will never place it, and the fields after it
+// (schedulerName, nodeName) are still read.
+R tolerate(Pod& pod, R result) {
+  if (!result) pod.problems.push_back("spec." + describe(result.error()));
+  return {};
+}
+
+// spec.affinity. A required node affinity that cannot be read fails the pod (as it always has);
+// the other parts (preferred node affinity, pod affinity and anti-affinity) become problems.
+R read_affinity(dom::element value, Pod& pod) {
+  return for_each_field(value, [&](std::string_view key, dom::element field) -> R {
+    if (key == "nodeAffinity") {
+      return within(
+          "nodeAffinity", for_each_field(field, [&](std::string_view k2, dom::element v) -> R {
+            if (k2 == "requiredDuringSchedulingIgnoredDuringExecution") {
+              if (is_null(v)) return {};
+              return within(k2, read_node_selector(v, pod.required_node_affinity));
+            }
+            if (k2 == "preferredDuringSchedulingIgnoredDuringExecution") {
+              return tolerate(
+                  pod, within("affinity", within("nodeAffinity",
+                                                 within(k2, read_preferred_scheduling_terms(
+                                                                v, pod.preferred_node_affinity)))));
+            }
+            return {};
+          }));
+    }
+    if (key == "podAffinity") {
+      return tolerate(
+          pod, within("affinity",
+                      within("podAffinity", read_pod_affinity(field, pod.affinity.required_affinity,
+                                                              pod.affinity.preferred_affinity))));
+    }
+    if (key == "podAntiAffinity") {
+      return tolerate(
+          pod,
+          within("affinity", within("podAntiAffinity",
+                                    read_pod_affinity(field, pod.affinity.required_anti_affinity,
+                                                      pod.affinity.preferred_anti_affinity))));
+    }
+    return {};
+  });
+}
+
+// "Honor" or "Ignore"; null or absent keeps the API server's default.
+R read_policy(dom::element value, bool& honor) {
+  if (is_null(value)) return {};
+  std::string text;
+  if (R r = read_string(value, text); !r) return r;
+  if (text == "Honor") {
+    honor = true;
+  } else if (text == "Ignore") {
+    honor = false;
+  } else if (!text.empty()) {
+    return fail(fmt::format("unknown policy \"{}\" (Honor or Ignore)", text));
+  }
+  return {};
+}
+
+R read_topology_spread_constraint(dom::element value, TopologySpreadConstraint& out) {
+  return for_each_field(value, [&](std::string_view key, dom::element field) -> R {
+    if (key == "maxSkew") return within("maxSkew", read_int32(field, out.max_skew));
+    if (key == "topologyKey") return within("topologyKey", read_string(field, out.topology_key));
+    if (key == "whenUnsatisfiable") {
+      std::string text;
+      if (R r = read_string(field, text); !r) return within("whenUnsatisfiable", std::move(r));
+      if (text == "DoNotSchedule") {
+        out.do_not_schedule = true;
+      } else if (text == "ScheduleAnyway") {
+        out.do_not_schedule = false;
+      } else {
+        return within(
+            "whenUnsatisfiable",
+            fail(fmt::format("unknown action \"{}\" (DoNotSchedule or ScheduleAnyway)", text)));
+      }
+      return {};
+    }
+    if (key == "labelSelector") {
+      return within("labelSelector", read_optional_selector(field, out.label_selector));
+    }
+    if (key == "minDomains") {
+      if (is_null(field)) return {};
+      int32_t domains = 0;
+      if (R r = read_int32(field, domains); !r) return within("minDomains", std::move(r));
+      out.min_domains = domains;
+      return {};
+    }
+    if (key == "nodeAffinityPolicy") {
+      return within("nodeAffinityPolicy", read_policy(field, out.node_affinity_honor));
+    }
+    if (key == "nodeTaintsPolicy") {
+      return within("nodeTaintsPolicy", read_policy(field, out.node_taints_honor));
+    }
+    if (key == "matchLabelKeys") {
+      return within("matchLabelKeys", read_string_list(field, out.match_label_keys));
+    }
+    return {};
+  });
+}
+
+// A container's ports: only those with a hostPort (NodePorts) are kept.
+R read_host_ports(dom::element value, std::vector<HostPort>& out) {
+  return for_each_element(value, [&](size_t i, dom::element element) -> R {
+    HostPort port;
+    R r = for_each_field(element, [&](std::string_view key, dom::element field) -> R {
+      if (key == "hostPort") {
+        if (is_null(field)) return {};
+        return within("hostPort", read_int32(field, port.port));
+      }
+      if (key == "protocol") {
+        if (is_null(field)) return {};
+        R rr = read_string(field, port.protocol);
+        if (rr && port.protocol.empty()) port.protocol = "TCP";
+        return within("protocol", std::move(rr));
+      }
+      if (key == "hostIP") return within("hostIP", read_string(field, port.host_ip));
+      return {};
+    });
+    if (!r) return within_index("", i, std::move(r));
+    if (port.port > 0) out.push_back(std::move(port));
+    return {};
+  });
+}
+
+// spec.volumes: those backed by a claim. A generic ephemeral volume's claim is named after the
+// pod, whose name may come after spec: claim_name holds the volume's name until the pod's codec
+// prefixes it.
+R read_volumes(dom::element value, std::vector<PodVolumeClaim>& out) {
+  return for_each_element(value, [&](size_t i, dom::element element) -> R {
+    std::string name;
+    std::optional<PodVolumeClaim> claim;
+    R r = for_each_field(element, [&](std::string_view key, dom::element field) -> R {
+      if (key == "name") return within("name", read_string(field, name));
+      if (key == "persistentVolumeClaim" && !is_null(field)) {
+        PodVolumeClaim& pvc = claim.emplace();
+        R rr = for_each_field(field, [&](std::string_view k2, dom::element v) -> R {
+          if (k2 == "claimName") return within("claimName", read_string(v, pvc.claim_name));
+          return {};
+        });
+        if (rr && pvc.claim_name.empty()) rr = within("claimName", fail("required"));
+        return within("persistentVolumeClaim", std::move(rr));
+      }
+      if (key == "ephemeral" && !is_null(field)) {
+        if (!field.is_object()) return within("ephemeral", fail("not an object"));
+        claim.emplace().ephemeral = true;
+      }
+      return {};
+    });
+    if (r && claim && claim->ephemeral) {
+      if (name.empty()) r = within("name", fail("required"));
+      claim->claim_name = name;
+    }
+    if (!r) return within_index("", i, std::move(r));
+    if (claim) out.push_back(std::move(*claim));
+    return {};
+  });
+}
+
+R read_scheduling_gates(dom::element value, std::vector<std::string>& out) {
+  reserve_for(value, out);
+  return for_each_element(value, [&](size_t i, dom::element element) -> R {
+    std::string& name = out.emplace_back();
+    R r = for_each_field(element, [&](std::string_view key, dom::element field) -> R {
+      if (key == "name") return within("name", read_string(field, name));
+      return {};
+    });
+    if (r && name.empty()) r = within("name", fail("required"));
+    return within_index("", i, std::move(r));
+  });
+}
+
+// `host_ports` gets the container's host ports, an init container's only when it is a sidecar
+// (restartPolicy: Always), as kube-scheduler's NodePorts counts them (GetHostPorts): the others
+// have exited before the pod's containers start.
+R read_container(dom::element value, Container& out, std::vector<HostPort>& host_ports, bool init) {
+  std::vector<HostPort> ports;
+  R result = for_each_field(value, [&](std::string_view key, dom::element field) -> R {
     if (key == "name") return within("name", read_string(field, out.name));
+    if (key == "ports") return within("ports", read_host_ports(field, ports));
     if (key == "resources") {
       return within("resources",
                     for_each_field(field, [&](std::string_view k2, dom::element list) -> R {
@@ -428,30 +682,30 @@ R read_container(dom::element value, Container& out) {
     }
     return {};
   });
+  if (!init || out.restart_always) {
+    host_ports.insert(host_ports.end(), std::make_move_iterator(ports.begin()),
+                      std::make_move_iterator(ports.end()));
+  }
+  return result;
 }
 
-R read_containers(dom::element value, std::vector<Container>& out) {
+R read_containers(dom::element value, std::vector<Container>& out,
+                  std::vector<HostPort>& host_ports, bool init) {
   reserve_for(value, out);
   return for_each_element(value, [&](size_t i, dom::element element) -> R {
-    return within_index("", i, read_container(element, out.emplace_back()));
+    return within_index("", i, read_container(element, out.emplace_back(), host_ports, init));
   });
-}
-
-// Resource requests that cannot be read (a quantity that overflows, a list that is not a list)
-// do not make the pod vanish: it is kept with a problem, so the scheduler can say why it will
-// never place it, and the fields after it (schedulerName, nodeName) are still read.
-R tolerate(Pod& pod, R result) {
-  if (!result) pod.problems.push_back("spec." + describe(result.error()));
-  return {};
 }
 
 R read_pod_spec(dom::element value, Pod& pod) {
   return for_each_field(value, [&](std::string_view key, dom::element field) -> R {
     if (key == "containers") {
-      return tolerate(pod, within("containers", read_containers(field, pod.containers)));
+      return tolerate(
+          pod, within("containers", read_containers(field, pod.containers, pod.host_ports, false)));
     }
     if (key == "initContainers") {
-      return tolerate(pod, within("initContainers", read_containers(field, pod.init_containers)));
+      return tolerate(pod, within("initContainers", read_containers(field, pod.init_containers,
+                                                                    pod.host_ports, true)));
     }
     if (key == "schedulerName")
       return within("schedulerName", read_string(field, pod.scheduler_name));
@@ -469,8 +723,23 @@ R read_pod_spec(dom::element value, Pod& pod) {
     }
     if (key == "nodeSelector")
       return within("nodeSelector", read_string_map(field, pod.node_selector));
-    if (key == "affinity")
-      return within("affinity", read_node_affinity(field, pod.required_node_affinity));
+    if (key == "affinity") return within("affinity", read_affinity(field, pod));
+    if (key == "topologySpreadConstraints") {
+      reserve_for(field, pod.topology_spread);
+      return tolerate(pod, within("topologySpreadConstraints",
+                                  for_each_element(field, [&](size_t i, dom::element element) -> R {
+                                    return within_index(
+                                        "", i,
+                                        read_topology_spread_constraint(
+                                            element, pod.topology_spread.emplace_back()));
+                                  })));
+    }
+    if (key == "volumes")
+      return tolerate(pod, within("volumes", read_volumes(field, pod.volume_claims)));
+    if (key == "schedulingGates") {
+      return tolerate(
+          pod, within("schedulingGates", read_scheduling_gates(field, pod.scheduling_gates)));
+    }
     if (key == "tolerations") {
       reserve_for(field, pod.tolerations);
       return within(
@@ -768,6 +1037,10 @@ struct Codec<Pod> {
     pod.namespace_ = out.meta.namespace_;
     pod.name = out.meta.name;
     pod.uid = out.meta.uid;
+    // Generic ephemeral volumes: the claim the controller creates is "<pod>-<volume>".
+    for (PodVolumeClaim& claim : pod.volume_claims) {
+      if (claim.ephemeral) claim.claim_name = pod.name + "-" + claim.claim_name;
+    }
     return r;
   }
 };
@@ -869,6 +1142,259 @@ struct Codec<Namespace> {
     MetaSink sink{&out.object.labels, nullptr, nullptr, nullptr};
     R r = for_each_field(object, [&](std::string_view key, dom::element field) -> R {
       if (key == "metadata") return within("metadata", read_meta(field, out.meta, sink));
+      return {};
+    });
+    out.object.name = out.meta.name;
+    return r;
+  }
+};
+
+// ---- Storage: PersistentVolume, PersistentVolumeClaim, StorageClass, CSINode ---------------
+
+R read_access_modes(dom::element value, AccessModes& out) {
+  return for_each_element(value, [&](size_t i, dom::element element) -> R {
+    std::string_view mode;
+    if (auto code = element.get_string().get(mode)) return within_index("", i, fail(code));
+    if (mode == "ReadWriteOnce") {
+      out |= static_cast<AccessModes>(AccessMode::kReadWriteOnce);
+    } else if (mode == "ReadOnlyMany") {
+      out |= static_cast<AccessModes>(AccessMode::kReadOnlyMany);
+    } else if (mode == "ReadWriteMany") {
+      out |= static_cast<AccessModes>(AccessMode::kReadWriteMany);
+    } else if (mode == "ReadWriteOncePod") {
+      out |= static_cast<AccessModes>(AccessMode::kReadWriteOncePod);
+    } else {
+      return within_index("", i, fail(fmt::format("unknown access mode \"{}\"", mode)));
+    }
+    return {};
+  });
+}
+
+// A resource list of which only "storage" matters (PV capacity, PVC requests), in bytes.
+R read_storage_quantity(dom::element value, int64_t& bytes) {
+  return for_each_field(value, [&](std::string_view key, dom::element field) -> R {
+    if (!(key == "storage")) return {};
+    return within("storage", read_quantity(field, "storage", bytes));
+  });
+}
+
+R read_phase(dom::element value, std::string& phase) {
+  return for_each_field(value, [&](std::string_view key, dom::element field) -> R {
+    if (key == "phase") return within("phase", read_string(field, phase));
+    return {};
+  });
+}
+
+R read_persistent_volume_spec(dom::element value, PersistentVolume& pv) {
+  return for_each_field(value, [&](std::string_view key, dom::element field) -> R {
+    if (key == "storageClassName") {
+      return within("storageClassName", read_string(field, pv.storage_class));
+    }
+    if (key == "capacity")
+      return within("capacity", read_storage_quantity(field, pv.capacity_bytes));
+    if (key == "accessModes")
+      return within("accessModes", read_access_modes(field, pv.access_modes));
+    if (key == "nodeAffinity") {
+      return within("nodeAffinity",
+                    for_each_field(field, [&](std::string_view k2, dom::element v) -> R {
+                      if (k2 == "required")
+                        return within("required", read_node_selector(v, pv.node_affinity));
+                      return {};
+                    }));
+    }
+    if (key == "claimRef") {
+      return within("claimRef",
+                    for_each_field(field, [&](std::string_view k2, dom::element v) -> R {
+                      if (k2 == "namespace")
+                        return within("namespace", read_string(v, pv.claim_namespace));
+                      if (k2 == "name") return within("name", read_string(v, pv.claim_name));
+                      if (k2 == "uid") return within("uid", read_string(v, pv.claim_uid));
+                      return {};
+                    }));
+    }
+    if (key == "csi") {
+      return within("csi", for_each_field(field, [&](std::string_view k2, dom::element v) -> R {
+                      if (k2 == "driver") return within("driver", read_string(v, pv.csi_driver));
+                      return {};
+                    }));
+    }
+    return {};
+  });
+}
+
+R read_persistent_volume_claim_spec(dom::element value, PersistentVolumeClaim& pvc) {
+  return for_each_field(value, [&](std::string_view key, dom::element field) -> R {
+    if (key == "storageClassName") {
+      // Absent or null: the default class; "": no class (only volumes without one).
+      if (is_null(field)) return {};
+      return within("storageClassName", read_string(field, pvc.storage_class.emplace()));
+    }
+    if (key == "volumeName") return within("volumeName", read_string(field, pvc.volume_name));
+    if (key == "accessModes")
+      return within("accessModes", read_access_modes(field, pvc.access_modes));
+    if (key == "resources") {
+      return within("resources",
+                    for_each_field(field, [&](std::string_view k2, dom::element v) -> R {
+                      if (k2 == "requests")
+                        return within("requests", read_storage_quantity(v, pvc.request_bytes));
+                      return {};
+                    }));
+    }
+    if (key == "selector") return within("selector", read_optional_selector(field, pvc.selector));
+    return {};
+  });
+}
+
+// metadata.ownerReferences: the controller's kind and uid.
+R read_controller_owner(dom::element metadata, std::string& kind, std::string& uid) {
+  return for_each_field(metadata, [&](std::string_view key, dom::element field) -> R {
+    if (!(key == "ownerReferences")) return {};
+    return within("ownerReferences",
+                  for_each_element(field, [&](size_t i, dom::element element) -> R {
+                    bool controller = false;
+                    std::string owner_kind;
+                    std::string owner_uid;
+                    R r = for_each_field(element, [&](std::string_view k2, dom::element v) -> R {
+                      if (k2 == "controller") return within("controller", read_bool(v, controller));
+                      if (k2 == "kind") return within("kind", read_string(v, owner_kind));
+                      if (k2 == "uid") return within("uid", read_string(v, owner_uid));
+                      return {};
+                    });
+                    if (!r) return within_index("", i, std::move(r));
+                    if (controller) {
+                      kind = std::move(owner_kind);
+                      uid = std::move(owner_uid);
+                    }
+                    return {};
+                  }));
+  });
+}
+
+R read_allowed_topologies(dom::element value, std::vector<NodeSelectorTerm>& out) {
+  reserve_for(value, out);
+  return for_each_element(value, [&](size_t i, dom::element element) -> R {
+    NodeSelectorTerm& term = out.emplace_back();
+    return within_index(
+        "", i, for_each_field(element, [&](std::string_view key, dom::element field) -> R {
+          if (!(key == "matchLabelExpressions")) return {};
+          reserve_for(field, term.match_expressions);
+          return within(
+              "matchLabelExpressions", for_each_element(field, [&](size_t j, dom::element e) -> R {
+                NodeSelectorRequirement& requirement = term.match_expressions.emplace_back();
+                requirement.op = NodeSelectorRequirement::Operator::kIn;
+                return within_index(
+                    "", j, for_each_field(e, [&](std::string_view k2, dom::element v) -> R {
+                      if (k2 == "key") return within("key", read_string(v, requirement.key));
+                      if (k2 == "values")
+                        return within("values", read_string_list(v, requirement.values));
+                      return {};
+                    }));
+              }));
+        }));
+  });
+}
+
+R read_csi_node_spec(dom::element value, CsiNode& node) {
+  return for_each_field(value, [&](std::string_view key, dom::element field) -> R {
+    if (!(key == "drivers")) return {};
+    return within("drivers", for_each_element(field, [&](size_t i, dom::element element) -> R {
+                    std::string name;
+                    std::optional<int64_t> count;
+                    R r = for_each_field(element, [&](std::string_view k2, dom::element v) -> R {
+                      if (k2 == "name") return within("name", read_string(v, name));
+                      if (k2 == "allocatable") {
+                        return within(
+                            "allocatable",
+                            for_each_field(v, [&](std::string_view k3, dom::element c) -> R {
+                              if (!(k3 == "count") || is_null(c)) return {};
+                              int64_t n = 0;
+                              R rr = read_int64(c, n);
+                              if (rr) count = n;
+                              return within("count", std::move(rr));
+                            }));
+                      }
+                      return {};
+                    });
+                    if (r && name.empty()) r = within("name", fail("required"));
+                    if (!r) return within_index("", i, std::move(r));
+                    // No allocatable count: the driver sets no limit.
+                    if (count) node.attach_limits.insert_or_assign(std::move(name), *count);
+                    return {};
+                  }));
+  });
+}
+
+template <>
+struct Codec<PersistentVolume> {
+  static R decode(dom::object object, Decoded<PersistentVolume>& out) {
+    PersistentVolume& pv = out.object;
+    MetaSink sink{&pv.labels, nullptr, nullptr, &pv.deleting};
+    R r = for_each_field(object, [&](std::string_view key, dom::element field) -> R {
+      if (key == "metadata") return within("metadata", read_meta(field, out.meta, sink));
+      if (key == "spec") return within("spec", read_persistent_volume_spec(field, pv));
+      if (key == "status") return within("status", read_phase(field, pv.phase));
+      return {};
+    });
+    pv.name = out.meta.name;
+    return r;
+  }
+};
+
+template <>
+struct Codec<PersistentVolumeClaim> {
+  static R decode(dom::object object, Decoded<PersistentVolumeClaim>& out) {
+    PersistentVolumeClaim& pvc = out.object;
+    MetaSink sink{nullptr, &pvc.annotations, nullptr, &pvc.deleting};
+    R r = for_each_field(object, [&](std::string_view key, dom::element field) -> R {
+      if (key == "metadata") {
+        if (R meta = read_meta(field, out.meta, sink); !meta)
+          return within("metadata", std::move(meta));
+        return within("metadata", read_controller_owner(field, pvc.owner_kind, pvc.owner_uid));
+      }
+      if (key == "spec") return within("spec", read_persistent_volume_claim_spec(field, pvc));
+      if (key == "status") return within("status", read_phase(field, pvc.phase));
+      return {};
+    });
+    pvc.namespace_ = out.meta.namespace_;
+    pvc.name = out.meta.name;
+    pvc.uid = out.meta.uid;
+    return r;
+  }
+};
+
+template <>
+struct Codec<StorageClass> {
+  static R decode(dom::object object, Decoded<StorageClass>& out) {
+    StorageClass& sc = out.object;
+    Labels annotations;
+    MetaSink sink{nullptr, &annotations, nullptr, nullptr};
+    R r = for_each_field(object, [&](std::string_view key, dom::element field) -> R {
+      if (key == "metadata") return within("metadata", read_meta(field, out.meta, sink));
+      if (key == "provisioner") return within("provisioner", read_string(field, sc.provisioner));
+      if (key == "volumeBindingMode") {
+        std::string mode;
+        R rr = read_string(field, mode);
+        sc.wait_for_first_consumer = mode == "WaitForFirstConsumer";
+        return within("volumeBindingMode", std::move(rr));
+      }
+      if (key == "allowedTopologies") {
+        return within("allowedTopologies", read_allowed_topologies(field, sc.allowed_topologies));
+      }
+      return {};
+    });
+    sc.name = out.meta.name;
+    const auto it = annotations.find("storageclass.kubernetes.io/is-default-class");
+    sc.is_default = it != annotations.end() && it->second == "true";
+    return r;
+  }
+};
+
+template <>
+struct Codec<CsiNode> {
+  static R decode(dom::object object, Decoded<CsiNode>& out) {
+    R r = for_each_field(object, [&](std::string_view key, dom::element field) -> R {
+      if (key == "metadata") return within("metadata", read_meta(field, out.meta, {}));
+      if (key == "spec") return within("spec", read_csi_node_spec(field, out.object));
       return {};
     });
     out.object.name = out.meta.name;
@@ -1331,6 +1857,20 @@ tl::expected<Decoded<PriorityClass>, std::string> decode_priority_class(std::str
 tl::expected<Decoded<Namespace>, std::string> decode_namespace(std::string_view json) {
   return decode_document<Namespace>(json);
 }
+tl::expected<Decoded<PersistentVolume>, std::string> decode_persistent_volume(
+    std::string_view json) {
+  return decode_document<PersistentVolume>(json);
+}
+tl::expected<Decoded<PersistentVolumeClaim>, std::string> decode_persistent_volume_claim(
+    std::string_view json) {
+  return decode_document<PersistentVolumeClaim>(json);
+}
+tl::expected<Decoded<StorageClass>, std::string> decode_storage_class(std::string_view json) {
+  return decode_document<StorageClass>(json);
+}
+tl::expected<Decoded<CsiNode>, std::string> decode_csi_node(std::string_view json) {
+  return decode_document<CsiNode>(json);
+}
 
 template <typename T>
 tl::expected<Decoded<T>, std::string> decode_object(std::string_view json) {
@@ -1376,6 +1916,10 @@ FAIRWAY_K8S_INSTANTIATE(PodGroup)
 FAIRWAY_K8S_INSTANTIATE(TopologySpec)
 FAIRWAY_K8S_INSTANTIATE(PriorityClass)
 FAIRWAY_K8S_INSTANTIATE(Namespace)
+FAIRWAY_K8S_INSTANTIATE(PersistentVolume)
+FAIRWAY_K8S_INSTANTIATE(PersistentVolumeClaim)
+FAIRWAY_K8S_INSTANTIATE(StorageClass)
+FAIRWAY_K8S_INSTANTIATE(CsiNode)
 #undef FAIRWAY_K8S_INSTANTIATE
 
 tl::expected<ApiStatus, std::string> decode_status(std::string_view json) {

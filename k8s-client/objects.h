@@ -40,9 +40,15 @@ tl::expected<Decoded<PodGroup>, std::string> decode_pod_group(std::string_view j
 tl::expected<Decoded<TopologySpec>, std::string> decode_topology(std::string_view json);
 tl::expected<Decoded<PriorityClass>, std::string> decode_priority_class(std::string_view json);
 tl::expected<Decoded<Namespace>, std::string> decode_namespace(std::string_view json);
+tl::expected<Decoded<PersistentVolume>, std::string> decode_persistent_volume(
+    std::string_view json);
+tl::expected<Decoded<PersistentVolumeClaim>, std::string> decode_persistent_volume_claim(
+    std::string_view json);
+tl::expected<Decoded<StorageClass>, std::string> decode_storage_class(std::string_view json);
+tl::expected<Decoded<CsiNode>, std::string> decode_csi_node(std::string_view json);
 
 // The built-in decoder for T (one of Pod, Node, QueueSpec, PodGroup, TopologySpec, PriorityClass,
-// Namespace):
+// Namespace, PersistentVolume, PersistentVolumeClaim, StorageClass, CsiNode):
 // decode_object<Pod> is decode_pod, and so on.
 template <typename T>
 tl::expected<Decoded<T>, std::string> decode_object(std::string_view json);

@@ -56,6 +56,10 @@ constexpr auto named_decoder() {
   if constexpr (std::is_same_v<T, TopologySpec>) return &decode_topology;
   if constexpr (std::is_same_v<T, PriorityClass>) return &decode_priority_class;
   if constexpr (std::is_same_v<T, Namespace>) return &decode_namespace;
+  if constexpr (std::is_same_v<T, PersistentVolume>) return &decode_persistent_volume;
+  if constexpr (std::is_same_v<T, PersistentVolumeClaim>) return &decode_persistent_volume_claim;
+  if constexpr (std::is_same_v<T, StorageClass>) return &decode_storage_class;
+  if constexpr (std::is_same_v<T, CsiNode>) return &decode_csi_node;
 }
 
 template <typename T>
@@ -304,5 +308,9 @@ template class Reflector<PodGroup>;
 template class Reflector<TopologySpec>;
 template class Reflector<PriorityClass>;
 template class Reflector<Namespace>;
+template class Reflector<PersistentVolume>;
+template class Reflector<PersistentVolumeClaim>;
+template class Reflector<StorageClass>;
+template class Reflector<CsiNode>;
 
 }  // namespace fairway::k8s

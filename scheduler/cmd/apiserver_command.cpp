@@ -23,8 +23,9 @@ namespace {
 constexpr const char* kApiserverUsage = R"(Usage: fairway apiserver [flags]
 
 Runs the embedded Kubernetes API server (the one `fairway sim` and the tests use) until SIGINT or
-SIGTERM: core/v1 pods, nodes, namespaces, configmaps, events, bindings, evictions; leases,
-priorityclasses, poddisruptionbudgets, CRDs and the fairway CRDs (queues, podgroups, topologies).
+SIGTERM: core/v1 pods, nodes, namespaces, configmaps, events, bindings, evictions,
+persistentvolumes, persistentvolumeclaims; storageclasses, csinodes; leases, priorityclasses,
+poddisruptionbudgets, CRDs and the fairway CRDs (queues, podgroups, topologies).
 kubectl works against it with the kubeconfig it writes.
 
 Flags:

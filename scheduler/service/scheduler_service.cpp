@@ -32,6 +32,11 @@ constexpr const char* kTopologiesPath = "/apis/scheduling.fairway.dev/v1alpha1/t
 constexpr const char* kPriorityClassesPath = "/apis/scheduling.k8s.io/v1/priorityclasses";
 // Namespaces' labels decide which queues their pods may use (Queue.spec.namespaceSelector).
 constexpr const char* kNamespacesPath = "/api/v1/namespaces";
+// Storage, for the volume checks (scheduler/state/volume_binding.h).
+constexpr const char* kPersistentVolumesPath = "/api/v1/persistentvolumes";
+constexpr const char* kPersistentVolumeClaimsPath = "/api/v1/persistentvolumeclaims";
+constexpr const char* kStorageClassesPath = "/apis/storage.k8s.io/v1/storageclasses";
+constexpr const char* kCsiNodesPath = "/apis/storage.k8s.io/v1/csinodes";
 
 template <typename T>
 std::unique_ptr<k8s::Reflector<T>> make_reflector(
@@ -228,8 +233,41 @@ int SchedulerService::run(std::stop_token stop) {
                                   else
                                     s.upsert_namespace(std::move(ns));
                                 });
+  auto volumes = make_reflector<PersistentVolume>(
+      client, "persistentvolumes", kPersistentVolumesPath, &k8s::decode_persistent_volume, inbox,
+      [](ClusterState& s, k8s::EventType type, PersistentVolume&& volume) {
+        if (type == k8s::EventType::kDeleted)
+          s.remove_persistent_volume(volume.name);
+        else
+          s.upsert_persistent_volume(std::move(volume));
+      });
+  auto claims = make_reflector<PersistentVolumeClaim>(
+      client, "persistentvolumeclaims", kPersistentVolumeClaimsPath,
+      &k8s::decode_persistent_volume_claim, inbox,
+      [](ClusterState& s, k8s::EventType type, PersistentVolumeClaim&& claim) {
+        if (type == k8s::EventType::kDeleted)
+          s.remove_persistent_volume_claim(claim.key());
+        else
+          s.upsert_persistent_volume_claim(std::move(claim));
+      });
+  auto storage_classes = make_reflector<StorageClass>(
+      client, "storageclasses", kStorageClassesPath, &k8s::decode_storage_class, inbox,
+      [](ClusterState& s, k8s::EventType type, StorageClass&& storage_class) {
+        if (type == k8s::EventType::kDeleted)
+          s.remove_storage_class(storage_class.name);
+        else
+          s.upsert_storage_class(std::move(storage_class));
+      });
+  auto csi_nodes =
+      make_reflector<CsiNode>(client, "csinodes", kCsiNodesPath, &k8s::decode_csi_node, inbox,
+                              [](ClusterState& s, k8s::EventType type, CsiNode&& csi_node) {
+                                if (type == k8s::EventType::kDeleted)
+                                  s.remove_csi_node(csi_node.name);
+                                else
+                                  s.upsert_csi_node(std::move(csi_node));
+                              });
   add_informer_sources(metrics_, *pods, *nodes, *queues, *groups, *topologies, *priorities,
-                       *namespaces);
+                       *namespaces, *volumes, *claims, *storage_classes, *csi_nodes);
 
   std::vector<std::jthread> threads;
   auto start = [&threads](auto& reflector) {
@@ -242,9 +280,15 @@ int SchedulerService::run(std::stop_token stop) {
   start(topologies);
   start(priorities);
   start(namespaces);
+  start(volumes);
+  start(claims);
+  start(storage_classes);
+  start(csi_nodes);
   auto all_synced = [&] {
     return pods->synced() && nodes->synced() && queues->synced() && groups->synced() &&
-           topologies->synced() && priorities->synced() && namespaces->synced();
+           topologies->synced() && priorities->synced() && namespaces->synced() &&
+           volumes->synced() && claims->synced() && storage_classes->synced() &&
+           csi_nodes->synced();
   };
 
   std::atomic<bool> leader{!options_.leader_elect};

@@ -2,7 +2,8 @@
 // `fairway scheduler`: informers → cluster state → cycles → actuator.
 //
 // Threads: one reflector per watched resource (pods, nodes, queues, podgroups, topologies,
-// priorityclasses) posting decoded changes to the Inbox; the loop thread (the caller of run())
+// priorityclasses, namespaces, persistentvolumes, persistentvolumeclaims, storageclasses,
+// csinodes) posting decoded changes to the Inbox; the loop thread (the caller of run())
 // that alone owns the ClusterState, applies changes, and runs a cycle when something changed,
 // at most once per schedule_period (events coalesce) and only once every informer has synced;
 // bind and status workers in the Actuator; the leader elector when enabled. A standby replica

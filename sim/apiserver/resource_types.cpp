@@ -70,6 +70,20 @@ std::vector<ResourceType> builtin_resource_types() {
   out.push_back(nodes);
 
   out.push_back(make("", "v1", "configmaps", "configmap", "ConfigMap", true, {"cm"}));
+
+  // Storage, for the volume checks: plain stored objects (no PV controller; a scenario writes
+  // the phase it wants). Create keeps the status it is given.
+  ResourceType pvs =
+      make("", "v1", "persistentvolumes", "persistentvolume", "PersistentVolume", false, {"pv"});
+  pvs.status_subresource = true;
+  pvs.subresources = {status_sub(pvs)};
+  out.push_back(pvs);
+  ResourceType pvcs = make("", "v1", "persistentvolumeclaims", "persistentvolumeclaim",
+                           "PersistentVolumeClaim", true, {"pvc"});
+  pvcs.status_subresource = true;
+  pvcs.subresources = {status_sub(pvcs)};
+  out.push_back(pvcs);
+
   out.push_back(make("", "v1", "events", "event", "Event", true, {"ev"}, Special::kEvent));
 
   ResourceType bindings = make("", "v1", "bindings", "binding", "Binding", true, {});
@@ -81,6 +95,10 @@ std::vector<ResourceType> builtin_resource_types() {
                      "mutatingwebhookconfiguration", "MutatingWebhookConfiguration", false, {}));
   out.push_back(make("scheduling.k8s.io", "v1", "priorityclasses", "priorityclass", "PriorityClass",
                      false, {"pc"}, Special::kPriorityClass));
+
+  out.push_back(make("storage.k8s.io", "v1", "storageclasses", "storageclass", "StorageClass",
+                     false, {"sc"}));
+  out.push_back(make("storage.k8s.io", "v1", "csinodes", "csinode", "CSINode", false, {}));
 
   ResourceType pdb = make("policy", "v1", "poddisruptionbudgets", "poddisruptionbudget",
                           "PodDisruptionBudget", true, {"pdb"}, Special::kPodDisruptionBudget);

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <optional>
+
 #include "sim/apiserver/json_util.h"
 
 namespace fairway::apiserver {
@@ -127,6 +129,94 @@ std::vector<Column> default_columns(const ResourceType& type) {
     default:
       break;
   }
+  // Storage kinds: kube-apiserver's columns (pkg/printers/internalversion), less
+  // VolumeAttributesClass.
+  const std::string key = type.key();
+  if (key == "/persistentvolumes") {
+    return {{"Name", "string", "name", name_desc, 0},
+            {"Capacity", "string", "",
+             "capacity is the description of the persistent volume's "
+             "resources and capacity.",
+             0},
+            {"Access Modes", "string", "",
+             "accessModes contains all ways the volume can be mounted.", 0},
+            {"Reclaim Policy", "string", "",
+             "persistentVolumeReclaimPolicy defines what happens "
+             "to a persistent volume when released from its claim.",
+             0},
+            {"Status", "string", "",
+             "phase indicates if a volume is available, bound to a claim, "
+             "or released by a claim.",
+             0},
+            {"Claim", "string", "",
+             "claimRef is part of a bi-directional binding between "
+             "PersistentVolume and PersistentVolumeClaim.",
+             0},
+            {"StorageClass", "string", "",
+             "storageClassName is the name of StorageClass to which "
+             "this persistent volume belongs.",
+             0},
+            {"Reason", "string", "",
+             "reason is a brief CamelCase string that describes any "
+             "failure.",
+             0},
+            {"Age", "string", "", age_desc, 0},
+            {"VolumeMode", "string", "",
+             "volumeMode defines if a volume is intended to be used "
+             "with a formatted filesystem or to remain in raw block state.",
+             1}};
+  }
+  if (key == "/persistentvolumeclaims") {
+    return {
+        {"Name", "string", "name", name_desc, 0},
+        {"Status", "string", "", "phase represents the current phase of PersistentVolumeClaim.", 0},
+        {"Volume", "string", "",
+         "volumeName is the binding reference to the PersistentVolume "
+         "backing this claim.",
+         0},
+        {"Capacity", "string", "",
+         "capacity represents the actual resources of the underlying "
+         "volume.",
+         0},
+        {"Access Modes", "string", "",
+         "accessModes contains the desired access modes the "
+         "volume should have.",
+         0},
+        {"StorageClass", "string", "",
+         "storageClassName is the name of the StorageClass "
+         "required by the claim.",
+         0},
+        {"Age", "string", "", age_desc, 0},
+        {"VolumeMode", "string", "",
+         "volumeMode defines what type of volume is required by "
+         "the claim.",
+         1}};
+  }
+  if (key == "storage.k8s.io/storageclasses") {
+    return {{"Name", "string", "name", name_desc, 0},
+            {"Provisioner", "string", "", "Indicates the type of the provisioner.", 0},
+            {"ReclaimPolicy", "string", "",
+             "Dynamically provisioned PersistentVolumes of this "
+             "storage class are created with this reclaimPolicy.",
+             0},
+            {"VolumeBindingMode", "string", "",
+             "VolumeBindingMode indicates how "
+             "PersistentVolumeClaims should be bound.",
+             0},
+            {"AllowVolumeExpansion", "string", "",
+             "AllowVolumeExpansion shows whether the storage "
+             "class allow volume expand.",
+             0},
+            {"Age", "string", "", age_desc, 0}};
+  }
+  if (key == "storage.k8s.io/csinodes") {
+    return {{"Name", "string", "name", name_desc, 0},
+            {"Drivers", "integer", "",
+             "Drivers indicates the number of CSI drivers registered on "
+             "the node",
+             0},
+            {"Age", "string", "", age_desc, 0}};
+  }
   if (!type.columns.empty()) {
     std::vector<Column> out = {{"Name", "string", "name", name_desc, 0}};
     for (const PrinterColumn& c : type.columns) {
@@ -192,6 +282,82 @@ json event_cells(const json& ev, std::chrono::system_clock::time_point now) {
       str(ev, "type"), str(ev, "reason"), kind + "/" + str(io, "name"), str(ev, "message")};
 }
 
+// "RWO,ROX,RWX,RWOP", as kubectl abbreviates access modes.
+std::string access_modes(const json& modes) {
+  std::string out;
+  for (const auto& m : modes) {
+    const std::string mode = m.is_string() ? m.get<std::string>() : "";
+    std::string abbreviation = mode;
+    if (mode == "ReadWriteOnce") abbreviation = "RWO";
+    if (mode == "ReadOnlyMany") abbreviation = "ROX";
+    if (mode == "ReadWriteMany") abbreviation = "RWX";
+    if (mode == "ReadWriteOncePod") abbreviation = "RWOP";
+    out += (out.empty() ? "" : ",") + abbreviation;
+  }
+  return out;
+}
+
+std::string or_default(const json& object, const char* field, const char* fallback) {
+  const std::string value = str(object, field);
+  return value.empty() ? fallback : value;
+}
+
+// The storage kinds' rows; nullopt for every other kind.
+std::optional<json> storage_cells(const ResourceType& type, const json& obj,
+                                  std::chrono::system_clock::time_point now) {
+  const json& md = member(obj, "metadata");
+  const std::string name = str(md, "name");
+  const json& spec = member(obj, "spec");
+  const json& status = member(obj, "status");
+  const bool deleting = md.contains("deletionTimestamp") && !md["deletionTimestamp"].is_null();
+  const std::string key = type.key();
+  if (key == "/persistentvolumes") {
+    const json& ref = member(spec, "claimRef");
+    const std::string claim =
+        ref.is_object() ? str(ref, "namespace") + "/" + str(ref, "name") : std::string();
+    return json{name,
+                str(member(spec, "capacity"), "storage"),
+                access_modes(member(spec, "accessModes")),
+                or_default(spec, "persistentVolumeReclaimPolicy", "Retain"),
+                deleting ? std::string("Terminating") : str(status, "phase"),
+                claim,
+                str(spec, "storageClassName"),
+                str(status, "reason"),
+                age(obj, now),
+                or_default(spec, "volumeMode", "Filesystem")};
+  }
+  if (key == "/persistentvolumeclaims") {
+    const bool bound = !str(spec, "volumeName").empty();
+    std::string storage_class = str(spec, "storageClassName");
+    if (storage_class.empty()) {
+      storage_class = str(member(md, "annotations"), "volume.beta.kubernetes.io/storage-class");
+    }
+    return json{name,
+                deleting ? std::string("Terminating") : str(status, "phase"),
+                str(spec, "volumeName"),
+                bound ? str(member(status, "capacity"), "storage") : std::string(),
+                bound ? access_modes(member(status, "accessModes")) : std::string(),
+                storage_class,
+                age(obj, now),
+                or_default(spec, "volumeMode", "Filesystem")};
+  }
+  if (key == "storage.k8s.io/storageclasses") {
+    const bool is_default =
+        str(member(md, "annotations"), "storageclass.kubernetes.io/is-default-class") == "true";
+    return json{is_default ? name + " (default)" : name,
+                str(obj, "provisioner"),
+                or_default(obj, "reclaimPolicy", "Delete"),
+                or_default(obj, "volumeBindingMode", "Immediate"),
+                member(obj, "allowVolumeExpansion") == true ? "true" : "false",
+                age(obj, now)};
+  }
+  if (key == "storage.k8s.io/csinodes") {
+    const json& drivers = member(spec, "drivers");
+    return json{name, drivers.is_array() ? drivers.size() : 0, age(obj, now)};
+  }
+  return std::nullopt;
+}
+
 json cells_for(const ResourceType& type, const std::vector<Column>& columns, const json& obj,
                std::chrono::system_clock::time_point now) {
   const std::string name = str(member(obj, "metadata"), "name");
@@ -219,6 +385,7 @@ json cells_for(const ResourceType& type, const std::vector<Column>& columns, con
     default:
       break;
   }
+  if (auto cells = storage_cells(type, obj, now)) return std::move(*cells);
   if (type.columns.empty()) return {name, age(obj, now)};
   json cells = json::array({name});
   for (size_t i = 1; i < columns.size(); ++i) {

@@ -1,5 +1,6 @@
 // libFuzzer target: decoding Kubernetes JSON (pods, nodes, Queues, PodGroups, Topologies,
-// PriorityClasses, Namespaces; single objects, LIST bodies and watch events). Decoders promise
+// PriorityClasses, Namespaces, PersistentVolumes, PersistentVolumeClaims, StorageClasses,
+// CSINodes; single objects, LIST bodies and watch events). Decoders promise
 // never to throw and never to crash: a malformed object is an error value.
 #include <cstddef>
 #include <cstdint>
@@ -25,7 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   // The first byte picks the kind, so one corpus serves all of them.
   const std::string_view json(reinterpret_cast<const char*>(data) + 1, size - 1);
-  switch (data[0] % 8) {
+  switch (data[0] % 12) {
     case 0:
       decode_all_forms<Pod>(json);
       break;
@@ -46,6 +47,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       break;
     case 6:
       decode_all_forms<Namespace>(json);
+      break;
+    case 8:
+      decode_all_forms<PersistentVolume>(json);
+      break;
+    case 9:
+      decode_all_forms<PersistentVolumeClaim>(json);
+      break;
+    case 10:
+      decode_all_forms<StorageClass>(json);
+      break;
+    case 11:
+      decode_all_forms<CsiNode>(json);
       break;
     default:
       (void)k8s::decode_status(json);

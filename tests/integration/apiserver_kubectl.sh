@@ -104,6 +104,70 @@ cat "$TMP/watch.out"
 expect 'ADDED +train-0' "$(cat "$TMP/watch.out")"
 expect 'DELETED +train-0' "$(cat "$TMP/watch.out")"
 
+echo "--- storage: pv, pvc, sc, csinode"
+expect '^persistentvolumes +pv +v1 +false +PersistentVolume' "$resources"
+expect '^persistentvolumeclaims +pvc +v1 +true +PersistentVolumeClaim' "$resources"
+expect '^storageclasses +sc +storage.k8s.io/v1 +false +StorageClass' "$resources"
+expect '^csinodes +storage.k8s.io/v1 +false +CSINode' "$resources"
+cat >"$TMP/storage.yaml" <<'STORAGE'
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: local
+  annotations: {storageclass.kubernetes.io/is-default-class: "true"}
+provisioner: kubernetes.io/no-provisioner
+volumeBindingMode: WaitForFirstConsumer
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata:
+  name: local-0
+  labels: {topology.kubernetes.io/zone: z1}
+spec:
+  capacity: {storage: 100Gi}
+  accessModes: [ReadWriteOnce]
+  storageClassName: local
+  local: {path: /mnt/disk0}
+  nodeAffinity:
+    required:
+      nodeSelectorTerms:
+      - matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [node-0]}]
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: data
+  namespace: team-a
+spec:
+  accessModes: [ReadWriteOnce]
+  storageClassName: local
+  resources:
+    requests: {storage: 10Gi}
+---
+apiVersion: storage.k8s.io/v1
+kind: CSINode
+metadata:
+  name: node-0
+spec:
+  drivers:
+  - {name: ebs.csi.aws.com, nodeID: i-0, allocatable: {count: 25}}
+STORAGE
+k apply -f "$TMP/storage.yaml"
+k patch pv local-0 --subresource=status --type merge -p '{"status":{"phase":"Available"}}' 2>/dev/null ||
+  k get pv local-0 >/dev/null  # kubectl < 1.24 has no --subresource
+storage=$(k get pv,pvc,sc -A)
+echo "$storage"
+expect 'persistentvolume/local-0 +100Gi +RWO +Retain +[A-Za-z]* +local ' "$storage"
+expect 'team-a +persistentvolumeclaim/data +' "$storage"
+expect 'storageclass.storage.k8s.io/local \(default\) +kubernetes.io/no-provisioner +Delete +WaitForFirstConsumer +false ' "$storage"
+expect '^node-0 +1 ' "$(k get csinodes --no-headers)"
+expect 'local-0' "$(k get pv -l topology.kubernetes.io/zone=z1 -o name)"
+expect 'persistentvolumeclaim/data unchanged' "$(k apply -f "$TMP/storage.yaml")"
+k patch pvc data -n team-a --type merge -p '{"spec":{"volumeName":"local-0"}}'
+expect '"volumeName": "local-0"' "$(k get pvc data -n team-a -o json)"
+k delete -f "$TMP/storage.yaml"
+expect 'No resources found' "$(k get pv 2>&1)"
+
 echo "--- errors are kube Status objects"
 expect 'NotFound' "$(k get pod nope -n team-a 2>&1 || true)"
 expect 'AlreadyExists' "$(k create namespace team-a 2>&1 || true)"

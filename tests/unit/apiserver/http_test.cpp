@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -224,6 +225,131 @@ TEST_F(HttpTest, QueueTableUsesPrinterColumns) {
   EXPECT_EQ(cells[1], "root");
   EXPECT_EQ(cells[2], "8");
   EXPECT_EQ(cells[3], "16");
+}
+
+TEST_F(HttpTest, StorageKindsAreServedWithDiscoveryStatusAndTables) {
+  auto server = start(false);
+  Client c(*server, server->token(), false);
+  // Discovery: core/v1 and storage.k8s.io/v1.
+  const json core = c.request("GET", "/api/v1").json_body();
+  std::map<std::string, json> resources;
+  for (const auto& r : core["resources"]) resources[r["name"]] = r;
+  ASSERT_TRUE(resources.contains("persistentvolumes"));
+  EXPECT_EQ(resources["persistentvolumes"]["namespaced"], false);
+  EXPECT_EQ(resources["persistentvolumes"]["shortNames"], json::array({"pv"}));
+  EXPECT_TRUE(resources.contains("persistentvolumes/status"));
+  ASSERT_TRUE(resources.contains("persistentvolumeclaims"));
+  EXPECT_EQ(resources["persistentvolumeclaims"]["namespaced"], true);
+  EXPECT_EQ(resources["persistentvolumeclaims"]["shortNames"], json::array({"pvc"}));
+  EXPECT_TRUE(resources.contains("persistentvolumeclaims/status"));
+  const json groups = c.request("GET", "/apis").json_body();
+  bool storage_group = false;
+  for (const auto& g : groups["groups"])
+    storage_group = storage_group || g["name"] == "storage.k8s.io";
+  EXPECT_TRUE(storage_group);
+  const json storage = c.request("GET", "/apis/storage.k8s.io/v1").json_body();
+  std::map<std::string, json> storage_resources;
+  for (const auto& r : storage["resources"]) storage_resources[r["name"]] = r;
+  ASSERT_TRUE(storage_resources.contains("storageclasses"));
+  EXPECT_EQ(storage_resources["storageclasses"]["shortNames"], json::array({"sc"}));
+  EXPECT_EQ(storage_resources["storageclasses"]["kind"], "StorageClass");
+  ASSERT_TRUE(storage_resources.contains("csinodes"));
+  EXPECT_EQ(storage_resources["csinodes"]["kind"], "CSINode");
+  EXPECT_EQ(storage_resources["csinodes"]["namespaced"], false);
+
+  // Create keeps the status it is given (there is no PV controller); the main resource keeps it.
+  ASSERT_EQ(c.request("POST", "/api/v1/persistentvolumes",
+                      R"({"apiVersion":"v1","kind":"PersistentVolume","metadata":{"name":"pv-1"},
+                          "spec":{"capacity":{"storage":"10Gi"},"accessModes":["ReadWriteOnce","ReadWriteOncePod"],
+                                  "storageClassName":"fast","hostPath":{"path":"/data"},
+                                  "claimRef":{"namespace":"default","name":"data"}},
+                          "status":{"phase":"Available"}})")
+                .status,
+            201);
+  ASSERT_EQ(
+      c.request("POST", "/api/v1/namespaces/default/persistentvolumeclaims",
+                R"({"apiVersion":"v1","kind":"PersistentVolumeClaim","metadata":{"name":"data"},
+                          "spec":{"accessModes":["ReadWriteOnce"],"storageClassName":"fast",
+                                  "resources":{"requests":{"storage":"1Gi"}}},
+                          "status":{"phase":"Pending"}})")
+          .status,
+      201);
+  ASSERT_EQ(c.request("POST", "/apis/storage.k8s.io/v1/storageclasses",
+                      R"({"apiVersion":"storage.k8s.io/v1","kind":"StorageClass",
+                          "metadata":{"name":"fast","annotations":{"storageclass.kubernetes.io/is-default-class":"true"}},
+                          "provisioner":"example.com/fast","volumeBindingMode":"WaitForFirstConsumer"})")
+                .status,
+            201);
+  ASSERT_EQ(
+      c.request("POST", "/apis/storage.k8s.io/v1/csinodes",
+                R"({"apiVersion":"storage.k8s.io/v1","kind":"CSINode","metadata":{"name":"node-1"},
+                          "spec":{"drivers":[{"name":"example.com/fast","nodeID":"node-1","allocatable":{"count":4}}]}})")
+          .status,
+      201);
+  EXPECT_EQ(c.request("GET", "/api/v1/persistentvolumes/pv-1").json_body()["status"]["phase"],
+            "Available");
+  // The status subresource binds the claim; a merge patch of the main resource leaves it.
+  EXPECT_EQ(
+      c.request(
+           "PATCH", "/api/v1/namespaces/default/persistentvolumeclaims/data/status",
+           R"({"status":{"phase":"Bound","capacity":{"storage":"10Gi"},"accessModes":["ReadWriteOnce"]}})",
+           "application/merge-patch+json")
+          .status,
+      200);
+  EXPECT_EQ(c.request("PATCH", "/api/v1/namespaces/default/persistentvolumeclaims/data",
+                      R"({"spec":{"volumeName":"pv-1"},"status":{"phase":"Lost"}})",
+                      "application/merge-patch+json")
+                .status,
+            200);
+  const json claim = c.request("GET", "/api/v1/persistentvolumeclaims").json_body();
+  ASSERT_EQ(claim["items"].size(), 1U);
+  EXPECT_EQ(claim["items"][0]["spec"]["volumeName"], "pv-1");
+  EXPECT_EQ(claim["items"][0]["status"]["phase"], "Bound");
+
+  const auto table = [&](const std::string& path) {
+    return c.request("GET", path, "", "", "application/json;as=Table;v=v1;g=meta.k8s.io")
+        .json_body();
+  };
+  const auto column_names = [](const json& t) {
+    std::vector<std::string> names;
+    for (const auto& col : t["columnDefinitions"]) names.push_back(col["name"]);
+    return names;
+  };
+  const json pvs = table("/api/v1/persistentvolumes");
+  EXPECT_EQ(column_names(pvs), (std::vector<std::string>{
+                                   "Name", "Capacity", "Access Modes", "Reclaim Policy", "Status",
+                                   "Claim", "StorageClass", "Reason", "Age", "VolumeMode"}));
+  const json& pv_cells = pvs["rows"][0]["cells"];
+  EXPECT_EQ(pv_cells[0], "pv-1");
+  EXPECT_EQ(pv_cells[1], "10Gi");
+  EXPECT_EQ(pv_cells[2], "RWO,RWOP");
+  EXPECT_EQ(pv_cells[3], "Retain");
+  EXPECT_EQ(pv_cells[4], "Available");
+  EXPECT_EQ(pv_cells[5], "default/data");
+  EXPECT_EQ(pv_cells[6], "fast");
+  const json pvcs = table("/api/v1/namespaces/default/persistentvolumeclaims");
+  EXPECT_EQ(column_names(pvcs),
+            (std::vector<std::string>{"Name", "Status", "Volume", "Capacity", "Access Modes",
+                                      "StorageClass", "Age", "VolumeMode"}));
+  const json& pvc_cells = pvcs["rows"][0]["cells"];
+  EXPECT_EQ(pvc_cells[0], "data");
+  EXPECT_EQ(pvc_cells[1], "Bound");
+  EXPECT_EQ(pvc_cells[2], "pv-1");
+  EXPECT_EQ(pvc_cells[3], "10Gi");
+  EXPECT_EQ(pvc_cells[4], "RWO");
+  EXPECT_EQ(pvc_cells[5], "fast");
+  const json sc_cells = table("/apis/storage.k8s.io/v1/storageclasses")["rows"][0]["cells"];
+  EXPECT_EQ(sc_cells[0], "fast (default)");
+  EXPECT_EQ(sc_cells[1], "example.com/fast");
+  EXPECT_EQ(sc_cells[2], "Delete");
+  EXPECT_EQ(sc_cells[3], "WaitForFirstConsumer");
+  EXPECT_EQ(sc_cells[4], "false");
+  const json csi_cells = table("/apis/storage.k8s.io/v1/csinodes")["rows"][0]["cells"];
+  EXPECT_EQ(csi_cells[0], "node-1");
+  EXPECT_EQ(csi_cells[1], 1);
+
+  EXPECT_EQ(c.request("DELETE", "/api/v1/persistentvolumes/pv-1").status, 200);
+  EXPECT_EQ(c.request("GET", "/api/v1/persistentvolumes/pv-1").status, 404);
 }
 
 TEST_F(HttpTest, WatchStreamsEventsBookmarksAndTimesOut) {

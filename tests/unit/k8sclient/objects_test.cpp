@@ -196,6 +196,200 @@ TEST(DecodePod, BadFieldsNeverThrow) {
   EXPECT_FALSE(decode_pod(R"({"metadata":{"name":"p")"));
 }
 
+// The scheduling constraints kube-scheduler honours besides node affinity and taints.
+// metadata comes after spec: the ephemeral claim is named once the whole pod is read.
+constexpr const char* kConstrainedPod = R"({
+  "spec": {
+    "affinity": {
+      "nodeAffinity": {
+        "preferredDuringSchedulingIgnoredDuringExecution": [
+          {"weight": 80, "preference": {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a"]}]}},
+          {"weight": 5, "preference": {"matchFields": [{"key": "metadata.name", "operator": "NotIn", "values": ["n1"]}]}}
+        ]
+      },
+      "podAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": [
+          {"labelSelector": {"matchLabels": {"app": "db"}, "matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["x", "y"]}]},
+           "namespaces": ["data", "cache"], "topologyKey": "kubernetes.io/hostname",
+           "matchLabelKeys": ["pod-template-hash"], "mismatchLabelKeys": ["tenant"]}
+        ],
+        "preferredDuringSchedulingIgnoredDuringExecution": [
+          {"weight": 30, "podAffinityTerm": {"labelSelector": {}, "namespaceSelector": {"matchLabels": {"team": "a"}}, "topologyKey": "zone"}}
+        ]
+      },
+      "podAntiAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": [
+          {"labelSelector": null, "topologyKey": "kubernetes.io/hostname"},
+          {"labelSelector": {"matchExpressions": [{"key": "app", "operator": "Exists"}]}, "namespaceSelector": {}, "topologyKey": "rack"}
+        ],
+        "preferredDuringSchedulingIgnoredDuringExecution": [
+          {"weight": 100, "podAffinityTerm": {"labelSelector": {"matchExpressions": [{"key": "canary", "operator": "DoesNotExist"}]}, "topologyKey": "zone"}}
+        ]
+      }
+    },
+    "topologySpreadConstraints": [
+      {"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule", "labelSelector": {"matchLabels": {"app": "web"}}},
+      {"maxSkew": 3, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway",
+       "minDomains": 2, "nodeAffinityPolicy": "Ignore", "nodeTaintsPolicy": "Honor", "matchLabelKeys": ["pod-template-hash"]}
+    ],
+    "containers": [
+      {"name": "web", "ports": [{"containerPort": 80, "hostPort": 8080},
+                                {"containerPort": 53, "hostPort": 53, "protocol": "UDP", "hostIP": "10.0.0.1"},
+                                {"containerPort": 9090}, {"containerPort": 9091, "hostPort": 0}]}
+    ],
+    "initContainers": [
+      {"name": "init", "ports": [{"containerPort": 71, "hostPort": 7171}]},
+      {"name": "sidecar", "ports": [{"containerPort": 70, "hostPort": 7070, "protocol": "SCTP"}], "restartPolicy": "Always"}
+    ],
+    "volumes": [
+      {"name": "config", "configMap": {"name": "cfg"}},
+      {"name": "data", "persistentVolumeClaim": {"claimName": "data-0", "readOnly": true}},
+      {"name": "scratch", "ephemeral": {"volumeClaimTemplate": {"spec": {"accessModes": ["ReadWriteOnce"]}}}}
+    ],
+    "schedulingGates": [{"name": "example.com/quota"}, {"name": "example.com/ready"}]
+  },
+  "metadata": {"name": "web-0", "namespace": "web"}
+})";
+
+TEST(DecodePod, SchedulingConstraints) {
+  auto decoded = decode_pod(kConstrainedPod);
+  ASSERT_TRUE(decoded) << decoded.error();
+  const Pod& pod = decoded->object;
+  EXPECT_TRUE(pod.problems.empty()) << pod.problems.front();
+  EXPECT_EQ(pod.name, "web-0");
+
+  ASSERT_EQ(pod.preferred_node_affinity.size(), 2U);
+  EXPECT_EQ(pod.preferred_node_affinity[0].weight, 80);
+  ASSERT_EQ(pod.preferred_node_affinity[0].preference.match_expressions.size(), 1U);
+  EXPECT_EQ(pod.preferred_node_affinity[0].preference.match_expressions[0].key, "zone");
+  EXPECT_EQ(pod.preferred_node_affinity[1].weight, 5);
+  ASSERT_EQ(pod.preferred_node_affinity[1].preference.match_fields.size(), 1U);
+  EXPECT_EQ(pod.preferred_node_affinity[1].preference.match_fields[0].op,
+            NodeSelectorRequirement::Operator::kNotIn);
+  EXPECT_TRUE(pod.required_node_affinity.empty());
+
+  const PodAffinity& a = pod.affinity;
+  ASSERT_EQ(a.required_affinity.size(), 1U);
+  const PodAffinityTerm& term = a.required_affinity[0];
+  ASSERT_TRUE(term.label_selector);
+  EXPECT_EQ(describe_selector(*term.label_selector), "app=db,tier notin (x,y)");
+  EXPECT_THAT(term.namespaces, ElementsAre("data", "cache"));
+  EXPECT_FALSE(term.namespace_selector);
+  EXPECT_EQ(term.topology_key, "kubernetes.io/hostname");
+  EXPECT_THAT(term.match_label_keys, ElementsAre("pod-template-hash"));
+  EXPECT_THAT(term.mismatch_label_keys, ElementsAre("tenant"));
+  ASSERT_EQ(a.preferred_affinity.size(), 1U);
+  EXPECT_EQ(a.preferred_affinity[0].weight, 30);
+  // {} is a selector that matches every pod; a null one matches none.
+  ASSERT_TRUE(a.preferred_affinity[0].term.label_selector);
+  EXPECT_TRUE(a.preferred_affinity[0].term.label_selector->match_labels.empty());
+  EXPECT_TRUE(a.preferred_affinity[0].term.label_selector->match_expressions.empty());
+  ASSERT_TRUE(a.preferred_affinity[0].term.namespace_selector);
+  EXPECT_EQ(describe_selector(*a.preferred_affinity[0].term.namespace_selector), "team=a");
+  EXPECT_EQ(a.preferred_affinity[0].term.topology_key, "zone");
+  ASSERT_EQ(a.required_anti_affinity.size(), 2U);
+  EXPECT_FALSE(a.required_anti_affinity[0].label_selector);
+  EXPECT_FALSE(a.required_anti_affinity[0].namespace_selector);
+  ASSERT_TRUE(a.required_anti_affinity[1].label_selector);
+  ASSERT_EQ(a.required_anti_affinity[1].label_selector->match_expressions.size(), 1U);
+  EXPECT_EQ(a.required_anti_affinity[1].label_selector->match_expressions[0].op,
+            LabelSelectorRequirement::Operator::kExists);
+  ASSERT_TRUE(a.required_anti_affinity[1].namespace_selector);  // {}: every namespace
+  EXPECT_TRUE(a.required_anti_affinity[1].namespace_selector->match_labels.empty());
+  ASSERT_EQ(a.preferred_anti_affinity.size(), 1U);
+  EXPECT_EQ(a.preferred_anti_affinity[0].weight, 100);
+  EXPECT_EQ(a.preferred_anti_affinity[0].term.label_selector->match_expressions[0].op,
+            LabelSelectorRequirement::Operator::kDoesNotExist);
+
+  ASSERT_EQ(pod.topology_spread.size(), 2U);
+  const TopologySpreadConstraint& zone = pod.topology_spread[0];
+  EXPECT_EQ(zone.max_skew, 1);
+  EXPECT_EQ(zone.topology_key, "zone");
+  EXPECT_TRUE(zone.do_not_schedule);
+  ASSERT_TRUE(zone.label_selector);
+  EXPECT_EQ(describe_selector(*zone.label_selector), "app=web");
+  EXPECT_FALSE(zone.min_domains);
+  EXPECT_TRUE(zone.node_affinity_honor);  // the API server's defaults
+  EXPECT_FALSE(zone.node_taints_honor);
+  EXPECT_TRUE(zone.match_label_keys.empty());
+  const TopologySpreadConstraint& host = pod.topology_spread[1];
+  EXPECT_EQ(host.max_skew, 3);
+  EXPECT_FALSE(host.do_not_schedule);
+  EXPECT_FALSE(host.label_selector);  // absent: selects no pods
+  EXPECT_EQ(host.min_domains, 2);
+  EXPECT_FALSE(host.node_affinity_honor);
+  EXPECT_TRUE(host.node_taints_honor);
+  EXPECT_THAT(host.match_label_keys, ElementsAre("pod-template-hash"));
+
+  ASSERT_EQ(pod.host_ports.size(), 3U);
+  EXPECT_EQ(pod.host_ports[0].port, 8080);
+  EXPECT_EQ(pod.host_ports[0].protocol, "TCP");
+  EXPECT_EQ(pod.host_ports[0].host_ip, "");
+  EXPECT_EQ(pod.host_ports[1].port, 53);
+  EXPECT_EQ(pod.host_ports[1].protocol, "UDP");
+  EXPECT_EQ(pod.host_ports[1].host_ip, "10.0.0.1");
+  EXPECT_EQ(pod.host_ports[2].port, 7070);  // a sidecar's, not a plain init container's
+  EXPECT_EQ(pod.host_ports[2].protocol, "SCTP");
+
+  ASSERT_EQ(pod.volume_claims.size(), 2U);
+  EXPECT_EQ(pod.volume_claims[0].claim_name, "data-0");
+  EXPECT_FALSE(pod.volume_claims[0].ephemeral);
+  EXPECT_EQ(pod.volume_claims[1].claim_name, "web-0-scratch");
+  EXPECT_TRUE(pod.volume_claims[1].ephemeral);
+
+  EXPECT_THAT(pod.scheduling_gates, ElementsAre("example.com/quota", "example.com/ready"));
+}
+
+TEST(DecodePod, UnconstrainedPodHasNoConstraints) {
+  auto decoded = decode_pod(kPod);
+  ASSERT_TRUE(decoded) << decoded.error();
+  const Pod& pod = decoded->object;
+  EXPECT_TRUE(pod.affinity.empty());
+  ASSERT_EQ(pod.preferred_node_affinity.size(), 1U);  // kPod's empty preference
+  EXPECT_TRUE(pod.topology_spread.empty());
+  EXPECT_TRUE(pod.host_ports.empty());
+  EXPECT_TRUE(pod.volume_claims.empty());
+  EXPECT_TRUE(pod.scheduling_gates.empty());
+  EXPECT_TRUE(pod.problems.empty());
+}
+
+TEST(DecodePod, MalformedConstraintsAreProblemsNamingTheField) {
+  // The pod stays visible (the scheduler says why it never places it) and later fields are read.
+  const char* cases[][2] = {
+      {R"("affinity":{"podAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":[)"
+       R"({"labelSelector":{"matchExpressions":[{"key":"a","operator":"Near","values":["b"]}]},"topologyKey":"z"}]}})",
+       "spec.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution[0]."
+       "labelSelector.matchExpressions[0].operator: unknown operator \"Near\""},
+      {R"("affinity":{"podAntiAffinity":{"preferredDuringSchedulingIgnoredDuringExecution":[)"
+       R"({"weight":"heavy","podAffinityTerm":{}}]}})",
+       "spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].weight"},
+      {R"("affinity":{"nodeAffinity":{"preferredDuringSchedulingIgnoredDuringExecution":[)"
+       R"({"weight":1,"preference":{"matchExpressions":[{"key":"a","operator":"Within"}]}}]}})",
+       "spec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].preference."
+       "matchExpressions[0].operator"},
+      {R"("topologySpreadConstraints":[{"maxSkew":1,"topologyKey":"z","whenUnsatisfiable":"Sometimes"}])",
+       "spec.topologySpreadConstraints[0].whenUnsatisfiable"},
+      {R"("topologySpreadConstraints":[{},{"nodeTaintsPolicy":"Maybe"}])",
+       "spec.topologySpreadConstraints[1].nodeTaintsPolicy"},
+      {R"("topologySpreadConstraints":[{"labelSelector":{"matchExpressions":[{"key":"a","operator":"In"}]}}])",
+       "spec.topologySpreadConstraints[0].labelSelector.matchExpressions[0].values: required"},
+      {R"("containers":[{"name":"c","ports":[{"hostPort":"80"}]}])",
+       "spec.containers[0].ports[0].hostPort"},
+      {R"("volumes":[{"name":"v","persistentVolumeClaim":{}}])",
+       "spec.volumes[0].persistentVolumeClaim.claimName: required"},
+      {R"("schedulingGates":[{"name":""}])", "spec.schedulingGates[0].name: required"},
+  };
+  for (const auto& [fields, message] : cases) {
+    const std::string json = std::string(R"({"metadata":{"name":"p","namespace":"d"},"spec":{)") +
+                             fields + R"(,"schedulerName":"fairway"}})";
+    auto decoded = decode_pod(json);
+    ASSERT_TRUE(decoded) << json << ": " << decoded.error();
+    EXPECT_EQ(decoded->object.scheduler_name, "fairway") << json;
+    ASSERT_EQ(decoded->object.problems.size(), 1U) << json;
+    EXPECT_THAT(decoded->object.problems[0], HasSubstr(message)) << json;
+  }
+}
+
 TEST(DecodeNode, TaintsAllocatableReadiness) {
   auto decoded = decode_node(R"({
     "apiVersion": "v1", "kind": "Node",
@@ -378,6 +572,178 @@ TEST(DecodePriorityClass, Fields) {
   EXPECT_EQ(decoded->object.value, 100000);
   EXPECT_TRUE(decoded->object.global_default);
   EXPECT_EQ(decoded->object.preemption_policy, "Never");
+}
+
+TEST(DecodePersistentVolume, Fields) {
+  auto decoded = decode_persistent_volume(R"({
+    "apiVersion": "v1", "kind": "PersistentVolume",
+    "metadata": {"name": "pv-1", "labels": {"topology.kubernetes.io/zone": "z1"}, "resourceVersion": "7",
+                 "deletionTimestamp": "2024-05-01T12:00:00Z"},
+    "spec": {"storageClassName": "fast", "capacity": {"storage": "10Gi"},
+             "accessModes": ["ReadWriteOnce", "ReadOnlyMany"],
+             "nodeAffinity": {"required": {"nodeSelectorTerms": [
+               {"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In", "values": ["n1"]}]}]}},
+             "claimRef": {"kind": "PersistentVolumeClaim", "namespace": "ml", "name": "data-0", "uid": "c-1"},
+             "csi": {"driver": "ebs.csi.aws.com", "volumeHandle": "vol-1"},
+             "persistentVolumeReclaimPolicy": "Delete"},
+    "status": {"phase": "Bound"}
+  })");
+  ASSERT_TRUE(decoded) << decoded.error();
+  EXPECT_EQ(decoded->meta.key(), "pv-1");
+  EXPECT_EQ(decoded->meta.resource_version, "7");
+  const PersistentVolume& pv = decoded->object;
+  EXPECT_EQ(pv.name, "pv-1");
+  EXPECT_THAT(pv.labels, ElementsAre(Pair("topology.kubernetes.io/zone", "z1")));
+  EXPECT_EQ(pv.storage_class, "fast");
+  EXPECT_EQ(pv.capacity_bytes, int64_t{10} << 30);
+  EXPECT_EQ(pv.access_modes, static_cast<AccessModes>(AccessMode::kReadWriteOnce) |
+                                 static_cast<AccessModes>(AccessMode::kReadOnlyMany));
+  ASSERT_EQ(pv.node_affinity.size(), 1U);
+  EXPECT_THAT(pv.node_affinity[0].match_expressions[0].values, ElementsAre("n1"));
+  EXPECT_EQ(pv.claim_namespace, "ml");
+  EXPECT_EQ(pv.claim_name, "data-0");
+  EXPECT_EQ(pv.claim_uid, "c-1");
+  EXPECT_EQ(pv.csi_driver, "ebs.csi.aws.com");
+  EXPECT_EQ(pv.phase, "Bound");
+  EXPECT_TRUE(pv.deleting);
+
+  auto bare =
+      decode_persistent_volume(R"({"metadata":{"name":"pv-2"},"spec":{"hostPath":{"path":"/x"}}})");
+  ASSERT_TRUE(bare) << bare.error();
+  EXPECT_EQ(bare->object.access_modes, 0);
+  EXPECT_TRUE(bare->object.node_affinity.empty());
+  EXPECT_EQ(bare->object.claim_name, "");
+  EXPECT_FALSE(bare->object.deleting);
+
+  auto bad = decode_persistent_volume(
+      R"({"metadata":{"name":"pv-3"},"spec":{"accessModes":["ReadWriteSometimes"]}})");
+  ASSERT_FALSE(bad);
+  EXPECT_THAT(bad.error(), HasSubstr("spec.accessModes[0]: unknown access mode"));
+}
+
+TEST(DecodePersistentVolumeClaim, Fields) {
+  auto decoded = decode_persistent_volume_claim(R"({
+    "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+    "metadata": {"name": "web-0-scratch", "namespace": "web", "uid": "c-2",
+                 "annotations": {"volume.kubernetes.io/selected-node": "n1"},
+                 "ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "web", "uid": "s-1"},
+                                     {"apiVersion": "v1", "kind": "Pod", "name": "web-0", "uid": "p-1", "controller": true}]},
+    "spec": {"storageClassName": "fast", "volumeName": "pv-1", "accessModes": ["ReadWriteOncePod"],
+             "resources": {"requests": {"storage": "1500Mi"}},
+             "selector": {"matchLabels": {"disk": "ssd"}}},
+    "status": {"phase": "Pending"}
+  })");
+  ASSERT_TRUE(decoded) << decoded.error();
+  const PersistentVolumeClaim& pvc = decoded->object;
+  EXPECT_EQ(pvc.key(), "web/web-0-scratch");
+  EXPECT_EQ(decoded->meta.key(), "web/web-0-scratch");
+  EXPECT_EQ(pvc.uid, "c-2");
+  EXPECT_EQ(pvc.annotations.at("volume.kubernetes.io/selected-node"), "n1");
+  EXPECT_EQ(pvc.owner_kind, "Pod");
+  EXPECT_EQ(pvc.owner_uid, "p-1");
+  EXPECT_EQ(pvc.storage_class, "fast");
+  EXPECT_EQ(pvc.volume_name, "pv-1");
+  EXPECT_EQ(pvc.access_modes, static_cast<AccessModes>(AccessMode::kReadWriteOncePod));
+  EXPECT_EQ(pvc.request_bytes, int64_t{1500} << 20);
+  ASSERT_TRUE(pvc.selector);
+  EXPECT_EQ(describe_selector(*pvc.selector), "disk=ssd");
+  EXPECT_EQ(pvc.phase, "Pending");
+  EXPECT_FALSE(pvc.deleting);
+
+  // storageClassName: absent or null is the default class, "" is no class.
+  auto absent = decode_persistent_volume_claim(
+      R"({"metadata":{"name":"a","namespace":"n","ownerReferences":[{"kind":"Job","uid":"j"}]},"spec":{}})");
+  ASSERT_TRUE(absent) << absent.error();
+  EXPECT_FALSE(absent->object.storage_class);
+  EXPECT_FALSE(absent->object.selector);
+  EXPECT_EQ(absent->object.owner_kind, "");  // not a controller reference
+  auto null_class = decode_persistent_volume_claim(
+      R"({"metadata":{"name":"a","namespace":"n"},"spec":{"storageClassName":null,"selector":null}})");
+  ASSERT_TRUE(null_class) << null_class.error();
+  EXPECT_FALSE(null_class->object.storage_class);
+  EXPECT_FALSE(null_class->object.selector);
+  auto empty_class = decode_persistent_volume_claim(
+      R"({"metadata":{"name":"a","namespace":"n"},"spec":{"storageClassName":""}})");
+  ASSERT_TRUE(empty_class) << empty_class.error();
+  ASSERT_TRUE(empty_class->object.storage_class);
+  EXPECT_EQ(*empty_class->object.storage_class, "");
+
+  auto bad = decode_persistent_volume_claim(
+      R"({"metadata":{"name":"a","namespace":"n"},"spec":{"resources":{"requests":{"storage":"lots"}}}})");
+  ASSERT_FALSE(bad);
+  EXPECT_THAT(bad.error(), HasSubstr("spec.resources.requests.storage: quantity \"lots\""));
+}
+
+TEST(DecodeStorageClass, Fields) {
+  auto decoded = decode_storage_class(R"({
+    "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+    "metadata": {"name": "fast", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+    "provisioner": "ebs.csi.aws.com", "volumeBindingMode": "WaitForFirstConsumer",
+    "reclaimPolicy": "Delete", "parameters": {"type": "gp3"},
+    "allowedTopologies": [{"matchLabelExpressions": [
+      {"key": "topology.kubernetes.io/zone", "values": ["z1", "z2"]},
+      {"key": "disk", "values": ["ssd"]}]}]
+  })");
+  ASSERT_TRUE(decoded) << decoded.error();
+  const StorageClass& sc = decoded->object;
+  EXPECT_EQ(sc.name, "fast");
+  EXPECT_EQ(sc.provisioner, "ebs.csi.aws.com");
+  EXPECT_TRUE(sc.wait_for_first_consumer);
+  EXPECT_TRUE(sc.is_default);
+  ASSERT_EQ(sc.allowed_topologies.size(), 1U);
+  const auto& requirements = sc.allowed_topologies[0].match_expressions;
+  ASSERT_EQ(requirements.size(), 2U);
+  EXPECT_EQ(requirements[0].key, "topology.kubernetes.io/zone");
+  EXPECT_EQ(requirements[0].op, NodeSelectorRequirement::Operator::kIn);
+  EXPECT_THAT(requirements[0].values, ElementsAre("z1", "z2"));
+  EXPECT_EQ(requirements[1].key, "disk");
+
+  auto immediate = decode_storage_class(
+      R"({"metadata":{"name":"slow","annotations":{"storageclass.kubernetes.io/is-default-class":"false"}},)"
+      R"("provisioner":"kubernetes.io/no-provisioner","volumeBindingMode":"Immediate"})");
+  ASSERT_TRUE(immediate) << immediate.error();
+  EXPECT_FALSE(immediate->object.wait_for_first_consumer);
+  EXPECT_FALSE(immediate->object.is_default);
+  EXPECT_TRUE(immediate->object.allowed_topologies.empty());
+}
+
+TEST(DecodeCsiNode, AttachLimits) {
+  auto decoded = decode_csi_node(R"({
+    "apiVersion": "storage.k8s.io/v1", "kind": "CSINode",
+    "metadata": {"name": "n1"},
+    "spec": {"drivers": [
+      {"name": "ebs.csi.aws.com", "nodeID": "i-1", "allocatable": {"count": 25}, "topologyKeys": ["zone"]},
+      {"name": "nfs.csi.k8s.io", "nodeID": "n1"},
+      {"name": "other.csi", "nodeID": "n1", "allocatable": {}}]}
+  })");
+  ASSERT_TRUE(decoded) << decoded.error();
+  EXPECT_EQ(decoded->object.name, "n1");
+  EXPECT_THAT(decoded->object.attach_limits, ElementsAre(Pair("ebs.csi.aws.com", 25)));
+  auto bad = decode_csi_node(
+      R"({"metadata":{"name":"n1"},"spec":{"drivers":[{"name":"d","allocatable":{"count":"many"}}]}})");
+  ASSERT_FALSE(bad);
+  EXPECT_THAT(bad.error(), HasSubstr("spec.drivers[0].allocatable.count"));
+}
+
+TEST(DecodeList, StorageKinds) {
+  auto pvs = decode_list<PersistentVolume>(
+      R"({"metadata":{"resourceVersion":"3"},"items":[{"metadata":{"name":"a"}},{"metadata":{"name":"b"}}]})");
+  ASSERT_TRUE(pvs) << pvs.error();
+  ASSERT_EQ(pvs->items.size(), 2U);
+  EXPECT_EQ(pvs->items[1].object.name, "b");
+  auto claims = decode_list<PersistentVolumeClaim>(
+      R"({"metadata":{"resourceVersion":"4"},"items":[{"metadata":{"name":"c","namespace":"n"}}]})");
+  ASSERT_TRUE(claims) << claims.error();
+  EXPECT_EQ(claims->items[0].meta.key(), "n/c");
+  auto event = decode_watch_event<StorageClass>(
+      R"({"type":"ADDED","object":{"metadata":{"name":"fast","resourceVersion":"9"},"provisioner":"p"}})");
+  ASSERT_TRUE(event) << event.error();
+  EXPECT_EQ(event->object.object.provisioner, "p");
+  auto deleted = decode_watch_event<CsiNode>(
+      R"({"type":"DELETED","object":{"metadata":{"name":"n1","resourceVersion":"10"},"spec":{"drivers":[]}}})");
+  ASSERT_TRUE(deleted) << deleted.error();
+  EXPECT_EQ(deleted->kind, WatchEventKind::kDeleted);
+  EXPECT_EQ(deleted->object.meta.name, "n1");
 }
 
 TEST(DecodeList, PagesAndBadItems) {
