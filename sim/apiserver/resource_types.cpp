@@ -106,22 +106,6 @@ std::vector<ResourceType> builtin_resource_types() {
   pdb.subresources = {status_sub(pdb)};
   out.push_back(pdb);
 
-  // Storage: what the volume checks read (scheduler/state/volume_binding.h) and the volume
-  // binder writes (claimRef, volumeName, selected-node).
-  ResourceType pv =
-      make("", "v1", "persistentvolumes", "persistentvolume", "PersistentVolume", false, {"pv"});
-  pv.status_subresource = true;
-  pv.subresources = {status_sub(pv)};
-  out.push_back(pv);
-  ResourceType pvc = make("", "v1", "persistentvolumeclaims", "persistentvolumeclaim",
-                          "PersistentVolumeClaim", true, {"pvc"});
-  pvc.status_subresource = true;
-  pvc.subresources = {status_sub(pvc)};
-  out.push_back(pvc);
-  out.push_back(make("storage.k8s.io", "v1", "storageclasses", "storageclass", "StorageClass",
-                     false, {"sc"}));
-  out.push_back(make("storage.k8s.io", "v1", "csinodes", "csinode", "CSINode", false, {}));
-
   ResourceType crd =
       make("apiextensions.k8s.io", "v1", "customresourcedefinitions", "customresourcedefinition",
            "CustomResourceDefinition", false, {"crd", "crds"}, Special::kCustomResourceDefinition);
