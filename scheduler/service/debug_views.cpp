@@ -60,11 +60,16 @@ nlohmann::json debug_queues(const metrics::ClusterSnapshot& snapshot) {
             {"pendingPods", snapshot.pending_pods}}}};
 }
 
-std::string node_class(const PodRecord& pod, const NodeRecord& node,
-                       const ResourceRegistry& registry) {
+// One node's result in the cycle's order (pod_constraints.h): node filters, host ports,
+// resources, then volumes, spread and inter-pod affinity.
+std::string node_class(const PodRecord& pod, const NodeRecord& node, NodeId id,
+                       const ResourceRegistry& registry, PodConstraints& constraints) {
   if (!node.present) return "node(s) not found";
+  if (const auto& failure = constraints.pod_failure()) return *failure;
   const NodeFilterResult filtered = filter_node(pod.pod, node.node);
   if (!filtered.fits()) return failure_reason(filtered);
+  const ConstraintCode code = constraints.filter(id);
+  if (code == ConstraintCode::kPorts) return constraints.reason(code);
   std::string shortages;
   for (size_t i = 0; i < registry.size(); ++i) {
     const auto r = static_cast<ResourceId>(i);
@@ -77,7 +82,8 @@ std::string node_class(const PodRecord& pod, const NodeRecord& node,
       shortages += r == kPods ? "Too many pods" : "Insufficient " + registry.name(r);
     }
   }
-  return shortages.empty() ? "fits" : shortages;
+  if (!shortages.empty()) return shortages;
+  return code == ConstraintCode::kFits ? "fits" : constraints.reason(code);
 }
 
 nlohmann::json debug_pod(const ClusterState& state, std::string_view pod_key,
@@ -131,10 +137,16 @@ nlohmann::json debug_pod(const ClusterState& state, std::string_view pod_key,
     }
   }
   int64_t total = 0;
-  for (const NodeRecord& node : state.nodes()) {
+  const TentativePods none(state);
+  const std::unordered_set<std::string> no_volumes;
+  SpreadNodeCache spread;
+  const ScoreWeights weights;
+  PodConstraints constraints(state, *state.pod_id(pod_key), none, no_volumes, spread, weights);
+  for (NodeId id = 0; id < state.nodes().size(); ++id) {
+    const NodeRecord& node = state.nodes()[id];
     if (!node.present) continue;
     ++total;
-    std::string result = node_class(*record, node, registry);
+    std::string result = node_class(*record, node, id, registry, constraints);
     if (auto h = held.find(node.node.name); h != held.end() && result == "fits") {
       const ResourceVector free = node.allocatable - node.used;
       if (!record->requests.fits_in(free - h->second))

@@ -30,11 +30,12 @@ nlohmann::json debug_pod(const ClusterState& state, std::string_view pod_key,
                          const std::string& last_message,
                          const std::vector<Nomination>* nominations = nullptr);
 
-// The node-class text that explains why `pod` may not run on `node` ("fits" when it may):
-// the first failing filter (kube-scheduler's words), else "Insufficient <resource>" for every
-// resource that is short, joined by ", ".
-std::string node_class(const PodRecord& pod, const NodeRecord& node,
-                       const ResourceRegistry& registry);
+// The node-class text that explains why `pod` may not run on `node` (`id`), "fits" when it may:
+// the first failing filter in the cycle's order (kube-scheduler's words), with every short
+// resource as "Insufficient <resource>" joined by ", ". `constraints`: the pod's inter-pod and
+// volume checks (pod_constraints.h) against what is placed now.
+std::string node_class(const PodRecord& pod, const NodeRecord& node, NodeId id,
+                       const ResourceRegistry& registry, PodConstraints& constraints);
 
 // A person's reading of debug_pod (what `fairway explain` prints).
 std::string render_pod_explanation(const nlohmann::json& answer);
