@@ -147,7 +147,7 @@ YAML
   >>"$WORK/sched.log" 2>&1 &
 SCHED_PID=$!
 
-node_of() { k get pod "$1" -o jsonpath='{.spec.nodeName}'; }
+node_of() { k get pod "$1" -o jsonpath='{.spec.nodeName}'; echo; }
 message_of() { k get pod "$1" -o jsonpath='{.status.conditions[?(@.type=="PodScheduled")].message}'; }
 # Waits until every named pod is bound, or has a PodScheduled message.
 settle() {
