@@ -99,6 +99,15 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
                      "how long a pod's PersistentVolumeClaims may take to be bound or "
                      "provisioned before the pod is bound (kube-scheduler's bindTimeoutSeconds)");
   flags.add_string("scoring", &scoring, "bin-pack or spread");
+  ScoreWeights& weights = options.cycle.score_weights;
+  flags.add_double("score-weight-node-affinity", &weights.node_affinity,
+                   "weight of preferred node affinity against resource packing");
+  flags.add_double("score-weight-pod-affinity", &weights.pod_affinity,
+                   "weight of preferred pod affinity and anti-affinity");
+  flags.add_double("score-weight-topology-spread", &weights.topology_spread,
+                   "weight of ScheduleAnyway topology spread constraints");
+  flags.add_double("score-weight-taint-toleration", &weights.taint_toleration,
+                   "weight of PreferNoSchedule taints");
   int non_preemptible_priority = options.preemption.planner.non_preemptible_priority;
   flags.add_duration(
       "preemption-period", &options.preemption.period,
@@ -158,6 +167,11 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
     options.cycle.strategy = ScoringStrategy::kSpread;
   else if (scoring != "bin-pack") {
     err << "fairway scheduler: --scoring must be bin-pack or spread\n";
+    return 2;
+  }
+  if (weights.node_affinity < 0 || weights.pod_affinity < 0 || weights.topology_spread < 0 ||
+      weights.taint_toleration < 0) {
+    err << "fairway scheduler: --score-weight-* must not be negative\n";
     return 2;
   }
   if (sharing == "spread")
