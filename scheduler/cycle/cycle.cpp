@@ -101,13 +101,7 @@ uint64_t placement_signature(const PodRecord& record) {
   return hash;
 }
 
-// Whether a failure to place the pod may turn into success later in the cycle (a pod it is
-// affine to gets placed, a spread domain catches up) or depends on more than its shape (volume
-// claims): such failures are not cached by shape.
-bool failure_may_change(const Pod& pod) {
-  return !pod.affinity.required_affinity.empty() || !pod.topology_spread.empty() ||
-         !pod.volume_claims.empty();
-}
+
 
 enum class QueueCheck { kOk, kOverFairShare, kOverLimit };
 
@@ -156,7 +150,6 @@ class CycleRunner {
       }
     }
     if (known && unknown) islands_matter_ = true;
-    labels_matter_ = !state.placed().affinity_groups().empty();
   }
 
   CycleResult run();
@@ -211,7 +204,10 @@ class CycleRunner {
   std::optional<double> fit_score(const PodRecord& pod, const ResourceVector& requests,
                                   NodeId node);
   std::string diagnose(const PodRecord& pod, const Scope& scope);
-  // The key under which a pod's failure is cached for the cycle; 0: not cached.
+  // The key under which a pod's failure is cached for the cycle; 0: not cached. Only failures
+  // that no inter-pod or volume check took part in are cached (last_diagnosis_constrained_):
+  // those hold for every pod of the same shape, whatever its labels and constraints, since
+  // capacity only shrinks during a cycle and constraints only remove nodes.
   uint64_t failure_shape(const PodRecord& record) const;
   // The inter-pod and volume checks of a pod against what is placed now (pod_constraints.h),
   // made again only when a placement changed since.
@@ -282,9 +278,8 @@ class CycleRunner {
   std::optional<PodConstraints> constraints_;
   PodId constraints_pod_ = 0;
   uint64_t constraints_version_ = 0;
-  // Existing pods' required anti-affinity can reject a pod by its labels: once any pod with
-  // affinity terms is placed, labels join the shape under which failures are cached.
-  bool labels_matter_ = false;
+  // Whether the last diagnosis counted a reason of the inter-pod or volume checks.
+  bool last_diagnosis_constrained_ = false;
   // Nodes where GPUs are nominated to a waiting job: fractional pods join no shared GPU there
   // (they may still open one on a GPU that is free and not held).
   std::unordered_set<NodeId> gpu_nominated_;
@@ -702,7 +697,8 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
         } else {
           failure = diagnose_shared(record, scope);
           ++result_.stats.diagnoses;
-          if (placed.empty() && scope.tree == nullptr && plain != 0) {
+          if (placed.empty() && scope.tree == nullptr && plain != 0 &&
+              !last_diagnosis_constrained_) {
             failed_shapes_.emplace(shape, failure);
           }
         }
@@ -714,19 +710,28 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
       charged += queue_charge(record.requests);
       continue;
     }
+    const uint64_t shape = scope.tree == nullptr ? failure_shape(record) : 0;
+    // A shape that found no node already fails again (capacity only shrinks), unless the job
+    // gets room back from a nomination: skip the search, which for a pod with inter-pod
+    // constraints means counting its selectors' pods.
+    if (shape != 0 && !held_.contains(job.key)) {
+      if (auto cached = failed_shapes_.find(shape); cached != failed_shapes_.end()) {
+        failure = cached->second;
+        stopped_at = i;
+        break;
+      }
+    }
     const auto node = choose_node(record, scope);
     if (!node) {
-      const uint64_t shape = failure_shape(record);
-      if (scope.tree != nullptr || shape == 0) {
-        failure = diagnose(record, scope);
-        ++result_.stats.diagnoses;
-      } else if (auto cached = failed_shapes_.find(shape); cached != failed_shapes_.end()) {
+      if (auto cached = failed_shapes_.find(shape); shape != 0 && cached != failed_shapes_.end()) {
         failure = cached->second;
       } else {
-        failure = diagnose(record, Scope{});
+        failure = diagnose(record, scope);
         ++result_.stats.diagnoses;
         // Cache only what was seen without tentative placements of this job on the ledger.
-        if (placed.empty()) failed_shapes_.emplace(shape, failure);
+        if (shape != 0 && placed.empty() && !last_diagnosis_constrained_) {
+          failed_shapes_.emplace(shape, failure);
+        }
       }
       stopped_at = i;
       break;
@@ -847,15 +852,9 @@ std::optional<double> CycleRunner::fit_score(const PodRecord& pod, const Resourc
 }
 
 uint64_t CycleRunner::failure_shape(const PodRecord& record) const {
-  if (failure_may_change(record.pod)) return 0;
-  uint64_t shape = placement_signature(record);
-  if (labels_matter_) {
-    shape ^= std::hash<std::string>{}(record.pod.namespace_) * 31;
-    for (const auto& [key, value] : record.pod.labels) {
-      shape = (shape ^ std::hash<std::string>{}(key)) * 1099511628211ULL;
-      shape = (shape ^ std::hash<std::string>{}(value)) * 1099511628211ULL;
-    }
-  }
+  // A pod with claims says its volume problem first: its message is its own.
+  if (!record.pod.volume_claims.empty()) return 0;
+  const uint64_t shape = placement_signature(record);
   return shape == 0 ? 1 : shape;
 }
 
@@ -969,6 +968,7 @@ std::string CycleRunner::count_reasons(const PodRecord& pod, const Scope& scope,
   int64_t total = 0;
   const auto& nodes = state_.nodes();
   PodConstraints& constraints = constraints_for(id_of(pod));
+  last_diagnosis_constrained_ = constraints.pod_failure().has_value();
   for (NodeId id = 0; id < nodes.size(); ++id) {
     const NodeRecord& record = nodes[id];
     if (!record.present) continue;
@@ -990,6 +990,7 @@ std::string CycleRunner::count_reasons(const PodRecord& pod, const Scope& scope,
     }
     if (!shortfalls(id, record, reasons) && code != ConstraintCode::kFits) {
       ++reasons[constraints.reason(code)];
+      last_diagnosis_constrained_ = true;
     }
   }
   // A check no node can pass (a missing claim...) is said once, as kube-scheduler's PreFilter.
@@ -1178,7 +1179,6 @@ void CycleRunner::take(Placed& placed) {
   }
   tentative_.add(placed.pod, placed.node);
   ++tentative_version_;
-  if (!record.pod.affinity.empty()) labels_matter_ = true;
   const int64_t gpus = whole_gpus(record.requests);
   const auto& graph = state_.nodes()[placed.node].gpu_graph;
   if (!placed.shared.empty()) {

@@ -11,7 +11,7 @@
 namespace fairway {
 namespace {
 
-const LabelSelector kEverything;
+const DomainCounts kNoCounts;
 
 bool matches_all(const std::vector<PodAffinityTerm>& terms, std::string_view owner_namespace,
                  const Pod& candidate, const Labels* namespace_labels) {
@@ -60,29 +60,64 @@ std::string node_constraints_key(const Pod& pod, const TopologySpreadConstraint&
 
 void TentativePods::add(PodId pod, NodeId node) {
   unindexed_.emplace_back(pod, node);
-  nodes_[pod] = node;
-  if (!state_.pods()[pod].pod.affinity.empty()) ++with_affinity_;
+  const Pod& added = state_.pods()[pod].pod;
+  if (!added.affinity.empty()) ++with_affinity_;
+  for (auto& [key, memo] : memo_) count(memo, added, node, +1);
+}
+
+void TentativePods::count(Memo& memo, const Pod& pod, NodeId node, int sign) const {
+  if (!memo.matches(pod, node)) return;
+  const Labels& labels = state_.nodes()[node].node.labels;
+  const auto value = labels.find(memo.topology_key);
+  if (value == labels.end()) return;
+  memo.counts.by_domain[value->second] += sign;
+  memo.counts.total += sign;
+}
+
+const DomainCounts& TentativePods::counts(const std::string& key, const LabelSelector& walk,
+                                          const std::string& topology_key, Matcher matches) {
+  auto [it, fresh] = memo_.try_emplace(key);
+  Memo& memo = it->second;
+  if (!fresh) return memo.counts;
+  memo.topology_key = topology_key;
+  memo.matches = std::move(matches);
+  const auto& pods = state_.pods();
+  state_.placed().for_each_candidate(walk, [&](PodId id) {
+    count(memo, pods[id].pod, pods[id].node, +1);
+  });
+  pods_.for_each_candidate(walk, [&](PodId id) { count(memo, pods[id].pod, indexed_.at(id), +1); });
+  for (const auto& [pod, node] : unindexed_) count(memo, pods[pod].pod, node, +1);
+  return memo.counts;
 }
 
 void TentativePods::remove(PodId pod) {
-  const auto it = nodes_.find(pod);
-  if (it == nodes_.end()) return;
   const Pod& removed = state_.pods()[pod].pod;
-  if (!removed.affinity.empty()) --with_affinity_;
-  auto waiting = std::find(unindexed_.begin(), unindexed_.end(), std::pair{pod, it->second});
-  if (waiting != unindexed_.end()) {
-    unindexed_.erase(waiting);
-  } else {
-    pods_.remove(pod, removed, it->second);
+  // Placements are undone newest first: the pod is usually at the back.
+  for (auto it = unindexed_.rbegin(); it != unindexed_.rend(); ++it) {
+    if (it->first != pod) continue;
+    for (auto& [key, memo] : memo_) count(memo, removed, it->second, -1);
+    unindexed_.erase(std::next(it).base());
+    if (!removed.affinity.empty()) --with_affinity_;
+    return;
   }
-  nodes_.erase(it);
+  if (auto it = indexed_.find(pod); it != indexed_.end()) {
+    for (auto& [key, memo] : memo_) count(memo, removed, it->second, -1);
+    pods_.remove(pod, removed, it->second);
+    indexed_.erase(it);
+    if (!removed.affinity.empty()) --with_affinity_;
+  }
 }
 
 const PlacedPods& TentativePods::pods() const {
-  for (const auto& [pod, node] : unindexed_) pods_.add(pod, state_.pods()[pod].pod, node);
+  for (const auto& [pod, node] : unindexed_) {
+    pods_.add(pod, state_.pods()[pod].pod, node);
+    indexed_[pod] = node;
+  }
   unindexed_.clear();
   return pods_;
 }
+
+NodeId TentativePods::node_of(PodId pod) const { return indexed_.at(pod); }
 
 // ------------------------------------------------------------------------ spread node cache
 
@@ -90,12 +125,13 @@ const PlacedPods& TentativePods::pods() const {
 // pod's constraints and passes the inclusion policies: the pod's node affinity and selector
 // (nodeAffinityPolicy Honor, the default) and its tolerations of NoSchedule/NoExecute taints
 // (nodeTaintsPolicy Honor; Ignore by default).
-const std::vector<uint8_t>& SpreadNodeCache::eligible(const ClusterState& state, const Pod& pod,
-                                                      const TopologySpreadConstraint& constraint) {
+const SpreadNodeCache::Nodes& SpreadNodeCache::eligible(const ClusterState& state, const Pod& pod,
+                                                        const TopologySpreadConstraint& constraint) {
   auto [it, fresh] = cache_.try_emplace(node_constraints_key(pod, constraint));
   if (!fresh) return it->second;
   const auto& nodes = state.nodes();
-  std::vector<uint8_t>& out = it->second;
+  std::vector<uint8_t>& out = it->second.counted;
+  std::unordered_set<std::string_view> domains;
   out.assign(nodes.size(), 0);
   for (NodeId id = 0; id < nodes.size(); ++id) {
     const NodeRecord& record = nodes[id];
@@ -107,14 +143,16 @@ const std::vector<uint8_t>& SpreadNodeCache::eligible(const ClusterState& state,
     if (constraint.node_affinity_honor && !filter_node_affinity(pod, record.node).fits()) continue;
     if (constraint.node_taints_honor && !filter_taint_toleration(pod, record.node).fits()) continue;
     out[id] = 1;
+    domains.insert(record.node.labels.find(constraint.topology_key)->second);
   }
-  return out;
+  it->second.domains.assign(domains.begin(), domains.end());
+  return it->second;
 }
 
 // --------------------------------------------------------------------------------- prepare
 
 PodConstraints::PodConstraints(const ClusterState& state, PodId pod,
-                               const TentativePods& tentative,
+                               TentativePods& tentative,
                                const std::unordered_set<std::string>& taken_volumes,
                                SpreadNodeCache& spread, const ScoreWeights& weights)
     : state_(state),
@@ -169,33 +207,40 @@ void PodConstraints::prepare_affinity() {
   if (affinity.required_affinity.empty() && affinity.required_anti_affinity.empty()) return;
   active_ = true;
   const PodAffinity& effective = effective_;
+  const ClusterState& state = state_;
+  const std::string ns = pod_.namespace_;
   if (!effective.required_affinity.empty()) {
-    affinity_counts_.resize(effective.required_affinity.size());
     const auto& terms = effective.required_affinity;
-    bool any = false;
+    std::string all = "affinity|" + ns + "|";
+    for (const PodAffinityTerm& term : terms) all += term_signature(term);
+    int64_t any = 0;
     if (const LabelSelector* walk = walk_selector(terms.front())) {
-      for_each_placed(*walk, [&](const Pod& other, NodeId node) {
-        if (!matches_all(terms, pod_.namespace_, other, namespace_labels(other))) return;
-        for (size_t i = 0; i < terms.size(); ++i) {
-          if (const std::string* value = label_of(node, terms[i].topology_key)) {
-            ++affinity_counts_[i][*value];
-            any = true;
-          }
-        }
-      });
+      for (size_t i = 0; i < terms.size(); ++i) {
+        const DomainCounts& counts = tentative_.counts(
+            all + "|" + std::to_string(i), *walk, terms[i].topology_key,
+            [&state, ns, terms](const Pod& other, NodeId) {
+              return matches_all(terms, ns, other, state.namespace_labels(other.namespace_));
+            });
+        affinity_counts_.push_back(&counts);
+        any += counts.total;
+      }
     }
     // The first pod of a group that is affine to itself may go anywhere the keys exist.
-    affinity_anywhere_ = !any && matches_all(terms, pod_.namespace_, pod_, namespace_labels(pod_));
+    affinity_anywhere_ =
+        any == 0 && matches_all(terms, pod_.namespace_, pod_, namespace_labels(pod_));
+    if (affinity_counts_.empty()) affinity_counts_.assign(terms.size(), &kNoCounts);
   }
-  anti_counts_.resize(effective.required_anti_affinity.size());
-  for (size_t i = 0; i < effective.required_anti_affinity.size(); ++i) {
-    const PodAffinityTerm& term = effective.required_anti_affinity[i];
+  for (const PodAffinityTerm& term : effective.required_anti_affinity) {
     const LabelSelector* walk = walk_selector(term);
-    if (walk == nullptr) continue;
-    for_each_placed(*walk, [&](const Pod& other, NodeId node) {
-      if (!term_selects(term, pod_.namespace_, other, namespace_labels(other))) return;
-      if (const std::string* value = label_of(node, term.topology_key)) ++anti_counts_[i][*value];
-    });
+    if (walk == nullptr) {
+      anti_counts_.push_back(&kNoCounts);
+      continue;
+    }
+    anti_counts_.push_back(&tentative_.counts(
+        "anti|" + ns + "|" + term_signature(term), *walk, term.topology_key,
+        [&state, ns, term](const Pod& other, NodeId) {
+          return term_selects(term, ns, other, state.namespace_labels(other.namespace_));
+        }));
   }
 }
 
@@ -265,47 +310,45 @@ void PodConstraints::prepare_preferred() {
 
 void PodConstraints::prepare_spread(SpreadNodeCache& cache) {
   for (const TopologySpreadConstraint& constraint : pod_.topology_spread) {
-    Spread spread{&constraint, {}, false, &cache.eligible(state_, pod_, constraint), {}, 0, 0, 0};
+    const SpreadNodeCache::Nodes& nodes = cache.eligible(state_, pod_, constraint);
+    Spread spread{&constraint, &kNoCounts, 0, 0};
     if (constraint.label_selector) {
-      spread.has_selector = true;
-      spread.selector = *constraint.label_selector;
+      LabelSelector selector = *constraint.label_selector;
       for (const std::string& key : constraint.match_label_keys) {
         if (const auto found = pod_.labels.find(key); found != pod_.labels.end()) {
-          spread.selector.match_expressions.push_back(
+          selector.match_expressions.push_back(
               {key, LabelSelectorRequirement::Operator::kIn, {found->second}});
         }
       }
+      spread.self_match = matches_selector(selector, pod_.labels) ? 1 : 0;
+      // Terminating pods do not count; only the pod's own namespace does, on counted nodes.
+      const std::vector<uint8_t>* counted = &nodes.counted;
+      std::string key = fmt::format("spread|{}|{}|{}|{}", pod_.namespace_,
+                                    selector_signature(selector), constraint.topology_key,
+                                    static_cast<const void*>(counted));
+      spread.counts = &tentative_.counts(
+          key, selector, constraint.topology_key,
+          [ns = pod_.namespace_, selector, counted](const Pod& other, NodeId node) {
+            return !other.deleting && other.namespace_ == ns && node < counted->size() &&
+                   (*counted)[node] != 0 && matches_selector(selector, other.labels);
+          });
     }
-    // Every domain of an eligible node exists, with zero pods until counted.
-    const auto& nodes = state_.nodes();
-    for (NodeId id = 0; id < nodes.size(); ++id) {
-      if ((*spread.eligible)[id] == 0) continue;
-      spread.counts.try_emplace(*label_of(id, constraint.topology_key), 0);
+    // The minimum over every domain of a counted node, empty ones included.
+    int64_t min_match = nodes.domains.empty() ? 0 : INT64_MAX;
+    for (const std::string& domain : nodes.domains) {
+      min_match = std::min(min_match, spread.counts->at(domain));
     }
-    if (spread.has_selector) {
-      for_each_placed(spread.selector, [&](const Pod& other, NodeId node) {
-        // Terminating pods do not count; only the pod's own namespace does.
-        if (other.deleting || other.namespace_ != pod_.namespace_) return;
-        if (node >= spread.eligible->size() || (*spread.eligible)[node] == 0) return;
-        if (!matches_selector(spread.selector, other.labels)) return;
-        ++spread.counts[*label_of(node, constraint.topology_key)];
-        ++spread.total;
-      });
-      spread.self_match = matches_selector(spread.selector, pod_.labels) ? 1 : 0;
-    }
-    int64_t min_match = spread.counts.empty() ? 0 : INT64_MAX;
-    for (const auto& [value, count] : spread.counts) min_match = std::min(min_match, count);
     // Fewer domains than minDomains: the global minimum is taken as 0.
     if (constraint.min_domains &&
-        static_cast<int64_t>(spread.counts.size()) < *constraint.min_domains) {
+        static_cast<int64_t>(nodes.domains.size()) < *constraint.min_domains) {
       min_match = 0;
     }
     spread.min_match = min_match;
     if (constraint.do_not_schedule) {
-      hard_spread_.push_back(std::move(spread));
+      hard_spread_.push_back(spread);
       active_ = true;
     } else {
-      soft_spread_.push_back(std::move(spread));
+      soft_spread_.push_back(spread);
       has_preferences_ = true;
     }
   }
@@ -341,8 +384,7 @@ ConstraintCode PodConstraints::filter(NodeId node) {
   for (const Spread& spread : hard_spread_) {
     const std::string* value = label_of(node, spread.constraint->topology_key);
     if (value == nullptr) return ConstraintCode::kSpreadLabel;
-    const auto found = spread.counts.find(*value);
-    const int64_t count = found == spread.counts.end() ? 0 : found->second;
+    const int64_t count = spread.counts->at(*value);
     if (count + spread.self_match - spread.min_match > spread.constraint->max_skew) {
       return ConstraintCode::kSpread;
     }
@@ -352,15 +394,13 @@ ConstraintCode PodConstraints::filter(NodeId node) {
     const std::string* value = label_of(node, required[i].topology_key);
     if (value == nullptr) return ConstraintCode::kAffinity;  // every key must exist
     if (affinity_anywhere_) continue;
-    const auto found = affinity_counts_[i].find(*value);
-    if (found == affinity_counts_[i].end() || found->second <= 0) return ConstraintCode::kAffinity;
+    if (affinity_counts_[i]->at(*value) <= 0) return ConstraintCode::kAffinity;
   }
   const auto& anti = pod_.affinity.required_anti_affinity;
   for (size_t i = 0; i < anti_counts_.size(); ++i) {
     const std::string* value = label_of(node, anti[i].topology_key);
     if (value == nullptr) continue;
-    const auto found = anti_counts_[i].find(*value);
-    if (found != anti_counts_[i].end() && found->second > 0) return ConstraintCode::kAntiAffinity;
+    if (anti_counts_[i]->at(*value) > 0) return ConstraintCode::kAntiAffinity;
   }
   for (const auto& [key, values] : forbidden_) {
     const std::string* value = label_of(node, key);
@@ -406,10 +446,9 @@ double PodConstraints::spread_penalty(NodeId node) const {
       penalty += 1;  // kube-scheduler scores nodes without the key lowest
       continue;
     }
-    const auto found = spread.counts.find(*value);
-    const int64_t count = found == spread.counts.end() ? 0 : found->second;
+    const int64_t count = spread.counts->at(*value);
     penalty += static_cast<double>(count - spread.min_match) /
-               static_cast<double>(spread.total - spread.min_match + 1);
+               static_cast<double>(spread.counts->total - spread.min_match + 1);
   }
   return soft_spread_.empty() ? 0 : penalty / static_cast<double>(soft_spread_.size());
 }

@@ -14,6 +14,7 @@
 // docs/scheduling.md lists the rules, the messages and the score weights.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <span>
@@ -50,23 +51,48 @@ struct ScoreWeights {
 
 // The placements the cycle made and has not handed to the state yet, indexed as the state's
 // placed pods are, so later pods' checks cost what their selectors match here too.
+// Placed and tentative pods that one predicate selects, counted per value of a topology key
+// (pods on nodes without the key are not counted).
+struct DomainCounts {
+  std::unordered_map<std::string, int64_t> by_domain;
+  int64_t total = 0;
+  int64_t at(const std::string& domain) const {
+    const auto found = by_domain.find(domain);
+    return found == by_domain.end() ? 0 : found->second;
+  }
+};
+
 class TentativePods {
  public:
+  using Matcher = std::function<bool(const Pod& pod, NodeId node)>;
+
   explicit TentativePods(const ClusterState& state) : state_(state) {}
   void add(PodId pod, NodeId node);
   void remove(PodId pod);
   // The index, brought up to date first: placements are indexed only once a pod with
   // constraints asks, so cycles without constraints pay a vector push per placement.
   const PlacedPods& pods() const;
-  NodeId node_of(PodId pod) const { return nodes_.at(pod); }
+  NodeId node_of(PodId pod) const;
   // Whether any tentative pod carries affinity terms (that may reject or score others).
   bool has_affinity() const { return with_affinity_ > 0; }
+  // The pods (placed or tentative) `matches` selects, per value of `topology_key`: counted once
+  // per cycle under `key` (what the predicate means), from the candidates of `walk`, then kept
+  // current as placements come and go, so pods with the same terms pay nothing more.
+  const DomainCounts& counts(const std::string& key, const LabelSelector& walk,
+                             const std::string& topology_key, Matcher matches);
 
  private:
   const ClusterState& state_;
   mutable PlacedPods pods_;
   mutable std::vector<std::pair<PodId, NodeId>> unindexed_;
-  std::unordered_map<PodId, NodeId> nodes_;
+  mutable std::unordered_map<PodId, NodeId> indexed_;
+  struct Memo {
+    std::string topology_key;
+    Matcher matches;
+    DomainCounts counts;
+  };
+  void count(Memo& memo, const Pod& pod, NodeId node, int sign) const;
+  std::unordered_map<std::string, Memo> memo_;
   int with_affinity_ = 0;
 };
 
@@ -85,16 +111,20 @@ enum class ConstraintCode : uint8_t {
 // required keys), shared by pods with the same node constraints.
 class SpreadNodeCache {
  public:
-  const std::vector<uint8_t>& eligible(const ClusterState& state, const Pod& pod,
-                                       const TopologySpreadConstraint& constraint);
+  struct Nodes {
+    std::vector<uint8_t> counted;      // per node: 1 when it counts
+    std::vector<std::string> domains;  // the distinct topology values of those nodes
+  };
+  const Nodes& eligible(const ClusterState& state, const Pod& pod,
+                        const TopologySpreadConstraint& constraint);
 
  private:
-  std::unordered_map<std::string, std::vector<uint8_t>> cache_;
+  std::unordered_map<std::string, Nodes> cache_;
 };
 
 class PodConstraints {
  public:
-  PodConstraints(const ClusterState& state, PodId pod, const TentativePods& tentative,
+  PodConstraints(const ClusterState& state, PodId pod, TentativePods& tentative,
                  const std::unordered_set<std::string>& taken_volumes, SpreadNodeCache& spread,
                  const ScoreWeights& weights);
 
@@ -115,16 +145,10 @@ class PodConstraints {
   std::vector<VolumeBinding> volume_bindings(NodeId node) const;
 
  private:
-  // Counts per domain value of one topology key.
-  using DomainCounts = std::unordered_map<std::string, int64_t>;
   struct Spread {
     const TopologySpreadConstraint* constraint;
-    LabelSelector selector;  // matchLabelKeys merged
-    bool has_selector = false;
-    const std::vector<uint8_t>* eligible;
-    DomainCounts counts;
+    const DomainCounts* counts;  // matching pods per domain (matchLabelKeys merged)
     int64_t min_match = 0;
-    int64_t total = 0;
     int self_match = 0;
   };
   template <typename F>
@@ -141,7 +165,7 @@ class PodConstraints {
   const ClusterState& state_;
   const Pod& pod_;
   PodId id_;
-  const TentativePods& tentative_;
+  TentativePods& tentative_;
   const std::unordered_set<std::string>& taken_volumes_;
   const ScoreWeights& weights_;
   bool active_ = false;
@@ -150,9 +174,9 @@ class PodConstraints {
   std::string volume_reason_;
   PodAffinity effective_;  // the pod's terms with matchLabelKeys resolved
   // Required terms of the pod: counts per (term, domain value).
-  std::vector<DomainCounts> affinity_counts_;
+  std::vector<const DomainCounts*> affinity_counts_;
   bool affinity_anywhere_ = false;
-  std::vector<DomainCounts> anti_counts_;
+  std::vector<const DomainCounts*> anti_counts_;
   // Domains existing pods' required anti-affinity forbids: topology key → values.
   std::map<std::string, std::unordered_set<std::string>, std::less<>> forbidden_;
   // Preferred pod (anti-)affinity, both directions: (key, value) → summed weight.

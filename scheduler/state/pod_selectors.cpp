@@ -47,6 +47,18 @@ void append_term(std::string& out, const PodAffinityTerm& term) {
 
 }  // namespace
 
+std::string selector_signature(const std::optional<LabelSelector>& selector) {
+  std::string out;
+  append_selector(out, selector);
+  return out;
+}
+
+std::string term_signature(const PodAffinityTerm& term) {
+  std::string out;
+  append_term(out, term);
+  return out;
+}
+
 bool matches_selector(const LabelSelector& selector, const Labels& labels) {
   return selector.invalid.empty() && selector_matches(selector, labels);
 }

@@ -37,6 +37,10 @@ bool host_ports_conflict(const HostPort& a, const HostPort& b);
 // pods whose terms select the same pods: existing pods are grouped by it.
 std::string affinity_signature(std::string_view namespace_, const PodAffinity& affinity);
 
+// Canonical texts of a selector and of a term, equal when they select the same pods.
+std::string selector_signature(const std::optional<LabelSelector>& selector);
+std::string term_signature(const PodAffinityTerm& term);
+
 // The pod's affinity with every term made effective (effective_term).
 PodAffinity effective_affinity(const Pod& pod);
 
