@@ -210,8 +210,9 @@ class CycleRunner {
   // capacity only shrinks during a cycle and constraints only remove nodes.
   uint64_t failure_shape(const PodRecord& record) const;
   // The inter-pod and volume checks of a pod against what is placed now (pod_constraints.h),
-  // made again only when a placement changed since.
-  PodConstraints& constraints_for(PodId pod);
+  // made again only when a placement changed since; null when nothing can constrain the pod
+  // (it carries no such terms and no placed pod has affinity terms), the common case.
+  PodConstraints* constraints_for(PodId pod);
   PodId id_of(const PodRecord& record) const {
     return static_cast<PodId>(&record - state_.pods().data());
   }
@@ -712,9 +713,9 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
     }
     const uint64_t shape = scope.tree == nullptr ? failure_shape(record) : 0;
     // A shape that found no node already fails again (capacity only shrinks), unless the job
-    // gets room back from a nomination: skip the search, which for a pod with inter-pod
-    // constraints means counting its selectors' pods.
-    if (shape != 0 && !held_.contains(job.key)) {
+    // gets room back from a nomination: a pod with inter-pod constraints skips the search,
+    // which would count its selectors' pods.
+    if (shape != 0 && carries_constraints(record.pod) && !held_.contains(job.key)) {
       if (auto cached = failed_shapes_.find(shape); cached != failed_shapes_.end()) {
         failure = cached->second;
         stopped_at = i;
@@ -839,8 +840,10 @@ std::optional<double> CycleRunner::fit_score(const PodRecord& pod, const Resourc
     return std::nullopt;
   }
   if (!filter_node(pod.pod, record.node).fits()) return std::nullopt;
-  PodConstraints& constraints = constraints_for(id_of(pod));
-  if (constraints.filter(node) != ConstraintCode::kFits) return std::nullopt;
+  PodConstraints* constraints = constraints_for(id_of(pod));
+  if (constraints != nullptr && constraints->filter(node) != ConstraintCode::kFits) {
+    return std::nullopt;
+  }
   double left = 0;
   for (ResourceId r : {kCpu, kMemory}) {
     const int64_t allocatable = record.allocatable[r];
@@ -848,7 +851,10 @@ std::optional<double> CycleRunner::fit_score(const PodRecord& pod, const Resourc
       left += static_cast<double>(free[r] - requests[r]) / static_cast<double>(allocatable);
     }
   }
-  return (options_.strategy == ScoringStrategy::kBinPack ? left : -left) + constraints.score(node);
+  const double preference = constraints != nullptr
+                                ? constraints->score(node)
+                                : taint_penalty(pod.pod, record.node, options_.score_weights);
+  return (options_.strategy == ScoringStrategy::kBinPack ? left : -left) + preference;
 }
 
 uint64_t CycleRunner::failure_shape(const PodRecord& record) const {
@@ -858,7 +864,11 @@ uint64_t CycleRunner::failure_shape(const PodRecord& record) const {
   return shape == 0 ? 1 : shape;
 }
 
-PodConstraints& CycleRunner::constraints_for(PodId pod) {
+PodConstraints* CycleRunner::constraints_for(PodId pod) {
+  if (!carries_constraints(state_.pods()[pod].pod) && state_.placed().affinity_groups().empty() &&
+      !tentative_.has_affinity()) {
+    return nullptr;
+  }
   if (!constraints_ || constraints_pod_ != pod || constraints_version_ != tentative_version_) {
     constraints_.reset();
     constraints_.emplace(state_, pod, tentative_, taken_volumes_, spread_nodes_,
@@ -866,7 +876,7 @@ PodConstraints& CycleRunner::constraints_for(PodId pod) {
     constraints_pod_ = pod;
     constraints_version_ = tentative_version_;
   }
-  return *constraints_;
+  return &*constraints_;
 }
 
 std::optional<NodeId> CycleRunner::choose_node(const PodRecord& pod, const Scope& scope,
@@ -910,7 +920,8 @@ std::optional<NodeId> CycleRunner::choose_node(const PodRecord& pod, const Scope
     double score = 0;
   };
   // Preferences (affinity, spread, taints) can only pick the best node if every node is seen.
-  const uint32_t enough = constraints_for(id_of(pod)).has_preferences()
+  const PodConstraints* constraints = constraints_for(id_of(pod));
+  const uint32_t enough = constraints != nullptr && constraints->has_preferences()
                               ? std::numeric_limits<uint32_t>::max()
                               : std::max<uint32_t>(options_.feasible_nodes_to_score, 1);
   auto best_in = [&](const std::vector<NodeId>& group, size_t start) {
@@ -967,8 +978,9 @@ std::string CycleRunner::count_reasons(const PodRecord& pod, const Scope& scope,
   ReasonCounts reasons;
   int64_t total = 0;
   const auto& nodes = state_.nodes();
-  PodConstraints& constraints = constraints_for(id_of(pod));
-  last_diagnosis_constrained_ = constraints.pod_failure().has_value();
+  PodConstraints* constraints = constraints_for(id_of(pod));
+  const bool pod_failed = constraints != nullptr && constraints->pod_failure().has_value();
+  last_diagnosis_constrained_ = pod_failed;
   for (NodeId id = 0; id < nodes.size(); ++id) {
     const NodeRecord& record = nodes[id];
     if (!record.present) continue;
@@ -977,25 +989,26 @@ std::string CycleRunner::count_reasons(const PodRecord& pod, const Scope& scope,
       continue;
     }
     ++total;
-    if (constraints.pod_failure()) continue;
+    if (pod_failed) continue;  // a pod-level failure, said once below
     if (const NodeFilterResult filtered = filter_node(pod.pod, record.node); !filtered.fits()) {
       ++reasons[failure_reason(filtered)];
       continue;
     }
     // kube-scheduler's filter order: NodePorts before the resources, every other check after.
-    const ConstraintCode code = constraints.filter(id);
+    const ConstraintCode code =
+        constraints != nullptr ? constraints->filter(id) : ConstraintCode::kFits;
     if (code == ConstraintCode::kPorts) {
-      ++reasons[constraints.reason(code)];
+      ++reasons[constraints->reason(code)];
       continue;
     }
     if (!shortfalls(id, record, reasons) && code != ConstraintCode::kFits) {
-      ++reasons[constraints.reason(code)];
+      ++reasons[constraints->reason(code)];
       last_diagnosis_constrained_ = true;
     }
   }
   // A check no node can pass (a missing claim...) is said once, as kube-scheduler's PreFilter.
-  if (const auto& failure = constraints.pod_failure()) {
-    return fmt::format("0/{} nodes are available: {}.", total, *failure);
+  if (pod_failed) {
+    return fmt::format("0/{} nodes are available: {}.", total, *constraints->pod_failure());
   }
   return summarize_unschedulable(total, reasons);
 }
@@ -1135,8 +1148,8 @@ std::string CycleRunner::diagnose_shared(const PodRecord& pod, const Scope& scop
       ++reasons["Capacity held for a preemption in progress"];
     } else {
       // The GPUs have room: what stopped the pod is another check, if any.
-      const ConstraintCode code = constraints_for(id_of(pod)).filter(id);
-      if (code != ConstraintCode::kFits) return false;
+      PodConstraints* constraints = constraints_for(id_of(pod));
+      if (constraints != nullptr && constraints->filter(id) != ConstraintCode::kFits) return false;
       ++reasons["Insufficient shared " + std::string(kGpuResourceName)];
     }
     return true;
@@ -1172,7 +1185,7 @@ int CycleRunner::island_class(NodeId node, int64_t gpus) {
 void CycleRunner::take(Placed& placed) {
   const PodRecord& record = state_.pods()[placed.pod];
   if (!record.pod.volume_claims.empty()) {
-    placed.volumes = constraints_for(placed.pod).volume_bindings(placed.node);
+    placed.volumes = constraints_for(placed.pod)->volume_bindings(placed.node);
     for (const VolumeBinding& binding : placed.volumes) {
       if (!binding.volume.empty()) taken_volumes_.insert(binding.volume);
     }

@@ -463,6 +463,21 @@ double PodConstraints::pod_affinity_score(NodeId node) const {
   return std::clamp(sum / preferred_scale_, -1.0, 1.0);
 }
 
+bool carries_constraints(const Pod& pod) {
+  return !pod.affinity.empty() || !pod.topology_spread.empty() || !pod.host_ports.empty() ||
+         !pod.volume_claims.empty() || !pod.preferred_node_affinity.empty();
+}
+
+double taint_penalty(const Pod& pod, const Node& node, const ScoreWeights& weights) {
+  int untolerated = 0;
+  for (const Taint& taint : node.taints) {
+    if (taint.effect == TaintEffect::kPreferNoSchedule && !tolerates(pod.tolerations, taint)) {
+      ++untolerated;
+    }
+  }
+  return untolerated == 0 ? 0 : weights.taint_toleration * untolerated / (untolerated + 1.0);
+}
+
 double PodConstraints::score(NodeId node) const {
   const Node& n = state_.nodes()[node].node;
   double penalty = 0;
@@ -475,16 +490,7 @@ double PodConstraints::score(NodeId node) const {
   }
   penalty -= weights_.pod_affinity * pod_affinity_score(node);
   penalty += weights_.topology_spread * spread_penalty(node);
-  int untolerated = 0;
-  for (const Taint& taint : n.taints) {
-    if (taint.effect == TaintEffect::kPreferNoSchedule && !tolerates(pod_.tolerations, taint)) {
-      ++untolerated;
-    }
-  }
-  if (untolerated > 0) {
-    penalty += weights_.taint_toleration * untolerated / (untolerated + 1.0);
-  }
-  return penalty;
+  return penalty + taint_penalty(pod_, n, weights_);
 }
 
 }  // namespace fairway

@@ -122,6 +122,13 @@ class SpreadNodeCache {
   std::unordered_map<std::string, Nodes> cache_;
 };
 
+// Whether the pod itself carries anything PodConstraints checks or scores (besides the
+// PreferNoSchedule taints every pod is scored by).
+bool carries_constraints(const Pod& pod);
+
+// The PreferNoSchedule score of a node for a pod: weight × n ÷ (n + 1) for n untolerated taints.
+double taint_penalty(const Pod& pod, const Node& node, const ScoreWeights& weights);
+
 class PodConstraints {
  public:
   PodConstraints(const ClusterState& state, PodId pod, TentativePods& tentative,

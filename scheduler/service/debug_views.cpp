@@ -137,7 +137,7 @@ nlohmann::json debug_pod(const ClusterState& state, std::string_view pod_key,
     }
   }
   int64_t total = 0;
-  const TentativePods none(state);
+  TentativePods none(state);
   const std::unordered_set<std::string> no_volumes;
   SpreadNodeCache spread;
   const ScoreWeights weights;
