@@ -18,11 +18,11 @@ ClusterShape scaled(int64_t nodes) {
   return shape;
 }
 
-// A full cycle over an unchanged state: fair share, DRF order, placement of the whole backlog
+// Full cycles over an unchanged state: fair share, DRF order, placement of the whole backlog
 // and diagnosis of what does not fit. Decisions are not assumed, so every iteration does the
 // same work.
-void BM_FullCycle(benchmark::State& bench) {
-  ClusterState cluster = make_cluster(scaled(bench.range(0)));
+void run_cycles(benchmark::State& bench, const ClusterShape& shape) {
+  ClusterState cluster = make_cluster(shape);
   cluster.queue_tree();  // built once per Queue change, not per cycle
   CycleResult last;
   for (auto _ : bench) {
@@ -34,6 +34,8 @@ void BM_FullCycle(benchmark::State& bench) {
   bench.counters["nodes_evaluated"] = static_cast<double>(last.stats.nodes_evaluated);
   bench.counters["diagnoses"] = last.stats.diagnoses;
 }
+
+void BM_FullCycle(benchmark::State& bench) { run_cycles(bench, scaled(bench.range(0))); }
 BENCHMARK(BM_FullCycle)
     ->Arg(1'000)
     ->Arg(4'000)
@@ -49,16 +51,7 @@ BENCHMARK(BM_FullCycle)
 void BM_FullCycleConstrained(benchmark::State& bench) {
   ClusterShape shape = scaled(bench.range(0));
   shape.constrained_percent = 20;
-  ClusterState cluster = make_cluster(shape);
-  cluster.queue_tree();
-  CycleResult last;
-  for (auto _ : bench) {
-    last = run_cycle(cluster);
-    benchmark::DoNotOptimize(last.bindings.data());
-  }
-  bench.counters["pods_bound"] = last.stats.pods_bound;
-  bench.counters["jobs_pending"] = static_cast<double>(last.pending.size());
-  bench.counters["diagnoses"] = last.stats.diagnoses;
+  run_cycles(bench, shape);
 }
 BENCHMARK(BM_FullCycleConstrained)
     ->Arg(1'000)
