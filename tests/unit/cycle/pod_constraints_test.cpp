@@ -477,6 +477,19 @@ TEST(SchedulingGates, AGatedPodWaitsWithKubeSchedulersReasonAndTheRestBinds) {
       << "only the ungated pod asks its queue for CPU";
 }
 
+TEST(NodeName, APodThatNamesItsNodeIsChargedThereAndNeverBound) {
+  ClusterState state;
+  state.upsert_node(gpu_node("n1", 0, "2"));
+  state.upsert_node(gpu_node("n2", 0, "2"));
+  Pod pinned = pod("ns", "pinned", "", {{"cpu", "2"}});
+  pinned.node_name = "n1";  // spec.nodeName set at creation: the kubelet runs it, nobody binds
+  state.upsert_pod(pinned);
+  state.upsert_pod(pod("ns", "other", "", {{"cpu", "2"}}));
+  const auto placed = placements(run_cycle(state));
+  EXPECT_EQ(placed.count("ns/pinned"), 0U);
+  EXPECT_EQ(placed.at("ns/other"), "n2") << "n1's CPU is charged to the pinned pod";
+}
+
 TEST(NodePreferences, PreferredNodeAffinityAndPreferNoScheduleTaintsSteerThePod) {
   ClusterState state;
   for (const char* name : {"n1", "n2", "n3"}) {
