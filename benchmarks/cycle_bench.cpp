@@ -35,7 +35,9 @@ void run_cycles(benchmark::State& bench, const ClusterShape& shape) {
   bench.counters["diagnoses"] = last.stats.diagnoses;
 }
 
-void BM_FullCycle(benchmark::State& bench) { run_cycles(bench, scaled(bench.range(0))); }
+void BM_FullCycle(benchmark::State& bench) {
+  run_cycles(bench, scaled(bench.range(0)));
+}
 BENCHMARK(BM_FullCycle)
     ->Arg(1'000)
     ->Arg(4'000)

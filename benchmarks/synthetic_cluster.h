@@ -27,7 +27,9 @@ struct ClusterShape {
 inline constexpr int kApps = 50;
 inline constexpr int kZones = 20;
 
-inline std::string app_of(int index) { return "app-" + std::to_string(index % kApps); }
+inline std::string app_of(int index) {
+  return "app-" + std::to_string(index % kApps);
+}
 
 inline LabelSelector app_selector(const std::string& app) {
   LabelSelector selector;
@@ -167,8 +169,8 @@ inline void add_pending(ClusterState& state, const ClusterShape& shape, std::mt1
     } else {
       static constexpr int64_t kSizes[] = {1, 1, 1, 2, 4, 8};
       const int64_t gpus = kSizes[rng() % 6];
-      Pod pod = make_pod("pend-" + std::to_string(job), queue, gpus, 4000 * gpus,
-                         int64_t{32} << 30, created);
+      Pod pod = make_pod("pend-" + std::to_string(job), queue, gpus, 4000 * gpus, int64_t{32} << 30,
+                         created);
       if (constrained) constrain(pod, app_of(job), job % 2 == 0);
       state.upsert_pod(std::move(pod));
       ++made;

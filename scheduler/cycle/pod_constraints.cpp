@@ -82,9 +82,8 @@ const DomainCounts& TentativePods::counts(const std::string& key, const LabelSel
   memo.topology_key = topology_key;
   memo.matches = std::move(matches);
   const auto& pods = state_.pods();
-  state_.placed().for_each_candidate(walk, [&](PodId id) {
-    count(memo, pods[id].pod, pods[id].node, +1);
-  });
+  state_.placed().for_each_candidate(
+      walk, [&](PodId id) { count(memo, pods[id].pod, pods[id].node, +1); });
   pods_.for_each_candidate(walk, [&](PodId id) { count(memo, pods[id].pod, indexed_.at(id), +1); });
   for (const auto& [pod, node] : unindexed_) count(memo, pods[pod].pod, node, +1);
   return memo.counts;
@@ -117,7 +116,9 @@ const PlacedPods& TentativePods::pods() const {
   return pods_;
 }
 
-NodeId TentativePods::node_of(PodId pod) const { return indexed_.at(pod); }
+NodeId TentativePods::node_of(PodId pod) const {
+  return indexed_.at(pod);
+}
 
 // ------------------------------------------------------------------------ spread node cache
 
@@ -125,8 +126,8 @@ NodeId TentativePods::node_of(PodId pod) const { return indexed_.at(pod); }
 // pod's constraints and passes the inclusion policies: the pod's node affinity and selector
 // (nodeAffinityPolicy Honor, the default) and its tolerations of NoSchedule/NoExecute taints
 // (nodeTaintsPolicy Honor; Ignore by default).
-const SpreadNodeCache::Nodes& SpreadNodeCache::eligible(const ClusterState& state, const Pod& pod,
-                                                        const TopologySpreadConstraint& constraint) {
+const SpreadNodeCache::Nodes& SpreadNodeCache::eligible(
+    const ClusterState& state, const Pod& pod, const TopologySpreadConstraint& constraint) {
   auto [it, fresh] = cache_.try_emplace(node_constraints_key(pod, constraint));
   if (!fresh) return it->second;
   const auto& nodes = state.nodes();
@@ -136,9 +137,10 @@ const SpreadNodeCache::Nodes& SpreadNodeCache::eligible(const ClusterState& stat
   for (NodeId id = 0; id < nodes.size(); ++id) {
     const NodeRecord& record = nodes[id];
     if (!record.present) continue;
-    const bool has_keys = std::all_of(
-        pod.topology_spread.begin(), pod.topology_spread.end(),
-        [&](const TopologySpreadConstraint& c) { return record.node.labels.contains(c.topology_key); });
+    const bool has_keys = std::all_of(pod.topology_spread.begin(), pod.topology_spread.end(),
+                                      [&](const TopologySpreadConstraint& c) {
+                                        return record.node.labels.contains(c.topology_key);
+                                      });
     if (!has_keys) continue;
     if (constraint.node_affinity_honor && !filter_node_affinity(pod, record.node).fits()) continue;
     if (constraint.node_taints_honor && !filter_taint_toleration(pod, record.node).fits()) continue;
@@ -151,8 +153,7 @@ const SpreadNodeCache::Nodes& SpreadNodeCache::eligible(const ClusterState& stat
 
 // --------------------------------------------------------------------------------- prepare
 
-PodConstraints::PodConstraints(const ClusterState& state, PodId pod,
-                               TentativePods& tentative,
+PodConstraints::PodConstraints(const ClusterState& state, PodId pod, TentativePods& tentative,
                                const std::unordered_set<std::string>& taken_volumes,
                                SpreadNodeCache& spread, const ScoreWeights& weights)
     : state_(state),
@@ -323,9 +324,9 @@ void PodConstraints::prepare_spread(SpreadNodeCache& cache) {
       spread.self_match = matches_selector(selector, pod_.labels) ? 1 : 0;
       // Terminating pods do not count; only the pod's own namespace does, on counted nodes.
       const std::vector<uint8_t>* counted = &nodes.counted;
-      std::string key = fmt::format("spread|{}|{}|{}|{}", pod_.namespace_,
-                                    selector_signature(selector), constraint.topology_key,
-                                    static_cast<const void*>(counted));
+      std::string key =
+          fmt::format("spread|{}|{}|{}|{}", pod_.namespace_, selector_signature(selector),
+                      constraint.topology_key, static_cast<const void*>(counted));
       spread.counts = &tentative_.counts(
           key, selector, constraint.topology_key,
           [ns = pod_.namespace_, selector, counted](const Pod& other, NodeId node) {

@@ -29,12 +29,15 @@
 namespace fairway {
 
 // kube-scheduler's words.
-inline constexpr std::string_view kReasonPorts = "node(s) didn't have free ports for the requested pod ports";
+inline constexpr std::string_view kReasonPorts =
+    "node(s) didn't have free ports for the requested pod ports";
 inline constexpr std::string_view kReasonAffinity = "node(s) didn't match pod affinity rules";
-inline constexpr std::string_view kReasonAntiAffinity = "node(s) didn't match pod anti-affinity rules";
+inline constexpr std::string_view kReasonAntiAffinity =
+    "node(s) didn't match pod anti-affinity rules";
 inline constexpr std::string_view kReasonExistingAntiAffinity =
     "node(s) didn't satisfy existing pods anti-affinity rules";
-inline constexpr std::string_view kReasonSpread = "node(s) didn't match pod topology spread constraints";
+inline constexpr std::string_view kReasonSpread =
+    "node(s) didn't match pod topology spread constraints";
 inline constexpr std::string_view kReasonSpreadLabel =
     "node(s) didn't match pod topology spread constraints (missing required label)";
 

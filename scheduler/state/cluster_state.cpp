@@ -32,8 +32,10 @@ NodeId ClusterState::node_slot(std::string_view name) {
 // new one, so cordoning and uncordoning move the capacity.
 void ClusterState::add_capacity(const NodeRecord& record, int sign) {
   if (!record.schedulable()) return;
-  if (sign > 0) capacity_ += record.allocatable;
-  else capacity_ -= record.allocatable;
+  if (sign > 0)
+    capacity_ += record.allocatable;
+  else
+    capacity_ -= record.allocatable;
 }
 
 namespace {
@@ -148,8 +150,8 @@ void ClusterState::upsert_pod(Pod pod) {
   record.node = pod.node_name.empty() ? kNoNode : node_slot(pod.node_name);
   // Any update that names the node itself confirms our binding.
   record.assumed = keep_assumed;
-  record.reservation = pod.namespace_ == config_.reservation_namespace &&
-                       pod.labels.contains(kGpuGroupLabel);
+  record.reservation =
+      pod.namespace_ == config_.reservation_namespace && pod.labels.contains(kGpuGroupLabel);
   record.gpu_groups = pod_gpu_groups(pod);
   if (record.gpu_groups.empty() && keep_assumed) record.gpu_groups = std::move(assumed_groups);
   // The requests are computed; the containers are not needed again, and dropping them keeps
@@ -390,7 +392,9 @@ void ClusterState::upsert_namespace(Namespace ns) {
   namespaces_.insert_or_assign(std::move(ns.name), std::move(ns.labels));
 }
 
-void ClusterState::remove_namespace(std::string_view name) { namespaces_.erase(std::string(name)); }
+void ClusterState::remove_namespace(std::string_view name) {
+  namespaces_.erase(std::string(name));
+}
 
 void ClusterState::upsert_priority_class(PriorityClass priority_class) {
   const auto it =

@@ -24,8 +24,8 @@
 #include <unordered_set>
 #include <vector>
 
-#include "queues/queue_spec.h"
 #include "queues/fair_share.h"
+#include "queues/queue_spec.h"
 #include "queues/queue_tree.h"
 #include "queues/resources.h"
 #include "scheduler/state/gpu_sharing.h"
@@ -51,7 +51,7 @@ struct NodeRecord {
   Node node;
   bool present = false;  // false: only known from pods that name it
   ResourceVector allocatable;
-  ResourceVector used;    // requests of non-terminated pods bound or assumed here
+  ResourceVector used;  // requests of non-terminated pods bound or assumed here
   uint32_t pods = 0;
   // The node's GPU link graph (annotation, else GPU Feature Discovery labels); null: unknown.
   // Shared between nodes of the same layout.
@@ -66,10 +66,10 @@ struct PodRecord {
   bool present = false;
   ResourceVector requests;  // incl. one "pods"
   PodIntent intent;
-  NodeId node = kNoNode;    // bound or assumed node
-  bool assumed = false;     // placed by us, not yet confirmed by the API
+  NodeId node = kNoNode;  // bound or assumed node
+  bool assumed = false;   // placed by us, not yet confirmed by the API
   JobId job = std::numeric_limits<JobId>::max();
-  bool ours = false;        // spec.schedulerName is ours
+  bool ours = false;             // spec.schedulerName is ours
   bool counted_bound = false;    // currently charged to a node (and queue, if ours)
   bool counted_pending = false;  // currently in its job's pending set
   // GPU sharing (gpu_sharing.h). A sharer's requests carry its GPU share as nvidia.com/gpu
@@ -92,9 +92,9 @@ struct JobRecord {
   int32_t min_member = 1;
   // From the PodGroup CR when it sets one, else the pods' annotations (docs/topology.md).
   TopologyConstraint topology;
-  uint32_t bound = 0;                  // pods of the job bound or assumed, not terminated
-  std::unordered_set<PodId> pending;   // pods waiting for a node
-  std::vector<PodId> all;              // every present pod of the job
+  uint32_t bound = 0;                 // pods of the job bound or assumed, not terminated
+  std::unordered_set<PodId> pending;  // pods waiting for a node
+  std::vector<PodId> all;             // every present pod of the job
   TimeMs creation_ms = 0;
   // The PodGroup's priorityClassName, resolved: the gang's priority, over its pods' own.
   std::optional<int32_t> priority;

@@ -103,8 +103,8 @@ struct TopologySpreadConstraint {
   bool do_not_schedule = true;  // whenUnsatisfiable: DoNotSchedule (else ScheduleAnyway)
   std::optional<LabelSelector> label_selector;  // null selects no pods
   std::optional<int32_t> min_domains;
-  bool node_affinity_honor = true;   // nodeAffinityPolicy: Honor (default) | Ignore
-  bool node_taints_honor = false;    // nodeTaintsPolicy: Ignore (default) | Honor
+  bool node_affinity_honor = true;  // nodeAffinityPolicy: Honor (default) | Ignore
+  bool node_taints_honor = false;   // nodeTaintsPolicy: Ignore (default) | Honor
   std::vector<std::string> match_label_keys;
 };
 
@@ -242,7 +242,7 @@ struct PersistentVolumeClaim {
   std::string namespace_;
   std::string name;
   std::string uid;
-  Labels annotations;  // volume.kubernetes.io/selected-node
+  Labels annotations;                        // volume.kubernetes.io/selected-node
   std::optional<std::string> storage_class;  // spec.storageClassName; nullopt: the default class
   std::string volume_name;                   // spec.volumeName: bound (or pre-bound) volume
   AccessModes access_modes = 0;
@@ -261,7 +261,7 @@ struct StorageClass {
   std::string name;
   std::string provisioner;
   bool wait_for_first_consumer = false;  // volumeBindingMode
-  bool is_default = false;  // storageclass.kubernetes.io/is-default-class: "true"
+  bool is_default = false;               // storageclass.kubernetes.io/is-default-class: "true"
   std::vector<NodeSelectorTerm> allowed_topologies;  // empty: anywhere
 };
 

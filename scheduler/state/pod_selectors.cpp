@@ -2,13 +2,14 @@
 
 #include <algorithm>
 
-
 namespace fairway {
 namespace {
 
 using Op = LabelSelectorRequirement::Operator;
 
-bool is_any_address(std::string_view ip) { return ip.empty() || ip == "0.0.0.0" || ip == "::"; }
+bool is_any_address(std::string_view ip) {
+  return ip.empty() || ip == "0.0.0.0" || ip == "::";
+}
 
 void append_selector(std::string& out, const std::optional<LabelSelector>& selector) {
   if (!selector) {

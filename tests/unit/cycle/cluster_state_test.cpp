@@ -12,7 +12,9 @@ using testing::gang_pod;
 using testing::gpu_node;
 using testing::pod;
 
-int64_t gpus(const ResourceVector& v) { return v[kGpu] / 1000; }
+int64_t gpus(const ResourceVector& v) {
+  return v[kGpu] / 1000;
+}
 
 Pod bound(Pod p, std::string node, PodPhase phase = PodPhase::kRunning) {
   p.node_name = std::move(node);

@@ -15,9 +15,9 @@
 namespace fairway {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::gang_pod;
 using testing::gpu_node;
+using ::testing::HasSubstr;
 using testing::pod;
 
 constexpr const char* kZone = "topology.kubernetes.io/zone";
@@ -120,12 +120,13 @@ TEST_P(NodePorts, TwoPodsShareANodeOnlyWhenTheirHostPortsDoNotCollide) {
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, NodePorts,
-    ::testing::Values(PortCase{"same_port", {8080, "TCP", ""}, {8080, "TCP", ""}, false},
-                      PortCase{"other_protocol", {8080, "TCP", ""}, {8080, "UDP", ""}, true},
-                      PortCase{"other_port", {8080, "TCP", ""}, {8081, "TCP", ""}, true},
-                      PortCase{"distinct_ips", {53, "UDP", "10.0.0.1"}, {53, "UDP", "10.0.0.2"}, true},
-                      PortCase{"any_ip_vs_one", {53, "UDP", "0.0.0.0"}, {53, "UDP", "10.0.0.2"}, false},
-                      PortCase{"same_ip", {53, "UDP", "10.0.0.1"}, {53, "UDP", "10.0.0.1"}, false}),
+    ::testing::Values(
+        PortCase{"same_port", {8080, "TCP", ""}, {8080, "TCP", ""}, false},
+        PortCase{"other_protocol", {8080, "TCP", ""}, {8080, "UDP", ""}, true},
+        PortCase{"other_port", {8080, "TCP", ""}, {8081, "TCP", ""}, true},
+        PortCase{"distinct_ips", {53, "UDP", "10.0.0.1"}, {53, "UDP", "10.0.0.2"}, true},
+        PortCase{"any_ip_vs_one", {53, "UDP", "0.0.0.0"}, {53, "UDP", "10.0.0.2"}, false},
+        PortCase{"same_ip", {53, "UDP", "10.0.0.1"}, {53, "UDP", "10.0.0.1"}, false}),
     [](const auto& test) { return std::string(test.param.name); });
 
 TEST(NodePortsTest, APortHeldByAPodOfAnotherSchedulerCounts) {
@@ -342,7 +343,8 @@ TEST(InterPodAffinity, PreferredAffinityPicksTheNodeOfThePodItLikes) {
 TEST(PodTopologySpread, MaxSkewOneOverZonesSpreadsSixPodsTwoPerZone) {
   ClusterState state;
   for (const char* zone : {"a", "b", "c"}) {
-    for (int i = 0; i < 4; ++i) state.upsert_node(zoned(std::string(zone) + std::to_string(i), zone));
+    for (int i = 0; i < 4; ++i)
+      state.upsert_node(zoned(std::string(zone) + std::to_string(i), zone));
   }
   for (int i = 0; i < 6; ++i) {
     Pod p = app("s" + std::to_string(i), "spread");
@@ -390,7 +392,8 @@ TEST(PodTopologySpread, MinDomainsAboveTheDomainsThatExistCountsTheMinimumAsZero
   }
   const CycleResult result = run_cycle(state);
   EXPECT_EQ(result.bindings.size(), 2U) << "one per zone; a third would make skew 2 against 0";
-  EXPECT_THAT(message_of(result, "ns/m2"), HasSubstr("didn't match pod topology spread constraints"));
+  EXPECT_THAT(message_of(result, "ns/m2"),
+              HasSubstr("didn't match pod topology spread constraints"));
 }
 
 TEST(PodTopologySpread, NodeAffinityPolicyDecidesWhichDomainsCount) {
