@@ -101,8 +101,6 @@ uint64_t placement_signature(const PodRecord& record) {
   return hash;
 }
 
-
-
 enum class QueueCheck { kOk, kOverFairShare, kOverLimit };
 
 enum class Attempt { kPlaced, kDeferred, kFailed };
@@ -693,7 +691,8 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
       if (!shared) {
         const uint64_t plain = failure_shape(record);
         const uint64_t shape = plain ^ 0x5bd1e995ULL;
-        if (auto cached = failed_shapes_.find(shape); plain != 0 && cached != failed_shapes_.end()) {
+        if (auto cached = failed_shapes_.find(shape);
+            plain != 0 && cached != failed_shapes_.end()) {
           failure = cached->second;
         } else {
           failure = diagnose_shared(record, scope);

@@ -10,12 +10,12 @@
 namespace fairway {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::SizeIs;
 using testing::gang_pod;
 using testing::gpu_node;
+using ::testing::HasSubstr;
 using testing::pod;
 using testing::queue;
+using ::testing::SizeIs;
 
 std::map<std::string, std::string> placements(const CycleResult& result) {
   std::map<std::string, std::string> out;
@@ -65,7 +65,7 @@ TEST(Cycle, BinPacksGpuPodsOntoTheFullestNodeThatFits) {
   state.upsert_pod(pod("ns", "one", "", {{"nvidia.com/gpu", "1"}}, 1));
 
   const auto placed = placements(run_cycle(state));
-  EXPECT_EQ(placed.at("ns/two"), "half");   // 4 free: the tightest node with room for 2
+  EXPECT_EQ(placed.at("ns/two"), "half");    // 4 free: the tightest node with room for 2
   EXPECT_EQ(placed.at("ns/one"), "almost");  // 1 free: exactly fits
 }
 
@@ -114,8 +114,8 @@ TEST(Cycle, GangThatFitsIsBoundWhole) {
   state.upsert_node(gpu_node("n1", 8));
   state.upsert_node(gpu_node("n2", 8));
   for (int i = 0; i < 4; ++i) {
-    state.upsert_pod(gang_pod("ns", "g-" + std::to_string(i), "", "g", 4,
-                              {{"nvidia.com/gpu", "4"}}));
+    state.upsert_pod(
+        gang_pod("ns", "g-" + std::to_string(i), "", "g", 4, {{"nvidia.com/gpu", "4"}}));
   }
   const CycleResult result = run_cycle(state);
   EXPECT_THAT(result.bindings, SizeIs(4));
@@ -127,8 +127,8 @@ TEST(Cycle, FailedGangReleasesWhatItTentativelyTookForOthers) {
   state.upsert_node(gpu_node("n1", 8));
   // An older gang that cannot fit (3 × 4 GPUs on one 8-GPU node) must not block the single pod.
   for (int i = 0; i < 3; ++i) {
-    state.upsert_pod(gang_pod("ns", "g-" + std::to_string(i), "", "g", 3,
-                              {{"nvidia.com/gpu", "4"}}, 0));
+    state.upsert_pod(
+        gang_pod("ns", "g-" + std::to_string(i), "", "g", 3, {{"nvidia.com/gpu", "4"}}, 0));
   }
   state.upsert_pod(pod("ns", "single", "", {{"nvidia.com/gpu", "8"}}, 10));
   const auto placed = placements(run_cycle(state));
@@ -302,7 +302,8 @@ TEST(Cycle, BadQueuesAndBadAnnotationsAreReportedWithoutStoppingOthers) {
   const CycleResult result = run_cycle(state);
   EXPECT_EQ(placements(result).count("ns/fine"), 1U);
   EXPECT_EQ(pending_job(result, "ns/in-cycle")->reason, PendingReason::kQueueInvalid);
-  EXPECT_THAT(pending_job(result, "ns/in-cycle")->message, HasSubstr("queue \"loop-a\" is invalid"));
+  EXPECT_THAT(pending_job(result, "ns/in-cycle")->message,
+              HasSubstr("queue \"loop-a\" is invalid"));
   EXPECT_EQ(pending_job(result, "ns/missing")->message, "queue \"nope\" does not exist");
   EXPECT_THAT(pending_job(result, "ns/inner")->message, HasSubstr("pods must name a leaf queue"));
   EXPECT_EQ(pending_job(result, "ns/bad")->reason, PendingReason::kInvalidPod);
