@@ -16,11 +16,11 @@
 
 #include "queues/drf_order.h"
 #include "queues/quantity.h"
-#include "queues/queue_access.h"
 #include "scheduler/cycle/node_ledger.h"
 #include "scheduler/cycle/pod_constraints.h"
 #include "scheduler/cycle/shared_gpu_ledger.h"
 #include "scheduler/state/gpu_sharing.h"
+#include "scheduler/state/job_gate.h"
 #include "scheduler/state/node_filters.h"
 #include "scheduler/state/pod_intent.h"
 #include "topology/fabric_tree.h"
@@ -50,6 +50,18 @@ const char* reason_name(PendingReason reason) {
 }
 
 namespace {
+
+PendingReason pending_reason(JobRefusalKind kind) {
+  switch (kind) {
+    case JobRefusalKind::kQueueInvalid:
+      return PendingReason::kQueueInvalid;
+    case JobRefusalKind::kInvalidPod:
+      return PendingReason::kInvalidPod;
+    case JobRefusalKind::kQueueNotAllowed:
+      return PendingReason::kQueueNotAllowed;
+  }
+  return PendingReason::kInvalidPod;
+}
 
 // Relative slack when comparing allocations against fair shares, which are doubles.
 constexpr double kShareSlack = 1e-9;
@@ -344,9 +356,19 @@ CycleResult CycleRunner::run() {
 void CycleRunner::hold_nominations() {
   if (options_.nominations == nullptr || options_.nominations->empty()) return;
   // Only for jobs still waiting: a job that placed no longer needs its room held.
+  // Nor for a job that may not be scheduled at all (a queue its namespace may not use, an
+  // invalid queue or pod): the planner makes no such nomination, and one made before the job
+  // was refused (a namespace relabelled, a Queue's selector changed) holds nothing.
+  std::unordered_set<std::string_view> nominated;
+  for (const Nomination& nomination : *options_.nominations) nominated.insert(nomination.job);
   std::unordered_set<std::string_view> waiting;
   for (const auto& [queue, jobs] : state_.pending_jobs()) {
-    for (JobId id : jobs) waiting.insert(state_.jobs()[id].key);
+    for (JobId id : jobs) {
+      const JobRecord& job = state_.jobs()[id];
+      if (nominated.contains(job.key) && !waiting_job_refusal(state_, tree_, job)) {
+        waiting.insert(job.key);
+      }
+    }
   }
   for (const Nomination& nomination : *options_.nominations) {
     if (!waiting.contains(nomination.job)) continue;
@@ -470,24 +492,7 @@ void CycleRunner::compute_shares() {
 }
 
 std::optional<QueueIndex> CycleRunner::resolve_queue(const JobRecord& job, std::string* why) const {
-  const auto index = tree_.find(job.queue);
-  if (!index) {
-    if (const QueueProblem* problem = tree_.problem_of(job.queue)) {
-      *why = fmt::format("queue \"{}\" is invalid: {}", job.queue, problem->message);
-    } else {
-      *why = fmt::format("queue \"{}\" does not exist", job.queue);
-    }
-    if (const auto usage = state_.queue_usage().find(job.queue);
-        usage != state_.queue_usage().end() && !queue_charge(usage->second.allocated).is_zero()) {
-      *why += "; its running pods stay charged outside the queue tree until they finish";
-    }
-    return std::nullopt;
-  }
-  if (!tree_.node(*index).is_leaf()) {
-    *why = fmt::format("queue \"{}\" has child queues; pods must name a leaf queue", job.queue);
-    return std::nullopt;
-  }
-  return index;
+  return resolve_leaf_queue(state_, tree_, job.queue, why);
 }
 
 // Inside a queue: higher priority first, then older, then by key for determinism.
@@ -569,27 +574,10 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
   if (pending.empty()) return Attempt::kFailed;
 
   if (within_fair_share) {
-    // Problems that no capacity can fix are reported once, in the first phase.
-    std::string invalid;
-    for (PodId pod : pending) {
-      const PodRecord& record = pods[pod];
-      for (const std::string& error : record.intent.errors) {
-        invalid +=
-            (invalid.empty() ? "" : "; ") + fmt::format("pod {}: {}", record.pod.name, error);
-      }
-    }
-    if (const PodGroup* group = job.group.empty() ? nullptr : state_.find_pod_group(job.key)) {
-      for (const std::string& problem : group->problems) {
-        invalid += (invalid.empty() ? "" : "; ") + fmt::format("PodGroup {}: {}", job.key, problem);
-      }
-    }
-    if (!invalid.empty()) {
-      leave_pending(job, pending, PendingReason::kInvalidPod, invalid);
-      return Attempt::kFailed;
-    }
-    if (auto denial = queue_access_denial(state_.queue_specs(), job.queue, job.namespace_,
-                                          state_.namespace_labels(job.namespace_))) {
-      leave_pending(job, pending, PendingReason::kQueueNotAllowed, std::move(*denial));
+    // Problems that no capacity can fix are reported once, in the first phase. The same
+    // function keeps the planner from preempting for such a job (job_gate.h).
+    if (auto refusal = job_refusal(state_, job, pending)) {
+      leave_pending(job, pending, pending_reason(refusal->kind), std::move(refusal->message));
       return Attempt::kFailed;
     }
     if (job.awaiting_group) {

@@ -11,6 +11,7 @@
 
 #include "queues/fair_share.h"
 #include "scheduler/cycle/node_ledger.h"
+#include "scheduler/state/job_gate.h"
 #include "scheduler/state/node_filters.h"
 
 namespace fairway {
@@ -60,11 +61,12 @@ void PreemptionMemory::blocked(const std::string& preemptor, const std::string& 
   blocked_pods_[pod] = now + for_ms;
 }
 
-void PreemptionMemory::prune(const ClusterState& state, TimeMs now, const PlannerOptions& options) {
-  std::unordered_set<std::string> waiting;
+void PreemptionMemory::prune(ClusterState& state, TimeMs now, const PlannerOptions& options) {
+  std::unordered_map<std::string_view, JobId> waiting;
   for (const auto& [queue, jobs] : state.pending_jobs()) {
-    for (JobId id : jobs) waiting.insert(state.jobs()[id].key);
+    for (JobId id : jobs) waiting.emplace(state.jobs()[id].key, id);
   }
+  const QueueTree& tree = state.queue_tree();
   // A victim is gone once its pod no longer holds a node (deleted, finished, or created again).
   auto victim_gone = [&state](const std::pair<std::string, std::string>& victim) {
     const PodRecord* pod = state.find_pod(victim.first);
@@ -72,7 +74,11 @@ void PreemptionMemory::prune(const ClusterState& state, TimeMs now, const Planne
   };
   std::vector<std::string> expired;
   for (const auto& [job, expiry] : nomination_expiry_) {
-    if (expiry <= now || !waiting.contains(job)) {
+    const auto it = waiting.find(job);
+    // A job that may no longer be scheduled at all (its namespace lost access to its queue, the
+    // queue became invalid, a pod or its PodGroup cannot be read) keeps no room either.
+    if (expiry <= now || it == waiting.end() ||
+        waiting_job_refusal(state, tree, state.jobs()[it->second])) {
       expired.push_back(job);
       continue;
     }
@@ -407,8 +413,9 @@ std::vector<Preemptor> Planner::preemptors() const {
   std::vector<Preemptor> out;
   const auto& pods = state_.pods();
   for (const auto& [queue, jobs] : state_.pending_jobs()) {
-    const auto leaf = tree_.find(queue);
-    if (!leaf || !tree_.node(*leaf).is_leaf()) continue;
+    std::string why;
+    const auto leaf = resolve_leaf_queue(state_, tree_, queue, &why);
+    if (!leaf) continue;  // QueueInvalid: the cycle says why
     for (JobId id : jobs) {
       const JobRecord& job = state_.jobs()[id];
       if (memory_.nominated(job.key)) continue;  // already has room on the way
@@ -417,10 +424,18 @@ std::vector<Preemptor> Planner::preemptors() const {
       const auto min = static_cast<uint32_t>(std::max(job.min_member, 1));
       if (job.bound >= min) continue;  // elastic extras do not justify evictions
       const size_t need = min - job.bound;
-      if (job.pending.size() < need) continue;  // the gang is incomplete
-      std::vector<PodId> pending(job.pending.begin(), job.pending.end());
+      // Gated pods are not scheduled until their gates are removed: nothing is evicted for them.
+      std::vector<PodId> pending;
+      for (PodId pod : job.pending) {
+        if (pods[pod].pod.scheduling_gates.empty()) pending.push_back(pod);
+      }
+      if (pending.size() < need) continue;  // the gang is incomplete
       std::sort(pending.begin(), pending.end(),
                 [&pods](PodId a, PodId b) { return pods[a].pod.name < pods[b].pod.name; });
+      // The cycle's own first checks (job_gate.h), on all the pods it would place: a job that it
+      // refuses (InvalidPod, QueueNotAllowed) never preempts, reclaims, consolidates or holds
+      // room, whatever its priority.
+      if (job_refusal(state_, job, pending)) continue;
       pending.resize(need);
       Preemptor p;
       p.job = id;

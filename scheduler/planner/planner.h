@@ -101,7 +101,8 @@ class PreemptionMemory {
   // Drops nominations of jobs that placed, are gone, waited too long, or did not place within
   // nomination_after_victims_ms of their victims being gone; ends cool-downs; notes since when
   // each gang has been bound below its minMember.
-  void prune(const ClusterState& state, TimeMs now, const PlannerOptions& options);
+  // Also drops the nominations of jobs that may not be scheduled at all (job_gate.h).
+  void prune(ClusterState& state, TimeMs now, const PlannerOptions& options);
   // Since when `job` has been bound below its minMember (as seen by prune), if it is.
   std::optional<TimeMs> partial_since(const std::string& job) const;
 

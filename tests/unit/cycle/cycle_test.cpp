@@ -339,6 +339,48 @@ TEST(Cycle, PodOfANamespaceTheQueueDoesNotAdmitStaysPending) {
   EXPECT_EQ(placements(result).count("blue-ns/intruder"), 1U);
 }
 
+// Issue 15: a pod of namespace blue joins a PodGroup whose queue, red-q, blue may not use. It
+// stays pending with the access reason, and room nominated to it (by a planner that did not
+// check access, or before blue lost access) is not held from red's own pods.
+TEST(Cycle, PodGroupNamingAQueueItsNamespaceMayNotUseStaysPendingAndHoldsNoRoom) {
+  ClusterState state;
+  state.upsert_node(gpu_node("n1", 4));
+  QueueSpec red = queue("red-q", "", 4);
+  red.namespace_selector.emplace().match_labels["tenant"] = "red";
+  state.upsert_queue(red);
+  state.upsert_queue(queue("blue-q", "", 4));
+  state.upsert_namespace({"red", {{"tenant", "red"}}});
+  state.upsert_namespace({"blue", {{"tenant", "blue"}}});
+  for (int i = 0; i < 3; ++i) {
+    Pod running = pod("red", "r" + std::to_string(i), "red-q", {{"nvidia.com/gpu", "1"}});
+    running.node_name = "n1";
+    running.phase = PodPhase::kRunning;
+    state.upsert_pod(running);
+  }
+  state.upsert_pod(pod("red", "r3", "red-q", {{"nvidia.com/gpu", "1"}}));  // evicted, back
+  PodGroup group;
+  group.namespace_ = "blue";
+  group.name = "g";
+  group.queue = "red-q";
+  state.upsert_pod_group(group);
+  Pod intruder = gang_pod("blue", "intruder", "blue-q", "g", 1, {{"nvidia.com/gpu", "1"}});
+  intruder.priority = 1'000;
+  state.upsert_pod(intruder);
+  ResourceVector one;
+  one.set(kGpu, 1000);
+  const std::vector<Nomination> nominations{{"blue/g", "n1", one}};
+  CycleOptions options;
+  options.nominations = &nominations;
+
+  const CycleResult result = run_cycle(state, options);
+  EXPECT_EQ(placements(result), (std::map<std::string, std::string>{{"red/r3", "n1"}}));
+  const PendingJob* job = pending_job(result, "blue/g");
+  ASSERT_NE(job, nullptr);
+  EXPECT_EQ(job->queue, "red-q");
+  EXPECT_EQ(job->reason, PendingReason::kQueueNotAllowed);
+  EXPECT_THAT(job->message, HasSubstr("namespace \"blue\" may not use queue \"red-q\""));
+}
+
 TEST(Cycle, PodGroupThatCouldNotBeReadKeepsItsGangPendingWithTheReason) {
   ClusterState state;
   state.upsert_node(gpu_node("n0", 8));

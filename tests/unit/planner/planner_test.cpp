@@ -667,6 +667,174 @@ TEST(StaleGang, AWholeGangAndAGangWithNothingBoundAreNotStale) {
   }
 }
 
+// ---------------------------------------------------------------------------- queue access
+
+// Issue 15: queue `red-q` admits only namespaces labelled tenant=red. Four red pods run on the
+// only node, one GPU each, at a low priority.
+World red_team_world() {
+  World w;
+  w.state.upsert_node(gpu_node("n1", 4));
+  QueueSpec red = queue("red-q", "", 4);
+  red.namespace_selector.emplace().match_labels["tenant"] = "red";
+  w.state.upsert_queue(red);
+  w.state.upsert_queue(queue("blue-q", "", 4));
+  w.state.upsert_namespace({"red", {{"tenant", "red"}}});
+  w.state.upsert_namespace({"blue", {{"tenant", "blue"}}});
+  for (int i = 0; i < 4; ++i) {
+    w.add(running(with_priority(pod("red", "r" + std::to_string(i), "red-q",
+                                    {{"nvidia.com/gpu", "1"}}, kNow - kHour),
+                                10),
+                  "n1"));
+  }
+  return w;
+}
+
+// A pod of namespace blue, labelled with its own queue, joins a PodGroup of its namespace whose
+// spec.queue is red-q: the gang's queue is red-q, which blue may not use.
+void add_intruder(World& w, int32_t priority = 1'000) {
+  PodGroup group;
+  group.namespace_ = "blue";
+  group.name = "g";
+  group.min_member = 1;
+  group.queue = "red-q";
+  w.state.upsert_pod_group(group);
+  w.add(with_priority(
+      gang_pod("blue", "intruder", "blue-q", "g", 1, {{"nvidia.com/gpu", "1"}}, kNow), priority));
+}
+
+const PendingJob* pending_job(const CycleResult& result, const std::string& job) {
+  for (const PendingJob& p : result.pending) {
+    if (p.job == job) return &p;
+  }
+  return nullptr;
+}
+
+TEST(PlannerQueueAccess, AGangInAQueueItsNamespaceMayNotUseEvictsNoPodOfThatQueue) {
+  World w = red_team_world();
+  add_intruder(w);
+  for (int round = 0; round < 3; ++round) {
+    const PlanResult result = w.pass();
+    EXPECT_THAT(result.plans, IsEmpty());
+    EXPECT_THAT(w.memory.nominations(), IsEmpty());
+    EXPECT_FALSE(w.memory.nominated("blue/g"));
+    const CycleResult cycle = w.cycle();
+    EXPECT_THAT(cycle.bindings, IsEmpty());
+    const PendingJob* intruder = pending_job(cycle, "blue/g");
+    ASSERT_NE(intruder, nullptr);
+    EXPECT_EQ(intruder->reason, PendingReason::kQueueNotAllowed);
+    EXPECT_THAT(intruder->message, HasSubstr("namespace \"blue\" may not use queue \"red-q\""));
+    w.clock.now += 10 * 60 * 1000;
+  }
+  EXPECT_EQ(w.running_in("red-q"), 4);
+  EXPECT_TRUE(w.evictions.empty());
+}
+
+TEST(PlannerQueueAccess, AGangInAQueueItsNamespaceMayNotUseReclaimsNothing) {
+  // red-q is empty and below its fair share, green-q above its own: reclaim would take from
+  // green-q for a red-q job, but this one's namespace may not use red-q.
+  World w;
+  w.state.upsert_node(gpu_node("n1", 4));
+  QueueSpec red = queue("red-q", "", 2);
+  red.namespace_selector.emplace().match_labels["tenant"] = "red";
+  w.state.upsert_queue(red);
+  w.state.upsert_queue(queue("green-q", "", 2));
+  w.state.upsert_queue(queue("blue-q", "", 0));
+  w.state.upsert_namespace({"blue", {{"tenant", "blue"}}});
+  w.state.upsert_namespace({"green", {{"tenant", "green"}}});
+  for (int i = 0; i < 4; ++i) {
+    w.add(running(
+        pod("green", "g" + std::to_string(i), "green-q", {{"nvidia.com/gpu", "1"}}, kNow - kHour),
+        "n1"));
+  }
+  add_intruder(w, 0);
+  EXPECT_THAT(w.pass().plans, IsEmpty());
+  EXPECT_THAT(w.memory.nominations(), IsEmpty());
+  EXPECT_EQ(w.running_in("green-q"), 4);
+}
+
+TEST(PlannerQueueAccess, RoomNominatedBeforeTheNamespaceLostAccessIsGivenBack) {
+  World w = red_team_world();
+  w.state.upsert_namespace({"team", {{"tenant", "red"}}});
+  w.add(with_priority(pod("team", "high", "red-q", {{"nvidia.com/gpu", "1"}}, kNow), 1'000));
+  ASSERT_THAT(w.pass().plans, SizeIs(1));
+  ASSERT_TRUE(w.memory.nominated("team/high"));
+  // The admin takes red-q away from namespace team before the preemptor placed.
+  w.state.upsert_namespace({"team", {{"tenant", "blue"}}});
+  // The cycle holds nothing for it even with the old nominations...
+  const CycleResult cycle = w.cycle();
+  EXPECT_EQ(pending_job(cycle, "team/high")->reason, PendingReason::kQueueNotAllowed);
+  EXPECT_EQ(w.running_in("red-q"), 4);  // the evicted red pod came back to its GPU
+  // ...and the next pass drops them and evicts nothing more.
+  EXPECT_THAT(w.pass().plans, IsEmpty());
+  EXPECT_FALSE(w.memory.nominated("team/high"));
+  EXPECT_THAT(w.memory.nominations(), IsEmpty());
+}
+
+TEST(PlannerQueueAccess, AJobOfANonLeafQueueEvictsNothing) {
+  World w;
+  w.state.upsert_node(gpu_node("n1", 4));
+  w.state.upsert_queue(queue("org", "", 4));
+  w.state.upsert_queue(queue("team", "org", 4));
+  w.add(running(
+      with_priority(pod("ns", "low", "team", {{"nvidia.com/gpu", "4"}}, kNow - kHour), 10), "n1"));
+  w.add(with_priority(pod("ns", "high", "org", {{"nvidia.com/gpu", "4"}}, kNow), 1'000));
+  EXPECT_THAT(w.pass().plans, IsEmpty());
+  EXPECT_THAT(w.memory.nominations(), IsEmpty());
+  EXPECT_EQ(pending_job(w.cycle(), "ns/high")->reason, PendingReason::kQueueInvalid);
+  EXPECT_EQ(w.running_in("team"), 1);
+}
+
+TEST(PlannerQueueAccess, AGangWithAnInvalidPodAnnotationEvictsNothing) {
+  // minMember 1: the planner needs only the first pod, but the cycle refuses the whole gang
+  // (InvalidPod) for its second pod's annotation, so nothing may be evicted for it.
+  World w;
+  w.state.upsert_node(gpu_node("n1", 4));
+  w.state.upsert_queue(queue("q", "", 4));
+  w.add(running(with_priority(pod("ns", "low", "q", {{"nvidia.com/gpu", "4"}}, kNow - kHour), 10),
+                "n1"));
+  w.add(with_priority(gang_pod("ns", "g-0", "q", "g", 1, {{"nvidia.com/gpu", "4"}}, kNow), 1'000));
+  Pod bad =
+      with_priority(gang_pod("ns", "g-1", "q", "g", 1, {{"nvidia.com/gpu", "4"}}, kNow), 1'000);
+  bad.annotations["fairway.dev/gpu-fraction"] = "1.5";
+  w.add(bad);
+  EXPECT_THAT(w.pass().plans, IsEmpty());
+  EXPECT_THAT(w.memory.nominations(), IsEmpty());
+  const PendingJob* job = pending_job(w.cycle(), "ns/g");
+  ASSERT_NE(job, nullptr);
+  EXPECT_EQ(job->reason, PendingReason::kInvalidPod);
+  EXPECT_EQ(w.running_in("q"), 1);
+}
+
+TEST(PlannerQueueAccess, AGangWhosePodGroupCouldNotBeReadEvictsNothing) {
+  World w;
+  w.state.upsert_node(gpu_node("n1", 4));
+  w.state.upsert_queue(queue("q", "", 4));
+  PodGroup group;
+  group.namespace_ = "ns";
+  group.name = "g";
+  group.problems.push_back("spec.minMember: -2 must be >= 0");
+  w.state.upsert_pod_group(group);
+  w.add(running(with_priority(pod("ns", "low", "q", {{"nvidia.com/gpu", "4"}}, kNow - kHour), 10),
+                "n1"));
+  w.add(with_priority(gang_pod("ns", "g-0", "q", "g", 1, {{"nvidia.com/gpu", "4"}}, kNow), 1'000));
+  EXPECT_THAT(w.pass().plans, IsEmpty());
+  EXPECT_EQ(pending_job(w.cycle(), "ns/g")->reason, PendingReason::kInvalidPod);
+  EXPECT_EQ(w.running_in("q"), 1);
+}
+
+TEST(PlannerQueueAccess, GatedPodsAreNoReasonToEvict) {
+  World w;
+  w.state.upsert_node(gpu_node("n1", 4));
+  w.state.upsert_queue(queue("q", "", 4));
+  w.add(running(with_priority(pod("ns", "low", "q", {{"nvidia.com/gpu", "4"}}, kNow - kHour), 10),
+                "n1"));
+  Pod gated = with_priority(pod("ns", "high", "q", {{"nvidia.com/gpu", "4"}}, kNow), 1'000);
+  gated.scheduling_gates.push_back("example.com/wait");
+  w.add(gated);
+  EXPECT_THAT(w.pass().plans, IsEmpty());
+  EXPECT_EQ(w.running_in("q"), 1);
+}
+
 TEST(CoolDown, AnEvictedJobCannotEvictItsEvictorBack) {
   World w;
   w.options.cool_down_ms = 10 * 60 * 1000;
