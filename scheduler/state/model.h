@@ -167,7 +167,7 @@ struct Pod {
   std::vector<Toleration> tolerations;
   PodAffinity affinity;  // spec.affinity.podAffinity and podAntiAffinity
   std::vector<TopologySpreadConstraint> topology_spread;
-  std::vector<HostPort> host_ports;  // of containers and init containers, hostPort > 0
+  std::vector<HostPort> host_ports;  // hostPort > 0, of containers and sidecar init containers
   std::vector<PodVolumeClaim> volume_claims;
   std::vector<std::string> scheduling_gates;  // spec.schedulingGates[].name
   // Parts of the pod the decoder could not read (e.g. a resource quantity that overflows), one
