@@ -1878,6 +1878,18 @@ tl::expected<Decoded<T>, std::string> decode_object(std::string_view json) {
 }
 
 template <typename T>
+tl::expected<Decoded<T>, std::string> decode_object_at(std::string_view json,
+                                                       std::string_view json_pointer) {
+  auto root = object_context().parse(json);
+  if (!root) return tl::unexpected(root.error());
+  dom::element value;
+  if (auto code = root->at_pointer(json_pointer).get(value)) {
+    return tl::unexpected(std::string(json_pointer) + ": " + simdjson::error_message(code));
+  }
+  return decode_element<T>(value);
+}
+
+template <typename T>
 tl::expected<DecodedList<T>, std::string> decode_list(std::string_view json) {
   return decode_list_impl<T>(json, ItemDecoder<T>{});
 }
@@ -1902,6 +1914,8 @@ tl::expected<WatchEvent<T>, std::string> decode_watch_event(std::string_view jso
 
 #define FAIRWAY_K8S_INSTANTIATE(T)                                                           \
   template tl::expected<Decoded<T>, std::string> decode_object<T>(std::string_view);         \
+  template tl::expected<Decoded<T>, std::string> decode_object_at<T>(std::string_view,       \
+                                                                     std::string_view);      \
   template tl::expected<DecodedList<T>, std::string> decode_list<T>(std::string_view);       \
   template tl::expected<DecodedList<T>, std::string> decode_list<T>(std::string&);           \
   template tl::expected<DecodedList<T>, std::string> decode_list<T>(std::string_view,        \

@@ -52,6 +52,12 @@ tl::expected<Decoded<CsiNode>, std::string> decode_csi_node(std::string_view jso
 // decode_object<Pod> is decode_pod, and so on.
 template <typename T>
 tl::expected<Decoded<T>, std::string> decode_object(std::string_view json);
+// The object at `json_pointer` (RFC 6901, e.g. "/request/object") inside a larger document,
+// decoded straight from the document's text: one simdjson parse (iterative, depth-limited), no
+// re-serialisation of the enclosing document. An error when the pointer names nothing.
+template <typename T>
+tl::expected<Decoded<T>, std::string> decode_object_at(std::string_view json,
+                                                       std::string_view json_pointer);
 template <typename T>
 using ObjectDecoder = tl::expected<Decoded<T>, std::string> (*)(std::string_view json);
 

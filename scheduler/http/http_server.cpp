@@ -99,6 +99,17 @@ struct Server::Impl {
     return best;
   }
 
+  BeastResponse too_large(unsigned version) const {
+    BeastResponse response{beast::http::status::payload_too_large, version};
+    response.set(beast::http::field::server, "fairway");
+    response.set(beast::http::field::content_type, "text/plain; charset=utf-8");
+    response.keep_alive(false);
+    response.body() =
+        "Request entity too large: limit is " + std::to_string(options.max_body_bytes) + "\n";
+    response.prepare_payload();
+    return response;
+  }
+
   BeastResponse answer(const BeastRequest& request) const {
     Request in;
     in.method = std::string(request.method_string());
@@ -116,8 +127,10 @@ struct Server::Impl {
     if (const Handler* handler = find(in.path)) {
       try {
         out = (*handler)(in);
-      } catch (const std::exception& e) {
-        out = text(500, std::string("internal error: ") + e.what() + "\n");
+      } catch (const std::exception&) {
+        // Exception text is internal (a parser's type_error, a container's out_of_range): it is
+        // not shown to whoever sent the request.
+        out = text(500, "internal error\n");
       }
     } else {
       out = text(404, "404 page not found\n");
@@ -165,6 +178,16 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   void on_read(beast::error_code ec) {
+    if (ec == beast::http::error::body_limit) {
+      // As kube-apiserver answers: 413, then the connection is closed (the rest of the body is
+      // never read).
+      response_ = server_.too_large(parser_->get().version());
+      beast::get_lowest_layer(stream_).expires_after(server_.options.io_timeout);
+      beast::http::async_write(
+          stream_, response_,
+          [self = this->shared_from_this()](beast::error_code, size_t) { self->close(); });
+      return;
+    }
     if (ec) return close();
     response_ = server_.answer(parser_->get());
     beast::get_lowest_layer(stream_).expires_after(server_.options.io_timeout);

@@ -54,7 +54,9 @@ struct ServerOptions {
   std::string tls_key_file{};
   int threads = 2;
   std::chrono::seconds io_timeout{30};  // per read and per write
-  size_t max_body_bytes = 4 << 20;
+  // A larger request body is answered 413 "Request entity too large: limit is N" before it is
+  // read, and the connection closed. The default is kube-apiserver's (3 MiB, k8s/json_limits.h).
+  size_t max_body_bytes = size_t{3} << 20;
 };
 
 class Server {

@@ -30,9 +30,19 @@ struct AdmissionConfig {
   std::function<std::vector<std::string>(const Pod&)> tenant_denials;
 };
 
-// The review's answer. An error (the body is not an AdmissionReview with a request uid) is for
-// an HTTP 400: there is no uid to answer to.
-tl::expected<std::string, std::string> review_pod_admission(std::string_view body,
+// Why a body got no review: there is no uid to answer to, so this is an HTTP error, never a
+// review. `status` is 413 for a body over k8s::kMaxRequestBodyBytes, 400 otherwise (not JSON,
+// nested deeper than k8s::kMaxJsonDepth, not an AdmissionReview, a field of the wrong type);
+// `message` says which, and never carries a parser's internal exception text.
+struct ReviewError {
+  int status = 400;
+  std::string message;
+};
+
+// The review's answer. Limits are checked before any DOM is built, and the pod is decoded
+// straight from `body` (request.object), so no body can drive the decoder into deep recursion
+// (docs/security.md).
+tl::expected<std::string, ReviewError> review_pod_admission(std::string_view body,
                                                             const AdmissionConfig& config = {});
 
 std::string base64_encode(std::string_view data);

@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "k8s-client/json_limits.h"
 #include "sim/apiserver/admission_webhooks.h"
 #include "sim/apiserver/json_util.h"
 #include "sim/apiserver/table.h"
@@ -610,6 +611,13 @@ ApiReply ApiHandler::handle(const HttpRequest& request, std::function<void()> no
   if (!options_.token.empty() && !public_path &&
       request.authorization != "Bearer " + options_.token) {
     return error_response(ApiError{401, "Unauthorized", "Unauthorized", nullptr});
+  }
+  // Before any body is parsed: nlohmann's dump() and the merge-patch functions recurse, so a
+  // body nested deeper than kMaxJsonDepth would overflow the stack (kube-apiserver, through Go's
+  // encoding/json, refuses JSON nested past its own limit with a 400 as well).
+  if (!k8s::json_depth_within(request.body, k8s::kMaxJsonDepth)) {
+    return error_response(bad_request("the body of the request nests JSON deeper than " +
+                                      std::to_string(k8s::kMaxJsonDepth) + " levels"));
   }
   try {
     return impl.route();

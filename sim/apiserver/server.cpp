@@ -23,6 +23,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "k8s-client/json_limits.h"
 #include "sim/apiserver/api_handler.h"
 #include "sim/apiserver/base64.h"
 #include "sim/apiserver/embedded_crds.h"
@@ -165,7 +166,8 @@ struct Server::Impl {
 
 namespace {
 
-constexpr size_t kBodyLimit = 64u << 20;
+// kube-apiserver's limit on a request body (3 MiB): larger ones get its 413.
+constexpr size_t kBodyLimit = k8s::kMaxRequestBodyBytes;
 constexpr auto kIdleTimeout = std::chrono::seconds(300);
 constexpr auto kWriteTimeout = std::chrono::seconds(60);
 
@@ -249,6 +251,15 @@ class Session : public std::enable_shared_from_this<Session<kTls>> {
   }
 
   void on_read(beast::error_code ec) {
+    if (ec == http::error::body_limit) {
+      // As kube-apiserver answers, then the connection is closed (the body is never read).
+      req_ = parser_->release();
+      req_.keep_alive(false);
+      send(error_response(
+          ApiError{413, "RequestEntityTooLarge",
+                   "Request entity too large: limit is " + std::to_string(kBodyLimit), nullptr}));
+      return;
+    }
     if (ec) {
       close();
       return;

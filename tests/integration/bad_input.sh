@@ -3,12 +3,21 @@
 # read, a PodGroup with minMember -2, a Topology without node labels, pods with absurd or
 # unreadable requests, annotations out of range, a pod with a 512 KiB annotation, and a pod from
 # a namespace its queue does not admit (Queue.spec.namespaceSelector). Each gets a clear
-# condition or Event, and the good pods created around them are bound all the same.
+# condition or Event, and the good pods created around them are bound all the same. The admission
+# webhook answers hostile bodies (nested 100,000 deep, mistyped, over 3 MiB) with 400/413 and
+# the scheduler lives on (docs/security.md).
 set -euo pipefail
 
 FAIRWAY="$(realpath "$1")"
 source "$(dirname "$0")/lib/common.sh"
 start_apiserver
+
+wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
+  local seconds=$1 what=$2
+  shift 2
+  for _ in $(seq $((seconds * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  fail "timed out waiting for $what"
+}
 
 cat >"$WORK/node.json" <<'JSON'
 {"apiVersion":"v1","kind":"Node","metadata":{"name":"gpu-0","labels":{"kubernetes.io/hostname":"gpu-0"}},
@@ -61,8 +70,50 @@ spec:
 YAML
 }
 
-"$FAIRWAY" scheduler --kubeconfig "$WORK/kc" --leader-elect=false --schedule-period=20ms >>"$WORK/sched.log" 2>&1 &
+# The admission webhook is served too (not registered with the API server: posted to directly,
+# without credentials, as anyone who can reach its port can).
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+  -subj /CN=fairway-webhook -addext subjectAltName=IP:127.0.0.1 \
+  -keyout "$WORK/tls.key" -out "$WORK/tls.crt" 2>/dev/null || fail "openssl could not make a certificate"
+"$FAIRWAY" scheduler --kubeconfig "$WORK/kc" --leader-elect=false --schedule-period=20ms \
+  --webhook-bind-address=127.0.0.1:0 --webhook-tls-cert-file "$WORK/tls.crt" \
+  --webhook-tls-key-file "$WORK/tls.key" >>"$WORK/sched.log" 2>&1 &
 SCHED_PID=$!
+wait_for 20 "the webhook to listen" grep -q '"msg":"admission webhook serving"' "$WORK/sched.log"
+webhook_port="$(grep '"msg":"admission webhook serving"' "$WORK/sched.log" | grep -o '"port":"[0-9]*"' | grep -o '[0-9]\+')"
+post_webhook() {  # body-file [content-length] → the raw HTTP answer of POST /mutate over TLS
+  local length="${2:-$(wc -c <"$1")}"
+  { printf 'POST /mutate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n'
+    printf 'Content-Length: %s\r\nConnection: close\r\n\r\n' "$length"
+    cat "$1"; } | timeout 20 openssl s_client -quiet -connect "127.0.0.1:$webhook_port" 2>/dev/null || true
+}
+expect_answer() {  # what answer status pattern
+  case "$2" in
+    "HTTP/1.1 $3 "*"$4"*) echo "ok: $1 → $3 $4" ;;
+    *) fail "$1: expected $3 with '$4', got: ${2:0:300}" ;;
+  esac
+}
+# Issue 15: 100,000 levels of nesting in request.object (~200 KB) once ended the process with
+# SIGSEGV. Now: 400 before any parser runs, and the scheduler keeps serving.
+{
+  printf '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u",'
+  printf '"kind":{"group":"","version":"v1","kind":"Pod"},"operation":"CREATE","object":'
+  printf '{"metadata":{"name":"p","annotations":{"x":'
+  head -c 100000 /dev/zero | tr '\0' '['
+  head -c 100000 /dev/zero | tr '\0' ']'
+  printf '}},"spec":{"schedulerName":"fairway"}}}}'
+} >"$WORK/deep-review.json"
+expect_answer "a review nested 100,000 deep" "$(post_webhook "$WORK/deep-review.json")" 400 \
+  "nested deeper than 1000 levels"
+kill -0 "$SCHED_PID" || fail "the scheduler died of a deeply nested AdmissionReview"
+printf '{"request":{"uid":5,"kind":{"kind":"Pod"},"operation":"CREATE","object":{}}}' >"$WORK/mistyped.json"
+expect_answer "a review with a numeric uid" "$(post_webhook "$WORK/mistyped.json")" 400 \
+  "request.uid must be a string"
+# Over kube-apiserver's 3 MiB: refused from the headers alone (the body is never sent here).
+: >"$WORK/empty"
+expect_answer "a 4 MiB body" "$(post_webhook "$WORK/empty" 4194304)" 413 \
+  "Request entity too large: limit is 3145728"
+kill -0 "$SCHED_PID" || fail "the scheduler died"
 
 {
   pod default good-1 good 1

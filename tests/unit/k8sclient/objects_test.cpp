@@ -962,5 +962,24 @@ TEST(Encode, Event) {
   EXPECT_FALSE(cluster_scoped["involvedObject"].contains("namespace"));
 }
 
+// The webhook decodes the pod of an AdmissionReview in place, without re-serialising it.
+TEST(DecodeObjectAt, DecodesTheObjectAtAPointerOfALargerDocument) {
+  const std::string review =
+      R"({"request":{"uid":"u","object":{"metadata":{"name":"p","namespace":"ns"},)"
+      R"("spec":{"schedulerName":"fairway","containers":[]}}}})";
+  const auto pod = decode_object_at<Pod>(review, "/request/object");
+  ASSERT_TRUE(pod) << pod.error();
+  EXPECT_EQ(pod->meta.key(), "ns/p");
+  EXPECT_EQ(pod->object.scheduler_name, "fairway");
+  const auto missing = decode_object_at<Pod>(review, "/request/oldObject");
+  ASSERT_FALSE(missing);
+  EXPECT_THAT(missing.error(), HasSubstr("/request/oldObject"));
+  EXPECT_FALSE(decode_object_at<Pod>(review, "/request/uid"));  // not an object
+  // simdjson's parser is iterative and stops at its depth limit: an error, not a crash.
+  const std::string deep =
+      R"({"request":{"object":)" + std::string(100000, '[') + std::string(100000, ']') + "}}";
+  EXPECT_FALSE(decode_object_at<Pod>(deep, "/request/object"));
+}
+
 }  // namespace
 }  // namespace fairway::k8s

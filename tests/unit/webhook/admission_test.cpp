@@ -64,7 +64,7 @@ std::string review_of(const json& pod, const std::string& operation = "CREATE") 
 
 json answer(const std::string& review) {
   auto out = review_pod_admission(review);
-  EXPECT_TRUE(out.has_value()) << out.error();
+  EXPECT_TRUE(out.has_value()) << out.error().message;
   return json::parse(*out)["response"];
 }
 
@@ -144,13 +144,103 @@ TEST(Admission, TenantDenialsRejectAnyPodOfOursWhateverItAsks) {
   EXPECT_THAT(denied["response"]["status"]["message"].get<std::string>(),
               HasSubstr("may not use queue \"vision\""));
   plain["metadata"]["namespace"] = "red";
-  EXPECT_TRUE(json::parse(*review_pod_admission(review_of(plain), config))["response"]
-                  ["allowed"]);
+  EXPECT_TRUE(json::parse(*review_pod_admission(review_of(plain), config))["response"]["allowed"]);
 }
 
 TEST(Admission, GarbageIsAnErrorNotACrash) {
   EXPECT_FALSE(review_pod_admission("not json").has_value());
   EXPECT_FALSE(review_pod_admission(R"({"request":{}})").has_value());
+}
+
+// The attack of issue 15: 100,000 levels of nesting in request.object (~200 KB) once ended the
+// process with a stack overflow (decode_pod(object.dump()) re-serialised recursively). Now it is
+// refused by the depth pre-scan, before any DOM is built, with a 400 that says why.
+std::string deep_review(size_t depth) {
+  std::string nested(depth, '[');
+  nested.append(depth, ']');
+  return R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u",)"
+         R"("kind":{"group":"","version":"v1","kind":"Pod"},"operation":"CREATE","object":)"
+         R"({"metadata":{"name":"p","annotations":{"x":)" +
+         nested + "}},\"spec\":{\"schedulerName\":\"fairway\"}}}}";
+}
+
+TEST(Admission, DeeplyNestedReviewIsA400NotACrash) {
+  const std::string body = deep_review(100000);
+  EXPECT_GT(body.size(), 200000U);
+  const auto out = review_pod_admission(body);
+  ASSERT_FALSE(out.has_value());
+  EXPECT_EQ(out.error().status, 400);
+  EXPECT_EQ(out.error().message, "malformed AdmissionReview: JSON nested deeper than 1000 levels");
+
+  http::Server server(http::ServerOptions{.bind_address = "127.0.0.1:0"});
+  add_webhook_routes(server);
+  http::Request request;
+  request.method = "POST";
+  request.body = body;
+  const http::Response response = (*server.find("/mutate"))(request);
+  EXPECT_EQ(response.status, 400);
+  EXPECT_THAT(response.body, HasSubstr("nested deeper than 1000 levels"));
+
+  // At the limit the review is answered (the pod itself is not valid: allowed, not ours to judge).
+  const auto at_limit = review_pod_admission(deep_review(1000 - 5));
+  ASSERT_TRUE(at_limit.has_value()) << at_limit.error().message;
+  EXPECT_TRUE(json::parse(*at_limit)["response"]["allowed"]);
+}
+
+// kube-apiserver's body limit and its answer, also when the review is handed over in-process.
+TEST(Admission, BodyOverThreeMebibytesIs413) {
+  json pod = pod_object({{"fairway.dev/gpu-fraction", "0.5"}});
+  pod["metadata"]["annotations"]["padding"] = std::string(3 << 20, 'x');
+  const auto out = review_pod_admission(review_of(pod));
+  ASSERT_FALSE(out.has_value());
+  EXPECT_EQ(out.error().status, 413);
+  EXPECT_EQ(out.error().message, "Request entity too large: limit is 3145728");
+}
+
+// Fields of the wrong type once escaped as nlohmann exceptions (500 with the exception text).
+TEST(Admission, MistypedFieldsAre400WithTheField) {
+  const json good = json::parse(review_of(pod_object({{"fairway.dev/gpu-fraction", "0.5"}})));
+  struct Case {
+    std::string pointer;
+    json value;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {"/request/uid", 5, "request.uid must be a string"},
+      {"/request", "x", "request must be an object"},
+      {"/request/kind", "Pod", "request.kind must be an object"},
+      {"/request/kind/kind", json::array(), "request.kind.kind must be a string"},
+      {"/request/operation", true, "request.operation must be a string"},
+      {"/request/name", 1.5, "request.name must be a string"},
+      {"/request/object", "pod", "request.object must be an object"},
+      {"/request/object/metadata/generateName", 7,
+       "request.object.metadata.generateName must be a string"},
+      {"/request/object/spec/containers/0/envFrom", "s",
+       "request.object.spec.containers[0].envFrom must be an array"},
+      {"/request/object/spec/containers/0/envFrom", json::array({"s"}),
+       "request.object.spec.containers[0].envFrom[0] must be an object"},
+      {"/request/object/spec/containers/0/envFrom", json::array({{{"configMapRef", "m"}}}),
+       "request.object.spec.containers[0].envFrom[0].configMapRef must be an object"},
+      {"/request/object/spec/containers/0/envFrom",
+       json::array({{{"configMapRef", {{"name", 3}}}}}),
+       "request.object.spec.containers[0].envFrom[0].configMapRef.name must be a string"},
+  };
+  http::Server server(http::ServerOptions{.bind_address = "127.0.0.1:0"});
+  add_webhook_routes(server);
+  for (const Case& c : cases) {
+    json review = good;
+    review[json::json_pointer(c.pointer)] = c.value;
+    const auto out = review_pod_admission(review.dump());
+    ASSERT_FALSE(out.has_value()) << c.pointer;
+    EXPECT_EQ(out.error().status, 400) << c.pointer;
+    EXPECT_EQ(out.error().message, "malformed AdmissionReview: " + c.message);
+    http::Request request;
+    request.method = "POST";
+    request.body = review.dump();
+    const http::Response response = (*server.find("/mutate"))(request);
+    EXPECT_EQ(response.status, 400) << c.pointer;
+    EXPECT_THAT(response.body, HasSubstr(c.message));
+  }
 }
 
 TEST(WebhookRoutes, MutateTakesOnlyPostedReviews) {
@@ -186,8 +276,8 @@ TEST(WebhookServer, AdmissionReviewRoundTripOverTls) {
   std::filesystem::create_directories(dir);
   std::ofstream(dir / "tls.crt") << cert->cert_pem;
   std::ofstream(dir / "tls.key") << cert->key_pem;
-  auto server = start_webhook_server("127.0.0.1:0", (dir / "tls.crt").string(),
-                                     (dir / "tls.key").string());
+  auto server =
+      start_webhook_server("127.0.0.1:0", (dir / "tls.crt").string(), (dir / "tls.key").string());
   ASSERT_TRUE(server.has_value()) << server.error();
 
   k8s::ClusterConfig config;
