@@ -217,5 +217,42 @@ TEST(LeaderElection, StepsDownWhenRenewalsFail) {
   EXPECT_TRUE(elector.is_leader());
 }
 
+// No fairway-system namespace: kube-apiserver answers the Lease create with 404 "namespaces
+// \"fairway-system\" not found". The replica stays standby, and says why, once per interval.
+TEST(LeaderElection, WarnsWhenTheLeaseNamespaceIsMissing) {
+  std::atomic<int> creates{0};
+  TestServer server([&](const TestRequest& req, Responder& out) {
+    if (req.method == "POST") ++creates;
+    out.reply(404, R"({"kind":"Status","apiVersion":"v1","status":"Failure",)"
+                   R"("message":"namespaces \"fairway-system\" not found","reason":"NotFound",)"
+                   R"("details":{"name":"fairway-system","kind":"namespaces"},"code":404})");
+  });
+  ClusterConfig config;
+  config.server = server.url();
+  RestClient client(config);
+  LeaderElectionConfig lease = fast_config("me");
+  lease.retry_period = 200ms;  // a standby looks every 50 ms
+  std::mutex mutex;
+  std::vector<std::string> warnings;
+  lease.on_problem = [&](const std::string& warning) {
+    std::lock_guard lock(mutex);
+    warnings.push_back(warning);
+  };
+  LeaderElector elector(client, lease, nullptr, nullptr);
+  std::jthread runner([&](std::stop_token stop) { elector.run(stop); });
+  wait_for([&] { return creates >= 5; }, 5s);
+  runner.request_stop();
+  runner.join();
+  EXPECT_FALSE(elector.is_leader());
+  ASSERT_GE(creates.load(), 5);
+  std::lock_guard lock(mutex);
+  ASSERT_EQ(warnings.size(), 1u);  // once per minute, not once per attempt
+  EXPECT_THAT(warnings[0], ::testing::HasSubstr("fairway-system/fairway-scheduler"));
+  EXPECT_THAT(warnings[0],
+              ::testing::HasSubstr("404 NotFound: namespaces \"fairway-system\" not found"));
+  EXPECT_THAT(warnings[0], ::testing::HasSubstr("kubectl create namespace fairway-system"));
+  EXPECT_THAT(warnings[0], ::testing::Not(::testing::HasSubstr("{")));
+}
+
 }  // namespace
 }  // namespace fairway::k8s
