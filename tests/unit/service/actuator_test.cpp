@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -126,6 +127,59 @@ TEST_F(ActuatorTest, AStatusPatchThatMetAServerErrorIsWrittenAgain) {
     if (got && got->ok()) message = json::parse(got->body)["status"].value("message", "");
   }
   EXPECT_EQ(message, "published");
+}
+
+// Events, pod conditions and status patches go through the writer client, binds alone through
+// the main one: an Event storm takes nothing from the binds' QPS budget. (Proven by who sent
+// what, not by timing: each client's observer sees every request it made.)
+TEST_F(ActuatorTest, EventsAndStatusWritesUseTheWriterClientNotTheBindBudget) {
+  std::mutex mutex;
+  std::vector<std::string> main_paths;
+  std::vector<std::string> writer_paths;
+  k8s::RestClient bind_client(cluster_);
+  k8s::RestClient writer(cluster_);
+  bind_client.set_observer([&](std::string_view verb, std::string_view path, int, auto) {
+    std::lock_guard lock(mutex);
+    main_paths.push_back(std::string(verb) + " " + std::string(path));
+  });
+  writer.set_observer([&](std::string_view verb, std::string_view path, int, auto) {
+    std::lock_guard lock(mutex);
+    writer_paths.push_back(std::string(verb) + " " + std::string(path));
+  });
+  for (int i = 0; i < 3; ++i) pending_pod("bound-" + std::to_string(i));
+  for (int i = 0; i < 10; ++i) pending_pod("waiting-" + std::to_string(i));
+  Actuator actuator(
+      bind_client, 1,
+      Actuator::Hooks{[] { return true; }, [](const Binding&, const std::string&) {}, nullptr}, {},
+      &writer);
+  for (int i = 0; i < 10; ++i) {  // the storm: FailedScheduling Events and conditions
+    actuator.explain({"default/waiting-" + std::to_string(i), "", "Unschedulable", "no room"});
+  }
+  for (int i = 0; i < 3; ++i) {
+    Binding b;
+    b.pod = "default/bound-" + std::to_string(i);
+    b.node = "n1";
+    actuator.bind(b);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline &&
+         (actuator.stats().binds.load() < 3 || actuator.stats().events.load() < 13)) {
+    std::this_thread::sleep_for(10ms);
+  }
+  actuator.stop();
+  EXPECT_EQ(actuator.stats().binds.load(), 3u);
+  EXPECT_EQ(actuator.stats().events.load(), 13u);  // 10 FailedScheduling + 3 Scheduled
+  std::lock_guard lock(mutex);
+  ASSERT_EQ(main_paths.size(), 3u);
+  for (const std::string& p : main_paths) {
+    EXPECT_TRUE(p.starts_with("POST ") && p.ends_with("/binding")) << p;
+  }
+  size_t events = 0;
+  for (const std::string& p : writer_paths) {
+    EXPECT_EQ(p.find("/binding"), std::string::npos) << p;
+    if (p.ends_with("/events")) ++events;
+  }
+  EXPECT_EQ(events, 13u);
 }
 
 }  // namespace
