@@ -11,6 +11,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <vector>
 
 #include "sim/apiserver/server.h"
 #include "support/in_process_api.h"
@@ -87,7 +88,8 @@ class EvictorTest : public testing::InProcessApiTest {
 TEST_F(EvictorTest, EvictsAndLeavesEventsOnBothSides) {
   running_pod("victim", false);
   EvictionStats stats;
-  Evictor evictor(cluster_, {}, {[] { return true; }, [](auto&, auto&, int) {}}, stats);
+  Evictor evictor(cluster_, {}, {[] { return true; }, [](auto&, auto&, int) {}, nullptr, nullptr},
+                  stats);
   evictor.carry_out(plan_for({"victim"}), std::chrono::steady_clock::now());
   ASSERT_TRUE(eventually([&] { return stats.events.load() == 2; }));
   EXPECT_EQ(stats.preempt_evictions.load(), 1u);
@@ -134,7 +136,8 @@ TEST_F(EvictorTest, ADisruptionBudgetRefusalStopsThePlanAndIsReported) {
                      EXPECT_EQ(preemptor, "default/urgent");
                      refused_pod = pod;
                      refused_status = status;
-                   }},
+                   },
+                   nullptr, nullptr},
                   stats);
   const auto started = std::chrono::steady_clock::now();
   evictor.carry_out(plan_for({"guarded", "other"}), started);
@@ -174,15 +177,35 @@ TEST_F(EvictorTest, UsesPolicyV1beta1WhereTheServerLacksPolicyV1) {
   client_->stop();
   client_ = std::make_unique<k8s::RestClient>(old_cluster);
   running_pod("victim", false);
+  std::mutex mutex;
+  std::condition_variable seen;
+  std::vector<std::string> evictions;  // "verb code" of each eviction request
+  int events_posted = 0;
   EvictionStats stats;
-  Evictor evictor(old_cluster, {}, {[] { return true; }, [](auto&, auto&, int) {}}, stats);
+  Evictor evictor(old_cluster, {},
+                  {[] { return true; }, [](auto&, auto&, int) {}, nullptr,
+                   [&](std::string_view verb, std::string_view path, int code, auto) {
+                     std::lock_guard lock(mutex);
+                     if (path.ends_with("/eviction"))
+                       evictions.push_back(std::string(verb) + " " + std::to_string(code));
+                     if (path.ends_with("/events") && code == 201) ++events_posted;
+                     seen.notify_all();
+                   }},
+                  stats);
   evictor.carry_out(plan_for({"victim"}), std::chrono::steady_clock::now());
-  ASSERT_TRUE(eventually([&] { return stats.events.load() == 2; }));
+  {
+    // Woken by each request; the limit only guards against a hang.
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(seen.wait_for(lock, std::chrono::seconds(30), [&] { return events_posted == 2; }));
+  }
+  evictor.stop();  // joins the evictor thread: the counters below are final
+  EXPECT_EQ(stats.events.load(), 2u);
+  // One request, sent as policy/v1beta1 at once (no 400 first).
+  EXPECT_EQ(evictions, std::vector<std::string>{"POST 201"});
   EXPECT_EQ(stats.preempt_evictions.load(), 1u);
   EXPECT_EQ(stats.errors.load(), 0u);
   EXPECT_EQ(evictor.eviction_version(), "policy/v1beta1");
   EXPECT_FALSE(exists("victim"));
-  evictor.stop();
   client_->stop();
   old_server->stop();
 }
@@ -232,7 +255,8 @@ TEST_F(EvictorTest, ANonRetryableFailureBacksOffPerPod) {
   EXPECT_EQ(stats.backed_off.load(), 600u - sent);
   EXPECT_GT(evictor.backoff_left("default/victim").count(), 0);
   server_->faults().clear();
-  ASSERT_TRUE(eventually([&] { return stats.events.load() >= sent; }));
+  evictor.stop();  // each EvictionFailed Event was posted before its refusal was reported
+  EXPECT_EQ(stats.events.load(), sent);
   int failed_events = 0;
   for (const json& e : events()) {
     if (e["reason"] != "EvictionFailed") continue;
@@ -246,7 +270,6 @@ TEST_F(EvictorTest, ANonRetryableFailureBacksOffPerPod) {
   }
   EXPECT_EQ(static_cast<uint64_t>(failed_events), sent);
   EXPECT_TRUE(exists("victim"));
-  evictor.stop();
 }
 
 }  // namespace
