@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "k8s-client/api_error.h"
 #include "k8s-client/objects.h"
 
 namespace fairway::k8s {
@@ -87,6 +88,18 @@ void LeaderElector::set_leader(bool leader) {
   leader_.store(leader);
 }
 
+void LeaderElector::problem(const std::string& warning) {
+  if (!config_.on_problem) return;
+  const auto now = SteadyClock::now();
+  if (warning == last_problem_ && last_problem_at_ != SteadyClock::time_point{} &&
+      now - last_problem_at_ < config_.problem_interval) {
+    return;
+  }
+  last_problem_ = warning;
+  last_problem_at_ = now;
+  config_.on_problem(warning);
+}
+
 bool LeaderElector::try_acquire_or_renew(Observed& observed) {
   const std::string collection =
       fmt::format("/apis/coordination.k8s.io/v1/namespaces/{}/leases", config_.lease_namespace);
@@ -109,11 +122,33 @@ bool LeaderElector::try_acquire_or_renew(Observed& observed) {
           {"leaseTransitions", 0}}},
     };
     auto created = client_.request("POST", collection, lease.dump());
+    if (created && (created->status == 404 || created->status == 403)) {
+      // Waiting changes nothing here: the namespace is missing (kube-apiserver answers 404
+      // "namespaces \"fairway-system\" not found"), or RBAC refuses. Say so, or a replica
+      // stays standby for ever without a word.
+      problem(fmt::format(
+          "cannot create the leader election Lease {}/{}: {}; this replica stays standby until "
+          "it can ({})",
+          config_.lease_namespace, config_.lease_name, describe_api_error(created),
+          created->status == 404
+              ? fmt::format("create the namespace: kubectl create namespace {}, or set "
+                            "--leader-elect-resource-namespace, or run with --leader-elect=false",
+                            config_.lease_namespace)
+              : "grant the scheduler's ServiceAccount create/get/update on "
+                "coordination.k8s.io leases in that namespace"));
+    }
     if (!created || !created->ok()) return false;  // 409: another replica created it first
     observed = Observed{config_.identity, now, 0, duration, SteadyClock::now()};
     return true;
   }
-  if (!current->ok()) return false;
+  if (!current->ok()) {
+    if (current->status == 403 || current->status == 401) {
+      problem(fmt::format("cannot read the leader election Lease {}/{}: {}",
+                          config_.lease_namespace, config_.lease_name,
+                          describe_api_error(current)));
+    }
+    return false;
+  }
   json lease = json::parse(current->body, nullptr, false);
   if (lease.is_discarded() || !lease.is_object()) return false;
   json& spec = lease["spec"];

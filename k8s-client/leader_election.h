@@ -20,6 +20,11 @@ struct LeaderElectionConfig {
   std::chrono::seconds lease_duration{15};
   std::chrono::seconds renew_deadline{10};
   std::chrono::seconds retry_period{2};
+  // Called (on run()'s thread) with a warning when the Lease cannot be read or written for a
+  // reason waiting will not fix, e.g. its namespace does not exist (404): at most once per
+  // `problem_interval` for the same text. Empty: no report.
+  std::function<void(const std::string& warning)> on_problem;
+  std::chrono::seconds problem_interval{60};
 };
 
 // Semantics follow client-go's leaderelection: the lease is taken when it is free, held by us, or
@@ -45,6 +50,7 @@ class LeaderElector {
   bool try_acquire_or_renew(Observed& observed);
   void release();
   void set_leader(bool leader);
+  void problem(const std::string& warning);
 
   RestClient& client_;
   LeaderElectionConfig config_;
@@ -52,6 +58,8 @@ class LeaderElector {
   std::function<void()> on_stopped_;
   std::atomic<bool> leader_{false};
   std::atomic<int64_t> renewed_at_ns_{0};  // steady clock, last successful acquire/renew
+  std::string last_problem_;               // run()'s thread only
+  std::chrono::steady_clock::time_point last_problem_at_{};
 };
 
 }  // namespace fairway::k8s

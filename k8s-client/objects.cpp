@@ -1967,9 +1967,9 @@ std::string binding_body(std::string_view ns, std::string_view pod, std::string_
   return dump(body);
 }
 
-std::string eviction_body(std::string_view ns, std::string_view pod) {
+std::string eviction_body(std::string_view ns, std::string_view pod, std::string_view api_version) {
   const nlohmann::json body = {
-      {"apiVersion", "policy/v1"},
+      {"apiVersion", api_version},
       {"kind", "Eviction"},
       {"metadata", {{"name", pod}, {"namespace", ns}}},
   };

@@ -135,7 +135,10 @@ std::string format_rfc3339(int64_t epoch_ms, bool micro = false);
 // Request bodies.
 std::string binding_body(std::string_view ns, std::string_view pod, std::string_view uid,
                          std::string_view node);
-std::string eviction_body(std::string_view ns, std::string_view pod);
+// api_version: "policy/v1", or "policy/v1beta1" where discovery shows the server lacks v1 (the
+// Eviction kind is policy/v1 from Kubernetes 1.22).
+std::string eviction_body(std::string_view ns, std::string_view pod,
+                          std::string_view api_version = "policy/v1");
 // PodScheduled=False/Unschedulable condition as a strategic-merge-free JSON merge patch of status.
 std::string unschedulable_condition_patch(std::string_view reason, std::string_view message,
                                           std::string_view now_rfc3339);

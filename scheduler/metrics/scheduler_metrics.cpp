@@ -112,6 +112,12 @@ SchedulerMetrics::SchedulerMetrics(MetricsOptions options)
                            "Requests to the Kubernetes API server, by verb, resource and HTTP code "
                            "(0: transport error).")
                        .Register(r);
+  api_errors_ = &BuildCounter()
+                     .Name("fairway_api_errors_total")
+                     .Help(
+                         "Failed requests to the Kubernetes API server (HTTP 4xx/5xx, 0: transport "
+                         "error), by verb, resource and code.")
+                     .Register(r);
   bind_latency_ = &BuildHistogram()
                        .Name("fairway_bind_duration_seconds")
                        .Help("Latency of pods/binding API calls.")
@@ -186,6 +192,12 @@ void SchedulerMetrics::observe_api_request(std::string_view verb, std::string_vi
   api_requests_
       ->Add({{"verb", target.verb}, {"resource", target.resource}, {"code", std::to_string(code)}})
       .Increment();
+  if (code == 0 || code >= 400) {
+    api_errors_
+        ->Add(
+            {{"verb", target.verb}, {"resource", target.resource}, {"code", std::to_string(code)}})
+        .Increment();
+  }
   if (target.resource != "pods/binding" || target.verb != "POST") return;
   bind_latency_all_->Observe(seconds(latency));
   if (code >= 200 && code < 300)

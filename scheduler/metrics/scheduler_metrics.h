@@ -76,8 +76,8 @@ class SchedulerMetrics {
   // A pod bound: creation → accepted binding, in seconds.
   void observe_pod_scheduled(double seconds);
   // Every API request (k8s::RestClient's observer): fairway_api_requests_total{verb,resource,code},
-  // and for pods/binding also fairway_binds_total, fairway_bind_errors_total{code} and
-  // fairway_bind_duration_seconds.
+  // fairway_api_errors_total{verb,resource,code} for codes 0 and >= 400, and for pods/binding also
+  // fairway_binds_total, fairway_bind_errors_total{code} and fairway_bind_duration_seconds.
   void observe_api_request(std::string_view verb, std::string_view path, int code,
                            std::chrono::nanoseconds latency);
   void set_leader(bool leader);
@@ -100,6 +100,7 @@ class SchedulerMetrics {
   prometheus::Family<prometheus::Counter>* attempts_;
   prometheus::Family<prometheus::Counter>* cycles_;
   prometheus::Family<prometheus::Counter>* api_requests_;
+  prometheus::Family<prometheus::Counter>* api_errors_;  // fairway_api_errors_total
   prometheus::Family<prometheus::Histogram>* bind_latency_;
   prometheus::Family<prometheus::Counter>* binds_;
   prometheus::Family<prometheus::Counter>* bind_errors_;

@@ -5,6 +5,7 @@
 
 #include <chrono>
 
+#include "k8s-client/api_error.h"
 #include "k8s-client/objects.h"
 #include "scheduler/service/log.h"
 
@@ -47,8 +48,11 @@ void take_due(Retries& retries, std::map<std::string, Item>& batch,
 }  // namespace
 
 Actuator::Actuator(k8s::RestClient& client, int bind_workers, Hooks hooks,
-                   VolumeBinderOptions volumes)
-    : client_(client), hooks_(std::move(hooks)), volume_binder_(client, volumes) {
+                   VolumeBinderOptions volumes, k8s::RestClient* writer)
+    : client_(client),
+      writer_(writer != nullptr ? *writer : client),
+      hooks_(std::move(hooks)),
+      volume_binder_(client, volumes) {
   for (int i = 0; i < std::max(bind_workers, 1); ++i)
     bind_threads_.emplace_back([this] { bind_loop(); });
   write_thread_ = std::thread([this] { write_loop(); });
@@ -178,11 +182,12 @@ void Actuator::do_bind(const Binding& binding) {
     return;
   }
   ++stats_.bind_errors;
+  const std::string error = k8s::describe_api_error(response);
   log::warn("bind rejected", {{"pod", binding.pod},
                               {"node", binding.node},
                               {"code", std::to_string(response->status)},
-                              {"body", response->body.substr(0, 300)}});
-  hooks_.on_failed(binding, fmt::format("binding rejected with HTTP {}", response->status));
+                              {"error", error}});
+  hooks_.on_failed(binding, "binding rejected: " + error);
 }
 
 template <typename Item>
@@ -254,15 +259,16 @@ void Actuator::write_loop() {
 bool Actuator::do_patch_status(const std::string& path, const std::string& patch) {
   // Not leading: the next term publishes afresh (the loop forgets what it wrote on lease loss).
   if (!hooks_.may_write()) return true;
-  const auto response = client_.request("PATCH", path, patch, "application/merge-patch+json");
+  const auto response = writer_.request("PATCH", path, patch, "application/merge-patch+json");
   if (response && response->ok()) {
     ++stats_.status_writes;
     return true;
   }
   if (!response || response->status != 404) {
-    log::warn("could not write status",
-              {{"path", path},
-               {"error", response ? std::to_string(response->status) : response.error().message}});
+    // The Status's reason, message and field causes: a 422 names the field it refused.
+    log::warn("could not write status", {{"path", path},
+                                         {"code", std::to_string(response ? response->status : 0)},
+                                         {"error", k8s::describe_api_error(response)}});
   }
   return !transient(response);
 }
@@ -285,7 +291,7 @@ bool Actuator::do_explain(const Unschedulable& pending) {
   // kube-scheduler's two condition reasons: a gated pod is SchedulingGated and gets no Event
   // (it was never tried), everything else is Unschedulable with the message.
   const bool gated = pending.reason == "SchedulingGated";
-  const auto response = client_.request(
+  const auto response = writer_.request(
       "PATCH", path,
       k8s::unschedulable_condition_patch(gated ? "SchedulingGated" : "Unschedulable",
                                          pending.message, now_rfc3339()),
@@ -295,7 +301,8 @@ bool Actuator::do_explain(const Unschedulable& pending) {
   } else if (!response || response->status != 404) {
     log::warn("could not update pod condition",
               {{"pod", pending.pod},
-               {"error", response ? std::to_string(response->status) : response.error().message}});
+               {"code", std::to_string(response ? response->status : 0)},
+               {"error", k8s::describe_api_error(response)}});
   }
   if (event_allowed && !gated) {
     post_event("Pod", ns, name, pending.uid, "Warning", "FailedScheduling", pending.message);
@@ -315,7 +322,7 @@ void Actuator::post_event(const std::string& kind, const std::string& ns, const 
   event.type = type;
   event.reason = reason;
   event.message = message;
-  const auto response = client_.request("POST", fmt::format("/api/v1/namespaces/{}/events", ns),
+  const auto response = writer_.request("POST", fmt::format("/api/v1/namespaces/{}/events", ns),
                                         k8s::event_body(event, now_rfc3339()));
   if (response && response->ok()) ++stats_.events;
 }

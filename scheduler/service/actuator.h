@@ -65,9 +65,11 @@ class Actuator {
     std::function<void(const Binding&)> on_bound;  // optional
   };
 
-  // `volumes`: how a pod's claims are bound before the pod (volume_binder.h).
-  Actuator(k8s::RestClient& client, int bind_workers, Hooks hooks,
-           VolumeBinderOptions volumes = {});
+  // `volumes`: how a pod's claims are bound before the pod (volume_binder.h). `writer`: the
+  // client for Events, pod conditions and status patches, with a budget of its own so that an
+  // Event storm never slows binds (null: `client` for everything).
+  Actuator(k8s::RestClient& client, int bind_workers, Hooks hooks, VolumeBinderOptions volumes = {},
+           k8s::RestClient* writer = nullptr);
   ~Actuator();
   Actuator(const Actuator&) = delete;
   Actuator& operator=(const Actuator&) = delete;
@@ -107,7 +109,8 @@ class Actuator {
                   const std::string& uid, const std::string& type, const std::string& reason,
                   const std::string& message);
 
-  k8s::RestClient& client_;
+  k8s::RestClient& client_;  // binds and volume binding
+  k8s::RestClient& writer_;  // Events, conditions, status patches
   Hooks hooks_;
   VolumeBinder volume_binder_;
   ActuatorStats stats_;

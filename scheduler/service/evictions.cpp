@@ -5,7 +5,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
 
+#include "k8s-client/api_error.h"
 #include "k8s-client/objects.h"
 #include "scheduler/service/log.h"
 
@@ -73,7 +76,65 @@ Evictor::Evictor(const k8s::ClusterConfig& cluster, k8s::RestOptions rest, Hooks
     : client_(cluster, eviction_rest(std::move(rest))),
       hooks_(std::move(hooks)),
       stats_(stats),
-      thread_([this] { loop(); }) {}
+      thread_([this] { loop(); }) {
+  if (hooks_.observer) client_.set_observer(hooks_.observer);
+}
+
+std::chrono::steady_clock::time_point Evictor::now() const {
+  return hooks_.now ? hooks_.now() : std::chrono::steady_clock::now();
+}
+
+std::chrono::milliseconds Evictor::backoff_left(const std::string& pod) {
+  const auto at = now();
+  std::lock_guard lock(mutex_);
+  const auto it = backoffs_.find(pod);
+  if (it == backoffs_.end() || it->second.until <= at) return std::chrono::milliseconds(0);
+  return std::chrono::ceil<std::chrono::milliseconds>(it->second.until - at);
+}
+
+std::string Evictor::eviction_version() {
+  std::lock_guard lock(mutex_);
+  return version_;
+}
+
+bool Evictor::discover() {
+  discovered_ = true;
+  last_discovery_ = now();
+  const auto response = client_.get("/apis/policy");
+  if (!response || !response->ok()) {
+    log::warn("discovery of the policy API group failed; evictions use policy/v1",
+              {{"error", k8s::describe_api_error(response)}});
+    return false;
+  }
+  const auto group = nlohmann::json::parse(response->body, nullptr, false);
+  bool v1 = false;
+  bool v1beta1 = false;
+  if (group.is_object() && group.contains("versions") && group["versions"].is_array()) {
+    for (const auto& v : group["versions"]) {
+      if (!v.is_object()) continue;
+      const std::string version = v.value("version", "");
+      v1 = v1 || version == "v1";
+      v1beta1 = v1beta1 || version == "v1beta1";
+    }
+  }
+  const std::string chosen = v1 ? "policy/v1" : v1beta1 ? "policy/v1beta1" : "policy/v1";
+  std::string before;
+  {
+    std::lock_guard lock(mutex_);
+    before = version_;
+    version_ = chosen;
+  }
+  if (!v1 && v1beta1) {
+    log::warn(
+        "the API server does not serve policy/v1 (Kubernetes before 1.22, below the chart's "
+        "kubeVersion); evictions use policy/v1beta1",
+        {});
+  } else if (!v1) {
+    log::warn("discovery lists neither policy/v1 nor policy/v1beta1; evictions use policy/v1", {});
+  }
+  if (before != chosen) log::info("eviction API version", {{"version", chosen}});
+  return true;
+}
 
 Evictor::~Evictor() {
   stop();
@@ -127,11 +188,41 @@ void Evictor::run_plan(const Work& work) {
       raise_max(stats_.max_decision_to_request_ns, waited);
       first = false;
     }
-    const auto response =
-        client_.request("POST", fmt::format("/api/v1/namespaces/{}/pods/{}/eviction", ns, name),
-                        k8s::eviction_body(ns, name));
+    if (!discovered_) discover();
+    if (const auto left = backoff_left(victim.pod); left.count() > 0) {
+      // Still backing off from an earlier failure: no request, and the plan is dropped.
+      ++stats_.backed_off;
+      int last_status = 0;
+      {
+        std::lock_guard lock(mutex_);
+        last_status = backoffs_[victim.pod].last_status;
+      }
+      hooks_.on_refused(plan.preemptor, victim.pod, last_status);
+      return;
+    }
+    const std::string path = fmt::format("/api/v1/namespaces/{}/pods/{}/eviction", ns, name);
+    auto response = client_.request("POST", path, k8s::eviction_body(ns, name, eviction_version()));
+    if (response && (response->status == 400 || response->status == 404) &&
+        now() - last_discovery_ >= std::chrono::seconds(30)) {
+      // A server that does not know the Eviction version sent answers 400 ("no kind "Eviction"
+      // is registered for version "policy/v1"") or 404: read discovery again, and if it offers
+      // another version, ask once more with that one.
+      const std::string sent = eviction_version();
+      const auto info = k8s::api_error_info(response);
+      if (info.message.find(sent) != std::string::npos || response->status == 404) {
+        discover();
+        if (eviction_version() != sent) {
+          response =
+              client_.request("POST", path, k8s::eviction_body(ns, name, eviction_version()));
+        }
+      }
+    }
     const int status = response ? response->status : 0;
     if (response && (response->ok() || status == 404)) {
+      {
+        std::lock_guard lock(mutex_);
+        backoffs_.erase(victim.pod);
+      }
       if (status != 404) {
         ++evicted;
         switch (plan.action) {
@@ -161,12 +252,7 @@ void Evictor::run_plan(const Work& work) {
       log::info("eviction refused by a disruption budget",
                 {{"pod", victim.pod}, {"preemptor", plan.preemptor}, {"action", action}});
     } else {
-      ++stats_.errors;
-      log::warn("eviction failed",
-                {{"pod", victim.pod},
-                 {"preemptor", plan.preemptor},
-                 {"status", std::to_string(status)},
-                 {"error", response ? response->body.substr(0, 300) : response.error().message}});
+      failed(plan, victim, response);
     }
     // The rest of this plan would not buy the placement: drop it and let the next pass plan anew.
     hooks_.on_refused(plan.preemptor, victim.pod, status);
@@ -198,8 +284,48 @@ void Evictor::run_plan(const Work& work) {
   }
 }
 
+void Evictor::failed(const PreemptionPlan& plan, const Victim& victim,
+                     const tl::expected<k8s::Response, k8s::TransportError>& response) {
+  ++stats_.errors;
+  const int status = response ? response->status : 0;
+  const std::string error = k8s::describe_api_error(response);
+  std::chrono::milliseconds wait = kFirstBackoff;
+  int failures = 0;
+  {
+    std::lock_guard lock(mutex_);
+    Backoff& backoff = backoffs_[victim.pod];
+    backoff.last_status = status;
+    if (k8s::retryable_api_error(status)) {
+      // Soon: the Retry-After the server asked for, else a second.
+      if (response && !response->retry_after.empty()) {
+        const long seconds = std::strtol(response->retry_after.c_str(), nullptr, 10);
+        if (seconds > 0) wait = std::chrono::seconds(std::min<long>(seconds, 300));
+      }
+    } else {
+      backoff.failures = std::min(backoff.failures + 1, 30);
+      for (int i = 1; i < backoff.failures && wait < kMaxBackoff; ++i) wait *= 2;
+      wait = std::min(wait, kMaxBackoff);
+    }
+    failures = backoff.failures;
+    backoff.until = now() + wait;
+  }
+  log::warn("eviction failed", {{"pod", victim.pod},
+                                {"preemptor", plan.preemptor},
+                                {"action", action_name(plan.action)},
+                                {"status", std::to_string(status)},
+                                {"error", error},
+                                {"retry_in_ms", std::to_string(wait.count())},
+                                {"failures", std::to_string(failures)}});
+  post_event(
+      victim.pod, victim.uid, "EvictionFailed",
+      fmt::format("{}: eviction for job {} failed: {}; next try in {}s", action_name(plan.action),
+                  plan.preemptor, error, std::chrono::ceil<std::chrono::seconds>(wait).count()),
+      "Warning");
+}
+
 void Evictor::post_event(const std::string& pod_key, const std::string& uid,
-                         const std::string& reason, const std::string& message) {
+                         const std::string& reason, const std::string& message,
+                         const std::string& type) {
   const auto [ns, name] = split_key(pod_key);
   k8s::EventSpec event;
   event.namespace_ = ns;
@@ -207,7 +333,7 @@ void Evictor::post_event(const std::string& pod_key, const std::string& uid,
   event.involved_name = name;
   event.involved_uid = uid;
   event.involved_api_version = "v1";
-  event.type = "Normal";
+  event.type = type;
   event.reason = reason;
   event.message = message;
   const auto response = client_.request("POST", fmt::format("/api/v1/namespaces/{}/events", ns),
@@ -220,7 +346,8 @@ void Evictor::post_event(const std::string& pod_key, const std::string& uid,
 PreemptionPass::PreemptionPass(const k8s::ClusterConfig& cluster, k8s::RestOptions rest,
                                PreemptionOptions options, EvictionStats& stats,
                                std::function<bool()> may_write,
-                               std::function<void(std::function<void()>)> post_to_loop)
+                               std::function<void(std::function<void()>)> post_to_loop,
+                               k8s::RestClient::RequestObserver observer)
     : options_(std::move(options)),
       stats_(stats),
       post_to_loop_(std::move(post_to_loop)),
@@ -230,7 +357,8 @@ PreemptionPass::PreemptionPass(const k8s::ClusterConfig& cluster, k8s::RestOptio
                          [this](const std::string& preemptor, const std::string& pod, int status) {
                            post_to_loop_(
                                [this, preemptor, pod, status] { refused(preemptor, pod, status); });
-                         }},
+                         },
+                         nullptr, std::move(observer)},
           stats_) {
   options_.planner.time_budget_ms = options_.budget.count();
 }
@@ -278,10 +406,19 @@ void PreemptionPass::maybe_run(ClusterState& state) {
 }
 
 void PreemptionPass::refused(const std::string& preemptor, const std::string& pod, int status) {
-  (void)status;
-  memory_.blocked(preemptor, pod, wall_ms(), options_.refused_backoff.count());
-  retry_now_ = true;  // try the next plan at once
   waiting_ = true;
+  if (status == 429) {
+    // A PodDisruptionBudget said no: avoid the pod a while and try the next plan at once.
+    memory_.blocked(preemptor, pod, wall_ms(), options_.refused_backoff.count());
+    retry_now_ = true;
+    return;
+  }
+  // Any other failure: the pod is avoided while the evictor backs it off, and only a failure
+  // that may pass (5xx, transport) brings the next pass forward; a 400 or 403 for ever must not
+  // turn the pass into a loop (docs/reliability.md).
+  const auto left = std::max(evictor_.backoff_left(pod), std::chrono::milliseconds(1000));
+  memory_.blocked(preemptor, pod, wall_ms(), left.count());
+  retry_now_ = k8s::retryable_api_error(status);
 }
 
 }  // namespace fairway

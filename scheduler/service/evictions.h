@@ -3,11 +3,20 @@
 // between cycles, bounded by a time budget, and carries its plans out through the Eviction API on
 // a worker thread of its own, so the allocation cycle never waits on an eviction.
 //
-// Evictions: POST pods/{name}/eviction (policy/v1) without deleteOptions, so the pod's own
-// terminationGracePeriodSeconds applies; a PodDisruptionBudget that refuses answers 429, and then
-// the rest of that plan is dropped, its nomination released, the pod avoided for a while, and a
-// new pass is run at once to find another plan. 404: the pod is gone already, which is fine.
-// Events on each victim and on the preemptor name the other side and the action.
+// Evictions: POST pods/{name}/eviction without deleteOptions, so the pod's own
+// terminationGracePeriodSeconds applies. The Eviction's apiVersion is what discovery offers
+// (GET /apis/policy before the first eviction, and again after a 400/404 that names the version
+// sent): policy/v1, else policy/v1beta1 (Kubernetes before 1.22). A PodDisruptionBudget that
+// refuses answers 429, and then the rest of that plan is dropped, its nomination released, the
+// pod avoided for a while, and a new pass is run at once to find another plan. 404: the pod is
+// gone already, which is fine. Events on each victim and on the preemptor name the other side
+// and the action.
+//
+// Other failures never loop (docs/reliability.md): each is logged and evented on the victim with
+// the Status's reason and message (k8s-client/api_error.h), and the victim is not asked again
+// until its back-off ends. A failure that repeating will not change (4xx other than 409 and 429)
+// backs off per pod exponentially, 1 s doubling up to 5 min; a retryable one (5xx, transport
+// error) waits its Retry-After or 1 s. A pod still backing off is not sent a request at all.
 //
 // Between passes the loop thread keeps the PreemptionMemory (nominations honoured by the cycle,
 // cool-downs). Counters are atomics for the metrics registry to read.
@@ -17,6 +26,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -51,6 +61,8 @@ struct EvictionStats {
   std::atomic<uint64_t> stale_gang_evictions{0};
   std::atomic<uint64_t> refused{0};  // 429: a PodDisruptionBudget said no
   std::atomic<uint64_t> errors{0};   // other failures
+  // Evictions not sent because the victim was still backing off from an earlier failure.
+  std::atomic<uint64_t> backed_off{0};
   std::atomic<uint64_t> events{0};
   // From the end of the pass that decided a plan to its first eviction request, nanoseconds:
   // the latest and the largest seen.
@@ -68,7 +80,15 @@ class Evictor {
     // (0: transport error). Called on the evictor thread.
     std::function<void(const std::string& preemptor, const std::string& pod, int status)>
         on_refused;
+    // The clock for back-offs (tests pass a fake one); empty: steady_clock::now.
+    std::function<std::chrono::steady_clock::time_point()> now;
+    // Reported for every HTTP exchange of the evictor's client (metrics); optional.
+    k8s::RestClient::RequestObserver observer;
   };
+
+  // First failure's back-off for a non-retryable error, and the most it doubles to.
+  static constexpr std::chrono::milliseconds kFirstBackoff{1000};
+  static constexpr std::chrono::milliseconds kMaxBackoff{300'000};
 
   Evictor(const k8s::ClusterConfig& cluster, k8s::RestOptions rest, Hooks hooks,
           EvictionStats& stats);
@@ -82,7 +102,17 @@ class Evictor {
   }
   void stop();
 
+  // How long `pod` is still backing off (zero: not at all). Any thread.
+  std::chrono::milliseconds backoff_left(const std::string& pod);
+  // The Eviction apiVersion in use ("policy/v1" until discovery has been read).
+  std::string eviction_version();
+
  private:
+  struct Backoff {
+    int failures = 0;  // consecutive non-retryable failures
+    int last_status = 0;
+    std::chrono::steady_clock::time_point until{};
+  };
   struct Work {
     PreemptionPlan plan;
     std::chrono::steady_clock::time_point decided;
@@ -90,7 +120,13 @@ class Evictor {
   void loop();
   void run_plan(const Work& work);
   void post_event(const std::string& pod_key, const std::string& uid, const std::string& reason,
-                  const std::string& message);
+                  const std::string& message, const std::string& type = "Normal");
+  std::chrono::steady_clock::time_point now() const;
+  // Reads /apis/policy and picks the Eviction version; false when discovery could not be read.
+  bool discover();
+  // A failed eviction of `victim`: back-off, log, Event. Evictor thread.
+  void failed(const PreemptionPlan& plan, const Victim& victim,
+              const tl::expected<k8s::Response, k8s::TransportError>& response);
 
   k8s::RestClient client_;
   Hooks hooks_;
@@ -99,6 +135,10 @@ class Evictor {
   std::condition_variable ready_;
   std::deque<Work> work_;
   bool stopping_ = false;
+  std::string version_ = "policy/v1";  // under mutex_
+  bool discovered_ = false;            // evictor thread only
+  std::chrono::steady_clock::time_point last_discovery_{};
+  std::map<std::string, Backoff> backoffs_;  // under mutex_
   std::thread thread_;
 };
 
@@ -107,7 +147,8 @@ class PreemptionPass {
  public:
   PreemptionPass(const k8s::ClusterConfig& cluster, k8s::RestOptions rest,
                  PreemptionOptions options, EvictionStats& stats, std::function<bool()> may_write,
-                 std::function<void(std::function<void()>)> post_to_loop);
+                 std::function<void(std::function<void()>)> post_to_loop,
+                 k8s::RestClient::RequestObserver observer = nullptr);
 
   // The cycle's options with this pass's nominations.
   CycleOptions cycle_options(CycleOptions base) const;

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "k8s-client/api_error.h"
 #include "k8s-client/objects.h"
 #include "scheduler/service/log.h"
 #include "scheduler/state/gpu_sharing.h"
@@ -43,9 +44,10 @@ std::string join(const std::vector<std::string>& items) {
   return out;
 }
 
+// The Status's reason, message and causes, never the raw body (k8s-client/api_error.h): these
+// words end up in Events and pod conditions.
 std::string describe(const tl::expected<k8s::Response, k8s::TransportError>& response) {
-  if (!response) return response.error().message;
-  return fmt::format("HTTP {}: {}", response->status, response->body.substr(0, 200));
+  return k8s::describe_api_error(response);
 }
 
 }  // namespace

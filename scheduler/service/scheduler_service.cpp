@@ -295,8 +295,12 @@ int SchedulerService::run(std::stop_token stop) {
   std::unique_ptr<k8s::LeaderElector> elector;
   std::jthread elector_thread;
   if (options_.leader_elect) {
+    k8s::LeaderElectionConfig lease = options_.lease;
+    lease.on_problem = [](const std::string& warning) {
+      log::warn("leader election cannot proceed", {{"problem", warning}});
+    };
     elector = std::make_unique<k8s::LeaderElector>(
-        lease_client, options_.lease,
+        lease_client, std::move(lease),
         [&] {
           leader = true;
           log::info("became leader", {{"identity", options_.lease.identity}});
@@ -345,7 +349,9 @@ int SchedulerService::run(std::stop_token stop) {
   ReservationManager::Hooks reservation_hooks{hooks.may_write, hooks.on_failed, hooks.on_bound, {}};
   VolumeBinderOptions volume_options;
   volume_options.timeout = options_.volume_bind_timeout;
-  Actuator actuator(client, options_.bind_workers, std::move(hooks), volume_options);
+  // Events, pod conditions and status patches go through writer_client (its own budget).
+  Actuator actuator(client, options_.bind_workers, std::move(hooks), volume_options,
+                    &writer_client);
   add_actuator_sources(metrics_, actuator.stats());
   add_preemption_sources(metrics_, eviction_stats_);
   add_reservation_sources(metrics_, reservation_stats_);
@@ -367,10 +373,12 @@ int SchedulerService::run(std::stop_token stop) {
                                                {"port", std::to_string(endpoints->port())}});
     }
   }
-  PreemptionPass preemption(cluster_, rest, options_.preemption, eviction_stats_, may_write,
-                            [&inbox](std::function<void()> work) {
-                              inbox.post([work = std::move(work)](ClusterState&) { work(); });
-                            });
+  PreemptionPass preemption(
+      cluster_, rest, options_.preemption, eviction_stats_, may_write,
+      [&inbox](std::function<void()> work) {
+        inbox.post([work = std::move(work)](ClusterState&) { work(); });
+      },
+      observe_request);
   preemption.set_write_fence(fence);
   if (endpoints) endpoints->set_nominations(&preemption.nominations());
   reservation_hooks.on_rollback = [&actuator](const Binding& binding, const std::string& why) {

@@ -200,6 +200,10 @@ struct ApiHandler::Impl {
         out.emplace_back(rt->group, std::vector<std::string>{});
         it = out.end() - 1;
       }
+      if (rt->group == "policy" && !h.options_.policy_v1) {
+        it->second = {"v1beta1"};
+        continue;
+      }
       for (const auto& v : rt->versions) {
         if (std::find(it->second.begin(), it->second.end(), v) == it->second.end()) {
           it->second.push_back(v);
@@ -232,7 +236,12 @@ struct ApiHandler::Impl {
     return not_found_path();
   }
 
-  HttpResponse discovery_resources(const std::string& group, const std::string& version) {
+  HttpResponse discovery_resources(const std::string& group, const std::string& requested) {
+    std::string version = requested;
+    if (group == "policy" && !h.options_.policy_v1) {
+      if (version == "v1") return not_found_path();
+      if (version == "v1beta1") version = "v1";  // the same objects, served as the old version
+    }
     json resources = json::array();
     bool any = false;
     for (const auto& rt : store().resources()) {
@@ -258,10 +267,11 @@ struct ApiHandler::Impl {
       }
     }
     if (!any) return not_found_path();
-    return json_response(200, {{"kind", "APIResourceList"},
-                               {"apiVersion", "v1"},
-                               {"groupVersion", group.empty() ? version : group + "/" + version},
-                               {"resources", resources}});
+    return json_response(200,
+                         {{"kind", "APIResourceList"},
+                          {"apiVersion", "v1"},
+                          {"groupVersion", group.empty() ? requested : group + "/" + requested},
+                          {"resources", resources}});
   }
 
   HttpResponse version() {
@@ -535,6 +545,11 @@ struct ApiHandler::Impl {
       if (m != "POST") return error_response(method_not_allowed(m));
       auto body = body_json();
       if (!body) return error_response(body.error());
+      if (!h.options_.policy_v1 && str(*body, "apiVersion") == "policy/v1") {
+        return error_response(
+            bad_request("no kind \"Eviction\" is registered for version \"policy/v1\" in scheme "
+                        "\"k8s.io/kubernetes/pkg/api/legacyscheme/scheme.go:30\""));
+      }
       auto ok = store().evict(ns, name, *body);
       if (!ok) return error_response(ok.error());
       return json_response(201, success_status(201));

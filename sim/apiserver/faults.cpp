@@ -6,11 +6,14 @@ namespace fairway::apiserver {
 
 Faults::Faults() : rng_(std::random_device{}()) {}
 
-FaultDecision Faults::decide() {
+FaultDecision Faults::decide(std::string_view target) {
   std::lock_guard lock(mu_);
   FaultDecision d;
   d.delay_ms = s_.delay_ms;
   if (d.delay_ms > 0) ++counters_.delayed;
+  if (!s_.path_contains.empty() && target.find(s_.path_contains) == std::string_view::npos) {
+    return d;
+  }
   std::uniform_real_distribution<double> unit(0.0, 1.0);
   if (s_.reset_next > 0 || (s_.reset_fraction > 0 && unit(rng_) < s_.reset_fraction)) {
     if (s_.reset_next > 0) --s_.reset_next;
@@ -87,6 +90,7 @@ nlohmann::json Faults::to_json() const {
           {"resetNext", s_.reset_next},
           {"resetFraction", s_.reset_fraction},
           {"dropWatchesEverySeconds", s_.drop_watches_every_seconds},
+          {"pathContains", s_.path_contains},
           {"counters",
            {{"failed", counters_.failed},
             {"reset", counters_.reset},
@@ -127,6 +131,10 @@ tl::expected<void, std::string> Faults::update_from_json(const nlohmann::json& b
     return tl::unexpected(std::string("resetFraction: 0..1"));
   if (!read_int("dropWatchesEverySeconds", next.drop_watches_every_seconds, 0, 86'400)) {
     return tl::unexpected(std::string("dropWatchesEverySeconds: 0..86400"));
+  }
+  if (const nlohmann::json& v = member(body, "pathContains"); !v.is_null()) {
+    if (!v.is_string()) return tl::unexpected(std::string("pathContains: a string"));
+    next.path_contains = v.get<std::string>();
   }
   set(next);
   return {};

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
+#include <string_view>
 #include <tl/expected.hpp>
 
 namespace fairway::apiserver {
@@ -22,6 +23,9 @@ struct FaultSettings {
   int reset_next = 0;                  // reset (TCP RST) this many connections' requests
   double reset_fraction = 0;           // reset this fraction of requests
   int drop_watches_every_seconds = 0;  // 0: off
+  // Non-empty: failures and resets hit only requests whose target contains this text (e.g.
+  // "/eviction"); delays still hit every request.
+  std::string path_contains;
 };
 
 struct FaultDecision {
@@ -42,7 +46,7 @@ class Faults {
  public:
   Faults();
   // Decides what happens to one request (consumes fail_next / reset_next).
-  FaultDecision decide();
+  FaultDecision decide(std::string_view target = {});
 
   FaultSettings settings() const;
   void set(const FaultSettings& settings);

@@ -267,7 +267,7 @@ class Session : public std::enable_shared_from_this<Session<kTls>> {
     req_ = parser_->release();
     const std::string_view target(req_.target().data(), req_.target().size());
     FaultDecision d;
-    if (ApiHandler::is_api_path(target)) d = server_.faults.decide();
+    if (ApiHandler::is_api_path(target)) d = server_.faults.decide(target);
     if (d.action == FaultDecision::Action::kReset) {
       server_.log(2, fmt::format("fault: reset connection on {} {}",
                                  std::string(req_.method_string()), target));
@@ -539,6 +539,7 @@ tl::expected<std::unique_ptr<Server>, std::string> Server::start(ServerOptions o
   }
   impl->handler.set_token(o.require_token ? impl->token : std::string());
   impl->handler.set_server_address(fmt::format("{}:{}", o.bind_address, impl->port));
+  impl->handler.set_policy_v1(o.policy_v1);
   impl->accept();
   impl->schedule_housekeeping();
   const int threads = std::max(1, o.threads);

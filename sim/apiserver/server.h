@@ -28,6 +28,9 @@ struct ServerOptions {
   StoreOptions store;
   bool load_fairway_crds = true;  // the CRDs compiled in from charts/fairway/crds
   int verbosity = 0;
+  // false: policy/v1 is not served (Kubernetes before 1.22): discovery offers policy/v1beta1
+  // and a policy/v1 Eviction is refused with 400, as kube-apiserver 1.19-1.20 do.
+  bool policy_v1 = true;
   // Non-empty: append one JSON line per API request served (user agent, RBAC verb, group,
   // resource, subresource, namespace, name, HTTP status) to this file, so a test can check that
   // the chart's RBAC grants every call a client made (tests/integration/helm_chart.sh).

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -215,6 +216,50 @@ TEST(LeaderElection, StepsDownWhenRenewalsFail) {
   store.fail(false);
   wait_for([&] { return elector.is_leader(); }, 4s);  // the lease is still ours: re-acquired
   EXPECT_TRUE(elector.is_leader());
+}
+
+// No fairway-system namespace: kube-apiserver answers the Lease create with 404 "namespaces
+// \"fairway-system\" not found". The replica stays standby, and says why, once per interval.
+TEST(LeaderElection, WarnsWhenTheLeaseNamespaceIsMissing) {
+  std::mutex mutex;
+  std::condition_variable created;
+  int creates = 0;
+  TestServer server([&](const TestRequest& req, Responder& out) {
+    if (req.method == "POST") {
+      std::lock_guard lock(mutex);
+      ++creates;
+      created.notify_all();
+    }
+    out.reply(404, R"({"kind":"Status","apiVersion":"v1","status":"Failure",)"
+                   R"("message":"namespaces \"fairway-system\" not found","reason":"NotFound",)"
+                   R"("details":{"name":"fairway-system","kind":"namespaces"},"code":404})");
+  });
+  ClusterConfig config;
+  config.server = server.url();
+  RestClient client(config);
+  LeaderElectionConfig lease = fast_config("me");  // a standby looks every 250-300 ms
+  std::vector<std::string> warnings;
+  lease.on_problem = [&](const std::string& warning) {
+    std::lock_guard lock(mutex);
+    warnings.push_back(warning);
+  };
+  LeaderElector elector(client, lease, nullptr, nullptr);
+  std::jthread runner([&](std::stop_token stop) { elector.run(stop); });
+  {
+    // Woken by each create; the limit only guards against a hang.
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(created.wait_for(lock, 30s, [&] { return creates >= 5; }));
+  }
+  runner.request_stop();
+  runner.join();
+  EXPECT_FALSE(elector.is_leader());
+  std::lock_guard lock(mutex);
+  ASSERT_EQ(warnings.size(), 1u);  // once per minute, not once per attempt
+  EXPECT_THAT(warnings[0], ::testing::HasSubstr("fairway-system/fairway-scheduler"));
+  EXPECT_THAT(warnings[0],
+              ::testing::HasSubstr("404 NotFound: namespaces \"fairway-system\" not found"));
+  EXPECT_THAT(warnings[0], ::testing::HasSubstr("kubectl create namespace fairway-system"));
+  EXPECT_THAT(warnings[0], ::testing::Not(::testing::HasSubstr("{")));
 }
 
 }  // namespace

@@ -9,6 +9,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -126,6 +128,63 @@ TEST_F(ActuatorTest, AStatusPatchThatMetAServerErrorIsWrittenAgain) {
     if (got && got->ok()) message = json::parse(got->body)["status"].value("message", "");
   }
   EXPECT_EQ(message, "published");
+}
+
+// Events, pod conditions and status patches go through the writer client, binds alone through
+// the main one: an Event storm takes nothing from the binds' QPS budget. (Proven by who sent
+// what, not by timing: each client's observer sees every request it made.)
+TEST_F(ActuatorTest, EventsAndStatusWritesUseTheWriterClientNotTheBindBudget) {
+  std::mutex mutex;
+  std::condition_variable seen;
+  std::vector<std::string> main_paths;
+  std::vector<std::string> writer_paths;
+  size_t events_posted = 0;  // answered 2xx, on either client
+  k8s::RestClient bind_client(cluster_);
+  k8s::RestClient writer(cluster_);
+  const auto observe = [&](std::vector<std::string>& paths) {
+    return [&, out = &paths](std::string_view verb, std::string_view path, int code, auto) {
+      std::lock_guard lock(mutex);
+      out->push_back(std::string(verb) + " " + std::string(path));
+      if (path.ends_with("/events") && code >= 200 && code < 300) ++events_posted;
+      seen.notify_all();
+    };
+  };
+  bind_client.set_observer(observe(main_paths));
+  writer.set_observer(observe(writer_paths));
+  for (int i = 0; i < 3; ++i) pending_pod("bound-" + std::to_string(i));
+  for (int i = 0; i < 10; ++i) pending_pod("waiting-" + std::to_string(i));
+  Actuator actuator(
+      bind_client, 1,
+      Actuator::Hooks{[] { return true; }, [](const Binding&, const std::string&) {}, nullptr}, {},
+      &writer);
+  for (int i = 0; i < 10; ++i) {  // the storm: FailedScheduling Events and conditions
+    actuator.explain({"default/waiting-" + std::to_string(i), "", "Unschedulable", "no room"});
+  }
+  for (int i = 0; i < 3; ++i) {
+    Binding b;
+    b.pod = "default/bound-" + std::to_string(i);
+    b.node = "n1";
+    actuator.bind(b);
+  }
+  {
+    // Woken by each request; the limit only guards against a hang.
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(seen.wait_for(lock, 30s, [&] { return events_posted >= 13; }));
+  }
+  actuator.stop();  // joins its threads: the counters below are final
+  EXPECT_EQ(actuator.stats().binds.load(), 3u);
+  EXPECT_EQ(actuator.stats().events.load(), 13u);  // 10 FailedScheduling + 3 Scheduled
+  std::lock_guard lock(mutex);
+  ASSERT_EQ(main_paths.size(), 3u);
+  for (const std::string& p : main_paths) {
+    EXPECT_TRUE(p.starts_with("POST ") && p.ends_with("/binding")) << p;
+  }
+  size_t events = 0;
+  for (const std::string& p : writer_paths) {
+    EXPECT_EQ(p.find("/binding"), std::string::npos) << p;
+    if (p.ends_with("/events")) ++events;
+  }
+  EXPECT_EQ(events, 13u);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <vector>
 
 #include "sim/apiserver/server.h"
 #include "support/in_process_api.h"
@@ -87,7 +88,8 @@ class EvictorTest : public testing::InProcessApiTest {
 TEST_F(EvictorTest, EvictsAndLeavesEventsOnBothSides) {
   running_pod("victim", false);
   EvictionStats stats;
-  Evictor evictor(cluster_, {}, {[] { return true; }, [](auto&, auto&, int) {}}, stats);
+  Evictor evictor(cluster_, {}, {[] { return true; }, [](auto&, auto&, int) {}, nullptr, nullptr},
+                  stats);
   evictor.carry_out(plan_for({"victim"}), std::chrono::steady_clock::now());
   ASSERT_TRUE(eventually([&] { return stats.events.load() == 2; }));
   EXPECT_EQ(stats.preempt_evictions.load(), 1u);
@@ -134,7 +136,8 @@ TEST_F(EvictorTest, ADisruptionBudgetRefusalStopsThePlanAndIsReported) {
                      EXPECT_EQ(preemptor, "default/urgent");
                      refused_pod = pod;
                      refused_status = status;
-                   }},
+                   },
+                   nullptr, nullptr},
                   stats);
   const auto started = std::chrono::steady_clock::now();
   evictor.carry_out(plan_for({"guarded", "other"}), started);
@@ -154,6 +157,119 @@ TEST_F(EvictorTest, ADisruptionBudgetRefusalStopsThePlanAndIsReported) {
   EXPECT_TRUE(exists("guarded"));
   EXPECT_TRUE(exists("other"));  // the rest of the plan was dropped
   evictor.stop();
+}
+
+// Kubernetes before 1.22 serves Eviction only as policy/v1beta1 and answers a policy/v1 one with
+// 400 "no kind "Eviction" is registered for version "policy/v1"". The evictor reads discovery
+// and sends what the server serves.
+TEST_F(EvictorTest, UsesPolicyV1beta1WhereTheServerLacksPolicyV1) {
+  apiserver::ServerOptions options;
+  options.tls = false;
+  options.threads = 2;
+  options.policy_v1 = false;
+  auto started = apiserver::Server::start(options);
+  ASSERT_TRUE(started) << (started ? "" : started.error());
+  std::unique_ptr<apiserver::Server> old_server = std::move(*started);
+  k8s::ClusterConfig old_cluster;
+  old_cluster.server = old_server->url();
+  old_cluster.token = old_server->token();
+  // The fixture's helpers use client_: point it at the old server.
+  client_->stop();
+  client_ = std::make_unique<k8s::RestClient>(old_cluster);
+  running_pod("victim", false);
+  std::mutex mutex;
+  std::condition_variable seen;
+  std::vector<std::string> evictions;  // "verb code" of each eviction request
+  int events_posted = 0;
+  EvictionStats stats;
+  Evictor evictor(old_cluster, {},
+                  {[] { return true; }, [](auto&, auto&, int) {}, nullptr,
+                   [&](std::string_view verb, std::string_view path, int code, auto) {
+                     std::lock_guard lock(mutex);
+                     if (path.ends_with("/eviction"))
+                       evictions.push_back(std::string(verb) + " " + std::to_string(code));
+                     if (path.ends_with("/events") && code == 201) ++events_posted;
+                     seen.notify_all();
+                   }},
+                  stats);
+  evictor.carry_out(plan_for({"victim"}), std::chrono::steady_clock::now());
+  {
+    // Woken by each request; the limit only guards against a hang.
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(seen.wait_for(lock, std::chrono::seconds(30), [&] { return events_posted == 2; }));
+  }
+  evictor.stop();  // joins the evictor thread: the counters below are final
+  EXPECT_EQ(stats.events.load(), 2u);
+  // One request, sent as policy/v1beta1 at once (no 400 first).
+  EXPECT_EQ(evictions, std::vector<std::string>{"POST 201"});
+  EXPECT_EQ(stats.preempt_evictions.load(), 1u);
+  EXPECT_EQ(stats.errors.load(), 0u);
+  EXPECT_EQ(evictor.eviction_version(), "policy/v1beta1");
+  EXPECT_FALSE(exists("victim"));
+  client_->stop();
+  old_server->stop();
+}
+
+// A server that refuses every eviction with 400 for ever (fault injection on the eviction path,
+// with a Status body): however often the plan comes back, the victim is asked a bounded number
+// of times per minute (1 s doubling back-off), each failure is evented on the pod with the
+// Status's reason and message (no JSON), and nothing loops.
+TEST_F(EvictorTest, ANonRetryableFailureBacksOffPerPod) {
+  running_pod("victim", false);
+  apiserver::FaultSettings faults;
+  faults.fail_fraction = 1.0;
+  faults.fail_code = 400;
+  faults.path_contains = "/eviction";
+  server_->faults().set(faults);
+
+  std::mutex mutex;
+  std::condition_variable refused;
+  auto fake_now = std::chrono::steady_clock::now();
+  int refusals = 0;
+  EvictionStats stats;
+  Evictor::Hooks hooks{[] { return true; },
+                       [&](const std::string&, const std::string&, int status) {
+                         std::lock_guard lock(mutex);
+                         EXPECT_EQ(status, 400);
+                         ++refusals;
+                         refused.notify_all();
+                       },
+                       [&] {
+                         std::lock_guard lock(mutex);
+                         return fake_now;
+                       },
+                       nullptr};
+  Evictor evictor(cluster_, {}, hooks, stats);
+  // The pass would plan the same eviction again every 100 ms for a minute of (fake) time.
+  for (int i = 0; i < 600; ++i) {
+    evictor.carry_out(plan_for({"victim"}), std::chrono::steady_clock::now());
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(refused.wait_for(lock, std::chrono::seconds(5), [&] { return refusals == i + 1; }));
+    fake_now += std::chrono::milliseconds(100);
+  }
+  const uint64_t sent = server_->faults().counters().failed;
+  // Asked at 0, 1, 3, 7, 15, 31 s (63 s is past the minute).
+  EXPECT_GE(sent, 5u);
+  EXPECT_LE(sent, 7u);
+  EXPECT_EQ(stats.errors.load(), sent);
+  EXPECT_EQ(stats.backed_off.load(), 600u - sent);
+  EXPECT_GT(evictor.backoff_left("default/victim").count(), 0);
+  server_->faults().clear();
+  evictor.stop();  // each EvictionFailed Event was posted before its refusal was reported
+  EXPECT_EQ(stats.events.load(), sent);
+  int failed_events = 0;
+  for (const json& e : events()) {
+    if (e["reason"] != "EvictionFailed") continue;
+    ++failed_events;
+    EXPECT_EQ(e["involvedObject"]["name"], "victim");
+    EXPECT_EQ(e["type"], "Warning");
+    const std::string message = e.value("message", "");
+    EXPECT_NE(message.find("400"), std::string::npos) << message;
+    EXPECT_NE(message.find("injected fault"), std::string::npos) << message;
+    EXPECT_EQ(message.find('{'), std::string::npos) << message;
+  }
+  EXPECT_EQ(static_cast<uint64_t>(failed_events), sent);
+  EXPECT_TRUE(exists("victim"));
 }
 
 }  // namespace

@@ -128,7 +128,7 @@ TEST_F(ReservationManagerTest, ConfigMapFailureLeavesNothingBehind) {
   ASSERT_EQ(post("/api/v1/namespaces/team/pods", kPod), 201);
   ClusterState state = state_with_reserved_group();
   server_->faults().fail_next(1, 500);  // the ConfigMap POST
-  EXPECT_THAT(run(sharer_binding(), state), HasSubstr("writing ConfigMap: HTTP 500"));
+  EXPECT_THAT(run(sharer_binding(), state), HasSubstr("writing ConfigMap: 500 InternalError"));
   EXPECT_EQ(get("/api/v1/namespaces/team/configmaps/infer-0-fairway-gpu"), 404);
   const json pod = get_json("/api/v1/namespaces/team/pods/infer-0");
   EXPECT_FALSE(pod["spec"].contains("nodeName"));
@@ -138,7 +138,7 @@ TEST_F(ReservationManagerTest, ConfigMapFailureLeavesNothingBehind) {
 TEST_F(ReservationManagerTest, LabelFailureRemovesTheConfigMap) {
   // The pod is gone before the label patch: its ConfigMap must not stay.
   ClusterState state = state_with_reserved_group();
-  EXPECT_THAT(run(sharer_binding(), state), HasSubstr("labelling pod: HTTP 404"));
+  EXPECT_THAT(run(sharer_binding(), state), HasSubstr("labelling pod: 404 NotFound"));
   EXPECT_EQ(get("/api/v1/namespaces/team/configmaps/infer-0-fairway-gpu"), 404);
 }
 
