@@ -143,13 +143,11 @@ int SchedulerService::run(std::stop_token stop) {
   // soak test prove that a replica that lost its Lease writes nothing).
   rest.user_agent = fmt::format("fairway-scheduler ({})", options_.lease.identity);
   k8s::RestClient client(cluster_, rest);
-  // Events and status writes get their own client and a smaller budget (a tenth of the main
-  // one), as kube-scheduler's event broadcaster is rate limited on its own: under a burst of
-  // binds, Events trail behind instead of competing with the binds for the API server.
+  // Events and status writes get their own client with a budget of their own, of the same
+  // size (--kube-api-qps/--kube-api-burst), as kube-scheduler's event client has its own rate
+  // limiter: under a storm of Events or conditions, binds keep their whole budget.
   k8s::RestOptions writer_rest = rest;
   writer_rest.pool_size = 2;
-  writer_rest.qps = std::max(rest.qps / 10, 5.0);
-  writer_rest.burst = std::max(rest.burst / 10, 10);
   k8s::RestClient writer_client(cluster_, writer_rest);
   auto observe_request = [this](std::string_view verb, std::string_view path, int code,
                                 std::chrono::nanoseconds latency) {
