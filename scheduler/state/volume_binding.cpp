@@ -123,8 +123,8 @@ const PersistentVolume* find_matching_volume(const StorageState& storage, const 
     const PersistentVolume* volume = storage.find_volume(name);
     if (volume == nullptr || excluded(name, taken, chosen)) continue;
     if (volume->capacity_bytes < claim.request_bytes || volume->deleting) continue;
-    // No PV controller sets status.phase in the embedded API server: no phase reads Available.
-    if (!volume->phase.empty() && volume->phase != "Available") continue;
+    // FindMatchingVolume: a volume not yet Available is skipped (the PV controller makes it so).
+    if (volume->phase != "Available") continue;
     if (claim.selector && !selector_matches(*claim.selector, volume->labels)) continue;
     if ((claim.access_modes & ~volume->access_modes) != 0) continue;
     if (!volume_affinity_matches(*volume, node)) continue;

@@ -71,8 +71,8 @@ std::vector<ResourceType> builtin_resource_types() {
 
   out.push_back(make("", "v1", "configmaps", "configmap", "ConfigMap", true, {"cm"}));
 
-  // Storage, for the volume checks: plain stored objects (no PV controller; a scenario writes
-  // the phase it wants). Create keeps the status it is given.
+  // Storage, for the volume checks: stored objects whose status the server sets on create
+  // (Store::prepare_create_locked); no PV controller binds them.
   ResourceType pvs =
       make("", "v1", "persistentvolumes", "persistentvolume", "PersistentVolume", false, {"pv"});
   pvs.status_subresource = true;

@@ -258,8 +258,8 @@ Store::Table* Store::table_locked(const ResourceType& type) {
 }
 
 tl::expected<Store::Existing, ApiError> Store::existing_locked(const ResourceType& type,
-                                                              const std::string& ns,
-                                                              const std::string& name) {
+                                                               const std::string& ns,
+                                                               const std::string& name) {
   Table* table = table_locked(type);
   if (!table) return tl::unexpected(not_found(type.plural, type.group, name));
   std::string key = object_key(type.namespaced ? ns : "", name);
@@ -467,6 +467,14 @@ tl::expected<void, ApiError> Store::prepare_create_locked(const ResourceType& ty
     case Special::kNone:
     case Special::kNode:
       break;
+  }
+  // Like kube-apiserver, a new volume's or claim's status is the server's (it resets both).
+  // No PV controller runs here, so its first sync is done at once: a volume becomes Available,
+  // a claim Pending; binding them is left to clients (fairway's volume binding, a test).
+  if (type.group.empty() && type.plural == "persistentvolumes") {
+    obj["status"] = {{"phase", "Available"}};
+  } else if (type.group.empty() && type.plural == "persistentvolumeclaims") {
+    obj["status"] = {{"phase", "Pending"}};
   }
   return {};
 }

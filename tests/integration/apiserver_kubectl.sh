@@ -153,11 +153,9 @@ spec:
   - {name: ebs.csi.aws.com, nodeID: i-0, allocatable: {count: 25}}
 STORAGE
 k apply -f "$TMP/storage.yaml"
-k patch pv local-0 --subresource=status --type merge -p '{"status":{"phase":"Available"}}' 2>/dev/null ||
-  k get pv local-0 >/dev/null  # kubectl < 1.24 has no --subresource
 storage=$(k get pv,pvc,sc -A)
 echo "$storage"
-expect 'persistentvolume/local-0 +100Gi +RWO +Retain +[A-Za-z]* +local ' "$storage"
+expect 'persistentvolume/local-0 +100Gi +RWO +Retain +Available +local ' "$storage"
 expect 'team-a +persistentvolumeclaim/data +' "$storage"
 expect 'storageclass.storage.k8s.io/local \(default\) +kubernetes.io/no-provisioner +Delete +WaitForFirstConsumer +false ' "$storage"
 expect '^node-0 +1 ' "$(k get csinodes --no-headers)"

@@ -257,13 +257,14 @@ TEST_F(HttpTest, StorageKindsAreServedWithDiscoveryStatusAndTables) {
   EXPECT_EQ(storage_resources["csinodes"]["kind"], "CSINode");
   EXPECT_EQ(storage_resources["csinodes"]["namespaced"], false);
 
-  // Create keeps the status it is given (there is no PV controller); the main resource keeps it.
+  // Create sets the server's status (the creator's is dropped): a volume Available, a claim
+  // Pending, as kube-apiserver plus the PV controller's first sync leave them.
   ASSERT_EQ(c.request("POST", "/api/v1/persistentvolumes",
                       R"({"apiVersion":"v1","kind":"PersistentVolume","metadata":{"name":"pv-1"},
                           "spec":{"capacity":{"storage":"10Gi"},"accessModes":["ReadWriteOnce","ReadWriteOncePod"],
                                   "storageClassName":"fast","hostPath":{"path":"/data"},
                                   "claimRef":{"namespace":"default","name":"data"}},
-                          "status":{"phase":"Available"}})")
+                          "status":{"phase":"Released"}})")
                 .status,
             201);
   ASSERT_EQ(
@@ -271,7 +272,7 @@ TEST_F(HttpTest, StorageKindsAreServedWithDiscoveryStatusAndTables) {
                 R"({"apiVersion":"v1","kind":"PersistentVolumeClaim","metadata":{"name":"data"},
                           "spec":{"accessModes":["ReadWriteOnce"],"storageClassName":"fast",
                                   "resources":{"requests":{"storage":"1Gi"}}},
-                          "status":{"phase":"Pending"}})")
+                          "status":{"phase":"Bound"}})")
           .status,
       201);
   ASSERT_EQ(c.request("POST", "/apis/storage.k8s.io/v1/storageclasses",
@@ -288,6 +289,9 @@ TEST_F(HttpTest, StorageKindsAreServedWithDiscoveryStatusAndTables) {
       201);
   EXPECT_EQ(c.request("GET", "/api/v1/persistentvolumes/pv-1").json_body()["status"]["phase"],
             "Available");
+  EXPECT_EQ(c.request("GET", "/api/v1/namespaces/default/persistentvolumeclaims/data")
+                .json_body()["status"]["phase"],
+            "Pending");
   // The status subresource binds the claim; a merge patch of the main resource leaves it.
   EXPECT_EQ(
       c.request(

@@ -19,6 +19,7 @@ PersistentVolume pv(std::string name, std::string storage_class) {
   v.name = std::move(name);
   v.storage_class = std::move(storage_class);
   v.capacity_bytes = 10;
+  v.phase = "Available";
   return v;
 }
 

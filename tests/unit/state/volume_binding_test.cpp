@@ -40,6 +40,7 @@ PersistentVolume pv(std::string name, std::string storage_class, int64_t gi,
   v.storage_class = std::move(storage_class);
   v.capacity_bytes = gi * kGi;
   v.access_modes = modes;
+  v.phase = "Available";  // what the PV controller makes of a new volume
   return v;
 }
 
@@ -354,8 +355,10 @@ std::vector<Case> cases() {
     deleting.deleting = true;
     auto released = pv("pv-11", "local", 11);
     released.phase = "Released";
-    c.push_back({"deleting and released volumes are skipped",
-                 local({deleting, released, pv("pv-30", "local", 30)}, pvc("data", "local")),
+    auto fresh = pv("pv-12", "local", 12);
+    fresh.phase.clear();  // no status yet: not seen by the PV controller
+    c.push_back({"deleting, released and not yet available volumes are skipped",
+                 local({deleting, released, fresh, pv("pv-30", "local", 30)}, pvc("data", "local")),
                  pod_with({"data"}),
                  "n1",
                  {},
