@@ -698,12 +698,14 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
       charged += queue_charge(record.requests);
       continue;
     }
-    const uint64_t shape = scope.tree == nullptr ? failure_shape(record) : 0;
     // A shape that found no node already fails again (capacity only shrinks), unless the job
     // gets room back from a nomination: a pod with inter-pod constraints skips the search,
-    // which would count its selectors' pods.
-    if (shape != 0 && carries_constraints(record.pod) && !held_.contains(job.key)) {
-      if (auto cached = failed_shapes_.find(shape); cached != failed_shapes_.end()) {
+    // which would count its selectors' pods. Plain pods search first (it is cheap) and hash
+    // their shape only when they fail.
+    const bool constrained = scope.tree == nullptr && carries_constraints(record.pod);
+    if (constrained && !held_.contains(job.key)) {
+      const uint64_t shape = failure_shape(record);
+      if (auto cached = failed_shapes_.find(shape); shape != 0 && cached != failed_shapes_.end()) {
         failure = cached->second;
         stopped_at = i;
         break;
@@ -711,6 +713,7 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
     }
     const auto node = choose_node(record, scope);
     if (!node) {
+      const uint64_t shape = scope.tree == nullptr ? failure_shape(record) : 0;
       if (auto cached = failed_shapes_.find(shape); shape != 0 && cached != failed_shapes_.end()) {
         failure = cached->second;
       } else {

@@ -50,7 +50,6 @@ std::string PlacedPods::pair_key(std::string_view key, std::string_view value) {
 void PlacedPods::add(PodId id, const Pod& pod, NodeId node) {
   if (on_node_.size() <= node) on_node_.resize(node + 1);
   on_node_[node].push_back(id);
-  ++size_;
   for (const auto& [key, value] : pod.labels) by_label_[pair_key(key, value)].insert(id);
   if (pod.affinity.empty()) return;
   PodAffinity affinity = effective_affinity(pod);
@@ -68,7 +67,6 @@ void PlacedPods::add(PodId id, const Pod& pod, NodeId node) {
 
 void PlacedPods::remove(PodId id, const Pod& pod, NodeId node) {
   if (node < on_node_.size()) erase_one(on_node_[node], id);
-  --size_;
   for (const auto& [key, value] : pod.labels) {
     auto it = by_label_.find(pair_key(key, value));
     if (it == by_label_.end()) continue;

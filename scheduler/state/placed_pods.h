@@ -33,7 +33,6 @@ class PlacedPods {
   void remove(PodId id, const Pod& pod, NodeId node);
 
   const std::vector<PodId>& on_node(NodeId node) const;
-  size_t size() const { return size_; }
 
   // Calls f(PodId) for a superset of the placed pods `selector` matches: the shortest posting
   // list of its matchLabels pairs and single-value In expressions, else every placed pod. The
@@ -79,7 +78,6 @@ class PlacedPods {
   std::unordered_map<std::string, std::vector<const AffinityGroup*>> anti_by_label_;
   std::vector<const AffinityGroup*> anti_unindexed_;
   std::vector<const AffinityGroup*> scoring_;
-  size_t size_ = 0;
 };
 
 }  // namespace fairway
