@@ -1,6 +1,8 @@
 #include "sim/apiserver/resource_types.h"
 
 #include <algorithm>
+#include <array>
+#include <tuple>
 
 #include "sim/apiserver/json_util.h"
 
@@ -105,6 +107,48 @@ std::vector<ResourceType> builtin_resource_types() {
   pdb.status_subresource = true;
   pdb.subresources = {status_sub(pdb)};
   out.push_back(pdb);
+
+  // Plain stored objects with no controller behind them: what the chart installs (so `helm
+  // install` runs) and the workloads whose pods fairway groups by owner. Tests create the pods an
+  // operator or controller would.
+  out.push_back(make("", "v1", "secrets", "secret", "Secret", true, {}));
+  out.push_back(make("", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true, {"sa"}));
+  out.push_back(make("", "v1", "services", "service", "Service", true, {"svc"}));
+  for (const auto& [plural, singular, kind, short_name] :
+       std::vector<std::array<std::string, 4>>{
+           {"deployments", "deployment", "Deployment", "deploy"},
+           {"replicasets", "replicaset", "ReplicaSet", "rs"},
+           {"statefulsets", "statefulset", "StatefulSet", "sts"},
+           {"daemonsets", "daemonset", "DaemonSet", "ds"}}) {
+    ResourceType t = make("apps", "v1", plural, singular, kind, true, {short_name});
+    t.categories = {"all"};
+    t.status_subresource = true;
+    t.subresources = {status_sub(t)};
+    out.push_back(t);
+  }
+  for (const auto& [plural, singular, kind, short_name] :
+       std::vector<std::array<std::string, 4>>{{"jobs", "job", "Job", ""},
+                                               {"cronjobs", "cronjob", "CronJob", "cj"}}) {
+    ResourceType t = make("batch", "v1", plural, singular, kind, true,
+                          short_name.empty() ? std::vector<std::string>{}
+                                             : std::vector<std::string>{short_name});
+    t.categories = {"all"};
+    t.status_subresource = true;
+    t.subresources = {status_sub(t)};
+    out.push_back(t);
+  }
+  for (const auto& [plural, singular, kind, namespaced] :
+       std::vector<std::tuple<std::string, std::string, std::string, bool>>{
+           {"roles", "role", "Role", true},
+           {"rolebindings", "rolebinding", "RoleBinding", true},
+           {"clusterroles", "clusterrole", "ClusterRole", false},
+           {"clusterrolebindings", "clusterrolebinding", "ClusterRoleBinding", false}}) {
+    out.push_back(make("rbac.authorization.k8s.io", "v1", plural, singular, kind, namespaced, {}));
+  }
+  out.push_back(make("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations",
+                     "validatingwebhookconfiguration", "ValidatingWebhookConfiguration", false, {}));
+  out.push_back(make("networking.k8s.io", "v1", "networkpolicies", "networkpolicy",
+                     "NetworkPolicy", true, {"netpol"}));
 
   ResourceType crd =
       make("apiextensions.k8s.io", "v1", "customresourcedefinitions", "customresourcedefinition",
