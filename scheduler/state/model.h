@@ -170,6 +170,10 @@ struct Pod {
   std::vector<HostPort> host_ports;  // hostPort > 0, of containers and sidecar init containers
   std::vector<PodVolumeClaim> volume_claims;
   std::vector<std::string> scheduling_gates;  // spec.schedulingGates[].name
+  // Name of the SubGroup of its gang this pod belongs to (empty: none). Read from the label
+  // `fairway.dev/subgroup` (KAI: `kai.scheduler/subgroup-name`); for a gang inferred from a JobSet,
+  // owner inference sets it to the replicated job's name.
+  std::string subgroup;
   // Parts of the pod the decoder could not read (e.g. a resource quantity that overflows), one
   // message each naming the field. A pod with problems is never scheduled; it says why.
   std::vector<std::string> problems;
@@ -185,10 +189,20 @@ struct TopologyConstraint {
   std::string preferred_level;  // node label key to try hardest to share
 };
 
+// A part of a gang with its own minimum and topology constraint, e.g. one replicated job of a
+// JobSet that must sit in one rack while the whole gang sits in one spine. The gang still binds
+// all-or-nothing: every subgroup's minimum and the gang's minimum must hold together.
+struct SubGroup {
+  std::string name;
+  int32_t min_member = 1;
+  TopologyConstraint topology_constraint;
+};
+
 struct PodGroup {
   std::string namespace_;
   std::string name;
   int32_t min_member = 1;
+  std::vector<SubGroup> subgroups;  // empty: the gang is one group
   std::string queue;
   std::string priority_class_name;
   std::optional<int64_t> schedule_timeout_seconds;
