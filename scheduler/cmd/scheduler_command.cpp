@@ -63,6 +63,7 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
   std::string webhook_bind_address = ":9443";
   std::string webhook_cert_file;
   std::string webhook_key_file;
+  std::string webhook_trusted_users;
   auto reservation_timeout = options.reservations.timeout;
   std::string lease_namespace = options.lease.lease_namespace;
   std::string lease_name = options.lease.lease_name;
@@ -137,6 +138,9 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
   flags.add_string("webhook-tls-cert-file", &webhook_cert_file,
                    "webhook serving certificate (PEM)");
   flags.add_string("webhook-tls-key-file", &webhook_key_file, "webhook serving key (PEM)");
+  flags.add_string("webhook-trusted-users", &webhook_trusted_users,
+                   "comma-separated usernames whose pod writes the webhook does not judge: "
+                   "fairway's own service account (system:serviceaccount:NS:NAME)");
   flags.add_int("v", &verbosity, "log verbosity (0 info, 2 debug, 4 trace)");
 
   auto positional = flags.parse(args);
@@ -245,6 +249,13 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
   options.webhook_bind_address = webhook_bind_address;
   options.webhook_cert_file = webhook_cert_file;
   options.webhook_key_file = webhook_key_file;
+  for (size_t start = 0; start < webhook_trusted_users.size();) {
+    const size_t comma =
+        std::min(webhook_trusted_users.find(',', start), webhook_trusted_users.size());
+    if (comma > start)
+      options.webhook_trusted_users.push_back(webhook_trusted_users.substr(start, comma - start));
+    start = comma + 1;
+  }
   SchedulerService service(std::move(*cluster), std::move(options));
   const int code = service.run(stop.get_token());
   // Wake the waiter if the service ended on its own.

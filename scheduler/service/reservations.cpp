@@ -103,7 +103,9 @@ std::string sharer_configmap_body(const Binding& binding, const std::vector<std:
   nlohmann::json metadata = {
       {"name", binding.gpu_configmap},
       {"namespace", ns},
-      {"labels", {{std::string(kGpuGroupLabel), binding.shares.front().group}}},
+      {"labels",
+       {{std::string(kGpuGroupLabel), binding.shares.front().group},
+        {"app.kubernetes.io/managed-by", "fairway"}}},
   };
   if (!binding.uid.empty()) {
     // Owned by the pod: the garbage collector removes it with the pod.
@@ -116,6 +118,26 @@ std::string sharer_configmap_body(const Binding& binding, const std::vector<std:
                         {"data", std::move(data)}}
       .dump();
 }
+
+namespace {
+
+// Whether a ConfigMap already in the API is one fairway wrote for this pod: owned by the pod
+// (its uid) and labelled as fairway's. Any other is left untouched: the name is fairway's choice,
+// but a tenant may have created an object of that name first.
+bool written_for(const nlohmann::json& configmap, const Binding& binding) {
+  const nlohmann::json& metadata = configmap.value("metadata", nlohmann::json::object());
+  const nlohmann::json& labels = metadata.value("labels", nlohmann::json::object());
+  if (labels.value("app.kubernetes.io/managed-by", "") != "fairway") return false;
+  for (const auto& owner : metadata.value("ownerReferences", nlohmann::json::array())) {
+    if (owner.is_object() && owner.value("kind", "") == "Pod" &&
+        owner.value("uid", "") == binding.uid && !binding.uid.empty()) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
 
 ReservationManager::ReservationManager(k8s::RestClient& client, ReservationOptions options,
                                        ReservationStats& stats, Hooks hooks)
@@ -369,8 +391,21 @@ void ReservationManager::run(const Job& job) {
   const std::string body = sharer_configmap_body(binding, uuids);
   auto created = client_.request("POST", configmaps, body);
   if (created && created->status == 409) {
-    // Left by an earlier attempt: replace it, its UUIDs may be stale.
-    created = client_.request("PUT", fmt::format("{}/{}", configmaps, binding.gpu_configmap), body);
+    // Left by an earlier attempt: replace it, its UUIDs may be stale. One fairway did not write
+    // for this pod is never touched.
+    const std::string path = fmt::format("{}/{}", configmaps, binding.gpu_configmap);
+    const auto existing = client_.request("GET", path);
+    if (!existing || !existing->ok()) return fail("reading ConfigMap: " + describe(existing));
+    const auto stored = nlohmann::json::parse(existing->body, nullptr, false);
+    if (!written_for(stored, binding)) {
+      return fail(fmt::format(
+          "ConfigMap {}/{} exists and was not written by fairway for this pod; it is not replaced",
+          ns, binding.gpu_configmap));
+    }
+    nlohmann::json replacement = nlohmann::json::parse(body);
+    replacement["metadata"]["resourceVersion"] =
+        stored["metadata"].value("resourceVersion", std::string());
+    created = client_.request("PUT", path, replacement.dump());
   }
   if (!created || !created->ok()) return fail("writing ConfigMap: " + describe(created));
   configmap_written = true;

@@ -106,20 +106,37 @@ std::unique_ptr<http::Server> SchedulerService::start_webhook(Inbox& inbox) {
         {{"address", address}});
     return nullptr;
   }
-  webhook::AdmissionConfig config{
-      .scheduler_name = options_.scheduler_name, .intent = options_.intent, .tenant_denials = {}};
+  webhook::AdmissionConfig config{.scheduler_name = options_.scheduler_name,
+                                  .intent = options_.intent,
+                                  .tenant_denials = {},
+                                  .pod_group_denials = {},
+                                  .trusted_users = options_.webhook_trusted_users};
   // Queue access and fairway-owned keys are checked against this replica's state. A loop that
   // does not answer in time admits: the cycle enforces the same rules (QueueNotAllowed).
-  config.tenant_denials = [this, &inbox](const Pod& pod) {
-    const std::string reservation_namespace = options_.reservations.namespace_;
+  const auto context_for = [this](const ClusterState& state, const std::string& namespace_name) {
+    return AdmissionContext{.queues = &state.queue_specs(),
+                            .namespace_labels = state.namespace_labels(namespace_name),
+                            .pod_group = nullptr,
+                            .intent = options_.intent,
+                            .reservation_namespace = options_.reservations.namespace_};
+  };
+  config.tenant_denials = [this, &inbox, context_for](const Pod& pod, const Pod* old_pod) {
     auto denials = ask_loop<std::vector<std::string>>(
         inbox, webhook_stopping_, std::chrono::seconds(2),
-        [&pod, &reservation_namespace, this](ClusterState& state) {
-          AdmissionContext context{.queues = &state.queue_specs(),
-                                   .namespace_labels = state.namespace_labels(pod.namespace_),
-                                   .intent = options_.intent,
-                                   .reservation_namespace = reservation_namespace};
-          return tenant_pod_denials(pod, context);
+        [&pod, old_pod, &context_for, this](ClusterState& state) {
+          AdmissionContext context = context_for(state, pod.namespace_);
+          const std::string group = read_pod_intent(pod, options_.intent).pod_group;
+          if (!group.empty())
+            context.pod_group = state.find_pod_group(pod.namespace_ + "/" + group);
+          return tenant_pod_denials(pod, old_pod, context);
+        });
+    return denials.value_or(std::vector<std::string>{});
+  };
+  config.pod_group_denials = [this, &inbox, context_for](const PodGroup& group) {
+    auto denials = ask_loop<std::vector<std::string>>(
+        inbox, webhook_stopping_, std::chrono::seconds(2),
+        [&group, &context_for](ClusterState& state) {
+          return tenant_pod_group_denials(group, context_for(state, group.namespace_));
         });
     return denials.value_or(std::vector<std::string>{});
   };

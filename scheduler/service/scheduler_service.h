@@ -51,6 +51,9 @@ struct SchedulerOptions {
   std::string webhook_bind_address;
   std::string webhook_cert_file;
   std::string webhook_key_file;
+  // Users (request.userInfo.username) the webhook does not judge: fairway's own service account,
+  // which writes the fairway-assigned keys on pods.
+  std::vector<std::string> webhook_trusted_users;
 };
 
 struct SchedulerStats {

@@ -1,8 +1,8 @@
 #pragma once
-// What a tenant's pod may not ask for, as pure functions the admission webhook calls before the
-// pod is stored (docs/security.md). The scheduler enforces the same rules on pods that arrive
-// anyway (the cycle's QueueNotAllowed), so the webhook is a courtesy that fails fast, not the
-// only line of defence.
+// What a tenant may not ask for, as pure functions the admission webhook calls before a pod or
+// PodGroup is stored (docs/security.md). The scheduler enforces the same queue rules on objects
+// that arrive anyway (the cycle's QueueNotAllowed, the planner's refusal to preempt for them), so
+// the webhook fails fast; it is not the only line of defence.
 
 #include <string>
 #include <string_view>
@@ -15,20 +15,36 @@
 
 namespace fairway {
 
-// Keys only fairway assigns: a pod that sets them itself is trying to sit on someone's GPU.
+// Keys only fairway assigns. A tenant who sets or edits them is trying to sit on someone's GPU,
+// to make fairway delete a reservation still in use, or to point fairway's writes at an object
+// of its choosing (the GPU ConfigMap).
 inline constexpr std::string_view kGpuGroupKey = "fairway.dev/gpu-group";
+inline constexpr std::string_view kGpuGroupsKey = "fairway.dev/gpu-groups";
 inline constexpr std::string_view kGpuUuidKey = "fairway.dev/gpu-uuid";
+inline constexpr std::string_view kGpuConfigMapKey = "fairway.dev/gpu-configmap";
+// What the GPU ConfigMap gives a sharer's containers; set by hand, it would bypass the shares.
+inline constexpr std::string_view kVisibleDevicesEnv = "NVIDIA_VISIBLE_DEVICES";
 
 struct AdmissionContext {
   const std::unordered_map<std::string, QueueSpec>* queues = nullptr;  // by name; null: none known
-  const Labels* namespace_labels = nullptr;  // the pod's namespace; null: unknown
+  const Labels* namespace_labels = nullptr;  // the object's namespace; null: unknown
+  // The PodGroup the pod names, when fairway knows it: its spec.queue is the queue the pod's gang
+  // will really use.
+  const PodGroup* pod_group = nullptr;
   PodIntentConfig intent;
   std::string reservation_namespace = "fairway-reservation";
 };
 
-// Why the pod must be rejected; empty: admit. Covers: the queue the pod names (label or
-// annotation) may not be used from its namespace; the pod carries a fairway-assigned key
-// (fairway.dev/gpu-group, fairway.dev/gpu-uuid) outside the reservation namespace.
-std::vector<std::string> tenant_pod_denials(const Pod& pod, const AdmissionContext& context);
+// Why the pod must be rejected; empty: admit. `old_pod` is the stored pod on UPDATE, null on
+// CREATE. Covers: the queue the pod will use (its PodGroup's, else its label or annotation) may
+// not be used from its namespace; outside the reservation namespace, a fairway-assigned key set
+// on create or changed on update. Requests from fairway itself are not judged (the caller skips
+// them): it writes those keys.
+std::vector<std::string> tenant_pod_denials(const Pod& pod, const Pod* old_pod,
+                                            const AdmissionContext& context);
+
+// Why a PodGroup must be rejected: the queue it names may not be used from its namespace.
+std::vector<std::string> tenant_pod_group_denials(const PodGroup& group,
+                                                  const AdmissionContext& context);
 
 }  // namespace fairway

@@ -1,15 +1,21 @@
 #pragma once
-// The mutating admission webhook for fractional GPUs (docs/gpu-sharing.md), as pure functions:
-// an AdmissionReview (admission.k8s.io/v1) in, an AdmissionReview out. Mounted at /mutate on
-// an HTTPS server; no I/O here.
+// The admission webhook (docs/gpu-sharing.md, docs/security.md), as pure functions: an
+// AdmissionReview (admission.k8s.io/v1) in, an AdmissionReview out. Mounted at /mutate on an
+// HTTPS server; no I/O here.
 //
-// For a pod of ours (spec.schedulerName) that asks for a GPU share:
+// For a pod of ours (spec.schedulerName), on CREATE and UPDATE:
+//   - tenant denials (a queue its namespace may not use, directly or through its PodGroup; a
+//     fairway-assigned key set or changed) → denied, 403;
+//   - NVIDIA_VISIBLE_DEVICES set in a container's env (CREATE) → denied: fairway hands out GPUs;
+// and on CREATE only, for a pod asking for a GPU share:
 //   - invalid share annotations (1.5, "abc", fraction and memory together, a share plus whole
 //     nvidia.com/gpu) → denied, the message naming the annotation and what is wrong;
 //   - valid → a JSONPatch that records the ConfigMap name in fairway.dev/gpu-configmap and adds
 //     envFrom: [{configMapRef: {name, optional: false}}] to every container, so the containers
 //     start only once the scheduler has written NVIDIA_VISIBLE_DEVICES and GPU_FRACTION there.
-// Everything else is allowed unchanged.
+// A fairway PodGroup (scheduling.fairway.dev) on CREATE and UPDATE: denied when its namespace may
+// not use its queue. Requests from a trusted user (fairway's own service account, which writes
+// the fairway-assigned keys) are not judged. Everything else is allowed unchanged.
 
 #include <functional>
 #include <string>
@@ -25,9 +31,13 @@ struct AdmissionConfig {
   std::string scheduler_name = "fairway";
   PodIntentConfig intent;
   // Why a pod of ours must be rejected whatever it asks (a queue its namespace may not use, a
-  // fairway-assigned key it set itself: scheduler/state/admission_policy.h); empty: no objection.
-  // Unset: not checked.
-  std::function<std::vector<std::string>(const Pod&)> tenant_denials;
+  // fairway-assigned key set or changed: scheduler/state/admission_policy.h); `old_pod` is the
+  // stored pod on UPDATE, null on CREATE. Empty: no objection. Unset: not checked.
+  std::function<std::vector<std::string>(const Pod& pod, const Pod* old_pod)> tenant_denials;
+  // Why a PodGroup must be rejected (a queue its namespace may not use). Unset: not checked.
+  std::function<std::vector<std::string>(const PodGroup&)> pod_group_denials;
+  // request.userInfo.username values whose requests are not judged: fairway's own identity.
+  std::vector<std::string> trusted_users;
 };
 
 // Why a body got no review: there is no uid to answer to, so this is an HTTP error, never a

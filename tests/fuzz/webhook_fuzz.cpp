@@ -16,7 +16,7 @@ namespace {
 const fairway::webhook::AdmissionConfig& config() {
   static const fairway::webhook::AdmissionConfig kConfig = [] {
     fairway::webhook::AdmissionConfig c;
-    c.tenant_denials = [](const fairway::Pod& pod) {
+    c.tenant_denials = [](const fairway::Pod& pod, const fairway::Pod*) {
       return pod.namespace_ == "blue" ? std::vector<std::string>{"queue denied"}
                                       : std::vector<std::string>{};
     };

@@ -60,6 +60,7 @@ expect "- --leader-elect-resource-namespace=$NS" "$WORK/deploy.yaml"
 expect '- --metrics-bind-address=:8080' "$WORK/deploy.yaml"
 expect '- --webhook-bind-address=:9443' "$WORK/deploy.yaml"
 expect '- --webhook-tls-cert-file=/etc/fairway/webhook-tls/tls.crt' "$WORK/deploy.yaml"
+expect '- --webhook-trusted-users=system:serviceaccount:'"$NS"':fairway' "$WORK/deploy.yaml"
 expect '- --reservation-namespace=fairway-reservation' "$WORK/deploy.yaml"
 expect '- --reservation-priority-class=fairway-reservation' "$WORK/deploy.yaml"
 expect '- --gpu-sharing-strategy=binpack' "$WORK/deploy.yaml"
@@ -102,6 +103,15 @@ expect 'key: scheduling.volcano.sh/queue-name' "$WORK/webhook.yaml"
 [[ $(grep -c '^  - name: pods-[0-9].fairway.dev$' "$WORK/webhook-custom.yaml") == 1 ]] ||
   fail "a custom objectSelector should give one webhook entry"
 expect 'gpu-sharing: enabled' "$WORK/webhook-custom.yaml"
+expect 'name: podgroups.fairway.dev' "$WORK/webhook.yaml"
+expect 'operations: \[CREATE, UPDATE\]' "$WORK/webhook.yaml"
+# From 1.28 pods are chosen by spec.schedulerName (matchConditions), labelled or not.
+"$HELM" template fairway "$CHART" -n "$NS" --show-only templates/webhook.yaml \
+  --kube-version 1.30.0 >"$WORK/webhook-1.30.yaml"
+[[ $(grep -c '^  - name: pods-[0-9].fairway.dev$' "$WORK/webhook-1.30.yaml") == 1 ]] ||
+  fail "from 1.28 one webhook entry selects fairway's pods"
+expect "object.spec.schedulerName == 'fairway'" "$WORK/webhook-1.30.yaml"
+reject 'objectSelector' "$WORK/webhook-1.30.yaml"
 # The Helm-made CA in the caBundle must have signed the serving certificate in the Secret.
 ca=$(awk '/^  ca.crt:/ {print $2}' "$WORK/webhook.yaml")
 crt=$(awk '/^  tls.crt:/ {print $2}' "$WORK/webhook.yaml")

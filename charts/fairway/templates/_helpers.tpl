@@ -63,3 +63,31 @@ app.kubernetes.io/component: scheduler
 true
 {{- end -}}
 {{- end -}}
+
+{{/* What every entry of the MutatingWebhookConfiguration shares: the endpoint, its trust, its
+     failure policy and the namespaces never sent. Arguments: root, service, caBundle, certManager. */}}
+{{- define "fairway.webhookCommon" -}}
+{{- $root := .root -}}
+admissionReviewVersions: [v1]
+sideEffects: None
+failurePolicy: {{ $root.Values.webhook.failurePolicy }}
+timeoutSeconds: {{ $root.Values.webhook.timeoutSeconds }}
+# The webhook only adds fields; another webhook's later change does not need a second pass.
+reinvocationPolicy: Never
+clientConfig:
+  service:
+    name: {{ .service }}
+    namespace: {{ $root.Release.Namespace }}
+    path: /mutate
+    port: 443
+  {{- if not .certManager }}
+  caBundle: {{ .caBundle }}
+  {{- end }}
+namespaceSelector:
+  matchExpressions:
+    - key: kubernetes.io/metadata.name
+      operator: NotIn
+      values:
+        {{- $excluded := concat (list $root.Release.Namespace $root.Values.reservation.namespace) $root.Values.webhook.excludeNamespaces | uniq }}
+        {{- toYaml $excluded | nindent 8 }}
+{{- end }}

@@ -142,6 +142,45 @@ TEST_F(ReservationManagerTest, LabelFailureRemovesTheConfigMap) {
   EXPECT_EQ(get("/api/v1/namespaces/team/configmaps/infer-0-fairway-gpu"), 404);
 }
 
+TEST_F(ReservationManagerTest, AConfigMapFairwayDidNotWriteIsNeverReplaced) {
+  // The name is fairway's ("<pod>-fairway-gpu"), but a tenant may have created a map of that name
+  // first: fairway must not overwrite its data or take it over.
+  ASSERT_EQ(post("/api/v1/namespaces/team/pods", kPod), 201);
+  ASSERT_EQ(post("/api/v1/namespaces/team/configmaps",
+                 R"({"metadata":{"name":"infer-0-fairway-gpu"},"data":{"settings":"mine"}})"),
+            201);
+  ClusterState state = state_with_reserved_group();
+  Binding binding = sharer_binding();
+  binding.uid = get_json("/api/v1/namespaces/team/pods/infer-0")["metadata"]["uid"];
+  EXPECT_THAT(run(binding, state), HasSubstr("was not written by fairway for this pod"));
+  const json untouched = get_json("/api/v1/namespaces/team/configmaps/infer-0-fairway-gpu");
+  EXPECT_EQ(untouched["data"], json({{"settings", "mine"}}));
+  EXPECT_FALSE(untouched["metadata"].contains("ownerReferences"));
+  EXPECT_FALSE(get_json("/api/v1/namespaces/team/pods/infer-0")["spec"].contains("nodeName"));
+}
+
+TEST_F(ReservationManagerTest, ItsOwnConfigMapFromAnEarlierAttemptIsReplaced) {
+  ASSERT_EQ(post("/api/v1/namespaces/team/pods", kPod), 201);
+  const std::string uid = get_json("/api/v1/namespaces/team/pods/infer-0")["metadata"]["uid"];
+  const json stale = {
+      {"metadata",
+       {{"name", "infer-0-fairway-gpu"},
+        {"labels", {{"app.kubernetes.io/managed-by", "fairway"}}},
+        {"ownerReferences",
+         json::array(
+             {{{"apiVersion", "v1"}, {"kind", "Pod"}, {"name", "infer-0"}, {"uid", uid}}})}}},
+      {"data", {{"NVIDIA_VISIBLE_DEVICES", "GPU-stale"}}}};
+  ASSERT_EQ(post("/api/v1/namespaces/team/configmaps", stale.dump()), 201);
+  ClusterState state = state_with_reserved_group();
+  Binding binding = sharer_binding();
+  binding.uid = uid;
+  EXPECT_EQ(run(binding, state), "bound");
+  EXPECT_EQ(
+      get_json("/api/v1/namespaces/team/configmaps/infer-0-fairway-gpu")["data"]
+                                                                        ["NVIDIA_VISIBLE_DEVICES"],
+      "GPU-a");
+}
+
 TEST_F(ReservationManagerTest, MissingUuidTimesOutAfterCreatingTheReservationPod) {
   ASSERT_EQ(post("/api/v1/namespaces/team/pods", kPod), 201);
   post("/api/v1/namespaces", R"({"metadata":{"name":"fairway-reservation"}})");

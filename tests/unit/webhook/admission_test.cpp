@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "k8s-client/rest_client.h"
+#include "scheduler/state/admission_policy.h"
 #include "scheduler/webhook/webhook_server.h"
 #include "sim/apiserver/tls.h"
 
@@ -49,16 +50,17 @@ json pod_object(json annotations, json limits = json::object(), bool with_env_fr
           {"spec", {{"schedulerName", "fairway"}, {"containers", json::array({container})}}}};
 }
 
-std::string review_of(const json& pod, const std::string& operation = "CREATE") {
+std::string review_of(const json& pod, const std::string& operation = "CREATE",
+                      const json& old_pod = nullptr, const std::string& username = "alice") {
+  json request = {
+      {"uid", "req-1"},         {"kind", {{"group", ""}, {"version", "v1"}, {"kind", "Pod"}}},
+      {"operation", operation}, {"name", "infer-0"},
+      {"namespace", "team"},    {"userInfo", {{"username", username}}},
+      {"object", pod}};
+  if (!old_pod.is_null()) request["oldObject"] = old_pod;
   return json{{"apiVersion", "admission.k8s.io/v1"},
               {"kind", "AdmissionReview"},
-              {"request",
-               {{"uid", "req-1"},
-                {"kind", {{"group", ""}, {"version", "v1"}, {"kind", "Pod"}}},
-                {"operation", operation},
-                {"name", "infer-0"},
-                {"namespace", "team"},
-                {"object", pod}}}}
+              {"request", std::move(request)}}
       .dump();
 }
 
@@ -126,12 +128,17 @@ TEST(Admission, OtherSchedulersAndOperationsAreLeftAlone) {
   pod["spec"]["schedulerName"] = "default-scheduler";
   EXPECT_TRUE(answer(review_of(pod))["allowed"]);
   EXPECT_TRUE(
-      answer(review_of(pod_object({{"fairway.dev/gpu-fraction", "1.5"}}), "UPDATE"))["allowed"]);
+      answer(review_of(pod_object({{"fairway.dev/gpu-fraction", "1.5"}}), "DELETE"))["allowed"]);
+  // An update is judged by the tenant rules only; the share was checked when the pod was created.
+  const json stored = pod_object({{"fairway.dev/gpu-fraction", "1.5"}});
+  const json update = answer(review_of(stored, "UPDATE", stored));
+  EXPECT_TRUE(update["allowed"]);
+  EXPECT_FALSE(update.contains("patch"));
 }
 
 TEST(Admission, TenantDenialsRejectAnyPodOfOursWhateverItAsks) {
   AdmissionConfig config;
-  config.tenant_denials = [](const Pod& pod) {
+  config.tenant_denials = [](const Pod& pod, const Pod*) {
     return pod.namespace_ == "blue"
                ? std::vector<std::string>{"namespace \"blue\" may not use queue \"vision\""}
                : std::vector<std::string>{};
@@ -145,6 +152,97 @@ TEST(Admission, TenantDenialsRejectAnyPodOfOursWhateverItAsks) {
               HasSubstr("may not use queue \"vision\""));
   plain["metadata"]["namespace"] = "red";
   EXPECT_TRUE(json::parse(*review_pod_admission(review_of(plain), config))["response"]["allowed"]);
+}
+
+// The real policy (scheduler/state/admission_policy.h) behind the webhook, as the service wires
+// it, with no queues known: only the fairway-assigned keys are judged.
+AdmissionConfig policy_config() {
+  AdmissionConfig config;
+  config.tenant_denials = [](const Pod& pod, const Pod* old_pod) {
+    return tenant_pod_denials(pod, old_pod, AdmissionContext{});
+  };
+  config.trusted_users = {"system:serviceaccount:fairway-system:fairway"};
+  return config;
+}
+
+TEST(Admission, EditingFairwayAssignedKeysOnABoundSharerIsRefused) {
+  // The attack: a tenant rewrites fairway.dev/gpu-groups on its bound 0.25-GPU pod, so fairway
+  // would free (and delete the reservation of) a GPU still in use, or reserve four GPUs.
+  json bound = pod_object({{"fairway.dev/gpu-fraction", "0.25"},
+                           {"fairway.dev/gpu-configmap", "infer-0-fairway-gpu"},
+                           {"fairway.dev/gpu-groups", "node-0-gpu0"}});
+  bound["metadata"]["labels"] = {{"fairway.dev/gpu-group", "node-0-gpu0"}};
+  json edited = bound;
+  edited["metadata"]["annotations"]["fairway.dev/gpu-groups"] =
+      "node-0-gpu1,node-0-gpu2,node-0-gpu3,node-0-gpu4";
+  const AdmissionConfig config = policy_config();
+  const json refused =
+      json::parse(*review_pod_admission(review_of(edited, "UPDATE", bound), config))["response"];
+  EXPECT_FALSE(refused["allowed"]);
+  EXPECT_EQ(refused["status"]["code"], 403);
+  EXPECT_THAT(refused["status"]["message"].get<std::string>(),
+              HasSubstr("annotation fairway.dev/gpu-groups is assigned by fairway and may not be "
+                        "changed"));
+  // Other edits of the same pod pass, and fairway itself may write the keys.
+  json relabelled = bound;
+  relabelled["metadata"]["labels"]["team"] = "vision";
+  EXPECT_TRUE(json::parse(*review_pod_admission(review_of(relabelled, "UPDATE", bound),
+                                                config))["response"]["allowed"]);
+  EXPECT_TRUE(json::parse(*review_pod_admission(
+      review_of(edited, "UPDATE", bound, "system:serviceaccount:fairway-system:fairway"),
+      config))["response"]["allowed"]);
+  // An UPDATE without the stored pod cannot be judged: a malformed review, not an admission.
+  EXPECT_FALSE(review_pod_admission(review_of(edited, "UPDATE"), config).has_value());
+}
+
+TEST(Admission, APodNamingItsOwnGpuConfigMapIsRefused) {
+  // The attack: fairway.dev/gpu-configmap pointed at an existing ConfigMap made fairway replace
+  // its data. The name is fairway's to choose.
+  json pod = pod_object(
+      {{"fairway.dev/gpu-fraction", "0.5"}, {"fairway.dev/gpu-configmap", "team-settings"}});
+  const json refused =
+      json::parse(*review_pod_admission(review_of(pod), policy_config()))["response"];
+  EXPECT_FALSE(refused["allowed"]);
+  EXPECT_THAT(refused["status"]["message"].get<std::string>(),
+              HasSubstr("annotation fairway.dev/gpu-configmap is assigned by fairway"));
+  // Without the policy the webhook still names the map itself.
+  const json patched = answer(review_of(pod));
+  const json patch = json::parse(base64_decode(patched["patch"]));
+  EXPECT_EQ(patch[0]["value"], "infer-0-fairway-gpu");
+  EXPECT_EQ(patch[1]["value"][0]["configMapRef"]["name"], "infer-0-fairway-gpu");
+}
+
+TEST(Admission, SettingNvidiaVisibleDevicesIsRefused) {
+  json pod = pod_object(json::object());
+  pod["spec"]["containers"][0]["env"] =
+      json::array({{{"name", "NVIDIA_VISIBLE_DEVICES"}, {"value", "all"}}});
+  const json refused = answer(review_of(pod));
+  EXPECT_FALSE(refused["allowed"]);
+  EXPECT_THAT(refused["status"]["message"].get<std::string>(),
+              HasSubstr("container main: env NVIDIA_VISIBLE_DEVICES is set by fairway"));
+  pod["spec"]["schedulerName"] = "default-scheduler";  // not ours: not judged
+  EXPECT_TRUE(answer(review_of(pod))["allowed"]);
+}
+
+TEST(Admission, PodGroupsNamingAForbiddenQueueAreRefused) {
+  AdmissionConfig config;
+  config.pod_group_denials = [](const PodGroup& group) {
+    return group.namespace_ == "blue" && group.queue == "red-q"
+               ? std::vector<std::string>{"namespace \"blue\" may not use queue \"red-q\""}
+               : std::vector<std::string>{};
+  };
+  json group = {{"apiVersion", "scheduling.fairway.dev/v1alpha1"},
+                {"kind", "PodGroup"},
+                {"metadata", {{"name", "intruder"}, {"namespace", "blue"}}},
+                {"spec", {{"minMember", 1}, {"queue", "red-q"}}}};
+  json review = json::parse(review_of(group));
+  review["request"]["kind"] = {
+      {"group", "scheduling.fairway.dev"}, {"version", "v1alpha1"}, {"kind", "PodGroup"}};
+  const json refused = json::parse(*review_pod_admission(review.dump(), config))["response"];
+  EXPECT_FALSE(refused["allowed"]);
+  EXPECT_THAT(refused["status"]["message"].get<std::string>(), HasSubstr("may not use queue"));
+  review["request"]["object"]["metadata"]["namespace"] = "red";
+  EXPECT_TRUE(json::parse(*review_pod_admission(review.dump(), config))["response"]["allowed"]);
 }
 
 TEST(Admission, GarbageIsAnErrorNotACrash) {
