@@ -52,6 +52,10 @@ std::string describe(const tl::expected<k8s::Response, k8s::TransportError>& res
 
 }  // namespace
 
+std::string default_reservation_image() {
+  return "fairway:" FAIRWAY_VERSION;
+}
+
 std::string reservation_pod_body(const ReservationOptions& options, const std::string& group,
                                  const std::string& node,
                                  const std::vector<Toleration>& tolerations) {
@@ -68,14 +72,27 @@ std::string reservation_pod_body(const ReservationOptions& options, const std::s
       {"args", {"reservation-agent"}},
       {"env",
        {field_env("POD_NAME", "metadata.name"), field_env("POD_NAMESPACE", "metadata.namespace")}},
+      // Requests equal limits (Guaranteed QoS): the agent reads NVML once, annotates its pod and
+      // idles, so it never needs more; and it can take no more from the sharers' node.
       {"resources",
-       {{"limits", {{std::string(kGpuResourceName), "1"}}},
-        {"requests", {{"cpu", "1m"}, {"memory", "16Mi"}}}}},
+       {{"limits", {{std::string(kGpuResourceName), "1"}, {"cpu", "10m"}, {"memory", "32Mi"}}},
+        {"requests", {{std::string(kGpuResourceName), "1"}, {"cpu", "10m"}, {"memory", "32Mi"}}}}},
+      // The Pod Security Standards' "restricted" profile, which the chart enforces on the
+      // reservation namespace.
+      {"securityContext",
+       {{"allowPrivilegeEscalation", false},
+        {"readOnlyRootFilesystem", true},
+        {"capabilities", {{"drop", {"ALL"}}}}}},
   };
   nlohmann::json spec = {
       {"nodeName", node},
       {"restartPolicy", "Always"},
       {"terminationGracePeriodSeconds", 5},
+      {"securityContext",
+       {{"runAsNonRoot", true},
+        {"runAsUser", 65532},
+        {"runAsGroup", 65532},
+        {"seccompProfile", {{"type", "RuntimeDefault"}}}}},
       {"tolerations", std::move(tolerations_json)},
       {"containers", {std::move(container)}},
   };

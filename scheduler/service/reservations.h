@@ -41,12 +41,15 @@
 
 namespace fairway {
 
+// "fairway:<this release's version>".
+std::string default_reservation_image();
+
 struct ReservationOptions {
   std::string namespace_ = "fairway-reservation";      // --reservation-namespace
   std::string priority_class = "fairway-reservation";  // --reservation-priority-class
   std::string runtime_class;                           // --reservation-runtime-class
   std::chrono::milliseconds timeout{60'000};           // --reservation-timeout
-  std::string image = "fairway:latest";                // --reservation-image
+  std::string image = default_reservation_image();     // --reservation-image
   std::string service_account = "fairway-reservation";
   int workers = 4;
 };

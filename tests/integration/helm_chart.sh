@@ -104,6 +104,8 @@ expect 'key: scheduling.volcano.sh/queue-name' "$WORK/webhook.yaml"
   fail "a custom objectSelector should give one webhook entry"
 expect 'gpu-sharing: enabled' "$WORK/webhook-custom.yaml"
 expect 'name: podgroups.fairway.dev' "$WORK/webhook.yaml"
+"$HELM" template fairway "$CHART" -n "$NS" --show-only templates/reservation.yaml >"$WORK/reservation.yaml"
+expect 'pod-security.kubernetes.io/enforce: restricted' "$WORK/reservation.yaml"
 expect 'operations: \[CREATE, UPDATE\]' "$WORK/webhook.yaml"
 # From 1.28 pods are chosen by spec.schedulerName (matchConditions), labelled or not.
 "$HELM" template fairway "$CHART" -n "$NS" --show-only templates/webhook.yaml \

@@ -41,6 +41,20 @@ TEST(Reservations, ReservationPodHoldsOneGpuOnItsNode) {
   EXPECT_EQ(pod["spec"]["tolerations"][1], json({{"operator", "Exists"}}));
 }
 
+TEST(Reservations, ReservationPodsMeetTheRestrictedPodSecurityStandard) {
+  const json pod = json::parse(reservation_pod_body({}, "g", "n", {}));
+  const json& spec = pod["spec"];
+  EXPECT_EQ(spec["securityContext"]["runAsNonRoot"], true);
+  EXPECT_EQ(spec["securityContext"]["seccompProfile"]["type"], "RuntimeDefault");
+  const json& container = spec["containers"][0];
+  EXPECT_EQ(container["securityContext"]["allowPrivilegeEscalation"], false);
+  EXPECT_EQ(container["securityContext"]["capabilities"]["drop"], json::array({"ALL"}));
+  EXPECT_EQ(container["resources"]["requests"], container["resources"]["limits"]);
+  // A pinned image, never a moving tag.
+  EXPECT_THAT(container["image"].get<std::string>(),
+              ::testing::Not(::testing::EndsWith(":latest")));
+}
+
 TEST(Reservations, NoRuntimeClassWhenNoneIsConfigured) {
   const json pod = json::parse(reservation_pod_body({}, "g", "n", {}));
   EXPECT_FALSE(pod["spec"].contains("runtimeClassName"));
