@@ -256,6 +256,13 @@ tl::expected<ClusterConfig, std::string> load_kubeconfig_unguarded(const std::st
   auto insecure = boolean(c, "insecure-skip-tls-verify", c_where);
   if (!insecure) return tl::unexpected(insecure.error());
   config.insecure_skip_tls_verify = *insecure;
+  if (config.insecure_skip_tls_verify && !config.ca_pem.empty()) {
+    // client-go refuses this pair too: which one was meant is anyone's guess.
+    return Unexpected(fmt::format(
+        "kubeconfig {}: {}: certificate-authority and insecure-skip-tls-verify together: "
+        "specifying a root certificates file with the insecure flag is not allowed",
+        c.file, c_where));
+  }
   auto sni = scalar(c, "tls-server-name", c_where);
   if (!sni) return tl::unexpected(sni.error());
   config.tls_server_name = *sni;

@@ -228,6 +228,13 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
     err << "fairway scheduler: " << cluster.error() << "\n";
     return 1;
   }
+  if (cluster->insecure_skip_tls_verify) {
+    log::warn(
+        "insecure-skip-tls-verify is set: the API server's certificate is not verified, so "
+        "anyone on the path can read and change what fairway reads and writes; set "
+        "certificate-authority(-data) instead",
+        {{"server", cluster->server}});
+  }
 
   // SIGINT/SIGTERM end the service gracefully: block them in every thread and wait for them on
   // one thread of our own.

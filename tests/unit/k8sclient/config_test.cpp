@@ -118,6 +118,27 @@ TEST_F(KubeconfigTest, TokenFileAndInsecure) {
   EXPECT_EQ(config->token_file, (dir_ / "certs/token").string());
 }
 
+TEST_F(KubeconfigTest, InsecureTogetherWithACertificateAuthorityIsRefused) {
+  const std::string config = R"(apiVersion: v1
+kind: Config
+current-context: both
+clusters:
+- name: both
+  cluster:
+    server: https://10.0.0.1:6443
+    certificate-authority-data: Q0EtREFUQQ==
+    insecure-skip-tls-verify: true
+contexts:
+- name: both
+  context: {cluster: both, user: ""}
+)";
+  auto loaded = load_kubeconfig(write("config", config));
+  ASSERT_FALSE(loaded);
+  EXPECT_THAT(loaded.error(),
+              HasSubstr("clusters[both].cluster: certificate-authority and "
+                        "insecure-skip-tls-verify together"));
+}
+
 TEST_F(KubeconfigTest, ErrorsNameFileAndField) {
   const std::string path = write("config", kConfig);
   auto missing_file = load_kubeconfig(path, "prod");  // certs/ca.crt not written
