@@ -1,6 +1,7 @@
 #include "scheduler/http/http_server.h"
 
 #include <charconv>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -79,7 +80,12 @@ struct Server::Impl {
   std::map<std::string, Handler, std::less<>> exact;
   std::map<std::string, Handler, std::less<>> prefixes;
   // Declared before io so that sessions still queued in io (destroyed with it) outlive neither.
-  std::unique_ptr<asio::ssl::context> tls;
+  // Replaced, never changed, when the certificate files change (cert-manager or the kubelet
+  // rotating a Secret volume): each session keeps the context it started with.
+  std::shared_ptr<asio::ssl::context> tls;
+  std::filesystem::file_time_type cert_time{};
+  std::filesystem::file_time_type key_time{};
+  std::mutex tls_mutex;
   asio::io_context io;
   std::unique_ptr<tcp::acceptor> acceptor;
   std::vector<std::thread> threads;
@@ -152,8 +158,9 @@ namespace {
 template <typename Stream>
 class Session : public std::enable_shared_from_this<Session<Stream>> {
  public:
-  Session(Stream stream, const Server::Impl& server)
-      : stream_(std::move(stream)), server_(server) {}
+  Session(Stream stream, const Server::Impl& server,
+          std::shared_ptr<asio::ssl::context> tls = nullptr)
+      : tls_(std::move(tls)), stream_(std::move(stream)), server_(server) {}
 
   void start() {
     if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
@@ -203,6 +210,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     beast::get_lowest_layer(stream_).socket().shutdown(tcp::socket::shutdown_both, ignored);
   }
 
+  std::shared_ptr<asio::ssl::context> tls_;  // the context stream_ was made from
   Stream stream_;
   const Server::Impl& server_;
   beast::flat_buffer buffer_;
@@ -210,15 +218,51 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   BeastResponse response_;
 };
 
+// A TLS context from the certificate chain and key files.
+tl::expected<std::shared_ptr<asio::ssl::context>, std::string> load_tls(
+    const ServerOptions& options) {
+  auto tls = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+  tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                   asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                   asio::ssl::context::no_tlsv1_1);
+  beast::error_code ec;
+  tls->use_certificate_chain_file(options.tls_cert_file, ec);
+  if (ec) return tl::unexpected("TLS certificate " + options.tls_cert_file + ": " + ec.message());
+  tls->use_private_key_file(options.tls_key_file, asio::ssl::context::pem, ec);
+  if (ec) return tl::unexpected("TLS key " + options.tls_key_file + ": " + ec.message());
+  return tls;
+}
+
+// The context for a new connection: reloaded first when either file changed since it was
+// loaded. A pair that does not load (a half-written rotation) keeps the previous context, and is
+// tried again on the next connection.
+std::shared_ptr<asio::ssl::context> current_tls(Server::Impl& server) {
+  std::lock_guard lock(server.tls_mutex);
+  std::error_code cert_error;
+  std::error_code key_error;
+  const auto cert_time = std::filesystem::last_write_time(server.options.tls_cert_file, cert_error);
+  const auto key_time = std::filesystem::last_write_time(server.options.tls_key_file, key_error);
+  if (cert_error || key_error || (cert_time == server.cert_time && key_time == server.key_time)) {
+    return server.tls;
+  }
+  if (auto reloaded = load_tls(server.options)) {
+    server.tls = std::move(*reloaded);
+    server.cert_time = cert_time;
+    server.key_time = key_time;
+  }
+  return server.tls;
+}
+
 void accept(Server::Impl& server) {
   server.acceptor->async_accept(asio::make_strand(server.io), [&server](beast::error_code ec,
                                                                         tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !server.acceptor->is_open()) return;
     if (!ec) {
       if (server.tls) {
-        std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
-            beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *server.tls),
-            server)
+        std::shared_ptr<asio::ssl::context> tls = current_tls(server);
+        beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *tls);
+        std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(std::move(stream), server,
+                                                                        std::move(tls))
             ->start();
       } else {
         std::make_shared<Session<beast::tcp_stream>>(beast::tcp_stream(std::move(socket)), server)
@@ -259,16 +303,12 @@ tl::expected<void, std::string> Server::start() {
     return tl::unexpected(std::string("TLS needs both a certificate file and a key file"));
   }
   if (!s.options.tls_cert_file.empty()) {
-    s.tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
-    s.tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                       asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-                       asio::ssl::context::no_tlsv1_1);
-    beast::error_code ec;
-    s.tls->use_certificate_chain_file(s.options.tls_cert_file, ec);
-    if (ec)
-      return tl::unexpected("TLS certificate " + s.options.tls_cert_file + ": " + ec.message());
-    s.tls->use_private_key_file(s.options.tls_key_file, asio::ssl::context::pem, ec);
-    if (ec) return tl::unexpected("TLS key " + s.options.tls_key_file + ": " + ec.message());
+    std::error_code ignored;
+    s.cert_time = std::filesystem::last_write_time(s.options.tls_cert_file, ignored);
+    s.key_time = std::filesystem::last_write_time(s.options.tls_key_file, ignored);
+    auto tls = load_tls(s.options);
+    if (!tls) return tl::unexpected(tls.error());
+    s.tls = std::move(*tls);
   }
   beast::error_code ec;
   const auto ip = address->first.empty() ? asio::ip::address_v4::any()

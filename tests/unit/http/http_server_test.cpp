@@ -144,6 +144,54 @@ TEST(Server, ServesTlsFromCertificateFiles) {
   std::filesystem::remove_all(dir);
 }
 
+// A GET of /echo over a fresh connection that trusts only `ca_pem`.
+bool served_to(uint16_t port, const std::string& ca_pem) {
+  k8s::ClusterConfig config;
+  config.server = "https://127.0.0.1:" + std::to_string(port);
+  config.ca_pem = ca_pem;
+  k8s::RestClient client(config);
+  const auto response = client.get("/echo");
+  return response && response->status == 200;
+}
+
+TEST(Server, ReloadsItsCertificateWhenTheFilesChange) {
+  // cert-manager renews the webhook's Secret; the kubelet swaps the mounted files. New
+  // connections must get the new certificate without a restart.
+  const auto first = apiserver::make_self_signed_cert("fairway-first");
+  const auto second = apiserver::make_self_signed_cert("fairway-second");
+  ASSERT_TRUE(first && second);
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("fairway-http-reload-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  const auto write = [&](const std::string& cert, const std::string& key, int bump_seconds) {
+    std::ofstream(dir / "tls.crt", std::ios::trunc) << cert;
+    std::ofstream(dir / "tls.key", std::ios::trunc) << key;
+    // Distinct times, whatever the file system's timestamp granularity.
+    const auto when =
+        std::filesystem::file_time_type::clock::now() + std::chrono::seconds(bump_seconds);
+    std::filesystem::last_write_time(dir / "tls.crt", when);
+    std::filesystem::last_write_time(dir / "tls.key", when);
+  };
+  write(first->cert_pem, first->key_pem, 0);
+  Server server(ServerOptions{.bind_address = "127.0.0.1:0",
+                              .tls_cert_file = (dir / "tls.crt").string(),
+                              .tls_key_file = (dir / "tls.key").string()});
+  routed(server);
+  ASSERT_TRUE(server.start());
+  EXPECT_TRUE(served_to(server.port(), first->cert_pem));
+  EXPECT_FALSE(served_to(server.port(), second->cert_pem));
+
+  write(second->cert_pem, second->key_pem, 10);
+  EXPECT_TRUE(served_to(server.port(), second->cert_pem));
+  EXPECT_FALSE(served_to(server.port(), first->cert_pem));
+
+  // A rotation caught half way (a key that does not load) keeps the last good certificate.
+  write(first->cert_pem, "not a key", 20);
+  EXPECT_TRUE(served_to(server.port(), second->cert_pem));
+  server.stop();
+  std::filesystem::remove_all(dir);
+}
+
 TEST(Server, StartReportsBadCertificatesAndBusyPorts) {
   Server bad_cert(ServerOptions{.bind_address = "127.0.0.1:0",
                                 .tls_cert_file = "/nonexistent.crt",
