@@ -266,8 +266,20 @@ render "$WORK/rbac.yaml" --set topologyAgent.enabled=true
 "$RBAC_CHECK" --manifests "$WORK/rbac.yaml" --audit "$WORK/audit.jsonl" \
   --client "fairway-scheduler=$NS/fairway" \
   --client "fairway-topology-agent=$NS/fairway-topology-agent" \
-  --ignore fairway-sim-driver | tee "$WORK/rbac-check.out" ||
-  fail "the chart's RBAC does not cover every call the code made"
+  --ignore fairway-sim-driver --least-privilege true \
+  --unreached "create core pods/eviction=evictions: preemption_e2e.sh" \
+  --unreached "patch core pods=a sharer's gpu-group label: gpu_sharing.sh" \
+  --unreached "create core configmaps=a sharer's GPU ConfigMap: gpu_sharing.sh" \
+  --unreached "get core configmaps=a sharer's ConfigMap already there: ReservationManagerTest" \
+  --unreached "update core configmaps=a sharer's ConfigMap replaced: ReservationManagerTest" \
+  --unreached "delete core configmaps=a placement rolled back: ReservationManagerTest" \
+  --unreached "create core pods=reservation pods: gpu_sharing.sh" \
+  --unreached "delete core pods=reservation pods: gpu_sharing.sh" \
+  --unreached "patch core persistentvolumes=volume binding: kube_parity.sh" \
+  --unreached "patch core persistentvolumeclaims=volume binding: kube_parity.sh" \
+  --unreached "patch core pods=the reservation agent's GPU annotation: gpu_sharing.sh" \
+  | tee "$WORK/rbac-check.out" ||
+  fail "the chart's RBAC grants a call the code never makes, or misses one it makes"
 expect 'pods/binding' "$WORK/rbac-check.out"
 expect 'leases' "$WORK/rbac-check.out"
 expect 'queues/status' "$WORK/rbac-check.out"
@@ -283,5 +295,14 @@ if "$RBAC_CHECK" --manifests "$WORK/rbac-broken.yaml" --audit "$WORK/audit.jsonl
   fail "fairway_rbac_check passed without the pods/binding rule"
 fi
 expect '^DENIED +fairway-scheduler .*create core pods/binding' "$WORK/broken.out"
-echo "ok: the rendered RBAC grants every call; a missing rule is caught"
+# ... and when a rule grants more than the code uses: give the informers' rule `get` again.
+sed '0,/verbs: \[list, watch\]/s//verbs: [get, list, watch]/' "$WORK/rbac.yaml" >"$WORK/rbac-wide.yaml"
+if "$RBAC_CHECK" --manifests "$WORK/rbac-wide.yaml" --audit "$WORK/audit.jsonl" \
+  --client "fairway-scheduler=$NS/fairway" \
+  --client "fairway-topology-agent=$NS/fairway-topology-agent" \
+  --ignore fairway-sim-driver --least-privilege true >"$WORK/wide.out"; then
+  fail "fairway_rbac_check passed a rule that grants get, which nothing calls"
+fi
+expect '^UNUSED +ClusterRole/fairway-scheduler rule 0: get core pods' "$WORK/wide.out"
+echo "ok: the rendered RBAC grants every call and nothing more; a missing or wider rule is caught"
 echo "helm_chart: PASS"

@@ -15,8 +15,12 @@
 //   - a call from a User-Agent starting with "fairway" that is neither mapped nor ignored (a new
 //     client, e.g. a new agent: give it a ServiceAccount and map it here);
 //   - a mapped client that made no call at all (the check would pass vacuously).
-// Rules no call used are listed as a hint for least privilege, not as a failure: a test run does
-// not reach every code path (e.g. eviction only when preemption fires).
+//   - with --least-privilege (the chart test's run, which drives every client): a verb a rule
+//     grants on a resource that no call used, unless it is
+//     named with --unreached "VERB GROUP RESOURCE=WHY" (GROUP "core" for the core group): a
+//     path this run does not reach, with the test that does (e.g. evictions: preemption_e2e.sh).
+//     An --unreached entry that the run did use, or that no rule grants, is an error too, so the
+//     list cannot go stale.
 //
 // Why a recorded audit and not a list written by hand: the list comes from what the code does,
 // so a call added by any later change shows up here without anyone remembering to list it.
@@ -95,6 +99,16 @@ bool rule_allows(const Rule& rule, const Call& call) {
   return true;
 }
 
+std::string combined_resource(const Call& call) {
+  return call.subresource.empty() ? call.resource : call.resource + "/" + call.subresource;
+}
+
+// "patch core pods/status": one verb of one rule on one resource.
+std::string grant_key(const std::string& verb, const std::string& group,
+                      const std::string& resource) {
+  return verb + " " + (group.empty() ? "core" : group) + " " + resource;
+}
+
 struct Rbac {
   std::map<std::string, std::vector<Rule>> cluster_roles;  // name → rules
   std::map<std::string, std::vector<Rule>> roles;          // "ns/name" → rules
@@ -104,7 +118,8 @@ struct Rbac {
 int fail_usage(const std::string& message) {
   std::cerr << "fairway_rbac_check: " << message
             << "\nusage: fairway_rbac_check --manifests FILE --audit FILE "
-               "--client USER_AGENT=NAMESPACE/SERVICEACCOUNT... [--ignore USER_AGENT]...\n";
+               "--client USER_AGENT=NAMESPACE/SERVICEACCOUNT... [--ignore USER_AGENT]... "
+               "[--least-privilege true [--unreached \"VERB GROUP RESOURCE=WHY\"]...]\n";
   return 2;
 }
 
@@ -114,6 +129,8 @@ int main(int argc, char** argv) {
   std::string manifests_path, audit_path;
   std::map<std::string, std::pair<std::string, std::string>> clients;  // UA → (ns, sa)
   std::set<std::string> ignored;
+  std::map<std::string, std::string> unreached;  // "verb group resource" → why
+  bool least_privilege = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (i + 1 >= argc) return fail_usage(arg + " needs a value");
@@ -124,6 +141,14 @@ int main(int argc, char** argv) {
       audit_path = value;
     } else if (arg == "--ignore") {
       ignored.insert(value);
+    } else if (arg == "--least-privilege") {
+      least_privilege = value == "true";
+    } else if (arg == "--unreached") {
+      const auto eq = value.find('=');
+      if (eq == std::string::npos || eq + 1 == value.size()) {
+        return fail_usage("--unreached wants \"VERB GROUP RESOURCE=WHY\", got " + value);
+      }
+      unreached[value.substr(0, eq)] = value.substr(eq + 1);
     } else if (arg == "--client") {
       const auto eq = value.find('='), slash = value.find('/', eq);
       if (eq == std::string::npos || slash == std::string::npos) {
@@ -232,7 +257,7 @@ int main(int argc, char** argv) {
   }
 
   int failures = 0;
-  std::set<const Rule*> used;
+  std::set<std::pair<const Rule*, std::string>> used;  // (rule, "verb group resource")
   std::map<std::string, int> calls_per_client;
   for (const auto& c : calls) {
     const auto& [sa_ns, sa_name] = clients.at(c.user_agent);
@@ -250,7 +275,7 @@ int main(int argc, char** argv) {
                              (c.namespace_.empty() ? "" : " in " + c.namespace_) +
                              (c.name.empty() ? "" : " (" + c.name + ")");
     if (granted_by != nullptr) {
-      used.insert(granted_by);
+      used.insert({granted_by, grant_key(c.verb, c.api_group, combined_resource(c))});
       std::cout << "ok      " << c.user_agent << " as " << sa_ns << "/" << sa_name << ": " << what
                 << "  <- " << granted_by->origin << "\n";
     } else {
@@ -271,15 +296,40 @@ int main(int argc, char** argv) {
       std::cout << "NO CALLS from \"" << ua << "\": the test did not exercise this client\n";
     }
   }
-  for (const auto& [name, rules] : rbac.cluster_roles) {
+  // Least privilege: every verb of every rule on every resource was used, or is named as
+  // unreached with the reason.
+  std::set<std::string> unreached_granted;
+  auto check_unused = [&](const std::vector<Rule>& rules) {
     for (const auto& r : rules) {
-      if (!used.count(&r)) std::cout << "unused  " << r.origin << " (not reached by this run)\n";
+      for (const auto& verb : r.verbs) {
+        for (const auto& group : r.api_groups) {
+          for (const auto& resource : r.resources) {
+            const std::string key = grant_key(verb, group, resource);
+            if (used.count({&r, key})) continue;
+            if (auto it = unreached.find(key); it != unreached.end()) {
+              unreached_granted.insert(key);
+              std::cout << "unreached " << r.origin << ": " << key << " (" << it->second << ")\n";
+              continue;
+            }
+            ++failures;
+            std::cout << "UNUSED  " << r.origin << ": " << key
+                      << " is granted but no call used it: remove it, or name the test that "
+                         "reaches it with --unreached\n";
+          }
+        }
+      }
     }
+  };
+  if (least_privilege) {
+    for (const auto& [name, rules] : rbac.cluster_roles) check_unused(rules);
+    for (const auto& [name, rules] : rbac.roles) check_unused(rules);
   }
-  for (const auto& [name, rules] : rbac.roles) {
-    for (const auto& r : rules) {
-      if (!used.count(&r)) std::cout << "unused  " << r.origin << " (not reached by this run)\n";
-    }
+  for (const auto& [key, why] : unreached) {
+    if (!least_privilege) break;
+    if (unreached_granted.count(key)) continue;
+    ++failures;
+    std::cout << "STALE   --unreached \"" << key
+              << "\": this run used it, or no rule grants it; drop it from the list\n";
   }
   std::cout << calls.size() << " distinct calls checked, " << failures << " problem(s)\n";
   return failures == 0 ? 0 : 1;
