@@ -147,6 +147,11 @@ std::vector<ResourceType> builtin_resource_types() {
   }
   out.push_back(make("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations",
                      "validatingwebhookconfiguration", "ValidatingWebhookConfiguration", false, {}));
+  out.push_back(make("admissionregistration.k8s.io", "v1", "validatingadmissionpolicies",
+                     "validatingadmissionpolicy", "ValidatingAdmissionPolicy", false, {}));
+  out.push_back(make("admissionregistration.k8s.io", "v1", "validatingadmissionpolicybindings",
+                     "validatingadmissionpolicybinding", "ValidatingAdmissionPolicyBinding", false,
+                     {}));
   out.push_back(make("networking.k8s.io", "v1", "networkpolicies", "networkpolicy",
                      "NetworkPolicy", true, {"netpol"}));
 

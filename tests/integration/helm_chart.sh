@@ -104,6 +104,18 @@ expect 'key: scheduling.volcano.sh/queue-name' "$WORK/webhook.yaml"
   fail "a custom objectSelector should give one webhook entry"
 expect 'gpu-sharing: enabled' "$WORK/webhook-custom.yaml"
 expect 'name: podgroups.fairway.dev' "$WORK/webhook.yaml"
+# Agents held to their own node or pod (1.30+: ValidatingAdmissionPolicy), and a NetworkPolicy.
+"$HELM" template fairway "$CHART" -n "$NS" --kube-version 1.31.0 \
+  --show-only templates/agent-policies.yaml >"$WORK/agent-policies.yaml"
+expect 'kind: ValidatingAdmissionPolicyBinding' "$WORK/agent-policies.yaml"
+expect "system:serviceaccount:$NS:fairway-topology-agent" "$WORK/agent-policies.yaml"
+expect 'authentication.kubernetes.io/node-name' "$WORK/agent-policies.yaml"
+"$HELM" template fairway "$CHART" -n "$NS" --kube-version 1.29.0 >"$WORK/all-1.29.yaml"
+reject 'kind: ValidatingAdmissionPolicy' "$WORK/all-1.29.yaml"
+expect 'kind: NetworkPolicy' "$WORK/all-1.29.yaml"
+"$HELM" template fairway "$CHART" -n "$NS" --show-only templates/networkpolicy.yaml \
+  --set 'networkPolicy.webhookFrom[0].ipBlock.cidr=10.0.0.0/24' >"$WORK/netpol.yaml"
+expect 'cidr: 10.0.0.0/24' "$WORK/netpol.yaml"
 "$HELM" template fairway "$CHART" -n "$NS" --show-only templates/reservation.yaml >"$WORK/reservation.yaml"
 expect 'pod-security.kubernetes.io/enforce: restricted' "$WORK/reservation.yaml"
 expect 'operations: \[CREATE, UPDATE\]' "$WORK/webhook.yaml"
