@@ -79,14 +79,27 @@ class Inbox {
 
 // Runs `question` on the loop thread and waits for its answer (HTTP threads: debug pages, metric
 // snapshots, admission checks); nullopt when the loop does not answer in time (busy in a long
-// cycle, or shutting down).
+// cycle, or shutting down). A question given up on before the loop reached it is dropped, never
+// run later: the loop does no work for a request that has already timed out, and `question` may
+// hold references into the caller's frame. One the loop has already started is waited for.
 template <typename T>
 std::optional<T> ask_loop(Inbox& inbox, const std::atomic<bool>& stopping,
                           std::chrono::milliseconds timeout,
                           std::function<T(ClusterState&)> question) {
+  struct Ticket {
+    std::mutex mutex;
+    bool started = false;
+    bool abandoned = false;
+  };
+  auto ticket = std::make_shared<Ticket>();
   auto promise = std::make_shared<std::promise<T>>();
   auto answer = promise->get_future();
-  inbox.ask([promise, question = std::move(question)](ClusterState& state) {
+  inbox.ask([ticket, promise, question = std::move(question)](ClusterState& state) {
+    {
+      std::lock_guard lock(ticket->mutex);
+      if (ticket->abandoned) return;
+      ticket->started = true;
+    }
     promise->set_value(question(state));
   });
   const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -95,7 +108,14 @@ std::optional<T> ask_loop(Inbox& inbox, const std::atomic<bool>& stopping,
       return answer.get();
     if (std::chrono::steady_clock::now() >= deadline) break;
   }
-  return std::nullopt;
+  {
+    std::lock_guard lock(ticket->mutex);
+    if (!ticket->started) {
+      ticket->abandoned = true;
+      return std::nullopt;
+    }
+  }
+  return answer.get();  // running now, on references into this frame: let it finish
 }
 
 }  // namespace fairway
