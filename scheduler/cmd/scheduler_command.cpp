@@ -58,7 +58,8 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
   std::string context;
   std::string config_file;
   std::string scoring = "bin-pack";
-  std::string metrics_bind_address = ":8080";
+  std::string metrics_bind_address = "127.0.0.1:8080";
+  std::string health_probe_bind_address = "0";
   std::string sharing = "binpack";
   std::string webhook_bind_address = ":9443";
   std::string webhook_cert_file;
@@ -91,7 +92,12 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
   flags.add_double("kube-api-qps", &options.kube_api_qps, "requests per second to the API server");
   flags.add_int("kube-api-burst", &options.kube_api_burst, "burst of requests to the API server");
   flags.add_string("metrics-bind-address", &metrics_bind_address,
-                   "host:port for /metrics, /healthz, /readyz and /debug/ (0: off)");
+                   "host:port for /metrics, /healthz, /readyz and /debug/ (0: off); no "
+                   "authentication, so localhost unless you open it (\":8080\": every interface)");
+  flags.add_string("health-probe-bind-address", &health_probe_bind_address,
+                   "host:port serving only /healthz and /readyz, for the kubelet (0: none)");
+  flags.add_bool("debug-endpoints", &options.debug_endpoints,
+                 "serve /debug/queues and /debug/pods/ on the metrics address");
   flags.add_bool("per-node-metrics", &options.per_node_metrics,
                  "export per-node series (fairway_node_*); off for huge clusters");
   flags.add_duration("schedule-period", &options.schedule_period, "at most one cycle per period");
@@ -200,6 +206,7 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
     return 2;
   }
   options.metrics_bind_address = metrics_bind_address;
+  options.health_probe_bind_address = health_probe_bind_address;
   if (options.preemption.period.count() < 0) {
     err << "fairway scheduler: --preemption-period must not be negative\n";
     return 2;

@@ -31,16 +31,27 @@ Endpoints::Endpoints(EndpointOptions options, metrics::SchedulerMetrics& metrics
       probes_(std::move(probes)),
       server_(http::ServerOptions{.bind_address = options.bind_address}) {
   server_.route("/metrics", [this](const http::Request&) { return metrics_page(); });
-  server_.route("/healthz", [this](const http::Request&) {
+  add_probe_routes(server_);
+  if (options_.debug) {
+    server_.route("/debug/queues", [this](const http::Request&) { return debug_queues_page(); });
+    server_.route_prefix("/debug/pods/",
+                         [this](const http::Request& request) { return debug_pod_page(request); });
+  }
+  if (!options_.probe_bind_address.empty() && options_.probe_bind_address != "0") {
+    probe_server_ = std::make_unique<http::Server>(
+        http::ServerOptions{.bind_address = options_.probe_bind_address});
+    add_probe_routes(*probe_server_);
+  }
+}
+
+void Endpoints::add_probe_routes(http::Server& server) {
+  server.route("/healthz", [this](const http::Request&) {
     return probes_.synced() ? http::text(200, "ok\n") : http::text(503, "informers not synced\n");
   });
-  server_.route("/readyz", [this](const http::Request&) {
+  server.route("/readyz", [this](const http::Request&) {
     if (!probes_.synced()) return http::text(503, "informers not synced\n");
     return http::text(200, probes_.leader() ? "leader\n" : "standby\n");
   });
-  server_.route("/debug/queues", [this](const http::Request&) { return debug_queues_page(); });
-  server_.route_prefix("/debug/pods/",
-                       [this](const http::Request& request) { return debug_pod_page(request); });
 }
 
 Endpoints::~Endpoints() {
@@ -48,12 +59,19 @@ Endpoints::~Endpoints() {
 }
 
 tl::expected<void, std::string> Endpoints::start() {
-  return server_.start();
+  if (auto started = server_.start(); !started) return started;
+  if (probe_server_) {
+    if (auto started = probe_server_->start(); !started) {
+      return tl::unexpected("health probes: " + started.error());
+    }
+  }
+  return {};
 }
 
 void Endpoints::stop() {
   stopping_ = true;
   server_.stop();
+  if (probe_server_) probe_server_->stop();
 }
 
 http::Response Endpoints::metrics_page() {

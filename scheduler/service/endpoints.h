@@ -1,5 +1,6 @@
 #pragma once
-// The scheduler's own HTTP endpoints (--metrics-bind-address):
+// The scheduler's own HTTP endpoints (--metrics-bind-address, localhost by default: they carry no
+// authentication, so they reach the network only when asked, as the chart does):
 //   /metrics             Prometheus text: the registry, counters read from components' stats,
 //                        and the cluster gauges of a snapshot taken on the loop thread;
 //   /healthz             200 once every informer has synced (the process is alive and its
@@ -7,7 +8,10 @@
 //   /readyz              200 "leader" or "standby" once synced (either can serve), else 503;
 //   /debug/queues        the queue tree with shares (JSON);
 //   /debug/pods/NS/NAME  what fairway knows about a pod and every node's filter result, grouped
-//                        into node classes (JSON; `fairway explain` renders it).
+//                        into node classes (JSON; `fairway explain` renders it);
+//                        not served with --debug-endpoints=false.
+// --health-probe-bind-address serves /healthz and /readyz alone on a port of their own, for the
+// kubelet, so the metrics and debug port can stay closed to everyone else.
 // Questions about the state go to the loop thread through the Inbox (Inbox::ask) and wait at
 // most `loop_timeout` for the answer: the loop alone owns the ClusterState.
 
@@ -28,7 +32,10 @@
 namespace fairway {
 
 struct EndpointOptions {
-  std::string bind_address = ":8080";
+  std::string bind_address = "127.0.0.1:8080";
+  // /healthz and /readyz alone; "" or "0": no port of their own (bind_address serves them too).
+  std::string probe_bind_address;
+  bool debug = true;  // /debug/queues and /debug/pods/ on bind_address
   bool per_node_metrics = true;
   std::chrono::milliseconds loop_timeout{5000};
 };
@@ -46,6 +53,7 @@ class Endpoints {
   tl::expected<void, std::string> start();
   void stop();
   uint16_t port() const { return server_.port(); }
+  uint16_t probe_port() const { return probe_server_ ? probe_server_->port() : 0; }
 
   // The pending explanations last written, by pod key; read on the loop thread only.
   void set_explanations(const std::unordered_map<std::string, std::string>* explained) {
@@ -58,12 +66,14 @@ class Endpoints {
   http::Response metrics_page();
   http::Response debug_queues_page();
   http::Response debug_pod_page(const http::Request& request);
+  void add_probe_routes(http::Server& server);
 
   EndpointOptions options_;
   metrics::SchedulerMetrics& metrics_;
   Inbox& inbox_;
   Probes probes_;
   http::Server server_;
+  std::unique_ptr<http::Server> probe_server_;
   std::atomic<bool> stopping_{false};
   const std::unordered_map<std::string, std::string>* explained_ = nullptr;
   const std::vector<Nomination>* nominations_ = nullptr;

@@ -376,6 +376,8 @@ int SchedulerService::run(std::stop_token stop) {
   if (!options_.metrics_bind_address.empty() && options_.metrics_bind_address != "0") {
     endpoints = std::make_unique<Endpoints>(
         EndpointOptions{.bind_address = options_.metrics_bind_address,
+                        .probe_bind_address = options_.health_probe_bind_address,
+                        .debug = options_.debug_endpoints,
                         .per_node_metrics = options_.per_node_metrics},
         metrics_, inbox,
         Endpoints::Probes{.synced = [this] { return stats_.synced.load(); }, .leader = may_write});
@@ -386,6 +388,10 @@ int SchedulerService::run(std::stop_token stop) {
     } else {
       log::info("serving metrics and health", {{"address", options_.metrics_bind_address},
                                                {"port", std::to_string(endpoints->port())}});
+      if (endpoints->probe_port() != 0) {
+        log::info("serving health probes", {{"address", options_.health_probe_bind_address},
+                                            {"port", std::to_string(endpoints->probe_port())}});
+      }
     }
   }
   PreemptionPass preemption(

@@ -42,7 +42,9 @@ struct SchedulerOptions {
   CycleOptions cycle;
   PodIntentConfig intent;
   // /metrics, /healthz, /readyz, /debug/... (scheduler/service/endpoints.h); "" or "0": off.
-  std::string metrics_bind_address = ":8080";
+  std::string metrics_bind_address = "127.0.0.1:8080";
+  std::string health_probe_bind_address;  // "": probes only on the metrics address
+  bool debug_endpoints = true;
   bool per_node_metrics = true;     // fairway_node_* series (one per node)
   PreemptionOptions preemption;     // the background preempt/reclaim/consolidate pass
   ReservationOptions reservations;  // fractional GPUs (docs/gpu-sharing.md)

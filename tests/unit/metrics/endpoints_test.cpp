@@ -94,6 +94,36 @@ TEST_F(EndpointsTest, ProbesFollowSyncAndLeadership) {
   EXPECT_EQ(get("/nope").status, 404);
 }
 
+TEST(EndpointsPorts, ProbesOnTheirOwnPortAndDebugOnlyWhenAsked) {
+  // The kubelet gets /healthz and /readyz on a port of their own; the metrics port (with /debug
+  // off) answers only /metrics and the probes.
+  Inbox inbox;
+  metrics::SchedulerMetrics metrics;
+  Endpoints endpoints(
+      EndpointOptions{
+          .bind_address = "127.0.0.1:0", .probe_bind_address = "127.0.0.1:0", .debug = false},
+      metrics, inbox,
+      Endpoints::Probes{.synced = [] { return true; }, .leader = [] { return true; }});
+  ASSERT_TRUE(endpoints.start());
+  ASSERT_NE(endpoints.probe_port(), 0);
+  ASSERT_NE(endpoints.probe_port(), endpoints.port());
+  const auto status = [](uint16_t port, const std::string& path) {
+    k8s::ClusterConfig config;
+    config.server = "http://127.0.0.1:" + std::to_string(port);
+    k8s::RestClient client(config);
+    const auto response = client.get(path);
+    return response ? response->status : 0;
+  };
+  EXPECT_EQ(status(endpoints.probe_port(), "/healthz"), 200);
+  EXPECT_EQ(status(endpoints.probe_port(), "/readyz"), 200);
+  EXPECT_EQ(status(endpoints.probe_port(), "/metrics"), 404);
+  EXPECT_EQ(status(endpoints.probe_port(), "/debug/queues"), 404);
+  EXPECT_EQ(status(endpoints.port(), "/debug/queues"), 404);
+  EXPECT_EQ(status(endpoints.port(), "/debug/pods/ns/p"), 404);
+  EXPECT_EQ(status(endpoints.port(), "/healthz"), 200);
+  endpoints.stop();
+}
+
 TEST_F(EndpointsTest, MetricsWithoutTheLoopStillCarryCounters) {
   const auto page = get("/metrics");  // nobody answers: the loop "is busy"
   EXPECT_EQ(page.status, 200);
