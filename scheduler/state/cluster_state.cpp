@@ -107,6 +107,9 @@ void ClusterState::upsert_pod(Pod pod) {
   const std::string key = pod.key();
   bool keep_assumed = false;
   std::vector<std::string> assumed_groups;
+  // A bound sharer's GPUs never change while it runs (fairway wrote them once, before the bind):
+  // a later edit of its keys is ignored, webhook or not.
+  std::vector<std::string> bound_groups;
   if (auto it = pod_ids_.find(key); it != pod_ids_.end()) {
     PodRecord& old = pods_[it->second];
     if (old.pod.uid != pod.uid && !pod.uid.empty()) {
@@ -116,6 +119,8 @@ void ClusterState::upsert_pod(Pod pod) {
       pod.node_name = nodes_[old.node].node.name;
       keep_assumed = true;
       assumed_groups = old.gpu_groups;
+    } else if (old.node != kNoNode && !old.assumed && nodes_[old.node].node.name == pod.node_name) {
+      bound_groups = old.gpu_groups;
     }
   }
 
@@ -152,7 +157,13 @@ void ClusterState::upsert_pod(Pod pod) {
   record.assumed = keep_assumed;
   record.reservation =
       pod.namespace_ == config_.reservation_namespace && pod.labels.contains(kGpuGroupLabel);
-  record.gpu_groups = pod_gpu_groups(pod);
+  if (!bound_groups.empty()) {
+    record.gpu_groups = std::move(bound_groups);
+  } else {
+    const int32_t devices =
+        record.intent.gpu_fraction ? record.intent.gpu_fraction->num_devices : 1;
+    record.gpu_groups = sharer_gpu_groups(pod, devices);
+  }
   if (record.gpu_groups.empty() && keep_assumed) record.gpu_groups = std::move(assumed_groups);
   // The requests are computed; the containers are not needed again, and dropping them keeps
   // the per-pod footprint small on large clusters.

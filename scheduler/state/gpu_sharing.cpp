@@ -99,6 +99,27 @@ std::vector<std::string> pod_gpu_groups(const Pod& pod) {
   return groups;
 }
 
+std::vector<std::string> sharer_gpu_groups(const Pod& pod, int32_t num_devices) {
+  std::vector<std::string> groups = pod_gpu_groups(pod);
+  if (!pod.node_name.empty()) {
+    std::erase_if(groups, [&pod](const std::string& group) {
+      // "<node>-gpu<i>" (or its hashed form): the index is the suffix, the node must be ours.
+      const size_t at = group.rfind("-gpu");
+      int index = -1;
+      if (at == std::string::npos) return true;
+      const char* first = group.data() + at + 4;
+      const char* last = group.data() + group.size();
+      const auto [end, error] = std::from_chars(first, last, index);
+      return error != std::errc() || end != last || index < 0 ||
+             gpu_group_name(pod.node_name, index) != group;
+    });
+  }
+  if (groups.size() > static_cast<size_t>(std::max(num_devices, 1))) {
+    groups.resize(static_cast<size_t>(std::max(num_devices, 1)));
+  }
+  return groups;
+}
+
 std::optional<int64_t> share_units(const GpuFraction& share, int64_t gpu_memory_mib) {
   if (share.fraction) {
     return std::clamp<int64_t>(std::llround(*share.fraction * kFullGpu), 1, kFullGpu);

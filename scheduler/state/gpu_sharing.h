@@ -61,6 +61,11 @@ std::string gpu_configmap_name_for(std::string_view pod_name);
 int64_t node_gpu_memory_mib(const Labels& labels, const Labels& annotations);
 // The groups a pod's labels and annotations name (annotation list first, else the label).
 std::vector<std::string> pod_gpu_groups(const Pod& pod);
+// The groups a sharer may hold: those its keys name, kept only if they name a GPU of the node the
+// pod is bound to (when bound), at most `num_devices` of them. fairway writes these keys, but
+// they sit on the tenant's pod: a list edited past the webhook must not make fairway account, or
+// reserve, GPUs the pod was never given.
+std::vector<std::string> sharer_gpu_groups(const Pod& pod, int32_t num_devices);
 // Units of one device a share takes on a GPU of `gpu_memory_mib` (0: unknown). nullopt: the
 // share asks for memory and the GPU's memory is unknown, or it asks for more than the GPU has.
 std::optional<int64_t> share_units(const GpuFraction& share, int64_t gpu_memory_mib);
@@ -70,15 +75,15 @@ double share_fraction(int64_t units);
 struct SharedGpu {
   std::string group;
   NodeId node = kNoNode;
-  int index = 0;                     // GPU slot on the node (names the group, not a device id)
-  int64_t used = 0;                  // share units held by sharers
-  int64_t memory_used_mib = 0;       // known when the node's GPU memory is known
-  std::vector<PodId> sharers;        // bound or assumed, not terminated
-  std::optional<PodId> reservation;  // the reservation pod, once the API has it
+  int index = 0;                      // GPU slot on the node (names the group, not a device id)
+  int64_t used = 0;                   // share units held by sharers
+  int64_t memory_used_mib = 0;        // known when the node's GPU memory is known
+  std::vector<PodId> sharers;         // bound or assumed, not terminated
+  std::optional<PodId> reservation;   // the reservation pod, once the API has it
   bool reservation_deleting = false;  // its pod has a deletionTimestamp
   bool retired = false;               // the scheduler asked to delete its pod
-  std::string uuid;      // fairway.dev/gpu-uuid of the reservation pod
-  bool present = false;  // slot in use
+  std::string uuid;                   // fairway.dev/gpu-uuid of the reservation pod
+  bool present = false;               // slot in use
 
   bool placeholder() const { return !sharers.empty() && !reservation; }
   // Whether new sharers may join: not on its way out.

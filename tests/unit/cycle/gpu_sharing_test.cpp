@@ -317,6 +317,37 @@ TEST(GpuSharing, RebuildsGroupsFromReservationPodsAndLabelledSharers) {
   EXPECT_EQ(node_gpus_used(state, "n"), 2000);
 }
 
+TEST(GpuSharing, EditedGroupKeysOfASharerAreNotTrusted) {
+  // The attack: the groups of a bound 0.25-GPU sharer rewritten (past the webhook) to free the
+  // GPU it uses, or to hold four GPUs of the node for a 0.25 charge.
+  ClusterState state;
+  state.upsert_node(gpu_node("n", 8));
+  Pod sharer = fraction_pod("running", "0.25");
+  sharer.labels["fairway.dev/gpu-group"] = "n-gpu0";
+  sharer.node_name = "n";
+  sharer.phase = PodPhase::kRunning;
+  state.upsert_pod(sharer);
+  state.upsert_pod(reservation_pod("n-gpu0", "n", "GPU-0"));
+  Pod edited = sharer;
+  edited.annotations["fairway.dev/gpu-groups"] = "n-gpu1,n-gpu2,n-gpu3,n-gpu4";
+  edited.labels["fairway.dev/gpu-group"] = "n-gpu1";
+  state.upsert_pod(edited);
+  EXPECT_EQ(state.gpu_sharing().find("n-gpu0")->used, kFullGpu / 4);  // still in use
+  EXPECT_THAT(state.gpu_sharing().idle(), ::testing::IsEmpty());
+  EXPECT_EQ(state.gpu_sharing().find("n-gpu1"), nullptr);
+  EXPECT_EQ(node_gpus_used(state, "n"), 1000);
+
+  // Seen for the first time so (after a restart): one device, on its own node, is all it gets.
+  ClusterState restarted;
+  restarted.upsert_node(gpu_node("n", 8));
+  edited.annotations["fairway.dev/gpu-groups"] = "other-node-gpu0,n-gpu1,n-gpu2";
+  restarted.upsert_pod(edited);
+  EXPECT_EQ(restarted.gpu_sharing().find("other-node-gpu0"), nullptr);
+  EXPECT_NE(restarted.gpu_sharing().find("n-gpu1"), nullptr);
+  EXPECT_EQ(restarted.gpu_sharing().find("n-gpu2"), nullptr);
+  EXPECT_EQ(node_gpus_used(restarted, "n"), 1000);
+}
+
 TEST(GpuSharing, GroupNamesAreDeterministicAndFitALabel) {
   EXPECT_EQ(gpu_group_name("node-1", 3), "node-1-gpu3");
   const std::string long_node(80, 'a');
