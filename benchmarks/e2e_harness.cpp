@@ -7,6 +7,9 @@
 //      time to first bind, pods/s from first to last bind, and the ratio to the ceiling.
 // Defaults are the issue's set-up: 1,000 nodes × 8 GPUs, 8,000 one-GPU pods.
 //
+//   3. API requests per bound pod: every request the scheduler made during its run (the API
+//      server's audit hook, by user agent), by verb and resource (docs/benchmarks.md).
+//
 //   build/benchmarks/e2e_harness [--nodes 1000] [--pods 8000] [--workers 16] [--qps 5000]
 #include <fmt/format.h>
 
@@ -14,6 +17,8 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -102,6 +107,57 @@ void create_pods(RestClient& client, const std::string& ns, int pods, int worker
   });
 }
 
+// "create pods/binding", "list nodes", "get namespaces": an API path as verb and resource, the
+// way kube-apiserver's audit log names requests (non-resource paths such as discovery: "get
+// /apis").
+std::string request_kind(std::string_view method, std::string_view target) {
+  const std::string path(target.substr(0, target.find('?')));
+  std::vector<std::string> parts;
+  for (size_t start = 1; start <= path.size();) {
+    const size_t slash = std::min(path.find('/', start), path.size());
+    if (slash > start) parts.push_back(path.substr(start, slash - start));
+    start = slash + 1;
+  }
+  size_t at = 0;
+  if (!parts.empty() && parts[0] == "api") at = 2;
+  if (!parts.empty() && parts[0] == "apis") at = 3;
+  if (at == 0 || parts.size() <= at) return fmt::format("{} {}", method, path);
+  std::vector<std::string> rest(parts.begin() + static_cast<long>(at), parts.end());
+  if (rest.size() >= 3 && rest[0] == "namespaces") rest.erase(rest.begin(), rest.begin() + 2);
+  const bool named = rest.size() >= 2;
+  std::string resource = rest[0] + (rest.size() >= 3 ? "/" + rest[2] : "");
+  std::string verb = method == "GET"      ? (named ? "get" : "list")
+                     : method == "POST"   ? "create"
+                     : method == "PATCH"  ? "patch"
+                     : method == "PUT"    ? "update"
+                     : method == "DELETE" ? "delete"
+                                          : std::string(method);
+  return verb + " " + resource;
+}
+
+// Requests by kind from one user agent, counted by the API server's audit hook.
+class RequestCounter {
+ public:
+  void count(const fairway::apiserver::ServerOptions::AuditRecord& record) {
+    if (record.user_agent.find("fairway-scheduler") == std::string_view::npos) return;
+    std::lock_guard lock(mutex_);
+    ++counts_[request_kind(record.method, record.target)];
+  }
+  uint64_t count_of(const std::string& kind) {
+    std::lock_guard lock(mutex_);
+    const auto it = counts_.find(kind);
+    return it == counts_.end() ? 0 : it->second;
+  }
+  std::map<std::string, uint64_t> counts() {
+    std::lock_guard lock(mutex_);
+    return counts_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<std::string, uint64_t> counts_;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -122,6 +178,10 @@ int main(int argc, char** argv) {
 
   fairway::apiserver::ServerOptions server_options;
   server_options.store.history_window = static_cast<size_t>(4 * pods + nodes + 1000);
+  RequestCounter requests;
+  server_options.audit = [&requests](const fairway::apiserver::ServerOptions::AuditRecord& r) {
+    requests.count(r);
+  };
   auto server = fairway::apiserver::Server::start(server_options);
   if (!server) {
     std::fprintf(stderr, "apiserver: %s\n", server.error().c_str());
@@ -194,6 +254,19 @@ int main(int argc, char** argv) {
   while (stats.binds_completed.load() < static_cast<uint64_t>(pods) && seconds_since(start) < 300) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+  // Each bind's Event goes out after it, on the writer client: let them drain before counting
+  // (the rates above are from the binds' own timestamps, so this wait does not change them).
+  uint64_t events = requests.count_of("create events");
+  for (auto stable_since = Clock::now(); seconds_since(start) < 300;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    const uint64_t now_events = requests.count_of("create events");
+    if (now_events != events) {
+      events = now_events;
+      stable_since = Clock::now();
+    } else if (seconds_since(stable_since) > 1.0) {
+      break;
+    }
+  }
   stop.request_stop();
   runner.join();
 
@@ -207,6 +280,16 @@ int main(int argc, char** argv) {
       "fairway: %llu binds; first bind %.3f s after start; %.0f pods/s from first to last bind\n",
       static_cast<unsigned long long>(bound), to_first, rate);
   std::printf("ratio to ceiling: %.2f (bar ≥ 0.80); first bind bar ≤ 1 s\n", rate / ceiling_rate);
+  // 3. What the scheduler asked of the API server, all of its run (start-up lists included).
+  uint64_t total = 0;
+  std::printf("scheduler requests (watches not counted), per bound pod:\n");
+  for (const auto& [kind, n] : requests.counts()) {
+    total += n;
+    std::printf("  %-32s %8llu  %.3f\n", kind.c_str(), static_cast<unsigned long long>(n),
+                bound ? static_cast<double>(n) / static_cast<double>(bound) : 0.0);
+  }
+  std::printf("  %-32s %8llu  %.3f\n", "total", static_cast<unsigned long long>(total),
+              bound ? static_cast<double>(total) / static_cast<double>(bound) : 0.0);
 
   // Sanity from the API's point of view: every pod bound, no node over 8 GPUs.
   auto list = client.get("/api/v1/namespaces/bench/pods");

@@ -67,6 +67,16 @@ bool is_builtin(ObjectDecoder<T> decoder) {
   return decoder == &decode_object<T> || decoder == named_decoder<T>();
 }
 
+// An answer that refuses a resourceVersion=0 LIST itself, rather than a passing trouble: a 4xx
+// other than 429 (400 a server that does not take the parameter, 410 Expired, 422), or 504
+// "Too large resource version" (client-go relists consistently on 410 and that one).
+bool refuses_cached_list(const Response& response,
+                         const tl::expected<ApiStatus, std::string>& status) {
+  if (response.status >= 400 && response.status < 500) return response.status != 429;
+  return response.status == 504 && status &&
+         status->message.find("Too large resource version") != std::string::npos;
+}
+
 }  // namespace
 
 const char* event_type_name(EventType type) {
@@ -111,10 +121,19 @@ bool Reflector<T>::list(std::stop_token& stop) {
   std::unordered_set<std::string> seen;
   std::string continue_token;
   std::string list_rv;
+  // Like client-go: resourceVersion=0 first (any recent state, served whole from the API
+  // server's watch cache, limit ignored); a consistent paged read (no resourceVersion) only after
+  // a 410 or where the server refuses the cached read.
+  bool from_cache = !consistent_list_;
+  if (!from_cache) stats_.consistent_lists.fetch_add(1, std::memory_order_relaxed);
   while (true) {
     if (stop.stop_requested()) return false;
     std::string path = with_query(list_path_, fmt::format("limit={}", options_.page_size));
-    if (!continue_token.empty()) path += "&continue=" + url_escape(continue_token);
+    if (!continue_token.empty()) {
+      path += "&continue=" + url_escape(continue_token);
+    } else if (from_cache) {
+      path += "&resourceVersion=0";
+    }
     auto response = client_.get(path);
     if (!response) {
       problem(fmt::format("{}: list: {}", resource_, response.error().message));
@@ -129,8 +148,16 @@ bool Reflector<T>::list(std::stop_token& stop) {
     }
     if (!response->ok()) {
       auto status = decode_status(response->body);
-      problem(fmt::format("{}: list: HTTP {}: {}", resource_, response->status,
-                          status ? status->message : response->body.substr(0, 200)));
+      const std::string why = fmt::format("HTTP {}: {}", response->status,
+                                          status ? status->message : response->body.substr(0, 200));
+      if (from_cache && continue_token.empty() && refuses_cached_list(*response, status)) {
+        problem(fmt::format("{}: list with resourceVersion=0 refused ({}), listing consistently",
+                            resource_, why));
+        from_cache = false;
+        stats_.consistent_lists.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      problem(fmt::format("{}: list: {}", resource_, why));
       return false;
     }
     auto page = builtin ? decode_list<T>(response->body) : decode_list<T>(response->body, decoder_);
@@ -175,6 +202,7 @@ bool Reflector<T>::list(std::stop_token& stop) {
     apply(EventType::kDeleted, std::move(gone));
   }
   resource_version_ = list_rv;
+  consistent_list_ = false;
   stats_.lists.fetch_add(1, std::memory_order_relaxed);
   synced_ = true;
   if (handler_.on_synced) handler_.on_synced();
@@ -205,6 +233,7 @@ typename Reflector<T>::WatchEnd Reflector<T>::watch(std::stop_token& stop) {
     if (event->kind == WatchEventKind::kError) {
       if (event->status.code == 410) {
         problem(fmt::format("{}: watch expired ({}), relisting", resource_, event->status.message));
+        consistent_list_ = true;
         end = WatchEnd::kRelist;
       } else {
         problem(fmt::format("{}: watch error {} {}: {}", resource_, event->status.code,
@@ -243,6 +272,7 @@ typename Reflector<T>::WatchEnd Reflector<T>::watch(std::stop_token& stop) {
   if (response->status == 410) {
     problem(fmt::format("{}: watch from resourceVersion {} is too old, relisting", resource_,
                         resource_version_));
+    consistent_list_ = true;
     return WatchEnd::kRelist;
   }
   if (!response->ok()) {

@@ -1,7 +1,10 @@
 #pragma once
 // A reflector like client-go's: keeps a local picture of one resource in step with the server.
 //
-//   LIST  paged (limit/continue), then diffed against what was known: objects that vanished
+//   LIST  with resourceVersion=0 as client-go does (the API server answers from its watch cache,
+//         whole, limit ignored); a consistent paged LIST (limit/continue, no resourceVersion)
+//         after a 410 Expired or where the server refuses the cached read; either is then
+//         diffed against what was known: objects that vanished
 //         while we were away are reported as deleted, unchanged ones (same resourceVersion)
 //         are not reported again;
 //   WATCH from the LIST's resourceVersion with allowWatchBookmarks=true and a jittered
@@ -44,8 +47,9 @@ struct ReflectorOptions {
 };
 
 struct ReflectorStats {
-  std::atomic<uint64_t> lists{0};           // full (re)lists, the first one included
-  std::atomic<uint64_t> watch_restarts{0};  // watches opened after the first
+  std::atomic<uint64_t> lists{0};             // full (re)lists, the first one included
+  std::atomic<uint64_t> consistent_lists{0};  // LISTs without resourceVersion=0 (see above)
+  std::atomic<uint64_t> watch_restarts{0};    // watches opened after the first
   std::atomic<uint64_t> decode_errors{0};
   std::atomic<uint64_t> events{0};
 };
@@ -82,6 +86,7 @@ class Reflector {
   ReflectorStats stats_;
   std::atomic<bool> synced_{false};
   std::string resource_version_;
+  bool consistent_list_ = false;  // the next LIST reads consistently (after a 410)
   std::unordered_map<std::string, Decoded<T>> known_;  // key → last object seen
 
   enum class WatchEnd { kResume, kRelist, kBackoff, kStopped };

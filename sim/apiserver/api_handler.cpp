@@ -344,6 +344,8 @@ struct ApiHandler::Impl {
       }
     }
     o.continue_token = t.param("continue");
+    o.resource_version = t.param("resourceVersion");
+    o.resource_version_match = t.param("resourceVersionMatch");
     return o;
   }
 

@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "sim/apiserver/json_util.h"
+#include "sim/apiserver/schema.h"
 
 namespace fairway::apiserver {
 
@@ -216,7 +217,10 @@ tl::expected<ResourceType, std::string> resource_type_from_crd(const nlohmann::j
   for (const auto& v : versions) {
     const std::string name = str(v, "name");
     if (name.empty()) return tl::unexpected(std::string("spec.versions[].name: Required value"));
-    if (flag(v, "storage", false)) storage = name;
+    if (flag(v, "storage", false)) {
+      storage = name;
+      t.schema = crd_storage_schema(crd);
+    }
     if (!flag(v, "served", true)) continue;
     served.push_back(name);
     if (flag(v, "storage", false) || t.columns.empty()) {

@@ -56,6 +56,8 @@ struct ResourceType {
   bool status_subresource = false;
   std::vector<PrinterColumn> columns;  // CRD additionalPrinterColumns; empty: defaults
   Special special = Special::kNone;
+  // Custom resources: the storage version's openAPIV3Schema (sim/apiserver/schema.h), if any.
+  std::shared_ptr<const nlohmann::json> schema;
 
   // Identity in the store: "/pods", "scheduling.fairway.dev/queues".
   std::string key() const { return group + "/" + plural; }

@@ -8,6 +8,7 @@
 
 #include "sim/apiserver/base64.h"
 #include "sim/apiserver/json_util.h"
+#include "sim/apiserver/schema.h"
 
 namespace fairway::apiserver {
 
@@ -115,6 +116,13 @@ void normalize_quantities(json& obj, Special special) {
       if (obj["status"].contains(kind)) stringify_quantities(obj["status"][kind]);
     }
   }
+}
+
+// Custom resources are pruned, defaulted and validated against their CRD's schema on every
+// write, the status subresource's included (sim/apiserver/schema.h).
+tl::expected<void, ApiError> admit(const ResourceType& type, json& object) {
+  if (type.special != Special::kCustomResource || !type.schema) return {};
+  return admit_custom_resource(type.kind, type.group, *type.schema, object);
 }
 
 }  // namespace
@@ -555,6 +563,7 @@ tl::expected<Object, ApiError> Store::create(const ResourceType& type, const std
     return tl::unexpected(already_exists(type.plural, type.group, name));
   }
   if (auto ok = prepare_create_locked(type, body); !ok) return tl::unexpected(ok.error());
+  if (auto ok = admit(type, body); !ok) return tl::unexpected(ok.error());
   normalize_quantities(body, type.special);
   if (type.special == Special::kCustomResourceDefinition) {
     body["status"] = crd_status(body, format_rfc3339(clock_()));
@@ -596,6 +605,68 @@ std::string encode_continue(uint64_t rv, const std::string& start) {
   return base64_encode(token.dump());
 }
 
+ApiError invalid_list_options(const std::string& reason, const std::string& body) {
+  json d = error_details("", "meta.k8s.io", "ListOptions");
+  d["causes"] =
+      json::array({{{"reason", reason}, {"message", body}, {"field", "resourceVersionMatch"}}});
+  return {422, "Invalid", "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: " + body,
+          d};
+}
+
+// What a LIST's resourceVersion asks for, checked as kube-apiserver checks ListOptions.
+struct ListRead {
+  bool whole = false;  // the state as it is, in one response: limit ignored, no continue
+  bool exact = false;  // exactly the named resourceVersion
+  uint64_t rv = 0;
+};
+
+tl::expected<ListRead, ApiError> list_read(const ListOptions& o) {
+  const std::string& rv = o.resource_version;
+  const std::string& match = o.resource_version_match;
+  if (!match.empty()) {
+    if (match != "NotOlderThan" && match != "Exact") {
+      return tl::unexpected(invalid_list_options(
+          "FieldValueNotSupported",
+          "Unsupported value: \"" + match + "\": supported values: \"Exact\", \"NotOlderThan\""));
+    }
+    if (rv.empty()) {
+      return tl::unexpected(
+          invalid_list_options("FieldValueForbidden",
+                               "Forbidden: resourceVersionMatch is forbidden unless "
+                               "resourceVersion is provided"));
+    }
+    if (!o.continue_token.empty()) {
+      return tl::unexpected(invalid_list_options(
+          "FieldValueForbidden",
+          "Forbidden: resourceVersionMatch is forbidden when continue is provided"));
+    }
+    if (match == "Exact" && rv == "0") {
+      return tl::unexpected(invalid_list_options(
+          "FieldValueForbidden",
+          "Forbidden: resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\""));
+    }
+  }
+  ListRead read;
+  if (rv.empty()) return read;
+  if (!o.continue_token.empty()) {
+    if (rv == "0") return read;
+    return tl::unexpected(
+        bad_request("specifying resource version is not allowed when using continue"));
+  }
+  size_t used = 0;
+  try {
+    read.rv = std::stoull(rv, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != rv.size() || rv.empty() || rv[0] == '-' || rv[0] == '+') {
+    return tl::unexpected(bad_request("invalid resource version \"" + rv + "\""));
+  }
+  read.exact = read.rv != 0 && (match == "Exact" || (match.empty() && o.limit > 0));
+  read.whole = !read.exact;
+  return read;
+}
+
 }  // namespace
 
 tl::expected<ListResult, ApiError> Store::list(const ResourceType& type, const std::string& ns,
@@ -614,10 +685,28 @@ tl::expected<ListResult, ApiError> Store::list(const ResourceType& type, const s
     token_rv = token["rv"].get<uint64_t>();
     start = token["start"].get<std::string>();
   }
+  const auto read = list_read(options);
+  if (!read) return tl::unexpected(read.error());
   std::shared_lock lock(mu_);
   if (!options.continue_token.empty() && token_rv < continue_compacted_rv_) {
     return tl::unexpected(expired(kContinueTooOld));
   }
+  if (read->rv > rv_) {
+    // kube-apiserver waits a few seconds for its cache to catch up, then answers this.
+    ApiError e{504, "Timeout",
+               fmt::format("Too large resource version: {}, current: {}", read->rv, rv_),
+               json::object()};
+    e.details["causes"] = json::array(
+        {{{"reason", "ResourceVersionTooLarge"}, {"message", "Too large resource version"}}});
+    e.details["retryAfterSeconds"] = 1;
+    e.retry_after_seconds = 1;
+    return tl::unexpected(std::move(e));
+  }
+  if (read->exact && read->rv < rv_) {
+    // Only the current state is kept (no MVCC history), as etcd after a compaction.
+    return tl::unexpected(expired("The resourceVersion for the provided list is too old."));
+  }
+  const int64_t limit = read->whole ? 0 : options.limit;
   const Table* table = table_locked(type);
   if (!table) return tl::unexpected(not_found(type.plural, type.group, ""));
   ListResult result;
@@ -641,7 +730,7 @@ tl::expected<ListResult, ApiError> Store::list(const ResourceType& type, const s
     if (filtered && !(options.labels.matches(labels_of(obj)) && options.fields.matches(obj))) {
       continue;
     }
-    if (options.limit > 0 && static_cast<int64_t>(result.items.size()) == options.limit) {
+    if (limit > 0 && static_cast<int64_t>(result.items.size()) == limit) {
       result.continue_token = encode_continue(result.resource_version, it->first);
       if (!snapshot) {  // the first page of a cut-short LIST: keep what the next pages read
         std::lock_guard snapshots_lock(snapshots_mu_);
@@ -726,6 +815,7 @@ tl::expected<Object, ApiError> Store::replace_locked(Table& table, const std::st
   }
   next["kind"] = type.kind;
   if (str(next, "apiVersion").empty()) next["apiVersion"] = prev["apiVersion"];
+  if (auto ok = admit(type, next); !ok) return tl::unexpected(ok.error());
   normalize_quantities(next, type.special);
   next["metadata"]["resourceVersion"] = std::to_string(old.resource_version);
   if (next == prev) return old;  // no-op writes do not bump the resourceVersion
@@ -870,7 +960,7 @@ tl::expected<std::vector<Object>, ApiError> Store::remove_collection(const Resou
                                                                      const std::string& ns,
                                                                      const ListOptions& selection,
                                                                      const DeleteOptions& options) {
-  auto listed = list(type, ns, ListOptions{selection.labels, selection.fields, 0, ""});
+  auto listed = list(type, ns, ListOptions{selection.labels, selection.fields, 0, "", "", ""});
   if (!listed) return tl::unexpected(listed.error());
   std::vector<Object> out;
   std::unique_lock lock(mu_);

@@ -52,6 +52,11 @@ struct ListOptions {
   FieldSelector fields;
   int64_t limit = 0;  // 0: everything
   std::string continue_token;
+  // kube-apiserver's LIST resourceVersion semantics: "" a consistent (paged) read; "0" any
+  // state, the whole list at once (limit ignored, as from the watch cache); "N" not older
+  // than N, or exactly N with resourceVersionMatch=Exact (or a limit, the legacy rule).
+  std::string resource_version;
+  std::string resource_version_match;  // "", NotOlderThan, Exact
 };
 
 struct ListResult {

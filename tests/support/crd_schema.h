@@ -1,10 +1,10 @@
 #pragma once
 // Checks a JSON value against a CRD's OpenAPI v3 schema the way kube-apiserver treats a
 // structural schema: fields the schema does not declare are pruned (reported here), types,
-// enums, minimums and string patterns are validated. The embedded API server stores custom
-// resources without either step, so tests use this to catch what a real cluster would drop or
-// reject: a status field the scheduler writes but the CRD does not declare, or an example
-// manifest with a misspelled field.
+// enums, minimums and string patterns are validated. The embedded API server prunes silently
+// (sim/apiserver/schema.h), so tests use this to name what a real cluster would drop: a status
+// field the scheduler writes but the CRD does not declare, or an example manifest with a
+// misspelled field.
 
 #include <nlohmann/json.hpp>
 #include <regex>

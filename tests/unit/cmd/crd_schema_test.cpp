@@ -1,8 +1,9 @@
 // The CRDs in charts/fairway/crds against what uses them: the status the scheduler writes must
 // survive a real API server's structural pruning, every Queue/PodGroup/Topology in examples/
 // must validate, and kubectl must find the short names, status subresources and the printer
-// columns the docs promise. (The embedded API server neither prunes nor validates custom
-// resources, so the integration tests cannot catch these.)
+// columns the docs promise. (The embedded API server prunes and validates custom resources too,
+// sim/apiserver/schema.h, so the integration tests catch these as well; this checker also names
+// what would be pruned.)
 #include "support/crd_schema.h"
 
 #include <gtest/gtest.h>

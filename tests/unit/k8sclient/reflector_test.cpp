@@ -224,5 +224,115 @@ TEST(Reflector, TransportErrorsBackOffAndRecover) {
   EXPECT_THAT(recorder.problems[1], HasSubstr("retrying in"));
 }
 
+// client-go's reflector LISTs with resourceVersion=0 first (the API server's watch cache, whole);
+// after a 410 on the watch it relists consistently (no resourceVersion, paged), and then goes
+// back to resourceVersion=0.
+TEST(Reflector, ListsFromTheWatchCacheAndConsistentlyAfterA410) {
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool release = false;
+  std::vector<std::string> lists;
+  int watches = 0;
+  TestServer server([&](const TestRequest& req, Responder& out) {
+    std::unique_lock lock(mutex);
+    if (req.target.find("watch=1") == std::string::npos) {
+      lists.push_back(req.target);
+      return out.reply(200, list(std::to_string(5 + lists.size()), "", {pod("a", 1)}));
+    }
+    ++watches;
+    if (watches <= 2) {
+      // An HTTP 410, then an ERROR 410 event: both mean the watch's version is gone.
+      if (watches == 1) return out.reply(410, R"({"kind":"Status","code":410,"reason":"Expired"})");
+      out.start_chunked();
+      out.chunk(event("ERROR", R"({"kind":"Status","code":410,"reason":"Expired"})"));
+      return out.end_chunked();
+    }
+    out.start_chunked();
+    cv.wait_for(lock, 10s, [&] { return release; });
+    return out.end_chunked();
+  });
+  ClusterConfig config;
+  config.server = server.url();
+  RestClient client(config);
+  Recorder recorder;
+  ReflectorOptions options;
+  options.initial_backoff = 5ms;
+  Reflector<Pod> reflector(client, "pods", "/api/v1/pods", &decode_pod, recorder.handler(),
+                           options);
+  std::jthread runner([&](std::stop_token stop) { reflector.run(stop); });
+  wait_for([&] {
+    std::lock_guard lock(mutex);
+    return watches >= 3;
+  });
+  runner.request_stop();
+  {
+    std::lock_guard lock(mutex);
+    release = true;
+    cv.notify_all();
+  }
+  runner.join();
+  std::lock_guard lock(mutex);
+  ASSERT_EQ(lists.size(), 3u);
+  EXPECT_EQ(lists[0], "/api/v1/pods?limit=500&resourceVersion=0");
+  EXPECT_EQ(lists[1], "/api/v1/pods?limit=500");  // after the HTTP 410
+  EXPECT_EQ(lists[2], "/api/v1/pods?limit=500");  // after the ERROR 410
+  EXPECT_EQ(reflector.stats().consistent_lists.load(), 2u);
+  EXPECT_EQ(reflector.stats().lists.load(), 3u);
+}
+
+// A server that refuses the cached read gets the consistent paged LIST at once (no backoff); one
+// that pages a resourceVersion=0 answer anyway is followed page by page.
+TEST(Reflector, RefusedCachedListFallsBackToAConsistentPagedList) {
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool release = false;
+  std::vector<std::string> lists;
+  TestServer server([&](const TestRequest& req, Responder& out) {
+    std::unique_lock lock(mutex);
+    if (req.target.find("watch=1") == std::string::npos) {
+      lists.push_back(req.target);
+      if (query_value(req.target, "resourceVersion") == "0") {
+        return out.reply(400, R"({"kind":"Status","code":400,"reason":"BadRequest",)"
+                              R"("message":"resourceVersion=0 is not supported here"})");
+      }
+      if (query_value(req.target, "continue").empty()) {
+        return out.reply(200, list("7", "next", {pod("a", 1)}));
+      }
+      return out.reply(200, list("7", "", {pod("b", 2)}));
+    }
+    out.start_chunked();
+    cv.wait_for(lock, 10s, [&] { return release; });
+    return out.end_chunked();
+  });
+  ClusterConfig config;
+  config.server = server.url();
+  RestClient client(config);
+  Recorder recorder;
+  ReflectorOptions options;
+  options.page_size = 1;
+  options.initial_backoff = 5s;  // a backoff would outlast the test
+  Reflector<Pod> reflector(client, "pods", "/api/v1/pods", &decode_pod, recorder.handler(),
+                           options);
+  std::jthread runner([&](std::stop_token stop) { reflector.run(stop); });
+  wait_for([&] { return reflector.synced(); }, 2s);
+  runner.request_stop();
+  {
+    std::lock_guard lock(mutex);
+    release = true;
+    cv.notify_all();
+  }
+  runner.join();
+  EXPECT_TRUE(reflector.synced());
+  EXPECT_THAT(recorder.events, ElementsAre("ADDED d/a@1", "ADDED d/b@2", "SYNCED"));
+  std::lock_guard lock(mutex);
+  EXPECT_THAT(lists, ElementsAre("/api/v1/pods?limit=1&resourceVersion=0", "/api/v1/pods?limit=1",
+                                 "/api/v1/pods?limit=1&continue=next"));
+  ASSERT_FALSE(recorder.problems.empty());
+  EXPECT_THAT(recorder.problems[0],
+              HasSubstr("list with resourceVersion=0 refused (HTTP 400: resourceVersion=0 is not "
+                        "supported here), listing consistently"));
+  EXPECT_EQ(reflector.stats().consistent_lists.load(), 1u);
+}
+
 }  // namespace
 }  // namespace fairway::k8s
