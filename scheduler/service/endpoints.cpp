@@ -34,10 +34,7 @@ Endpoints::Endpoints(EndpointOptions options, metrics::SchedulerMetrics& metrics
   server_.route("/healthz", [this](const http::Request&) {
     return probes_.synced() ? http::text(200, "ok\n") : http::text(503, "informers not synced\n");
   });
-  server_.route("/readyz", [this](const http::Request&) {
-    if (!probes_.synced()) return http::text(503, "informers not synced\n");
-    return http::text(200, probes_.leader() ? "leader\n" : "standby\n");
-  });
+  server_.route("/readyz", [this](const http::Request&) { return readyz_page(); });
   server_.route("/debug/queues", [this](const http::Request&) { return debug_queues_page(); });
   server_.route_prefix("/debug/pods/",
                        [this](const http::Request& request) { return debug_pod_page(request); });
@@ -54,6 +51,20 @@ tl::expected<void, std::string> Endpoints::start() {
 void Endpoints::stop() {
   stopping_ = true;
   server_.stop();
+}
+
+http::Response Endpoints::readyz_page() {
+  const auto checks = probes_.preflight ? probes_.preflight() : std::vector<CheckResult>{};
+  std::string failed;
+  std::string degraded;
+  for (const CheckResult& check : checks) {
+    if (check.pass) continue;
+    (check.required ? failed : degraded) +=
+        (check.required ? "" : "degraded: ") + check.name + ": " + check.detail + "\n";
+  }
+  if (!probes_.synced()) return http::text(503, "informers not synced\n" + failed);
+  if (!failed.empty()) return http::text(503, "preflight failed:\n" + failed);
+  return http::text(200, (probes_.leader() ? "leader\n" : "standby\n") + degraded);
 }
 
 http::Response Endpoints::metrics_page() {
