@@ -52,6 +52,14 @@ Lookup get_or_create(k8s::RestClient& client, const std::string& path,
   return out;
 }
 
+// object[outer][inner] when it is a string; "" for anything else (odd input is not a crash).
+std::string string_member(const nlohmann::json& object, const char* outer, const char* inner) {
+  const auto it = object.find(outer);
+  if (it == object.end() || !it->is_object()) return {};
+  const auto value = it->find(inner);
+  return value != it->end() && value->is_string() ? value->get<std::string>() : std::string();
+}
+
 bool present(const Lookup& lookup) {
   return lookup.state == State::kFound || lookup.state == State::kCreated;
 }
@@ -262,9 +270,7 @@ ClusterFacts read_cluster_facts(k8s::RestClient& client, const PreflightConfig& 
       for (const auto& item : items) {
         if (!item.is_object() || !item.contains("webhooks") || !item["webhooks"].is_array())
           continue;
-        const std::string config_name = item.contains("metadata") && item["metadata"].is_object()
-                                            ? item["metadata"].value("name", std::string())
-                                            : std::string();
+        const std::string config_name = string_member(item, "metadata", "name");
         for (const auto& webhook : item["webhooks"]) {
           if (!webhook.is_object() || !webhook.contains("name") || !webhook["name"].is_string())
             continue;
