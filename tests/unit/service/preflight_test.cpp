@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "support/in_process_api.h"
 
@@ -171,6 +173,38 @@ TEST_F(PreflightReaderTest, ReadsTheCrdsFromDiscoveryAndTheLeaseNamespace) {
   rows = evaluate(config, read_cluster_facts(*client_, config, false));
   EXPECT_TRUE(row(rows, "lease-namespace").pass);
   EXPECT_TRUE(required_checks_pass(rows));
+}
+
+// The scheduler's monitor: re-checks while something fails (a namespace created later is seen),
+// and creates the reservation objects only when a fractional pod asks and it may write.
+TEST_F(PreflightReaderTest, TheMonitorRechecksAndCreatesOnlyOnNeedWhenItMayWrite) {
+  std::atomic<bool> leader{false};
+  PreflightConfig config;
+  PreflightMonitor monitor(
+      *client_, config, [&] { return leader.load(); }, std::chrono::milliseconds(50));
+  monitor.start();
+  EXPECT_FALSE(required_checks_pass(monitor.results()));  // no fairway-system yet
+  // A standby is told what is missing and creates nothing.
+  EXPECT_NE(monitor.reservation_blocker().find("namespace fairway-reservation not found"),
+            std::string::npos);
+  EXPECT_EQ(client_->get("/api/v1/namespaces/fairway-reservation")->status, 404);
+  ASSERT_TRUE(client_
+                  ->request("POST", "/api/v1/namespaces",
+                            R"({"apiVersion":"v1","kind":"Namespace",)"
+                            R"("metadata":{"name":"fairway-system"}})")
+                  ->ok());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!required_checks_pass(monitor.results()) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(required_checks_pass(monitor.results()));
+  // The leader creates the namespace and PriorityClass on need; the ServiceAccount remains.
+  leader = true;
+  EXPECT_EQ(monitor.reservation_blocker(),
+            "fractional GPU pods cannot be placed: ServiceAccount "
+            "fairway-reservation/fairway-reservation not found");
+  EXPECT_TRUE(client_->get("/api/v1/namespaces/fairway-reservation")->ok());
+  monitor.stop();
 }
 
 }  // namespace
