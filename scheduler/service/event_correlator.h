@@ -21,7 +21,6 @@
 
 #include <cstdint>
 #include <list>
-#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
