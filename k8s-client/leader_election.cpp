@@ -16,11 +16,6 @@ namespace {
 using SteadyClock = std::chrono::steady_clock;
 using nlohmann::json;
 
-int64_t steady_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(SteadyClock::now().time_since_epoch())
-      .count();
-}
-
 std::string now_micro_time() {
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::system_clock::now().time_since_epoch())
@@ -78,9 +73,17 @@ LeaderElector::LeaderElector(RestClient& client, LeaderElectionConfig config,
       on_started_(std::move(on_started_leading)),
       on_stopped_(std::move(on_stopped_leading)) {}
 
+SteadyClock::time_point LeaderElector::now() const {
+  return config_.now ? config_.now() : SteadyClock::now();
+}
+
+int64_t LeaderElector::now_ns() const {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(now().time_since_epoch()).count();
+}
+
 bool LeaderElector::is_leader() const {
   if (!leader_.load()) return false;
-  const int64_t age = steady_ns() - renewed_at_ns_.load();
+  const int64_t age = now_ns() - renewed_at_ns_.load();
   return age < std::chrono::duration_cast<std::chrono::nanoseconds>(config_.renew_deadline).count();
 }
 
@@ -90,13 +93,13 @@ void LeaderElector::set_leader(bool leader) {
 
 void LeaderElector::problem(const std::string& warning) {
   if (!config_.on_problem) return;
-  const auto now = SteadyClock::now();
+  const auto at = now();
   if (warning == last_problem_ && last_problem_at_ != SteadyClock::time_point{} &&
-      now - last_problem_at_ < config_.problem_interval) {
+      at - last_problem_at_ < config_.problem_interval) {
     return;
   }
   last_problem_ = warning;
-  last_problem_at_ = now;
+  last_problem_at_ = at;
   config_.on_problem(warning);
 }
 
@@ -104,7 +107,7 @@ bool LeaderElector::try_acquire_or_renew(Observed& observed) {
   const std::string collection =
       fmt::format("/apis/coordination.k8s.io/v1/namespaces/{}/leases", config_.lease_namespace);
   const std::string path = collection + "/" + config_.lease_name;
-  const std::string now = now_micro_time();
+  const std::string renew_time = now_micro_time();
   const int64_t duration = config_.lease_duration.count();
 
   auto current = client_.get(path);
@@ -117,8 +120,8 @@ bool LeaderElector::try_acquire_or_renew(Observed& observed) {
         {"spec",
          {{"holderIdentity", config_.identity},
           {"leaseDurationSeconds", duration},
-          {"acquireTime", now},
-          {"renewTime", now},
+          {"acquireTime", renew_time},
+          {"renewTime", renew_time},
           {"leaseTransitions", 0}}},
     };
     auto created = client_.request("POST", collection, lease.dump());
@@ -138,7 +141,7 @@ bool LeaderElector::try_acquire_or_renew(Observed& observed) {
                 "coordination.k8s.io leases in that namespace"));
     }
     if (!created || !created->ok()) return false;  // 409: another replica created it first
-    observed = Observed{config_.identity, now, 0, duration, SteadyClock::now()};
+    observed = Observed{config_.identity, renew_time, 0, duration, now()};
     return true;
   }
   if (!current->ok()) {
@@ -162,28 +165,28 @@ bool LeaderElector::try_acquire_or_renew(Observed& observed) {
   // replicas' clocks need not agree.
   if (seen.holder != observed.holder || seen.renew_time != observed.renew_time ||
       observed.changed_at == SteadyClock::time_point{}) {
-    seen.changed_at = SteadyClock::now();
+    seen.changed_at = now();
     observed = seen;
   }
   const bool ours = seen.holder == config_.identity;
   const auto held_for =
       std::chrono::seconds(seen.duration_seconds > 0 ? seen.duration_seconds : duration);
-  if (!seen.holder.empty() && !ours && SteadyClock::now() < observed.changed_at + held_for) {
+  if (!seen.holder.empty() && !ours && now() < observed.changed_at + held_for) {
     return false;  // someone else holds a live lease
   }
   spec["holderIdentity"] = config_.identity;
   spec["leaseDurationSeconds"] = duration;
-  spec["renewTime"] = now;
+  spec["renewTime"] = renew_time;
   if (!ours || !spec.contains("acquireTime") || spec["acquireTime"].is_null()) {
-    spec["acquireTime"] = now;
+    spec["acquireTime"] = renew_time;
   }
   spec["leaseTransitions"] = ours ? seen.transitions : seen.transitions + 1;
   // The resourceVersion read above stays in metadata: the PUT fails with 409 if anyone wrote
   // in between.
   auto updated = client_.request("PUT", path, lease.dump());
   if (!updated || !updated->ok()) return false;
-  observed = Observed{config_.identity, now, spec["leaseTransitions"].get<int64_t>(), duration,
-                      SteadyClock::now()};
+  observed = Observed{config_.identity, renew_time, spec["leaseTransitions"].get<int64_t>(),
+                      duration, now()};
   return true;
 }
 
@@ -218,7 +221,7 @@ void LeaderElector::run(std::stop_token stop) {
     // Acquire.
     for (;;) {
       // The renewal is dated from before the request: the lease runs from the renewTime we send.
-      const int64_t attempt_ns = steady_ns();
+      const int64_t attempt_ns = now_ns();
       if (try_acquire_or_renew(observed)) {
         renewed_at_ns_.store(attempt_ns);
         break;
@@ -226,9 +229,8 @@ void LeaderElector::run(std::stop_token stop) {
       auto wait = jittered(look_period);
       // Wake when a live lease runs out (one that already has is tried at the normal pace, so
       // failing requests are not hammered).
-      if (const auto expiry = observed.expires(config_.identity); expiry > SteadyClock::now()) {
-        wait = std::min(wait,
-                        std::chrono::ceil<std::chrono::milliseconds>(expiry - SteadyClock::now()));
+      if (const auto expiry = observed.expires(config_.identity); expiry > now()) {
+        wait = std::min(wait, std::chrono::ceil<std::chrono::milliseconds>(expiry - now()));
       }
       if (!sleep_unless_stopped(stop, wait)) break;
     }
@@ -243,12 +245,12 @@ void LeaderElector::run(std::stop_token stop) {
               stop, std::chrono::duration_cast<std::chrono::milliseconds>(config_.retry_period))) {
         break;
       }
-      const int64_t attempt_ns = steady_ns();
+      const int64_t attempt_ns = now_ns();
       if (try_acquire_or_renew(observed)) {
         renewed_at_ns_.store(attempt_ns);
         continue;
       }
-      const int64_t since = steady_ns() - renewed_at_ns_.load();
+      const int64_t since = now_ns() - renewed_at_ns_.load();
       if (since >=
           std::chrono::duration_cast<std::chrono::nanoseconds>(config_.renew_deadline).count()) {
         lost = true;

@@ -25,6 +25,10 @@ struct LeaderElectionConfig {
   // `problem_interval` for the same text. Empty: no report.
   std::function<void(const std::string& warning)> on_problem;
   std::chrono::seconds problem_interval{60};
+  // The clock the lease's ages, the renew deadline and that rate limit are read on (as
+  // TokenBucket's, rate_limiter.h); tests drive it by hand. The waits between attempts stay real.
+  // Called from run()'s thread and from is_leader()'s callers. Empty: steady_clock.
+  std::function<std::chrono::steady_clock::time_point()> now;
 };
 
 // Semantics follow client-go's leaderelection: the lease is taken when it is free, held by us, or
@@ -51,6 +55,8 @@ class LeaderElector {
   void release();
   void set_leader(bool leader);
   void problem(const std::string& warning);
+  std::chrono::steady_clock::time_point now() const;
+  int64_t now_ns() const;
 
   RestClient& client_;
   LeaderElectionConfig config_;

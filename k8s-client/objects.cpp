@@ -2013,9 +2013,10 @@ std::string event_body(const EventSpec& event, std::string_view now_rfc3339) {
       {"message", event.message},
       {"type", event.type},
       {"source", {{"component", event.reporting_component}}},
-      {"firstTimestamp", now_rfc3339},
+      {"firstTimestamp",
+       event.first_timestamp.empty() ? std::string(now_rfc3339) : event.first_timestamp},
       {"lastTimestamp", now_rfc3339},
-      {"count", 1},
+      {"count", std::max(event.count, 1)},
       {"reportingComponent", event.reporting_component},
       {"reportingInstance", event.reporting_component},
   };

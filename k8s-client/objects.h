@@ -152,6 +152,10 @@ struct EventSpec {
   std::string reason;                // Scheduled, FailedScheduling, ...
   std::string message;
   std::string reporting_component = "fairway";
+  // A repeat the recorder creates afresh (scheduler/service/event_recorder.h) carries its count
+  // and first occurrence; empty first_timestamp: now.
+  int count = 1;
+  std::string first_timestamp;
 };
 std::string event_body(const EventSpec& event, std::string_view now_rfc3339);
 

@@ -52,7 +52,8 @@ Actuator::Actuator(k8s::RestClient& client, int bind_workers, Hooks hooks,
     : client_(client),
       writer_(writer != nullptr ? *writer : client),
       hooks_(std::move(hooks)),
-      volume_binder_(client, volumes) {
+      volume_binder_(client, volumes),
+      events_(writer_) {
   for (int i = 0; i < std::max(bind_workers, 1); ++i)
     bind_threads_.emplace_back([this] { bind_loop(); });
   write_thread_ = std::thread([this] { write_loop(); });
@@ -86,6 +87,18 @@ void Actuator::forget_explanation(const std::string& pod) {
   explanations_.erase("Pod/" + pod);
   explanation_retries_.erase("Pod/" + pod);
   placed_.insert("Pod/" + pod);
+}
+
+void Actuator::scheduled(const Binding& binding) {
+  {
+    std::lock_guard lock(write_mutex_);
+    if (scheduled_events_.size() >= kMaxQueuedEvents) scheduled_events_.pop_front();
+    scheduled_events_.push_back(binding);
+    explanations_.erase("Pod/" + binding.pod);
+    explanation_retries_.erase("Pod/" + binding.pod);  // placed: nothing to explain
+    placed_.insert("Pod/" + binding.pod);
+  }
+  write_ready_.notify_one();
 }
 
 void Actuator::patch_status(std::string path, std::string merge_patch) {
@@ -158,15 +171,7 @@ void Actuator::do_bind(const Binding& binding) {
     ++stats_.binds;
     if (hooks_.on_bound) hooks_.on_bound(binding);
     log::debug("bound", {{"pod", binding.pod}, {"node", binding.node}, {"queue", binding.queue}});
-    {
-      std::lock_guard lock(write_mutex_);
-      if (scheduled_events_.size() >= kMaxQueuedEvents) scheduled_events_.pop_front();
-      scheduled_events_.push_back(binding);
-      explanations_.erase("Pod/" + binding.pod);
-      explanation_retries_.erase("Pod/" + binding.pod);  // placed: nothing to explain
-      placed_.insert("Pod/" + binding.pod);
-    }
-    write_ready_.notify_one();
+    scheduled(binding);
     return;
   }
   if (response->status == 409) {
@@ -276,15 +281,8 @@ bool Actuator::do_patch_status(const std::string& path, const std::string& patch
 bool Actuator::do_explain(const Unschedulable& pending) {
   if (!hooks_.may_write()) return true;
   const auto [ns, name] = split_key(pending.pod);
-  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::steady_clock::now().time_since_epoch())
-                          .count();
-  const bool event_allowed = event_limiter_.allow(pending.kind + "/" + pending.pod, now_ms);
-  if (!event_allowed) ++stats_.events_dropped;
   if (pending.kind == "PodGroup") {
-    if (event_allowed) {
-      post_event("PodGroup", ns, name, pending.uid, "Warning", pending.reason, pending.message);
-    }
+    post_event("PodGroup", ns, name, pending.uid, "Warning", pending.reason, pending.message);
     return true;
   }
   const std::string path = fmt::format("/api/v1/namespaces/{}/pods/{}/status", ns, name);
@@ -304,7 +302,7 @@ bool Actuator::do_explain(const Unschedulable& pending) {
                {"code", std::to_string(response ? response->status : 0)},
                {"error", k8s::describe_api_error(response)}});
   }
-  if (event_allowed && !gated) {
+  if (!gated) {
     post_event("Pod", ns, name, pending.uid, "Warning", "FailedScheduling", pending.message);
   }
   return !transient(response);
@@ -322,9 +320,17 @@ void Actuator::post_event(const std::string& kind, const std::string& ns, const 
   event.type = type;
   event.reason = reason;
   event.message = message;
-  const auto response = writer_.request("POST", fmt::format("/api/v1/namespaces/{}/events", ns),
-                                        k8s::event_body(event, now_rfc3339()));
-  if (response && response->ok()) ++stats_.events;
+  switch (events_.record(event)) {
+    case EventRecorder::Outcome::kCreated:
+    case EventRecorder::Outcome::kUpdated:
+      ++stats_.events;
+      break;
+    case EventRecorder::Outcome::kDropped:
+      ++stats_.events_dropped;
+      break;
+    case EventRecorder::Outcome::kFailed:
+      break;
+  }
 }
 
 }  // namespace fairway

@@ -8,7 +8,8 @@
 // placement so the next cycle retries.
 //
 // Pending explanations (PodScheduled=False condition + FailedScheduling Event) and Scheduled
-// Events go through one writer thread with a coalescing map (the latest message per pod wins),
+// Events (counted, aggregated and limited as client-go's recorder does: event_recorder.h) go
+// through one writer thread with a coalescing map (the latest message per pod wins),
 // so a burst of cycles never queues stale writes ahead of binds. A condition or status patch
 // that failed for a reason that may pass (transport error, 429, 5xx) is retried with back-off
 // unless a newer one for the same object replaced it: the loop writes a message only when it
@@ -33,7 +34,7 @@
 
 #include "k8s-client/rest_client.h"
 #include "scheduler/cycle/cycle.h"
-#include "scheduler/service/event_limiter.h"
+#include "scheduler/service/event_recorder.h"
 #include "scheduler/service/volume_binder.h"
 
 namespace fairway {
@@ -44,7 +45,8 @@ struct ActuatorStats {
   std::atomic<uint64_t> bind_errors{0};
   std::atomic<uint64_t> status_writes{0};
   std::atomic<uint64_t> events{0};
-  std::atomic<uint64_t> events_dropped{0};  // by the per-object rate limit (event_limiter.h)
+  std::atomic<uint64_t> events_dropped{
+      0};  // by the per-(object, reason) limit (event_correlator.h)
 };
 
 struct Unschedulable {
@@ -78,6 +80,9 @@ class Actuator {
   void explain(Unschedulable pending);
   // The pod was placed: an explanation still queued or waiting for a retry is dropped.
   void forget_explanation(const std::string& pod);
+  // `binding` was made by someone else (a shared-GPU bind, reservations.h): its Scheduled Event
+  // is written and its pending explanations dropped, as after bind().
+  void scheduled(const Binding& binding);
   // A JSON merge patch for a status subresource (Queue, PodGroup); the latest per path wins.
   void patch_status(std::string path, std::string merge_patch);
   // Finishes queued binds, then stops the threads.
@@ -131,7 +136,7 @@ class Actuator {
   // Pods placed since the writer took its current batch: their failed explanations are dropped.
   std::set<std::string> placed_;
 
-  EventLimiter event_limiter_;  // writer thread only
+  EventRecorder events_;  // on writer_; correlates repeats and limits them
 
   std::vector<std::thread> bind_threads_;
   std::thread write_thread_;

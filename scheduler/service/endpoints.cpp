@@ -48,10 +48,7 @@ void Endpoints::add_probe_routes(http::Server& server) {
   server.route("/healthz", [this](const http::Request&) {
     return probes_.synced() ? http::text(200, "ok\n") : http::text(503, "informers not synced\n");
   });
-  server.route("/readyz", [this](const http::Request&) {
-    if (!probes_.synced()) return http::text(503, "informers not synced\n");
-    return http::text(200, probes_.leader() ? "leader\n" : "standby\n");
-  });
+  server.route("/readyz", [this](const http::Request&) { return readyz_page(); });
 }
 
 Endpoints::~Endpoints() {
@@ -72,6 +69,20 @@ void Endpoints::stop() {
   stopping_ = true;
   server_.stop();
   if (probe_server_) probe_server_->stop();
+}
+
+http::Response Endpoints::readyz_page() {
+  const auto checks = probes_.preflight ? probes_.preflight() : std::vector<CheckResult>{};
+  std::string failed;
+  std::string degraded;
+  for (const CheckResult& check : checks) {
+    if (check.pass) continue;
+    (check.required ? failed : degraded) +=
+        (check.required ? "" : "degraded: ") + check.name + ": " + check.detail + "\n";
+  }
+  if (!probes_.synced()) return http::text(503, "informers not synced\n" + failed);
+  if (!failed.empty()) return http::text(503, "preflight failed:\n" + failed);
+  return http::text(200, (probes_.leader() ? "leader\n" : "standby\n") + degraded);
 }
 
 http::Response Endpoints::metrics_page() {

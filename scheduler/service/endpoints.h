@@ -5,7 +5,10 @@
 //                        and the cluster gauges of a snapshot taken on the loop thread;
 //   /healthz             200 once every informer has synced (the process is alive and its
 //                        caches are complete), else 503;
-//   /readyz              200 "leader" or "standby" once synced (either can serve), else 503;
+//   /readyz              200 "leader" or "standby" once synced (either can serve), then one
+//                        "degraded: CHECK: DETAIL" line per failed optional preflight check;
+//                        503 with the reasons while not synced or a required check fails
+//                        (preflight.h);
 //   /debug/queues        the queue tree with shares (JSON);
 //   /debug/pods/NS/NAME  what fairway knows about a pod and every node's filter result, grouped
 //                        into node classes (JSON; `fairway explain` renders it);
@@ -28,6 +31,7 @@
 #include "scheduler/http/http_server.h"
 #include "scheduler/metrics/scheduler_metrics.h"
 #include "scheduler/service/inbox.h"
+#include "scheduler/service/preflight.h"
 
 namespace fairway {
 
@@ -45,6 +49,7 @@ class Endpoints {
   struct Probes {
     std::function<bool()> synced;
     std::function<bool()> leader;
+    std::function<std::vector<CheckResult>()> preflight;  // optional
   };
   Endpoints(EndpointOptions options, metrics::SchedulerMetrics& metrics, Inbox& inbox,
             Probes probes);
@@ -63,6 +68,7 @@ class Endpoints {
   void set_nominations(const std::vector<Nomination>* nominations) { nominations_ = nominations; }
 
  private:
+  http::Response readyz_page();
   http::Response metrics_page();
   http::Response debug_queues_page();
   http::Response debug_pod_page(const http::Request& request);

@@ -15,11 +15,6 @@
 namespace fairway {
 namespace {
 
-std::string now_rfc3339() {
-  const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
-  return fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", now);
-}
-
 TimeMs wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -336,9 +331,9 @@ void Evictor::post_event(const std::string& pod_key, const std::string& uid,
   event.type = type;
   event.reason = reason;
   event.message = message;
-  const auto response = client_.request("POST", fmt::format("/api/v1/namespaces/{}/events", ns),
-                                        k8s::event_body(event, now_rfc3339()));
-  if (response && response->ok()) ++stats_.events;
+  const auto outcome = events_.record(event);
+  if (outcome == EventRecorder::Outcome::kCreated || outcome == EventRecorder::Outcome::kUpdated)
+    ++stats_.events;
 }
 
 // ----------------------------------------------------------------------------- PreemptionPass

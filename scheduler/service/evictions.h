@@ -35,6 +35,7 @@
 #include "k8s-client/rest_client.h"
 #include "scheduler/cycle/cycle.h"
 #include "scheduler/planner/planner.h"
+#include "scheduler/service/event_recorder.h"
 
 namespace fairway {
 
@@ -139,6 +140,7 @@ class Evictor {
   bool discovered_ = false;            // evictor thread only
   std::chrono::steady_clock::time_point last_discovery_{};
   std::map<std::string, Backoff> backoffs_;  // under mutex_
+  EventRecorder events_{client_};            // counted and limited as client-go's recorder
   std::thread thread_;
 };
 

@@ -389,6 +389,9 @@ void ReservationManager::run(const Job& job) {
     hooks_.on_failed(binding, "not the leader");
     return;
   }
+  if (hooks_.blocker) {
+    if (std::string why = hooks_.blocker(); !why.empty()) return fail(why);
+  }
 
   std::vector<std::string> uuids;
   std::vector<std::string> groups;

@@ -79,6 +79,10 @@ class ReservationManager {
     std::function<void(const Binding&)> on_bound;  // optional
     // Why a placement was rolled back, for the pod's condition and Event (optional).
     std::function<void(const Binding&, const std::string& why)> on_rollback;
+    // Why no reservation can be made now, e.g. its namespace is missing and fairway may not
+    // create it (preflight.h); empty: go ahead. A placement it blocks fails with these words
+    // before any request, instead of meeting a 404 or 403 (optional).
+    std::function<std::string()> blocker;
   };
 
   ReservationManager(k8s::RestClient& client, ReservationOptions options, ReservationStats& stats,

@@ -15,6 +15,7 @@
 #include "scheduler/service/endpoints.h"
 #include "scheduler/service/inbox.h"
 #include "scheduler/service/log.h"
+#include "scheduler/service/preflight.h"
 #include "scheduler/service/service_metrics.h"
 #include "scheduler/service/status.h"
 #include "scheduler/state/admission_policy.h"
@@ -338,6 +339,23 @@ int SchedulerService::run(std::stop_token stop) {
   client.set_write_fence(fence);
   writer_client.set_write_fence(fence);
 
+  // What fairway needs besides itself (preflight.h): checked now, logged with the fix, then
+  // re-checked while something is missing; the leader creates the reservation namespace and
+  // PriorityClass when a fractional pod first needs them, where RBAC lets it. /readyz and
+  // fractional pods say what is still missing.
+  PreflightMonitor preflight(
+      writer_client,
+      PreflightConfig{.leader_elect = options_.leader_elect,
+                      .lease_namespace = options_.lease.lease_namespace,
+                      .reservations = options_.reservations,
+                      .webhook_enabled = !options_.webhook_bind_address.empty() &&
+                                         options_.webhook_bind_address != "0" &&
+                                         !options_.webhook_cert_file.empty() &&
+                                         !options_.webhook_key_file.empty(),
+                      .scheduler_name = options_.scheduler_name},
+      may_write);
+  preflight.start();
+
   Actuator::Hooks hooks;
   hooks.may_write = may_write;
   hooks.on_failed = [&inbox](const Binding& binding, const std::string& why) {
@@ -361,7 +379,8 @@ int SchedulerService::run(std::stop_token stop) {
     stats_.last_bind_ns = now;
     ++stats_.binds_completed;
   };
-  ReservationManager::Hooks reservation_hooks{hooks.may_write, hooks.on_failed, hooks.on_bound, {}};
+  ReservationManager::Hooks reservation_hooks{
+      hooks.may_write, hooks.on_failed, hooks.on_bound, {}, {}};
   VolumeBinderOptions volume_options;
   volume_options.timeout = options_.volume_bind_timeout;
   // Events, pod conditions and status patches go through writer_client (its own budget).
@@ -380,7 +399,9 @@ int SchedulerService::run(std::stop_token stop) {
                         .debug = options_.debug_endpoints,
                         .per_node_metrics = options_.per_node_metrics},
         metrics_, inbox,
-        Endpoints::Probes{.synced = [this] { return stats_.synced.load(); }, .leader = may_write});
+        Endpoints::Probes{.synced = [this] { return stats_.synced.load(); },
+                          .leader = may_write,
+                          .preflight = [&preflight] { return preflight.results(); }});
     if (auto started = endpoints->start(); !started) {
       log::error("cannot serve metrics",
                  {{"address", options_.metrics_bind_address}, {"error", started.error()}});
@@ -406,6 +427,12 @@ int SchedulerService::run(std::stop_token stop) {
     actuator.explain({binding.pod, binding.uid, "ReservationFailed",
                       "shared GPU placement rolled back: " + why});
   };
+  // A shared-GPU bind is the ReservationManager's; its Scheduled Event is written like any other.
+  reservation_hooks.on_bound = [&actuator, counted = reservation_hooks.on_bound](const Binding& b) {
+    if (counted) counted(b);
+    actuator.scheduled(b);
+  };
+  reservation_hooks.blocker = [&preflight] { return preflight.reservation_blocker(); };
   ReservationManager reservations(client, options_.reservations, reservation_stats_,
                                   std::move(reservation_hooks));
 
@@ -521,7 +548,7 @@ int SchedulerService::run(std::stop_token stop) {
         actuator.explain(
             {pod, record != nullptr ? record->pod.uid : "", reason_name(job.reason), job.message});
       }
-      // A gang's PodGroup gets the same explanation as an Event (rate limited per object).
+      // A gang's PodGroup gets the same explanation as an Event (event_recorder.h).
       if (state.find_pod_group(job.job) != nullptr) {
         auto& last = group_explained[job.job];
         if (last != job.message) {

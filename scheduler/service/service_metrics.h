@@ -56,7 +56,8 @@ inline void add_actuator_sources(metrics::SchedulerMetrics& metrics, const Actua
   };
   counter("fairway_events_total", "Kubernetes Events written.", &stats.events);
   counter("fairway_events_dropped_total",
-          "Events not written because their object had too many recently.", &stats.events_dropped);
+          "Events not written because their object had too many of that reason recently.",
+          &stats.events_dropped);
   counter("fairway_status_writes_total",
           "Status writes (pod conditions, Queue and PodGroup status) accepted.",
           &stats.status_writes);

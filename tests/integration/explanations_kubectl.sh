@@ -60,7 +60,13 @@ SCHED_PID=$!
 url="http://127.0.0.1:$port"
 for _ in $(seq 100); do curl -sf "$url/healthz" >/dev/null && break; sleep 0.1; done
 [ "$(curl -sf "$url/healthz")" = "ok" ] || fail "/healthz is not ok once synced"
-[ "$(curl -sf "$url/readyz")" = "leader" ] || fail "/readyz should say leader (no election)"
+[ "$(curl -sf "$url/readyz" | head -1)" = "leader" ] || fail "/readyz should say leader (no election)"
+# Preflight: nothing for fractional GPUs was installed here, so /readyz stays 200 and names it.
+readyz="$(curl -sf "$url/readyz")"
+grep -qx 'degraded: reservation-namespace: namespace fairway-reservation not found: fractional GPU pods cannot be placed' <<<"$readyz" \
+  || fail "/readyz does not name the missing reservation namespace: $readyz"
+grep -q '"msg":"preflight check failed","check":"reservation-namespace"' "$WORK/sched.log" \
+  || fail "no preflight warning in the log"
 
 pod() {  # name queue gpus [annotations-json] [node]
   cat <<YAML

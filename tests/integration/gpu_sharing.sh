@@ -40,6 +40,13 @@ value: 1000000000
 preemptionPolicy: Never
 description: fairway GPU reservation pods
 YAML
+# ...and the reservation pods' ServiceAccount (fairway's preflight finds it; without it a real
+# API server refuses every reservation pod).
+k apply -f - >/dev/null <<'YAML'
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: fairway-reservation, namespace: fairway-reservation}
+YAML
 cat >"$WORK/node.json" <<'JSON'
 {"apiVersion":"v1","kind":"Node",
  "metadata":{"name":"gpu-0","labels":{"kubernetes.io/hostname":"gpu-0","nvidia.com/gpu.memory":"16384"}},
@@ -144,6 +151,11 @@ done
   || fail "ConfigMap of c lacks GPU_MEMORY_MIB=8000"
 grep -q "reserved GPU $uuid for pod fairway-reservation/gpu-0-gpu0 (verified through NVML)" \
   "$WORK/agent-gpu-0-gpu0.log" || fail "agent did not verify its GPU through NVML"
+# A shared-GPU bind is reported like any other: `kubectl describe` shows Scheduled.
+for p in a b c d; do
+  wait_for 10 "the Scheduled Event of pod $p" bash -c "'$KUBECTL' --kubeconfig '$WORK/kc' get events -n team \
+    --field-selector involvedObject.name=$p,reason=Scheduled -o name | grep -q ."
+done
 echo "four pods share one GPU behind one reservation pod: ok"
 
 # kubectl-created pods went through the webhook: envFrom points at the pod's ConfigMap.

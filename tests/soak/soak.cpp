@@ -516,6 +516,13 @@ int run(const Options& options) {
         *namespaces_type, "",
         json{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}});
   }
+  // ...and the reservation pods' ServiceAccount (fairway's preflight checks it is there).
+  if (auto service_accounts = store.resource("", "serviceaccounts")) {
+    (void)store.create(*service_accounts, "fairway-reservation",
+                       json{{"apiVersion", "v1"},
+                            {"kind", "ServiceAccount"},
+                            {"metadata", {{"name", "fairway-reservation"}}}});
+  }
 
   auto k8s_config = fairway::k8s::load_kubeconfig(kubeconfig);
   if (!k8s_config) {

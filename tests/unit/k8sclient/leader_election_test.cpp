@@ -238,6 +238,9 @@ TEST(LeaderElection, WarnsWhenTheLeaseNamespaceIsMissing) {
   config.server = server.url();
   RestClient client(config);
   LeaderElectionConfig lease = fast_config("me");  // a standby looks every 250-300 ms
+  // Time stands still on the elector's clock: however slow this machine, every attempt falls
+  // within one warning interval.
+  lease.now = [] { return std::chrono::steady_clock::time_point(std::chrono::hours(1)); };
   std::vector<std::string> warnings;
   lease.on_problem = [&](const std::string& warning) {
     std::lock_guard lock(mutex);
@@ -260,6 +263,58 @@ TEST(LeaderElection, WarnsWhenTheLeaseNamespaceIsMissing) {
               ::testing::HasSubstr("404 NotFound: namespaces \"fairway-system\" not found"));
   EXPECT_THAT(warnings[0], ::testing::HasSubstr("kubectl create namespace fairway-system"));
   EXPECT_THAT(warnings[0], ::testing::Not(::testing::HasSubstr("{")));
+}
+
+// The warning's once-a-minute limit runs on the elector's clock (LeaderElectionConfig::now):
+// the same warning again only once a minute has passed on it, whatever the wall clock does.
+TEST(LeaderElection, RepeatsTheWarningOnlyAfterItsIntervalOnTheInjectedClock) {
+  std::mutex mutex;
+  std::condition_variable created;
+  int creates = 0;
+  TestServer server([&](const TestRequest& req, Responder& out) {
+    if (req.method == "POST") {
+      std::lock_guard lock(mutex);
+      ++creates;
+      created.notify_all();
+    }
+    out.reply(404, R"({"kind":"Status","apiVersion":"v1","status":"Failure",)"
+                   R"("message":"namespaces \"fairway-system\" not found","reason":"NotFound",)"
+                   R"("details":{"name":"fairway-system","kind":"namespaces"},"code":404})");
+  });
+  ClusterConfig config;
+  config.server = server.url();
+  RestClient client(config);
+  LeaderElectionConfig lease = fast_config("me");
+  std::atomic<int64_t> seconds{3600};
+  lease.now = [&seconds] {
+    return std::chrono::steady_clock::time_point(std::chrono::seconds(seconds.load()));
+  };
+  size_t warnings = 0;
+  lease.on_problem = [&](const std::string&) {
+    std::lock_guard lock(mutex);
+    ++warnings;
+  };
+  LeaderElector elector(client, lease, nullptr, nullptr);
+  std::jthread runner([&](std::stop_token stop) { elector.run(stop); });
+  // Waits (woken by each create; the limit only guards against a hang) for `more` attempts.
+  auto attempts = [&](int more) {
+    std::unique_lock lock(mutex);
+    const int target = creates + more;
+    return created.wait_for(lock, 30s, [&] { return creates >= target; });
+  };
+  ASSERT_TRUE(attempts(3));
+  seconds += 59;  // not yet a minute
+  ASSERT_TRUE(attempts(3));
+  {
+    std::lock_guard lock(mutex);
+    EXPECT_EQ(warnings, 1u);
+  }
+  seconds += 2;  // 61 s after the first warning
+  ASSERT_TRUE(attempts(3));
+  runner.request_stop();
+  runner.join();
+  std::lock_guard lock(mutex);
+  EXPECT_EQ(warnings, 2u);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -40,7 +41,12 @@ class EndpointsTest : public ::testing::Test {
                                                     .loop_timeout = std::chrono::milliseconds(300)},
                                     metrics_, inbox_,
                                     Endpoints::Probes{.synced = [this] { return synced_.load(); },
-                                                      .leader = [] { return false; }});
+                                                      .leader = [] { return false; },
+                                                      .preflight =
+                                                          [this] {
+                                                            std::lock_guard lock(checks_mutex_);
+                                                            return checks_;
+                                                          }});
     ASSERT_TRUE(endpoints_->start());
     explained_["ns/wait"] = "0/1 nodes are available: 1 Insufficient nvidia.com/gpu.";
     endpoints_->set_explanations(&explained_);
@@ -77,6 +83,8 @@ class EndpointsTest : public ::testing::Test {
   Inbox inbox_;
   metrics::SchedulerMetrics metrics_;
   std::atomic<bool> synced_{false};
+  std::mutex checks_mutex_;
+  std::vector<CheckResult> checks_;
   std::unordered_map<std::string, std::string> explained_;
   std::unique_ptr<Endpoints> endpoints_;
   std::unique_ptr<k8s::RestClient> client_;
@@ -122,6 +130,28 @@ TEST(EndpointsPorts, ProbesOnTheirOwnPortAndDebugOnlyWhenAsked) {
   EXPECT_EQ(status(endpoints.port(), "/debug/pods/ns/p"), 404);
   EXPECT_EQ(status(endpoints.port(), "/healthz"), 200);
   endpoints.stop();
+}
+
+// A failed required check (the CRDs, the Lease namespace) makes the replica unready with the
+// reason; a failed optional one (fractional GPUs' objects) is named but leaves it ready.
+TEST_F(EndpointsTest, ReadyzNamesFailedPreflightChecks) {
+  synced_ = true;
+  {
+    std::lock_guard lock(checks_mutex_);
+    checks_ = {{.name = "crd/queues", .pass = false, .required = true, .detail = "not served"},
+               {.name = "reservation-namespace", .pass = false, .detail = "namespace missing"},
+               {.name = "webhook", .pass = true, .detail = "fine"}};
+  }
+  auto ready = get("/readyz");
+  EXPECT_EQ(ready.status, 503);
+  EXPECT_EQ(ready.body, "preflight failed:\ncrd/queues: not served\n");
+  {
+    std::lock_guard lock(checks_mutex_);
+    checks_.front().pass = true;
+  }
+  ready = get("/readyz");
+  EXPECT_EQ(ready.status, 200);
+  EXPECT_EQ(ready.body, "standby\ndegraded: reservation-namespace: namespace missing\n");
 }
 
 TEST_F(EndpointsTest, MetricsWithoutTheLoopStillCarryCounters) {

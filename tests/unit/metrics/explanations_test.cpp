@@ -1,5 +1,5 @@
 // What a person reads about a pending pod: /debug/pods node classes, `fairway explain`'s text,
-// /debug/queues' tree, and the Event rate limit.
+// /debug/queues' tree.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -7,7 +7,6 @@
 #include <set>
 
 #include "scheduler/service/debug_views.h"
-#include "scheduler/service/event_limiter.h"
 #include "support/builders.h"
 
 namespace fairway {
@@ -122,25 +121,6 @@ TEST(DebugQueues, NestsChildrenUnderParents) {
   EXPECT_EQ(org["children"][0]["name"], "team-a");
   EXPECT_EQ(org["children"][0]["resources"]["nvidia.com/gpu"]["deserved"], 6);
   EXPECT_EQ(tree["cluster"]["gpus"], 8);
-}
-
-TEST(EventLimiter, AllowsABurstThenOnePerRefill) {
-  EventLimiter limiter(/*burst=*/2, /*refill_ms=*/1000);
-  EXPECT_TRUE(limiter.allow("Pod/ns/p", 0));
-  EXPECT_TRUE(limiter.allow("Pod/ns/p", 10));
-  EXPECT_FALSE(limiter.allow("Pod/ns/p", 20));     // burst spent
-  EXPECT_TRUE(limiter.allow("Pod/ns/other", 20));  // per object
-  EXPECT_FALSE(limiter.allow("Pod/ns/p", 900));
-  EXPECT_TRUE(limiter.allow("Pod/ns/p", 1100));  // one token back after refill_ms
-  EXPECT_FALSE(limiter.allow("Pod/ns/p", 1200));
-}
-
-TEST(EventLimiter, ForgetsObjectsWhoseBucketIsFullWhenTooManyAreTracked) {
-  EventLimiter limiter(1, 1000, /*max_objects=*/2);
-  EXPECT_TRUE(limiter.allow("a", 0));
-  EXPECT_TRUE(limiter.allow("b", 0));
-  EXPECT_TRUE(limiter.allow("c", 5000));  // a and b have refilled: forgotten
-  EXPECT_EQ(limiter.tracked(), 1u);
 }
 
 }  // namespace

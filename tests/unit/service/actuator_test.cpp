@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -128,6 +129,35 @@ TEST_F(ActuatorTest, AStatusPatchThatMetAServerErrorIsWrittenAgain) {
     if (got && got->ok()) message = json::parse(got->body)["status"].value("message", "");
   }
   EXPECT_EQ(message, "published");
+}
+
+// A pod whose shared-GPU reservation failed six times, then was bound by the reservation path
+// (Actuator::scheduled): `kubectl describe` shows its Scheduled Event after the stale warnings.
+TEST_F(ActuatorTest, AScheduledEventFollowsAnyNumberOfFailedAttempts) {
+  pending_pod("p");
+  for (int i = 0; i < 6; ++i) {
+    const std::string message = "shared GPU placement rolled back: attempt " + std::to_string(i);
+    actuator().explain({"default/p", "", "ReservationFailed", message});
+    ASSERT_TRUE(eventually_says("p", message, 5s));
+  }
+  Binding binding;
+  binding.pod = "default/p";
+  binding.node = "n1";
+  actuator().scheduled(binding);
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  std::vector<std::string> reasons;
+  while (std::chrono::steady_clock::now() < deadline) {
+    reasons.clear();
+    auto got = client_->get("/api/v1/namespaces/default/events");
+    if (got && got->ok()) {
+      const json list = json::parse(got->body);
+      for (const json& e : list["items"]) reasons.push_back(e["reason"]);
+    }
+    if (std::count(reasons.begin(), reasons.end(), "Scheduled") == 1) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(std::count(reasons.begin(), reasons.end(), "FailedScheduling"), 6);
+  EXPECT_EQ(std::count(reasons.begin(), reasons.end(), "Scheduled"), 1);
 }
 
 // Events, pod conditions and status patches go through the writer client, binds alone through

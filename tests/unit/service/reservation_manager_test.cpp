@@ -92,6 +92,7 @@ class ReservationManagerTest : public ::testing::Test {
       outcome = "bound";
       done.notify_all();
     };
+    hooks.blocker = blocker_;
     ReservationOptions options;
     options.timeout = std::chrono::milliseconds(500);
     ReservationManager manager(*client_, options, stats_, hooks);
@@ -106,11 +107,30 @@ class ReservationManagerTest : public ::testing::Test {
   std::unique_ptr<apiserver::Server> server_;
   std::unique_ptr<k8s::RestClient> client_;
   ReservationStats stats_;
+  std::function<std::string()> blocker_;
 };
 
 const char* kPod = R"({"metadata":{"name":"infer-0","namespace":"team",
   "annotations":{"fairway.dev/gpu-fraction":"0.5"}},
   "spec":{"schedulerName":"fairway","containers":[{"name":"main","image":"busybox"}]}})";
+
+// Preflight found the reservation namespace missing (and fairway may not create it): the
+// placement fails with those words before any request, never against a 404 or 403.
+TEST_F(ReservationManagerTest, APreflightBlockerFailsThePlacementWithItsWordsAndNoRequest) {
+  ASSERT_EQ(post("/api/v1/namespaces/team/pods", kPod), 201);
+  const std::string why =
+      "fractional GPU pods cannot be placed: namespace fairway-reservation not found; fairway "
+      "may not create it (Forbidden)";
+  blocker_ = [&why] { return why; };
+  std::atomic<int> writes{0};
+  client_->set_observer([&](std::string_view verb, std::string_view, int, auto) {
+    if (verb != "GET") ++writes;
+  });
+  ClusterState state = state_with_reserved_group();
+  EXPECT_EQ(run(sharer_binding(), state), "failed: " + why);
+  EXPECT_EQ(writes.load(), 0);
+  EXPECT_EQ(get("/api/v1/namespaces/team/configmaps/infer-0-fairway-gpu"), 404);
+}
 
 TEST_F(ReservationManagerTest, BindsWithConfigMapAndLabelWhenAllGoesWell) {
   ASSERT_EQ(post("/api/v1/namespaces/team/pods", kPod), 201);
