@@ -140,6 +140,22 @@ bool is_sharer(const PodRecord& record) {
   return record.intent.gpu_fraction.has_value();
 }
 
+// A gang of subgroups: puts the parts' minimums first (they are placed as a whole), then the
+// other pending pods in their order; returns the size of that minimum.
+size_t minimum_first(const std::vector<GangPart>& parts, std::vector<PodId>& pending) {
+  std::vector<PodId> ordered;
+  for (const GangPart& part : parts) {
+    ordered.insert(ordered.end(), part.core.begin(), part.core.end());
+  }
+  const size_t minimum = ordered.size();
+  const std::unordered_set<PodId> core(ordered.begin(), ordered.end());
+  for (PodId pod : pending) {
+    if (!core.contains(pod)) ordered.push_back(pod);
+  }
+  pending = std::move(ordered);
+  return minimum;
+}
+
 class CycleRunner {
  public:
   // `external`: a planner's scratch ledger to place on (place_on_ledger); null: the cycle's own.
@@ -248,8 +264,10 @@ class CycleRunner {
   int64_t gpu_demand(const std::vector<PodId>& pods) const;
   bool place_gang(const GangTopology& topo, const std::vector<PodId>& gang,
                   std::vector<Placed>& placed, std::string* why);
+  // `who` names the gang in the failure: "gang", or `subgroup "x"` for a part of one.
   bool place_within(const GangTopology& topo, int level, DomainId domain, int prefer,
-                    const std::vector<PodId>& gang, std::vector<Placed>& placed, std::string* why);
+                    const std::vector<PodId>& gang, std::vector<Placed>& placed, std::string* why,
+                    std::string_view who = "gang");
   std::vector<DomainId> fitting_domains(const GangTopology& topo, int level, DomainId domain,
                                         int target, int64_t demand) const;
   std::vector<PodId> fill(const GangTopology& topo, int level, DomainId domain,
@@ -661,19 +679,7 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
   size_t need = job.bound >= static_cast<uint32_t>(job.min_member)
                     ? 0
                     : static_cast<size_t>(job.min_member) - job.bound;
-  if (!parts.empty()) {
-    // The parts' minimums first, then the rest in name order.
-    std::vector<PodId> ordered;
-    for (const GangPart& part : parts) {
-      ordered.insert(ordered.end(), part.core.begin(), part.core.end());
-    }
-    need = ordered.size();
-    const std::unordered_set<PodId> core(ordered.begin(), ordered.end());
-    for (PodId pod : pending) {
-      if (!core.contains(pod)) ordered.push_back(pod);
-    }
-    pending = std::move(ordered);
-  }
+  if (!parts.empty()) need = minimum_first(parts, pending);
   ResourceVector minimum;
   for (size_t i = 0; i < std::max<size_t>(need, 1) && i < pending.size(); ++i) {
     minimum += queue_charge(pods[pending[i]].requests);
@@ -1445,7 +1451,7 @@ bool CycleRunner::place_gang(const GangTopology& topo, const std::vector<PodId>&
 
 bool CycleRunner::place_within(const GangTopology& topo, int level, DomainId domain, int prefer,
                                const std::vector<PodId>& gang, std::vector<Placed>& placed,
-                               std::string* why) {
+                               std::string* why, std::string_view who) {
   const int64_t demand = gpu_demand(gang);
   const size_t keep = placed.size();
   for (int target = prefer; target > level; --target) {
@@ -1468,9 +1474,11 @@ bool CycleRunner::place_within(const GangTopology& topo, int level, DomainId dom
     const Scope scope{level < 0 ? nullptr : topo.tree, level, domain};
     const std::string reason = diagnose(state_.pods()[left.front()], scope);
     ++result_.stats.diagnoses;
-    *why = gang.size() > 1
-               ? fmt::format("gang needs {} more pods, {} fit: {}", gang.size(), fit, reason)
-               : reason;
+    if (gang.size() > 1) {
+      *why = fmt::format("{} needs {} more pods, {} fit: {}", who, gang.size(), fit, reason);
+    } else {
+      *why = who == "gang" ? reason : fmt::format("{}: {}", who, reason);
+    }
   }
   return false;
 }
@@ -1757,12 +1765,7 @@ bool CycleRunner::place_part(int level, DomainId domain, const PartPlan& plan,
                               : std::string("pods outside every subgroup");
   if (!topo.required || static_cast<int>(*topo.required) <= level) {
     // Nothing required below the gang's domain (or the gang's domain already meets it).
-    std::string failure;
-    if (place_within(topo, level, domain, prefer, pods, placed, why ? &failure : nullptr)) {
-      return true;
-    }
-    if (why != nullptr) *why = fmt::format("{} ({} pods): {}", who, pods.size(), failure);
-    return false;
+    return place_within(topo, level, domain, prefer, pods, placed, why, who);
   }
   const size_t at = *topo.required;
   std::vector<DomainId> candidates;
@@ -1781,7 +1784,7 @@ bool CycleRunner::place_part(int level, DomainId domain, const PartPlan& plan,
     tried.push_back(candidate);
     ++result_.stats.topology_trials;
     if (place_within(topo, static_cast<int>(at), candidate, prefer, pods, placed,
-                     tried.size() == 1 && why != nullptr ? &trial_failure : nullptr)) {
+                     tried.size() == 1 && why != nullptr ? &trial_failure : nullptr, who)) {
       return true;
     }
   }
