@@ -223,6 +223,32 @@ TEST(SubgroupPlacement, SubgroupsThatFitStillWaitWhenTheGangsSpineDoesNot) {
   EXPECT_EQ(bound(run_cycle(state), "js-"), 4U);
 }
 
+TEST(SubgroupPlacement, TheGangsPreferredSpineHoldsBothSubgroupsWhenOneHasRoom) {
+  ClusterState state;
+  add_topology(state);
+  // s-0: r-a has 8 free (the best fit for one subgroup), r-b 4; s-1: two racks of 8 free.
+  add_node(state, "a", "s-0", "r-a");
+  add_node(state, "b", "s-0", "r-b");
+  run_on(state, "b", 4, "b-busy");
+  add_node(state, "c", "s-1", "r-c");
+  add_node(state, "d", "s-1", "r-d");
+  PodGroup group;
+  group.namespace_ = "ml";
+  group.name = "js";
+  group.min_member = 4;
+  group.subgroups = {subgroup("workers", 2, kRack), subgroup("ps", 2, kRack)};
+  group.topology_constraint.preferred_level = kSpine;
+  state.upsert_pod_group(group);
+  add_pods(state, "js", "workers", 2, 4);
+  add_pods(state, "js", "ps", 2, 4);
+
+  const CycleResult result = run_cycle(state);
+  ASSERT_EQ(bound(result, "js-"), 4U);
+  // Without the preference, "workers" would take r-a and "ps" a rack of the other spine.
+  EXPECT_THAT(placed_on(state, result, "js-", kSpine), ElementsAre("s-1"));
+  EXPECT_THAT(placed_on(state, result, "js-", kRack), ElementsAre("r-c", "r-d"));
+}
+
 TEST(SubgroupPlacement, SubgroupMinimumsAboveTheGangsMinMemberAllHold) {
   ClusterState state;
   add_topology(state);
