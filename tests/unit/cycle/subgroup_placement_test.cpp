@@ -249,6 +249,31 @@ TEST(SubgroupPlacement, TheGangsPreferredSpineHoldsBothSubgroupsWhenOneHasRoom) 
   EXPECT_THAT(placed_on(state, result, "js-", kRack), ElementsAre("r-c", "r-d"));
 }
 
+TEST(SubgroupPlacement, ASubgroupsRunningPodsFixItsRackForThePodsThatFollow) {
+  ClusterState state;
+  add_topology(state);
+  add_node(state, "a", "s-0", "r-a");
+  add_node(state, "b", "s-0", "r-b");
+  run_on(state, "b", 6, "b-busy");  // r-b: 2 free, the best fit for one more 2-GPU pod
+  add_group(state, "js", 2, {subgroup("workers", 2, kRack)});
+  Pod running = pod("ml", "js-workers-0", "", {{"nvidia.com/gpu", "2"}});
+  running.annotations["fairway.dev/pod-group"] = "js";
+  running.subgroup = "workers";
+  running.node_name = "a";
+  running.phase = PodPhase::kRunning;
+  state.upsert_pod(running);
+  Pod next = running;
+  next.name = "js-workers-1";
+  next.uid = "uid-ml-js-workers-1";
+  next.node_name.clear();
+  next.phase = PodPhase::kPending;
+  state.upsert_pod(next);
+
+  const CycleResult result = run_cycle(state);
+  ASSERT_THAT(result.bindings, SizeIs(1));
+  EXPECT_EQ(result.bindings[0].node, "a");  // the rack of its running subgroup pod
+}
+
 TEST(SubgroupPlacement, SubgroupMinimumsAboveTheGangsMinMemberAllHold) {
   ClusterState state;
   add_topology(state);
