@@ -956,6 +956,59 @@ R read_queue_spec(dom::element value, QueueSpec& queue) {
 
 // ---- PodGroup, Topology -------------------------------------------------------------------
 
+R read_topology_constraint(dom::element value, TopologyConstraint& tc) {
+  return for_each_field(value, [&](std::string_view key, dom::element field) -> R {
+    if (key == "topology") return within("topology", read_string(field, tc.topology));
+    if (key == "requiredLevel")
+      return within("requiredLevel", read_string(field, tc.required_level));
+    if (key == "preferredLevel") {
+      return within("preferredLevel", read_string(field, tc.preferred_level));
+    }
+    return {};
+  });
+}
+
+// spec.subGroups[]: flat subgroups (no `parent`), each with a unique name and minMember >= 1,
+// checked as KAI Scheduler's PodGroup webhook does. The sum of the subgroups' minimums may exceed
+// the gang's minMember: both must hold (docs/scheduling.md).
+R read_sub_groups(dom::element value, std::vector<SubGroup>& out) {
+  reserve_for(value, out);
+  return for_each_element(value, [&](size_t i, dom::element element) -> R {
+    SubGroup& subgroup = out.emplace_back();
+    bool has_min = false;
+    R r = for_each_field(element, [&](std::string_view key, dom::element field) -> R {
+      if (key == "name") return within("name", read_string(field, subgroup.name));
+      if (key == "minMember") {
+        if (is_null(field)) return {};
+        has_min = true;
+        R m = read_int32(field, subgroup.min_member);
+        if (m && subgroup.min_member < 1) {
+          m = fail(fmt::format("Invalid value: {}: must be greater than or equal to 1",
+                               subgroup.min_member));
+        }
+        return within("minMember", std::move(m));
+      }
+      if (key == "topologyConstraint") {
+        return within("topologyConstraint",
+                      read_topology_constraint(field, subgroup.topology_constraint));
+      }
+      if (key == "parent" && !is_null(field)) {
+        return within("parent", fail("Unsupported value: nested subgroups are not supported; "
+                                     "subgroups must be flat"));
+      }
+      return {};
+    });
+    if (r && subgroup.name.empty()) r = within("name", fail("Required value"));
+    if (r && !has_min) r = within("minMember", fail("Required value"));
+    for (size_t k = 0; r && k + 1 < out.size(); ++k) {
+      if (out[k].name == subgroup.name) {
+        r = within("name", fail(fmt::format("Duplicate value: \"{}\"", subgroup.name)));
+      }
+    }
+    return within_index("", i, std::move(r));
+  });
+}
+
 R read_pod_group_spec(dom::element value, PodGroup& group) {
   return for_each_field(value, [&](std::string_view key, dom::element field) -> R {
     if (key == "minMember") {
@@ -977,19 +1030,10 @@ R read_pod_group_spec(dom::element value, PodGroup& group) {
       return {};
     }
     if (key == "topologyConstraint") {
-      TopologyConstraint& tc = group.topology_constraint;
       return within("topologyConstraint",
-                    for_each_field(field, [&](std::string_view k2, dom::element v) -> R {
-                      if (k2 == "topology") return within("topology", read_string(v, tc.topology));
-                      if (k2 == "requiredLevel") {
-                        return within("requiredLevel", read_string(v, tc.required_level));
-                      }
-                      if (k2 == "preferredLevel") {
-                        return within("preferredLevel", read_string(v, tc.preferred_level));
-                      }
-                      return {};
-                    }));
+                    read_topology_constraint(field, group.topology_constraint));
     }
+    if (key == "subGroups") return within("subGroups", read_sub_groups(field, group.subgroups));
     return {};
   });
 }
@@ -1037,6 +1081,14 @@ struct Codec<Pod> {
     pod.namespace_ = out.meta.namespace_;
     pod.name = out.meta.name;
     pod.uid = out.meta.uid;
+    // Its subgroup of its gang (docs/scheduling.md); KAI Scheduler's label too.
+    for (std::string_view key : {kLabelSubgroup, kKaiLabelSubgroup}) {
+      if (auto it = pod.labels.find(std::string(key));
+          it != pod.labels.end() && !it->second.empty()) {
+        pod.subgroup = it->second;
+        break;
+      }
+    }
     // Generic ephemeral volumes: the claim the controller creates is "<pod>-<volume>".
     for (PodVolumeClaim& claim : pod.volume_claims) {
       if (claim.ephemeral) claim.claim_name = pod.name + "-" + claim.claim_name;

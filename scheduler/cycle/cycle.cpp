@@ -23,6 +23,7 @@
 #include "scheduler/state/job_gate.h"
 #include "scheduler/state/node_filters.h"
 #include "scheduler/state/pod_intent.h"
+#include "scheduler/state/subgroups.h"
 #include "topology/fabric_tree.h"
 
 namespace fairway {
@@ -139,6 +140,22 @@ bool is_sharer(const PodRecord& record) {
   return record.intent.gpu_fraction.has_value();
 }
 
+// A gang of subgroups: puts the parts' minimums first (they are placed as a whole), then the
+// other pending pods in their order; returns the size of that minimum.
+size_t minimum_first(const std::vector<GangPart>& parts, std::vector<PodId>& pending) {
+  std::vector<PodId> ordered;
+  for (const GangPart& part : parts) {
+    ordered.insert(ordered.end(), part.core.begin(), part.core.end());
+  }
+  const size_t minimum = ordered.size();
+  const std::unordered_set<PodId> core(ordered.begin(), ordered.end());
+  for (PodId pod : pending) {
+    if (!core.contains(pod)) ordered.push_back(pod);
+  }
+  pending = std::move(ordered);
+  return minimum;
+}
+
 class CycleRunner {
  public:
   // `external`: a planner's scratch ledger to place on (place_on_ledger); null: the cycle's own.
@@ -242,19 +259,48 @@ class CycleRunner {
   int island_class(NodeId node, int64_t gpus);
 
   bool resolve_topology(const JobRecord& job, GangTopology* topo, std::string* error);
+  bool resolve_topology(const TopologyConstraint& wanted, GangTopology* topo, std::string* error);
   FabricCapacity* capacity_for(const std::string& name, const FabricTree& tree);
   int64_t gpu_demand(const std::vector<PodId>& pods) const;
   bool place_gang(const GangTopology& topo, const std::vector<PodId>& gang,
                   std::vector<Placed>& placed, std::string* why);
+  // `who` names the gang in the failure: "gang", or `subgroup "x"` for a part of one.
   bool place_within(const GangTopology& topo, int level, DomainId domain, int prefer,
-                    const std::vector<PodId>& gang, std::vector<Placed>& placed, std::string* why);
+                    const std::vector<PodId>& gang, std::vector<Placed>& placed, std::string* why,
+                    std::string_view who = "gang");
   std::vector<DomainId> fitting_domains(const GangTopology& topo, int level, DomainId domain,
                                         int target, int64_t demand) const;
   std::vector<PodId> fill(const GangTopology& topo, int level, DomainId domain,
                           std::vector<PodId> pods, std::vector<Placed>& placed);
+  // `who`: "gang" or `subgroup "x"`; (level, domain): where it was looked for (-1: anywhere).
   std::string required_failure(const GangTopology& topo, int64_t demand, size_t pods,
-                               const std::vector<DomainId>& tried,
-                               const std::string& trial_failure) const;
+                               const std::vector<DomainId>& tried, const std::string& trial_failure,
+                               std::string_view who = "gang", int level = -1,
+                               DomainId domain = kNoDomain) const;
+
+  // Gangs with subgroups (scheduler/state/subgroups.h): each part's minimum is placed with its
+  // own constraint, inside the gang's domain, all parts or none.
+  struct PartPlan {
+    const GangPart* part = nullptr;
+    GangTopology topo;  // the part's own constraint, on the gang's fabric tree
+    int64_t demand = 0;
+    std::optional<NodeId> anchor;  // a bound pod of the subgroup: its required domain is fixed
+  };
+  bool resolve_parts(const JobRecord& job, GangTopology& gang, const std::vector<GangPart>& parts,
+                     const std::vector<PodId>& moving, std::vector<PartPlan>* plans,
+                     std::string* error);
+  std::optional<NodeId> anchor_of(const JobRecord& job, const SubGroup* subgroup,
+                                  const std::vector<PodId>& moving) const;
+  bool place_parts(const GangTopology& gang, const std::vector<PartPlan>& plans,
+                   std::optional<NodeId> anchor, std::vector<Placed>& placed, std::string* why);
+  bool place_parts_within(int level, DomainId domain, const std::vector<PartPlan>& plans,
+                          std::vector<Placed>& placed, std::string* why);
+  bool place_part(int level, DomainId domain, const PartPlan& plan, std::vector<Placed>& placed,
+                  std::string* why);
+  // Where each pod beyond the minimum may go: its subgroup's required domain, else `gang`.
+  std::vector<Scope> extra_scopes(const std::vector<PartPlan>& plans,
+                                  const std::vector<Placed>& placed,
+                                  const std::vector<PodId>& pending, const Scope& gang) const;
   void record_quality(const JobRecord& job, const std::vector<Placed>& placed,
                       const GangTopology& topo);
   void leave_pending(const JobRecord& job, std::vector<PodId> pods, PendingReason reason,
@@ -440,7 +486,29 @@ std::optional<std::vector<Binding>> CycleRunner::place_only(JobId id,
   }
   std::vector<Placed> placed;
   std::string failure;
-  if (topo.tree != nullptr && (topo.constrained() || pods.size() >= 2)) {
+  // A gang of subgroups: every pod given is part of the minimum, grouped by its subgroup.
+  std::vector<GangPart> parts;
+  std::vector<PartPlan> plans;
+  if (!job.subgroups.empty()) {
+    parts.resize(job.subgroups.size() + 1);  // the last: pods outside every subgroup
+    for (size_t i = 0; i < job.subgroups.size(); ++i) parts[i].subgroup = &job.subgroups[i];
+    for (PodId pod : pods) {
+      auto it = std::find_if(parts.begin(), parts.end() - 1, [&](const GangPart& part) {
+        return part.subgroup->name == state_.pods()[pod].pod.subgroup;
+      });
+      it->core.push_back(pod);
+    }
+    if (!resolve_parts(job, topo, parts, pods, &plans, &failure)) {
+      if (why != nullptr) *why = std::move(failure);
+      return std::nullopt;
+    }
+  }
+  if (!plans.empty() && topo.tree != nullptr) {
+    if (!place_parts(topo, plans, anchor_of(job, nullptr, pods), placed, &failure)) {
+      if (why != nullptr) *why = std::move(failure);
+      return std::nullopt;
+    }
+  } else if (topo.tree != nullptr && (topo.constrained() || pods.size() >= 2)) {
     if (!place_gang(topo, pods, placed, &failure)) {
       if (why != nullptr) *why = std::move(failure);
       return std::nullopt;
@@ -572,6 +640,9 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
                   "Scheduling is blocked due to non-empty scheduling gates");
   }
   if (pending.empty()) return Attempt::kFailed;
+  // A gang of subgroups: each part's minimum (subgroups.h); empty for every other job.
+  const std::vector<GangPart> parts =
+      job.subgroups.empty() ? std::vector<GangPart>{} : split_gang(state_, job, pending);
 
   if (within_fair_share) {
     // Problems that no capacity can fix are reported once, in the first phase. The same
@@ -593,15 +664,22 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
           fmt::format("waiting for gang: {} of minMember {} pods exist", exist, job.min_member));
       return Attempt::kFailed;
     }
+    if (!parts.empty()) {
+      if (std::string waiting = incomplete_subgroup(parts); !waiting.empty()) {
+        leave_pending(job, pending, PendingReason::kGangIncomplete, std::move(waiting));
+        return Attempt::kFailed;
+      }
+    }
     if (std::string never = beyond_cluster(job, pending); !never.empty()) {
       leave_pending(job, pending, PendingReason::kUnschedulable, std::move(never));
       return Attempt::kFailed;
     }
   }
 
-  const size_t need = job.bound >= static_cast<uint32_t>(job.min_member)
-                          ? 0
-                          : static_cast<size_t>(job.min_member) - job.bound;
+  size_t need = job.bound >= static_cast<uint32_t>(job.min_member)
+                    ? 0
+                    : static_cast<size_t>(job.min_member) - job.bound;
+  if (!parts.empty()) need = minimum_first(parts, pending);
   ResourceVector minimum;
   for (size_t i = 0; i < std::max<size_t>(need, 1) && i < pending.size(); ++i) {
     minimum += queue_charge(pods[pending[i]].requests);
@@ -637,7 +715,22 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
                                       [&pods](PodId pod) { return is_sharer(pods[pod]); });
   const bool as_gang =
       topo.tree != nullptr && need > 0 && !any_sharer && (topo.constrained() || need >= 2);
-  if (as_gang) {
+  std::vector<PartPlan> plans;
+  if (!parts.empty()) {
+    std::string error;
+    if (!resolve_parts(job, topo, parts, {}, &plans, &error)) {
+      leave_pending(job, pending, PendingReason::kUnschedulable, std::move(error));
+      return Attempt::kFailed;
+    }
+    if (topo.tree != nullptr && need > 0 && !any_sharer) {
+      if (!place_parts(topo, plans, anchor_of(job, nullptr, {}), placed, &failure)) {
+        leave_pending(job, pending, PendingReason::kUnschedulable, std::move(failure));
+        return Attempt::kFailed;
+      }
+      for (const Placed& p : placed) charged += queue_charge(pods[p.pod].requests);
+      first = need;
+    }
+  } else if (as_gang) {
     const std::vector<PodId> gang(pending.begin(),
                                   pending.begin() + static_cast<std::ptrdiff_t>(need));
     if (!place_gang(topo, gang, placed, &failure)) {
@@ -661,9 +754,14 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
     }
   }
 
+  // Pods of a subgroup with a required level join their subgroup's domain.
+  const std::vector<Scope> part_scopes =
+      plans.empty() ? std::vector<Scope>{} : extra_scopes(plans, placed, pending, scope);
+
   // Place pods one by one on the ledger; keep them only if the gang's minimum is met.
   for (size_t i = first; i < pending.size(); ++i) {
     const PodRecord& record = pods[pending[i]];
+    const Scope& pod_scope = part_scopes.empty() ? scope : part_scopes[i];
     if (placed.size() >= need) {
       // Beyond the gang's minimum, each extra pod must keep the queue within bounds on its own.
       const QueueCheck check = check_queue(leaf, charged + queue_charge(record.requests), &failure);
@@ -675,7 +773,7 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
       }
     }
     if (is_sharer(record)) {
-      auto shared = choose_shared(pending[i], scope);
+      auto shared = choose_shared(pending[i], pod_scope);
       if (!shared) {
         const uint64_t plain = failure_shape(record);
         const uint64_t shape = plain ^ 0x5bd1e995ULL;
@@ -683,9 +781,9 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
             plain != 0 && cached != failed_shapes_.end()) {
           failure = cached->second;
         } else {
-          failure = diagnose_shared(record, scope);
+          failure = diagnose_shared(record, pod_scope);
           ++result_.stats.diagnoses;
-          if (placed.empty() && scope.tree == nullptr && plain != 0 &&
+          if (placed.empty() && pod_scope.tree == nullptr && plain != 0 &&
               !last_diagnosis_constrained_) {
             failed_shapes_.emplace(shape, failure);
           }
@@ -702,7 +800,7 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
     // gets room back from a nomination: a pod with inter-pod constraints skips the search,
     // which would count its selectors' pods. Plain pods search first (it is cheap) and hash
     // their shape only when they fail.
-    const bool constrained = scope.tree == nullptr && carries_constraints(record.pod);
+    const bool constrained = pod_scope.tree == nullptr && carries_constraints(record.pod);
     if (constrained && !held_.contains(job.key)) {
       const uint64_t shape = failure_shape(record);
       if (auto cached = failed_shapes_.find(shape); shape != 0 && cached != failed_shapes_.end()) {
@@ -711,13 +809,13 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
         break;
       }
     }
-    const auto node = choose_node(record, scope);
+    const auto node = choose_node(record, pod_scope);
     if (!node) {
-      const uint64_t shape = scope.tree == nullptr ? failure_shape(record) : 0;
+      const uint64_t shape = pod_scope.tree == nullptr ? failure_shape(record) : 0;
       if (auto cached = failed_shapes_.find(shape); shape != 0 && cached != failed_shapes_.end()) {
         failure = cached->second;
       } else {
-        failure = diagnose(record, scope);
+        failure = diagnose(record, pod_scope);
         ++result_.stats.diagnoses;
         // Cache only what was seen without tentative placements of this job on the ledger.
         if (shape != 0 && placed.empty() && !last_diagnosis_constrained_) {
@@ -1244,7 +1342,11 @@ void CycleRunner::roll_back(std::vector<Placed>& placed, size_t keep) {
 // ---------------------------------------------------------------------------------- topology
 
 bool CycleRunner::resolve_topology(const JobRecord& job, GangTopology* topo, std::string* error) {
-  const TopologyConstraint& wanted = job.topology;
+  return resolve_topology(job.topology, topo, error);
+}
+
+bool CycleRunner::resolve_topology(const TopologyConstraint& wanted, GangTopology* topo,
+                                   std::string* error) {
   const bool asks_level = !wanted.required_level.empty() || !wanted.preferred_level.empty();
   const TopologySpec* spec = state_.topology_for(wanted);
   if (spec == nullptr) {
@@ -1349,7 +1451,7 @@ bool CycleRunner::place_gang(const GangTopology& topo, const std::vector<PodId>&
 
 bool CycleRunner::place_within(const GangTopology& topo, int level, DomainId domain, int prefer,
                                const std::vector<PodId>& gang, std::vector<Placed>& placed,
-                               std::string* why) {
+                               std::string* why, std::string_view who) {
   const int64_t demand = gpu_demand(gang);
   const size_t keep = placed.size();
   for (int target = prefer; target > level; --target) {
@@ -1372,9 +1474,11 @@ bool CycleRunner::place_within(const GangTopology& topo, int level, DomainId dom
     const Scope scope{level < 0 ? nullptr : topo.tree, level, domain};
     const std::string reason = diagnose(state_.pods()[left.front()], scope);
     ++result_.stats.diagnoses;
-    *why = gang.size() > 1
-               ? fmt::format("gang needs {} more pods, {} fit: {}", gang.size(), fit, reason)
-               : reason;
+    if (gang.size() > 1) {
+      *why = fmt::format("{} needs {} more pods, {} fit: {}", who, gang.size(), fit, reason);
+    } else {
+      *why = who == "gang" ? reason : fmt::format("{}: {}", who, reason);
+    }
   }
   return false;
 }
@@ -1478,13 +1582,14 @@ std::vector<PodId> CycleRunner::fill(const GangTopology& topo, int level, Domain
 
 std::string CycleRunner::required_failure(const GangTopology& topo, int64_t demand, size_t pods,
                                           const std::vector<DomainId>& tried,
-                                          const std::string& trial_failure) const {
+                                          const std::string& trial_failure, std::string_view who,
+                                          int within, DomainId domain) const {
   const FabricTree& tree = *topo.tree;
   const size_t level = *topo.required;
   const std::string name = tree.level_name(level);
   const std::string wants =
       demand > 0 ? fmt::format("{} GPUs", demand) : fmt::format("{} pods", pods);
-  std::string message = fmt::format("gang needs {} in one {} (required level {}): ", wants, name,
+  std::string message = fmt::format("{} needs {} in one {} (required level {}): ", who, wants, name,
                                     tree.spec().levels[level].node_label);
   if (!tried.empty()) {
     return message + fmt::format("{} {}: {} of {} GPUs free, but {}", name,
@@ -1493,8 +1598,18 @@ std::string CycleRunner::required_failure(const GangTopology& topo, int64_t dema
   }
   // The closest domains, most free first.
   std::vector<std::pair<int64_t, DomainId>> known;
+  // Inside the domain searched (a subgroup's racks within its gang's spine), else all of them.
+  auto inside = [&](DomainId id) {
+    if (within < 0) return true;
+    for (auto at = static_cast<int>(level); at > within; --at) {
+      id = tree.domain(static_cast<size_t>(at), id).parent;
+    }
+    return id == domain;
+  };
   for (DomainId id = 0; id < tree.domains(level).size(); ++id) {
-    if (!tree.domain(level, id).unknown) known.emplace_back(topo.capacity->free(level, id), id);
+    if (!tree.domain(level, id).unknown && inside(id)) {
+      known.emplace_back(topo.capacity->free(level, id), id);
+    }
   }
   if (known.empty()) {
     return message + fmt::format("no node has the label {}", tree.spec().levels[level].node_label);
@@ -1510,6 +1625,202 @@ std::string CycleRunner::required_failure(const GangTopology& topo, int64_t dema
     message += fmt::format("; {} more {} domains have fewer", known.size() - kShown, name);
   }
   return message;
+}
+
+// --------------------------------------------------------------------------------- subgroups
+
+// Each part's constraint on the gang's fabric tree. A subgroup naming no Topology uses its gang's;
+// one naming another Topology than its gang's is refused (domains of two trees do not nest).
+// A gang without a constraint of its own is still placed on the tree its subgroups use.
+bool CycleRunner::resolve_parts(const JobRecord& job, GangTopology& gang,
+                                const std::vector<GangPart>& parts,
+                                const std::vector<PodId>& moving, std::vector<PartPlan>* plans,
+                                std::string* error) {
+  for (const GangPart& part : parts) {
+    PartPlan& plan = plans->emplace_back();
+    plan.part = &part;
+    plan.demand = gpu_demand(part.core);
+    if (part.subgroup == nullptr) continue;  // the gang's scope is its constraint
+    TopologyConstraint wanted = part.subgroup->topology_constraint;
+    if (wanted.required_level.empty() && wanted.preferred_level.empty()) continue;
+    if (wanted.topology.empty() && gang.spec != nullptr) wanted.topology = gang.spec->name;
+    std::string why;
+    if (!resolve_topology(wanted, &plan.topo, &why)) {
+      *error = fmt::format("subgroup \"{}\": {}", part.subgroup->name, why);
+      return false;
+    }
+    if (plan.topo.tree == nullptr) continue;
+    if (gang.tree == nullptr) {
+      gang.spec = plan.topo.spec;
+      gang.tree = plan.topo.tree;
+      gang.capacity = plan.topo.capacity;
+    } else if (gang.tree != plan.topo.tree) {
+      *error = fmt::format(
+          "subgroup \"{}\" uses Topology \"{}\", but its gang {} is placed on "
+          "Topology \"{}\": a subgroup's levels must be levels of its gang's "
+          "Topology",
+          part.subgroup->name, plan.topo.spec->name, job.key, gang.spec->name);
+      return false;
+    }
+    if (plan.topo.required) plan.anchor = anchor_of(job, part.subgroup, moving);
+  }
+  for (PartPlan& plan : *plans) {
+    if (plan.topo.tree != nullptr) continue;
+    // No level of its own: the gang's tree, nothing required beyond the gang's domain.
+    plan.topo.spec = gang.spec;
+    plan.topo.tree = gang.tree;
+    plan.topo.capacity = gang.capacity;
+  }
+  // The biggest parts first: they have the fewest domains to choose from.
+  std::stable_sort(plans->begin(), plans->end(),
+                   [](const PartPlan& a, const PartPlan& b) { return a.demand > b.demand; });
+  return true;
+}
+
+// A node where a pod of the job (of `subgroup` only, unless null) is bound and stays: pods in
+// `moving` (victims the planner moves) do not count.
+std::optional<NodeId> CycleRunner::anchor_of(const JobRecord& job, const SubGroup* subgroup,
+                                             const std::vector<PodId>& moving) const {
+  for (PodId id : job.all) {
+    const PodRecord& record = state_.pods()[id];
+    if (!record.counted_bound) continue;
+    if (subgroup != nullptr && record.pod.subgroup != subgroup->name) continue;
+    if (std::find(moving.begin(), moving.end(), id) != moving.end()) continue;
+    return record.node;
+  }
+  return std::nullopt;
+}
+
+// The gang's required level: the smallest domain of it that holds every part, each part placed
+// by its own constraint inside it (the next domain when one part does not fit). Without one: the
+// gang's preferred level as a preference, relaxing a level at a time, then the whole fabric.
+bool CycleRunner::place_parts(const GangTopology& gang, const std::vector<PartPlan>& plans,
+                              std::optional<NodeId> anchor, std::vector<Placed>& placed,
+                              std::string* why) {
+  const FabricTree& tree = *gang.tree;
+  int64_t demand = 0;
+  size_t pods = 0;
+  for (const PartPlan& plan : plans) {
+    demand += plan.demand;
+    pods += plan.part->core.size();
+  }
+  auto domains_at = [&](size_t level) {
+    if (anchor) return std::vector<DomainId>{tree.domain_of(level, *anchor)};
+    return fitting_domains(gang, -1, kNoDomain, static_cast<int>(level), demand);
+  };
+  if (gang.required) {
+    const size_t level = *gang.required;
+    std::vector<DomainId> tried;
+    std::string trial_failure;
+    for (DomainId domain : domains_at(level)) {
+      if (tried.size() == static_cast<size_t>(kMaxDomainTrials)) break;
+      tried.push_back(domain);
+      ++result_.stats.topology_trials;
+      if (place_parts_within(static_cast<int>(level), domain, plans, placed,
+                             tried.size() == 1 ? &trial_failure : nullptr)) {
+        return true;
+      }
+    }
+    *why = required_failure(gang, demand, pods, tried, trial_failure);
+    return false;
+  }
+  if (gang.preferred) {
+    for (auto target = static_cast<int>(*gang.preferred); target >= 0; --target) {
+      int trials = 0;
+      for (DomainId domain : domains_at(static_cast<size_t>(target))) {
+        if (trials++ == kMaxDomainTrials) break;
+        ++result_.stats.topology_trials;
+        if (place_parts_within(target, domain, plans, placed, nullptr)) return true;
+      }
+    }
+  }
+  ++result_.stats.topology_trials;
+  return place_parts_within(-1, kNoDomain, plans, placed, why);
+}
+
+bool CycleRunner::place_parts_within(int level, DomainId domain, const std::vector<PartPlan>& plans,
+                                     std::vector<Placed>& placed, std::string* why) {
+  const size_t keep = placed.size();
+  for (const PartPlan& plan : plans) {
+    if (plan.part->core.empty()) continue;
+    if (!place_part(level, domain, plan, placed, why)) {
+      roll_back(placed, keep);
+      return false;
+    }
+  }
+  return true;
+}
+
+// One part inside the gang's domain (`level` -1: anywhere): at its required level the smallest
+// domain that holds it, its preferred level as a preference, as place_gang does for a gang.
+bool CycleRunner::place_part(int level, DomainId domain, const PartPlan& plan,
+                             std::vector<Placed>& placed, std::string* why) {
+  const GangTopology& topo = plan.topo;
+  const FabricTree& tree = *topo.tree;
+  const std::vector<PodId>& pods = plan.part->core;
+  const int prefer =
+      topo.preferred ? static_cast<int>(*topo.preferred) : static_cast<int>(tree.levels()) - 1;
+  const std::string who = plan.part->subgroup != nullptr
+                              ? fmt::format("subgroup \"{}\"", plan.part->subgroup->name)
+                              : std::string("pods outside every subgroup");
+  if (!topo.required || static_cast<int>(*topo.required) <= level) {
+    // Nothing required below the gang's domain (or the gang's domain already meets it).
+    return place_within(topo, level, domain, prefer, pods, placed, why, who);
+  }
+  const size_t at = *topo.required;
+  std::vector<DomainId> candidates;
+  if (plan.anchor) {
+    // Its bound pods fix the domain; it must lie inside the gang's.
+    if (level < 0 || tree.domain_of(static_cast<size_t>(level), *plan.anchor) == domain) {
+      candidates.push_back(tree.domain_of(at, *plan.anchor));
+    }
+  } else {
+    candidates = fitting_domains(topo, level, domain, static_cast<int>(at), plan.demand);
+  }
+  std::vector<DomainId> tried;
+  std::string trial_failure;
+  for (DomainId candidate : candidates) {
+    if (tried.size() == static_cast<size_t>(kMaxDomainTrials)) break;
+    tried.push_back(candidate);
+    ++result_.stats.topology_trials;
+    if (place_within(topo, static_cast<int>(at), candidate, prefer, pods, placed,
+                     tried.size() == 1 && why != nullptr ? &trial_failure : nullptr, who)) {
+      return true;
+    }
+  }
+  if (why != nullptr) {
+    *why = required_failure(topo, plan.demand, pods.size(), tried, trial_failure,
+                            fmt::format("{} ({} pods)", who, pods.size()), level, domain);
+  }
+  return false;
+}
+
+std::vector<CycleRunner::Scope> CycleRunner::extra_scopes(const std::vector<PartPlan>& plans,
+                                                          const std::vector<Placed>& placed,
+                                                          const std::vector<PodId>& pending,
+                                                          const Scope& gang) const {
+  std::vector<Scope> scopes(pending.size(), gang);
+  for (const PartPlan& plan : plans) {
+    if (plan.topo.tree == nullptr || !plan.topo.required) continue;
+    std::optional<NodeId> anchor = plan.anchor;
+    for (size_t k = 0; !anchor && k < placed.size(); ++k) {
+      const auto& core = plan.part->core;
+      if (std::find(core.begin(), core.end(), placed[k].pod) != core.end()) {
+        anchor = placed[k].node;
+      }
+    }
+    if (!anchor) continue;
+    const size_t level = *plan.topo.required;
+    // The gang's required domain is the narrower scope when it sits at or below the subgroup's.
+    if (gang.tree != nullptr && gang.level >= static_cast<int>(level)) continue;
+    const Scope own{plan.topo.tree, static_cast<int>(level),
+                    plan.topo.tree->domain_of(level, *anchor)};
+    for (size_t i = 0; i < pending.size(); ++i) {
+      const auto& extra = plan.part->extra;
+      if (std::find(extra.begin(), extra.end(), pending[i]) != extra.end()) scopes[i] = own;
+    }
+  }
+  return scopes;
 }
 
 void CycleRunner::record_quality(const JobRecord& job, const std::vector<Placed>& placed,

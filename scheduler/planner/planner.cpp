@@ -13,6 +13,7 @@
 #include "scheduler/cycle/node_ledger.h"
 #include "scheduler/state/job_gate.h"
 #include "scheduler/state/node_filters.h"
+#include "scheduler/state/subgroups.h"
 
 namespace fairway {
 
@@ -436,7 +437,17 @@ std::vector<Preemptor> Planner::preemptors() const {
       // refuses (InvalidPod, QueueNotAllowed) never preempts, reclaims, consolidates or holds
       // room, whatever its priority.
       if (job_refusal(state_, job, pending)) continue;
-      pending.resize(need);
+      if (job.subgroups.empty()) {
+        pending.resize(need);
+      } else {
+        // The pods the cycle places first: each subgroup's minimum, then the gang's.
+        const std::vector<GangPart> parts = split_gang(state_, job, pending);
+        if (!incomplete_subgroup(parts).empty()) continue;
+        pending.clear();
+        for (const GangPart& part : parts) {
+          pending.insert(pending.end(), part.core.begin(), part.core.end());
+        }
+      }
       Preemptor p;
       p.job = id;
       p.leaf = *leaf;

@@ -338,6 +338,11 @@ void ClusterState::refresh_job(JobId id) {
       job.topology = wanted;
     }
   }
+  if (group != nullptr) {
+    job.subgroups = group->subgroups;
+  } else {
+    job.subgroups.clear();
+  }
   job.creation_ms = creation;
   job.priority.reset();
   if (group != nullptr && !group->priority_class_name.empty()) {

@@ -92,6 +92,8 @@ struct JobRecord {
   int32_t min_member = 1;
   // From the PodGroup CR when it sets one, else the pods' annotations (docs/topology.md).
   TopologyConstraint topology;
+  // The PodGroup's subgroups (model.h SubGroup); empty for a gang of one part, the common case.
+  std::vector<SubGroup> subgroups;
   uint32_t bound = 0;                 // pods of the job bound or assumed, not terminated
   std::unordered_set<PodId> pending;  // pods waiting for a node
   std::vector<PodId> all;             // every present pod of the job

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "queues/queue_access.h"
+#include "scheduler/state/subgroups.h"
 
 namespace fairway {
 
@@ -47,6 +48,9 @@ std::optional<JobRefusal> job_refusal(const ClusterState& state, const JobRecord
     for (const std::string& problem : group->problems) {
       invalid += (invalid.empty() ? "" : "; ") + fmt::format("PodGroup {}: {}", job.key, problem);
     }
+  }
+  if (std::string stray = undefined_subgroup(state, job, pods); !stray.empty()) {
+    invalid += (invalid.empty() ? "" : "; ") + stray;
   }
   if (!invalid.empty()) return JobRefusal{JobRefusalKind::kInvalidPod, std::move(invalid)};
   if (auto denial = queue_access_denial(state.queue_specs(), job.queue, job.namespace_,

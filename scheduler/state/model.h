@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -188,6 +189,10 @@ struct TopologyConstraint {
   std::string required_level;   // node label key of the level all pods must share
   std::string preferred_level;  // node label key to try hardest to share
 };
+
+// The pod labels naming a pod's SubGroup (Pod::subgroup): fairway's, then KAI Scheduler's.
+inline constexpr std::string_view kLabelSubgroup = "fairway.dev/subgroup";
+inline constexpr std::string_view kKaiLabelSubgroup = "kai.scheduler/subgroup-name";
 
 // A part of a gang with its own minimum and topology constraint, e.g. one replicated job of a
 // JobSet that must sit in one rack while the whole gang sits in one spine. The gang still binds

@@ -1,6 +1,7 @@
 // Decoders and encoders for the Kubernetes objects fairway reads and writes.
 #include "k8s-client/objects.h"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -12,6 +13,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 using ::testing::Pair;
 
 // What `kubectl get pod -o json` prints for a gang member, trimmed of nothing we care about:
@@ -543,6 +545,62 @@ TEST(DecodePodGroup, AllFields) {
   ASSERT_EQ(bad->object.problems.size(), 1U);
   EXPECT_THAT(bad->object.problems[0], HasSubstr("spec.minMember"));
   EXPECT_EQ(bad->object.name, "g");
+}
+
+TEST(DecodePodGroup, SubGroups) {
+  auto decoded = decode_pod_group(R"({"metadata":{"name":"js","namespace":"ml"},"spec":{
+      "minMember": 8, "topologyConstraint": {"requiredLevel": "spine"},
+      "subGroups": [
+        {"name": "workers", "minMember": 4,
+         "topologyConstraint": {"topology": "fabric", "requiredLevel": "rack",
+                                "preferredLevel": "kubernetes.io/hostname"}},
+        {"name": "ps", "minMember": 1}]}})");
+  ASSERT_TRUE(decoded) << decoded.error();
+  const PodGroup& g = decoded->object;
+  EXPECT_THAT(g.problems, IsEmpty());
+  ASSERT_EQ(g.subgroups.size(), 2U);
+  EXPECT_EQ(g.subgroups[0].name, "workers");
+  EXPECT_EQ(g.subgroups[0].min_member, 4);
+  EXPECT_EQ(g.subgroups[0].topology_constraint.topology, "fabric");
+  EXPECT_EQ(g.subgroups[0].topology_constraint.required_level, "rack");
+  EXPECT_EQ(g.subgroups[0].topology_constraint.preferred_level, "kubernetes.io/hostname");
+  EXPECT_EQ(g.subgroups[1].name, "ps");
+  EXPECT_EQ(g.subgroups[1].min_member, 1);
+  EXPECT_TRUE(g.subgroups[1].topology_constraint.required_level.empty());
+}
+
+TEST(DecodePodGroup, SubGroupProblemsAreKeptWithTheGroup) {
+  const std::pair<const char*, const char*> cases[] = {
+      {R"([{"name":"a","minMember":1},{"name":"a","minMember":2}])",
+       R"(spec.subGroups[1].name: Duplicate value: "a")"},
+      {R"([{"name":"a","minMember":0}])",
+       "spec.subGroups[0].minMember: Invalid value: 0: must be greater than or equal to 1"},
+      {R"([{"name":"a"}])", "spec.subGroups[0].minMember: Required value"},
+      {R"([{"minMember":1}])", "spec.subGroups[0].name: Required value"},
+      {R"([{"name":"a","minMember":1,"parent":"b"}])", "spec.subGroups[0].parent: Unsupported"},
+      {R"({"name":"a"})", "spec.subGroups"},
+      {R"([{"name":"a","minMember":"two"}])", "spec.subGroups[0].minMember"},
+  };
+  for (const auto& [groups, problem] : cases) {
+    auto decoded = decode_pod_group(fmt::format(
+        R"({{"metadata":{{"name":"g","namespace":"n"}},"spec":{{"subGroups":{}}}}})", groups));
+    ASSERT_TRUE(decoded) << groups << ": " << decoded.error();
+    ASSERT_EQ(decoded->object.problems.size(), 1U) << groups;
+    EXPECT_THAT(decoded->object.problems[0], HasSubstr(problem)) << groups;
+  }
+}
+
+TEST(DecodePod, SubgroupLabelOfFairwayThenKai) {
+  auto decoded = decode_pod(
+      R"({"metadata":{"name":"p","namespace":"n","labels":{"kai.scheduler/subgroup-name":"kai",
+          "fairway.dev/subgroup":"workers"}},"spec":{"containers":[{"name":"c"}]}})");
+  ASSERT_TRUE(decoded) << decoded.error();
+  EXPECT_EQ(decoded->object.subgroup, "workers");
+  auto kai = decode_pod(
+      R"({"metadata":{"name":"p","namespace":"n","labels":{"kai.scheduler/subgroup-name":"ps"}},
+          "spec":{"containers":[{"name":"c"}]}})");
+  ASSERT_TRUE(kai) << kai.error();
+  EXPECT_EQ(kai->object.subgroup, "ps");
 }
 
 TEST(DecodeTopology, Levels) {

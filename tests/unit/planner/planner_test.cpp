@@ -290,6 +290,51 @@ TEST(Preempt, GangWaitingForItsPodGroupEvictsNothing) {
   EXPECT_THAT(w.pass().plans, IsEmpty());
 }
 
+// Issue 18: a gang of subgroups is simulated with the cycle's own subgroup placement. Here the
+// gang's 8 GPUs are free in total (4 per rack), which would fit a plain gang; but its subgroup
+// needs one rack, so the planner must evict to free one, and then the cycle places it there.
+TEST(Preempt, AGangOfSubgroupsEvictsWhatItsSubgroupsRackNeeds) {
+  World w;
+  w.state.upsert_topology({"fabric", {{"example.com/rack", {}}}});
+  for (const char* rack : {"a", "b"}) {
+    Node node = gpu_node(std::string("n-") + rack, 8);
+    node.labels["example.com/rack"] = rack;
+    w.state.upsert_node(node);
+  }
+  w.add(running(with_priority(pod("ns", "low-a", "", {{"nvidia.com/gpu", "4"}}, kNow - kHour), 10),
+                "n-a"));
+  w.add(running(
+      with_priority(pod("ns", "low-b", "", {{"nvidia.com/gpu", "4"}}, kNow - 2 * kHour), 10),
+      "n-b"));
+  PodGroup group;
+  group.namespace_ = "ns";
+  group.name = "js";
+  group.min_member = 2;
+  SubGroup workers;
+  workers.name = "workers";
+  workers.min_member = 2;
+  workers.topology_constraint.required_level = "example.com/rack";
+  group.subgroups.push_back(workers);
+  w.state.upsert_pod_group(group);
+  for (int i = 0; i < 2; ++i) {
+    Pod member = with_priority(
+        pod("ns", "js-" + std::to_string(i), "", {{"nvidia.com/gpu", "4"}}, kNow), 100);
+    member.annotations["fairway.dev/pod-group"] = "js";
+    member.subgroup = "workers";
+    w.add(member);
+  }
+  const PlanResult result = w.pass();
+  ASSERT_THAT(result.plans, SizeIs(1));
+  EXPECT_THAT(victim_pods(result.plans[0]), ElementsAre("ns/low-a"));  // the one that ran less
+  w.cycle();
+  EXPECT_EQ(w.state.find_pod("ns/js-0")->node, w.state.find_pod("ns/js-1")->node);
+  EXPECT_TRUE(w.state.find_pod("ns/js-0")->counted_bound);
+  EXPECT_TRUE(w.state.find_pod("ns/js-1")->counted_bound);
+  // Placed: nothing more is evicted for it, pass after pass.
+  EXPECT_THAT(w.pass().plans, IsEmpty());
+  EXPECT_THAT(w.pass().plans, IsEmpty());
+}
+
 // ----------------------------------------------------------------------------------- reclaim
 
 void two_queues(World& w, int b_running, int a_pending, int b_pending = 0) {
