@@ -10,6 +10,7 @@
 #include "k8s-client/json_limits.h"
 #include "sim/apiserver/admission_webhooks.h"
 #include "sim/apiserver/json_util.h"
+#include "sim/apiserver/protobuf.h"
 #include "sim/apiserver/table.h"
 
 namespace fairway::apiserver {
@@ -418,6 +419,14 @@ struct ApiHandler::Impl {
   }
 
   tl::expected<json, ApiError> body_json() {
+    if (is_protobuf_content_type(req.content_type)) {
+      auto decoded = decode_protobuf_object(req.body);
+      if (!decoded) {
+        return tl::unexpected(bad_request(
+            "the body of the request could not be decoded as protobuf: " + decoded.error()));
+      }
+      return std::move(*decoded);
+    }
     const json body = json::parse(req.body, nullptr, false);
     if (body.is_discarded() || !body.is_object()) {
       return tl::unexpected(bad_request("the body of the request could not be decoded as JSON"));
@@ -630,7 +639,8 @@ ApiReply ApiHandler::handle(const HttpRequest& request, std::function<void()> no
   // Before any body is parsed: nlohmann's dump() and the merge-patch functions recurse, so a
   // body nested deeper than kMaxJsonDepth would overflow the stack (kube-apiserver, through Go's
   // encoding/json, refuses JSON nested past its own limit with a 400 as well).
-  if (!k8s::json_depth_within(request.body, k8s::kMaxJsonDepth)) {
+  if (!is_protobuf_content_type(request.content_type) &&
+      !k8s::json_depth_within(request.body, k8s::kMaxJsonDepth)) {
     return error_response(bad_request("the body of the request nests JSON deeper than " +
                                       std::to_string(k8s::kMaxJsonDepth) + " levels"));
   }
