@@ -111,11 +111,11 @@ std::vector<ResourceType> builtin_resource_types() {
   // Plain stored objects with no controller behind them: what the chart installs (so `helm
   // install` runs) and the workloads whose pods fairway groups by owner. Tests create the pods an
   // operator or controller would.
-  out.push_back(make("", "v1", "secrets", "secret", "Secret", true, {}));
-  out.push_back(make("", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true, {"sa"}));
+  out.push_back(make("", "v1", "secrets", "secret", "Secret", true, {}, Special::kSecret));
+  out.push_back(
+      make("", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true, {"sa"}));
   out.push_back(make("", "v1", "services", "service", "Service", true, {"svc"}));
-  for (const auto& [plural, singular, kind, short_name] :
-       std::vector<std::array<std::string, 4>>{
+  for (const auto& [plural, singular, kind, short_name] : std::vector<std::array<std::string, 4>>{
            {"deployments", "deployment", "Deployment", "deploy"},
            {"replicasets", "replicaset", "ReplicaSet", "rs"},
            {"statefulsets", "statefulset", "StatefulSet", "sts"},
@@ -126,12 +126,11 @@ std::vector<ResourceType> builtin_resource_types() {
     t.subresources = {status_sub(t)};
     out.push_back(t);
   }
-  for (const auto& [plural, singular, kind, short_name] :
-       std::vector<std::array<std::string, 4>>{{"jobs", "job", "Job", ""},
-                                               {"cronjobs", "cronjob", "CronJob", "cj"}}) {
-    ResourceType t = make("batch", "v1", plural, singular, kind, true,
-                          short_name.empty() ? std::vector<std::string>{}
-                                             : std::vector<std::string>{short_name});
+  for (const auto& [plural, singular, kind, short_name] : std::vector<std::array<std::string, 4>>{
+           {"jobs", "job", "Job", ""}, {"cronjobs", "cronjob", "CronJob", "cj"}}) {
+    ResourceType t = make(
+        "batch", "v1", plural, singular, kind, true,
+        short_name.empty() ? std::vector<std::string>{} : std::vector<std::string>{short_name});
     t.categories = {"all"};
     t.status_subresource = true;
     t.subresources = {status_sub(t)};
@@ -146,9 +145,10 @@ std::vector<ResourceType> builtin_resource_types() {
     out.push_back(make("rbac.authorization.k8s.io", "v1", plural, singular, kind, namespaced, {}));
   }
   out.push_back(make("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations",
-                     "validatingwebhookconfiguration", "ValidatingWebhookConfiguration", false, {}));
-  out.push_back(make("networking.k8s.io", "v1", "networkpolicies", "networkpolicy",
-                     "NetworkPolicy", true, {"netpol"}));
+                     "validatingwebhookconfiguration", "ValidatingWebhookConfiguration", false,
+                     {}));
+  out.push_back(make("networking.k8s.io", "v1", "networkpolicies", "networkpolicy", "NetworkPolicy",
+                     true, {"netpol"}));
 
   ResourceType crd =
       make("apiextensions.k8s.io", "v1", "customresourcedefinitions", "customresourcedefinition",

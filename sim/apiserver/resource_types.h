@@ -20,6 +20,7 @@ enum class Special {
   kEvent,
   kPodDisruptionBudget,
   kPriorityClass,
+  kSecret,
   kCustomResourceDefinition,
   kCustomResource,
 };
