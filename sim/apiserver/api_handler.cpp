@@ -181,6 +181,9 @@ struct ApiHandler::Impl {
   std::function<void()> notify;
 
   Store& store() { return h.store_; }
+  int minor() const { return h.options_.kubernetes_version.minor; }
+  // policy/v1 Eviction: Kubernetes 1.22 and later.
+  bool eviction_v1() const { return minor() >= 22; }
 
   HttpResponse discovery_root_core() {
     return json_response(
@@ -201,16 +204,14 @@ struct ApiHandler::Impl {
         out.emplace_back(rt->group, std::vector<std::string>{});
         it = out.end() - 1;
       }
-      if (rt->group == "policy" && !h.options_.policy_v1) {
-        it->second = {"v1beta1"};
-        continue;
-      }
       for (const auto& v : rt->versions) {
-        if (std::find(it->second.begin(), it->second.end(), v) == it->second.end()) {
+        if (rt->served_at(v, minor()) &&
+            std::find(it->second.begin(), it->second.end(), v) == it->second.end()) {
           it->second.push_back(v);
         }
       }
     }
+    std::erase_if(out, [](const auto& g) { return g.second.empty(); });
     return out;
   }
 
@@ -237,16 +238,11 @@ struct ApiHandler::Impl {
     return not_found_path();
   }
 
-  HttpResponse discovery_resources(const std::string& group, const std::string& requested) {
-    std::string version = requested;
-    if (group == "policy" && !h.options_.policy_v1) {
-      if (version == "v1") return not_found_path();
-      if (version == "v1beta1") version = "v1";  // the same objects, served as the old version
-    }
+  HttpResponse discovery_resources(const std::string& group, const std::string& version) {
     json resources = json::array();
     bool any = false;
     for (const auto& rt : store().resources()) {
-      if (rt->group != group || !rt->serves(version)) continue;
+      if (rt->group != group || !rt->served_at(version, minor())) continue;
       any = true;
       json r = {{"name", rt->plural},
                 {"singularName", rt->singular},
@@ -264,21 +260,22 @@ struct ApiHandler::Impl {
                    {"verbs", s.verbs}};
         if (!s.group.empty()) sr["group"] = s.group;
         if (!s.version.empty()) sr["version"] = s.version;
+        if (s.name == "eviction" && !eviction_v1()) sr["version"] = "v1beta1";
         resources.push_back(std::move(sr));
       }
     }
     if (!any) return not_found_path();
-    return json_response(200,
-                         {{"kind", "APIResourceList"},
-                          {"apiVersion", "v1"},
-                          {"groupVersion", group.empty() ? requested : group + "/" + requested},
-                          {"resources", resources}});
+    return json_response(200, {{"kind", "APIResourceList"},
+                               {"apiVersion", "v1"},
+                               {"groupVersion", group.empty() ? version : group + "/" + version},
+                               {"resources", resources}});
   }
 
   HttpResponse version() {
+    const KubernetesVersion& v = h.options_.kubernetes_version;
     return json_response(200, {{"major", "1"},
-                               {"minor", "20"},
-                               {"gitVersion", "v1.20.2-fairway"},
+                               {"minor", std::to_string(v.minor)},
+                               {"gitVersion", v.git_version()},
                                {"gitCommit", "0000000000000000000000000000000000000000"},
                                {"gitTreeState", "clean"},
                                {"buildDate", "2024-01-01T00:00:00Z"},
@@ -296,7 +293,9 @@ struct ApiHandler::Impl {
       return r;
     }
     r.body = json{{"swagger", "2.0"},
-                  {"info", {{"title", "fairway embedded API server"}, {"version", "v1.20.2"}}},
+                  {"info",
+                   {{"title", "fairway embedded API server"},
+                    {"version", h.options_.kubernetes_version.git_version()}}},
                   {"paths", json::object()},
                   {"definitions", json::object()}}
                  .dump();
@@ -475,7 +474,7 @@ struct ApiHandler::Impl {
     }
     if (rest.empty() || rest.size() > 3) return not_found_path();
     const ResourceTypePtr rt = store().resource(group, rest[0]);
-    if (!rt || !rt->serves(version)) return not_found_path();
+    if (!rt || !rt->served_at(version, minor())) return not_found_path();
     if (!ns.empty() && !rt->namespaced) return not_found_path();
     const std::string name = rest.size() >= 2 ? rest[1] : "";
     const std::string sub = rest.size() == 3 ? rest[2] : "";
@@ -554,7 +553,7 @@ struct ApiHandler::Impl {
       if (m != "POST") return error_response(method_not_allowed(m));
       auto body = body_json();
       if (!body) return error_response(body.error());
-      if (!h.options_.policy_v1 && str(*body, "apiVersion") == "policy/v1") {
+      if (!eviction_v1() && str(*body, "apiVersion") == "policy/v1") {
         return error_response(
             bad_request("no kind \"Eviction\" is registered for version \"policy/v1\" in scheme "
                         "\"k8s.io/kubernetes/pkg/api/legacyscheme/scheme.go:30\""));

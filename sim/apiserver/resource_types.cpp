@@ -18,6 +18,12 @@ bool ResourceType::serves(const std::string& version) const {
   return std::find(versions.begin(), versions.end(), version) != versions.end();
 }
 
+bool ResourceType::served_at(const std::string& version, int minor) const {
+  if (!serves(version)) return false;
+  const auto it = served_minors.find(version);
+  return it == served_minors.end() || it->second.contains(minor);
+}
+
 bool ResourceType::has_subresource(const std::string& name) const {
   return std::any_of(subresources.begin(), subresources.end(),
                      [&](const Subresource& s) { return s.name == name; });
@@ -104,6 +110,9 @@ std::vector<ResourceType> builtin_resource_types() {
 
   ResourceType pdb = make("policy", "v1", "poddisruptionbudgets", "poddisruptionbudget",
                           "PodDisruptionBudget", true, {"pdb"}, Special::kPodDisruptionBudget);
+  // policy/v1 from 1.21; policy/v1beta1 until 1.24 (the same objects, stored as v1).
+  pdb.versions = {"v1", "v1beta1"};
+  pdb.served_minors = {{"v1", {21}}, {"v1beta1", {0, 24}}};
   pdb.status_subresource = true;
   pdb.subresources = {status_sub(pdb)};
   out.push_back(pdb);
@@ -134,6 +143,10 @@ std::vector<ResourceType> builtin_resource_types() {
     t.categories = {"all"};
     t.status_subresource = true;
     t.subresources = {status_sub(t)};
+    if (kind == "CronJob") {  // batch/v1 from 1.21; batch/v1beta1 until 1.24
+      t.versions = {"v1", "v1beta1"};
+      t.served_minors = {{"v1", {21}}, {"v1beta1", {0, 24}}};
+    }
     out.push_back(t);
   }
   for (const auto& [plural, singular, kind, namespaced] :

@@ -3,11 +3,14 @@
 // coordination, scheduling, policy, apiextensions) or registered at run time from a
 // CustomResourceDefinition. Discovery, routing, tables and the store all read this one record.
 
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <tl/expected.hpp>
 #include <vector>
+
+#include "sim/apiserver/kubernetes_version.h"
 
 namespace fairway::apiserver {
 
@@ -57,6 +60,8 @@ struct ResourceType {
   bool status_subresource = false;
   std::vector<PrinterColumn> columns;  // CRD additionalPrinterColumns; empty: defaults
   Special special = Special::kNone;
+  // The releases each version is served in (absent: every modelled release).
+  std::map<std::string, ServedRange> served_minors;
 
   // Identity in the store: "/pods", "scheduling.fairway.dev/queues".
   std::string key() const { return group + "/" + plural; }
@@ -65,6 +70,8 @@ struct ResourceType {
   }
   std::string storage_api_version() const { return api_version(versions.front()); }
   bool serves(const std::string& version) const;
+  // Whether `version` is served by a server answering as Kubernetes 1.<minor>.
+  bool served_at(const std::string& version, int minor) const;
   bool has_subresource(const std::string& name) const;
 };
 
