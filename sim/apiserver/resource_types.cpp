@@ -123,7 +123,9 @@ std::vector<ResourceType> builtin_resource_types() {
   out.push_back(make("", "v1", "secrets", "secret", "Secret", true, {}, Special::kSecret));
   out.push_back(
       make("", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true, {"sa"}));
-  out.push_back(make("", "v1", "services", "service", "Service", true, {"svc"}));
+  ResourceType services = make("", "v1", "services", "service", "Service", true, {"svc"});
+  services.categories = {"all"};  // `kubectl get all` lists them, as on a cluster
+  out.push_back(services);
   for (const auto& [plural, singular, kind, short_name] : std::vector<std::array<std::string, 4>>{
            {"deployments", "deployment", "Deployment", "deploy"},
            {"replicasets", "replicaset", "ReplicaSet", "rs"},
