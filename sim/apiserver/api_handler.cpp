@@ -435,7 +435,13 @@ struct ApiHandler::Impl {
 
   tl::expected<DeleteOptions, ApiError> delete_options() {
     DeleteOptions o;
-    if (!req.body.empty()) {
+    if (!req.body.empty() && is_protobuf_content_type(req.content_type)) {
+      auto body = body_json();  // a typed client's DeleteOptions: never ignored
+      if (!body) return tl::unexpected(body.error());
+      auto parsed = DeleteOptions::from_json(*body);
+      if (!parsed) return tl::unexpected(parsed.error());
+      o = *parsed;
+    } else if (!req.body.empty()) {
       const json body = json::parse(req.body, nullptr, false);
       if (!body.is_discarded()) {
         auto parsed = DeleteOptions::from_json(body);

@@ -299,14 +299,31 @@ const Message kPod{"Pod",
                     {2, "spec", FieldKind::kMessage, false, &kPodSpec},
                     {3, "status", FieldKind::kMessage, false, &kPodStatus}}};
 
+// meta/v1 DeleteOptions: the body of a typed client's delete and of an Eviction (kubectl drain).
+const Message kPreconditions{
+    "Preconditions", {{1, "uid", FieldKind::kString}, {2, "resourceVersion", FieldKind::kString}}};
+const Message kDeleteOptions{"DeleteOptions",
+                             {{1, "gracePeriodSeconds", FieldKind::kInt, false, nullptr, kKeepZero},
+                              {2, "preconditions", FieldKind::kMessage, false, &kPreconditions},
+                              {3, "orphanDependents", FieldKind::kBool, false, nullptr, kKeepZero},
+                              {4, "propagationPolicy", FieldKind::kString},
+                              {5, "dryRun", FieldKind::kString, kRepeated}}};
+const Message kEviction{"Eviction",
+                        {{1, "metadata", FieldKind::kMessage, false, &kObjectMeta},
+                         {2, "deleteOptions", FieldKind::kMessage, false, &kDeleteOptions}}};
+
 const Message* message_for(const std::string& api_version, const std::string& kind) {
+  // DeleteOptions is registered in every group version; a client encodes it in its own.
+  if (kind == "DeleteOptions") return &kDeleteOptions;
   static const std::map<std::pair<std::string, std::string>, const Message*> kKinds = {
       {{"v1", "Namespace"}, &kNamespace},
       {{"v1", "ConfigMap"}, &kConfigMap},
       {{"v1", "Secret"}, &kSecret},
       {{"v1", "ServiceAccount"}, &kServiceAccount},
       {{"v1", "Pod"}, &kPod},
-      {{"scheduling.k8s.io/v1", "PriorityClass"}, &kPriorityClass}};
+      {{"scheduling.k8s.io/v1", "PriorityClass"}, &kPriorityClass},
+      {{"policy/v1", "Eviction"}, &kEviction},
+      {{"policy/v1beta1", "Eviction"}, &kEviction}};
   const auto it = kKinds.find({api_version, kind});
   return it == kKinds.end() ? nullptr : it->second;
 }

@@ -6,9 +6,10 @@
 // "k8s\0", then a runtime.Unknown message {typeMeta{apiVersion, kind}, raw, contentEncoding,
 // contentType} whose raw bytes are the object's message.
 //
-// Only the kinds typed clients create are known (Namespace, ConfigMap, Secret, ServiceAccount,
-// PriorityClass, Pod with the fields of everyday pod specs); any other kind, or a field this
-// decoder does not know, is refused with a clear message rather than silently dropped.
+// Only the kinds typed clients send are known (Namespace, ConfigMap, Secret, ServiceAccount,
+// PriorityClass, Pod with the fields of everyday pod specs, Eviction and DeleteOptions); any
+// other kind, or a field this decoder does not know, is refused with a clear message rather than
+// silently dropped.
 
 #include <nlohmann/json.hpp>
 #include <string>

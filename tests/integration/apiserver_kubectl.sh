@@ -215,6 +215,20 @@ k delete serviceaccount runner -n team-b
 k delete priorityclass gold
 expect 'No resources found' "$(k get pods,configmaps,secrets,serviceaccounts -n team-b 2>&1)"
 
+echo "--- kubectl drain (an Eviction, protobuf from kubectl 1.32)"
+k create -f - <<'NODE'
+{"apiVersion":"v1","kind":"Node","metadata":{"name":"node-d"},
+ "status":{"allocatable":{"cpu":"8","pods":"110"},"conditions":[{"type":"Ready","status":"True"}]}}
+NODE
+k run drained -n team-b --image=busybox
+k create -f - <<'BINDING'
+{"apiVersion":"v1","kind":"Binding","metadata":{"name":"drained","namespace":"team-b"},
+ "target":{"kind":"Node","name":"node-d"}}
+BINDING
+expect 'pod/drained evicted' "$(k drain node-d --force --grace-period=0 --timeout=30s 2>&1)"
+expect 'NotFound' "$(k get pod drained -n team-b 2>&1 || true)"
+k delete node node-d
+
 echo "--- admission as a default cluster: NamespaceLifecycle and Priority"
 expect 'namespaces "nowhere" not found' "$(k create configmap c -n nowhere 2>&1 || true)"
 expect 'pods "p" is forbidden: no PriorityClass with name missing was found' \

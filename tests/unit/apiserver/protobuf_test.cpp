@@ -204,5 +204,45 @@ TEST(ProtobufTest, HandlerCreatesWhatKubectlPosts) {
   EXPECT_EQ(json::parse(bad.body)["reason"], "BadRequest");
 }
 
+// A typed client's delete sends DeleteOptions as protobuf, kubectl drain an Eviction: their
+// preconditions and grace periods are honoured, never ignored.
+TEST(ProtobufTest, DeleteOptionsAndEvictionsAreHonoured) {
+  Store store;
+  Faults faults;
+  ApiHandler handler(store, faults, {});
+  const auto send = [&](const std::string& method, const std::string& target,
+                        const std::string& body, const std::string& content_type) {
+    HttpRequest req;
+    req.method = method;
+    req.target = target;
+    req.body = body;
+    req.content_type = content_type;
+    return std::get<HttpResponse>(handler.handle(req));
+  };
+  const std::string pod =
+      R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},
+          "spec":{"containers":[{"name":"c","image":"i"}]}})";
+  ASSERT_EQ(send("POST", "/api/v1/namespaces/default/pods", pod, "application/json").status, 201);
+  const std::string wrong_uid = envelope(
+      "v1", "DeleteOptions", varint_field(1, 0) + bytes_field(2, bytes_field(1, "not-the-uid")));
+  const HttpResponse refused = send("DELETE", "/api/v1/namespaces/default/pods/p", wrong_uid,
+                                    std::string(kProtobufContentType));
+  EXPECT_EQ(refused.status, 409) << refused.body;
+  EXPECT_NE(refused.body.find("Precondition failed: UID in precondition: not-the-uid"),
+            std::string::npos);
+  const HttpResponse garbled = send("DELETE", "/api/v1/namespaces/default/pods/p",
+                                    std::string("k8s\0\x0a", 5), std::string(kProtobufContentType));
+  EXPECT_EQ(garbled.status, 400) << garbled.body;
+
+  const std::string eviction =
+      envelope("policy/v1", "Eviction",
+               bytes_field(1, bytes_field(1, "p") + bytes_field(3, "default")) +
+                   bytes_field(2, varint_field(1, 0)));
+  const HttpResponse evicted = send("POST", "/api/v1/namespaces/default/pods/p/eviction", eviction,
+                                    std::string(kProtobufContentType));
+  EXPECT_EQ(evicted.status, 201) << evicted.body;
+  EXPECT_EQ(send("GET", "/api/v1/namespaces/default/pods/p", "", "").status, 404);
+}
+
 }  // namespace
 }  // namespace fairway::apiserver
