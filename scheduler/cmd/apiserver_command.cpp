@@ -23,10 +23,13 @@ namespace {
 constexpr const char* kApiserverUsage = R"(Usage: fairway apiserver [flags]
 
 Runs the embedded Kubernetes API server (the one `fairway sim` and the tests use) until SIGINT or
-SIGTERM: core/v1 pods, nodes, namespaces, configmaps, events, bindings, evictions,
-persistentvolumes, persistentvolumeclaims; storageclasses, csinodes; leases, priorityclasses,
-poddisruptionbudgets, CRDs and the fairway CRDs (queues, podgroups, topologies).
-kubectl works against it with the kubeconfig it writes.
+SIGTERM: core/v1 pods, nodes, namespaces, configmaps, secrets, serviceaccounts, services,
+events, bindings, evictions, persistentvolumes, persistentvolumeclaims; storageclasses, csinodes;
+leases, priorityclasses, poddisruptionbudgets; apps/v1 and batch/v1 workloads, RBAC, webhook
+configurations, networkpolicies (stored, no controllers); CRDs and the fairway CRDs (queues,
+podgroups, topologies). Admission as a default cluster (NamespaceLifecycle, Priority); JSON and
+protobuf request bodies. kubectl (1.20 to current) and helm work against it with the kubeconfig
+it writes.
 
 Flags:
   --port N                  port to listen on; 0 picks a free one (default 0)
