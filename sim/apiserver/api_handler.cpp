@@ -9,6 +9,7 @@
 
 #include "k8s-client/json_limits.h"
 #include "sim/apiserver/admission_webhooks.h"
+#include "sim/apiserver/events_v1.h"
 #include "sim/apiserver/json_util.h"
 #include "sim/apiserver/protobuf.h"
 #include "sim/apiserver/table.h"
@@ -181,6 +182,9 @@ struct ApiHandler::Impl {
   std::function<void()> notify;
 
   Store& store() { return h.store_; }
+  // Set while serving events.k8s.io/v1: the stored objects are core/v1 Events, converted.
+  ResourceTypePtr view;
+  Object out(const Object& o) const { return view ? v1_event_object(o) : o; }
   int minor() const { return h.options_.kubernetes_version.minor; }
   // policy/v1 Eviction: Kubernetes 1.22 and later.
   bool eviction_v1() const { return minor() >= 22; }
@@ -329,7 +333,8 @@ struct ApiHandler::Impl {
     auto labels = LabelSelector::parse(t.param("labelSelector"));
     if (!labels) return tl::unexpected(bad_request(labels.error()));
     o.labels = std::move(*labels);
-    auto fields = FieldSelector::parse(t.param("fieldSelector"));
+    auto fields = FieldSelector::parse(view ? core_event_field_selector(t.param("fieldSelector"))
+                                            : t.param("fieldSelector"));
     if (!fields) return tl::unexpected(bad_request(fields.error()));
     for (const auto& r : fields->requirements()) {
       if (!field_supported(rt, r.field)) {
@@ -364,9 +369,10 @@ struct ApiHandler::Impl {
     size_t size = 256;
     for (const Object& o : result->items) size += o.text->size() + 1;
     body.reserve(size);
+    const ResourceType& named = view ? *view : rt;
     body += fmt::format(
         "{{\"kind\":\"{}\",\"apiVersion\":\"{}\",\"metadata\":{{\"resourceVersion\":\"{}\"",
-        rt.list_kind, rt.api_version(version), rv);
+        named.list_kind, named.api_version(version), rv);
     if (!result->continue_token.empty()) {
       body += fmt::format(",\"continue\":\"{}\"", result->continue_token);
       if (result->remaining >= 0)
@@ -375,7 +381,7 @@ struct ApiHandler::Impl {
     body += "},\"items\":[";
     for (size_t i = 0; i < result->items.size(); ++i) {
       if (i) body += ',';
-      body += *result->items[i].text;
+      body += *out(result->items[i]).text;
     }
     body += "]}";
     HttpResponse r;
@@ -391,6 +397,12 @@ struct ApiHandler::Impl {
     w.fields = std::move(options->fields);
     w.resource_version = t.param("resourceVersion");
     w.notify = notify;
+    if (view && !wants_table(req.accept)) {
+      w.encoder = [](WatchEventType type, const Object& o) {
+        return fmt::format("{{\"type\":\"{}\",\"object\":{}}}\n", watch_event_name(type),
+                           *v1_event_object(o).text);
+      };
+    }
     if (wants_table(req.accept)) {
       const IncludeObject include = include_object(t);
       w.encoder = [rt, include](WatchEventType type, const Object& o) {
@@ -461,13 +473,75 @@ struct ApiHandler::Impl {
 
   // Table for a single object (kubectl get NAME).
   HttpResponse object_or_table(int status, const ResourceType& rt, const Object& o) {
-    if (!wants_table(req.accept)) return object_response(status, o);
+    if (!wants_table(req.accept)) return object_response(status, out(o));
     HttpResponse r;
     r.status = status;
     r.body = render_table(rt, {o}, std::chrono::system_clock::now(), include_object(t),
                           std::to_string(o.resource_version))
                  .dump();
     return r;
+  }
+
+  // events.k8s.io/v1: the same verbs on the stored core/v1 Events, bodies converted both ways.
+  ApiReply events_v1_request(const ResourceTypePtr& events_v1, const std::string& ns,
+                             const std::string& name, const std::string& version) {
+    view = events_v1;
+    const ResourceTypePtr core = store().resource("", "events");
+    if (!core) return not_found_path();
+    const std::string& m = req.method;
+    if (ns.empty() && (!name.empty() || m == "POST")) return not_found_path();
+    const auto body = [&]() -> tl::expected<json, ApiError> {
+      auto parsed = body_json();
+      if (!parsed) return parsed;
+      return core_event_from_v1(*parsed);
+    };
+    if (name.empty() && m == "GET") {
+      if (t.truthy("watch")) return watch(core, ns);
+      return list(*core, version, ns);
+    }
+    if (name.empty() && m == "POST") {
+      auto event = body();
+      if (!event) return error_response(event.error());
+      auto created = store().create(*core, ns, std::move(*event));
+      if (!created) return error_response(created.error());
+      return object_or_table(201, *core, *created);
+    }
+    if (name.empty()) return error_response(method_not_allowed(m));
+    if (m == "GET") {
+      auto o = store().get(*core, ns, name);
+      if (!o) return error_response(o.error());
+      return object_or_table(200, *core, *o);
+    }
+    if (m == "PUT") {
+      auto event = body();
+      if (!event) return error_response(event.error());
+      auto o = store().update(*core, ns, name, std::move(*event), false);
+      if (!o) return error_response(o.error());
+      return object_or_table(200, *core, *o);
+    }
+    if (m == "PATCH") {
+      // The patch is written against the events.k8s.io/v1 form: apply it there, store it back
+      // with the read's resourceVersion (a concurrent write gets a 409, as a retry resolves).
+      auto type = patch_type_from_content_type(req.content_type);
+      if (!type) return error_response(type.error());
+      auto current = store().get(*core, ns, name);
+      if (!current) return error_response(current.error());
+      auto patched = apply_patch(v1_event_from_core(*current->json), *type, req.body);
+      if (!patched) return error_response(patched.error());
+      json next = core_event_from_v1(*patched);
+      next["metadata"]["resourceVersion"] = std::to_string(current->resource_version);
+      auto o = store().update(*core, ns, name, std::move(next), false);
+      if (!o) return error_response(o.error());
+      return object_or_table(200, *core, *o);
+    }
+    if (m == "DELETE") {
+      auto del = delete_options();
+      if (!del) return error_response(del.error());
+      auto o = store().remove(*core, ns, name, *del);
+      if (!o) return error_response(o.error());
+      return object_response(200, out(*o));
+    }
+    return error_response(method_not_allowed(m));
   }
 
   ApiReply resource_request(const std::string& group, const std::string& version,
@@ -485,6 +559,7 @@ struct ApiHandler::Impl {
     const std::string name = rest.size() >= 2 ? rest[1] : "";
     const std::string sub = rest.size() == 3 ? rest[2] : "";
     if (!sub.empty() && !rt->has_subresource(sub)) return not_found_path();
+    if (rt->special == Special::kEventsV1) return events_v1_request(rt, ns, name, version);
     if (rt->namespaced && ns.empty() && (!name.empty() || req.method == "POST")) {
       return not_found_path();
     }
@@ -594,7 +669,7 @@ struct ApiHandler::Impl {
       if (!del) return error_response(del.error());
       auto o = store().remove(*rt, ns, name, *del);
       if (!o) return error_response(o.error());
-      return object_response(200, *o);
+      return object_response(200, out(*o));
     }
     return error_response(method_not_allowed(m));
   }
@@ -632,7 +707,7 @@ struct ApiHandler::Impl {
 };
 
 ApiReply ApiHandler::handle(const HttpRequest& request, std::function<void()> notify) {
-  Impl impl{*this, request, parse_target(request.target), std::move(notify)};
+  Impl impl{*this, request, parse_target(request.target), std::move(notify), nullptr};
   const auto& s = impl.t.segments;
   const bool public_path =
       !s.empty() && s.size() == 1 &&

@@ -93,6 +93,10 @@ std::vector<ResourceType> builtin_resource_types() {
   out.push_back(pvcs);
 
   out.push_back(make("", "v1", "events", "event", "Event", true, {"ev"}, Special::kEvent));
+  ResourceType events_v1 =
+      make("events.k8s.io", "v1", "events", "event", "Event", true, {"ev"}, Special::kEventsV1);
+  events_v1.served_minors = {{"v1", {19}}};
+  out.push_back(events_v1);
 
   ResourceType bindings = make("", "v1", "bindings", "binding", "Binding", true, {});
   bindings.verbs = {"create"};

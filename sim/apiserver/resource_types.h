@@ -21,6 +21,7 @@ enum class Special {
   kPod,
   kNode,
   kEvent,
+  kEventsV1,  // events.k8s.io/v1: a view of the core/v1 events (sim/apiserver/events_v1.h)
   kPodDisruptionBudget,
   kPriorityClass,
   kSecret,

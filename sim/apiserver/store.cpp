@@ -464,6 +464,7 @@ tl::expected<void, ApiError> Store::prepare_create_locked(const ResourceType& ty
       break;
     case Special::kNone:
     case Special::kNode:
+    case Special::kEventsV1:  // never stored: the handler writes core/v1 events
       break;
   }
   // Like kube-apiserver, a new volume's or claim's status is the server's (it resets both).
