@@ -23,10 +23,13 @@ namespace {
 constexpr const char* kApiserverUsage = R"(Usage: fairway apiserver [flags]
 
 Runs the embedded Kubernetes API server (the one `fairway sim` and the tests use) until SIGINT or
-SIGTERM: core/v1 pods, nodes, namespaces, configmaps, events, bindings, evictions,
-persistentvolumes, persistentvolumeclaims; storageclasses, csinodes; leases, priorityclasses,
-poddisruptionbudgets, CRDs and the fairway CRDs (queues, podgroups, topologies).
-kubectl works against it with the kubeconfig it writes.
+SIGTERM: core/v1 pods, nodes, namespaces, configmaps, secrets, serviceaccounts, services,
+events, bindings, evictions, persistentvolumes, persistentvolumeclaims; storageclasses, csinodes;
+leases, priorityclasses, poddisruptionbudgets; apps/v1 and batch/v1 workloads, RBAC, webhook
+configurations, networkpolicies (stored, no controllers); CRDs and the fairway CRDs (queues,
+podgroups, topologies). Admission as a default cluster (NamespaceLifecycle, Priority); JSON and
+protobuf request bodies. kubectl (1.20 to current) and helm work against it with the kubeconfig
+it writes.
 
 Flags:
   --port N                  port to listen on; 0 picks a free one (default 0)
@@ -37,6 +40,9 @@ Flags:
   --bookmark-interval D     interval of watch BOOKMARK events, e.g. 60s, 1s, 500ms (default 60s)
   --history-window N        watch events kept for resuming watches (default 10000)
   --threads N               worker threads (default 4)
+  --kubernetes-version V    the release to answer as: /version and discovery serve what it
+                            serves, e.g. 1.19 (policy/v1beta1 only), 1.24 (policy/v1 and
+                            v1beta1), 1.35 (the default); 1.19 to 1.35
   --audit-log PATH          append one JSON line per API request (user agent, RBAC verb, group,
                             resource, subresource, namespace, name, code) to PATH
   -v, --v N                 log verbosity (0: start/stop only; 4: every request)
@@ -106,8 +112,10 @@ tl::expected<ApiserverFlags, std::string> parse_flags(std::span<const std::strin
       continue;
     }
     static const std::string_view kValued[] = {
-        "--port",           "--bind-address", "--kubeconfig-out", "--token", "--bookmark-interval",
-        "--history-window", "--threads",      "--audit-log",      "-v",      "--v"};
+        "--port",    "--bind-address",      "--kubeconfig-out",
+        "--token",   "--bookmark-interval", "--history-window",
+        "--threads", "--audit-log",         "-v",
+        "--v",       "--kubernetes-version"};
     if (std::find(std::begin(kValued), std::end(kValued), name) == std::end(kValued)) {
       return tl::unexpected(fmt::format("unknown flag \"{}\"", name));
     }
@@ -139,6 +147,10 @@ tl::expected<ApiserverFlags, std::string> parse_flags(std::span<const std::strin
     } else if (name == "--audit-log") {
       if (value->empty()) return tl::unexpected(std::string("--audit-log needs a path"));
       flags.options.audit_log_path = *value;
+    } else if (name == "--kubernetes-version") {
+      auto version = apiserver::KubernetesVersion::parse(*value);
+      if (!version) return tl::unexpected("--kubernetes-version: " + version.error());
+      flags.options.kubernetes_version = *version;
     } else if (name == "--threads") {
       const auto n = parse_int(*value, 1, 256);
       if (!n) return tl::unexpected(fmt::format("--threads: \"{}\" is not 1..256", *value));

@@ -57,6 +57,12 @@ inline ApiError conflict(const std::string& plural, const std::string& group,
       "Operation cannot be fulfilled on " + qualified(plural, group) + " \"" + name + "\": " + why,
       error_details(name, group, plural)};
 }
+// What an admission plugin's refusal looks like (admission.NewForbidden).
+inline ApiError forbidden(const std::string& plural, const std::string& group,
+                          const std::string& name, const std::string& why) {
+  return {403, "Forbidden", qualified(plural, group) + " \"" + name + "\" is forbidden: " + why,
+          error_details(name, group, plural)};
+}
 inline ApiError bad_request(std::string message) {
   return {400, "BadRequest", std::move(message), nullptr};
 }

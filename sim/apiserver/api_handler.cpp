@@ -9,7 +9,9 @@
 
 #include "k8s-client/json_limits.h"
 #include "sim/apiserver/admission_webhooks.h"
+#include "sim/apiserver/events_v1.h"
 #include "sim/apiserver/json_util.h"
+#include "sim/apiserver/protobuf.h"
 #include "sim/apiserver/table.h"
 
 namespace fairway::apiserver {
@@ -180,6 +182,12 @@ struct ApiHandler::Impl {
   std::function<void()> notify;
 
   Store& store() { return h.store_; }
+  // Set while serving events.k8s.io/v1: the stored objects are core/v1 Events, converted.
+  ResourceTypePtr view;
+  Object out(const Object& o) const { return view ? v1_event_object(o) : o; }
+  int minor() const { return h.options_.kubernetes_version.minor; }
+  // policy/v1 Eviction: Kubernetes 1.22 and later.
+  bool eviction_v1() const { return minor() >= 22; }
 
   HttpResponse discovery_root_core() {
     return json_response(
@@ -200,16 +208,14 @@ struct ApiHandler::Impl {
         out.emplace_back(rt->group, std::vector<std::string>{});
         it = out.end() - 1;
       }
-      if (rt->group == "policy" && !h.options_.policy_v1) {
-        it->second = {"v1beta1"};
-        continue;
-      }
       for (const auto& v : rt->versions) {
-        if (std::find(it->second.begin(), it->second.end(), v) == it->second.end()) {
+        if (rt->served_at(v, minor()) &&
+            std::find(it->second.begin(), it->second.end(), v) == it->second.end()) {
           it->second.push_back(v);
         }
       }
     }
+    std::erase_if(out, [](const auto& g) { return g.second.empty(); });
     return out;
   }
 
@@ -236,16 +242,11 @@ struct ApiHandler::Impl {
     return not_found_path();
   }
 
-  HttpResponse discovery_resources(const std::string& group, const std::string& requested) {
-    std::string version = requested;
-    if (group == "policy" && !h.options_.policy_v1) {
-      if (version == "v1") return not_found_path();
-      if (version == "v1beta1") version = "v1";  // the same objects, served as the old version
-    }
+  HttpResponse discovery_resources(const std::string& group, const std::string& version) {
     json resources = json::array();
     bool any = false;
     for (const auto& rt : store().resources()) {
-      if (rt->group != group || !rt->serves(version)) continue;
+      if (rt->group != group || !rt->served_at(version, minor())) continue;
       any = true;
       json r = {{"name", rt->plural},
                 {"singularName", rt->singular},
@@ -263,21 +264,22 @@ struct ApiHandler::Impl {
                    {"verbs", s.verbs}};
         if (!s.group.empty()) sr["group"] = s.group;
         if (!s.version.empty()) sr["version"] = s.version;
+        if (s.name == "eviction" && !eviction_v1()) sr["version"] = "v1beta1";
         resources.push_back(std::move(sr));
       }
     }
     if (!any) return not_found_path();
-    return json_response(200,
-                         {{"kind", "APIResourceList"},
-                          {"apiVersion", "v1"},
-                          {"groupVersion", group.empty() ? requested : group + "/" + requested},
-                          {"resources", resources}});
+    return json_response(200, {{"kind", "APIResourceList"},
+                               {"apiVersion", "v1"},
+                               {"groupVersion", group.empty() ? version : group + "/" + version},
+                               {"resources", resources}});
   }
 
   HttpResponse version() {
+    const KubernetesVersion& v = h.options_.kubernetes_version;
     return json_response(200, {{"major", "1"},
-                               {"minor", "20"},
-                               {"gitVersion", "v1.20.2-fairway"},
+                               {"minor", std::to_string(v.minor)},
+                               {"gitVersion", v.git_version()},
                                {"gitCommit", "0000000000000000000000000000000000000000"},
                                {"gitTreeState", "clean"},
                                {"buildDate", "2024-01-01T00:00:00Z"},
@@ -295,7 +297,9 @@ struct ApiHandler::Impl {
       return r;
     }
     r.body = json{{"swagger", "2.0"},
-                  {"info", {{"title", "fairway embedded API server"}, {"version", "v1.20.2"}}},
+                  {"info",
+                   {{"title", "fairway embedded API server"},
+                    {"version", h.options_.kubernetes_version.git_version()}}},
                   {"paths", json::object()},
                   {"definitions", json::object()}}
                  .dump();
@@ -329,7 +333,8 @@ struct ApiHandler::Impl {
     auto labels = LabelSelector::parse(t.param("labelSelector"));
     if (!labels) return tl::unexpected(bad_request(labels.error()));
     o.labels = std::move(*labels);
-    auto fields = FieldSelector::parse(t.param("fieldSelector"));
+    auto fields = FieldSelector::parse(view ? core_event_field_selector(t.param("fieldSelector"))
+                                            : t.param("fieldSelector"));
     if (!fields) return tl::unexpected(bad_request(fields.error()));
     for (const auto& r : fields->requirements()) {
       if (!field_supported(rt, r.field)) {
@@ -366,9 +371,10 @@ struct ApiHandler::Impl {
     size_t size = 256;
     for (const Object& o : result->items) size += o.text->size() + 1;
     body.reserve(size);
+    const ResourceType& named = view ? *view : rt;
     body += fmt::format(
         "{{\"kind\":\"{}\",\"apiVersion\":\"{}\",\"metadata\":{{\"resourceVersion\":\"{}\"",
-        rt.list_kind, rt.api_version(version), rv);
+        named.list_kind, named.api_version(version), rv);
     if (!result->continue_token.empty()) {
       body += fmt::format(",\"continue\":\"{}\"", result->continue_token);
       if (result->remaining >= 0)
@@ -377,7 +383,7 @@ struct ApiHandler::Impl {
     body += "},\"items\":[";
     for (size_t i = 0; i < result->items.size(); ++i) {
       if (i) body += ',';
-      body += *result->items[i].text;
+      body += *out(result->items[i]).text;
     }
     body += "]}";
     HttpResponse r;
@@ -393,6 +399,12 @@ struct ApiHandler::Impl {
     w.fields = std::move(options->fields);
     w.resource_version = t.param("resourceVersion");
     w.notify = notify;
+    if (view && !wants_table(req.accept)) {
+      w.encoder = [](WatchEventType type, const Object& o) {
+        return fmt::format("{{\"type\":\"{}\",\"object\":{}}}\n", watch_event_name(type),
+                           *v1_event_object(o).text);
+      };
+    }
     if (wants_table(req.accept)) {
       const IncludeObject include = include_object(t);
       w.encoder = [rt, include](WatchEventType type, const Object& o) {
@@ -420,6 +432,14 @@ struct ApiHandler::Impl {
   }
 
   tl::expected<json, ApiError> body_json() {
+    if (is_protobuf_content_type(req.content_type)) {
+      auto decoded = decode_protobuf_object(req.body);
+      if (!decoded) {
+        return tl::unexpected(bad_request(
+            "the body of the request could not be decoded as protobuf: " + decoded.error()));
+      }
+      return std::move(*decoded);
+    }
     const json body = json::parse(req.body, nullptr, false);
     if (body.is_discarded() || !body.is_object()) {
       return tl::unexpected(bad_request("the body of the request could not be decoded as JSON"));
@@ -429,7 +449,13 @@ struct ApiHandler::Impl {
 
   tl::expected<DeleteOptions, ApiError> delete_options() {
     DeleteOptions o;
-    if (!req.body.empty()) {
+    if (!req.body.empty() && is_protobuf_content_type(req.content_type)) {
+      auto body = body_json();  // a typed client's DeleteOptions: never ignored
+      if (!body) return tl::unexpected(body.error());
+      auto parsed = DeleteOptions::from_json(*body);
+      if (!parsed) return tl::unexpected(parsed.error());
+      o = *parsed;
+    } else if (!req.body.empty()) {
       const json body = json::parse(req.body, nullptr, false);
       if (!body.is_discarded()) {
         auto parsed = DeleteOptions::from_json(body);
@@ -449,13 +475,75 @@ struct ApiHandler::Impl {
 
   // Table for a single object (kubectl get NAME).
   HttpResponse object_or_table(int status, const ResourceType& rt, const Object& o) {
-    if (!wants_table(req.accept)) return object_response(status, o);
+    if (!wants_table(req.accept)) return object_response(status, out(o));
     HttpResponse r;
     r.status = status;
     r.body = render_table(rt, {o}, std::chrono::system_clock::now(), include_object(t),
                           std::to_string(o.resource_version))
                  .dump();
     return r;
+  }
+
+  // events.k8s.io/v1: the same verbs on the stored core/v1 Events, bodies converted both ways.
+  ApiReply events_v1_request(const ResourceTypePtr& events_v1, const std::string& ns,
+                             const std::string& name, const std::string& version) {
+    view = events_v1;
+    const ResourceTypePtr core = store().resource("", "events");
+    if (!core) return not_found_path();
+    const std::string& m = req.method;
+    if (ns.empty() && (!name.empty() || m == "POST")) return not_found_path();
+    const auto body = [&]() -> tl::expected<json, ApiError> {
+      auto parsed = body_json();
+      if (!parsed) return parsed;
+      return core_event_from_v1(*parsed);
+    };
+    if (name.empty() && m == "GET") {
+      if (t.truthy("watch")) return watch(core, ns);
+      return list(*core, version, ns);
+    }
+    if (name.empty() && m == "POST") {
+      auto event = body();
+      if (!event) return error_response(event.error());
+      auto created = store().create(*core, ns, std::move(*event));
+      if (!created) return error_response(created.error());
+      return object_or_table(201, *core, *created);
+    }
+    if (name.empty()) return error_response(method_not_allowed(m));
+    if (m == "GET") {
+      auto o = store().get(*core, ns, name);
+      if (!o) return error_response(o.error());
+      return object_or_table(200, *core, *o);
+    }
+    if (m == "PUT") {
+      auto event = body();
+      if (!event) return error_response(event.error());
+      auto o = store().update(*core, ns, name, std::move(*event), false);
+      if (!o) return error_response(o.error());
+      return object_or_table(200, *core, *o);
+    }
+    if (m == "PATCH") {
+      // The patch is written against the events.k8s.io/v1 form: apply it there, store it back
+      // with the read's resourceVersion (a concurrent write gets a 409, as a retry resolves).
+      auto type = patch_type_from_content_type(req.content_type);
+      if (!type) return error_response(type.error());
+      auto current = store().get(*core, ns, name);
+      if (!current) return error_response(current.error());
+      auto patched = apply_patch(v1_event_from_core(*current->json), *type, req.body);
+      if (!patched) return error_response(patched.error());
+      json next = core_event_from_v1(*patched);
+      next["metadata"]["resourceVersion"] = std::to_string(current->resource_version);
+      auto o = store().update(*core, ns, name, std::move(next), false);
+      if (!o) return error_response(o.error());
+      return object_or_table(200, *core, *o);
+    }
+    if (m == "DELETE") {
+      auto del = delete_options();
+      if (!del) return error_response(del.error());
+      auto o = store().remove(*core, ns, name, *del);
+      if (!o) return error_response(o.error());
+      return object_response(200, out(*o));
+    }
+    return error_response(method_not_allowed(m));
   }
 
   ApiReply resource_request(const std::string& group, const std::string& version,
@@ -468,11 +556,12 @@ struct ApiHandler::Impl {
     }
     if (rest.empty() || rest.size() > 3) return not_found_path();
     const ResourceTypePtr rt = store().resource(group, rest[0]);
-    if (!rt || !rt->serves(version)) return not_found_path();
+    if (!rt || !rt->served_at(version, minor())) return not_found_path();
     if (!ns.empty() && !rt->namespaced) return not_found_path();
     const std::string name = rest.size() >= 2 ? rest[1] : "";
     const std::string sub = rest.size() == 3 ? rest[2] : "";
     if (!sub.empty() && !rt->has_subresource(sub)) return not_found_path();
+    if (rt->special == Special::kEventsV1) return events_v1_request(rt, ns, name, version);
     if (rt->namespaced && ns.empty() && (!name.empty() || req.method == "POST")) {
       return not_found_path();
     }
@@ -547,7 +636,7 @@ struct ApiHandler::Impl {
       if (m != "POST") return error_response(method_not_allowed(m));
       auto body = body_json();
       if (!body) return error_response(body.error());
-      if (!h.options_.policy_v1 && str(*body, "apiVersion") == "policy/v1") {
+      if (!eviction_v1() && str(*body, "apiVersion") == "policy/v1") {
         return error_response(
             bad_request("no kind \"Eviction\" is registered for version \"policy/v1\" in scheme "
                         "\"k8s.io/kubernetes/pkg/api/legacyscheme/scheme.go:30\""));
@@ -582,7 +671,7 @@ struct ApiHandler::Impl {
       if (!del) return error_response(del.error());
       auto o = store().remove(*rt, ns, name, *del);
       if (!o) return error_response(o.error());
-      return object_response(200, *o);
+      return object_response(200, out(*o));
     }
     return error_response(method_not_allowed(m));
   }
@@ -620,7 +709,7 @@ struct ApiHandler::Impl {
 };
 
 ApiReply ApiHandler::handle(const HttpRequest& request, std::function<void()> notify) {
-  Impl impl{*this, request, parse_target(request.target), std::move(notify)};
+  Impl impl{*this, request, parse_target(request.target), std::move(notify), nullptr};
   const auto& s = impl.t.segments;
   const bool public_path =
       !s.empty() && s.size() == 1 &&
@@ -632,7 +721,8 @@ ApiReply ApiHandler::handle(const HttpRequest& request, std::function<void()> no
   // Before any body is parsed: nlohmann's dump() and the merge-patch functions recurse, so a
   // body nested deeper than kMaxJsonDepth would overflow the stack (kube-apiserver, through Go's
   // encoding/json, refuses JSON nested past its own limit with a 400 as well).
-  if (!k8s::json_depth_within(request.body, k8s::kMaxJsonDepth)) {
+  if (!is_protobuf_content_type(request.content_type) &&
+      !k8s::json_depth_within(request.body, k8s::kMaxJsonDepth)) {
     return error_response(bad_request("the body of the request nests JSON deeper than " +
                                       std::to_string(k8s::kMaxJsonDepth) + " levels"));
   }

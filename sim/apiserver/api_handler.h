@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "sim/apiserver/faults.h"
+#include "sim/apiserver/kubernetes_version.h"
 #include "sim/apiserver/store.h"
 
 namespace fairway::apiserver {
@@ -47,9 +48,9 @@ using ApiReply = std::variant<HttpResponse, WatchStream>;
 struct ApiHandlerOptions {
   std::string token;           // required bearer token; empty: no authentication
   std::string server_address;  // "127.0.0.1:6443", for /api's serverAddressByClientCIDRs
-  // false: answer as Kubernetes before 1.22 does: discovery offers policy/v1beta1 only, and an
-  // Eviction sent as policy/v1 is refused with kube-apiserver's 400.
-  bool policy_v1 = true;
+  // The release answered as: /version, discovery and routing serve what it serves (e.g. before
+  // 1.22 an Eviction sent as policy/v1 is refused with kube-apiserver's 400).
+  KubernetesVersion kubernetes_version;
 };
 
 class ApiHandler {
@@ -64,7 +65,7 @@ class ApiHandler {
 
   void set_server_address(std::string address) { options_.server_address = std::move(address); }
   void set_token(std::string token) { options_.token = std::move(token); }
-  void set_policy_v1(bool served) { options_.policy_v1 = served; }
+  void set_kubernetes_version(KubernetesVersion v) { options_.kubernetes_version = v; }
 
  private:
   struct Impl;

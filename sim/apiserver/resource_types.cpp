@@ -19,6 +19,12 @@ bool ResourceType::serves(const std::string& version) const {
   return std::find(versions.begin(), versions.end(), version) != versions.end();
 }
 
+bool ResourceType::served_at(const std::string& version, int minor) const {
+  if (!serves(version)) return false;
+  const auto it = served_minors.find(version);
+  return it == served_minors.end() || it->second.contains(minor);
+}
+
 bool ResourceType::has_subresource(const std::string& name) const {
   return std::any_of(subresources.begin(), subresources.end(),
                      [&](const Subresource& s) { return s.name == name; });
@@ -88,6 +94,10 @@ std::vector<ResourceType> builtin_resource_types() {
   out.push_back(pvcs);
 
   out.push_back(make("", "v1", "events", "event", "Event", true, {"ev"}, Special::kEvent));
+  ResourceType events_v1 =
+      make("events.k8s.io", "v1", "events", "event", "Event", true, {"ev"}, Special::kEventsV1);
+  events_v1.served_minors = {{"v1", {19}}};
+  out.push_back(events_v1);
 
   ResourceType bindings = make("", "v1", "bindings", "binding", "Binding", true, {});
   bindings.verbs = {"create"};
@@ -105,6 +115,9 @@ std::vector<ResourceType> builtin_resource_types() {
 
   ResourceType pdb = make("policy", "v1", "poddisruptionbudgets", "poddisruptionbudget",
                           "PodDisruptionBudget", true, {"pdb"}, Special::kPodDisruptionBudget);
+  // policy/v1 from 1.21; policy/v1beta1 until 1.24 (the same objects, stored as v1).
+  pdb.versions = {"v1", "v1beta1"};
+  pdb.served_minors = {{"v1", {21}}, {"v1beta1", {0, 24}}};
   pdb.status_subresource = true;
   pdb.subresources = {status_sub(pdb)};
   out.push_back(pdb);
@@ -112,11 +125,13 @@ std::vector<ResourceType> builtin_resource_types() {
   // Plain stored objects with no controller behind them: what the chart installs (so `helm
   // install` runs) and the workloads whose pods fairway groups by owner. Tests create the pods an
   // operator or controller would.
-  out.push_back(make("", "v1", "secrets", "secret", "Secret", true, {}));
-  out.push_back(make("", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true, {"sa"}));
-  out.push_back(make("", "v1", "services", "service", "Service", true, {"svc"}));
-  for (const auto& [plural, singular, kind, short_name] :
-       std::vector<std::array<std::string, 4>>{
+  out.push_back(make("", "v1", "secrets", "secret", "Secret", true, {}, Special::kSecret));
+  out.push_back(
+      make("", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true, {"sa"}));
+  ResourceType services = make("", "v1", "services", "service", "Service", true, {"svc"});
+  services.categories = {"all"};  // `kubectl get all` lists them, as on a cluster
+  out.push_back(services);
+  for (const auto& [plural, singular, kind, short_name] : std::vector<std::array<std::string, 4>>{
            {"deployments", "deployment", "Deployment", "deploy"},
            {"replicasets", "replicaset", "ReplicaSet", "rs"},
            {"statefulsets", "statefulset", "StatefulSet", "sts"},
@@ -127,15 +142,18 @@ std::vector<ResourceType> builtin_resource_types() {
     t.subresources = {status_sub(t)};
     out.push_back(t);
   }
-  for (const auto& [plural, singular, kind, short_name] :
-       std::vector<std::array<std::string, 4>>{{"jobs", "job", "Job", ""},
-                                               {"cronjobs", "cronjob", "CronJob", "cj"}}) {
-    ResourceType t = make("batch", "v1", plural, singular, kind, true,
-                          short_name.empty() ? std::vector<std::string>{}
-                                             : std::vector<std::string>{short_name});
+  for (const auto& [plural, singular, kind, short_name] : std::vector<std::array<std::string, 4>>{
+           {"jobs", "job", "Job", ""}, {"cronjobs", "cronjob", "CronJob", "cj"}}) {
+    ResourceType t = make(
+        "batch", "v1", plural, singular, kind, true,
+        short_name.empty() ? std::vector<std::string>{} : std::vector<std::string>{short_name});
     t.categories = {"all"};
     t.status_subresource = true;
     t.subresources = {status_sub(t)};
+    if (kind == "CronJob") {  // batch/v1 from 1.21; batch/v1beta1 until 1.24
+      t.versions = {"v1", "v1beta1"};
+      t.served_minors = {{"v1", {21}}, {"v1beta1", {0, 24}}};
+    }
     out.push_back(t);
   }
   for (const auto& [plural, singular, kind, namespaced] :

@@ -3,11 +3,14 @@
 // coordination, scheduling, policy, apiextensions) or registered at run time from a
 // CustomResourceDefinition. Discovery, routing, tables and the store all read this one record.
 
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <tl/expected.hpp>
 #include <vector>
+
+#include "sim/apiserver/kubernetes_version.h"
 
 namespace fairway::apiserver {
 
@@ -18,8 +21,10 @@ enum class Special {
   kPod,
   kNode,
   kEvent,
+  kEventsV1,  // events.k8s.io/v1: a view of the core/v1 events (sim/apiserver/events_v1.h)
   kPodDisruptionBudget,
   kPriorityClass,
+  kSecret,
   kCustomResourceDefinition,
   kCustomResource,
 };
@@ -58,6 +63,8 @@ struct ResourceType {
   Special special = Special::kNone;
   // Custom resources: the storage version's openAPIV3Schema (sim/apiserver/schema.h), if any.
   std::shared_ptr<const nlohmann::json> schema;
+  // The releases each version is served in (absent: every modelled release).
+  std::map<std::string, ServedRange> served_minors;
 
   // Identity in the store: "/pods", "scheduling.fairway.dev/queues".
   std::string key() const { return group + "/" + plural; }
@@ -66,6 +73,8 @@ struct ResourceType {
   }
   std::string storage_api_version() const { return api_version(versions.front()); }
   bool serves(const std::string& version) const;
+  // Whether `version` is served by a server answering as Kubernetes 1.<minor>.
+  bool served_at(const std::string& version, int minor) const;
   bool has_subresource(const std::string& name) const;
 };
 

@@ -13,6 +13,7 @@
 #include <tl/expected.hpp>
 
 #include "sim/apiserver/faults.h"
+#include "sim/apiserver/kubernetes_version.h"
 #include "sim/apiserver/store.h"
 
 namespace fairway::apiserver {
@@ -28,9 +29,9 @@ struct ServerOptions {
   StoreOptions store;
   bool load_fairway_crds = true;  // the CRDs compiled in from charts/fairway/crds
   int verbosity = 0;
-  // false: policy/v1 is not served (Kubernetes before 1.22): discovery offers policy/v1beta1
-  // and a policy/v1 Eviction is refused with 400, as kube-apiserver 1.19-1.20 do.
-  bool policy_v1 = true;
+  // The release to answer as (/version, discovery, routing): e.g. {19} serves policy/v1beta1
+  // only and refuses a policy/v1 Eviction with 400, as kube-apiserver 1.19 does.
+  KubernetesVersion kubernetes_version;
   // Non-empty: append one JSON line per API request served (user agent, RBAC verb, group,
   // resource, subresource, namespace, name, HTTP status) to this file, so a test can check that
   // the chart's RBAC grants every call a client made (tests/integration/helm_chart.sh).

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <ctime>
 
+#include "sim/apiserver/admission.h"
 #include "sim/apiserver/base64.h"
 #include "sim/apiserver/json_util.h"
 #include "sim/apiserver/schema.h"
@@ -237,6 +238,20 @@ Store::Store(StoreOptions options, Clock clock)
     (void)prepare_create_locked(*t->type, obj);
     commit_locked(*t, ns, std::move(obj), WatchEventType::kAdded, nullptr);
   }
+  Table& pcs = tables_.at("scheduling.k8s.io/priorityclasses");
+  for (json pc : system_priority_classes()) {
+    (void)prepare_create_locked(*pcs.type, pc);
+    const std::string name = str(meta(pc), "name");
+    commit_locked(pcs, name, std::move(pc), WatchEventType::kAdded, nullptr);
+  }
+}
+
+std::vector<const json*> Store::priority_classes_locked(const std::string& except) const {
+  std::vector<const json*> out;
+  for (const auto& [name, o] : tables_.at("scheduling.k8s.io/priorityclasses").objects) {
+    if (name != except) out.push_back(o.json.get());
+  }
+  return out;
 }
 
 void Store::register_locked(ResourceType type) {
@@ -410,38 +425,21 @@ tl::expected<void, ApiError> Store::prepare_create_locked(const ResourceType& ty
         spec["terminationGracePeriodSeconds"] = 30;
       if (!spec.contains("restartPolicy")) spec["restartPolicy"] = "Always";
       if (!spec.contains("dnsPolicy")) spec["dnsPolicy"] = "ClusterFirst";
-      // The Priority admission plugin: resolve priorityClassName into spec.priority.
-      const Table& pcs = tables_.at("scheduling.k8s.io/priorityclasses");
-      const std::string pc = str(spec, "priorityClassName");
-      if (!pc.empty()) {
-        const auto it = pcs.objects.find(pc);
-        if (it == pcs.objects.end()) {
-          return tl::unexpected(ApiError{403, "Forbidden",
-                                         "pods \"" + str(md, "name") +
-                                             "\" is forbidden: no PriorityClass with name " + pc +
-                                             " was found",
-                                         error_details(str(md, "name"), "", "pods")});
-        }
-        spec["priority"] = member(*it->second.json, "value");
-      } else {
-        spec["priority"] = 0;
-        for (const auto& [name, o] : pcs.objects) {
-          if (member(*o.json, "globalDefault") == true) {
-            spec["priorityClassName"] = name;
-            spec["priority"] = member(*o.json, "value");
-            break;
-          }
-        }
+      if (auto ok = admit_pod_priority(obj, priority_classes_locked()); !ok) {
+        return tl::unexpected(ok.error());
       }
       // Like kube-apiserver: status is the server's, not the creator's.
       obj["status"] = {{"phase", "Pending"}, {"qosClass", pod_qos(obj)}};
       break;
     }
     case Special::kPriorityClass:
-      if (!member(obj, "value").is_number_integer()) {
-        return tl::unexpected(invalid("PriorityClass", "scheduling.k8s.io", str(md, "name"),
-                                      "value", "Required value"));
+      if (auto ok = admit_priority_class(obj, priority_classes_locked(str(md, "name")), true);
+          !ok) {
+        return tl::unexpected(ok.error());
       }
+      break;
+    case Special::kSecret:
+      if (auto ok = normalize_secret(obj); !ok) return tl::unexpected(ok.error());
       break;
     case Special::kPodDisruptionBudget:
       obj["status"] = {{"currentHealthy", 0},
@@ -474,6 +472,7 @@ tl::expected<void, ApiError> Store::prepare_create_locked(const ResourceType& ty
       break;
     case Special::kNone:
     case Special::kNode:
+    case Special::kEventsV1:  // never stored: the handler writes core/v1 events
       break;
   }
   // Like kube-apiserver, a new volume's or claim's status is the server's (it resets both).
@@ -538,9 +537,13 @@ tl::expected<Object, ApiError> Store::create(const ResourceType& type, const std
   std::unique_lock lock(mu_);
   Table* table = table_locked(type);
   if (!table) return tl::unexpected(not_found(type.plural, type.group, ""));
-  if (type.namespaced) {
+  if (type.namespaced) {  // NamespaceLifecycle
     const Table& namespaces = tables_.at("/namespaces");
-    if (!namespaces.objects.contains(ns)) return tl::unexpected(not_found("namespaces", "", ns));
+    const auto it = namespaces.objects.find(ns);
+    if (it == namespaces.objects.end()) return tl::unexpected(not_found("namespaces", "", ns));
+    if (meta(*it->second.json).contains("deletionTimestamp")) {
+      return tl::unexpected(namespace_terminating(type.plural, type.group, str(md, "name"), ns));
+    }
   }
   std::string name = str(md, "name");
   if (name.empty()) {
@@ -799,6 +802,18 @@ tl::expected<Object, ApiError> Store::replace_locked(Table& table, const std::st
         next.erase("status");
       }
     }
+    if (type.special == Special::kSecret) {
+      if (auto ok = normalize_secret(next); !ok) return tl::unexpected(ok.error());
+    }
+    if (type.special == Special::kPriorityClass) {
+      if (member(next, "value") != member(prev, "value")) {
+        return tl::unexpected(invalid("PriorityClass", "scheduling.k8s.io", name, "value",
+                                      "Forbidden: may not be changed in an update."));
+      }
+      if (auto ok = admit_priority_class(next, priority_classes_locked(name), false); !ok) {
+        return tl::unexpected(ok.error());
+      }
+    }
     if (type.special == Special::kPod) {
       const std::string bound = str(member(prev, "spec"), "nodeName");
       if (!bound.empty() && next["spec"].is_object()) next["spec"]["nodeName"] = bound;
@@ -875,7 +890,8 @@ Object Store::erase_locked(Table& table, const std::string& key, const Object& c
     }
   }
   if (type.special == Special::kNamespace) {
-    // No namespace controller here: the contents go at once (see docs for the deviation).
+    // The namespace controller's work, done at once when a Terminating namespace is finalized:
+    // its contents go without grace periods (see docs for the deviation).
     const std::string ns = str(meta(*current.json), "name");
     const std::string prefix = ns + "/";
     for (const std::string& rk : order_) {
@@ -913,6 +929,7 @@ tl::expected<Object, ApiError> Store::delete_locked(Table& table, const std::str
             options.precondition_resource_version +
             ", ResourceVersion in object meta: " + std::to_string(current.resource_version)));
   }
+  if (type.special == Special::kNamespace) return delete_namespace_locked(table, key, current);
   int64_t grace = 0;
   if (type.special == Special::kPod) {
     const json& spec = member(obj, "spec");
@@ -944,6 +961,22 @@ tl::expected<Object, ApiError> Store::delete_locked(Table& table, const std::str
   if (grace > 0) {
     pending_deletes_.emplace(when, PendingDelete{type.key(), key, str(meta(obj), "uid")});
   }
+  return commit_locked(table, key, std::move(next), WatchEventType::kModified, &current);
+}
+
+tl::expected<Object, ApiError> Store::delete_namespace_locked(Table& table, const std::string& key,
+                                                              const Object& current) {
+  const json& obj = *current.json;
+  const std::string name = str(meta(obj), "name");
+  if (immortal_namespace(name)) return tl::unexpected(namespace_immortal(name));
+  if (meta(obj).contains("deletionTimestamp")) return current;
+  json next = obj;
+  const auto now = clock_();
+  next["metadata"]["deletionTimestamp"] = format_rfc3339(now);
+  next["metadata"]["deletionGracePeriodSeconds"] = 0;
+  next["status"]["phase"] = "Terminating";
+  // Due at once: the server's next housekeeping tick (finalize_due) empties and removes it.
+  pending_deletes_.emplace(now, PendingDelete{table.type->key(), key, str(meta(obj), "uid")});
   return commit_locked(table, key, std::move(next), WatchEventType::kModified, &current);
 }
 

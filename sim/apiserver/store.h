@@ -199,6 +199,12 @@ class Store {
     std::string uid;
   };
 
+  // The stored PriorityClasses (for the Priority admission rules), but the one named `except`.
+  std::vector<const nlohmann::json*> priority_classes_locked(const std::string& except = {}) const;
+  // NamespaceLifecycle's delete: the namespace turns Terminating; finalize_due removes it and
+  // its contents (the namespace controller's work).
+  tl::expected<Object, ApiError> delete_namespace_locked(Table& table, const std::string& key,
+                                                         const Object& current);
   Table* table_locked(const ResourceType& type);
   const Table* table_locked(const ResourceType& type) const;
   // An object that must exist: its table, key and current version, else NotFound.

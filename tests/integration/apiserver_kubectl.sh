@@ -166,6 +166,80 @@ expect '"volumeName": "local-0"' "$(k get pvc data -n team-a -o json)"
 k delete -f "$TMP/storage.yaml"
 expect 'No resources found' "$(k get pv 2>&1)"
 
+echo "--- everyday commands (kubectl 1.32's typed create commands send protobuf bodies)"
+k create namespace team-b
+k create configmap settings -n team-b --from-literal=mode=fast --from-literal=level=3
+expect '"mode": "fast"' "$(k get configmap settings -n team-b -o json)"
+k create secret generic creds -n team-b --from-literal=user=admin --from-literal=password='p@ss w0rd'
+secret=$(k get secret creds -n team-b -o yaml)
+expect '^  user: YWRtaW4=$' "$secret"
+expect '^  password: cEBzcyB3MHJk$' "$secret"
+expect '^type: Opaque$' "$secret"
+expect '^user: +5 bytes' "$(k describe secret creds -n team-b)"
+# stringData is merged into base64 data by the server, as kube-apiserver's conversion does.
+k apply -f - <<'SECRET'
+apiVersion: v1
+kind: Secret
+metadata: {name: plain, namespace: team-b}
+stringData: {token: abc}
+SECRET
+expect '"token": "YWJj"' "$(k get secret plain -n team-b -o json)"
+expect 'illegal base64 data' "$(k create -f - 2>&1 <<'SECRET' || true
+{"apiVersion":"v1","kind":"Secret","metadata":{"name":"bad","namespace":"team-b"},"data":{"k":"not base64!"}}
+SECRET
+)"
+k create serviceaccount runner -n team-b
+expect '^Name: +runner' "$(k describe serviceaccount runner -n team-b)"
+k create priorityclass gold --value=1000 --description="gold tier"
+expect '^gold +1000 +false' "$(k get priorityclass gold --no-headers)"
+expect 'system-node-critical +2000001000' "$(k get priorityclasses --no-headers)"
+k run web -n team-b --image=nginx:1.25 --labels=app=web --port=80 --env=MODE=fast \
+  --overrides='{"spec":{"priorityClassName":"gold"}}'
+pod=$(k get pod web -n team-b -o yaml)
+expect '^  priority: 1000$' "$pod"
+expect '^  preemptionPolicy: PreemptLowerPriority$' "$pod"
+expect 'image: nginx:1.25' "$pod"
+k label pod web -n team-b tier=frontend
+k annotate pod web -n team-b owner=team-b
+pod=$(k get pod web -n team-b -o yaml)
+expect '^    tier: frontend$' "$pod"
+expect '^    owner: team-b$' "$pod"
+described=$(k describe pod web -n team-b)
+expect '^Priority: +1000' "$described"
+expect '^Priority Class Name: +gold' "$described"
+expect 'MODE: +fast' "$described"
+k delete pod web -n team-b
+k delete configmap settings -n team-b
+k delete secret creds plain -n team-b
+k delete serviceaccount runner -n team-b
+k delete priorityclass gold
+expect 'No resources found' "$(k get pods,configmaps,secrets,serviceaccounts -n team-b 2>&1)"
+
+echo "--- kubectl drain (an Eviction, protobuf from kubectl 1.32)"
+k create -f - <<'NODE'
+{"apiVersion":"v1","kind":"Node","metadata":{"name":"node-d"},
+ "status":{"allocatable":{"cpu":"8","pods":"110"},"conditions":[{"type":"Ready","status":"True"}]}}
+NODE
+k run drained -n team-b --image=busybox
+k create -f - <<'BINDING'
+{"apiVersion":"v1","kind":"Binding","metadata":{"name":"drained","namespace":"team-b"},
+ "target":{"kind":"Node","name":"node-d"}}
+BINDING
+expect 'pod/drained evicted' "$(k drain node-d --force --grace-period=0 --timeout=30s 2>&1)"
+expect 'NotFound' "$(k get pod drained -n team-b 2>&1 || true)"
+k delete node node-d
+
+echo "--- admission as a default cluster: NamespaceLifecycle and Priority"
+expect 'namespaces "nowhere" not found' "$(k create configmap c -n nowhere 2>&1 || true)"
+expect 'pods "p" is forbidden: no PriorityClass with name missing was found' \
+  "$(k run p -n team-b --image=busybox --overrides='{"spec":{"priorityClassName":"missing"}}' 2>&1 || true)"
+expect 'namespaces "default" is forbidden: this namespace may not be deleted' \
+  "$(k delete namespace default 2>&1 || true)"
+k create configmap doomed -n team-b --from-literal=a=b
+k delete namespace team-b
+expect 'namespaces "team-b" not found' "$(k get namespace team-b 2>&1 || true)"
+expect 'NotFound' "$(k get configmap doomed -n team-b 2>&1 || true)"
+
 echo "--- errors are kube Status objects"
 expect 'NotFound' "$(k get pod nope -n team-a 2>&1 || true)"
 expect 'AlreadyExists' "$(k create namespace team-a 2>&1 || true)"

@@ -159,55 +159,95 @@ TEST_F(EvictorTest, ADisruptionBudgetRefusalStopsThePlanAndIsReported) {
   evictor.stop();
 }
 
+// One eviction of a running pod by an Evictor against a server answering as Kubernetes `version`:
+// the eviction requests it sent ("verb code") and the API version discovery chose.
+struct EvictionRun {
+  std::vector<std::string> evictions;
+  std::string version;
+  uint64_t preempt_evictions = 0;
+  uint64_t errors = 0;
+  uint64_t events = 0;
+  bool victim_gone = false;
+};
+
+class EvictorVersionTest : public EvictorTest {
+ protected:
+  EvictionRun evict_against(apiserver::KubernetesVersion version) {
+    EvictionRun run;
+    apiserver::ServerOptions options;
+    options.tls = false;
+    options.threads = 2;
+    options.kubernetes_version = version;
+    auto started = apiserver::Server::start(options);
+    EXPECT_TRUE(started) << (started ? "" : started.error());
+    if (!started) return run;
+    std::unique_ptr<apiserver::Server> server = std::move(*started);
+    k8s::ClusterConfig cluster;
+    cluster.server = server->url();
+    cluster.token = server->token();
+    // The fixture's helpers use client_: point it at this server.
+    client_->stop();
+    client_ = std::make_unique<k8s::RestClient>(cluster);
+    running_pod("victim", false);
+    std::mutex mutex;
+    std::condition_variable seen;
+    int events_posted = 0;
+    EvictionStats stats;
+    Evictor evictor(cluster, {},
+                    {[] { return true; }, [](auto&, auto&, int) {}, nullptr,
+                     [&](std::string_view verb, std::string_view path, int code, auto) {
+                       std::lock_guard lock(mutex);
+                       if (path.ends_with("/eviction"))
+                         run.evictions.push_back(std::string(verb) + " " + std::to_string(code));
+                       if (path.ends_with("/events") && code == 201) ++events_posted;
+                       seen.notify_all();
+                     }},
+                    stats);
+    evictor.carry_out(plan_for({"victim"}), std::chrono::steady_clock::now());
+    {
+      // Woken by each request; the limit only guards against a hang.
+      std::unique_lock lock(mutex);
+      EXPECT_TRUE(
+          seen.wait_for(lock, std::chrono::seconds(30), [&] { return events_posted == 2; }));
+    }
+    evictor.stop();  // joins the evictor thread: the counters below are final
+    run.version = evictor.eviction_version();
+    run.preempt_evictions = stats.preempt_evictions.load();
+    run.errors = stats.errors.load();
+    run.events = stats.events.load();
+    run.victim_gone = !exists("victim");
+    client_->stop();
+    server->stop();
+    return run;
+  }
+};
+
 // Kubernetes before 1.22 serves Eviction only as policy/v1beta1 and answers a policy/v1 one with
 // 400 "no kind "Eviction" is registered for version "policy/v1"". The evictor reads discovery
 // and sends what the server serves.
-TEST_F(EvictorTest, UsesPolicyV1beta1WhereTheServerLacksPolicyV1) {
-  apiserver::ServerOptions options;
-  options.tls = false;
-  options.threads = 2;
-  options.policy_v1 = false;
-  auto started = apiserver::Server::start(options);
-  ASSERT_TRUE(started) << (started ? "" : started.error());
-  std::unique_ptr<apiserver::Server> old_server = std::move(*started);
-  k8s::ClusterConfig old_cluster;
-  old_cluster.server = old_server->url();
-  old_cluster.token = old_server->token();
-  // The fixture's helpers use client_: point it at the old server.
-  client_->stop();
-  client_ = std::make_unique<k8s::RestClient>(old_cluster);
-  running_pod("victim", false);
-  std::mutex mutex;
-  std::condition_variable seen;
-  std::vector<std::string> evictions;  // "verb code" of each eviction request
-  int events_posted = 0;
-  EvictionStats stats;
-  Evictor evictor(old_cluster, {},
-                  {[] { return true; }, [](auto&, auto&, int) {}, nullptr,
-                   [&](std::string_view verb, std::string_view path, int code, auto) {
-                     std::lock_guard lock(mutex);
-                     if (path.ends_with("/eviction"))
-                       evictions.push_back(std::string(verb) + " " + std::to_string(code));
-                     if (path.ends_with("/events") && code == 201) ++events_posted;
-                     seen.notify_all();
-                   }},
-                  stats);
-  evictor.carry_out(plan_for({"victim"}), std::chrono::steady_clock::now());
-  {
-    // Woken by each request; the limit only guards against a hang.
-    std::unique_lock lock(mutex);
-    ASSERT_TRUE(seen.wait_for(lock, std::chrono::seconds(30), [&] { return events_posted == 2; }));
-  }
-  evictor.stop();  // joins the evictor thread: the counters below are final
-  EXPECT_EQ(stats.events.load(), 2u);
+TEST_F(EvictorVersionTest, UsesPolicyV1beta1WhereTheServerLacksPolicyV1) {
+  const EvictionRun run = evict_against({.minor = 19});
+  EXPECT_EQ(run.events, 2u);
   // One request, sent as policy/v1beta1 at once (no 400 first).
-  EXPECT_EQ(evictions, std::vector<std::string>{"POST 201"});
-  EXPECT_EQ(stats.preempt_evictions.load(), 1u);
-  EXPECT_EQ(stats.errors.load(), 0u);
-  EXPECT_EQ(evictor.eviction_version(), "policy/v1beta1");
-  EXPECT_FALSE(exists("victim"));
-  client_->stop();
-  old_server->stop();
+  EXPECT_EQ(run.evictions, std::vector<std::string>{"POST 201"});
+  EXPECT_EQ(run.preempt_evictions, 1u);
+  EXPECT_EQ(run.errors, 0u);
+  EXPECT_EQ(run.version, "policy/v1beta1");
+  EXPECT_TRUE(run.victim_gone);
+}
+
+// Kubernetes 1.24 serves policy/v1 and policy/v1beta1; the current release policy/v1 only: the
+// evictor prefers policy/v1 on both and each eviction takes one request.
+TEST_F(EvictorVersionTest, UsesPolicyV1OnKubernetes124AndTheCurrentRelease) {
+  for (const int minor : {24, apiserver::KubernetesVersion::kCurrentMinor}) {
+    SCOPED_TRACE(minor);
+    const EvictionRun run = evict_against({.minor = minor});
+    EXPECT_EQ(run.evictions, std::vector<std::string>{"POST 201"});
+    EXPECT_EQ(run.version, "policy/v1");
+    EXPECT_EQ(run.preempt_evictions, 1u);
+    EXPECT_EQ(run.errors, 0u);
+    EXPECT_TRUE(run.victim_gone);
+  }
 }
 
 // A server that refuses every eviction with 400 for ever (fault injection on the eviction path,
