@@ -37,6 +37,8 @@ class EndpointsTest : public ::testing::Test {
     state_.upsert_pod(testing::pod("ns", "wait", "team", {{"nvidia.com/gpu", "16"}}));
     endpoints_ =
         std::make_unique<Endpoints>(EndpointOptions{.bind_address = "127.0.0.1:0",
+                                                    .probe_bind_address = "",
+                                                    .debug = true,
                                                     .per_node_metrics = true,
                                                     .loop_timeout = std::chrono::milliseconds(300)},
                                     metrics_, inbox_,
@@ -108,10 +110,14 @@ TEST(EndpointsPorts, ProbesOnTheirOwnPortAndDebugOnlyWhenAsked) {
   Inbox inbox;
   metrics::SchedulerMetrics metrics;
   Endpoints endpoints(
-      EndpointOptions{
-          .bind_address = "127.0.0.1:0", .probe_bind_address = "127.0.0.1:0", .debug = false},
+      EndpointOptions{.bind_address = "127.0.0.1:0",
+                      .probe_bind_address = "127.0.0.1:0",
+                      .debug = false,
+                      .per_node_metrics = true,
+                      .loop_timeout = std::chrono::milliseconds(5000)},
       metrics, inbox,
-      Endpoints::Probes{.synced = [] { return true; }, .leader = [] { return true; }});
+      Endpoints::Probes{
+          .synced = [] { return true; }, .leader = [] { return true; }, .preflight = {}});
   ASSERT_TRUE(endpoints.start());
   ASSERT_NE(endpoints.probe_port(), 0);
   ASSERT_NE(endpoints.probe_port(), endpoints.port());
