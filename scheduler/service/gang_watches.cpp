@@ -52,6 +52,19 @@ std::set<std::string> served_resources(k8s::RestClient& client, std::string_view
   return out;
 }
 
+// Whether this scheduler may list the resource. A kind it may not read (a ClusterRole older
+// than this release) is left unwatched: a reflector refused forever would keep the informers
+// from ever syncing, and the scheduler from ever scheduling.
+bool readable(k8s::RestClient& client, const std::string& path) {
+  const auto response = client.get(path + "?limit=1");
+  if (response && (response->status == 401 || response->status == 403)) {
+    log::warn("cannot list a gang source; its pods are grouped without it (see docs/gangs.md)",
+              {{"path", path}, {"error", k8s::describe_api_error(response)}});
+    return false;
+  }
+  return true;  // transient failures: the reflector retries
+}
+
 template <typename T>
 typename k8s::Reflector<T>::Handler handler_for(
     Inbox& inbox, std::string resource,
@@ -101,9 +114,11 @@ GangWatches discover_gang_watches(k8s::RestClient& client, Inbox& inbox, Cluster
   };
   for (const WorkloadKind& kind : known_workload_kinds()) {
     if (!serves(kind.group, kind.version, kind.resource)) continue;
-    state.set_workload_kind_watched(kind.group, kind.kind);
     const std::string api_version = fmt::format("{}/{}", kind.group, kind.version);
     const std::string resource = std::string(kind.resource);
+    const std::string path = fmt::format("/apis/{}/{}", api_version, resource);
+    if (!readable(client, path)) continue;
+    state.set_workload_kind_watched(kind.group, kind.kind);
     std::function<void(ClusterState&, k8s::EventType, Workload &&)> apply =
         [api_version, kind_name = std::string(kind.kind)](ClusterState& s, k8s::EventType type,
                                                           Workload&& w) {
@@ -122,6 +137,8 @@ GangWatches discover_gang_watches(k8s::RestClient& client, Inbox& inbox, Cluster
   for (const PeerKind& peer : kPeerKinds) {
     if (!serves(peer.group, peer.version, "podgroups")) continue;
     const std::string resource = fmt::format("podgroups.{}", peer.group);
+    const std::string path = fmt::format("/apis/{}/{}/podgroups", peer.group, peer.version);
+    if (!readable(client, path)) continue;
     std::function<void(ClusterState&, k8s::EventType, PodGroup &&)> apply =
         [source = peer.source](ClusterState& s, k8s::EventType type, PodGroup&& group) {
           if (type == k8s::EventType::kDeleted) {
@@ -131,8 +148,8 @@ GangWatches discover_gang_watches(k8s::RestClient& client, Inbox& inbox, Cluster
           }
         };
     watches.peer_groups.push_back(std::make_unique<k8s::Reflector<PodGroup>>(
-        client, resource, fmt::format("/apis/{}/{}/podgroups", peer.group, peer.version),
-        &k8s::decode_pod_group, handler_for<PodGroup>(inbox, resource, std::move(apply))));
+        client, resource, path, &k8s::decode_pod_group,
+        handler_for<PodGroup>(inbox, resource, std::move(apply))));
   }
   std::string names;
   for (const auto& r : watches.workloads) names += (names.empty() ? "" : ",") + r->resource();

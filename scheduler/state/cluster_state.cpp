@@ -14,6 +14,22 @@ std::string job_key_of(const Pod& pod, const GangRef& gang) {
   return pod.namespace_ + "/" + (gang.name.empty() ? pod.name : gang.name);
 }
 
+// Why a gang whose group object is missing waits, naming the object of its first source.
+std::string missing_group_reason(const JobRecord& job) {
+  const GangSource wanted = job.sources.empty() ? GangSource::kFairway : job.sources.front();
+  if (wanted == GangSource::kFairway || wanted == GangSource::kKai) {
+    return fmt::format("waiting for PodGroup {} to exist (or annotation {} on its pods)", job.key,
+                       kAnnotationMinMember);
+  }
+  if (!job.group_object_part.empty()) {
+    return fmt::format(
+        "waiting for Workload {} (scheduling.k8s.io/v1alpha1) with pod group {} to exist",
+        job.group_object.substr(0, job.group_object.find('#')), job.group_object_part);
+  }
+  return fmt::format("waiting for PodGroup {} ({}) to exist", job.group_object,
+                     gang_source_object(wanted));
+}
+
 }  // namespace
 
 ClusterState::ClusterState(StateConfig config) : config_(std::move(config)) {}
@@ -331,13 +347,8 @@ void ClusterState::refresh_job(JobId id) {
     derived.queue.clear();  // the queue is chosen below, like any pod's
     group = &derived;
     used = GangSource::kOwner;
-  } else {
-    for (GangSource source : job.sources) {
-      if ((group = group_object(source, job.group_object)) != nullptr) {
-        used = source;
-        break;
-      }
-    }
+  } else if ((group = job_group(job)) != nullptr) {
+    used = GangSource::kFairway;  // any explicit source: its object's creation time counts
   }
 
   std::string queue = first.intent.queue_from_pod ? first.intent.queue : first.gang.queue;
@@ -356,22 +367,7 @@ void ClusterState::refresh_job(JobId id) {
   // gives: starting pods one by one would break all-or-nothing, so it waits for the PodGroup.
   // Likewise a pod whose owner is not known yet.
   job.awaiting_group = !job.group.empty() && group == nullptr && !annotated;
-  job.awaiting_reason.clear();
-  if (job.awaiting_group) {
-    const GangSource wanted = job.sources.empty() ? GangSource::kFairway : job.sources.front();
-    if (wanted == GangSource::kFairway || wanted == GangSource::kKai) {
-      job.awaiting_reason =
-          fmt::format("waiting for PodGroup {} to exist (or annotation {} on its pods)", job.key,
-                      kAnnotationMinMember);
-    } else if (!job.group_object_part.empty()) {
-      job.awaiting_reason = fmt::format(
-          "waiting for Workload {} (scheduling.k8s.io/v1alpha1) with pod group {} to exist",
-          job.group_object.substr(0, job.group_object.find('#')), job.group_object_part);
-    } else {
-      job.awaiting_reason = fmt::format("waiting for PodGroup {} ({}) to exist", job.group_object,
-                                        gang_source_object(wanted));
-    }
-  }
+  job.awaiting_reason = job.awaiting_group ? missing_group_reason(job) : std::string();
   for (PodId pod : job.all) {
     if (!pods_[pod].gang.waiting.empty()) {
       job.awaiting_group = true;
@@ -558,6 +554,15 @@ const PodGroup* ClusterState::pod_group_object(std::string_view key) const {
 }
 
 // ---------------------------------------------------------------- gang sources (gangs.h)
+
+const PodGroup* ClusterState::job_group(const JobRecord& job) const {
+  if (job.group.empty()) return nullptr;
+  if (job.inferred()) return find_pod_group(job.key);
+  for (GangSource source : job.sources) {
+    if (const PodGroup* group = group_object(source, job.group_object)) return group;
+  }
+  return nullptr;
+}
 
 const PodGroup* ClusterState::group_object(GangSource source, const std::string& key) const {
   if (source == GangSource::kFairway || source == GangSource::kOwner) return pod_group_object(key);

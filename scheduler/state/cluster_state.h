@@ -181,6 +181,10 @@ class ClusterState {
   // The PodGroup a gang follows: for an inferred gang the one fairway derives from its workload,
   // else the fairway PodGroup object.
   const PodGroup* find_pod_group(std::string_view key) const;
+  // The group a gang follows, whatever its source (gangs.h): the derived one of an inferred
+  // gang, else the group object of the first of its sources that has one (fairway's, the
+  // upstream, KAI's, Volcano's, scheduler-plugins'). nullptr: a job of one, or not seen yet.
+  const PodGroup* job_group(const JobRecord& job) const;
   // The scheduling.fairway.dev PodGroup object as the API server has it (nullptr: not seen).
   const PodGroup* pod_group_object(std::string_view key) const;
   // A namespace's labels as last seen; nullptr when the namespace is unknown.

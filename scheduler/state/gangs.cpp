@@ -71,44 +71,46 @@ void size_gang(const Workload& w, GangRef& gang) {
   }
 }
 
-// Explicit sources: every place the pod names a gang, in precedence order.
+// Explicit sources: every place the pod names a gang, in precedence order. Built for every pod
+// update, so nothing is formatted until a conflict needs the words.
 struct Named {
   GangSource source;
-  std::string where;  // "annotation fairway.dev/pod-group"
+  std::string_view where;  // "annotation", "label" or a field path
+  std::string_view key;    // empty for a field
   std::string name;
   std::string object;
   std::string object_part;
+  std::string describe() const {
+    return key.empty() ? std::string(where) : fmt::format("{} {}", where, key);
+  }
 };
 
 std::vector<Named> explicit_sources(const Pod& pod) {
   std::vector<Named> out;
-  auto add = [&out](GangSource source, std::string where, const std::string& name) {
-    if (!name.empty()) out.push_back({source, std::move(where), name, name, ""});
+  auto add = [&out](GangSource source, std::string_view where, std::string_view key,
+                    const Labels& map) {
+    if (auto it = map.find(key); it != map.end() && !it->second.empty()) {
+      out.push_back({source, where, key, it->second, it->second, ""});
+    }
   };
-  auto value = [](const Labels& map, std::string_view key) {
-    const auto it = map.find(key);
-    return it == map.end() ? std::string() : it->second;
-  };
-  add(GangSource::kFairway, fmt::format("annotation {}", kAnnotationPodGroup),
-      value(pod.annotations, kAnnotationPodGroup));
-  add(GangSource::kUpstream, "spec.schedulingGroup.podGroupName", pod.scheduling_group);
+  add(GangSource::kFairway, "annotation", kAnnotationPodGroup, pod.annotations);
+  if (!pod.scheduling_group.empty()) {
+    out.push_back({GangSource::kUpstream, "spec.schedulingGroup.podGroupName", "",
+                   pod.scheduling_group, pod.scheduling_group, ""});
+  }
   if (!pod.workload_ref.empty()) {
     // 1.35: pods naming the same Workload, pod group and replica key are one gang; its size is
     // that pod group's in the Workload object.
     std::string name = pod.workload_ref + "-" + pod.workload_pod_group;
     if (!pod.workload_replica_key.empty()) name += "-" + pod.workload_replica_key;
-    out.push_back({GangSource::kUpstream, "spec.workloadRef", name, pod.workload_ref,
+    out.push_back({GangSource::kUpstream, "spec.workloadRef", "", std::move(name), pod.workload_ref,
                    pod.workload_pod_group});
   }
-  if (std::string kai = value(pod.annotations, kKaiPodGroup); !kai.empty()) {
-    add(GangSource::kKai, fmt::format("annotation {}", kKaiPodGroup), kai);
-  } else {
-    add(GangSource::kKai, fmt::format("label {}", kKaiPodGroup), value(pod.labels, kKaiPodGroup));
-  }
-  add(GangSource::kVolcano, fmt::format("annotation {}", kVolcanoGroupAnnotation),
-      value(pod.annotations, kVolcanoGroupAnnotation));
-  add(GangSource::kSchedulerPlugins, fmt::format("label {}", kSchedulerPluginsGroupLabel),
-      value(pod.labels, kSchedulerPluginsGroupLabel));
+  const size_t before_kai = out.size();
+  add(GangSource::kKai, "annotation", kKaiPodGroup, pod.annotations);
+  if (out.size() == before_kai) add(GangSource::kKai, "label", kKaiPodGroup, pod.labels);
+  add(GangSource::kVolcano, "annotation", kVolcanoGroupAnnotation, pod.annotations);
+  add(GangSource::kSchedulerPlugins, "label", kSchedulerPluginsGroupLabel, pod.labels);
   return out;
 }
 
@@ -119,7 +121,7 @@ void resolve_explicit(const std::vector<Named>& named, GangRef& gang) {
       gang.conflict = fmt::format(
           "the pod names two different gangs: {}=\"{}\" and {}=\"{}\"; name one gang (or the "
           "same one in both places)",
-          first.where, first.name, other.where, other.name);
+          first.describe(), first.name, other.describe(), other.name);
       return;
     }
   }

@@ -328,11 +328,16 @@ TEST(Gangs, PeerPodGroupsOfKaiVolcanoAndSchedulerPlugins) {
   for (const Pod& p : {kai, volcano, plugins}) state.upsert_pod(p);
   PodGroup kai_group = group("kai-group", 2);
   kai_group.queue = "kai-queue";
+  kai_group.subgroups = {{.name = "leader", .min_member = 1}, {.name = "workers", .min_member = 1}};
   state.upsert_peer_group(GangSource::kKai, kai_group);
   state.upsert_peer_group(GangSource::kVolcano, group("vc-group", 3));
   state.upsert_peer_group(GangSource::kSchedulerPlugins, group("sp-group", 5));
   EXPECT_EQ(job_of(state, "kai-0").min_member, 2);
   EXPECT_EQ(job_of(state, "kai-0").queue, "kai-queue");
+  // Placement reads a gang's subgroups from its group, whatever the source.
+  const PodGroup* kai_followed = state.job_group(job_of(state, "kai-0"));
+  ASSERT_NE(kai_followed, nullptr);
+  EXPECT_EQ(kai_followed->subgroups.size(), 2u);
   EXPECT_EQ(job_of(state, "vc-0").min_member, 3);
   EXPECT_EQ(job_of(state, "sp-0").min_member, 5);
   // A Volcano PodGroup does not answer for a scheduler-plugins label of the same name.
