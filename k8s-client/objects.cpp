@@ -263,7 +263,28 @@ struct MetaSink {
   Labels* annotations = nullptr;
   int64_t* creation_ms = nullptr;
   bool* deleting = nullptr;
+  OwnerRef* owner = nullptr;  // the controller owner reference
 };
+
+// metadata.ownerReferences: the one with controller: true.
+R read_owner_refs(dom::element value, OwnerRef& out) {
+  return for_each_element(value, [&](size_t i, dom::element element) -> R {
+    bool controller = false;
+    OwnerRef ref;
+    R r = for_each_field(element, [&](std::string_view key, dom::element v) -> R {
+      if (key == "controller")
+        return is_null(v) ? R{} : within("controller", read_bool(v, controller));
+      if (key == "apiVersion") return within("apiVersion", read_string(v, ref.api_version));
+      if (key == "kind") return within("kind", read_string(v, ref.kind));
+      if (key == "name") return within("name", read_string(v, ref.name));
+      if (key == "uid") return within("uid", read_string(v, ref.uid));
+      return {};
+    });
+    if (!r) return within_index("", i, std::move(r));
+    if (controller) out = std::move(ref);
+    return {};
+  });
+}
 
 R read_meta(dom::element value, ObjectMeta& meta, const MetaSink& sink) {
   return for_each_field(value, [&](std::string_view key, dom::element field) -> R {
@@ -284,6 +305,9 @@ R read_meta(dom::element value, ObjectMeta& meta, const MetaSink& sink) {
     if (key == "deletionTimestamp" && sink.deleting) {
       *sink.deleting = !is_null(field);
       return {};
+    }
+    if (key == "ownerReferences" && sink.owner) {
+      return within("ownerReferences", read_owner_refs(field, *sink.owner));
     }
     return {};
   });
@@ -750,6 +774,26 @@ R read_pod_spec(dom::element value, Pod& pod) {
     if (key == "overhead") {
       return tolerate(pod, within("overhead", read_resource_list(field, pod.overhead)));
     }
+    if (key == "schedulingGroup") {
+      return within("schedulingGroup",
+                    for_each_field(field, [&](std::string_view k2, dom::element v) -> R {
+                      if (k2 != "podGroupName") return {};
+                      return within("podGroupName", read_string(v, pod.scheduling_group));
+                    }));
+    }
+    if (key == "workloadRef") {
+      return within(
+          "workloadRef", for_each_field(field, [&](std::string_view k2, dom::element v) -> R {
+            if (k2 == "name") return within("name", read_string(v, pod.workload_ref));
+            if (k2 == "podGroup") {
+              return within("podGroup", read_string(v, pod.workload_pod_group));
+            }
+            if (k2 == "podGroupReplicaKey") {
+              return within("podGroupReplicaKey", read_string(v, pod.workload_replica_key));
+            }
+            return {};
+          }));
+    }
     return {};
   });
 }
@@ -959,10 +1003,140 @@ R read_queue_spec(dom::element value, QueueSpec& queue) {
 R read_topology_constraint(dom::element value, TopologyConstraint& tc) {
   return for_each_field(value, [&](std::string_view key, dom::element field) -> R {
     if (key == "topology") return within("topology", read_string(field, tc.topology));
-    if (key == "requiredLevel")
-      return within("requiredLevel", read_string(field, tc.required_level));
-    if (key == "preferredLevel") {
-      return within("preferredLevel", read_string(field, tc.preferred_level));
+    // KAI spells the levels requiredTopologyLevel / preferredTopologyLevel.
+    if (key == "requiredLevel" || key == "requiredTopologyLevel") {
+      return within(key, read_string(field, tc.required_level));
+    }
+    if (key == "preferredLevel" || key == "preferredTopologyLevel") {
+      return within(key, read_string(field, tc.preferred_level));
+    }
+    return {};
+  });
+}
+
+// The upstream PodGroup's policy: gang {minCount} is all-or-nothing; basic is pods on their own.
+R read_scheduling_policy(dom::element value, int32_t& min_member) {
+  return for_each_field(value, [&](std::string_view key, dom::element field) -> R {
+    if (key == "basic" && !is_null(field)) min_member = 1;
+    if (key != "gang" || is_null(field)) return {};
+    return within("gang", for_each_field(field, [&](std::string_view k2, dom::element v) -> R {
+                    if (k2 != "minCount") return {};
+                    R r = read_int32(v, min_member);
+                    if (r && min_member < 1) r = fail(fmt::format("{} must be >= 1", min_member));
+                    return within("minCount", std::move(r));
+                  }));
+  });
+}
+
+// ---- Workloads (owner inference, scheduler/state/gangs.h) ------------------------------------
+
+R read_optional_int32(dom::element value, std::optional<int32_t>& out) {
+  if (is_null(value)) return {};
+  int32_t v = 0;
+  R r = read_int32(value, v);
+  if (r && v < 0) return fail(fmt::format("{} must be >= 0", v));
+  if (r) out = v;
+  return r;
+}
+
+// A JobSet replicatedJob: {name, replicas, template: {spec: {parallelism, completions}}}.
+R read_replicated_job(dom::element value, WorkloadPart& part) {
+  std::optional<int32_t> replicas, parallelism, completions;
+  R r = for_each_field(value, [&](std::string_view key, dom::element field) -> R {
+    if (key == "name") return within("name", read_string(field, part.name));
+    if (key == "replicas") return within("replicas", read_optional_int32(field, replicas));
+    if (key != "template") return {};
+    return within("template", for_each_field(field, [&](std::string_view k2, dom::element v) -> R {
+                    if (k2 != "spec") return {};
+                    return within(
+                        "spec", for_each_field(v, [&](std::string_view k3, dom::element w) -> R {
+                          if (k3 == "parallelism") {
+                            return within("parallelism", read_optional_int32(w, parallelism));
+                          }
+                          if (k3 == "completions") {
+                            return within("completions", read_optional_int32(w, completions));
+                          }
+                          return {};
+                        }));
+                  }));
+  });
+  part.replicas = replicas.value_or(1);
+  part.pods_each = parallelism.value_or(1);
+  if (completions) part.pods_each = std::min(part.pods_each, *completions);
+  return r;
+}
+
+R read_workload_spec(dom::element value, Workload& w) {
+  return for_each_field(value, [&](std::string_view key, dom::element field) -> R {
+    if (key == "replicas") return within("replicas", read_optional_int32(field, w.replicas));
+    if (key == "parallelism")
+      return within("parallelism", read_optional_int32(field, w.parallelism));
+    if (key == "completions")
+      return within("completions", read_optional_int32(field, w.completions));
+    if (key == "completionMode") {
+      std::string mode;
+      R r = within("completionMode", read_string(field, mode));
+      w.indexed = mode == "Indexed";
+      return r;
+    }
+    if (key == "runPolicy") {  // Kubeflow: runPolicy.schedulingPolicy.minAvailable
+      return within(
+          "runPolicy", for_each_field(field, [&](std::string_view k2, dom::element v) -> R {
+            if (k2 != "schedulingPolicy") return {};
+            return within("schedulingPolicy",
+                          for_each_field(v, [&](std::string_view k3, dom::element m) -> R {
+                            if (k3 != "minAvailable") return {};
+                            return within("minAvailable", read_optional_int32(m, w.min_available));
+                          }));
+          }));
+    }
+    if (key.ends_with("ReplicaSpecs")) {  // Kubeflow: pytorchReplicaSpecs: {Master: {...}}
+      return within(key, for_each_field(field, [&](std::string_view name, dom::element spec) -> R {
+                      WorkloadPart& part = w.parts.emplace_back();
+                      part.name = std::string(name);
+                      std::optional<int32_t> replicas;
+                      R r = for_each_field(spec, [&](std::string_view k2, dom::element v) -> R {
+                        if (k2 != "replicas") return {};
+                        return within("replicas", read_optional_int32(v, replicas));
+                      });
+                      part.replicas = replicas.value_or(1);
+                      return within(name, std::move(r));
+                    }));
+    }
+    if (key == "replicatedJobs") {  // JobSet
+      return within("replicatedJobs", for_each_element(field, [&](size_t i, dom::element e) -> R {
+                      return within_index("", i, read_replicated_job(e, w.parts.emplace_back()));
+                    }));
+    }
+    if (key == "leaderWorkerTemplate") {  // LeaderWorkerSet: the group size
+      return within("leaderWorkerTemplate",
+                    for_each_field(field, [&](std::string_view k2, dom::element v) -> R {
+                      if (k2 != "size") return {};
+                      return within("size", read_optional_int32(v, w.group_size));
+                    }));
+    }
+    if (key == "headGroupSpec") {  // RayCluster: one head
+      w.parts.push_back({.name = "head", .replicas = 1, .pods_each = 1, .min_replicas = 1});
+      return {};
+    }
+    if (key == "workerGroupSpecs") {  // RayCluster: minReplicas of each group are in the gang
+      return within("workerGroupSpecs", for_each_element(field, [&](size_t i, dom::element e) -> R {
+                      WorkloadPart& part = w.parts.emplace_back();
+                      std::optional<int32_t> replicas, min_replicas;
+                      R r = for_each_field(e, [&](std::string_view k2, dom::element v) -> R {
+                        if (k2 == "groupName")
+                          return within("groupName", read_string(v, part.name));
+                        if (k2 == "replicas")
+                          return within("replicas", read_optional_int32(v, replicas));
+                        if (k2 == "minReplicas") {
+                          return within("minReplicas", read_optional_int32(v, min_replicas));
+                        }
+                        return {};
+                      });
+                      part.replicas = replicas.value_or(0);
+                      part.min_replicas = min_replicas.value_or(0);
+                      return within_index("", i, std::move(r));
+                    }));
     }
     return {};
   });
@@ -1029,10 +1203,14 @@ R read_pod_group_spec(dom::element value, PodGroup& group) {
       group.schedule_timeout_seconds = seconds;
       return {};
     }
+    if (key == "schedulingPolicy") {  // scheduling.k8s.io/v1alpha2: gang.minCount or basic
+      return within("schedulingPolicy", read_scheduling_policy(field, group.min_member));
+    }
     if (key == "topologyConstraint") {
       return within("topologyConstraint",
                     read_topology_constraint(field, group.topology_constraint));
     }
+    // fairway's and KAI's: [{name, minMember, topologyConstraint}].
     if (key == "subGroups") return within("subGroups", read_sub_groups(field, group.subgroups));
     return {};
   });
@@ -1071,7 +1249,7 @@ template <>
 struct Codec<Pod> {
   static R decode(dom::object object, Decoded<Pod>& out) {
     Pod& pod = out.object;
-    MetaSink sink{&pod.labels, &pod.annotations, &pod.creation_ms, &pod.deleting};
+    MetaSink sink{&pod.labels, &pod.annotations, &pod.creation_ms, &pod.deleting, &pod.owner};
     R r = for_each_field(object, [&](std::string_view key, dom::element field) -> R {
       if (key == "metadata") return within("metadata", read_meta(field, out.meta, sink));
       if (key == "spec") return within("spec", read_pod_spec(field, pod));
@@ -1152,6 +1330,34 @@ struct Codec<PodGroup> {
     });
     group.namespace_ = out.meta.namespace_;
     group.name = out.meta.name;
+    return r;
+  }
+};
+
+template <>
+struct Codec<Workload> {
+  static R decode(dom::object object, Decoded<Workload>& out) {
+    Workload& w = out.object;
+    MetaSink sink{&w.labels, &w.annotations, nullptr, nullptr, &w.owner};
+    R r = for_each_field(object, [&](std::string_view key, dom::element field) -> R {
+      if (key == "apiVersion") return within("apiVersion", read_string(field, w.api_version));
+      if (key == "kind") return within("kind", read_string(field, w.kind));
+      if (key == "metadata") return within("metadata", read_meta(field, out.meta, sink));
+      if (key == "spec") {
+        // Kept with the problem: its pods then fall back to the defaults rather than wait
+        // forever for a workload fairway cannot read.
+        if (R spec = within("spec", read_workload_spec(field, w)); !spec) {
+          w.problems.push_back(describe(spec.error()));
+        }
+        return {};
+      }
+      return {};
+    });
+    // Only the gang key of the annotations matters; the rest would cost memory per workload.
+    erase_if(w.annotations, [](const auto& entry) { return entry.first != "fairway.dev/gang"; });
+    w.namespace_ = out.meta.namespace_;
+    w.name = out.meta.name;
+    w.uid = out.meta.uid;
     return r;
   }
 };
@@ -1903,6 +2109,9 @@ tl::expected<Decoded<PodGroup>, std::string> decode_pod_group(std::string_view j
 tl::expected<Decoded<TopologySpec>, std::string> decode_topology(std::string_view json) {
   return decode_document<TopologySpec>(json);
 }
+tl::expected<Decoded<Workload>, std::string> decode_workload(std::string_view json) {
+  return decode_document<Workload>(json);
+}
 tl::expected<Decoded<PriorityClass>, std::string> decode_priority_class(std::string_view json) {
   return decode_document<PriorityClass>(json);
 }
@@ -1979,6 +2188,7 @@ FAIRWAY_K8S_INSTANTIATE(Pod)
 FAIRWAY_K8S_INSTANTIATE(Node)
 FAIRWAY_K8S_INSTANTIATE(QueueSpec)
 FAIRWAY_K8S_INSTANTIATE(PodGroup)
+FAIRWAY_K8S_INSTANTIATE(Workload)
 FAIRWAY_K8S_INSTANTIATE(TopologySpec)
 FAIRWAY_K8S_INSTANTIATE(PriorityClass)
 FAIRWAY_K8S_INSTANTIATE(Namespace)

@@ -38,6 +38,9 @@ tl::expected<Decoded<Node>, std::string> decode_node(std::string_view json);
 tl::expected<Decoded<QueueSpec>, std::string> decode_queue(std::string_view json);
 tl::expected<Decoded<PodGroup>, std::string> decode_pod_group(std::string_view json);
 tl::expected<Decoded<TopologySpec>, std::string> decode_topology(std::string_view json);
+// Any workload kind owner inference reads (Job, PyTorchJob, JobSet, ...; scheduler/state/gangs.h).
+// Items of typed lists carry no kind: the caller sets kind and apiVersion from what it watches.
+tl::expected<Decoded<Workload>, std::string> decode_workload(std::string_view json);
 tl::expected<Decoded<PriorityClass>, std::string> decode_priority_class(std::string_view json);
 tl::expected<Decoded<Namespace>, std::string> decode_namespace(std::string_view json);
 tl::expected<Decoded<PersistentVolume>, std::string> decode_persistent_volume(

@@ -652,9 +652,7 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
       return Attempt::kFailed;
     }
     if (job.awaiting_group) {
-      leave_pending(job, pending, PendingReason::kGangIncomplete,
-                    fmt::format("waiting for PodGroup {} to exist (or annotation {} on its pods)",
-                                job.key, kAnnotationMinMember));
+      leave_pending(job, pending, PendingReason::kGangIncomplete, job.awaiting_reason);
       return Attempt::kFailed;
     }
     const uint32_t exist = job.bound + static_cast<uint32_t>(pending.size());

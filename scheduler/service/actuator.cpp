@@ -110,6 +110,14 @@ void Actuator::patch_status(std::string path, std::string merge_patch) {
   write_ready_.notify_one();
 }
 
+void Actuator::apply_object(std::string path, std::string body) {
+  {
+    std::lock_guard lock(write_mutex_);
+    objects_.insert_or_assign(std::move(path), std::move(body));
+  }
+  write_ready_.notify_one();
+}
+
 void Actuator::stop() {
   {
     std::lock_guard bind_lock(bind_mutex_);
@@ -215,17 +223,20 @@ void Actuator::write_loop() {
   for (;;) {
     std::map<std::string, Unschedulable> explanations;
     std::map<std::string, std::string> status_patches;
+    std::map<std::string, std::string> objects;
     std::map<std::string, int> attempts;  // of the retried writes in this batch, by key
     std::deque<Binding> scheduled;
     {
       std::unique_lock lock(write_mutex_);
       write_ready_.wait_until(lock, next_retry_due(), [this] {
         return stopping_ || !explanations_.empty() || !scheduled_events_.empty() ||
-               !status_patches_.empty() || next_retry_due() <= std::chrono::steady_clock::now();
+               !status_patches_.empty() || !objects_.empty() ||
+               next_retry_due() <= std::chrono::steady_clock::now();
       });
       if (stopping_) return;  // explanations are re-derived by the next leader's cycles
       explanations.swap(explanations_);
       status_patches.swap(status_patches_);
+      objects.swap(objects_);
       scheduled.swap(scheduled_events_);
       placed_.clear();
       take_due(explanation_retries_, explanations, attempts);
@@ -235,6 +246,7 @@ void Actuator::write_loop() {
     for (auto& [key, pending] : explanations) {
       if (!do_explain(pending)) failed_explanations.emplace_back(key, std::move(pending));
     }
+    for (const auto& [path, body] : objects) do_apply_object(path, body);
     std::vector<std::pair<std::string, std::string>> failed_patches;
     for (auto& [path, patch] : status_patches) {
       if (!do_patch_status(path, patch)) failed_patches.emplace_back(path, std::move(patch));
@@ -276,6 +288,20 @@ bool Actuator::do_patch_status(const std::string& path, const std::string& patch
                                          {"error", k8s::describe_api_error(response)}});
   }
   return !transient(response);
+}
+
+void Actuator::do_apply_object(const std::string& path, const std::string& body) {
+  if (!hooks_.may_write()) return;
+  auto response =
+      writer_.request("POST", path.substr(0, path.rfind('/')), body, "application/json");
+  if (response && response->status == 409) {
+    response = writer_.request("PATCH", path, body, "application/merge-patch+json");
+  }
+  if (!response || !response->ok()) {
+    log::warn("could not write object", {{"path", path},
+                                         {"code", std::to_string(response ? response->status : 0)},
+                                         {"error", k8s::describe_api_error(response)}});
+  }
 }
 
 bool Actuator::do_explain(const Unschedulable& pending) {

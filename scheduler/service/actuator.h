@@ -85,6 +85,10 @@ class Actuator {
   void scheduled(const Binding& binding);
   // A JSON merge patch for a status subresource (Queue, PodGroup); the latest per path wins.
   void patch_status(std::string path, std::string merge_patch);
+  // Creates the object at `path` (".../namespaces/ns/podgroups/name") with `body`, or, when it
+  // exists already, merge-patches it with `body`; the latest per path wins. Failures are
+  // logged; the caller asks again while it does not see the object.
+  void apply_object(std::string path, std::string body);
   // Finishes queued binds, then stops the threads.
   void stop();
 
@@ -98,6 +102,7 @@ class Actuator {
   // Both return false when the write failed and is worth retrying.
   bool do_explain(const Unschedulable& pending);
   bool do_patch_status(const std::string& path, const std::string& patch);
+  void do_apply_object(const std::string& path, const std::string& body);
   // Write-thread helpers, under write_mutex_: queue a retry, and take the retries now due whose
   // object has no newer write queued.
   template <typename Item>
@@ -130,6 +135,7 @@ class Actuator {
   std::condition_variable write_ready_;
   std::map<std::string, Unschedulable> explanations_;  // coalesced by pod
   std::map<std::string, std::string> status_patches_;  // coalesced by path
+  std::map<std::string, std::string> objects_;         // apply_object, coalesced by path
   std::deque<Binding> scheduled_events_;
   std::map<std::string, Retry<Unschedulable>> explanation_retries_;
   std::map<std::string, Retry<std::string>> status_retries_;

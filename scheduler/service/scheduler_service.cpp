@@ -13,6 +13,7 @@
 #include "k8s-client/reflector.h"
 #include "scheduler/service/actuator.h"
 #include "scheduler/service/endpoints.h"
+#include "scheduler/service/gang_watches.h"
 #include "scheduler/service/inbox.h"
 #include "scheduler/service/log.h"
 #include "scheduler/service/preflight.h"
@@ -284,6 +285,8 @@ int SchedulerService::run(std::stop_token stop) {
                               });
   add_informer_sources(metrics_, *pods, *nodes, *queues, *groups, *topologies, *priorities,
                        *namespaces, *volumes, *claims, *storage_classes, *csi_nodes);
+  // Workloads and other schedulers' PodGroups, for gangs nobody wrote a fairway PodGroup for.
+  GangWatches gang_watches = discover_gang_watches(client, inbox, state);
 
   std::vector<std::jthread> threads;
   auto start = [&threads](auto& reflector) {
@@ -300,11 +303,12 @@ int SchedulerService::run(std::stop_token stop) {
   start(claims);
   start(storage_classes);
   start(csi_nodes);
+  gang_watches.start(threads);
   auto all_synced = [&] {
     return pods->synced() && nodes->synced() && queues->synced() && groups->synced() &&
            topologies->synced() && priorities->synced() && namespaces->synced() &&
            volumes->synced() && claims->synced() && storage_classes->synced() &&
-           csi_nodes->synced();
+           csi_nodes->synced() && gang_watches.synced();
   };
 
   std::atomic<bool> leader{!options_.leader_elect};
@@ -452,6 +456,7 @@ int SchedulerService::run(std::stop_token stop) {
   std::chrono::nanoseconds snapshot_time{0};  // applying changes since the last cycle
   std::chrono::nanoseconds plan_time{-1};     // the latest preemption pass; negative: none ran
   std::unordered_map<std::string, std::string> status_written;  // by path
+  InferredGroupWrites inferred_writes;  // fairway's PodGroups of inferred gangs
   auto last_status = std::chrono::steady_clock::now() - kStatusPeriod;
   std::optional<CycleResult> status_due;  // the last cycle, its status not yet published
   // Where each gang was placed (the cycle that placed it may not be the one published).
@@ -484,6 +489,7 @@ int SchedulerService::run(std::stop_token stop) {
       explained.clear();
       group_explained.clear();
       status_written.clear();
+      inferred_writes.asked.clear();
     }
     stats_.leader = leading;
     if (status_due && may_write() &&
@@ -561,6 +567,7 @@ int SchedulerService::run(std::stop_token stop) {
       std::string job = quality.job;
       placements.insert_or_assign(std::move(job), std::move(quality));
     }
+    publish_inferred_groups(state, inferred_writes, actuator, std::chrono::steady_clock::now());
     result.bindings.clear();  // handed to the actuator already
     status_due = std::move(result);
     // Forget explanations of pods that are gone, so the map does not grow without bound.

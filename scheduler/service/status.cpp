@@ -72,6 +72,8 @@ std::unordered_map<std::string, nlohmann::json> pod_group_statuses(
   std::unordered_map<std::string, nlohmann::json> out;
   for (const JobRecord& job : state.jobs()) {
     if (!job.present || job.group.empty() || state.find_pod_group(job.key) == nullptr) continue;
+    // An inferred gang's PodGroup is written by fairway: its status waits for the object.
+    if (job.inferred() && state.pod_group_object(job.key) == nullptr) continue;
     // bound counts assumed pods too: the cycle's bindings are in flight.
     const bool running = job.bound >= static_cast<uint32_t>(job.min_member);
     nlohmann::json condition = {{"type", "Scheduled"}, {"status", running ? "True" : "False"}};

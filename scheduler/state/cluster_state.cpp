@@ -1,5 +1,7 @@
 #include "scheduler/state/cluster_state.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <utility>
 
@@ -8,8 +10,24 @@
 namespace fairway {
 namespace {
 
-std::string job_key_of(const Pod& pod, const PodIntent& intent) {
-  return pod.namespace_ + "/" + (intent.pod_group.empty() ? pod.name : intent.pod_group);
+std::string job_key_of(const Pod& pod, const GangRef& gang) {
+  return pod.namespace_ + "/" + (gang.name.empty() ? pod.name : gang.name);
+}
+
+// Why a gang whose group object is missing waits, naming the object of its first source.
+std::string missing_group_reason(const JobRecord& job) {
+  const GangSource wanted = job.sources.empty() ? GangSource::kFairway : job.sources.front();
+  if (wanted == GangSource::kFairway || wanted == GangSource::kKai) {
+    return fmt::format("waiting for PodGroup {} to exist (or annotation {} on its pods)", job.key,
+                       kAnnotationMinMember);
+  }
+  if (!job.group_object_part.empty()) {
+    return fmt::format(
+        "waiting for Workload {} (scheduling.k8s.io/v1alpha1) with pod group {} to exist",
+        job.group_object.substr(0, job.group_object.find('#')), job.group_object_part);
+  }
+  return fmt::format("waiting for PodGroup {} ({}) to exist", job.group_object,
+                     gang_source_object(wanted));
 }
 
 }  // namespace
@@ -150,6 +168,11 @@ void ClusterState::upsert_pod(Pod pod) {
     }
   }
   record.intent = read_pod_intent(pod, config_.intent);
+  index_gang(id, -1);
+  record.gang = resolve_gang(pod, workloads_, config_.intent);
+  if (!record.gang.conflict.empty()) record.intent.errors.push_back(record.gang.conflict);
+  if (pod.subgroup.empty()) pod.subgroup = record.gang.subgroup;
+  index_gang(id, +1);
   record.requests = to_vector(pod_requests(pod), registry_);
   record.requests.set(kPods, 1000);  // every pod takes one of the node's "pods"
   record.node = pod.node_name.empty() ? kNoNode : node_slot(pod.node_name);
@@ -182,6 +205,7 @@ void ClusterState::remove_pod(std::string_view key) {
   const PodId id = it->second;
   account(id, -1);
   detach_from_job(id);
+  index_gang(id, -1);
   pods_[id] = PodRecord{};
   pod_ids_.erase(it);
   free_pod_slots_.push_back(id);
@@ -274,13 +298,22 @@ JobId ClusterState::job_slot(const std::string& key) {
 void ClusterState::attach_to_job(PodId id) {
   PodRecord& record = pods_[id];
   if (!record.ours) return;
-  const JobId job_id = job_slot(job_key_of(record.pod, record.intent));
+  const JobId job_id = job_slot(job_key_of(record.pod, record.gang));
   record.job = job_id;
   JobRecord& job = jobs_[job_id];
   job.all.push_back(id);
   if (job.all.size() == 1) {
+    const GangRef& gang = record.gang;
     job.namespace_ = record.pod.namespace_;
-    job.group = record.intent.pod_group;
+    job.group = gang.name;
+    job.sources = gang.sources;
+    job.group_object = gang.object.empty()
+                           ? std::string()
+                           : record.pod.namespace_ + "/" + gang.object +
+                                 (gang.object_part.empty() ? "" : "#") + gang.object_part;
+    job.group_object_part = gang.object_part;
+    job.inferred_from = gang.inferred() ? gang.inferred_from : std::string();
+    job.owner = gang.top;
   }
   refresh_job(job_id);
 }
@@ -298,6 +331,7 @@ void ClusterState::detach_from_job(PodId id) {
       if (it->second.empty()) pending_jobs_.erase(it);
     }
     job_ids_.erase(job.key);
+    inferred_groups_.erase(job.key);
     job = JobRecord{};
     free_job_slots_.push_back(job_id);
   } else {
@@ -311,9 +345,30 @@ void ClusterState::refresh_job(JobId id) {
   JobRecord& job = jobs_[id];
   if (job.all.empty()) return;
   const PodRecord& first = pods_[job.all.front()];
-  const PodGroup* group = job.group.empty() ? nullptr : find_pod_group(job.key);
+  // The group object of the first source (in precedence order) that has one; an inferred
+  // gang's group is derived from its workload.
+  const PodGroup* group = nullptr;
+  GangSource used = GangSource::kFairway;
+  if (job.inferred()) {
+    PodGroup& derived = inferred_groups_[job.key];
+    derived.namespace_ = job.namespace_;
+    derived.name = job.group;
+    derived.min_member = first.gang.min_member;
+    derived.subgroups = first.gang.subgroups;
+    derived.queue.clear();  // the queue is chosen below, like any pod's
+    group = &derived;
+    used = GangSource::kOwner;
+  } else if ((group = job_group(job)) != nullptr) {
+    used = GangSource::kFairway;  // any explicit source: its object's creation time counts
+  }
 
-  std::string queue = first.intent.queue;
+  std::string queue = first.intent.queue_from_pod ? first.intent.queue : first.gang.queue;
+  if (queue.empty()) {
+    const Labels* ns = namespace_labels(job.namespace_);
+    const auto label = ns == nullptr ? Labels::const_iterator() : ns->find(kNamespaceQueueLabel);
+    queue = ns != nullptr && label != ns->end() && !label->second.empty() ? label->second
+                                                                          : first.intent.queue;
+  }
   std::optional<int32_t> annotated;  // fairway.dev/min-member, of the first pod that has one
   for (PodId pod : job.all) {
     if ((annotated = pods_[pod].intent.min_member)) break;
@@ -321,13 +376,22 @@ void ClusterState::refresh_job(JobId id) {
   int32_t min_member = annotated.value_or(1);
   // A gang named by its pods whose PodGroup has not arrived yet, and whose size no annotation
   // gives: starting pods one by one would break all-or-nothing, so it waits for the PodGroup.
+  // Likewise a pod whose owner is not known yet.
   job.awaiting_group = !job.group.empty() && group == nullptr && !annotated;
+  job.awaiting_reason = job.awaiting_group ? missing_group_reason(job) : std::string();
+  for (PodId pod : job.all) {
+    if (!pods_[pod].gang.waiting.empty()) {
+      job.awaiting_group = true;
+      job.awaiting_reason = pods_[pod].gang.waiting;
+      break;
+    }
+  }
   TimeMs creation = first.pod.creation_ms;
   for (PodId pod : job.all) creation = std::min(creation, pods_[pod].pod.creation_ms);
   if (group != nullptr) {
     if (!group->queue.empty()) queue = group->queue;
     min_member = group->min_member;
-    creation = group->creation_ms;
+    if (used != GangSource::kOwner) creation = group->creation_ms;
   }
   job.min_member = std::max(min_member, 1);
   job.topology = first.intent.topology;
@@ -405,11 +469,23 @@ void ClusterState::remove_queue(std::string_view name) {
 }
 
 void ClusterState::upsert_namespace(Namespace ns) {
+  const std::string name = ns.name;
+  auto it = namespaces_.find(name);
+  const bool changed = it == namespaces_.end() || it->second != ns.labels;
   namespaces_.insert_or_assign(std::move(ns.name), std::move(ns.labels));
+  // The namespace's label fairway.dev/queue is its pods' default queue. Namespaces change
+  // rarely: a walk over the jobs is cheap enough.
+  if (!changed) return;
+  for (JobId id = 0; id < jobs_.size(); ++id) {
+    if (jobs_[id].present && jobs_[id].namespace_ == name) refresh_job(id);
+  }
 }
 
 void ClusterState::remove_namespace(std::string_view name) {
-  namespaces_.erase(std::string(name));
+  if (namespaces_.erase(std::string(name)) == 0) return;
+  for (JobId id = 0; id < jobs_.size(); ++id) {
+    if (jobs_[id].present && jobs_[id].namespace_ == name) refresh_job(id);
+  }
 }
 
 void ClusterState::upsert_priority_class(PriorityClass priority_class) {
@@ -482,8 +558,117 @@ void ClusterState::remove_pod_group(std::string_view key) {
 }
 
 const PodGroup* ClusterState::find_pod_group(std::string_view key) const {
+  if (auto it = inferred_groups_.find(std::string(key)); it != inferred_groups_.end()) {
+    return &it->second;
+  }
+  return pod_group_object(key);
+}
+
+const PodGroup* ClusterState::pod_group_object(std::string_view key) const {
   auto it = pod_groups_.find(std::string(key));
   return it == pod_groups_.end() ? nullptr : &it->second;
+}
+
+// ---------------------------------------------------------------- gang sources (gangs.h)
+
+const PodGroup* ClusterState::job_group(const JobRecord& job) const {
+  if (job.group.empty()) return nullptr;
+  if (job.inferred()) return find_pod_group(job.key);
+  for (GangSource source : job.sources) {
+    if (const PodGroup* group = group_object(source, job.group_object)) return group;
+  }
+  return nullptr;
+}
+
+const PodGroup* ClusterState::group_object(GangSource source, const std::string& key) const {
+  if (source == GangSource::kFairway || source == GangSource::kOwner) return pod_group_object(key);
+  const auto& peers = peer_groups_[static_cast<size_t>(source)];
+  if (auto it = peers.find(key); it != peers.end()) return &it->second;
+  // KAI's pod-group-name has always named fairway's own PodGroups too.
+  if (source == GangSource::kKai) return pod_group_object(key);
+  return nullptr;
+}
+
+void ClusterState::upsert_peer_group(GangSource source, PodGroup group) {
+  std::string key = group.key();
+  peer_groups_[static_cast<size_t>(source)].insert_or_assign(key, std::move(group));
+  // The gang's job has the group's key, except 1.35 Workload pod groups ("w#group"), whose
+  // gangs may have replica keys: those are few, walk the namespace's gangs.
+  if (auto it = job_ids_.find(key); it != job_ids_.end()) {
+    refresh_job(it->second);
+  } else if (key.find('#') != std::string::npos) {
+    for (JobId id = 0; id < jobs_.size(); ++id) {
+      if (jobs_[id].present && jobs_[id].group_object == key) refresh_job(id);
+    }
+  }
+}
+
+void ClusterState::remove_peer_group(GangSource source, std::string_view key) {
+  if (peer_groups_[static_cast<size_t>(source)].erase(std::string(key)) == 0) return;
+  for (JobId id = 0; id < jobs_.size(); ++id) {
+    if (jobs_[id].present && jobs_[id].group_object == key) refresh_job(id);
+  }
+}
+
+void ClusterState::set_workload_kind_watched(std::string_view group, std::string_view kind) {
+  workloads_.set_watched(group, kind);
+}
+
+void ClusterState::upsert_workload(Workload workload) {
+  std::vector<std::string> keys = {
+      workload.uid, fmt::format("{}/{}/{}", workload.kind, workload.namespace_, workload.name)};
+  if (!workloads_.upsert(std::move(workload))) return;  // status-only update: nothing to regroup
+  regroup_pods_of(keys);
+}
+
+void ClusterState::remove_workload(std::string_view uid) {
+  const Workload* gone = workloads_.find_uid(uid);
+  if (gone == nullptr) return;
+  std::vector<std::string> keys = {
+      std::string(uid), fmt::format("{}/{}/{}", gone->kind, gone->namespace_, gone->name)};
+  workloads_.remove(uid);
+  regroup_pods_of(keys);
+}
+
+// Pods index the workloads they read by uid (the direct owner and every owner above it), so a
+// workload that changes regroups exactly the pods below it.
+void ClusterState::regroup_pods_of(const std::vector<std::string>& workload_keys) {
+  std::vector<PodId> affected;
+  for (const std::string& key : workload_keys) {
+    if (auto it = pods_by_workload_.find(key); it != pods_by_workload_.end()) {
+      affected.insert(affected.end(), it->second.begin(), it->second.end());
+    }
+  }
+  std::sort(affected.begin(), affected.end());
+  affected.erase(std::unique(affected.begin(), affected.end()), affected.end());
+  for (PodId id : affected) regroup_pod(id);
+}
+
+void ClusterState::regroup_pod(PodId id) {
+  PodRecord& record = pods_[id];
+  if (!record.present) return;
+  account(id, -1);
+  detach_from_job(id);
+  index_gang(id, -1);
+  if (!record.gang.conflict.empty()) std::erase(record.intent.errors, record.gang.conflict);
+  if (record.pod.subgroup == record.gang.subgroup) record.pod.subgroup.clear();
+  record.gang = resolve_gang(record.pod, workloads_, config_.intent);
+  if (!record.gang.conflict.empty()) record.intent.errors.push_back(record.gang.conflict);
+  if (record.pod.subgroup.empty()) record.pod.subgroup = record.gang.subgroup;
+  index_gang(id, +1);
+  attach_to_job(id);
+  account(id, +1);
+}
+
+void ClusterState::index_gang(PodId id, int sign) {
+  for (const std::string& key : pods_[id].gang.workloads) {
+    if (sign > 0) {
+      pods_by_workload_[key].insert(id);
+    } else if (auto it = pods_by_workload_.find(key); it != pods_by_workload_.end()) {
+      it->second.erase(id);
+      if (it->second.empty()) pods_by_workload_.erase(it);
+    }
+  }
 }
 
 // ------------------------------------------------------------------------------ topologies

@@ -13,6 +13,7 @@
 // Jobs: pods sharing a pod group (PodGroup CR or annotation) form one job, a gang; any other pod
 // is a job of one. A job is pending while it has pending pods.
 
+#include <array>
 #include <cstdint>
 #include <limits>
 #include <map>
@@ -28,6 +29,7 @@
 #include "queues/queue_spec.h"
 #include "queues/queue_tree.h"
 #include "queues/resources.h"
+#include "scheduler/state/gangs.h"
 #include "scheduler/state/gpu_sharing.h"
 #include "scheduler/state/ids.h"
 #include "scheduler/state/model.h"
@@ -66,6 +68,7 @@ struct PodRecord {
   bool present = false;
   ResourceVector requests;  // incl. one "pods"
   PodIntent intent;
+  GangRef gang;           // which gang the pod belongs to (gangs.h)
   NodeId node = kNoNode;  // bound or assumed node
   bool assumed = false;   // placed by us, not yet confirmed by the API
   JobId job = std::numeric_limits<JobId>::max();
@@ -100,9 +103,19 @@ struct JobRecord {
   TimeMs creation_ms = 0;
   // The PodGroup's priorityClassName, resolved: the gang's priority, over its pods' own.
   std::optional<int32_t> priority;
-  // The pods name a PodGroup that fairway has not seen and give no fairway.dev/min-member: the
-  // gang's size is unknown, so it waits for the PodGroup instead of starting pod by pod.
+  // The pods name a PodGroup that fairway has not seen and give no fairway.dev/min-member, or a
+  // workload they belong to is not known yet: the gang's size is unknown, so it waits instead of
+  // starting pod by pod. awaiting_reason says what it waits for.
   bool awaiting_group = false;
+  std::string awaiting_reason;
+  // Where the gang comes from (gangs.h): the sources naming it, in precedence order, and the
+  // group object they name. For an inferred gang, the workload it comes from.
+  std::vector<GangSource> sources;
+  std::string group_object;
+  std::string group_object_part;
+  std::string inferred_from;  // "PyTorchJob team-a/llama-ft"; empty: not inferred
+  OwnerRef owner;             // the top workload of an inferred gang
+  bool inferred() const { return !inferred_from.empty(); }
   bool present = false;
 };
 
@@ -119,6 +132,16 @@ class ClusterState {
   void remove_queue(std::string_view name);
   void upsert_pod_group(PodGroup group);
   void remove_pod_group(std::string_view key);
+  // PodGroups of other schedulers and of the upstream gang API (source: kUpstream, kKai,
+  // kVolcano, kSchedulerPlugins). 1.35's Workload objects come as kUpstream groups named
+  // "<workload>#<podGroup>".
+  void upsert_peer_group(GangSource source, PodGroup group);
+  void remove_peer_group(GangSource source, std::string_view key);
+  // Owner inference (gangs.h): the edge says which kinds it watches, then feeds their objects.
+  void set_workload_kind_watched(std::string_view group, std::string_view kind);
+  void upsert_workload(Workload workload);
+  void remove_workload(std::string_view uid);
+  const WorkloadIndex& workloads() const { return workloads_; }
   void upsert_topology(TopologySpec topology);
   void remove_topology(std::string_view name);
   void upsert_namespace(Namespace ns);
@@ -157,7 +180,15 @@ class ClusterState {
   const NodeRecord* find_node(std::string_view name) const;
   const PodRecord* find_pod(std::string_view key) const;
   std::optional<PodId> pod_id(std::string_view key) const;
+  // The PodGroup a gang follows: for an inferred gang the one fairway derives from its workload,
+  // else the fairway PodGroup object.
   const PodGroup* find_pod_group(std::string_view key) const;
+  // The group a gang follows, whatever its source (gangs.h): the derived one of an inferred
+  // gang, else the group object of the first of its sources that has one (fairway's, the
+  // upstream, KAI's, Volcano's, scheduler-plugins'). nullptr: a job of one, or not seen yet.
+  const PodGroup* job_group(const JobRecord& job) const;
+  // The scheduling.fairway.dev PodGroup object as the API server has it (nullptr: not seen).
+  const PodGroup* pod_group_object(std::string_view key) const;
   // A namespace's labels as last seen; nullptr when the namespace is unknown.
   const Labels* namespace_labels(std::string_view name) const;
   // Jobs with pending pods, by queue name.
@@ -208,6 +239,12 @@ class ClusterState {
   void detach_from_job(PodId id);
   void refresh_job(JobId id);
   void refresh_group_jobs();  // every gang's job, after a PriorityClass changed
+  // The group object a source names, nullptr when not seen.
+  const PodGroup* group_object(GangSource source, const std::string& key) const;
+  // Recomputes the gang of every pod that read one of these workloads (uid or "Kind/ns/name").
+  void regroup_pods_of(const std::vector<std::string>& workload_keys);
+  void regroup_pod(PodId id);
+  void index_gang(PodId id, int sign);
   void add_capacity(const NodeRecord& record, int sign);
   // Sharing hooks of account() (gpu_sharing_state.cpp).
   void charge_share(PodRecord& record);
@@ -224,6 +261,11 @@ class ClusterState {
   std::vector<JobId> free_job_slots_;
   std::unordered_map<std::string, JobId> job_ids_;
   std::unordered_map<std::string, PodGroup> pod_groups_;
+  std::unordered_map<std::string, PodGroup> inferred_groups_;  // by job key
+  std::array<std::unordered_map<std::string, PodGroup>, kGangSourceCount> peer_groups_;
+  WorkloadIndex workloads_;
+  // Pods by the workloads their gang was resolved from (uids, and "LeaderWorkerSet/ns/name").
+  std::unordered_map<std::string, std::unordered_set<PodId>> pods_by_workload_;
   std::unordered_map<std::string, QueueSpec> queue_specs_;
   std::unordered_map<std::string, Labels> namespaces_;
   std::unordered_map<std::string, int32_t> priority_classes_;

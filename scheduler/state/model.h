@@ -143,6 +143,21 @@ struct Container {
 
 enum class PodPhase { kPending, kRunning, kSucceeded, kFailed, kUnknown };
 
+// metadata.ownerReferences[] entry with controller: true (an object has at most one).
+struct OwnerRef {
+  std::string api_version;  // "group/version", or "v1" for the core group
+  std::string kind;         // empty: no controller owner
+  std::string name;
+  std::string uid;
+  bool operator==(const OwnerRef&) const = default;
+};
+
+// The API group of an apiVersion: "batch" of "batch/v1", "" of "v1".
+inline std::string api_group_of(const std::string& api_version) {
+  const auto slash = api_version.find('/');
+  return slash == std::string::npos ? std::string() : api_version.substr(0, slash);
+}
+
 struct Pod {
   std::string namespace_;
   std::string name;
@@ -175,6 +190,13 @@ struct Pod {
   // `fairway.dev/subgroup` (KAI: `kai.scheduler/subgroup-name`); for a gang inferred from a JobSet,
   // owner inference sets it to the replicated job's name.
   std::string subgroup;
+  OwnerRef owner;  // the controller owner, if any (owner inference, docs/gangs.md)
+  // The upstream gang API: spec.schedulingGroup.podGroupName (scheduling.k8s.io/v1alpha2
+  // PodGroup), or 1.35's spec.workloadRef {name, podGroup, podGroupReplicaKey}.
+  std::string scheduling_group;
+  std::string workload_ref;
+  std::string workload_pod_group;
+  std::string workload_replica_key;
   // Parts of the pod the decoder could not read (e.g. a resource quantity that overflows), one
   // message each naming the field. A pod with problems is never scheduled; it says why.
   std::vector<std::string> problems;
@@ -217,6 +239,42 @@ struct PodGroup {
   std::vector<std::string> problems;
 
   std::string key() const { return namespace_ + "/" + name; }
+};
+
+// One part of a workload that counts towards its gang: a Kubeflow replica spec (Master,
+// Worker), a JobSet replicated job, a Ray head or worker group.
+struct WorkloadPart {
+  std::string name;
+  int32_t replicas = 1;      // replicas of the part (JobSet: child Jobs)
+  int32_t pods_each = 1;     // pods per replica (JobSet: the child Job's parallelism)
+  int32_t min_replicas = 0;  // Ray worker groups: minReplicas (elastic above it)
+  bool operator==(const WorkloadPart&) const = default;
+};
+
+// A workload object that owns pods directly or through others (Job, ReplicaSet, PyTorchJob,
+// JobSet, LeaderWorkerSet, RayCluster, ...), reduced to what decides its pods' gang. The edge
+// decodes every kind into this one shape; which fields matter depends on `kind`
+// (scheduler/state/gangs.h).
+struct Workload {
+  std::string api_version;  // "group/version"
+  std::string kind;
+  std::string namespace_;
+  std::string name;
+  std::string uid;
+  Labels labels;
+  Labels annotations;                    // only the gang keys (fairway.dev/gang) are kept
+  OwnerRef owner;                        // controller owner
+  std::optional<int32_t> replicas;       // spec.replicas (Deployment, ReplicaSet, StatefulSet, LWS)
+  std::optional<int32_t> parallelism;    // Job spec.parallelism (default 1)
+  std::optional<int32_t> completions;    // Job spec.completions
+  bool indexed = false;                  // Job spec.completionMode: Indexed
+  std::optional<int32_t> min_available;  // Kubeflow runPolicy.schedulingPolicy.minAvailable
+  std::optional<int32_t> group_size;     // LWS spec.leaderWorkerTemplate.size (default 1)
+  std::vector<WorkloadPart> parts;
+  std::vector<std::string> problems;  // fields the decoder could not read
+
+  std::string key() const { return namespace_ + "/" + name; }
+  bool operator==(const Workload&) const = default;
 };
 
 // A Namespace: only its labels matter (Queue.spec.namespaceSelector).

@@ -60,13 +60,17 @@ std::optional<double> parse_decimal(std::string_view text) {
   return value;
 }
 
-std::string read_queue(const Pod& pod, const PodIntentConfig& config) {
+void read_queue(const Pod& pod, const PodIntentConfig& config, PodIntent& intent) {
   for (const Labels* map : {&pod.labels, &pod.annotations}) {
     for (const std::string& key : config.queue_label_keys) {
-      if (auto it = map->find(key); it != map->end() && !it->second.empty()) return it->second;
+      if (auto it = map->find(key); it != map->end() && !it->second.empty()) {
+        intent.queue = it->second;
+        intent.queue_from_pod = true;
+        return;
+      }
     }
   }
-  return config.default_queue;
+  intent.queue = config.default_queue;
 }
 
 void read_gang(const Pod& pod, PodIntent& intent) {
@@ -188,7 +192,7 @@ void read_topology(const Pod& pod, PodIntent& intent) {
 PodIntent read_pod_intent(const Pod& pod, const PodIntentConfig& config) {
   PodIntent intent;
   intent.errors = pod.problems;  // what the decoder could not read comes first
-  intent.queue = read_queue(pod, config);
+  read_queue(pod, config, intent);
   read_gang(pod, intent);
   read_gpu_fraction(pod, intent);
   read_preemptible(pod, intent);

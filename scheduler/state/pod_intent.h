@@ -53,6 +53,7 @@ struct GpuFraction {
 
 struct PodIntent {
   std::string queue;
+  bool queue_from_pod = false;  // a label or annotation named it (else: the default)
   // The gang the pod belongs to; empty when it has none, and then it is a gang of one.
   std::string pod_group;
   std::optional<int32_t> min_member;
