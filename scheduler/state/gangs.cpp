@@ -58,7 +58,8 @@ void size_gang(const Workload& w, GangRef& gang) {
     for (const WorkloadPart& part : w.parts) {
       const int64_t pods = int64_t{part.replicas} * part.pods_each;
       total += pods;
-      gang.subgroups.push_back(SubGroup{.name = part.name, .min_member = clamp_count(pods)});
+      gang.subgroups.push_back(
+          SubGroup{.name = part.name, .min_member = clamp_count(pods), .topology_constraint = {}});
     }
     gang.min_member = clamp_count(total);
   } else if (is_ray_cluster(w)) {

@@ -291,6 +291,18 @@ render "$WORK/rbac.yaml" --set topologyAgent.enabled=true
   --unreached "patch core persistentvolumes=volume binding: kube_parity.sh" \
   --unreached "patch core persistentvolumeclaims=volume binding: kube_parity.sh" \
   --unreached "patch core pods=the reservation agent's GPU annotation: gpu_sharing.sh" \
+  --unreached "* kubeflow.org *=workloads grouped by owner (not served here): owner_gangs.sh" \
+  --unreached "* trainer.kubeflow.org *=TrainJobs (not served here): gangs_test" \
+  --unreached "* jobset.x-k8s.io *=workloads grouped by owner (not served here): owner_gangs.sh" \
+  --unreached "* leaderworkerset.x-k8s.io *=LeaderWorkerSets (not served here): gangs_test" \
+  --unreached "* ray.io *=Ray clusters (not served here): gangs_test" \
+  --unreached "* scheduling.k8s.io podgroups=upstream gangs (not served here): owner_gangs.sh" \
+  --unreached "* scheduling.run.ai podgroups=KAI PodGroups (not served here): gangs_test" \
+  --unreached "* scheduling.volcano.sh podgroups=Volcano PodGroups (not served here): gangs_test" \
+  --unreached "* scheduling.x-k8s.io podgroups=scheduler-plugins PodGroups (not served here): gangs_test" \
+  --unreached "create scheduling.fairway.dev podgroups=inferred PodGroups: owner_gangs.sh" \
+  --unreached "patch scheduling.fairway.dev podgroups=inferred PodGroups: owner_gangs.sh" \
+  --unreached "list admissionregistration.k8s.io mutatingwebhookconfigurations=preflight with the webhook on: doctor.sh" \
   | tee "$WORK/rbac-check.out" ||
   fail "the chart's RBAC grants a call the code never makes, or misses one it makes"
 expect 'pods/binding' "$WORK/rbac-check.out"

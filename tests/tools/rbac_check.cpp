@@ -17,7 +17,8 @@
 //   - a mapped client that made no call at all (the check would pass vacuously).
 //   - with --least-privilege (the chart test's run, which drives every client): a verb a rule
 //     grants on a resource that no call used, unless it is
-//     named with --unreached "VERB GROUP RESOURCE=WHY" (GROUP "core" for the core group): a
+//     named with --unreached "VERB GROUP RESOURCE=WHY" (GROUP "core" for the core group; any
+//     word may be "*"): a
 //     path this run does not reach, with the test that does (e.g. evictions: preemption_e2e.sh).
 //     An --unreached entry that the run did use, or that no rule grants, is an error too, so the
 //     list cannot go stale.
@@ -33,6 +34,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -107,6 +109,27 @@ std::string combined_resource(const Call& call) {
 std::string grant_key(const std::string& verb, const std::string& group,
                       const std::string& resource) {
   return verb + " " + (group.empty() ? "core" : group) + " " + resource;
+}
+
+// The --unreached entry that covers `key` ("verb group resource"); each of an entry's three
+// words may be "*".
+std::map<std::string, std::string>::const_iterator unreached_match(
+    const std::map<std::string, std::string>& unreached, const std::string& key) {
+  const auto words = [](const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string word; in >> word;) out.push_back(word);
+    return out;
+  };
+  const auto wanted = words(key);
+  for (auto it = unreached.begin(); it != unreached.end(); ++it) {
+    const auto pattern = words(it->first);
+    if (pattern.size() != wanted.size()) continue;
+    bool match = true;
+    for (size_t i = 0; i < pattern.size(); ++i) match &= pattern[i] == "*" || pattern[i] == wanted[i];
+    if (match) return it;
+  }
+  return unreached.end();
 }
 
 struct Rbac {
@@ -306,8 +329,8 @@ int main(int argc, char** argv) {
           for (const auto& resource : r.resources) {
             const std::string key = grant_key(verb, group, resource);
             if (used.count({&r, key})) continue;
-            if (auto it = unreached.find(key); it != unreached.end()) {
-              unreached_granted.insert(key);
+            if (auto it = unreached_match(unreached, key); it != unreached.end()) {
+              unreached_granted.insert(it->first);
               std::cout << "unreached " << r.origin << ": " << key << " (" << it->second << ")\n";
               continue;
             }

@@ -328,7 +328,8 @@ TEST(Gangs, PeerPodGroupsOfKaiVolcanoAndSchedulerPlugins) {
   for (const Pod& p : {kai, volcano, plugins}) state.upsert_pod(p);
   PodGroup kai_group = group("kai-group", 2);
   kai_group.queue = "kai-queue";
-  kai_group.subgroups = {{.name = "leader", .min_member = 1}, {.name = "workers", .min_member = 1}};
+  kai_group.subgroups = {{.name = "leader", .min_member = 1, .topology_constraint = {}},
+                         {.name = "workers", .min_member = 1, .topology_constraint = {}}};
   state.upsert_peer_group(GangSource::kKai, kai_group);
   state.upsert_peer_group(GangSource::kVolcano, group("vc-group", 3));
   state.upsert_peer_group(GangSource::kSchedulerPlugins, group("sp-group", 5));
