@@ -1353,8 +1353,13 @@ struct Codec<Workload> {
       }
       return {};
     });
-    // Only the gang key of the annotations matters; the rest would cost memory per workload.
-    erase_if(w.annotations, [](const auto& entry) { return entry.first != "fairway.dev/gang"; });
+    // Only the gang and topology keys of the annotations matter (scheduler/state/gangs.h); the
+    // rest would cost memory per workload.
+    erase_if(w.annotations, [](const auto& entry) {
+      return entry.first != "fairway.dev/gang" &&
+             !entry.first.starts_with("fairway.dev/topology") &&
+             !entry.first.starts_with("fairway.dev/subgroup-topology");
+    });
     w.namespace_ = out.meta.namespace_;
     w.name = out.meta.name;
     w.uid = out.meta.uid;

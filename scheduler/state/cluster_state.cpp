@@ -355,6 +355,7 @@ void ClusterState::refresh_job(JobId id) {
     derived.name = job.group;
     derived.min_member = first.gang.min_member;
     derived.subgroups = first.gang.subgroups;
+    derived.topology_constraint = first.gang.topology;
     derived.queue.clear();  // the queue is chosen below, like any pod's
     group = &derived;
     used = GangSource::kOwner;

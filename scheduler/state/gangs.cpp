@@ -48,8 +48,21 @@ std::string queue_label(const Labels& labels, const PodIntentConfig& config) {
   return "";
 }
 
-// The gang's size and parts for a workload that defines one.
+std::string annotation(const Workload& w, std::string_view key) {
+  const auto it = w.annotations.find(key);
+  return it == w.annotations.end() ? std::string() : it->second;
+}
+
+// The gang's size and parts for a workload that defines one, with the topology its annotations
+// ask of the gang and of each part.
 void size_gang(const Workload& w, GangRef& gang) {
+  gang.topology = {.topology = annotation(w, kAnnotationTopology),
+                   .required_level = annotation(w, kAnnotationRequiredLevel),
+                   .preferred_level = annotation(w, kAnnotationPreferredLevel)};
+  const TopologyConstraint part_topology = {
+      .topology = gang.topology.topology,
+      .required_level = annotation(w, kSubgroupRequiredLevel),
+      .preferred_level = annotation(w, kSubgroupPreferredLevel)};
   int64_t total = 0;
   if (is_kubeflow_job(w)) {
     for (const WorkloadPart& part : w.parts) total += int64_t{part.replicas} * part.pods_each;
@@ -58,8 +71,9 @@ void size_gang(const Workload& w, GangRef& gang) {
     for (const WorkloadPart& part : w.parts) {
       const int64_t pods = int64_t{part.replicas} * part.pods_each;
       total += pods;
-      gang.subgroups.push_back(
-          SubGroup{.name = part.name, .min_member = clamp_count(pods), .topology_constraint = {}});
+      gang.subgroups.push_back(SubGroup{.name = part.name,
+                                        .min_member = clamp_count(pods),
+                                        .topology_constraint = part_topology});
     }
     gang.min_member = clamp_count(total);
   } else if (is_ray_cluster(w)) {

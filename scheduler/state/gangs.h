@@ -35,6 +35,13 @@ inline constexpr std::string_view kVolcanoGroupAnnotation = "scheduling.k8s.io/g
 inline constexpr std::string_view kSchedulerPluginsGroupLabel = "scheduling.x-k8s.io/pod-group";
 // An indexed Job annotated so is a gang of its parallelism.
 inline constexpr std::string_view kGangAnnotation = "fairway.dev/gang";
+// On the top workload of an inferred gang: the gang's topology constraint (the keys a pod may
+// carry: fairway.dev/topology, fairway.dev/topology-required-level, -preferred-level), and the
+// one every subgroup (a JobSet's replicated job) must meet on its own.
+inline constexpr std::string_view kSubgroupRequiredLevel =
+    "fairway.dev/subgroup-topology-required-level";
+inline constexpr std::string_view kSubgroupPreferredLevel =
+    "fairway.dev/subgroup-topology-preferred-level";
 // A Namespace label naming the default queue of its pods.
 inline constexpr std::string_view kNamespaceQueueLabel = "fairway.dev/queue";
 inline constexpr std::string_view kJobSetReplicatedJobLabel =
@@ -94,10 +101,11 @@ struct GangRef {
   // Owner inference only: the gang's size, parts, queue label and the workload it comes from.
   int32_t min_member = 1;
   std::vector<SubGroup> subgroups;
-  std::string queue;          // the top workload's queue label; empty: none
-  std::string inferred_from;  // "PyTorchJob team-a/llama-ft"
-  OwnerRef top;               // owner of the PodGroup fairway writes for the gang
-  std::string subgroup;       // the pod's part of the gang (JobSet: its replicated job)
+  TopologyConstraint topology;  // from the defining workload's annotations
+  std::string queue;            // the top workload's queue label; empty: none
+  std::string inferred_from;    // "PyTorchJob team-a/llama-ft"
+  OwnerRef top;                 // owner of the PodGroup fairway writes for the gang
+  std::string subgroup;         // the pod's part of the gang (JobSet: its replicated job)
   // The pod cannot be placed yet: a workload it belongs to is not known yet.
   std::string waiting;
   // The pod names different gangs in different places (an error shown to the user).

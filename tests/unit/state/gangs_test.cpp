@@ -172,6 +172,30 @@ TEST(Gangs, JobSetIsOneGangWithASubgroupPerReplicatedJob) {
   EXPECT_EQ(state.find_pod("team-a/" + worker.name)->pod.subgroup, "workers");
 }
 
+TEST(Gangs, AJobSetsAnnotationsGiveTheGangAndEachReplicatedJobATopology) {
+  // "Every replicated job in one rack, the whole within one spine", said on the JobSet.
+  ClusterState state = state_serving_all();
+  Workload set = jobset("racked");
+  set.annotations["fairway.dev/topology"] = "fabric";
+  set.annotations["fairway.dev/topology-required-level"] = "example.com/spine";
+  set.annotations["fairway.dev/subgroup-topology-required-level"] = "example.com/rack";
+  state.upsert_workload(set);
+  Workload child = workload("batch/v1", "Job", "racked-driver-0", ref(set));
+  state.upsert_workload(child);
+  Pod driver = pod("racked-driver-0-0", ref(child));
+  driver.labels["jobset.sigs.k8s.io/replicatedjob-name"] = "driver";
+  state.upsert_pod(driver);
+  const PodGroup* group = state.find_pod_group(job_of(state, driver.name).key);
+  ASSERT_NE(group, nullptr);
+  EXPECT_EQ(group->topology_constraint.topology, "fabric");
+  EXPECT_EQ(group->topology_constraint.required_level, "example.com/spine");
+  ASSERT_EQ(group->subgroups.size(), 2u);
+  for (const SubGroup& subgroup : group->subgroups) {
+    EXPECT_EQ(subgroup.topology_constraint.topology, "fabric");
+    EXPECT_EQ(subgroup.topology_constraint.required_level, "example.com/rack");
+  }
+}
+
 TEST(Gangs, TrainJobIsGangedThroughTheJobSetItCreates) {
   ClusterState state = state_serving_all();
   Workload train = workload("trainer.kubeflow.org/v1alpha1", "TrainJob", "bert");
