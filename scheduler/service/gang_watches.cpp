@@ -7,6 +7,7 @@
 #include <set>
 
 #include "k8s-client/api_error.h"
+#include "scheduler/service/informer_handler.h"
 #include "scheduler/service/log.h"
 
 namespace fairway {
@@ -65,23 +66,6 @@ bool readable(k8s::RestClient& client, const std::string& path) {
   return true;  // transient failures: the reflector retries
 }
 
-template <typename T>
-typename k8s::Reflector<T>::Handler handler_for(
-    Inbox& inbox, std::string resource,
-    std::function<void(ClusterState&, k8s::EventType, T&&)> apply) {
-  typename k8s::Reflector<T>::Handler handler;
-  handler.on_event = [&inbox, apply](k8s::EventType type, k8s::Decoded<T>&& decoded) {
-    inbox.post([apply, type, object = std::move(decoded.object)](ClusterState& state) mutable {
-      apply(state, type, std::move(object));
-    });
-  };
-  handler.on_synced = [&inbox] { inbox.nudge(); };
-  handler.on_problem = [resource](std::string_view problem) {
-    log::warn("informer problem", {{"resource", resource}, {"problem", std::string(problem)}});
-  };
-  return handler;
-}
-
 }  // namespace
 
 bool GangWatches::synced() const {
@@ -132,7 +116,7 @@ GangWatches discover_gang_watches(k8s::RestClient& client, Inbox& inbox, Cluster
         };
     watches.workloads.push_back(std::make_unique<k8s::Reflector<Workload>>(
         client, resource, fmt::format("/apis/{}/{}", api_version, resource), &k8s::decode_workload,
-        handler_for<Workload>(inbox, resource, std::move(apply))));
+        informer_handler<Workload>(inbox, resource, std::move(apply))));
   }
   for (const PeerKind& peer : kPeerKinds) {
     if (!serves(peer.group, peer.version, "podgroups")) continue;
@@ -149,7 +133,7 @@ GangWatches discover_gang_watches(k8s::RestClient& client, Inbox& inbox, Cluster
         };
     watches.peer_groups.push_back(std::make_unique<k8s::Reflector<PodGroup>>(
         client, resource, path, &k8s::decode_pod_group,
-        handler_for<PodGroup>(inbox, resource, std::move(apply))));
+        informer_handler<PodGroup>(inbox, resource, std::move(apply))));
   }
   std::string names;
   for (const auto& r : watches.workloads) names += (names.empty() ? "" : ",") + r->resource();

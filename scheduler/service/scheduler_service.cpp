@@ -15,6 +15,7 @@
 #include "scheduler/service/endpoints.h"
 #include "scheduler/service/gang_watches.h"
 #include "scheduler/service/inbox.h"
+#include "scheduler/service/informer_handler.h"
 #include "scheduler/service/log.h"
 #include "scheduler/service/preflight.h"
 #include "scheduler/service/service_metrics.h"
@@ -45,17 +46,8 @@ std::unique_ptr<k8s::Reflector<T>> make_reflector(
     k8s::RestClient& client, const char* resource, const char* path,
     typename k8s::Reflector<T>::Decoder decoder, Inbox& inbox,
     std::function<void(ClusterState&, k8s::EventType, T&&)> apply) {
-  typename k8s::Reflector<T>::Handler handler;
-  handler.on_event = [&inbox, apply](k8s::EventType type, k8s::Decoded<T>&& decoded) {
-    inbox.post([apply, type, object = std::move(decoded.object)](ClusterState& state) mutable {
-      apply(state, type, std::move(object));
-    });
-  };
-  handler.on_synced = [&inbox] { inbox.nudge(); };
-  handler.on_problem = [resource](std::string_view problem) {
-    log::warn("informer problem", {{"resource", resource}, {"problem", std::string(problem)}});
-  };
-  return std::make_unique<k8s::Reflector<T>>(client, resource, path, decoder, std::move(handler));
+  return std::make_unique<k8s::Reflector<T>>(
+      client, resource, path, decoder, informer_handler<T>(inbox, resource, std::move(apply)));
 }
 
 constexpr auto kStatusPeriod = std::chrono::seconds(1);
