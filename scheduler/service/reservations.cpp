@@ -72,11 +72,12 @@ std::string reservation_pod_body(const ReservationOptions& options, const std::s
       {"args", {"reservation-agent"}},
       {"env",
        {field_env("POD_NAME", "metadata.name"), field_env("POD_NAMESPACE", "metadata.namespace")}},
-      // Requests equal limits (Guaranteed QoS): the agent reads NVML once, annotates its pod and
-      // idles, so it never needs more; and it can take no more from the sharers' node.
+      // The GPU alone, requested as limited. No CPU or memory: the pod is created straight on a
+      // node whose CPU and memory the sharers may have filled exactly (fairway accounts a new
+      // shared GPU as one whole GPU), and the agent reads NVML once, annotates its pod and idles.
       {"resources",
-       {{"limits", {{std::string(kGpuResourceName), "1"}, {"cpu", "10m"}, {"memory", "32Mi"}}},
-        {"requests", {{std::string(kGpuResourceName), "1"}, {"cpu", "10m"}, {"memory", "32Mi"}}}}},
+       {{"limits", {{std::string(kGpuResourceName), "1"}}},
+        {"requests", {{std::string(kGpuResourceName), "1"}}}}},
       // The Pod Security Standards' "restricted" profile, which the chart enforces on the
       // reservation namespace.
       {"securityContext",
