@@ -165,14 +165,15 @@ std::vector<ResourceType> builtin_resource_types() {
     out.push_back(make("rbac.authorization.k8s.io", "v1", plural, singular, kind, namespaced, {}));
   }
   out.push_back(make("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations",
-                     "validatingwebhookconfiguration", "ValidatingWebhookConfiguration", false, {}));
+                     "validatingwebhookconfiguration", "ValidatingWebhookConfiguration", false,
+                     {}));
   out.push_back(make("admissionregistration.k8s.io", "v1", "validatingadmissionpolicies",
                      "validatingadmissionpolicy", "ValidatingAdmissionPolicy", false, {}));
   out.push_back(make("admissionregistration.k8s.io", "v1", "validatingadmissionpolicybindings",
                      "validatingadmissionpolicybinding", "ValidatingAdmissionPolicyBinding", false,
                      {}));
-  out.push_back(make("networking.k8s.io", "v1", "networkpolicies", "networkpolicy",
-                     "NetworkPolicy", true, {"netpol"}));
+  out.push_back(make("networking.k8s.io", "v1", "networkpolicies", "networkpolicy", "NetworkPolicy",
+                     true, {"netpol"}));
 
   ResourceType crd =
       make("apiextensions.k8s.io", "v1", "customresourcedefinitions", "customresourcedefinition",

@@ -126,7 +126,8 @@ std::map<std::string, std::string>::const_iterator unreached_match(
     const auto pattern = words(it->first);
     if (pattern.size() != wanted.size()) continue;
     bool match = true;
-    for (size_t i = 0; i < pattern.size(); ++i) match &= pattern[i] == "*" || pattern[i] == wanted[i];
+    for (size_t i = 0; i < pattern.size(); ++i)
+      match &= pattern[i] == "*" || pattern[i] == wanted[i];
     if (match) return it;
   }
   return unreached.end();
@@ -268,8 +269,12 @@ int main(int argc, char** argv) {
     // "kubectl/v1.25 (linux/amd64)" name fairway-scheduler and kubectl.
     std::string agent = j.value("userAgent", "");
     agent = agent.substr(0, agent.find_first_of(" /"));
-    Call c{agent,                    j.value("verb", ""),        j.value("apiGroup", ""),
-           j.value("resource", ""),  j.value("subresource", ""), j.value("namespace", ""),
+    Call c{agent,
+           j.value("verb", ""),
+           j.value("apiGroup", ""),
+           j.value("resource", ""),
+           j.value("subresource", ""),
+           j.value("namespace", ""),
            j.value("name", "")};
     if (ignored.count(c.user_agent)) continue;
     if (!clients.count(c.user_agent)) {

@@ -134,9 +134,8 @@ contexts:
 )";
   auto loaded = load_kubeconfig(write("config", config));
   ASSERT_FALSE(loaded);
-  EXPECT_THAT(loaded.error(),
-              HasSubstr("clusters[both].cluster: certificate-authority and "
-                        "insecure-skip-tls-verify together"));
+  EXPECT_THAT(loaded.error(), HasSubstr("clusters[both].cluster: certificate-authority and "
+                                        "insecure-skip-tls-verify together"));
 }
 
 TEST_F(KubeconfigTest, ErrorsNameFileAndField) {
