@@ -7,9 +7,11 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <fstream>
 #include <iostream>
 #include <optional>
 #include <ostream>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <tl/expected.hpp>
@@ -26,7 +28,8 @@ Runs the embedded Kubernetes API server (the one `fairway sim` and the tests use
 SIGTERM: core/v1 pods, nodes, namespaces, configmaps, secrets, serviceaccounts, services,
 events, bindings, evictions, persistentvolumes, persistentvolumeclaims; storageclasses, csinodes;
 leases, priorityclasses, poddisruptionbudgets; apps/v1 and batch/v1 workloads, RBAC, webhook
-configurations, networkpolicies (stored, no controllers); CRDs and the fairway CRDs (queues,
+configurations, networkpolicies (stored, no controllers); TokenReviews and SubjectAccessReviews
+(answered from the tokens and the stored RBAC); CRDs and the fairway CRDs (queues,
 podgroups, topologies). Admission as a default cluster (NamespaceLifecycle, Priority); JSON and
 protobuf request bodies. kubectl (1.20 to current) and helm work against it with the kubeconfig
 it writes.
@@ -35,7 +38,10 @@ Flags:
   --port N                  port to listen on; 0 picks a free one (default 0)
   --bind-address ADDR       address to listen on (default 127.0.0.1)
   --kubeconfig-out PATH     where to write a kubeconfig for this server (default: none)
-  --token T                 bearer token clients must send (default: a random one)
+  --token T                 bearer token clients must send (default: a random one); to a
+                            TokenReview it is the user "admin" in the group system:masters
+  --token-auth-file PATH    more users for TokenReviews, in kube-apiserver's static token file
+                            format: token,user,uid[,"group1,group2"] per line
   --insecure-http           plain HTTP, no TLS (debugging)
   --bookmark-interval D     interval of watch BOOKMARK events, e.g. 60s, 1s, 500ms (default 60s)
   --history-window N        watch events kept for resuming watches (default 10000)
@@ -111,11 +117,18 @@ tl::expected<ApiserverFlags, std::string> parse_flags(std::span<const std::strin
       flags.options.tls = value && *value == "false";
       continue;
     }
-    static const std::string_view kValued[] = {
-        "--port",    "--bind-address",      "--kubeconfig-out",
-        "--token",   "--bookmark-interval", "--history-window",
-        "--threads", "--audit-log",         "-v",
-        "--v",       "--kubernetes-version"};
+    static const std::string_view kValued[] = {"--port",
+                                               "--bind-address",
+                                               "--kubeconfig-out",
+                                               "--token",
+                                               "--bookmark-interval",
+                                               "--history-window",
+                                               "--threads",
+                                               "--audit-log",
+                                               "-v",
+                                               "--token-auth-file",
+                                               "--v",
+                                               "--kubernetes-version"};
     if (std::find(std::begin(kValued), std::end(kValued), name) == std::end(kValued)) {
       return tl::unexpected(fmt::format("unknown flag \"{}\"", name));
     }
@@ -134,6 +147,14 @@ tl::expected<ApiserverFlags, std::string> parse_flags(std::span<const std::strin
     } else if (name == "--token") {
       if (value->empty()) return tl::unexpected(std::string("--token must not be empty"));
       flags.options.token = *value;
+    } else if (name == "--token-auth-file") {
+      std::ifstream file(*value);
+      if (!file) return tl::unexpected("--token-auth-file: cannot read " + *value);
+      std::stringstream text;
+      text << file.rdbuf();
+      auto users = apiserver::parse_token_file(text.str());
+      if (!users) return tl::unexpected("--token-auth-file " + *value + ": " + users.error());
+      flags.options.token_users = std::move(*users);
     } else if (name == "--bookmark-interval") {
       const auto d = parse_duration(*value);
       if (!d)

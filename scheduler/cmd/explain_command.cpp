@@ -17,9 +17,16 @@ namespace fairway::cmd {
 int explain(std::span<const std::string> args, std::ostream& out, std::ostream& err) {
   std::string address = "http://127.0.0.1:8080";
   std::string output = "text";
+  std::string token;
+  bool insecure = false;
   FlagSet flags("explain NAMESPACE/NAME");
   flags.add_string("address", &address,
-                   "the scheduler's metrics endpoint (--metrics-bind-address)");
+                   "the scheduler's metrics endpoint (--metrics-bind-address), or "
+                   "https://HOST:PORT for its secure port (--secure-port)");
+  flags.add_string("token", &token,
+                   "bearer token for the secure port (a user granted get on /debug/*)");
+  flags.add_bool("insecure-skip-tls-verify", &insecure,
+                 "accept the secure port's self-signed certificate");
   flags.add_string("output", &output, "text, or json (the endpoint's answer as is)");
   auto positional = flags.parse(args);
   if (!positional) {
@@ -45,6 +52,8 @@ int explain(std::span<const std::string> args, std::ostream& out, std::ostream& 
 
   k8s::ClusterConfig config;
   config.server = address;
+  config.token = token;
+  config.insecure_skip_tls_verify = insecure;
   k8s::RestOptions rest;
   rest.request_timeout = std::chrono::seconds(15);
   rest.user_agent = "fairway-explain";

@@ -29,6 +29,17 @@ std::string default_identity() {
 
 // --config FILE: a YAML map whose keys are flag names (without dashes); flags given on the
 // command line win because they are parsed after the file.
+// "a,b,,c" → {a, b, c}: the comma-separated list flags.
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  for (size_t start = 0; start < text.size();) {
+    const size_t comma = std::min(text.find(',', start), text.size());
+    if (comma > start) out.push_back(text.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+
 tl::expected<std::vector<std::string>, std::string> config_file_args(const std::string& path) {
   try {
     const YAML::Node root = YAML::LoadFile(path);
@@ -60,6 +71,9 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
   std::string scoring = "bin-pack";
   std::string metrics_bind_address = "127.0.0.1:8080";
   std::string health_probe_bind_address = "0";
+  std::string bind_address = "0.0.0.0";
+  int secure_port = 0;
+  std::string always_allow_paths = "/healthz,/readyz,/livez";
   std::string sharing = "binpack";
   std::string webhook_bind_address = ":9443";
   std::string webhook_cert_file;
@@ -96,6 +110,20 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
                    "authentication, so localhost unless you open it (\":8080\": every interface)");
   flags.add_string("health-probe-bind-address", &health_probe_bind_address,
                    "host:port serving only /healthz and /readyz, for the kubelet (0: none)");
+  flags.add_string("bind-address", &bind_address,
+                   "IP address the secure port listens on (kube-scheduler's flag)");
+  flags.add_int("secure-port", &secure_port,
+                "HTTPS port for /metrics, /healthz, /readyz and /debug/ with delegated "
+                "authentication (TokenReview) and authorization (SubjectAccessReview), as "
+                "kube-scheduler's 10259 (0: off)");
+  flags.add_string("tls-cert-file", &options.tls_cert_file,
+                   "PEM certificate chain for the secure port (reloaded when it changes); with "
+                   "--tls-private-key-file unset too, a self-signed certificate is made in memory");
+  flags.add_string("tls-private-key-file", &options.tls_key_file,
+                   "PEM private key matching --tls-cert-file");
+  flags.add_string("authorization-always-allow-paths", &always_allow_paths,
+                   "comma-separated paths the secure port serves without authorization (a "
+                   "trailing * matches a prefix)");
   flags.add_bool("debug-endpoints", &options.debug_endpoints,
                  "serve /debug/queues and /debug/pods/ on the metrics address");
   flags.add_bool("per-node-metrics", &options.per_node_metrics,
@@ -207,6 +235,21 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
   }
   options.metrics_bind_address = metrics_bind_address;
   options.health_probe_bind_address = health_probe_bind_address;
+  if (secure_port < 0 || secure_port > 65535) {
+    err << "fairway scheduler: --secure-port must be between 0 and 65535\n";
+    return 2;
+  }
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    err << "fairway scheduler: --tls-cert-file and --tls-private-key-file go together\n";
+    return 2;
+  }
+  if (secure_port != 0) {
+    // An IPv6 address is bracketed in the host:port form the server parses.
+    const bool ipv6 = bind_address.find(':') != std::string::npos;
+    options.secure_bind_address =
+        (ipv6 ? "[" + bind_address + "]" : bind_address) + ":" + std::to_string(secure_port);
+  }
+  options.secure_auth.always_allow_paths = split_list(always_allow_paths);
   if (options.preemption.period.count() < 0) {
     err << "fairway scheduler: --preemption-period must not be negative\n";
     return 2;
@@ -263,13 +306,7 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
   options.webhook_bind_address = webhook_bind_address;
   options.webhook_cert_file = webhook_cert_file;
   options.webhook_key_file = webhook_key_file;
-  for (size_t start = 0; start < webhook_trusted_users.size();) {
-    const size_t comma =
-        std::min(webhook_trusted_users.find(',', start), webhook_trusted_users.size());
-    if (comma > start)
-      options.webhook_trusted_users.push_back(webhook_trusted_users.substr(start, comma - start));
-    start = comma + 1;
-  }
+  options.webhook_trusted_users = split_list(webhook_trusted_users);
   SchedulerService service(std::move(*cluster), std::move(options));
   const int code = service.run(stop.get_token());
   // Wake the waiter if the service ended on its own.

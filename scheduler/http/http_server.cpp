@@ -130,7 +130,15 @@ struct Server::Impl {
         in.content_type = std::string(field.value());
     }
     Response out;
-    if (const Handler* handler = find(in.path)) {
+    std::optional<Response> refused;
+    try {
+      if (options.gate) refused = options.gate(in);
+    } catch (const std::exception&) {
+      refused = text(500, "internal error\n");
+    }
+    if (refused) {
+      out = std::move(*refused);
+    } else if (const Handler* handler = find(in.path)) {
       try {
         out = (*handler)(in);
       } catch (const std::exception&) {
@@ -226,6 +234,13 @@ tl::expected<std::shared_ptr<asio::ssl::context>, std::string> load_tls(
                    asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
                    asio::ssl::context::no_tlsv1_1);
   beast::error_code ec;
+  if (options.tls_cert_file.empty()) {
+    tls->use_certificate_chain(asio::buffer(options.tls_cert_pem), ec);
+    if (ec) return tl::unexpected("TLS certificate (in memory): " + ec.message());
+    tls->use_private_key(asio::buffer(options.tls_key_pem), asio::ssl::context::pem, ec);
+    if (ec) return tl::unexpected("TLS key (in memory): " + ec.message());
+    return tls;
+  }
   tls->use_certificate_chain_file(options.tls_cert_file, ec);
   if (ec) return tl::unexpected("TLS certificate " + options.tls_cert_file + ": " + ec.message());
   tls->use_private_key_file(options.tls_key_file, asio::ssl::context::pem, ec);
@@ -238,6 +253,7 @@ tl::expected<std::shared_ptr<asio::ssl::context>, std::string> load_tls(
 // tried again on the next connection.
 std::shared_ptr<asio::ssl::context> current_tls(Server::Impl& server) {
   std::lock_guard lock(server.tls_mutex);
+  if (server.options.tls_cert_file.empty()) return server.tls;  // in memory: nothing to reload
   std::error_code cert_error;
   std::error_code key_error;
   const auto cert_time = std::filesystem::last_write_time(server.options.tls_cert_file, cert_error);
@@ -302,7 +318,12 @@ tl::expected<void, std::string> Server::start() {
   if (s.options.tls_cert_file.empty() != s.options.tls_key_file.empty()) {
     return tl::unexpected(std::string("TLS needs both a certificate file and a key file"));
   }
-  if (!s.options.tls_cert_file.empty()) {
+  if (s.options.tls_cert_file.empty() && s.options.tls_key_file.empty() &&
+      !s.options.tls_cert_pem.empty()) {
+    auto tls = load_tls(s.options);
+    if (!tls) return tl::unexpected(tls.error());
+    s.tls = std::move(*tls);
+  } else if (!s.options.tls_cert_file.empty()) {
     std::error_code ignored;
     s.cert_time = std::filesystem::last_write_time(s.options.tls_cert_file, ignored);
     s.key_time = std::filesystem::last_write_time(s.options.tls_key_file, ignored);

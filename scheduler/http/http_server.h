@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <tl/expected.hpp>
@@ -52,11 +53,19 @@ struct ServerOptions {
   // Both set: serve HTTPS with this PEM certificate chain and key. Both empty: plain HTTP.
   std::string tls_cert_file{};
   std::string tls_key_file{};
+  // Or a certificate chain and key held in memory (PEM), e.g. self-signed at start
+  // (self_signed.h); never reloaded. The files win when both are given.
+  std::string tls_cert_pem{};
+  std::string tls_key_pem{};
   int threads = 2;
   std::chrono::seconds io_timeout{30};  // per read and per write
   // A larger request body is answered 413 "Request entity too large: limit is N" before it is
   // read, and the connection closed. The default is kube-apiserver's (3 MiB, k8s/json_limits.h).
   size_t max_body_bytes = size_t{3} << 20;
+  // Asked before routing, for every request (unknown paths too, as kube-apiserver's filters
+  // run before its mux): a response refuses the request, nullopt lets it through. The secure
+  // port's delegated authentication and authorisation (delegated_auth.h).
+  std::function<std::optional<Response>(const Request&)> gate{};
 };
 
 class Server {

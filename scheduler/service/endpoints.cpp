@@ -2,6 +2,7 @@
 
 #include <optional>
 
+#include "scheduler/http/self_signed.h"
 #include "scheduler/metrics/cluster_snapshot.h"
 #include "scheduler/service/debug_views.h"
 
@@ -25,23 +26,51 @@ std::string percent_decode(std::string_view text) {
 
 Endpoints::Endpoints(EndpointOptions options, metrics::SchedulerMetrics& metrics, Inbox& inbox,
                      Probes probes)
-    : options_(options),
-      metrics_(metrics),
-      inbox_(inbox),
-      probes_(std::move(probes)),
-      server_(http::ServerOptions{.bind_address = options.bind_address}) {
-  server_.route("/metrics", [this](const http::Request&) { return metrics_page(); });
-  add_probe_routes(server_);
-  if (options_.debug) {
-    server_.route("/debug/queues", [this](const http::Request&) { return debug_queues_page(); });
-    server_.route_prefix("/debug/pods/",
-                         [this](const http::Request& request) { return debug_pod_page(request); });
+    : options_(std::move(options)), metrics_(metrics), inbox_(inbox), probes_(std::move(probes)) {
+  if (!options_.bind_address.empty() && options_.bind_address != "0") {
+    server_ =
+        std::make_unique<http::Server>(http::ServerOptions{.bind_address = options_.bind_address});
+    add_routes(*server_);
   }
   if (!options_.probe_bind_address.empty() && options_.probe_bind_address != "0") {
     probe_server_ = std::make_unique<http::Server>(
         http::ServerOptions{.bind_address = options_.probe_bind_address});
     add_probe_routes(*probe_server_);
   }
+}
+
+void Endpoints::add_routes(http::Server& server) {
+  server.route("/metrics", [this](const http::Request&) { return metrics_page(); });
+  add_probe_routes(server);
+  if (options_.debug) {
+    server.route("/debug/queues", [this](const http::Request&) { return debug_queues_page(); });
+    server.route_prefix("/debug/pods/",
+                        [this](const http::Request& request) { return debug_pod_page(request); });
+  }
+}
+
+tl::expected<void, std::string> Endpoints::start_secure() {
+  if (options_.secure_auth == nullptr) {
+    return tl::unexpected(std::string("secure port: no authenticator"));
+  }
+  http::ServerOptions server{.bind_address = options_.secure_bind_address,
+                             .tls_cert_file = options_.tls_cert_file,
+                             .tls_key_file = options_.tls_key_file};
+  if (options_.tls_cert_file.empty() && options_.tls_key_file.empty()) {
+    auto generated = http::self_signed_certificate();
+    if (!generated) return tl::unexpected(generated.error());
+    server.tls_cert_pem = std::move(generated->certificate);
+    server.tls_key_pem = std::move(generated->private_key);
+  }
+  http::DelegatedAuth* auth = options_.secure_auth;
+  server.gate = [auth](const http::Request& request) { return auth->check(request); };
+  secure_server_ = std::make_unique<http::Server>(std::move(server));
+  add_routes(*secure_server_);
+  if (auto started = secure_server_->start(); !started) {
+    secure_server_.reset();
+    return tl::unexpected("secure port: " + started.error());
+  }
+  return {};
 }
 
 void Endpoints::add_probe_routes(http::Server& server) {
@@ -56,7 +85,12 @@ Endpoints::~Endpoints() {
 }
 
 tl::expected<void, std::string> Endpoints::start() {
-  if (auto started = server_.start(); !started) return started;
+  if (server_) {
+    if (auto started = server_->start(); !started) return started;
+  }
+  if (!options_.secure_bind_address.empty()) {
+    if (auto started = start_secure(); !started) return started;
+  }
   if (probe_server_) {
     if (auto started = probe_server_->start(); !started) {
       return tl::unexpected("health probes: " + started.error());
@@ -67,7 +101,8 @@ tl::expected<void, std::string> Endpoints::start() {
 
 void Endpoints::stop() {
   stopping_ = true;
-  server_.stop();
+  if (server_) server_->stop();
+  if (secure_server_) secure_server_->stop();
   if (probe_server_) probe_server_->stop();
 }
 

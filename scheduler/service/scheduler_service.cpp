@@ -16,6 +16,7 @@
 #include "scheduler/service/gang_watches.h"
 #include "scheduler/service/inbox.h"
 #include "scheduler/service/informer_handler.h"
+#include "scheduler/service/kube_reviews.h"
 #include "scheduler/service/log.h"
 #include "scheduler/service/preflight.h"
 #include "scheduler/service/service_metrics.h"
@@ -387,11 +388,23 @@ int SchedulerService::run(std::stop_token stop) {
   add_reservation_sources(metrics_, reservation_stats_);
 
   std::unique_ptr<http::Server> webhook = start_webhook(inbox);
-  std::unique_ptr<Endpoints> endpoints;
-  if (!options_.metrics_bind_address.empty() && options_.metrics_bind_address != "0") {
+  const bool plain = !options_.metrics_bind_address.empty() && options_.metrics_bind_address != "0";
+  std::unique_ptr<KubeReviewClient> reviews;
+  std::unique_ptr<http::DelegatedAuth> secure_auth;
+  if (!options_.secure_bind_address.empty()) {
+    reviews = std::make_unique<KubeReviewClient>(cluster_, rest.user_agent);
+    secure_auth = std::make_unique<http::DelegatedAuth>(
+        options_.secure_auth, *reviews, [] { return std::chrono::steady_clock::now(); });
+  }
+  std::unique_ptr<Endpoints> endpoints;  // after secure_auth: stopped before it goes
+  if (plain || secure_auth) {
     endpoints = std::make_unique<Endpoints>(
         EndpointOptions{.bind_address = options_.metrics_bind_address,
                         .probe_bind_address = options_.health_probe_bind_address,
+                        .secure_bind_address = options_.secure_bind_address,
+                        .tls_cert_file = options_.tls_cert_file,
+                        .tls_key_file = options_.tls_key_file,
+                        .secure_auth = secure_auth.get(),
                         .debug = options_.debug_endpoints,
                         .per_node_metrics = options_.per_node_metrics},
         metrics_, inbox,
@@ -403,8 +416,17 @@ int SchedulerService::run(std::stop_token stop) {
                  {{"address", options_.metrics_bind_address}, {"error", started.error()}});
       endpoints.reset();
     } else {
-      log::info("serving metrics and health", {{"address", options_.metrics_bind_address},
-                                               {"port", std::to_string(endpoints->port())}});
+      if (plain) {
+        log::info("serving metrics and health", {{"address", options_.metrics_bind_address},
+                                                 {"port", std::to_string(endpoints->port())}});
+      }
+      if (secure_auth) {
+        log::info("serving securely (delegated authentication and authorization)",
+                  {{"address", options_.secure_bind_address},
+                   {"port", std::to_string(endpoints->secure_port())},
+                   {"certificate", options_.tls_cert_file.empty() ? "self-signed in memory"
+                                                                  : options_.tls_cert_file}});
+      }
       if (endpoints->probe_port() != 0) {
         log::info("serving health probes", {{"address", options_.health_probe_bind_address},
                                             {"port", std::to_string(endpoints->probe_port())}});

@@ -20,6 +20,7 @@
 #include "k8s-client/leader_election.h"
 #include "k8s-client/rest_client.h"
 #include "scheduler/cycle/cycle.h"
+#include "scheduler/http/delegated_auth.h"
 #include "scheduler/http/http_server.h"
 #include "scheduler/metrics/scheduler_metrics.h"
 #include "scheduler/service/evictions.h"
@@ -44,6 +45,12 @@ struct SchedulerOptions {
   // /metrics, /healthz, /readyz, /debug/... (scheduler/service/endpoints.h); "" or "0": off.
   std::string metrics_bind_address = "127.0.0.1:8080";
   std::string health_probe_bind_address;  // "": probes only on the metrics address
+  // The same pages over HTTPS with delegated authentication and authorisation, as
+  // kube-scheduler's --bind-address/--secure-port serve them; "": off.
+  std::string secure_bind_address;
+  std::string tls_cert_file;  // both empty: self-signed in memory
+  std::string tls_key_file;
+  http::DelegatedAuthOptions secure_auth;  // --authorization-always-allow-paths
   bool debug_endpoints = true;
   bool per_node_metrics = true;     // fairway_node_* series (one per node)
   PreemptionOptions preemption;     // the background preempt/reclaim/consolidate pass

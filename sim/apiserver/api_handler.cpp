@@ -546,6 +546,32 @@ struct ApiHandler::Impl {
     return error_response(method_not_allowed(m));
   }
 
+  // TokenReview and SubjectAccessReview (reviews.h): answered, never stored.
+  ApiReply review(const ResourceType& rt) {
+    auto body = body_json();
+    if (!body) return error_response(body.error());
+    if (t.param("dryRun") == "All") return json_response(201, *body);
+    tl::expected<json, ApiError> answer = tl::unexpected(not_found(rt.plural, rt.group, ""));
+    if (rt.plural == "tokenreviews") {
+      answer = answer_token_review(*body, h.options_.token, h.options_.token_users);
+    } else {
+      RbacObjects rbac;
+      for (auto [plural, into] :
+           {std::pair{"clusterroles", &rbac.cluster_roles},
+            std::pair{"clusterrolebindings", &rbac.cluster_role_bindings},
+            std::pair{"roles", &rbac.roles}, std::pair{"rolebindings", &rbac.role_bindings}}) {
+        const ResourceTypePtr type = store().resource("rbac.authorization.k8s.io", plural);
+        auto listed =
+            type ? store().list(*type, "", ListOptions{}) : tl::unexpected(internal(plural));
+        if (!listed) return error_response(listed.error());
+        for (const Object& o : listed->items) into->push_back(*o.json);
+      }
+      answer = answer_access_review(*body, rbac);
+    }
+    if (!answer) return error_response(answer.error());
+    return json_response(201, *answer);
+  }
+
   ApiReply resource_request(const std::string& group, const std::string& version,
                             std::vector<std::string> rest) {
     std::string ns;
@@ -566,6 +592,11 @@ struct ApiHandler::Impl {
       return not_found_path();
     }
     const std::string& m = req.method;
+
+    if (rt->special == Special::kReview) {
+      if (m != "POST" || !name.empty()) return error_response(method_not_allowed(m));
+      return review(*rt);
+    }
 
     // Legacy POST /api/v1/namespaces/{ns}/bindings.
     if (rt->plural == "bindings" && group.empty()) {

@@ -14,6 +14,7 @@
 
 #include "sim/apiserver/faults.h"
 #include "sim/apiserver/kubernetes_version.h"
+#include "sim/apiserver/reviews.h"
 #include "sim/apiserver/store.h"
 
 namespace fairway::apiserver {
@@ -46,7 +47,9 @@ struct WatchStream {
 using ApiReply = std::variant<HttpResponse, WatchStream>;
 
 struct ApiHandlerOptions {
-  std::string token;           // required bearer token; empty: no authentication
+  std::string token;  // required bearer token; empty: no authentication
+  // --token-auth-file's users: known to TokenReviews (reviews.h), not to API requests.
+  std::vector<TokenUser> token_users;
   std::string server_address;  // "127.0.0.1:6443", for /api's serverAddressByClientCIDRs
   // The release answered as: /version, discovery and routing serve what it serves (e.g. before
   // 1.22 an Eviction sent as policy/v1 is refused with kube-apiserver's 400).
@@ -66,6 +69,7 @@ class ApiHandler {
   void set_server_address(std::string address) { options_.server_address = std::move(address); }
   void set_token(std::string token) { options_.token = std::move(token); }
   void set_kubernetes_version(KubernetesVersion v) { options_.kubernetes_version = v; }
+  void set_token_users(std::vector<TokenUser> users) { options_.token_users = std::move(users); }
 
  private:
   struct Impl;

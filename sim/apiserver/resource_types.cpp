@@ -164,6 +164,14 @@ std::vector<ResourceType> builtin_resource_types() {
            {"clusterrolebindings", "clusterrolebinding", "ClusterRoleBinding", false}}) {
     out.push_back(make("rbac.authorization.k8s.io", "v1", plural, singular, kind, namespaced, {}));
   }
+  for (const auto& [group, plural, singular, kind] : std::vector<std::array<std::string, 4>>{
+           {"authentication.k8s.io", "tokenreviews", "tokenreview", "TokenReview"},
+           {"authorization.k8s.io", "subjectaccessreviews", "subjectaccessreview",
+            "SubjectAccessReview"}}) {
+    ResourceType review = make(group, "v1", plural, singular, kind, false, {}, Special::kReview);
+    review.verbs = {"create"};
+    out.push_back(review);
+  }
   out.push_back(make("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations",
                      "validatingwebhookconfiguration", "ValidatingWebhookConfiguration", false,
                      {}));

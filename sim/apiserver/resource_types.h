@@ -27,6 +27,7 @@ enum class Special {
   kSecret,
   kCustomResourceDefinition,
   kCustomResource,
+  kReview,  // TokenReview, SubjectAccessReview: create only, answered and not stored (reviews.h)
 };
 
 struct PrinterColumn {

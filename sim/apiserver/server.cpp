@@ -540,6 +540,7 @@ tl::expected<std::unique_ptr<Server>, std::string> Server::start(ServerOptions o
   impl->handler.set_token(o.require_token ? impl->token : std::string());
   impl->handler.set_server_address(fmt::format("{}:{}", o.bind_address, impl->port));
   impl->handler.set_kubernetes_version(o.kubernetes_version);
+  impl->handler.set_token_users(o.token_users);
   impl->accept();
   impl->schedule_housekeeping();
   const int threads = std::max(1, o.threads);

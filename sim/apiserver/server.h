@@ -14,6 +14,7 @@
 
 #include "sim/apiserver/faults.h"
 #include "sim/apiserver/kubernetes_version.h"
+#include "sim/apiserver/reviews.h"
 #include "sim/apiserver/store.h"
 
 namespace fairway::apiserver {
@@ -24,6 +25,8 @@ struct ServerOptions {
   bool tls = true;    // false: plain HTTP (debugging)
   std::string token;  // empty: a random one
   bool require_token = true;
+  // kube-apiserver's --token-auth-file users, for TokenReviews (sim/apiserver/reviews.h).
+  std::vector<TokenUser> token_users;
   std::chrono::milliseconds bookmark_interval{60'000};
   int threads = 4;
   StoreOptions store;

@@ -473,6 +473,7 @@ tl::expected<void, ApiError> Store::prepare_create_locked(const ResourceType& ty
     case Special::kNone:
     case Special::kNode:
     case Special::kEventsV1:  // never stored: the handler writes core/v1 events
+    case Special::kReview:    // never stored: answered by the handler (reviews.h)
       break;
   }
   // Like kube-apiserver, a new volume's or claim's status is the server's (it resets both).

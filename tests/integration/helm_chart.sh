@@ -57,7 +57,9 @@ done
 expect '^  replicas: 2$' "$WORK/deploy.yaml"
 expect '- --leader-elect=true' "$WORK/deploy.yaml"
 expect "- --leader-elect-resource-namespace=$NS" "$WORK/deploy.yaml"
-expect '- --metrics-bind-address=:8080' "$WORK/deploy.yaml"
+expect '- --metrics-bind-address=0' "$WORK/deploy.yaml"
+expect '- --secure-port=10259' "$WORK/deploy.yaml"
+reject '- --tls-cert-file' "$WORK/deploy.yaml"  # self-signed in memory unless a Secret is named
 expect '- --webhook-bind-address=:9443' "$WORK/deploy.yaml"
 expect '- --webhook-tls-cert-file=/etc/fairway/webhook-tls/tls.crt' "$WORK/deploy.yaml"
 expect '- --webhook-trusted-users=system:serviceaccount:'"$NS"':fairway' "$WORK/deploy.yaml"
@@ -208,10 +210,12 @@ for i in 0 1; do
 JSON
 done
 k apply -f "$REPO/examples/queues/" >/dev/null
-# The scheduler as the chart runs it: leader election on a Lease in the release namespace.
+# The scheduler as the chart runs it: leader election on a Lease in the release namespace, and
+# the secure metrics port (its TokenReviews and SubjectAccessReviews are checked below).
+secure_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$FAIRWAY" scheduler --kubeconfig "$WORK/kc" --leader-elect=true \
   --leader-elect-resource-namespace="$NS" --schedule-period=20ms --metrics-bind-address=0 \
-  >"$WORK/sched.log" 2>&1 &
+  --bind-address=127.0.0.1 --secure-port="$secure_port" >"$WORK/sched.log" 2>&1 &
 SCHED_PID=$!
 # A pod that binds, a gang that binds (PodGroup status), a pod that cannot fit (condition +
 # Event), so every path of the actuator runs.
@@ -259,6 +263,10 @@ done
 [[ -n $node ]] || fail "the scheduler bound nothing (see $WORK/sched.log)"
 [[ $why == Unschedulable ]] || fail "no PodScheduled=False on the pod that cannot fit"
 [[ $pg == Running ]] || fail "PodGroup pair is '$pg', want Running"
+token=$(awk '/token:/ {print $2}' "$WORK/kc")
+code=$(curl -sk -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" \
+  "https://127.0.0.1:$secure_port/metrics")
+[[ $code == 200 ]] || fail "the secure port answered $code to the admin's scrape"
 kill -TERM "$SCHED_PID" && wait "$SCHED_PID" || true
 SCHED_PID=""
 # The topology agent, as the DaemonSet runs it, on the fake NVML of the tests.
