@@ -30,6 +30,8 @@ NAMESPACED=(deployment/fairway-scheduler serviceaccount/fairway secret/fairway-w
   service/fairway-webhook service/fairway-metrics role/fairway-leader-election
   rolebinding/fairway-leader-election poddisruptionbudget/fairway-scheduler)
 CLUSTER=(clusterrole/fairway-scheduler clusterrolebinding/fairway-scheduler
+  clusterrole/fairway-auth-delegator clusterrolebinding/fairway-auth-delegator
+  clusterrole/fairway-metrics-reader
   mutatingwebhookconfiguration/fairway priorityclass/fairway-reservation)
 KEPT=(namespace/fairway-reservation queue/default)  # helm.sh/resource-policy: keep
 CRDS=(crd/queues.scheduling.fairway.dev crd/podgroups.scheduling.fairway.dev
