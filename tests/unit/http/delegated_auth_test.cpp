@@ -39,7 +39,7 @@ class FakeReviews : public ReviewClient {
   }
 };
 
-struct Fixture : ::testing::Test {
+struct DelegatedAuthTest : ::testing::Test {
   FakeReviews reviews;
   std::chrono::steady_clock::time_point now{};
   DelegatedAuthOptions options;
@@ -64,12 +64,12 @@ struct Fixture : ::testing::Test {
   }
 };
 
-TEST_F(Fixture, BoundUserIsServed) {
+TEST_F(DelegatedAuthTest, BoundUserIsServed) {
   EXPECT_FALSE(auth->check(get("/metrics", "alice-token")).has_value());
   EXPECT_EQ(reviews.verbs, std::vector<std::string>{"get"});
 }
 
-TEST_F(Fixture, UnboundUserGetsKubesForbidden) {
+TEST_F(DelegatedAuthTest, UnboundUserGetsKubesForbidden) {
   const auto refused = auth->check(get("/metrics", "bob-token"));
   ASSERT_TRUE(refused.has_value());
   EXPECT_EQ(refused->status, 403);
@@ -81,7 +81,7 @@ TEST_F(Fixture, UnboundUserGetsKubesForbidden) {
   EXPECT_EQ(status["message"], "forbidden: User \"bob\" cannot get path \"/metrics\"");
 }
 
-TEST_F(Fixture, NoTokenIsTheAnonymousUserAndAuthorised) {
+TEST_F(DelegatedAuthTest, NoTokenIsTheAnonymousUserAndAuthorised) {
   const auto refused = auth->check(get("/metrics"));
   ASSERT_TRUE(refused.has_value());
   EXPECT_EQ(refused->status, 403);
@@ -93,7 +93,7 @@ TEST_F(Fixture, NoTokenIsTheAnonymousUserAndAuthorised) {
   EXPECT_FALSE(auth->check(get("/debug/queues")).has_value());
 }
 
-TEST_F(Fixture, UnknownTokenIsUnauthorized) {
+TEST_F(DelegatedAuthTest, UnknownTokenIsUnauthorized) {
   const auto refused = auth->check(get("/metrics", "forged"));
   ASSERT_TRUE(refused.has_value());
   EXPECT_EQ(refused->status, 401);
@@ -102,7 +102,7 @@ TEST_F(Fixture, UnknownTokenIsUnauthorized) {
   EXPECT_EQ(reviews.access_reviews, 0);
 }
 
-TEST_F(Fixture, AlwaysAllowedPathsSkipAuthorizationNotAuthentication) {
+TEST_F(DelegatedAuthTest, AlwaysAllowedPathsSkipAuthorizationNotAuthentication) {
   EXPECT_FALSE(auth->check(get("/healthz")).has_value());
   EXPECT_FALSE(auth->check(get("/readyz", "bob-token")).has_value());
   EXPECT_EQ(reviews.access_reviews, 0);
@@ -111,7 +111,7 @@ TEST_F(Fixture, AlwaysAllowedPathsSkipAuthorizationNotAuthentication) {
   EXPECT_EQ(refused->status, 401);
 }
 
-TEST_F(Fixture, TrailingStarMatchesAPrefix) {
+TEST_F(DelegatedAuthTest, TrailingStarMatchesAPrefix) {
   options.always_allow_paths = {"/debug/*", "/healthz"};
   make();
   EXPECT_TRUE(auth->always_allowed("/debug/pods/a/b"));
@@ -121,7 +121,7 @@ TEST_F(Fixture, TrailingStarMatchesAPrefix) {
   EXPECT_FALSE(auth->always_allowed("/readyz"));
 }
 
-TEST_F(Fixture, DecisionsAreCachedForTheirTtl) {
+TEST_F(DelegatedAuthTest, DecisionsAreCachedForTheirTtl) {
   for (int i = 0; i < 3; ++i) EXPECT_FALSE(auth->check(get("/metrics", "alice-token")));
   EXPECT_EQ(reviews.token_reviews, 1);
   EXPECT_EQ(reviews.access_reviews, 1);
@@ -136,7 +136,7 @@ TEST_F(Fixture, DecisionsAreCachedForTheirTtl) {
   EXPECT_EQ(reviews.token_reviews, 3);  // both tokens expired and were reviewed again
 }
 
-TEST_F(Fixture, RevokedTokenIsRefusedAfterItsTtl) {
+TEST_F(DelegatedAuthTest, RevokedTokenIsRefusedAfterItsTtl) {
   EXPECT_FALSE(auth->check(get("/metrics", "alice-token")));
   reviews.users.erase("alice-token");
   now += 5s;
@@ -147,7 +147,7 @@ TEST_F(Fixture, RevokedTokenIsRefusedAfterItsTtl) {
   EXPECT_EQ(refused->status, 401);
 }
 
-TEST_F(Fixture, FailedReviewsAreNotCached) {
+TEST_F(DelegatedAuthTest, FailedReviewsAreNotCached) {
   reviews.fail = true;
   auto refused = auth->check(get("/metrics", "alice-token"));
   ASSERT_TRUE(refused.has_value());
@@ -159,7 +159,7 @@ TEST_F(Fixture, FailedReviewsAreNotCached) {
   EXPECT_FALSE(auth->check(get("/metrics", "alice-token")).has_value());
 }
 
-TEST_F(Fixture, VerbIsTheLowerCaseMethod) {
+TEST_F(DelegatedAuthTest, VerbIsTheLowerCaseMethod) {
   Request head = get("/metrics", "alice-token");
   head.method = "HEAD";
   const auto refused = auth->check(head);
