@@ -5,7 +5,8 @@
 # (--token-auth-file) and the RBAC objects applied with kubectl:
 #   no token → 403 for system:anonymous; a token nobody issued → 401; bob (no binding) → 403;
 #   alice (bound to fairway-metrics-reader) → 200 and Prometheus text that promtool accepts;
-#   /healthz → 200 without a token; /debug/queues only for the group granted /debug/*.
+#   /healthz → 200 without a token; /debug/queues and `fairway explain` (--token) only for the
+#   group granted /debug/*.
 # The reviews themselves are checked with kubectl create (TokenReview, SubjectAccessReview).
 # Usage: secure_metrics.sh PATH/TO/fairway
 set -euo pipefail
@@ -111,3 +112,25 @@ grep -q '^fairway_' "$WORK/body" || fail "no fairway_ series in /metrics"
 expect_status 403 /debug/queues bob-token
 expect_status 200 /debug/queues alice-token
 echo "ok: 401 for a forged token, 403 for the anonymous user and bob, 200 for alice; probes open"
+
+echo "--- fairway explain over the secure port"
+k apply -f - >/dev/null <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata: {name: waiting, namespace: default}
+spec:
+  schedulerName: fairway
+  containers: [{name: main, image: pause, resources: {limits: {nvidia.com/gpu: "1"}}}]
+YAML
+explain() {  # explain TOKEN → fairway explain's exit status; its output in $WORK/explain
+  local code=0
+  "$FAIRWAY" explain default/waiting --address "$url" --token "$1" --insecure-skip-tls-verify \
+    >"$WORK/explain" 2>&1 || code=$?
+  echo "$code"
+}
+for _ in $(seq 100); do [ "$(explain alice-token)" = 0 ] && break; sleep 0.1; done
+[ "$(explain alice-token)" = 0 ] || fail "fairway explain as alice: $(cat "$WORK/explain")"
+grep -q 'default/waiting' "$WORK/explain" || fail "explain does not name the pod: $(cat "$WORK/explain")"
+[ "$(explain bob-token)" = 1 ] || fail "fairway explain as bob succeeded"
+grep -q 'answered HTTP 403' "$WORK/explain" || fail "explain as bob: $(cat "$WORK/explain")"
+echo "ok: fairway explain reads /debug/pods with alice's token, not with bob's"
