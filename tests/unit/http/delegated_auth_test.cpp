@@ -55,7 +55,12 @@ struct DelegatedAuthTest : ::testing::Test {
     auth = std::make_unique<DelegatedAuth>(options, reviews, [this] { return now; });
   }
   static Request get(std::string path, std::string token = "") {
-    Request request{.method = "GET", .path = std::move(path)};
+    Request request{.method = "GET",
+                    .path = std::move(path),
+                    .query = "",
+                    .body = "",
+                    .content_type = "",
+                    .headers = {}};
     if (!token.empty()) request.headers.emplace_back("Authorization", "Bearer " + token);
     return request;
   }

@@ -38,6 +38,10 @@ class EndpointsTest : public ::testing::Test {
     endpoints_ =
         std::make_unique<Endpoints>(EndpointOptions{.bind_address = "127.0.0.1:0",
                                                     .probe_bind_address = "",
+                                                    .secure_bind_address = "",
+                                                    .tls_cert_file = "",
+                                                    .tls_key_file = "",
+                                                    .secure_auth = nullptr,
                                                     .debug = true,
                                                     .per_node_metrics = true,
                                                     .loop_timeout = std::chrono::milliseconds(300)},
@@ -112,6 +116,10 @@ TEST(EndpointsPorts, ProbesOnTheirOwnPortAndDebugOnlyWhenAsked) {
   Endpoints endpoints(
       EndpointOptions{.bind_address = "127.0.0.1:0",
                       .probe_bind_address = "127.0.0.1:0",
+                      .secure_bind_address = "",
+                      .tls_cert_file = "",
+                      .tls_key_file = "",
+                      .secure_auth = nullptr,
                       .debug = false,
                       .per_node_metrics = true,
                       .loop_timeout = std::chrono::milliseconds(5000)},
