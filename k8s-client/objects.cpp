@@ -1367,6 +1367,51 @@ struct Codec<Workload> {
   }
 };
 
+// Kubernetes 1.35's scheduling.k8s.io/v1alpha1 Workload: spec.podGroups[] {name, policy}. Each
+// pod group becomes an upstream PodGroup "<workload>#<name>" (model.h UpstreamWorkload).
+template <>
+struct Codec<UpstreamWorkload> {
+  static R read_pod_groups(dom::element value, UpstreamWorkload& w) {
+    return for_each_element(value, [&](size_t i, dom::element element) -> R {
+      PodGroup group;
+      std::string name;
+      R r = for_each_field(element, [&](std::string_view key, dom::element field) -> R {
+        if (key == "name") return within("name", read_string(field, name));
+        if (key == "policy")
+          return within("policy", read_scheduling_policy(field, group.min_member));
+        return {};
+      });
+      if (r && name.empty()) r = within("name", fail("Required value"));
+      if (r) {
+        group.name = std::move(name);
+        w.pod_groups.push_back(std::move(group));
+      }
+      return within_index("", i, std::move(r));
+    });
+  }
+  static R decode(dom::object object, Decoded<UpstreamWorkload>& out) {
+    UpstreamWorkload& w = out.object;
+    TimeMs creation_ms = 0;
+    MetaSink sink{nullptr, nullptr, &creation_ms, nullptr};
+    R r = for_each_field(object, [&](std::string_view key, dom::element field) -> R {
+      if (key == "metadata") return within("metadata", read_meta(field, out.meta, sink));
+      if (key != "spec") return {};
+      return within("spec", for_each_field(field, [&](std::string_view k2, dom::element v) -> R {
+                      if (k2 != "podGroups") return {};
+                      return within("podGroups", read_pod_groups(v, w));
+                    }));
+    });
+    w.namespace_ = out.meta.namespace_;
+    w.name = out.meta.name;
+    for (PodGroup& group : w.pod_groups) {
+      group.namespace_ = w.namespace_;
+      group.name = w.name + "#" + group.name;
+      group.creation_ms = creation_ms;
+    }
+    return r;
+  }
+};
+
 template <>
 struct Codec<TopologySpec> {
   static R decode(dom::object object, Decoded<TopologySpec>& out) {
@@ -2117,6 +2162,10 @@ tl::expected<Decoded<TopologySpec>, std::string> decode_topology(std::string_vie
 tl::expected<Decoded<Workload>, std::string> decode_workload(std::string_view json) {
   return decode_document<Workload>(json);
 }
+tl::expected<Decoded<UpstreamWorkload>, std::string> decode_upstream_workload(
+    std::string_view json) {
+  return decode_document<UpstreamWorkload>(json);
+}
 tl::expected<Decoded<PriorityClass>, std::string> decode_priority_class(std::string_view json) {
   return decode_document<PriorityClass>(json);
 }
@@ -2194,6 +2243,7 @@ FAIRWAY_K8S_INSTANTIATE(Node)
 FAIRWAY_K8S_INSTANTIATE(QueueSpec)
 FAIRWAY_K8S_INSTANTIATE(PodGroup)
 FAIRWAY_K8S_INSTANTIATE(Workload)
+FAIRWAY_K8S_INSTANTIATE(UpstreamWorkload)
 FAIRWAY_K8S_INSTANTIATE(TopologySpec)
 FAIRWAY_K8S_INSTANTIATE(PriorityClass)
 FAIRWAY_K8S_INSTANTIATE(Namespace)

@@ -41,6 +41,9 @@ tl::expected<Decoded<TopologySpec>, std::string> decode_topology(std::string_vie
 // Any workload kind owner inference reads (Job, PyTorchJob, JobSet, ...; scheduler/state/gangs.h).
 // Items of typed lists carry no kind: the caller sets kind and apiVersion from what it watches.
 tl::expected<Decoded<Workload>, std::string> decode_workload(std::string_view json);
+// Kubernetes 1.35's scheduling.k8s.io/v1alpha1 Workload (the pod groups spec.workloadRef names).
+tl::expected<Decoded<UpstreamWorkload>, std::string> decode_upstream_workload(
+    std::string_view json);
 tl::expected<Decoded<PriorityClass>, std::string> decode_priority_class(std::string_view json);
 tl::expected<Decoded<Namespace>, std::string> decode_namespace(std::string_view json);
 tl::expected<Decoded<PersistentVolume>, std::string> decode_persistent_volume(

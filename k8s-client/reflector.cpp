@@ -54,6 +54,7 @@ constexpr auto named_decoder() {
   if constexpr (std::is_same_v<T, QueueSpec>) return &decode_queue;
   if constexpr (std::is_same_v<T, PodGroup>) return &decode_pod_group;
   if constexpr (std::is_same_v<T, Workload>) return &decode_workload;
+  if constexpr (std::is_same_v<T, UpstreamWorkload>) return &decode_upstream_workload;
   if constexpr (std::is_same_v<T, TopologySpec>) return &decode_topology;
   if constexpr (std::is_same_v<T, PriorityClass>) return &decode_priority_class;
   if constexpr (std::is_same_v<T, Namespace>) return &decode_namespace;
@@ -337,6 +338,7 @@ template class Reflector<Node>;
 template class Reflector<QueueSpec>;
 template class Reflector<PodGroup>;
 template class Reflector<Workload>;
+template class Reflector<UpstreamWorkload>;
 template class Reflector<TopologySpec>;
 template class Reflector<PriorityClass>;
 template class Reflector<Namespace>;

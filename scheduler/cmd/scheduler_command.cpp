@@ -129,6 +129,10 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
   flags.add_bool("per-node-metrics", &options.per_node_metrics,
                  "export per-node series (fairway_node_*); off for huge clusters");
   flags.add_duration("schedule-period", &options.schedule_period, "at most one cycle per period");
+  flags.add_duration("discovery-interval", &options.discovery_interval,
+                     "how often API discovery is read again, so gang sources (workload CRDs, "
+                     "other schedulers' PodGroups) installed or removed later are followed; 0: "
+                     "only at start");
   flags.add_int("bind-workers", &options.bind_workers, "concurrent binding requests");
   flags.add_duration("volume-bind-timeout", &options.volume_bind_timeout,
                      "how long a pod's PersistentVolumeClaims may take to be bound or "
@@ -252,6 +256,10 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
   options.secure_auth.always_allow_paths = split_list(always_allow_paths);
   if (options.preemption.period.count() < 0) {
     err << "fairway scheduler: --preemption-period must not be negative\n";
+    return 2;
+  }
+  if (options.discovery_interval.count() < 0) {
+    err << "fairway scheduler: --discovery-interval must not be negative\n";
     return 2;
   }
   if (stale_gang_grace.count() < 0) {

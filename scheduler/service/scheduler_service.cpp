@@ -279,7 +279,9 @@ int SchedulerService::run(std::stop_token stop) {
   add_informer_sources(metrics_, *pods, *nodes, *queues, *groups, *topologies, *priorities,
                        *namespaces, *volumes, *claims, *storage_classes, *csi_nodes);
   // Workloads and other schedulers' PodGroups, for gangs nobody wrote a fairway PodGroup for.
-  GangWatches gang_watches = discover_gang_watches(client, inbox, state);
+  // Discovery is read now, before any pod arrives, and again every --discovery-interval.
+  GangWatches gang_watches(client, inbox);
+  gang_watches.rediscover();
 
   std::vector<std::jthread> threads;
   auto start = [&threads](auto& reflector) {
@@ -296,7 +298,10 @@ int SchedulerService::run(std::stop_token stop) {
   start(claims);
   start(storage_classes);
   start(csi_nodes);
-  gang_watches.start(threads);
+  if (options_.discovery_interval.count() > 0) {
+    threads.emplace_back([&gang_watches, interval = options_.discovery_interval](
+                             std::stop_token token) { gang_watches.run(token, interval); });
+  }
   auto all_synced = [&] {
     return pods->synced() && nodes->synced() && queues->synced() && groups->synced() &&
            topologies->synced() && priorities->synced() && namespaces->synced() &&
@@ -618,6 +623,7 @@ int SchedulerService::run(std::stop_token stop) {
   for (auto& thread : threads) thread.request_stop();
   client.stop();
   threads.clear();  // joins
+  gang_watches.stop();
   metrics_.remove_sources(kInformerSources);
   return 0;
 }

@@ -611,8 +611,53 @@ void ClusterState::remove_peer_group(GangSource source, std::string_view key) {
   }
 }
 
-void ClusterState::set_workload_kind_watched(std::string_view group, std::string_view kind) {
-  workloads_.set_watched(group, kind);
+void ClusterState::forget_peer_groups(GangSource source) {
+  // 1.35 Workloads' groups ("w#group": '#' is in no object name) share kUpstream's map but come
+  // from another watch (forget_upstream_workloads).
+  const size_t erased = std::erase_if(peer_groups_[static_cast<size_t>(source)], [](const auto& g) {
+    return g.first.find('#') == std::string::npos;
+  });
+  if (erased == 0) return;
+  for (JobId id = 0; id < jobs_.size(); ++id) {
+    if (jobs_[id].present && !jobs_[id].group_object.empty()) refresh_job(id);
+  }
+}
+
+void ClusterState::upsert_upstream_workload(UpstreamWorkload workload) {
+  std::vector<std::string> keys;
+  for (const PodGroup& group : workload.pod_groups) keys.push_back(group.key());
+  auto& known = upstream_workload_groups_[workload.key()];
+  for (const std::string& old : known) {
+    if (std::find(keys.begin(), keys.end(), old) == keys.end()) {
+      remove_peer_group(GangSource::kUpstream, old);
+    }
+  }
+  known = keys;
+  for (PodGroup& group : workload.pod_groups) {
+    upsert_peer_group(GangSource::kUpstream, std::move(group));
+  }
+}
+
+void ClusterState::remove_upstream_workload(std::string_view key) {
+  auto it = upstream_workload_groups_.find(std::string(key));
+  if (it == upstream_workload_groups_.end()) return;
+  const std::vector<std::string> keys = std::move(it->second);
+  upstream_workload_groups_.erase(it);
+  for (const std::string& group : keys) remove_peer_group(GangSource::kUpstream, group);
+}
+
+void ClusterState::forget_upstream_workloads() {
+  std::vector<std::string> keys;
+  for (const auto& [key, groups] : upstream_workload_groups_) keys.push_back(key);
+  for (const std::string& key : keys) remove_upstream_workload(key);
+}
+
+void ClusterState::set_workload_kind_watched(std::string_view group, std::string_view kind,
+                                             bool watched) {
+  if (!workloads_.set_watched(group, kind, watched)) return;
+  for (PodId id = 0; id < pods_.size(); ++id) {
+    if (pods_[id].present && !pods_[id].pod.owner.kind.empty()) regroup_pod(id);
+  }
 }
 
 void ClusterState::upsert_workload(Workload workload) {

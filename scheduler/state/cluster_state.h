@@ -133,12 +133,21 @@ class ClusterState {
   void upsert_pod_group(PodGroup group);
   void remove_pod_group(std::string_view key);
   // PodGroups of other schedulers and of the upstream gang API (source: kUpstream, kKai,
-  // kVolcano, kSchedulerPlugins). 1.35's Workload objects come as kUpstream groups named
-  // "<workload>#<podGroup>".
+  // kVolcano, kSchedulerPlugins).
   void upsert_peer_group(GangSource source, PodGroup group);
   void remove_peer_group(GangSource source, std::string_view key);
+  // Every group of a source, when the edge stops watching it (its CRD was removed).
+  void forget_peer_groups(GangSource source);
+  // 1.35's Workload objects: each pod group is a kUpstream group keyed "<ns>/<workload>#<group>";
+  // groups a new version no longer has are removed.
+  void upsert_upstream_workload(UpstreamWorkload workload);
+  void remove_upstream_workload(std::string_view key);
+  void forget_upstream_workloads();
   // Owner inference (gangs.h): the edge says which kinds it watches, then feeds their objects.
-  void set_workload_kind_watched(std::string_view group, std::string_view kind);
+  // A change regroups the pods that have owners: a kind that appears (a CRD installed later)
+  // extends their owner walk, one that vanishes ends it and drops its workloads.
+  void set_workload_kind_watched(std::string_view group, std::string_view kind,
+                                 bool watched = true);
   void upsert_workload(Workload workload);
   void remove_workload(std::string_view uid);
   const WorkloadIndex& workloads() const { return workloads_; }
@@ -263,6 +272,8 @@ class ClusterState {
   std::unordered_map<std::string, PodGroup> pod_groups_;
   std::unordered_map<std::string, PodGroup> inferred_groups_;  // by job key
   std::array<std::unordered_map<std::string, PodGroup>, kGangSourceCount> peer_groups_;
+  // The group keys of each 1.35 Workload, by the Workload's key.
+  std::unordered_map<std::string, std::vector<std::string>> upstream_workload_groups_;
   WorkloadIndex workloads_;
   // Pods by the workloads their gang was resolved from (uids, and "LeaderWorkerSet/ns/name").
   std::unordered_map<std::string, std::unordered_set<PodId>> pods_by_workload_;

@@ -239,8 +239,16 @@ std::string WorkloadIndex::name_key(std::string_view kind, std::string_view ns,
   return fmt::format("{}/{}/{}", kind, ns, name);
 }
 
-void WorkloadIndex::set_watched(std::string_view group, std::string_view kind) {
-  watched_.insert(fmt::format("{}/{}", group, kind));
+bool WorkloadIndex::set_watched(std::string_view group, std::string_view kind, bool watched) {
+  std::string key = fmt::format("{}/{}", group, kind);
+  if (watched) return watched_.insert(std::move(key)).second;
+  if (watched_.erase(key) == 0) return false;
+  std::vector<std::string> gone;
+  for (const auto& [uid, w] : by_uid_) {
+    if (w.kind == kind && api_group_of(w.api_version) == group) gone.push_back(uid);
+  }
+  for (const std::string& uid : gone) remove(uid);
+  return true;
 }
 
 bool WorkloadIndex::watched(std::string_view group, std::string_view kind) const {

@@ -67,7 +67,9 @@ const std::vector<WorkloadKind>& known_workload_kinds();
 // below them, or stand alone.
 class WorkloadIndex {
  public:
-  void set_watched(std::string_view group, std::string_view kind);
+  // Whether the kind is watched; false when that changed nothing. A kind no longer watched
+  // (its CRD was removed) loses its workloads.
+  bool set_watched(std::string_view group, std::string_view kind, bool watched = true);
   bool watched(std::string_view group, std::string_view kind) const;
   // Stores the workload; false when it is unchanged (nothing to regroup).
   bool upsert(Workload workload);

@@ -277,6 +277,18 @@ struct Workload {
   bool operator==(const Workload&) const = default;
 };
 
+// A Kubernetes 1.35 `scheduling.k8s.io/v1alpha1` Workload: the pod groups pods name through
+// spec.workloadRef {name, podGroup}. Each pod group becomes one upstream PodGroup keyed
+// "<namespace>/<workload>#<podGroup>" whose min_member is its policy's gang.minCount (1 for the
+// basic policy: pods on their own); scheduler/state/gangs.h forms one gang per replica key.
+struct UpstreamWorkload {
+  std::string namespace_;
+  std::string name;
+  std::vector<PodGroup> pod_groups;
+
+  std::string key() const { return namespace_ + "/" + name; }
+};
+
 // A Namespace: only its labels matter (Queue.spec.namespaceSelector).
 struct Namespace {
   std::string name;

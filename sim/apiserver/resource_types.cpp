@@ -108,6 +108,13 @@ std::vector<ResourceType> builtin_resource_types() {
                      "mutatingwebhookconfiguration", "MutatingWebhookConfiguration", false, {}));
   out.push_back(make("scheduling.k8s.io", "v1", "priorityclasses", "priorityclass", "PriorityClass",
                      false, {"pc"}, Special::kPriorityClass));
+  // Kubernetes 1.35's gang API (KEP-4671): Workload objects whose pod groups pods name through
+  // spec.workloadRef. Served as 1.35 serves it with the Workload feature on; 1.36 moved gangs to
+  // scheduling.k8s.io/v1alpha2 PodGroups.
+  ResourceType workloads = make("scheduling.k8s.io", "v1alpha1", "workloads", "workload",
+                                "Workload", true, {}, Special::kWorkload);
+  workloads.served_minors = {{"v1alpha1", {35, 35}}};
+  out.push_back(workloads);
 
   out.push_back(make("storage.k8s.io", "v1", "storageclasses", "storageclass", "StorageClass",
                      false, {"sc"}));

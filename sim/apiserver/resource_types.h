@@ -24,6 +24,7 @@ enum class Special {
   kEventsV1,  // events.k8s.io/v1: a view of the core/v1 events (sim/apiserver/events_v1.h)
   kPodDisruptionBudget,
   kPriorityClass,
+  kWorkload,  // scheduling.k8s.io/v1alpha1 (1.35): validated (sim/apiserver/workload_validation.h)
   kSecret,
   kCustomResourceDefinition,
   kCustomResource,

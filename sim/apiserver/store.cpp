@@ -10,6 +10,7 @@
 #include "sim/apiserver/base64.h"
 #include "sim/apiserver/json_util.h"
 #include "sim/apiserver/schema.h"
+#include "sim/apiserver/workload_validation.h"
 
 namespace fairway::apiserver {
 
@@ -441,6 +442,9 @@ tl::expected<void, ApiError> Store::prepare_create_locked(const ResourceType& ty
     case Special::kSecret:
       if (auto ok = normalize_secret(obj); !ok) return tl::unexpected(ok.error());
       break;
+    case Special::kWorkload:
+      if (auto ok = validate_workload(obj, nullptr); !ok) return tl::unexpected(ok.error());
+      break;
     case Special::kPodDisruptionBudget:
       obj["status"] = {{"currentHealthy", 0},
                        {"desiredHealthy", 0},
@@ -814,6 +818,9 @@ tl::expected<Object, ApiError> Store::replace_locked(Table& table, const std::st
       if (auto ok = admit_priority_class(next, priority_classes_locked(name), false); !ok) {
         return tl::unexpected(ok.error());
       }
+    }
+    if (type.special == Special::kWorkload) {
+      if (auto ok = validate_workload(next, &prev); !ok) return tl::unexpected(ok.error());
     }
     if (type.special == Special::kPod) {
       const std::string bound = str(member(prev, "spec"), "nodeName");

@@ -6,6 +6,8 @@
 #   - pods naming an upstream PodGroup (scheduling.k8s.io/v1alpha2, gang minCount 4) through
 #     spec.schedulingGroup wait for the PodGroup, then for 4 pods;
 #   - a JobSet of 2 replicated jobs × 4 pods binds all-or-nothing;
+#   - pods naming a pod group of a 1.35 Workload (scheduling.k8s.io/v1alpha1, gang minCount 4)
+#     through spec.workloadRef wait for the Workload, for 4 pods, then for room for all 4;
 #   - fairway writes a PodGroup for each inferred gang, owned by its workload;
 #   - inference reads workloads by list+watch: no request per pod or per cycle (audit log).
 set -euo pipefail
@@ -52,6 +54,7 @@ YAML
   for i in 0 1 2; do node "js-$i" js 2; done
   node js-3 js 1
   node up-0 up 3
+  node wl-0 wl 3
 } | k create -f - >/dev/null
 
 # A pod as its operator creates it: owned (controller) by $2 of kind $3 with uid $4.
@@ -227,6 +230,46 @@ wait_for "upstream pods to wait for 4" has_message up-0 "3 of minMember 4 pods e
 upstream_pod up-3 | k create -f - >/dev/null
 wait_for "4 upstream pods bound" test "$(bound up-)" = 4
 echo "ok: spec.schedulingGroup gang of minCount 4 waited for 4, then bound"
+
+# Kubernetes 1.35's gang API: a Workload object's pod group, named by the pods' spec.workloadRef.
+workload_pod() {
+  cat <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: $1, namespace: team-a}
+spec:
+  schedulerName: fairway
+  workloadRef: {name: llm, podGroup: workers}
+  nodeSelector: {pool: wl}
+  containers: [{name: main, image: pause, resources: {requests: {cpu: "1"}}}]
+YAML
+}
+llm_workload() {
+  cat <<YAML
+apiVersion: scheduling.k8s.io/v1alpha1
+kind: Workload
+metadata: {name: llm, namespace: team-a}
+spec:
+  controllerRef: {apiGroup: batch, kind: Job, name: llm}
+  podGroups: [{name: workers, policy: {gang: {minCount: $1}}}]
+YAML
+}
+for i in 0 1 2; do workload_pod "wl-$i" | k create -f - >/dev/null; done
+[ "$(k get pod wl-0 -n team-a -o jsonpath='{.spec.workloadRef.podGroup}')" = workers ] ||
+  fail "the API server dropped spec.workloadRef"
+wait_for "workloadRef pods to wait for their Workload" has_message wl-0 \
+  "waiting for Workload team-a/llm (scheduling.k8s.io/v1alpha1) with pod group workers to exist"
+if out=$(llm_workload 0 | k create -f - 2>&1); then fail "a Workload with minCount 0 was accepted"; fi
+[[ $out == *'spec.podGroups[0].policy.gang.minCount: Invalid value: 0: must be greater than or equal to 1'* ]] ||
+  fail "unexpected answer to minCount 0: $out"
+llm_workload 4 | k create -f - >/dev/null
+wait_for "workloadRef pods to wait for 4" has_message wl-0 "3 of minMember 4 pods exist"
+workload_pod wl-3 | k create -f - >/dev/null
+wait_for "the Workload gang to wait for room" has_message wl-0 "gang needs 4 more pods, 3 fit"
+[ "$(bound wl-)" = 0 ] || fail "workloadRef gang pods bound while only 3 of 4 fit"
+node wl-1 wl 1 | k create -f - >/dev/null
+wait_for "4 workloadRef pods bound" test "$(bound wl-)" = 4
+echo "ok: spec.workloadRef gang of a 1.35 Workload (minCount 4) waited for 4 pods and room, then bound"
 
 # Cost: workloads are listed once and watched. Over a second of cycles with pending pods, the
 # scheduler sends no GET for any workload or PodGroup (nor per pod).

@@ -126,5 +126,61 @@ TEST_F(ServedApisTest, TheCurrentReleaseServesPolicyV1Only) {
   }
 }
 
+// Kubernetes 1.35's gang API: scheduling.k8s.io/v1alpha1 Workload, validated as kube-apiserver
+// validates it (422 Invalid naming the field); not served by older releases.
+TEST_F(ServedApisTest, Kubernetes135ServesWorkloadsAndValidatesThem) {
+  EXPECT_EQ(versions(35, "scheduling.k8s.io"), (std::vector<std::string>{"v1", "v1alpha1"}));
+  EXPECT_EQ(
+      json::parse(call(35, "GET", "/apis/scheduling.k8s.io").body)["preferredVersion"]["version"],
+      "v1");
+  EXPECT_EQ(versions(34, "scheduling.k8s.io"), std::vector<std::string>{"v1"});
+  const std::string path = "/apis/scheduling.k8s.io/v1alpha1/namespaces/default/workloads";
+  EXPECT_EQ(call(34, "GET", path).status, 404);
+
+  auto workload = [](const json& pod_groups) {
+    return json{{"apiVersion", "scheduling.k8s.io/v1alpha1"},
+                {"kind", "Workload"},
+                {"metadata", {{"name", "llm"}}},
+                {"spec", {{"podGroups", pod_groups}}}}
+        .dump();
+  };
+  auto refused = [&](const json& pod_groups, const std::string& message) {
+    const HttpResponse r = call(35, "POST", path, workload(pod_groups));
+    EXPECT_EQ(r.status, 422) << r.body;
+    EXPECT_EQ(json::parse(r.body)["message"], message) << r.body;
+  };
+  const std::string prefix = "Workload.scheduling.k8s.io \"llm\" is invalid: ";
+  refused(json::array(), prefix + "spec.podGroups: Required value: must have at least one item");
+  refused(json::array({{{"name", "w"}, {"policy", {{"gang", {{"minCount", 0}}}}}}}),
+          prefix +
+              "spec.podGroups[0].policy.gang.minCount: Invalid value: 0: must be greater than or "
+              "equal to 1");
+  refused(json::array({{{"name", "w"}, {"policy", {{"gang", json::object()}}}}}),
+          prefix + "spec.podGroups[0].policy.gang.minCount: Required value");
+  refused(
+      json::array({{{"name", "w"}, {"policy", json::object()}}}),
+      prefix + "spec.podGroups[0].policy: Required value: must specify one of: `basic`, `gang`");
+  refused(json::array({{{"policy", {{"basic", json::object()}}}}}),
+          prefix + "spec.podGroups[0].name: Required value");
+  refused(json::array({{{"name", "w"}, {"policy", {{"basic", json::object()}}}},
+                       {{"name", "w"}, {"policy", {{"basic", json::object()}}}}}),
+          prefix + "spec.podGroups[1].name: Duplicate value: \"w\"");
+  json nine = json::array();
+  for (int i = 0; i < 9; ++i) {
+    nine.push_back({{"name", "g" + std::to_string(i)}, {"policy", {{"basic", json::object()}}}});
+  }
+  refused(nine, prefix + "spec.podGroups: Too many: 9: must have at most 8 items");
+
+  const json good = json::array({{{"name", "workers"}, {"policy", {{"gang", {{"minCount", 4}}}}}}});
+  EXPECT_EQ(call(35, "POST", path, workload(good)).status, 201);
+  // spec.podGroups is immutable.
+  const json other =
+      json::array({{{"name", "workers"}, {"policy", {{"gang", {{"minCount", 2}}}}}}});
+  const HttpResponse update = call(35, "PUT", path + "/llm", workload(other));
+  EXPECT_EQ(update.status, 422) << update.body;
+  EXPECT_NE(update.body.find("spec.podGroups: Invalid value"), std::string::npos) << update.body;
+  EXPECT_NE(update.body.find("field is immutable"), std::string::npos) << update.body;
+}
+
 }  // namespace
 }  // namespace fairway::apiserver

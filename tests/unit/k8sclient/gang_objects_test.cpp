@@ -104,6 +104,26 @@ TEST(DecodeGangs, BadWorkloadSpecIsKeptWithAProblem) {
   EXPECT_THAT(negative->object.problems, SizeIs(1));
 }
 
+TEST(DecodeGangs, A135WorkloadBecomesOnePodGroupPerPodGroupOfIt) {
+  auto w = decode_upstream_workload(R"({"apiVersion": "scheduling.k8s.io/v1alpha1",
+    "kind": "Workload", "metadata": {"name": "llm", "namespace": "team-a"},
+    "spec": {"controllerRef": {"apiGroup": "batch", "kind": "Job", "name": "llm"},
+             "podGroups": [{"name": "workers", "policy": {"gang": {"minCount": 4}}},
+                           {"name": "driver", "policy": {"basic": {}}}]}})");
+  ASSERT_TRUE(w) << w.error();
+  EXPECT_EQ(w->object.key(), "team-a/llm");
+  ASSERT_THAT(w->object.pod_groups, SizeIs(2));
+  EXPECT_EQ(w->object.pod_groups[0].key(), "team-a/llm#workers");
+  EXPECT_EQ(w->object.pod_groups[0].min_member, 4);
+  EXPECT_EQ(w->object.pod_groups[1].key(), "team-a/llm#driver");
+  EXPECT_EQ(w->object.pod_groups[1].min_member, 1);
+
+  auto bad = decode_upstream_workload(R"({"metadata": {"name": "x", "namespace": "n"},
+    "spec": {"podGroups": [{"name": "g", "policy": {"gang": {"minCount": 0}}}]}})");
+  ASSERT_FALSE(bad);
+  EXPECT_THAT(bad.error(), HasSubstr("spec.podGroups[0].policy.gang.minCount"));
+}
+
 TEST(DecodeGangs, UpstreamAndKaiPodGroups) {
   auto upstream = decode_pod_group(R"({"metadata": {"name": "training", "namespace": "ns"},
     "spec": {"schedulingPolicy": {"gang": {"minCount": 4}}}})");

@@ -5,6 +5,7 @@
 
 #include "scheduler/state/gangs.h"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -339,6 +340,95 @@ TEST(Gangs, WorkloadRefOf135NamesAPodGroupOfAWorkloadObject) {
   state.upsert_peer_group(GangSource::kUpstream, group("llm#workers", 3));
   EXPECT_FALSE(job_of(state, "wr-0").awaiting_group);
   EXPECT_EQ(job_of(state, "wr-0").min_member, 3);
+}
+
+UpstreamWorkload upstream_workload(std::string name, std::vector<PodGroup> groups) {
+  UpstreamWorkload w{.namespace_ = "team-a", .name = std::move(name), .pod_groups = {}};
+  for (PodGroup& g : groups) {
+    g.name = w.name + "#" + g.name;
+    w.pod_groups.push_back(std::move(g));
+  }
+  return w;
+}
+
+Pod workload_ref_pod(std::string name, std::string pod_group, std::string replica_key = "") {
+  Pod p = pod(std::move(name));
+  p.workload_ref = "llm";
+  p.workload_pod_group = std::move(pod_group);
+  p.workload_replica_key = std::move(replica_key);
+  return p;
+}
+
+TEST(Gangs, A135WorkloadGivesEachPodGroupAndReplicaKeyItsOwnGang) {
+  ClusterState state;
+  for (const char* key : {"0", "1"}) {
+    for (int i = 0; i < 2; ++i) {
+      state.upsert_pod(workload_ref_pod(fmt::format("w{}-{}", key, i), "workers", key));
+    }
+  }
+  state.upsert_pod(workload_ref_pod("d-0", "driver"));
+  EXPECT_EQ(job_of(state, "d-0").awaiting_reason,
+            "waiting for Workload team-a/llm (scheduling.k8s.io/v1alpha1) with pod group driver "
+            "to exist");
+
+  // workers: gang of minCount 4 per replica; driver: the basic policy (min 1).
+  state.upsert_upstream_workload(
+      upstream_workload("llm", {group("workers", 4), group("driver", 1)}));
+  const JobRecord& replica0 = job_of(state, "w0-0");
+  EXPECT_EQ(replica0.key, "team-a/llm-workers-0");
+  EXPECT_FALSE(replica0.awaiting_group);
+  EXPECT_EQ(replica0.min_member, 4);
+  EXPECT_EQ(replica0.all.size(), 2u);  // the replica key splits the pod group
+  EXPECT_EQ(job_of(state, "w1-1").key, "team-a/llm-workers-1");
+  EXPECT_EQ(job_of(state, "w1-1").min_member, 4);
+  EXPECT_FALSE(job_of(state, "d-0").awaiting_group);
+  EXPECT_EQ(job_of(state, "d-0").min_member, 1);
+
+  // A pod group a newer version no longer has, then the Workload itself, make pods wait again.
+  state.upsert_upstream_workload(upstream_workload("llm", {group("workers", 2)}));
+  EXPECT_EQ(job_of(state, "w0-0").min_member, 2);
+  EXPECT_TRUE(job_of(state, "d-0").awaiting_group);
+  state.remove_upstream_workload("team-a/llm");
+  EXPECT_TRUE(job_of(state, "w0-0").awaiting_group);
+  EXPECT_THAT(job_of(state, "w0-0").awaiting_reason, HasSubstr("Workload team-a/llm"));
+}
+
+TEST(Gangs, AKindWatchedLaterRegroupsPodsAndOneNoLongerServedEndsTheirWalk) {
+  ClusterState state;
+  state.set_workload_kind_watched("batch", "Job");
+  Workload jobset = workload("jobset.x-k8s.io/v1alpha2", "JobSet", "bert");
+  jobset.parts = {{.name = "left", .replicas = 1, .pods_each = 2}};
+  Workload child = workload("batch/v1", "Job", "bert-left-0", ref(jobset));
+  state.upsert_workload(child);
+  state.upsert_pod(pod("bert-left-0-0", ref(child)));
+  state.upsert_pod(pod("bert-left-0-1", ref(child)));
+  EXPECT_EQ(job_of(state, "bert-left-0-0").key, "team-a/job-bert-left-0");  // JobSet unknown
+  EXPECT_EQ(job_of(state, "bert-left-0-0").min_member, 1);
+
+  // The JobSet CRD appears (discovery re-run): the pods wait for the JobSet, then gang.
+  state.set_workload_kind_watched("jobset.x-k8s.io", "JobSet");
+  EXPECT_EQ(job_of(state, "bert-left-0-0").awaiting_reason,
+            "waiting for JobSet team-a/bert (its owner) to be seen");
+  state.upsert_workload(jobset);
+  EXPECT_EQ(job_of(state, "bert-left-0-0").key, "team-a/jobset-bert");
+  EXPECT_EQ(job_of(state, "bert-left-0-0").min_member, 2);
+
+  // The CRD goes: its JobSets are dropped and the pods are grouped by their Job again.
+  state.set_workload_kind_watched("jobset.x-k8s.io", "JobSet", false);
+  EXPECT_EQ(state.workloads().find("JobSet", "team-a", "bert"), nullptr);
+  EXPECT_EQ(job_of(state, "bert-left-0-1").key, "team-a/job-bert-left-0");
+  EXPECT_FALSE(job_of(state, "bert-left-0-1").awaiting_group);
+}
+
+TEST(Gangs, PeerGroupsOfASourceNoLongerServedAreForgotten) {
+  ClusterState state;
+  Pod p = pod("vc-0");
+  p.annotations["scheduling.k8s.io/group-name"] = "vc-group";
+  state.upsert_pod(p);
+  state.upsert_peer_group(GangSource::kVolcano, group("vc-group", 3));
+  EXPECT_EQ(job_of(state, "vc-0").min_member, 3);
+  state.forget_peer_groups(GangSource::kVolcano);
+  EXPECT_TRUE(job_of(state, "vc-0").awaiting_group);
 }
 
 TEST(Gangs, PeerPodGroupsOfKaiVolcanoAndSchedulerPlugins) {
