@@ -56,6 +56,57 @@ std::string default_reservation_image() {
   return "fairway:" FAIRWAY_VERSION;
 }
 
+namespace {
+
+// Where the kubelet mounts a service-account token, and where in-cluster clients look for it.
+constexpr std::string_view kTokenMountPath = "/var/run/secrets/kubernetes.io/serviceaccount";
+// The shortest lifetime a projected token may ask for (the API server refuses less); the
+// kubelet refreshes the file before it expires, for the pod's life.
+constexpr int64_t kTokenExpirationSeconds = 600;
+
+// What the kubelet's automount gives a container (a bound token, the cluster's CA, the
+// namespace), as a volume only the reporting init container mounts.
+nlohmann::json token_volume() {
+  using nlohmann::json;
+  const json token = {{"path", "token"}, {"expirationSeconds", kTokenExpirationSeconds}};
+  const json ca = {{"name", "kube-root-ca.crt"},
+                   {"items", json::array({{{"key", "ca.crt"}, {"path", "ca.crt"}}})}};
+  const json namespace_file = {
+      {"path", "namespace"},
+      {"fieldRef", {{"apiVersion", "v1"}, {"fieldPath", "metadata.namespace"}}}};
+  const json sources =
+      json::array({json{{"serviceAccountToken", token}}, json{{"configMap", ca}},
+                   json{{"downwardAPI", {{"items", json::array({namespace_file})}}}}});
+  // 0644 as the kubelet's automount: readable by the pod's non-root user.
+  return {{"name", std::string(kReservationTokenVolume)},
+          {"projected", {{"defaultMode", 0644}, {"sources", sources}}}};
+}
+
+// One container of a reservation pod: the GPU alone, requested as limited, and the Pod Security
+// Standards' "restricted" profile, which the chart enforces on the reservation namespace.
+// No CPU or memory: the pod is created straight on a node whose CPU and memory the sharers may
+// have filled exactly (fairway accounts a new shared GPU as one whole GPU), and the agent reads
+// NVML once, annotates its pod and idles. The init container asks for the same one GPU: a pod's
+// request is max(init, sum(app)), still one GPU, and the kubelet hands the init container's GPU
+// on to the app container (docs/gpu-sharing.md).
+nlohmann::json agent_container(const ReservationOptions& options, std::string_view name,
+                               nlohmann::json args) {
+  return {
+      {"name", std::string(name)},
+      {"image", options.image},
+      {"args", std::move(args)},
+      {"resources",
+       {{"limits", {{std::string(kGpuResourceName), "1"}}},
+        {"requests", {{std::string(kGpuResourceName), "1"}}}}},
+      {"securityContext",
+       {{"allowPrivilegeEscalation", false},
+        {"readOnlyRootFilesystem", true},
+        {"capabilities", {{"drop", {"ALL"}}}}}},
+  };
+}
+
+}  // namespace
+
 std::string reservation_pod_body(const ReservationOptions& options, const std::string& group,
                                  const std::string& node,
                                  const std::vector<Toleration>& tolerations) {
@@ -66,36 +117,32 @@ std::string reservation_pod_body(const ReservationOptions& options, const std::s
   auto field_env = [](const char* name, const char* path) {
     return nlohmann::json{{"name", name}, {"valueFrom", {{"fieldRef", {{"fieldPath", path}}}}}};
   };
-  nlohmann::json container = {
-      {"name", "reservation"},
-      {"image", options.image},
-      {"args", {"reservation-agent"}},
-      {"env",
-       {field_env("POD_NAME", "metadata.name"), field_env("POD_NAMESPACE", "metadata.namespace")}},
-      // The GPU alone, requested as limited. No CPU or memory: the pod is created straight on a
-      // node whose CPU and memory the sharers may have filled exactly (fairway accounts a new
-      // shared GPU as one whole GPU), and the agent reads NVML once, annotates its pod and idles.
-      {"resources",
-       {{"limits", {{std::string(kGpuResourceName), "1"}}},
-        {"requests", {{std::string(kGpuResourceName), "1"}}}}},
-      // The Pod Security Standards' "restricted" profile, which the chart enforces on the
-      // reservation namespace.
-      {"securityContext",
-       {{"allowPrivilegeEscalation", false},
-        {"readOnlyRootFilesystem", true},
-        {"capabilities", {{"drop", {"ALL"}}}}}},
-  };
+  // The init container reports the GPU's UUID with the pod's only token, then exits.
+  nlohmann::json report = agent_container(options, kReservationReportContainer,
+                                          nlohmann::json::array({"reservation-agent", "--once"}));
+  report["env"] = {field_env("POD_NAME", "metadata.name"),
+                   field_env("POD_NAMESPACE", "metadata.namespace")};
+  report["volumeMounts"] = nlohmann::json::array({{{"name", std::string(kReservationTokenVolume)},
+                                                   {"mountPath", std::string(kTokenMountPath)},
+                                                   {"readOnly", true}}});
+  // The app container holds the GPU for the pod's life with no token and no API access.
+  nlohmann::json hold = agent_container(options, kReservationHoldContainer,
+                                        nlohmann::json::array({"reservation-agent", "hold"}));
   nlohmann::json spec = {
       {"nodeName", node},
       {"restartPolicy", "Always"},
       {"terminationGracePeriodSeconds", 5},
+      // No token in any container but the one that mounts the volume above.
+      {"automountServiceAccountToken", false},
       {"securityContext",
        {{"runAsNonRoot", true},
         {"runAsUser", 65532},
         {"runAsGroup", 65532},
         {"seccompProfile", {{"type", "RuntimeDefault"}}}}},
       {"tolerations", std::move(tolerations_json)},
-      {"containers", {std::move(container)}},
+      {"initContainers", nlohmann::json::array({std::move(report)})},
+      {"containers", nlohmann::json::array({std::move(hold)})},
+      {"volumes", nlohmann::json::array({token_volume()})},
   };
   if (!options.priority_class.empty()) spec["priorityClassName"] = options.priority_class;
   if (!options.runtime_class.empty()) spec["runtimeClassName"] = options.runtime_class;

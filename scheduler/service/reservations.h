@@ -33,6 +33,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -63,6 +64,12 @@ struct ReservationStats {
   std::atomic<uint64_t> configmaps_created{0};
   std::atomic<uint64_t> shared_binds{0};
 };
+
+// The reservation pod's parts: the init container that reports the GPU's UUID with the pod's
+// only token (a projected volume), and the app container that holds the GPU with none.
+inline constexpr std::string_view kReservationReportContainer = "report";
+inline constexpr std::string_view kReservationHoldContainer = "hold";
+inline constexpr std::string_view kReservationTokenVolume = "report-token";
 
 // The reservation pod for a group, as JSON (exposed for tests).
 std::string reservation_pod_body(const ReservationOptions& options, const std::string& group,

@@ -111,18 +111,22 @@ std::unique_ptr<http::Server> SchedulerService::start_webhook(Inbox& inbox) {
   const auto context_for = [this](const ClusterState& state, const std::string& namespace_name) {
     return AdmissionContext{.queues = &state.queue_specs(),
                             .namespace_labels = state.namespace_labels(namespace_name),
-                            .pod_group = nullptr,
-                            .intent = options_.intent,
+                            .queue = nullptr,
+                            .old_queue = nullptr,
                             .reservation_namespace = options_.reservations.namespace_};
   };
+  // The queue is the one the state would charge the pod's job to (ClusterState::queue_of: its
+  // PodGroup's, its own key, its owner's label, its namespace's): one rule, not a second copy.
   config.tenant_denials = [this, &inbox, context_for](const Pod& pod, const Pod* old_pod) {
     auto denials = ask_loop<std::vector<std::string>>(
         inbox, webhook_stopping_, std::chrono::seconds(2),
-        [&pod, old_pod, &context_for, this](ClusterState& state) {
+        [&pod, old_pod, &context_for](ClusterState& state) {
           AdmissionContext context = context_for(state, pod.namespace_);
-          const std::string group = read_pod_intent(pod, options_.intent).pod_group;
-          if (!group.empty())
-            context.pod_group = state.find_pod_group(pod.namespace_ + "/" + group);
+          const PodQueue queue = state.queue_of(pod);
+          std::optional<PodQueue> old_queue;
+          if (old_pod != nullptr) old_queue = state.queue_of(*old_pod);
+          context.queue = &queue;
+          context.old_queue = old_queue ? &*old_queue : nullptr;
           return tenant_pod_denials(pod, old_pod, context);
         });
     return denials.value_or(std::vector<std::string>{});

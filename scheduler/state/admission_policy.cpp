@@ -42,16 +42,13 @@ void key_denials(const Labels& now, const Labels* before, std::string_view what,
 std::vector<std::string> tenant_pod_denials(const Pod& pod, const Pod* old_pod,
                                             const AdmissionContext& context) {
   std::vector<std::string> denials;
-  if (context.queues != nullptr) {
-    const PodIntent intent = read_pod_intent(pod, context.intent);
-    const bool group_names_queue =
-        context.pod_group != nullptr && !context.pod_group->queue.empty();
-    const std::string& queue = group_names_queue ? context.pod_group->queue : intent.queue;
-    if (auto denial =
-            queue_access_denial(*context.queues, queue, pod.namespace_, context.namespace_labels)) {
-      denials.push_back(group_names_queue
-                            ? fmt::format("PodGroup {}: {}", context.pod_group->name, *denial)
-                            : std::move(*denial));
+  const bool queue_changed =
+      context.old_queue == nullptr ||
+      (context.queue != nullptr && context.queue->queue != context.old_queue->queue);
+  if (context.queues != nullptr && context.queue != nullptr && queue_changed) {
+    if (auto denial = queue_access_denial(*context.queues, context.queue->queue, pod.namespace_,
+                                          context.namespace_labels)) {
+      denials.push_back(fmt::format("{}: {}", context.queue->description, *denial));
     }
   }
   if (pod.namespace_ != context.reservation_namespace) {

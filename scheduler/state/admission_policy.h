@@ -11,7 +11,7 @@
 
 #include "queues/queue_spec.h"
 #include "scheduler/state/model.h"
-#include "scheduler/state/pod_intent.h"
+#include "scheduler/state/pod_queue.h"
 
 namespace fairway {
 
@@ -28,18 +28,21 @@ inline constexpr std::string_view kVisibleDevicesEnv = "NVIDIA_VISIBLE_DEVICES";
 struct AdmissionContext {
   const std::unordered_map<std::string, QueueSpec>* queues = nullptr;  // by name; null: none known
   const Labels* namespace_labels = nullptr;  // the object's namespace; null: unknown
-  // The PodGroup the pod names, when fairway knows it: its spec.queue is the queue the pod's gang
-  // will really use.
-  const PodGroup* pod_group = nullptr;
-  PodIntentConfig intent;
+  // The queue the pod will really use and where it comes from (ClusterState::queue_of: its
+  // gang's PodGroup, its own key, its owner's label, its namespace's, the default). Null: the
+  // queue is not judged.
+  const PodQueue* queue = nullptr;
+  // On UPDATE, the queue the stored pod uses: an update that leaves the queue as it is (a
+  // controller removing a finalizer) is not judged on it. Null on CREATE.
+  const PodQueue* old_queue = nullptr;
   std::string reservation_namespace = "fairway-reservation";
 };
 
 // Why the pod must be rejected; empty: admit. `old_pod` is the stored pod on UPDATE, null on
-// CREATE. Covers: the queue the pod will use (its PodGroup's, else its label or annotation) may
-// not be used from its namespace; outside the reservation namespace, a fairway-assigned key set
-// on create or changed on update. Requests from fairway itself are not judged (the caller skips
-// them): it writes those keys.
+// CREATE. Covers: the queue the pod will use (context.queue) may not be used from its namespace,
+// on CREATE and on an UPDATE that changes that queue; outside the reservation namespace, a
+// fairway-assigned key set on create or changed on update. Requests from fairway itself are not
+// judged (the caller skips them): it writes those keys.
 std::vector<std::string> tenant_pod_denials(const Pod& pod, const Pod* old_pod,
                                             const AdmissionContext& context);
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "scheduler/state/pod_queue.h"
 #include "scheduler/state/pod_requests.h"
 
 namespace fairway {
@@ -12,6 +13,13 @@ namespace {
 
 std::string job_key_of(const Pod& pod, const GangRef& gang) {
   return pod.namespace_ + "/" + (gang.name.empty() ? pod.name : gang.name);
+}
+
+// The key of the group object a gang's explicit sources name ("ns/name", "ns/workload#group"
+// for 1.35's workloadRef); empty: none.
+std::string group_object_key(const std::string& ns, const GangRef& gang) {
+  if (gang.object.empty()) return {};
+  return ns + "/" + gang.object + (gang.object_part.empty() ? "" : "#") + gang.object_part;
 }
 
 // Why a gang whose group object is missing waits, naming the object of its first source.
@@ -307,10 +315,7 @@ void ClusterState::attach_to_job(PodId id) {
     job.namespace_ = record.pod.namespace_;
     job.group = gang.name;
     job.sources = gang.sources;
-    job.group_object = gang.object.empty()
-                           ? std::string()
-                           : record.pod.namespace_ + "/" + gang.object +
-                                 (gang.object_part.empty() ? "" : "#") + gang.object_part;
+    job.group_object = group_object_key(record.pod.namespace_, gang);
     job.group_object_part = gang.object_part;
     job.inferred_from = gang.inferred() ? gang.inferred_from : std::string();
     job.owner = gang.top;
@@ -363,13 +368,8 @@ void ClusterState::refresh_job(JobId id) {
     used = GangSource::kFairway;  // any explicit source: its object's creation time counts
   }
 
-  std::string queue = first.intent.queue_from_pod ? first.intent.queue : first.gang.queue;
-  if (queue.empty()) {
-    const Labels* ns = namespace_labels(job.namespace_);
-    const auto label = ns == nullptr ? Labels::const_iterator() : ns->find(kNamespaceQueueLabel);
-    queue = ns != nullptr && label != ns->end() && !label->second.empty() ? label->second
-                                                                          : first.intent.queue;
-  }
+  std::string queue =
+      choose_queue(first.intent, first.gang, namespace_labels(job.namespace_), group).queue;
   std::optional<int32_t> annotated;  // fairway.dev/min-member, of the first pod that has one
   for (PodId pod : job.all) {
     if ((annotated = pods_[pod].intent.min_member)) break;
@@ -390,7 +390,6 @@ void ClusterState::refresh_job(JobId id) {
   TimeMs creation = first.pod.creation_ms;
   for (PodId pod : job.all) creation = std::min(creation, pods_[pod].pod.creation_ms);
   if (group != nullptr) {
-    if (!group->queue.empty()) queue = group->queue;
     min_member = group->min_member;
     if (used != GangSource::kOwner) creation = group->creation_ms;
   }
@@ -579,6 +578,22 @@ const PodGroup* ClusterState::job_group(const JobRecord& job) const {
     if (const PodGroup* group = group_object(source, job.group_object)) return group;
   }
   return nullptr;
+}
+
+PodQueue ClusterState::queue_of(const Pod& pod) const {
+  const PodIntent intent = read_pod_intent(pod, config_.intent);
+  const GangRef gang = resolve_gang(pod, workloads_, config_.intent);
+  // The group object refresh_job would read: the first explicit source's that exists (an
+  // inferred gang's derived group names no queue).
+  const PodGroup* group = nullptr;
+  if (!gang.name.empty() && !gang.inferred()) {
+    const std::string key = group_object_key(pod.namespace_, gang);
+    for (GangSource source : gang.sources) {
+      if ((group = group_object(source, key)) != nullptr) break;
+    }
+  }
+  const QueueChoice choice = choose_queue(intent, gang, namespace_labels(pod.namespace_), group);
+  return {choice.queue, describe_queue_choice(choice, pod, gang, group, config_.intent)};
 }
 
 const PodGroup* ClusterState::group_object(GangSource source, const std::string& key) const {

@@ -35,6 +35,7 @@
 #include "scheduler/state/model.h"
 #include "scheduler/state/placed_pods.h"
 #include "scheduler/state/pod_intent.h"
+#include "scheduler/state/pod_queue.h"
 #include "scheduler/state/storage_state.h"
 #include "topology/fabric_tree.h"
 #include "topology/gpu_topology.h"
@@ -198,6 +199,10 @@ class ClusterState {
   const PodGroup* job_group(const JobRecord& job) const;
   // The scheduling.fairway.dev PodGroup object as the API server has it (nullptr: not seen).
   const PodGroup* pod_group_object(std::string_view key) const;
+  // The queue `pod` would use were it stored now, by the rule its job follows (pod_queue.h), and
+  // where that queue comes from (`queue "red-q" of Job blue/train`): what the admission
+  // webhook judges, so that it and the cycle's QueueNotAllowed never disagree.
+  PodQueue queue_of(const Pod& pod) const;
   // A namespace's labels as last seen; nullptr when the namespace is unknown.
   const Labels* namespace_labels(std::string_view name) const;
   // Jobs with pending pods, by queue name.

@@ -345,6 +345,7 @@ GangRef resolve_gang(const Pod& pod, const WorkloadIndex& index, const PodIntent
   size_gang(*defining, gang);
   for (auto it = chain.rbegin(); it != chain.rend() && gang.queue.empty(); ++it) {
     gang.queue = queue_label((*it)->labels, config);
+    if (!gang.queue.empty()) gang.queue_from = describe(**it);
   }
   if (is_jobset(*defining)) {
     if (auto it = pod.labels.find(kJobSetReplicatedJobLabel); it != pod.labels.end()) {

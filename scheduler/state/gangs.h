@@ -105,6 +105,7 @@ struct GangRef {
   std::vector<SubGroup> subgroups;
   TopologyConstraint topology;  // from the defining workload's annotations
   std::string queue;            // the top workload's queue label; empty: none
+  std::string queue_from;       // the workload whose label that is: "Job blue/train"
   std::string inferred_from;    // "PyTorchJob team-a/llama-ft"
   OwnerRef top;                 // owner of the PodGroup fairway writes for the gang
   std::string subgroup;         // the pod's part of the gang (JobSet: its replicated job)

@@ -61,16 +61,12 @@ std::optional<double> parse_decimal(std::string_view text) {
 }
 
 void read_queue(const Pod& pod, const PodIntentConfig& config, PodIntent& intent) {
-  for (const Labels* map : {&pod.labels, &pod.annotations}) {
-    for (const std::string& key : config.queue_label_keys) {
-      if (auto it = map->find(key); it != map->end() && !it->second.empty()) {
-        intent.queue = it->second;
-        intent.queue_from_pod = true;
-        return;
-      }
-    }
+  if (const auto named = find_queue_key(pod, config)) {
+    intent.queue = *named->value;
+    intent.queue_from_pod = true;
+  } else {
+    intent.queue = config.default_queue;
   }
-  intent.queue = config.default_queue;
 }
 
 void read_gang(const Pod& pod, PodIntent& intent) {
@@ -188,6 +184,18 @@ void read_topology(const Pod& pod, PodIntent& intent) {
 }
 
 }  // namespace
+
+std::optional<QueueKey> find_queue_key(const Pod& pod, const PodIntentConfig& config) {
+  for (const auto& [map, where] :
+       {std::pair{&pod.labels, "label"}, {&pod.annotations, "annotation"}}) {
+    for (const std::string& key : config.queue_label_keys) {
+      if (auto it = map->find(key); it != map->end() && !it->second.empty()) {
+        return QueueKey{where, &it->first, &it->second};
+      }
+    }
+  }
+  return std::nullopt;
+}
 
 PodIntent read_pod_intent(const Pod& pod, const PodIntentConfig& config) {
   PodIntent intent;

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "scheduler/state/model.h"
@@ -66,6 +67,16 @@ struct PodIntent {
 
   bool valid() const { return errors.empty(); }
 };
+
+// Where a pod names its queue: the first of PodIntentConfig::queue_label_keys with a non-empty
+// value in its labels, else in its annotations. nullopt: none (the default queue applies).
+// Points into `pod` and `config`.
+struct QueueKey {
+  std::string_view map;  // "label" or "annotation"
+  const std::string* key;
+  const std::string* value;
+};
+std::optional<QueueKey> find_queue_key(const Pod& pod, const PodIntentConfig& config);
 
 // Reads the intent. Keys with the fairway.dev/ prefix win over their KAI equivalents; a pod
 // asking for a fraction must not also ask for whole nvidia.com/gpu in any container.

@@ -4,8 +4,9 @@
 // HTTPS server; no I/O here.
 //
 // For a pod of ours (spec.schedulerName), on CREATE and UPDATE:
-//   - tenant denials (a queue its namespace may not use, directly or through its PodGroup; a
-//     fairway-assigned key set or changed) → denied, 403;
+//   - tenant denials (the queue the pod will really use, wherever it comes from: its gang's
+//     PodGroup, its own label or annotation, its controller owner's label, its namespace's
+//     label; its namespace may not use it; a fairway-assigned key set or changed) → denied, 403;
 //   - NVIDIA_VISIBLE_DEVICES set in a container's env (CREATE) → denied: fairway hands out GPUs;
 // and on CREATE only, for a pod asking for a GPU share:
 //   - invalid share annotations (1.5, "abc", fraction and memory together, a share plus whole
@@ -30,8 +31,9 @@ namespace fairway::webhook {
 struct AdmissionConfig {
   std::string scheduler_name = "fairway";
   PodIntentConfig intent;
-  // Why a pod of ours must be rejected whatever it asks (a queue its namespace may not use, a
-  // fairway-assigned key set or changed: scheduler/state/admission_policy.h); `old_pod` is the
+  // Why a pod of ours must be rejected whatever it asks (the queue it will use may not be used
+  // from its namespace, a fairway-assigned key set or changed:
+  // scheduler/state/admission_policy.h, the queue from ClusterState::queue_of); `old_pod` is the
   // stored pod on UPDATE, null on CREATE. Empty: no objection. Unset: not checked.
   std::function<std::vector<std::string>(const Pod& pod, const Pod* old_pod)> tenant_denials;
   // Why a PodGroup must be rejected (a queue its namespace may not use). Unset: not checked.

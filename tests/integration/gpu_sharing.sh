@@ -75,11 +75,20 @@ device_plugin() {
       fi
       [ -f "$WORK/agent-$name.pid" ] && continue
       [ -f "$WORK/no-agent" ] && [ "$(cat "$WORK/no-agent")" = "$name" ] && continue
+      # The pod's own commands: its init container reports with the only token (here the
+      # kubeconfig) and the pod's identity; then its app container holds the same GPU (the
+      # device manager hands the init container's devices on) with neither.
+      local init_args app_args
+      init_args="$(k get pod -n fairway-reservation "$name" -o jsonpath='{.spec.initContainers[0].args[*]}')"
+      app_args="$(k get pod -n fairway-reservation "$name" -o jsonpath='{.spec.containers[0].args[*]}')"
       (
-        NVIDIA_VISIBLE_DEVICES="GPU-fake-hgx-$next" POD_NAME="$name" POD_NAMESPACE=fairway-reservation \
-          FAKE_NVML_MACHINE=hgx exec "$FAIRWAY" reservation-agent --kubeconfig "$WORK/kc" \
-          --nvml-library "$FAKE_NVML" >"$WORK/agent-$name.log" 2>&1
-      ) &
+        export NVIDIA_VISIBLE_DEVICES="GPU-fake-hgx-$next" FAKE_NVML_MACHINE=hgx
+        # shellcheck disable=SC2086 # the pod's args, one word each
+        POD_NAME="$name" POD_NAMESPACE=fairway-reservation "$FAIRWAY" $init_args \
+          --kubeconfig "$WORK/kc" --nvml-library "$FAKE_NVML" || exit 1
+        # shellcheck disable=SC2086
+        exec env -u KUBECONFIG HOME="$WORK/no-home" "$FAIRWAY" $app_args --nvml-library "$FAKE_NVML"
+      ) >"$WORK/agent-$name.log" 2>&1 &
       echo $! >"$WORK/agent-$name.pid"
       next=$((next + 1))
     done <<<"$names"
@@ -151,6 +160,17 @@ done
   || fail "ConfigMap of c lacks GPU_MEMORY_MIB=8000"
 grep -q "reserved GPU $uuid for pod fairway-reservation/gpu-0-gpu0 (verified through NVML)" \
   "$WORK/agent-gpu-0-gpu0.log" || fail "agent did not verify its GPU through NVML"
+wait_for 10 "the app container to hold the GPU" grep -q "holding GPU $uuid (verified through NVML)" \
+  "$WORK/agent-gpu-0-gpu0.log"
+# No token beyond its one use: none automounted, the projected one in the init container only.
+reservation() { k get pod -n fairway-reservation gpu-0-gpu0 -o jsonpath="$1"; }
+[ "$(reservation '{.spec.automountServiceAccountToken}')" = false ] || fail "a token is automounted"
+[ "$(reservation '{.spec.initContainers[0].volumeMounts[0].mountPath}')" = /var/run/secrets/kubernetes.io/serviceaccount ] \
+  || fail "the reporting init container has no token"
+[ -z "$(reservation '{.spec.containers[*].volumeMounts}')" ] || fail "the holding container mounts a volume"
+[ "$(reservation '{.spec.initContainers[0].resources.limits.nvidia\.com/gpu}')" = 1 ] \
+  || fail "the init container does not ask for the GPU it reports"
+echo "the reservation pod's token is in its init container only: ok"
 # A shared-GPU bind is reported like any other: `kubectl describe` shows Scheduled.
 for p in a b c d; do
   wait_for 10 "the Scheduled Event of pod $p" bash -c "'$KUBECTL' --kubeconfig '$WORK/kc' get events -n team \
@@ -189,6 +209,16 @@ k get pod -n fairway-reservation gpu-0-gpu1 >/dev/null || fail "the reservation 
 wait_for 10 "agent of gpu-0-gpu0 to exit on SIGTERM" bash -c "! kill -0 $(cat "$WORK/agent-gpu-0-gpu0.pid") 2>/dev/null"
 grep -q "terminated: releasing the GPU" "$WORK/agent-gpu-0-gpu0.log" || fail "agent did not exit cleanly"
 echo "deleting the sharers deletes the reservation pod: ok"
+
+# A refused PATCH is said in the Status's words (never the raw body), at once (no retries).
+if out="$(NVIDIA_VISIBLE_DEVICES=GPU-fake-hgx-0 timeout 10 "$FAIRWAY" reservation-agent --once \
+  --kubeconfig "$WORK/kc" --pod-name nope --pod-namespace fairway-reservation 2>&1)"; then
+  fail "the agent reported on a pod that does not exist"
+fi
+[[ $out == *'PATCH /api/v1/namespaces/fairway-reservation/pods/nope: 404 NotFound: pods "nope" not found'* ]] \
+  || fail "unclear agent error: $out"
+[[ $out != *'"kind"'* ]] || fail "the agent printed a raw Status: $out"
+echo "the agent's errors name the API server's reason: ok"
 
 # A reservation pod that never reports its UUID (no agent): rolled back, nothing half-done.
 k delete pod -n team e --grace-period=0 --force >/dev/null 2>&1
