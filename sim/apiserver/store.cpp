@@ -10,6 +10,7 @@
 #include "sim/apiserver/base64.h"
 #include "sim/apiserver/json_util.h"
 #include "sim/apiserver/schema.h"
+#include "sim/apiserver/workloads.h"
 
 namespace fairway::apiserver {
 
@@ -475,6 +476,9 @@ tl::expected<void, ApiError> Store::prepare_create_locked(const ResourceType& ty
     case Special::kEventsV1:  // never stored: the handler writes core/v1 events
       break;
   }
+  if (is_workload_controller(type)) {
+    if (auto ok = validate_workload(type, obj, nullptr); !ok) return tl::unexpected(ok.error());
+  }
   // Like kube-apiserver, a new volume's or claim's status is the server's (it resets both).
   // No PV controller runs here, so its first sync is done at once: a volume becomes Available,
   // a claim Pending; binding them is left to clients (fairway's volume binding, a test).
@@ -813,6 +817,9 @@ tl::expected<Object, ApiError> Store::replace_locked(Table& table, const std::st
       if (auto ok = admit_priority_class(next, priority_classes_locked(name), false); !ok) {
         return tl::unexpected(ok.error());
       }
+    }
+    if (is_workload_controller(type)) {
+      if (auto ok = validate_workload(type, next, &prev); !ok) return tl::unexpected(ok.error());
     }
     if (type.special == Special::kPod) {
       const std::string bound = str(member(prev, "spec"), "nodeName");
