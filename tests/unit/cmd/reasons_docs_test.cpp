@@ -86,6 +86,30 @@ TEST(ReasonsDocs, TheTableListsEveryReasonTheCodeWritesAndNoOther) {
   }
 }
 
+// The Queue reasons: docs/scheduling.md's "## Queue tree and validation" table names every
+// problem reason the code has and no other (Valid, the healthy queue's, is in its text).
+TEST(ReasonsDocs, TheQueueTableListsEveryQueueReason) {
+  std::istringstream text(read(kRoot / "docs/scheduling.md"));
+  std::set<std::string> table;
+  bool in_section = false;
+  const std::regex quoted(R"(`([A-Z][A-Za-z]+)`)");
+  for (std::string line; std::getline(text, line);) {
+    if (line.starts_with("#")) in_section = line == "## Queue tree and validation";
+    if (!in_section || !line.starts_with("| `")) continue;
+    const std::string first_cell = line.substr(0, line.find(" | ", 2));
+    for (std::sregex_iterator it(first_cell.begin(), first_cell.end(), quoted), end; it != end;
+         ++it) {
+      table.insert((*it)[1]);
+    }
+  }
+  std::set<std::string> code;
+  for (auto name : kQueueConditionReasons) {
+    if (name != "Valid") code.insert(std::string(name));
+  }
+  EXPECT_EQ(table, code) << "docs/scheduling.md's queue reasons table differs from "
+                            "kQueueConditionReasons (queues/queue_tree.h)";
+}
+
 // Names docs put in backquotes on lines about reasons or Events that are not fairway reasons:
 // condition types and statuses, API status reasons, option names.
 const std::set<std::string> kNotReasons = {
