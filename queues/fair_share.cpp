@@ -1,7 +1,11 @@
 #include "queues/fair_share.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstdint>
+
+#include "queues/quantity.h"
 
 namespace fairway {
 namespace {
@@ -191,6 +195,32 @@ FairShares compute_fair_shares(const QueueTree& tree, const ResourceVector& capa
     const QueueNode& node = tree.node(q);
     if (node.is_leaf()) continue;
     split_group(node.children, [&](size_t r) { return out.fair_share[q * stride + r]; });
+  }
+  return out;
+}
+
+std::vector<QueueProblem> capacity_problems(const QueueTree& tree, const ResourceVector& capacity,
+                                            const ResourceRegistry& registry) {
+  std::vector<QueueProblem> out;
+  for (size_t i = 0; i < registry.size(); ++i) {
+    const auto r = static_cast<ResourceId>(i);
+    if (r == kPods) continue;
+    int64_t promised = 0;
+    for (QueueIndex root : tree.roots()) {
+      promised = saturating_add(promised, tree.node(root).quota[r]);
+    }
+    const int64_t has = r < capacity.size() ? capacity[r] : 0;
+    if (promised <= has) continue;
+    const int64_t scale = registry.scale(r);
+    const std::string message = fmt::format(
+        "the top-level queues' quotas of {} add up to {}, more than the cluster's {}: when every "
+        "queue claims its quota, each gets a part in proportion to quota",
+        registry.name(r), format_quantity(promised, scale), format_quantity(has, scale));
+    for (QueueIndex root : tree.roots()) {
+      const QueueNode& node = tree.node(root);
+      if (node.implicit || node.quota[r] <= 0) continue;
+      out.push_back({node.name, "QuotaAboveCapacity", message, false});
+    }
   }
   return out;
 }

@@ -47,4 +47,12 @@ struct FairShares {
 FairShares compute_fair_shares(const QueueTree& tree, const ResourceVector& capacity,
                                std::span<const QueueUsage> usage, size_t resource_count);
 
+// The warning that depends on the cluster (non-blocking, reason QuotaAboveCapacity): the
+// top-level queues' quotas of a resource add up to more than `capacity` has, so those
+// guarantees cannot all be kept: when every queue claims its quota, each gets a part in
+// proportion to quota (step 1 above). One problem per top-level queue that has a quota of such
+// a resource; none for the pods count. The tree's own problems are in QueueTree::problems().
+std::vector<QueueProblem> capacity_problems(const QueueTree& tree, const ResourceVector& capacity,
+                                            const ResourceRegistry& registry);
+
 }  // namespace fairway

@@ -11,6 +11,7 @@
 // proportion. A duplicated name blocks every Queue carrying it. Nodes are laid out in depth-first
 // pre-order with siblings sorted by name, so top_down() is 0, 1, 2, ...
 
+#include <array>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -29,6 +30,25 @@ using QueueIndex = uint32_t;
 inline constexpr QueueIndex kNoQueue = std::numeric_limits<QueueIndex>::max();
 inline constexpr int64_t kUnlimited = std::numeric_limits<int64_t>::max();
 inline constexpr std::string_view kDefaultQueueName = "default";
+
+// Every reason of a Queue's conditions: the problems' (Valid=False: blocking; Warning: the
+// last three, QuotaAboveCapacity from capacity_problems in fair_share.h) and Valid=True's own.
+inline constexpr std::array<std::string_view, 15> kQueueConditionReasons = {
+    "InvalidSpec",
+    "InvalidName",
+    "DuplicateName",
+    "UnknownParent",
+    "Cycle",
+    "NegativeQuota",
+    "NegativeLimit",
+    "QuotaAboveLimit",
+    "NegativeWeight",
+    "InvalidWeight",
+    "ParentInvalid",
+    "ChildrenQuotaExceedParent",
+    "DefaultQueueNotLeaf",
+    "QuotaAboveCapacity",
+    "Valid"};
 
 struct QueueProblem {
   std::string queue;

@@ -378,7 +378,11 @@ Result<nlohmann::ordered_json> run(const std::string& file) {
     entry["demand"] = vector_json(shares.demand[q]);
   }
   nlohmann::ordered_json& errors = output["errors"] = nlohmann::ordered_json::array();
-  for (const auto& problem : tree.problems()) {
+  std::vector<QueueProblem> problems = tree.problems();
+  for (QueueProblem& problem : capacity_problems(tree, capacity, registry)) {
+    problems.push_back(std::move(problem));
+  }
+  for (const auto& problem : problems) {
     errors.push_back({{"queue", problem.queue},
                       {"reason", problem.reason},
                       {"message", problem.message},

@@ -18,6 +18,7 @@
 #include "queues/quantity.h"
 #include "scheduler/cycle/node_ledger.h"
 #include "scheduler/cycle/pod_constraints.h"
+#include "scheduler/cycle/reasons.h"
 #include "scheduler/cycle/shared_gpu_ledger.h"
 #include "scheduler/state/gpu_sharing.h"
 #include "scheduler/state/job_gate.h"
@@ -28,26 +29,13 @@
 
 namespace fairway {
 
+static_assert(reasons::kPending.size() == static_cast<size_t>(PendingReason::kSchedulingGated) + 1,
+              "one name per PendingReason");
+
 const char* reason_name(PendingReason reason) {
-  switch (reason) {
-    case PendingReason::kUnschedulable:
-      return "Unschedulable";
-    case PendingReason::kGangIncomplete:
-      return "GangIncomplete";
-    case PendingReason::kQueueLimit:
-      return "QueueLimit";
-    case PendingReason::kQueueInvalid:
-      return "QueueInvalid";
-    case PendingReason::kInvalidPod:
-      return "InvalidPod";
-    case PendingReason::kReclaimInProgress:
-      return "ReclaimInProgress";
-    case PendingReason::kQueueNotAllowed:
-      return "QueueNotAllowed";
-    case PendingReason::kSchedulingGated:
-      return "SchedulingGated";
-  }
-  return "Unknown";
+  const auto index = static_cast<size_t>(reason);
+  // Every entry of reasons::kPending is a string literal: data() is NUL-terminated.
+  return index < reasons::kPending.size() ? reasons::kPending[index].data() : "Unknown";
 }
 
 namespace {

@@ -7,6 +7,7 @@
 
 #include "k8s-client/api_error.h"
 #include "k8s-client/objects.h"
+#include "scheduler/cycle/reasons.h"
 #include "scheduler/service/log.h"
 
 namespace fairway {
@@ -267,7 +268,7 @@ void Actuator::write_loop() {
     for (const Binding& binding : scheduled) {
       if (!hooks_.may_write()) break;
       const auto [ns, name] = split_key(binding.pod);
-      post_event("Pod", ns, name, binding.uid, "Normal", "Scheduled",
+      post_event("Pod", ns, name, binding.uid, "Normal", std::string(reasons::kScheduled),
                  fmt::format("Successfully assigned {} to {}", binding.pod, binding.node));
     }
   }
@@ -314,12 +315,13 @@ bool Actuator::do_explain(const Unschedulable& pending) {
   const std::string path = fmt::format("/api/v1/namespaces/{}/pods/{}/status", ns, name);
   // kube-scheduler's two condition reasons: a gated pod is SchedulingGated and gets no Event
   // (it was never tried), everything else is Unschedulable with the message.
-  const bool gated = pending.reason == "SchedulingGated";
-  const auto response = writer_.request(
-      "PATCH", path,
-      k8s::unschedulable_condition_patch(gated ? "SchedulingGated" : "Unschedulable",
-                                         pending.message, now_rfc3339()),
-      "application/strategic-merge-patch+json");
+  const bool gated = pending.reason == reasons::kSchedulingGated;
+  const auto response =
+      writer_.request("PATCH", path,
+                      k8s::unschedulable_condition_patch(
+                          gated ? reasons::kSchedulingGated : reasons::kUnschedulable,
+                          pending.message, now_rfc3339()),
+                      "application/strategic-merge-patch+json");
   if (response && response->ok()) {
     ++stats_.status_writes;
   } else if (!response || response->status != 404) {
@@ -329,7 +331,8 @@ bool Actuator::do_explain(const Unschedulable& pending) {
                {"error", k8s::describe_api_error(response)}});
   }
   if (!gated) {
-    post_event("Pod", ns, name, pending.uid, "Warning", "FailedScheduling", pending.message);
+    post_event("Pod", ns, name, pending.uid, "Warning", std::string(reasons::kFailedScheduling),
+               pending.message);
   }
   return !transient(response);
 }

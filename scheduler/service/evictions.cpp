@@ -10,6 +10,7 @@
 
 #include "k8s-client/api_error.h"
 #include "k8s-client/objects.h"
+#include "scheduler/cycle/reasons.h"
 #include "scheduler/service/log.h"
 
 namespace fairway {
@@ -21,33 +22,33 @@ TimeMs wall_ms() {
       .count();
 }
 
-// Event reasons, CamelCase as Kubernetes writes them: on the victim, then on the preemptor.
+// Event reasons (scheduler/cycle/reasons.h): on the victim, then on the preemptor.
 const char* victim_reason(PreemptionAction action) {
   switch (action) {
     case PreemptionAction::kPreempt:
-      return "Preempted";
+      return reasons::kPreempted.data();
     case PreemptionAction::kReclaim:
-      return "Reclaimed";
+      return reasons::kReclaimed.data();
     case PreemptionAction::kConsolidate:
-      return "Consolidated";
+      return reasons::kConsolidated.data();
     case PreemptionAction::kStaleGang:
-      return "GangIncomplete";
+      return reasons::kStaleGang.data();
   }
-  return "Evicted";
+  return reasons::kPreempted.data();  // not reached: every action is named
 }
 
 const char* preemptor_reason(PreemptionAction action) {
   switch (action) {
     case PreemptionAction::kPreempt:
-      return "Preempting";
+      return reasons::kPreempting.data();
     case PreemptionAction::kReclaim:
-      return "Reclaiming";
+      return reasons::kReclaiming.data();
     case PreemptionAction::kConsolidate:
-      return "Consolidating";
+      return reasons::kConsolidating.data();
     case PreemptionAction::kStaleGang:
-      return "GangIncomplete";
+      return reasons::kStaleGang.data();
   }
-  return "Evicting";
+  return reasons::kPreempting.data();  // not reached
 }
 
 k8s::RestOptions eviction_rest(k8s::RestOptions rest) {
@@ -312,7 +313,7 @@ void Evictor::failed(const PreemptionPlan& plan, const Victim& victim,
                                 {"retry_in_ms", std::to_string(wait.count())},
                                 {"failures", std::to_string(failures)}});
   post_event(
-      victim.pod, victim.uid, "EvictionFailed",
+      victim.pod, victim.uid, std::string(reasons::kEvictionFailed),
       fmt::format("{}: eviction for job {} failed: {}; next try in {}s", action_name(plan.action),
                   plan.preemptor, error, std::chrono::ceil<std::chrono::seconds>(wait).count()),
       "Warning");

@@ -53,10 +53,42 @@ std::unique_ptr<k8s::Reflector<T>> make_reflector(
 
 constexpr auto kStatusPeriod = std::chrono::seconds(1);
 
+// Logs a queue's Warning condition when it appears, changes or clears: once per change, not
+// per cycle. `logged`: the last warning logged per queue (reason and message).
+void log_queue_warnings(const std::unordered_map<std::string, nlohmann::json>& statuses,
+                        std::unordered_map<std::string, std::string>& logged) {
+  for (const auto& [name, status] : statuses) {
+    std::string now;
+    const nlohmann::json* warning = nullptr;
+    if (const auto conditions = status.find("conditions");
+        conditions != status.end() && conditions->is_array()) {
+      for (const auto& condition : *conditions) {
+        if (condition.is_object() && condition.value("type", "") == "Warning") warning = &condition;
+      }
+    }
+    if (warning != nullptr)
+      now = warning->value("reason", "") + ": " + warning->value("message", "");
+    auto it = logged.find(name);
+    if ((it == logged.end() ? std::string() : it->second) == now) continue;
+    if (warning != nullptr) {
+      log::warn("queue warning", {{"queue", name},
+                                  {"reason", warning->value("reason", "")},
+                                  {"message", warning->value("message", "")}});
+      logged[name] = now;
+    } else {
+      log::info("queue warning cleared", {{"queue", name}});
+      logged.erase(it);
+    }
+  }
+  std::erase_if(logged, [&statuses](const auto& entry) { return !statuses.contains(entry.first); });
+}
+
 // Writes the status of Queues and PodGroups whose status changed since the last write.
 void publish_status(ClusterState& state, const CycleResult& result,
                     const std::unordered_map<std::string, PlacementQuality>& placements,
-                    std::unordered_map<std::string, std::string>& written, Actuator& actuator) {
+                    std::unordered_map<std::string, std::string>& written,
+                    std::unordered_map<std::string, std::string>& warnings_logged,
+                    Actuator& actuator) {
   std::unordered_set<std::string> current;
   auto publish = [&](const std::string& path, nlohmann::json status) {
     current.insert(path);
@@ -66,8 +98,14 @@ void publish_status(ClusterState& state, const CycleResult& result,
     last = body;
     actuator.patch_status(path, std::move(body));
   };
-  for (auto& [name, status] : queue_statuses(state.queue_tree(), result.shares, state.registry())) {
-    if (!state.queue_specs().contains(name)) continue;  // the implicit default has no object
+  auto queues =
+      queue_statuses(state.queue_tree(), result.shares, state.registry(), state.queue_usage(),
+                     capacity_problems(state.queue_tree(), state.capacity(), state.registry()));
+  std::erase_if(queues, [&state](const auto& entry) {
+    return !state.queue_specs().contains(entry.first);  // the implicit default has no object
+  });
+  log_queue_warnings(queues, warnings_logged);
+  for (auto& [name, status] : queues) {
     publish(fmt::format("/apis/scheduling.fairway.dev/v1alpha1/queues/{}/status", name),
             std::move(status));
   }
@@ -478,7 +516,8 @@ int SchedulerService::run(std::stop_token stop) {
   };
   std::chrono::nanoseconds snapshot_time{0};  // applying changes since the last cycle
   std::chrono::nanoseconds plan_time{-1};     // the latest preemption pass; negative: none ran
-  std::unordered_map<std::string, std::string> status_written;  // by path
+  std::unordered_map<std::string, std::string> status_written;         // by path
+  std::unordered_map<std::string, std::string> queue_warnings_logged;  // by queue name
   InferredGroupWrites inferred_writes;  // fairway's PodGroups of inferred gangs
   auto last_status = std::chrono::steady_clock::now() - kStatusPeriod;
   std::optional<CycleResult> status_due;  // the last cycle, its status not yet published
@@ -521,7 +560,8 @@ int SchedulerService::run(std::stop_token stop) {
       std::erase_if(placements, [&state](const auto& entry) {
         return state.find_pod_group(entry.first) == nullptr;
       });
-      publish_status(state, *status_due, placements, status_written, actuator);
+      publish_status(state, *status_due, placements, status_written, queue_warnings_logged,
+                     actuator);
       status_due.reset();
     }
     if (synced && may_write() && !changes.empty()) {

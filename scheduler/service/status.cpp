@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "queues/quantity.h"
+#include "scheduler/cycle/reasons.h"
 
 namespace fairway {
 
@@ -16,9 +17,64 @@ std::string share_quantity(double canonical, int64_t scale) {
   return fmt::format("{:.3f}", canonical / static_cast<double>(scale));
 }
 
-std::unordered_map<std::string, nlohmann::json> queue_statuses(const QueueTree& tree,
-                                                               const FairShares& shares,
-                                                               const ResourceRegistry& registry) {
+std::string gpus_text(double canonical, int64_t scale) {
+  return fmt::format("{:.2f}", canonical / static_cast<double>(scale));
+}
+std::string gpus_text(int64_t canonical, int64_t scale) {
+  return gpus_text(static_cast<double>(canonical), scale);
+}
+
+nlohmann::json warning_condition(std::span<const QueueProblem* const> problems) {
+  // One problem: its message. Several: each named by its reason, the first also the condition's.
+  std::string message;
+  for (const QueueProblem* problem : problems) {
+    if (!message.empty()) message += "; ";
+    message += problems.size() == 1 ? problem->message : problem->reason + ": " + problem->message;
+  }
+  return {{"type", "Warning"},
+          {"status", "True"},
+          {"reason", problems.front()->reason},
+          {"message", std::move(message)}};
+}
+
+namespace {
+
+// Pending pods per queue, a parent's summed over its subtree; pods of queues outside the tree
+// (unknown or invalid) by name.
+struct PendingPods {
+  std::vector<int64_t> in_tree;
+  std::unordered_map<std::string, int64_t> by_name;
+};
+
+PendingPods pending_pods(const QueueTree& tree, const ResourceRegistry& registry,
+                         const std::unordered_map<std::string, QueueUsage>& usage) {
+  PendingPods out;
+  out.in_tree.assign(tree.size(), 0);
+  for (const auto& [name, totals] : usage) {
+    const int64_t pods = totals.pending[kPods] / registry.scale(kPods);
+    out.by_name[name] += pods;
+    const auto index = tree.find(name);
+    for (QueueIndex q = index.value_or(kNoQueue); q != kNoQueue; q = tree.node(q).parent) {
+      out.in_tree[q] += pods;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::unordered_map<std::string, nlohmann::json> queue_statuses(
+    const QueueTree& tree, const FairShares& shares, const ResourceRegistry& registry,
+    const std::unordered_map<std::string, QueueUsage>& usage,
+    std::span<const QueueProblem> warnings) {
+  std::unordered_map<std::string, std::vector<const QueueProblem*>> warned;
+  for (const QueueProblem& problem : tree.problems()) {
+    if (!problem.blocking) warned[problem.queue].push_back(&problem);
+  }
+  for (const QueueProblem& problem : warnings) warned[problem.queue].push_back(&problem);
+  const PendingPods pending = pending_pods(tree, registry, usage);
+  const int64_t gpu_scale = registry.scale(kGpu);
+
   std::unordered_map<std::string, nlohmann::json> out;
   for (QueueIndex q = 0; q < tree.size(); ++q) {
     const QueueNode& node = tree.node(q);
@@ -48,13 +104,27 @@ std::unordered_map<std::string, nlohmann::json> queue_statuses(const QueueTree& 
     nlohmann::json children = nlohmann::json::array();
     for (QueueIndex child : node.children) children.push_back(tree.node(child).name);
     status["children"] = std::move(children);
+    // What `kubectl get queues` prints: GPUs in one unit, and the pods waiting.
+    status["gpus"] = {
+        {"quota", gpus_text(node.quota[kGpu], gpu_scale)},
+        {"allocated",
+         gpus_text(q < shares.allocated.size() ? shares.allocated[q][kGpu] : 0, gpu_scale)},
+        {"fairShare", gpus_text(shares.share(q, kGpu), gpu_scale)}};
+    status["pendingPods"] = pending.in_tree[q];
     status["conditions"] = nlohmann::json::array(
         {{{"type", "Valid"}, {"status", "True"}, {"reason", "Valid"}, {"message", ""}}});
+    if (auto it = warned.find(node.name); it != warned.end()) {
+      status["conditions"].push_back(warning_condition(it->second));
+    }
     out.emplace(node.name, std::move(status));
   }
   for (const QueueProblem& problem : tree.problems()) {
     if (!problem.blocking) continue;
+    // An unusable queue shows no GPU figures (none are computed for it), but its waiting pods.
     nlohmann::json status;
+    status["gpus"] = nullptr;
+    const auto waiting = pending.by_name.find(problem.queue);
+    status["pendingPods"] = waiting == pending.by_name.end() ? 0 : waiting->second;
     status["conditions"] = nlohmann::json::array({{{"type", "Valid"},
                                                    {"status", "False"},
                                                    {"reason", problem.reason},
@@ -81,7 +151,7 @@ std::unordered_map<std::string, nlohmann::json> pod_group_statuses(
       condition["reason"] = reason_name(it->second->reason);
       condition["message"] = it->second->message;
     } else {
-      condition["reason"] = running ? "Scheduled" : "Pending";
+      condition["reason"] = running ? reasons::kGroupScheduled : reasons::kGroupPending;
       condition["message"] =
           running ? fmt::format("{} of minMember {} pods bound", job.bound, job.min_member)
                   : "waiting for the next scheduling cycle";

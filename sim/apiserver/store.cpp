@@ -11,6 +11,7 @@
 #include "sim/apiserver/json_util.h"
 #include "sim/apiserver/schema.h"
 #include "sim/apiserver/workload_validation.h"
+#include "sim/apiserver/workloads.h"
 
 namespace fairway::apiserver {
 
@@ -480,6 +481,11 @@ tl::expected<void, ApiError> Store::prepare_create_locked(const ResourceType& ty
     case Special::kReview:    // never stored: answered by the handler (reviews.h)
       break;
   }
+  if (is_apps_controller(type)) {
+    if (auto ok = validate_apps_controller(type, obj, nullptr); !ok) {
+      return tl::unexpected(ok.error());
+    }
+  }
   // Like kube-apiserver, a new volume's or claim's status is the server's (it resets both).
   // No PV controller runs here, so its first sync is done at once: a volume becomes Available,
   // a claim Pending; binding them is left to clients (fairway's volume binding, a test).
@@ -821,6 +827,11 @@ tl::expected<Object, ApiError> Store::replace_locked(Table& table, const std::st
     }
     if (type.special == Special::kWorkload) {
       if (auto ok = validate_workload(next, &prev); !ok) return tl::unexpected(ok.error());
+    }
+    if (is_apps_controller(type)) {
+      if (auto ok = validate_apps_controller(type, next, &prev); !ok) {
+        return tl::unexpected(ok.error());
+      }
     }
     if (type.special == Special::kPod) {
       const std::string bound = str(member(prev, "spec"), "nodeName");

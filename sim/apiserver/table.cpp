@@ -44,6 +44,47 @@ std::vector<std::string> segments(std::string_view path) {
   return out;
 }
 
+// A JSONPath filter `[?(@.a.b==LITERAL)]` or `!=`, LITERAL a quoted string or a number: what
+// CRD printer columns use to pick one condition. Anything else selects nothing.
+struct Filter {
+  std::vector<std::string> path;  // below @
+  bool equals = true;
+  json literal;
+  bool matches(const json& element) const {
+    const json* v = &element;
+    for (const std::string& key : path) {
+      if (!v->is_object() || !v->contains(key)) return !equals;
+      v = &(*v)[key];
+    }
+    return (*v == literal) == equals;
+  }
+};
+
+std::optional<Filter> parse_filter(std::string_view seg) {
+  if (!seg.starts_with("[?(") || !seg.ends_with(")]")) return std::nullopt;
+  std::string_view body = seg.substr(3, seg.size() - 5);
+  const size_t op = body.find_first_of("=!");
+  if (op == std::string_view::npos || op + 1 >= body.size() || body[op + 1] != '=' ||
+      !body.starts_with("@."))
+    return std::nullopt;
+  Filter filter;
+  filter.equals = body[op] == '=';
+  for (std::string key : segments(body.substr(2, op - 2))) {
+    while (!key.empty() && key.back() == ' ') key.pop_back();
+    filter.path.push_back(std::move(key));
+  }
+  std::string_view literal = body.substr(op + 2);
+  while (literal.starts_with(' ')) literal.remove_prefix(1);
+  if (literal.size() >= 2 && (literal.front() == '"' || literal.front() == '\'') &&
+      literal.back() == literal.front()) {
+    filter.literal = std::string(literal.substr(1, literal.size() - 2));
+  } else {
+    filter.literal = json::parse(literal, nullptr, false);
+    if (filter.literal.is_discarded() || !filter.literal.is_number()) return std::nullopt;
+  }
+  return filter;
+}
+
 std::string cell_text(const json& v) {
   if (v.is_string()) return v.get<std::string>();
   if (v.is_null()) return "";
@@ -433,6 +474,14 @@ std::vector<const json*> json_path(const json& object, std::string_view path) {
           for (const auto& e : *v) next.push_back(&e);
         } else if (v->is_object()) {
           for (const auto& [k, e] : v->items()) next.push_back(&e);
+        }
+      } else if (seg.starts_with("[?(")) {
+        // A filter, as in `.status.conditions[?(@.type=="Ready")].status`.
+        const auto filter = parse_filter(seg);
+        if (filter && v->is_array()) {
+          for (const auto& e : *v) {
+            if (filter->matches(e)) next.push_back(&e);
+          }
         }
       } else if (seg.size() > 2 && seg.front() == '[' && seg.back() == ']') {
         const long idx = std::strtol(seg.c_str() + 1, nullptr, 10);

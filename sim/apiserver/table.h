@@ -24,7 +24,8 @@ nlohmann::json render_table(const ResourceType& type, const std::vector<Object>&
                             const std::string& continue_token = "");
 
 // The values a simple JSONPath selects (".spec.parent", ".status.allocated.nvidia\.com/gpu",
-// ".spec.levels[*].nodeLabel", ".spec.x[0]", "{.spec.a}"), in order.
+// ".spec.levels[*].nodeLabel", ".spec.x[0]", "{.spec.a}", and filters as in
+// `.status.conditions[?(@.type=="Valid")].reason`), in order.
 std::vector<const nlohmann::json*> json_path(const nlohmann::json& object, std::string_view path);
 
 // kubectl's human durations: "45s", "5m12s", "3h4m", "2d3h", "400d".

@@ -50,9 +50,12 @@ echo "--- fairway custom resources"
 k apply -f "$REPO/examples/queues/"
 queues=$(k get queues)
 echo "$queues"
-expect '^NAME +PARENT +GPU QUOTA +GPU LIMIT +ALLOCATED +FAIR SHARE +AGE' "$queues"
-expect '^research +64 +112 ' "$queues"
-expect '^vision +research +40 ' "$queues"
+expect '^NAME +PARENT +VALID +REASON +GPU QUOTA +GPU ALLOCATED +GPU FAIR SHARE +PENDING +WARNING +AGE$' "$queues"
+# No scheduler runs here: the status columns are empty, the spec's columns are not.
+expect '^vision +research +[0-9]+s$' "$queues"
+wide=$(k get queues -o wide)
+expect '^NAME +PARENT +VALID +REASON +GPU QUOTA +GPU LIMIT +GPU ALLOCATED' "$wide"
+expect '^research +112 +[0-9]+s$' "$wide"
 # A second apply is a no-op (client-side apply: GET + merge patch).
 expect 'queue.scheduling.fairway.dev/research unchanged' "$(k apply -f "$REPO/examples/queues/queue-tree.yaml")"
 expect '^resnet-train +vision +4 ' "$(k get pg -n default)"

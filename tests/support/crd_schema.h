@@ -16,6 +16,7 @@ namespace fairway::testing {
 inline void check_against_schema(const nlohmann::json& schema, const nlohmann::json& value,
                                  const std::string& path, std::vector<std::string>& problems) {
   if (schema.value("x-kubernetes-preserve-unknown-fields", false)) return;
+  if (value.is_null() && schema.value("nullable", false)) return;  // null allowed (or a deletion)
   if (schema.value("x-kubernetes-int-or-string", false)) {
     if (!value.is_number_integer() && !value.is_string()) {
       problems.push_back(path + ": want an integer or a string, got " + value.dump());

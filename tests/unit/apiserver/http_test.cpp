@@ -218,13 +218,35 @@ TEST_F(HttpTest, QueueTableUsesPrinterColumns) {
                      .json_body();
   std::vector<std::string> names;
   for (const auto& col : t["columnDefinitions"]) names.push_back(col["name"]);
-  EXPECT_EQ(names, (std::vector<std::string>{"Name", "Parent", "GPU quota", "GPU limit",
-                                             "Allocated", "Fair share", "Age"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"Name", "Parent", "Valid", "Reason", "GPU quota",
+                                             "GPU limit", "GPU allocated", "GPU fair share",
+                                             "Pending", "Warning", "Age"}));
+  EXPECT_EQ(t["columnDefinitions"][5]["priority"], 1);  // GPU limit: -o wide
   const json& cells = t["rows"][0]["cells"];
   EXPECT_EQ(cells[0], "research");
   EXPECT_EQ(cells[1], "root");
-  EXPECT_EQ(cells[2], "8");
-  EXPECT_EQ(cells[3], "16");
+  EXPECT_EQ(cells[2], nullptr);  // no status yet
+  EXPECT_EQ(cells[5], "16");
+
+  // The status the scheduler writes fills them; conditions are picked by type.
+  ASSERT_EQ(c.request("PATCH", "/apis/scheduling.fairway.dev/v1alpha1/queues/research/status",
+                      R"({"status":{"gpus":{"quota":"8.00","allocated":"2.50","fairShare":"5.33"},
+                          "pendingPods":3,"conditions":[
+                          {"type":"Valid","status":"True","reason":"Valid","message":""},
+                          {"type":"Warning","status":"True","reason":"QuotaAboveCapacity","message":"m"}]}})",
+                      "application/merge-patch+json")
+                .status,
+            200);
+  const json row = c.request("GET", "/apis/scheduling.fairway.dev/v1alpha1/queues", "", "",
+                             "application/json;as=Table;v=v1;g=meta.k8s.io")
+                       .json_body()["rows"][0]["cells"];
+  EXPECT_EQ(row[2], "True");
+  EXPECT_EQ(row[3], "Valid");
+  EXPECT_EQ(row[4], "8.00");
+  EXPECT_EQ(row[6], "2.50");
+  EXPECT_EQ(row[7], "5.33");
+  EXPECT_EQ(row[8], 3);
+  EXPECT_EQ(row[9], "QuotaAboveCapacity");
 }
 
 TEST_F(HttpTest, StorageKindsAreServedWithDiscoveryStatusAndTables) {

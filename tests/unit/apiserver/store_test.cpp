@@ -103,6 +103,53 @@ TEST_F(StoreTest, CreateErrors) {
   EXPECT_EQ(missing.error().code, 422);
 }
 
+// apps/v1 workloads are stored without a controller, but validated as kube-apiserver does: a
+// DaemonSet a cluster refuses is refused here with the same field and words.
+TEST_F(StoreTest, WorkloadControllersAreValidatedAsKubeApiserverDoes) {
+  const ResourceType& daemonsets = *type("apps", "daemonsets");
+  const auto daemonset = [](json selector, json labels) {
+    json ds = json::parse(R"({"apiVersion": "apps/v1", "kind": "DaemonSet",
+        "metadata": {"name": "agent"},
+        "spec": {"template": {"spec": {"containers": [{"name": "a", "image": "busybox"}]}}}})");
+    if (!selector.is_null()) ds["spec"]["selector"] = std::move(selector);
+    ds["spec"]["template"]["metadata"]["labels"] = std::move(labels);
+    return ds;
+  };
+  const auto refusal = [&](const json& object) {
+    auto created = store_.create(daemonsets, "default", object);
+    EXPECT_FALSE(created);
+    return created ? std::string("accepted") : created.error().message;
+  };
+  const json selector = {{"matchLabels", {{"app", "a"}}}};
+  const json labels = {{"app", "a"}};
+  EXPECT_EQ(refusal(daemonset(nullptr, labels)),
+            "DaemonSet.apps \"agent\" is invalid: spec.selector: Required value");
+  EXPECT_EQ(refusal(daemonset(selector, {{"app", "b"}})),
+            "DaemonSet.apps \"agent\" is invalid: spec.template.metadata.labels: Invalid value: "
+            "map[string]string{\"app\":\"b\"}: `selector` does not match template `labels`");
+  json no_image = daemonset(selector, labels);
+  no_image["spec"]["template"]["spec"]["containers"][0].erase("image");
+  EXPECT_EQ(refusal(no_image),
+            "DaemonSet.apps \"agent\" is invalid: "
+            "spec.template.spec.containers[0].image: Required value");
+  json never = daemonset(selector, labels);
+  never["spec"]["template"]["spec"]["restartPolicy"] = "Never";
+  EXPECT_EQ(refusal(never),
+            "DaemonSet.apps \"agent\" is invalid: spec.template.spec.restartPolicy: Unsupported "
+            "value: \"Never\": supported values: \"Always\"");
+
+  auto ok = store_.create(daemonsets, "default", daemonset(selector, labels));
+  ASSERT_TRUE(ok) << ok.error().message;
+  json moved = *ok->json;
+  moved["spec"]["selector"]["matchLabels"]["app"] = "b";
+  moved["spec"]["template"]["metadata"]["labels"]["app"] = "b";
+  auto immutable = store_.update(daemonsets, "default", "agent", moved, false);
+  ASSERT_FALSE(immutable);
+  EXPECT_EQ(immutable.error().code, 422);
+  EXPECT_NE(immutable.error().message.find("spec.selector: Invalid value: "), std::string::npos);
+  EXPECT_NE(immutable.error().message.find("field is immutable"), std::string::npos);
+}
+
 TEST_F(StoreTest, GenerateName) {
   json p = pod("");
   p["metadata"].erase("name");
@@ -287,7 +334,7 @@ TEST_F(StoreTest, PagesAfterTheFirstShowTheListAsItStoodThen) {
   DeleteOptions now;
   now.grace_period_seconds = 0;
   ASSERT_TRUE(store_.remove(pods(), "default", "p2", now));  // gone after the first page
-  create_pod("p9");                                           // created after it
+  create_pod("p9");                                          // created after it
   o.continue_token = first->continue_token;
   auto second = store_.list(pods(), "default", o);
   ASSERT_TRUE(second);

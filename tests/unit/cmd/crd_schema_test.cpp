@@ -66,8 +66,9 @@ TEST(Crds, NamesSubresourcesAndPrinterColumns) {
   for (const auto& c : crds["Queue"]["spec"]["versions"][0]["additionalPrinterColumns"]) {
     columns.push_back(c["name"]);
   }
-  EXPECT_EQ(columns, (std::vector<std::string>{"Parent", "GPU quota", "GPU limit", "Allocated",
-                                               "Fair share", "Age"}));
+  EXPECT_EQ(columns, (std::vector<std::string>{"Parent", "Valid", "Reason", "GPU quota",
+                                               "GPU limit", "GPU allocated", "GPU fair share",
+                                               "Pending", "Warning", "Age"}));
 }
 
 TEST(Crds, TheSchemaCheckCatchesWhatAnApiServerWould) {
@@ -97,8 +98,8 @@ TEST(Crds, QueueStatusAsTheSchedulerWritesItIsKept) {
   running.node_name = "n";
   state.upsert_pod(running);
   state.upsert_pod(testing::pod("ns", "q", "b", {{"nvidia.com/gpu", "7"}}));
-  const auto statuses =
-      queue_statuses(state.queue_tree(), run_cycle(state).shares, state.registry());
+  const auto statuses = queue_statuses(state.queue_tree(), run_cycle(state).shares,
+                                       state.registry(), state.queue_usage(), {});
   ASSERT_EQ(statuses.size(), 3u);
   for (const auto& [name, status] : statuses) {
     const auto problems = problems_of(crds["Queue"], {{"status", status}});

@@ -18,12 +18,14 @@ TEST(QueueStatus, ResourcesThatDropToZeroAreWrittenAsZero) {
   Pod running = testing::pod("ns", "p", "team", {{"nvidia.com/gpu", "2"}});
   running.node_name = "n";
   state.upsert_pod(running);
-  auto busy = queue_statuses(state.queue_tree(), run_cycle(state).shares, state.registry());
+  auto busy = queue_statuses(state.queue_tree(), run_cycle(state).shares, state.registry(),
+                             state.queue_usage(), {});
   EXPECT_EQ(busy.at("team")["allocated"]["nvidia.com/gpu"], "2");
   EXPECT_EQ(busy.at("team")["deserved"]["nvidia.com/gpu"], "4");
 
   state.remove_pod("ns/p");
-  auto idle = queue_statuses(state.queue_tree(), run_cycle(state).shares, state.registry());
+  auto idle = queue_statuses(state.queue_tree(), run_cycle(state).shares, state.registry(),
+                             state.queue_usage(), {});
   EXPECT_EQ(idle.at("team")["allocated"]["nvidia.com/gpu"], "0");
   EXPECT_EQ(idle.at("team")["fairShare"]["nvidia.com/gpu"], "0");
   EXPECT_FALSE(idle.at("team")["allocated"].contains("pods"));
@@ -33,7 +35,8 @@ TEST(QueueStatus, ResourcesThatDropToZeroAreWrittenAsZero) {
 TEST(QueueStatus, InvalidQueuesSayWhy) {
   ClusterState state;
   state.upsert_queue(testing::queue("orphan", "missing", 0));
-  auto statuses = queue_statuses(state.queue_tree(), run_cycle(state).shares, state.registry());
+  auto statuses = queue_statuses(state.queue_tree(), run_cycle(state).shares, state.registry(),
+                                 state.queue_usage(), {});
   const auto& condition = statuses.at("orphan")["conditions"][0];
   EXPECT_EQ(condition["type"], "Valid");
   EXPECT_EQ(condition["status"], "False");
@@ -45,11 +48,96 @@ TEST(QueueStatus, ParentsListTheirChildren) {
   state.upsert_queue(testing::queue("org", "", 8));
   state.upsert_queue(testing::queue("b", "org", 4));
   state.upsert_queue(testing::queue("a", "org", 4));
-  auto statuses = queue_statuses(state.queue_tree(), run_cycle(state).shares, state.registry());
+  auto statuses = queue_statuses(state.queue_tree(), run_cycle(state).shares, state.registry(),
+                                 state.queue_usage(), {});
   std::vector<std::string> children = statuses.at("org")["children"];
   std::sort(children.begin(), children.end());
   EXPECT_EQ(children, (std::vector<std::string>{"a", "b"}));
   EXPECT_TRUE(statuses.at("a")["children"].empty());
+}
+
+// What `kubectl get queues` prints: GPUs in one unit with two decimals, pods waiting per queue
+// (a parent's summed over its subtree), and an invalid queue's waiting pods too.
+TEST(QueueStatus, GpusInOneUnitAndPendingPods) {
+  ClusterState state;
+  state.upsert_node(testing::gpu_node("n", 8));
+  state.upsert_queue(testing::queue("org", "", 0));
+  state.upsert_queue(testing::queue("a", "org", 3));
+  state.upsert_queue(testing::queue("b", "org", 2, 4));
+  state.upsert_queue(testing::queue("orphan", "missing", 1));
+  Pod running = testing::pod("ns", "r", "a", {{"nvidia.com/gpu", "2"}});
+  running.node_name = "n";
+  state.upsert_pod(running);
+  Pod half = testing::pod("ns", "h", "b", {});
+  half.annotations["fairway.dev/gpu-fraction"] = "0.25";
+  half.node_name = "n";
+  state.upsert_pod(half);
+  state.upsert_pod(testing::pod("ns", "w1", "a", {{"nvidia.com/gpu", "9"}}));
+  state.upsert_pod(testing::pod("ns", "w2", "b", {{"nvidia.com/gpu", "9"}}));
+  state.upsert_pod(testing::pod("ns", "w3", "orphan", {{"nvidia.com/gpu", "1"}}));
+  const auto statuses = queue_statuses(state.queue_tree(), run_cycle(state).shares,
+                                       state.registry(), state.queue_usage(), {});
+  EXPECT_EQ(statuses.at("a")["gpus"]["quota"], "3.00");
+  EXPECT_EQ(statuses.at("a")["gpus"]["allocated"], "2.00");
+  EXPECT_EQ(statuses.at("b")["gpus"]["allocated"], "0.25");
+  EXPECT_EQ(statuses.at("org")["gpus"]["quota"], "5.00");  // no quota: its children's sum
+  EXPECT_EQ(statuses.at("org")["gpus"]["allocated"], "2.25");
+  // 8 GPUs, all wanted: a gets its quota 3, b its 2, and the 3 left go 1:1 by weight.
+  EXPECT_EQ(statuses.at("org")["gpus"]["fairShare"], "8.00");
+  EXPECT_EQ(statuses.at("a")["gpus"]["fairShare"], "4.50");
+  EXPECT_EQ(statuses.at("b")["gpus"]["fairShare"], "3.50");
+  EXPECT_EQ(statuses.at("a")["pendingPods"], 1);
+  EXPECT_EQ(statuses.at("b")["pendingPods"], 1);
+  EXPECT_EQ(statuses.at("org")["pendingPods"], 2);
+  EXPECT_EQ(statuses.at("orphan")["pendingPods"], 1);
+  EXPECT_TRUE(statuses.at("orphan")["gpus"].is_null());  // removed by the merge patch
+  EXPECT_EQ(statuses.at("orphan")["conditions"][0]["status"], "False");
+}
+
+// Every non-blocking problem becomes the queue's Warning condition (True, reason, message)
+// beside Valid=True: the tree's own (children's quota above the parent's, `default` with
+// children) and the cluster's (top-level quotas above the capacity).
+TEST(QueueStatus, NonBlockingProblemsAreWarningConditions) {
+  ClusterState state;
+  state.upsert_node(testing::gpu_node("n", 8));
+  state.upsert_queue(testing::queue("org", "", 4));
+  state.upsert_queue(testing::queue("a", "org", 3));
+  state.upsert_queue(testing::queue("b", "org", 3));
+  state.upsert_queue(testing::queue("default", "", 0));
+  state.upsert_queue(testing::queue("sub", "default", 0));
+  state.upsert_queue(testing::queue("big", "", 10));
+  const auto warnings = capacity_problems(state.queue_tree(), state.capacity(), state.registry());
+  const auto statuses = queue_statuses(state.queue_tree(), run_cycle(state).shares,
+                                       state.registry(), state.queue_usage(), warnings);
+  const auto condition = [&](const std::string& queue, const std::string& type) {
+    for (const auto& c : statuses.at(queue)["conditions"]) {
+      if (c["type"] == type) return c;
+    }
+    return nlohmann::json();
+  };
+  EXPECT_EQ(condition("org", "Valid")["status"], "True");
+  EXPECT_EQ(condition("org", "Warning")["status"], "True");
+  EXPECT_EQ(condition("org", "Warning")["reason"], "ChildrenQuotaExceedParent");
+  // org's own warnings come first; the capacity one (4 + 10 > 8) is in the message too.
+  const std::string org_message = condition("org", "Warning")["message"];
+  EXPECT_NE(org_message.find("QuotaAboveCapacity"), std::string::npos) << org_message;
+  EXPECT_EQ(condition("default", "Warning")["reason"], "DefaultQueueNotLeaf");
+  EXPECT_EQ(condition("big", "Warning")["reason"], "QuotaAboveCapacity");
+  EXPECT_EQ(condition("big", "Warning")["message"],
+            "the top-level queues' quotas of nvidia.com/gpu add up to 14, more than the "
+            "cluster's 8: when every queue claims its quota, each gets a part in proportion to "
+            "quota");
+  EXPECT_TRUE(condition("a", "Warning").is_null());  // a child scaled down is not warned twice
+  EXPECT_EQ(condition("sub", "Valid")["status"], "True");
+  EXPECT_TRUE(condition("sub", "Warning").is_null());
+
+  // Enough capacity: the capacity warning goes, the tree's stay.
+  state.upsert_node(testing::gpu_node("m", 8));
+  const auto fewer = capacity_problems(state.queue_tree(), state.capacity(), state.registry());
+  EXPECT_TRUE(fewer.empty());
+  const auto after = queue_statuses(state.queue_tree(), run_cycle(state).shares, state.registry(),
+                                    state.queue_usage(), fewer);
+  EXPECT_EQ(after.at("big")["conditions"].size(), 1u);
 }
 
 TEST(PodGroupStatus, PhaseScheduledAndReason) {
@@ -61,7 +149,8 @@ TEST(PodGroupStatus, PhaseScheduledAndReason) {
   group.min_member = 3;
   state.upsert_pod_group(group);
   for (int i = 0; i < 3; ++i) {
-    state.upsert_pod(testing::gang_pod("ns", "g-" + std::to_string(i), "", "g", 3, {{"nvidia.com/gpu", "4"}}));
+    state.upsert_pod(
+        testing::gang_pod("ns", "g-" + std::to_string(i), "", "g", 3, {{"nvidia.com/gpu", "4"}}));
   }
   const CycleResult result = run_cycle(state);
   auto statuses = pod_group_statuses(state, result, {});
