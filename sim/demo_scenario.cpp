@@ -9,11 +9,12 @@ std::string_view demo_scenario_yaml() {
       R"yaml(# fairway's built-in demo (`fairway sim` with no file, and `make run`).
 # 16 GPU nodes in two kinds, a two-level queue tree, single pods and gangs arriving in bursts.
 # Watch production's fair share jump when its burst arrives at 0:30 while research is over
-# quota, and the 16-GPU gang wait until two H100 nodes are free at once.
+# quota, the 16-GPU gang wait until two H100 nodes are free at once, and a PyTorchJob's pods
+# (no PodGroup written) wait as one gang while a plain Job's pods start one by one.
 name: demo
 description: >-
   16 nodes x 8 GPUs (8 H100, 8 A100); queues production, research/{vision,nlp} and default;
-  bursts of single pods and gangs, including one 16-GPU gang.
+  bursts of single pods and gangs, including one 16-GPU gang, a PyTorchJob and a plain Job.
 cyclePeriodSeconds: 1
 
 nodes:
@@ -114,6 +115,24 @@ jobs:
     count: 4
     durationSeconds: 40
     requests: {cpu: 2, memory: 16Gi, nvidia.com/gpu: 1}
+  # Workloads as their operators create them, with no PodGroup and no gang annotation; fairway
+  # groups the pods by their ownerReferences. A PyTorchJob of 1 master + 3 workers is one gang:
+  # it waits until all 4 fit and binds them in one go.
+  - name: llama-ft
+    queue: vision
+    at: 60
+    pods: 4
+    workload: PyTorchJob
+    durationSeconds: 40
+    requests: {cpu: 16, memory: 128Gi, nvidia.com/gpu: 4}
+  # A plain batch Job: one group for status and fair share, but its pods bind independently,
+  # each as soon as a whole node is free.
+  - name: etl
+    at: 62
+    pods: 2
+    workload: Job
+    durationSeconds: 30
+    requests: {cpu: 8, memory: 64Gi, nvidia.com/gpu: 8}
 )yaml";
   return kDemo;
 }

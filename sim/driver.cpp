@@ -39,6 +39,12 @@ JobOutcome job_outcome(const JobArrival& arrival, const JobStreamSpec& stream) {
     job.gpus = gpu->second * stream.pods;
   }
   job.arrival_ms = arrival.arrival_ms;
+  // A gang named by its pods' annotations is what the scenario wrote; a workload's gang is
+  // whatever fairway infers, filled in by the driver from what the scheduler reports.
+  if (stream.workload == SimWorkload::kNone && stream.pods > 1) {
+    job.gang = std::string(kPodGroupAnnotationSource);
+    job.min_member = stream.min_member;
+  }
   return job;
 }
 
@@ -47,12 +53,17 @@ SimDriver::SimDriver(Scenario scenario, DriverOptions options)
   result_.scenario = scenario_.name;
   result_.description = scenario_.description;
   result_.report_every_ms = scenario_.report_every_ms;
+  result_.cycle_period_ms = scenario_.cycle_period_ms;
 
   for (Node& node : build_nodes(scenario_)) {
     state_.upsert_node(std::move(node));
     ++result_.nodes;
   }
   for (const QueueSpec& queue : scenario_.queues) state_.upsert_queue(queue);
+  // The kinds the embedded API server serves to the live run's scheduler (Jobs built in, the
+  // PyTorchJob CRD installed by the live driver): the same owner inference in both drivers.
+  state_.set_workload_kind_watched("batch", "Job");
+  state_.set_workload_kind_watched("kubeflow.org", "PyTorchJob");
   result_.gpu_capacity = static_cast<double>(state_.capacity()[kGpu]) / kMilli;
 
   arrivals_ = expand_arrivals(scenario_);
@@ -62,9 +73,9 @@ SimDriver::SimDriver(Scenario scenario, DriverOptions options)
     const JobArrival& arrival = arrivals_[i];
     const JobStreamSpec& stream = scenario_.jobs[arrival.stream];
     result_.jobs.push_back(job_outcome(arrival, stream));
-    // The cycle names a job "namespace/pod-group" for gangs and "namespace/pod" for single pods;
-    // build_pods names a single pod after its job, so both keys are "sim/<job>".
-    job_by_key_.emplace(job_key(arrival.name), i);
+    // The cycle names a job "namespace/pod-group" for gangs and "namespace/pod" for single pods
+    // (build_pods names a single pod after its job), "namespace/<kind>-<name>" for a workload's.
+    job_by_key_.emplace(cycle_job_key(arrival, stream), i);
   }
 
   // Report order: depth first from the roots, children in the tree's (name) order.
@@ -81,10 +92,6 @@ SimDriver::SimDriver(Scenario scenario, DriverOptions options)
     for (QueueIndex child : node.children) visit(child);
   };
   for (QueueIndex root : tree.roots()) visit(root);
-}
-
-std::string SimDriver::job_key(const std::string& job) {
-  return std::string(kSimNamespace) + "/" + job;
 }
 
 SimResult SimDriver::run() {
@@ -147,10 +154,25 @@ void SimDriver::finish_jobs(TimeMs now) {
 void SimDriver::admit_arrivals(TimeMs now) {
   while (next_arrival_ < arrivals_.size() && arrivals_[next_arrival_].arrival_ms <= now) {
     const JobArrival& arrival = arrivals_[next_arrival_];
-    job_pods_[next_arrival_] = build_pods(arrival, scenario_.jobs[arrival.stream]);
+    const JobStreamSpec& stream = scenario_.jobs[arrival.stream];
+    // As an operator does: the workload first, then its pods.
+    if (auto workload = build_workload(arrival, stream)) state_.upsert_workload(*workload);
+    job_pods_[next_arrival_] = build_pods(arrival, stream);
     for (const Pod& pod : job_pods_[next_arrival_]) state_.upsert_pod(pod);
+    if (stream.workload != SimWorkload::kNone) note_gang(next_arrival_);
     ++next_arrival_;
   }
+}
+
+// The gang fairway inferred for a workload's pods, as the live run reads it from the PodGroup
+// the scheduler writes.
+void SimDriver::note_gang(size_t job) {
+  const PodRecord* pod = state_.find_pod(job_pods_[job].front().key());
+  if (pod == nullptr || pod->job >= state_.jobs().size()) return;
+  const JobRecord& record = state_.jobs()[pod->job];
+  if (!record.inferred()) return;
+  result_.jobs[job].gang = "inferred from " + record.inferred_from;
+  result_.jobs[job].min_member = record.min_member;
 }
 
 CycleResult SimDriver::cycle(TimeMs now) {
@@ -173,6 +195,7 @@ CycleResult SimDriver::cycle(TimeMs now) {
       state_.upsert_pod(pod);
     }
     JobOutcome& outcome = result_.jobs[job];
+    if (!outcome.first_bound_ms) outcome.first_bound_ms = now;
     if (++outcome.pods_bound == outcome.pods) {
       outcome.started_ms = now;
       running_.push_back({now + scenario_.jobs[outcome.stream].duration_ms, job});
@@ -183,7 +206,9 @@ CycleResult SimDriver::cycle(TimeMs now) {
   result_.pending.clear();
   for (const PendingJob& pending : cycled.pending) {
     std::string job = pending.job;
-    if (job.starts_with(kSimNamespace) && job.size() > kSimNamespace.size()) {
+    if (auto known = job_by_key_.find(job); known != job_by_key_.end()) {
+      job = result_.jobs[known->second].name;  // a workload's gang is "sim/<kind>-<job>"
+    } else if (job.starts_with(kSimNamespace) && job.size() > kSimNamespace.size()) {
       job = job.substr(kSimNamespace.size() + 1);
     }
     result_.pending.push_back(

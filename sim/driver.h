@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -42,6 +43,10 @@ struct DriverOptions {
 enum class StopReason { kAllJobsDone, kDurationReached, kStalled, kHardCap };
 const char* stop_reason_name(StopReason reason);
 
+// JobOutcome::gang of a job whose pods name their gang by annotation (no workload).
+inline constexpr std::string_view kPodGroupAnnotationSource =
+    "pods' annotation fairway.dev/pod-group";
+
 struct JobOutcome {
   std::string name;
   std::string queue;  // the leaf queue named by the stream, "default" when none
@@ -50,8 +55,13 @@ struct JobOutcome {
   int64_t gpus = 0;  // canonical (milli) GPUs over all pods
   TimeMs arrival_ms = 0;
   int32_t pods_bound = 0;
-  std::optional<TimeMs> started_ms;   // when its last pod was bound
-  std::optional<TimeMs> finished_ms;  // started + duration, once the driver finished it
+  // How fairway grouped the pods, as it reported it: "inferred from PyTorchJob sim/llama-ft",
+  // "pods' annotation fairway.dev/pod-group"; empty for a single pod. And the gang's minMember.
+  std::string gang;
+  int32_t min_member = 1;
+  std::optional<TimeMs> first_bound_ms;  // when its first pod was bound
+  std::optional<TimeMs> started_ms;      // when its last pod was bound
+  std::optional<TimeMs> finished_ms;     // started + duration, once the driver finished it
 
   bool completed() const { return finished_ms.has_value(); }
   bool running() const { return started_ms.has_value() && !finished_ms.has_value(); }
@@ -104,6 +114,7 @@ struct SimResult {
   uint64_t diagnoses = 0;
   std::vector<PendingJobInfo> pending;    // why each still-pending job waits, from the last cycle
   std::optional<TimeMs> report_every_ms;  // from the scenario, for the report
+  TimeMs cycle_period_ms = 1000;          // the scenario's
 };
 
 // A job's outcome record as it arrives (nothing bound yet); every driver starts from this.
@@ -128,9 +139,9 @@ class SimDriver {
   static bool finishes_later(const Running& a, const Running& b) {
     return a.finish_ms != b.finish_ms ? a.finish_ms > b.finish_ms : a.job > b.job;
   }
-  static std::string job_key(const std::string& job);
 
   void finish_jobs(TimeMs now);
+  void note_gang(size_t job);
   void admit_arrivals(TimeMs now);
   CycleResult cycle(TimeMs now);
   void record(TimeMs now, const CycleResult& result);

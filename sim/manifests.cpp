@@ -21,21 +21,30 @@ json labels(const Labels& map) {
 
 const char* effect_name(TaintEffect effect) {
   switch (effect) {
-    case TaintEffect::kNoSchedule: return "NoSchedule";
-    case TaintEffect::kPreferNoSchedule: return "PreferNoSchedule";
-    case TaintEffect::kNoExecute: return "NoExecute";
+    case TaintEffect::kNoSchedule:
+      return "NoSchedule";
+    case TaintEffect::kPreferNoSchedule:
+      return "PreferNoSchedule";
+    case TaintEffect::kNoExecute:
+      return "NoExecute";
   }
   return "NoSchedule";
 }
 
 const char* operator_name(NodeSelectorRequirement::Operator op) {
   switch (op) {
-    case NodeSelectorRequirement::Operator::kIn: return "In";
-    case NodeSelectorRequirement::Operator::kNotIn: return "NotIn";
-    case NodeSelectorRequirement::Operator::kExists: return "Exists";
-    case NodeSelectorRequirement::Operator::kDoesNotExist: return "DoesNotExist";
-    case NodeSelectorRequirement::Operator::kGt: return "Gt";
-    case NodeSelectorRequirement::Operator::kLt: return "Lt";
+    case NodeSelectorRequirement::Operator::kIn:
+      return "In";
+    case NodeSelectorRequirement::Operator::kNotIn:
+      return "NotIn";
+    case NodeSelectorRequirement::Operator::kExists:
+      return "Exists";
+    case NodeSelectorRequirement::Operator::kDoesNotExist:
+      return "DoesNotExist";
+    case NodeSelectorRequirement::Operator::kGt:
+      return "Gt";
+    case NodeSelectorRequirement::Operator::kLt:
+      return "Lt";
   }
   return "In";
 }
@@ -73,12 +82,16 @@ json node_manifest(const Node& node) {
   const json allocatable = quantities(node.allocatable);
   return {{"apiVersion", "v1"},
           {"kind", "Node"},
-          {"metadata", {{"name", node.name}, {"labels", labels(node.labels)}, {"annotations", labels(node.annotations)}}},
+          {"metadata",
+           {{"name", node.name},
+            {"labels", labels(node.labels)},
+            {"annotations", labels(node.annotations)}}},
           {"spec", std::move(spec)},
           {"status",
            {{"capacity", allocatable},
             {"allocatable", allocatable},
-            {"conditions", json::array({{{"type", "Ready"}, {"status", node.ready ? "True" : "False"}}})}}}};
+            {"conditions",
+             json::array({{{"type", "Ready"}, {"status", node.ready ? "True" : "False"}}})}}}};
 }
 
 json pod_manifest(const Pod& pod) {
@@ -100,12 +113,14 @@ json pod_manifest(const Pod& pod) {
     json terms = json::array();
     for (const auto& term : pod.required_node_affinity) {
       json t = json::object();
-      if (!term.match_expressions.empty()) t["matchExpressions"] = requirements(term.match_expressions);
+      if (!term.match_expressions.empty())
+        t["matchExpressions"] = requirements(term.match_expressions);
       if (!term.match_fields.empty()) t["matchFields"] = requirements(term.match_fields);
       terms.push_back(std::move(t));
     }
-    spec["affinity"] = {{"nodeAffinity",
-                         {{"requiredDuringSchedulingIgnoredDuringExecution", {{"nodeSelectorTerms", terms}}}}}};
+    spec["affinity"] = {
+        {"nodeAffinity",
+         {{"requiredDuringSchedulingIgnoredDuringExecution", {{"nodeSelectorTerms", terms}}}}}};
   }
   if (!pod.tolerations.empty()) {
     json tolerations = json::array();
@@ -118,23 +133,39 @@ json pod_manifest(const Pod& pod) {
     }
     spec["tolerations"] = std::move(tolerations);
   }
-  json metadata = {{"name", pod.name}, {"namespace", pod.namespace_}, {"labels", labels(pod.labels)},
+  json metadata = {{"name", pod.name},
+                   {"namespace", pod.namespace_},
+                   {"labels", labels(pod.labels)},
                    {"annotations", labels(pod.annotations)}};
-  return {{"apiVersion", "v1"}, {"kind", "Pod"}, {"metadata", std::move(metadata)}, {"spec", std::move(spec)}};
+  if (!pod.owner.kind.empty()) {
+    metadata["ownerReferences"] = json::array({{{"apiVersion", pod.owner.api_version},
+                                                {"kind", pod.owner.kind},
+                                                {"name", pod.owner.name},
+                                                {"uid", pod.owner.uid},
+                                                {"controller", true},
+                                                {"blockOwnerDeletion", true}}});
+  }
+  return {{"apiVersion", "v1"},
+          {"kind", "Pod"},
+          {"metadata", std::move(metadata)},
+          {"spec", std::move(spec)}};
 }
 
 json queue_manifest(const QueueSpec& queue) {
   json resources = json::object();
   for (const auto& [name, r] : queue.resources) {
     const int64_t scale = canonical_scale(name);
-    json entry = {{"quota", format_quantity(r.quota, scale)}, {"overQuotaWeight", r.over_quota_weight}};
+    json entry = {{"quota", format_quantity(r.quota, scale)},
+                  {"overQuotaWeight", r.over_quota_weight}};
     if (r.limit) entry["limit"] = format_quantity(*r.limit, scale);
     resources[name] = std::move(entry);
   }
   json spec = {{"priority", queue.priority}, {"resources", std::move(resources)}};
   if (!queue.parent.empty()) spec["parent"] = queue.parent;
-  if (queue.preempt_min_runtime_seconds) spec["preemptMinRuntime"] = std::to_string(*queue.preempt_min_runtime_seconds) + "s";
-  if (queue.reclaim_min_runtime_seconds) spec["reclaimMinRuntime"] = std::to_string(*queue.reclaim_min_runtime_seconds) + "s";
+  if (queue.preempt_min_runtime_seconds)
+    spec["preemptMinRuntime"] = std::to_string(*queue.preempt_min_runtime_seconds) + "s";
+  if (queue.reclaim_min_runtime_seconds)
+    spec["reclaimMinRuntime"] = std::to_string(*queue.reclaim_min_runtime_seconds) + "s";
   return {{"apiVersion", "scheduling.fairway.dev/v1alpha1"},
           {"kind", "Queue"},
           {"metadata", {{"name", queue.name}}},
@@ -143,6 +174,58 @@ json queue_manifest(const QueueSpec& queue) {
 
 json namespace_manifest(const std::string& name) {
   return {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name}}}};
+}
+
+json workload_manifest(const Workload& workload) {
+  const json pod_template = {
+      {"spec",
+       {{"restartPolicy", "Never"},
+        {"containers",
+         json::array({{{"name", "main"}, {"image", "registry.k8s.io/pause:3.9"}}})}}}};
+  json spec = json::object();
+  if (workload.kind == "PyTorchJob") {
+    json replicas = json::object();
+    for (const WorkloadPart& part : workload.parts) {
+      replicas[part.name] = {{"replicas", part.replicas}, {"template", pod_template}};
+    }
+    spec["pytorchReplicaSpecs"] = std::move(replicas);
+  } else {
+    if (workload.parallelism) spec["parallelism"] = *workload.parallelism;
+    if (workload.completions) spec["completions"] = *workload.completions;
+    spec["template"] = pod_template;
+  }
+  return {{"apiVersion", workload.api_version},
+          {"kind", workload.kind},
+          {"metadata",
+           {{"name", workload.name},
+            {"namespace", workload.namespace_},
+            {"labels", labels(workload.labels)}}},
+          {"spec", std::move(spec)}};
+}
+
+json pytorchjob_crd_manifest() {
+  const json open_object = {{"type", "object"}, {"x-kubernetes-preserve-unknown-fields", true}};
+  return {{"apiVersion", "apiextensions.k8s.io/v1"},
+          {"kind", "CustomResourceDefinition"},
+          {"metadata", {{"name", "pytorchjobs.kubeflow.org"}}},
+          {"spec",
+           {{"group", "kubeflow.org"},
+            {"scope", "Namespaced"},
+            {"names",
+             {{"kind", "PyTorchJob"},
+              {"plural", "pytorchjobs"},
+              {"singular", "pytorchjob"},
+              {"listKind", "PyTorchJobList"}}},
+            {"versions",
+             json::array(
+                 {{{"name", "v1"},
+                   {"served", true},
+                   {"storage", true},
+                   {"subresources", {{"status", json::object()}}},
+                   {"schema",
+                    {{"openAPIV3Schema",
+                      {{"type", "object"},
+                       {"properties", {{"spec", open_object}, {"status", open_object}}}}}}}}})}}}};
 }
 
 }  // namespace fairway::sim

@@ -13,5 +13,11 @@ nlohmann::json node_manifest(const Node& node);
 nlohmann::json pod_manifest(const Pod& pod);
 nlohmann::json queue_manifest(const QueueSpec& queue);
 nlohmann::json namespace_manifest(const std::string& name);
+// A workload as its user creates it (sim/scenario.h `workload`): a batch/v1 Job or a
+// kubeflow.org/v1 PyTorchJob with the replica specs of Workload::parts. Its uid is the server's.
+nlohmann::json workload_manifest(const Workload& workload);
+// The CustomResourceDefinition the Kubeflow training operator installs for PyTorchJobs (schema
+// left open, as owner_gangs.sh's fixture has it).
+nlohmann::json pytorchjob_crd_manifest();
 
 }  // namespace fairway::sim

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <unordered_map>
@@ -71,6 +72,56 @@ nlohmann::json wait_json(const WaitStats& stats) {
           {"p90", stats.p90},
           {"p99", stats.p99},
           {"max", stats.max}};
+}
+
+// Whether every pod of a job was bound in one cycle, a gang's all-or-nothing: in-process in the
+// same tick; live, seen by the driver within one cycle period of each other.
+bool bound_together(const JobOutcome& job, TimeMs cycle_period_ms) {
+  return job.first_bound_ms && job.started_ms &&
+         *job.started_ms - *job.first_bound_ms < cycle_period_ms;
+}
+
+// One row per job stream whose pods form a group: how fairway found it (the pods' annotation,
+// or inferred from their workload), its minMember, and whether its pods were bound together.
+void write_gangs(std::ostream& out, const SimResult& result) {
+  struct Row {
+    std::string name;
+    const JobOutcome* first = nullptr;
+    size_t jobs = 0;
+    size_t together = 0;
+    size_t started = 0;
+  };
+  std::vector<Row> rows;
+  std::vector<size_t> row_of_stream;
+  for (const JobOutcome& job : result.jobs) {
+    if (job.gang.empty()) continue;
+    if (job.stream >= row_of_stream.size()) row_of_stream.resize(job.stream + 1, SIZE_MAX);
+    size_t& row = row_of_stream[job.stream];
+    if (row == SIZE_MAX) {
+      row = rows.size();
+      rows.push_back({job.name, &job});
+    }
+    ++rows[row].jobs;
+    if (job.started_ms) ++rows[row].started;
+    if (bound_together(job, result.cycle_period_ms)) ++rows[row].together;
+  }
+  if (rows.empty()) return;
+  size_t width = 13;
+  for (Row& row : rows) {
+    // A stream of several jobs names them <stream>-1, -2, ...: one row for the stream.
+    if (row.jobs > 1 && row.name.ends_with("-1")) row.name.resize(row.name.size() - 2);
+    if (row.jobs > 1) row.name += fmt::format(" ({} jobs)", row.jobs);
+    width = std::max(width, row.name.size() + 2);
+  }
+  out << fmt::format("\n  {:<{}}{:>5}{:>10}  {:<10}{}\n", "gangs", width, "pods", "minMember",
+                     "bound", "source");
+  for (const Row& row : rows) {
+    const std::string bound = row.started == 0              ? "-"
+                              : row.together == row.started ? "together"
+                                                            : "apart";
+    out << fmt::format("  {:<{}}{:>5}{:>10}  {:<10}{}\n", row.name, width, row.first->pods,
+                       row.first->min_member, bound, row.first->gang);
+  }
 }
 
 }  // namespace
@@ -186,7 +237,8 @@ void write_table(std::ostream& out, const SimResult& result, const Sample& sampl
                        indented(result.queues[q]), width, entry.fair_share_gpu, entry.allocated_gpu,
                        entry.pending_pods);
   }
-  const double utilization = result.gpu_capacity > 0 ? sample.allocated_gpu / result.gpu_capacity : 0;
+  const double utilization =
+      result.gpu_capacity > 0 ? sample.allocated_gpu / result.gpu_capacity : 0;
   out << fmt::format("{:<8}GPU utilization {} ({:g} of {:g} GPUs)\n\n", "", percent(utilization),
                      sample.allocated_gpu, result.gpu_capacity);
 }
@@ -233,6 +285,8 @@ void write_summary(std::ostream& out, const SimResult& result, const ReportOptio
     out << fmt::format("  {:<{}}{:>20.1f}{:>20.1f}\n", indented(queue.queue), width,
                        queue.avg_fair_share_gpu, queue.avg_allocated_gpu);
   }
+
+  write_gangs(out, result);
 
   if (!result.pending.empty()) {
     const size_t shown = std::min(options.pending_shown, result.pending.size());
@@ -322,6 +376,13 @@ nlohmann::json json_report(const SimResult& result, const ReportOptions& options
         {{"name", job.name},
          {"queue", job.queue},
          {"arrival_seconds", seconds(job.arrival_ms)},
+         {"pods", job.pods},
+         {"gang", job.gang.empty() ? nlohmann::json(nullptr) : nlohmann::json(job.gang)},
+         {"min_member", job.min_member},
+         {"first_bound_seconds", job.first_bound_ms ? nlohmann::json(seconds(*job.first_bound_ms))
+                                                    : nlohmann::json(nullptr)},
+         {"all_bound_seconds",
+          job.started_ms ? nlohmann::json(seconds(*job.started_ms)) : nlohmann::json(nullptr)},
          {"wait_seconds", wait ? nlohmann::json(seconds(*wait)) : nlohmann::json(nullptr)},
          {"finished_seconds",
           job.finished_ms ? nlohmann::json(seconds(*job.finished_ms)) : nlohmann::json(nullptr)}});

@@ -13,6 +13,7 @@
 
 #include "queues/quantity.h"
 #include "queues/queue_tree.h"
+#include "scheduler/state/gangs.h"
 #include "scheduler/state/pod_intent.h"
 
 namespace fairway::sim {
@@ -343,7 +344,7 @@ Status read_job_stream(const YAML::Node& node, const std::string& path, Scenario
   FAIRWAY_TRY(
       check_fields(node, path,
                    {"name", "queue", "at", "every", "count", "pods", "minMember", "priority",
-                    "durationSeconds", "requests", "nodeSelector", "tolerations"}));
+                    "durationSeconds", "requests", "nodeSelector", "tolerations", "workload"}));
   JobStreamSpec stream;
   FAIRWAY_TRY(optional_field(node, "name", path, stream.name, read_string));
   if (stream.name.empty()) return fail(join(path, "name"), "required");
@@ -363,6 +364,21 @@ Status read_job_stream(const YAML::Node& node, const std::string& path, Scenario
   if (min_member && *min_member > pods) {
     return fail(join(path, "minMember"),
                 fmt::format("{} is more than the job's {} pods", *min_member, pods));
+  }
+  std::string workload;
+  FAIRWAY_TRY(optional_field(node, "workload", path, workload, read_string));
+  if (workload == "PyTorchJob") {
+    stream.workload = SimWorkload::kPyTorchJob;
+  } else if (workload == "Job") {
+    stream.workload = SimWorkload::kJob;
+  } else if (!workload.empty()) {
+    return fail(
+        join(path, "workload"),
+        fmt::format("\"{}\" is not a workload the simulator makes (PyTorchJob, Job)", workload));
+  }
+  if (stream.workload != SimWorkload::kNone && min_member) {
+    return fail(join(path, "minMember"),
+                fmt::format("not with workload {}: the workload decides its gang", workload));
   }
   stream.count = static_cast<int32_t>(count);
   stream.pods = static_cast<int32_t>(pods);
@@ -483,22 +499,71 @@ std::vector<Node> build_nodes(const Scenario& scenario) {
   return nodes;
 }
 
+std::optional<Workload> build_workload(const JobArrival& job, const JobStreamSpec& stream) {
+  if (stream.workload == SimWorkload::kNone) return std::nullopt;
+  Workload w;
+  w.namespace_ = std::string(kSimNamespace);
+  w.name = job.name;
+  if (stream.workload == SimWorkload::kPyTorchJob) {
+    w.api_version = "kubeflow.org/v1";
+    w.kind = "PyTorchJob";
+    w.parts.push_back({.name = "Master", .replicas = 1});
+    if (stream.pods > 1) w.parts.push_back({.name = "Worker", .replicas = stream.pods - 1});
+  } else {
+    w.api_version = "batch/v1";
+    w.kind = "Job";
+    w.parallelism = stream.pods;
+    w.completions = stream.pods;
+  }
+  w.uid = fmt::format("uid-{}", inferred_gang_name(w.kind, w.name));
+  if (!stream.queue.empty()) w.labels["fairway.dev/queue"] = stream.queue;
+  return w;
+}
+
+std::string cycle_job_key(const JobArrival& job, const JobStreamSpec& stream) {
+  const auto workload = build_workload(job, stream);
+  return fmt::format("{}/{}", kSimNamespace,
+                     workload ? inferred_gang_name(workload->kind, workload->name) : job.name);
+}
+
+namespace {
+
+std::string pod_name(const JobArrival& job, const JobStreamSpec& stream, int32_t i) {
+  switch (stream.workload) {
+    case SimWorkload::kPyTorchJob:  // as the Kubeflow training operator names them
+      return i == 0 ? fmt::format("{}-master-0", job.name)
+                    : fmt::format("{}-worker-{}", job.name, i - 1);
+    case SimWorkload::kJob:
+      return fmt::format("{}-{}", job.name, i);
+    case SimWorkload::kNone:
+      break;
+  }
+  return stream.pods == 1 ? job.name : fmt::format("{}-{}", job.name, i);
+}
+
+}  // namespace
+
 std::vector<Pod> build_pods(const JobArrival& job, const JobStreamSpec& stream) {
+  const auto workload = build_workload(job, stream);
   std::vector<Pod> pods;
   pods.reserve(static_cast<size_t>(stream.pods));
   for (int32_t i = 0; i < stream.pods; ++i) {
     Pod pod;
     pod.namespace_ = std::string(kSimNamespace);
-    pod.name = stream.pods == 1 ? job.name : fmt::format("{}-{}", job.name, i);
+    pod.name = pod_name(job, stream, i);
     pod.uid = fmt::format("uid-{}", pod.name);
     pod.scheduler_name = "fairway";
     pod.priority = stream.priority;
     pod.creation_ms = job.arrival_ms;
-    if (!stream.queue.empty()) pod.labels["fairway.dev/queue"] = stream.queue;
     pod.labels["fairway.dev/sim-job"] = job.name;
-    if (stream.pods > 1) {
-      pod.annotations[std::string(kAnnotationPodGroup)] = job.name;
-      pod.annotations[std::string(kAnnotationMinMember)] = std::to_string(stream.min_member);
+    if (workload) {
+      pod.owner = {workload->api_version, workload->kind, workload->name, workload->uid};
+    } else {
+      if (!stream.queue.empty()) pod.labels["fairway.dev/queue"] = stream.queue;
+      if (stream.pods > 1) {
+        pod.annotations[std::string(kAnnotationPodGroup)] = job.name;
+        pod.annotations[std::string(kAnnotationMinMember)] = std::to_string(stream.min_member);
+      }
     }
     Container container;
     container.name = "main";

@@ -23,7 +23,18 @@
 //   jobs:                          # job streams
 //     - {name: train, queue: vision, at: 0, every: 30, count: 4, pods: 2, minMember: 2,
 //        priority: 0, durationSeconds: 120, requests: {cpu: 8, memory: 64Gi, nvidia.com/gpu: 4},
-//        nodeSelector: {...}, tolerations: [{key, operator, value, effect}]}
+//        nodeSelector: {...}, tolerations: [{key, operator, value, effect}],
+//        workload: PyTorchJob}     # optional, see below
+//
+// `workload` makes each job of the stream what an operator would create, with no PodGroup and
+// no gang annotation: the workload object first, then its pods owned by it (ownerReferences,
+// controller), the queue label on the workload only. fairway groups them by owner inference
+// (docs/gangs.md):
+//   - PyTorchJob: a kubeflow.org/v1 PyTorchJob of 1 Master + (pods - 1) Workers, pods named
+//     <job>-master-0, <job>-worker-N: one gang of all its pods;
+//   - Job: a batch/v1 Job of parallelism = completions = pods, pods <job>-N: its pods bind
+//     independently.
+// minMember is not allowed with a workload (the workload decides its gang).
 
 #include <cstdint>
 #include <optional>
@@ -47,6 +58,9 @@ struct NodeGroupSpec {
   ResourceList allocatable;  // canonical units; "pods" defaults to 110 like a kubelet
 };
 
+// The operator-made object a job's pods belong to (the scenario's `workload`).
+enum class SimWorkload : uint8_t { kNone, kPyTorchJob, kJob };
+
 // `count` jobs of the same shape, the first at `at_ms`, then one every `every_ms` (0: a burst of
 // `count` jobs at once). Each job is `pods` pods; with more than one pod it is a gang that needs
 // `min_member` of them bound together.
@@ -63,6 +77,7 @@ struct JobStreamSpec {
   ResourceList requests;        // per pod, canonical units
   Labels node_selector;
   std::vector<Toleration> tolerations;
+  SimWorkload workload = SimWorkload::kNone;
 };
 
 struct Scenario {
@@ -96,8 +111,18 @@ std::vector<Node> build_nodes(const Scenario& scenario);
 // The namespace every simulated pod lives in.
 inline constexpr std::string_view kSimNamespace = "sim";
 
-// The pods of one job: schedulerName fairway, the queue label, and for jobs of several pods the
-// fairway.dev/pod-group and fairway.dev/min-member annotations. Created at the arrival time.
+// The workload object of one job of a stream with a `workload` (nullopt without one), as its
+// user creates it: named after the job, the stream's queue label, uid "uid-<kind>-<job>" (the
+// live driver replaces it with the API server's).
+std::optional<Workload> build_workload(const JobArrival& job, const JobStreamSpec& stream);
+
+// The pods of one job: schedulerName fairway, created at the arrival time. Without a workload:
+// the queue label, and for jobs of several pods the fairway.dev/pod-group and
+// fairway.dev/min-member annotations. With one: owned by build_workload's object, nothing else.
 std::vector<Pod> build_pods(const JobArrival& job, const JobStreamSpec& stream);
+
+// The key the cycle files a job's pods under: "sim/<job>" for the pod-group annotation and
+// single pods, "sim/<kind>-<job>" for a gang inferred from its workload.
+std::string cycle_job_key(const JobArrival& job, const JobStreamSpec& stream);
 
 }  // namespace fairway::sim

@@ -176,11 +176,14 @@ void ClusterState::upsert_pod(Pod pod) {
     }
   }
   record.intent = read_pod_intent(pod, config_.intent);
-  index_gang(id, -1);
-  record.gang = resolve_gang(pod, workloads_, config_.intent);
+  GangRef gang = resolve_gang(pod, workloads_, config_.intent);
+  // Most updates leave the owners as they were: re-index only when they changed.
+  const bool owners_changed = gang.workloads != record.gang.workloads;
+  if (owners_changed) index_gang(id, -1);
+  record.gang = std::move(gang);
   if (!record.gang.conflict.empty()) record.intent.errors.push_back(record.gang.conflict);
   if (pod.subgroup.empty()) pod.subgroup = record.gang.subgroup;
-  index_gang(id, +1);
+  if (owners_changed) index_gang(id, +1);
   record.requests = to_vector(pod_requests(pod), registry_);
   record.requests.set(kPods, 1000);  // every pod takes one of the node's "pods"
   record.node = pod.node_name.empty() ? kNoNode : node_slot(pod.node_name);

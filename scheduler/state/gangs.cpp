@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <limits>
 
@@ -15,6 +16,13 @@ constexpr std::string_view kRayGroup = "ray.io";
 constexpr std::string_view kLwsGroup = "leaderworkerset.x-k8s.io";
 constexpr size_t kMaxOwnerDepth = 8;  // a chain longer than this is a loop or nonsense
 
+// The API group of an apiVersion ("batch" of "batch/v1", "" of "v1"), without a copy: this runs
+// for every owner of every pod event.
+std::string_view group_of(std::string_view api_version) {
+  const auto slash = api_version.find('/');
+  return slash == std::string_view::npos ? std::string_view() : api_version.substr(0, slash);
+}
+
 int32_t clamp_count(int64_t value) {
   return static_cast<int32_t>(std::clamp<int64_t>(value, 1, std::numeric_limits<int32_t>::max()));
 }
@@ -22,17 +30,17 @@ int32_t clamp_count(int64_t value) {
 bool is_kubeflow_job(const Workload& w) {
   static const std::vector<std::string_view> kinds = {"PyTorchJob", "MPIJob",    "TFJob",
                                                       "XGBoostJob", "PaddleJob", "JAXJob"};
-  return api_group_of(w.api_version) == kKubeflow &&
+  return group_of(w.api_version) == kKubeflow &&
          std::find(kinds.begin(), kinds.end(), w.kind) != kinds.end();
 }
 bool is_jobset(const Workload& w) {
-  return api_group_of(w.api_version) == kJobSetGroup && w.kind == "JobSet";
+  return group_of(w.api_version) == kJobSetGroup && w.kind == "JobSet";
 }
 bool is_ray_cluster(const Workload& w) {
-  return api_group_of(w.api_version) == kRayGroup && w.kind == "RayCluster";
+  return group_of(w.api_version) == kRayGroup && w.kind == "RayCluster";
 }
 bool is_gang_job(const Workload& w) {
-  if (api_group_of(w.api_version) != "batch" || w.kind != "Job" || !w.indexed) return false;
+  if (group_of(w.api_version) != "batch" || w.kind != "Job" || !w.indexed) return false;
   const auto it = w.annotations.find(kGangAnnotation);
   return it != w.annotations.end() && it->second == "true";
 }
@@ -240,19 +248,28 @@ std::string WorkloadIndex::name_key(std::string_view kind, std::string_view ns,
 }
 
 bool WorkloadIndex::set_watched(std::string_view group, std::string_view kind, bool watched) {
-  std::string key = fmt::format("{}/{}", group, kind);
-  if (watched) return watched_.insert(std::move(key)).second;
-  if (watched_.erase(key) == 0) return false;
+  const auto it = std::find_if(watched_.begin(), watched_.end(), [&](const auto& entry) {
+    return entry.first == group && entry.second == kind;
+  });
+  if (watched) {
+    if (it != watched_.end()) return false;
+    watched_.emplace_back(group, kind);
+    return true;
+  }
+  if (it == watched_.end()) return false;
+  watched_.erase(it);
   std::vector<std::string> gone;
   for (const auto& [uid, w] : by_uid_) {
-    if (w.kind == kind && api_group_of(w.api_version) == group) gone.push_back(uid);
+    if (w.kind == kind && group_of(w.api_version) == group) gone.push_back(uid);
   }
   for (const std::string& uid : gone) remove(uid);
   return true;
 }
 
 bool WorkloadIndex::watched(std::string_view group, std::string_view kind) const {
-  return watched_.contains(fmt::format("{}/{}", group, kind));
+  return std::any_of(watched_.begin(), watched_.end(), [&](const auto& entry) {
+    return entry.first == group && entry.second == kind;
+  });
 }
 
 bool WorkloadIndex::upsert(Workload workload) {
@@ -269,7 +286,7 @@ bool WorkloadIndex::upsert(Workload workload) {
 }
 
 bool WorkloadIndex::remove(std::string_view uid) {
-  auto it = by_uid_.find(std::string(uid));
+  auto it = by_uid_.find(uid);
   if (it == by_uid_.end()) return false;
   const Workload& w = it->second;
   const std::string key = name_key(w.kind, w.namespace_, w.name);
@@ -285,7 +302,7 @@ bool WorkloadIndex::remove(std::string_view uid) {
 }
 
 const Workload* WorkloadIndex::find_uid(std::string_view uid) const {
-  auto it = by_uid_.find(std::string(uid));
+  auto it = by_uid_.find(uid);
   return it == by_uid_.end() ? nullptr : &it->second;
 }
 
@@ -296,7 +313,7 @@ const Workload* WorkloadIndex::find(std::string_view kind, std::string_view ns,
 }
 
 const std::unordered_set<std::string>* WorkloadIndex::children(std::string_view uid) const {
-  auto it = children_.find(std::string(uid));
+  auto it = children_.find(uid);
   return it == children_.end() ? nullptr : &it->second;
 }
 
@@ -311,29 +328,30 @@ GangRef resolve_gang(const Pod& pod, const WorkloadIndex& index, const PodIntent
   if (auto lws = resolve_lws(pod, index)) return *lws;
 
   // Follow controller owners up while fairway watches their kind.
-  std::vector<const Workload*> chain;  // nearest owner first
-  OwnerRef next = pod.owner;
-  while (!next.kind.empty() && chain.size() < kMaxOwnerDepth &&
-         index.watched(api_group_of(next.api_version), next.kind)) {
-    gang.workloads.push_back(next.uid);
-    const Workload* owner = index.find_uid(next.uid);
+  std::array<const Workload*, kMaxOwnerDepth> chain{};  // nearest owner first
+  size_t depth = 0;
+  const OwnerRef* next = &pod.owner;
+  while (!next->kind.empty() && depth < kMaxOwnerDepth &&
+         index.watched(group_of(next->api_version), next->kind)) {
+    gang.workloads.push_back(next->uid);
+    const Workload* owner = index.find_uid(next->uid);
     if (owner == nullptr) {
       // Operators create the owner before its pods, but watches of different kinds race:
       // starting a PyTorchJob's pods one by one before the job is seen would break its gang.
-      gang.waiting = fmt::format("waiting for {} {}/{} (its owner) to be seen", next.kind,
-                                 pod.namespace_, next.name);
+      gang.waiting = fmt::format("waiting for {} {}/{} (its owner) to be seen", next->kind,
+                                 pod.namespace_, next->name);
       return gang;
     }
-    chain.push_back(owner);
-    next = owner->owner;
+    chain[depth++] = owner;
+    next = &owner->owner;
   }
-  if (chain.empty()) return gang;  // no owner fairway reads: a job of one
+  if (depth == 0) return gang;  // no owner fairway reads: a job of one
 
-  const Workload* top = chain.back();
+  const Workload* top = chain[depth - 1];
   const Workload* defining = top;  // the outermost workload that makes a gang, else the top
-  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
-    if (defines_gang(**it)) {
-      defining = *it;
+  for (size_t i = depth; i-- > 0;) {
+    if (defines_gang(*chain[i])) {
+      defining = chain[i];
       break;
     }
   }
@@ -343,9 +361,9 @@ GangRef resolve_gang(const Pod& pod, const WorkloadIndex& index, const PodIntent
   if (defining != top) gang.inferred_from += fmt::format(" (of {})", describe(*top));
   gang.top = ref_of(*top);
   size_gang(*defining, gang);
-  for (auto it = chain.rbegin(); it != chain.rend() && gang.queue.empty(); ++it) {
-    gang.queue = queue_label((*it)->labels, config);
-    if (!gang.queue.empty()) gang.queue_from = describe(**it);
+  for (size_t i = depth; i-- > 0 && gang.queue.empty();) {
+    gang.queue = queue_label(chain[i]->labels, config);
+    if (!gang.queue.empty()) gang.queue_from = describe(*chain[i]);
   }
   if (is_jobset(*defining)) {
     if (auto it = pod.labels.find(kJobSetReplicatedJobLabel); it != pod.labels.end()) {

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "scheduler/state/model.h"
@@ -82,11 +83,19 @@ class WorkloadIndex {
   size_t size() const { return by_uid_.size(); }
 
  private:
+  // Every pod event looks workloads up (resolve_gang): by string_view, without building keys.
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
+  };
+  template <typename Value>
+  using Map = std::unordered_map<std::string, Value, KeyHash, std::equal_to<>>;
+
   static std::string name_key(std::string_view kind, std::string_view ns, std::string_view name);
-  std::unordered_set<std::string> watched_;  // "group/kind"
-  std::unordered_map<std::string, Workload> by_uid_;
-  std::unordered_map<std::string, std::string> uid_by_name_;  // kind/ns/name → uid
-  std::unordered_map<std::string, std::unordered_set<std::string>> children_;
+  std::vector<std::pair<std::string, std::string>> watched_;  // (group, kind): a dozen at most
+  Map<Workload> by_uid_;
+  Map<std::string> uid_by_name_;  // kind/ns/name → uid
+  Map<std::unordered_set<std::string>> children_;
 };
 
 // What a pod's gang is, as far as the pod and the workloads say.

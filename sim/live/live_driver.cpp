@@ -1,17 +1,17 @@
 #include "sim/live/live_driver.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <functional>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <queue>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
-
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "k8s-client/config.h"
 #include "k8s-client/objects.h"
@@ -20,6 +20,7 @@
 #include "queues/quantity.h"
 #include "queues/queue_tree.h"
 #include "scheduler/service/scheduler_service.h"
+#include "scheduler/state/gangs.h"
 #include "sim/apiserver/server.h"
 #include "sim/manifests.h"
 
@@ -32,6 +33,14 @@ constexpr auto kTick = std::chrono::milliseconds(5);
 // Without progress (no job running, none to arrive, nothing bound) for this long in simulated
 // time, the pending jobs cannot fit: the run has stalled.
 constexpr TimeMs kStallAfterMs = 30'000;
+
+// The plural resource of a workload kind the simulator creates.
+std::string_view workload_resource(std::string_view kind) {
+  for (const WorkloadKind& known : known_workload_kinds()) {
+    if (known.kind == kind) return known.resource;
+  }
+  return "";
+}
 
 struct PodEvent {
   bool deleted = false;
@@ -55,7 +64,9 @@ class LiveRun {
   struct Finish {
     TimeMs at;
     size_t job;
-    bool operator>(const Finish& other) const { return at != other.at ? at > other.at : job > other.job; }
+    bool operator>(const Finish& other) const {
+      return at != other.at ? at > other.at : job > other.job;
+    }
   };
 
   tl::expected<void, std::string> create_cluster();
@@ -66,8 +77,10 @@ class LiveRun {
   void finish_due(TimeMs now);
   void sample(TimeMs now);
   void collect_pending();
+  void collect_gangs();
   TimeMs now() const {
-    const double real_ms = std::chrono::duration<double, std::milli>(SteadyClock::now() - start_).count();
+    const double real_ms =
+        std::chrono::duration<double, std::milli>(SteadyClock::now() - start_).count();
     return static_cast<TimeMs>(real_ms * options_.speed);
   }
 
@@ -78,18 +91,18 @@ class LiveRun {
   SteadyClock::time_point start_;
 
   std::vector<JobArrival> arrivals_;
-  std::vector<std::vector<std::string>> job_pods_;        // pod names per job
-  std::unordered_map<std::string, size_t> job_of_pod_;    // pod name → job
-  std::unordered_map<std::string, int64_t> pod_gpus_;     // pod name → canonical GPUs
-  std::unordered_set<std::string> bound_;                 // pods seen with a node, ever
+  std::vector<std::vector<std::string>> job_pods_;      // pod names per job
+  std::unordered_map<std::string, size_t> job_of_pod_;  // pod name → job
+  std::unordered_map<std::string, int64_t> pod_gpus_;   // pod name → canonical GPUs
+  std::unordered_set<std::string> bound_;               // pods seen with a node, ever
   std::vector<bool> created_;
   std::priority_queue<Finish, std::vector<Finish>, std::greater<>> finishing_;
   size_t next_arrival_ = 0;
   size_t finished_ = 0;
   TimeMs last_progress_ = 0;
 
-  std::vector<std::string> queue_names_;                  // parallel to result_.queues
-  std::vector<std::vector<size_t>> subtree_;              // queue → itself and descendants
+  std::vector<std::string> queue_names_;      // parallel to result_.queues
+  std::vector<std::vector<size_t>> subtree_;  // queue → itself and descendants
   std::unordered_map<std::string, size_t> queue_index_;
 
   std::mutex events_mutex_;
@@ -100,7 +113,8 @@ tl::expected<void, std::string> LiveRun::post(const std::string& path, const nlo
   const auto response = client_.request("POST", path, body.dump());
   if (!response) return tl::unexpected(fmt::format("POST {}: {}", path, response.error().message));
   if (!response->ok() && response->status != 409) {
-    return tl::unexpected(fmt::format("POST {}: HTTP {}: {}", path, response->status, response->body.substr(0, 200)));
+    return tl::unexpected(
+        fmt::format("POST {}: HTTP {}: {}", path, response->status, response->body.substr(0, 200)));
   }
   return {};
 }
@@ -112,16 +126,20 @@ void LiveRun::patch_phase(const std::string& pod, const char* phase) {
 }
 
 tl::expected<void, std::string> LiveRun::create_cluster() {
-  if (auto ok = post("/api/v1/namespaces", namespace_manifest(std::string(kSimNamespace))); !ok) return ok;
+  if (auto ok = post("/api/v1/namespaces", namespace_manifest(std::string(kSimNamespace))); !ok)
+    return ok;
   for (const Node& node : build_nodes(scenario_)) {
     if (auto ok = post("/api/v1/nodes", node_manifest(node)); !ok) return ok;
-    result_.gpu_capacity += static_cast<double>(node.allocatable.contains(std::string(kGpuResourceName))
-                                                    ? node.allocatable.at(std::string(kGpuResourceName))
-                                                    : 0) / kMilli;
+    result_.gpu_capacity +=
+        static_cast<double>(node.allocatable.contains(std::string(kGpuResourceName))
+                                ? node.allocatable.at(std::string(kGpuResourceName))
+                                : 0) /
+        kMilli;
     ++result_.nodes;
   }
   for (const QueueSpec& queue : scenario_.queues) {
-    if (auto ok = post("/apis/scheduling.fairway.dev/v1alpha1/queues", queue_manifest(queue)); !ok) return ok;
+    if (auto ok = post("/apis/scheduling.fairway.dev/v1alpha1/queues", queue_manifest(queue)); !ok)
+      return ok;
   }
   return {};
 }
@@ -129,9 +147,23 @@ tl::expected<void, std::string> LiveRun::create_cluster() {
 void LiveRun::admit(size_t job, TimeMs now) {
   const JobArrival& arrival = arrivals_[job];
   const JobStreamSpec& stream = scenario_.jobs[arrival.stream];
+  // As an operator does: the workload first, then its pods, owned by it under the uid the API
+  // server gave it.
+  std::string owner_uid;
+  if (auto workload = build_workload(arrival, stream)) {
+    const std::string path = fmt::format("/apis/{}/namespaces/{}/{}", workload->api_version,
+                                         kSimNamespace, workload_resource(workload->kind));
+    const auto created = client_.request("POST", path, workload_manifest(*workload).dump());
+    if (created && created->ok()) {
+      const auto body = nlohmann::json::parse(created->body, nullptr, false);
+      if (body.is_object()) owner_uid = body["metadata"].value("uid", std::string());
+    }
+  }
   for (Pod& pod : build_pods(arrival, stream)) {
     pod.creation_ms = now;
-    if (auto ok = post(fmt::format("/api/v1/namespaces/{}/pods", kSimNamespace), pod_manifest(pod)); !ok) {
+    if (!owner_uid.empty()) pod.owner.uid = owner_uid;
+    if (auto ok = post(fmt::format("/api/v1/namespaces/{}/pods", kSimNamespace), pod_manifest(pod));
+        !ok) {
       continue;  // reported by the scheduler side as a missing pod; the run goes on
     }
   }
@@ -154,6 +186,7 @@ void LiveRun::observe(TimeMs now) {
     ++result_.pods_bound;
     patch_phase(name, "Running");
     JobOutcome& job = result_.jobs[job_it->second];
+    if (!job.first_bound_ms) job.first_bound_ms = now;
     ++job.pods_bound;
     last_progress_ = now;
     if (job.pods_bound == job.pods && !job.started_ms) {
@@ -172,7 +205,8 @@ void LiveRun::finish_due(TimeMs now) {
     job.finished_ms = finish.at;
     for (const std::string& pod : job_pods_[finish.job]) {
       patch_phase(pod, "Succeeded");
-      (void)client_.request("DELETE", fmt::format("/api/v1/namespaces/{}/pods/{}", kSimNamespace, pod),
+      (void)client_.request("DELETE",
+                            fmt::format("/api/v1/namespaces/{}/pods/{}", kSimNamespace, pod),
                             R"({"gracePeriodSeconds":0})");
     }
     ++finished_;
@@ -195,7 +229,8 @@ void LiveRun::sample(TimeMs now) {
         if (it == queue_index_.end() || !item.contains("status")) continue;
         const auto& fair = item["status"].value("fairShare", nlohmann::json::object());
         if (auto gpu = fair.find(kGpuResourceName); gpu != fair.end() && gpu->is_string()) {
-          sample.queues[it->second].fair_share_gpu = std::strtod(gpu->get<std::string>().c_str(), nullptr);
+          sample.queues[it->second].fair_share_gpu =
+              std::strtod(gpu->get<std::string>().c_str(), nullptr);
         }
       }
     }
@@ -222,7 +257,8 @@ void LiveRun::sample(TimeMs now) {
     if (result_.queues[q].depth == 0) sample.allocated_gpu += sample.queues[q].allocated_gpu;
   }
   // The implicit default queue has no Queue object: its fair share is what it holds.
-  if (auto it = queue_index_.find(std::string(kDefaultQueueName)); it != queue_index_.end() &&
+  if (auto it = queue_index_.find(std::string(kDefaultQueueName));
+      it != queue_index_.end() &&
       std::none_of(scenario_.queues.begin(), scenario_.queues.end(),
                    [](const QueueSpec& q) { return q.name == kDefaultQueueName; })) {
     sample.queues[it->second].fair_share_gpu = sample.queues[it->second].allocated_gpu;
@@ -242,20 +278,50 @@ void LiveRun::collect_pending() {
     auto job = job_of_pod_.find(item["metadata"].value("name", std::string()));
     if (job == job_of_pod_.end() || message_of.contains(job->second)) continue;
     std::string message = "waiting for the scheduler";
-    for (const auto& condition : item.value("status", nlohmann::json::object()).value("conditions", nlohmann::json::array())) {
-      if (condition.value("type", "") == "PodScheduled") message = condition.value("message", message);
+    for (const auto& condition : item.value("status", nlohmann::json::object())
+                                     .value("conditions", nlohmann::json::array())) {
+      if (condition.value("type", "") == "PodScheduled")
+        message = condition.value("message", message);
     }
     message_of[job->second] = std::move(message);
   }
   for (auto& [job, message] : message_of) {
-    result_.pending.push_back({result_.jobs[job].name, result_.jobs[job].queue, "Unschedulable", std::move(message)});
+    result_.pending.push_back(
+        {result_.jobs[job].name, result_.jobs[job].queue, "Unschedulable", std::move(message)});
   }
   std::sort(result_.pending.begin(), result_.pending.end(),
             [](const PendingJobInfo& a, const PendingJobInfo& b) { return a.job < b.job; });
 }
 
+// How the scheduler grouped each workload's pods: the PodGroup it wrote for the inferred gang
+// (docs/gangs.md), its source annotation and minMember.
+void LiveRun::collect_gangs() {
+  auto list = client_.get(
+      fmt::format("/apis/scheduling.fairway.dev/v1alpha1/namespaces/{}/podgroups", kSimNamespace));
+  if (!list || !list->ok()) return;
+  const auto body = nlohmann::json::parse(list->body, nullptr, false);
+  if (!body.is_object() || !body.contains("items")) return;
+  std::unordered_map<std::string, const nlohmann::json*> by_name;
+  for (const auto& item : body["items"]) {
+    by_name[item["metadata"].value("name", std::string())] = &item;
+  }
+  for (size_t j = 0; j < arrivals_.size(); ++j) {
+    const auto workload = build_workload(arrivals_[j], scenario_.jobs[arrivals_[j].stream]);
+    if (!workload) continue;
+    auto it = by_name.find(inferred_gang_name(workload->kind, workload->name));
+    if (it == by_name.end()) continue;
+    const nlohmann::json& group = *it->second;
+    result_.jobs[j].gang = group["metadata"]
+                               .value("annotations", nlohmann::json::object())
+                               .value(std::string(kInferredFromAnnotation), std::string());
+    result_.jobs[j].min_member =
+        group.value("spec", nlohmann::json::object()).value("minMember", 1);
+  }
+}
+
 tl::expected<SimResult, std::string> LiveRun::run(SchedulerService& service) {
   result_.scenario = scenario_.name;
+  result_.cycle_period_ms = scenario_.cycle_period_ms;
   result_.description = scenario_.description;
   result_.report_every_ms = scenario_.report_every_ms;
 
@@ -272,7 +338,7 @@ tl::expected<SimResult, std::string> LiveRun::run(SchedulerService& service) {
   for (QueueIndex root : tree.roots()) visit(root);
   subtree_.resize(result_.queues.size());
   for (size_t q = 0; q < result_.queues.size(); ++q) {
-    for (size_t a = q;; ) {
+    for (size_t a = q;;) {
       subtree_[a].push_back(q);
       const std::string& parent = result_.queues[a].parent;
       if (parent.empty()) break;
@@ -329,7 +395,8 @@ tl::expected<SimResult, std::string> LiveRun::run(SchedulerService& service) {
       result_.stop = StopReason::kDurationReached;
       break;
     }
-    if (next_arrival_ == arrivals_.size() && finishing_.empty() && t - last_progress_ > kStallAfterMs) {
+    if (next_arrival_ == arrivals_.size() && finishing_.empty() &&
+        t - last_progress_ > kStallAfterMs) {
       result_.stop = StopReason::kStalled;
       break;
     }
@@ -342,13 +409,15 @@ tl::expected<SimResult, std::string> LiveRun::run(SchedulerService& service) {
   result_.end_ms = now();
   sample(result_.end_ms);
   collect_pending();
+  collect_gangs();
   result_.cycles_run = service.stats().cycles.load();
   return std::move(result_);
 }
 
 }  // namespace
 
-tl::expected<SimResult, std::string> run_live(const Scenario& scenario, const LiveOptions& options) {
+tl::expected<SimResult, std::string> run_live(const Scenario& scenario,
+                                              const LiveOptions& options) {
   apiserver::ServerOptions server_options;
   server_options.verbosity = options.verbosity;
   server_options.audit_log_path = options.audit_log_path;
@@ -369,6 +438,19 @@ tl::expected<SimResult, std::string> run_live(const Scenario& scenario, const Li
   rest.burst = 2000;
   rest.pool_size = 4;
   k8s::RestClient client(*cluster, rest);
+  // The scheduler reads which workload kinds are served when it starts: a PyTorchJob's CRD is
+  // installed before it, as the training operator would have.
+  if (std::any_of(scenario.jobs.begin(), scenario.jobs.end(), [](const JobStreamSpec& stream) {
+        return stream.workload == SimWorkload::kPyTorchJob;
+      })) {
+    const auto crd =
+        client.request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+                       pytorchjob_crd_manifest().dump());
+    if (!crd || (!crd->ok() && crd->status != 409)) {
+      return tl::unexpected("PyTorchJob CRD: " +
+                            (crd ? crd->body.substr(0, 200) : crd.error().message));
+    }
+  }
   LiveRun run(scenario, options, client);
 
   // Pods of the simulation, watched like any client would.

@@ -283,6 +283,12 @@ workload_lists=$(grep -c '"resource":"\(pytorchjobs\|jobsets\|jobs\)".*"verb":"l
   "$WORK/audit.log" || true)
 # Two lists per kind at most: the start-up check that the kind is readable, and the reflector's.
 [ "$workload_lists" -le 6 ] || fail "workloads were listed $workload_lists times (want 2 each)"
+# Over the whole run (start-up, 19 owned pods arriving, every gang bound), the scheduler never
+# GETs a pod, a workload or a PodGroup: owners are read from list+watch only, so inferring the
+# gangs costs no request per pod.
+object_gets=$(grep '"userAgent":"fairway-scheduler' "$WORK/audit.log" |
+  grep -E '"resource":"(pods|jobs|pytorchjobs|jobsets|podgroups)",' | grep '"verb":"get"' || true)
+[ -z "$object_gets" ] || fail "the scheduler read objects one by one: $object_gets"
 echo "ok: inference costs no request per pod or per cycle ($workload_lists workload lists in all)"
 
 # Every call the scheduler made (lists, watches, the PodGroups it wrote) is granted by the chart.

@@ -17,9 +17,17 @@ expect_in() {  # expect_in FILE TEXT
 # The demo as `make run` shows it: live, over the embedded API server (faster than make run).
 "$fairway" sim --speed 40 --kubeconfig-out "$tmp/kc" > "$tmp/live.txt"
 for line in "live: embedded API server + scheduler over HTTPS" "fairShare(GPU)" "Summary: demo" \
-            "all jobs finished" "66 total: 66 completed, 0 running, 0 pending" "wait time (s)"; do
+            "all jobs finished" "68 total: 68 completed, 0 running, 0 pending" "wait time (s)"; do
   expect_in "$tmp/live.txt" "$line"
 done
+
+# The workloads of the demo, as the scheduler saw them over HTTP: the PyTorchJob's pods (no
+# PodGroup written) are one gang inferred from their owner, the plain Job's bind apart.
+expect_line() {  # expect_line FILE REGEX
+  grep -qE -- "$2" "$1" || { cat "$1" >&2; fail "no line matching /$2/"; }
+}
+expect_line "$tmp/live.txt" '^  llama-ft +4 +4 .*inferred from PyTorchJob sim/llama-ft$'
+expect_line "$tmp/live.txt" '^  etl +2 +1 +apart +inferred from Job sim/etl$'
 
 # The same demo in-process: deterministic, so it can be compared byte for byte below.
 "$fairway" sim --in-process > "$tmp/demo.txt"
@@ -28,6 +36,9 @@ for line in "fairShare(GPU)" "allocated(GPU)" "pending pods" "Summary: demo" \
             "avg fairShare(GPU)" "cycles"; do
   expect_in "$tmp/demo.txt" "$line"
 done
+# The gangs: the PyTorchJob bound all 4 pods in one cycle, the Job's 2 pods in different ones.
+expect_line "$tmp/demo.txt" '^  llama-ft +4 +4 +together +inferred from PyTorchJob sim/llama-ft$'
+expect_line "$tmp/demo.txt" '^  etl +2 +1 +apart +inferred from Job sim/etl$'
 tables=$(grep -c '^time ' "$tmp/demo.txt")
 [ "$tables" -ge 5 ] && [ "$tables" -le 15 ] || fail "demo printed $tables tables, want about 10"
 
@@ -38,6 +49,16 @@ expect_in "$tmp/demo.json" '"scenario": "demo"'
 expect_in "$tmp/demo.json" '"pending": 0,'
 expect_in "$tmp/demo.json" '"running": 0,'
 expect_in "$tmp/demo.json" '"stop_reason": "all jobs finished"'
+# All or nothing: the PyTorchJob waited (it arrived with the cluster full), then its first and
+# last pods were bound at the same time; the plain Job's first pod started 20 s before its last.
+outcome() { jq -r --arg job "$1" ".job_outcomes[] | select(.name == \$job) | $2" "$tmp/demo.json"; }
+[ "$(outcome llama-ft '.gang')" = "inferred from PyTorchJob sim/llama-ft" ] || fail "llama-ft gang"
+[ "$(outcome llama-ft '.min_member')" = 4 ] || fail "llama-ft minMember"
+[ "$(outcome llama-ft '.wait_seconds > 0 and .first_bound_seconds == .all_bound_seconds')" = true ] ||
+  fail "llama-ft did not wait whole and bind all at once: $(outcome llama-ft .)"
+[ "$(outcome etl '.min_member')" = 1 ] || fail "etl minMember"
+[ "$(outcome etl '.first_bound_seconds < .all_bound_seconds')" = true ] ||
+  fail "etl's pods did not bind independently: $(outcome etl .)"
 
 # Every example scenario runs and ends with a summary.
 for scenario in "$repo"/examples/sim/*.yaml; do

@@ -113,6 +113,53 @@ TEST(SimDriver, GangWaitsForCapacityThenRuns) {
   }
 }
 
+// The same gang as a PyTorchJob's pods (1 master + 1 worker, no PodGroup, no annotation):
+// fairway infers the gang from their owner, and it waits whole just the same.
+TEST(SimDriver, PyTorchJobPodsAreOneInferredGang) {
+  const SimResult result = simulate(must_parse(R"(
+nodes: [{namePrefix: n-, count: 2, allocatable: {cpu: 64, memory: 256Gi, nvidia.com/gpu: 8}}]
+queues: [{name: q}]
+jobs:
+  - {name: filler, queue: q, at: 0, durationSeconds: 30, requests: {cpu: 1, nvidia.com/gpu: 8}}
+  - {name: llama, queue: q, at: 1, pods: 2, durationSeconds: 10, workload: PyTorchJob,
+     requests: {cpu: 1, nvidia.com/gpu: 8}}
+)"));
+  EXPECT_EQ(result.stop, StopReason::kAllJobsDone);
+  const JobOutcome& gang = job_named(result, "llama");
+  EXPECT_EQ(gang.gang, "inferred from PyTorchJob sim/llama");
+  EXPECT_EQ(gang.min_member, 2);
+  EXPECT_EQ(gang.first_bound_ms, 30'000);
+  EXPECT_EQ(gang.started_ms, 30'000);
+  for (const Sample& sample : result.samples) {
+    if (sample.time_ms > 0 && sample.time_ms < 30'000) {
+      EXPECT_DOUBLE_EQ(sample.allocated_gpu, 8) << "at " << sample.time_ms;
+    }
+  }
+  EXPECT_EQ(job_named(result, "llama").queue, "q");
+}
+
+// A plain Job's pods bind independently: the one that fits starts at once.
+TEST(SimDriver, PlainJobPodsBindIndependently) {
+  const SimResult result = simulate(must_parse(R"(
+nodes: [{namePrefix: n-, count: 2, allocatable: {cpu: 64, memory: 256Gi, nvidia.com/gpu: 8}}]
+queues: [{name: q}]
+jobs:
+  - {name: filler, queue: q, at: 0, durationSeconds: 30, requests: {cpu: 1, nvidia.com/gpu: 8}}
+  - {name: etl, queue: q, at: 1, pods: 2, durationSeconds: 10, workload: Job,
+     requests: {cpu: 1, nvidia.com/gpu: 8}}
+)"));
+  EXPECT_EQ(result.stop, StopReason::kAllJobsDone);
+  const JobOutcome& job = job_named(result, "etl");
+  EXPECT_EQ(job.gang, "inferred from Job sim/etl");
+  EXPECT_EQ(job.min_member, 1);
+  EXPECT_EQ(job.first_bound_ms, 1'000);
+  EXPECT_EQ(job.started_ms, 30'000);
+  std::ostringstream text;
+  write_summary(text, result, {});
+  EXPECT_THAT(text.str(), HasSubstr("inferred from Job sim/etl"));
+  EXPECT_THAT(text.str(), HasSubstr("apart"));
+}
+
 TEST(SimDriver, PendingGangExplainsWhy) {
   Scenario scenario = must_parse(kGangWaits);
   scenario.duration_ms = 20'000;

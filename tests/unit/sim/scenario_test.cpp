@@ -160,6 +160,11 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"minMember above pods", NODES "jobs: [{name: j, pods: 2, minMember: 3}]\n",
                 "jobs[0].minMember: 3 is more than the job's 2 pods"},
         BadCase{"job without name", NODES "jobs: [{pods: 2}]\n", "jobs[0].name: required"},
+        BadCase{"unknown workload", NODES "jobs: [{name: j, workload: TFJob}]\n",
+                "jobs[0].workload: \"TFJob\" is not a workload the simulator makes"},
+        BadCase{"minMember with a workload",
+                NODES "jobs: [{name: j, pods: 2, minMember: 2, workload: PyTorchJob}]\n",
+                "jobs[0].minMember: not with workload PyTorchJob"},
         BadCase{"duplicate stream", NODES "jobs: [{name: j}, {name: j}]\n",
                 "jobs[1].name: job stream \"j\" is defined twice"},
         BadCase{"undefined queue", NODES "jobs: [{name: j, queue: nope}]\n",
@@ -232,6 +237,46 @@ jobs:
   EXPECT_EQ(solo[0].key(), "sim/solo");
   EXPECT_FALSE(solo[0].labels.contains("fairway.dev/queue"));
   EXPECT_FALSE(solo[0].annotations.contains("fairway.dev/pod-group"));
+}
+
+// A workload's pods carry only their owner: no PodGroup, no gang annotation, no queue label
+// (the queue is the workload's); they are named as their operator names them.
+TEST(BuildPods, WorkloadPodsAreOwnedByTheirWorkload) {
+  const auto parsed = parse_scenario(R"(
+nodes: [{allocatable: {nvidia.com/gpu: 8}}]
+queues: [{name: q}]
+jobs:
+  - {name: llama, queue: q, pods: 3, workload: PyTorchJob}
+  - {name: etl, queue: q, pods: 2, workload: Job}
+)");
+  ASSERT_TRUE(parsed.has_value()) << parsed.error();
+  const auto arrivals = expand_arrivals(*parsed);
+  const auto workload = build_workload(arrivals[0], parsed->jobs[0]);
+  ASSERT_TRUE(workload.has_value());
+  EXPECT_EQ(workload->api_version, "kubeflow.org/v1");
+  EXPECT_EQ(workload->kind, "PyTorchJob");
+  EXPECT_EQ(workload->key(), "sim/llama");
+  EXPECT_EQ(workload->labels.at("fairway.dev/queue"), "q");
+  ASSERT_EQ(workload->parts.size(), 2u);
+  EXPECT_EQ(workload->parts[0].name, "Master");
+  EXPECT_EQ(workload->parts[1].replicas, 2);
+  const auto pods = build_pods(arrivals[0], parsed->jobs[0]);
+  ASSERT_EQ(pods.size(), 3u);
+  EXPECT_EQ(pods[0].name, "llama-master-0");
+  EXPECT_EQ(pods[2].name, "llama-worker-1");
+  EXPECT_EQ(pods[2].owner.kind, "PyTorchJob");
+  EXPECT_EQ(pods[2].owner.uid, workload->uid);
+  EXPECT_FALSE(pods[2].labels.contains("fairway.dev/queue"));
+  EXPECT_FALSE(pods[2].annotations.contains("fairway.dev/pod-group"));
+  EXPECT_EQ(cycle_job_key(arrivals[0], parsed->jobs[0]), "sim/pytorchjob-llama");
+
+  const auto job = build_workload(arrivals[1], parsed->jobs[1]);
+  ASSERT_TRUE(job.has_value());
+  EXPECT_EQ(job->api_version, "batch/v1");
+  EXPECT_EQ(job->parallelism, 2);
+  EXPECT_EQ(job->completions, 2);
+  EXPECT_EQ(build_pods(arrivals[1], parsed->jobs[1])[1].name, "etl-1");
+  EXPECT_FALSE(build_workload(arrivals[0], JobStreamSpec{}).has_value());
 }
 
 }  // namespace
