@@ -98,7 +98,8 @@ PodGroup group_of(const std::string& name, const std::string& queue, int32_t min
 void add_pytorchjob(ClusterState& state, Builder& builder, int job, const std::string& queue) {
   Workload w = workload("kubeflow.org/v1", "PyTorchJob", "llama-" + std::to_string(job));
   w.labels.emplace("fairway.dev/queue", queue);
-  w.parts = {{.name = "Master", .replicas = 1}, {.name = "Worker", .replicas = kGangSize - 1}};
+  w.parts = {{.name = "Master", .replicas = 1, .pods_each = 1, .min_replicas = 0},
+             {.name = "Worker", .replicas = kGangSize - 1, .pods_each = 1, .min_replicas = 0}};
   const PodGroup group = group_of(inferred_gang_name(w.kind, w.name), queue, kGangSize, job);
   for (int p = 0; p < kGangSize; ++p) {
     const std::string role = p == 0 ? "master-0" : "worker-" + std::to_string(p - 1);
@@ -117,8 +118,8 @@ void add_jobset(ClusterState& state, Builder& builder, int job, const std::strin
   set.labels.emplace("fairway.dev/queue", queue);
   PodGroup group = group_of(inferred_gang_name(set.kind, set.name), queue, kGangSize, job);
   for (const char* part : {"left", "right"}) {
-    set.parts.push_back({.name = part, .replicas = 1, .pods_each = kPerPart});
-    group.subgroups.push_back({.name = part, .min_member = kPerPart});
+    set.parts.push_back({.name = part, .replicas = 1, .pods_each = kPerPart, .min_replicas = 0});
+    group.subgroups.push_back({.name = part, .min_member = kPerPart, .topology_constraint = {}});
     Workload child = workload("batch/v1", "Job", set.name + "-" + part + "-0");
     child.owner = ref_to(set);
     child.parallelism = kPerPart;
