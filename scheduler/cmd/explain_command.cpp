@@ -27,7 +27,8 @@ int explain(std::span<const std::string> args, std::ostream& out, std::ostream& 
                    "bearer token for the secure port (a user granted get on /debug/*)");
   flags.add_bool("insecure-skip-tls-verify", &insecure,
                  "accept the secure port's self-signed certificate");
-  flags.add_string("output", &output, "text, or json (the endpoint's answer as is)");
+  flags.add_choice("output", &output, {"text", "json"},
+                   "text, or json (the endpoint's answer as is)");
   auto positional = flags.parse(args);
   if (!positional) {
     err << "fairway explain: " << positional.error() << "\n\n" << flags.usage();
@@ -41,10 +42,6 @@ int explain(std::span<const std::string> args, std::ostream& out, std::ostream& 
   if (positional->size() != 1 || positional->front().find('/') == std::string::npos ||
       positional->front().front() == '/' || positional->front().back() == '/') {
     err << "fairway explain: expected one NAMESPACE/NAME\n\n" << flags.usage();
-    return 2;
-  }
-  if (output != "text" && output != "json") {
-    err << "fairway explain: --output must be text or json\n";
     return 2;
   }
   if (!address.starts_with("http://") && !address.starts_with("https://"))

@@ -9,14 +9,18 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <vector>
-
 #include <tl/expected.hpp>
+#include <utility>
+#include <vector>
 
 namespace fairway::cmd {
 
 // Parses a Go duration ("300ms", "1.5h", "2h45m", "0") into milliseconds.
 tl::expected<std::chrono::milliseconds, std::string> parse_duration(std::string_view text);
+
+// A duration as people (and fairway's docs) write it and parse_duration reads it back: whole
+// hours in h ("24h"), else whole seconds in s ("60s", "600s"), else ms ("50ms"); zero is "0s".
+std::string format_duration(std::chrono::milliseconds duration);
 
 class FlagSet {
  public:
@@ -27,10 +31,16 @@ class FlagSet {
   void add_int(std::string name, int* target, std::string help);
   void add_double(std::string name, double* target, std::string help);
   void add_duration(std::string name, std::chrono::milliseconds* target, std::string help);
+  // A value from a fixed set, all spelt alike (lower case, no separators: "binpack"). `renamed`:
+  // old spellings still accepted, each leaving a warning (warnings()) that names the new one.
+  void add_choice(std::string name, std::string* target, std::vector<std::string> choices,
+                  std::string help, std::vector<std::pair<std::string, std::string>> renamed = {});
 
   // Returns the positional arguments. `--help`/`-h` sets help_requested().
   tl::expected<std::vector<std::string>, std::string> parse(std::span<const std::string> args);
   bool help_requested() const { return help_; }
+  // What the last parse() accepted but wants changed (deprecated spellings), one line each.
+  const std::vector<std::string>& warnings() const { return warnings_; }
   std::string usage() const;
 
  private:
@@ -46,6 +56,7 @@ class FlagSet {
   std::string command_;
   std::vector<Flag> flags_;
   bool help_ = false;
+  std::vector<std::string> warnings_;
 };
 
 }  // namespace fairway::cmd

@@ -68,14 +68,14 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
   std::string kubeconfig;
   std::string context;
   std::string config_file;
-  std::string scoring = "bin-pack";
+  std::string scoring = "binpack";
   std::string metrics_bind_address = "127.0.0.1:8080";
   std::string health_probe_bind_address = "0";
   std::string bind_address = "0.0.0.0";
   int secure_port = 0;
   std::string always_allow_paths = "/healthz,/readyz,/livez";
   std::string sharing = "binpack";
-  std::string webhook_bind_address = ":9443";
+  std::string webhook_bind_address = "0";
   std::string webhook_cert_file;
   std::string webhook_key_file;
   std::string webhook_trusted_users;
@@ -137,7 +137,9 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
   flags.add_duration("volume-bind-timeout", &options.volume_bind_timeout,
                      "how long a pod's PersistentVolumeClaims may take to be bound or "
                      "provisioned before the pod is bound (kube-scheduler's bindTimeoutSeconds)");
-  flags.add_string("scoring", &scoring, "bin-pack or spread");
+  flags.add_choice("scoring", &scoring, {"binpack", "spread"},
+                   "node scoring: binpack (fewest free GPUs first) or spread",
+                   {{"bin-pack", "binpack"}});
   ScoreWeights& weights = options.cycle.score_weights;
   flags.add_double("score-weight-node-affinity", &weights.node_affinity,
                    "weight of preferred node affinity against resource packing");
@@ -158,8 +160,8 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
   flags.add_int(
       "non-preemptible-priority", &non_preemptible_priority,
       "pods with priority >= this are never evicted unless labelled fairway.dev/preemptible=true");
-  flags.add_string(
-      "gpu-sharing-strategy", &sharing,
+  flags.add_choice(
+      "gpu-sharing-strategy", &sharing, {"binpack", "spread"},
       "fractional pods: binpack fills shared GPUs first, spread splits new ones first");
   flags.add_string("reservation-namespace", &options.reservations.namespace_,
                    "namespace of GPU reservation pods");
@@ -171,8 +173,10 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
                      "how long to wait for a reservation pod to report its GPU UUID");
   flags.add_string("reservation-image", &options.reservations.image,
                    "image of reservation pods (runs `fairway reservation-agent`)");
-  flags.add_string("webhook-bind-address", &webhook_bind_address,
-                   "address of the mutating admission webhook (/mutate, HTTPS); 0 disables");
+  flags.add_string(
+      "webhook-bind-address", &webhook_bind_address,
+      "host:port of the mutating admission webhook (/mutate, HTTPS), e.g. :9443 (the chart "
+      "sets it); 0: off");
   flags.add_string("webhook-tls-cert-file", &webhook_cert_file,
                    "webhook serving certificate (PEM)");
   flags.add_string("webhook-tls-key-file", &webhook_key_file, "webhook serving key (PEM)");
@@ -205,23 +209,15 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
     err << "fairway scheduler: unexpected argument \"" << positional->front() << "\"\n";
     return 2;
   }
-  if (scoring == "spread")
-    options.cycle.strategy = ScoringStrategy::kSpread;
-  else if (scoring != "bin-pack") {
-    err << "fairway scheduler: --scoring must be bin-pack or spread\n";
-    return 2;
-  }
+  for (const std::string& warning : flags.warnings())
+    err << "fairway scheduler: " << warning << "\n";
+  if (scoring == "spread") options.cycle.strategy = ScoringStrategy::kSpread;
   if (weights.node_affinity < 0 || weights.pod_affinity < 0 || weights.topology_spread < 0 ||
       weights.taint_toleration < 0) {
     err << "fairway scheduler: --score-weight-* must not be negative\n";
     return 2;
   }
-  if (sharing == "spread")
-    options.cycle.gpu_sharing_strategy = ScoringStrategy::kSpread;
-  else if (sharing != "binpack") {
-    err << "fairway scheduler: --gpu-sharing-strategy must be binpack or spread\n";
-    return 2;
-  }
+  if (sharing == "spread") options.cycle.gpu_sharing_strategy = ScoringStrategy::kSpread;
   if (reservation_timeout.count() <= 0 || options.reservations.namespace_.empty()) {
     err << "fairway scheduler: --reservation-timeout must be positive and --reservation-namespace "
            "set\n";

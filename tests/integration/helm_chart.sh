@@ -308,7 +308,6 @@ render "$WORK/rbac.yaml" --set topologyAgent.enabled=true
   --unreached "* scheduling.run.ai podgroups=KAI PodGroups (not served here): gangs_test" \
   --unreached "* scheduling.volcano.sh podgroups=Volcano PodGroups (not served here): gangs_test" \
   --unreached "* scheduling.x-k8s.io podgroups=scheduler-plugins PodGroups (not served here): gangs_test" \
-  --unreached "create scheduling.fairway.dev podgroups=inferred PodGroups: owner_gangs.sh" \
   --unreached "patch scheduling.fairway.dev podgroups=inferred PodGroups: owner_gangs.sh" \
   --unreached "list admissionregistration.k8s.io mutatingwebhookconfigurations=preflight with the webhook on: doctor.sh" \
   | tee "$WORK/rbac-check.out" ||

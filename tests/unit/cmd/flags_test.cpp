@@ -16,7 +16,8 @@ struct Parsed {
   std::chrono::milliseconds period{100};
 };
 
-tl::expected<std::vector<std::string>, std::string> parse(Parsed& p, std::vector<std::string> args) {
+tl::expected<std::vector<std::string>, std::string> parse(Parsed& p,
+                                                          std::vector<std::string> args) {
   FlagSet flags("scheduler");
   flags.add_string("scheduler-name", &p.name, "");
   flags.add_bool("leader-elect", &p.elect, "");
@@ -54,8 +55,9 @@ TEST(Flags, ErrorsNameTheFlag) {
             "invalid value for --kube-api-burst: \"x\" is not an integer");
   EXPECT_EQ(parse(p, {"--leader-elect=maybe"}).error(),
             "invalid value for --leader-elect: \"maybe\" is not true or false");
-  EXPECT_EQ(parse(p, {"--schedule-period=10"}).error(),
-            "invalid value for --schedule-period: invalid duration \"10\" (use e.g. 100ms, 15s, 1m30s)");
+  EXPECT_EQ(
+      parse(p, {"--schedule-period=10"}).error(),
+      "invalid value for --schedule-period: invalid duration \"10\" (use e.g. 100ms, 15s, 1m30s)");
 }
 
 TEST(Flags, GoDurations) {
@@ -68,6 +70,49 @@ TEST(Flags, GoDurations) {
   EXPECT_FALSE(parse_duration("s"));
   EXPECT_FALSE(parse_duration("5 s"));
   EXPECT_FALSE(parse_duration("5d"));
+}
+
+// Defaults in --help read as the docs write them, and what is printed parses back.
+TEST(Flags, DurationsPrintedAsWritten) {
+  using std::chrono::milliseconds;
+  EXPECT_EQ(format_duration(milliseconds(0)), "0s");
+  EXPECT_EQ(format_duration(milliseconds(50)), "50ms");
+  EXPECT_EQ(format_duration(milliseconds(1500)), "1500ms");
+  EXPECT_EQ(format_duration(milliseconds(15'000)), "15s");
+  EXPECT_EQ(format_duration(milliseconds(60'000)), "60s");
+  EXPECT_EQ(format_duration(milliseconds(600'000)), "600s");
+  EXPECT_EQ(format_duration(milliseconds(86'400'000)), "24h");
+  for (int64_t ms : {0, 1, 50, 1500, 60'000, 5'400'000, 86'400'000}) {
+    EXPECT_EQ(parse_duration(format_duration(milliseconds(ms))).value().count(), ms);
+  }
+  Parsed p;
+  FlagSet flags("scheduler");
+  flags.add_duration("schedule-period", &p.period, "at most one cycle per period");
+  EXPECT_NE(flags.usage().find("(default 100ms)"), std::string::npos) << flags.usage();
+  std::chrono::milliseconds grace(60'000);
+  flags.add_duration("stale-gang-grace", &grace, "");
+  EXPECT_NE(flags.usage().find("(default 60s)"), std::string::npos) << flags.usage();
+}
+
+// Enum flags: one spelling style; old spellings are accepted with a warning naming the new one.
+TEST(Flags, ChoicesAcceptTheirSetAndRenamedSpellingsWithAWarning) {
+  std::string scoring = "binpack";
+  FlagSet flags("scheduler");
+  flags.add_choice("scoring", &scoring, {"binpack", "spread"}, "node scoring",
+                   {{"bin-pack", "binpack"}});
+  EXPECT_NE(flags.usage().find("node scoring (one of: binpack, spread) (default binpack)"),
+            std::string::npos)
+      << flags.usage();
+  ASSERT_TRUE(flags.parse(std::vector<std::string>{"--scoring=spread"}));
+  EXPECT_EQ(scoring, "spread");
+  EXPECT_TRUE(flags.warnings().empty());
+  ASSERT_TRUE(flags.parse(std::vector<std::string>{"--scoring", "bin-pack"}));
+  EXPECT_EQ(scoring, "binpack");
+  EXPECT_EQ(flags.warnings(),
+            std::vector<std::string>{"--scoring=bin-pack is deprecated: write --scoring=binpack"});
+  EXPECT_EQ(flags.parse(std::vector<std::string>{"--scoring=Spread"}).error(),
+            "invalid value for --scoring: \"Spread\" is not one of binpack, spread");
+  EXPECT_TRUE(flags.warnings().empty());  // each parse starts afresh
 }
 
 }  // namespace
