@@ -137,9 +137,10 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
   flags.add_duration("volume-bind-timeout", &options.volume_bind_timeout,
                      "how long a pod's PersistentVolumeClaims may take to be bound or "
                      "provisioned before the pod is bound (kube-scheduler's bindTimeoutSeconds)");
-  flags.add_choice("scoring", &scoring, {"binpack", "spread"},
-                   "node scoring: binpack (fewest free GPUs first) or spread",
-                   {{"bin-pack", "binpack"}});
+  flags.add_choice(
+      "scoring", &scoring, {"binpack", "spread"},
+      "node scoring: binpack puts a pod on the fullest node that holds it, spread on the emptiest",
+      {{"bin-pack", "binpack"}});
   ScoreWeights& weights = options.cycle.score_weights;
   flags.add_double("score-weight-node-affinity", &weights.node_affinity,
                    "weight of preferred node affinity against resource packing");
