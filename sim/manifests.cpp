@@ -19,18 +19,6 @@ json labels(const Labels& map) {
   return out;
 }
 
-const char* effect_name(TaintEffect effect) {
-  switch (effect) {
-    case TaintEffect::kNoSchedule:
-      return "NoSchedule";
-    case TaintEffect::kPreferNoSchedule:
-      return "PreferNoSchedule";
-    case TaintEffect::kNoExecute:
-      return "NoExecute";
-  }
-  return "NoSchedule";
-}
-
 const char* operator_name(NodeSelectorRequirement::Operator op) {
   switch (op) {
     case NodeSelectorRequirement::Operator::kIn:
@@ -72,7 +60,7 @@ json requirements(const std::vector<NodeSelectorRequirement>& list) {
 json node_manifest(const Node& node) {
   json taints = json::array();
   for (const Taint& taint : node.taints) {
-    json t = {{"key", taint.key}, {"effect", effect_name(taint.effect)}};
+    json t = {{"key", taint.key}, {"effect", taint_effect_name(taint.effect)}};
     if (!taint.value.empty()) t["value"] = taint.value;
     taints.push_back(std::move(t));
   }
@@ -128,7 +116,7 @@ json pod_manifest(const Pod& pod) {
       json out = {{"operator", t.op == Toleration::Operator::kExists ? "Exists" : "Equal"}};
       if (!t.key.empty()) out["key"] = t.key;
       if (!t.value.empty()) out["value"] = t.value;
-      if (t.effect) out["effect"] = effect_name(*t.effect);
+      if (t.effect) out["effect"] = taint_effect_name(*t.effect);
       tolerations.push_back(std::move(out));
     }
     spec["tolerations"] = std::move(tolerations);

@@ -17,24 +17,12 @@ constexpr auto kDeleteRetry = std::chrono::seconds(10);
 constexpr auto kFirstBackoff = std::chrono::milliseconds(500);
 constexpr auto kMaxBackoff = std::chrono::milliseconds(30'000);
 
-const char* effect_name(TaintEffect effect) {
-  switch (effect) {
-    case TaintEffect::kNoSchedule:
-      return "NoSchedule";
-    case TaintEffect::kPreferNoSchedule:
-      return "PreferNoSchedule";
-    case TaintEffect::kNoExecute:
-      return "NoExecute";
-  }
-  return "NoSchedule";
-}
-
 nlohmann::json toleration_json(const Toleration& toleration) {
   nlohmann::json out = nlohmann::json::object();
   if (!toleration.key.empty()) out["key"] = toleration.key;
   out["operator"] = toleration.op == Toleration::Operator::kExists ? "Exists" : "Equal";
   if (!toleration.value.empty()) out["value"] = toleration.value;
-  if (toleration.effect) out["effect"] = effect_name(*toleration.effect);
+  if (toleration.effect) out["effect"] = taint_effect_name(*toleration.effect);
   return out;
 }
 

@@ -30,6 +30,19 @@ inline std::pair<std::string, std::string> split_key(const std::string& key) {
 
 enum class TaintEffect { kNoSchedule, kPreferNoSchedule, kNoExecute };
 
+// The effect as the API writes it ("NoSchedule").
+inline const char* taint_effect_name(TaintEffect effect) {
+  switch (effect) {
+    case TaintEffect::kNoSchedule:
+      return "NoSchedule";
+    case TaintEffect::kPreferNoSchedule:
+      return "PreferNoSchedule";
+    case TaintEffect::kNoExecute:
+      return "NoExecute";
+  }
+  return "NoSchedule";
+}
+
 struct Taint {
   std::string key;
   std::string value;

@@ -3,23 +3,12 @@
 #include <algorithm>
 #include <optional>
 
+#include "sim/apiserver/json_util.h"
+
 namespace fairway::apiserver {
 namespace {
 
 using nlohmann::json;
-
-std::string text(const json& object, const char* key) {
-  if (!object.is_object()) return "";
-  const auto it = object.find(key);
-  return it != object.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
-const json& field(const json& object, const char* key) {
-  static const json kNull;
-  if (!object.is_object()) return kNull;
-  const auto it = object.find(key);
-  return it == object.end() ? kNull : *it;
-}
 
 std::vector<std::string> strings(const json& list) {
   std::vector<std::string> out;
@@ -42,7 +31,7 @@ bool matches_exact_or_star(const json& list, const std::string& value) {
 bool resource_matches(const json& rule, const AccessAttributes& a) {
   const std::string combined =
       a.subresource.empty() ? a.resource : a.resource + "/" + a.subresource;
-  for (const std::string& resource : strings(field(rule, "resources"))) {
+  for (const std::string& resource : strings(member(rule, "resources"))) {
     if (resource == "*" || resource == combined) return true;
     if (!a.subresource.empty() && resource == "*/" + a.subresource) return true;
   }
@@ -50,7 +39,7 @@ bool resource_matches(const json& rule, const AccessAttributes& a) {
 }
 
 bool non_resource_matches(const json& rule, const std::string& path) {
-  for (const std::string& url : strings(field(rule, "nonResourceURLs"))) {
+  for (const std::string& url : strings(member(rule, "nonResourceURLs"))) {
     if (url == "*" || url == path) return true;
     if (url.ends_with('*') && path.starts_with(std::string_view(url).substr(0, url.size() - 1)))
       return true;
@@ -59,26 +48,26 @@ bool non_resource_matches(const json& rule, const std::string& path) {
 }
 
 bool rule_allows(const json& rule, const AccessAttributes& a) {
-  if (!matches_exact_or_star(field(rule, "verbs"), a.verb)) return false;
+  if (!matches_exact_or_star(member(rule, "verbs"), a.verb)) return false;
   if (!a.resource_request) return non_resource_matches(rule, a.path);
-  if (!matches_exact_or_star(field(rule, "apiGroups"), a.api_group)) return false;
+  if (!matches_exact_or_star(member(rule, "apiGroups"), a.api_group)) return false;
   if (!resource_matches(rule, a)) return false;
-  const auto names = strings(field(rule, "resourceNames"));
+  const auto names = strings(member(rule, "resourceNames"));
   return names.empty() || has(names, a.name);
 }
 
 // The subject's description in RBAC's reasons, when it names the requester; nullopt otherwise.
 std::optional<std::string> matching_subject(const json& binding, const AccessSubject& subject) {
-  const std::string binding_namespace = text(field(binding, "metadata"), "namespace");
-  const json& subjects = field(binding, "subjects");
+  const std::string binding_namespace = str(member(binding, "metadata"), "namespace");
+  const json& subjects = member(binding, "subjects");
   if (!subjects.is_array()) return std::nullopt;
   for (const json& s : subjects) {
-    const std::string kind = text(s, "kind");
-    const std::string name = text(s, "name");
+    const std::string kind = str(s, "kind");
+    const std::string name = str(s, "name");
     if (kind == "User" && name == subject.user) return "User \"" + name + "\"";
     if (kind == "Group" && has(subject.groups, name)) return "Group \"" + name + "\"";
     if (kind == "ServiceAccount") {
-      std::string ns = text(s, "namespace");
+      std::string ns = str(s, "namespace");
       if (ns.empty()) ns = binding_namespace;
       if (subject.user == "system:serviceaccount:" + ns + ":" + name)
         return "ServiceAccount \"" + name + "/" + ns + "\"";
@@ -90,8 +79,8 @@ std::optional<std::string> matching_subject(const json& binding, const AccessSub
 const json* find_role(const std::vector<json>& roles, const std::string& name,
                       const std::string& ns) {
   for (const json& role : roles) {
-    const json& metadata = field(role, "metadata");
-    if (text(metadata, "name") == name && text(metadata, "namespace") == ns) return &role;
+    const json& metadata = member(role, "metadata");
+    if (str(metadata, "name") == name && str(metadata, "namespace") == ns) return &role;
   }
   return nullptr;
 }
@@ -102,19 +91,19 @@ std::optional<std::string> binding_allows(const RbacObjects& rbac, const json& b
                                           const AccessSubject& subject, const AccessAttributes& a) {
   const auto who = matching_subject(binding, subject);
   if (!who) return std::nullopt;
-  const json& ref = field(binding, "roleRef");
-  const std::string role_kind = text(ref, "kind");
-  const std::string role_name = text(ref, "name");
-  const std::string ns = text(field(binding, "metadata"), "namespace");
+  const json& ref = member(binding, "roleRef");
+  const std::string role_kind = str(ref, "kind");
+  const std::string role_name = str(ref, "name");
+  const std::string ns = str(member(binding, "metadata"), "namespace");
   const json* role = role_kind == "ClusterRole" ? find_role(rbac.cluster_roles, role_name, "")
                      : role_kind == "Role"      ? find_role(rbac.roles, role_name, ns)
                                                 : nullptr;
   if (role == nullptr) return std::nullopt;
-  const json& rules = field(*role, "rules");
+  const json& rules = member(*role, "rules");
   if (!rules.is_array()) return std::nullopt;
   for (const json& rule : rules) {
     if (!rule_allows(rule, a)) continue;
-    const std::string name = text(field(binding, "metadata"), "name");
+    const std::string name = str(member(binding, "metadata"), "name");
     const std::string binding_name = ns.empty() ? name : name + "/" + ns;
     return "RBAC: allowed by " + binding_kind + " \"" + binding_name + "\" of " + role_kind +
            " \"" + role_name + "\" to " + *who;
@@ -133,7 +122,7 @@ AccessDecision authorize(const RbacObjects& rbac, const AccessSubject& subject,
   }
   if (attributes.resource_request && !attributes.namespace_.empty()) {
     for (const json& binding : rbac.role_bindings) {
-      if (text(field(binding, "metadata"), "namespace") != attributes.namespace_) continue;
+      if (str(member(binding, "metadata"), "namespace") != attributes.namespace_) continue;
       if (auto reason = binding_allows(rbac, binding, "RoleBinding", subject, attributes))
         return {true, *reason};
     }

@@ -3,23 +3,12 @@
 #include <optional>
 #include <set>
 
+#include "sim/apiserver/json_util.h"
+
 namespace fairway::apiserver {
 namespace {
 
 using nlohmann::json;
-
-std::string text(const json& object, const char* key) {
-  if (!object.is_object()) return "";
-  const auto it = object.find(key);
-  return it != object.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
-const json& member(const json& object, const char* key) {
-  static const json kNull;
-  if (!object.is_object()) return kNull;
-  const auto it = object.find(key);
-  return it == object.end() ? kNull : *it;
-}
 
 // One CSV line into fields: commas separate, double quotes group (and "" is a quote).
 std::vector<std::string> csv_fields(const std::string& line) {
@@ -93,7 +82,7 @@ tl::expected<std::vector<TokenUser>, std::string> parse_token_file(const std::st
 
 tl::expected<json, ApiError> answer_token_review(const json& body, const std::string& admin_token,
                                                  const std::vector<TokenUser>& users) {
-  const std::string token = text(member(body, "spec"), "token");
+  const std::string token = str(member(body, "spec"), "token");
   if (token.empty())
     return tl::unexpected(bad_request("token is required for TokenReview in authentication"));
   std::optional<json> user;
@@ -127,7 +116,7 @@ tl::expected<json, ApiError> answer_access_review(const json& body, const RbacOb
                                   "Invalid value: \"null\": exactly one of nonResourceAttributes "
                                   "or resourceAttributes must be specified"));
   }
-  AccessSubject subject{text(spec, "user"), {}};
+  AccessSubject subject{str(spec, "user"), {}};
   if (member(spec, "groups").is_array()) {
     for (const auto& group : spec["groups"]) {
       if (group.is_string()) subject.groups.push_back(group.get<std::string>());
@@ -141,16 +130,16 @@ tl::expected<json, ApiError> answer_access_review(const json& body, const RbacOb
   AccessAttributes attributes;
   if (resource.is_object()) {
     attributes.resource_request = true;
-    attributes.verb = text(resource, "verb");
-    attributes.api_group = text(resource, "group");
-    attributes.resource = text(resource, "resource");
-    attributes.subresource = text(resource, "subresource");
-    attributes.namespace_ = text(resource, "namespace");
-    attributes.name = text(resource, "name");
+    attributes.verb = str(resource, "verb");
+    attributes.api_group = str(resource, "group");
+    attributes.resource = str(resource, "resource");
+    attributes.subresource = str(resource, "subresource");
+    attributes.namespace_ = str(resource, "namespace");
+    attributes.name = str(resource, "name");
   } else {
     attributes.resource_request = false;
-    attributes.verb = text(non_resource, "verb");
-    attributes.path = text(non_resource, "path");
+    attributes.verb = str(non_resource, "verb");
+    attributes.path = str(non_resource, "path");
   }
   const AccessDecision decision = authorize(rbac, subject, attributes);
   json status = {{"allowed", decision.allowed}};
