@@ -15,13 +15,16 @@ namespace {
 
 using nlohmann::json;
 
-// FNV-1a, 64 bits, from a given basis: two of them make the 128 bits of a UUID.
-uint64_t fnv1a(std::string_view text, uint64_t hash) {
+// FNV-1a, 64 bits, from a given basis, then SplitMix64's finalizer so that GPUs 0 and 1 of a
+// node differ in every digit, not in one: two of them make the 128 bits of a UUID.
+uint64_t hash64(std::string_view text, uint64_t hash) {
   for (const unsigned char c : text) {
     hash ^= c;
     hash *= 0x100000001b3ULL;
   }
-  return hash;
+  hash = (hash ^ (hash >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  hash = (hash ^ (hash >> 27)) * 0x94d049bb133111ebULL;
+  return hash ^ (hash >> 31);
 }
 
 // The UUIDs of the topology annotation's GPUs, by index; empty when it does not list them all.
@@ -66,8 +69,8 @@ int allocatable_gpus(const json& node) {
 
 std::string fake_gpu_uuid(std::string_view node, int index) {
   const std::string seed = fmt::format("{}/{}", node, index);
-  const uint64_t high = fnv1a(seed, 0xcbf29ce484222325ULL);
-  const uint64_t low = fnv1a(seed, high);
+  const uint64_t high = hash64(seed, 0xcbf29ce484222325ULL);
+  const uint64_t low = hash64(seed, high);
   return fmt::format("GPU-{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", high >> 32, (high >> 16) & 0xffff,
                      high & 0xffff, low >> 48, low & 0xffffffffffffULL);
 }
@@ -158,6 +161,10 @@ void FakeGpuAgent::give_gpu(const std::string& key, const Pod& pod) {
   for (const auto& [other, reservation] : reservations_) {
     if (other != key && reservation.node == pod.node_name && !reservation.uuid.empty())
       held.insert(reservation.uuid);
+  }
+  if (gpus.empty()) {
+    log(fmt::format("no GPU for {}: node {} has no nvidia.com/gpu", key, pod.node_name));
+    return;
   }
   const auto gpu = free_gpu(gpus, held);
   if (!gpu) {
