@@ -9,6 +9,7 @@
 #include <cmath>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <ostream>
 #include <sstream>
@@ -16,8 +17,12 @@
 #include <string_view>
 #include <tl/expected.hpp>
 
+#include "k8s-client/config.h"
+#include "k8s-client/rest_client.h"
 #include "scheduler/cmd/commands.h"
 #include "sim/apiserver/server.h"
+#include "sim/dev/bootstrap.h"
+#include "sim/dev/fake_gpu_agent.h"
 
 namespace fairway::cmd {
 namespace {
@@ -51,6 +56,12 @@ Flags:
                             v1beta1), 1.35 (the default); 1.19 to 1.35
   --audit-log PATH          append one JSON line per API request (user agent, RBAC verb, group,
                             resource, subresource, namespace, name, code) to PATH
+  --dev                     a cluster for trying fairway (docs/quick-start.md): create what
+                            the Helm chart installs (namespaces fairway-system and
+                            fairway-reservation, the PriorityClass and ServiceAccount
+                            fairway-reservation, the default Queue) and run a stand-in node
+                            agent that gives each reservation pod a fake GPU of its node, as
+                            the device plugin and `fairway reservation-agent` would
   -v, --v N                 log verbosity (0: start/stop only; 4: every request)
   -h, --help                this text
 
@@ -62,6 +73,7 @@ Fault injection: POST /fairway-sim/faults with the token, e.g.
 struct ApiserverFlags {
   apiserver::ServerOptions options;
   std::string kubeconfig_out;
+  bool dev = false;
   bool help = false;
 };
 
@@ -109,6 +121,13 @@ tl::expected<ApiserverFlags, std::string> parse_flags(std::span<const std::strin
     if (const auto eq = arg.find('='); eq != std::string::npos) {
       name = arg.substr(0, eq);
       value = arg.substr(eq + 1);
+    }
+    if (name == "--dev") {
+      if (value && *value != "true" && *value != "false") {
+        return tl::unexpected(fmt::format("flag --dev takes true or false"));
+      }
+      flags.dev = !value || *value == "true";
+      continue;
     }
     if (name == "--insecure-http") {
       if (value && *value != "true" && *value != "false") {
@@ -185,6 +204,32 @@ tl::expected<ApiserverFlags, std::string> parse_flags(std::span<const std::strin
   return flags;
 }
 
+// --dev: the chart's objects, then the stand-in node agent (sim/dev), both as API clients of the
+// server like any other; done before the kubeconfig is written, so whoever waits for it finds
+// them.
+tl::expected<std::unique_ptr<dev::FakeGpuAgent>, std::string> start_dev_mode(
+    const apiserver::Server& server, std::ostream& err) {
+  k8s::ClusterConfig config;
+  config.server = server.url();
+  config.ca_pem = server.ca_pem();
+  config.token = server.token();
+  {
+    k8s::RestOptions rest;
+    rest.user_agent = "fairway-apiserver-dev";
+    k8s::RestClient client(config, rest);
+    auto created = dev::bootstrap_chart_objects(client, {});
+    client.stop();
+    if (!created) return tl::unexpected("--dev: " + created.error());
+  }
+  dev::FakeGpuAgentOptions options;
+  options.reservation_namespace = std::string(dev::kReservationNamespace);
+  options.log = [&err](std::string_view line) {
+    err << "fairway apiserver: dev node agent: " << line << "\n";
+    err.flush();
+  };
+  return std::make_unique<dev::FakeGpuAgent>(std::move(config), std::move(options));
+}
+
 }  // namespace
 
 int apiserver(std::span<const std::string> args, std::ostream& out, std::ostream& err) {
@@ -216,9 +261,23 @@ int apiserver(std::span<const std::string> args, std::ostream& out, std::ostream
     return 1;
   }
   out << "fairway apiserver listening on " << (*server)->url() << "\n";
+  std::unique_ptr<dev::FakeGpuAgent> agent;
+  if (flags->dev) {
+    auto started = start_dev_mode(**server, err);
+    if (!started) {
+      err << "fairway apiserver: " << started.error() << "\n";
+      (*server)->stop();
+      pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+      return 1;
+    }
+    agent = std::move(*started);
+    out << "dev mode: namespaces fairway-system and fairway-reservation, PriorityClass "
+           "fairway-reservation, Queue default created; fake GPUs are given to reservation pods\n";
+  }
   if (!flags->kubeconfig_out.empty()) {
     if (auto ok = (*server)->write_kubeconfig(flags->kubeconfig_out); !ok) {
       err << "fairway apiserver: " << ok.error() << "\n";
+      agent.reset();
       (*server)->stop();
       pthread_sigmask(SIG_SETMASK, &previous, nullptr);
       return 1;
@@ -234,6 +293,7 @@ int apiserver(std::span<const std::string> args, std::ostream& out, std::ostream
   sigwait(&stop_signals, &signal_number);
   out << "fairway apiserver: " << (signal_number == SIGINT ? "SIGINT" : "SIGTERM")
       << ", shutting down\n";
+  agent.reset();  // its watch ends before the server goes
   (*server)->stop();
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   return 0;

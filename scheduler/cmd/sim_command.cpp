@@ -33,8 +33,8 @@ constexpr const char* kSimAbout =
     R"(Runs a scenario (nodes, queues, jobs arriving over time) and prints the queue table over
 time and a final summary. With no file, runs the built-in demo (examples/sim/demo.yaml).
 
-By default the run is live: an embedded Kubernetes API server (HTTPS, token), the real
-scheduler talking to it over HTTP, and a driver that creates the nodes, Queues and pods through
+By default the run is live: an embedded Kubernetes API server (HTTPS, token; set up as
+`fairway apiserver --dev`, with the scenario's queues), the real scheduler talking to it over HTTP, and a driver that creates the nodes, Queues and pods through
 the API and plays the kubelet; simulated time runs --speed times faster than real time. Pass
 --kubeconfig-out to look in with kubectl while it runs. --in-process drives the scheduling core
 directly on a simulated clock instead: instant and deterministic.

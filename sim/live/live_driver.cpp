@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <queue>
@@ -22,6 +23,8 @@
 #include "scheduler/service/scheduler_service.h"
 #include "scheduler/state/gangs.h"
 #include "sim/apiserver/server.h"
+#include "sim/dev/bootstrap.h"
+#include "sim/dev/fake_gpu_agent.h"
 #include "sim/manifests.h"
 
 namespace fairway::sim {
@@ -451,6 +454,14 @@ tl::expected<SimResult, std::string> run_live(const Scenario& scenario,
                             (crd ? crd->body.substr(0, 200) : crd.error().message));
     }
   }
+  // What the Helm chart would have installed (sim/dev): the reservation namespace and
+  // PriorityClass for fractional GPUs, and the stand-in node agent that gives reservation pods
+  // their fake GPU. The scenario's queues are the cluster's queues, as the chart's `queues`
+  // value would be: no `default` Queue of the chart's besides them.
+  if (auto created = dev::bootstrap_chart_objects(client, {.default_queue = false}); !created) {
+    return tl::unexpected("bootstrap: " + created.error());
+  }
+  auto gpu_agent = std::make_unique<dev::FakeGpuAgent>(*cluster, dev::FakeGpuAgentOptions{});
   LiveRun run(scenario, options, client);
 
   // Pods of the simulation, watched like any client would.
@@ -483,6 +494,7 @@ tl::expected<SimResult, std::string> run_live(const Scenario& scenario,
   watcher.request_stop();
   client.stop();
   watcher.join();
+  gpu_agent.reset();
   (*server)->stop();
   return result;
 }
