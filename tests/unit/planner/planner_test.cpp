@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <numeric>
+#include <random>
 #include <set>
 
 #include "support/builders.h"
@@ -970,6 +972,36 @@ TEST(Planner, IsDeterministic) {
     return out;
   };
   EXPECT_EQ(plan_once(), plan_once());
+}
+
+// The plans do not depend on the order the watches delivered queues, nodes and pods in.
+TEST(Planner, IndependentOfTheOrderObjectsArrive) {
+  auto plan_in_order = [](unsigned seed) {
+    World reference;
+    two_queues(reference, 8, 8);
+    std::vector<Pod> pods;
+    for (const auto& [key, p] : reference.created) pods.push_back(p);
+    std::vector<int> steps(2 + 2 + pods.size());  // queues, nodes, pods
+    std::iota(steps.begin(), steps.end(), 0);
+    std::shuffle(steps.begin(), steps.end(), std::mt19937(seed));
+    World w;
+    for (int step : steps) {
+      if (step < 2)
+        w.state.upsert_queue(queue(step == 0 ? "a" : "b", "", 4));
+      else if (step < 4)
+        w.state.upsert_node(gpu_node(step == 2 ? "n1" : "n2", 4));
+      else
+        w.add(pods[static_cast<size_t>(step - 4)]);
+    }
+    std::vector<std::string> out;
+    for (const PreemptionPlan& plan : w.pass().plans) {
+      out.push_back(plan.message + " victims " + ::testing::PrintToString(victim_pods(plan)));
+    }
+    return out;
+  };
+  const std::vector<std::string> reference = plan_in_order(1);
+  ASSERT_THAT(reference, SizeIs(4));  // the four reclaims of RestoresEachQueueToItsFairShare
+  for (unsigned seed = 2; seed <= 20; ++seed) EXPECT_EQ(plan_in_order(seed), reference) << seed;
 }
 
 }  // namespace

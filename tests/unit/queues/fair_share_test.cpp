@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <random>
 
 #include "unit/queues/queue_builders.h"
@@ -241,12 +242,33 @@ TEST(FairShare, UsageShorterThanTheTreeCountsAsZero) {
   EXPECT_EQ(shares.share(*tree.find("a"), static_cast<ResourceId>(99)), 0.0);
 }
 
-TEST(FairShare, DeterministicAcrossRuns) {
-  const std::vector<QueueSpec> specs = {QueueBuilder("x").gpu(3, {}, 2), QueueBuilder("y").gpu(1),
-                                        QueueBuilder("z", "x").gpu(1)};
-  const auto a = compute(specs, gpus(7), {{"z", {}, gpus(9)}, {"y", {}, gpus(9)}});
-  const auto b = compute(specs, gpus(7), {{"z", {}, gpus(9)}, {"y", {}, gpus(9)}});
-  EXPECT_EQ(a.shares.fair_share, b.shares.fair_share);
+// The shares do not depend on the order the Queues were listed in: the same specs and usage in
+// shuffled orders give every queue the same share (compared by name: indexes may differ).
+TEST(FairShare, IndependentOfTheOrderQueuesArrive) {
+  std::vector<QueueSpec> specs = {QueueBuilder("x").gpu(3, {}, 2), QueueBuilder("y").gpu(1),
+                                  QueueBuilder("z", "x").gpu(1), QueueBuilder("w", "x").gpu(1),
+                                  QueueBuilder("v").gpu(0, {}, 3)};
+  std::vector<NamedUsage> usage = {
+      {"z", {}, gpus(9)}, {"y", {}, gpus(9)}, {"w", {}, gpus(2)}, {"v", {}, gpus(9)}};
+  auto shares_by_name = [&] {
+    const auto r = compute(specs, gpus(7), usage);
+    std::map<std::string, double> out;
+    for (const QueueSpec& spec : specs) {
+      out[spec.name] = r.shares.share(*r.tree.find(spec.name), kGpu);
+    }
+    return out;
+  };
+  const auto reference = shares_by_name();
+  EXPECT_GT(reference.at("v"), 0);  // over-quota weight at work: not a trivial split
+  std::mt19937 random(11);
+  for (int round = 0; round < 20; ++round) {
+    std::shuffle(specs.begin(), specs.end(), random);
+    std::shuffle(usage.begin(), usage.end(), random);
+    const auto shuffled = shares_by_name();
+    for (const auto& [name, share] : reference) {
+      EXPECT_NEAR(shuffled.at(name), share, kTolerance) << name << ", round " << round;
+    }
+  }
 }
 
 TEST(FairShare, InvariantsHoldOnRandomTrees) {
