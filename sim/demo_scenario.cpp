@@ -11,12 +11,13 @@ std::string_view demo_scenario_yaml() {
 # Watch production's fair share jump when its burst arrives at 0:30 while research is over
 # quota, and fairway reclaim it: its preemption pass evicts research pods until production has
 # its share (the report lists them). The 16-GPU gang waits until two H100 nodes are free at once,
-# and a PyTorchJob's pods (no PodGroup written) wait as one gang while a plain Job's pods start
-# one by one.
+# four quarter-GPU pods share one GPU, and a PyTorchJob's pods (no PodGroup written) wait as one
+# gang while a plain Job's pods start one by one.
 name: demo
 description: >-
   16 nodes x 8 GPUs (8 H100, 8 A100); queues production, research/{vision,nlp} and default;
-  bursts of single pods and gangs, including one 16-GPU gang, a PyTorchJob and a plain Job.
+  bursts of single pods and gangs, including one 16-GPU gang, a PyTorchJob, a plain Job and
+  quarter-GPU pods sharing a GPU.
 cyclePeriodSeconds: 1
 
 nodes:
@@ -111,6 +112,15 @@ jobs:
     count: 8
     durationSeconds: 50
     requests: {cpu: 12, memory: 96Gi, nvidia.com/gpu: 8}
+  # Fractional GPUs: four inference pods of a quarter GPU each (annotation
+  # fairway.dev/gpu-fraction) share one GPU, held for them by one reservation pod; their queue is
+  # charged a quarter GPU per pod.
+  - name: infer
+    at: 10
+    count: 4
+    durationSeconds: 60
+    gpuFraction: 0.25
+    requests: {cpu: 2, memory: 16Gi}
   # Pods without a queue label land in the default queue, which has no quota.
   - name: notebook
     at: 10

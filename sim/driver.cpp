@@ -1,8 +1,13 @@
 #include "sim/driver.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <utility>
+
+#include "scheduler/state/gpu_sharing.h"
 
 namespace fairway::sim {
 namespace {
@@ -37,6 +42,9 @@ JobOutcome job_outcome(const JobArrival& arrival, const JobStreamSpec& stream) {
   job.pods = stream.pods;
   if (auto gpu = stream.requests.find(kGpuResourceName); gpu != stream.requests.end()) {
     job.gpus = gpu->second * stream.pods;
+  }
+  if (stream.gpu_fraction > 0) {
+    job.gpus = std::llround(stream.gpu_fraction * kMilli) * stream.pods;
   }
   job.arrival_ms = arrival.arrival_ms;
   // A gang named by its pods' annotations is what the scenario wrote; a workload's gang is
@@ -149,6 +157,7 @@ void SimDriver::finish_jobs(TimeMs now) {
       state_.remove_pod(pod.key());
     }
     job_pods_[done.job].clear();
+    release_idle_gpus();
     result_.jobs[done.job].finished_ms = done.finish_ms;
     ++ended_;
     changed_since_pass_ = true;
@@ -200,9 +209,13 @@ CycleResult SimDriver::cycle(TimeMs now) {
       if (pod.key() != binding.pod) continue;
       pod.node_name = binding.node;
       pod.phase = PodPhase::kRunning;
+      share_gpus(pod, binding);
       state_.upsert_pod(pod);
     }
     JobOutcome& outcome = result_.jobs[job];
+    if (outcome.gpu_group.empty() && !binding.shares.empty()) {
+      outcome.gpu_group = binding.shares.front().group;
+    }
     if (!outcome.first_bound_ms) outcome.first_bound_ms = now;
     if (++outcome.pods_bound == outcome.pods) {
       outcome.started_ms = now;
@@ -219,6 +232,44 @@ CycleResult SimDriver::cycle(TimeMs now) {
   std::sort(result_.pending.begin(), result_.pending.end(),
             [](const PendingJobInfo& a, const PendingJobInfo& b) { return a.job < b.job; });
   return cycled;
+}
+
+// A fractional pod's binding, as the reservation manager (scheduler/service/reservations) and the
+// device plugin carry it out: a new shared GPU gets its reservation pod (one whole GPU, the
+// agent's UUID annotation), and the pod is labelled with the GPU groups it joins.
+void SimDriver::share_gpus(Pod& pod, const Binding& binding) {
+  if (binding.shares.empty()) return;
+  std::string groups;
+  for (const GpuShare& share : binding.shares) {
+    groups += (groups.empty() ? "" : ",") + share.group;
+    const std::string key = fmt::format("{}/{}", kDefaultReservationNamespace, share.group);
+    if (!share.reserve || state_.find_pod(key) != nullptr) continue;
+    Pod reservation;
+    reservation.namespace_ = std::string(kDefaultReservationNamespace);
+    reservation.name = share.group;
+    reservation.uid = "uid-reservation-" + share.group;
+    reservation.scheduler_name = "default-scheduler";
+    reservation.node_name = binding.node;
+    reservation.phase = PodPhase::kRunning;
+    reservation.labels[std::string(kGpuGroupLabel)] = share.group;
+    reservation.annotations[std::string(kGpuUuidAnnotation)] = "GPU-sim-" + share.group;
+    Container holder;
+    holder.name = "reserve";
+    holder.requests[std::string(kGpuResourceName)] = 1000;
+    reservation.containers.push_back(std::move(holder));
+    state_.upsert_pod(reservation);
+  }
+  pod.labels[std::string(kGpuGroupLabel)] = binding.shares.front().group;
+  if (binding.shares.size() > 1) pod.annotations[std::string(kGpuGroupsAnnotation)] = groups;
+}
+
+// Reservation pods that hold a GPU for nobody any more go, as the reservation manager deletes
+// them, and their GPU returns to the node.
+void SimDriver::release_idle_gpus() {
+  for (GroupId group : state_.gpu_sharing().idle()) {
+    state_.remove_pod(fmt::format("{}/{}", kDefaultReservationNamespace,
+                                  state_.gpu_sharing().gpus()[group].group));
+  }
 }
 
 // The scenario's name of the job the cycle files under `cycle_key` (a workload's gang is
@@ -284,6 +335,7 @@ bool SimDriver::evict(const PreemptionPlan& plan, const Victim& victim, TimeMs n
   state_.upsert_pod(*pod);
   state_.remove_pod(pod->key());
   pods.erase(pod);
+  release_idle_gpus();
   changed_since_pass_ = true;
 
   JobOutcome& outcome = result_.jobs[job];

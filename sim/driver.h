@@ -81,6 +81,8 @@ struct JobOutcome {
   // every one of its pods was evicted. An evicted job never completes.
   int32_t pods_evicted = 0;
   std::optional<TimeMs> evicted_ms;
+  // Fractional pods: the shared GPU (group, e.g. "h100-3-gpu0") its first pod joined.
+  std::string gpu_group;
 
   bool completed() const { return finished_ms.has_value(); }
   bool evicted() const { return evicted_ms.has_value(); }
@@ -181,6 +183,8 @@ class SimDriver {
   bool pass_may_act() const;
   bool evict(const PreemptionPlan& plan, const Victim& victim, TimeMs now);
   std::string job_name(const std::string& cycle_key) const;
+  void share_gpus(Pod& pod, const Binding& binding);
+  void release_idle_gpus();
   void record(TimeMs now, const CycleResult& result);
   std::optional<TimeMs> next_event() const;
 

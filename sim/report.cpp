@@ -124,6 +124,28 @@ void write_gangs(std::ostream& out, const SimResult& result) {
   }
 }
 
+// Fractional pods by the shared GPU they joined: one line per GPU, naming its sharers.
+void write_shared_gpus(std::ostream& out, const SimResult& result) {
+  std::vector<std::pair<std::string, std::vector<const JobOutcome*>>> gpus;
+  for (const JobOutcome& job : result.jobs) {
+    if (job.gpu_group.empty()) continue;
+    auto it = std::find_if(gpus.begin(), gpus.end(),
+                           [&job](const auto& entry) { return entry.first == job.gpu_group; });
+    if (it == gpus.end()) it = gpus.insert(gpus.end(), {job.gpu_group, {}});
+    it->second.push_back(&job);
+  }
+  if (gpus.empty()) return;
+  out << "\n  shared GPUs (fractional pods, one reservation pod each)\n";
+  for (const auto& [group, jobs] : gpus) {
+    std::string sharers;
+    for (const JobOutcome* job : jobs) {
+      sharers += fmt::format("{}{} ({:g} GPU)", sharers.empty() ? "" : ", ", job->name,
+                             static_cast<double>(job->gpus) / 1000.0 / std::max(job->pods, 1));
+    }
+    out << fmt::format("  {:<17}{}\n", group, sharers);
+  }
+}
+
 // Each action for each waiting queue: the pods evicted, and when the queue got its share.
 void write_evictions(std::ostream& out, const SimResult& result, const ReportOptions& options) {
   for (const EvictionSummary& group : summarize_evictions(result)) {
@@ -368,6 +390,7 @@ void write_summary(std::ostream& out, const SimResult& result, const ReportOptio
   }
 
   write_gangs(out, result);
+  write_shared_gpus(out, result);
   write_evictions(out, result, options);
 
   if (!result.pending.empty()) {
@@ -495,6 +518,8 @@ nlohmann::json json_report(const SimResult& result, const ReportOptions& options
          {"wait_seconds", wait ? nlohmann::json(seconds(*wait)) : nlohmann::json(nullptr)},
          {"finished_seconds",
           job.finished_ms ? nlohmann::json(seconds(*job.finished_ms)) : nlohmann::json(nullptr)},
+         {"gpu_group",
+          job.gpu_group.empty() ? nlohmann::json(nullptr) : nlohmann::json(job.gpu_group)},
          {"pods_evicted", job.pods_evicted},
          {"evicted_seconds",
           job.evicted_ms ? nlohmann::json(seconds(*job.evicted_ms)) : nlohmann::json(nullptr)}});

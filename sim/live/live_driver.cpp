@@ -22,6 +22,7 @@
 #include "scheduler/cycle/reasons.h"
 #include "scheduler/service/scheduler_service.h"
 #include "scheduler/state/gangs.h"
+#include "scheduler/state/gpu_sharing.h"
 #include "sim/apiserver/server.h"
 #include "sim/manifests.h"
 
@@ -81,6 +82,7 @@ class LiveRun {
   void collect_pending();
   void collect_gangs();
   void collect_evictions();
+  void serve_reservations();
   TimeMs now() const {
     const double real_ms =
         std::chrono::duration<double, std::milli>(SteadyClock::now() - start_).count();
@@ -192,6 +194,11 @@ void LiveRun::observe(TimeMs now) {
     }
     if (event.pod.node_name.empty() || bound_.contains(name)) continue;
     bound_.insert(name);
+    // A fractional pod is labelled with the shared GPU it joins before it is bound.
+    if (auto group = event.pod.labels.find(std::string(kGpuGroupLabel));
+        group != event.pod.labels.end() && result_.jobs[job_it->second].gpu_group.empty()) {
+      result_.jobs[job_it->second].gpu_group = group->second;
+    }
     ++result_.pods_bound;
     patch_phase(name, "Running");
     JobOutcome& job = result_.jobs[job_it->second];
@@ -359,6 +366,37 @@ void LiveRun::collect_gangs() {
   }
 }
 
+// The device plugin and `fairway reservation-agent` for the reservation pods fairway creates for
+// shared GPUs: a pod placed on a node gets its GPU's UUID annotation (what the agent writes) and
+// runs; one being deleted (its last sharer gone) is confirmed at once, as a kubelet would.
+void LiveRun::serve_reservations() {
+  const std::string pods = fmt::format("/api/v1/namespaces/{}/pods", kDefaultReservationNamespace);
+  auto list = client_.get(pods);
+  if (!list || !list->ok()) return;
+  const auto body = nlohmann::json::parse(list->body, nullptr, false);
+  if (!body.is_object() || !body.contains("items")) return;
+  for (const auto& item : body["items"]) {
+    const auto& metadata = item.value("metadata", nlohmann::json::object());
+    const std::string name = metadata.value("name", std::string());
+    const std::string path = pods + "/" + name;
+    if (metadata.contains("deletionTimestamp")) {
+      (void)client_.request("DELETE", path, R"({"gracePeriodSeconds":0})");
+      continue;
+    }
+    if (item.value("spec", nlohmann::json::object()).value("nodeName", std::string()).empty() ||
+        metadata.value("annotations", nlohmann::json::object())
+            .contains(std::string(kGpuUuidAnnotation))) {
+      continue;
+    }
+    const nlohmann::json uuid = {
+        {"metadata", {{"annotations", {{std::string(kGpuUuidAnnotation), "GPU-sim-" + name}}}}}};
+    (void)client_.request("PATCH", path, uuid.dump(), "application/merge-patch+json");
+    (void)client_.request("PATCH", path + "/status",
+                          nlohmann::json{{"status", {{"phase", "Running"}}}}.dump(),
+                          "application/merge-patch+json");
+  }
+}
+
 // Who each eviction was for, from the Event fairway posts on its victim (reason Reclaimed,
 // Preempted, Consolidated or GangIncomplete; message `reclaim: evicted to make room for job
 // sim/serve-3 of queue "production"`): what a person reads with kubectl get events.
@@ -455,6 +493,10 @@ tl::expected<SimResult, std::string> LiveRun::run(SchedulerService& service) {
   const TimeMs last_arrival = arrivals_.empty() ? 0 : arrivals_.back().arrival_ms;
   TimeMs next_table = 0;
   TimeMs next_sample = 0;
+  TimeMs next_device = 0;
+  const bool shares_gpus =
+      std::any_of(scenario_.jobs.begin(), scenario_.jobs.end(),
+                  [](const JobStreamSpec& stream) { return stream.gpu_fraction > 0; });
   start_ = SteadyClock::now();
   for (;;) {
     const TimeMs t = now();
@@ -462,6 +504,10 @@ tl::expected<SimResult, std::string> LiveRun::run(SchedulerService& service) {
     while (next_arrival_ < arrivals_.size() && arrivals_[next_arrival_].arrival_ms <= t) {
       admit(next_arrival_++, t);
       last_progress_ = t;
+    }
+    if (shares_gpus && t >= next_device) {
+      serve_reservations();
+      next_device = t + sample_every / 2;
     }
     observe(t);
     if (t >= next_sample) {
@@ -499,6 +545,32 @@ tl::expected<SimResult, std::string> LiveRun::run(SchedulerService& service) {
   collect_evictions();
   result_.cycles_run = service.stats().cycles.load();
   return std::move(result_);
+}
+
+tl::expected<void, std::string> install_reservation_objects(k8s::RestClient& client) {
+  const std::string ns(kDefaultReservationNamespace);
+  const std::pair<std::string, nlohmann::json> objects[] = {
+      {"/api/v1/namespaces", namespace_manifest(ns)},
+      {fmt::format("/api/v1/namespaces/{}/serviceaccounts", ns),
+       {{"apiVersion", "v1"},
+        {"kind", "ServiceAccount"},
+        {"metadata", {{"name", ns}, {"namespace", ns}}}}},
+      {"/apis/scheduling.k8s.io/v1/priorityclasses",
+       {{"apiVersion", "scheduling.k8s.io/v1"},
+        {"kind", "PriorityClass"},
+        {"metadata", {{"name", ns}}},
+        {"value", 1'000'000'000},
+        {"preemptionPolicy", "Never"},
+        {"description", "fairway GPU reservation pods"}}}};
+  for (const auto& [path, body] : objects) {
+    const auto response = client.request("POST", path, body.dump());
+    if (!response || (!response->ok() && response->status != 409)) {
+      return tl::unexpected(
+          fmt::format("POST {}: {}", path,
+                      response ? response->body.substr(0, 200) : response.error().message));
+    }
+  }
+  return {};
 }
 
 }  // namespace
@@ -559,6 +631,12 @@ tl::expected<SimResult, std::string> run_live(const Scenario& scenario,
       return tl::unexpected("PyTorchJob CRD: " +
                             (crd ? crd->body.substr(0, 200) : crd.error().message));
     }
+  }
+  // What the chart installs for shared GPUs (docs/gpu-sharing.md): the reservation namespace,
+  // its ServiceAccount and the PriorityClass of reservation pods.
+  if (std::any_of(scenario.jobs.begin(), scenario.jobs.end(),
+                  [](const JobStreamSpec& stream) { return stream.gpu_fraction > 0; })) {
+    if (auto ok = install_reservation_objects(client); !ok) return tl::unexpected(ok.error());
   }
   LiveRun run(scenario, options, client);
 

@@ -336,6 +336,55 @@ TEST(SimDriver, ReclaimEvictsTheOverShareQueueAndTheWaitingQueueGetsItsShare) {
   EXPECT_EQ(json["eviction_summary"][0]["share_reached_seconds"], 11.0);
 }
 
+// Four quarter-GPU pods on a node of 2 GPUs: one shared GPU holds them all (bin-pack), behind
+// one reservation pod the driver creates as the reservation manager would. The queue is charged
+// 4 x 0.25 = 1 GPU, the node one whole GPU; once they finish the reservation pod goes.
+constexpr const char* kSharing = R"(
+name: sharing
+nodes: [{namePrefix: n-, allocatable: {cpu: 16, memory: 64Gi, nvidia.com/gpu: 2}}]
+queues: [{name: q, resources: {nvidia.com/gpu: {quota: 2}}}]
+jobs:
+  - {name: infer, queue: q, at: 0, count: 4, durationSeconds: 10, gpuFraction: 0.25, requests: {cpu: 1}}
+)";
+
+TEST(SimDriver, FractionalPodsShareOneGpu) {
+  SimDriver driver(must_parse(kSharing));
+  const SimResult result = driver.run();
+  EXPECT_EQ(result.stop, StopReason::kAllJobsDone);
+  for (const JobOutcome& job : result.jobs) {
+    EXPECT_EQ(job.gpu_group, "n-0-gpu0") << job.name;
+    EXPECT_EQ(job.gpus, 250) << job.name;
+    EXPECT_EQ(job.started_ms, 0) << job.name;
+    EXPECT_TRUE(job.completed()) << job.name;
+  }
+  ASSERT_FALSE(result.samples.empty());
+  const Sample& first = result.samples.front();
+  size_t q = 0;
+  while (q < result.queues.size() && result.queues[q].name != "q") ++q;
+  ASSERT_LT(q, result.queues.size());
+  EXPECT_DOUBLE_EQ(first.queues[q].allocated_gpu, 1.0);  // the queue: four quarters
+  EXPECT_DOUBLE_EQ(first.allocated_gpu, 1.0);            // the node: one whole shared GPU
+  // All done: the shared GPU went back with its reservation pod.
+  EXPECT_EQ(driver.state().find_pod("fairway-reservation/n-0-gpu0"), nullptr);
+  EXPECT_DOUBLE_EQ(result.samples.back().allocated_gpu, 0);
+  std::ostringstream text;
+  write_summary(text, result, {});
+  EXPECT_THAT(text.str(), HasSubstr("n-0-gpu0         infer-1 (0.25 GPU), infer-2 (0.25 GPU), "
+                                    "infer-3 (0.25 GPU), infer-4 (0.25 GPU)"));
+}
+
+TEST(SimDriver, DemoSharesAGpuBetweenItsQuarterPods) {
+  const SimResult result = simulate(must_parse(demo_scenario_yaml()));
+  std::string group;
+  for (int i = 1; i <= 4; ++i) {
+    const JobOutcome& job = job_named(result, "infer-" + std::to_string(i));
+    EXPECT_TRUE(job.completed());
+    ASSERT_FALSE(job.gpu_group.empty());
+    if (group.empty()) group = job.gpu_group;
+    EXPECT_EQ(job.gpu_group, group);
+  }
+}
+
 TEST(DemoScenario, MatchesExamplesFile) {
   // tests/unit/sim/<this file> → the repository root is three levels up.
   std::string root = __FILE__;
