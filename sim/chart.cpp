@@ -139,19 +139,28 @@ std::string panel_open(const Panel& panel, std::string_view name) {
       name, kLeft, kRight, panel.top, panel.bottom, panel.y_max, panel.t_max);
 }
 
-// A dotted line at every moment fairway evicted pods, labelled with the action.
+// A dotted line at every moment fairway evicted pods; the action is written above the first of
+// each cluster of lines (labels closer than kLabelGap would overlap).
 void eviction_markers(std::string& svg, const SimResult& result, const Panel& panel) {
+  constexpr double kLabelGap = 60;
   std::set<std::pair<TimeMs, std::string>> seen;
+  double last_label_x = -kLabelGap;
   for (const Eviction& eviction : result.evictions) {
     if (!seen.emplace(eviction.time_ms, eviction.action).second) continue;
     const double x = panel.x(seconds_of(eviction.time_ms));
+    std::string label;
+    if (x - last_label_x >= kLabelGap) {
+      last_label_x = x;
+      label =
+          fmt::format("<text x=\"{:.1f}\" y=\"{}\" fill=\"#c00\" text-anchor=\"middle\">{}</text>",
+                      x, panel.top - 4, escaped(eviction.action));
+    }
     svg += fmt::format(
         "<g class=\"eviction\" data-action=\"{0}\" data-time-seconds=\"{1:g}\"><title>{0} at "
         "{2}</title><line x1=\"{3:.1f}\" y1=\"{4}\" x2=\"{3:.1f}\" y2=\"{5}\" stroke=\"#c00\" "
-        "stroke-dasharray=\"2,3\"/><text x=\"{3:.1f}\" y=\"{6}\" fill=\"#c00\" "
-        "text-anchor=\"middle\">{0}</text></g>\n",
+        "stroke-dasharray=\"2,3\"/>{6}</g>\n",
         escaped(eviction.action), seconds_of(eviction.time_ms), format_clock(eviction.time_ms), x,
-        panel.top, panel.bottom, panel.top - 4);
+        panel.top, panel.bottom, label);
   }
 }
 

@@ -76,6 +76,7 @@ class LiveRun {
   void patch_phase(const std::string& pod, const char* phase);
   void admit(size_t job, TimeMs now);
   void observe(TimeMs now);
+  void bound(const Pod& pod, size_t job_index, bool start, TimeMs now);
   void gone(const std::string& pod, size_t job, bool deleted, TimeMs now);
   void finish_due(TimeMs now);
   void sample(TimeMs now);
@@ -188,28 +189,34 @@ void LiveRun::observe(TimeMs now) {
     const std::string& name = event.pod.name;
     auto job_it = job_of_pod_.find(name);
     if (job_it == job_of_pod_.end()) continue;
-    if (event.deleted || event.pod.deleting) {
-      gone(name, job_it->second, event.deleted, now);
-      continue;
+    const bool going = event.deleted || event.pod.deleting;
+    // A watch may show a pod's binding and its eviction in one event: bound first, then gone.
+    if (!event.pod.node_name.empty() && !bound_.contains(name)) {
+      bound(event.pod, job_it->second, !going, now);
     }
-    if (event.pod.node_name.empty() || bound_.contains(name)) continue;
-    bound_.insert(name);
-    // A fractional pod is labelled with the shared GPU it joins before it is bound.
-    if (auto group = event.pod.labels.find(std::string(kGpuGroupLabel));
-        group != event.pod.labels.end() && result_.jobs[job_it->second].gpu_group.empty()) {
-      result_.jobs[job_it->second].gpu_group = group->second;
-    }
-    ++result_.pods_bound;
-    patch_phase(name, "Running");
-    JobOutcome& job = result_.jobs[job_it->second];
-    if (!job.first_bound_ms) job.first_bound_ms = now;
-    ++job.pods_bound;
-    last_progress_ = now;
-    if (job.pods_bound == job.pods && !job.started_ms) {
-      job.started_ms = now;
-      const TimeMs duration = scenario_.jobs[job.stream].duration_ms;
-      finishing_.push({now + duration, job_it->second});
-    }
+    if (going) gone(name, job_it->second, event.deleted, now);
+  }
+}
+
+// The kubelet starts a pod fairway bound (phase Running, unless it is already going); a job whose
+// every pod is bound starts its run time.
+void LiveRun::bound(const Pod& pod, size_t job_index, bool start, TimeMs now) {
+  bound_.insert(pod.name);
+  JobOutcome& job = result_.jobs[job_index];
+  // A fractional pod is labelled with the shared GPU it joins before it is bound.
+  if (auto group = pod.labels.find(std::string(kGpuGroupLabel));
+      group != pod.labels.end() && job.gpu_group.empty()) {
+    job.gpu_group = group->second;
+  }
+  ++result_.pods_bound;
+  if (start) patch_phase(pod.name, "Running");
+  if (!job.first_bound_ms) job.first_bound_ms = now;
+  ++job.pods_bound;
+  last_progress_ = now;
+  if (job.pods_bound == job.pods && !job.started_ms) {
+    job.started_ms = now;
+    const TimeMs duration = scenario_.jobs[job.stream].duration_ms;
+    finishing_.push({now + duration, job_index});
   }
 }
 
