@@ -66,6 +66,16 @@ double nice_step(double value, int steps) {
   return 10 * magnitude;
 }
 
+// A time tick step that reads well on an m:ss (or h:mm:ss) clock, for about `steps` ticks.
+double time_step(double seconds, int steps) {
+  constexpr double kSteps[] = {1,   2,   5,    10,   15,   20,    30,    60,    120,  300,
+                               600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400};
+  for (double step : kSteps) {
+    if (step * steps >= seconds) return step;
+  }
+  return std::ceil(seconds / steps / 86400) * 86400;
+}
+
 struct Panel {
   double top;
   double bottom;
@@ -116,7 +126,7 @@ void axes(std::string& svg, const Panel& panel, const std::string& y_label, bool
         "<text class=\"y-tick\" x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\">{:g}{}</text>\n",
         kLeft, panel.y(v), kRight, panel.y(v), kLeft - 6, panel.y(v) + 4, v, percent ? "%" : "");
   }
-  const double t_step = nice_step(panel.t_max, 8);
+  const double t_step = time_step(panel.t_max, 8);
   for (double t = 0; t <= panel.t_max + 1e-9; t += t_step) {
     svg += fmt::format(
         "<text class=\"x-tick\" x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n",

@@ -123,6 +123,10 @@ TEST(SvgChart, DemoHasOneAllocationAndOneFairShareSeriesPerQueueAndUtilization) 
   EXPECT_THAT(svg, HasSubstr(">GPUs</text>"));
   EXPECT_THAT(svg, HasSubstr(">GPU utilization</text>"));
   EXPECT_THAT(svg, HasSubstr("simulated time (m:ss)"));
+  // Time ticks on round clock times: every 30 s over the demo's 3:40.
+  for (const char* tick : {">0:00</text>", ">0:30</text>", ">1:00</text>", ">3:30</text>"}) {
+    EXPECT_THAT(svg, HasSubstr(tick));
+  }
 }
 
 TEST(SvgChart, PointsStayInTheirPanelAndTimeRunsForward) {
