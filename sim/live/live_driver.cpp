@@ -233,8 +233,9 @@ void LiveRun::gone(const std::string& pod, size_t job, bool deleted, TimeMs now)
                           R"({"gracePeriodSeconds":0})");
   }
   JobOutcome& outcome = result_.jobs[job];
+  // "deleted" until fairway's Event on the pod says which action it was (collect_evictions).
   result_.evictions.push_back({.time_ms = now,
-                               .action = "",
+                               .action = "deleted",
                                .pod = pod,
                                .job = outcome.name,
                                .queue = outcome.queue,
@@ -429,7 +430,7 @@ void LiveRun::collect_evictions() {
   }
   for (Eviction& eviction : result_.evictions) {
     auto it = event_of_pod.find(eviction.pod);
-    if (it == event_of_pod.end()) continue;
+    if (it == event_of_pod.end()) continue;  // stays "deleted": not fairway's doing
     const std::string reason = it->second->value("reason", std::string());
     const std::string message = it->second->value("message", std::string());
     if (reason == reasons::kStaleGang) {
