@@ -113,9 +113,10 @@ soak: build
 	  --live-pods 3000 --nodes 64 --lifetime 2s \
 	  --scheduler-arg=--kube-api-qps=300 --scheduler-arg=--kube-api-burst=600
 
-# The embedded default: fairway's built-in demo scenario with a readable report.
+# The embedded default: fairway's built-in demo scenario with a readable report and a picture
+# (docs/simulator.md): fair share, a reclaim, gangs, a shared GPU.
 run: build
-	$(BUILD_DIR)/fairway sim
+	$(BUILD_DIR)/fairway sim --svg $(BUILD_DIR)/sim-demo.svg
 
 bench: build
 	@for b in $(BUILD_DIR)/benchmarks/*_bench; do echo "== $$b"; $$b --benchmark_min_time=0.2; done

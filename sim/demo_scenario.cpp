@@ -9,12 +9,15 @@ std::string_view demo_scenario_yaml() {
       R"yaml(# fairway's built-in demo (`fairway sim` with no file, and `make run`).
 # 16 GPU nodes in two kinds, a two-level queue tree, single pods and gangs arriving in bursts.
 # Watch production's fair share jump when its burst arrives at 0:30 while research is over
-# quota, the 16-GPU gang wait until two H100 nodes are free at once, and a PyTorchJob's pods
-# (no PodGroup written) wait as one gang while a plain Job's pods start one by one.
+# quota, and fairway reclaim it: its preemption pass evicts research pods until production has
+# its share (the report lists them). The 16-GPU gang waits until two H100 nodes are free at once,
+# four quarter-GPU pods share one GPU, and a PyTorchJob's pods (no PodGroup written) wait as one
+# gang while a plain Job's pods start one by one.
 name: demo
 description: >-
   16 nodes x 8 GPUs (8 H100, 8 A100); queues production, research/{vision,nlp} and default;
-  bursts of single pods and gangs, including one 16-GPU gang, a PyTorchJob and a plain Job.
+  bursts of single pods and gangs, including one 16-GPU gang, a PyTorchJob, a plain Job and
+  quarter-GPU pods sharing a GPU.
 cyclePeriodSeconds: 1
 
 nodes:
@@ -76,7 +79,8 @@ jobs:
     durationSeconds: 60
     nodeSelector: {nvidia.com/gpu.product: H100-SXM}
     requests: {cpu: 48, memory: 512Gi, nvidia.com/gpu: 8}
-  # Production's burst: its fair share rises to its quota and it takes GPUs as research frees them.
+  # Production's burst: its fair share rises to its quota; it takes the free GPUs, and fairway
+  # reclaims the rest from research (over its share), evicting research's youngest pods.
   - name: serve
     queue: production
     at: 30
@@ -108,6 +112,15 @@ jobs:
     count: 8
     durationSeconds: 50
     requests: {cpu: 12, memory: 96Gi, nvidia.com/gpu: 8}
+  # Fractional GPUs: four inference pods of a quarter GPU each (annotation
+  # fairway.dev/gpu-fraction) share one GPU, held for them by one reservation pod; their queue is
+  # charged a quarter GPU per pod.
+  - name: infer
+    at: 10
+    count: 4
+    durationSeconds: 60
+    gpuFraction: 0.25
+    requests: {cpu: 2, memory: 16Gi}
   # Pods without a queue label land in the default queue, which has no quota.
   - name: notebook
     at: 10
@@ -126,13 +139,13 @@ jobs:
     durationSeconds: 40
     requests: {cpu: 16, memory: 128Gi, nvidia.com/gpu: 4}
   # A plain batch Job: one group for status and fair share, but its pods bind independently,
-  # each as soon as a whole node is free.
+  # each as soon as there is room for it.
   - name: etl
     at: 62
     pods: 2
     workload: Job
     durationSeconds: 30
-    requests: {cpu: 8, memory: 64Gi, nvidia.com/gpu: 8}
+    requests: {cpu: 8, memory: 64Gi, nvidia.com/gpu: 4}
 )yaml";
   return kDemo;
 }

@@ -1,8 +1,13 @@
 #include "sim/driver.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <utility>
+
+#include "scheduler/state/gpu_sharing.h"
 
 namespace fairway::sim {
 namespace {
@@ -38,6 +43,9 @@ JobOutcome job_outcome(const JobArrival& arrival, const JobStreamSpec& stream) {
   if (auto gpu = stream.requests.find(kGpuResourceName); gpu != stream.requests.end()) {
     job.gpus = gpu->second * stream.pods;
   }
+  if (stream.gpu_fraction > 0) {
+    job.gpus = std::llround(stream.gpu_fraction * kMilli) * stream.pods;
+  }
   job.arrival_ms = arrival.arrival_ms;
   // A gang named by its pods' annotations is what the scenario wrote; a workload's gang is
   // whatever fairway infers, filled in by the driver from what the scheduler reports.
@@ -49,7 +57,8 @@ JobOutcome job_outcome(const JobArrival& arrival, const JobStreamSpec& stream) {
 }
 
 SimDriver::SimDriver(Scenario scenario, DriverOptions options)
-    : scenario_(std::move(scenario)), options_(options) {
+    : scenario_(std::move(scenario)), options_(std::move(options)) {
+  options_.planner.cycle = options_.cycle;
   result_.scenario = scenario_.name;
   result_.description = scenario_.description;
   result_.report_every_ms = scenario_.report_every_ms;
@@ -105,14 +114,15 @@ SimResult SimDriver::run() {
     finish_jobs(now);
     admit_arrivals(now);
     const CycleResult cycled = cycle(now);
+    const bool evicted = preemption_pass(now);
     record(now, cycled);
-    if (completed_ == result_.jobs.size()) {
+    if (ended_ == result_.jobs.size()) {
       result_.stop = StopReason::kAllJobsDone;
       result_.end_ms = now;
       break;
     }
     TimeMs next = now + period;
-    if (cycled.bindings.empty()) {
+    if (cycled.bindings.empty() && !evicted) {
       const auto event = next_event();
       if (!event) {
         // Nothing can change any more; running on to durationSeconds would only dilute the
@@ -139,6 +149,7 @@ void SimDriver::finish_jobs(TimeMs now) {
     std::pop_heap(running_.begin(), running_.end(), finishes_later);
     const Running done = running_.back();
     running_.pop_back();
+    if (result_.jobs[done.job].evicted()) continue;  // ended already, by eviction
     // What a kubelet and a job controller do: the pods succeed, then get deleted.
     for (Pod& pod : job_pods_[done.job]) {
       pod.phase = PodPhase::kSucceeded;
@@ -146,8 +157,10 @@ void SimDriver::finish_jobs(TimeMs now) {
       state_.remove_pod(pod.key());
     }
     job_pods_[done.job].clear();
+    release_idle_gpus();
     result_.jobs[done.job].finished_ms = done.finish_ms;
-    ++completed_;
+    ++ended_;
+    changed_since_pass_ = true;
   }
 }
 
@@ -161,6 +174,7 @@ void SimDriver::admit_arrivals(TimeMs now) {
     for (const Pod& pod : job_pods_[next_arrival_]) state_.upsert_pod(pod);
     if (stream.workload != SimWorkload::kNone) note_gang(next_arrival_);
     ++next_arrival_;
+    changed_since_pass_ = true;
   }
 }
 
@@ -176,10 +190,13 @@ void SimDriver::note_gang(size_t job) {
 }
 
 CycleResult SimDriver::cycle(TimeMs now) {
-  CycleResult cycled = run_cycle(state_, options_.cycle);
+  CycleOptions options = options_.cycle;
+  options.nominations = &memory_.nominations();  // room bought by evictions, held for its job
+  CycleResult cycled = run_cycle(state_, options);
   assume_all(state_, cycled);
   ++result_.cycles_run;
   result_.pods_bound += cycled.bindings.size();
+  if (!cycled.bindings.empty()) changed_since_pass_ = true;
   result_.diagnoses += cycled.stats.diagnoses;
 
   for (const Binding& binding : cycled.bindings) {
@@ -192,9 +209,13 @@ CycleResult SimDriver::cycle(TimeMs now) {
       if (pod.key() != binding.pod) continue;
       pod.node_name = binding.node;
       pod.phase = PodPhase::kRunning;
+      share_gpus(pod, binding);
       state_.upsert_pod(pod);
     }
     JobOutcome& outcome = result_.jobs[job];
+    if (outcome.gpu_group.empty() && !binding.shares.empty()) {
+      outcome.gpu_group = binding.shares.front().group;
+    }
     if (!outcome.first_bound_ms) outcome.first_bound_ms = now;
     if (++outcome.pods_bound == outcome.pods) {
       outcome.started_ms = now;
@@ -205,18 +226,131 @@ CycleResult SimDriver::cycle(TimeMs now) {
 
   result_.pending.clear();
   for (const PendingJob& pending : cycled.pending) {
-    std::string job = pending.job;
-    if (auto known = job_by_key_.find(job); known != job_by_key_.end()) {
-      job = result_.jobs[known->second].name;  // a workload's gang is "sim/<kind>-<job>"
-    } else if (job.starts_with(kSimNamespace) && job.size() > kSimNamespace.size()) {
-      job = job.substr(kSimNamespace.size() + 1);
-    }
     result_.pending.push_back(
-        {std::move(job), pending.queue, reason_name(pending.reason), pending.message});
+        {job_name(pending.job), pending.queue, reason_name(pending.reason), pending.message});
   }
   std::sort(result_.pending.begin(), result_.pending.end(),
             [](const PendingJobInfo& a, const PendingJobInfo& b) { return a.job < b.job; });
   return cycled;
+}
+
+// A fractional pod's binding, as the reservation manager (scheduler/service/reservations) and the
+// device plugin carry it out: a new shared GPU gets its reservation pod (one whole GPU, the
+// agent's UUID annotation), and the pod is labelled with the GPU groups it joins.
+void SimDriver::share_gpus(Pod& pod, const Binding& binding) {
+  if (binding.shares.empty()) return;
+  std::string groups;
+  for (const GpuShare& share : binding.shares) {
+    groups += (groups.empty() ? "" : ",") + share.group;
+    const std::string key = fmt::format("{}/{}", kDefaultReservationNamespace, share.group);
+    if (!share.reserve || state_.find_pod(key) != nullptr) continue;
+    Pod reservation;
+    reservation.namespace_ = std::string(kDefaultReservationNamespace);
+    reservation.name = share.group;
+    reservation.uid = "uid-reservation-" + share.group;
+    reservation.scheduler_name = "default-scheduler";
+    reservation.node_name = binding.node;
+    reservation.phase = PodPhase::kRunning;
+    reservation.labels[std::string(kGpuGroupLabel)] = share.group;
+    reservation.annotations[std::string(kGpuUuidAnnotation)] = "GPU-sim-" + share.group;
+    Container holder;
+    holder.name = "reserve";
+    holder.requests[std::string(kGpuResourceName)] = 1000;
+    reservation.containers.push_back(std::move(holder));
+    state_.upsert_pod(reservation);
+  }
+  pod.labels[std::string(kGpuGroupLabel)] = binding.shares.front().group;
+  if (binding.shares.size() > 1) pod.annotations[std::string(kGpuGroupsAnnotation)] = groups;
+}
+
+// Reservation pods that hold a GPU for nobody any more go, as the reservation manager deletes
+// them, and their GPU returns to the node.
+void SimDriver::release_idle_gpus() {
+  for (GroupId group : state_.gpu_sharing().idle()) {
+    state_.remove_pod(fmt::format("{}/{}", kDefaultReservationNamespace,
+                                  state_.gpu_sharing().gpus()[group].group));
+  }
+}
+
+// The scenario's name of the job the cycle files under `cycle_key` (a workload's gang is
+// "sim/<kind>-<job>"), else the key without its namespace.
+std::string SimDriver::job_name(const std::string& cycle_key) const {
+  if (auto known = job_by_key_.find(cycle_key); known != job_by_key_.end()) {
+    return result_.jobs[known->second].name;
+  }
+  if (cycle_key.starts_with(kSimNamespace) && cycle_key.size() > kSimNamespace.size()) {
+    return cycle_key.substr(kSimNamespace.size() + 1);
+  }
+  return cycle_key;
+}
+
+// The scheduler service's pass (scheduler/service/evictions.cpp, PreemptionPass::maybe_run) on
+// the simulated clock: due every period while some job waits; plans from the real planner,
+// carried out at once. The clock does not move during the pass, so its time budget never runs
+// out and the plans are the same on every run. True when a pod was evicted.
+bool SimDriver::preemption_pass(TimeMs now) {
+  if (!pass_may_act() || now < next_pass_ms_) return false;
+  next_pass_ms_ = now + options_.preemption_period_ms;
+  changed_since_pass_ = false;
+  memory_.prune(state_, now, options_.planner);
+  const PlanResult planned =
+      plan_preemptions(state_, memory_, options_.planner, [now] { return now; });
+  if (options_.no_plan_backoff_ms > 0) {
+    for (const std::string& job : planned.without_plan) {
+      memory_.no_plan(job, now + options_.no_plan_backoff_ms);
+    }
+  }
+  bool evicted = false;
+  for (const PreemptionPlan& plan : planned.plans) {
+    memory_.record(plan, now, options_.planner);
+    for (const Victim& victim : plan.victims) evicted = evict(plan, victim, now) || evicted;
+  }
+  return evicted;
+}
+
+// A pass on an unchanged state with nothing nominated plans what the last one did: nothing (the
+// planner is deterministic, and without no-plan rests its memory holds nothing else that time
+// changes for the sim's jobs: an evicted pod never comes back to be cooled down). So the pass
+// is due only while some job waits and either the state changed or nominations may expire.
+bool SimDriver::pass_may_act() const {
+  return options_.preemption_period_ms > 0 && !state_.pending_jobs().empty() &&
+         (changed_since_pass_ || !memory_.nominations().empty());
+}
+
+// The Eviction API and the kubelet at once: the victim stops (phase Failed) and is removed. Its
+// job loses the pod for good; a job whose every pod was evicted has ended without completing.
+bool SimDriver::evict(const PreemptionPlan& plan, const Victim& victim, TimeMs now) {
+  const auto job_it = job_by_key_.find(victim.job);
+  if (job_it == job_by_key_.end()) return false;  // not a pod the driver created
+  const size_t job = job_it->second;
+  std::vector<Pod>& pods = job_pods_[job];
+  const auto pod = std::find_if(pods.begin(), pods.end(),
+                                [&victim](const Pod& p) { return p.key() == victim.pod; });
+  if (pod == pods.end()) return false;
+  Eviction eviction;
+  eviction.time_ms = now;
+  eviction.action = action_name(plan.action);
+  eviction.pod = pod->name;
+  pod->phase = PodPhase::kFailed;
+  state_.upsert_pod(*pod);
+  state_.remove_pod(pod->key());
+  pods.erase(pod);
+  release_idle_gpus();
+  changed_since_pass_ = true;
+
+  JobOutcome& outcome = result_.jobs[job];
+  eviction.job = outcome.name;
+  eviction.queue = outcome.queue;
+  if (plan.action != PreemptionAction::kStaleGang) {
+    eviction.for_job = job_name(plan.preemptor);
+    eviction.for_queue = plan.queue;
+  }
+  result_.evictions.push_back(std::move(eviction));
+  if (++outcome.pods_evicted == outcome.pods) {
+    outcome.evicted_ms = now;
+    ++ended_;
+  }
+  return true;
 }
 
 void SimDriver::record(TimeMs now, const CycleResult& cycled) {
@@ -261,6 +395,8 @@ std::optional<TimeMs> SimDriver::next_event() const {
   if (next_arrival_ < arrivals_.size()) next = arrivals_[next_arrival_].arrival_ms;
   if (!running_.empty()) {
     next = next ? std::min(*next, running_.front().finish_ms) : running_.front().finish_ms;
+    // A pass may evict for a waiting job while something runs that could make room.
+    if (pass_may_act()) next = std::min(*next, next_pass_ms_);
   }
   return next;
 }

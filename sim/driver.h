@@ -8,14 +8,19 @@
 //   2. creates the pods of jobs that arrived by `now` (creationTimestamp = the exact arrival);
 //   3. runs one scheduling cycle and assumes its bindings, then plays the kubelet: every bound pod
 //      becomes Running on its node at once;
-//   4. records a sample: per-queue GPU fair share, allocated and pending pods, cluster GPU usage.
+//   4. runs fairway's preemption pass (scheduler/planner: preempt, reclaim, consolidate) when it
+//      is due, as the scheduler service does between cycles, and carries its plans out: every
+//      victim is evicted, and the kubelet stops it at once (phase Failed, then removed), so its
+//      job never completes; the capacity bought is nominated to the preemptor for the next cycles;
+//   5. records a sample: per-queue GPU fair share, allocated and pending pods, cluster GPU usage.
 // A job runs for its durationSeconds from the moment its last pod was bound, and its wait time is
 // arrival → last pod bound.
 //
-// Idle ticks are skipped, not approximated: when a cycle bound nothing and no job arrives or
-// finishes before the next tick, the state is unchanged and a cycle would decide the same again
-// (the cycle is deterministic), so the clock jumps to the tick of the next arrival or completion.
-// Samples are therefore piecewise constant: a sample holds until the next one.
+// Idle ticks are skipped, not approximated: when a cycle bound nothing, the pass evicted nothing
+// and no job arrives or finishes (and no pass is due) before the next tick, the state is unchanged
+// and a cycle would decide the same again (the cycle is deterministic), so the clock jumps to the
+// tick of the next arrival or completion. Samples are therefore piecewise constant: a sample holds
+// until the next one.
 //
 // The run stops when every job finished, at the scenario's durationSeconds, when nothing can
 // change any more (no job running, none to arrive, and the pending ones do not fit: stalled), or
@@ -29,6 +34,7 @@
 #include <vector>
 
 #include "scheduler/cycle/cycle.h"
+#include "scheduler/planner/planner.h"
 #include "scheduler/state/cluster_state.h"
 #include "sim/scenario.h"
 
@@ -36,6 +42,15 @@ namespace fairway::sim {
 
 struct DriverOptions {
   CycleOptions cycle;
+  // The preemption pass as the scheduler service runs it (PreemptionOptions::period, in
+  // simulated time): every period while a job waits (0: never). The service rests a job no
+  // eviction can help for 30 s to protect the pass's time budget; the in-process pass has no
+  // budget to protect (its clock stands still while it plans), so by default it rests none
+  // (no_plan_backoff_ms 0) and tries again whenever the state changed. The planner's placement
+  // strategy is `cycle`'s.
+  TimeMs preemption_period_ms = 5000;
+  TimeMs no_plan_backoff_ms = 0;
+  PlannerOptions planner;
   // Without a durationSeconds, stop this long after the last arrival whatever is left.
   TimeMs hard_cap_after_last_arrival_ms = 7LL * 24 * 3600 * 1000;
 };
@@ -62,9 +77,17 @@ struct JobOutcome {
   std::optional<TimeMs> first_bound_ms;  // when its first pod was bound
   std::optional<TimeMs> started_ms;      // when its last pod was bound
   std::optional<TimeMs> finished_ms;     // started + duration, once the driver finished it
+  // Pods of the job that fairway evicted (each had been bound), and when the job ended because
+  // every one of its pods was evicted. An evicted job never completes.
+  int32_t pods_evicted = 0;
+  std::optional<TimeMs> evicted_ms;
+  // Fractional pods: the shared GPU (group, e.g. "h100-3-gpu0") its first pod joined.
+  std::string gpu_group;
 
   bool completed() const { return finished_ms.has_value(); }
-  bool running() const { return started_ms.has_value() && !finished_ms.has_value(); }
+  bool evicted() const { return evicted_ms.has_value(); }
+  bool ended() const { return completed() || evicted(); }
+  bool running() const { return started_ms.has_value() && !ended(); }
   std::optional<TimeMs> wait_ms() const {
     if (!started_ms) return std::nullopt;
     return *started_ms - arrival_ms;
@@ -91,6 +114,17 @@ struct Sample {
   std::vector<QueueSample> queues;  // parallel to SimResult::queues
 };
 
+// One pod evicted by fairway's preemption pass, and for whom.
+struct Eviction {
+  TimeMs time_ms = 0;     // when the driver saw it evicted
+  std::string action;     // action_name(): "preempt", "reclaim", "consolidate", "stale-gang"
+  std::string pod;        // pod name (namespace sim)
+  std::string job;        // the victim's job (JobOutcome::name)
+  std::string queue;      // the victim's leaf queue
+  std::string for_job;    // the job it made room for (JobOutcome::name); empty: stale-gang
+  std::string for_queue;  // that job's leaf queue
+};
+
 struct PendingJobInfo {
   std::string job;
   std::string queue;
@@ -106,8 +140,9 @@ struct SimResult {
   double gpu_capacity = 0;  // whole GPUs of ready nodes
   size_t nodes = 0;
   std::vector<QueueInfo> queues;
-  std::vector<Sample> samples;   // one per cycle run, in time order
-  std::vector<JobOutcome> jobs;  // in arrival order
+  std::vector<Sample> samples;      // one per cycle run, in time order
+  std::vector<JobOutcome> jobs;     // in arrival order
+  std::vector<Eviction> evictions;  // in time order
   uint64_t cycles_run = 0;
   uint64_t idle_ticks_skipped = 0;
   uint64_t pods_bound = 0;
@@ -144,6 +179,12 @@ class SimDriver {
   void note_gang(size_t job);
   void admit_arrivals(TimeMs now);
   CycleResult cycle(TimeMs now);
+  bool preemption_pass(TimeMs now);
+  bool pass_may_act() const;
+  bool evict(const PreemptionPlan& plan, const Victim& victim, TimeMs now);
+  std::string job_name(const std::string& cycle_key) const;
+  void share_gpus(Pod& pod, const Binding& binding);
+  void release_idle_gpus();
   void record(TimeMs now, const CycleResult& result);
   std::optional<TimeMs> next_event() const;
 
@@ -155,9 +196,12 @@ class SimDriver {
   // Each job's pods as the driver created them (the state drops containers), by job index.
   std::vector<std::vector<Pod>> job_pods_;
   std::unordered_map<std::string, size_t> job_by_key_;
-  std::vector<Running> running_;         // min-heap on finish time
+  std::vector<Running> running_;  // min-heap on finish time (evicted jobs skipped)
+  PreemptionMemory memory_;       // nominations and cool-downs between passes
+  TimeMs next_pass_ms_ = 0;
+  bool changed_since_pass_ = true;       // arrivals, bindings, completions, evictions
   std::vector<QueueIndex> queue_order_;  // tree index per SimResult::queues entry
-  size_t completed_ = 0;
+  size_t ended_ = 0;                     // jobs completed or evicted
   SimResult result_;
 };
 

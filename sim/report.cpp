@@ -124,6 +124,66 @@ void write_gangs(std::ostream& out, const SimResult& result) {
   }
 }
 
+// Fractional pods by the shared GPU they joined: one line per GPU, naming its sharers.
+void write_shared_gpus(std::ostream& out, const SimResult& result) {
+  std::vector<std::pair<std::string, std::vector<const JobOutcome*>>> gpus;
+  for (const JobOutcome& job : result.jobs) {
+    if (job.gpu_group.empty()) continue;
+    auto it = std::find_if(gpus.begin(), gpus.end(),
+                           [&job](const auto& entry) { return entry.first == job.gpu_group; });
+    if (it == gpus.end()) it = gpus.insert(gpus.end(), {job.gpu_group, {}});
+    it->second.push_back(&job);
+  }
+  if (gpus.empty()) return;
+  out << "\n  shared GPUs (fractional pods, one reservation pod each)\n";
+  for (const auto& [group, jobs] : gpus) {
+    std::string sharers;
+    for (const JobOutcome* job : jobs) {
+      sharers += fmt::format("{}{} ({:g} GPU)", sharers.empty() ? "" : ", ", job->name,
+                             static_cast<double>(job->gpus) / 1000.0 / std::max(job->pods, 1));
+    }
+    out << fmt::format("  {:<17}{}\n", group, sharers);
+  }
+}
+
+// Each action for each waiting queue: the pods evicted, and when the queue got its share.
+void write_evictions(std::ostream& out, const SimResult& result, const ReportOptions& options) {
+  for (const EvictionSummary& group : summarize_evictions(result)) {
+    std::string from;
+    for (const std::string& queue : group.from_queues) from += (from.empty() ? "" : ", ") + queue;
+    const std::string span =
+        group.first_ms == group.last_ms
+            ? format_clock(group.first_ms)
+            : fmt::format("{}-{}", format_clock(group.first_ms), format_clock(group.last_ms));
+    if (group.for_queue.empty()) {
+      out << fmt::format("\n  {}: {} pod(s) of queue {} evicted at {}\n", group.action,
+                         group.evictions.size(), from, span);
+    } else {
+      out << fmt::format("\n  {} for queue {}: fairway evicted {} pod(s) of queue {} at {}\n",
+                         group.action, group.for_queue, group.evictions.size(), from, span);
+    }
+    const size_t shown = std::min(options.evictions_shown, group.evictions.size());
+    for (size_t i = 0; i < shown; ++i) {
+      const Eviction& eviction = *group.evictions[i];
+      out << fmt::format("    {:<7} {} ({}){}\n", format_clock(eviction.time_ms), eviction.pod,
+                         eviction.queue,
+                         eviction.for_job.empty() ? "" : " for " + eviction.for_job);
+    }
+    if (shown < group.evictions.size()) {
+      out << fmt::format("    ... and {} more\n", group.evictions.size() - shown);
+    }
+    if (group.for_queue.empty()) continue;
+    if (group.share_reached_ms) {
+      out << fmt::format("    {} reached its fair share ({:g} GPUs) at {}\n", group.for_queue,
+                         std::round(group.fair_share_gpu * 10) / 10,
+                         format_clock(*group.share_reached_ms));
+    } else {
+      out << fmt::format("    {} did not reach its fair share before the run ended\n",
+                         group.for_queue);
+    }
+  }
+}
+
 }  // namespace
 
 double percentile(std::vector<double> values, double p) {
@@ -163,6 +223,8 @@ SimSummary summarize(const SimResult& result) {
   for (const JobOutcome& job : result.jobs) {
     if (job.completed())
       ++summary.completed;
+    else if (job.evicted())
+      ++summary.evicted;
     else if (job.running())
       ++summary.running;
     else
@@ -214,6 +276,46 @@ SimSummary summarize(const SimResult& result) {
   return summary;
 }
 
+std::vector<EvictionSummary> summarize_evictions(const SimResult& result) {
+  std::vector<EvictionSummary> groups;
+  for (const Eviction& eviction : result.evictions) {
+    auto group = std::find_if(groups.begin(), groups.end(), [&](const EvictionSummary& g) {
+      return g.action == eviction.action && g.for_queue == eviction.for_queue;
+    });
+    if (group == groups.end()) {
+      group = groups.insert(groups.end(), EvictionSummary{});
+      group->action = eviction.action;
+      group->for_queue = eviction.for_queue;
+      group->first_ms = eviction.time_ms;
+    }
+    group->evictions.push_back(&eviction);
+    group->last_ms = std::max(group->last_ms, eviction.time_ms);
+    if (std::find(group->from_queues.begin(), group->from_queues.end(), eviction.queue) ==
+        group->from_queues.end()) {
+      group->from_queues.push_back(eviction.queue);
+    }
+  }
+  for (EvictionSummary& group : groups) {
+    std::sort(group.from_queues.begin(), group.from_queues.end());
+    const auto queue = std::find_if(result.queues.begin(), result.queues.end(),
+                                    [&](const QueueInfo& q) { return q.name == group.for_queue; });
+    if (queue == result.queues.end()) continue;
+    const size_t q = static_cast<size_t>(queue - result.queues.begin());
+    // Half a GPU of slack: live fair shares are read back from Queue status, rounded.
+    constexpr double kSlackGpu = 0.5;
+    for (const Sample& sample : result.samples) {
+      if (sample.time_ms < group.first_ms || q >= sample.queues.size()) continue;
+      const QueueSample& entry = sample.queues[q];
+      if (entry.fair_share_gpu > 0 && entry.allocated_gpu + kSlackGpu >= entry.fair_share_gpu) {
+        group.share_reached_ms = sample.time_ms;
+        group.fair_share_gpu = entry.fair_share_gpu;
+        break;
+      }
+    }
+  }
+  return groups;
+}
+
 TimeMs report_interval(const SimResult& result, const ReportOptions& options) {
   if (options.every_ms && *options.every_ms > 0) return *options.every_ms;
   if (result.report_every_ms && *result.report_every_ms > 0) return *result.report_every_ms;
@@ -254,8 +356,9 @@ void write_summary(std::ostream& out, const SimResult& result, const ReportOptio
   const SimSummary summary = summarize(result);
   out << fmt::format("Summary: {} (stopped at {}: {})\n", result.scenario,
                      format_clock(result.end_ms), stop_reason_name(result.stop));
-  out << fmt::format("  {:<17}{} total: {} completed, {} running, {} pending\n", "jobs",
-                     summary.jobs, summary.completed, summary.running, summary.pending);
+  out << fmt::format("  {:<17}{} total: {} completed, {} evicted, {} running, {} pending\n", "jobs",
+                     summary.jobs, summary.completed, summary.evicted, summary.running,
+                     summary.pending);
   out << fmt::format("  {:<17}average {}, peak {} of {:g} GPUs\n", "GPU utilization",
                      percent(summary.avg_utilization), percent(summary.peak_utilization),
                      result.gpu_capacity);
@@ -287,6 +390,8 @@ void write_summary(std::ostream& out, const SimResult& result, const ReportOptio
   }
 
   write_gangs(out, result);
+  write_shared_gpus(out, result);
+  write_evictions(out, result, options);
 
   if (!result.pending.empty()) {
     const size_t shown = std::min(options.pending_shown, result.pending.size());
@@ -322,6 +427,7 @@ nlohmann::json json_report(const SimResult& result, const ReportOptions& options
   report["gpu_capacity"] = result.gpu_capacity;
   report["jobs"] = {{"total", summary.jobs},
                     {"completed", summary.completed},
+                    {"evicted", summary.evicted},
                     {"running", summary.running},
                     {"pending", summary.pending}};
   nlohmann::json per_queue = nlohmann::json::object();
@@ -350,6 +456,32 @@ nlohmann::json json_report(const SimResult& result, const ReportOptions& options
         {{"job", job.job}, {"queue", job.queue}, {"reason", job.reason}, {"message", job.message}});
   }
   report["pending_jobs"] = std::move(pending);
+
+  nlohmann::json evictions = nlohmann::json::array();
+  for (const Eviction& eviction : result.evictions) {
+    evictions.push_back({{"time_seconds", seconds(eviction.time_ms)},
+                         {"action", eviction.action},
+                         {"pod", eviction.pod},
+                         {"job", eviction.job},
+                         {"queue", eviction.queue},
+                         {"for_job", eviction.for_job},
+                         {"for_queue", eviction.for_queue}});
+  }
+  report["evictions"] = std::move(evictions);
+  nlohmann::json groups = nlohmann::json::array();
+  for (const EvictionSummary& group : summarize_evictions(result)) {
+    groups.push_back({{"action", group.action},
+                      {"for_queue", group.for_queue},
+                      {"from_queues", group.from_queues},
+                      {"pods", group.evictions.size()},
+                      {"first_seconds", seconds(group.first_ms)},
+                      {"last_seconds", seconds(group.last_ms)},
+                      {"share_reached_seconds",
+                       group.share_reached_ms ? nlohmann::json(seconds(*group.share_reached_ms))
+                                              : nlohmann::json(nullptr)},
+                      {"fair_share_gpu", group.fair_share_gpu}});
+  }
+  report["eviction_summary"] = std::move(groups);
 
   const TimeMs every = report_interval(result, options);
   report["report_every_seconds"] = seconds(every);
@@ -385,7 +517,12 @@ nlohmann::json json_report(const SimResult& result, const ReportOptions& options
           job.started_ms ? nlohmann::json(seconds(*job.started_ms)) : nlohmann::json(nullptr)},
          {"wait_seconds", wait ? nlohmann::json(seconds(*wait)) : nlohmann::json(nullptr)},
          {"finished_seconds",
-          job.finished_ms ? nlohmann::json(seconds(*job.finished_ms)) : nlohmann::json(nullptr)}});
+          job.finished_ms ? nlohmann::json(seconds(*job.finished_ms)) : nlohmann::json(nullptr)},
+         {"gpu_group",
+          job.gpu_group.empty() ? nlohmann::json(nullptr) : nlohmann::json(job.gpu_group)},
+         {"pods_evicted", job.pods_evicted},
+         {"evicted_seconds",
+          job.evicted_ms ? nlohmann::json(seconds(*job.evicted_ms)) : nlohmann::json(nullptr)}});
   }
   report["job_outcomes"] = std::move(outcomes);
   return report;

@@ -46,6 +46,7 @@ struct QueueSummary {
 struct SimSummary {
   size_t jobs = 0;
   size_t completed = 0;
+  size_t evicted = 0;  // ended because fairway evicted every pod of them
   size_t running = 0;  // bound, not finished when the run stopped
   size_t pending = 0;  // not (fully) bound when the run stopped
   WaitStats wait;
@@ -56,10 +57,28 @@ struct SimSummary {
 
 SimSummary summarize(const SimResult& result);
 
+// The evictions of a run for one waiting queue by one action (e.g. every reclaim for
+// "production"): which pods went, from which queues, and when the waiting queue reached its fair
+// share of GPUs (its allocation at or above its fair share, from the first eviction on).
+struct EvictionSummary {
+  std::string action;
+  std::string for_queue;                   // empty for stale-gang evictions
+  std::vector<const Eviction*> evictions;  // into SimResult::evictions, in time order
+  std::vector<std::string> from_queues;    // the victims' leaf queues, sorted
+  TimeMs first_ms = 0;
+  TimeMs last_ms = 0;
+  std::optional<TimeMs> share_reached_ms;
+  double fair_share_gpu = 0;  // the waiting queue's, when it reached it
+};
+
+// Grouped by action and waiting queue, in order of the first eviction.
+std::vector<EvictionSummary> summarize_evictions(const SimResult& result);
+
 struct ReportOptions {
   // Live table interval; unset: the scenario's reportEverySeconds, else about ten tables.
   std::optional<TimeMs> every_ms;
-  size_t pending_shown = 5;  // how many still-pending jobs the summary explains
+  size_t pending_shown = 5;    // how many still-pending jobs the summary explains
+  size_t evictions_shown = 8;  // evicted pods listed per EvictionSummary
 };
 
 // The interval the live table uses for `result` under `options`.

@@ -341,10 +341,10 @@ Status read_queue(const YAML::Node& node, const std::string& path, Scenario& sce
 }
 
 Status read_job_stream(const YAML::Node& node, const std::string& path, Scenario& scenario) {
-  FAIRWAY_TRY(
-      check_fields(node, path,
-                   {"name", "queue", "at", "every", "count", "pods", "minMember", "priority",
-                    "durationSeconds", "requests", "nodeSelector", "tolerations", "workload"}));
+  FAIRWAY_TRY(check_fields(
+      node, path,
+      {"name", "queue", "at", "every", "count", "pods", "minMember", "priority", "durationSeconds",
+       "requests", "nodeSelector", "tolerations", "workload", "gpuFraction"}));
   JobStreamSpec stream;
   FAIRWAY_TRY(optional_field(node, "name", path, stream.name, read_string));
   if (stream.name.empty()) return fail(join(path, "name"), "required");
@@ -386,6 +386,19 @@ Status read_job_stream(const YAML::Node& node, const std::string& path, Scenario
   stream.priority = static_cast<int32_t>(priority);
   FAIRWAY_TRY(optional_field(node, "durationSeconds", path, stream.duration_ms, seconds(false)));
   FAIRWAY_TRY(optional_field(node, "requests", path, stream.requests, read_resources));
+  FAIRWAY_TRY(optional_field(node, "gpuFraction", path, stream.gpu_fraction, read_number));
+  if (node["gpuFraction"]) {
+    // The rules of the fairway.dev/gpu-fraction annotation (docs/gpu-sharing.md).
+    if (!(stream.gpu_fraction > 0 && stream.gpu_fraction < 1)) {
+      return fail(join(path, "gpuFraction"),
+                  fmt::format("{:g}: must be a number greater than 0 and less than 1",
+                              stream.gpu_fraction));
+    }
+    if (stream.requests.contains(std::string(kGpuResourceName))) {
+      return fail(join(path, "gpuFraction"),
+                  "not with requests nvidia.com/gpu: ask for either a GPU share or whole GPUs");
+    }
+  }
   FAIRWAY_TRY(optional_field(node, "nodeSelector", path, stream.node_selector, read_string_map));
   FAIRWAY_TRY(for_each_item(node["tolerations"], join(path, "tolerations"),
                             [&stream](const YAML::Node& entry, const std::string& at) -> Status {
@@ -564,6 +577,10 @@ std::vector<Pod> build_pods(const JobArrival& job, const JobStreamSpec& stream) 
         pod.annotations[std::string(kAnnotationPodGroup)] = job.name;
         pod.annotations[std::string(kAnnotationMinMember)] = std::to_string(stream.min_member);
       }
+    }
+    if (stream.gpu_fraction > 0) {
+      pod.annotations[std::string(kAnnotationGpuFraction)] =
+          fmt::format("{:g}", stream.gpu_fraction);
     }
     Container container;
     container.name = "main";

@@ -24,7 +24,9 @@
 //     - {name: train, queue: vision, at: 0, every: 30, count: 4, pods: 2, minMember: 2,
 //        priority: 0, durationSeconds: 120, requests: {cpu: 8, memory: 64Gi, nvidia.com/gpu: 4},
 //        nodeSelector: {...}, tolerations: [{key, operator, value, effect}],
-//        workload: PyTorchJob}     # optional, see below
+//        workload: PyTorchJob,     # optional, see below
+//        gpuFraction: 0.5}         # a share of one GPU (fairway.dev/gpu-fraction), instead of
+//                                  # nvidia.com/gpu requests
 //
 // `workload` makes each job of the stream what an operator would create, with no PodGroup and
 // no gang annotation: the workload object first, then its pods owned by it (ownerReferences,
@@ -78,6 +80,9 @@ struct JobStreamSpec {
   Labels node_selector;
   std::vector<Toleration> tolerations;
   SimWorkload workload = SimWorkload::kNone;
+  // 0 < x < 1: each pod asks for that share of one GPU (annotation fairway.dev/gpu-fraction) and
+  // shares a GPU with others (docs/gpu-sharing.md); 0: none.
+  double gpu_fraction = 0;
 };
 
 struct Scenario {

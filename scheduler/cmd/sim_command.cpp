@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <csignal>
@@ -20,6 +21,7 @@
 #include "scheduler/cmd/commands.h"
 #include "scheduler/cmd/flags.h"
 #include "scheduler/service/log.h"
+#include "sim/chart.h"
 #include "sim/demo_scenario.h"
 #include "sim/driver.h"
 #include "sim/live/live_driver.h"
@@ -37,7 +39,11 @@ By default the run is live: an embedded Kubernetes API server (HTTPS, token; set
 `fairway apiserver --dev`, with the scenario's queues), the real scheduler talking to it over HTTP, and a driver that creates the nodes, Queues and pods through
 the API and plays the kubelet; simulated time runs --speed times faster than real time. Pass
 --kubeconfig-out to look in with kubectl while it runs. --in-process drives the scheduling core
-directly on a simulated clock instead: instant and deterministic.
+directly on a simulated clock instead: instant and deterministic. Both run fairway's
+preemption pass, so a queue over its share loses pods to one that waits below its share.
+
+The run ends with a picture, an SVG file of each queue's GPUs allocated against its fair share
+and of GPU utilization over time; the report prints its path (--svg).
 
 )";
 
@@ -49,6 +55,7 @@ struct SimFlags {
   double speed = 20;
   std::string kubeconfig_out;
   std::string audit_log;
+  std::string svg;  // empty: in the temp folder; "none": no picture
   bool hold = false;
   std::string metrics_bind_address = "0";
   int verbosity = -1;
@@ -64,6 +71,9 @@ tl::expected<SimFlags, std::string> parse_flags(std::span<const std::string> arg
   set.add_string("output", &output, "report format: text, or json (the summary, for scripts)");
   set.add_double("report-every", &report_every,
                  "simulated seconds between queue tables (0: the scenario's, else about ten)");
+  set.add_string("svg", &flags.svg,
+                 "where to write the picture (default: fairway-sim-<scenario>.svg in the temp "
+                 "folder; none: no picture)");
   set.add_bool("in-process", &flags.in_process,
                "simulated clock, no API server: instant, deterministic");
   set.add_double("speed", &flags.speed, "live runs: simulated seconds per real second");
@@ -107,6 +117,54 @@ std::optional<std::string> read_file(const std::string& path) {
   return std::move(text).str();
 }
 
+// fairway-sim-<scenario>.svg in the temp folder, the name kept to safe characters.
+std::string default_svg_path(const std::string& scenario) {
+  std::string name;
+  for (char c : scenario) {
+    const bool safe = std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+    name += safe ? c : '-';
+  }
+  return (std::filesystem::temp_directory_path() / fmt::format("fairway-sim-{}.svg", name))
+      .string();
+}
+
+// Writes the picture where asked and says where (the report's last line), or why not.
+void write_picture(const SimFlags& flags, const sim::SimResult& result, std::ostream& out,
+                   std::ostream& err, nlohmann::json* report) {
+  if (flags.svg == "none") return;
+  const std::string path = flags.svg.empty() ? default_svg_path(result.scenario) : flags.svg;
+  std::ofstream file(path, std::ios::binary | std::ios::trunc);
+  file << sim::svg_chart(result);
+  file.close();
+  if (!file) {
+    err << fmt::format("fairway sim: cannot write the picture to \"{}\"\n", path);
+    return;
+  }
+  if (report != nullptr) {
+    (*report)["picture"] = path;
+  } else {
+    out << fmt::format("\npicture: {} (GPUs allocated vs fair share per queue, GPU utilization)\n",
+                       path);
+  }
+}
+
+// The report of a finished run, and its picture.
+void report(const SimFlags& flags, const sim::SimResult& result, const sim::ReportOptions& options,
+            bool whole, std::ostream& out, std::ostream& err) {
+  if (flags.json) {
+    nlohmann::json json = sim::json_report(result, options);
+    write_picture(flags, result, out, err, &json);
+    out << json.dump(2) << "\n";
+    return;
+  }
+  if (whole) {
+    sim::write_text_report(out, result, options);
+  } else {
+    sim::write_summary(out, result, options);
+  }
+  write_picture(flags, result, out, err, nullptr);
+}
+
 }  // namespace
 
 int sim(std::span<const std::string> args, std::ostream& out, std::ostream& err) {
@@ -143,12 +201,7 @@ int sim(std::span<const std::string> args, std::ostream& out, std::ostream& err)
   sim::ReportOptions options;
   options.every_ms = flags->report_every_ms;
   if (flags->in_process) {
-    const sim::SimResult result = sim::simulate(*scenario);
-    if (flags->json) {
-      out << sim::json_report(result, options).dump(2) << "\n";
-    } else {
-      sim::write_text_report(out, result, options);
-    }
+    report(*flags, sim::simulate(*scenario), options, true, out, err);
     return 0;
   }
 
@@ -200,11 +253,7 @@ int sim(std::span<const std::string> args, std::ostream& out, std::ostream& err)
     err << "fairway sim: " << result.error() << "\n";
     return 1;
   }
-  if (flags->json) {
-    out << sim::json_report(*result, options).dump(2) << "\n";
-  } else {
-    sim::write_summary(out, *result, options);
-  }
+  report(*flags, *result, options, false, out, err);
   return 0;
 }
 

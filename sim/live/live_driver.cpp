@@ -20,8 +20,10 @@
 #include "k8s-client/rest_client.h"
 #include "queues/quantity.h"
 #include "queues/queue_tree.h"
+#include "scheduler/cycle/reasons.h"
 #include "scheduler/service/scheduler_service.h"
 #include "scheduler/state/gangs.h"
+#include "scheduler/state/gpu_sharing.h"
 #include "sim/apiserver/server.h"
 #include "sim/dev/bootstrap.h"
 #include "sim/dev/fake_gpu_agent.h"
@@ -77,10 +79,14 @@ class LiveRun {
   void patch_phase(const std::string& pod, const char* phase);
   void admit(size_t job, TimeMs now);
   void observe(TimeMs now);
+  void bound(const Pod& pod, size_t job_index, bool start, TimeMs now);
+  void gone(const std::string& pod, size_t job, bool deleted, TimeMs now);
   void finish_due(TimeMs now);
   void sample(TimeMs now);
   void collect_pending();
   void collect_gangs();
+  void collect_evictions();
+  void serve_reservations();
   TimeMs now() const {
     const double real_ms =
         std::chrono::duration<double, std::milli>(SteadyClock::now() - start_).count();
@@ -98,6 +104,8 @@ class LiveRun {
   std::unordered_map<std::string, size_t> job_of_pod_;  // pod name → job
   std::unordered_map<std::string, int64_t> pod_gpus_;   // pod name → canonical GPUs
   std::unordered_set<std::string> bound_;               // pods seen with a node, ever
+  std::unordered_set<std::string> finished_pods_;       // pods the driver ended (job done)
+  std::unordered_set<std::string> evicted_;             // bound pods someone else deleted
   std::vector<bool> created_;
   std::priority_queue<Finish, std::vector<Finish>, std::greater<>> finishing_;
   size_t next_arrival_ = 0;
@@ -182,21 +190,64 @@ void LiveRun::observe(TimeMs now) {
   }
   for (PodEvent& event : events) {
     const std::string& name = event.pod.name;
-    if (event.deleted || event.pod.node_name.empty() || bound_.contains(name)) continue;
     auto job_it = job_of_pod_.find(name);
     if (job_it == job_of_pod_.end()) continue;
-    bound_.insert(name);
-    ++result_.pods_bound;
-    patch_phase(name, "Running");
-    JobOutcome& job = result_.jobs[job_it->second];
-    if (!job.first_bound_ms) job.first_bound_ms = now;
-    ++job.pods_bound;
-    last_progress_ = now;
-    if (job.pods_bound == job.pods && !job.started_ms) {
-      job.started_ms = now;
-      const TimeMs duration = scenario_.jobs[job.stream].duration_ms;
-      finishing_.push({now + duration, job_it->second});
+    const bool going = event.deleted || event.pod.deleting;
+    // A watch may show a pod's binding and its eviction in one event: bound first, then gone.
+    if (!event.pod.node_name.empty() && !bound_.contains(name)) {
+      bound(event.pod, job_it->second, !going, now);
     }
+    if (going) gone(name, job_it->second, event.deleted, now);
+  }
+}
+
+// The kubelet starts a pod fairway bound (phase Running, unless it is already going); a job whose
+// every pod is bound starts its run time.
+void LiveRun::bound(const Pod& pod, size_t job_index, bool start, TimeMs now) {
+  bound_.insert(pod.name);
+  JobOutcome& job = result_.jobs[job_index];
+  // A fractional pod is labelled with the shared GPU it joins before it is bound.
+  if (auto group = pod.labels.find(std::string(kGpuGroupLabel));
+      group != pod.labels.end() && job.gpu_group.empty()) {
+    job.gpu_group = group->second;
+  }
+  ++result_.pods_bound;
+  if (start) patch_phase(pod.name, "Running");
+  if (!job.first_bound_ms) job.first_bound_ms = now;
+  ++job.pods_bound;
+  last_progress_ = now;
+  if (job.pods_bound == job.pods && !job.started_ms) {
+    job.started_ms = now;
+    const TimeMs duration = scenario_.jobs[job.stream].duration_ms;
+    finishing_.push({now + duration, job_index});
+  }
+}
+
+// A bound pod the driver did not end is being deleted: fairway evicted it (the Eviction API sets
+// its deletionTimestamp). The kubelet's part: stop it (phase Failed) and confirm the deletion
+// (grace 0). The job loses the pod for good; once every pod of it is gone, it has ended.
+void LiveRun::gone(const std::string& pod, size_t job, bool deleted, TimeMs now) {
+  if (!bound_.contains(pod) || finished_pods_.contains(pod) || evicted_.contains(pod)) return;
+  evicted_.insert(pod);
+  if (!deleted) {
+    patch_phase(pod, "Failed");
+    (void)client_.request("DELETE",
+                          fmt::format("/api/v1/namespaces/{}/pods/{}", kSimNamespace, pod),
+                          R"({"gracePeriodSeconds":0})");
+  }
+  JobOutcome& outcome = result_.jobs[job];
+  // "deleted" until fairway's Event on the pod says which action it was (collect_evictions).
+  result_.evictions.push_back({.time_ms = now,
+                               .action = "deleted",
+                               .pod = pod,
+                               .job = outcome.name,
+                               .queue = outcome.queue,
+                               .for_job = "",
+                               .for_queue = ""});
+  last_progress_ = now;
+  if (++outcome.pods_evicted == outcome.pods && !outcome.ended()) {
+    outcome.evicted_ms = now;
+    ++finished_;
   }
 }
 
@@ -205,8 +256,11 @@ void LiveRun::finish_due(TimeMs now) {
     const Finish finish = finishing_.top();
     finishing_.pop();
     JobOutcome& job = result_.jobs[finish.job];
+    if (job.ended()) continue;  // every pod evicted
     job.finished_ms = finish.at;
     for (const std::string& pod : job_pods_[finish.job]) {
+      if (evicted_.contains(pod)) continue;
+      finished_pods_.insert(pod);
       patch_phase(pod, "Succeeded");
       (void)client_.request("DELETE",
                             fmt::format("/api/v1/namespaces/{}/pods/{}", kSimNamespace, pod),
@@ -241,10 +295,11 @@ void LiveRun::sample(TimeMs now) {
   std::vector<double> allocated(result_.queues.size(), 0);
   std::vector<uint32_t> pending(result_.queues.size(), 0);
   for (size_t j = 0; j < result_.jobs.size(); ++j) {
-    if (!created_[j] || result_.jobs[j].completed()) continue;
+    if (!created_[j] || result_.jobs[j].ended()) continue;
     auto it = queue_index_.find(result_.jobs[j].queue);
     if (it == queue_index_.end()) continue;
     for (const std::string& pod : job_pods_[j]) {
+      if (evicted_.contains(pod)) continue;
       if (bound_.contains(pod)) {
         allocated[it->second] += static_cast<double>(pod_gpus_[pod]) / kMilli;
       } else {
@@ -322,6 +377,81 @@ void LiveRun::collect_gangs() {
   }
 }
 
+// The kubelet's part for the reservation pods fairway creates for shared GPUs: one whose GPU the
+// stand-in node agent has reported runs; one being deleted (its last sharer gone) is confirmed
+// at once.
+void LiveRun::serve_reservations() {
+  const std::string pods = fmt::format("/api/v1/namespaces/{}/pods", kDefaultReservationNamespace);
+  auto list = client_.get(pods);
+  if (!list || !list->ok()) return;
+  const auto body = nlohmann::json::parse(list->body, nullptr, false);
+  if (!body.is_object() || !body.contains("items")) return;
+  for (const auto& item : body["items"]) {
+    const auto& metadata = item.value("metadata", nlohmann::json::object());
+    const std::string name = metadata.value("name", std::string());
+    const std::string path = pods + "/" + name;
+    if (metadata.contains("deletionTimestamp")) {
+      (void)client_.request("DELETE", path, R"({"gracePeriodSeconds":0})");
+      continue;
+    }
+    // The stand-in node agent (sim/dev) reports the GPU; the pod then runs, as on a kubelet.
+    if (!metadata.value("annotations", nlohmann::json::object())
+             .contains(std::string(kGpuUuidAnnotation)) ||
+        item.value("status", nlohmann::json::object()).value("phase", std::string()) == "Running") {
+      continue;
+    }
+    (void)client_.request("PATCH", path + "/status",
+                          nlohmann::json{{"status", {{"phase", "Running"}}}}.dump(),
+                          "application/merge-patch+json");
+  }
+}
+
+// Who each eviction was for, from the Event fairway posts on its victim (reason Reclaimed,
+// Preempted, Consolidated or GangIncomplete; message `reclaim: evicted to make room for job
+// sim/serve-3 of queue "production"`): what a person reads with kubectl get events.
+void LiveRun::collect_evictions() {
+  if (result_.evictions.empty()) return;
+  auto list = client_.get(fmt::format("/api/v1/namespaces/{}/events", kSimNamespace));
+  if (!list || !list->ok()) return;
+  const auto body = nlohmann::json::parse(list->body, nullptr, false);
+  if (!body.is_object() || !body.contains("items")) return;
+  std::unordered_map<std::string, size_t> job_of_key;  // the scheduler's job key → job
+  for (size_t j = 0; j < arrivals_.size(); ++j) {
+    job_of_key[cycle_job_key(arrivals_[j], scenario_.jobs[arrivals_[j].stream])] = j;
+  }
+  std::unordered_map<std::string, const nlohmann::json*> event_of_pod;
+  for (const auto& item : body["items"]) {
+    const std::string reason = item.value("reason", std::string());
+    if (reason != reasons::kReclaimed && reason != reasons::kPreempted &&
+        reason != reasons::kConsolidated && reason != reasons::kStaleGang) {
+      continue;
+    }
+    event_of_pod[item.value("involvedObject", nlohmann::json::object())
+                     .value("name", std::string())] = &item;
+  }
+  for (Eviction& eviction : result_.evictions) {
+    auto it = event_of_pod.find(eviction.pod);
+    if (it == event_of_pod.end()) continue;  // stays "deleted": not fairway's doing
+    const std::string reason = it->second->value("reason", std::string());
+    const std::string message = it->second->value("message", std::string());
+    if (reason == reasons::kStaleGang) {
+      eviction.action = "stale-gang";
+      continue;
+    }
+    eviction.action = message.substr(0, message.find(':'));
+    constexpr std::string_view kJob = "make room for job ";
+    constexpr std::string_view kQueue = " of queue \"";
+    const auto job_at = message.find(kJob);
+    const auto queue_at = message.find(kQueue, job_at == std::string::npos ? 0 : job_at);
+    if (job_at == std::string::npos || queue_at == std::string::npos) continue;
+    const std::string key = message.substr(job_at + kJob.size(), queue_at - job_at - kJob.size());
+    auto job = job_of_key.find(key);
+    eviction.for_job = job != job_of_key.end() ? result_.jobs[job->second].name : key;
+    const auto queue_from = queue_at + kQueue.size();
+    eviction.for_queue = message.substr(queue_from, message.find('"', queue_from) - queue_from);
+  }
+}
+
 tl::expected<SimResult, std::string> LiveRun::run(SchedulerService& service) {
   result_.scenario = scenario_.name;
   result_.cycle_period_ms = scenario_.cycle_period_ms;
@@ -372,6 +502,10 @@ tl::expected<SimResult, std::string> LiveRun::run(SchedulerService& service) {
   const TimeMs last_arrival = arrivals_.empty() ? 0 : arrivals_.back().arrival_ms;
   TimeMs next_table = 0;
   TimeMs next_sample = 0;
+  TimeMs next_device = 0;
+  const bool shares_gpus =
+      std::any_of(scenario_.jobs.begin(), scenario_.jobs.end(),
+                  [](const JobStreamSpec& stream) { return stream.gpu_fraction > 0; });
   start_ = SteadyClock::now();
   for (;;) {
     const TimeMs t = now();
@@ -379,6 +513,10 @@ tl::expected<SimResult, std::string> LiveRun::run(SchedulerService& service) {
     while (next_arrival_ < arrivals_.size() && arrivals_[next_arrival_].arrival_ms <= t) {
       admit(next_arrival_++, t);
       last_progress_ = t;
+    }
+    if (shares_gpus && t >= next_device) {
+      serve_reservations();
+      next_device = t + sample_every / 2;
     }
     observe(t);
     if (t >= next_sample) {
@@ -413,11 +551,34 @@ tl::expected<SimResult, std::string> LiveRun::run(SchedulerService& service) {
   sample(result_.end_ms);
   collect_pending();
   collect_gangs();
+  collect_evictions();
   result_.cycles_run = service.stats().cycles.load();
   return std::move(result_);
 }
 
 }  // namespace
+
+// The scheduler runs on real time while the scenario runs `speed` times faster: its preemption
+// pass's periods and durations (set for a real cluster) are shortened by the same factor, so the
+// pass runs as often per simulated second as it would per real second on a cluster.
+void scale_preemption_times(PreemptionOptions& preemption, double speed) {
+  auto scaled = [speed](auto duration) {
+    using Duration = decltype(duration);
+    if (duration.count() <= 0) return duration;  // 0: off, and stays off
+    return std::max<Duration>(Duration(1), Duration(static_cast<typename Duration::rep>(
+                                               static_cast<double>(duration.count()) / speed)));
+  };
+  preemption.period = scaled(preemption.period);
+  preemption.refused_backoff = scaled(preemption.refused_backoff);
+  preemption.no_plan_backoff = scaled(preemption.no_plan_backoff);
+  PlannerOptions& planner = preemption.planner;
+  planner.cool_down_ms = scaled(std::chrono::milliseconds(planner.cool_down_ms)).count();
+  planner.nomination_ms = scaled(std::chrono::milliseconds(planner.nomination_ms)).count();
+  planner.nomination_after_victims_ms =
+      scaled(std::chrono::milliseconds(planner.nomination_after_victims_ms)).count();
+  planner.stale_gang_grace_ms =
+      scaled(std::chrono::milliseconds(planner.stale_gang_grace_ms)).count();
+}
 
 tl::expected<SimResult, std::string> run_live(const Scenario& scenario,
                                               const LiveOptions& options) {
@@ -482,6 +643,7 @@ tl::expected<SimResult, std::string> run_live(const Scenario& scenario,
   scheduler_options.kube_api_burst = 2000;
   scheduler_options.schedule_period = std::chrono::milliseconds(std::max<int64_t>(
       5, static_cast<int64_t>(static_cast<double>(scenario.cycle_period_ms) / options.speed)));
+  scale_preemption_times(scheduler_options.preemption, options.speed);
   SchedulerService service(*cluster, scheduler_options);
   std::stop_source stop_scheduler;
   std::thread scheduler([&] { service.run(stop_scheduler.get_token()); });

@@ -277,10 +277,11 @@ FAKE_NVML_MACHINE=hgx NODE_NAME=gpu-0 "$FAIRWAY" topology-agent --once --kubecon
 kill "$API_PID" && wait "$API_PID" 2>/dev/null || true
 API_PID=""
 
-# The demo scenario, live: the scheduler's calls under simulated load; the sim's driver and its
-# stand-in node agent (the kubelet's and device plugin's part, docs/embedded-apiserver.md) are
-# not clients of the chart. (Reservation pods, ConfigMaps and evictions are checked against the
-# same RBAC by gpu_sharing.sh and preemption_e2e.sh, which drive those paths.)
+# The demo scenario, live: the scheduler's calls under simulated load, including the reclaim's
+# evictions, the shared GPU's reservation pod and ConfigMaps, and inferred PodGroups
+# (docs/simulator.md). The rarer paths are driven by gpu_sharing.sh and preemption_e2e.sh. The
+# sim's driver and its stand-in node agent (the kubelet's and device plugin's part,
+# docs/embedded-apiserver.md) are not clients of the chart.
 "$FAIRWAY" sim --audit-log "$WORK/audit.jsonl" --speed 200 >"$WORK/sim.log" 2>&1 ||
   fail "fairway sim failed: $(tail -20 "$WORK/sim.log")"
 
@@ -289,14 +290,10 @@ render "$WORK/rbac.yaml" --set topologyAgent.enabled=true
   --client "fairway-scheduler=$NS/fairway" \
   --client "fairway-topology-agent=$NS/fairway-topology-agent" \
   --ignore fairway-sim-driver --ignore fairway-dev-node-agent --least-privilege true \
-  --unreached "create core pods/eviction=evictions: preemption_e2e.sh" \
   --unreached "patch core pods=a sharer's gpu-group label: gpu_sharing.sh" \
-  --unreached "create core configmaps=a sharer's GPU ConfigMap: gpu_sharing.sh" \
   --unreached "get core configmaps=a sharer's ConfigMap already there: ReservationManagerTest" \
   --unreached "update core configmaps=a sharer's ConfigMap replaced: ReservationManagerTest" \
   --unreached "delete core configmaps=a placement rolled back: ReservationManagerTest" \
-  --unreached "create core pods=reservation pods: gpu_sharing.sh" \
-  --unreached "delete core pods=reservation pods: gpu_sharing.sh" \
   --unreached "patch core persistentvolumes=volume binding: kube_parity.sh" \
   --unreached "patch core persistentvolumeclaims=volume binding: kube_parity.sh" \
   --unreached "patch core pods=the reservation agent's GPU annotation: gpu_sharing.sh" \

@@ -205,13 +205,15 @@ TEST(SimDriver, SameScenarioSameResult) {
   EXPECT_EQ(a.str(), b.str());
 }
 
-TEST(SimDriver, DemoCompletesEveryJob) {
+TEST(SimDriver, DemoEndsEveryJob) {
   const SimResult result = simulate(must_parse(demo_scenario_yaml()));
   EXPECT_EQ(result.stop, StopReason::kAllJobsDone);
   EXPECT_EQ(result.nodes, 16u);
   EXPECT_DOUBLE_EQ(result.gpu_capacity, 128);
   const SimSummary summary = summarize(result);
-  EXPECT_EQ(summary.completed, summary.jobs);
+  // Every job ended: completed, or evicted by the reclaim below (never both).
+  EXPECT_EQ(summary.completed + summary.evicted, summary.jobs);
+  EXPECT_EQ(summary.running + summary.pending, 0u);
   EXPECT_GT(summary.jobs, 40u);
   // A few simulated minutes, with contention: someone waited and the cluster was full at times.
   EXPECT_GE(result.end_ms, 120'000);
@@ -220,6 +222,167 @@ TEST(SimDriver, DemoCompletesEveryJob) {
   EXPECT_DOUBLE_EQ(summary.peak_utilization, 1.0);
   // The 16-GPU gang ran.
   EXPECT_TRUE(job_named(result, "nlp-pretrain").completed());
+}
+
+// The demo's point: production (quota 48) arrives at 0:30 while research holds the cluster far
+// over its share. fairway's own preemption pass (scheduler/planner) reclaims: it evicts research
+// pods for production's jobs, and production reaches its fair share within seconds instead of
+// waiting for research's jobs to end (the first at 1:10).
+TEST(SimDriver, DemoReclaimsForProductionFromResearch) {
+  const SimResult result = simulate(must_parse(demo_scenario_yaml()));
+  ASSERT_FALSE(result.evictions.empty());
+  for (const Eviction& eviction : result.evictions) {
+    EXPECT_EQ(eviction.action, "reclaim");
+    EXPECT_THAT(eviction.queue, ::testing::AnyOf("vision", "nlp")) << eviction.pod;
+    EXPECT_EQ(eviction.for_queue, "production") << eviction.pod;
+    EXPECT_THAT(eviction.for_job, ::testing::AnyOf(::testing::StartsWith("serve-"), "prod-gang"));
+    EXPECT_GE(eviction.time_ms, 30'000);  // not before production asked
+    // The victim's job ended by eviction and never completes later.
+    const JobOutcome& victim = job_named(result, eviction.job);
+    EXPECT_TRUE(victim.evicted()) << victim.name;
+    EXPECT_FALSE(victim.completed()) << victim.name;
+    EXPECT_EQ(victim.pods_evicted, victim.pods);
+  }
+  const auto groups = summarize_evictions(result);
+  ASSERT_EQ(groups.size(), 1u);
+  EXPECT_EQ(groups[0].for_queue, "production");
+  ASSERT_TRUE(groups[0].share_reached_ms.has_value());
+  EXPECT_GE(*groups[0].share_reached_ms, 30'000);
+  EXPECT_LT(*groups[0].share_reached_ms, 45'000);
+
+  // The same demo without the pass: production waits for research's jobs to end.
+  DriverOptions no_pass;
+  no_pass.preemption_period_ms = 0;
+  const SimResult waited = simulate(must_parse(demo_scenario_yaml()), no_pass);
+  EXPECT_TRUE(waited.evictions.empty());
+  const size_t production = 1;  // default, production, research, nlp, vision
+  ASSERT_EQ(waited.queues[production].name, "production");
+  std::optional<TimeMs> reached;
+  for (const Sample& sample : waited.samples) {
+    const QueueSample& q = sample.queues[production];
+    if (sample.time_ms >= 30'000 && q.fair_share_gpu > 0 &&
+        q.allocated_gpu + 0.5 >= q.fair_share_gpu) {
+      reached = sample.time_ms;
+      break;
+    }
+  }
+  ASSERT_TRUE(reached.has_value());
+  EXPECT_GE(*reached, 60'000);
+}
+
+// Hand-computed reclaim. One node of 8 GPUs; queues a and b deserve 4 each. b runs 8 one-GPU
+// jobs for 100 s from t=0 (it may borrow a's idle quota). At t=10 a submits 4 one-GPU jobs of
+// 10 s: the pass after that cycle evicts 4 of b's pods (reclaim for a), the next cycle (t=11)
+// binds a's 4 on the room nominated to them, they finish at t=21, b's other 4 at t=100.
+constexpr const char* kReclaim = R"(
+name: reclaim
+nodes: [{namePrefix: n-, allocatable: {cpu: 64, memory: 64Gi, nvidia.com/gpu: 8}}]
+queues:
+  - {name: a, resources: {nvidia.com/gpu: {quota: 4}}}
+  - {name: b, resources: {nvidia.com/gpu: {quota: 4}}}
+jobs:
+  - {name: b, queue: b, at: 0, count: 8, durationSeconds: 100, requests: {cpu: 1, nvidia.com/gpu: 1}}
+  - {name: a, queue: a, at: 10, count: 4, durationSeconds: 10, requests: {cpu: 1, nvidia.com/gpu: 1}}
+)";
+
+TEST(SimDriver, ReclaimEvictsTheOverShareQueueAndTheWaitingQueueGetsItsShare) {
+  const SimResult result = simulate(must_parse(kReclaim));
+  EXPECT_EQ(result.stop, StopReason::kAllJobsDone);
+  EXPECT_EQ(result.end_ms, 100'000);
+  ASSERT_EQ(result.evictions.size(), 4u);
+  for (const Eviction& eviction : result.evictions) {
+    EXPECT_EQ(eviction.time_ms, 10'000);
+    EXPECT_EQ(eviction.action, "reclaim");
+    EXPECT_EQ(eviction.queue, "b");
+    EXPECT_EQ(eviction.for_queue, "a");
+    EXPECT_THAT(eviction.for_job, ::testing::StartsWith("a-"));
+  }
+  size_t evicted = 0;
+  for (int i = 1; i <= 8; ++i) {
+    const JobOutcome& job = job_named(result, "b-" + std::to_string(i));
+    if (job.evicted()) {
+      ++evicted;
+      EXPECT_EQ(job.evicted_ms, 10'000);
+      EXPECT_FALSE(job.finished_ms.has_value());
+    } else {
+      EXPECT_EQ(job.finished_ms, 100'000);
+    }
+  }
+  EXPECT_EQ(evicted, 4u);
+  for (int i = 1; i <= 4; ++i) {
+    const JobOutcome& job = job_named(result, "a-" + std::to_string(i));
+    EXPECT_EQ(job.started_ms, 11'000) << job.name;
+    EXPECT_EQ(job.finished_ms, 21'000) << job.name;
+  }
+  const SimSummary summary = summarize(result);
+  EXPECT_EQ(summary.completed, 8u);
+  EXPECT_EQ(summary.evicted, 4u);
+  const auto groups = summarize_evictions(result);
+  ASSERT_EQ(groups.size(), 1u);
+  EXPECT_EQ(groups[0].from_queues, std::vector<std::string>{"b"});
+  EXPECT_EQ(groups[0].share_reached_ms, 11'000);
+  EXPECT_DOUBLE_EQ(groups[0].fair_share_gpu, 4);
+
+  // The report says so.
+  std::ostringstream text;
+  write_summary(text, result, {});
+  EXPECT_THAT(text.str(), HasSubstr("12 total: 8 completed, 4 evicted, 0 running, 0 pending"));
+  EXPECT_THAT(text.str(),
+              HasSubstr("reclaim for queue a: fairway evicted 4 pod(s) of queue b at 0:10"));
+  EXPECT_THAT(text.str(), HasSubstr("a reached its fair share (4 GPUs) at 0:11"));
+  const nlohmann::json json = json_report(result, {});
+  EXPECT_EQ(json["jobs"]["evicted"], 4);
+  EXPECT_EQ(json["evictions"].size(), 4u);
+  EXPECT_EQ(json["eviction_summary"][0]["share_reached_seconds"], 11.0);
+}
+
+// Four quarter-GPU pods on a node of 2 GPUs: one shared GPU holds them all (bin-pack), behind
+// one reservation pod the driver creates as the reservation manager would. The queue is charged
+// 4 x 0.25 = 1 GPU, the node one whole GPU; once they finish the reservation pod goes.
+constexpr const char* kSharing = R"(
+name: sharing
+nodes: [{namePrefix: n-, allocatable: {cpu: 16, memory: 64Gi, nvidia.com/gpu: 2}}]
+queues: [{name: q, resources: {nvidia.com/gpu: {quota: 2}}}]
+jobs:
+  - {name: infer, queue: q, at: 0, count: 4, durationSeconds: 10, gpuFraction: 0.25, requests: {cpu: 1}}
+)";
+
+TEST(SimDriver, FractionalPodsShareOneGpu) {
+  SimDriver driver(must_parse(kSharing));
+  const SimResult result = driver.run();
+  EXPECT_EQ(result.stop, StopReason::kAllJobsDone);
+  for (const JobOutcome& job : result.jobs) {
+    EXPECT_EQ(job.gpu_group, "n-0-gpu0") << job.name;
+    EXPECT_EQ(job.gpus, 250) << job.name;
+    EXPECT_EQ(job.started_ms, 0) << job.name;
+    EXPECT_TRUE(job.completed()) << job.name;
+  }
+  ASSERT_FALSE(result.samples.empty());
+  const Sample& first = result.samples.front();
+  size_t q = 0;
+  while (q < result.queues.size() && result.queues[q].name != "q") ++q;
+  ASSERT_LT(q, result.queues.size());
+  EXPECT_DOUBLE_EQ(first.queues[q].allocated_gpu, 1.0);  // the queue: four quarters
+  EXPECT_DOUBLE_EQ(first.allocated_gpu, 1.0);            // the node: one whole shared GPU
+  // All done: the shared GPU went back with its reservation pod.
+  EXPECT_EQ(driver.state().find_pod("fairway-reservation/n-0-gpu0"), nullptr);
+  EXPECT_DOUBLE_EQ(result.samples.back().allocated_gpu, 0);
+  std::ostringstream text;
+  write_summary(text, result, {});
+  EXPECT_THAT(text.str(), HasSubstr("n-0-gpu0         infer-1 (0.25 GPU), infer-2 (0.25 GPU), "
+                                    "infer-3 (0.25 GPU), infer-4 (0.25 GPU)"));
+}
+
+TEST(SimDriver, DemoSharesAGpuBetweenItsQuarterPods) {
+  const SimResult result = simulate(must_parse(demo_scenario_yaml()));
+  std::string group;
+  for (int i = 1; i <= 4; ++i) {
+    const JobOutcome& job = job_named(result, "infer-" + std::to_string(i));
+    EXPECT_TRUE(job.completed());
+    ASSERT_FALSE(job.gpu_group.empty());
+    if (group.empty()) group = job.gpu_group;
+    EXPECT_EQ(job.gpu_group, group);
+  }
 }
 
 TEST(DemoScenario, MatchesExamplesFile) {

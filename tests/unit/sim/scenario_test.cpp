@@ -189,7 +189,16 @@ INSTANTIATE_TEST_SUITE_P(
                 NODES JOBS "queues: [{name: q, resources: {nvidia.com/gpu: {quota: lots}}}]\n",
                 "queues[0].resources.nvidia.com/gpu.quota: quantity \"lots\""},
         BadCase{"labels not a map", "nodes: [{allocatable: {cpu: 1}, labels: [a]}]\n" JOBS,
-                "nodes[0].labels: expected a map, got a list"}));
+                "nodes[0].labels: expected a map, got a list"},
+        BadCase{"gpu fraction of one", NODES "jobs: [{name: j, gpuFraction: 1}]\n",
+                "jobs[0].gpuFraction: 1: must be a number greater than 0 and less than 1"},
+        BadCase{"gpu fraction zero", NODES "jobs: [{name: j, gpuFraction: 0}]\n",
+                "jobs[0].gpuFraction: 0: must be a number greater than 0 and less than 1"},
+        BadCase{"gpu fraction not a number", NODES "jobs: [{name: j, gpuFraction: half}]\n",
+                "jobs[0].gpuFraction: expected a number, got \"half\""},
+        BadCase{"gpu fraction and whole GPUs",
+                NODES "jobs: [{name: j, gpuFraction: 0.5, requests: {nvidia.com/gpu: 1}}]\n",
+                "jobs[0].gpuFraction: not with requests nvidia.com/gpu"}));
 
 #undef NODES
 #undef JOBS
@@ -241,6 +250,18 @@ jobs:
 
 // A workload's pods carry only their owner: no PodGroup, no gang annotation, no queue label
 // (the queue is the workload's); they are named as their operator names them.
+TEST(BuildPods, GpuFractionIsTheAnnotation) {
+  const auto parsed = parse_scenario(R"(
+nodes: [{allocatable: {cpu: 8, nvidia.com/gpu: 1}}]
+jobs: [{name: infer, gpuFraction: 0.25, requests: {cpu: 1}}]
+)");
+  ASSERT_TRUE(parsed.has_value()) << parsed.error();
+  const auto pods = build_pods(expand_arrivals(*parsed)[0], parsed->jobs[0]);
+  ASSERT_EQ(pods.size(), 1u);
+  EXPECT_EQ(pods[0].annotations.at("fairway.dev/gpu-fraction"), "0.25");
+  EXPECT_FALSE(pods[0].containers[0].requests.contains("nvidia.com/gpu"));
+}
+
 TEST(BuildPods, WorkloadPodsAreOwnedByTheirWorkload) {
   const auto parsed = parse_scenario(R"(
 nodes: [{allocatable: {nvidia.com/gpu: 8}}]

@@ -60,8 +60,45 @@ TEST(SimCommand, JsonOutputBothFlagForms) {
     const auto report = nlohmann::json::parse(run.out);
     EXPECT_EQ(report["scenario"], "demo");
     EXPECT_EQ(report["jobs"]["pending"], 0);
-    EXPECT_EQ(report["jobs"]["completed"], report["jobs"]["total"]);
+    EXPECT_EQ(report["jobs"]["completed"].get<int>() + report["jobs"]["evicted"].get<int>(),
+              report["jobs"]["total"].get<int>());
   }
+}
+
+// The picture: written where --svg says, its path the text report's last line (and "picture"
+// in JSON); --svg none writes none.
+TEST(SimCommand, PictureWrittenAndNamed) {
+  const std::string path = ::testing::TempDir() + "sim_command_demo.svg";
+  std::remove(path.c_str());
+  const Outcome run = run_sim({"--svg", path});
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_THAT(run.out, ::testing::EndsWith("\npicture: " + path +
+                                           " (GPUs allocated vs fair share per queue, GPU "
+                                           "utilization)\n"));
+  std::ifstream in(path);
+  std::stringstream svg;
+  svg << in.rdbuf();
+  EXPECT_THAT(svg.str(), HasSubstr("<polyline class=\"allocation\" data-queue=\"production\""));
+  EXPECT_THAT(svg.str(), HasSubstr("class=\"eviction\" data-action=\"reclaim\""));
+
+  const std::string json_path = ::testing::TempDir() + "sim_command_demo_json.svg";
+  const Outcome json = run_sim({"--output=json", "--svg=" + json_path});
+  ASSERT_EQ(json.code, 0) << json.err;
+  EXPECT_EQ(nlohmann::json::parse(json.out)["picture"], json_path);
+  EXPECT_TRUE(std::ifstream(json_path).good());
+
+  std::remove(path.c_str());
+  const Outcome none = run_sim({"--svg", "none"});
+  ASSERT_EQ(none.code, 0) << none.err;
+  EXPECT_THAT(none.out, ::testing::Not(HasSubstr("picture:")));
+  EXPECT_FALSE(std::ifstream(path).good());
+}
+
+TEST(SimCommand, UnwritablePictureSaysSoAndKeepsTheReport) {
+  const Outcome run = run_sim({"--svg", "/nonexistent-dir/x.svg"});
+  EXPECT_EQ(run.code, 0);
+  EXPECT_THAT(run.out, HasSubstr("Summary: demo"));
+  EXPECT_THAT(run.err, HasSubstr("cannot write the picture to \"/nonexistent-dir/x.svg\""));
 }
 
 TEST(SimCommand, ReportEvery) {
