@@ -58,6 +58,7 @@ struct SimFlags {
   std::string svg;  // empty: in the temp folder; "none": no picture
   bool hold = false;
   std::string metrics_bind_address = "0";
+  int apiserver_port = 0;
   int verbosity = -1;
   bool help = false;
   std::string usage;
@@ -68,7 +69,8 @@ tl::expected<SimFlags, std::string> parse_flags(std::span<const std::string> arg
   std::string output = "text";
   double report_every = 0;
   FlagSet set("sim [SCENARIO.yaml]");
-  set.add_string("output", &output, "report format: text, or json (the summary, for scripts)");
+  set.add_choice("output", &output, {"text", "json"},
+                 "report format: text, or json (the summary, for scripts)");
   set.add_double("report-every", &report_every,
                  "simulated seconds between queue tables (0: the scenario's, else about ten)");
   set.add_string("svg", &flags.svg,
@@ -86,6 +88,8 @@ tl::expected<SimFlags, std::string> parse_flags(std::span<const std::string> arg
                "live runs: after the report, keep the cluster up until Ctrl-C");
   set.add_string("metrics-bind-address", &flags.metrics_bind_address,
                  "live runs: the scheduler's host:port for /metrics, /healthz, /debug/ (0: off)");
+  set.add_int("apiserver-port", &flags.apiserver_port,
+              "live runs: the embedded API server's port on 127.0.0.1 (0: a free one)");
   set.add_int("v", &flags.verbosity, "scheduler log verbosity on stderr (-1: warnings only)");
   flags.usage = std::string(kSimAbout) + set.usage();
   auto positional = set.parse(args);
@@ -94,8 +98,8 @@ tl::expected<SimFlags, std::string> parse_flags(std::span<const std::string> arg
   if (positional->size() > 1)
     return tl::unexpected(fmt::format("unexpected argument \"{}\"", (*positional)[1]));
   if (!positional->empty()) flags.file = positional->front();
-  if (output != "text" && output != "json") {
-    return tl::unexpected(fmt::format("--output \"{}\": expected text or json", output));
+  if (flags.apiserver_port < 0 || flags.apiserver_port > 65535) {
+    return tl::unexpected(std::string("--apiserver-port: expected a port in [0, 65535]"));
   }
   flags.json = output == "json";
   if (report_every < 0 || report_every > 1e9) {
@@ -215,6 +219,7 @@ int sim(std::span<const std::string> args, std::ostream& out, std::ostream& err)
                                               : flags->kubeconfig_out;
   live.verbosity = std::max(flags->verbosity, 0);
   live.metrics_bind_address = flags->metrics_bind_address;
+  live.apiserver_port = static_cast<uint16_t>(flags->apiserver_port);
   live.audit_log_path = flags->audit_log;
   live.report_every_ms = flags->report_every_ms.value_or(0);
   if (!flags->json) {

@@ -585,6 +585,7 @@ tl::expected<SimResult, std::string> run_live(const Scenario& scenario,
   apiserver::ServerOptions server_options;
   server_options.verbosity = options.verbosity;
   server_options.audit_log_path = options.audit_log_path;
+  server_options.port = options.apiserver_port;
   auto server = apiserver::Server::start(server_options);
   if (!server) return tl::unexpected("embedded API server: " + server.error());
 

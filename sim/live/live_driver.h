@@ -35,7 +35,8 @@ struct LiveOptions {
   int verbosity = 0;
   // The scheduler's --metrics-bind-address (/metrics, /healthz, /debug/...); "0": off.
   std::string metrics_bind_address = "0";
-  std::string audit_log_path;  // non-empty: the API server's audit log (ServerOptions)
+  uint16_t apiserver_port = 0;  // the embedded API server's port; 0: a free one
+  std::string audit_log_path;   // non-empty: the API server's audit log (ServerOptions)
 };
 
 // The scheduler's preemption periods and durations divided by `speed` (0, "off", stays 0): the

@@ -11,13 +11,6 @@ set -euo pipefail
 
 FAIRWAY="$(realpath "$1")"
 source "$(dirname "$0")/lib/common.sh"
-wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
-  local seconds=$1 what=$2
-  shift 2
-  for _ in $(seq $((seconds * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  fail "timed out waiting for $what"
-}
-
 start_apiserver
 k create namespace blue >/dev/null
 k label namespace blue tenant=blue >/dev/null
@@ -43,15 +36,8 @@ status:
   conditions: [{type: Ready, status: "True"}]
 YAML
 
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
-  -subj /CN=fairway-webhook -addext subjectAltName=IP:127.0.0.1 \
-  -keyout "$WORK/tls.key" -out "$WORK/tls.crt" 2>/dev/null || fail "openssl could not make a certificate"
-"$FAIRWAY" scheduler --kubeconfig "$WORK/kc" --leader-elect=false --schedule-period=20ms \
-  --webhook-bind-address=127.0.0.1:0 --webhook-tls-cert-file "$WORK/tls.crt" \
-  --webhook-tls-key-file "$WORK/tls.key" --metrics-bind-address=0 -v 2 >>"$WORK/sched.log" 2>&1 &
-SCHED_PID=$!
-wait_for 20 "the webhook to listen" grep -q '"msg":"admission webhook serving"' "$WORK/sched.log"
-port="$(grep '"msg":"admission webhook serving"' "$WORK/sched.log" | grep -o '"port":"[0-9]*"' | grep -o '[0-9]\+')"
+start_scheduler_with_webhook --metrics-bind-address=0 -v 2
+port="$WEBHOOK_PORT"
 k apply -f - >/dev/null <<YAML
 apiVersion: admissionregistration.k8s.io/v1
 kind: MutatingWebhookConfiguration

@@ -13,13 +13,6 @@ FAIRWAY="$(realpath "$1")"
 source "$(dirname "$0")/lib/common.sh"
 start_apiserver
 
-wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
-  local seconds=$1 what=$2
-  shift 2
-  for _ in $(seq $((seconds * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  fail "timed out waiting for $what"
-}
-
 cat >"$WORK/node.json" <<'JSON'
 {"apiVersion":"v1","kind":"Node","metadata":{"name":"gpu-0","labels":{"kubernetes.io/hostname":"gpu-0"}},
  "status":{"allocatable":{"cpu":"64","memory":"512Gi","nvidia.com/gpu":"8","pods":"110"},
@@ -102,15 +95,8 @@ YAML
 
 # The admission webhook is served too (not registered with the API server: posted to directly,
 # without credentials, as anyone who can reach its port can).
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
-  -subj /CN=fairway-webhook -addext subjectAltName=IP:127.0.0.1 \
-  -keyout "$WORK/tls.key" -out "$WORK/tls.crt" 2>/dev/null || fail "openssl could not make a certificate"
-"$FAIRWAY" scheduler --kubeconfig "$WORK/kc" --leader-elect=false --schedule-period=20ms \
-  --webhook-bind-address=127.0.0.1:0 --webhook-tls-cert-file "$WORK/tls.crt" \
-  --webhook-tls-key-file "$WORK/tls.key" >>"$WORK/sched.log" 2>&1 &
-SCHED_PID=$!
-wait_for 20 "the webhook to listen" grep -q '"msg":"admission webhook serving"' "$WORK/sched.log"
-webhook_port="$(grep '"msg":"admission webhook serving"' "$WORK/sched.log" | grep -o '"port":"[0-9]*"' | grep -o '[0-9]\+')"
+start_scheduler_with_webhook
+webhook_port="$WEBHOOK_PORT"
 post_webhook() {  # body-file [content-length] → the raw HTTP answer of POST /mutate over TLS
   local length="${2:-$(wc -c <"$1")}"
   { printf 'POST /mutate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n'

@@ -22,13 +22,6 @@ on_fail() {
   cat "$WORK/api.log"
   k get pods -A -o wide 2>/dev/null || true
 }
-wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
-  local seconds=$1 what=$2
-  shift 2
-  for _ in $(seq $((seconds * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  fail "timed out waiting for $what"
-}
-
 start_apiserver --dev --audit-log "$WORK/audit.jsonl"
 
 echo "--- the chart's objects"

@@ -20,13 +20,6 @@ on_cleanup() {
   done
 }
 on_fail() { echo "--- agents"; cat "$WORK"/agent-*.log 2>/dev/null || true; }
-wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
-  local seconds=$1 what=$2
-  shift 2
-  for _ in $(seq $((seconds * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  fail "timed out waiting for $what"
-}
-
 start_apiserver --audit-log "$WORK/audit.jsonl"
 
 k create namespace fairway-reservation >/dev/null
@@ -100,15 +93,8 @@ PLUGIN_PID=$!
 
 # The admission webhook, served by the scheduler over TLS and registered with the embedded API
 # server, which calls it for every pod CREATE (as kube-apiserver does).
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
-  -subj /CN=fairway-webhook -addext subjectAltName=IP:127.0.0.1 \
-  -keyout "$WORK/tls.key" -out "$WORK/tls.crt" 2>/dev/null || fail "openssl could not make a certificate"
-"$FAIRWAY" scheduler --kubeconfig "$WORK/kc" --leader-elect=false --schedule-period=20ms \
-  --webhook-bind-address=127.0.0.1:0 --webhook-tls-cert-file "$WORK/tls.crt" \
-  --webhook-tls-key-file "$WORK/tls.key" --reservation-timeout=4s -v 2 >>"$WORK/sched.log" 2>&1 &
-SCHED_PID=$!
-wait_for 20 "the webhook to listen" grep -q '"msg":"admission webhook serving"' "$WORK/sched.log"
-port="$(grep '"msg":"admission webhook serving"' "$WORK/sched.log" | grep -o '"port":"[0-9]*"' | grep -o '[0-9]\+')"
+start_scheduler_with_webhook --reservation-timeout=4s -v 2
+port="$WEBHOOK_PORT"
 k apply -f - >/dev/null <<YAML
 apiVersion: admissionregistration.k8s.io/v1
 kind: MutatingWebhookConfiguration

@@ -15,8 +15,12 @@ expect_in() {  # expect_in FILE TEXT
   grep -qF -- "$2" "$1" || { cat "$1" >&2; fail "\"$2\" not in output"; }
 }
 
-# The demo as `make run` shows it: live, over the embedded API server (faster than make run).
-"$fairway" sim --speed 40 --kubeconfig-out "$tmp/kc" --svg "$tmp/live.svg" > "$tmp/live.txt"
+# The demo as `make run` shows it: live, over the embedded API server (faster than make run), on
+# the API server port asked for.
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$fairway" sim --speed 40 --kubeconfig-out "$tmp/kc" --svg "$tmp/live.svg" \
+  --apiserver-port "$port" > "$tmp/live.txt"
+grep -qF "server: https://127.0.0.1:$port" "$tmp/kc" || { cat "$tmp/kc" >&2; fail "the API server is not on port $port"; }
 for line in "live: embedded API server + scheduler over HTTPS" "fairShare(GPU)" "Summary: demo" \
             "all jobs finished" "wait time (s)" "picture: $tmp/live.svg"; do
   expect_in "$tmp/live.txt" "$line"

@@ -1,6 +1,6 @@
 # Sourced by integration tests after `FAIRWAY="$(realpath "$1")"`: the repository, kubectl, a
 # work directory removed on exit (with the API server and scheduler it started), fail(), k()
-# (kubectl on the embedded API server) and start_apiserver. A script may define on_fail to print
+# (kubectl on the embedded API server), wait_for, start_apiserver and start_scheduler_with_webhook. A script may define on_fail to print
 # more (pods, events) before the scheduler's log when it fails, and on_cleanup to stop processes
 # of its own before the work directory goes.
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
@@ -33,4 +33,25 @@ start_apiserver() {
     sleep 0.1
   done
   k get namespaces >/dev/null || fail "API server did not come up"
+}
+# wait_for SECONDS DESCRIPTION COMMAND...: until COMMAND succeeds, polling every 0.1 s.
+wait_for() {
+  local seconds=$1 what=$2
+  shift 2
+  for _ in $(seq $((seconds * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  fail "timed out waiting for $what"
+}
+# Starts the scheduler (extra flags as arguments) with its admission webhook on a free loopback
+# port, over a certificate made here ($WORK/tls.crt, for a caBundle); sets WEBHOOK_PORT.
+start_scheduler_with_webhook() {
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+    -subj /CN=fairway-webhook -addext subjectAltName=IP:127.0.0.1 \
+    -keyout "$WORK/tls.key" -out "$WORK/tls.crt" 2>/dev/null || fail "openssl could not make a certificate"
+  "$FAIRWAY" scheduler --kubeconfig "$WORK/kc" --leader-elect=false --schedule-period=20ms \
+    --webhook-bind-address=127.0.0.1:0 --webhook-tls-cert-file "$WORK/tls.crt" \
+    --webhook-tls-key-file "$WORK/tls.key" "$@" >>"$WORK/sched.log" 2>&1 &
+  SCHED_PID=$!
+  wait_for 20 "the webhook to listen" grep -q '"msg":"admission webhook serving"' "$WORK/sched.log"
+  WEBHOOK_PORT="$(grep '"msg":"admission webhook serving"' "$WORK/sched.log" |
+    grep -o '"port":"[0-9]*"' | grep -o '[0-9]\+')"
 }

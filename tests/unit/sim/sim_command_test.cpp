@@ -142,6 +142,8 @@ TEST(SimCommand, UsageErrorsExitTwo) {
   EXPECT_EQ(run_sim({"--output"}).code, 2);
   EXPECT_EQ(run_sim({"--report-every", "-1"}).code, 2);
   EXPECT_EQ(run_sim({"a.yaml", "b.yaml"}).code, 2);
+  EXPECT_EQ(run_sim({"--apiserver-port=65536"}).code, 2);
+  EXPECT_THAT(run_sim({"--apiserver-port=-1"}).err, HasSubstr("--apiserver-port"));
   const Outcome run = run_sim({"--bogus"});
   EXPECT_THAT(run.err, HasSubstr("unknown flag --bogus"));
   EXPECT_THAT(run.err, HasSubstr("fairway sim --help"));
