@@ -137,6 +137,7 @@ bool Reflector<T>::list(std::stop_token& stop) {
       path += "&resourceVersion=0";
     }
     auto response = client_.get(path);
+    if (!response && client_.stopped()) return false;  // shutdown, not a problem
     if (!response) {
       problem(fmt::format("{}: list: {}", resource_, response.error().message));
       return false;
@@ -266,7 +267,7 @@ typename Reflector<T>::WatchEnd Reflector<T>::watch(std::stop_token& stop) {
     return true;
   };
   auto response = client_.stream(path, on_line, stop);
-  if (stop.stop_requested()) return WatchEnd::kStopped;
+  if (stop.stop_requested() || (!response && client_.stopped())) return WatchEnd::kStopped;
   if (!response) {
     problem(fmt::format("{}: watch: {}", resource_, response.error().message));
     return WatchEnd::kBackoff;
@@ -302,7 +303,7 @@ void Reflector<T>::run(std::stop_token stop) {
   while (!stop.stop_requested()) {
     if (need_list) {
       if (!list(stop)) {
-        if (stop.stop_requested() || !wait()) break;
+        if (stop.stop_requested() || client_.stopped() || !wait()) break;
         continue;
       }
       need_list = false;

@@ -546,6 +546,10 @@ void RestClient::stop() {
   impl_->stop_all();
 }
 
+bool RestClient::stopped() const {
+  return impl_->is_stopped();
+}
+
 void RestClient::set_write_fence(WriteFence fence) {
   std::lock_guard lock(impl_->fence_mutex);
   impl_->fence = std::move(fence);

@@ -76,6 +76,8 @@ class RestClient {
 
   // Closes every open stream and fails pending requests (shutdown).
   void stop();
+  // Whether stop() was called: every request fails at once from then on.
+  bool stopped() const;
 
   // Counters for metrics: requests by verb/code are reported to this hook if set. Called once per
   // HTTP exchange (each 429 retry counts) with the path without its query, code 0 for transport

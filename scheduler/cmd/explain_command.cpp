@@ -28,7 +28,7 @@ int explain(std::span<const std::string> args, std::ostream& out, std::ostream& 
   flags.add_bool("insecure-skip-tls-verify", &insecure,
                  "accept the secure port's self-signed certificate");
   flags.add_choice("output", &output, {"text", "json"},
-                   "text, or json (the endpoint's answer as is)");
+                   "answer format (json: the endpoint's answer as is)");
   auto positional = flags.parse(args);
   if (!positional) {
     err << "fairway explain: " << positional.error() << "\n\n" << flags.usage();

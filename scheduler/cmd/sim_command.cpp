@@ -70,7 +70,7 @@ tl::expected<SimFlags, std::string> parse_flags(std::span<const std::string> arg
   double report_every = 0;
   FlagSet set("sim [SCENARIO.yaml]");
   set.add_choice("output", &output, {"text", "json"},
-                 "report format: text, or json (the summary, for scripts)");
+                 "report format (json: the summary, for scripts)");
   set.add_double("report-every", &report_every,
                  "simulated seconds between queue tables (0: the scenario's, else about ten)");
   set.add_string("svg", &flags.svg,

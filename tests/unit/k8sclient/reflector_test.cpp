@@ -224,6 +224,31 @@ TEST(Reflector, TransportErrorsBackOffAndRecover) {
   EXPECT_THAT(recorder.problems[1], HasSubstr("retrying in"));
 }
 
+// A client stopped for shutdown ends the reflector's run by itself, and quietly: no "list:
+// client stopped" or "retrying in" problems (they used to end every report of `fairway sim`).
+TEST(Reflector, AStoppedClientEndsTheRunWithoutProblems) {
+  TestServer server([&](const TestRequest&, Responder& out) { out.reply(200, list("1", "", {})); });
+  ClusterConfig config;
+  config.server = server.url();
+  RestClient client(config);
+  client.stop();
+  EXPECT_TRUE(client.stopped());
+  Recorder recorder;
+  Reflector<Pod> reflector(client, "pods", "/api/v1/pods", &decode_pod, recorder.handler());
+  std::atomic<bool> returned{false};
+  std::jthread runner([&](std::stop_token stop) {
+    reflector.run(stop);
+    returned = true;
+  });
+  wait_for([&] { return returned.load(); });
+  EXPECT_TRUE(returned) << "the run went on after its client was stopped";
+  runner.request_stop();
+  runner.join();
+  std::lock_guard lock(recorder.mutex);
+  EXPECT_THAT(recorder.problems, ::testing::IsEmpty());
+  EXPECT_THAT(recorder.events, ::testing::IsEmpty());
+}
+
 // client-go's reflector LISTs with resourceVersion=0 first (the API server's watch cache, whole);
 // after a 410 on the watch it relists consistently (no resourceVersion, paged), and then goes
 // back to resourceVersion=0.
