@@ -1,0 +1,315 @@
+#!/usr/bin/env bash
+# The guides, walked as written (docs/quick-start.md is walked by quick_start.sh): every docs/*.md
+# page, its fenced blocks in page order, against one fresh `fairway apiserver --dev` with the
+# scheduler running and the kubectl under test on PATH as `kubectl`.
+#   - ```yaml blocks: each document of a block (split on ---) that is a whole Kubernetes object
+#     (top-level apiVersion and kind) is applied with `kubectl apply -f` and read back with
+#     `kubectl get -f`. A failed apply fails the test, and so does any warning the server sends,
+#     and a field of the page that the stored object lacks (pruned as unknown: see below). Fragments (a `spec:` or `metadata:` snippet, a Prometheus scrape
+#     config) are counted; a fragment of `metadata:` and `spec:` only is completed into the object
+#     it belongs to (a PodGroup where the spec has gang fields, else a Pod) and created too.
+#   - ```sh blocks run in a shell of their own (errexit, pipefail). A block is skipped, saying
+#     why, when it needs more than the embedded server: a command other than kubectl or fairway
+#     (helm, curl to a port-forward, a benchmark binary), `kubectl port-forward`, or a heading
+#     "On a cluster" above it.
+# What must exist first, the test creates, as the pages say it exists on their clusters:
+#   - node gpu-017 (docs/topology.md labels it), with 8 GPUs;
+#   - placeholders: NAME (docs/user-guide.md, "Why is my pod pending?") is default/walk, a pod of
+#     PodGroup walk (minMember 1) that asks for more GPUs than any node has, so the commands have
+#     a FailedScheduling event, a PodScheduled message and gang conditions to show.
+# After the walk every Queue the pages define must be Valid (a parent that no page defines, a
+# bad spec, show here). A page then reports applied/skipped counts. Paths under /tmp/ in
+# commands become files of this test. $1: the fairway binary; kubectl: $KUBECTL.
+set -euo pipefail
+
+FAIRWAY="$(realpath "${1:?usage: guides_walk.sh FAIRWAY_BINARY}")"
+source "$(dirname "$0")/lib/common.sh"
+[[ -x $KUBECTL ]] || { echo "kubectl not found at $KUBECTL (run 'make tools' or set KUBECTL)" >&2; exit 1; }
+GUIDES=(user-guide admin-guide gangs topology gpu-sharing preemption sre-guide operations)
+
+on_fail() {
+  k get queues 2>/dev/null || true
+  k get pods -A -o wide 2>/dev/null || true
+}
+
+# The blocks of every page but the quick start, as a script of walk_* calls in page order.
+mapfile -t pages < <(cd "$REPO" && ls docs/*.md | grep -v '^docs/quick-start\.md$')
+for guide in "${GUIDES[@]}"; do
+  [[ -f $REPO/docs/$guide.md ]] || fail "docs/$guide.md is gone: update this test"
+done
+mkdir -p "$WORK/blocks" "$WORK/tmp"
+(cd "$REPO" && python3 - "$WORK/blocks" "${pages[@]}") >"$WORK/walk.sh" <<'PY'
+import copy, os, re, shlex, sys, yaml
+out, pages = sys.argv[1], sys.argv[2:]
+RUNNABLE = {"kubectl", "fairway", "build/fairway"}
+GANG_FIELDS = {"minMember", "topologyConstraint", "subGroups"}
+
+def commands(text):
+    """The commands of a sh block: continuation lines joined, comments and blank lines left out."""
+    joined = re.sub(r"\\\n", " ", text)
+    for line in joined.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            yield line
+
+def why_skipped(text, heading):
+    if "on a cluster" in heading.lower():
+        return f'under the heading "{heading}"'
+    for command in commands(text):
+        words = command.split()
+        if words[0] not in RUNNABLE:
+            return f"{words[0]} needs more than the embedded API server"
+        if "port-forward" in words:
+            return "kubectl port-forward needs a real deployment"
+    return None
+
+def completed(fragment, name):
+    """A metadata/spec fragment made an object: a PodGroup where the spec has gang fields, else
+    a Pod; the fragment's fields over the least the kind needs (minMember 1, one container)."""
+    spec, meta = fragment.get("spec") or {}, fragment.get("metadata") or {}
+    if GANG_FIELDS & set(spec):
+        obj = {"apiVersion": "scheduling.fairway.dev/v1alpha1", "kind": "PodGroup",
+               "spec": {"minMember": 1, **spec}}
+    else:
+        obj = {"apiVersion": "v1", "kind": "Pod",
+               "spec": {"containers": [{"name": "main", "image": "busybox"}], **spec}}
+    obj["metadata"] = {**copy.deepcopy(meta), "name": name, "namespace": "default"}
+    return obj
+
+def emit(call, *args):
+    print(" ".join([call, *map(shlex.quote, map(str, args))]))
+
+def yaml_block(where, base, body):
+    for n, doc in enumerate(re.split(r"(?m)^---[ \t]*$", body)):
+        try:
+            obj = yaml.safe_load(doc)
+        except yaml.YAMLError as e:
+            emit("walk_broken", where, e)
+            continue
+        path = f"{out}/{base}-{n}.yaml"
+        if isinstance(obj, dict) and "apiVersion" in obj and "kind" in obj:
+            open(path, "w").write(doc)
+            emit("walk_apply", where, path)
+        elif isinstance(obj, dict) and set(obj) <= {"metadata", "spec"}:
+            yaml.safe_dump(completed(obj, f"fragment-{base}-{n}"), open(path, "w"))
+            emit("walk_fragment", where, path)
+        elif obj is not None:
+            emit("walk_fragment", where, "")
+
+def inline_commands(page, text):
+    """`kubectl ...` spans of the prose that read (get, describe) or apply a file of the repo."""
+    prose = re.sub(r"(?ms)^```.*?^```[^\n]*$", "", text)
+    for span in re.finditer(r"`(kubectl\s[^`]*)`", prose):
+        command = " ".join(span.group(1).split())
+        words = [w for w in re.sub(r"-n \S+ ", "", command).split()]
+        runs = (len(words) > 2 and words[1] in ("get", "describe")) or (
+            len(words) == 4 and words[1:3] == ["apply", "-f"] and os.path.exists(words[3]))
+        line = text[:text.index(span.group(0))].count("\n") + 1
+        emit("walk_inline" if runs else "walk_mention", f"{page}:{line}", command)
+
+for page in pages:
+    emit("walk_page", page)
+    text = open(page).read()
+    lines = text.split("\n")
+    heading, i = "", 0
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith("#"):
+            heading = line.lstrip("#").strip()
+        if not line.startswith("```"):
+            i += 1
+            continue
+        start, lang = i + 1, line[3:].strip()
+        end = next(j for j in range(start, len(lines)) if lines[j].startswith("```"))
+        body = "\n".join(lines[start:end]) + "\n"
+        where, base = f"{page}:{start}", f"{os.path.basename(page)[:-3]}-{start}"
+        if lang in ("yaml", "yml"):
+            yaml_block(where, base, body)
+        elif lang == "sh":
+            reason = why_skipped(body, heading)
+            if reason:
+                emit("walk_sh_skipped", where, reason)
+            else:
+                open(f"{out}/{base}.sh", "w").write(body)
+                emit("walk_sh", where, f"{out}/{base}.sh")
+        i = end + 1
+    inline_commands(page, text)
+PY
+
+# Placeholders of the pages and the test's own paths.
+placeholders() { sed -e 's/\bNAME\b/walk/g' -e "s|/tmp/|$WORK/tmp/|g"; }
+for file in "$WORK"/blocks/*.sh; do placeholders <"$file" >"$file.new" && mv "$file.new" "$file"; done
+
+# The reader's shell: kubectl (the one under test) and fairway on PATH, the --dev kubeconfig, in a
+# checkout of the repository whose build/fairway is the binary under test.
+mkdir -p "$WORK/bin" "$WORK/checkout/build"
+for entry in "$REPO"/*; do [[ $entry == "$REPO/build" ]] || ln -s "$entry" "$WORK/checkout/"; done
+ln -s "$FAIRWAY" "$WORK/checkout/build/fairway"
+ln -s "$(realpath "$KUBECTL")" "$WORK/bin/kubectl"
+ln -s "$FAIRWAY" "$WORK/bin/fairway"
+start_apiserver --dev
+export PATH="$WORK/bin:$PATH" KUBECONFIG="$WORK/kc"
+# With leader election as the chart runs it: docs/sre-guide.md reads the Lease.
+"$FAIRWAY" scheduler --kubeconfig "$WORK/kc" --schedule-period=20ms --metrics-bind-address=0 \
+  >"$WORK/sched.log" 2>&1 &
+SCHED_PID=$!
+for _ in $(seq 100); do
+  [[ -n $(k -n fairway-system get lease fairway-scheduler -o jsonpath='{.spec.holderIdentity}' 2>/dev/null) ]] && break
+  sleep 0.1
+done
+
+echo "--- what the pages take to exist"
+k create -f - >/dev/null <<'JSON'
+{"apiVersion":"v1","kind":"Node","metadata":{"name":"gpu-017","labels":{"kubernetes.io/hostname":"gpu-017"}},
+ "status":{"allocatable":{"cpu":"128","memory":"1Ti","nvidia.com/gpu":"8","pods":"110"},
+           "capacity":{"cpu":"128","memory":"1Ti","nvidia.com/gpu":"8","pods":"110"},
+           "conditions":[{"type":"Ready","status":"True"}]}}
+JSON
+k apply -f - >/dev/null <<'YAML'
+apiVersion: scheduling.fairway.dev/v1alpha1
+kind: PodGroup
+metadata: {name: walk, namespace: default}
+spec: {minMember: 1, queue: default}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: walk
+  namespace: default
+  annotations: {fairway.dev/pod-group: walk}
+  labels: {fairway.dev/queue: default}
+spec:
+  schedulerName: fairway
+  containers:
+    - name: main
+      image: busybox
+      resources: {limits: {nvidia.com/gpu: "16"}}
+YAML
+for _ in $(seq 100); do
+  [[ -n $(k get pod walk -o jsonpath='{.status.conditions[?(@.type=="PodScheduled")].message}') ]] && break
+  sleep 0.1
+done
+
+# Per page: objects applied, fragments created and skipped, sh blocks run and skipped,
+# inline commands run.
+declare -A applied checked fragments ran skipped inline
+page=""
+walk_page() {
+  page=$1
+  applied[$page]=0 checked[$page]=0 fragments[$page]=0 ran[$page]=0 skipped[$page]=0 inline[$page]=0
+}
+# kubectl "$@" on a manifest of the page: it must succeed without a warning from the server.
+kubectl_on_manifest() {
+  local where=$1 file=$2
+  shift 2
+  kubectl "$@" -f "$file" >"$WORK/out" 2>"$WORK/err" ||
+    { cat "$WORK/out" "$WORK/err" "$file" >&2; fail "$where: kubectl $* of the page's manifest failed"; }
+  if grep -qi 'warning' "$WORK/err"; then
+    cat "$WORK/err" "$file" >&2
+    fail "$where: the server warns about the page's manifest"
+  fi
+  # Every field the page writes is kept. kube-apiserver reports a field its schema does not know
+  # (kubectl 1.25+: an error, fieldValidation=Strict; older clients: a warning); the embedded
+  # server prunes such a field of a custom resource without a word, so the test reads the object
+  # back and names what is gone. status is left out: a write to the object drops it.
+  kubectl get -f "$file" -o json >"$WORK/stored.json" || fail "$where: kubectl get -f of the page's manifest"
+  python3 - "$file" "$WORK/stored.json" <<'PY' || { cat "$file" >&2; fail "$where: the server dropped fields of the page's manifest: an unknown field (a typo, or a field of another kind or version)"; }
+import json, sys, yaml
+written, stored = yaml.safe_load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+gone = []
+def walk(w, s, path):
+    if isinstance(w, dict):
+        for key, value in w.items():
+            if not isinstance(s, dict) or key not in s:
+                if value is not None:
+                    gone.append(f"{path}.{key}".lstrip("."))
+            else:
+                walk(value, s[key], f"{path}.{key}")
+    elif isinstance(w, list) and isinstance(s, list):
+        for i, (wi, si) in enumerate(zip(w, s)):
+            walk(wi, si, f"{path}[{i}]")
+walk({k: v for k, v in written.items() if k != "status"}, stored, "")
+for field in gone:
+    print(f'unknown field "{field}": not in the object the server stored', file=sys.stderr)
+sys.exit(1 if gone else 0)
+PY
+}
+walk_apply() {
+  kubectl_on_manifest "$1" "$2" apply
+  echo "applied $1: $(cat "$WORK/out")"
+  applied[$page]=$((applied[$page] + 1))
+}
+# A metadata/spec fragment completed as a Pod or PodGroup (see completed() above), created under
+# a name of its own. Not a dry run: the embedded server echoes a dryRun=All create unchecked, and
+# kubectl 1.20 refuses --dry-run=server where /openapi/v2 does not list the dryRun parameter.
+walk_fragment() {
+  if [[ -z $2 ]]; then
+    echo "skipped fragment $1: not a Kubernetes object"
+    fragments[$page]=$((fragments[$page] + 1))
+    return
+  fi
+  kubectl_on_manifest "$1" "$2" create
+  echo "fragment $1 as $(cat "$WORK/out")"
+  checked[$page]=$((checked[$page] + 1))
+}
+walk_broken() { fail "$1: a yaml block that is not YAML: $2"; }
+# Runs a file of commands in a shell of its own in the reader's checkout, naming the one that fails.
+run_commands() {
+  (cd "$WORK/checkout" && bash -e -o pipefail \
+    -c 'trap '\''echo "FAIL: status $?: $BASH_COMMAND" >&2'\'' ERR; source "$1"' _ "$1") \
+    >"$WORK/out" 2>&1
+}
+walk_sh() {
+  echo "--- $1"
+  cat "$2"
+  run_commands "$2" || { cat "$WORK/out" >&2; fail "$1: a command of the page's sh block failed"; }
+  sed 's/^/  | /' "$WORK/out" | head -20
+  ran[$page]=$((ran[$page] + 1))
+}
+walk_sh_skipped() {
+  echo "skipped sh block $1: $2"
+  skipped[$page]=$((skipped[$page] + 1))
+}
+walk_inline() {
+  echo "--- $1: $2"
+  placeholders <<<"$2" >"$WORK/inline.sh"
+  run_commands "$WORK/inline.sh" || { cat "$WORK/out" >&2; fail "$1: the page's command \`$2\` failed"; }
+  sed 's/^/  | /' "$WORK/out" | head -5
+  inline[$page]=$((inline[$page] + 1))
+}
+walk_mention() { echo "not run $1: \`$2\` (a mention, not a command of its own)"; }
+
+echo "--- the pages' blocks"
+# shellcheck disable=SC1091 # generated above
+source "$WORK/walk.sh"
+
+echo "--- every Queue the pages define is Valid"
+for file in "$WORK"/blocks/*.yaml; do
+  for queue in $(kubectl get -f "$file" -o name | sed -n 's|^queue\.scheduling\.fairway\.dev/||p'); do
+    valid=""
+    for _ in $(seq 100); do
+      valid=$(kubectl get queue "$queue" -o jsonpath='{.status.conditions[?(@.type=="Valid")].status}')
+      [[ $valid == True ]] && break
+      sleep 0.1
+    done
+    [[ $valid == True ]] ||
+      fail "queue $queue ($(basename "$file")) is Valid='$valid': $(kubectl get queue "$queue" -o jsonpath='{.status.conditions}')"
+  done
+done
+
+echo "--- summary"
+total_applied=0 total_checked=0 total_run=0 total_inline=0
+printf '%-27s %8s %9s %9s %7s %11s %7s\n' page applied fragments skipped sh-run sh-skipped inline
+printf '%-27s %8s %9s %9s\n' "" "" created fragments
+for p in "${pages[@]}"; do
+  printf '%-27s %8d %9d %9d %7d %11d %7d\n' "$p" "${applied[$p]}" "${checked[$p]}" "${fragments[$p]}" \
+    "${ran[$p]}" "${skipped[$p]}" "${inline[$p]}"
+  total_applied=$((total_applied + applied[$p])) total_checked=$((total_checked + checked[$p]))
+  total_run=$((total_run + ran[$p])) total_inline=$((total_inline + inline[$p]))
+done
+# The pages have these many at least; fewer means the extraction broke.
+[[ $total_applied -ge 4 ]] || fail "only $total_applied manifests applied"
+[[ $total_checked -ge 5 ]] || fail "only $total_checked fragments created"
+[[ $total_run -ge 2 ]] || fail "only $total_run sh blocks run"
+[[ $total_inline -ge 8 ]] || fail "only $total_inline inline commands run"
+echo "guides_walk: PASS"
