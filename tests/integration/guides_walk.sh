@@ -14,11 +14,13 @@
 #     "On a cluster" above it.
 # What must exist first, the test creates, as the pages say it exists on their clusters:
 #   - node gpu-017 (docs/topology.md labels it), with 8 GPUs;
+#   - Topology `default` of examples/queues/topology.yaml (docs/user-guide.md's PodGroup names it);
 #   - placeholders: NAME (docs/user-guide.md, "Why is my pod pending?") is default/walk, a pod of
 #     PodGroup walk (minMember 1) that asks for more GPUs than any node has, so the commands have
 #     a FailedScheduling event, a PodScheduled message and gang conditions to show.
 # After the walk every Queue the pages define must be Valid (a parent that no page defines, a
-# bad spec, show here). A page then reports applied/skipped counts. Paths under /tmp/ in
+# bad spec, show here), and every Topology a gang or pod of the pages names (or the only one, when
+# it names none, the one its page defines) must exist and have the levels it asks for. A page then reports applied/skipped counts. Paths under /tmp/ in
 # commands become files of this test. $1: the fairway binary; kubectl: $KUBECTL.
 set -euo pipefail
 
@@ -33,7 +35,8 @@ on_fail() {
 }
 
 # The blocks of every page but the quick start, as a script of walk_* calls in page order.
-mapfile -t pages < <(cd "$REPO" && ls docs/*.md | grep -v '^docs/quick-start\.md$')
+pages=()
+for page in "$REPO"/docs/*.md; do [[ $page == */quick-start.md ]] || pages+=("docs/${page##*/}"); done
 for guide in "${GUIDES[@]}"; do
   [[ -f $REPO/docs/$guide.md ]] || fail "docs/$guide.md is gone: update this test"
 done
@@ -165,6 +168,7 @@ k create -f - >/dev/null <<'JSON'
            "capacity":{"cpu":"128","memory":"1Ti","nvidia.com/gpu":"8","pods":"110"},
            "conditions":[{"type":"Ready","status":"True"}]}}
 JSON
+k apply -f "$REPO/examples/queues/topology.yaml" >/dev/null
 k apply -f - >/dev/null <<'YAML'
 apiVersion: scheduling.fairway.dev/v1alpha1
 kind: PodGroup
@@ -296,6 +300,44 @@ for file in "$WORK"/blocks/*.yaml; do
       fail "queue $queue ($(basename "$file")) is Valid='$valid': $(kubectl get queue "$queue" -o jsonpath='{.status.conditions}')"
   done
 done
+
+echo "--- every Topology the pages' gangs and pods name exists and has their levels"
+kubectl get topologies -o json >"$WORK/topologies.json"
+python3 - "$WORK/topologies.json" "$WORK"/blocks/*.yaml <<'PY' || fail "a page's gang or pod asks for a Topology or level that does not exist"
+import json, sys, yaml
+# Topology name -> its levels (node-label keys); a level may be named by its last path segment.
+topologies = {t["metadata"]["name"]: [l["nodeLabel"] for l in t["spec"]["levels"]]
+              for t in json.load(open(sys.argv[1]))["items"]}
+objects = {path: yaml.safe_load(open(path)) for path in sys.argv[2:]}
+defined = [(o["metadata"]["name"], path.rsplit("/", 1)[-1].rsplit("-", 2)[0])
+           for path, o in objects.items() if o.get("kind") == "Topology"]
+bad = 0
+for path, obj in objects.items():
+    notes = (obj.get("metadata") or {}).get("annotations") or {}
+    spec = obj.get("spec") or {}
+    constraints = [spec.get("topologyConstraint") or {}]
+    constraints += [g.get("topologyConstraint") or {} for g in spec.get("subGroups") or []]
+    name = constraints[0].get("topology") or notes.get("fairway.dev/topology")
+    levels = [c[k] for c in constraints for k in ("requiredLevel", "preferredLevel") if c.get(k)]
+    levels += [v for k, v in notes.items()
+               if k.startswith("fairway.dev/") and k.endswith("-level")]
+    if not levels and not name:
+        continue
+    if name is None:  # the page's own Topology: the only one on a cluster of that page
+        page = path.rsplit("/", 1)[-1].rsplit("-", 2)[0]
+        own = [t for t, p in defined if p == page]
+        name = own[0] if len(own) == 1 else None
+    if name not in topologies:
+        print(f"{path}: names Topology {name!r}; there are {sorted(topologies)}", file=sys.stderr)
+        bad += 1
+        continue
+    for level in levels:
+        if not any(l == level or l.rsplit("/", 1)[-1] == level for l in topologies[name]):
+            print(f"{path}: level {level!r} is not one of Topology {name}'s {topologies[name]}",
+                  file=sys.stderr)
+            bad += 1
+sys.exit(1 if bad else 0)
+PY
 
 echo "--- summary"
 total_applied=0 total_checked=0 total_run=0 total_inline=0
