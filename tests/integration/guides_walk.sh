@@ -114,12 +114,14 @@ for page in pages:
     emit("walk_page", page)
     text = open(page).read()
     lines = text.split("\n")
-    heading, i = "", 0
+    heading, last_get, i = "", None, 0
     while i < len(lines):
         line = lines[i]
         if line.startswith("#"):
             heading = line.lstrip("#").strip()
         if not line.startswith("```"):
+            for span in re.finditer(r"`(kubectl get [^`]*)`", line):
+                last_get = span.group(1)
             i += 1
             continue
         start, lang = i + 1, line[3:].strip()
@@ -128,6 +130,8 @@ for page in pages:
         where, base = f"{page}:{start}", f"{os.path.basename(page)[:-3]}-{start}"
         if lang in ("yaml", "yml"):
             yaml_block(where, base, body)
+        elif lang == "" and body.startswith("NAME ") and last_get:
+            emit("walk_columns", where, last_get, body.split("\n")[0])
         elif lang == "sh":
             reason = why_skipped(body, heading)
             if reason:
@@ -195,12 +199,12 @@ for _ in $(seq 100); do
 done
 
 # Per page: objects applied, fragments created and skipped, sh blocks run and skipped,
-# inline commands run.
-declare -A applied checked fragments ran skipped inline
+# inline commands run, samples of `kubectl get` output compared.
+declare -A applied checked fragments ran skipped inline columns
 page=""
 walk_page() {
   page=$1
-  applied[$page]=0 checked[$page]=0 fragments[$page]=0 ran[$page]=0 skipped[$page]=0 inline[$page]=0
+  applied[$page]=0 checked[$page]=0 fragments[$page]=0 ran[$page]=0 skipped[$page]=0 inline[$page]=0 columns[$page]=0
 }
 # kubectl "$@" on a manifest of the page: it must succeed without a warning from the server.
 kubectl_on_manifest() {
@@ -267,7 +271,7 @@ walk_sh() {
   echo "--- $1"
   cat "$2"
   run_commands "$2" || { cat "$WORK/out" >&2; fail "$1: a command of the page's sh block failed"; }
-  sed 's/^/  | /' "$WORK/out" | head -20
+  sed -n '1,20s/^/  | /p' "$WORK/out"
   ran[$page]=$((ran[$page] + 1))
 }
 walk_sh_skipped() {
@@ -278,8 +282,19 @@ walk_inline() {
   echo "--- $1: $2"
   placeholders <<<"$2" >"$WORK/inline.sh"
   run_commands "$WORK/inline.sh" || { cat "$WORK/out" >&2; fail "$1: the page's command \`$2\` failed"; }
-  sed 's/^/  | /' "$WORK/out" | head -5
+  sed -n '1,5s/^/  | /p' "$WORK/out"
   inline[$page]=$((inline[$page] + 1))
+}
+# A sample of `kubectl get` output (a block of its own after the prose's command): the columns
+# are the ones kubectl prints.
+walk_columns() {
+  local where=$1 command=$2 sample=$3 header
+  header=$(cd "$WORK/checkout" && eval "$command") || fail "$where: $command"
+  header=${header%%$'\n'*}
+  [[ $(tr -s ' ' <<<"$header") == "$(tr -s ' ' <<<"$sample")" ]] ||
+    fail "$where: the page shows \`$command\` with columns '$sample', kubectl prints '$header'"
+  echo "columns of \`$command\` as $where shows them"
+  columns[$page]=$((columns[$page] + 1))
 }
 walk_mention() { echo "not run $1: \`$2\` (a mention, not a command of its own)"; }
 
@@ -341,11 +356,11 @@ PY
 
 echo "--- summary"
 total_applied=0 total_checked=0 total_run=0 total_inline=0
-printf '%-27s %8s %9s %9s %7s %11s %7s\n' page applied fragments skipped sh-run sh-skipped inline
+printf '%-27s %8s %9s %9s %7s %11s %7s %8s\n' page applied fragments skipped sh-run sh-skipped inline columns
 printf '%-27s %8s %9s %9s\n' "" "" created fragments
 for p in "${pages[@]}"; do
-  printf '%-27s %8d %9d %9d %7d %11d %7d\n' "$p" "${applied[$p]}" "${checked[$p]}" "${fragments[$p]}" \
-    "${ran[$p]}" "${skipped[$p]}" "${inline[$p]}"
+  printf '%-27s %8d %9d %9d %7d %11d %7d %8d\n' "$p" "${applied[$p]}" "${checked[$p]}" "${fragments[$p]}" \
+    "${ran[$p]}" "${skipped[$p]}" "${inline[$p]}" "${columns[$p]}"
   total_applied=$((total_applied + applied[$p])) total_checked=$((total_checked + checked[$p]))
   total_run=$((total_run + ran[$p])) total_inline=$((total_inline + inline[$p]))
 done
