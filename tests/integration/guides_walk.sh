@@ -1,27 +1,34 @@
 #!/usr/bin/env bash
 # The guides, walked as written (docs/quick-start.md is walked by quick_start.sh): every docs/*.md
-# page, its fenced blocks in page order, against one fresh `fairway apiserver --dev` with the
-# scheduler running and the kubectl under test on PATH as `kubectl`.
-#   - ```yaml blocks: each document of a block (split on ---) that is a whole Kubernetes object
-#     (top-level apiVersion and kind) is applied with `kubectl apply -f` and read back with
-#     `kubectl get -f`. A failed apply fails the test, and so does any warning the server sends,
-#     and a field of the page that the stored object lacks (pruned as unknown: see below). Fragments (a `spec:` or `metadata:` snippet, a Prometheus scrape
-#     config) are counted; a fragment of `metadata:` and `spec:` only is completed into the object
-#     it belongs to (a PodGroup where the spec has gang fields, else a Pod) and created too.
-#   - ```sh blocks run in a shell of their own (errexit, pipefail). A block is skipped, saying
-#     why, when it needs more than the embedded server: a command other than kubectl or fairway
-#     (helm, curl to a port-forward, a benchmark binary), `kubectl port-forward`, or a heading
-#     "On a cluster" above it.
-# What must exist first, the test creates, as the pages say it exists on their clusters:
+# page, its blocks in page order, against one fresh `fairway apiserver --dev` with the scheduler
+# (leader election on) and the kubectl under test on PATH as `kubectl`, in a checkout whose
+# build/fairway is $1.
+#   - ```yaml documents (blocks split on ---) that are whole objects (apiVersion and kind) are
+#     applied with `kubectl apply -f`. It fails on an error, on any warning from the server, and
+#     on a field of the page that the stored object lacks: kube-apiserver reports an unknown field
+#     (an error with kubectl 1.25+, a warning before), the embedded server prunes it silently.
+#   - `metadata:`/`spec:` snippets are completed into the object they belong to (a PodGroup where
+#     the spec has gang fields, else a Pod) and created the same way; other fragments (a
+#     Prometheus scrape config) are counted.
+#   - ```sh blocks run in a shell of their own (errexit, pipefail), naming the command that fails.
+#     Skipped, saying why: a block with a command other than kubectl or fairway (helm, curl to a
+#     port-forward, a benchmark binary), with `kubectl port-forward`, or under a heading "On a
+#     cluster": they need a real cluster or a benchmark build.
+#   - inline `kubectl get|describe ...` spans of the prose, and `kubectl apply -f` of a path of
+#     the repository, are run too; other spans are mentions (`kubectl describe`, `kubectl run`)
+#     or change what --dev made (`kubectl create namespace fairway-system`).
+#   - a block of `kubectl get` output (starting NAME) after the prose's `kubectl get` command must
+#     have the columns kubectl prints.
+# What the pages take to exist, the test creates first:
 #   - node gpu-017 (docs/topology.md labels it), with 8 GPUs;
 #   - Topology `default` of examples/queues/topology.yaml (docs/user-guide.md's PodGroup names it);
-#   - placeholders: NAME (docs/user-guide.md, "Why is my pod pending?") is default/walk, a pod of
+#   - placeholder NAME (docs/user-guide.md, "Why is my pod pending?") is default/walk, a pod of
 #     PodGroup walk (minMember 1) that asks for more GPUs than any node has, so the commands have
 #     a FailedScheduling event, a PodScheduled message and gang conditions to show.
-# After the walk every Queue the pages define must be Valid (a parent that no page defines, a
-# bad spec, show here), and every Topology a gang or pod of the pages names (or the only one, when
-# it names none, the one its page defines) must exist and have the levels it asks for. A page then reports applied/skipped counts. Paths under /tmp/ in
-# commands become files of this test. $1: the fairway binary; kubectl: $KUBECTL.
+# Paths under /tmp/ in commands become files of this test. After the walk every Queue the pages
+# define must be Valid (a parent no page defines shows here), and every Topology a snippet names
+# (when it names none: the one its page defines) must exist with the levels it asks for. Then a
+# summary per page: applied, created from snippets, skipped, run. $1: the fairway binary.
 set -euo pipefail
 
 FAIRWAY="$(realpath "${1:?usage: guides_walk.sh FAIRWAY_BINARY}")"
@@ -101,13 +108,14 @@ def yaml_block(where, base, body):
 
 def inline_commands(page, text):
     """`kubectl ...` spans of the prose that read (get, describe) or apply a file of the repo."""
-    prose = re.sub(r"(?ms)^```.*?^```[^\n]*$", "", text)
+    # The blocks blanked out, keeping the lines where they are.
+    prose = re.sub(r"(?ms)^```.*?^```[^\n]*$", lambda b: "\n" * b.group(0).count("\n"), text)
     for span in re.finditer(r"`(kubectl\s[^`]*)`", prose):
         command = " ".join(span.group(1).split())
         words = [w for w in re.sub(r"-n \S+ ", "", command).split()]
         runs = (len(words) > 2 and words[1] in ("get", "describe")) or (
             len(words) == 4 and words[1:3] == ["apply", "-f"] and os.path.exists(words[3]))
-        line = text[:text.index(span.group(0))].count("\n") + 1
+        line = prose[:span.start()].count("\n") + 1
         emit("walk_inline" if runs else "walk_mention", f"{page}:{line}", command)
 
 for page in pages:
@@ -296,7 +304,7 @@ walk_columns() {
   echo "columns of \`$command\` as $where shows them"
   columns[$page]=$((columns[$page] + 1))
 }
-walk_mention() { echo "not run $1: \`$2\` (a mention, not a command of its own)"; }
+walk_mention() { echo "not run $1: \`$2\` (inline, only get, describe and apply -f of the repository run)"; }
 
 echo "--- the pages' blocks"
 # shellcheck disable=SC1091 # generated above
