@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The guides, walked as written (docs/quick-start.md is walked by quick_start.sh): every docs/*.md
-# page, its blocks in page order, against one fresh `fairway apiserver --dev` with the scheduler
+# page and README.md, its blocks in page order, against one fresh `fairway apiserver --dev` with the scheduler
 # (leader election on) and the kubectl under test on PATH as `kubectl`, in a checkout whose
 # build/fairway is $1.
 #   - ```yaml documents (blocks split on ---) that are whole objects (apiVersion and kind) are
@@ -11,9 +11,9 @@
 #     the spec has gang fields, else a Pod) and created the same way; other fragments (a
 #     Prometheus scrape config) are counted.
 #   - ```sh blocks run in a shell of their own (errexit, pipefail), naming the command that fails.
-#     Skipped, saying why: a block with a command other than kubectl or fairway (helm, curl to a
-#     port-forward, a benchmark binary), with `kubectl port-forward`, or under a heading "On a
-#     cluster": they need a real cluster or a benchmark build.
+#     Skipped, saying why: a block with a command other than kubectl, fairway and the shell's
+#     export/sleep/until (helm, curl to a port-forward, a benchmark binary), with `kubectl
+#     port-forward`, or under a heading "On a cluster": they need a real cluster or a build.
 #   - inline `kubectl get|describe ...` spans of the prose, and `kubectl apply -f` of a path of
 #     the repository, are run too; other spans are mentions (`kubectl describe`, `kubectl run`)
 #     or change what --dev made (`kubectl create namespace fairway-system`).
@@ -25,7 +25,8 @@
 #   - placeholder NAME (docs/user-guide.md, "Why is my pod pending?") is default/walk, a pod of
 #     PodGroup walk (minMember 1) that asks for more GPUs than any node has, so the commands have
 #     a FailedScheduling event, a PodScheduled message and gang conditions to show.
-# Paths under /tmp/ in commands become files of this test. After the walk every Queue the pages
+# Paths under /tmp/ in commands become files of this test; a server a block starts gets a free
+# port (--port 0 for 6443), a scheduler it starts no metrics port. After the walk every Queue the pages
 # define must be Valid (a parent no page defines shows here), and every Topology a snippet names
 # (when it names none: the one its page defines) must exist with the levels it asks for. Then a
 # summary per page: applied, created from snippets, skipped, run. $1: the fairway binary.
@@ -44,6 +45,7 @@ on_fail() {
 # The blocks of every page but the quick start, as a script of walk_* calls in page order.
 pages=()
 for page in "$REPO"/docs/*.md; do [[ $page == */quick-start.md ]] || pages+=("docs/${page##*/}"); done
+pages+=(README.md)
 for guide in "${GUIDES[@]}"; do
   [[ -f $REPO/docs/$guide.md ]] || fail "docs/$guide.md is gone: update this test"
 done
@@ -52,6 +54,8 @@ mkdir -p "$WORK/blocks" "$WORK/tmp"
 import copy, os, re, shlex, sys, yaml
 out, pages = sys.argv[1], sys.argv[2:]
 RUNNABLE = {"kubectl", "fairway", "build/fairway"}
+SHELL = {"export", "sleep", "done"}  # the reader's shell around them (KUBECONFIG, a wait loop)
+KEYWORDS = {"until", "while", "do", "if", "then", "else", "!"}
 GANG_FIELDS = {"minMember", "topologyConstraint", "subGroups"}
 
 def commands(text):
@@ -65,12 +69,16 @@ def commands(text):
 def why_skipped(text, heading):
     if "on a cluster" in heading.lower():
         return f'under the heading "{heading}"'
-    for command in commands(text):
-        words = command.split()
-        if words[0] not in RUNNABLE:
-            return f"{words[0]} needs more than the embedded API server"
-        if "port-forward" in words:
-            return "kubectl port-forward needs a real deployment"
+    for line in commands(text):
+        line = re.sub(r"\d*>&\d+|\d*>>?\s*\S+", "", line)  # redirections
+        for command in re.split(r"[;&|]+", line):
+            words = command.split()
+            while words and words[0] in KEYWORDS:
+                words = words[1:]
+            if words and words[0] not in RUNNABLE | SHELL:
+                return f"{words[0]} needs more than the embedded API server"
+            if "port-forward" in words:
+                return "kubectl port-forward needs a real deployment"
     return None
 
 def completed(fragment, name):
@@ -152,7 +160,12 @@ for page in pages:
 PY
 
 # Placeholders of the pages and the test's own paths.
-placeholders() { sed -e 's/\bNAME\b/walk/g' -e "s|/tmp/|$WORK/tmp/|g"; }
+# A server a page starts takes a free port, a scheduler it starts no metrics port (tests run at
+# once must not share 6443 and 8080).
+placeholders() {
+  sed -e 's/\bNAME\b/walk/g' -e "s|/tmp/|$WORK/tmp/|g" -e 's/--port 6443/--port 0/' \
+    -e '/fairway scheduler/{/metrics-bind-address/!s/fairway scheduler/& --metrics-bind-address=0/}'
+}
 for file in "$WORK"/blocks/*.sh; do placeholders <"$file" >"$file.new" && mv "$file.new" "$file"; done
 
 # The reader's shell: kubectl (the one under test) and fairway on PATH, the --dev kubeconfig, in a
@@ -269,10 +282,12 @@ walk_fragment() {
   checked[$page]=$((checked[$page] + 1))
 }
 walk_broken() { fail "$1: a yaml block that is not YAML: $2"; }
-# Runs a file of commands in a shell of its own in the reader's checkout, naming the one that fails.
+# Runs a file of commands in a shell of its own in the reader's checkout, naming the one that
+# fails; what it started in the background (a page's own server and scheduler) stops with it.
 run_commands() {
   (cd "$WORK/checkout" && bash -e -o pipefail \
-    -c 'trap '\''echo "FAIL: status $?: $BASH_COMMAND" >&2'\'' ERR; source "$1"' _ "$1") \
+    -c 'trap '\''echo "FAIL: status $?: $BASH_COMMAND" >&2'\'' ERR
+        trap '\''kill $(jobs -p) 2>/dev/null || true; wait || true'\'' EXIT; source "$1"' _ "$1") \
     >"$WORK/out" 2>&1
 }
 walk_sh() {
