@@ -5,6 +5,10 @@
 #include <algorithm>
 #include <cmath>
 #include <ctime>
+#include <optional>
+#include <regex>
+#include <set>
+#include <string_view>
 
 #include "sim/apiserver/admission.h"
 #include "sim/apiserver/base64.h"
@@ -84,21 +88,60 @@ bool pod_healthy(const json& pod) {
   return false;
 }
 
+// Why `text` is not a resource.Quantity, in apimachinery's words (ParseQuantity), or nothing:
+// a signed decimal number, then a binary (Ki..Ei) or decimal (n, u, m, k, M, G, T, P, E) suffix
+// or an exponent (e3, E-2).
+std::optional<std::string> quantity_error(std::string_view text) {
+  static const std::string kFormatWrong =
+      "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
+  size_t at = text.starts_with('+') || text.starts_with('-') ? 1 : 0;
+  size_t digits = 0;
+  for (bool dot = false; at < text.size(); ++at) {
+    if (text[at] >= '0' && text[at] <= '9') {
+      ++digits;
+    } else if (text[at] == '.' && !dot) {
+      dot = true;
+    } else {
+      break;
+    }
+  }
+  if (digits == 0) return kFormatWrong;
+  const std::string_view suffix = text.substr(at);
+  static const std::set<std::string_view> kSuffixes = {
+      "", "n", "u", "m", "k", "M", "G", "T", "P", "E", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"};
+  if (kSuffixes.contains(suffix)) return std::nullopt;
+  static const std::regex kExponent("[eE][-+]?[0-9]+");
+  static const std::regex kFormat("[eEinumkKMGTP]*[-+]?[0-9]*");
+  const std::string rest(suffix);
+  if (std::regex_match(rest, kExponent)) return std::nullopt;
+  if (!std::regex_match(rest, kFormat)) return kFormatWrong;
+  return "unable to parse quantity's suffix";
+}
+
 // kube-apiserver serialises resource.Quantity as a string ("1", "8Gi") whatever the client
-// sent; clients that decode only strings must work here too.
-void stringify_quantities(json& list) {
-  if (!list.is_object()) return;
+// sent; clients that decode only strings must work here too. A value that is no quantity fails
+// decoding, before any validation: the reason why, or nothing.
+std::optional<std::string> normalize_quantity_list(json& list) {
+  if (!list.is_object()) return std::nullopt;
   for (auto& [k, v] : list.items()) {
     if (v.is_number_integer()) {
       v = std::to_string(v.get<int64_t>());
     } else if (v.is_number()) {
       v = fmt::format("{}", v.get<double>());
+    } else if (!v.is_string() && !v.is_null()) {
+      return quantity_error("");
+    } else if (v.is_string()) {
+      if (auto why = quantity_error(v.get<std::string>())) return why;
     }
   }
+  return std::nullopt;
 }
 
-void normalize_quantities(json& obj, Special special) {
-  if (special == Special::kPod && obj.contains("spec") && obj["spec"].is_object()) {
+// The quantities of pods and nodes as kube-apiserver decodes them: numbers become strings, and
+// a value that is no quantity is a 400 (`Pod in version "v1" cannot be handled as a Pod: ...`).
+tl::expected<void, ApiError> normalize_quantities(json& obj, const ResourceType& type) {
+  std::vector<json*> lists;
+  if (type.special == Special::kPod && obj.contains("spec") && obj["spec"].is_object()) {
     for (const char* group : {"containers", "initContainers"}) {
       json& containers = obj["spec"][group];
       if (!containers.is_array()) {
@@ -106,19 +149,28 @@ void normalize_quantities(json& obj, Special special) {
         continue;
       }
       for (auto& c : containers) {
-        if (!c.is_object() || !c.contains("resources")) continue;
+        if (!c.is_object() || !c.contains("resources") || !c["resources"].is_object()) continue;
         for (const char* kind : {"requests", "limits"}) {
-          if (c["resources"].contains(kind)) stringify_quantities(c["resources"][kind]);
+          if (c["resources"].contains(kind)) lists.push_back(&c["resources"][kind]);
         }
       }
     }
-    if (obj["spec"].contains("overhead")) stringify_quantities(obj["spec"]["overhead"]);
+    if (obj["spec"].contains("overhead")) lists.push_back(&obj["spec"]["overhead"]);
   }
-  if (special == Special::kNode && obj.contains("status") && obj["status"].is_object()) {
+  if (type.special == Special::kNode && obj.contains("status") && obj["status"].is_object()) {
     for (const char* kind : {"capacity", "allocatable"}) {
-      if (obj["status"].contains(kind)) stringify_quantities(obj["status"][kind]);
+      if (obj["status"].contains(kind)) lists.push_back(&obj["status"][kind]);
     }
   }
+  for (json* list : lists) {
+    if (auto why = normalize_quantity_list(*list)) {
+      const std::string version = type.versions.empty() ? "v1" : type.versions.front();
+      return tl::unexpected(
+          bad_request(fmt::format("{} in version \"{}\" cannot be handled as a {}: {}", type.kind,
+                                  version, type.kind, *why)));
+    }
+  }
+  return {};
 }
 
 // Custom resources are pruned, defaulted and validated against their CRD's schema on every
@@ -578,7 +630,7 @@ tl::expected<Object, ApiError> Store::create(const ResourceType& type, const std
   }
   if (auto ok = prepare_create_locked(type, body); !ok) return tl::unexpected(ok.error());
   if (auto ok = admit(type, body); !ok) return tl::unexpected(ok.error());
-  normalize_quantities(body, type.special);
+  if (auto ok = normalize_quantities(body, type); !ok) return tl::unexpected(ok.error());
   if (type.special == Special::kCustomResourceDefinition) {
     body["status"] = crd_status(body, format_rfc3339(clock_()));
     auto rt = resource_type_from_crd(body);
@@ -850,7 +902,7 @@ tl::expected<Object, ApiError> Store::replace_locked(Table& table, const std::st
   next["kind"] = type.kind;
   if (str(next, "apiVersion").empty()) next["apiVersion"] = prev["apiVersion"];
   if (auto ok = admit(type, next); !ok) return tl::unexpected(ok.error());
-  normalize_quantities(next, type.special);
+  if (auto ok = normalize_quantities(next, type); !ok) return tl::unexpected(ok.error());
   next["metadata"]["resourceVersion"] = std::to_string(old.resource_version);
   if (next == prev) return old;  // no-op writes do not bump the resourceVersion
   if (strip_for_generation(next) != strip_for_generation(prev)) {

@@ -566,3 +566,48 @@ TEST_F(StoreTest, FinalizersHoldDeletionUntilRemoved) {
 
 }  // namespace
 }  // namespace fairway::apiserver
+
+namespace fairway::apiserver {
+namespace {
+
+// Quantities as kube-apiserver decodes them: numbers become strings, and what apimachinery's
+// ParseQuantity refuses fails the decoding with 400 BadRequest, on create and on update.
+TEST_F(StoreTest, PodQuantitiesAreDecodedAsKubeApiserverDoes) {
+  auto with_requests = [this](const std::string& name, json requests) {
+    json p = pod(name);
+    p["spec"]["containers"][0]["resources"] = {{"requests", std::move(requests)}};
+    return p;
+  };
+  const json valid = {{"cpu", "100m"},          {"memory", "1.5Gi"},
+                      {"nvidia.com/gpu", 2},    {"ephemeral-storage", 1e3},
+                      {"example.com/x", "2e3"}, {"example.com/y", "+1."}};
+  auto created = store_.create(pods(), "default", with_requests("ok", valid));
+  ASSERT_TRUE(created) << created.error().message;
+  const json& stored = (*created->json)["spec"]["containers"][0]["resources"]["requests"];
+  EXPECT_EQ(stored["nvidia.com/gpu"], "2");
+  EXPECT_EQ(stored["ephemeral-storage"], "1000");
+  const std::string format =
+      "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
+  for (const auto& [bad, why] :
+       std::vector<std::pair<json, std::string>>{{"one", format},
+                                                 {"1Gb", format},
+                                                 {"", format},
+                                                 {true, format},
+                                                 {"1iK", "unable to parse quantity's suffix"},
+                                                 {"2KM", "unable to parse quantity's suffix"}}) {
+    auto refused = store_.create(pods(), "default", with_requests("bad", {{"cpu", bad}}));
+    ASSERT_FALSE(refused) << bad;
+    EXPECT_EQ(refused.error().code, 400);
+    EXPECT_EQ(refused.error().reason, "BadRequest");
+    EXPECT_EQ(refused.error().message, "Pod in version \"v1\" cannot be handled as a Pod: " + why)
+        << bad;
+  }
+  json update = *created->json;
+  update["spec"]["containers"][0]["resources"]["requests"]["cpu"] = "lots";
+  auto updated = store_.update(pods(), "default", "ok", update, false);
+  ASSERT_FALSE(updated);
+  EXPECT_EQ(updated.error().code, 400);
+}
+
+}  // namespace
+}  // namespace fairway::apiserver
