@@ -12,6 +12,7 @@
 #include "sim/apiserver/events_v1.h"
 #include "sim/apiserver/json_util.h"
 #include "sim/apiserver/protobuf.h"
+#include "sim/apiserver/schema.h"
 #include "sim/apiserver/table.h"
 
 namespace fairway::apiserver {
@@ -572,6 +573,36 @@ struct ApiHandler::Impl {
     return json_response(201, *answer);
   }
 
+  // fieldValidation on a custom resource's create or replace, as kube-apiserver's: Strict
+  // refuses unknown fields (400), Warn (the default) and Ignore store the object pruned, Warn
+  // with a Warning header per field. PATCH is not checked (docs/embedded-apiserver.md).
+  tl::expected<std::vector<std::string>, ApiError> field_warnings(const ResourceType& rt,
+                                                                  const std::string& version,
+                                                                  const json& body) {
+    if (rt.special != Special::kCustomResource || !rt.schema) return std::vector<std::string>{};
+    const std::string mode = t.param("fieldValidation");
+    if (mode == "Ignore") return std::vector<std::string>{};
+    std::vector<std::string> warnings;
+    for (const std::string& field : unknown_fields(body, *rt.schema)) {
+      warnings.push_back(fmt::format("unknown field \"{}\"", field));
+    }
+    if (mode == "Strict" && !warnings.empty()) {
+      std::string all;
+      for (const std::string& w : warnings) all += (all.empty() ? "" : ", ") + w;
+      return tl::unexpected(bad_request(
+          fmt::format("{} in version \"{}\" cannot be handled as a {}: strict decoding error: {}",
+                      rt.kind, version, rt.kind, all)));
+    }
+    return warnings;
+  }
+  // The answer with one `Warning: 299 - "..."` header per warning (RFC 7234, as kube-apiserver).
+  static HttpResponse warned(HttpResponse response, const std::vector<std::string>& warnings) {
+    for (const std::string& w : warnings) {
+      response.headers.emplace_back("Warning", "299 - " + json(w).dump());
+    }
+    return response;
+  }
+
   ApiReply resource_request(const std::string& group, const std::string& version,
                             std::vector<std::string> rest) {
     std::string ns;
@@ -619,6 +650,8 @@ struct ApiHandler::Impl {
         if (t.param("dryRun") == "All") {
           return json_response(201, *body);  // validation-free dry run: echo
         }
+        auto warnings = field_warnings(*rt, version, *body);
+        if (!warnings) return error_response(warnings.error());
         if (rt->special == Special::kPod) {
           // Pods go through mutating admission webhooks, as kube-apiserver sends them.
           auto admitted = run_mutating_webhooks(store(), *rt, ns, std::move(*body));
@@ -627,7 +660,7 @@ struct ApiHandler::Impl {
         }
         auto created = store().create(*rt, ns, std::move(*body));
         if (!created) return error_response(created.error());
-        return object_or_table(201, *rt, *created);
+        return warned(object_or_table(201, *rt, *created), *warnings);
       }
       if (m == "DELETE") {
         auto options = list_options(*rt);
@@ -686,9 +719,11 @@ struct ApiHandler::Impl {
     if (m == "PUT") {
       auto body = body_json();
       if (!body) return error_response(body.error());
+      auto warnings = field_warnings(*rt, version, *body);
+      if (!warnings) return error_response(warnings.error());
       auto o = store().update(*rt, ns, name, std::move(*body), status_only);
       if (!o) return error_response(o.error());
-      return object_or_table(200, *rt, *o);
+      return warned(object_or_table(200, *rt, *o), *warnings);
     }
     if (m == "PATCH") {
       auto type = patch_type_from_content_type(req.content_type);

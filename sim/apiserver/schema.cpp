@@ -407,6 +407,36 @@ bool preserves_unknown(const json& s) {
   return flag(s, "x-kubernetes-preserve-unknown-fields", false);
 }
 
+// Walks `v` as prune() does and collects, instead of erasing, what it would erase.
+void collect_unknown(const json& v, const json& s, bool root, const std::string& path,
+                     std::vector<std::string>& out) {
+  if (!s.is_object()) return;
+  if (v.is_array()) {
+    if (const json& items = member(s, "items"); items.is_object()) {
+      for (size_t i = 0; i < v.size(); ++i) {
+        collect_unknown(v[i], items, false, path + "[" + std::to_string(i) + "]", out);
+      }
+    }
+    return;
+  }
+  if (!v.is_object()) return;
+  const bool embedded = root || flag(s, "x-kubernetes-embedded-resource", false);
+  const json& properties = member(s, "properties");
+  const json& additional = member(s, "additionalProperties");
+  for (auto it = v.begin(); it != v.end(); ++it) {
+    const std::string& key = it.key();
+    const std::string at = path.empty() ? key : path + "." + key;
+    if (embedded && (key == "apiVersion" || key == "kind" || key == "metadata")) continue;
+    if (const json& p = member(properties, key); p.is_object()) {
+      collect_unknown(it.value(), p, false, at, out);
+    } else if (additional.is_object()) {
+      collect_unknown(it.value(), additional, false, at, out);
+    } else if (!(additional == true || preserves_unknown(s))) {
+      out.push_back(at);
+    }
+  }
+}
+
 void prune(json& v, const json& s, bool root) {
   if (!s.is_object()) return;
   if (v.is_array()) {
@@ -484,6 +514,12 @@ SchemaPtr crd_storage_schema(const json& crd) {
     if (schema.is_object()) return std::make_shared<const json>(schema);
   }
   return nullptr;
+}
+
+std::vector<std::string> unknown_fields(const json& object, const json& schema) {
+  std::vector<std::string> out;
+  collect_unknown(object, schema, true, "", out);
+  return out;
 }
 
 void prune_unknown_fields(json& object, const json& schema) {

@@ -39,6 +39,10 @@ using SchemaPtr = std::shared_ptr<const nlohmann::json>;
 // The openAPIV3Schema of the CRD's storage version; null when it declares none.
 SchemaPtr crd_storage_schema(const nlohmann::json& crd);
 
+// The fields step 1 would prune, as paths ("spec.foo", "spec.levels[0].bar"), for the
+// fieldValidation query parameter: Strict refuses them, Warn names them in Warning headers.
+std::vector<std::string> unknown_fields(const nlohmann::json& object, const nlohmann::json& schema);
+
 // Steps 1-3 above, in place.
 void prune_unknown_fields(nlohmann::json& object, const nlohmann::json& schema);
 void apply_schema_defaults(nlohmann::json& object, const nlohmann::json& schema);

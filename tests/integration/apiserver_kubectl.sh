@@ -243,6 +243,26 @@ k delete namespace team-b
 expect 'namespaces "team-b" not found' "$(k get namespace team-b 2>&1 || true)"
 expect 'NotFound' "$(k get configmap doomed -n team-b 2>&1 || true)"
 
+echo "--- fieldValidation: unknown fields of a custom resource"
+queue_with() {  # a Queue with an unknown field
+  printf '%s\n' "apiVersion: scheduling.fairway.dev/v1alpha1" "kind: Queue" \
+    "metadata: {name: $1}" "spec: {colour: blue, resources: {nvidia.com/gpu: {quota: 1}}}"
+}
+minor=$("$KUBECTL" version --client -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["clientVersion"]["minor"].rstrip("+"))')
+if (( minor >= 27 )); then
+  # kubectl sends fieldValidation=Strict by default: refused, as kube-apiserver does.
+  out=$(queue_with strict | k create -f - 2>&1 || true)
+  expect 'BadRequest.*Queue in version "v1alpha1" cannot be handled as a Queue: strict decoding error: unknown field "spec.colour"' "$out"
+  expect 'NotFound' "$(k get queue strict 2>&1 || true)"
+  out=$(queue_with warned | k create --validate=warn -f - 2>&1)
+else
+  out=$(queue_with warned | k create -f - 2>&1)  # no fieldValidation sent: the server warns
+fi
+expect 'Warning: unknown field "spec.colour"' "$out"
+expect 'queue.scheduling.fairway.dev/warned created' "$out"
+[[ $(k get queue warned -o jsonpath='{.spec}') != *colour* ]] || fail "the unknown field was stored"
+k delete queue warned >/dev/null
+
 echo "--- errors are kube Status objects"
 expect 'NotFound' "$(k get pod nope -n team-a 2>&1 || true)"
 expect 'AlreadyExists' "$(k create namespace team-a 2>&1 || true)"

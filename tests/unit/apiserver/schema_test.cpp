@@ -45,6 +45,24 @@ json props(const json& properties) {
   return {{"type", "object"}, {"properties", properties}};
 }
 
+// What fieldValidation names: exactly the fields pruning drops, with their paths.
+TEST(Schema, UnknownFieldsAreWhatPruningDrops) {
+  const json s = props(
+      {{"spec",
+        props({{"levels",
+                {{"type", "array"}, {"items", props({{"nodeLabel", {{"type", "string"}}}})}}},
+               {"labels", {{"type", "object"}, {"additionalProperties", {{"type", "string"}}}}},
+               {"free", {{"type", "object"}, {"x-kubernetes-preserve-unknown-fields", true}}}})}});
+  json object = json::parse(R"({"apiVersion":"v1","kind":"X","metadata":{"name":"x","odd":1},
+      "spec":{"colour":"blue","levels":[{"nodeLabel":"a"},{"nodeLabel":"b","weight":2}],
+      "labels":{"any":"thing"},"free":{"anything":{"goes":1}}},"extra":true})");
+  EXPECT_EQ(unknown_fields(object, s),
+            (std::vector<std::string>{"extra", "spec.colour", "spec.levels[1].weight"}));
+  prune_unknown_fields(object, s);
+  EXPECT_TRUE(unknown_fields(object, s).empty());
+  EXPECT_FALSE(object["spec"].contains("colour"));
+}
+
 TEST(Schema, Types) {
   const json s = props({{"s", {{"type", "string"}}},
                         {"i", {{"type", "integer"}}},
