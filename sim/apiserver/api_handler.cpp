@@ -450,19 +450,23 @@ struct ApiHandler::Impl {
 
   tl::expected<DeleteOptions, ApiError> delete_options() {
     DeleteOptions o;
+    json body;
     if (!req.body.empty() && is_protobuf_content_type(req.content_type)) {
-      auto body = body_json();  // a typed client's DeleteOptions: never ignored
-      if (!body) return tl::unexpected(body.error());
-      auto parsed = DeleteOptions::from_json(*body);
+      auto decoded = body_json();  // a typed client's DeleteOptions: never ignored
+      if (!decoded) return tl::unexpected(decoded.error());
+      body = std::move(*decoded);
+    } else if (!req.body.empty()) {
+      body = json::parse(req.body, nullptr, false);
+    }
+    if (!body.is_null() && !body.is_discarded()) {
+      // kubectl delete --dry-run=server sends it here, not in the query: refused, not carried out.
+      if (const json& dry = member(body, "dryRun"); dry.is_array() && !dry.empty()) {
+        return tl::unexpected(bad_request(
+            "dryRun is supported on create only by the embedded API server, not on DELETE"));
+      }
+      auto parsed = DeleteOptions::from_json(body);
       if (!parsed) return tl::unexpected(parsed.error());
       o = *parsed;
-    } else if (!req.body.empty()) {
-      const json body = json::parse(req.body, nullptr, false);
-      if (!body.is_discarded()) {
-        auto parsed = DeleteOptions::from_json(body);
-        if (!parsed) return tl::unexpected(parsed.error());
-        o = *parsed;
-      }
     }
     if (const std::string g = t.param("gracePeriodSeconds"); !g.empty()) {
       int64_t seconds = 0;
@@ -623,6 +627,13 @@ struct ApiHandler::Impl {
       return not_found_path();
     }
     const std::string& m = req.method;
+    // A dry run is honoured on create only: any other write would really happen, so it is
+    // refused rather than carried out (docs/embedded-apiserver.md).
+    if (!t.param("dryRun").empty() && m != "GET" && !(m == "POST" && name.empty())) {
+      return error_response(bad_request(
+          fmt::format("dryRun is supported on create only by the embedded API server, not on {} {}",
+                      m, sub.empty() ? rt->plural : rt->plural + "/" + sub)));
+    }
 
     if (rt->special == Special::kReview) {
       if (m != "POST" || !name.empty()) return error_response(method_not_allowed(m));
@@ -647,11 +658,13 @@ struct ApiHandler::Impl {
       if (m == "POST") {
         auto body = body_json();
         if (!body) return error_response(body.error());
-        if (t.param("dryRun") == "All") {
-          return json_response(201, *body);  // validation-free dry run: echo
-        }
         auto warnings = field_warnings(*rt, version, *body);
         if (!warnings) return error_response(warnings.error());
+        if (t.param("dryRun") == "All") {  // every check, nothing stored; webhooks not called
+          auto preview = store().create(*rt, ns, std::move(*body), true);
+          if (!preview) return error_response(preview.error());
+          return warned(object_or_table(201, *rt, *preview), *warnings);
+        }
         if (rt->special == Special::kPod) {
           // Pods go through mutating admission webhooks, as kube-apiserver sends them.
           auto admitted = run_mutating_webhooks(store(), *rt, ns, std::move(*body));

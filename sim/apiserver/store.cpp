@@ -573,7 +573,7 @@ json crd_status(const json& crd, const std::string& now) {
 }  // namespace
 
 tl::expected<Object, ApiError> Store::create(const ResourceType& type, const std::string& ns,
-                                             json body) {
+                                             json body, bool dry_run) {
   if (!body.is_object()) return tl::unexpected(bad_request("the body must be a JSON object"));
   json& md = body["metadata"];
   if (!md.is_object()) md = json::object();
@@ -639,8 +639,15 @@ tl::expected<Object, ApiError> Store::create(const ResourceType& type, const std
       return tl::unexpected(invalid("customresourcedefinitions", "apiextensions.k8s.io", name,
                                     "spec.names.plural", "conflicts with a built-in resource"));
     }
-    register_locked(std::move(*rt));
-    table = table_locked(type);  // rehash may have moved it
+    if (!dry_run) {
+      register_locked(std::move(*rt));
+      table = table_locked(type);  // rehash may have moved it
+    }
+  }
+  if (dry_run) {
+    Object preview{std::make_shared<const json>(std::move(body)), nullptr, 0};
+    preview.text = std::make_shared<const std::string>(preview.json->dump());
+    return preview;
   }
   return commit_locked(*table, key, std::move(body), WatchEventType::kAdded, nullptr);
 }

@@ -130,8 +130,9 @@ class Store {
   ResourceTypePtr resource(const std::string& group, const std::string& plural) const;
   std::vector<ResourceTypePtr> resources() const;
 
+  // dry_run: every check, default and admission rule, nothing stored or registered (dryRun=All).
   tl::expected<Object, ApiError> create(const ResourceType& type, const std::string& ns,
-                                        nlohmann::json body);
+                                        nlohmann::json body, bool dry_run = false);
   tl::expected<Object, ApiError> get(const ResourceType& type, const std::string& ns,
                                      const std::string& name) const;
   tl::expected<ListResult, ApiError> list(const ResourceType& type, const std::string& ns,

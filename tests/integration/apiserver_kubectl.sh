@@ -261,6 +261,24 @@ fi
 expect 'Warning: unknown field "spec.colour"' "$out"
 expect 'queue.scheduling.fairway.dev/warned created' "$out"
 [[ $(k get queue warned -o jsonpath='{.spec}') != *colour* ]] || fail "the unknown field was stored"
+
+if (( minor >= 27 )); then  # kubectl 1.20 finds no dry-run support in the (empty) OpenAPI
+  echo "--- dryRun: checked like a create, nothing stored; refused where it would write"
+  out=$(printf '%s\n' "apiVersion: scheduling.fairway.dev/v1alpha1" "kind: Queue" \
+    "metadata: {name: dry}" "spec: {resources: {nvidia.com/gpu: {quota: 1}}}" |
+    k create --dry-run=server -f - 2>&1)
+  expect 'queue.scheduling.fairway.dev/dry created \(server dry run\)' "$out"
+  expect 'NotFound' "$(k get queue dry 2>&1 || true)"
+  out=$(k create --dry-run=server -n team-a -f - 2>&1 <<'JSON' || true
+{"apiVersion":"v1","kind":"Pod","metadata":{"name":"dry"},
+ "spec":{"containers":[{"name":"dry","image":"busybox","resources":{"requests":{"cpu":"one"}}}]}}
+JSON
+)
+  expect 'Pod in version "v1" cannot be handled as a Pod: quantities must match' "$out"
+  out=$(k delete queue warned --dry-run=server 2>&1 || true)
+  expect 'dryRun is supported on create only' "$out"
+fi
+k get queue warned >/dev/null || fail "a refused dry-run delete deleted the queue"
 k delete queue warned >/dev/null
 
 echo "--- errors are kube Status objects"
