@@ -25,6 +25,9 @@ std::string format_duration(std::chrono::milliseconds duration);
 class FlagSet {
  public:
   explicit FlagSet(std::string command) : command_(std::move(command)) {}
+  // Choice flags keep a pointer to this set (their warnings): it stays where it was made.
+  FlagSet(const FlagSet&) = delete;
+  FlagSet& operator=(const FlagSet&) = delete;
 
   void add_string(std::string name, std::string* target, std::string help);
   void add_bool(std::string name, bool* target, std::string help);

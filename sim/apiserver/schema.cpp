@@ -407,41 +407,16 @@ bool preserves_unknown(const json& s) {
   return flag(s, "x-kubernetes-preserve-unknown-fields", false);
 }
 
-// Walks `v` as prune() does and collects, instead of erasing, what it would erase.
-void collect_unknown(const json& v, const json& s, bool root, const std::string& path,
-                     std::vector<std::string>& out) {
+// Erases what the schema does not know; `dropped` (when set) collects the erased fields' paths
+// ("spec.foo", "spec.levels[1].bar"), for fieldValidation.
+void prune(json& v, const json& s, bool root, const std::string& path,
+           std::vector<std::string>* dropped) {
   if (!s.is_object()) return;
   if (v.is_array()) {
     if (const json& items = member(s, "items"); items.is_object()) {
       for (size_t i = 0; i < v.size(); ++i) {
-        collect_unknown(v[i], items, false, path + "[" + std::to_string(i) + "]", out);
+        prune(v[i], items, false, dropped ? path + "[" + std::to_string(i) + "]" : "", dropped);
       }
-    }
-    return;
-  }
-  if (!v.is_object()) return;
-  const bool embedded = root || flag(s, "x-kubernetes-embedded-resource", false);
-  const json& properties = member(s, "properties");
-  const json& additional = member(s, "additionalProperties");
-  for (auto it = v.begin(); it != v.end(); ++it) {
-    const std::string& key = it.key();
-    const std::string at = path.empty() ? key : path + "." + key;
-    if (embedded && (key == "apiVersion" || key == "kind" || key == "metadata")) continue;
-    if (const json& p = member(properties, key); p.is_object()) {
-      collect_unknown(it.value(), p, false, at, out);
-    } else if (additional.is_object()) {
-      collect_unknown(it.value(), additional, false, at, out);
-    } else if (!(additional == true || preserves_unknown(s))) {
-      out.push_back(at);
-    }
-  }
-}
-
-void prune(json& v, const json& s, bool root) {
-  if (!s.is_object()) return;
-  if (v.is_array()) {
-    if (const json& items = member(s, "items"); items.is_object()) {
-      for (json& item : v) prune(item, items, false);
     }
     return;
   }
@@ -451,17 +426,19 @@ void prune(json& v, const json& s, bool root) {
   const json& additional = member(s, "additionalProperties");
   for (auto it = v.begin(); it != v.end();) {
     const std::string& key = it.key();
+    const std::string at = !dropped ? "" : path.empty() ? key : path + "." + key;
     if (embedded && (key == "apiVersion" || key == "kind" || key == "metadata")) {
       ++it;
     } else if (const json& p = member(properties, key); p.is_object()) {
-      prune(it.value(), p, false);
+      prune(it.value(), p, false, at, dropped);
       ++it;
     } else if (additional.is_object()) {
-      prune(it.value(), additional, false);
+      prune(it.value(), additional, false, at, dropped);
       ++it;
     } else if (additional == true || preserves_unknown(s)) {
       ++it;
     } else {
+      if (dropped) dropped->push_back(at);
       it = v.erase(it);
     }
   }
@@ -517,13 +494,14 @@ SchemaPtr crd_storage_schema(const json& crd) {
 }
 
 std::vector<std::string> unknown_fields(const json& object, const json& schema) {
-  std::vector<std::string> out;
-  collect_unknown(object, schema, true, "", out);
-  return out;
+  std::vector<std::string> dropped;
+  json copy = object;
+  prune(copy, schema, true, "", &dropped);
+  return dropped;
 }
 
 void prune_unknown_fields(json& object, const json& schema) {
-  prune(object, schema, true);
+  prune(object, schema, true, "", nullptr);
 }
 
 void apply_schema_defaults(json& object, const json& schema) {
