@@ -532,6 +532,10 @@ int SchedulerService::run(std::stop_token stop) {
                       : now + std::chrono::seconds(1);
     if (status_due) next = std::min(next, std::max(now, last_status + kStatusPeriod));
     next = std::min(next, std::max(now, preemption.next_due()));
+    // Synced is read before taking: a reflector posts its whole list and only then reports
+    // synced, so a state built from what is taken now holds every listed object (read after,
+    // a list still being posted could be cut in two and a cycle run on part of the cluster).
+    const bool synced = all_synced();
     auto changes = inbox.take(next);
     const auto apply_start = std::chrono::steady_clock::now();
     for (auto& change : changes) change(state);
@@ -540,7 +544,6 @@ int SchedulerService::run(std::stop_token stop) {
     stats_.events_applied += changes.size();
     dirty = dirty || !changes.empty();
 
-    const bool synced = all_synced();
     if (synced && !stats_.synced)
       log::info("informers synced", {{"pods", std::to_string(state.pod_count())}});
     stats_.synced = synced;
