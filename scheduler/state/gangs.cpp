@@ -16,13 +16,6 @@ constexpr std::string_view kRayGroup = "ray.io";
 constexpr std::string_view kLwsGroup = "leaderworkerset.x-k8s.io";
 constexpr size_t kMaxOwnerDepth = 8;  // a chain longer than this is a loop or nonsense
 
-// The API group of an apiVersion ("batch" of "batch/v1", "" of "v1"), without a copy: this runs
-// for every owner of every pod event.
-std::string_view group_of(std::string_view api_version) {
-  const auto slash = api_version.find('/');
-  return slash == std::string_view::npos ? std::string_view() : api_version.substr(0, slash);
-}
-
 int32_t clamp_count(int64_t value) {
   return static_cast<int32_t>(std::clamp<int64_t>(value, 1, std::numeric_limits<int32_t>::max()));
 }
@@ -30,17 +23,17 @@ int32_t clamp_count(int64_t value) {
 bool is_kubeflow_job(const Workload& w) {
   static const std::vector<std::string_view> kinds = {"PyTorchJob", "MPIJob",    "TFJob",
                                                       "XGBoostJob", "PaddleJob", "JAXJob"};
-  return group_of(w.api_version) == kKubeflow &&
+  return api_group_of(w.api_version) == kKubeflow &&
          std::find(kinds.begin(), kinds.end(), w.kind) != kinds.end();
 }
 bool is_jobset(const Workload& w) {
-  return group_of(w.api_version) == kJobSetGroup && w.kind == "JobSet";
+  return api_group_of(w.api_version) == kJobSetGroup && w.kind == "JobSet";
 }
 bool is_ray_cluster(const Workload& w) {
-  return group_of(w.api_version) == kRayGroup && w.kind == "RayCluster";
+  return api_group_of(w.api_version) == kRayGroup && w.kind == "RayCluster";
 }
 bool is_gang_job(const Workload& w) {
-  if (group_of(w.api_version) != "batch" || w.kind != "Job" || !w.indexed) return false;
+  if (api_group_of(w.api_version) != "batch" || w.kind != "Job" || !w.indexed) return false;
   const auto it = w.annotations.find(kGangAnnotation);
   return it != w.annotations.end() && it->second == "true";
 }
@@ -260,7 +253,7 @@ bool WorkloadIndex::set_watched(std::string_view group, std::string_view kind, b
   watched_.erase(it);
   std::vector<std::string> gone;
   for (const auto& [uid, w] : by_uid_) {
-    if (w.kind == kind && group_of(w.api_version) == group) gone.push_back(uid);
+    if (w.kind == kind && api_group_of(w.api_version) == group) gone.push_back(uid);
   }
   for (const std::string& uid : gone) remove(uid);
   return true;
@@ -332,9 +325,15 @@ GangRef resolve_gang(const Pod& pod, const WorkloadIndex& index, const PodIntent
   size_t depth = 0;
   const OwnerRef* next = &pod.owner;
   while (!next->kind.empty() && depth < kMaxOwnerDepth &&
-         index.watched(group_of(next->api_version), next->kind)) {
-    gang.workloads.push_back(next->uid);
+         index.watched(api_group_of(next->api_version), next->kind)) {
     const Workload* owner = index.find_uid(next->uid);
+    // An owner is the object the reference names, in the pod's namespace (as the garbage
+    // collector reads it): a uid of another namespace's workload makes nobody an owner.
+    if (owner != nullptr && (owner->namespace_ != pod.namespace_ || owner->kind != next->kind ||
+                             owner->name != next->name)) {
+      break;
+    }
+    gang.workloads.push_back(next->uid);
     if (owner == nullptr) {
       // Operators create the owner before its pods, but watches of different kinds race:
       // starting a PyTorchJob's pods one by one before the job is seen would break its gang.

@@ -283,6 +283,30 @@ TEST(Gangs, OwnerOfAKindNotServedOrUnknownLeavesThePodAlone) {
   EXPECT_FALSE(job_of(serving, "custom-0").awaiting_group);
 }
 
+// An ownerReference is the pod's own namespace's object, as the garbage collector reads it: a
+// uid copied from another namespace's workload (or a reference whose kind or name is not that
+// workload's) gives the pod neither that gang nor that workload's queue.
+TEST(Gangs, AnOwnerFromAnotherNamespaceOrMisnamedIsNoOwner) {
+  ClusterState state = state_serving_all();
+  Workload red = pytorch_job("red-train", 3);
+  red.namespace_ = "red";
+  red.labels["fairway.dev/queue"] = "red-q";
+  state.upsert_workload(red);
+  state.upsert_pod(pod("intruder", ref(red)));  // in team-a, naming red's uid
+  EXPECT_EQ(job_of(state, "intruder").min_member, 1);
+  EXPECT_EQ(job_of(state, "intruder").queue, "default");
+  EXPECT_TRUE(job_of(state, "intruder").inferred_from.empty());
+
+  Workload own = pytorch_job("own", 3);
+  state.upsert_workload(own);
+  OwnerRef misnamed = ref(own);
+  misnamed.name = "someone-else";
+  state.upsert_pod(pod("misnamed", misnamed));
+  EXPECT_EQ(job_of(state, "misnamed").min_member, 1);
+  state.upsert_pod(pod("own-0", ref(own)));  // the same uid, named right: the gang
+  EXPECT_EQ(job_of(state, "own-0").min_member, 4);
+}
+
 TEST(Gangs, QueueComesFromPodThenWorkloadThenNamespaceThenDefault) {
   ClusterState state = state_serving_all();
   Workload job = workload("batch/v1", "Job", "q");
