@@ -130,12 +130,13 @@ wait_for 10 "r5's GPU" has_uuid r5
   || fail "r5 got $(uuid_of r5), not the GPU the node's fairway.dev/gpu-topology lists"
 echo "ok: a node's published topology names its GPUs"
 
-reservation r6 no-gpus
+# r6 last: the watch delivers in resourceVersion order, so once the agent has judged r6 it has
+# seen the two before it.
 reservation not-a-reservation two-gpus fairway-reservation app
 reservation elsewhere topo other
+reservation r6 no-gpus
 wait_for 10 "the agent to say node no-gpus has none" \
   grep -q 'no GPU for fairway-reservation/r6: node no-gpus has no nvidia.com/gpu' "$WORK/api.log"
-sleep 1  # the watch has seen the other two by now
 ! has_uuid not-a-reservation || fail "a pod without fairway.dev/gpu-group got a GPU"
 ! has_uuid elsewhere other || fail "a pod outside fairway-reservation got a GPU"
 echo "ok: nothing for a node without GPUs, pods that are not reservation pods, other namespaces"

@@ -169,32 +169,26 @@ bound() {  # prefix → how many pods named so are bound
 message_of() {
   k get pod "$1" -n team-a -o jsonpath='{.status.conditions[?(@.type=="PodScheduled")].message}'
 }
-wait_for() {  # description, command...
-  local what="$1"
-  shift
-  for _ in $(seq 150); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    sleep 0.1
-  done
-  fail "timed out waiting for $what"
+has_bound() {  # prefix count: re-counted on every try of wait_for
+  [ "$(bound "$1")" = "$2" ]
 }
 
 # The plain Job: pods independent, two fit, the third waits on its own.
-wait_for "2 of the Job's pods bound" test "$(bound etl-)" = 2
+wait_for 15 "2 of the Job's pods bound" has_bound etl- 2
 echo "ok: plain Job: 2 of 3 pods bound independently"
 
 # Gangs that do not fit wait whole, saying why.
 has_message() { case "$(message_of "$1")" in *"$2"*) return 0 ;; esac; return 1; }
-wait_for "llama-ft to explain why it waits" has_message llama-ft-master-0 "gang needs 8 more pods, 7 fit"
+wait_for 15 "llama-ft to explain why it waits" has_message llama-ft-master-0 "gang needs 8 more pods, 7 fit"
 [ "$(bound llama-ft-)" = 0 ] || fail "PyTorchJob pods bound while only 7 of 8 fit"
-wait_for "bert to explain why it waits" has_message bert-left-0-0 "gang needs 8 more pods, 7 fit"
+wait_for 15 "bert to explain why it waits" has_message bert-left-0-0 "gang needs 8 more pods, 7 fit"
 [ "$(bound bert-)" = 0 ] || fail "JobSet pods bound while only 7 of 8 fit"
-wait_for "upstream pods to wait for their PodGroup" has_message up-0 \
+wait_for 15 "upstream pods to wait for their PodGroup" has_message up-0 \
   "waiting for PodGroup team-a/training (scheduling.k8s.io/v1alpha2) to exist"
 echo "ok: PyTorchJob and JobSet wait whole; upstream pods wait for their PodGroup"
 
 # fairway's PodGroups for the inferred gangs, owned by their workloads.
-wait_for "PodGroup pytorchjob-llama-ft" k get podgroups.scheduling.fairway.dev -n team-a \
+wait_for 15 "PodGroup pytorchjob-llama-ft" k get podgroups.scheduling.fairway.dev -n team-a \
   pytorchjob-llama-ft
 pg() { k get podgroups.scheduling.fairway.dev -n team-a "$1" -o jsonpath="$2"; }
 [ "$(pg pytorchjob-llama-ft '{.spec.minMember}')" = 8 ] || fail "minMember is not 8"
@@ -203,19 +197,19 @@ pg() { k get podgroups.scheduling.fairway.dev -n team-a "$1" -o jsonpath="$2"; }
   "inferred from PyTorchJob team-a/llama-ft" ] || fail "no source annotation"
 [ "$(pg pytorchjob-llama-ft '{.metadata.ownerReferences[0].uid}')" = "$PT_UID" ] ||
   fail "not owned by the PyTorchJob"
-wait_for "PodGroup jobset-bert" k get podgroups.scheduling.fairway.dev -n team-a jobset-bert
+wait_for 15 "PodGroup jobset-bert" k get podgroups.scheduling.fairway.dev -n team-a jobset-bert
 [ "$(pg jobset-bert '{.spec.minMember}')" = 8 ] || fail "JobSet minMember is not 8"
 k get podgroups.scheduling.fairway.dev -n team-a | grep -q '^pytorchjob-llama-ft' ||
   fail "kubectl get podgroups does not list the inferred gang"
 has_phase() { [ "$(pg "$1" '{.status.phase}')" = "$2" ]; }
-wait_for "status of the inferred PodGroup" has_phase pytorchjob-llama-ft Pending
+wait_for 15 "status of the inferred PodGroup" has_phase pytorchjob-llama-ft Pending
 echo "ok: inferred PodGroups written with minMember, queue, source and owner"
 
 # Room for the eighth pod: each gang binds in one go.
 { node train-4 train 1; node js-4 js 1; } | k create -f - >/dev/null
-wait_for "all 8 PyTorchJob pods bound" test "$(bound llama-ft-)" = 8
-wait_for "all 8 JobSet pods bound" test "$(bound bert-)" = 8
-wait_for "PodGroup Running" has_phase pytorchjob-llama-ft Running
+wait_for 15 "all 8 PyTorchJob pods bound" has_bound llama-ft- 8
+wait_for 15 "all 8 JobSet pods bound" has_bound bert- 8
+wait_for 15 "PodGroup Running" has_phase pytorchjob-llama-ft Running
 echo "ok: PyTorchJob and JobSet bound all 8 pods once all fit"
 
 # The upstream gang: the PodGroup appears, then the 4th pod.
@@ -225,10 +219,10 @@ kind: PodGroup
 metadata: {name: training}
 spec: {schedulingPolicy: {gang: {minCount: 4}}}
 YAML
-wait_for "upstream pods to wait for 4" has_message up-0 "3 of minMember 4 pods exist"
+wait_for 15 "upstream pods to wait for 4" has_message up-0 "3 of minMember 4 pods exist"
 [ "$(bound up-)" = 0 ] || fail "upstream gang pods bound before 4 exist"
 upstream_pod up-3 | k create -f - >/dev/null
-wait_for "4 upstream pods bound" test "$(bound up-)" = 4
+wait_for 15 "4 upstream pods bound" has_bound up- 4
 echo "ok: spec.schedulingGroup gang of minCount 4 waited for 4, then bound"
 
 # Kubernetes 1.35's gang API: a Workload object's pod group, named by the pods' spec.workloadRef.
@@ -257,18 +251,18 @@ YAML
 for i in 0 1 2; do workload_pod "wl-$i" | k create -f - >/dev/null; done
 [ "$(k get pod wl-0 -n team-a -o jsonpath='{.spec.workloadRef.podGroup}')" = workers ] ||
   fail "the API server dropped spec.workloadRef"
-wait_for "workloadRef pods to wait for their Workload" has_message wl-0 \
+wait_for 15 "workloadRef pods to wait for their Workload" has_message wl-0 \
   "waiting for Workload team-a/llm (scheduling.k8s.io/v1alpha1) with pod group workers to exist"
 if out=$(llm_workload 0 | k create -f - 2>&1); then fail "a Workload with minCount 0 was accepted"; fi
 [[ $out == *'spec.podGroups[0].policy.gang.minCount: Invalid value: 0: must be greater than or equal to 1'* ]] ||
   fail "unexpected answer to minCount 0: $out"
 llm_workload 4 | k create -f - >/dev/null
-wait_for "workloadRef pods to wait for 4" has_message wl-0 "3 of minMember 4 pods exist"
+wait_for 15 "workloadRef pods to wait for 4" has_message wl-0 "3 of minMember 4 pods exist"
 workload_pod wl-3 | k create -f - >/dev/null
-wait_for "the Workload gang to wait for room" has_message wl-0 "gang needs 4 more pods, 3 fit"
+wait_for 15 "the Workload gang to wait for room" has_message wl-0 "gang needs 4 more pods, 3 fit"
 [ "$(bound wl-)" = 0 ] || fail "workloadRef gang pods bound while only 3 of 4 fit"
 node wl-1 wl 1 | k create -f - >/dev/null
-wait_for "4 workloadRef pods bound" test "$(bound wl-)" = 4
+wait_for 15 "4 workloadRef pods bound" has_bound wl- 4
 echo "ok: spec.workloadRef gang of a 1.35 Workload (minCount 4) waited for 4 pods and room, then bound"
 
 # Cost: workloads are listed once and watched. Over a second of cycles with pending pods, the

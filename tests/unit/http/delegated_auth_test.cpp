@@ -138,7 +138,7 @@ TEST_F(DelegatedAuthTest, DecisionsAreCachedForTheirTtl) {
   EXPECT_TRUE(auth->check(get("/metrics", "bob-token")));
   now += 2s;
   EXPECT_FALSE(auth->check(get("/metrics", "bob-token")));
-  EXPECT_EQ(reviews.token_reviews, 3);  // both tokens expired and were reviewed again
+  EXPECT_EQ(reviews.token_reviews, 3);  // alice once, bob again once his token's entry expired
 }
 
 TEST_F(DelegatedAuthTest, RevokedTokenIsRefusedAfterItsTtl) {

@@ -82,10 +82,12 @@ TEST(SimCommand, PictureWrittenAndNamed) {
   EXPECT_THAT(svg.str(), HasSubstr("class=\"eviction\" data-action=\"reclaim\""));
 
   const std::string json_path = ::testing::TempDir() + "sim_command_demo_json.svg";
+  std::remove(json_path.c_str());  // a file left by an earlier run proves nothing
   const Outcome json = run_sim({"--output=json", "--svg=" + json_path});
   ASSERT_EQ(json.code, 0) << json.err;
   EXPECT_EQ(nlohmann::json::parse(json.out)["picture"], json_path);
   EXPECT_TRUE(std::ifstream(json_path).good());
+  std::remove(json_path.c_str());
 
   std::remove(path.c_str());
   const Outcome none = run_sim({"--svg", "none"});
