@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "k8s-client/json_limits.h"
@@ -577,6 +578,29 @@ struct ApiHandler::Impl {
     return json_response(201, *answer);
   }
 
+  // A write's options checked as kube-apiserver's ValidateCreateOptions (and its Update and
+  // Patch twins) do, before anything else: an unknown dryRun or fieldValidation value is 422.
+  std::optional<ApiError> write_options_error(const std::string& method) {
+    const char* options = method == "POST"    ? "CreateOptions"
+                          : method == "PUT"   ? "UpdateOptions"
+                          : method == "PATCH" ? "PatchOptions"
+                                              : nullptr;
+    if (options == nullptr) return std::nullopt;
+    if (const std::string dry = t.param("dryRun"); !dry.empty() && dry != "All") {
+      return invalid(options, "meta.k8s.io", "", "dryRun",
+                     fmt::format("Unsupported value: []string{{\"{}\"}}: supported values: \"All\"",
+                                 dry));
+    }
+    if (const std::string mode = t.param("fieldValidation");
+        !mode.empty() && mode != "Ignore" && mode != "Warn" && mode != "Strict") {
+      return invalid(options, "meta.k8s.io", "", "fieldValidation",
+                     fmt::format("Unsupported value: \"{}\": supported values: \"\", \"Ignore\", "
+                                 "\"Strict\", \"Warn\"",
+                                 mode));
+    }
+    return std::nullopt;
+  }
+
   // fieldValidation on a custom resource's create or replace, as kube-apiserver's: Strict
   // refuses unknown fields (400), Warn (the default) and Ignore store the object pruned, Warn
   // with a Warning header per field. PATCH is not checked (docs/embedded-apiserver.md).
@@ -627,6 +651,7 @@ struct ApiHandler::Impl {
       return not_found_path();
     }
     const std::string& m = req.method;
+    if (auto bad = write_options_error(m)) return error_response(*bad);
     // A dry run is honoured on create only: any other write would really happen, so it is
     // refused rather than carried out (docs/embedded-apiserver.md).
     if (!t.param("dryRun").empty() && m != "GET" && !(m == "POST" && name.empty())) {

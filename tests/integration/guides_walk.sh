@@ -269,8 +269,8 @@ walk_apply() {
   applied[$page]=$((applied[$page] + 1))
 }
 # A metadata/spec fragment completed as a Pod or PodGroup (see completed() above), created under
-# a name of its own. Not a dry run: the embedded server echoes a dryRun=All create unchecked, and
-# kubectl 1.20 refuses --dry-run=server where /openapi/v2 does not list the dryRun parameter.
+# a name of its own. Not a dry run: kubectl 1.20 refuses --dry-run=server where /openapi/v2 does
+# not list the dryRun parameter.
 walk_fragment() {
   if [[ -z $2 ]]; then
     echo "skipped fragment $1: not a Kubernetes object"

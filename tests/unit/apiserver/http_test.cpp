@@ -203,6 +203,37 @@ TEST_F(HttpTest, TlsTokenDiscoveryAndCrud) {
   EXPECT_EQ(c.request("GET", "/api/v1/namespaces/default/pods/p1").status, 404);
 }
 
+// A write's options are checked before the write, as kube-apiserver's ValidateCreateOptions:
+// an unknown dryRun value is refused, never taken for a real create.
+TEST_F(HttpTest, UnknownDryRunOrFieldValidationIsRefusedAndNothingIsWritten) {
+  auto server = start(false);
+  Client c(*server, server->token(), false);
+  const Reply dry = c.request("POST", "/api/v1/namespaces/default/pods?dryRun=Yes", pod_body);
+  EXPECT_EQ(dry.status, 422);
+  EXPECT_EQ(dry.json_body()["reason"], "Invalid");
+  EXPECT_EQ(dry.json_body()["message"],
+            R"(CreateOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value: []string{"Yes"}: supported values: "All")");
+  const Reply mode =
+      c.request("POST", "/api/v1/namespaces/default/pods?fieldValidation=Loose", pod_body);
+  EXPECT_EQ(mode.status, 422);
+  EXPECT_EQ(mode.json_body()["message"],
+            R"(CreateOptions.meta.k8s.io "" is invalid: fieldValidation: Unsupported value: "Loose": supported values: "", "Ignore", "Strict", "Warn")");
+  EXPECT_EQ(c.request("GET", "/api/v1/namespaces/default/pods/p1").status, 404);
+
+  ASSERT_EQ(c.request("POST", "/api/v1/namespaces/default/pods?dryRun=All", pod_body).status, 201);
+  EXPECT_EQ(c.request("GET", "/api/v1/namespaces/default/pods/p1").status, 404);
+  ASSERT_EQ(c.request("POST", "/api/v1/namespaces/default/pods", pod_body).status, 201);
+  const Reply patch = c.request("PATCH", "/api/v1/namespaces/default/pods/p1?dryRun=no",
+                                R"({"metadata":{"labels":{"y":"1"}}})",
+                                "application/merge-patch+json");
+  EXPECT_EQ(patch.status, 422);
+  EXPECT_TRUE(patch.json_body()["message"].get<std::string>().starts_with(
+      R"(PatchOptions.meta.k8s.io "" is invalid: dryRun)"));
+  EXPECT_FALSE(c.request("GET", "/api/v1/namespaces/default/pods/p1")
+                   .json_body()["metadata"]["labels"]
+                   .contains("y"));
+}
+
 TEST_F(HttpTest, QueueTableUsesPrinterColumns) {
   auto server = start(false);
   Client c(*server, server->token(), false);
