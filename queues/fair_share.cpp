@@ -64,10 +64,40 @@ struct Scratch {
   std::vector<QueueIndex> by_priority;
 };
 
+// Step (2)'s weights adjusted by past use: w' = w · max(0, 1 - k · (u/U - w/W)) over the
+// bucket's claimants. Claims whose weight falls to 0 move to `idle` (they get only what no one
+// else wants, as a weight-0 queue does). Nothing changes when none of them has any history.
+void adjust_by_history(std::vector<Claim>& claims, std::vector<Claim>& idle,
+                       std::span<const QueueIndex> siblings, ResourceId r, size_t resources,
+                       std::span<const double> history, double strength) {
+  double total_weight = 0;
+  double total_used = 0;
+  for (const Claim& claim : claims) {
+    total_weight += claim.weight;
+    total_used += history[siblings[claim.slot] * resources + r];
+  }
+  if (strength <= 0 || total_used <= 0) return;
+  for (Claim& claim : claims) {
+    const double used = history[siblings[claim.slot] * resources + r] / total_used;
+    claim.weight *= std::max(0.0, 1 - strength * (used - claim.weight / total_weight));
+  }
+  for (const Claim& claim : claims) {
+    if (claim.weight <= 0) idle.push_back({claim.cap, 1.0, 0, claim.slot});
+  }
+  std::erase_if(claims, [](const Claim& claim) { return claim.weight <= 0; });
+}
+
+struct Split {
+  std::span<const int64_t> want_of;  // min(demand, limit) per queue × resource
+  std::span<const double> history;   // past use per queue × resource
+  size_t resources = 0;
+  double usage_strength = 0;
+};
+
 // Splits `available` of resource `r` among `siblings` and writes their fair shares.
 void split(const QueueTree& tree, std::span<const QueueIndex> siblings, ResourceId r,
-           double available, std::span<const int64_t> want_of, size_t resources,
-           std::vector<double>& fair_share, Scratch& scratch) {
+           double available, const Split& in, std::vector<double>& fair_share, Scratch& scratch) {
+  const size_t resources = in.resources;
   const size_t n = siblings.size();
   scratch.want.assign(n, 0.0);
   scratch.share.assign(n, 0.0);
@@ -84,7 +114,7 @@ void split(const QueueTree& tree, std::span<const QueueIndex> siblings, Resource
   scratch.claims.clear();
   for (uint32_t i = 0; i < n; ++i) {
     const QueueIndex q = siblings[i];
-    scratch.want[i] = static_cast<double>(want_of[q * resources + r]);
+    scratch.want[i] = static_cast<double>(in.want_of[q * resources + r]);
     const auto quota = static_cast<double>(std::max<int64_t>(tree.node(q).quota[r], 0));
     const double base = std::min(quota, scratch.want[i]);
     if (base > 0) {
@@ -122,6 +152,8 @@ void split(const QueueTree& tree, std::span<const QueueIndex> siblings, Resource
         scratch.idle.push_back({missing, 1.0, 0, i});
       }
     }
+    adjust_by_history(scratch.claims, scratch.idle, siblings, r, resources, in.history,
+                      in.usage_strength);
     left -= water_fill(scratch.claims, left, scratch.share);
     if (left > epsilon) left -= water_fill(scratch.idle, left, scratch.share);
     begin = end;
@@ -133,7 +165,8 @@ void split(const QueueTree& tree, std::span<const QueueIndex> siblings, Resource
 }  // namespace
 
 FairShares compute_fair_shares(const QueueTree& tree, const ResourceVector& capacity,
-                               std::span<const QueueUsage> usage, size_t resource_count) {
+                               std::span<const QueueUsage> usage, size_t resource_count,
+                               double usage_strength) {
   const size_t n = tree.size();
   const size_t stride = resource_count;
   FairShares out;
@@ -142,6 +175,7 @@ FairShares compute_fair_shares(const QueueTree& tree, const ResourceVector& capa
   out.deserved.resize(n);
   out.allocated.resize(n);
   out.demand.resize(n);
+  out.history.assign(n * stride, 0.0);
   const auto& order = tree.top_down();
 
   // Demand and allocation, bottom-up. A queue passes up at most its own limit of demand: what it
@@ -155,6 +189,8 @@ FairShares compute_fair_shares(const QueueTree& tree, const ResourceVector& capa
       out.allocated[q] = usage[q].allocated;
       out.demand[q] = usage[q].allocated;
       out.demand[q] += usage[q].pending;
+      const std::vector<double>& past = usage[q].history;
+      for (size_t r = 0; r < std::min(past.size(), stride); ++r) out.history[q * stride + r] = past[r];
     }
     for (size_t r = 0; r < stride; ++r) {
       const auto id = static_cast<ResourceId>(r);
@@ -163,6 +199,9 @@ FairShares compute_fair_shares(const QueueTree& tree, const ResourceVector& capa
     if (node.parent == kNoQueue) continue;
     ResourceVector& parent_demand = out.demand[node.parent];
     out.allocated[node.parent] += out.allocated[q];
+    for (size_t r = 0; r < stride; ++r) {
+      out.history[node.parent * stride + r] += out.history[q * stride + r];
+    }
     const size_t width = std::max<size_t>(out.demand[q].size(), stride);
     for (size_t r = 0; r < width; ++r) {
       const auto id = static_cast<ResourceId>(r);
@@ -174,6 +213,7 @@ FairShares compute_fair_shares(const QueueTree& tree, const ResourceVector& capa
 
   // Shares, top-down: the roots split the capacity, every other group its parent's share.
   Scratch scratch;
+  const Split in{want, out.history, stride, usage_strength};
   auto split_group = [&](std::span<const QueueIndex> siblings, auto&& available_of) {
     // Priority order is the same for every resource: highest first, then by position (siblings
     // are sorted by name), so buckets are contiguous runs.
@@ -184,8 +224,8 @@ FairShares compute_fair_shares(const QueueTree& tree, const ResourceVector& capa
                        return tree.node(siblings[a]).priority > tree.node(siblings[b]).priority;
                      });
     for (size_t r = 0; r < stride; ++r) {
-      split(tree, siblings, static_cast<ResourceId>(r), available_of(r), want, stride,
-            out.fair_share, scratch);
+      split(tree, siblings, static_cast<ResourceId>(r), available_of(r), in, out.fair_share,
+            scratch);
     }
   };
   split_group(tree.roots(), [&](size_t r) {
