@@ -27,6 +27,7 @@
 #include <utility>
 
 #include "queues/quantity.h"
+#include "queues/usage_history.h"
 
 namespace fairway::k8s {
 namespace {
@@ -998,6 +999,36 @@ R read_queue_spec(dom::element value, QueueSpec& queue) {
   });
 }
 
+// status.usage, as fairway writes it: {time: RFC 3339, shares: {RESOURCE: "0.1250"}}. Only a
+// whole, well-formed record is kept: a partial one would restart some resources' history.
+R read_past_usage(dom::element value, std::optional<PastUsage>& out) {
+  PastUsage usage;
+  bool timed = false;
+  R r = for_each_field(value, [&](std::string_view key, dom::element field) -> R {
+    if (key == "time") {
+      std::string text;
+      if (R t = read_string(field, text); !t) return within("time", std::move(t));
+      auto at = parse_rfc3339_ms(text);
+      if (!at) return within("time", fail(at.error()));
+      usage.at_ms = *at;
+      timed = true;
+      return {};
+    }
+    if (key == "shares") {
+      Labels shares;
+      if (R m = read_string_map(field, shares); !m) return within("shares", std::move(m));
+      for (const auto& [resource, text] : shares) {
+        const auto share = parse_usage_share(text);
+        if (!share) return within("shares", within(resource, fail("not a share: " + text)));
+        usage.shares.emplace(resource, *share);
+      }
+    }
+    return {};
+  });
+  if (r && timed) out = std::move(usage);
+  return r;
+}
+
 // ---- PodGroup, Topology -------------------------------------------------------------------
 
 R read_topology_constraint(dom::element value, TopologyConstraint& tc) {
@@ -1304,6 +1335,15 @@ struct Codec<QueueSpec> {
           out.object.problems.push_back(describe(spec.error()));
         }
         return {};
+      }
+      if (key == "status" && !is_null(field)) {
+        // fairway's own record; one it cannot read starts the queue's history afresh.
+        (void)for_each_field(field, [&](std::string_view status_key, dom::element value) -> R {
+          if (status_key == "usage" && !is_null(value)) {
+            (void)read_past_usage(value, out.object.past_usage);
+          }
+          return {};
+        });
       }
       return {};
     });

@@ -190,7 +190,8 @@ FairShares compute_fair_shares(const QueueTree& tree, const ResourceVector& capa
       out.demand[q] = usage[q].allocated;
       out.demand[q] += usage[q].pending;
       const std::vector<double>& past = usage[q].history;
-      for (size_t r = 0; r < std::min(past.size(), stride); ++r) out.history[q * stride + r] = past[r];
+      for (size_t r = 0; r < std::min(past.size(), stride); ++r)
+        out.history[q * stride + r] = past[r];
     }
     for (size_t r = 0; r < stride; ++r) {
       const auto id = static_cast<ResourceId>(r);

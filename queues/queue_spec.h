@@ -17,6 +17,13 @@ struct QueueResourceSpec {
   double over_quota_weight = 1;  // share of what is left after quotas, among unsatisfied siblings
 };
 
+// Queue.status.usage as fairway last wrote it: each resource's share of the cluster used over
+// time and when it was computed. Fair share over time starts from it after a restart.
+struct PastUsage {
+  std::map<std::string, double, std::less<>> shares;  // by resource name
+  int64_t at_ms = 0;                                  // wall clock, ms since the epoch
+};
+
 struct QueueSpec {
   std::string name;
   std::string parent;  // empty: a root-level queue
@@ -30,6 +37,7 @@ struct QueueSpec {
   // message each naming the field. A queue with problems is not usable (reason InvalidSpec in
   // its Valid condition; its pods stay pending with that message).
   std::vector<std::string> problems;
+  std::optional<PastUsage> past_usage;  // from status; absent or unreadable: no history
 };
 
 }  // namespace fairway

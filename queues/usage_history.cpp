@@ -13,7 +13,9 @@ namespace {
 // Below this a share is written as "0", and a queue holding nothing is forgotten.
 constexpr double kNegligibleShare = 5e-7;
 
-double at(const std::vector<double>& values, size_t i) { return i < values.size() ? values[i] : 0; }
+double at(const std::vector<double>& values, size_t i) {
+  return i < values.size() ? values[i] : 0;
+}
 
 }  // namespace
 
@@ -32,7 +34,8 @@ void UsageHistory::advance(WallMs now, const std::unordered_map<std::string, Que
   const double d = started_ ? decay(now - at_) : 1.0;
   capacity_.resize(std::max(capacity_.size(), capacity.size()), 0.0);
   for (size_t r = 0; r < capacity_.size(); ++r) {
-    const auto held = static_cast<double>(std::max<int64_t>(capacity[static_cast<ResourceId>(r)], 0));
+    const auto held =
+        static_cast<double>(std::max<int64_t>(capacity[static_cast<ResourceId>(r)], 0));
     // A resource's history starts at its steady state the first time the cluster has any.
     capacity_[r] = capacity_[r] == 0 ? held * tau_ms_ : capacity_[r] * d + held * tau_ms_ * (1 - d);
   }
@@ -52,9 +55,9 @@ void UsageHistory::advance(WallMs now, const std::unordered_map<std::string, Que
     Entry& entry = it->second;
     if (entry.at != now) advance_entry(entry, now, nullptr);  // holds nothing now: decays
     const bool holds = usage.contains(it->first) && !usage.at(it->first).allocated.is_zero();
-    const bool negligible = std::all_of(entry.published.shares.begin(),
-                                        entry.published.shares.end(),
-                                        [](double share) { return share == 0; });
+    const bool negligible =
+        std::all_of(entry.published.shares.begin(), entry.published.shares.end(),
+                    [](double share) { return share == 0; });
     it = !holds && negligible ? entries_.erase(it) : std::next(it);
   }
 }
@@ -65,8 +68,9 @@ void UsageHistory::advance_entry(Entry& entry, WallMs now, const ResourceVector*
   entry.used.resize(width, 0.0);
   for (size_t r = 0; r < width; ++r) {
     const double held =
-        allocated ? static_cast<double>(std::max<int64_t>((*allocated)[static_cast<ResourceId>(r)], 0))
-                  : 0.0;
+        allocated
+            ? static_cast<double>(std::max<int64_t>((*allocated)[static_cast<ResourceId>(r)], 0))
+            : 0.0;
     entry.used[r] = entry.used[r] * d + held * tau_ms_ * (1 - d);
   }
   entry.at = now;
@@ -129,8 +133,7 @@ std::string usage_share_text(double share) {
 std::optional<double> parse_usage_share(std::string_view text) {
   double value = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(value) ||
-      value < 0) {
+  if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(value) || value < 0) {
     return std::nullopt;
   }
   return value;

@@ -8,9 +8,9 @@
 //   share(t)    = used(t) / capacity(t)
 // the share of the cluster the queue held, recent time weighing most (a day-old hour counts half
 // with H = 24h). Between two advances a and c are taken as constant at their values when
-// advanced, so each advance is exact for a step function: x ← x · d + v · τ · (1 - d), d = 2^(-Δ/H).
-// The capacity starts at its steady state (c · τ, as if the cluster had always been there, idle),
-// so a new cluster's first minutes do not count as a whole window of history.
+// advanced, so each advance is exact for a step function: x ← x · d + v · τ · (1 - d), d =
+// 2^(-Δ/H). The capacity starts at its steady state (c · τ, as if the cluster had always been
+// there, idle), so a new cluster's first minutes do not count as a whole window of history.
 //
 // Restoring after a restart: Queue.status.usage holds a share and the time it was computed; the
 // queue's used() is rebuilt from it against the capacity's steady state, and the time since is
@@ -71,7 +71,7 @@ class UsageHistory {
   void plant_seeds(WallMs now);
 
   int64_t half_life_ms_;
-  double tau_ms_;  // half-life / ln 2: the integral of the decay kernel
+  double tau_ms_;                 // half-life / ln 2: the integral of the decay kernel
   std::vector<double> capacity_;  // per ResourceId, canonical units × milliseconds
   WallMs at_ = 0;
   bool started_ = false;

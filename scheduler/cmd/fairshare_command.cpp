@@ -8,6 +8,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <set>
@@ -43,6 +44,9 @@ FILE:
       resources: {RESOURCE: {quota: QUANTITY, limit: QUANTITY, overQuotaWeight: NUMBER}}
   demand:    {QUEUE: {RESOURCE: QUANTITY}}    total demand of a leaf queue, allocation included
   allocated: {QUEUE: {RESOURCE: QUANTITY}}    optional: what a leaf queue holds now
+  usage:     {QUEUE: {RESOURCE: NUMBER}}      optional: a leaf queue's share of the cluster
+                                              used over time, 0 to 1 (its Queue status.usage)
+  usageStrength: NUMBER                       optional: the scheduler's --usage-strength (0)
 
 Quantities are Kubernetes quantities ("8", "500m", "1.5Ti"). In the output, CPUs, GPUs and other
 countable resources are plain (possibly fractional) numbers; memory-like resources are bytes.
@@ -82,6 +86,8 @@ struct Input {
   // Per queue name: the path in the file (for messages) and the quantities.
   std::vector<std::pair<std::string, ResourceList>> demand;
   std::vector<std::pair<std::string, ResourceList>> allocated;
+  std::vector<std::pair<std::string, std::map<std::string, double>>> usage;  // shares, 0 to 1
+  double usage_strength = 0;
   std::set<std::string> mentioned_resources;  // printed for every queue, in the output
 };
 
@@ -95,8 +101,11 @@ class Decoder {
       return fail("", fmt::format("expected a mapping at the top, got {}", kind_of(root)));
     for (const auto& entry : root) {
       const std::string key = entry.first.Scalar();
-      if (key != "capacity" && key != "queues" && key != "demand" && key != "allocated") {
-        return fail(key, "unknown field (expected capacity, queues, demand, allocated)");
+      if (key != "capacity" && key != "queues" && key != "demand" && key != "allocated" &&
+          key != "usage" && key != "usageStrength") {
+        return fail(key,
+                    "unknown field (expected capacity, queues, demand, allocated, usage, "
+                    "usageStrength)");
       }
     }
     if (!root["capacity"]) return fail("capacity", "missing: the cluster capacity is required");
@@ -128,7 +137,46 @@ class Decoder {
         target.emplace_back(name, std::move(*list));
       }
     }
+    if (const YAML::Node strength = root["usageStrength"]; strength) {
+      auto value = number(strength, "usageStrength");
+      if (!value) return tl::unexpected(value.error());
+      input.usage_strength = *value;
+    }
+    if (const YAML::Node usage = root["usage"]; usage && !usage.IsNull()) {
+      if (!usage.IsMap())
+        return fail("usage",
+                    fmt::format("expected a mapping of queue names, got {}", kind_of(usage)));
+      for (const auto& entry : usage) {
+        const std::string path = join("usage", entry.first.Scalar());
+        if (!entry.second.IsMap()) {
+          return fail(path, fmt::format("expected a mapping of resource names to shares, got {}",
+                                        kind_of(entry.second)));
+        }
+        std::map<std::string, double> shares;
+        for (const auto& share : entry.second) {
+          const std::string resource = share.first.Scalar();
+          auto value = number(share.second, join(path, resource));
+          if (!value) return tl::unexpected(value.error());
+          shares[resource] = *value;
+          input.mentioned_resources.insert(resource);
+        }
+        input.usage.emplace_back(entry.first.Scalar(), std::move(shares));
+      }
+    }
     return input;
+  }
+
+  // A number not below 0 (a weight, a share, a strength).
+  Result<double> number(const YAML::Node& node, std::string_view path) const {
+    const std::string raw = node.IsScalar() ? node.Scalar() : std::string();
+    double value = 0;
+    const auto [end, ec] = std::from_chars(raw.data(), raw.data() + raw.size(), value);
+    if (!node.IsScalar() || raw.empty() || ec != std::errc() || end != raw.data() + raw.size() ||
+        !std::isfinite(value)) {
+      return fail(path, fmt::format("expected a number, got {}", kind_of(node)));
+    }
+    if (value < 0) return fail(path, fmt::format("must not be negative, got {}", raw));
+    return value;
   }
 
   tl::unexpected<std::string> fail(std::string_view path, std::string_view why) const {
@@ -316,22 +364,36 @@ Result<nlohmann::ordered_json> run(const std::string& file) {
       const auto index = tree.find(name);
       if (!index) continue;
       if (!tree.node(*index).is_leaf()) {
-        return decoder.fail(path, fmt::format("queue \"{}\" has child queues; demand and "
-                                              "allocation belong to leaf queues",
+        return decoder.fail(path, fmt::format("queue \"{}\" has child queues; demand, "
+                                              "allocation and usage belong to leaf queues",
                                               name));
       }
-      store(*index, to_vector(list, registry));
+      store(*index, list);
     }
     return {};
   };
-  if (auto placed =
-          place(input->allocated, "allocated",
-                [&](QueueIndex q, ResourceVector v) { usage[q].allocated = std::move(v); });
+  if (auto placed = place(input->allocated, "allocated",
+                          [&](QueueIndex q, const ResourceList& list) {
+                            usage[q].allocated = to_vector(list, registry);
+                          });
       !placed) {
     return tl::unexpected(placed.error());
   }
-  if (auto placed = place(input->demand, "demand",
-                          [&](QueueIndex q, ResourceVector v) { demand[q] = std::move(v); });
+  if (auto placed = place(input->usage, "usage",
+                          [&](QueueIndex q, const std::map<std::string, double>& shares) {
+                            std::vector<double>& history = usage[q].history;
+                            for (const auto& [resource, share] : shares) {
+                              const ResourceId id = registry.intern(resource);
+                              if (history.size() <= id) history.resize(id + 1, 0.0);
+                              history[id] = share;
+                            }
+                          });
+      !placed) {
+    return tl::unexpected(placed.error());
+  }
+  if (auto placed = place(
+          input->demand, "demand",
+          [&](QueueIndex q, const ResourceList& list) { demand[q] = to_vector(list, registry); });
       !placed) {
     return tl::unexpected(placed.error());
   }
@@ -344,7 +406,8 @@ Result<nlohmann::ordered_json> run(const std::string& file) {
     }
   }
 
-  const FairShares shares = compute_fair_shares(tree, capacity, usage, registry.size());
+  const FairShares shares =
+      compute_fair_shares(tree, capacity, usage, registry.size(), input->usage_strength);
 
   std::vector<ResourceId> shown;  // the resources the input talks about, in id order
   for (size_t r = 0; r < registry.size(); ++r) {
@@ -376,6 +439,11 @@ Result<nlohmann::ordered_json> run(const std::string& file) {
     entry["deserved"] = vector_json(shares.deserved[q]);
     entry["allocated"] = vector_json(shares.allocated[q]);
     entry["demand"] = vector_json(shares.demand[q]);
+    if (!input->usage.empty()) {
+      nlohmann::ordered_json& past = entry["usage"] = nlohmann::ordered_json::object();
+      for (ResourceId id : shown)
+        past[registry.name(id)] = shares.history[q * shares.resources + id];
+    }
   }
   nlohmann::ordered_json& errors = output["errors"] = nlohmann::ordered_json::array();
   std::vector<QueueProblem> problems = tree.problems();

@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
+#include <cmath>
 #include <csignal>
 #include <fstream>
 #include <memory>
@@ -150,6 +151,14 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
                    "weight of ScheduleAnyway topology spread constraints");
   flags.add_double("score-weight-taint-toleration", &weights.taint_toleration,
                    "weight of PreferNoSchedule taints");
+  std::chrono::milliseconds usage_half_life(options.usage.half_life_ms);
+  flags.add_duration("usage-half-life", &usage_half_life,
+                     "fair share over time: how fast a queue's past use fades (a use this old "
+                     "counts half)");
+  flags.add_double("usage-strength", &options.usage.strength,
+                   "fair share over time: how much past use moves a queue's share of what is "
+                   "left after quotas (0: not at all; 1: a queue that used all of it while its "
+                   "sibling used none gets half its weight)");
   int non_preemptible_priority = options.preemption.planner.non_preemptible_priority;
   flags.add_duration(
       "preemption-period", &options.preemption.period,
@@ -264,6 +273,13 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
     return 2;
   }
   options.preemption.planner.stale_gang_grace_ms = stale_gang_grace.count();
+  if (usage_half_life.count() <= 0 || !(options.usage.strength >= 0) ||
+      !std::isfinite(options.usage.strength)) {
+    err << "fairway scheduler: --usage-half-life must be positive and --usage-strength a number "
+           "not below 0\n";
+    return 2;
+  }
+  options.usage.half_life_ms = usage_half_life.count();
   options.preemption.planner.non_preemptible_priority = non_preemptible_priority;
   options.preemption.planner.cycle = options.cycle;
   options.lease.lease_namespace = lease_namespace;

@@ -57,12 +57,6 @@ constexpr double kShareSlack = 1e-9;
 
 // What a queue is charged for a pod: its requests, without the "pods" count, which is a node
 // limit and not something queues share.
-ResourceVector queue_charge(const ResourceVector& requests) {
-  ResourceVector charge = requests;
-  charge.set(kPods, 0);
-  return charge;
-}
-
 // Hash of everything that decides where a pod can go, so that within a cycle (where free
 // capacity only shrinks) a pod shaped like one that already found no node is not searched again.
 uint64_t placement_signature(const PodRecord& record) {
@@ -534,18 +528,7 @@ std::optional<std::vector<Binding>> CycleRunner::place_only(JobId id,
   return bindings;
 }
 
-void CycleRunner::compute_shares() {
-  std::vector<QueueUsage> usage(tree_.size());
-  for (const auto& [name, totals] : state_.queue_usage()) {
-    const auto index = tree_.find(name);
-    if (!index || !tree_.node(*index).is_leaf()) continue;
-    usage[*index].allocated = queue_charge(totals.allocated);
-    usage[*index].pending = queue_charge(totals.pending);
-  }
-  // Pods of deleted (or invalid) queues stay charged: what they hold is not divided.
-  result_.shares = compute_fair_shares(tree_, queue_charge(state_.fair_share_capacity()), usage,
-                                       state_.registry().size());
-}
+void CycleRunner::compute_shares() { result_.shares = state_.fair_shares(); }
 
 std::optional<QueueIndex> CycleRunner::resolve_queue(const JobRecord& job, std::string* why) const {
   return resolve_leaf_queue(state_, tree_, job.queue, why);

@@ -7,12 +7,6 @@ namespace fairway::metrics {
 namespace {
 
 // What queues share: every resource but the node's pod slots.
-ResourceVector without_pods(const ResourceVector& requests) {
-  ResourceVector charge = requests;
-  charge.set(kPods, 0);
-  return charge;
-}
-
 prometheus::MetricFamily gauge_family(std::string name, std::string help) {
   prometheus::MetricFamily family;
   family.name = std::move(name);
@@ -36,15 +30,7 @@ ClusterSnapshot take_snapshot(ClusterState& state, bool per_node) {
   const QueueTree& tree = state.queue_tree();
   const ResourceRegistry& registry = state.registry();
 
-  // Fair shares from the incremental per-queue totals, as the cycle computes them.
-  std::vector<QueueUsage> usage(tree.size());
   std::vector<uint64_t> pending_pods(tree.size(), 0);
-  for (const auto& [name, totals] : state.queue_usage()) {
-    const auto index = tree.find(name);
-    if (!index || !tree.node(*index).is_leaf()) continue;
-    usage[*index].allocated = without_pods(totals.allocated);
-    usage[*index].pending = without_pods(totals.pending);
-  }
   for (const auto& [name, jobs] : state.pending_jobs()) {
     uint64_t pods = 0;
     for (JobId id : jobs) pods += state.jobs()[id].pending.size();
@@ -60,9 +46,7 @@ ClusterSnapshot take_snapshot(ClusterState& state, bool per_node) {
       pending_pods[up] += pending_pods[q];
     }
   }
-  // As the cycle divides it: pods of deleted (or invalid) queues stay charged outside the tree.
-  const FairShares shares =
-      compute_fair_shares(tree, without_pods(state.fair_share_capacity()), usage, registry.size());
+  const FairShares shares = state.fair_shares();  // as the cycle divides them
 
   out.queues.reserve(tree.size());
   for (QueueIndex q = 0; q < tree.size(); ++q) {
@@ -81,8 +65,10 @@ ClusterSnapshot take_snapshot(ClusterState& state, bool per_node) {
       const int64_t deserved = q < shares.deserved.size() ? shares.deserved[q][r] : 0;
       const double fair = shares.share(q, r);
       const int64_t limit = node.limit_of(r);
-      // A resource nobody asks for, guarantees or limits would only add empty series.
-      if (allocated == 0 && demand == 0 && deserved == 0 && fair == 0 && limit == kUnlimited)
+      const double past = r < shares.resources ? shares.history[q * shares.resources + r] : 0;
+      // A resource nobody asks for, guarantees, limits or used would only add empty series.
+      if (allocated == 0 && demand == 0 && deserved == 0 && fair == 0 && limit == kUnlimited &&
+          past == 0)
         continue;
       QueueResourceSample resource;
       resource.resource = registry.name(r);
@@ -91,6 +77,7 @@ ClusterSnapshot take_snapshot(ClusterState& state, bool per_node) {
       resource.fair_share = fair / scale;
       resource.pending = static_cast<double>(std::max<int64_t>(demand - allocated, 0)) / scale;
       resource.limit = limit == kUnlimited ? -1 : static_cast<double>(limit) / scale;
+      resource.usage_share = past;
       if (fair > 0)
         sample.dominant_share =
             std::max(sample.dominant_share, static_cast<double>(allocated) / fair);
@@ -158,6 +145,10 @@ std::vector<prometheus::MetricFamily> snapshot_families(const ClusterSnapshot& s
                               "Requests of the queue's pending pods, in the resource's base unit.");
   auto pending_pods =
       gauge_family("fairway_queue_pending_pods", "Pods of the queue waiting for a node.");
+  auto usage = gauge_family(
+      "fairway_queue_usage_share",
+      "Share of the cluster's capacity the queue (and its subtree) used over time, decayed with "
+      "--usage-half-life (1 = all of it, all the time).");
   auto dominant =
       gauge_family("fairway_queue_dominant_share",
                    "Max over resources of allocated / fair share (1 = at its fair share).");
@@ -175,6 +166,7 @@ std::vector<prometheus::MetricFamily> snapshot_families(const ClusterSnapshot& s
       add(fair, {{"queue", queue.name}, {"resource", r.resource}}, r.fair_share);
       add(allocated, {{"queue", queue.name}, {"resource", r.resource}}, r.allocated);
       add(pending, {{"queue", queue.name}, {"resource", r.resource}}, r.pending);
+      add(usage, {{"queue", queue.name}, {"resource", r.resource}}, r.usage_share);
       if (r.limit >= 0) add(limit, {{"queue", queue.name}, {"resource", r.resource}}, r.limit);
     }
   }
@@ -211,9 +203,9 @@ std::vector<prometheus::MetricFamily> snapshot_families(const ClusterSnapshot& s
   add(nodes, {}, static_cast<double>(snapshot.nodes_total));
 
   std::vector<prometheus::MetricFamily> out;
-  for (auto* family : {&deserved, &fair, &allocated, &limit, &pending, &pending_pods, &dominant,
-                       &info, &node_gpus, &node_allocated, &node_shared, &node_fractions, &gpus,
-                       &gpus_allocated, &fragmented, &pods, &nodes}) {
+  for (auto* family : {&deserved, &fair, &allocated, &limit, &pending, &usage, &pending_pods,
+                       &dominant, &info, &node_gpus, &node_allocated, &node_shared, &node_fractions,
+                       &gpus, &gpus_allocated, &fragmented, &pods, &nodes}) {
     out.push_back(std::move(*family));
   }
   return out;

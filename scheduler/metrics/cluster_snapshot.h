@@ -25,6 +25,7 @@ struct QueueResourceSample {
   double allocated = 0;
   double pending = 0;  // pending demand, requests of pending pods
   double limit = -1;   // -1: unlimited (no series)
+  double usage_share = 0;  // share of the cluster used over time (usage_history.h)
 };
 
 struct QueueSample {

@@ -147,12 +147,6 @@ constexpr double kShareSlack = 1e-9;
 constexpr size_t kMaxTrimTrials = 64;
 
 // What a queue is charged for a pod (as the cycle charges it): requests without the "pods" count.
-ResourceVector queue_charge(const ResourceVector& requests) {
-  ResourceVector charge = requests;
-  charge.set(kPods, 0);
-  return charge;
-}
-
 bool above(double value, double bound) {
   return value > bound + kShareSlack * std::max(1.0, std::abs(bound));
 }
@@ -263,17 +257,7 @@ class Planner {
 };
 
 PlanResult Planner::run() {
-  const QueueTree& tree = tree_;
-  std::vector<QueueUsage> usage(tree.size());
-  for (const auto& [name, totals] : state_.queue_usage()) {
-    const auto index = tree.find(name);
-    if (!index || !tree.node(*index).is_leaf()) continue;
-    usage[*index].allocated = queue_charge(totals.allocated);
-    usage[*index].pending = queue_charge(totals.pending);
-  }
-  // As in the cycle: pods of deleted (or invalid) queues stay charged, outside every share.
-  shares_ = compute_fair_shares(tree, queue_charge(state_.fair_share_capacity()), usage,
-                                state_.registry().size());
+  shares_ = state_.fair_shares();  // as the cycle divides them
   allocated_ = shares_.allocated;
   prepare_ledger();
   for (NodeId node = 0; node < state_.nodes().size(); ++node) {

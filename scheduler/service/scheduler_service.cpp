@@ -100,6 +100,7 @@ void publish_status(ClusterState& state, const CycleResult& result,
   };
   auto queues =
       queue_statuses(state.queue_tree(), result.shares, state.registry(), state.queue_usage(),
+                     state.usage_history(),
                      capacity_problems(state.queue_tree(), state.capacity(), state.registry()));
   std::erase_if(queues, [&state](const auto& entry) {
     return !state.queue_specs().contains(entry.first);  // the implicit default has no object
@@ -226,6 +227,7 @@ int SchedulerService::run(std::stop_token stop) {
   state_config.scheduler_name = options_.scheduler_name;
   state_config.intent = options_.intent;
   state_config.reservation_namespace = options_.reservations.namespace_;
+  state_config.usage = options_.usage;
   ClusterState state(state_config);
 
   // Priority classes (in the state) resolve pods' priorityClassName where admission left priority
@@ -547,6 +549,13 @@ int SchedulerService::run(std::stop_token stop) {
     if (synced && !stats_.synced)
       log::info("informers synced", {{"pods", std::to_string(state.pod_count())}});
     stats_.synced = synced;
+    // Every replica keeps the history, so a new leader goes on from its own (wall clock: the
+    // history is persisted in Queue status and must mean the same after a restart).
+    if (synced) {
+      state.advance_usage(std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count());
+    }
     const bool leading = may_write();
     if (stats_.leader && !leading) {
       // Writes decided in the lost term may never have gone out (fenced): explain and publish

@@ -45,6 +45,7 @@ struct SchedulerOptions {
   std::chrono::milliseconds volume_bind_timeout{std::chrono::seconds(600)};
   CycleOptions cycle;
   PodIntentConfig intent;
+  UsageConfig usage;  // fair share over time: --usage-half-life, --usage-strength
   // /metrics, /healthz, /readyz, /debug/... (scheduler/service/endpoints.h); "" or "0": off.
   std::string metrics_bind_address = "127.0.0.1:8080";
   std::string health_probe_bind_address;  // "": probes only on the metrics address

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "k8s-client/objects.h"
 #include "queues/quantity.h"
 #include "scheduler/cycle/reasons.h"
 
@@ -61,11 +62,45 @@ PendingPods pending_pods(const QueueTree& tree, const ResourceRegistry& registry
   return out;
 }
 
+// Past use per queue as published (rounded; usage_history.h): a leaf's own, a parent's summed
+// over its subtree, stamped with the latest of their times.
+std::vector<UsageHistory::Published> published_usage(const QueueTree& tree,
+                                                     const UsageHistory& history) {
+  std::vector<UsageHistory::Published> out(tree.size());
+  for (QueueIndex q = 0; q < tree.size(); ++q) {
+    const UsageHistory::Published* own = history.published(tree.node(q).name);
+    if (!tree.node(q).is_leaf() || own == nullptr) continue;
+    for (QueueIndex up = q; up != kNoQueue; up = tree.node(up).parent) {
+      UsageHistory::Published& sum = out[up];
+      sum.shares.resize(std::max(sum.shares.size(), own->shares.size()), 0.0);
+      for (size_t r = 0; r < own->shares.size(); ++r) sum.shares[r] += own->shares[r];
+      sum.at = std::max(sum.at, own->at);
+    }
+  }
+  return out;
+}
+
+// status.usage: null without history (a merge patch then removes an old one).
+nlohmann::json usage_status(const UsageHistory::Published& past, const ResourceRegistry& registry) {
+  if (past.at == 0) return nullptr;
+  nlohmann::json shares = nlohmann::json::object();
+  for (size_t i = 0; i < registry.size(); ++i) {
+    const auto r = static_cast<ResourceId>(i);
+    if (r != kPods)
+      shares[registry.name(r)] = usage_share_text(i < past.shares.size() ? past.shares[i] : 0);
+  }
+  return {{"time", k8s::format_rfc3339(past.at)}, {"shares", std::move(shares)}};
+}
+
 }  // namespace
+
+std::string usage_percent_text(double share) {
+  return fmt::format("{:.1f}%", share * 100);
+}
 
 std::unordered_map<std::string, nlohmann::json> queue_statuses(
     const QueueTree& tree, const FairShares& shares, const ResourceRegistry& registry,
-    const std::unordered_map<std::string, QueueUsage>& usage,
+    const std::unordered_map<std::string, QueueUsage>& usage, const UsageHistory& history,
     std::span<const QueueProblem> warnings) {
   std::unordered_map<std::string, std::vector<const QueueProblem*>> warned;
   for (const QueueProblem& problem : tree.problems()) {
@@ -74,6 +109,7 @@ std::unordered_map<std::string, nlohmann::json> queue_statuses(
   for (const QueueProblem& problem : warnings) warned[problem.queue].push_back(&problem);
   const PendingPods pending = pending_pods(tree, registry, usage);
   const int64_t gpu_scale = registry.scale(kGpu);
+  const std::vector<UsageHistory::Published> past = published_usage(tree, history);
 
   std::unordered_map<std::string, nlohmann::json> out;
   for (QueueIndex q = 0; q < tree.size(); ++q) {
@@ -109,7 +145,9 @@ std::unordered_map<std::string, nlohmann::json> queue_statuses(
         {"quota", gpus_text(node.quota[kGpu], gpu_scale)},
         {"allocated",
          gpus_text(q < shares.allocated.size() ? shares.allocated[q][kGpu] : 0, gpu_scale)},
-        {"fairShare", gpus_text(shares.share(q, kGpu), gpu_scale)}};
+        {"fairShare", gpus_text(shares.share(q, kGpu), gpu_scale)},
+        {"usage", usage_percent_text(kGpu < past[q].shares.size() ? past[q].shares[kGpu] : 0)}};
+    status["usage"] = usage_status(past[q], registry);
     status["pendingPods"] = pending.in_tree[q];
     status["conditions"] = nlohmann::json::array(
         {{{"type", "Valid"}, {"status", "True"}, {"reason", "Valid"}, {"message", ""}}});

@@ -2,8 +2,10 @@
 // What fairway writes into the status of its custom resources. Pure: built from the last cycle
 // and the state; the service writes them (only when they change).
 //   Queue.status: allocated, fairShare, deserved and pending per resource (Kubernetes quantity
-//     strings), children (names of child queues), gpus (quota, limit, allocated and fair share
-//     in GPUs with two decimals, for `kubectl get queues`), pendingPods, a Valid condition
+//     strings), children (names of child queues), gpus (quota, allocated and fair share in GPUs
+//     with two decimals, and usage, the share of the cluster's GPUs used over time, in percent,
+//     for `kubectl get queues`), usage (time, and shares per resource: what fair share over
+//     time restores from after a restart), pendingPods, a Valid condition
 //     (False with the problem's reason and message when the queue is unusable) and, when the
 //     queue has non-blocking problems, a Warning condition (True; the first one's reason, every
 //     message);
@@ -18,6 +20,7 @@
 
 #include "queues/fair_share.h"
 #include "queues/queue_tree.h"
+#include "queues/usage_history.h"
 #include "scheduler/cycle/cycle.h"
 #include "scheduler/state/cluster_state.h"
 
@@ -29,8 +32,11 @@ namespace fairway {
 // own (capacity_problems).
 std::unordered_map<std::string, nlohmann::json> queue_statuses(
     const QueueTree& tree, const FairShares& shares, const ResourceRegistry& registry,
-    const std::unordered_map<std::string, QueueUsage>& usage,
+    const std::unordered_map<std::string, QueueUsage>& usage, const UsageHistory& history,
     std::span<const QueueProblem> warnings);
+
+// A usage share as `kubectl get queues` shows it: "12.5%".
+std::string usage_percent_text(double share);
 
 // A queue's Warning condition (type Warning, status True) from its non-blocking problems, in
 // order: the first one's reason; the message, or with several "Reason: message; ...".

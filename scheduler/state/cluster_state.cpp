@@ -40,7 +40,14 @@ std::string missing_group_reason(const JobRecord& job) {
 
 }  // namespace
 
-ClusterState::ClusterState(StateConfig config) : config_(std::move(config)) {}
+ResourceVector queue_charge(const ResourceVector& requests) {
+  ResourceVector charge = requests;
+  charge.set(kPods, 0);
+  return charge;
+}
+
+ClusterState::ClusterState(StateConfig config)
+    : config_(std::move(config)), usage_history_(config_.usage.half_life_ms) {}
 
 // ----------------------------------------------------------------------------------- nodes
 
@@ -463,6 +470,15 @@ void ClusterState::refresh_group_jobs() {
 
 void ClusterState::upsert_queue(QueueSpec queue) {
   std::string name = queue.name;
+  if (queue.past_usage) {  // once per queue: later echoes of fairway's own writes are ignored
+    std::vector<double> shares;
+    for (const auto& [resource, share] : queue.past_usage->shares) {
+      const ResourceId id = registry_.intern(resource);
+      if (shares.size() <= id) shares.resize(id + 1, 0.0);
+      shares[id] = share;
+    }
+    usage_history_.restore(name, shares, queue.past_usage->at_ms);
+  }
   queue_specs_.insert_or_assign(std::move(name), std::move(queue));
   queues_dirty_ = true;
 }
@@ -534,6 +550,27 @@ ResourceVector ClusterState::fair_share_capacity() {
     if (divisible[r] < 0) divisible.set(r, 0);
   }
   return divisible;
+}
+
+FairShares ClusterState::fair_shares() {
+  const QueueTree& tree = queue_tree();
+  std::vector<QueueUsage> usage(tree.size());
+  for (const auto& [name, totals] : queue_usage_) {
+    const auto index = tree.find(name);
+    if (!index || !tree.node(*index).is_leaf()) continue;
+    usage[*index].allocated = queue_charge(totals.allocated);
+    usage[*index].pending = queue_charge(totals.pending);
+  }
+  for (QueueIndex q = 0; q < tree.size(); ++q) {
+    if (tree.node(q).is_leaf()) usage[q].history = usage_history_.shares(tree.node(q).name);
+  }
+  // Pods of deleted (or invalid) queues stay charged: what they hold is not divided.
+  return compute_fair_shares(tree, queue_charge(fair_share_capacity()), usage, registry_.size(),
+                             config_.usage.strength);
+}
+
+void ClusterState::advance_usage(WallMs now) {
+  usage_history_.advance(now, queue_usage_, queue_charge(capacity_));
 }
 
 const QueueTree& ClusterState::queue_tree() {

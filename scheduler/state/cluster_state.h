@@ -29,6 +29,7 @@
 #include "queues/queue_spec.h"
 #include "queues/queue_tree.h"
 #include "queues/resources.h"
+#include "queues/usage_history.h"
 #include "scheduler/state/gangs.h"
 #include "scheduler/state/gpu_sharing.h"
 #include "scheduler/state/ids.h"
@@ -43,12 +44,22 @@
 
 namespace fairway {
 
+// Fair share over time (queues/usage_history.h, docs/scheduling.md).
+struct UsageConfig {
+  int64_t half_life_ms = 24LL * 3600 * 1000;  // --usage-half-life
+  double strength = 0;                        // --usage-strength: k; 0 leaves weights as written
+};
+
 struct StateConfig {
   std::string scheduler_name = "fairway";
+  UsageConfig usage;
   PodIntentConfig intent;
   // Pods here labelled fairway.dev/gpu-group are reservation pods (gpu_sharing.h).
   std::string reservation_namespace = std::string(kDefaultReservationNamespace);
 };
+
+// What a queue is charged for `requests`: all but the pods count (a node's limit, not shared).
+ResourceVector queue_charge(const ResourceVector& requests);
 
 struct NodeRecord {
   Node node;
@@ -217,6 +228,12 @@ class ClusterState {
   // queue tree (a deleted Queue, or one that became invalid) hold, so their running pods stay
   // charged, to an orphan bucket outside the tree, until they finish (docs/scheduling.md).
   ResourceVector fair_share_capacity();
+  // The fair shares of queue_tree(): what each leaf holds and waits for, divided over
+  // fair_share_capacity(), over-quota weights adjusted by past use (config().usage).
+  FairShares fair_shares();
+  // Moves every queue's past use to `now` (wall clock), charging what each holds now.
+  void advance_usage(WallMs now);
+  const UsageHistory& usage_history() const { return usage_history_; }
   // A pod's priority for ordering and preemption: its gang's (PodGroup priorityClassName) when
   // set, else its own.
   int32_t priority_of(const PodRecord& pod) const;
@@ -265,6 +282,7 @@ class ClusterState {
   void share_account(PodId id, int sign);
 
   StateConfig config_;
+  UsageHistory usage_history_;
   ResourceRegistry registry_;
   std::vector<NodeRecord> nodes_;
   std::unordered_map<std::string, NodeId> node_ids_;

@@ -587,9 +587,9 @@ struct ApiHandler::Impl {
                                               : nullptr;
     if (options == nullptr) return std::nullopt;
     if (const std::string dry = t.param("dryRun"); !dry.empty() && dry != "All") {
-      return invalid(options, "meta.k8s.io", "", "dryRun",
-                     fmt::format("Unsupported value: []string{{\"{}\"}}: supported values: \"All\"",
-                                 dry));
+      return invalid(
+          options, "meta.k8s.io", "", "dryRun",
+          fmt::format("Unsupported value: []string{{\"{}\"}}: supported values: \"All\"", dry));
     }
     if (const std::string mode = t.param("fieldValidation");
         !mode.empty() && mode != "Ignore" && mode != "Warn" && mode != "Strict") {

@@ -50,7 +50,7 @@ echo "--- fairway custom resources"
 k apply -f "$REPO/examples/queues/"
 queues=$(k get queues)
 echo "$queues"
-expect '^NAME +PARENT +VALID +REASON +GPU QUOTA +GPU ALLOCATED +GPU FAIR SHARE +PENDING +WARNING +AGE$' "$queues"
+expect '^NAME +PARENT +VALID +REASON +GPU QUOTA +GPU ALLOCATED +GPU FAIR SHARE +GPU USAGE +PENDING +WARNING +AGE$' "$queues"
 # No scheduler runs here: the status columns are empty, the spec's columns are not.
 expect '^vision +research +[0-9]+s$' "$queues"
 wide=$(k get queues -o wide)

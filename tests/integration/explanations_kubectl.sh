@@ -10,7 +10,6 @@ set -euo pipefail
 
 FAIRWAY="$(realpath "$1")"
 source "$(dirname "$0")/lib/common.sh"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 start_apiserver
 
 # Two racks of two 8-GPU nodes, a Topology over the rack label, and a queue tree.

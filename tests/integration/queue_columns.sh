@@ -88,17 +88,17 @@ $2"
 # Status is published about once a second: wait for the pending pods to show.
 for _ in $(seq 100); do
   queues=$(k get queues)
-  grep -Eq '^a +org .* 1 +' <<<"$queues" && grep -Eq '^orphan .* 1 +' <<<"$queues" && break
+  grep -Eq '^a +org .*% +1 +' <<<"$queues" && grep -Eq '^orphan .* 1 +' <<<"$queues" && break
   sleep 0.1
 done
 echo "$queues"
-expect '^NAME +PARENT +VALID +REASON +GPU QUOTA +GPU ALLOCATED +GPU FAIR SHARE +PENDING +WARNING +AGE$' "$queues"
+expect '^NAME +PARENT +VALID +REASON +GPU QUOTA +GPU ALLOCATED +GPU FAIR SHARE +GPU USAGE +PENDING +WARNING +AGE$' "$queues"
 # a: quota 3 scaled to 2 (org's 4 split between a and b); holds 2; the only queue that wants
 # more, so the whole 8 is its fair share; wants-9 waits.
-expect '^a +org +True +Valid +2\.00 +2\.00 +8\.00 +1 +[0-9]' "$queues"
-expect '^b +org +True +Valid +2\.00 +0\.00 +0\.00 +0 +[0-9]' "$queues"
-expect '^org +True +Valid +4\.00 +2\.00 +8\.00 +1 +ChildrenQuotaExceedParent +[0-9]' "$queues"
-expect '^big +True +Valid +10\.00 +0\.00 +0\.00 +0 +QuotaAboveCapacity +[0-9]' "$queues"
+expect '^a +org +True +Valid +2\.00 +2\.00 +8\.00 +[0-9]+\.[0-9]% +1 +[0-9]' "$queues"
+expect '^b +org +True +Valid +2\.00 +0\.00 +0\.00 +0\.0% +0 +[0-9]' "$queues"
+expect '^org +True +Valid +4\.00 +2\.00 +8\.00 +[0-9]+\.[0-9]% +1 +ChildrenQuotaExceedParent +[0-9]' "$queues"
+expect '^big +True +Valid +10\.00 +0\.00 +0\.00 +0\.0% +0 +QuotaAboveCapacity +[0-9]' "$queues"
 expect '^orphan +missing +False +UnknownParent +.* 1 +[0-9]+s$' "$queues"
 wide=$(k get queues -o wide)
 expect '^NAME +PARENT +VALID +REASON +GPU QUOTA +GPU LIMIT +GPU ALLOCATED' "$wide"
@@ -126,7 +126,7 @@ for _ in $(seq 100); do
   grep -Eq '^big +True +Valid +10\.00 +0\.00 +0\.00 +0 +[0-9]+s$' <<<"$queues" && break
   sleep 0.1
 done
-expect '^big +True +Valid +10\.00 +0\.00 +0\.00 +0 +[0-9]+s$' "$queues"
+expect '^big +True +Valid +10\.00 +0\.00 +0\.00 +0\.0% +0 +[0-9]+s$' "$queues"
 expect '^org +True +Valid +4\.00 .* ChildrenQuotaExceedParent +[0-9]' "$queues"
 grep -q "queue warning cleared" "$WORK/sched.log" || fail "no log line for the cleared warning"
 echo "ok: warnings logged once per change; the capacity warning clears with capacity"

@@ -1,6 +1,7 @@
 # Sourced by integration tests after `FAIRWAY="$(realpath "$1")"`: the repository, kubectl, a
 # work directory removed on exit (with the API server and scheduler it started), fail(), k()
-# (kubectl on the embedded API server), wait_for, start_apiserver and start_scheduler_with_webhook. A script may define on_fail to print
+# (kubectl on the embedded API server), wait_for, free_port, start_apiserver and
+# start_scheduler_with_webhook. A script may define on_fail to print
 # more (pods, events) before the scheduler's log when it fails, and on_cleanup to stop processes
 # of its own before the work directory goes.
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
@@ -41,6 +42,8 @@ wait_for() {
   for _ in $(seq $((seconds * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
   fail "timed out waiting for $what"
 }
+# A TCP port free on the loopback now (for a process that cannot be told to pick its own).
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 # Starts the scheduler (extra flags as arguments) with its admission webhook on a free loopback
 # port, over a certificate made here ($WORK/tls.crt, for a caBundle); sets WEBHOOK_PORT.
 start_scheduler_with_webhook() {

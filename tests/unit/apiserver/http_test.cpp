@@ -211,21 +211,23 @@ TEST_F(HttpTest, UnknownDryRunOrFieldValidationIsRefusedAndNothingIsWritten) {
   const Reply dry = c.request("POST", "/api/v1/namespaces/default/pods?dryRun=Yes", pod_body);
   EXPECT_EQ(dry.status, 422);
   EXPECT_EQ(dry.json_body()["reason"], "Invalid");
-  EXPECT_EQ(dry.json_body()["message"],
-            R"(CreateOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value: []string{"Yes"}: supported values: "All")");
+  EXPECT_EQ(
+      dry.json_body()["message"],
+      R"(CreateOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value: []string{"Yes"}: supported values: "All")");
   const Reply mode =
       c.request("POST", "/api/v1/namespaces/default/pods?fieldValidation=Loose", pod_body);
   EXPECT_EQ(mode.status, 422);
-  EXPECT_EQ(mode.json_body()["message"],
-            R"(CreateOptions.meta.k8s.io "" is invalid: fieldValidation: Unsupported value: "Loose": supported values: "", "Ignore", "Strict", "Warn")");
+  EXPECT_EQ(
+      mode.json_body()["message"],
+      R"(CreateOptions.meta.k8s.io "" is invalid: fieldValidation: Unsupported value: "Loose": supported values: "", "Ignore", "Strict", "Warn")");
   EXPECT_EQ(c.request("GET", "/api/v1/namespaces/default/pods/p1").status, 404);
 
   ASSERT_EQ(c.request("POST", "/api/v1/namespaces/default/pods?dryRun=All", pod_body).status, 201);
   EXPECT_EQ(c.request("GET", "/api/v1/namespaces/default/pods/p1").status, 404);
   ASSERT_EQ(c.request("POST", "/api/v1/namespaces/default/pods", pod_body).status, 201);
-  const Reply patch = c.request("PATCH", "/api/v1/namespaces/default/pods/p1?dryRun=no",
-                                R"({"metadata":{"labels":{"y":"1"}}})",
-                                "application/merge-patch+json");
+  const Reply patch =
+      c.request("PATCH", "/api/v1/namespaces/default/pods/p1?dryRun=no",
+                R"({"metadata":{"labels":{"y":"1"}}})", "application/merge-patch+json");
   EXPECT_EQ(patch.status, 422);
   EXPECT_TRUE(patch.json_body()["message"].get<std::string>().starts_with(
       R"(PatchOptions.meta.k8s.io "" is invalid: dryRun)"));
@@ -251,7 +253,7 @@ TEST_F(HttpTest, QueueTableUsesPrinterColumns) {
   for (const auto& col : t["columnDefinitions"]) names.push_back(col["name"]);
   EXPECT_EQ(names, (std::vector<std::string>{"Name", "Parent", "Valid", "Reason", "GPU quota",
                                              "GPU limit", "GPU allocated", "GPU fair share",
-                                             "Pending", "Warning", "Age"}));
+                                             "GPU usage", "Pending", "Warning", "Age"}));
   EXPECT_EQ(t["columnDefinitions"][5]["priority"], 1);  // GPU limit: -o wide
   const json& cells = t["rows"][0]["cells"];
   EXPECT_EQ(cells[0], "research");
@@ -261,7 +263,7 @@ TEST_F(HttpTest, QueueTableUsesPrinterColumns) {
 
   // The status the scheduler writes fills them; conditions are picked by type.
   ASSERT_EQ(c.request("PATCH", "/apis/scheduling.fairway.dev/v1alpha1/queues/research/status",
-                      R"({"status":{"gpus":{"quota":"8.00","allocated":"2.50","fairShare":"5.33"},
+                      R"({"status":{"gpus":{"quota":"8.00","allocated":"2.50","fairShare":"5.33","usage":"12.5%"},
                           "pendingPods":3,"conditions":[
                           {"type":"Valid","status":"True","reason":"Valid","message":""},
                           {"type":"Warning","status":"True","reason":"QuotaAboveCapacity","message":"m"}]}})",
@@ -276,8 +278,9 @@ TEST_F(HttpTest, QueueTableUsesPrinterColumns) {
   EXPECT_EQ(row[4], "8.00");
   EXPECT_EQ(row[6], "2.50");
   EXPECT_EQ(row[7], "5.33");
-  EXPECT_EQ(row[8], 3);
-  EXPECT_EQ(row[9], "QuotaAboveCapacity");
+  EXPECT_EQ(row[8], "12.5%");
+  EXPECT_EQ(row[9], 3);
+  EXPECT_EQ(row[10], "QuotaAboveCapacity");
 }
 
 TEST_F(HttpTest, StorageKindsAreServedWithDiscoveryStatusAndTables) {

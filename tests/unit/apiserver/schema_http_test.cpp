@@ -118,7 +118,7 @@ std::vector<std::pair<std::string, json>> scheduler_statuses() {
   for (const PlacementQuality& quality : result.placements)
     placements.emplace(quality.job, quality);
   for (auto& [name, status] : queue_statuses(state.queue_tree(), result.shares, state.registry(),
-                                             state.queue_usage(), {})) {
+                                             state.queue_usage(), state.usage_history(), {})) {
     if (name == "a" || name == "orphan") {
       out.emplace_back(std::string(kQueues) + "/" + name + "/status", status);
     }

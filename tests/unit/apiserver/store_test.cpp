@@ -522,7 +522,7 @@ TEST_F(StoreTest, CustomResourceDefinitionsServeResources) {
   EXPECT_FALSE(queues->namespaced);
   EXPECT_TRUE(queues->status_subresource);
   EXPECT_EQ(queues->kind, "Queue");
-  EXPECT_EQ(queues->columns.size(), 10u);  // the CRD's additionalPrinterColumns
+  EXPECT_EQ(queues->columns.size(), 11u);  // the CRD's additionalPrinterColumns
   auto pg = store_.resource("scheduling.fairway.dev", "podgroups");
   ASSERT_TRUE(pg);
   EXPECT_TRUE(pg->namespaced);

@@ -68,7 +68,7 @@ TEST(Crds, NamesSubresourcesAndPrinterColumns) {
   }
   EXPECT_EQ(columns, (std::vector<std::string>{"Parent", "Valid", "Reason", "GPU quota",
                                                "GPU limit", "GPU allocated", "GPU fair share",
-                                               "Pending", "Warning", "Age"}));
+                                               "GPU usage", "Pending", "Warning", "Age"}));
 }
 
 TEST(Crds, TheSchemaCheckCatchesWhatAnApiServerWould) {
@@ -98,8 +98,9 @@ TEST(Crds, QueueStatusAsTheSchedulerWritesItIsKept) {
   running.node_name = "n";
   state.upsert_pod(running);
   state.upsert_pod(testing::pod("ns", "q", "b", {{"nvidia.com/gpu", "7"}}));
-  const auto statuses = queue_statuses(state.queue_tree(), run_cycle(state).shares,
-                                       state.registry(), state.queue_usage(), {});
+  const auto statuses =
+      queue_statuses(state.queue_tree(), run_cycle(state).shares, state.registry(),
+                     state.queue_usage(), state.usage_history(), {});
   ASSERT_EQ(statuses.size(), 3u);
   for (const auto& [name, status] : statuses) {
     const auto problems = problems_of(crds["Queue"], {{"status", status}});

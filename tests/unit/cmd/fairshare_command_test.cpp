@@ -279,6 +279,39 @@ allocated: ~
   EXPECT_THAT(too_large.err, HasSubstr("too large"));
 }
 
+// Fair share over time offline: docs/scheduling.md's two-queue table. a used 80% of the GPUs
+// over time, b nothing; with usageStrength 1 their weights become 0.5 and 1.5 → 2.5 and 7.5.
+TEST_F(FairshareCommand, UsageMovesTheOverQuotaSplit) {
+  const std::string input = R"(
+capacity: {nvidia.com/gpu: 10}
+queues: [{name: org}, {name: a, parent: org}, {name: b, parent: org}]
+demand: {a: {nvidia.com/gpu: 10}, b: {nvidia.com/gpu: 10}}
+usage: {a: {nvidia.com/gpu: 0.8}}
+)";
+  const Outcome without = run_yaml(input);
+  ASSERT_EQ(without.code, 0) << without.err;
+  EXPECT_EQ(without.json()["queues"]["a"]["fairShare"]["nvidia.com/gpu"], 5);
+  EXPECT_EQ(without.json()["queues"]["org"]["usage"]["nvidia.com/gpu"], 0.8);
+
+  const Outcome with = run_yaml(input + "usageStrength: 1\n");
+  ASSERT_EQ(with.code, 0) << with.err;
+  EXPECT_EQ(with.json()["queues"]["a"]["fairShare"]["nvidia.com/gpu"], 2.5);
+  EXPECT_EQ(with.json()["queues"]["b"]["fairShare"]["nvidia.com/gpu"], 7.5);
+
+  const Outcome negative = run_yaml(input + "usageStrength: -1\n");
+  EXPECT_EQ(negative.code, 1);
+  EXPECT_THAT(negative.err, HasSubstr("usageStrength: must not be negative, got -1"));
+  const Outcome parent = run_yaml(
+      "capacity: {nvidia.com/gpu: 1}\nqueues: [{name: org}, {name: a, parent: org}]\n"
+      "usage: {org: {nvidia.com/gpu: 0.5}}\n");
+  EXPECT_EQ(parent.code, 1);
+  EXPECT_THAT(parent.err, HasSubstr("usage.org: queue \"org\" has child queues"));
+  const Outcome word =
+      run_yaml("capacity: {nvidia.com/gpu: 1}\nusage: {default: {nvidia.com/gpu: lots}}\n");
+  EXPECT_EQ(word.code, 1);
+  EXPECT_THAT(word.err, HasSubstr("usage.default.nvidia.com/gpu: expected a number, got \"lots\""));
+}
+
 TEST_F(FairshareCommand, ExampleFileIsValid) {
   const std::filesystem::path example =
       std::filesystem::path(__FILE__).parent_path() / "../../../examples/fairshare/research.yaml";

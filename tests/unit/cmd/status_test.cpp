@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "k8s-client/objects.h"
 #include "support/builders.h"
 
 namespace fairway {
@@ -19,13 +20,13 @@ TEST(QueueStatus, ResourcesThatDropToZeroAreWrittenAsZero) {
   running.node_name = "n";
   state.upsert_pod(running);
   auto busy = queue_statuses(state.queue_tree(), run_cycle(state).shares, state.registry(),
-                             state.queue_usage(), {});
+                             state.queue_usage(), state.usage_history(), {});
   EXPECT_EQ(busy.at("team")["allocated"]["nvidia.com/gpu"], "2");
   EXPECT_EQ(busy.at("team")["deserved"]["nvidia.com/gpu"], "4");
 
   state.remove_pod("ns/p");
   auto idle = queue_statuses(state.queue_tree(), run_cycle(state).shares, state.registry(),
-                             state.queue_usage(), {});
+                             state.queue_usage(), state.usage_history(), {});
   EXPECT_EQ(idle.at("team")["allocated"]["nvidia.com/gpu"], "0");
   EXPECT_EQ(idle.at("team")["fairShare"]["nvidia.com/gpu"], "0");
   EXPECT_FALSE(idle.at("team")["allocated"].contains("pods"));
@@ -36,7 +37,7 @@ TEST(QueueStatus, InvalidQueuesSayWhy) {
   ClusterState state;
   state.upsert_queue(testing::queue("orphan", "missing", 0));
   auto statuses = queue_statuses(state.queue_tree(), run_cycle(state).shares, state.registry(),
-                                 state.queue_usage(), {});
+                                 state.queue_usage(), state.usage_history(), {});
   const auto& condition = statuses.at("orphan")["conditions"][0];
   EXPECT_EQ(condition["type"], "Valid");
   EXPECT_EQ(condition["status"], "False");
@@ -49,7 +50,7 @@ TEST(QueueStatus, ParentsListTheirChildren) {
   state.upsert_queue(testing::queue("b", "org", 4));
   state.upsert_queue(testing::queue("a", "org", 4));
   auto statuses = queue_statuses(state.queue_tree(), run_cycle(state).shares, state.registry(),
-                                 state.queue_usage(), {});
+                                 state.queue_usage(), state.usage_history(), {});
   std::vector<std::string> children = statuses.at("org")["children"];
   std::sort(children.begin(), children.end());
   EXPECT_EQ(children, (std::vector<std::string>{"a", "b"}));
@@ -75,8 +76,9 @@ TEST(QueueStatus, GpusInOneUnitAndPendingPods) {
   state.upsert_pod(testing::pod("ns", "w1", "a", {{"nvidia.com/gpu", "9"}}));
   state.upsert_pod(testing::pod("ns", "w2", "b", {{"nvidia.com/gpu", "9"}}));
   state.upsert_pod(testing::pod("ns", "w3", "orphan", {{"nvidia.com/gpu", "1"}}));
-  const auto statuses = queue_statuses(state.queue_tree(), run_cycle(state).shares,
-                                       state.registry(), state.queue_usage(), {});
+  const auto statuses =
+      queue_statuses(state.queue_tree(), run_cycle(state).shares, state.registry(),
+                     state.queue_usage(), state.usage_history(), {});
   EXPECT_EQ(statuses.at("a")["gpus"]["quota"], "3.00");
   EXPECT_EQ(statuses.at("a")["gpus"]["allocated"], "2.00");
   EXPECT_EQ(statuses.at("b")["gpus"]["allocated"], "0.25");
@@ -107,8 +109,9 @@ TEST(QueueStatus, NonBlockingProblemsAreWarningConditions) {
   state.upsert_queue(testing::queue("sub", "default", 0));
   state.upsert_queue(testing::queue("big", "", 10));
   const auto warnings = capacity_problems(state.queue_tree(), state.capacity(), state.registry());
-  const auto statuses = queue_statuses(state.queue_tree(), run_cycle(state).shares,
-                                       state.registry(), state.queue_usage(), warnings);
+  const auto statuses =
+      queue_statuses(state.queue_tree(), run_cycle(state).shares, state.registry(),
+                     state.queue_usage(), state.usage_history(), warnings);
   const auto condition = [&](const std::string& queue, const std::string& type) {
     for (const auto& c : statuses.at(queue)["conditions"]) {
       if (c["type"] == type) return c;
@@ -136,7 +139,7 @@ TEST(QueueStatus, NonBlockingProblemsAreWarningConditions) {
   const auto fewer = capacity_problems(state.queue_tree(), state.capacity(), state.registry());
   EXPECT_TRUE(fewer.empty());
   const auto after = queue_statuses(state.queue_tree(), run_cycle(state).shares, state.registry(),
-                                    state.queue_usage(), fewer);
+                                    state.queue_usage(), state.usage_history(), fewer);
   EXPECT_EQ(after.at("big")["conditions"].size(), 1u);
 }
 
@@ -173,6 +176,79 @@ TEST(PodGroupStatus, PhaseScheduledAndReason) {
   EXPECT_EQ(statuses.at("ns/g")["placement"]["commonLevel"], "kubernetes.io/hostname");
   EXPECT_EQ(statuses.at("ns/g")["placement"]["commonDomain"], "n");
   EXPECT_EQ(statuses.at("ns/g")["placement"]["nodes"], 1);
+}
+
+constexpr WallMs kStart = 1'800'000'000'000;
+constexpr WallMs kDay = 24LL * 3600 * 1000;  // the default --usage-half-life
+
+// A queue holding 4 of 8 GPUs for one half-life used a quarter of the cluster: 4/8 · (1 - 1/2).
+// Status carries it (a parent sums its subtree), and a scheduler started afresh continues from
+// it: one more half-life still holding 4 → 0.25 · 1/2 + 0.5 · (1 - 1/2) = 0.375.
+TEST(QueueStatus, UsageOverTimeIsWrittenAndContinuedAfterARestart) {
+  auto cluster = [](ClusterState& state) {
+    state.upsert_node(testing::gpu_node("n", 8));
+    Pod running = testing::pod("ns", "p", "a", {{"nvidia.com/gpu", "4"}});
+    running.node_name = "n";
+    state.upsert_pod(running);
+  };
+  ClusterState before;
+  cluster(before);
+  before.upsert_queue(testing::queue("org", "", 0));
+  before.upsert_queue(testing::queue("a", "org", 0));
+  before.upsert_queue(testing::queue("b", "org", 0));
+  before.advance_usage(kStart);
+  before.advance_usage(kStart + kDay);
+  auto statuses = queue_statuses(before.queue_tree(), before.fair_shares(), before.registry(),
+                                 before.queue_usage(), before.usage_history(), {});
+  const nlohmann::json& a = statuses.at("a");
+  EXPECT_EQ(a["usage"]["shares"]["nvidia.com/gpu"], "0.2500");
+  EXPECT_EQ(a["usage"]["time"], k8s::format_rfc3339(kStart + kDay));
+  EXPECT_EQ(a["gpus"]["usage"], "25.0%");
+  EXPECT_EQ(statuses.at("org")["usage"]["shares"]["nvidia.com/gpu"], "0.2500");
+  EXPECT_TRUE(statuses.at("b")["usage"].is_null());  // no history: a merge patch removes it
+  EXPECT_EQ(statuses.at("b")["gpus"]["usage"], "0.0%");
+
+  ClusterState after;
+  cluster(after);
+  nlohmann::json object = {{"apiVersion", "scheduling.fairway.dev/v1alpha1"},
+                           {"kind", "Queue"},
+                           {"metadata", {{"name", "a"}}},
+                           {"spec", {{"parent", "org"}}},
+                           {"status", a}};
+  auto decoded = k8s::decode_queue(object.dump());
+  ASSERT_TRUE(decoded) << decoded.error();
+  ASSERT_TRUE(decoded->object.past_usage.has_value());
+  after.upsert_queue(testing::queue("org", "", 0));
+  after.upsert_queue(decoded->object);
+  after.upsert_queue(testing::queue("b", "org", 0));
+  after.advance_usage(kStart + 2 * kDay);
+  EXPECT_NEAR(after.usage_history().shares("a").at(kGpu), 0.375, 1e-4);
+}
+
+// With --usage-strength 1 the state hands each queue's history to the fair share: a used a
+// quarter of the cluster, b nothing (U = 0.25, W = 2): weights 1 - (1 - 1/2) = 0.5 and 1.5, so
+// of 8 GPUs both want, a gets 2 and b 6. With strength 0 they split 4 / 4.
+TEST(QueueStatus, PastUseMovesTheFairShareWithAStrength) {
+  for (const double strength : {0.0, 1.0}) {
+    StateConfig config;
+    config.usage.strength = strength;
+    ClusterState state(config);
+    state.upsert_node(testing::gpu_node("n", 8));
+    state.upsert_queue(testing::queue("a", "", 0));
+    state.upsert_queue(testing::queue("b", "", 0));
+    Pod running = testing::pod("ns", "p", "a", {{"nvidia.com/gpu", "4"}});
+    running.node_name = "n";
+    state.upsert_pod(running);
+    state.advance_usage(kStart);
+    state.advance_usage(kStart + kDay);
+    state.remove_pod("ns/p");
+    state.upsert_pod(testing::pod("ns", "wa", "a", {{"nvidia.com/gpu", "8"}}));
+    state.upsert_pod(testing::pod("ns", "wb", "b", {{"nvidia.com/gpu", "8"}}));
+    const FairShares shares = state.fair_shares();
+    const QueueTree& tree = state.queue_tree();
+    EXPECT_NEAR(shares.share(*tree.find("a"), kGpu) / 1000, strength == 0 ? 4 : 2, 1e-9);
+    EXPECT_NEAR(shares.share(*tree.find("b"), kGpu) / 1000, strength == 0 ? 4 : 6, 1e-9);
+  }
 }
 
 TEST(ShareQuantity, WholeFractionalAndMemory) {

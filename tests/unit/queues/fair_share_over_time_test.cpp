@@ -27,8 +27,7 @@ struct Queue {
 };
 
 // Fair shares in whole GPUs, by queue name, with usage strength k.
-std::map<std::string, double> shares(const std::vector<Queue>& queues, double capacity,
-                                     double k) {
+std::map<std::string, double> shares(const std::vector<Queue>& queues, double capacity, double k) {
   ResourceRegistry registry;
   std::vector<QueueSpec> specs;
   for (const Queue& q : queues) specs.push_back(q.spec);
@@ -82,8 +81,8 @@ TEST(FairShareOverTime, QuotaIsNeverReduced) {
 
 // Three queues, weights 1, 1, 2, no quota, 10 GPUs, all want 10; u = 0.6, 0.2, 0.2 (U = 1,
 // W = 4), k = 1:
-//   a 1 · (1 - (0.6 - 0.25)) = 0.65   b 1 · (1 - (0.2 - 0.25)) = 1.05   c 2 · (1 - (0.2 - 0.5)) = 2.6
-//   sum 4.3 → a 10 · 0.65 / 4.3 = 1.5116   b 2.4419   c 6.0465 (k = 0: 2.5, 2.5, 5)
+//   a 1 · (1 - (0.6 - 0.25)) = 0.65   b 1 · (1 - (0.2 - 0.25)) = 1.05   c 2 · (1 - (0.2 - 0.5))
+//   = 2.6 sum 4.3 → a 10 · 0.65 / 4.3 = 1.5116   b 2.4419   c 6.0465 (k = 0: 2.5, 2.5, 5)
 TEST(FairShareOverTime, ThreeQueuesWithWeights) {
   const std::vector<Queue> queues = {{QueueBuilder("a"), 10, 0.6},
                                      {QueueBuilder("b"), 10, 0.2},
