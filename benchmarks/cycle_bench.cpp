@@ -128,5 +128,30 @@ void BM_PodUpdate(benchmark::State& bench) {
 }
 BENCHMARK(BM_PodUpdate);
 
+// Fair share over time's bookkeeping per loop (issue 20 bar: ≤ 1% of a 10,000-node cycle):
+// advancing every queue's history by a second, and reading each leaf's shares as the cycle's
+// fair share does. Same cluster as BM_FullCycle (1,000 leaf queues, all holding GPUs).
+void BM_UsageBookkeeping(benchmark::State& bench) {
+  ClusterState cluster = make_cluster(scaled(bench.range(0)));
+  const QueueTree& tree = cluster.queue_tree();
+  WallMs now = 1'800'000'000'000;
+  double sum = 0;
+  for (auto _ : bench) {
+    now += 1000;
+    cluster.advance_usage(now);
+    for (QueueIndex q = 0; q < tree.size(); ++q) {
+      if (!tree.node(q).is_leaf()) continue;
+      const std::vector<double> shares = cluster.usage_history().shares(tree.node(q).name);
+      if (kGpu < shares.size()) sum += shares[kGpu];
+    }
+  }
+  benchmark::DoNotOptimize(sum);
+}
+BENCHMARK(BM_UsageBookkeeping)
+    ->Arg(10'000)
+    ->Unit(benchmark::kMillisecond)
+    ->MeasureProcessCPUTime()
+    ->UseRealTime();
+
 }  // namespace
 }  // namespace fairway::bench

@@ -44,21 +44,29 @@ void UsageHistory::advance(WallMs now, const std::unordered_map<std::string, Que
   started_ = true;
   plant_seeds(now);
 
+  ++round_;
   for (const auto& [queue, totals] : usage) {
-    if (totals.allocated.is_zero() && !entries_.contains(queue)) continue;
-    auto [it, added] = entries_.try_emplace(queue);
-    if (added) it->second.at = previous;
-    known_.insert(queue);
+    const bool holds = !totals.allocated.is_zero();
+    auto it = entries_.find(queue);
+    if (it == entries_.end()) {
+      if (!holds) continue;
+      it = entries_.try_emplace(queue).first;
+      it->second.at = previous;
+      known_.insert(queue);
+    }
     advance_entry(it->second, now, &totals.allocated);
+    it->second.holds = holds;
   }
   for (auto it = entries_.begin(); it != entries_.end();) {
     Entry& entry = it->second;
-    if (entry.at != now) advance_entry(entry, now, nullptr);  // holds nothing now: decays
-    const bool holds = usage.contains(it->first) && !usage.at(it->first).allocated.is_zero();
+    if (entry.round != round_) {  // its queue holds nothing now: it decays
+      advance_entry(entry, now, nullptr);
+      entry.holds = false;
+    }
     const bool negligible =
         std::all_of(entry.published.shares.begin(), entry.published.shares.end(),
                     [](double share) { return share == 0; });
-    it = !holds && negligible ? entries_.erase(it) : std::next(it);
+    it = !entry.holds && negligible ? entries_.erase(it) : std::next(it);
   }
 }
 
@@ -74,6 +82,7 @@ void UsageHistory::advance_entry(Entry& entry, WallMs now, const ResourceVector*
     entry.used[r] = entry.used[r] * d + held * tau_ms_ * (1 - d);
   }
   entry.at = now;
+  entry.round = round_;
   publish(entry, now);
 }
 
@@ -81,7 +90,7 @@ void UsageHistory::publish(Entry& entry, WallMs now) {
   std::vector<double> rounded(entry.used.size());
   for (size_t r = 0; r < rounded.size(); ++r) {
     const double capacity = at(capacity_, r);
-    rounded[r] = capacity > 0 ? *parse_usage_share(usage_share_text(entry.used[r] / capacity)) : 0;
+    rounded[r] = capacity > 0 ? rounded_share(entry.used[r] / capacity) : 0;
   }
   if (rounded != entry.published.shares || entry.published.at == 0) {
     entry.published = {std::move(rounded), now};
@@ -123,11 +132,24 @@ const UsageHistory::Published* UsageHistory::published(const std::string& queue)
   return it == entries_.end() ? nullptr : &it->second.published;
 }
 
+namespace {
+
+// Decimals that give a share four significant digits (at most 9: below a millionth is 0).
+int share_decimals(double share) {
+  return std::clamp(3 - static_cast<int>(std::floor(std::log10(share))), 0, 9);
+}
+
+}  // namespace
+
+double rounded_share(double share) {
+  if (!(share >= kNegligibleShare) || !std::isfinite(share)) return 0;
+  const double scale = std::pow(10.0, share_decimals(share));
+  return std::round(share * scale) / scale;
+}
+
 std::string usage_share_text(double share) {
   if (!(share >= kNegligibleShare) || !std::isfinite(share)) return "0";
-  const int magnitude = static_cast<int>(std::floor(std::log10(share)));
-  const int decimals = std::clamp(3 - magnitude, 0, 9);
-  return fmt::format("{:.{}f}", share, decimals);
+  return fmt::format("{:.{}f}", share, share_decimals(share));
 }
 
 std::optional<double> parse_usage_share(std::string_view text) {

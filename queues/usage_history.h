@@ -64,6 +64,8 @@ class UsageHistory {
     std::vector<double> used;  // per ResourceId, canonical units × milliseconds
     WallMs at = 0;
     Published published;
+    uint64_t round = 0;  // the advance that last moved it
+    bool holds = false;  // its queue held something at that advance
   };
   double decay(int64_t elapsed_ms) const;
   void advance_entry(Entry& entry, WallMs now, const ResourceVector* allocated);
@@ -75,6 +77,7 @@ class UsageHistory {
   std::vector<double> capacity_;  // per ResourceId, canonical units × milliseconds
   WallMs at_ = 0;
   bool started_ = false;
+  uint64_t round_ = 0;  // advances so far
   std::unordered_map<std::string, Entry> entries_;
   std::unordered_set<std::string> known_;  // queues ever restored or advanced
   // Restored before the capacity was known: (queue, shares, at), seeded at the first advance.
@@ -85,6 +88,8 @@ class UsageHistory {
 // ("0.1250", "0.001230"), "0" below a millionth. parse_usage_share reads it back (nullopt when
 // it is not a finite number >= 0; above 1 is possible for a while after the cluster shrinks).
 std::string usage_share_text(double share);
+// The share usage_share_text writes, as a number (what status shows, compared without text).
+double rounded_share(double share);
 std::optional<double> parse_usage_share(std::string_view text);
 
 }  // namespace fairway

@@ -174,6 +174,13 @@ TEST(UsageHistory, RestoreFillsTheGapWithWhatTheQueueHolds) {
   idle.advance(kStart + kHalfLife, holding({}), gpus(10));
   EXPECT_NEAR(gpu_share(idle, "a"), 0.4, kTolerance);
 
+  UsageHistory at_once(kHalfLife);  // written the moment it restarts, holding nothing yet
+  at_once.restore("a", persisted, kStart);
+  at_once.advance(kStart, holding({}), gpus(10));
+  EXPECT_NEAR(gpu_share(at_once, "a"), 0.8, kTolerance);
+  ASSERT_NE(at_once.published("a"), nullptr);
+  EXPECT_EQ(at_once.published("a")->shares[kGpu], 0.8);
+
   UsageHistory busy(kHalfLife);
   busy.restore("a", persisted, kStart);
   busy.advance(kStart + kHalfLife, holding({{"a", 8}}), gpus(10));
@@ -213,6 +220,9 @@ TEST(UsageHistory, ShareTextHasFourSignificantDigits) {
   EXPECT_EQ(usage_share_text(1e-7), "0");
   EXPECT_EQ(usage_share_text(std::nan("")), "0");
   EXPECT_EQ(parse_usage_share("0.001230"), 0.00123);
+  EXPECT_EQ(rounded_share(0.123456), 0.1235);
+  EXPECT_EQ(rounded_share(0.00123456), 0.001235);
+  EXPECT_EQ(rounded_share(1e-7), 0);
   EXPECT_EQ(parse_usage_share("-0.1"), std::nullopt);
   EXPECT_EQ(parse_usage_share("half"), std::nullopt);
   EXPECT_EQ(parse_usage_share("0.5x"), std::nullopt);
