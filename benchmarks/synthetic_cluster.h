@@ -75,7 +75,8 @@ inline std::string leaf_name(int a, int b, int c) {
   return "q" + std::to_string(a) + "-" + std::to_string(b) + "-" + std::to_string(c);
 }
 
-inline void add_queues(ClusterState& state, const ClusterShape& shape) {
+template <typename Sink>
+void add_queues(Sink& state, const ClusterShape& shape) {
   const int f = shape.queue_fanout;
   const int64_t total_gpus = int64_t{shape.nodes} * shape.gpus_per_node * 1000;
   auto spec = [](std::string name, std::string parent, int64_t gpu_quota) {
@@ -98,7 +99,8 @@ inline void add_queues(ClusterState& state, const ClusterShape& shape) {
   }
 }
 
-inline void add_nodes(ClusterState& state, const ClusterShape& shape) {
+template <typename Sink>
+void add_nodes(Sink& state, const ClusterShape& shape) {
   for (int n = 0; n < shape.nodes; ++n) {
     Node node;
     node.name = "node-" + std::to_string(n);
@@ -114,7 +116,8 @@ inline void add_nodes(ClusterState& state, const ClusterShape& shape) {
 }
 
 // Running pods: about three quarters of the GPUs are busy, spread unevenly over the nodes.
-inline void add_running(ClusterState& state, const ClusterShape& shape, std::mt19937& rng) {
+template <typename Sink>
+void add_running(Sink& state, const ClusterShape& shape, std::mt19937& rng) {
   const int f = shape.queue_fanout;
   const int leaves = f * f * f;
   std::vector<int> free_gpus(static_cast<size_t>(shape.nodes), shape.gpus_per_node);
@@ -146,7 +149,8 @@ inline void add_running(ClusterState& state, const ClusterShape& shape, std::mt1
 }
 
 // Pending: single pods of 1, 2, 4 or 8 GPUs and gangs of 1-GPU pods, in every leaf queue.
-inline void add_pending(ClusterState& state, const ClusterShape& shape, std::mt19937& rng) {
+template <typename Sink>
+void add_pending(Sink& state, const ClusterShape& shape, std::mt19937& rng) {
   const int f = shape.queue_fanout;
   const int leaves = f * f * f;
   int made = 0;
@@ -179,13 +183,21 @@ inline void add_pending(ClusterState& state, const ClusterShape& shape, std::mt1
   }
 }
 
-inline ClusterState make_cluster(const ClusterShape& shape) {
+// Hands every object of the cluster to `sink` (upsert_queue, upsert_node, upsert_pod): a
+// ClusterState, or anything else that wants the same objects (the what-if benchmark writes
+// them as a snapshot).
+template <typename Sink>
+void make_objects(const ClusterShape& shape, Sink& sink) {
   std::mt19937 rng(42);
+  add_queues(sink, shape);
+  add_nodes(sink, shape);
+  add_running(sink, shape, rng);
+  add_pending(sink, shape, rng);
+}
+
+inline ClusterState make_cluster(const ClusterShape& shape) {
   ClusterState state;
-  add_queues(state, shape);
-  add_nodes(state, shape);
-  add_running(state, shape, rng);
-  add_pending(state, shape, rng);
+  make_objects(shape, state);
   return state;
 }
 

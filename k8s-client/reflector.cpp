@@ -32,20 +32,6 @@ std::string with_query(const std::string& path, std::string_view query) {
   return path + (path.find('?') == std::string::npos ? "?" : "&") + std::string(query);
 }
 
-// resourceVersion and continue tokens are opaque, but may hold characters that need escaping.
-std::string url_escape(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    if (std::isalnum(u) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(c);
-    } else {
-      out += fmt::format("%{:02X}", u);
-    }
-  }
-  return out;
-}
-
 // The named decoder for T, so a reflector built with decode_pod also gets the one-pass list path.
 template <typename T>
 constexpr auto named_decoder() {

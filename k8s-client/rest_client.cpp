@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cctype>
 // Asio's scheduler trips GCC's -Wnull-dereference after inlining (a false positive in system
 // headers that the usual system-header suppression misses).
 #pragma GCC diagnostic push
@@ -685,6 +686,19 @@ tl::expected<Response, TransportError> RestClient::stream(std::string_view path,
   }
   splitter.finish([&](std::string_view line) { return on_line(line); });
   return make_response(status, {}, std::move(content_type));
+}
+
+std::string url_escape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (std::isalnum(u) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(c);
+    } else {
+      out += fmt::format("%{:02X}", u);
+    }
+  }
+  return out;
 }
 
 }  // namespace fairway::k8s

@@ -44,6 +44,10 @@ struct Response {
 };
 
 // A transport failure (DNS, connect, TLS, timeout); HTTP errors come back as Responses.
+// A query parameter's value escaped for a URL: resourceVersion and continue tokens are opaque,
+// but may hold characters that need escaping.
+std::string url_escape(std::string_view text);
+
 struct TransportError {
   std::string message;
 };

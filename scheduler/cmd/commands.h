@@ -22,6 +22,8 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
 int explain(std::span<const std::string> args, std::ostream& out, std::ostream& err);
 // `fairway doctor`: what fairway needs from a cluster, checked, with the fix for each failure.
 int doctor(std::span<const std::string> args, std::ostream& out, std::ostream& err);
+// `fairway snapshot`: a read-only dump of what the scheduler watches, for `fairway sim --snapshot`.
+int snapshot(std::span<const std::string> args, std::ostream& out, std::ostream& err);
 // `fairway topology-agent`: publishes this node's GPU link graph (NVML via dlopen).
 int topology_agent(std::span<const std::string> args, std::ostream& out, std::ostream& err);
 // `fairway reservation-agent`: reports the GPU of its reservation pod (fairway.dev/gpu-uuid).

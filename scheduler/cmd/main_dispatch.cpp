@@ -16,6 +16,7 @@ Usage:
   fairway fairshare FILE        compute hierarchical fair shares offline (YAML in, JSON out)
   fairway explain NS/NAME       why a pod is pending (asks the scheduler's /debug/pods endpoint)
   fairway doctor [flags]        check what fairway needs from a cluster, with the fixes
+  fairway snapshot [flags]      dump what the scheduler watches, for `fairway sim --snapshot`
   fairway topology-agent        publish this node's GPU links (runs as a DaemonSet)
   fairway reservation-agent     report a GPU reservation pod's GPU UUID (runs in that pod)
   fairway help                  this text
@@ -39,6 +40,7 @@ int run_main(int argc, char** argv) {
   if (command == "scheduler") return scheduler(rest, std::cout, std::cerr);
   if (command == "explain") return explain(rest, std::cout, std::cerr);
   if (command == "doctor") return doctor(rest, std::cout, std::cerr);
+  if (command == "snapshot") return snapshot(rest, std::cout, std::cerr);
   if (command == "topology-agent") return topology_agent(rest, std::cout, std::cerr);
   if (command == "reservation-agent") return reservation_agent(rest, std::cout, std::cerr);
   std::cerr << "fairway: unknown command \"" << command << "\"\n\n" << kUsage;

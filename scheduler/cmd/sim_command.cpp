@@ -20,6 +20,7 @@
 
 #include "scheduler/cmd/commands.h"
 #include "scheduler/cmd/flags.h"
+#include "scheduler/cmd/what_if.h"
 #include "scheduler/service/log.h"
 #include "sim/chart.h"
 #include "sim/demo_scenario.h"
@@ -45,6 +46,10 @@ preemption pass, so a queue over its share loses pods to one that waits below it
 The run ends with a picture, an SVG file of each queue's GPUs allocated against its fair share
 and of GPU utilization over time; the report prints its path (--svg).
 
+With --snapshot FILE (from `fairway snapshot`) it replays a live cluster instead: one cycle and
+one preemption pass over what the cluster holds, as is, and changed by --queues,
+--usage-strength or --scoring when given (docs/what-if.md).
+
 )";
 
 struct SimFlags {
@@ -62,6 +67,7 @@ struct SimFlags {
   int verbosity = -1;
   bool help = false;
   std::string usage;
+  WhatIfFlags what_if;  // with --snapshot: what-if on a live cluster's snapshot
 };
 
 tl::expected<SimFlags, std::string> parse_flags(std::span<const std::string> args) {
@@ -91,6 +97,16 @@ tl::expected<SimFlags, std::string> parse_flags(std::span<const std::string> arg
   set.add_int("apiserver-port", &flags.apiserver_port,
               "live runs: the embedded API server's port on 127.0.0.1 (0: a free one)");
   set.add_int("v", &flags.verbosity, "scheduler log verbosity on stderr (-1: warnings only)");
+  set.add_string("snapshot", &flags.what_if.snapshot,
+                 "what-if: replay this `fairway snapshot` instead of a scenario (one cycle and "
+                 "one preemption pass) and print the decisions");
+  set.add_string("queues", &flags.what_if.queues,
+                 "what-if: Queue manifests that replace the snapshot's, to compare against");
+  double usage_strength = -1;
+  set.add_double("usage-strength", &usage_strength,
+                 "what-if: --usage-strength of the run to compare against (-1: as is)");
+  set.add_choice("scoring", &flags.what_if.scoring, {"binpack", "spread"},
+                 "what-if: --scoring of the run to compare against (default: as is)");
   flags.usage = std::string(kSimAbout) + set.usage();
   auto positional = set.parse(args);
   if (!positional) return tl::unexpected(positional.error());
@@ -102,6 +118,16 @@ tl::expected<SimFlags, std::string> parse_flags(std::span<const std::string> arg
     return tl::unexpected(std::string("--apiserver-port: expected a port in [0, 65535]"));
   }
   flags.json = output == "json";
+  flags.what_if.json = flags.json;
+  if (usage_strength >= 0) flags.what_if.usage_strength = usage_strength;
+  const bool what_if_only =
+      !flags.what_if.queues.empty() || usage_strength >= 0 || !flags.what_if.scoring.empty();
+  if (flags.what_if.snapshot.empty() && what_if_only) {
+    return tl::unexpected(std::string("--queues, --usage-strength and --scoring need --snapshot"));
+  }
+  if (!flags.what_if.snapshot.empty() && flags.file) {
+    return tl::unexpected(std::string("a scenario and --snapshot: give one or the other"));
+  }
   if (report_every < 0 || report_every > 1e9) {
     return tl::unexpected(std::string("--report-every: expected a number of seconds >= 0"));
   }
@@ -181,6 +207,7 @@ int sim(std::span<const std::string> args, std::ostream& out, std::ostream& err)
     out << flags->usage;
     return 0;
   }
+  if (!flags->what_if.snapshot.empty()) return what_if(flags->what_if, out, err);
 
   std::string text;
   std::string source = "built-in demo";

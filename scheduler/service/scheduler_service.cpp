@@ -11,6 +11,7 @@
 
 #include "k8s-client/objects.h"
 #include "k8s-client/reflector.h"
+#include "k8s-client/resource_paths.h"
 #include "scheduler/service/actuator.h"
 #include "scheduler/service/endpoints.h"
 #include "scheduler/service/gang_watches.h"
@@ -27,20 +28,17 @@
 namespace fairway {
 namespace {
 
-// The watched resources and their collection paths.
-constexpr const char* kPodsPath = "/api/v1/pods";
-constexpr const char* kNodesPath = "/api/v1/nodes";
-constexpr const char* kQueuesPath = "/apis/scheduling.fairway.dev/v1alpha1/queues";
-constexpr const char* kPodGroupsPath = "/apis/scheduling.fairway.dev/v1alpha1/podgroups";
-constexpr const char* kTopologiesPath = "/apis/scheduling.fairway.dev/v1alpha1/topologies";
-constexpr const char* kPriorityClassesPath = "/apis/scheduling.k8s.io/v1/priorityclasses";
-// Namespaces' labels decide which queues their pods may use (Queue.spec.namespaceSelector).
-constexpr const char* kNamespacesPath = "/api/v1/namespaces";
-// Storage, for the volume checks (scheduler/state/volume_binding.h).
-constexpr const char* kPersistentVolumesPath = "/api/v1/persistentvolumes";
-constexpr const char* kPersistentVolumeClaimsPath = "/api/v1/persistentvolumeclaims";
-constexpr const char* kStorageClassesPath = "/apis/storage.k8s.io/v1/storageclasses";
-constexpr const char* kCsiNodesPath = "/apis/storage.k8s.io/v1/csinodes";
+using k8s::kCsiNodesPath;
+using k8s::kNamespacesPath;
+using k8s::kNodesPath;
+using k8s::kPersistentVolumeClaimsPath;
+using k8s::kPersistentVolumesPath;
+using k8s::kPodGroupsPath;
+using k8s::kPodsPath;
+using k8s::kPriorityClassesPath;
+using k8s::kQueuesPath;
+using k8s::kStorageClassesPath;
+using k8s::kTopologiesPath;
 
 template <typename T>
 std::unique_ptr<k8s::Reflector<T>> make_reflector(

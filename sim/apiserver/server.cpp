@@ -103,6 +103,18 @@ tl::expected<json, std::string> yaml_to_json(std::string_view yaml_text) {
   }
 }
 
+tl::expected<std::vector<json>, std::string> yaml_documents_to_json(std::string_view yaml_text) {
+  try {
+    std::vector<json> out;
+    for (const YAML::Node& document : YAML::LoadAll(std::string(yaml_text))) {
+      if (!document.IsNull()) out.push_back(node_to_json(document));
+    }
+    return out;
+  } catch (const YAML::Exception& e) {
+    return tl::unexpected(std::string(e.what()));
+  }
+}
+
 tl::expected<size_t, std::string> load_embedded_crds(Store& store) {
   const ResourceTypePtr crds = store.resource("apiextensions.k8s.io", "customresourcedefinitions");
   size_t n = 0;

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <tl/expected.hpp>
+#include <vector>
 
 #include "sim/apiserver/faults.h"
 #include "sim/apiserver/kubernetes_version.h"
@@ -86,6 +87,9 @@ class Server {
 
 // Converts YAML (one document) to JSON with plain-scalar typing (ints, floats, bools, null).
 tl::expected<nlohmann::json, std::string> yaml_to_json(std::string_view yaml_text);
+// The same for every document of a multi-document stream (`---`), empty documents skipped.
+tl::expected<std::vector<nlohmann::json>, std::string> yaml_documents_to_json(
+    std::string_view yaml_text);
 // Creates the CRDs compiled into the binary. Returns how many.
 tl::expected<size_t, std::string> load_embedded_crds(Store& store);
 
