@@ -29,8 +29,19 @@ tl::expected<std::vector<QueueSpec>, std::string> read_queues(const std::string&
   auto documents = apiserver::yaml_documents_to_json(*text);
   if (!documents)
     return tl::unexpected(fmt::format("{}: invalid YAML: {}", path, documents.error()));
+  // A List (what `kubectl get -o yaml` writes) stands for its items.
+  std::vector<nlohmann::json> objects;
+  for (nlohmann::json& document : *documents) {
+    if (!document.is_object()) continue;
+    if (document.value("kind", "").ends_with("List") && document.contains("items") &&
+        document["items"].is_array()) {
+      for (nlohmann::json& item : document["items"]) objects.push_back(std::move(item));
+    } else {
+      objects.push_back(std::move(document));
+    }
+  }
   std::vector<QueueSpec> queues;
-  for (const nlohmann::json& document : *documents) {
+  for (const nlohmann::json& document : objects) {
     if (!document.is_object() || document.value("kind", "") != "Queue") continue;
     auto queue = k8s::decode_queue(document.dump());
     if (!queue) return tl::unexpected(fmt::format("{}: {}", path, queue.error()));

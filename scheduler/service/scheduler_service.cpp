@@ -50,6 +50,7 @@ std::unique_ptr<k8s::Reflector<T>> make_reflector(
 }
 
 constexpr auto kStatusPeriod = std::chrono::seconds(1);
+constexpr auto kUsagePeriod = std::chrono::seconds(1);
 
 // Logs a queue's Warning condition when it appears, changes or clears: once per change, not
 // per cycle. `logged`: the last warning logged per queue (reason and message).
@@ -520,6 +521,7 @@ int SchedulerService::run(std::stop_token stop) {
   std::unordered_map<std::string, std::string> queue_warnings_logged;  // by queue name
   InferredGroupWrites inferred_writes;  // fairway's PodGroups of inferred gangs
   auto last_status = std::chrono::steady_clock::now() - kStatusPeriod;
+  auto last_usage = std::chrono::steady_clock::now() - kUsagePeriod;
   std::optional<CycleResult> status_due;  // the last cycle, its status not yet published
   // Where each gang was placed (the cycle that placed it may not be the one published).
   std::unordered_map<std::string, PlacementQuality> placements;
@@ -548,8 +550,10 @@ int SchedulerService::run(std::stop_token stop) {
       log::info("informers synced", {{"pods", std::to_string(state.pod_count())}});
     stats_.synced = synced;
     // Every replica keeps the history, so a new leader goes on from its own (wall clock: the
-    // history is persisted in Queue status and must mean the same after a restart).
-    if (synced) {
+    // history is persisted in Queue status and must mean the same after a restart). At most
+    // once a second: the loop may wake far more often, and a half-life is hours.
+    if (synced && std::chrono::steady_clock::now() - last_usage >= kUsagePeriod) {
+      last_usage = std::chrono::steady_clock::now();
       state.advance_usage(std::chrono::duration_cast<std::chrono::milliseconds>(
                               std::chrono::system_clock::now().time_since_epoch())
                               .count());

@@ -63,6 +63,16 @@ inline ApiError forbidden(const std::string& plural, const std::string& group,
   return {403, "Forbidden", qualified(plural, group) + " \"" + name + "\" is forbidden: " + why,
           error_details(name, group, plural)};
 }
+// What kube-apiserver's authorization filter answers when no authorizer allows a request
+// (apierrors.NewForbidden with the filter's forbiddenMessage).
+inline ApiError request_forbidden(const std::string& plural, const std::string& group,
+                                  const std::string& name, const std::string& why) {
+  const std::string what =
+      plural.empty()
+          ? "forbidden"
+          : qualified(plural, group) + (name.empty() ? "" : " \"" + name + "\"") + " is forbidden";
+  return {403, "Forbidden", what + ": " + why, error_details(name, group, plural)};
+}
 inline ApiError bad_request(std::string message) {
   return {400, "BadRequest", std::move(message), nullptr};
 }

@@ -13,6 +13,8 @@
 #include "sim/apiserver/events_v1.h"
 #include "sim/apiserver/json_util.h"
 #include "sim/apiserver/protobuf.h"
+#include "sim/apiserver/rbac.h"
+#include "sim/apiserver/request_info.h"
 #include "sim/apiserver/schema.h"
 #include "sim/apiserver/table.h"
 
@@ -561,21 +563,70 @@ struct ApiHandler::Impl {
     if (rt.plural == "tokenreviews") {
       answer = answer_token_review(*body, h.options_.token, h.options_.token_users);
     } else {
-      RbacObjects rbac;
-      for (auto [plural, into] :
-           {std::pair{"clusterroles", &rbac.cluster_roles},
-            std::pair{"clusterrolebindings", &rbac.cluster_role_bindings},
-            std::pair{"roles", &rbac.roles}, std::pair{"rolebindings", &rbac.role_bindings}}) {
-        const ResourceTypePtr type = store().resource("rbac.authorization.k8s.io", plural);
-        auto listed =
-            type ? store().list(*type, "", ListOptions{}) : tl::unexpected(internal(plural));
-        if (!listed) return error_response(listed.error());
-        for (const Object& o : listed->items) into->push_back(*o.json);
-      }
-      answer = answer_access_review(*body, rbac);
+      auto rbac = rbac_objects();
+      if (!rbac) return error_response(rbac.error());
+      answer = answer_access_review(*body, *rbac);
     }
     if (!answer) return error_response(answer.error());
     return json_response(201, *answer);
+  }
+
+  // Every stored ClusterRole, ClusterRoleBinding, Role and RoleBinding (read per decision: the
+  // embedded server keeps no RBAC cache).
+  tl::expected<RbacObjects, ApiError> rbac_objects() {
+    RbacObjects rbac;
+    for (auto [plural, into] :
+         {std::pair{"clusterroles", &rbac.cluster_roles},
+          std::pair{"clusterrolebindings", &rbac.cluster_role_bindings},
+          std::pair{"roles", &rbac.roles}, std::pair{"rolebindings", &rbac.role_bindings}}) {
+      const ResourceTypePtr type = store().resource("rbac.authorization.k8s.io", plural);
+      auto listed =
+          type ? store().list(*type, "", ListOptions{}) : tl::unexpected(internal(plural));
+      if (!listed) return tl::unexpected(listed.error());
+      for (const Object& o : listed->items) into->push_back(*o.json);
+    }
+    return rbac;
+  }
+
+  // A --token-auth-file user's request, authorized as kube-apiserver authorizes it: discovery
+  // for every authenticated user (the bootstrap ClusterRole system:discovery), the rest by RBAC.
+  std::optional<ApiReply> refused(const TokenUser& user) {
+    const RequestInfo info = resolve_request_info(req.method, req.target);
+    if (!info.resource_request && info.verb == "get" && is_discovery_path(info.path)) {
+      return std::nullopt;
+    }
+    auto rbac = rbac_objects();
+    if (!rbac) return error_response(rbac.error());
+    AccessSubject subject{user.user, user.groups};
+    subject.groups.push_back("system:authenticated");
+    const AccessAttributes attributes{
+        info.resource_request, info.verb,       info.api_group, info.resource,
+        info.subresource,      info.namespace_, info.name,      info.path};
+    if (authorize(*rbac, subject, attributes).allowed) return std::nullopt;
+    if (!info.resource_request) {
+      return error_response(request_forbidden(
+          "", "", "",
+          fmt::format("User \"{}\" cannot {} path \"{}\"", user.user, info.verb, info.path)));
+    }
+    const std::string resource =
+        info.subresource.empty() ? info.resource : info.resource + "/" + info.subresource;
+    const std::string scope = info.namespace_.empty()
+                                  ? std::string("at the cluster scope")
+                                  : fmt::format("in the namespace \"{}\"", info.namespace_);
+    return error_response(request_forbidden(
+        info.resource, info.api_group, info.name,
+        fmt::format("User \"{}\" cannot {} resource \"{}\" in API group \"{}\" {}", user.user,
+                    info.verb, resource, info.api_group, scope)));
+  }
+
+  static bool is_discovery_path(std::string_view path) {
+    for (std::string_view root : {"/api", "/apis", "/openapi", "/version"}) {
+      if (path == root ||
+          (path.starts_with(root) && path.size() > root.size() && path[root.size()] == '/')) {
+        return true;
+      }
+    }
+    return false;
   }
 
   // A write's options checked as kube-apiserver's ValidateCreateOptions (and its Update and
@@ -820,7 +871,13 @@ ApiReply ApiHandler::handle(const HttpRequest& request, std::function<void()> no
       (s[0] == "healthz" || s[0] == "livez" || s[0] == "readyz" || s[0] == "version");
   if (!options_.token.empty() && !public_path &&
       request.authorization != "Bearer " + options_.token) {
-    return error_response(ApiError{401, "Unauthorized", "Unauthorized", nullptr});
+    const auto user = std::find_if(
+        options_.token_users.begin(), options_.token_users.end(),
+        [&request](const TokenUser& u) { return request.authorization == "Bearer " + u.token; });
+    if (user == options_.token_users.end()) {
+      return error_response(ApiError{401, "Unauthorized", "Unauthorized", nullptr});
+    }
+    if (auto refusal = impl.refused(*user)) return std::move(*refusal);
   }
   // Before any body is parsed: nlohmann's dump() and the merge-patch functions recurse, so a
   // body nested deeper than kMaxJsonDepth would overflow the stack (kube-apiserver, through Go's

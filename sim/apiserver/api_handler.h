@@ -48,7 +48,8 @@ using ApiReply = std::variant<HttpResponse, WatchStream>;
 
 struct ApiHandlerOptions {
   std::string token;  // required bearer token; empty: no authentication
-  // --token-auth-file's users: known to TokenReviews (reviews.h), not to API requests.
+  // --token-auth-file's users: known to TokenReviews (reviews.h), and authenticated on API
+  // requests, which RBAC then authorizes (rbac.h) as kube-apiserver's authorizers do.
   std::vector<TokenUser> token_users;
   std::string server_address;  // "127.0.0.1:6443", for /api's serverAddressByClientCIDRs
   // The release answered as: /version, discovery and routing serve what it serves (e.g. before

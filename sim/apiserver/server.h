@@ -26,7 +26,8 @@ struct ServerOptions {
   bool tls = true;    // false: plain HTTP (debugging)
   std::string token;  // empty: a random one
   bool require_token = true;
-  // kube-apiserver's --token-auth-file users, for TokenReviews (sim/apiserver/reviews.h).
+  // kube-apiserver's --token-auth-file users (sim/apiserver/reviews.h): answered in
+  // TokenReviews, and authenticated on API requests that RBAC then authorizes.
   std::vector<TokenUser> token_users;
   std::chrono::milliseconds bookmark_interval{60'000};
   int threads = 4;

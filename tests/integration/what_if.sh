@@ -89,4 +89,11 @@ PY
 "$FAIRWAY" sim --snapshot "$WORK/snapshot.json" --queues "$WORK/queues.yaml" >"$WORK/replay.txt"
 grep -Eq '^a +6\.00 +9\.00$' "$WORK/replay.txt" || fail "the text report does not show a's 6 → 9: $(cat "$WORK/replay.txt")"
 echo "ok: a's weight 3 moves the fair shares from 6/6 to 9/3 and the bindings with them"
+
+# The Queues as `kubectl get -o yaml` writes them (a List) are taken as they are: nothing changes.
+k get queues -o yaml >"$WORK/list.yaml"
+"$FAIRWAY" sim --snapshot "$WORK/snapshot.json" --queues "$WORK/list.yaml" >"$WORK/replay.txt"
+grep -q '^bindings that change (as is → changed) (0):$' "$WORK/replay.txt" ||
+  fail "the cluster's own Queues, read back as a List, changed the decisions: $(cat "$WORK/replay.txt")"
+echo "ok: the cluster's own Queues read back from kubectl get -o yaml change nothing"
 echo PASS

@@ -236,6 +236,63 @@ TEST_F(HttpTest, UnknownDryRunOrFieldValidationIsRefusedAndNothingIsWritten) {
                    .contains("y"));
 }
 
+// --token-auth-file users are authenticated on API requests and authorized by RBAC, as by
+// kube-apiserver: discovery for everyone authenticated, the rest as their Roles allow, a denial
+// in the authorization filter's words.
+TEST_F(HttpTest, TokenFileUsersAreAuthorizedByRbac) {
+  ServerOptions o;
+  o.tls = false;
+  o.threads = 2;
+  o.token_users = {{"bob-token", "bob", "u-bob", {"devs"}},
+                   {"root-token", "root", "u-root", {"system:masters"}}};
+  auto started = Server::start(o);
+  ASSERT_TRUE(started) << started.error();
+  auto& server = *started;
+  Client admin(*server, server->token(), false);
+  Client bob(*server, "bob-token", false);
+  Client root(*server, "root-token", false);
+  EXPECT_EQ(Client(*server, "nobody", false).request("GET", "/api/v1/pods").status, 401);
+  EXPECT_EQ(bob.request("GET", "/api").status, 200);
+  EXPECT_EQ(bob.request("GET", "/apis/scheduling.fairway.dev/v1alpha1").status, 200);
+
+  const Reply list = bob.request("GET", "/api/v1/namespaces/default/pods");
+  EXPECT_EQ(list.status, 403);
+  EXPECT_EQ(
+      list.json_body()["message"],
+      R"(pods is forbidden: User "bob" cannot list resource "pods" in API group "" in the namespace "default")");
+  const Reply nodes = bob.request("GET", "/api/v1/nodes/n1");
+  EXPECT_EQ(
+      nodes.json_body()["message"],
+      R"(nodes "n1" is forbidden: User "bob" cannot get resource "nodes" in API group "" at the cluster scope)");
+  EXPECT_EQ(bob.request("GET", "/metrics").json_body()["message"],
+            R"(forbidden: User "bob" cannot get path "/metrics")");
+  EXPECT_EQ(root.request("GET", "/api/v1/nodes").status, 200);  // system:masters
+
+  // A Role for the group devs in default: list pods there, nowhere else, and nothing more.
+  ASSERT_EQ(admin
+                .request("POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/default/roles",
+                         R"({"metadata":{"name":"pod-reader"},
+                              "rules":[{"apiGroups":[""],"resources":["pods"],"verbs":["get","list"]}]})")
+                .status,
+            201);
+  ASSERT_EQ(
+      admin
+          .request("POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings",
+                   R"({"metadata":{"name":"devs-read"},
+                              "roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"Role","name":"pod-reader"},
+                              "subjects":[{"kind":"Group","name":"devs"}]})")
+          .status,
+      201);
+  EXPECT_EQ(bob.request("GET", "/api/v1/namespaces/default/pods").status, 200);
+  EXPECT_EQ(bob.request("GET", "/api/v1/namespaces/kube-system/pods").status, 403);
+  const Reply create = bob.request("POST", "/api/v1/namespaces/default/pods", pod_body);
+  EXPECT_EQ(create.status, 403);
+  EXPECT_EQ(
+      create.json_body()["message"],
+      R"(pods is forbidden: User "bob" cannot create resource "pods" in API group "" in the namespace "default")");
+  EXPECT_EQ(admin.request("GET", "/api/v1/namespaces/default/pods/p1").status, 404);  // not written
+}
+
 TEST_F(HttpTest, QueueTableUsesPrinterColumns) {
   auto server = start(false);
   Client c(*server, server->token(), false);
@@ -262,14 +319,16 @@ TEST_F(HttpTest, QueueTableUsesPrinterColumns) {
   EXPECT_EQ(cells[5], "16");
 
   // The status the scheduler writes fills them; conditions are picked by type.
-  ASSERT_EQ(c.request("PATCH", "/apis/scheduling.fairway.dev/v1alpha1/queues/research/status",
-                      R"({"status":{"gpus":{"quota":"8.00","allocated":"2.50","fairShare":"5.33","usage":"12.5%"},
+  ASSERT_EQ(
+      c.request(
+           "PATCH", "/apis/scheduling.fairway.dev/v1alpha1/queues/research/status",
+           R"({"status":{"gpus":{"quota":"8.00","allocated":"2.50","fairShare":"5.33","usage":"12.5%"},
                           "pendingPods":3,"conditions":[
                           {"type":"Valid","status":"True","reason":"Valid","message":""},
                           {"type":"Warning","status":"True","reason":"QuotaAboveCapacity","message":"m"}]}})",
-                      "application/merge-patch+json")
-                .status,
-            200);
+           "application/merge-patch+json")
+          .status,
+      200);
   const json row = c.request("GET", "/apis/scheduling.fairway.dev/v1alpha1/queues", "", "",
                              "application/json;as=Table;v=v1;g=meta.k8s.io")
                        .json_body()["rows"][0]["cells"];
