@@ -28,8 +28,6 @@ std::string default_identity() {
   return fmt::format("{}_{:08x}", host, random());
 }
 
-// --config FILE: a YAML map whose keys are flag names (without dashes); flags given on the
-// command line win because they are parsed after the file.
 // "a,b,,c" → {a, b, c}: the comma-separated list flags.
 std::vector<std::string> split_list(const std::string& text) {
   std::vector<std::string> out;
@@ -41,6 +39,8 @@ std::vector<std::string> split_list(const std::string& text) {
   return out;
 }
 
+// --config FILE: a YAML map whose keys are flag names (without dashes); flags given on the
+// command line win because they are parsed after the file.
 tl::expected<std::vector<std::string>, std::string> config_file_args(const std::string& path) {
   try {
     const YAML::Node root = YAML::LoadFile(path);

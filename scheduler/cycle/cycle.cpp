@@ -55,8 +55,6 @@ PendingReason pending_reason(JobRefusalKind kind) {
 // Relative slack when comparing allocations against fair shares, which are doubles.
 constexpr double kShareSlack = 1e-9;
 
-// What a queue is charged for a pod: its requests, without the "pods" count, which is a node
-// limit and not something queues share.
 // Hash of everything that decides where a pod can go, so that within a cycle (where free
 // capacity only shrinks) a pod shaped like one that already found no node is not searched again.
 uint64_t placement_signature(const PodRecord& record) {

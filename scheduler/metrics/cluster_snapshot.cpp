@@ -6,7 +6,6 @@
 namespace fairway::metrics {
 namespace {
 
-// What queues share: every resource but the node's pod slots.
 prometheus::MetricFamily gauge_family(std::string name, std::string help) {
   prometheus::MetricFamily family;
   family.name = std::move(name);

@@ -146,7 +146,6 @@ constexpr double kShareSlack = 1e-9;
 // Trials spent dropping victims the placement turned out not to need.
 constexpr size_t kMaxTrimTrials = 64;
 
-// What a queue is charged for a pod (as the cycle charges it): requests without the "pods" count.
 bool above(double value, double bound) {
   return value > bound + kShareSlack * std::max(1.0, std::abs(bound));
 }
