@@ -17,12 +17,7 @@ source "$(dirname "$0")/lib/common.sh"
 on_fail() { k get queues -o wide; k get pods -A -o wide; }
 
 start_apiserver
-k create -f - >/dev/null <<'JSON'
-{"apiVersion":"v1","kind":"Node","metadata":{"name":"gpu-0","labels":{"kubernetes.io/hostname":"gpu-0"}},
- "status":{"allocatable":{"cpu":"64","memory":"512Gi","nvidia.com/gpu":"8","pods":"110"},
-           "capacity":{"cpu":"64","memory":"512Gi","nvidia.com/gpu":"8","pods":"110"},
-           "conditions":[{"type":"Ready","status":"True"}]}}
-JSON
+gpu_node gpu-0 8
 k create namespace team >/dev/null
 k apply -f - >/dev/null <<'YAML'
 apiVersion: scheduling.fairway.dev/v1alpha1
@@ -115,12 +110,7 @@ for q in org big; do
   [[ $n -eq 1 ]] || { grep "queue warning" "$WORK/sched.log" >&2 || true; fail "queue $q: $n warning log lines, want 1"; }
 done
 # A second node: 16 GPUs cover 4 + 10, the capacity warning clears (and is logged as cleared).
-k create -f - >/dev/null <<'JSON'
-{"apiVersion":"v1","kind":"Node","metadata":{"name":"gpu-1","labels":{"kubernetes.io/hostname":"gpu-1"}},
- "status":{"allocatable":{"cpu":"64","memory":"512Gi","nvidia.com/gpu":"8","pods":"110"},
-           "capacity":{"cpu":"64","memory":"512Gi","nvidia.com/gpu":"8","pods":"110"},
-           "conditions":[{"type":"Ready","status":"True"}]}}
-JSON
+gpu_node gpu-1 8
 for _ in $(seq 100); do
   queues=$(k get queues)
   grep -Eq '^big +True +Valid +10\.00 +0\.00 +0\.00 +0 +[0-9]+s$' <<<"$queues" && break

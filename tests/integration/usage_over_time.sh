@@ -14,12 +14,7 @@ source "$(dirname "$0")/lib/common.sh"
 on_fail() { k get queues; k get queue a -o jsonpath='{.status}'; echo; k get pods -A -o wide; }
 
 start_apiserver
-k create -f - >/dev/null <<'JSON'
-{"apiVersion":"v1","kind":"Node","metadata":{"name":"gpu-0","labels":{"kubernetes.io/hostname":"gpu-0"}},
- "status":{"allocatable":{"cpu":"64","memory":"512Gi","nvidia.com/gpu":"8","pods":"110"},
-           "capacity":{"cpu":"64","memory":"512Gi","nvidia.com/gpu":"8","pods":"110"},
-           "conditions":[{"type":"Ready","status":"True"}]}}
-JSON
+gpu_node gpu-0 8
 k create namespace team >/dev/null
 pod() {  # pod NAME QUEUE GPUS
   cat <<YAML

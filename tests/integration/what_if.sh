@@ -14,15 +14,8 @@ source "$(dirname "$0")/lib/common.sh"
 on_fail() { k get pods -n team -o wide; cat "$WORK/replay.json" 2>/dev/null || true; }
 
 start_apiserver
-for node in gpu-a:8 gpu-b:4; do
-  name=${node%:*} gpus=${node#*:}
-  k create -f - >/dev/null <<JSON
-{"apiVersion":"v1","kind":"Node","metadata":{"name":"$name","labels":{"kubernetes.io/hostname":"$name"}},
- "status":{"allocatable":{"cpu":"64","memory":"512Gi","nvidia.com/gpu":"$gpus","pods":"110"},
-           "capacity":{"cpu":"64","memory":"512Gi","nvidia.com/gpu":"$gpus","pods":"110"},
-           "conditions":[{"type":"Ready","status":"True"}]}}
-JSON
-done
+gpu_node gpu-a 8
+gpu_node gpu-b 4
 k create namespace team >/dev/null
 queues() {  # queues WEIGHT_OF_A
   printf '%s\n' "apiVersion: scheduling.fairway.dev/v1alpha1" "kind: Queue" "metadata: {name: a}" \

@@ -1,6 +1,6 @@
 # Sourced by integration tests after `FAIRWAY="$(realpath "$1")"`: the repository, kubectl, a
 # work directory removed on exit (with the API server and scheduler it started), fail(), k()
-# (kubectl on the embedded API server), wait_for, free_port, start_apiserver and
+# (kubectl on the embedded API server), wait_for, free_port, gpu_node, start_apiserver and
 # start_scheduler_with_webhook. A script may define on_fail to print
 # more (pods, events) before the scheduler's log when it fails, and on_cleanup to stop processes
 # of its own before the work directory goes.
@@ -41,6 +41,15 @@ wait_for() {
   shift 2
   for _ in $(seq $((seconds * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
   fail "timed out waiting for $what"
+}
+# gpu_node NAME GPUS: a Ready node (hostname label NAME, 64 CPUs, 512Gi) with GPUS whole GPUs.
+gpu_node() {
+  k create -f - >/dev/null <<JSON
+{"apiVersion":"v1","kind":"Node","metadata":{"name":"$1","labels":{"kubernetes.io/hostname":"$1"}},
+ "status":{"allocatable":{"cpu":"64","memory":"512Gi","nvidia.com/gpu":"$2","pods":"110"},
+           "capacity":{"cpu":"64","memory":"512Gi","nvidia.com/gpu":"$2","pods":"110"},
+           "conditions":[{"type":"Ready","status":"True"}]}}
+JSON
 }
 # A TCP port free on the loopback now (for a process that cannot be told to pick its own).
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
