@@ -526,7 +526,9 @@ std::optional<std::vector<Binding>> CycleRunner::place_only(JobId id,
   return bindings;
 }
 
-void CycleRunner::compute_shares() { result_.shares = state_.fair_shares(); }
+void CycleRunner::compute_shares() {
+  result_.shares = state_.fair_shares();
+}
 
 std::optional<QueueIndex> CycleRunner::resolve_queue(const JobRecord& job, std::string* why) const {
   return resolve_leaf_queue(state_, tree_, job.queue, why);

@@ -23,8 +23,8 @@ struct QueueResourceSample {
   double deserved = 0;
   double fair_share = 0;
   double allocated = 0;
-  double pending = 0;  // pending demand, requests of pending pods
-  double limit = -1;   // -1: unlimited (no series)
+  double pending = 0;      // pending demand, requests of pending pods
+  double limit = -1;       // -1: unlimited (no series)
   double usage_share = 0;  // share of the cluster used over time (usage_history.h)
 };
 
