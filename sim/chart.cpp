@@ -85,10 +85,6 @@ struct Panel {
   double y(double value) const { return bottom - (bottom - top) * value / y_max; }
 };
 
-double seconds_of(TimeMs ms) {
-  return static_cast<double>(ms) / 1000.0;
-}
-
 // A step line through the samples: each value holds until the next sample, the last until the
 // end of the run. Points only where the value changes, so long steady stretches cost nothing.
 std::string step_points(const SimResult& result, const Panel& panel,
@@ -99,7 +95,7 @@ std::string step_points(const SimResult& result, const Panel& panel,
   };
   for (size_t i = 0; i < result.samples.size(); ++i) {
     const double v = value(result.samples[i]);
-    const double from = seconds_of(result.samples[i].time_ms);
+    const double from = seconds(result.samples[i].time_ms);
     if (i == 0) {
       add(from, v);
     } else if (v != value(result.samples[i - 1])) {
@@ -108,7 +104,7 @@ std::string step_points(const SimResult& result, const Panel& panel,
     }
   }
   if (!result.samples.empty()) {
-    add(std::max(panel.t_max, seconds_of(result.samples.back().time_ms)),
+    add(std::max(panel.t_max, seconds(result.samples.back().time_ms)),
         value(result.samples.back()));
   }
   if (!points.empty()) points.pop_back();
@@ -157,7 +153,7 @@ void eviction_markers(std::string& svg, const SimResult& result, const Panel& pa
   double last_label_x = -kLabelGap;
   for (const Eviction& eviction : result.evictions) {
     if (!seen.emplace(eviction.time_ms, eviction.action).second) continue;
-    const double x = panel.x(seconds_of(eviction.time_ms));
+    const double x = panel.x(seconds(eviction.time_ms));
     std::string label;
     if (x - last_label_x >= kLabelGap) {
       last_label_x = x;
@@ -169,7 +165,7 @@ void eviction_markers(std::string& svg, const SimResult& result, const Panel& pa
         "<g class=\"eviction\" data-action=\"{0}\" data-time-seconds=\"{1:g}\"><title>{0} at "
         "{2}</title><line x1=\"{3:.1f}\" y1=\"{4}\" x2=\"{3:.1f}\" y2=\"{5}\" stroke=\"#c00\" "
         "stroke-dasharray=\"2,3\"/>{6}</g>\n",
-        escaped(eviction.action), seconds_of(eviction.time_ms), format_clock(eviction.time_ms), x,
+        escaped(eviction.action), seconds(eviction.time_ms), format_clock(eviction.time_ms), x,
         panel.top, panel.bottom, label);
   }
 }
@@ -197,7 +193,7 @@ void legend(std::string& svg, const SimResult& result) {
 
 std::string svg_chart(const SimResult& result) {
   const TimeMs last_sample = result.samples.empty() ? 0 : result.samples.back().time_ms;
-  const double t_max = std::max(1.0, seconds_of(std::max(result.end_ms, last_sample)));
+  const double t_max = std::max(1.0, seconds(std::max(result.end_ms, last_sample)));
   double gpus = 1;
   for (const Sample& sample : result.samples) {
     for (const QueueSample& queue : sample.queues) {

@@ -15,10 +15,6 @@ namespace {
 constexpr double kMsPerSecond = 1000.0;
 constexpr size_t kTargetTables = 10;
 
-double seconds(TimeMs ms) {
-  return static_cast<double>(ms) / kMsPerSecond;
-}
-
 // The sample in force at `time`: the last one taken at or before it.
 const Sample* sample_at(const SimResult& result, TimeMs time) {
   auto it = std::upper_bound(result.samples.begin(), result.samples.end(), time,
@@ -206,6 +202,8 @@ WaitStats wait_stats(std::vector<double> waits_seconds) {
   stats.max = waits_seconds.back();
   return stats;
 }
+
+double seconds(TimeMs ms) { return static_cast<double>(ms) / kMsPerSecond; }
 
 std::string format_clock(TimeMs time_ms) {
   const int64_t total = time_ms / 1000;

@@ -98,5 +98,7 @@ nlohmann::json json_report(const SimResult& result, const ReportOptions& options
 
 // "m:ss", or "h:mm:ss" from an hour on.
 std::string format_clock(TimeMs time_ms);
+// Simulated milliseconds as seconds.
+double seconds(TimeMs ms);
 
 }  // namespace fairway::sim
