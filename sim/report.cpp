@@ -203,7 +203,9 @@ WaitStats wait_stats(std::vector<double> waits_seconds) {
   return stats;
 }
 
-double seconds(TimeMs ms) { return static_cast<double>(ms) / kMsPerSecond; }
+double seconds(TimeMs ms) {
+  return static_cast<double>(ms) / kMsPerSecond;
+}
 
 std::string format_clock(TimeMs time_ms) {
   const int64_t total = time_ms / 1000;
