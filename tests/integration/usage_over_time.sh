@@ -58,10 +58,12 @@ wait_for 20 "a's past use above 0.2" share_above a 0.2
 [[ $(k get queue a -o jsonpath='{.status.usage.time}') =~ ^20[0-9-]+T[0-9:]+Z$ ]] ||
   fail "status.usage.time is not an RFC 3339 time"
 [[ -z $(k get queue b -o jsonpath='{.status.usage}') ]] || fail "b has past use it never had"
-k get queues | grep -Eq '^a +True +Valid +0\.00 +8\.00 +[0-9.]+ +[1-9][0-9]?\.[0-9]% +0 ' ||
-  fail "kubectl get queues shows no GPU usage for a: $(k get queues)"
-curl -sf "http://127.0.0.1:$metrics_port/metrics" |
-  grep -Eq '^fairway_queue_usage_share\{queue="a",resource="nvidia.com/gpu"\} 0\.[2-9]' ||
+# Read whole before matching: with pipefail, grep -q closing the pipe early fails the reader.
+queues=$(k get queues)
+grep -Eq '^a +True +Valid +0\.00 +8\.00 +[0-9.]+ +[1-9][0-9]?\.[0-9]% +0 ' <<<"$queues" ||
+  fail "kubectl get queues shows no GPU usage for a: $queues"
+metrics=$(curl -sf "http://127.0.0.1:$metrics_port/metrics")
+grep -Eq '^fairway_queue_usage_share\{queue="a",resource="nvidia.com/gpu"\} 0\.[2-9]' <<<"$metrics" ||
   fail "no fairway_queue_usage_share series for a"
 echo "ok: past use in status.usage ($(share_of a)), kubectl get queues and /metrics"
 
