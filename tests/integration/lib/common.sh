@@ -7,6 +7,10 @@
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 KUBECTL="${KUBECTL:-$REPO/.tools/bin/kubectl}"
 WORK="$(mktemp -d)"
+# A home of the test's own: kubectl caches discovery under ~/.kube/cache by host:port, and a
+# server of an earlier test on the same port would otherwise answer for this one's resources.
+export HOME="$WORK/home"
+mkdir -p "$HOME"
 API_PID=""
 SCHED_PID=""
 cleanup() {
