@@ -24,6 +24,8 @@ int explain(std::span<const std::string> args, std::ostream& out, std::ostream& 
 int doctor(std::span<const std::string> args, std::ostream& out, std::ostream& err);
 // `fairway snapshot`: a read-only dump of what the scheduler watches, for `fairway sim --snapshot`.
 int snapshot(std::span<const std::string> args, std::ostream& out, std::ostream& err);
+// `fairway report idle`: pods holding GPUs that sat idle (dcgm-exporter series in Prometheus).
+int report(std::span<const std::string> args, std::ostream& out, std::ostream& err);
 // `fairway topology-agent`: publishes this node's GPU link graph (NVML via dlopen).
 int topology_agent(std::span<const std::string> args, std::ostream& out, std::ostream& err);
 // `fairway reservation-agent`: reports the GPU of its reservation pod (fairway.dev/gpu-uuid).

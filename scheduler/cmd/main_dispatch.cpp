@@ -17,6 +17,7 @@ Usage:
   fairway explain NS/NAME       why a pod is pending (asks the scheduler's /debug/pods endpoint)
   fairway doctor [flags]        check what fairway needs from a cluster, with the fixes
   fairway snapshot [flags]      dump what the scheduler watches, for `fairway sim --snapshot`
+  fairway report idle [flags]   pods holding GPUs idle (GPU use from Prometheus/dcgm-exporter)
   fairway topology-agent        publish this node's GPU links (runs as a DaemonSet)
   fairway reservation-agent     report a GPU reservation pod's GPU UUID (runs in that pod)
   fairway help                  this text
@@ -41,6 +42,7 @@ int run_main(int argc, char** argv) {
   if (command == "explain") return explain(rest, std::cout, std::cerr);
   if (command == "doctor") return doctor(rest, std::cout, std::cerr);
   if (command == "snapshot") return snapshot(rest, std::cout, std::cerr);
+  if (command == "report") return report(rest, std::cout, std::cerr);
   if (command == "topology-agent") return topology_agent(rest, std::cout, std::cerr);
   if (command == "reservation-agent") return reservation_agent(rest, std::cout, std::cerr);
   std::cerr << "fairway: unknown command \"" << command << "\"\n\n" << kUsage;

@@ -15,6 +15,7 @@
 #include "k8s-client/config.h"
 #include "scheduler/cmd/commands.h"
 #include "scheduler/cmd/flags.h"
+#include "scheduler/cmd/utilization_flags.h"
 #include "scheduler/service/log.h"
 #include "scheduler/service/scheduler_service.h"
 
@@ -159,6 +160,8 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
                    "fair share over time: how much past use moves a queue's share of what is "
                    "left after quotas (0: not at all; 1: a queue that used all of it while its "
                    "sibling used none gets half its weight)");
+  UtilizationFlags utilization(options.utilization);
+  utilization.add(flags, true);
   int non_preemptible_priority = options.preemption.planner.non_preemptible_priority;
   flags.add_duration(
       "preemption-period", &options.preemption.period,
@@ -280,6 +283,12 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
     return 2;
   }
   options.usage.half_life_ms = usage_half_life.count();
+  if (auto chosen = utilization.options()) {
+    options.utilization = std::move(*chosen);
+  } else {
+    err << "fairway scheduler: " << chosen.error() << "\n";
+    return 2;
+  }
   options.preemption.planner.non_preemptible_priority = non_preemptible_priority;
   options.preemption.planner.cycle = options.cycle;
   options.lease.lease_namespace = lease_namespace;

@@ -11,6 +11,7 @@
 #include "k8s-client/objects.h"
 #include "k8s-client/rest_client.h"
 #include "scheduler/cmd/commands.h"
+#include "scheduler/cmd/read_snapshot.h"
 #include "scheduler/cmd/flags.h"
 #include "sim/whatif/snapshot.h"
 
@@ -50,6 +51,20 @@ tl::expected<nlohmann::json, std::string> list_all(k8s::RestClient& client, std:
 
 }  // namespace
 
+tl::expected<nlohmann::json, std::string> read_snapshot(k8s::RestClient& client,
+                                                        const std::string& server, WallMs now) {
+  nlohmann::json document = {{"apiVersion", sim::kSnapshotApiVersion},
+                             {"kind", sim::kSnapshotKind},
+                             {"takenAt", k8s::format_rfc3339(now)},
+                             {"server", server}};
+  for (const sim::SnapshotKind& kind : sim::kSnapshotKinds) {
+    auto list = list_all(client, kind.path);
+    if (!list) return tl::unexpected(list.error());
+    document[std::string(kind.key)] = std::move(*list);
+  }
+  return document;
+}
+
 int snapshot(std::span<const std::string> args, std::ostream& out, std::ostream& err) {
   std::string kubeconfig;
   std::string context;
@@ -85,19 +100,12 @@ int snapshot(std::span<const std::string> args, std::ostream& out, std::ostream&
   const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();
-  nlohmann::json document = {{"apiVersion", sim::kSnapshotApiVersion},
-                             {"kind", sim::kSnapshotKind},
-                             {"takenAt", k8s::format_rfc3339(now)},
-                             {"server", cluster->server}};
-  for (const sim::SnapshotKind& kind : sim::kSnapshotKinds) {
-    auto list = list_all(client, kind.path);
-    if (!list) {
-      err << "fairway snapshot: " << list.error() << "\n";
-      return 1;
-    }
-    document[std::string(kind.key)] = std::move(*list);
+  const auto document = read_snapshot(client, cluster->server, now);
+  if (!document) {
+    err << "fairway snapshot: " << document.error() << "\n";
+    return 1;
   }
-  out << document.dump() << "\n";
+  out << document->dump() << "\n";
   return 0;
 }
 

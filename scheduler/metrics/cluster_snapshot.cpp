@@ -22,6 +22,32 @@ void add(prometheus::MetricFamily& family, std::vector<prometheus::ClientMetric:
   family.metric.push_back(std::move(metric));
 }
 
+// GPU use against allocation (docs/utilization.md): series only for queues holding GPUs.
+std::vector<prometheus::MetricFamily> utilization_families(
+    const std::vector<QueueUtilization>& queues) {
+  auto ratio = gauge_family(
+      "fairway_queue_gpu_utilization_ratio",
+      "GPU-weighted average utilisation (DCGM_FI_DEV_GPU_UTIL, 0-1) over --utilization-window "
+      "of the GPUs the queue's pods hold; absent while none of them has samples.");
+  auto measured = gauge_family("fairway_queue_gpus_measured",
+                               "GPUs held by the queue's pods that have utilisation samples.");
+  auto idle_pods = gauge_family(
+      "fairway_queue_idle_gpu_pods",
+      "Pods of the queue holding GPUs that stayed below --idle-gpu-threshold for --idle-gpu-after.");
+  auto idle_gpus =
+      gauge_family("fairway_queue_idle_gpus", "GPUs held by the queue's idle GPU pods.");
+  for (const QueueUtilization& q : queues) {
+    const std::vector<prometheus::ClientMetric::Label> labels{{"queue", q.queue}};
+    if (q.utilization_ratio) add(ratio, labels, *q.utilization_ratio);
+    add(measured, labels, static_cast<double>(q.measured_gpu_milli) / 1000.0);
+    add(idle_pods, labels, static_cast<double>(q.idle_pods));
+    add(idle_gpus, labels, static_cast<double>(q.idle_gpu_milli) / 1000.0);
+  }
+  std::vector<prometheus::MetricFamily> out;
+  for (auto* family : {&ratio, &measured, &idle_pods, &idle_gpus}) out.push_back(std::move(*family));
+  return out;
+}
+
 }  // namespace
 
 ClusterSnapshot take_snapshot(ClusterState& state, bool per_node) {
@@ -206,6 +232,11 @@ std::vector<prometheus::MetricFamily> snapshot_families(const ClusterSnapshot& s
                        &dominant, &info, &node_gpus, &node_allocated, &node_shared, &node_fractions,
                        &gpus, &gpus_allocated, &fragmented, &pods, &nodes}) {
     out.push_back(std::move(*family));
+  }
+  if (snapshot.gpu_utilization) {
+    for (auto& family : utilization_families(*snapshot.gpu_utilization)) {
+      out.push_back(std::move(family));
+    }
   }
   return out;
 }

@@ -10,10 +10,12 @@
 #include <prometheus/metric_family.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "scheduler/state/cluster_state.h"
+#include "scheduler/utilization/gpu_utilization.h"
 
 namespace fairway::metrics {
 
@@ -56,6 +58,9 @@ struct ClusterSnapshot {
   double gpus_fragmented = 0;
   uint64_t pending_pods = 0;
   uint64_t nodes_total = 0;
+  // GPU use against allocation per queue (--utilization-prometheus); empty when off. Not taken
+  // by take_snapshot: the loop adds its latest utilization_report.
+  std::optional<std::vector<QueueUtilization>> gpu_utilization;
 };
 
 // Reads the state (on the loop thread). Fair shares are recomputed from the state's incremental

@@ -164,6 +164,10 @@ struct Unit {
   bool preempt_protected = false;  // younger than its queue's preemptMinRuntime
   bool reclaim_protected = false;  // younger than its queue's reclaimMinRuntime
   bool used = false;               // a victim of an earlier plan of this pass
+  // The idle-victim policy: every GPU pod idle, its queue above its fair share and deserved
+  // quota of GPUs; taken first by reclaim and consolidation. `idle_note` says why, for Events.
+  bool idle_first = false;
+  std::string idle_note;
 };
 
 struct Preemptor {
@@ -233,7 +237,9 @@ class Planner {
   PreemptionPlan commit(PreemptionAction action, const Preemptor& p,
                         const std::vector<size_t>& victims, std::vector<Binding> placements,
                         bool place_victims);
-  void order(std::vector<size_t>& units) const;
+  // Victim order; `idle_first`: units the idle-victim policy picks come before all others.
+  void order(std::vector<size_t>& units, bool idle_first) const;
+  void mark_idle(Unit& unit) const;
   std::vector<QueueIndex> path(QueueIndex leaf) const;
 
   ClusterState& state_;
@@ -377,6 +383,7 @@ void Planner::build_units() {
       unit.part = part;
       unit.pods = std::move(members);
       for (PodId pod : unit.pods) unit.charge += queue_charge(pods[pod].requests);
+      mark_idle(unit);
       units_.push_back(std::move(unit));
     };
     const auto min = static_cast<size_t>(std::max(job.min_member, 1));
@@ -390,6 +397,26 @@ void Planner::build_units() {
       add(std::move(running), 0);
     }
   }
+}
+
+// The idle-victim policy: never a job of a queue within its fair share or deserved quota of GPUs.
+void Planner::mark_idle(Unit& unit) const {
+  if (options_.idle_gpu_pods == nullptr) return;
+  const double held = static_cast<double>(allocated_[unit.leaf][kGpu]);
+  if (!above(held, shares_.share(unit.leaf, kGpu)) ||
+      !above(held, static_cast<double>(shares_.deserved[unit.leaf][kGpu]))) {
+    return;
+  }
+  std::string note;
+  for (PodId pod : unit.pods) {
+    const PodRecord& record = state_.pods()[pod];
+    if (record.requests[kGpu] <= 0) continue;
+    const auto idle = options_.idle_gpu_pods->find(record.pod.key());
+    if (idle == options_.idle_gpu_pods->end()) return;  // one busy GPU pod: the job is busy
+    if (note.empty()) note = idle->second;
+  }
+  unit.idle_first = !note.empty();
+  unit.idle_note = std::move(note);
 }
 
 // Pending jobs that need capacity for their minimum, highest priority first, then oldest.
@@ -460,10 +487,11 @@ std::vector<Preemptor> Planner::preemptors() const {
 
 // Victim order: lowest priority, then least run time lost (started last), then a gang's extras
 // before its minimum, then fewest pods, then by job key for determinism.
-void Planner::order(std::vector<size_t>& units) const {
-  std::sort(units.begin(), units.end(), [this](size_t a, size_t b) {
+void Planner::order(std::vector<size_t>& units, bool idle_first) const {
+  std::sort(units.begin(), units.end(), [this, idle_first](size_t a, size_t b) {
     const Unit& ua = units_[a];
     const Unit& ub = units_[b];
+    if (idle_first && ua.idle_first != ub.idle_first) return ua.idle_first;
     if (ua.priority != ub.priority) return ua.priority < ub.priority;
     if (ua.started != ub.started) return ua.started > ub.started;
     if (ua.part != ub.part) return ua.part < ub.part;
@@ -705,7 +733,7 @@ std::optional<PreemptionPlan> Planner::preempt(const Preemptor& p) {
     candidates.push_back(i);
   }
   if (candidates.empty()) return std::nullopt;
-  order(candidates);
+  order(candidates, false);
   std::vector<Binding> placements;
   const auto victims = choose_victims(p, candidates, accept_all(), &placements);
   if (!victims) return std::nullopt;
@@ -767,7 +795,7 @@ std::optional<PreemptionPlan> Planner::reclaim(const Preemptor& p) {
     candidates.push_back(i);
   }
   if (candidates.empty()) return std::nullopt;
-  order(candidates);
+  order(candidates, true);
 
   // What the victims chosen so far take from each queue, to keep every victim queue at or above
   // its fair share.
@@ -819,7 +847,7 @@ std::optional<PreemptionPlan> Planner::consolidate(const Preemptor& p) {
         units_by_node_[node].push_back(i);
       }
     }
-    for (auto& [node, units] : units_by_node_) order(units);
+    for (auto& [node, units] : units_by_node_) order(units, true);
     units_by_node_ready_ = true;
   }
   const auto& by_node = units_by_node_;
@@ -932,7 +960,7 @@ std::unordered_set<JobId> Planner::stale_gangs() {
       // Terminating already (an earlier round), or a bind still in flight: not taken back.
       if (!record.counted_bound || record.pod.deleting || record.assumed) continue;
       plan.victims.push_back({record.pod.key(), record.pod.uid,
-                              state_.nodes()[record.node].node.name, job.key, job.queue});
+                              state_.nodes()[record.node].node.name, job.key, job.queue, ""});
     }
     if (plan.victims.empty()) continue;
     stale.insert(id);
@@ -971,9 +999,10 @@ PreemptionPlan Planner::commit(PreemptionAction action, const Preemptor& p,
     victim_queues.insert(victim_job.queue);
     for (PodId pod : unit.pods) {
       const PodRecord& record = state_.pods()[pod];
+      const bool idle_first = unit.idle_first && action != PreemptionAction::kPreempt;
       plan.victims.push_back({record.pod.key(), record.pod.uid,
                               state_.nodes()[record.node].node.name, victim_job.key,
-                              victim_job.queue});
+                              victim_job.queue, idle_first ? unit.idle_note : std::string()});
     }
     if (!place_victims) {
       for (QueueIndex q : path(unit.leaf)) allocated_[q] -= unit.charge;

@@ -28,6 +28,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "scheduler/cycle/cycle.h"
@@ -47,6 +48,8 @@ struct Victim {
   std::string node;
   std::string job;
   std::string queue;
+  // Why this pod was taken before others, for its Event; empty: the usual victim order.
+  std::string chosen_first;
 };
 
 struct PreemptionPlan {
@@ -84,6 +87,11 @@ struct PlannerOptions {
   // gang's binds, members were evicted) for this long — or its PodGroup's scheduleTimeoutSeconds —
   // has its bound pods evicted; 0: never.
   TimeMs stale_gang_grace_ms = 60 * 1000;
+  // The idle-victim policy (--idle-victims-first, docs/utilization.md): pods whose GPUs sat idle,
+  // by pod key, with the words that say so. Reclaim and consolidation take a job whose every
+  // GPU-holding pod is here before any other candidate, when its queue holds more GPUs than its
+  // fair share and than its deserved quota. nullptr: the policy is off.
+  const std::unordered_map<std::string, std::string>* idle_gpu_pods = nullptr;
   bool preempt = true;
   bool reclaim = true;
   bool consolidate = true;

@@ -126,7 +126,11 @@ http::Response Endpoints::metrics_page() {
   const bool per_node = options_.per_node_metrics;
   auto snapshot = ask_loop<metrics::ClusterSnapshot>(
       inbox_, stopping_, options_.loop_timeout,
-      [per_node](ClusterState& state) { return metrics::take_snapshot(state, per_node); });
+      [this, per_node](ClusterState& state) {
+        metrics::ClusterSnapshot taken = metrics::take_snapshot(state, per_node);
+        if (utilization_ != nullptr) taken.gpu_utilization = utilization_->queues;
+        return taken;
+      });
   http::Response response;
   response.content_type = "text/plain; version=0.0.4; charset=utf-8";
   // Without a snapshot (loop busy) the page still carries every counter and histogram.

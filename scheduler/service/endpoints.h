@@ -38,6 +38,7 @@
 #include "scheduler/metrics/scheduler_metrics.h"
 #include "scheduler/service/inbox.h"
 #include "scheduler/service/preflight.h"
+#include "scheduler/utilization/gpu_utilization.h"
 
 namespace fairway {
 
@@ -78,6 +79,8 @@ class Endpoints {
   }
   // The preemption pass's nominations; read on the loop thread only.
   void set_nominations(const std::vector<Nomination>* nominations) { nominations_ = nominations; }
+  // The latest GPU utilisation per queue (nullptr: off); read on the loop thread only.
+  void set_utilization(const UtilizationReport* report) { utilization_ = report; }
 
  private:
   http::Response readyz_page();
@@ -98,6 +101,7 @@ class Endpoints {
   std::atomic<bool> stopping_{false};
   const std::unordered_map<std::string, std::string>* explained_ = nullptr;
   const std::vector<Nomination>* nominations_ = nullptr;
+  const UtilizationReport* utilization_ = nullptr;
 };
 
 }  // namespace fairway

@@ -238,8 +238,11 @@ void Evictor::run_plan(const Work& work) {
         post_event(victim.pod, victim.uid, victim_reason(plan.action),
                    plan.action == PreemptionAction::kStaleGang
                        ? plan.message
-                       : fmt::format("{}: evicted to make room for job {} of queue \"{}\"", action,
-                                     plan.preemptor, plan.queue));
+                       : fmt::format("{}: evicted to make room for job {} of queue \"{}\"{}",
+                                     action, plan.preemptor, plan.queue,
+                                     victim.chosen_first.empty()
+                                         ? std::string()
+                                         : "; chosen first: " + victim.chosen_first));
       }
       continue;
     }

@@ -30,6 +30,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 
 #include "k8s-client/config.h"
 #include "k8s-client/rest_client.h"
@@ -167,6 +168,11 @@ class PreemptionPass {
   }
 
   const EvictionStats& stats() const { return stats_; }
+  // The idle-victim policy's input (PlannerOptions::idle_gpu_pods), kept current by the loop;
+  // nullptr: off.
+  void set_idle_gpu_pods(const std::unordered_map<std::string, std::string>* pods) {
+    options_.planner.idle_gpu_pods = pods;
+  }
 
  private:
   void refused(const std::string& preemptor, const std::string& pod, int status);

@@ -501,6 +501,18 @@ int SchedulerService::run(std::stop_token stop) {
   reservation_hooks.blocker = [&preflight] { return preflight.reservation_blocker(); };
   ReservationManager reservations(client, options_.reservations, reservation_stats_,
                                   std::move(reservation_hooks));
+  std::unique_ptr<UtilizationMonitor> utilization;
+  if (options_.utilization.enabled()) {
+    utilization = std::make_unique<UtilizationMonitor>(
+        options_.utilization, inbox, utilization_stats_, [] {
+          return std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+              .count();
+        });
+    add_utilization_sources(metrics_, utilization_stats_);
+    if (endpoints) endpoints->set_utilization(utilization->report());
+    preemption.set_idle_gpu_pods(utilization->idle_gpu_pods());
+  }
 
   log::info("scheduler started", {{"scheduler_name", options_.scheduler_name},
                                   {"server", cluster_.server},
@@ -558,6 +570,7 @@ int SchedulerService::run(std::stop_token stop) {
                               std::chrono::system_clock::now().time_since_epoch())
                               .count());
     }
+    if (utilization && synced) utilization->refresh(state, std::chrono::steady_clock::now());
     const bool leading = may_write();
     if (stats_.leader && !leading) {
       // Writes decided in the lost term may never have gone out (fenced): explain and publish
@@ -668,6 +681,8 @@ int SchedulerService::run(std::stop_token stop) {
   metrics_.remove_sources(kActuatorSources);
   metrics_.remove_sources(kPreemptionSources);
   metrics_.remove_sources(kReservationSources);
+  metrics_.remove_sources(kUtilizationSources);
+  if (utilization) utilization->stop();
   preemption.stop();
   actuator.stop();
   reservations.stop();

@@ -26,6 +26,7 @@
 #include "scheduler/service/evictions.h"
 #include "scheduler/service/inbox.h"
 #include "scheduler/service/reservations.h"
+#include "scheduler/service/utilization_poller.h"
 
 namespace fairway {
 
@@ -59,6 +60,7 @@ struct SchedulerOptions {
   bool per_node_metrics = true;     // fairway_node_* series (one per node)
   PreemptionOptions preemption;     // the background preempt/reclaim/consolidate pass
   ReservationOptions reservations;  // fractional GPUs (docs/gpu-sharing.md)
+  UtilizationOptions utilization;   // GPU use from dcgm-exporter via Prometheus (utilization.md)
   // The mutating admission webhook (/mutate, HTTPS only); "" or "0": off. Served by every
   // replica, leader or not: it reads the state each replica keeps warm.
   std::string webhook_bind_address;
@@ -104,6 +106,7 @@ class SchedulerService {
   metrics::SchedulerMetrics metrics_;
   EvictionStats eviction_stats_;
   ReservationStats reservation_stats_;
+  UtilizationStats utilization_stats_;
 };
 
 }  // namespace fairway

@@ -13,6 +13,7 @@
 #include "scheduler/service/actuator.h"
 #include "scheduler/service/evictions.h"
 #include "scheduler/service/reservations.h"
+#include "scheduler/service/utilization_poller.h"
 
 namespace fairway {
 
@@ -20,6 +21,7 @@ inline constexpr const char* kInformerSources = "informers";
 inline constexpr const char* kActuatorSources = "actuator";
 inline constexpr const char* kPreemptionSources = "preemption";
 inline constexpr const char* kReservationSources = "reservations";
+inline constexpr const char* kUtilizationSources = "utilization";
 
 template <typename... Reflectors>
 void add_informer_sources(metrics::SchedulerMetrics& metrics, const Reflectors&... reflectors) {
@@ -108,6 +110,22 @@ inline void add_reservation_sources(metrics::SchedulerMetrics& metrics,
       "Reservation pods that did not report their GPU UUID in time.", &stats.uuid_timeouts);
   add("fairway_shared_gpu_binds_total", "Fractional pods bound onto shared GPUs.",
       &stats.shared_binds);
+}
+
+// The Prometheus queries for GPU utilisation (--utilization-prometheus).
+inline void add_utilization_sources(metrics::SchedulerMetrics& metrics,
+                                    const UtilizationStats& stats) {
+  auto add = [&metrics](const char* name, const char* help, const std::atomic<uint64_t>* value) {
+    metrics.add_source(kUtilizationSources, {name, help, true, {}, [value] {
+                                               return static_cast<double>(value->load());
+                                             }});
+  };
+  add("fairway_utilization_queries_total", "Range queries sent to --utilization-prometheus.",
+      &stats.queries);
+  add("fairway_utilization_query_failures_total",
+      "Polls that failed: Prometheus unreachable or answering with an error.", &stats.failures);
+  add("fairway_utilization_samples_total", "dcgm-exporter samples read from Prometheus.",
+      &stats.samples);
 }
 
 }  // namespace fairway

@@ -70,7 +70,7 @@ class EvictorTest : public testing::InProcessApiTest {
     plan.queue = "team";
     plan.preemptor_pods = {"default/urgent"};
     for (const std::string& v : victims) {
-      plan.victims.push_back({"default/" + v, "", "n1", "default/" + v, "team"});
+      plan.victims.push_back({"default/" + v, "", "n1", "default/" + v, "team", ""});
     }
     return plan;
   }
