@@ -475,6 +475,88 @@ TEST(Reclaim, ConvergesWithoutPingPongOverAHundredCycles) {
   EXPECT_EQ(evicted_after_settling, 0);
 }
 
+// The idle-victim policy (--idle-victims-first): b runs 8 one-GPU pods, a waits for 4. Without
+// the policy reclaim takes b's youngest four; with it, b's idle pods go first whatever their age.
+TEST(Reclaim, IdleGpuPodsAboveTheirFairShareGoFirst) {
+  const std::unordered_map<std::string, std::string> idle = {
+      {"ns/b-0", "GPUs idle for 2h"}, {"ns/b-1", "GPUs idle for 2h"}, {"ns/b-2", "GPUs idle"}};
+  World off;
+  two_queues(off, 8, 4);
+  std::set<std::string> usual;
+  for (const PreemptionPlan& plan : off.pass().plans) {
+    for (const Victim& v : plan.victims) usual.insert(v.pod);
+  }
+  EXPECT_THAT(usual, UnorderedElementsAre("ns/b-4", "ns/b-5", "ns/b-6", "ns/b-7"));
+
+  World on;
+  on.options.idle_gpu_pods = &idle;
+  two_queues(on, 8, 4);
+  std::set<std::string> victims;
+  std::map<std::string, std::string> why;
+  for (const PreemptionPlan& plan : on.pass().plans) {
+    for (const Victim& v : plan.victims) {
+      victims.insert(v.pod);
+      why[v.pod] = v.chosen_first;
+    }
+  }
+  // The three idle pods, then the youngest busy one.
+  EXPECT_THAT(victims, UnorderedElementsAre("ns/b-0", "ns/b-1", "ns/b-2", "ns/b-7"));
+  EXPECT_EQ(why["ns/b-0"], "GPUs idle for 2h");
+  EXPECT_EQ(why["ns/b-7"], "");
+}
+
+TEST(Reclaim, IdleGpuPodsWithinTheirQueuesDeservedQuotaAreNotChosenFirst) {
+  // Quotas of 8 each on 8 GPUs: the fair shares are 4 and 4, so b (holding 8) loses 4 to a, but
+  // b holds no more than its deserved quota: its idle pod is not singled out, the youngest go.
+  const std::unordered_map<std::string, std::string> idle = {{"ns/b-0", "GPUs idle"}};
+  World w;
+  w.options.idle_gpu_pods = &idle;
+  w.state.upsert_queue(queue("a", "", 8));
+  w.state.upsert_queue(queue("b", "", 8));
+  w.state.upsert_node(gpu_node("n1", 8));
+  for (int i = 0; i < 8; ++i) {
+    w.add(running(
+        pod("ns", "b-" + std::to_string(i), "b", {{"nvidia.com/gpu", "1"}}, kNow - kHour + i),
+        "n1"));
+  }
+  for (int i = 0; i < 4; ++i) {
+    w.add(pod("ns", "a-" + std::to_string(i), "a", {{"nvidia.com/gpu", "1"}}, kNow + i));
+  }
+  std::set<std::string> victims;
+  for (const PreemptionPlan& plan : w.pass().plans) {
+    for (const Victim& v : plan.victims) {
+      victims.insert(v.pod);
+      EXPECT_EQ(v.chosen_first, "");
+    }
+  }
+  EXPECT_THAT(victims, UnorderedElementsAre("ns/b-4", "ns/b-5", "ns/b-6", "ns/b-7"));
+}
+
+TEST(Reclaim, AJobWithOneBusyGpuPodIsNotIdle) {
+  // b holds 8 of 8 GPUs (fair share 6): a gang of two with one pod idle and one busy, and six
+  // single pods. The gang is busy: reclaim keeps its usual order and takes the two youngest.
+  const std::unordered_map<std::string, std::string> idle = {{"ns/g-0", "GPUs idle"}};
+  World w;
+  w.options.idle_gpu_pods = &idle;
+  w.state.upsert_queue(queue("a", "", 2));
+  w.state.upsert_queue(queue("b", "", 2));
+  w.state.upsert_node(gpu_node("n1", 8));
+  w.add(running(gang_pod("ns", "g-0", "b", "g", 2, {{"nvidia.com/gpu", "1"}}, kNow - 3 * kHour), "n1"));
+  w.add(running(gang_pod("ns", "g-1", "b", "g", 2, {{"nvidia.com/gpu", "1"}}, kNow - 3 * kHour), "n1"));
+  for (int i = 0; i < 6; ++i) {
+    w.add(running(pod("ns", "s-" + std::to_string(i), "b", {{"nvidia.com/gpu", "1"}},
+                      kNow - 2 * kHour + i),
+                  "n1"));
+  }
+  w.add(pod("ns", "a-0", "a", {{"nvidia.com/gpu", "1"}}, kNow));
+  w.add(pod("ns", "a-1", "a", {{"nvidia.com/gpu", "1"}}, kNow + 1));
+  std::set<std::string> victims;
+  for (const PreemptionPlan& plan : w.pass().plans) {
+    for (const Victim& v : plan.victims) victims.insert(v.pod);
+  }
+  EXPECT_THAT(victims, UnorderedElementsAre("ns/s-4", "ns/s-5"));
+}
+
 // ------------------------------------------------------------------------------- consolidate
 
 TEST(Consolidate, MovesTwoOneGpuPodsSoAnEightGpuPodFits) {
