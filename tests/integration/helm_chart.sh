@@ -81,7 +81,9 @@ echo "ok: Deployment: 2 replicas, leader election, probes, hardened security con
 "$HELM" template fairway "$CHART" -n "$NS" --show-only templates/deployment.yaml \
   --set scheduler.schedulePeriod=50ms,reservation.runtimeClassName=nvidia \
   --set preemption.nonPreemptiblePriority=1000000 --set 'scheduler.extraArgs={--bind-workers=16}' \
-  >"$WORK/deploy-all.yaml"
+  --set scheduler.utilization.prometheus=http://prometheus:9090 \
+  --set scheduler.utilization.tokenSecret.name=prometheus-token >"$WORK/deploy-all.yaml"
+expect '- --idle-gpu-after=30m' "$WORK/deploy-all.yaml"
 known=$("$FAIRWAY" scheduler --help 2>&1 | grep -oE '^  --[a-z0-9-]+' | sed 's/^ *//')
 checked=0
 for flag in $(grep -oE '^ +- --[a-z0-9-]+' "$WORK/deploy-all.yaml" | awk '{print $2}'); do
