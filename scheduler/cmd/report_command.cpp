@@ -48,8 +48,8 @@ void write_table(std::ostream& out, const UtilizationReport& report,
   for (const IdleGpuPod& pod : report.idle) {
     held += pod.gpu_milli;
     frees += pod.frees_gpu_milli;
-    rows.push_back({pod.pod, pod.queue, pod.node, gpus(pod.gpu_milli),
-                    short_duration(pod.idle_ms), fmt::format("{:.0f}%", pod.usage.average_percent),
+    rows.push_back({pod.pod, pod.queue, pod.node, gpus(pod.gpu_milli), short_duration(pod.idle_ms),
+                    fmt::format("{:.0f}%", pod.usage.average_percent),
                     fmt::format("{:.0f}%", pod.usage.peak_percent),
                     fmt::format("{:.0f}Mi", pod.usage.peak_memory_mib),
                     pod.frees_gpu_milli > 0 ? gpus(pod.frees_gpu_milli) + " GPUs" : "- (shared)"});
@@ -66,10 +66,11 @@ void write_table(std::ostream& out, const UtilizationReport& report,
     }
     out << line << "\n";
   }
-  out << fmt::format("\n{} pod(s) hold {} GPU(s) idle (below {:g}% for {} or more); evicting them "
-                     "would give back {} whole GPU(s).\n",
-                     report.idle.size(), gpus(held), config.idle_below_percent,
-                     short_duration(config.idle_after_ms), gpus(frees));
+  out << fmt::format(
+      "\n{} pod(s) hold {} GPU(s) idle (below {:g}% for {} or more); evicting them "
+      "would give back {} whole GPU(s).\n",
+      report.idle.size(), gpus(held), config.idle_below_percent,
+      short_duration(config.idle_after_ms), gpus(frees));
 }
 
 nlohmann::json report_json(const UtilizationReport& report) {
@@ -164,7 +165,7 @@ int report_idle(std::span<const std::string> args, std::ostream& out, std::ostre
   }
   UtilizationTracker tracker(config);
   for (const GpuSample& sample : *samples) tracker.add(sample);
-  const UtilizationReport report = utilization_report(state, tracker, now);
+  const UtilizationReport report = utilization_report(state, tracker.summaries(), config, now);
   if (output == "json") {
     out << report_json(report).dump(2) << "\n";
   } else {

@@ -11,8 +11,8 @@
 #include "k8s-client/objects.h"
 #include "k8s-client/rest_client.h"
 #include "scheduler/cmd/commands.h"
-#include "scheduler/cmd/read_snapshot.h"
 #include "scheduler/cmd/flags.h"
+#include "scheduler/cmd/read_snapshot.h"
 #include "sim/whatif/snapshot.h"
 
 namespace fairway::cmd {

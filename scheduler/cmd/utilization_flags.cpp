@@ -36,7 +36,8 @@ tl::expected<UtilizationOptions, std::string> UtilizationFlags::options() const 
     return tl::unexpected("--utilization-prometheus \"" + out.prometheus +
                           "\": expected an http:// or https:// URL");
   }
-  if (window_.count() <= 0) return tl::unexpected(std::string("--utilization-window must be positive"));
+  if (window_.count() <= 0)
+    return tl::unexpected(std::string("--utilization-window must be positive"));
   if (idle_after_.count() <= 0 || idle_after_ > window_) {
     return tl::unexpected(
         std::string("--idle-gpu-after must be positive and not longer than --utilization-window "
@@ -44,7 +45,8 @@ tl::expected<UtilizationOptions, std::string> UtilizationFlags::options() const 
   }
   if (!std::isfinite(out.config.idle_below_percent) || out.config.idle_below_percent <= 0 ||
       out.config.idle_below_percent > 100) {
-    return tl::unexpected(std::string("--idle-gpu-threshold must be a percentage above 0, at most 100"));
+    return tl::unexpected(
+        std::string("--idle-gpu-threshold must be a percentage above 0, at most 100"));
   }
   if (out.period.count() < 1000) {
     return tl::unexpected(std::string("--utilization-period must be at least 1s"));

@@ -31,9 +31,9 @@ std::vector<prometheus::MetricFamily> utilization_families(
       "of the GPUs the queue's pods hold; absent while none of them has samples.");
   auto measured = gauge_family("fairway_queue_gpus_measured",
                                "GPUs held by the queue's pods that have utilisation samples.");
-  auto idle_pods = gauge_family(
-      "fairway_queue_idle_gpu_pods",
-      "Pods of the queue holding GPUs that stayed below --idle-gpu-threshold for --idle-gpu-after.");
+  auto idle_pods = gauge_family("fairway_queue_idle_gpu_pods",
+                                "Pods of the queue holding GPUs that stayed below "
+                                "--idle-gpu-threshold for --idle-gpu-after.");
   auto idle_gpus =
       gauge_family("fairway_queue_idle_gpus", "GPUs held by the queue's idle GPU pods.");
   for (const QueueUtilization& q : queues) {
@@ -44,7 +44,8 @@ std::vector<prometheus::MetricFamily> utilization_families(
     add(idle_gpus, labels, static_cast<double>(q.idle_gpu_milli) / 1000.0);
   }
   std::vector<prometheus::MetricFamily> out;
-  for (auto* family : {&ratio, &measured, &idle_pods, &idle_gpus}) out.push_back(std::move(*family));
+  for (auto* family : {&ratio, &measured, &idle_pods, &idle_gpus})
+    out.push_back(std::move(*family));
   return out;
 }
 

@@ -125,8 +125,7 @@ http::Response Endpoints::metrics_page() {
   metrics_.set_leader(probes_.leader());
   const bool per_node = options_.per_node_metrics;
   auto snapshot = ask_loop<metrics::ClusterSnapshot>(
-      inbox_, stopping_, options_.loop_timeout,
-      [this, per_node](ClusterState& state) {
+      inbox_, stopping_, options_.loop_timeout, [this, per_node](ClusterState& state) {
         metrics::ClusterSnapshot taken = metrics::take_snapshot(state, per_node);
         if (utilization_ != nullptr) taken.gpu_utilization = utilization_->queues;
         return taken;

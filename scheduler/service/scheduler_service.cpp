@@ -503,8 +503,8 @@ int SchedulerService::run(std::stop_token stop) {
                                   std::move(reservation_hooks));
   std::unique_ptr<UtilizationMonitor> utilization;
   if (options_.utilization.enabled()) {
-    utilization = std::make_unique<UtilizationMonitor>(
-        options_.utilization, inbox, utilization_stats_, [] {
+    utilization =
+        std::make_unique<UtilizationMonitor>(options_.utilization, inbox, utilization_stats_, [] {
           return std::chrono::duration_cast<std::chrono::milliseconds>(
                      std::chrono::system_clock::now().time_since_epoch())
               .count();

@@ -48,11 +48,14 @@ UtilizationPoller::UtilizationPoller(UtilizationOptions options, Deliver deliver
       deliver_(std::move(deliver)),
       now_(std::move(now)),
       stats_(stats),
+      tracker_(options_.config),
       client_(prometheus_client(options_)) {
   thread_ = std::thread([this] { loop(); });
 }
 
-UtilizationPoller::~UtilizationPoller() { stop(); }
+UtilizationPoller::~UtilizationPoller() {
+  stop();
+}
 
 void UtilizationPoller::stop() {
   {
@@ -97,7 +100,9 @@ bool UtilizationPoller::poll(WallMs from, WallMs to) {
     last_error_.clear();
   }
   stats_.samples += samples->size();
-  deliver_(std::move(*samples));
+  for (const GpuSample& sample : *samples) tracker_.add(sample);
+  tracker_.prune(to);
+  deliver_(tracker_.summaries());
   return true;
 }
 
@@ -111,14 +116,16 @@ void UtilizationPoller::failed(const std::string& error) {
 
 UtilizationMonitor::UtilizationMonitor(const UtilizationOptions& options, Inbox& inbox,
                                        UtilizationStats& stats, std::function<WallMs()> now)
-    : tracker_(options.config),
+    : config_(options.config),
       idle_victims_first_(options.idle_victims_first),
       now_(now),
       poller_(
           options,
-          [this, &inbox](std::vector<GpuSample> samples) {
-            inbox.post([this, samples = std::move(samples)](ClusterState&) {
-              for (const GpuSample& sample : samples) tracker_.add(sample);
+          [this, &inbox](PodUtilizations pods) {
+            // Shared: the Inbox keeps its changes copyable, and this is never copied again.
+            auto shared = std::make_shared<PodUtilizations>(std::move(pods));
+            inbox.post([this, shared](ClusterState&) {
+              latest_ = std::move(*shared);
               fresh_samples_ = true;
             });
           },
@@ -129,15 +136,12 @@ void UtilizationMonitor::refresh(const ClusterState& state,
   if (!fresh_samples_ && now - last_refresh_ < kRefreshPeriod) return;
   fresh_samples_ = false;
   last_refresh_ = now;
-  const WallMs wall = now_();
-  tracker_.prune(wall);
-  report_ = utilization_report(state, tracker_, wall);
+  report_ = utilization_report(state, latest_, config_, now_());
   idle_gpu_pods_.clear();
   if (!idle_victims_first_) return;
   for (const IdleGpuPod& pod : report_.idle) {
-    idle_gpu_pods_.emplace(pod.pod, describe_idle(pod, tracker_.config()));
+    idle_gpu_pods_.emplace(pod.pod, describe_idle(pod, config_));
   }
 }
 
 }  // namespace fairway
-

@@ -1,7 +1,8 @@
 #pragma once
-// GPU utilisation at the edge: asks Prometheus for dcgm-exporter's series on a thread of its own
-// and hands the samples to the loop, which owns the UtilizationTracker
-// (scheduler/utilization/gpu_utilization.h, docs/utilization.md).
+// GPU utilisation at the edge: asks Prometheus for dcgm-exporter's series on a thread of its own,
+// keeps them in a UtilizationTracker there (scheduler/utilization/gpu_utilization.h,
+// docs/utilization.md) and hands the loop each pod's summary after every poll: walking an hour
+// of samples of every GPU pod (tens of milliseconds at 10,000 nodes) never stalls the loop.
 //
 // Each poll is one range query per series, from where the last successful one ended (at first:
 // the whole --utilization-window back, so a restarted scheduler knows at once what ran idle) to
@@ -13,9 +14,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
-#include <memory>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -30,7 +31,7 @@ struct UtilizationOptions {
   std::string prometheus;  // --utilization-prometheus: the Prometheus base URL; "": off
   std::string token_file;  // --utilization-prometheus-token-file: a bearer token, re-read
   std::chrono::milliseconds period{std::chrono::seconds(30)};  // --utilization-period
-  UtilizationConfig config;  // --utilization-window, --idle-gpu-threshold, --idle-gpu-after
+  UtilizationConfig config;         // --utilization-window, --idle-gpu-threshold, --idle-gpu-after
   bool idle_victims_first = false;  // --idle-victims-first
   bool enabled() const { return !prometheus.empty(); }
 };
@@ -53,7 +54,7 @@ tl::expected<std::vector<GpuSample>, std::string> fetch_dcgm_samples(k8s::RestCl
 
 class UtilizationPoller {
  public:
-  using Deliver = std::function<void(std::vector<GpuSample>)>;
+  using Deliver = std::function<void(PodUtilizations)>;
   // `deliver` is called on the poller's thread (post to the loop from it); `now` is the wall
   // clock in milliseconds (Prometheus' timestamps are Unix time).
   UtilizationPoller(UtilizationOptions options, Deliver deliver, std::function<WallMs()> now,
@@ -74,6 +75,7 @@ class UtilizationPoller {
   Deliver deliver_;
   std::function<WallMs()> now_;
   UtilizationStats& stats_;
+  UtilizationTracker tracker_;  // poller thread only
   std::unique_ptr<k8s::RestClient> client_;
   std::string last_error_;
   std::mutex mutex_;
@@ -82,16 +84,19 @@ class UtilizationPoller {
   std::thread thread_;
 };
 
-// The loop's side: owns the tracker (samples arrive through the Inbox), and keeps the latest
-// per-queue report and, with --idle-victims-first, the idle pods the preemption pass reads.
+// The loop's side: keeps the latest summaries (they arrive through the Inbox), the per-queue
+// report and, with --idle-victims-first, the idle pods the preemption pass reads.
 class UtilizationMonitor {
  public:
-  // How often the report is recomputed while no sample arrives (idle time grows regardless).
-  static constexpr std::chrono::seconds kRefreshPeriod{5};
+  // The report is recomputed when a poll's summaries arrive, and this often while none do (so
+  // stale pods stop counting). It walks every pod of the state: 25 ms at 130,000 pods
+  // (BM_UtilizationReport), so not on every loop iteration.
+  static constexpr std::chrono::seconds kRefreshPeriod{30};
 
   UtilizationMonitor(const UtilizationOptions& options, Inbox& inbox, UtilizationStats& stats,
                      std::function<WallMs()> now);
-  // On the loop thread, every iteration: recomputes when samples arrived or kRefreshPeriod passed.
+  // On the loop thread, every iteration: recomputes when summaries arrived or kRefreshPeriod
+  // passed.
   void refresh(const ClusterState& state, std::chrono::steady_clock::time_point now);
   const UtilizationReport* report() const { return &report_; }
   // Pod key → why it is idle, for PlannerOptions::idle_gpu_pods; nullptr when the policy is off.
@@ -101,7 +106,8 @@ class UtilizationMonitor {
   void stop() { poller_.stop(); }
 
  private:
-  UtilizationTracker tracker_;
+  UtilizationConfig config_;
+  PodUtilizations latest_;
   UtilizationReport report_;
   std::unordered_map<std::string, std::string> idle_gpu_pods_;
   bool idle_victims_first_;

@@ -11,66 +11,94 @@ namespace fairway {
 
 void UtilizationTracker::add(const GpuSample& sample) {
   if (sample.pod.empty()) return;
-  Reading& reading = pods_[sample.pod][sample.at][sample.gpu];
-  if (sample.utilization_percent && std::isfinite(*sample.utilization_percent)) {
-    reading.utilization = std::clamp(*sample.utilization_percent, 0.0, 100.0);
+  const bool utilization = sample.utilization_percent && std::isfinite(*sample.utilization_percent);
+  const bool memory = sample.memory_used_mib && std::isfinite(*sample.memory_used_mib);
+  if (!utilization && !memory) return;
+  auto found = pods_.find(std::string_view(sample.pod));
+  if (found == pods_.end()) found = pods_.emplace(sample.pod, Series{}).first;
+  Series& series = found->second;
+  if (std::find(series.gpus.begin(), series.gpus.end(), sample.gpu) == series.gpus.end()) {
+    series.gpus.push_back(sample.gpu);
   }
-  if (sample.memory_used_mib && std::isfinite(*sample.memory_used_mib)) {
-    reading.memory = std::max(0.0, *sample.memory_used_mib);
+  std::vector<Instant>& instants = series.instants;
+  auto at = instants.end();
+  if (instants.empty() || instants.back().at < sample.at) {
+    at = instants.insert(instants.end(), Instant{.at = sample.at});
+  } else {
+    at = std::lower_bound(instants.begin(), instants.end(), sample.at,
+                          [](const Instant& i, WallMs t) { return i.at < t; });
+    if (at == instants.end() || at->at != sample.at)
+      at = instants.insert(at, Instant{.at = sample.at});
   }
+  if (utilization) {
+    const double value = std::clamp(*sample.utilization_percent, 0.0, 100.0);
+    at->utilization_sum += value;
+    at->utilization_peak = std::max(at->utilization_peak, value);
+    ++at->utilization_count;
+  }
+  if (memory) at->memory_peak = std::max(at->memory_peak, std::max(0.0, *sample.memory_used_mib));
 }
 
 void UtilizationTracker::prune(WallMs now) {
   const WallMs oldest = now - config_.window_ms;
   for (auto it = pods_.begin(); it != pods_.end();) {
-    Instants& instants = it->second;
-    instants.erase(instants.begin(), instants.lower_bound(oldest));
+    std::vector<Instant>& instants = it->second.instants;
+    const auto first = std::lower_bound(instants.begin(), instants.end(), oldest,
+                                        [](const Instant& i, WallMs t) { return i.at < t; });
+    instants.erase(instants.begin(), first);
     it = instants.empty() ? pods_.erase(it) : std::next(it);
   }
 }
 
-std::optional<PodUtilization> UtilizationTracker::pod(std::string_view key, WallMs now) const {
-  const auto found = pods_.find(std::string(key));
-  if (found == pods_.end()) return std::nullopt;
-  const WallMs oldest = now - config_.window_ms;
+std::optional<PodUtilization> UtilizationTracker::summarize(const Series& series) const {
   PodUtilization out;
   double sum = 0;
   size_t counted = 0;
-  std::vector<std::string_view> gpus;
   bool idle_run = true;  // walking back from the newest instant: still inside the idle run
-  const Instants& instants = found->second;
-  for (auto it = instants.rbegin(); it != instants.rend() && it->first >= oldest; ++it) {
-    double instant_sum = 0;
-    double instant_peak = 0;
-    size_t with_utilization = 0;
-    for (const auto& [gpu, reading] : it->second) {
-      if (std::find(gpus.begin(), gpus.end(), gpu) == gpus.end()) gpus.push_back(gpu);
-      if (reading.memory) out.peak_memory_mib = std::max(out.peak_memory_mib, *reading.memory);
-      if (!reading.utilization) continue;
-      instant_sum += *reading.utilization;
-      instant_peak = std::max(instant_peak, *reading.utilization);
-      ++with_utilization;
-    }
-    if (out.last_seen == 0) out.last_seen = it->first;
-    out.first_seen = it->first;
-    if (with_utilization == 0) continue;  // memory only: says nothing about compute
-    sum += instant_sum / static_cast<double>(with_utilization);
+  for (auto it = series.instants.rbegin(); it != series.instants.rend(); ++it) {
+    out.peak_memory_mib = std::max(out.peak_memory_mib, it->memory_peak);
+    if (it == series.instants.rbegin()) out.last_seen = it->at;
+    out.first_seen = it->at;
+    if (it->utilization_count == 0) continue;  // memory only: says nothing about compute
+    sum += it->utilization_sum / it->utilization_count;
     ++counted;
-    out.peak_percent = std::max(out.peak_percent, instant_peak);
-    if (idle_run && instant_peak < config_.idle_below_percent) {
-      out.idle_since = it->first;
+    out.peak_percent = std::max(out.peak_percent, it->utilization_peak);
+    if (idle_run && it->utilization_peak < config_.idle_below_percent) {
+      out.idle_since = it->at;
     } else {
       idle_run = false;
     }
   }
-  if (counted == 0 || now - out.last_seen > config_.stale_after_ms) return std::nullopt;
+  if (counted == 0) return std::nullopt;
   out.average_percent = sum / static_cast<double>(counted);
-  out.gpus = gpus.size();
+  out.gpus = series.gpus.size();
   return out;
 }
 
-bool UtilizationTracker::idle(const PodUtilization& usage, WallMs now) const {
-  return usage.idle_since && now - *usage.idle_since >= config_.idle_after_ms;
+PodUtilizations UtilizationTracker::summaries() const {
+  PodUtilizations out;
+  out.reserve(pods_.size());
+  for (const auto& [key, series] : pods_) {
+    if (auto usage = summarize(series)) out.emplace(key, *usage);
+  }
+  return out;
+}
+
+std::optional<PodUtilization> UtilizationTracker::pod(std::string_view key, WallMs now) const {
+  const auto found = pods_.find(key);
+  if (found == pods_.end()) return std::nullopt;
+  auto usage = summarize(found->second);
+  if (!usage || !current(*usage, config_, now)) return std::nullopt;
+  return usage;
+}
+
+bool current(const PodUtilization& usage, const UtilizationConfig& config, WallMs now) {
+  return now - usage.last_seen <= config.stale_after_ms;
+}
+
+bool idle(const PodUtilization& usage, const UtilizationConfig& config, WallMs now) {
+  return current(usage, config, now) && usage.idle_since &&
+         now - *usage.idle_since >= config.idle_after_ms;
 }
 
 std::vector<std::string> UtilizationTracker::pods() const {
@@ -101,50 +129,56 @@ std::unordered_map<std::string_view, std::string> reservation_pods(const Cluster
 
 }  // namespace
 
-UtilizationReport utilization_report(const ClusterState& state, const UtilizationTracker& tracker,
-                                     WallMs now) {
+UtilizationReport utilization_report(const ClusterState& state, const PodUtilizations& pods,
+                                     const UtilizationConfig& config, WallMs now) {
   const auto reservations = reservation_pods(state);
-  std::map<std::string, QueueUtilization> by_queue;
-  std::map<std::string, double> used_milli;  // by queue: Σ average × GPUs of measured pods
+  // By queue name (the state's strings: no copies per pod), with Σ average × GPUs of its
+  // measured pods.
+  std::unordered_map<std::string_view, std::pair<QueueUtilization, double>> by_queue;
   UtilizationReport report;
+  std::string key;  // reused: one allocation for the whole walk
   for (const PodRecord& record : state.pods()) {
     if (!record.present || !record.ours || !record.counted_bound || record.reservation) continue;
     const int64_t gpu_milli = record.requests[kGpu];
     if (gpu_milli <= 0) continue;
     const std::string& queue = state.jobs()[record.job].queue;
-    QueueUtilization& q = by_queue[queue];
-    q.queue = queue;
+    auto& [q, used_milli] = by_queue[queue];
     q.allocated_gpu_milli += gpu_milli;
-    const std::string key = record.pod.namespace_ + "/" + record.pod.name;
+    key.assign(record.pod.namespace_).append("/").append(record.pod.name);
     // A sharer is measured through its group's reservation pod (its first group, when several).
-    std::string measured = key;
+    std::string_view measured = key;
     if (record.shared_gpu_milli > 0 && !record.gpu_groups.empty()) {
       const auto it = reservations.find(record.gpu_groups.front());
       if (it == reservations.end()) continue;
       measured = it->second;
     }
-    const std::optional<PodUtilization> usage = tracker.pod(measured, now);
-    if (!usage) continue;
+    const auto found = pods.find(measured);
+    if (found == pods.end() || !current(found->second, config, now)) continue;
+    const PodUtilization* usage = &found->second;
     q.measured_gpu_milli += gpu_milli;
-    used_milli[queue] += usage->average_percent / 100.0 * static_cast<double>(gpu_milli);
-    if (!tracker.idle(*usage, now)) continue;
+    used_milli += usage->average_percent / 100.0 * static_cast<double>(gpu_milli);
+    if (!idle(*usage, config, now)) continue;
     ++q.idle_pods;
     q.idle_gpu_milli += gpu_milli;
-    IdleGpuPod idle{.pod = key,
-                    .queue = queue,
-                    .node = record.node != kNoNode ? state.nodes()[record.node].node.name : "",
-                    .gpu_milli = gpu_milli,
-                    .usage = *usage,
-                    .idle_ms = now - *usage->idle_since,
-                    .frees_gpu_milli = gpu_milli - record.shared_gpu_milli};
-    report.idle.push_back(std::move(idle));
+    IdleGpuPod idle_pod{.pod = key,
+                        .queue = queue,
+                        .node = record.node != kNoNode ? state.nodes()[record.node].node.name : "",
+                        .gpu_milli = gpu_milli,
+                        .usage = *usage,
+                        .idle_ms = now - *usage->idle_since,
+                        .frees_gpu_milli = gpu_milli - record.shared_gpu_milli};
+    report.idle.push_back(std::move(idle_pod));
   }
-  for (auto& [name, q] : by_queue) {
+  for (auto& [name, entry] : by_queue) {
+    auto& [q, used_milli] = entry;
+    q.queue = std::string(name);
     if (q.measured_gpu_milli > 0) {
-      q.utilization_ratio = used_milli[name] / static_cast<double>(q.measured_gpu_milli);
+      q.utilization_ratio = used_milli / static_cast<double>(q.measured_gpu_milli);
     }
     report.queues.push_back(std::move(q));
   }
+  std::sort(report.queues.begin(), report.queues.end(),
+            [](const QueueUtilization& a, const QueueUtilization& b) { return a.queue < b.queue; });
   std::sort(report.idle.begin(), report.idle.end(), [](const IdleGpuPod& a, const IdleGpuPod& b) {
     if (a.idle_ms != b.idle_ms) return a.idle_ms > b.idle_ms;
     return a.pod < b.pod;
@@ -155,9 +189,11 @@ UtilizationReport utilization_report(const ClusterState& state, const Utilizatio
 std::string short_duration(WallMs ms) {
   const int64_t s = std::max<int64_t>(0, ms / 1000);
   if (s < 60) return fmt::format("{}s", s);
-  if (s < 3600) return s % 60 == 0 ? fmt::format("{}m", s / 60) : fmt::format("{}m{}s", s / 60, s % 60);
+  if (s < 3600)
+    return s % 60 == 0 ? fmt::format("{}m", s / 60) : fmt::format("{}m{}s", s / 60, s % 60);
   const int64_t m = (s / 60) % 60;
-  if (s < 24 * 3600) return m == 0 ? fmt::format("{}h", s / 3600) : fmt::format("{}h{}m", s / 3600, m);
+  if (s < 24 * 3600)
+    return m == 0 ? fmt::format("{}h", s / 3600) : fmt::format("{}h{}m", s / 3600, m);
   const int64_t h = (s / 3600) % 24;
   return h == 0 ? fmt::format("{}d", s / 86400) : fmt::format("{}d{}h", s / 86400, h);
 }

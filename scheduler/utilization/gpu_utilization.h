@@ -17,7 +17,6 @@
 // milliseconds, as Prometheus timestamps are); nothing here reads a clock.
 
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -50,7 +49,7 @@ struct PodUtilization {
   double average_percent = 0;  // mean over the window of the mean over its GPUs
   double peak_percent = 0;     // the busiest GPU at the busiest instant
   double peak_memory_mib = 0;  // the most framebuffer one of its GPUs held
-  size_t gpus = 0;             // distinct GPUs seen in the window
+  size_t gpus = 0;             // distinct GPUs seen
   WallMs first_seen = 0;       // oldest instant in the window
   WallMs last_seen = 0;
   // Start of the latest run of instants with every GPU below the threshold; empty when the
@@ -58,33 +57,55 @@ struct PodUtilization {
   std::optional<WallMs> idle_since;
 };
 
+// Transparent hashing: pod keys are looked up by string_view.
+struct KeyHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
+};
+
+// Pod key → its utilisation over the window: what the tracker hands the loop after each poll.
+using PodUtilizations = std::unordered_map<std::string, PodUtilization, KeyHash, std::equal_to<>>;
+
+// Whether `usage` is recent enough to judge at `now` (stale_after_ms), and idle at `now`.
+bool current(const PodUtilization& usage, const UtilizationConfig& config, WallMs now);
+bool idle(const PodUtilization& usage, const UtilizationConfig& config, WallMs now);
+
 class UtilizationTracker {
  public:
   explicit UtilizationTracker(UtilizationConfig config = {}) : config_(config) {}
 
-  // Samples may come in any order (a range query answers series by series); a repeated
-  // (pod, GPU, instant) replaces the earlier value.
+  // Samples may come in any order (a range query answers series by series).
   void add(const GpuSample& sample);
-  // Forgets instants older than the window before `now`, and pods left with none.
+  // Forgets instants older than the window before `now`, and pods left with none: the window
+  // is what prune leaves.
   void prune(WallMs now);
 
-  // Nullopt: no sample of `pod` in the window, or none since stale_after_ms before `now`.
+  // Every pod with utilisation samples. Walks every stored instant: the poller's thread calls
+  // it after each poll, and the loop only reads the result.
+  PodUtilizations summaries() const;
+  // One pod; nullopt when it has no utilisation sample or none recent enough at `now`.
   std::optional<PodUtilization> pod(std::string_view pod, WallMs now) const;
-  // Idle for at least idle_after_ms at `now`.
-  bool idle(const PodUtilization& usage, WallMs now) const;
   std::vector<std::string> pods() const;
   const UtilizationConfig& config() const { return config_; }
 
  private:
-  struct Reading {
-    std::optional<double> utilization;
-    std::optional<double> memory;
+  // One instant of a pod, summed over its GPUs as their samples arrive (each (pod, GPU, instant)
+  // comes once: polls ask disjoint ranges).
+  struct Instant {
+    WallMs at = 0;
+    double utilization_sum = 0;
+    double utilization_peak = 0;
+    uint32_t utilization_count = 0;
+    double memory_peak = 0;
   };
-  // By instant, by GPU: small maps (a pod has at most a node's GPUs).
-  using Instants = std::map<WallMs, std::map<std::string, Reading, std::less<>>>;
+  struct Series {
+    std::vector<Instant> instants;  // by time; polls append at the end
+    std::vector<std::string> gpus;  // seen since the pod's first sample in the window
+  };
+  std::optional<PodUtilization> summarize(const Series& series) const;
 
   UtilizationConfig config_;
-  std::unordered_map<std::string, Instants> pods_;
+  std::unordered_map<std::string, Series, KeyHash, std::equal_to<>> pods_;
 };
 
 // A GPU-holding pod whose GPUs sat idle, as `fairway report idle` and the idle-victim policy see
@@ -116,11 +137,11 @@ struct UtilizationReport {
   std::vector<IdleGpuPod> idle;          // longest idle first
 };
 
-// Joins the tracker with the pods the state holds: bound pods of the scheduler's queues that
-// request GPUs. A sharer of a fractional GPU has no series of its own (the device plugin gave the
-// GPU to its reservation pod): it is judged by its reservation pod's samples.
-UtilizationReport utilization_report(const ClusterState& state, const UtilizationTracker& tracker,
-                                     WallMs now);
+// Joins the pods' utilisation with the pods the state holds: bound pods of the scheduler's queues
+// that request GPUs. A sharer of a fractional GPU has no series of its own (the device plugin gave
+// the GPU to its reservation pod): it is judged by its reservation pod's samples.
+UtilizationReport utilization_report(const ClusterState& state, const PodUtilizations& pods,
+                                     const UtilizationConfig& config, WallMs now);
 
 // The words Events and reports use, e.g. `GPUs idle for 42m (average 3% over 1h, peak 7%)`.
 std::string describe_idle(const IdleGpuPod& pod, const UtilizationConfig& config);

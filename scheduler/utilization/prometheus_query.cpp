@@ -14,7 +14,9 @@ namespace {
 
 constexpr WallMs kMaxPointsPerSeries = 11'000;
 
-std::string seconds(WallMs ms) { return fmt::format("{}.{:03}", ms / 1000, ms % 1000); }
+std::string seconds(WallMs ms) {
+  return fmt::format("{}.{:03}", ms / 1000, ms % 1000);
+}
 
 std::string escape(std::string_view text) {
   std::string out;

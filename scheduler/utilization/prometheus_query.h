@@ -7,7 +7,8 @@
 // Labels: dcgm-exporter names the pod holding a GPU `pod`/`namespace`; scraped through a
 // ServiceMonitor without honorLabels, Prometheus keeps those as `exported_pod`/
 // `exported_namespace` and puts the exporter's own pod in `pod`, so the exported_ ones win when
-// present. The GPU is its `UUID` (else `Hostname` + `gpu`). Series of GPUs no pod holds are skipped.
+// present. The GPU is its `UUID` (else `Hostname` + `gpu`). Series of GPUs no pod holds are
+// skipped.
 
 #include <string>
 #include <string_view>

@@ -541,12 +541,14 @@ TEST(Reclaim, AJobWithOneBusyGpuPodIsNotIdle) {
   w.state.upsert_queue(queue("a", "", 2));
   w.state.upsert_queue(queue("b", "", 2));
   w.state.upsert_node(gpu_node("n1", 8));
-  w.add(running(gang_pod("ns", "g-0", "b", "g", 2, {{"nvidia.com/gpu", "1"}}, kNow - 3 * kHour), "n1"));
-  w.add(running(gang_pod("ns", "g-1", "b", "g", 2, {{"nvidia.com/gpu", "1"}}, kNow - 3 * kHour), "n1"));
+  w.add(running(gang_pod("ns", "g-0", "b", "g", 2, {{"nvidia.com/gpu", "1"}}, kNow - 3 * kHour),
+                "n1"));
+  w.add(running(gang_pod("ns", "g-1", "b", "g", 2, {{"nvidia.com/gpu", "1"}}, kNow - 3 * kHour),
+                "n1"));
   for (int i = 0; i < 6; ++i) {
-    w.add(running(pod("ns", "s-" + std::to_string(i), "b", {{"nvidia.com/gpu", "1"}},
-                      kNow - 2 * kHour + i),
-                  "n1"));
+    w.add(running(
+        pod("ns", "s-" + std::to_string(i), "b", {{"nvidia.com/gpu", "1"}}, kNow - 2 * kHour + i),
+        "n1"));
   }
   w.add(pod("ns", "a-0", "a", {{"nvidia.com/gpu", "1"}}, kNow));
   w.add(pod("ns", "a-1", "a", {{"nvidia.com/gpu", "1"}}, kNow + 1));

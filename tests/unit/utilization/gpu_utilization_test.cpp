@@ -9,10 +9,10 @@ namespace fairway {
 namespace {
 
 using ::testing::ElementsAre;
-using ::testing::SizeIs;
 using testing::gpu_node;
 using testing::pod;
 using testing::queue;
+using ::testing::SizeIs;
 
 constexpr WallMs kT0 = 1'700'000'000'000;
 constexpr WallMs kMinute = 60'000;
@@ -72,9 +72,14 @@ TEST(UtilizationTracker, IdleSinceIsTheStartOfTheLatestRunBelowTheThreshold) {
   ASSERT_TRUE(usage);
   ASSERT_TRUE(usage->idle_since);
   EXPECT_EQ(*usage->idle_since, kT0 + 11 * kMinute);
-  EXPECT_TRUE(t.idle(*usage, now));  // 29 minutes idle, 20 needed
+  EXPECT_TRUE(idle(*usage, config(), now));  // 29 minutes idle, 20 needed
   // At minute 30 it had been idle only 19 minutes.
-  EXPECT_FALSE(t.idle(*t.pod("ns/p", kT0 + 30 * kMinute + 1), kT0 + 30 * kMinute));
+  UtilizationTracker earlier(config());
+  for (int m = 0; m <= 30; ++m)
+    earlier.add(util("ns/p", "GPU-a", kT0 + m * kMinute, m <= 10 ? 80 : 2));
+  EXPECT_FALSE(idle(*earlier.pod("ns/p", kT0 + 30 * kMinute), config(), kT0 + 30 * kMinute));
+  // Samples that stopped coming: not judged, however long the idle run.
+  EXPECT_FALSE(idle(*usage, config(), now + 5 * kMinute + 1));
 }
 
 TEST(UtilizationTracker, OneBusyGpuMakesThePodBusy) {
@@ -86,7 +91,7 @@ TEST(UtilizationTracker, OneBusyGpuMakesThePodBusy) {
   const auto usage = t.pod("ns/p", kT0 + 30 * kMinute);
   ASSERT_TRUE(usage);
   EXPECT_EQ(*usage->idle_since, kT0 + 26 * kMinute);
-  EXPECT_FALSE(t.idle(*usage, kT0 + 30 * kMinute));
+  EXPECT_FALSE(idle(*usage, config(), kT0 + 30 * kMinute));
 }
 
 TEST(UtilizationTracker, StaleOrUnknownPodsAreNeverJudged) {
@@ -146,7 +151,7 @@ TEST(UtilizationReport, PerQueueRatiosAndIdlePodsLongestFirst) {
     t.add(util("ns/b-idle", "GPU-3", at, 1));
   }
   const WallMs now = kT0 + 40 * kMinute;
-  const UtilizationReport report = utilization_report(state, t, now);
+  const UtilizationReport report = utilization_report(state, t.summaries(), config(), now);
   ASSERT_THAT(report.queues, SizeIs(2));
   const QueueUtilization& a = report.queues[0];
   EXPECT_EQ(a.queue, "a");
@@ -179,8 +184,8 @@ TEST(UtilizationReport, ASharerIsJudgedByItsReservationPodsGpu) {
   state.upsert_queue(queue("a", "", 8));
   state.upsert_node(gpu_node("n1", 8));
   // Groups are named after the node and GPU index (gpu_sharing.h).
-  Pod reservation = running(pod("fairway-reservation", "n1-gpu3", "", {{"nvidia.com/gpu", "1"}}),
-                            "n1");
+  Pod reservation =
+      running(pod("fairway-reservation", "n1-gpu3", "", {{"nvidia.com/gpu", "1"}}), "n1");
   reservation.labels["fairway.dev/gpu-group"] = "n1-gpu3";
   state.upsert_pod(reservation);
   Pod sharer = running(pod("ns", "half", "a", {}), "n1");
@@ -192,7 +197,8 @@ TEST(UtilizationReport, ASharerIsJudgedByItsReservationPodsGpu) {
   for (int m = 0; m <= 30; ++m) {
     t.add(util("fairway-reservation/n1-gpu3", "GPU-9", kT0 + m * kMinute, 0));
   }
-  const UtilizationReport report = utilization_report(state, t, kT0 + 30 * kMinute);
+  const UtilizationReport report =
+      utilization_report(state, t.summaries(), config(), kT0 + 30 * kMinute);
   ASSERT_THAT(report.idle, SizeIs(1));
   EXPECT_EQ(report.idle[0].pod, "ns/half");
   EXPECT_EQ(report.idle[0].gpu_milli, 500);
