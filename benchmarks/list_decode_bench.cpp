@@ -6,11 +6,15 @@
 
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
+#include <malloc.h>
 
+#include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "k8s-client/objects.h"
+#include "scheduler/state/cluster_state.h"
 
 namespace fairway::k8s {
 namespace {
@@ -159,6 +163,51 @@ void BM_DecodePodWatchEvent(benchmark::State& state) {
                           static_cast<int64_t>(line.size()));
 }
 BENCHMARK(BM_DecodePodWatchEvent);
+
+// The scheduler's memory per pod, on these realistic pods (heap in use ÷ pods, mallinfo2): the
+// ClusterState's records, plus what the pod reflector keeps per key. Until issue 16 it kept the
+// decoded object (`copies`: as a second copy of every pod); now key → resourceVersion and uid.
+// Not a timing: one iteration, the bytes as counters.
+void BM_SchedulerMemoryPerPod(benchmark::State& state) {
+  const int pods = static_cast<int>(state.range(0));
+  auto list = decode_list<Pod>(make_list(pods));
+  if (!list) {
+    state.SkipWithError(list.error().c_str());
+    return;
+  }
+  struct Known {
+    std::string resource_version;
+    std::string uid;
+  };
+  auto heap = [] { return static_cast<double>(mallinfo2().uordblks); };
+  for (auto _ : state) {
+    // The reflector's old picture: every decoded object, by key.
+    double before = heap();
+    auto copies = std::make_unique<std::unordered_map<std::string, Decoded<Pod>>>();
+    for (const Decoded<Pod>& item : list->items) copies->emplace(item.meta.key(), item);
+    const double copies_bytes = heap() - before;
+    copies.reset();
+    // Its picture now.
+    before = heap();
+    auto versions = std::make_unique<std::unordered_map<std::string, Known>>();
+    for (const Decoded<Pod>& item : list->items) {
+      versions->emplace(item.meta.key(), Known{item.meta.resource_version, item.meta.uid});
+    }
+    const double versions_bytes = heap() - before;
+    // The state, as the informers fill it (nodes named by the pods included).
+    before = heap();
+    auto cluster = std::make_unique<ClusterState>();
+    for (const Decoded<Pod>& item : list->items) cluster->upsert_pod(item.object);
+    const double state_bytes = heap() - before;
+    const double n = static_cast<double>(pods);
+    state.counters["state_B"] = state_bytes / n;
+    state.counters["reflector_copies_B"] = copies_bytes / n;
+    state.counters["reflector_versions_B"] = versions_bytes / n;
+    state.counters["before_B"] = (state_bytes + copies_bytes) / n;
+    state.counters["after_B"] = (state_bytes + versions_bytes) / n;
+  }
+}
+BENCHMARK(BM_SchedulerMemoryPerPod)->Arg(50000)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace fairway::k8s

@@ -95,6 +95,25 @@ void Reflector<T>::problem(std::string_view message) {
 }
 
 template <typename T>
+Decoded<T> Reflector<T>::tombstone(const std::string& key, const Known& known) {
+  Decoded<T> out;
+  const size_t slash = key.find('/');
+  if (slash != std::string::npos) {
+    out.meta.namespace_ = key.substr(0, slash);
+    out.meta.name = key.substr(slash + 1);
+  } else {
+    out.meta.name = key;
+  }
+  out.meta.uid = known.uid;
+  out.meta.resource_version = known.resource_version;
+  // Every kind's identity, in the fields its own type has.
+  if constexpr (requires { out.object.namespace_; }) out.object.namespace_ = out.meta.namespace_;
+  if constexpr (requires { out.object.name; }) out.object.name = out.meta.name;
+  if constexpr (requires { out.object.uid; }) out.object.uid = out.meta.uid;
+  return out;
+}
+
+template <typename T>
 void Reflector<T>::apply(EventType type, Decoded<T>&& object) {
   stats_.events.fetch_add(1, std::memory_order_relaxed);
   if (handler_.on_event) handler_.on_event(type, std::move(object));
@@ -169,11 +188,10 @@ bool Reflector<T>::list(std::stop_token& stop) {
       seen.insert(key);
       auto known = known_.find(key);
       if (known == known_.end()) {
-        Decoded<T> copy = item;
-        known_.emplace(std::move(key), std::move(item));
-        apply(EventType::kAdded, std::move(copy));
-      } else if (known->second.meta.resource_version != item.meta.resource_version) {
-        known->second = item;
+        known_.emplace(std::move(key), Known{item.meta.resource_version, item.meta.uid});
+        apply(EventType::kAdded, std::move(item));
+      } else if (known->second.resource_version != item.meta.resource_version) {
+        known->second = Known{item.meta.resource_version, item.meta.uid};
         apply(EventType::kModified, std::move(item));
       }
     }
@@ -186,7 +204,7 @@ bool Reflector<T>::list(std::stop_token& stop) {
       ++it;
       continue;
     }
-    Decoded<T> gone = std::move(it->second);
+    Decoded<T> gone = tombstone(it->first, it->second);
     it = known_.erase(it);
     apply(EventType::kDeleted, std::move(gone));
   }
@@ -246,8 +264,9 @@ typename Reflector<T>::WatchEnd Reflector<T>::watch(std::stop_token& stop) {
       apply(EventType::kDeleted, std::move(event->object));
       return true;
     }
-    auto [it, inserted] = known_.try_emplace(std::move(key), event->object);
-    if (!inserted) it->second = event->object;
+    Known version{event->object.meta.resource_version, event->object.meta.uid};
+    auto [it, inserted] = known_.try_emplace(std::move(key), version);
+    if (!inserted) it->second = std::move(version);
     // An ADDED for a key we hold (a watch resumed across a relist) is a modification to us.
     apply(inserted ? EventType::kAdded : EventType::kModified, std::move(event->object));
     return true;

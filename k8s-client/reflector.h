@@ -15,10 +15,13 @@
 //
 // Events are delivered on the thread that calls run(). Decoding happens here, once.
 //
-// A DELETED event carries the last object seen for the key (the reflector keeps one decoded copy
-// per key, as client-go's store does), whether the server sent the deletion or a relist found the
-// key gone. Objects that fail to decode are reported through on_problem and skipped; a key that
-// was known keeps its last good object (it is not deleted because its new version is unreadable).
+// A DELETED event the server sent carries its object. One a relist finds (the key is no longer
+// listed) carries only the object's identity: namespace, name, uid and resourceVersion, in the
+// meta and in the object's own fields (client-go's DeletedFinalStateUnknown plays that part). The
+// reflector keeps key → resourceVersion and uid, not the objects: the scheduler's state holds
+// them already, and a second decoded copy of every pod was the largest part of its memory.
+// Objects that fail to decode are reported through on_problem and skipped; a key that was known
+// stays known (it is not deleted because its new version is unreadable).
 // Explicitly instantiated for Pod, Node, QueueSpec, PodGroup, TopologySpec, PriorityClass and
 // Namespace.
 
@@ -87,12 +90,18 @@ class Reflector {
   std::atomic<bool> synced_{false};
   std::string resource_version_;
   bool consistent_list_ = false;  // the next LIST reads consistently (after a 410)
-  std::unordered_map<std::string, Decoded<T>> known_;  // key → last object seen
+  struct Known {
+    std::string resource_version;
+    std::string uid;
+  };
+  std::unordered_map<std::string, Known> known_;  // key → the last version seen
 
   enum class WatchEnd { kResume, kRelist, kBackoff, kStopped };
   bool list(std::stop_token& stop);  // false: failed (backoff)
   WatchEnd watch(std::stop_token& stop);
   void apply(EventType type, Decoded<T>&& object);
+  // What a deletion found by a relist carries: the identity of the object that was known.
+  static Decoded<T> tombstone(const std::string& key, const Known& known);
   void problem(std::string_view message);
 };
 
