@@ -324,6 +324,23 @@ Tokens lex(std::string_view text) {
 
 namespace {
 
+struct FunctionSignature {
+  std::string_view name;
+  bool method;  // called as target.name(...)
+  size_t arity;  // arguments besides the target
+};
+constexpr FunctionSignature kFunctions[] = {
+    {"quantity", false, 1},     {"semver", false, 1},        {"startsWith", true, 1},
+    {"endsWith", true, 1},      {"contains", true, 1},       {"matches", true, 1},
+    {"compareTo", true, 1},     {"isGreaterThan", true, 1},  {"isLessThan", true, 1},
+    {"major", true, 0},         {"minor", true, 0},          {"patch", true, 0},
+};
+
+bool is_known_function(std::string_view name) {
+  return std::any_of(std::begin(kFunctions), std::end(kFunctions),
+                     [&](const FunctionSignature& f) { return f.name == name; });
+}
+
 using Parsed = tl::expected<CelNode, std::string>;
 
 tl::unexpected<std::string> unsupported(std::string_view what) {
@@ -479,6 +496,8 @@ class Parser {
         std::string name = peek().text;
         ++pos_;
         if (accept("(")) {
+          // Named before its arguments are parsed: the macros (exists, all, map) bind variables.
+          if (!is_known_function(name)) return unsupported(fmt::format("function \"{}\"", name));
           auto args = arguments(")");
           if (!args) return tl::unexpected(args.error());
           args->insert(args->begin(), std::move(node));
@@ -534,6 +553,7 @@ class Parser {
     }
     if (t.text == "null") return unsupported("value null");
     if (accept("(")) {
+      if (!is_known_function(t.text)) return unsupported(fmt::format("function \"{}\"", t.text));
       auto args = arguments(")");
       if (!args) return tl::unexpected(args.error());
       return make(CelNode::Kind::kCall, t.text, std::move(*args));
@@ -555,18 +575,6 @@ class Parser {
 namespace {
 
 using Checked = tl::expected<void, std::string>;
-
-struct FunctionSignature {
-  std::string_view name;
-  bool method;  // called as target.name(...)
-  size_t arity;  // arguments besides the target
-};
-constexpr FunctionSignature kFunctions[] = {
-    {"quantity", false, 1},     {"semver", false, 1},        {"startsWith", true, 1},
-    {"endsWith", true, 1},      {"contains", true, 1},       {"matches", true, 1},
-    {"compareTo", true, 1},     {"isGreaterThan", true, 1},  {"isLessThan", true, 1},
-    {"major", true, 0},         {"minor", true, 0},          {"patch", true, 0},
-};
 
 tl::expected<std::shared_ptr<const std::regex>, std::string> compile_regex(const std::string& pattern) {
   try {
@@ -597,31 +605,6 @@ Checked check_call(CelNode& node) {
   return unsupported(fmt::format("function \"{}\"", node.name));
 }
 
-Checked check(CelNode& node, bool list_allowed) {
-  switch (node.kind) {
-    case CelNode::Kind::kList:
-      if (!list_allowed) return unsupported("list outside the right side of 'in'");
-      break;
-    case CelNode::Kind::kCall:
-      if (Checked c = check_call(node); !c) return c;
-      break;
-    case CelNode::Kind::kSelect:
-      if (node.children[0].kind == CelNode::Kind::kDevice && node.name != "driver" &&
-          node.name != "attributes" && node.name != "capacity" &&
-          node.name != "allowMultipleAllocations") {
-        return tl::unexpected(fmt::format("undefined field '{}'", node.name));
-      }
-      break;
-    default:
-      break;
-  }
-  for (size_t i = 0; i < node.children.size(); ++i) {
-    const bool list_here = node.kind == CelNode::Kind::kIn && i == 1;
-    if (Checked c = check(node.children[i], list_here); !c) return c;
-  }
-  return {};
-}
-
 // The type of a node where it is known without a device (literals, operators, functions);
 // empty where it depends on the device's attributes.
 std::optional<std::string> static_type(const CelNode& node) {
@@ -643,6 +626,46 @@ std::optional<std::string> static_type(const CelNode& node) {
       return "bool";
     default: return std::nullopt;
   }
+}
+
+Checked check_boolean_operands(const CelNode& node) {
+  for (const CelNode& child : node.children) {
+    if (auto type = static_type(child); type && *type != "bool") {
+      return tl::unexpected(fmt::format("found no matching overload for '{}' applied to {}",
+                                        node.name, *type));
+    }
+  }
+  return {};
+}
+
+Checked check(CelNode& node, bool list_allowed) {
+  switch (node.kind) {
+    case CelNode::Kind::kList:
+      if (!list_allowed) return unsupported("list outside the right side of 'in'");
+      break;
+    case CelNode::Kind::kCall:
+      if (Checked c = check_call(node); !c) return c;
+      break;
+    case CelNode::Kind::kAnd:
+    case CelNode::Kind::kOr:
+    case CelNode::Kind::kNot:
+      if (Checked c = check_boolean_operands(node); !c) return c;
+      break;
+    case CelNode::Kind::kSelect:
+      if (node.children[0].kind == CelNode::Kind::kDevice && node.name != "driver" &&
+          node.name != "attributes" && node.name != "capacity" &&
+          node.name != "allowMultipleAllocations") {
+        return tl::unexpected(fmt::format("undefined field '{}'", node.name));
+      }
+      break;
+    default:
+      break;
+  }
+  for (size_t i = 0; i < node.children.size(); ++i) {
+    const bool list_here = node.kind == CelNode::Kind::kIn && i == 1;
+    if (Checked c = check(node.children[i], list_here); !c) return c;
+  }
+  return {};
 }
 
 }  // namespace
