@@ -430,6 +430,20 @@ TEST(Allocator, IslandPreferenceChoosesFewestIslands) {
   EXPECT_EQ(by_parity->islands, 1);
 }
 
+TEST(Allocator, FirstAvailableOrderComesBeforeTheIslandPreference) {
+  Cluster cluster;
+  cluster.slices = {gpu_slice("node-a", 8, /*island_size=*/4)};
+  cluster.options.island_of = island_by_attribute("gpu.example.com/cliqueId");
+  // Five GPUs span two islands, one GPU would span one: the first choice still wins.
+  DeviceRequest request{"gpus", std::nullopt, {{"five", gpus(5)}, {"one", gpus(1)}}};
+  const ResourceClaim claim = claim_of("flexible", {request});
+  auto result = cluster.allocate("node-a", {&claim});
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(result->results[0].devices.size(), 5u);
+  EXPECT_EQ(result->results[0].devices[0].request, "gpus/five");
+  EXPECT_EQ(result->islands, 2);
+}
+
 TEST(Allocator, TheSearchIsBoundedInSteps) {
   Cluster cluster;
   cluster.slices = {gpu_slice("node-a", 8, 1)};  // eight islands of one
