@@ -81,8 +81,8 @@ DevicePools::Visible DevicePools::visible_on(std::string_view node_name,
     }
     for (const ResourceSlice* slice : targeting) {
       for (const Device& device : slice->devices) {
-        out.devices.push_back(CandidateDevice{DeviceId{pool.driver, pool.name, device.name},
-                                              &device, slice});
+        out.devices.push_back(
+            CandidateDevice{DeviceId{pool.driver, pool.name, device.name}, &device, slice});
       }
     }
   }
@@ -91,19 +91,24 @@ DevicePools::Visible DevicePools::visible_on(std::string_view node_name,
 
 std::function<std::optional<std::string>(const CandidateDevice&)> island_by_attribute(
     std::string attribute) {
-  return [attribute = std::move(attribute)](const CandidateDevice& d) -> std::optional<std::string> {
-    auto it = d.device->attributes.find(attribute);
-    if (it == d.device->attributes.end()) return std::nullopt;
-    return std::visit(
-        [](const auto& v) -> std::string {
-          using T = std::decay_t<decltype(v)>;
-          if constexpr (std::is_same_v<T, std::string>) return "s:" + v;
-          else if constexpr (std::is_same_v<T, Version>) return "v:" + v.text;
-          else if constexpr (std::is_same_v<T, bool>) return v ? "b:1" : "b:0";
-          else return "i:" + std::to_string(v);
-        },
-        it->second);
-  };
+  return
+      [attribute = std::move(attribute)](const CandidateDevice& d) -> std::optional<std::string> {
+        auto it = d.device->attributes.find(attribute);
+        if (it == d.device->attributes.end()) return std::nullopt;
+        return std::visit(
+            [](const auto& v) -> std::string {
+              using T = std::decay_t<decltype(v)>;
+              if constexpr (std::is_same_v<T, std::string>)
+                return "s:" + v;
+              else if constexpr (std::is_same_v<T, Version>)
+                return "v:" + v.text;
+              else if constexpr (std::is_same_v<T, bool>)
+                return v ? "b:1" : "b:0";
+              else
+                return "i:" + std::to_string(v);
+            },
+            it->second);
+      };
 }
 
 namespace {
@@ -125,9 +130,9 @@ AllocationFailure unschedulable(std::string_view message) {
 
 // One way to satisfy a request: `exactly`, or one `firstAvailable` entry.
 struct Choice {
-  size_t id = 0;              // index into the selectable cache
-  std::string result_name;    // "request" or "request/subrequest"
-  std::string request_name;   // the request's own name
+  size_t id = 0;             // index into the selectable cache
+  std::string result_name;   // "request" or "request/subrequest"
+  std::string request_name;  // the request's own name
   std::string subrequest_name;
   const DeviceChoice* spec = nullptr;
   const DeviceClass* device_class = nullptr;
@@ -173,10 +178,14 @@ class Search {
  public:
   Search(const std::vector<CandidateDevice>& candidates, const std::set<DeviceId>& allocated,
          std::vector<ClaimPlan>& plans, size_t num_choices, const AllocatorOptions& options)
-      : candidates_(candidates), plans_(plans), options_(options),
+      : candidates_(candidates),
+        plans_(plans),
+        options_(options),
         selectable_(num_choices * candidates.size(), kUnknown),
-        taken_(candidates.size(), -1), allocated_(candidates.size(), false),
-        picks_(plans.size()), island_(candidates.size(), -1) {
+        taken_(candidates.size(), -1),
+        allocated_(candidates.size(), false),
+        picks_(plans.size()),
+        island_(candidates.size(), -1) {
     for (size_t i = 0; i < candidates.size(); ++i) {
       allocated_[i] = allocated.contains(candidates[i].id);
     }
@@ -207,8 +216,8 @@ class Search {
             if (*ok) choice.all_devices.push_back(c);
           }
           choice.num_devices = choice.all_devices.size();
-          choice.infeasible = choice.all_devices.empty() ||
-                              choice.all_devices.size() > kAllocationResultsMaxSize;
+          choice.infeasible =
+              choice.all_devices.empty() || choice.all_devices.size() > kAllocationResultsMaxSize;
         }
       }
     }
@@ -237,12 +246,13 @@ class Search {
     if (cached != kUnknown) return cached == 1;
     const CandidateDevice& device = candidates_[c];
     const DeviceView view{device.id.driver, *device.device};
-    auto run = [&](const auto& programs, const std::string& owner) -> tl::expected<bool, std::monostate> {
+    auto run = [&](const auto& programs,
+                   const std::string& owner) -> tl::expected<bool, std::monostate> {
       for (size_t i = 0; i < programs.size(); ++i) {
         auto matches = programs[i]->evaluate(view);
         if (!matches) {
-          error_ = invalid(fmt::format("{}: selector #{} on device {}: CEL runtime error: {}", owner,
-                                       i, device_key(device.id), matches.error()));
+          error_ = invalid(fmt::format("{}: selector #{} on device {}: CEL runtime error: {}",
+                                       owner, i, device_key(device.id), matches.error()));
           return tl::unexpected(std::monostate{});
         }
         if (!*matches) return false;
@@ -384,8 +394,8 @@ class Search {
   std::vector<int> taken_;          // candidate → claim (in plans_) that took it, -1 free
   std::vector<bool> allocated_;     // candidate → allocated to another claim already
   std::vector<std::vector<Pick>> picks_;
-  std::vector<int> island_;         // candidate → island id
-  std::vector<int> island_use_;     // island id → devices picked on it (empty: no preference)
+  std::vector<int> island_;      // candidate → island id
+  std::vector<int> island_use_;  // island id → devices picked on it (empty: no preference)
   int islands_ = 0;
   std::optional<std::vector<std::vector<Pick>>> best_;
   int best_islands_ = 0;
@@ -428,16 +438,16 @@ class Planner {
       min_devices += fewest == SIZE_MAX ? 0 : fewest;
     }
     if (min_devices > kAllocationResultsMaxSize) {
-      return tl::unexpected(invalid(fmt::format(
-          "claim {}: number of requested devices {} exceeds the claim limit of {}",
-          claim_key(claim), min_devices, kAllocationResultsMaxSize)));
+      return tl::unexpected(invalid(
+          fmt::format("claim {}: number of requested devices {} exceeds the claim limit of {}",
+                      claim_key(claim), min_devices, kAllocationResultsMaxSize)));
     }
     for (size_t i = 0; i < claim.spec.constraints.size(); ++i) {
       const DeviceConstraint& constraint = claim.spec.constraints[i];
       if (constraint.match_attribute.empty()) {
-        return tl::unexpected(invalid(fmt::format(
-            "claim {}, constraint #{}: empty constraint (unsupported constraint type?)",
-            claim_key(claim), i)));
+        return tl::unexpected(invalid(
+            fmt::format("claim {}, constraint #{}: empty constraint (unsupported constraint type?)",
+                        claim_key(claim), i)));
       }
       MatchAttribute& m = plan.constraints.emplace_back();
       m.requests.insert(constraint.requests.begin(), constraint.requests.end());
@@ -471,7 +481,8 @@ class Planner {
         !e) {
       return tl::unexpected(e.error());
     }
-    if (auto e = compile(spec.selectors, "claim " + claim_key(claim), choice.request_selectors); !e) {
+    if (auto e = compile(spec.selectors, "claim " + claim_key(claim), choice.request_selectors);
+        !e) {
       return tl::unexpected(e.error());
     }
     if (spec.allocation_mode == AllocationMode::kAll) {
@@ -493,9 +504,9 @@ class Planner {
     return choice;
   }
 
-  tl::expected<void, AllocationFailure> compile(const std::vector<std::string>& expressions,
-                                                const std::string& owner,
-                                                std::vector<std::shared_ptr<const CelProgram>>& out) {
+  tl::expected<void, AllocationFailure> compile(
+      const std::vector<std::string>& expressions, const std::string& owner,
+      std::vector<std::shared_ptr<const CelProgram>>& out) {
     for (size_t i = 0; i < expressions.size(); ++i) {
       auto program = cel_.get_or_compile(expressions[i]);
       if (!program) {
@@ -536,8 +547,8 @@ std::vector<NodeSelectorTerm> node_selector_of(const std::vector<const ResourceS
   for (const ResourceSlice* slice : with_selector) {
     if (slice->node_selector.size() != 1) return {by_name};
     const NodeSelectorTerm& term = slice->node_selector.front();
-    merged.match_expressions.insert(merged.match_expressions.end(),
-                                    term.match_expressions.begin(), term.match_expressions.end());
+    merged.match_expressions.insert(merged.match_expressions.end(), term.match_expressions.begin(),
+                                    term.match_expressions.end());
     merged.match_fields.insert(merged.match_fields.end(), term.match_fields.begin(),
                                term.match_fields.end());
   }
@@ -550,7 +561,10 @@ std::vector<NodeSelectorTerm> node_selector_of(const std::vector<const ResourceS
 
 Allocator::Allocator(const DevicePools& pools, const Classes& classes,
                      const std::set<DeviceId>& allocated, CelCache& cel, AllocatorOptions options)
-    : pools_(pools), classes_(classes), allocated_(allocated), cel_(cel),
+    : pools_(pools),
+      classes_(classes),
+      allocated_(allocated),
+      cel_(cel),
       options_(std::move(options)) {}
 
 namespace {
@@ -609,8 +623,8 @@ tl::expected<PodAllocation, AllocationFailure> Allocator::allocate(
   if (search.error()) return tl::unexpected(*search.error());
   if (!search.best()) {
     if (search.exhausted()) {
-      return tl::unexpected(unschedulable(fmt::format(
-          "{}: no allocation found within {} steps", kReasonCannotAllocate, options_.max_steps)));
+      return tl::unexpected(unschedulable(fmt::format("{}: no allocation found within {} steps",
+                                                      kReasonCannotAllocate, options_.max_steps)));
     }
     // As kube-scheduler: invalid pools are named only when nothing could be allocated.
     if (!visible.invalid_pools.empty()) {
@@ -624,9 +638,9 @@ tl::expected<PodAllocation, AllocationFailure> Allocator::allocate(
     std::vector<const ResourceSlice*> slices;
     for (const Pick& pick : (*search.best())[p]) {
       const CandidateDevice& device = visible.devices[pick.candidate];
-      result.devices.push_back(DeviceRequestAllocationResult{
-          pick.choice->result_name, device.id.driver, device.id.pool, device.id.device,
-          pick.choice->spec->admin_access});
+      result.devices.push_back(
+          DeviceRequestAllocationResult{pick.choice->result_name, device.id.driver, device.id.pool,
+                                        device.id.device, pick.choice->spec->admin_access});
       slices.push_back(device.slice);
     }
     result.node_selector = node_selector_of(slices, node_name);

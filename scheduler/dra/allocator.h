@@ -71,7 +71,7 @@ class DevicePools {
     std::vector<const ResourceSlice*> slices;  // of the latest generation
     bool invalid = false;
   };
-  std::vector<Pool> pools_;  // sorted by driver, name
+  std::vector<Pool> pools_;                                             // sorted by driver, name
   std::map<std::string, std::vector<size_t>, std::less<>> node_pools_;  // node name → pools_
   std::vector<size_t> shared_pools_;  // pools with a slice for allNodes or a nodeSelector
 };

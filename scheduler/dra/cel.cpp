@@ -85,8 +85,8 @@ int compare_semver(const SemVer& a, const SemVer& b) {
   // A version with a prerelease sorts before the same version without one.
   if (a.prerelease.empty() || b.prerelease.empty()) {
     return three_way(b.prerelease.size(), a.prerelease.size()) == 0 ? 0
-           : a.prerelease.empty()                                  ? 1
-                                                                   : -1;
+           : a.prerelease.empty()                                   ? 1
+                                                                    : -1;
   }
   for (size_t i = 0; i < std::min(a.prerelease.size(), b.prerelease.size()); ++i) {
     const std::string& x = a.prerelease[i];
@@ -150,7 +150,9 @@ Value no_overload(std::string_view function, const Value& a, const Value& b) {
   return Error{fmt::format("no such overload: {}({}, {})", function, type_name(a), type_name(b))};
 }
 
-const Error* error_of(const Value& value) { return std::get_if<Error>(&value); }
+const Error* error_of(const Value& value) {
+  return std::get_if<Error>(&value);
+}
 
 }  // namespace
 
@@ -214,11 +216,24 @@ tl::expected<size_t, std::string> lex_string(std::string_view text, size_t pos, 
       if (pos >= text.size()) break;
       const char e = text[pos++];
       switch (e) {
-        case 'n': c = '\n'; break;
-        case 't': c = '\t'; break;
-        case 'r': c = '\r'; break;
-        case '\\': case '"': case '\'': case '`': case '?': c = e; break;
-        default: return syntax_error(pos - 1, fmt::format("unsupported escape sequence \\{}", e));
+        case 'n':
+          c = '\n';
+          break;
+        case 't':
+          c = '\t';
+          break;
+        case 'r':
+          c = '\r';
+          break;
+        case '\\':
+        case '"':
+        case '\'':
+        case '`':
+        case '?':
+          c = e;
+          break;
+        default:
+          return syntax_error(pos - 1, fmt::format("unsupported escape sequence \\{}", e));
       }
     }
     out.push_back(c);
@@ -241,7 +256,8 @@ tl::expected<size_t, std::string> lex_number(std::string_view text, size_t pos, 
       const char c = text[end];
       if (std::isdigit(static_cast<unsigned char>(c))) {
         ++end;
-      } else if (c == '.' && end + 1 < text.size() && std::isdigit(static_cast<unsigned char>(text[end + 1]))) {
+      } else if (c == '.' && end + 1 < text.size() &&
+                 std::isdigit(static_cast<unsigned char>(text[end + 1]))) {
         is_double = true, ++end;
       } else if ((c == 'e' || c == 'E')) {
         is_double = true, ++end;
@@ -260,7 +276,8 @@ tl::expected<size_t, std::string> lex_number(std::string_view text, size_t pos, 
     const std::string copy(digits);
     char* parsed_end = nullptr;
     token.double_value = std::strtod(copy.c_str(), &parsed_end);
-    if (parsed_end != copy.c_str() + copy.size()) return syntax_error(token.column, "malformed number");
+    if (parsed_end != copy.c_str() + copy.size())
+      return syntax_error(token.column, "malformed number");
   } else {
     token.kind = Token::Kind::kInt;
     auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), token.int_value,
@@ -295,7 +312,8 @@ Tokens lex(std::string_view text) {
       next = lex_number(text, pos, token);
     } else if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
       size_t end = pos;
-      while (end < text.size() && (std::isalnum(static_cast<unsigned char>(text[end])) || text[end] == '_'))
+      while (end < text.size() &&
+             (std::isalnum(static_cast<unsigned char>(text[end])) || text[end] == '_'))
         ++end;
       token.kind = Token::Kind::kIdent;
       token.text = std::string(text.substr(pos, end - pos));
@@ -326,14 +344,14 @@ namespace {
 
 struct FunctionSignature {
   std::string_view name;
-  bool method;  // called as target.name(...)
+  bool method;   // called as target.name(...)
   size_t arity;  // arguments besides the target
 };
 constexpr FunctionSignature kFunctions[] = {
-    {"quantity", false, 1},     {"semver", false, 1},        {"startsWith", true, 1},
-    {"endsWith", true, 1},      {"contains", true, 1},       {"matches", true, 1},
-    {"compareTo", true, 1},     {"isGreaterThan", true, 1},  {"isLessThan", true, 1},
-    {"major", true, 0},         {"minor", true, 0},          {"patch", true, 0},
+    {"quantity", false, 1}, {"semver", false, 1},       {"startsWith", true, 1},
+    {"endsWith", true, 1},  {"contains", true, 1},      {"matches", true, 1},
+    {"compareTo", true, 1}, {"isGreaterThan", true, 1}, {"isLessThan", true, 1},
+    {"major", true, 0},     {"minor", true, 0},         {"patch", true, 0},
 };
 
 bool is_known_function(std::string_view name) {
@@ -521,12 +539,21 @@ class Parser {
     const Token t = peek();
     CelNode node;
     switch (t.kind) {
-      case Token::Kind::kInt: ++pos_, node.literal = t.int_value; return node;
-      case Token::Kind::kDouble: ++pos_, node.literal = t.double_value; return node;
-      case Token::Kind::kString: ++pos_, node.literal = t.text; return node;
-      case Token::Kind::kIdent: return identifier();
-      case Token::Kind::kEnd: return unexpected_token();
-      case Token::Kind::kPunct: break;
+      case Token::Kind::kInt:
+        ++pos_, node.literal = t.int_value;
+        return node;
+      case Token::Kind::kDouble:
+        ++pos_, node.literal = t.double_value;
+        return node;
+      case Token::Kind::kString:
+        ++pos_, node.literal = t.text;
+        return node;
+      case Token::Kind::kIdent:
+        return identifier();
+      case Token::Kind::kEnd:
+        return unexpected_token();
+      case Token::Kind::kPunct:
+        break;
     }
     if (accept("(")) {
       Parsed inner = expression();
@@ -576,7 +603,8 @@ namespace {
 
 using Checked = tl::expected<void, std::string>;
 
-tl::expected<std::shared_ptr<const std::regex>, std::string> compile_regex(const std::string& pattern) {
+tl::expected<std::shared_ptr<const std::regex>, std::string> compile_regex(
+    const std::string& pattern) {
   try {
     return std::make_shared<const std::regex>(pattern, std::regex::ECMAScript);
   } catch (const std::regex_error& e) {
@@ -589,8 +617,8 @@ Checked check_call(CelNode& node) {
   for (const FunctionSignature& f : kFunctions) {
     if (f.name != node.name) continue;
     if (f.method != node.has_target || f.arity != arity) {
-      return tl::unexpected(fmt::format("found no matching overload for '{}' with {} argument(s)",
-                                        node.name, arity));
+      return tl::unexpected(
+          fmt::format("found no matching overload for '{}' with {} argument(s)", node.name, arity));
     }
     if (node.name == "matches") {
       const auto* pattern = std::get_if<std::string>(&node.children[1].literal);
@@ -609,13 +637,16 @@ Checked check_call(CelNode& node) {
 // empty where it depends on the device's attributes.
 std::optional<std::string> static_type(const CelNode& node) {
   switch (node.kind) {
-    case CelNode::Kind::kLiteral: return type_name(node.literal);
-    case CelNode::Kind::kDevice: return "device";
+    case CelNode::Kind::kLiteral:
+      return type_name(node.literal);
+    case CelNode::Kind::kDevice:
+      return "device";
     case CelNode::Kind::kNot:
     case CelNode::Kind::kAnd:
     case CelNode::Kind::kOr:
     case CelNode::Kind::kCompare:
-    case CelNode::Kind::kIn: return "bool";
+    case CelNode::Kind::kIn:
+      return "bool";
     case CelNode::Kind::kCall:
       if (node.name == "quantity") return "quantity";
       if (node.name == "semver") return "semver";
@@ -624,15 +655,16 @@ std::optional<std::string> static_type(const CelNode& node) {
         return "int";
       }
       return "bool";
-    default: return std::nullopt;
+    default:
+      return std::nullopt;
   }
 }
 
 Checked check_boolean_operands(const CelNode& node) {
   for (const CelNode& child : node.children) {
     if (auto type = static_type(child); type && *type != "bool") {
-      return tl::unexpected(fmt::format("found no matching overload for '{}' applied to {}",
-                                        node.name, *type));
+      return tl::unexpected(
+          fmt::format("found no matching overload for '{}' applied to {}", node.name, *type));
     }
   }
   return {};
@@ -735,7 +767,8 @@ Value select(const Value& object, const std::string& field, const DeviceView& de
 Value index(const Value& object, const Value& key, const DeviceView& device) {
   const auto* name = std::get_if<std::string>(&key);
   if (name != nullptr) {
-    if (const auto* domains = std::get_if<Domains>(&object)) return Domain{domains->capacity, *name};
+    if (const auto* domains = std::get_if<Domains>(&object))
+      return Domain{domains->capacity, *name};
     if (const auto* domain = std::get_if<Domain>(&object)) return lookup(*domain, device, *name);
   }
   return no_overload("_[_]", object, key);
@@ -775,7 +808,8 @@ std::optional<int> order(const Value& a, const Value& b) {
   if (a.index() != b.index()) return std::nullopt;
   if (const auto* s = std::get_if<std::string>(&a)) return three_way(*s, std::get<std::string>(b));
   if (const auto* x = std::get_if<bool>(&a)) return three_way(*x, std::get<bool>(b));
-  if (const auto* q = std::get_if<Quantity>(&a)) return three_way(q->milli, std::get<Quantity>(b).milli);
+  if (const auto* q = std::get_if<Quantity>(&a))
+    return three_way(q->milli, std::get<Quantity>(b).milli);
   if (const auto* v = std::get_if<Version>(&a)) {
     auto x = parse_semver(v->text), y = parse_semver(std::get<Version>(b).text);
     if (x && y) return compare_semver(*x, *y);
@@ -788,7 +822,8 @@ Value equals(const Value& a, const Value& b) {
   if (const Error* e = error_of(b)) return *e;
   if (auto c = order(a, b)) return *c == 0;
   const bool comparable_kind = !std::holds_alternative<DeviceRef>(a) &&
-                               !std::holds_alternative<Domains>(a) && !std::holds_alternative<Domain>(a);
+                               !std::holds_alternative<Domains>(a) &&
+                               !std::holds_alternative<Domain>(a);
   if (comparable_kind) return false;  // values of different types are never equal
   return no_overload("_==_", a, b);
 }
@@ -803,8 +838,8 @@ Value compare(const std::string& op, const Value& a, const Value& b) {
   if (const Error* e = error_of(b)) return *e;
   // Ordering is defined for numbers, strings and bools; quantities and versions are ordered
   // with compareTo/isGreaterThan/isLessThan as in Kubernetes' CEL libraries.
-  const bool orderable = as_number(a) || std::holds_alternative<std::string>(a) ||
-                         std::holds_alternative<bool>(a);
+  const bool orderable =
+      as_number(a) || std::holds_alternative<std::string>(a) || std::holds_alternative<bool>(a);
   auto c = orderable ? order(a, b) : std::nullopt;
   if (!c) return no_overload("_" + op + "_", a, b);
   if (op == "<") return *c < 0;
@@ -819,8 +854,10 @@ class Evaluator {
 
   Value eval(const CelNode& node) {
     switch (node.kind) {
-      case CelNode::Kind::kLiteral: return node.literal;
-      case CelNode::Kind::kDevice: return DeviceRef{};
+      case CelNode::Kind::kLiteral:
+        return node.literal;
+      case CelNode::Kind::kDevice:
+        return DeviceRef{};
       case CelNode::Kind::kSelect: {
         Value object = eval(node.children[0]);
         if (error_of(object)) return object;
@@ -847,13 +884,18 @@ class Evaluator {
         }
         return error_of(v) ? v : no_overload("-_", v);
       }
-      case CelNode::Kind::kAnd: return logical(node, false);
-      case CelNode::Kind::kOr: return logical(node, true);
+      case CelNode::Kind::kAnd:
+        return logical(node, false);
+      case CelNode::Kind::kOr:
+        return logical(node, true);
       case CelNode::Kind::kCompare:
         return compare(node.name, eval(node.children[0]), eval(node.children[1]));
-      case CelNode::Kind::kIn: return in(node);
-      case CelNode::Kind::kCall: return call(node);
-      case CelNode::Kind::kList: return Error{"list outside of 'in'"};  // rejected by check()
+      case CelNode::Kind::kIn:
+        return in(node);
+      case CelNode::Kind::kCall:
+        return call(node);
+      case CelNode::Kind::kList:
+        return Error{"list outside of 'in'"};  // rejected by check()
     }
     return Error{"internal error: unknown node"};
   }
@@ -894,7 +936,8 @@ class Evaluator {
     Value map = eval(container);
     if (error_of(map)) return map;
     const auto* key = std::get_if<std::string>(&element);
-    if (key == nullptr || !(std::holds_alternative<Domains>(map) || std::holds_alternative<Domain>(map))) {
+    if (key == nullptr ||
+        !(std::holds_alternative<Domains>(map) || std::holds_alternative<Domain>(map))) {
       return no_overload("@in", element, map);
     }
     return has_key(map, *key, device_);
@@ -955,7 +998,8 @@ class Evaluator {
       if (!parsed) return Error{fmt::format("invalid semver \"{}\"", v->text)};
       return name == "major" ? parsed->major : name == "minor" ? parsed->minor : parsed->patch;
     }
-    const bool kind_ok = std::holds_alternative<Quantity>(target) || std::holds_alternative<Version>(target);
+    const bool kind_ok =
+        std::holds_alternative<Quantity>(target) || std::holds_alternative<Version>(target);
     if (args.size() != 2 || !kind_ok || target.index() != args[1].index()) {
       return args.size() == 2 ? no_overload(name, target, args[1]) : no_overload(name, target);
     }

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <cstdint>
-
 #include <nlohmann/json.hpp>
 
 #include "queues/quantity.h"
@@ -62,15 +61,16 @@ Status read_bool(const json& object, const char* name, bool& out) {
   return {};
 }
 
-// Calls `read(element, index)` for each element of the array `name` (absent: none).
+// Calls `read(element)` for each element of the array `name` (absent: none). Elements must be
+// objects unless `objects` is false (lists of strings check their own elements).
 template <typename Read>
-Status for_each_element(const json& object, const char* name, Read read) {
+Status for_each_element(const json& object, const char* name, Read read, bool objects = true) {
   const json* value = member(object, name);
   if (value == nullptr) return {};
   if (!value->is_array()) return fail(name, "must be an array");
   for (size_t i = 0; i < value->size(); ++i) {
     const json& element = (*value)[i];
-    if (!element.is_object() && !element.is_string()) {
+    if (objects && !element.is_object()) {
       return fail(fmt::format("{}[{}]", name, i), "must be an object");
     }
     if (Status s = within(fmt::format("{}[{}]", name, i), read(element)); !s) return s;
@@ -114,7 +114,9 @@ Status read_metadata(const json& object, std::string* namespace_, std::string& n
   }());
 }
 
-const json* spec_of(const json& object) { return member(object, "spec"); }
+const json* spec_of(const json& object) {
+  return member(object, "spec");
+}
 
 // --- node selectors (core/v1 NodeSelector) ---
 
@@ -124,18 +126,22 @@ Status read_requirement(const json& value, NodeSelectorRequirement& out) {
   if (Status s = read_string(value, "operator", op, true); !s) return s;
   using Op = NodeSelectorRequirement::Operator;
   static const std::map<std::string, Op, std::less<>> kOperators = {
-      {"In", Op::kIn},         {"NotIn", Op::kNotIn}, {"Exists", Op::kExists},
-      {"DoesNotExist", Op::kDoesNotExist}, {"Gt", Op::kGt}, {"Lt", Op::kLt}};
+      {"In", Op::kIn},         {"NotIn", Op::kNotIn},
+      {"Exists", Op::kExists}, {"DoesNotExist", Op::kDoesNotExist},
+      {"Gt", Op::kGt},         {"Lt", Op::kLt}};
   auto it = kOperators.find(op);
   if (it == kOperators.end()) {
     return fail("operator", fmt::format("Unsupported value: \"{}\"", op));
   }
   out.op = it->second;
-  return for_each_element(value, "values", [&](const json& v) -> Status {
-    if (!v.is_string()) return fail("value", "must be a string");
-    out.values.push_back(v.get<std::string>());
-    return {};
-  });
+  return for_each_element(
+      value, "values",
+      [&](const json& v) -> Status {
+        if (!v.is_string()) return fail("", "must be a string");
+        out.values.push_back(v.get<std::string>());
+        return {};
+      },
+      false);
 }
 
 Status read_node_selector(const json& selector, std::vector<NodeSelectorTerm>& out) {
@@ -144,7 +150,8 @@ Status read_node_selector(const json& selector, std::vector<NodeSelectorTerm>& o
     NodeSelectorTerm& term = out.emplace_back();
     if (Status s = for_each_element(term_json, "matchExpressions",
                                     [&](const json& r) {
-                                      return read_requirement(r, term.match_expressions.emplace_back());
+                                      return read_requirement(
+                                          r, term.match_expressions.emplace_back());
                                     });
         !s) {
       return s;
@@ -224,14 +231,17 @@ Status read_slice_spec(const json& spec, ResourceSlice& out) {
   const json* pool = member(spec, "pool");
   if (pool == nullptr) return fail("pool", "required value");
   if (!pool->is_object()) return fail("pool", "must be an object");
-  if (Status nested = within("pool", [&]() -> Status {
-        if (Status s = read_string(*pool, "name", out.pool.name, true); !s) return s;
-        if (Status s = read_int(*pool, "generation", out.pool.generation); !s) return s;
-        if (Status s = read_int(*pool, "resourceSliceCount", out.pool.resource_slice_count); !s)
-          return s;
-        if (out.pool.resource_slice_count < 1) return fail("resourceSliceCount", "must be >= 1");
-        return {};
-      }());
+  if (Status nested = within(
+          "pool",
+          [&]() -> Status {
+            if (Status s = read_string(*pool, "name", out.pool.name, true); !s) return s;
+            if (Status s = read_int(*pool, "generation", out.pool.generation); !s) return s;
+            if (Status s = read_int(*pool, "resourceSliceCount", out.pool.resource_slice_count); !s)
+              return s;
+            if (out.pool.resource_slice_count < 1)
+              return fail("resourceSliceCount", "must be >= 1");
+            return {};
+          }());
       !nested) {
     return nested;
   }
@@ -245,8 +255,8 @@ Status read_slice_spec(const json& spec, ResourceSlice& out) {
     if (Status s = within("nodeSelector", read_node_selector(*selector, out.node_selector)); !s)
       return s;
   }
-  const int where = (out.node_name.empty() ? 0 : 1) + (selector != nullptr ? 1 : 0) +
-                    (out.all_nodes ? 1 : 0);
+  const int where =
+      (out.node_name.empty() ? 0 : 1) + (selector != nullptr ? 1 : 0) + (out.all_nodes ? 1 : 0);
   if (where != 1) {
     return fail("", "exactly one of `nodeName`, `nodeSelector`, `allNodes` is required");
   }
@@ -296,11 +306,14 @@ Status read_request(const json& value, DeviceRequest& out) {
     if (!exactly->is_object()) return fail("exactly", "must be an object");
     if (Status s = within("exactly", read_choice(*exactly, out.exactly.emplace())); !s) return s;
   }
-  if (Status nested = for_each_element(value, "firstAvailable", [&](const json& sub) -> Status {
-        DeviceSubRequest& subrequest = out.first_available.emplace_back();
-        if (Status s = read_string(sub, "name", subrequest.name, true); !s) return s;
-        return read_choice(sub, subrequest.choice);
-      });
+  if (Status nested =
+          for_each_element(value, "firstAvailable",
+                           [&](const json& sub) -> Status {
+                             DeviceSubRequest& subrequest = out.first_available.emplace_back();
+                             if (Status s = read_string(sub, "name", subrequest.name, true); !s)
+                               return s;
+                             return read_choice(sub, subrequest.choice);
+                           });
       !nested) {
     return nested;
   }
@@ -315,20 +328,22 @@ Status read_claim_spec(const json& spec, ResourceClaimSpec& out) {
   if (devices == nullptr) return {};
   if (!devices->is_object()) return fail("devices", "must be an object");
   return within("devices", [&]() -> Status {
-    if (Status s = for_each_element(*devices, "requests",
-                                    [&](const json& r) {
-                                      return read_request(r, out.requests.emplace_back());
-                                    });
+    if (Status s = for_each_element(
+            *devices, "requests",
+            [&](const json& r) { return read_request(r, out.requests.emplace_back()); });
         !s) {
       return s;
     }
     return for_each_element(*devices, "constraints", [&](const json& c) -> Status {
       DeviceConstraint& constraint = out.constraints.emplace_back();
-      if (Status s = for_each_element(c, "requests", [&](const json& name) -> Status {
-            if (!name.is_string()) return fail("", "must be a string");
-            constraint.requests.push_back(name.get<std::string>());
-            return {};
-          });
+      if (Status s = for_each_element(
+              c, "requests",
+              [&](const json& name) -> Status {
+                if (!name.is_string()) return fail("", "must be a string");
+                constraint.requests.push_back(name.get<std::string>());
+                return {};
+              },
+              false);
           !s) {
         return s;
       }
@@ -347,14 +362,21 @@ Status read_allocation(const json& allocation, AllocationResult& out) {
   if (!allocation.is_object()) return fail("", "must be an object");
   if (const json* devices = member(allocation, "devices")) {
     if (!devices->is_object()) return fail("devices", "must be an object");
-    if (Status nested = within("devices", for_each_element(*devices, "results", [&](const json& r) -> Status {
-                            DeviceRequestAllocationResult& result = out.devices.emplace_back();
-                            if (Status s = read_string(r, "request", result.request, true); !s) return s;
-                            if (Status s = read_string(r, "driver", result.driver, true); !s) return s;
-                            if (Status s = read_string(r, "pool", result.pool, true); !s) return s;
-                            if (Status s = read_string(r, "device", result.device, true); !s) return s;
-                            return read_bool(r, "adminAccess", result.admin_access);
-                          }));
+    if (Status nested = within(
+            "devices",
+            for_each_element(*devices, "results",
+                             [&](const json& r) -> Status {
+                               DeviceRequestAllocationResult& result = out.devices.emplace_back();
+                               if (Status s = read_string(r, "request", result.request, true); !s)
+                                 return s;
+                               if (Status s = read_string(r, "driver", result.driver, true); !s)
+                                 return s;
+                               if (Status s = read_string(r, "pool", result.pool, true); !s)
+                                 return s;
+                               if (Status s = read_string(r, "device", result.device, true); !s)
+                                 return s;
+                               return read_bool(r, "adminAccess", result.admin_access);
+                             }));
         !nested) {
       return nested;
     }
@@ -409,7 +431,7 @@ tl::expected<ResourceSlice, std::string> decode_resource_slice(const nlohmann::j
   Status status = read_metadata(object, nullptr, out.name, nullptr, nullptr);
   if (status) {
     const json* spec = spec_of(object);
-    status = spec == nullptr       ? fail("spec", "required value")
+    status = spec == nullptr      ? fail("spec", "required value")
              : !spec->is_object() ? fail("spec", "must be an object")
                                   : within("spec", read_slice_spec(*spec, out));
   }
@@ -434,7 +456,7 @@ tl::expected<ResourceClaim, std::string> decode_resource_claim(const nlohmann::j
   Status status = read_metadata(object, &out.namespace_, out.name, &out.uid, &out.deleting);
   if (status) {
     const json* spec = spec_of(object);
-    status = spec == nullptr       ? fail("spec", "required value")
+    status = spec == nullptr      ? fail("spec", "required value")
              : !spec->is_object() ? fail("spec", "must be an object")
                                   : within("spec", read_claim_spec(*spec, out.spec));
   }
@@ -462,8 +484,8 @@ tl::expected<ResourceClaimTemplate, std::string> decode_resource_claim_template(
           if (!metadata->is_object()) return fail("metadata", "must be an object");
           if (Status s = within("metadata", read_string_map(*metadata, "labels", out.labels)); !s)
             return s;
-          if (Status s = within("metadata",
-                                read_string_map(*metadata, "annotations", out.annotations));
+          if (Status s =
+                  within("metadata", read_string_map(*metadata, "annotations", out.annotations));
               !s) {
             return s;
           }

@@ -28,7 +28,8 @@ ResourceSlice gpu_slice(const std::string& node, int count, int island_size = 4,
     device.attributes = {
         {"gpu.example.com/model", AttributeValue{std::string(i % 2 == 0 ? "A100" : "H100")}},
         {"gpu.example.com/index", AttributeValue{int64_t{i}}},
-        {"gpu.example.com/cliqueId", AttributeValue{std::string("clique-") + std::to_string(i / island_size)}},
+        {"gpu.example.com/cliqueId",
+         AttributeValue{std::string("clique-") + std::to_string(i / island_size)}},
     };
     device.capacity = {{"gpu.example.com/memory", Quantity{int64_t{80} << 40}}};
     slice.devices.push_back(std::move(device));
@@ -77,7 +78,8 @@ struct Cluster {
                                                                      const ResourceClaim& claim) {
     auto result = allocate(node, {&claim});
     if (result) {
-      for (const auto& d : result->results[0].devices) allocated.insert({d.driver, d.pool, d.device});
+      for (const auto& d : result->results[0].devices)
+        allocated.insert({d.driver, d.pool, d.device});
     }
     return result;
   }
@@ -121,15 +123,16 @@ TEST(Allocator, TooFewDevicesCannotAllocate) {
 TEST(Allocator, ClassAndRequestSelectorsBothApply) {
   Cluster cluster;
   cluster.slices = {gpu_slice("node-a", 8)};
-  cluster.classes["gpu"].selectors.push_back(
-      R"(device.attributes["gpu.example.com"].index >= 2)");
+  cluster.classes["gpu"].selectors.push_back(R"(device.attributes["gpu.example.com"].index >= 2)");
   const ResourceClaim claim = claim_of(
-      "h100", {exactly("gpus", gpus(2, {R"(device.attributes["gpu.example.com"].model == "H100")"}))});
+      "h100",
+      {exactly("gpus", gpus(2, {R"(device.attributes["gpu.example.com"].model == "H100")"}))});
   auto result = cluster.allocate("node-a", {&claim});
   ASSERT_TRUE(result) << result.error().message;
   EXPECT_THAT(device_names(result->results[0]), ElementsAre("gpu-3", "gpu-5"));
   const ResourceClaim too_many = claim_of(
-      "h100s", {exactly("gpus", gpus(4, {R"(device.attributes["gpu.example.com"].model == "H100")"}))});
+      "h100s",
+      {exactly("gpus", gpus(4, {R"(device.attributes["gpu.example.com"].model == "H100")"}))});
   EXPECT_FALSE(cluster.allocate("node-a", {&too_many}));  // gpu-1 is excluded by the class
 }
 
@@ -156,10 +159,12 @@ TEST(Allocator, AllModeTakesEveryMatchingDeviceOrNone) {
 TEST(Allocator, FirstAvailableTriesChoicesInOrder) {
   Cluster cluster;
   cluster.slices = {gpu_slice("node-a", 4)};
-  DeviceRequest request{"gpus", std::nullopt,
-                        {{"four-h100", gpus(4, {R"(device.attributes["gpu.example.com"].model == "H100")"})},
-                         {"two-a100", gpus(2, {R"(device.attributes["gpu.example.com"].model == "A100")"})},
-                         {"one-any", gpus(1)}}};
+  DeviceRequest request{
+      "gpus",
+      std::nullopt,
+      {{"four-h100", gpus(4, {R"(device.attributes["gpu.example.com"].model == "H100")"})},
+       {"two-a100", gpus(2, {R"(device.attributes["gpu.example.com"].model == "A100")"})},
+       {"one-any", gpus(1)}}};
   const ResourceClaim claim = claim_of("flexible", {request});
   auto result = cluster.allocate("node-a", {&claim});
   ASSERT_TRUE(result) << result.error().message;
@@ -178,9 +183,8 @@ TEST(Allocator, MatchAttributeHoldsAcrossTheNamedRequests) {
   cluster.slices = {gpu_slice("node-a", 8, /*island_size=*/4)};
   cluster.allocated = {{kDriver, "node-a", "gpu-1"}};
   // Two requests of 2 and 1 GPUs on one clique: clique-0 has only 3 free, which is enough.
-  const ResourceClaim claim = claim_of(
-      "paired", {exactly("a", gpus(2)), exactly("b", gpus(2))},
-      {DeviceConstraint{{"a", "b"}, "gpu.example.com/cliqueId"}});
+  const ResourceClaim claim = claim_of("paired", {exactly("a", gpus(2)), exactly("b", gpus(2))},
+                                       {DeviceConstraint{{"a", "b"}, "gpu.example.com/cliqueId"}});
   auto result = cluster.allocate("node-a", {&claim});
   ASSERT_TRUE(result) << result.error().message;
   // gpu-0, gpu-2, gpu-3 are on clique-0 but four are needed: clique-1 it is.
@@ -247,7 +251,8 @@ TEST(Allocator, AllocatedClaimsAreReusedNotReallocated) {
   ASSERT_FALSE(full);
   EXPECT_EQ(full.error().message, "resourceclaim in use");
   shared.deleting = true;
-  EXPECT_EQ(cluster.allocate("node-a", {&shared}).error().message, "resourceclaim is being deleted");
+  EXPECT_EQ(cluster.allocate("node-a", {&shared}).error().message,
+            "resourceclaim is being deleted");
 }
 
 TEST(Allocator, AdminAccessMayUseAllocatedDevices) {
@@ -331,7 +336,9 @@ struct InvalidCase {
   std::string message;
 };
 
-void PrintTo(const InvalidCase& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const InvalidCase& c, std::ostream* os) {
+  *os << c.name;
+}
 
 class AllocatorInvalid : public testing::TestWithParam<InvalidCase> {};
 
@@ -348,17 +355,22 @@ INSTANTIATE_TEST_SUITE_P(
     Claims, AllocatorInvalid,
     testing::Values(
         InvalidCase{"missing_class",
-                    claim_of("c", {exactly("gpus", DeviceChoice{"tpu", {}, AllocationMode::kExactCount, 1, false})}),
+                    claim_of("c", {exactly("gpus",
+                                           DeviceChoice{
+                                               "tpu", {}, AllocationMode::kExactCount, 1, false})}),
                     "claim team/c, request gpus: could not retrieve device class tpu: "
                     "deviceclass.resource.k8s.io \"tpu\" not found"},
         InvalidCase{"unsupported_cel",
                     claim_of("c", {exactly("gpus", gpus(1, {"size(device.driver) > 0"}))}),
                     "claim team/c: selector #0: CEL compile error: unsupported CEL function "
                     "\"size\""},
-        InvalidCase{"missing_attribute",
-                    claim_of("c", {exactly("gpus", gpus(1, {R"(device.attributes["gpu.example.com"].numa == 0)"}))}),
-                    "claim team/c: selector #0 on device gpu.example.com/node-a/gpu-0: CEL "
-                    "runtime error: no such key: numa"},
+        InvalidCase{
+            "missing_attribute",
+            claim_of("c",
+                     {exactly("gpus",
+                              gpus(1, {R"(device.attributes["gpu.example.com"].numa == 0)"}))}),
+            "claim team/c: selector #0 on device gpu.example.com/node-a/gpu-0: CEL "
+            "runtime error: no such key: numa"},
         InvalidCase{"over_claim_limit", claim_of("c", {exactly("gpus", gpus(33))}),
                     "claim team/c: number of requested devices 33 exceeds the claim limit of 32"},
         InvalidCase{"empty_constraint",
@@ -448,12 +460,13 @@ TEST(Allocator, TheSearchIsBoundedInSteps) {
   Cluster cluster;
   cluster.slices = {gpu_slice("node-a", 8, 1)};  // eight islands of one
   // Impossible: 5 devices sharing a clique of one. The full search tries C(8,1)+... placements.
-  const ResourceClaim claim = claim_of("c", {exactly("gpus", gpus(5))},
-                                       {DeviceConstraint{{}, "gpu.example.com/cliqueId"}});
+  const ResourceClaim claim =
+      claim_of("c", {exactly("gpus", gpus(5))}, {DeviceConstraint{{}, "gpu.example.com/cliqueId"}});
   cluster.options.max_steps = 5;
   auto result = cluster.allocate("node-a", {&claim});
   ASSERT_FALSE(result);
-  EXPECT_EQ(result.error().message, "cannot allocate all claims: no allocation found within 5 steps");
+  EXPECT_EQ(result.error().message,
+            "cannot allocate all claims: no allocation found within 5 steps");
   cluster.options.max_steps = 100'000;
   result = cluster.allocate("node-a", {&claim});
   ASSERT_FALSE(result);

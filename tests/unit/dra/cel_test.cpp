@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 #include <variant>
 
@@ -32,7 +33,9 @@ struct Case {
   std::variant<bool, std::string> expected;  // a result, or a substring of the runtime error
 };
 
-void PrintTo(const Case& c, std::ostream* os) { *os << c.expression; }
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.expression;
+}
 
 class CelEvaluation : public testing::TestWithParam<Case> {};
 
@@ -145,7 +148,9 @@ struct CompileCase {
   std::string error;  // substring of the compile error
 };
 
-void PrintTo(const CompileCase& c, std::ostream* os) { *os << c.expression; }
+void PrintTo(const CompileCase& c, std::ostream* os) {
+  *os << c.expression;
+}
 
 class CelCompileError : public testing::TestWithParam<CompileCase> {};
 
@@ -196,6 +201,37 @@ TEST(CelCache, CompilesEachExpressionOnce) {
   auto bad = cache.get_or_compile("size(device.driver) > 0");
   EXPECT_FALSE(bad);
   EXPECT_EQ(cache.size(), 2u);
+}
+
+// Token soup from a fixed seed: compiling and evaluating odd text gives values, never a crash.
+TEST(CelOddInput, NeverCrashes) {
+  const char* fragments[] = {"device",     ".",
+                             "attributes", "[",
+                             "]",          "\"gpu.example.com\"",
+                             "model",      "(",
+                             ")",          "==",
+                             "&&",         "||",
+                             "!",          "-",
+                             "in",         "1",
+                             "2.5",        "'x'",
+                             "quantity",   "semver",
+                             "compareTo",  "matches",
+                             "\"(\"",      ",",
+                             "true",       "capacity",
+                             "memory",     "<",
+                             "\\",         "\"",
+                             "0x",         "9999999999999999999"};
+  std::mt19937 random(42);
+  const std::string driver = "gpu.example.com";
+  const Device device = sample_device();
+  for (int i = 0; i < 20000; ++i) {
+    std::string text;
+    const int length = 1 + static_cast<int>(random() % 12);
+    for (int t = 0; t < length; ++t)
+      text += std::string(fragments[random() % std::size(fragments)]) + " ";
+    auto program = compile_cel(text);
+    if (program) (void)(*program)->evaluate(DeviceView{driver, device});
+  }
 }
 
 TEST(SemVer, ParsesStrictForms) {
