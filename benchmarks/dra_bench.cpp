@@ -75,7 +75,7 @@ void run_cycle(benchmark::State& state, bool prefer_islands) {
   int64_t placed = 0, steps = 0, node_tries = 0;
   for (auto _ : state) {
     CelCache cel;
-    std::set<DeviceId> allocated;
+    DeviceSet allocated;
     const DevicePools pools(slices);
     AllocatorOptions options;
     if (prefer_islands) options.island_of = island_by_attribute("gpu.example.com/cliqueId");

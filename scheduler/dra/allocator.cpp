@@ -34,6 +34,8 @@ DevicePools::DevicePools(const std::vector<ResourceSlice>& slices) {
     for (const ResourceSlice* slice : pool.slices) {
       for (const Device& device : slice->devices) {
         if (!names.insert(device.name).second) pool.invalid = true;  // a device name twice
+        pool.devices.push_back(
+            CandidateDevice{DeviceId{pool.driver, pool.name, device.name}, &device, slice});
       }
     }
     const size_t index = pools_.size();
@@ -48,6 +50,12 @@ DevicePools::DevicePools(const std::vector<ResourceSlice>& slices) {
       }
     }
     if (shared) shared_pools_.push_back(index);
+  }
+  for (Pool& pool : pools_) {
+    for (CandidateDevice& device : pool.devices) {
+      device.index = all_devices_.size();
+      all_devices_.push_back(&device);
+    }
   }
 }
 
@@ -79,10 +87,9 @@ DevicePools::Visible DevicePools::visible_on(std::string_view node_name,
       out.invalid_pools.push_back(id);
       continue;
     }
-    for (const ResourceSlice* slice : targeting) {
-      for (const Device& device : slice->devices) {
-        out.devices.push_back(
-            CandidateDevice{DeviceId{pool.driver, pool.name, device.name}, &device, slice});
+    for (const CandidateDevice& device : pool.devices) {
+      if (std::find(targeting.begin(), targeting.end(), device.slice) != targeting.end()) {
+        out.devices.push_back(&device);
       }
     }
   }
@@ -176,8 +183,11 @@ namespace {
 // devices are a set, so the other orders would only repeat the same solutions.
 class Search {
  public:
-  Search(const std::vector<CandidateDevice>& candidates, const std::set<DeviceId>& allocated,
-         std::vector<ClaimPlan>& plans, size_t num_choices, const AllocatorOptions& options)
+  // `islands`: the island of each device by CandidateDevice::index (-1: none); empty: no
+  // island preference.
+  Search(const std::vector<const CandidateDevice*>& candidates, const DeviceSet& allocated,
+         std::vector<ClaimPlan>& plans, size_t num_choices, const AllocatorOptions& options,
+         const std::vector<int>& islands)
       : candidates_(candidates),
         plans_(plans),
         options_(options),
@@ -187,9 +197,9 @@ class Search {
         picks_(plans.size()),
         island_(candidates.size(), -1) {
     for (size_t i = 0; i < candidates.size(); ++i) {
-      allocated_[i] = allocated.contains(candidates[i].id);
+      allocated_[i] = allocated.contains(candidates[i]->id);
     }
-    if (options_.island_of) assign_islands();
+    if (!islands.empty()) assign_islands(islands);
   }
 
   // Runs the search; afterwards best() holds the solution, if any.
@@ -228,15 +238,16 @@ class Search {
   static constexpr int8_t kUnknown = -1;
   static constexpr size_t kNoChoice = static_cast<size_t>(-1);
 
-  void assign_islands() {
-    std::map<std::string, int> ids;
+  // Numbers the islands of this node's candidates 0..n-1 (a device without one is its own).
+  void assign_islands(const std::vector<int>& islands) {
+    std::vector<int> seen;  // global island id by local id
     for (size_t i = 0; i < candidates_.size(); ++i) {
-      auto island = options_.island_of(candidates_[i]);
-      // A device without an island is an island of its own.
-      const std::string key = island ? *island : "\x01" + device_key(candidates_[i].id);
-      island_[i] = ids.emplace(key, static_cast<int>(ids.size())).first->second;
+      const int global = islands[candidates_[i]->index];
+      auto it = global < 0 ? seen.end() : std::find(seen.begin(), seen.end(), global);
+      if (it == seen.end()) it = seen.insert(seen.end(), global);
+      island_[i] = static_cast<int>(it - seen.begin());
     }
-    island_use_.assign(ids.size(), 0);
+    island_use_.assign(seen.size(), 0);
   }
 
   // Does candidate `c` pass the class's and the request's selectors? Cached per choice.
@@ -244,7 +255,7 @@ class Search {
                                                 const ResourceClaim& claim) {
     int8_t& cached = selectable_[choice.id * candidates_.size() + c];
     if (cached != kUnknown) return cached == 1;
-    const CandidateDevice& device = candidates_[c];
+    const CandidateDevice& device = *candidates_[c];
     const DeviceView view{device.id.driver, *device.device};
     auto run = [&](const auto& programs,
                    const std::string& owner) -> tl::expected<bool, std::monostate> {
@@ -284,7 +295,7 @@ class Search {
 
   // Adds the device to the claim's constraints; false (nothing changed) when one refuses it.
   bool constrain(ClaimPlan& plan, const Choice& choice, size_t c) {
-    const Device& device = *candidates_[c].device;
+    const Device& device = *candidates_[c]->device;
     size_t added = 0;
     for (; added < plan.constraints.size(); ++added) {
       MatchAttribute& m = plan.constraints[added];
@@ -378,7 +389,7 @@ class Search {
       error_ = invalid(fmt::format(
           "claim {}, request {}: cannot add device {} because a claim constraint would not be "
           "satisfied",
-          claim_key(*plan.claim), choice.result_name, device_key(candidates_[c].id)));
+          claim_key(*plan.claim), choice.result_name, device_key(candidates_[c]->id)));
       return true;
     }
     place(claim, choice, c);
@@ -387,7 +398,7 @@ class Search {
     return stop;
   }
 
-  const std::vector<CandidateDevice>& candidates_;
+  const std::vector<const CandidateDevice*>& candidates_;
   std::vector<ClaimPlan>& plans_;
   const AllocatorOptions& options_;
   std::vector<int8_t> selectable_;  // choice × candidate: -1 unknown, 0, 1
@@ -559,13 +570,21 @@ std::vector<NodeSelectorTerm> node_selector_of(const std::vector<const ResourceS
 
 // --- the allocator ---
 
-Allocator::Allocator(const DevicePools& pools, const Classes& classes,
-                     const std::set<DeviceId>& allocated, CelCache& cel, AllocatorOptions options)
+Allocator::Allocator(const DevicePools& pools, const Classes& classes, const DeviceSet& allocated,
+                     CelCache& cel, AllocatorOptions options)
     : pools_(pools),
       classes_(classes),
       allocated_(allocated),
       cel_(cel),
-      options_(std::move(options)) {}
+      options_(std::move(options)) {
+  if (!options_.island_of) return;
+  std::map<std::string, int> ids;
+  for (const CandidateDevice* device : pools_.all_devices()) {
+    auto island = options_.island_of(*device);
+    islands_.push_back(island ? ids.emplace(*island, static_cast<int>(ids.size())).first->second
+                              : -1);
+  }
+}
 
 namespace {
 
@@ -617,7 +636,7 @@ tl::expected<PodAllocation, AllocationFailure> Allocator::allocate(
     if (!plan) return tl::unexpected(plan.error());
     plans.push_back(std::move(*plan));
   }
-  Search search(visible.devices, allocated_, plans, planner.num_choices(), options_);
+  Search search(visible.devices, allocated_, plans, planner.num_choices(), options_, islands_);
   search.run();
   out.steps = search.steps();
   if (search.error()) return tl::unexpected(*search.error());
@@ -632,12 +651,12 @@ tl::expected<PodAllocation, AllocationFailure> Allocator::allocate(
     }
     return tl::unexpected(unschedulable(kReasonCannotAllocate));
   }
-  out.islands = options_.island_of ? search.best_islands() : 0;
+  out.islands = islands_.empty() ? 0 : search.best_islands();
   for (size_t p = 0; p < plans.size(); ++p) {
     AllocationResult& result = out.results[plans[p].index];
     std::vector<const ResourceSlice*> slices;
     for (const Pick& pick : (*search.best())[p]) {
-      const CandidateDevice& device = visible.devices[pick.candidate];
+      const CandidateDevice& device = *visible.devices[pick.candidate];
       result.devices.push_back(
           DeviceRequestAllocationResult{pick.choice->result_name, device.id.driver, device.id.pool,
                                         device.id.device, pick.choice->spec->admin_access});

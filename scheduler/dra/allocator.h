@@ -31,6 +31,7 @@
 #include <string>
 #include <string_view>
 #include <tl/expected.hpp>
+#include <unordered_set>
 #include <vector>
 
 #include "scheduler/dra/cel.h"
@@ -38,11 +39,21 @@
 
 namespace fairway::dra {
 
+struct DeviceIdHash {
+  size_t operator()(const DeviceId& id) const {
+    const std::hash<std::string> hash;
+    return hash(id.device) ^ (hash(id.pool) * 31) ^ (hash(id.driver) * 961);
+  }
+};
+// Devices allocated to claims (driver/pool/device).
+using DeviceSet = std::unordered_set<DeviceId, DeviceIdHash>;
+
 // One device as the allocator sees it: where it comes from and the slice that publishes it.
 struct CandidateDevice {
   DeviceId id;
   const Device* device = nullptr;
   const ResourceSlice* slice = nullptr;
+  size_t index = 0;  // in DevicePools::all_devices()
 };
 
 // The slices of a cluster grouped into pools once, so that the devices a node sees are found
@@ -56,11 +67,14 @@ class DevicePools {
   using SelectorMatches = std::function<bool(const std::vector<NodeSelectorTerm>& terms)>;
 
   struct Visible {
-    std::vector<CandidateDevice> devices;       // of complete, valid pools, in a stable order
-    std::vector<std::string> incomplete_pools;  // "driver/pool" whose slices are being updated
-    std::vector<std::string> invalid_pools;     // "driver/pool" with a device name twice
+    std::vector<const CandidateDevice*> devices;  // of complete, valid pools, in a stable order
+    std::vector<std::string> incomplete_pools;    // "driver/pool" whose slices are being updated
+    std::vector<std::string> invalid_pools;       // "driver/pool" with a device name twice
   };
   Visible visible_on(std::string_view node_name, const SelectorMatches& selector_matches) const;
+
+  // Every device of the latest generation of every pool, numbered by CandidateDevice::index.
+  const std::vector<const CandidateDevice*>& all_devices() const { return all_devices_; }
 
  private:
   struct Pool {
@@ -69,11 +83,13 @@ class DevicePools {
     int64_t generation = 0;
     int64_t slice_count = 1;
     std::vector<const ResourceSlice*> slices;  // of the latest generation
+    std::vector<CandidateDevice> devices;      // of `slices`, in their order
     bool invalid = false;
   };
   std::vector<Pool> pools_;                                             // sorted by driver, name
   std::map<std::string, std::vector<size_t>, std::less<>> node_pools_;  // node name → pools_
   std::vector<size_t> shared_pools_;  // pools with a slice for allNodes or a nodeSelector
+  std::vector<const CandidateDevice*> all_devices_;
 };
 
 struct AllocatorOptions {
@@ -112,7 +128,7 @@ class Allocator {
   using Classes = std::map<std::string, DeviceClass, std::less<>>;
   // `allocated`: devices of all allocated claims in the cluster (those of the pod's own
   // allocated claims included).
-  Allocator(const DevicePools& pools, const Classes& classes, const std::set<DeviceId>& allocated,
+  Allocator(const DevicePools& pools, const Classes& classes, const DeviceSet& allocated,
             CelCache& cel, AllocatorOptions options = {});
 
   // Allocates the pod's unallocated `claims` on the node, or says why not. `pod_uid` is for
@@ -124,9 +140,11 @@ class Allocator {
  private:
   const DevicePools& pools_;
   const Classes& classes_;
-  const std::set<DeviceId>& allocated_;
+  const DeviceSet& allocated_;
   CelCache& cel_;
   AllocatorOptions options_;
+  // The island of each device (by CandidateDevice::index), computed once: -1 for none.
+  std::vector<int> islands_;
 };
 
 // Pending reasons (docs/dra.md).

@@ -61,7 +61,7 @@ struct Cluster {
   std::vector<ResourceSlice> slices;
   Allocator::Classes classes = {
       {"gpu", DeviceClass{"gpu", {R"(device.driver == "gpu.example.com")"}}}};
-  std::set<DeviceId> allocated;
+  DeviceSet allocated;
   CelCache cel;
   AllocatorOptions options;
   DevicePools::SelectorMatches selector_matches;
