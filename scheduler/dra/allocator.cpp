@@ -140,7 +140,6 @@ struct Choice {
   size_t id = 0;             // index into the selectable cache
   std::string result_name;   // "request" or "request/subrequest"
   std::string request_name;  // the request's own name
-  std::string subrequest_name;
   const DeviceChoice* spec = nullptr;
   const DeviceClass* device_class = nullptr;
   std::vector<std::shared_ptr<const CelProgram>> class_selectors;
@@ -214,6 +213,10 @@ class Search {
   bool exhausted() const { return exhausted_; }
   std::optional<AllocationFailure>& error() { return error_; }
 
+ private:
+  static constexpr int8_t kUnknown = -1;
+  static constexpr size_t kNoChoice = static_cast<size_t>(-1);
+
   // Fixes each All-mode choice's devices up front, as kube-scheduler does.
   bool prefilter_all_devices() {
     for (ClaimPlan& plan : plans_) {
@@ -233,10 +236,6 @@ class Search {
     }
     return true;
   }
-
- private:
-  static constexpr int8_t kUnknown = -1;
-  static constexpr size_t kNoChoice = static_cast<size_t>(-1);
 
   // Numbers the islands of this node's candidates 0..n-1 (a device without one is its own).
   void assign_islands(const std::vector<int>& islands) {
@@ -477,7 +476,6 @@ class Planner {
     Choice choice;
     choice.id = next_id_++;
     choice.request_name = request;
-    choice.subrequest_name = subrequest;
     choice.result_name = subrequest.empty() ? request : request + "/" + subrequest;
     choice.spec = &spec;
     auto it = classes_.find(spec.device_class_name);
