@@ -192,6 +192,7 @@ class Search {
         options_(options),
         selectable_(num_choices * candidates.size(), kUnknown),
         taken_(candidates.size(), -1),
+        admin_taken_(candidates.size(), 0),
         allocated_(candidates.size(), false),
         picks_(plans.size()),
         island_(candidates.size(), -1) {
@@ -256,24 +257,25 @@ class Search {
     if (cached != kUnknown) return cached == 1;
     const CandidateDevice& device = *candidates_[c];
     const DeviceView view{device.id.driver, *device.device};
-    auto run = [&](const auto& programs,
-                   const std::string& owner) -> tl::expected<bool, std::monostate> {
+    // `owner` ("class gpu", "claim team/x") is only formatted for an error.
+    auto run = [&](const auto& programs, std::string_view kind,
+                   const std::string& name) -> tl::expected<bool, std::monostate> {
       for (size_t i = 0; i < programs.size(); ++i) {
         auto matches = programs[i]->evaluate(view);
         if (!matches) {
-          error_ = invalid(fmt::format("{}: selector #{} on device {}: CEL runtime error: {}",
-                                       owner, i, device_key(device.id), matches.error()));
+          error_ = invalid(fmt::format("{} {}: selector #{} on device {}: CEL runtime error: {}",
+                                       kind, name, i, device_key(device.id), matches.error()));
           return tl::unexpected(std::monostate{});
         }
         if (!*matches) return false;
       }
       return true;
     };
-    auto by_class = run(choice.class_selectors, "class " + choice.device_class->name);
+    auto by_class = run(choice.class_selectors, "class", choice.device_class->name);
     if (!by_class) return by_class;
     bool result = *by_class;
     if (result) {
-      auto by_request = run(choice.request_selectors, "claim " + claim_key(claim));
+      auto by_request = run(choice.request_selectors, "claim", claim_key(claim));
       if (!by_request) return by_request;
       result = *by_request;
     }
@@ -289,7 +291,7 @@ class Search {
       }
       return true;
     }
-    return !allocated_[c] && taken_[c] == -1;
+    return !allocated_[c] && taken_[c] == -1 && admin_taken_[c] == 0;
   }
 
   // Adds the device to the claim's constraints; false (nothing changed) when one refuses it.
@@ -317,13 +319,21 @@ class Search {
 
   void place(size_t claim, const Choice& choice, size_t c) {
     picks_[claim].push_back(Pick{c, &choice});
-    if (!choice.spec->admin_access) taken_[c] = static_cast<int>(claim);
+    if (choice.spec->admin_access) {
+      ++admin_taken_[c];
+    } else {
+      taken_[c] = static_cast<int>(claim);
+    }
     if (!island_use_.empty() && island_use_[island_[c]]++ == 0) ++islands_;
   }
 
   void unplace(size_t claim, const Choice& choice, size_t c) {
     picks_[claim].pop_back();
-    if (!choice.spec->admin_access) taken_[c] = -1;
+    if (choice.spec->admin_access) {
+      --admin_taken_[c];
+    } else {
+      taken_[c] = -1;
+    }
     if (!island_use_.empty() && --island_use_[island_[c]] == 0) --islands_;
     unconstrain(plans_[claim], choice, plans_[claim].constraints.size());
   }
@@ -402,6 +412,7 @@ class Search {
   const AllocatorOptions& options_;
   std::vector<int8_t> selectable_;  // choice × candidate: -1 unknown, 0, 1
   std::vector<int> taken_;          // candidate → claim (in plans_) that took it, -1 free
+  std::vector<int> admin_taken_;    // candidate → its admin-access picks in this search
   std::vector<bool> allocated_;     // candidate → allocated to another claim already
   std::vector<std::vector<Pick>> picks_;
   std::vector<int> island_;      // candidate → island id

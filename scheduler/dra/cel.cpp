@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <charconv>
 #include <cmath>
@@ -742,7 +743,19 @@ Value attribute_value(const AttributeValue& attribute) {
 
 // device.attributes["domain"].name (or .capacity): "no such key" when the device lacks it.
 Value lookup(const Domain& domain, const DeviceView& device, const std::string& name) {
-  const std::string key = domain.name + "/" + name;
+  // "domain/name", built on the stack: this runs for every device a selector looks at.
+  std::array<char, 256> buffer;
+  std::string heap;
+  std::string_view key;
+  if (domain.name.size() + 1 + name.size() <= buffer.size()) {
+    char* end = std::copy(domain.name.begin(), domain.name.end(), buffer.begin());
+    *end++ = '/';
+    end = std::copy(name.begin(), name.end(), end);
+    key = std::string_view(buffer.data(), static_cast<size_t>(end - buffer.data()));
+  } else {
+    heap = domain.name + "/" + name;
+    key = heap;
+  }
   if (domain.capacity) {
     auto it = device.device.capacity.find(key);
     if (it != device.device.capacity.end()) return it->second;

@@ -39,8 +39,9 @@ struct Quantity {
 
 struct Device {
   std::string name;
-  std::map<std::string, AttributeValue> attributes;  // fully qualified name → value
-  std::map<std::string, Quantity> capacity;          // fully qualified name → value
+  // Fully qualified name → value; std::less<> so that a name can be looked up as a string_view.
+  std::map<std::string, AttributeValue, std::less<>> attributes;
+  std::map<std::string, Quantity, std::less<>> capacity;
 };
 
 struct ResourcePool {

@@ -268,6 +268,18 @@ TEST(Allocator, AdminAccessMayUseAllocatedDevices) {
   EXPECT_TRUE(result->results[0].devices[0].admin_access);
   const ResourceClaim plain = claim_of("plain", {exactly("gpus", gpus(1))});
   EXPECT_FALSE(cluster.allocate("node-a", {&plain}));
+  // A device an admin-access request of the pod takes is not also given to a plain request.
+  cluster.allocated.clear();
+  DeviceChoice one_monitor = gpus(1);
+  one_monitor.admin_access = true;
+  const ResourceClaim both =
+      claim_of("both", {exactly("monitor", one_monitor), exactly("work", gpus(2))});
+  EXPECT_FALSE(cluster.allocate("node-a", {&both}));
+  const ResourceClaim fits =
+      claim_of("fits", {exactly("monitor", one_monitor), exactly("work", gpus(1))});
+  auto split = cluster.allocate("node-a", {&fits});
+  ASSERT_TRUE(split) << split.error().message;
+  EXPECT_THAT(device_names(split->results[0]), ElementsAre("gpu-0", "gpu-1"));
 }
 
 TEST(Allocator, IncompleteAndOutdatedPoolsGiveNoDevices) {
