@@ -11,33 +11,40 @@ namespace fairway::dra {
 
 // --- pools ---
 
+namespace {
+
+bool has_duplicate_names(const std::vector<const ResourceSlice*>& slices) {
+  std::set<std::string_view> names;
+  for (const ResourceSlice* slice : slices) {
+    for (const Device& device : slice->devices) {
+      if (!names.insert(device.name).second) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 DevicePools::DevicePools(const std::vector<ResourceSlice>& slices) {
-  // Group by (driver, pool), keeping the slices of the latest generation only.
   std::map<std::pair<std::string, std::string>, Pool> by_key;
   for (const ResourceSlice& slice : slices) {
     Pool& pool = by_key[{slice.driver, slice.pool.name}];
-    if (pool.slices.empty() || slice.pool.generation > pool.generation) {
-      pool.driver = slice.driver;
-      pool.name = slice.pool.name;
-      pool.generation = slice.pool.generation;
-      pool.slice_count = slice.pool.resource_slice_count;
-      pool.slices.clear();
-    } else if (slice.pool.generation < pool.generation) {
-      continue;  // outdated: the driver is replacing it
-    }
+    pool.driver = slice.driver;
+    pool.name = slice.pool.name;
     pool.slices.push_back(&slice);
   }
   for (auto& [key, pool] : by_key) {
     std::sort(pool.slices.begin(), pool.slices.end(),
               [](const ResourceSlice* a, const ResourceSlice* b) { return a->name < b->name; });
-    std::set<std::string_view> names;
     for (const ResourceSlice* slice : pool.slices) {
+      pool.slice_begin.push_back(pool.devices.size());
+      pool.slice_has_duplicates.push_back(has_duplicate_names({slice}));
       for (const Device& device : slice->devices) {
-        if (!names.insert(device.name).second) pool.invalid = true;  // a device name twice
         pool.devices.push_back(
-            CandidateDevice{DeviceId{pool.driver, pool.name, device.name}, &device, slice});
+            CandidateDevice{DeviceId{pool.driver, pool.name, device.name}, &device, slice, 0});
       }
     }
+    pool.slice_begin.push_back(pool.devices.size());
     const size_t index = pools_.size();
     pools_.push_back(std::move(pool));
     bool shared = false;
@@ -59,6 +66,9 @@ DevicePools::DevicePools(const std::vector<ResourceSlice>& slices) {
   }
 }
 
+// As kube-scheduler's GatherPools: of a pool, only the slices that reach the node count; among
+// them the latest generation; the pool is incomplete unless their number is its
+// resourceSliceCount, and invalid when a device name repeats.
 DevicePools::Visible DevicePools::visible_on(std::string_view node_name,
                                              const SelectorMatches& selector_matches) const {
   std::vector<size_t> indices = shared_pools_;
@@ -68,28 +78,43 @@ DevicePools::Visible DevicePools::visible_on(std::string_view node_name,
     indices.erase(std::unique(indices.begin(), indices.end()), indices.end());
   }
   Visible out;
+  std::vector<size_t> targeting;  // slice positions in the pool
   for (size_t index : indices) {
     const Pool& pool = pools_[index];
-    std::vector<const ResourceSlice*> targeting;
-    for (const ResourceSlice* slice : pool.slices) {
-      const bool targets = slice->all_nodes || slice->node_name == node_name ||
-                           (!slice->node_selector.empty() && selector_matches &&
-                            selector_matches(slice->node_selector));
-      if (targets) targeting.push_back(slice);
+    targeting.clear();
+    int64_t generation = 0;
+    for (size_t i = 0; i < pool.slices.size(); ++i) {
+      const ResourceSlice& slice = *pool.slices[i];
+      const bool targets = slice.all_nodes || slice.node_name == node_name ||
+                           (!slice.node_selector.empty() && selector_matches &&
+                            selector_matches(slice.node_selector));
+      if (!targets || (!targeting.empty() && slice.pool.generation < generation)) continue;
+      if (targeting.empty() || slice.pool.generation > generation) {
+        targeting.clear();  // outdated: the driver is replacing them
+        generation = slice.pool.generation;
+      }
+      targeting.push_back(i);
     }
     if (targeting.empty()) continue;
-    const std::string id = pool.driver + "/" + pool.name;
-    if (static_cast<int64_t>(pool.slices.size()) < pool.slice_count) {
-      out.incomplete_pools.push_back(id);
+    const int64_t expected = pool.slices[targeting.front()]->pool.resource_slice_count;
+    if (static_cast<int64_t>(targeting.size()) != expected) {
+      out.incomplete_pools.push_back(pool.driver + "/" + pool.name);
       continue;
     }
-    if (pool.invalid) {
-      out.invalid_pools.push_back(id);
+    bool invalid = false;
+    for (size_t i : targeting) invalid = invalid || pool.slice_has_duplicates[i];
+    if (!invalid && targeting.size() > 1) {
+      std::vector<const ResourceSlice*> chosen;
+      for (size_t i : targeting) chosen.push_back(pool.slices[i]);
+      invalid = has_duplicate_names(chosen);
+    }
+    if (invalid) {
+      out.invalid_pools.push_back(pool.driver + "/" + pool.name);
       continue;
     }
-    for (const CandidateDevice& device : pool.devices) {
-      if (std::find(targeting.begin(), targeting.end(), device.slice) != targeting.end()) {
-        out.devices.push_back(&device);
+    for (size_t i : targeting) {
+      for (size_t d = pool.slice_begin[i]; d < pool.slice_begin[i + 1]; ++d) {
+        out.devices.push_back(&pool.devices[d]);
       }
     }
   }

@@ -3,8 +3,9 @@
 // kube-scheduler's DynamicResources plugin (k8s.io/dynamic-resource-allocation/structured):
 //
 //   - the devices a node sees are those of slices whose nodeName is the node, whose nodeSelector
-//     matches it, or that are for allNodes; a pool whose latest generation has fewer slices than
-//     its resourceSliceCount is incomplete and gives no devices (an `All` request fails on it);
+//     matches it, or that are for allNodes; of a pool, the latest generation among those; a pool
+//     whose number of such slices is not its resourceSliceCount is incomplete and gives no
+//     devices (an `All` request fails on it);
 //   - a request is `exactly` one choice or `firstAvailable` choices tried in order; a choice asks
 //     for `count` devices (ExactCount) or every matching device (All) of its DeviceClass that pass
 //     the class's selectors AND the request's (CEL, cel.h);
@@ -80,11 +81,10 @@ class DevicePools {
   struct Pool {
     std::string driver;
     std::string name;
-    int64_t generation = 0;
-    int64_t slice_count = 1;
-    std::vector<const ResourceSlice*> slices;  // of the latest generation
+    std::vector<const ResourceSlice*> slices;  // every generation, by name
     std::vector<CandidateDevice> devices;      // of `slices`, in their order
-    bool invalid = false;
+    std::vector<size_t> slice_begin;           // slice i's devices: [slice_begin[i], [i + 1])
+    std::vector<bool> slice_has_duplicates;    // a device name twice within slice i
   };
   std::vector<Pool> pools_;                                             // sorted by driver, name
   std::map<std::string, std::vector<size_t>, std::less<>> node_pools_;  // node name → pools_

@@ -312,6 +312,26 @@ TEST(Allocator, IncompleteAndOutdatedPoolsGiveNoDevices) {
   EXPECT_THAT(device_names(result->results[0]), ElementsAre("gpu-0", "gpu-1", "gpu-2", "gpu-3"));
 }
 
+TEST(Allocator, InvalidPoolsGiveNoDevicesAndAreNamed) {
+  Cluster cluster;
+  ResourceSlice twice = gpu_slice("node-a", 2);
+  twice.devices[1].name = "gpu-0";  // a device name twice in the pool
+  cluster.slices = {twice, gpu_slice("node-b", 1)};
+  const ResourceClaim one = claim_of("one", {exactly("gpus", gpus(1))});
+  auto result = cluster.allocate("node-a", {&one});
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().message, "invalid resource pools were encountered");
+  DeviceChoice all = gpus(0);
+  all.allocation_mode = AllocationMode::kAll;
+  const ResourceClaim every = claim_of("every", {exactly("gpus", all)});
+  result = cluster.allocate("node-a", {&every});
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().message,
+            "claim team/every, request gpus: asks for all devices, but resource pool "
+            "gpu.example.com/node-a is currently invalid");
+  EXPECT_TRUE(cluster.allocate("node-b", {&one}));  // other pools are unaffected
+}
+
 TEST(Allocator, SlicesForSelectedNodesAndAllNodes) {
   Cluster cluster;
   ResourceSlice fabric = gpu_slice("fabric", 2);
