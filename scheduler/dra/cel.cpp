@@ -85,11 +85,7 @@ int compare_semver(const SemVer& a, const SemVer& b) {
     return c;
   }
   // A version with a prerelease sorts before the same version without one.
-  if (a.prerelease.empty() || b.prerelease.empty()) {
-    return three_way(b.prerelease.size(), a.prerelease.size()) == 0 ? 0
-           : a.prerelease.empty()                                   ? 1
-                                                                    : -1;
-  }
+  if (a.prerelease.empty() != b.prerelease.empty()) return a.prerelease.empty() ? 1 : -1;
   for (size_t i = 0; i < std::min(a.prerelease.size(), b.prerelease.size()); ++i) {
     const std::string& x = a.prerelease[i];
     const std::string& y = b.prerelease[i];
