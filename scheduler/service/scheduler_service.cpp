@@ -14,9 +14,9 @@
 #include "k8s-client/resource_paths.h"
 #include "scheduler/service/actuator.h"
 #include "scheduler/service/endpoints.h"
-#include "scheduler/service/gang_watches.h"
 #include "scheduler/service/inbox.h"
 #include "scheduler/service/informer_handler.h"
+#include "scheduler/service/informers.h"
 #include "scheduler/service/kube_reviews.h"
 #include "scheduler/service/log.h"
 #include "scheduler/service/preflight.h"
@@ -27,27 +27,6 @@
 
 namespace fairway {
 namespace {
-
-using k8s::kCsiNodesPath;
-using k8s::kNamespacesPath;
-using k8s::kNodesPath;
-using k8s::kPersistentVolumeClaimsPath;
-using k8s::kPersistentVolumesPath;
-using k8s::kPodGroupsPath;
-using k8s::kPodsPath;
-using k8s::kPriorityClassesPath;
-using k8s::kQueuesPath;
-using k8s::kStorageClassesPath;
-using k8s::kTopologiesPath;
-
-template <typename T>
-std::unique_ptr<k8s::Reflector<T>> make_reflector(
-    k8s::RestClient& client, const char* resource, const char* path,
-    typename k8s::Reflector<T>::Decoder decoder, Inbox& inbox,
-    std::function<void(ClusterState&, k8s::EventType, T&&)> apply) {
-  return std::make_unique<k8s::Reflector<T>>(
-      client, resource, path, decoder, informer_handler<T>(inbox, resource, std::move(apply)));
-}
 
 constexpr auto kStatusPeriod = std::chrono::seconds(1);
 constexpr auto kUsagePeriod = std::chrono::seconds(1);
@@ -229,128 +208,9 @@ int SchedulerService::run(std::stop_token stop) {
   state_config.usage = options_.usage;
   ClusterState state(state_config);
 
-  // Priority classes (in the state) resolve pods' priorityClassName where admission left priority
-  // unset, and PodGroups' priorityClassName; one that arrives after its pods updates them.
-  auto pods = make_reflector<Pod>(client, "pods", kPodsPath, &k8s::decode_pod, inbox,
-                                  [](ClusterState& s, k8s::EventType type, Pod&& pod) {
-                                    if (type == k8s::EventType::kDeleted)
-                                      s.remove_pod(pod.key());
-                                    else
-                                      s.upsert_pod(std::move(pod));
-                                  });
-  auto nodes = make_reflector<Node>(client, "nodes", kNodesPath, &k8s::decode_node, inbox,
-                                    [](ClusterState& s, k8s::EventType type, Node&& node) {
-                                      if (type == k8s::EventType::kDeleted)
-                                        s.remove_node(node.name);
-                                      else
-                                        s.upsert_node(std::move(node));
-                                    });
-  auto queues =
-      make_reflector<QueueSpec>(client, "queues", kQueuesPath, &k8s::decode_queue, inbox,
-                                [](ClusterState& s, k8s::EventType type, QueueSpec&& queue) {
-                                  if (type == k8s::EventType::kDeleted)
-                                    s.remove_queue(queue.name);
-                                  else
-                                    s.upsert_queue(std::move(queue));
-                                });
-  auto groups =
-      make_reflector<PodGroup>(client, "podgroups", kPodGroupsPath, &k8s::decode_pod_group, inbox,
-                               [](ClusterState& s, k8s::EventType type, PodGroup&& group) {
-                                 if (type == k8s::EventType::kDeleted)
-                                   s.remove_pod_group(group.key());
-                                 else
-                                   s.upsert_pod_group(std::move(group));
-                               });
-  auto topologies = make_reflector<TopologySpec>(
-      client, "topologies", kTopologiesPath, &k8s::decode_topology, inbox,
-      [](ClusterState& s, k8s::EventType type, TopologySpec&& topology) {
-        if (type == k8s::EventType::kDeleted)
-          s.remove_topology(topology.name);
-        else
-          s.upsert_topology(std::move(topology));
-      });
-  auto priorities = make_reflector<PriorityClass>(
-      client, "priorityclasses", kPriorityClassesPath, &k8s::decode_priority_class, inbox,
-      [](ClusterState& s, k8s::EventType type, PriorityClass&& pc) {
-        if (type == k8s::EventType::kDeleted)
-          s.remove_priority_class(pc.name);
-        else
-          s.upsert_priority_class(std::move(pc));
-      });
-
-  auto namespaces =
-      make_reflector<Namespace>(client, "namespaces", kNamespacesPath, &k8s::decode_namespace,
-                                inbox, [](ClusterState& s, k8s::EventType type, Namespace&& ns) {
-                                  if (type == k8s::EventType::kDeleted)
-                                    s.remove_namespace(ns.name);
-                                  else
-                                    s.upsert_namespace(std::move(ns));
-                                });
-  auto volumes = make_reflector<PersistentVolume>(
-      client, "persistentvolumes", kPersistentVolumesPath, &k8s::decode_persistent_volume, inbox,
-      [](ClusterState& s, k8s::EventType type, PersistentVolume&& volume) {
-        if (type == k8s::EventType::kDeleted)
-          s.remove_persistent_volume(volume.name);
-        else
-          s.upsert_persistent_volume(std::move(volume));
-      });
-  auto claims = make_reflector<PersistentVolumeClaim>(
-      client, "persistentvolumeclaims", kPersistentVolumeClaimsPath,
-      &k8s::decode_persistent_volume_claim, inbox,
-      [](ClusterState& s, k8s::EventType type, PersistentVolumeClaim&& claim) {
-        if (type == k8s::EventType::kDeleted)
-          s.remove_persistent_volume_claim(claim.key());
-        else
-          s.upsert_persistent_volume_claim(std::move(claim));
-      });
-  auto storage_classes = make_reflector<StorageClass>(
-      client, "storageclasses", kStorageClassesPath, &k8s::decode_storage_class, inbox,
-      [](ClusterState& s, k8s::EventType type, StorageClass&& storage_class) {
-        if (type == k8s::EventType::kDeleted)
-          s.remove_storage_class(storage_class.name);
-        else
-          s.upsert_storage_class(std::move(storage_class));
-      });
-  auto csi_nodes =
-      make_reflector<CsiNode>(client, "csinodes", kCsiNodesPath, &k8s::decode_csi_node, inbox,
-                              [](ClusterState& s, k8s::EventType type, CsiNode&& csi_node) {
-                                if (type == k8s::EventType::kDeleted)
-                                  s.remove_csi_node(csi_node.name);
-                                else
-                                  s.upsert_csi_node(std::move(csi_node));
-                              });
-  add_informer_sources(metrics_, *pods, *nodes, *queues, *groups, *topologies, *priorities,
-                       *namespaces, *volumes, *claims, *storage_classes, *csi_nodes);
-  // Workloads and other schedulers' PodGroups, for gangs nobody wrote a fairway PodGroup for.
-  // Discovery is read now, before any pod arrives, and again every --discovery-interval.
-  GangWatches gang_watches(client, inbox);
-  gang_watches.rediscover();
-
-  std::vector<std::jthread> threads;
-  auto start = [&threads](auto& reflector) {
-    threads.emplace_back([&reflector](std::stop_token token) { reflector->run(token); });
-  };
-  start(pods);
-  start(nodes);
-  start(queues);
-  start(groups);
-  start(topologies);
-  start(priorities);
-  start(namespaces);
-  start(volumes);
-  start(claims);
-  start(storage_classes);
-  start(csi_nodes);
-  if (options_.discovery_interval.count() > 0) {
-    threads.emplace_back([&gang_watches, interval = options_.discovery_interval](
-                             std::stop_token token) { gang_watches.run(token, interval); });
-  }
-  auto all_synced = [&] {
-    return pods->synced() && nodes->synced() && queues->synced() && groups->synced() &&
-           topologies->synced() && priorities->synced() && namespaces->synced() &&
-           volumes->synced() && claims->synced() && storage_classes->synced() &&
-           csi_nodes->synced() && gang_watches.synced();
-  };
+  // Every kind the state is built from, watched; their threads run until the end of run().
+  Informers informers(client, inbox, metrics_, options_.discovery_interval);
+  auto all_synced = [&informers] { return informers.synced(); };
 
   std::atomic<bool> leader{!options_.leader_elect};
   std::unique_ptr<k8s::LeaderElector> elector;
@@ -693,10 +553,9 @@ int SchedulerService::run(std::stop_token stop) {
     elector_thread.join();
   }
   lease_client.stop();
-  for (auto& thread : threads) thread.request_stop();
+  informers.request_stop();
   client.stop();
-  threads.clear();  // joins
-  gang_watches.stop();
+  informers.join();
   metrics_.remove_sources(kInformerSources);
   return 0;
 }
