@@ -169,6 +169,17 @@ nlohmann::json debug_pod(const ClusterState& state, std::string_view pod_key,
   return answer;
 }
 
+void add_gpu_use(nlohmann::json& answer, const PodUtilization& usage,
+                 const UtilizationConfig& config, WallMs now) {
+  nlohmann::json use = {{"averagePercent", usage.average_percent},
+                        {"peakPercent", usage.peak_percent},
+                        {"peakMemoryMiB", usage.peak_memory_mib},
+                        {"windowSeconds", (usage.last_seen - usage.first_seen) / 1000},
+                        {"current", current(usage, config, now)}};
+  if (idle(usage, config, now)) use["idleSeconds"] = (now - *usage.idle_since) / 1000;
+  answer["gpuUse"] = std::move(use);
+}
+
 std::string render_pod_explanation(const nlohmann::json& a) {
   std::string out = fmt::format("Pod:       {}\n", a.value("pod", ""));
   if (!a.value("ours", false)) {
@@ -192,6 +203,17 @@ std::string render_pod_explanation(const nlohmann::json& a) {
   out += fmt::format("State:     {}", a.value("state", ""));
   if (a.contains("node")) out += fmt::format(" on {}", a["node"].get<std::string>());
   out += "\n";
+  if (const auto use = a.find("gpuUse"); use != a.end() && use->is_object()) {
+    out += fmt::format(
+        "GPU use:   average {:.0f}%, peak {:.0f}%, memory peak {:.0f}Mi over {}{}{}\n",
+        use->value("averagePercent", 0.0), use->value("peakPercent", 0.0),
+        use->value("peakMemoryMiB", 0.0),
+        short_duration(use->value("windowSeconds", int64_t{0}) * 1000),
+        use->contains("idleSeconds")
+            ? "; idle for " + short_duration(use->value("idleSeconds", int64_t{0}) * 1000)
+            : std::string(),
+        use->value("current", true) ? "" : " (no recent samples)");
+  }
   if (a.contains("message")) out += fmt::format("Why:       {}\n", a["message"].get<std::string>());
   if (a.contains("nodes")) {
     const auto& nodes = a["nodes"];

@@ -17,6 +17,7 @@
 #include "scheduler/cycle/cycle.h"
 #include "scheduler/metrics/cluster_snapshot.h"
 #include "scheduler/state/cluster_state.h"
+#include "scheduler/utilization/gpu_utilization.h"
 
 namespace fairway {
 
@@ -29,6 +30,9 @@ nlohmann::json debug_queues(const metrics::ClusterSnapshot& snapshot);
 nlohmann::json debug_pod(const ClusterState& state, std::string_view pod_key,
                          const std::string& last_message,
                          const std::vector<Nomination>* nominations = nullptr);
+// Adds what dcgm-exporter says of a bound pod's GPUs (docs/utilization.md) as "gpuUse".
+void add_gpu_use(nlohmann::json& answer, const PodUtilization& usage,
+                 const UtilizationConfig& config, WallMs now);
 
 // The node-class text that explains why `pod` may not run on `node` (`id`), "fits" when it may:
 // the first failing filter in the cycle's order (kube-scheduler's words), with every short

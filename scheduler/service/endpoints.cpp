@@ -127,7 +127,7 @@ http::Response Endpoints::metrics_page() {
   auto snapshot = ask_loop<metrics::ClusterSnapshot>(
       inbox_, stopping_, options_.loop_timeout, [this, per_node](ClusterState& state) {
         metrics::ClusterSnapshot taken = metrics::take_snapshot(state, per_node);
-        if (utilization_ != nullptr) taken.gpu_utilization = utilization_->queues;
+        if (utilization_ != nullptr) taken.gpu_utilization = utilization_->report()->queues;
         return taken;
       });
   http::Response response;
@@ -162,7 +162,14 @@ http::Response Endpoints::debug_pod_page(const http::Request& request) {
             message = it->second;
           }
         }
-        return debug_pod(state, key, message, nominations_);
+        nlohmann::json pod = debug_pod(state, key, message, nominations_);
+        const PodRecord* record = state.find_pod(key);
+        if (utilization_ != nullptr && record != nullptr && record->counted_bound) {
+          if (const auto* usage = utilization_of(state, *record, utilization_->pods())) {
+            add_gpu_use(pod, *usage, utilization_->config(), utilization_->now());
+          }
+        }
+        return pod;
       });
   if (!answer) return http::text(503, "the scheduling loop did not answer in time\n");
   if (answer->is_null())

@@ -38,7 +38,7 @@
 #include "scheduler/metrics/scheduler_metrics.h"
 #include "scheduler/service/inbox.h"
 #include "scheduler/service/preflight.h"
-#include "scheduler/utilization/gpu_utilization.h"
+#include "scheduler/service/utilization_poller.h"
 
 namespace fairway {
 
@@ -79,8 +79,9 @@ class Endpoints {
   }
   // The preemption pass's nominations; read on the loop thread only.
   void set_nominations(const std::vector<Nomination>* nominations) { nominations_ = nominations; }
-  // The latest GPU utilisation per queue (nullptr: off); read on the loop thread only.
-  void set_utilization(const UtilizationReport* report) { utilization_ = report; }
+  // GPU use (nullptr: off): the queues' series on /metrics, a pod's on /debug/pods; read on the
+  // loop thread only.
+  void set_utilization(const UtilizationMonitor* monitor) { utilization_ = monitor; }
 
  private:
   http::Response readyz_page();
@@ -101,7 +102,7 @@ class Endpoints {
   std::atomic<bool> stopping_{false};
   const std::unordered_map<std::string, std::string>* explained_ = nullptr;
   const std::vector<Nomination>* nominations_ = nullptr;
-  const UtilizationReport* utilization_ = nullptr;
+  const UtilizationMonitor* utilization_ = nullptr;
 };
 
 }  // namespace fairway

@@ -370,7 +370,7 @@ int SchedulerService::run(std::stop_token stop) {
               .count();
         });
     add_utilization_sources(metrics_, utilization_stats_);
-    if (endpoints) endpoints->set_utilization(utilization->report());
+    if (endpoints) endpoints->set_utilization(utilization.get());
     preemption.set_idle_gpu_pods(utilization->idle_gpu_pods());
   }
 

@@ -99,6 +99,10 @@ class UtilizationMonitor {
   // passed.
   void refresh(const ClusterState& state, std::chrono::steady_clock::time_point now);
   const UtilizationReport* report() const { return &report_; }
+  // The latest summaries, by pod key (loop thread).
+  const PodUtilizations& pods() const { return latest_; }
+  const UtilizationConfig& config() const { return config_; }
+  WallMs now() const { return now_(); }
   // Pod key → why it is idle, for PlannerOptions::idle_gpu_pods; nullptr when the policy is off.
   const std::unordered_map<std::string, std::string>* idle_gpu_pods() const {
     return idle_victims_first_ ? &idle_gpu_pods_ : nullptr;

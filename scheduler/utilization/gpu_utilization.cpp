@@ -186,6 +186,19 @@ UtilizationReport utilization_report(const ClusterState& state, const PodUtiliza
   return report;
 }
 
+const PodUtilization* utilization_of(const ClusterState& state, const PodRecord& pod,
+                                     const PodUtilizations& pods) {
+  std::string key = pod.pod.namespace_ + "/" + pod.pod.name;
+  if (pod.shared_gpu_milli > 0 && !pod.gpu_groups.empty()) {
+    const auto reservations = reservation_pods(state);
+    const auto it = reservations.find(pod.gpu_groups.front());
+    if (it == reservations.end()) return nullptr;
+    key = it->second;
+  }
+  const auto found = pods.find(key);
+  return found == pods.end() ? nullptr : &found->second;
+}
+
 std::string short_duration(WallMs ms) {
   const int64_t s = std::max<int64_t>(0, ms / 1000);
   if (s < 60) return fmt::format("{}s", s);

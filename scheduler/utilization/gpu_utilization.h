@@ -143,6 +143,11 @@ struct UtilizationReport {
 UtilizationReport utilization_report(const ClusterState& state, const PodUtilizations& pods,
                                      const UtilizationConfig& config, WallMs now);
 
+// The summary `pod` is judged by (its own, or a sharer's reservation pod's), if any; nullptr
+// otherwise. Scans the state for a sharer's reservation pod: for one pod at a time (/debug).
+const PodUtilization* utilization_of(const ClusterState& state, const PodRecord& pod,
+                                     const PodUtilizations& pods);
+
 // The words Events and reports use, e.g. `GPUs idle for 42m (average 3% over 1h, peak 7%)`.
 std::string describe_idle(const IdleGpuPod& pod, const UtilizationConfig& config);
 // "42m", "1h5m", "30s": a duration as kubectl prints ages.

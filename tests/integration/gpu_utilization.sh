@@ -150,6 +150,14 @@ out=$("$FAIRWAY" report idle --kubeconfig "$WORK/kc" --utilization-prometheus="$
 grep -q 'not longer than --utilization-window' <<<"$out" || fail "unclear error: $out"
 echo "ok: fairway report idle lists the idle pod"
 
+explained=$("$FAIRWAY" explain team/a-busy --address "http://127.0.0.1:$metrics_port")
+grep -q '^GPU use:   average 80%, peak 80%, memory peak 61440Mi over ' <<<"$explained" ||
+  fail "fairway explain shows no GPU use for a-busy: $explained"
+explained=$("$FAIRWAY" explain team/a-idle --address "http://127.0.0.1:$metrics_port")
+grep -Eq '^GPU use:   average 0%, peak 0%, memory peak 1024Mi over [0-9]+s; idle for [0-9]+s$' <<<"$explained" ||
+  fail "fairway explain does not say a-idle is idle: $explained"
+echo "ok: fairway explain shows each pod's GPU use"
+
 # 3. b reclaims 4 GPUs: the idle pod is the victim, and its Event says why.
 pod b-0 b 4 | k apply -f - >/dev/null
 wait_for 30 "b-0 bound" bound b-0

@@ -14,6 +14,33 @@ namespace {
 
 using ::testing::HasSubstr;
 
+TEST(DebugPod, ABoundPodsGpuUseIsShownNextToItsRequests) {
+  ClusterState state;
+  state.upsert_node(testing::gpu_node("n1", 8));
+  Pod p = testing::pod("ns", "train", "", {{"nvidia.com/gpu", "4"}});
+  p.node_name = "n1";
+  state.upsert_pod(p);
+  UtilizationConfig config;  // idle below 5% for 30m
+  PodUtilization usage;
+  usage.average_percent = 2.4;
+  usage.peak_percent = 4;
+  usage.peak_memory_mib = 1024;
+  usage.first_seen = 0;
+  usage.last_seen = 3'600'000;
+  usage.idle_since = 0;
+  nlohmann::json answer = debug_pod(state, "ns/train", "");
+  add_gpu_use(answer, usage, config, 3'600'000);
+  EXPECT_EQ(answer["gpuUse"]["idleSeconds"], 3600);
+  EXPECT_THAT(
+      render_pod_explanation(answer),
+      HasSubstr("GPU use:   average 2%, peak 4%, memory peak 1024Mi over 1h; idle for 1h\n"));
+  // Samples that stopped coming ten minutes ago: shown, but not judged.
+  nlohmann::json later = debug_pod(state, "ns/train", "");
+  add_gpu_use(later, usage, config, 3'600'000 + 600'000);
+  EXPECT_FALSE(later["gpuUse"].contains("idleSeconds"));
+  EXPECT_THAT(render_pod_explanation(later), HasSubstr("over 1h (no recent samples)\n"));
+}
+
 TEST(DebugPod, GroupsNodesByTheirFilterResult) {
   ClusterState state;
   for (int i = 0; i < 3; ++i) state.upsert_node(testing::gpu_node("small-" + std::to_string(i), 2));
