@@ -14,6 +14,7 @@
 #include "k8s-client/resource_paths.h"
 #include "scheduler/service/actuator.h"
 #include "scheduler/service/endpoints.h"
+#include "scheduler/service/explanations.h"
 #include "scheduler/service/inbox.h"
 #include "scheduler/service/informer_handler.h"
 #include "scheduler/service/informers.h"
@@ -380,9 +381,8 @@ int SchedulerService::run(std::stop_token stop) {
 
   // The loop. Explanations are written only when a pod's message changes; Queue status only
   // when it changes, and at most once per status_period.
-  std::unordered_map<std::string, std::string> explained;
-  std::unordered_map<std::string, std::string> group_explained;  // by PodGroup key
-  if (endpoints) endpoints->set_explanations(&explained);
+  Explanations explanations(actuator);
+  if (endpoints) endpoints->set_explanations(&explanations.by_pod());
   CycleOptions cycle_options = options_.cycle;
   cycle_options.clock_ns = [] {
     return std::chrono::steady_clock::now().time_since_epoch().count();
@@ -435,8 +435,7 @@ int SchedulerService::run(std::stop_token stop) {
     if (stats_.leader && !leading) {
       // Writes decided in the lost term may never have gone out (fenced): explain and publish
       // afresh when leading again rather than trust what this replica remembers writing.
-      explained.clear();
-      group_explained.clear();
+      explanations.forget_all();
       status_written.clear();
       inferred_writes.asked.clear();
     }
@@ -478,9 +477,7 @@ int SchedulerService::run(std::stop_token stop) {
                            {"pending_jobs", std::to_string(result.pending.size())}});
     }
     for (Binding& binding : result.bindings) {
-      explained.erase(binding.pod);
-      actuator.forget_explanation(binding.pod);
-      group_explained.erase(binding.job);  // explained again if it ever waits again
+      explanations.placed(binding);
       if (!binding.shares.empty()) {
         reservations.submit(std::move(binding), state);  // reservation pod, ConfigMap, bind
       } else {
@@ -495,24 +492,7 @@ int SchedulerService::run(std::stop_token stop) {
                             .bind = std::chrono::steady_clock::now() - bind_start});
     snapshot_time = std::chrono::nanoseconds(0);
     plan_time = std::chrono::nanoseconds(-1);
-    for (const PendingJob& job : result.pending) {
-      for (const std::string& pod : job.pods) {
-        auto& last = explained[pod];
-        if (last == job.message) continue;
-        last = job.message;
-        const PodRecord* record = state.find_pod(pod);
-        actuator.explain(
-            {pod, record != nullptr ? record->pod.uid : "", reason_name(job.reason), job.message});
-      }
-      // A gang's PodGroup gets the same explanation as an Event (event_recorder.h).
-      if (state.find_pod_group(job.job) != nullptr) {
-        auto& last = group_explained[job.job];
-        if (last != job.message) {
-          last = job.message;
-          actuator.explain({job.job, "", reason_name(job.reason), job.message, "PodGroup"});
-        }
-      }
-    }
+    explanations.publish(result.pending, state);
     for (PlacementQuality& quality : result.placements) {
       std::string job = quality.job;
       placements.insert_or_assign(std::move(job), std::move(quality));
@@ -520,16 +500,7 @@ int SchedulerService::run(std::stop_token stop) {
     publish_inferred_groups(state, inferred_writes, actuator, std::chrono::steady_clock::now());
     result.bindings.clear();  // handed to the actuator already
     status_due = std::move(result);
-    // Forget explanations of pods that are gone, so the map does not grow without bound.
-    if (explained.size() > 2 * state.pod_count() + 1024) {
-      std::erase_if(explained,
-                    [&state](const auto& entry) { return state.find_pod(entry.first) == nullptr; });
-    }
-    if (group_explained.size() > 2 * state.jobs().size() + 1024) {
-      std::erase_if(group_explained, [&state](const auto& entry) {
-        return state.find_pod_group(entry.first) == nullptr;
-      });
-    }
+    explanations.prune(state);
   }
 
   // Shutdown order: finish queued binds, release the lease (still needs the client), then close
