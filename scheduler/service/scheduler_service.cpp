@@ -168,6 +168,46 @@ std::unique_ptr<http::Server> SchedulerService::start_webhook(Inbox& inbox) {
   return std::move(*started);
 }
 
+// /metrics, health and /debug on the plain and the secure address (endpoints.h); nullptr when
+// neither is configured or the server cannot listen (logged: the scheduler runs without them).
+std::unique_ptr<Endpoints> SchedulerService::start_endpoints(Inbox& inbox,
+                                                             http::DelegatedAuth* secure_auth,
+                                                             Endpoints::Probes probes) {
+  const bool plain = !options_.metrics_bind_address.empty() && options_.metrics_bind_address != "0";
+  if (!plain && secure_auth == nullptr) return nullptr;
+  auto endpoints = std::make_unique<Endpoints>(
+      EndpointOptions{.bind_address = options_.metrics_bind_address,
+                      .probe_bind_address = options_.health_probe_bind_address,
+                      .secure_bind_address = options_.secure_bind_address,
+                      .tls_cert_file = options_.tls_cert_file,
+                      .tls_key_file = options_.tls_key_file,
+                      .secure_auth = secure_auth,
+                      .debug = options_.debug_endpoints,
+                      .per_node_metrics = options_.per_node_metrics},
+      metrics_, inbox, std::move(probes));
+  if (auto started = endpoints->start(); !started) {
+    log::error("cannot serve metrics",
+               {{"address", options_.metrics_bind_address}, {"error", started.error()}});
+    return nullptr;
+  }
+  if (plain) {
+    log::info("serving metrics and health", {{"address", options_.metrics_bind_address},
+                                             {"port", std::to_string(endpoints->port())}});
+  }
+  if (secure_auth != nullptr) {
+    log::info("serving securely (delegated authentication and authorization)",
+              {{"address", options_.secure_bind_address},
+               {"port", std::to_string(endpoints->secure_port())},
+               {"certificate", options_.tls_cert_file.empty() ? "self-signed in memory"
+                                                              : options_.tls_cert_file}});
+  }
+  if (endpoints->probe_port() != 0) {
+    log::info("serving health probes", {{"address", options_.health_probe_bind_address},
+                                        {"port", std::to_string(endpoints->probe_port())}});
+  }
+  return endpoints;
+}
+
 int SchedulerService::run(std::stop_token stop) {
   k8s::RestOptions rest;
   rest.qps = options_.kube_api_qps;
@@ -297,7 +337,6 @@ int SchedulerService::run(std::stop_token stop) {
   add_reservation_sources(metrics_, reservation_stats_);
 
   std::unique_ptr<http::Server> webhook = start_webhook(inbox);
-  const bool plain = !options_.metrics_bind_address.empty() && options_.metrics_bind_address != "0";
   std::unique_ptr<KubeReviewClient> reviews;
   std::unique_ptr<http::DelegatedAuth> secure_auth;
   if (!options_.secure_bind_address.empty()) {
@@ -305,43 +344,12 @@ int SchedulerService::run(std::stop_token stop) {
     secure_auth = std::make_unique<http::DelegatedAuth>(
         options_.secure_auth, *reviews, [] { return std::chrono::steady_clock::now(); });
   }
-  std::unique_ptr<Endpoints> endpoints;  // after secure_auth: stopped before it goes
-  if (plain || secure_auth) {
-    endpoints = std::make_unique<Endpoints>(
-        EndpointOptions{.bind_address = options_.metrics_bind_address,
-                        .probe_bind_address = options_.health_probe_bind_address,
-                        .secure_bind_address = options_.secure_bind_address,
-                        .tls_cert_file = options_.tls_cert_file,
-                        .tls_key_file = options_.tls_key_file,
-                        .secure_auth = secure_auth.get(),
-                        .debug = options_.debug_endpoints,
-                        .per_node_metrics = options_.per_node_metrics},
-        metrics_, inbox,
-        Endpoints::Probes{.synced = [this] { return stats_.synced.load(); },
-                          .leader = may_write,
-                          .preflight = [&preflight] { return preflight.results(); }});
-    if (auto started = endpoints->start(); !started) {
-      log::error("cannot serve metrics",
-                 {{"address", options_.metrics_bind_address}, {"error", started.error()}});
-      endpoints.reset();
-    } else {
-      if (plain) {
-        log::info("serving metrics and health", {{"address", options_.metrics_bind_address},
-                                                 {"port", std::to_string(endpoints->port())}});
-      }
-      if (secure_auth) {
-        log::info("serving securely (delegated authentication and authorization)",
-                  {{"address", options_.secure_bind_address},
-                   {"port", std::to_string(endpoints->secure_port())},
-                   {"certificate", options_.tls_cert_file.empty() ? "self-signed in memory"
-                                                                  : options_.tls_cert_file}});
-      }
-      if (endpoints->probe_port() != 0) {
-        log::info("serving health probes", {{"address", options_.health_probe_bind_address},
-                                            {"port", std::to_string(endpoints->probe_port())}});
-      }
-    }
-  }
+  // After secure_auth: stopped before it goes.
+  std::unique_ptr<Endpoints> endpoints =
+      start_endpoints(inbox, secure_auth.get(),
+                      Endpoints::Probes{.synced = [this] { return stats_.synced.load(); },
+                                        .leader = may_write,
+                                        .preflight = [&preflight] { return preflight.results(); }});
   PreemptionPass preemption(
       cluster_, rest, options_.preemption, eviction_stats_, may_write,
       [&inbox](std::function<void()> work) {

@@ -23,6 +23,7 @@
 #include "scheduler/http/delegated_auth.h"
 #include "scheduler/http/http_server.h"
 #include "scheduler/metrics/scheduler_metrics.h"
+#include "scheduler/service/endpoints.h"
 #include "scheduler/service/evictions.h"
 #include "scheduler/service/inbox.h"
 #include "scheduler/service/reservations.h"
@@ -98,6 +99,8 @@ class SchedulerService {
 
  private:
   std::unique_ptr<http::Server> start_webhook(Inbox& inbox);
+  std::unique_ptr<Endpoints> start_endpoints(Inbox& inbox, http::DelegatedAuth* secure_auth,
+                                             Endpoints::Probes probes);
 
   k8s::ClusterConfig cluster_;
   std::atomic<bool> webhook_stopping_{false};
