@@ -19,6 +19,7 @@
 #include "scheduler/service/informer_handler.h"
 #include "scheduler/service/informers.h"
 #include "scheduler/service/kube_reviews.h"
+#include "scheduler/service/leadership.h"
 #include "scheduler/service/log.h"
 #include "scheduler/service/preflight.h"
 #include "scheduler/service/service_metrics.h"
@@ -253,35 +254,10 @@ int SchedulerService::run(std::stop_token stop) {
   Informers informers(client, inbox, metrics_, options_.discovery_interval);
   auto all_synced = [&informers] { return informers.synced(); };
 
-  std::atomic<bool> leader{!options_.leader_elect};
-  std::unique_ptr<k8s::LeaderElector> elector;
-  std::jthread elector_thread;
-  if (options_.leader_elect) {
-    k8s::LeaderElectionConfig lease = options_.lease;
-    lease.on_problem = [](const std::string& warning) {
-      log::warn("leader election cannot proceed", {{"problem", warning}});
-    };
-    elector = std::make_unique<k8s::LeaderElector>(
-        lease_client, std::move(lease),
-        [&] {
-          leader = true;
-          log::info("became leader", {{"identity", options_.lease.identity}});
-          inbox.nudge();
-        },
-        [&] {
-          leader = false;
-          log::warn("lost leadership", {{"identity", options_.lease.identity}});
-          inbox.nudge();
-        });
-    elector_thread = std::jthread([&elector](std::stop_token token) { elector->run(token); });
-  }
-  auto may_write = [&] { return leader.load() && (!elector || elector->is_leader()); };
-  // Checked again right before each write goes out (after rate-limit and Retry-After waits): a
-  // replica paused past its lease must not send what it decided while it led. Lease requests
-  // themselves are how leadership is won and kept.
-  auto fence = [&may_write](std::string_view, std::string_view path) {
-    return path.find("/leases") != std::string_view::npos || may_write();
-  };
+  Leadership leadership(lease_client, options_.leader_elect, options_.lease,
+                        [&inbox] { inbox.nudge(); });
+  auto may_write = [&leadership] { return leadership.may_write(); };
+  auto fence = leadership.fence();
   client.set_write_fence(fence);
   writer_client.set_write_fence(fence);
 
@@ -525,12 +501,8 @@ int SchedulerService::run(std::stop_token stop) {
   preemption.stop();
   actuator.stop();
   reservations.stop();
-  leader = false;
+  leadership.release();  // stops writing; the elector releases the Lease
   writer_client.stop();
-  if (elector_thread.joinable()) {
-    elector_thread.request_stop();
-    elector_thread.join();
-  }
   lease_client.stop();
   informers.request_stop();
   client.stop();
