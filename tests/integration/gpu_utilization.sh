@@ -33,25 +33,15 @@ on_fail() {
 start_apiserver
 gpu_node gpu-0 8
 k create namespace team >/dev/null
-pod() {  # pod NAME QUEUE GPUS
-  cat <<YAML
-apiVersion: v1
-kind: Pod
-metadata: {name: $1, namespace: team, labels: {fairway.dev/queue: $2}}
-spec:
-  schedulerName: fairway
-  containers: [{name: c, image: busybox, resources: {limits: {nvidia.com/gpu: $3}}}]
-YAML
-}
 queue() {  # queue NAME GPU_QUOTA
   printf '%s\n' "apiVersion: scheduling.fairway.dev/v1alpha1" "kind: Queue" "metadata: {name: $1}" \
     "spec: {resources: {nvidia.com/gpu: {quota: $2}}}"
 }
 queue a 0 | k apply -f - >/dev/null
 queue b 4 | k apply -f - >/dev/null
-pod a-idle a 4 | k apply -f - >/dev/null
+queue_pod a-idle a 4 | k apply -f - >/dev/null
 sleep 1.1  # a-busy is the younger by creationTimestamp (whole seconds)
-pod a-busy a 4 | k apply -f - >/dev/null
+queue_pod a-busy a 4 | k apply -f - >/dev/null
 
 # The stand-in exporter: dcgm-exporter's families, one series per GPU, labelled with the pod
 # holding it (as dcgm-exporter's Kubernetes mode does).
@@ -159,7 +149,7 @@ grep -Eq '^GPU use:   average 0%, peak 0%, memory peak 1024Mi over [0-9]+s; idle
 echo "ok: fairway explain shows each pod's GPU use"
 
 # 3. b reclaims 4 GPUs: the idle pod is the victim, and its Event says why.
-pod b-0 b 4 | k apply -f - >/dev/null
+queue_pod b-0 b 4 | k apply -f - >/dev/null
 wait_for 30 "b-0 bound" bound b-0
 gone() { ! k get pod -n team a-idle >/dev/null 2>&1 || [[ -n $(k get pod -n team a-idle -o jsonpath='{.metadata.deletionTimestamp}') ]]; }
 gone || fail "a-idle is still there"

@@ -16,23 +16,12 @@ on_fail() { k get queues; k get queue a -o jsonpath='{.status}'; echo; k get pod
 start_apiserver
 gpu_node gpu-0 8
 k create namespace team >/dev/null
-pod() {  # pod NAME QUEUE GPUS
-  cat <<YAML
-apiVersion: v1
-kind: Pod
-metadata: {name: $1, namespace: team, labels: {fairway.dev/queue: $2}}
-spec:
-  schedulerName: fairway
-  containers: [{name: c, image: busybox, resources: {limits: {nvidia.com/gpu: $3}}}]
----
-YAML
-}
 {
   printf '%s\n' "apiVersion: scheduling.fairway.dev/v1alpha1" "kind: Queue" "metadata: {name: a}" \
     "spec: {resources: {nvidia.com/gpu: {quota: 0}}}" "---" \
     "apiVersion: scheduling.fairway.dev/v1alpha1" "kind: Queue" "metadata: {name: b}" \
     "spec: {resources: {nvidia.com/gpu: {quota: 0}}}" "---"
-  pod holds-8 a 8
+  queue_pod holds-8 a 8
 } | k apply -f - >/dev/null
 
 metrics_port=$(free_port)
@@ -80,7 +69,7 @@ echo "ok: a restarted scheduler continued a's history ($before → $after)"
 # 3. The strength moves the split of what is left: b, with no past use, gets 6 of the 8.
 kill "$SCHED_PID"
 wait "$SCHED_PID" 2>/dev/null || true
-{ pod wants-8a a 8; pod wants-8b b 8; } | k apply -f - >/dev/null
+{ queue_pod wants-8a a 8; queue_pod wants-8b b 8; } | k apply -f - >/dev/null
 scheduler --usage-strength=1
 wait_for 20 "b's fair share of 6" fair_share_is b 6
 fair_share_is a 2 || fail "a's fair share is $(fair_share_of a), want 2"

@@ -1,6 +1,6 @@
 # Sourced by integration tests after `FAIRWAY="$(realpath "$1")"`: the repository, kubectl, a
 # work directory removed on exit (with the API server and scheduler it started), fail(), k()
-# (kubectl on the embedded API server), wait_for, free_port, gpu_node, start_apiserver and
+# (kubectl on the embedded API server), wait_for, free_port, gpu_node, queue_pod, start_apiserver and
 # start_scheduler_with_webhook. A script may define on_fail to print
 # more (pods, events) before the scheduler's log when it fails, and on_cleanup to stop processes
 # of its own before the work directory goes.
@@ -54,6 +54,19 @@ gpu_node() {
            "capacity":{"cpu":"64","memory":"512Gi","nvidia.com/gpu":"$2","pods":"110"},
            "conditions":[{"type":"Ready","status":"True"}]}}
 JSON
+}
+# queue_pod NAME QUEUE GPUS: a fairway pod of namespace team in QUEUE asking for GPUS whole GPUs,
+# as a YAML document ending in "---" (several can be piped into one `k apply -f -`).
+queue_pod() {
+  cat <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: $1, namespace: team, labels: {fairway.dev/queue: $2}}
+spec:
+  schedulerName: fairway
+  containers: [{name: c, image: busybox, resources: {limits: {nvidia.com/gpu: $3}}}]
+---
+YAML
 }
 # A TCP port free on the loopback now (for a process that cannot be told to pick its own).
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
