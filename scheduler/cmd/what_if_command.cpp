@@ -3,7 +3,6 @@
 #include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "k8s-client/objects.h"
 #include "scheduler/cmd/what_if.h"
@@ -17,9 +16,14 @@ namespace {
 tl::expected<std::string, std::string> read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return tl::unexpected(fmt::format("cannot read \"{}\"", path));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return std::move(text).str();
+  // In one read, sized up front: a large cluster's snapshot is tens of MB.
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  in.seekg(0, std::ios::beg);
+  if (size < 0) return tl::unexpected(fmt::format("cannot read \"{}\"", path));
+  std::string text(static_cast<size_t>(size), '\0');
+  if (!in.read(text.data(), size)) return tl::unexpected(fmt::format("cannot read \"{}\"", path));
+  return text;
 }
 
 // The Queues of a manifest file (other kinds are skipped), decoded as the scheduler decodes them.
