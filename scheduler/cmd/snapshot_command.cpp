@@ -12,6 +12,7 @@
 #include "k8s-client/rest_client.h"
 #include "scheduler/cmd/commands.h"
 #include "scheduler/cmd/flags.h"
+#include "sim/whatif/anonymize.h"
 #include "sim/whatif/snapshot.h"
 
 namespace fairway::cmd {
@@ -53,10 +54,14 @@ tl::expected<nlohmann::json, std::string> list_all(k8s::RestClient& client, std:
 int snapshot(std::span<const std::string> args, std::ostream& out, std::ostream& err) {
   std::string kubeconfig;
   std::string context;
+  bool anonymize = false;
   FlagSet flags("snapshot");
   flags.add_string("kubeconfig", &kubeconfig,
                    "path to a kubeconfig; empty: $KUBECONFIG, then in-cluster");
   flags.add_string("context", &context, "kubeconfig context to use (default: current-context)");
+  flags.add_bool("anonymize", &anonymize,
+                 "replace names by stable hashes and drop what the scheduler does not read, for "
+                 "sharing (docs/what-if.md)");
   auto positional = flags.parse(args);
   if (!positional) {
     err << "fairway snapshot: " << positional.error() << "\n\n" << flags.usage();
@@ -97,6 +102,7 @@ int snapshot(std::span<const std::string> args, std::ostream& out, std::ostream&
     }
     document[std::string(kind.key)] = std::move(*list);
   }
+  if (anonymize) sim::Anonymizer(sim::random_anonymizer_key()).snapshot(document);
   out << document.dump() << "\n";
   return 0;
 }
