@@ -29,8 +29,6 @@ void load_list(const k8s::ParsedDocument& document, std::string_view key, Apply&
   }
 }
 
-}  // namespace
-
 // Through the maps nlohmann holds rather than its iterators, which trip GCC's
 // -Wnull-dereference once inlined (a false positive).
 nlohmann::json::object_t* object_member(nlohmann::json& object, const std::string& key) {
@@ -39,6 +37,8 @@ nlohmann::json::object_t* object_member(nlohmann::json& object, const std::strin
   const auto it = map->find(key);
   return it == map->end() ? nullptr : it->second.get_ptr<nlohmann::json::object_t*>();
 }
+
+}  // namespace
 
 void strip_for_snapshot(nlohmann::json& item) {
   nlohmann::json::object_t* metadata = object_member(item, "metadata");

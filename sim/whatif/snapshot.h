@@ -44,9 +44,6 @@ inline constexpr std::array<SnapshotKind, 11> kSnapshotKinds = {{
 inline constexpr std::string_view kSnapshotApiVersion = "fairway.dev/v1alpha1";
 inline constexpr std::string_view kSnapshotKind = "ClusterSnapshot";
 
-// The object `object` holds under `key`; nullptr when either is not an object.
-nlohmann::json::object_t* object_member(nlohmann::json& object, const std::string& key);
-
 // An item as a snapshot keeps it: managedFields and kubectl's last-applied copy dropped (they
 // are most of an object's size and never read by the scheduler).
 void strip_for_snapshot(nlohmann::json& item);
