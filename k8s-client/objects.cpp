@@ -2267,17 +2267,82 @@ tl::expected<WatchEvent<T>, std::string> decode_watch_event(std::string_view jso
   return decode_event_impl<T>(json, object_decoder);
 }
 
-#define FAIRWAY_K8S_INSTANTIATE(T)                                                           \
-  template tl::expected<Decoded<T>, std::string> decode_object<T>(std::string_view);         \
-  template tl::expected<Decoded<T>, std::string> decode_object_at<T>(std::string_view,       \
-                                                                     std::string_view);      \
-  template tl::expected<DecodedList<T>, std::string> decode_list<T>(std::string_view);       \
-  template tl::expected<DecodedList<T>, std::string> decode_list<T>(std::string&);           \
-  template tl::expected<DecodedList<T>, std::string> decode_list<T>(std::string_view,        \
-                                                                    ObjectDecoder<T>);       \
-  template tl::expected<WatchEvent<T>, std::string> decode_watch_event<T>(std::string_view); \
-  template tl::expected<WatchEvent<T>, std::string> decode_watch_event<T>(std::string_view,  \
-                                                                          ObjectDecoder<T>);
+struct ParsedDocument::Impl {
+  dom::parser parser;
+  dom::element root;
+};
+
+ParsedDocument::ParsedDocument(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ParsedDocument::ParsedDocument(ParsedDocument&&) noexcept = default;
+ParsedDocument& ParsedDocument::operator=(ParsedDocument&&) noexcept = default;
+ParsedDocument::~ParsedDocument() = default;
+
+tl::expected<ParsedDocument, std::string> ParsedDocument::parse(std::string_view json) {
+  auto impl = std::make_unique<Impl>();
+  // The DOM keeps its strings in the parser's own buffer: the padded copy is not needed after.
+  const simdjson::padded_string padded(json);
+  if (auto code = impl->parser.parse(padded).get(impl->root)) {
+    return tl::unexpected(std::string(simdjson::error_message(code)));
+  }
+  return ParsedDocument(std::move(impl));
+}
+
+bool ParsedDocument::contains(std::string_view json_pointer) const {
+  dom::element value;
+  return !impl_->root.at_pointer(json_pointer).get(value);
+}
+
+std::optional<std::string_view> ParsedDocument::string_at(std::string_view json_pointer) const {
+  std::string_view value;
+  if (impl_->root.at_pointer(json_pointer).get_string().get(value)) return std::nullopt;
+  return value;
+}
+
+std::optional<size_t> ParsedDocument::list_size(std::string_view json_pointer) const {
+  dom::array items;
+  if (impl_->root.at_pointer(json_pointer)["items"].get_array().get(items)) return std::nullopt;
+  return items.size();
+}
+
+template <typename T>
+tl::expected<std::vector<ItemError>, std::string> ParsedDocument::for_each_item(
+    std::string_view json_pointer, const std::function<void(Decoded<T>&&)>& each) const {
+  dom::object envelope;
+  if (auto code = impl_->root.at_pointer(json_pointer).get_object().get(envelope)) {
+    return tl::unexpected(fmt::format("{}: {}", json_pointer, simdjson::error_message(code)));
+  }
+  dom::element items;
+  if (envelope["items"].get(items)) return std::vector<ItemError>{};  // none, as an empty list
+  std::vector<ItemError> errors;
+  const ItemDecoder<T> decoder;
+  R r = within("items", for_each_element(items, [&](size_t i, dom::element element) -> R {
+                 Decoded<T> item;
+                 ItemError error;
+                 if (decoder(element, item, error)) {
+                   each(std::move(item));
+                 } else {
+                   error.message = fmt::format("items[{}]: {}", i, error.message);
+                   errors.push_back(std::move(error));
+                 }
+                 return {};
+               }));
+  if (!r) return tl::unexpected(describe(r.error()));
+  return errors;
+}
+
+#define FAIRWAY_K8S_INSTANTIATE(T)                                                             \
+  template tl::expected<Decoded<T>, std::string> decode_object<T>(std::string_view);           \
+  template tl::expected<Decoded<T>, std::string> decode_object_at<T>(std::string_view,         \
+                                                                     std::string_view);        \
+  template tl::expected<DecodedList<T>, std::string> decode_list<T>(std::string_view);         \
+  template tl::expected<DecodedList<T>, std::string> decode_list<T>(std::string&);             \
+  template tl::expected<DecodedList<T>, std::string> decode_list<T>(std::string_view,          \
+                                                                    ObjectDecoder<T>);         \
+  template tl::expected<WatchEvent<T>, std::string> decode_watch_event<T>(std::string_view);   \
+  template tl::expected<WatchEvent<T>, std::string> decode_watch_event<T>(std::string_view,    \
+                                                                          ObjectDecoder<T>);   \
+  template tl::expected<std::vector<ItemError>, std::string> ParsedDocument::for_each_item<T>( \
+      std::string_view, const std::function<void(Decoded<T> &&)>&) const;
 FAIRWAY_K8S_INSTANTIATE(Pod)
 FAIRWAY_K8S_INSTANTIATE(Node)
 FAIRWAY_K8S_INSTANTIATE(QueueSpec)

@@ -6,6 +6,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <tl/expected.hpp>
@@ -96,6 +99,34 @@ tl::expected<DecodedList<T>, std::string> decode_list(std::string& json);
 template <typename T>
 tl::expected<DecodedList<T>, std::string> decode_list(std::string_view json,
                                                       ObjectDecoder<T> item_decoder);
+
+// One JSON document parsed once, holding several LIST envelopes (a `fairway snapshot`): each
+// list's items decode with the built-in decoders straight from the parse, one at a time, with
+// no re-serialisation of the list and no vector of every decoded item.
+class ParsedDocument {
+ public:
+  static tl::expected<ParsedDocument, std::string> parse(std::string_view json);
+  ParsedDocument(ParsedDocument&&) noexcept;
+  ParsedDocument& operator=(ParsedDocument&&) noexcept;
+  ~ParsedDocument();
+
+  bool contains(std::string_view json_pointer) const;
+  // The string at `json_pointer` (RFC 6901); nullopt when absent or not a string.
+  std::optional<std::string_view> string_at(std::string_view json_pointer) const;
+  // The number of items of the LIST envelope at `json_pointer`; nullopt when there is none.
+  std::optional<size_t> list_size(std::string_view json_pointer) const;
+  // Decodes each item of the LIST envelope at `json_pointer` and hands it to `each` at once.
+  // Items that do not decode are returned as decode_list reports them ("items[3]: ..."); an
+  // envelope that is not an object, or items that are not an array, is an error.
+  template <typename T>
+  tl::expected<std::vector<ItemError>, std::string> for_each_item(
+      std::string_view json_pointer, const std::function<void(Decoded<T>&&)>& each) const;
+
+ private:
+  struct Impl;
+  explicit ParsedDocument(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
 
 // metav1.Status, as carried by ERROR watch events and non-2xx answers.
 struct ApiStatus {

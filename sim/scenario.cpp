@@ -344,7 +344,7 @@ Status read_job_stream(const YAML::Node& node, const std::string& path, Scenario
   FAIRWAY_TRY(check_fields(
       node, path,
       {"name", "queue", "at", "every", "count", "pods", "minMember", "priority", "durationSeconds",
-       "requests", "nodeSelector", "tolerations", "workload", "gpuFraction"}));
+       "requests", "nodeSelector", "tolerations", "workload", "gpuFraction", "preemptible"}));
   JobStreamSpec stream;
   FAIRWAY_TRY(optional_field(node, "name", path, stream.name, read_string));
   if (stream.name.empty()) return fail(join(path, "name"), "required");
@@ -398,6 +398,17 @@ Status read_job_stream(const YAML::Node& node, const std::string& path, Scenario
       return fail(join(path, "gpuFraction"),
                   "not with requests nvidia.com/gpu: ask for either a GPU share or whole GPUs");
     }
+  }
+  if (const YAML::Node preemptible = node["preemptible"];
+      preemptible.IsDefined() && !preemptible.IsNull()) {
+    bool value = false;
+    if (!preemptible.IsScalar() || !YAML::convert<bool>::decode(preemptible, value)) {
+      return fail(join(path, "preemptible"),
+                  fmt::format("expected true or false, got {}",
+                              preemptible.IsScalar() ? fmt::format("\"{}\"", preemptible.Scalar())
+                                                     : std::string(kind_name(preemptible))));
+    }
+    stream.preemptible = value;
   }
   FAIRWAY_TRY(optional_field(node, "nodeSelector", path, stream.node_selector, read_string_map));
   FAIRWAY_TRY(for_each_item(node["tolerations"], join(path, "tolerations"),
@@ -581,6 +592,9 @@ std::vector<Pod> build_pods(const JobArrival& job, const JobStreamSpec& stream) 
     if (stream.gpu_fraction > 0) {
       pod.annotations[std::string(kAnnotationGpuFraction)] =
           fmt::format("{:g}", stream.gpu_fraction);
+    }
+    if (stream.preemptible) {
+      pod.annotations[std::string(kPreemptible)] = *stream.preemptible ? "true" : "false";
     }
     Container container;
     container.name = "main";

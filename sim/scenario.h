@@ -25,8 +25,9 @@
 //        priority: 0, durationSeconds: 120, requests: {cpu: 8, memory: 64Gi, nvidia.com/gpu: 4},
 //        nodeSelector: {...}, tolerations: [{key, operator, value, effect}],
 //        workload: PyTorchJob,     # optional, see below
-//        gpuFraction: 0.5}         # a share of one GPU (fairway.dev/gpu-fraction), instead of
+//        gpuFraction: 0.5,         # a share of one GPU (fairway.dev/gpu-fraction), instead of
 //                                  # nvidia.com/gpu requests
+//        preemptible: true}        # fairway.dev/preemptible on each pod (default: by priority)
 //
 // `workload` makes each job of the stream what an operator would create, with no PodGroup and
 // no gang annotation: the workload object first, then its pods owned by it (ownerReferences,
@@ -83,6 +84,9 @@ struct JobStreamSpec {
   // 0 < x < 1: each pod asks for that share of one GPU (annotation fairway.dev/gpu-fraction) and
   // shares a GPU with others (docs/gpu-sharing.md); 0: none.
   double gpu_fraction = 0;
+  // The annotation fairway.dev/preemptible on each pod (docs/preemption.md); unset: none, so the
+  // priority decides.
+  std::optional<bool> preemptible;
 };
 
 struct Scenario {

@@ -247,4 +247,24 @@ std::shared_ptr<const GpuLinkGraph> GpuGraphCache::intern(GpuLinkGraph graph) {
   return it->second;
 }
 
+GpuGraphCache::NodeGraph GpuGraphCache::read(const LabelMap& labels, const LabelMap& annotations,
+                                             int64_t allocatable_gpus) {
+  auto read_now = [&] {
+    NodeGpuTopology read = read_node_gpu_topology(labels, annotations, allocatable_gpus);
+    return NodeGraph{read.source, read.graph ? intern(std::move(*read.graph)) : nullptr};
+  };
+  // An annotation is per node (it names each GPU's uuid): not worth remembering.
+  if (annotations.contains(kGpuTopologyAnnotation)) return read_now();
+  auto label = [&](std::string_view key) {
+    const auto it = labels.find(key);
+    return it == labels.end() ? std::string_view() : std::string_view(it->second);
+  };
+  std::string key =
+      fmt::format("{}\n{}\n{}", label(kGfdProductLabel), label(kGfdCountLabel), allocatable_gpus);
+  if (auto it = by_labels_.find(key); it != by_labels_.end()) return it->second;
+  NodeGraph read = read_now();
+  by_labels_.emplace(std::move(key), read);
+  return read;
+}
+
 }  // namespace fairway

@@ -75,8 +75,18 @@ class GpuGraphCache {
   std::shared_ptr<const GpuLinkGraph> intern(GpuLinkGraph graph);
   size_t size() const { return graphs_.size(); }
 
+  struct NodeGraph {
+    GpuTopologySource source = GpuTopologySource::kUnknown;
+    std::shared_ptr<const GpuLinkGraph> graph;  // null: unknown
+  };
+  // read_node_gpu_topology, its graph interned. A node without the annotation is read once per
+  // (product, count, allocatable) it carries: the nodes of a large cluster, which differ only in
+  // name, do not each build the graph again.
+  NodeGraph read(const LabelMap& labels, const LabelMap& annotations, int64_t allocatable_gpus);
+
  private:
   std::unordered_map<std::string, std::shared_ptr<const GpuLinkGraph>> graphs_;
+  std::unordered_map<std::string, NodeGraph> by_labels_;
 };
 
 }  // namespace fairway

@@ -2,7 +2,6 @@
 #include <fmt/format.h>
 #include <pthread.h>
 #include <unistd.h>
-#include <yaml-cpp/yaml.h>
 
 #include <cmath>
 #include <csignal>
@@ -14,6 +13,7 @@
 
 #include "k8s-client/config.h"
 #include "scheduler/cmd/commands.h"
+#include "scheduler/cmd/config_file.h"
 #include "scheduler/cmd/flags.h"
 #include "scheduler/cmd/utilization_flags.h"
 #include "scheduler/service/log.h"
@@ -38,28 +38,6 @@ std::vector<std::string> split_list(const std::string& text) {
     start = comma + 1;
   }
   return out;
-}
-
-// --config FILE: a YAML map whose keys are flag names (without dashes); flags given on the
-// command line win because they are parsed after the file.
-tl::expected<std::vector<std::string>, std::string> config_file_args(const std::string& path) {
-  try {
-    const YAML::Node root = YAML::LoadFile(path);
-    if (!root.IsMap())
-      return tl::unexpected(fmt::format("{}: expected a map of flag names to values", path));
-    std::vector<std::string> args;
-    for (const auto& entry : root) {
-      const auto key = entry.first.as<std::string>();
-      if (key == "config") return tl::unexpected(fmt::format("{}: \"config\" cannot nest", path));
-      if (!entry.second.IsScalar()) {
-        return tl::unexpected(fmt::format("{}: {}: expected a single value", path, key));
-      }
-      args.push_back(fmt::format("--{}={}", key, entry.second.as<std::string>()));
-    }
-    return args;
-  } catch (const YAML::Exception& e) {
-    return tl::unexpected(fmt::format("{}: {}", path, e.what()));
-  }
 }
 
 }  // namespace

@@ -102,6 +102,9 @@ tl::expected<SimFlags, std::string> parse_flags(std::span<const std::string> arg
                  "one preemption pass) and print the decisions");
   set.add_string("queues", &flags.what_if.queues,
                  "what-if: Queue manifests that replace the snapshot's, to compare against");
+  set.add_string("config", &flags.what_if.config,
+                 "what-if: a `fairway scheduler --config` file for the run to compare against "
+                 "(the flags that change decisions; --usage-strength and --scoring win over it)");
   double usage_strength = -1;
   set.add_double("usage-strength", &usage_strength,
                  "what-if: --usage-strength of the run to compare against (-1: as is)");
@@ -120,10 +123,11 @@ tl::expected<SimFlags, std::string> parse_flags(std::span<const std::string> arg
   flags.json = output == "json";
   flags.what_if.json = flags.json;
   if (usage_strength >= 0) flags.what_if.usage_strength = usage_strength;
-  const bool what_if_only =
-      !flags.what_if.queues.empty() || usage_strength >= 0 || !flags.what_if.scoring.empty();
+  const bool what_if_only = !flags.what_if.queues.empty() || !flags.what_if.config.empty() ||
+                            usage_strength >= 0 || !flags.what_if.scoring.empty();
   if (flags.what_if.snapshot.empty() && what_if_only) {
-    return tl::unexpected(std::string("--queues, --usage-strength and --scoring need --snapshot"));
+    return tl::unexpected(
+        std::string("--queues, --config, --usage-strength and --scoring need --snapshot"));
   }
   if (!flags.what_if.snapshot.empty() && flags.file) {
     return tl::unexpected(std::string("a scenario and --snapshot: give one or the other"));

@@ -13,6 +13,7 @@
 #include "scheduler/cmd/commands.h"
 #include "scheduler/cmd/flags.h"
 #include "scheduler/cmd/read_snapshot.h"
+#include "sim/whatif/anonymize.h"
 #include "sim/whatif/snapshot.h"
 
 namespace fairway::cmd {
@@ -68,10 +69,14 @@ tl::expected<nlohmann::json, std::string> read_snapshot(k8s::RestClient& client,
 int snapshot(std::span<const std::string> args, std::ostream& out, std::ostream& err) {
   std::string kubeconfig;
   std::string context;
+  bool anonymize = false;
   FlagSet flags("snapshot");
   flags.add_string("kubeconfig", &kubeconfig,
                    "path to a kubeconfig; empty: $KUBECONFIG, then in-cluster");
   flags.add_string("context", &context, "kubeconfig context to use (default: current-context)");
+  flags.add_bool("anonymize", &anonymize,
+                 "replace names by stable hashes and drop what the scheduler does not read, for "
+                 "sharing (docs/what-if.md)");
   auto positional = flags.parse(args);
   if (!positional) {
     err << "fairway snapshot: " << positional.error() << "\n\n" << flags.usage();
@@ -100,11 +105,12 @@ int snapshot(std::span<const std::string> args, std::ostream& out, std::ostream&
   const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();
-  const auto document = read_snapshot(client, cluster->server, now);
+  auto document = read_snapshot(client, cluster->server, now);
   if (!document) {
     err << "fairway snapshot: " << document.error() << "\n";
     return 1;
   }
+  if (anonymize) sim::Anonymizer(sim::random_anonymizer_key()).snapshot(*document);
   out << document->dump() << "\n";
   return 0;
 }

@@ -11,8 +11,9 @@ namespace fairway::cmd {
 struct WhatIfFlags {
   std::string snapshot;                  // the `fairway snapshot` output
   std::string queues;                    // Queue manifests replacing the snapshot's; "": none
-  std::optional<double> usage_strength;  // the changed run's --usage-strength
-  std::string scoring;                   // the changed run's --scoring; "": as is
+  std::string config;                    // a `fairway scheduler --config` file; "": none
+  std::optional<double> usage_strength;  // the changed run's --usage-strength (over --config's)
+  std::string scoring;                   // the changed run's --scoring (over --config's); "": as is
   bool json = false;
 };
 

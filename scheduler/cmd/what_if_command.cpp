@@ -1,11 +1,15 @@
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <array>
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "k8s-client/objects.h"
+#include "scheduler/cmd/config_file.h"
+#include "scheduler/cmd/flags.h"
 #include "scheduler/cmd/what_if.h"
 #include "sim/apiserver/server.h"
 #include "sim/whatif/replay.h"
@@ -17,9 +21,14 @@ namespace {
 tl::expected<std::string, std::string> read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return tl::unexpected(fmt::format("cannot read \"{}\"", path));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return std::move(text).str();
+  // In one read, sized up front: a large cluster's snapshot is tens of MB.
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  in.seekg(0, std::ios::beg);
+  if (size < 0) return tl::unexpected(fmt::format("cannot read \"{}\"", path));
+  std::string text(static_cast<size_t>(size), '\0');
+  if (!in.read(text.data(), size)) return tl::unexpected(fmt::format("cannot read \"{}\"", path));
+  return text;
 }
 
 // The Queues of a manifest file (other kinds are skipped), decoded as the scheduler decodes them.
@@ -55,6 +64,83 @@ tl::expected<std::vector<QueueSpec>, std::string> read_queues(const std::string&
   return queues;
 }
 
+// What the run to compare against takes from a `fairway scheduler --config` file: the flags
+// that change decisions, read and checked as the scheduler reads and checks them. The others
+// (addresses, leases, TLS, API rates, ...) concern the process and are ignored.
+struct ReplayConfig {
+  StateConfig state;
+  CycleOptions cycle;
+  PlannerOptions planner;
+};
+
+tl::expected<ReplayConfig, std::string> read_config(const std::string& path) {
+  auto args = config_file_args(path);
+  if (!args) return tl::unexpected(args.error());
+  ReplayConfig config;
+  std::string scoring = "binpack";
+  std::string sharing = "binpack";
+  std::chrono::milliseconds half_life(config.state.usage.half_life_ms);
+  std::chrono::milliseconds stale_gang_grace(config.planner.stale_gang_grace_ms);
+  int non_preemptible_priority = config.planner.non_preemptible_priority;
+  ScoreWeights& weights = config.cycle.score_weights;
+  FlagSet flags("scheduler");
+  flags.add_string("scheduler-name", &config.state.scheduler_name, "");
+  flags.add_choice("scoring", &scoring, {"binpack", "spread"}, "", {{"bin-pack", "binpack"}});
+  flags.add_double("score-weight-node-affinity", &weights.node_affinity, "");
+  flags.add_double("score-weight-pod-affinity", &weights.pod_affinity, "");
+  flags.add_double("score-weight-topology-spread", &weights.topology_spread, "");
+  flags.add_double("score-weight-taint-toleration", &weights.taint_toleration, "");
+  flags.add_duration("usage-half-life", &half_life, "");
+  flags.add_double("usage-strength", &config.state.usage.strength, "");
+  flags.add_duration("stale-gang-grace", &stale_gang_grace, "");
+  flags.add_int("non-preemptible-priority", &non_preemptible_priority, "");
+  flags.add_choice("gpu-sharing-strategy", &sharing, {"binpack", "spread"}, "");
+  flags.add_string("reservation-namespace", &config.state.reservation_namespace, "");
+  static constexpr std::array<std::string_view, 12> kApplied = {"scheduler-name",
+                                                                "scoring",
+                                                                "score-weight-node-affinity",
+                                                                "score-weight-pod-affinity",
+                                                                "score-weight-topology-spread",
+                                                                "score-weight-taint-toleration",
+                                                                "usage-half-life",
+                                                                "usage-strength",
+                                                                "stale-gang-grace",
+                                                                "non-preemptible-priority",
+                                                                "gpu-sharing-strategy",
+                                                                "reservation-namespace"};
+  std::vector<std::string> applied;
+  for (std::string& arg : *args) {
+    const std::string_view name = std::string_view(arg).substr(2, arg.find('=') - 2);
+    if (std::find(kApplied.begin(), kApplied.end(), name) != kApplied.end()) {
+      applied.push_back(std::move(arg));
+    }
+  }
+  if (auto parsed = flags.parse(applied); !parsed) {
+    return tl::unexpected(fmt::format("{}: {}", path, parsed.error()));
+  }
+  if (weights.node_affinity < 0 || weights.pod_affinity < 0 || weights.topology_spread < 0 ||
+      weights.taint_toleration < 0) {
+    return tl::unexpected(fmt::format("{}: score-weight-* must not be negative", path));
+  }
+  if (half_life.count() <= 0 || !(config.state.usage.strength >= 0) ||
+      !std::isfinite(config.state.usage.strength)) {
+    return tl::unexpected(fmt::format(
+        "{}: usage-half-life must be positive and usage-strength a number not below 0", path));
+  }
+  if (stale_gang_grace.count() < 0) {
+    return tl::unexpected(fmt::format("{}: stale-gang-grace must not be negative", path));
+  }
+  if (config.state.reservation_namespace.empty()) {
+    return tl::unexpected(fmt::format("{}: reservation-namespace must be set", path));
+  }
+  config.state.usage.half_life_ms = half_life.count();
+  if (scoring == "spread") config.cycle.strategy = ScoringStrategy::kSpread;
+  if (sharing == "spread") config.cycle.gpu_sharing_strategy = ScoringStrategy::kSpread;
+  config.planner.stale_gang_grace_ms = stale_gang_grace.count();
+  config.planner.non_preemptible_priority = non_preemptible_priority;
+  return config;
+}
+
 }  // namespace
 
 int what_if(const WhatIfFlags& flags, std::ostream& out, std::ostream& err) {
@@ -72,13 +158,23 @@ int what_if(const WhatIfFlags& flags, std::ostream& out, std::ostream& err) {
     }
     queues = std::move(*read);
   }
-  const bool changes = queues || flags.usage_strength || !flags.scoring.empty();
+  std::optional<ReplayConfig> config;
+  if (!flags.config.empty()) {
+    auto read = read_config(flags.config);
+    if (!read) {
+      err << "fairway sim: " << read.error() << "\n";
+      return 1;
+    }
+    config = std::move(*read);
+  }
+  const bool changes = queues || config || flags.usage_strength || !flags.scoring.empty();
 
   // Each run loads the snapshot into a state of its own (a replay changes its state).
   auto run = [&](bool changed) -> tl::expected<sim::Decisions, std::string> {
-    StateConfig config;
-    if (changed && flags.usage_strength) config.usage.strength = *flags.usage_strength;
-    ClusterState state(config);
+    const ReplayConfig settings = changed && config ? *config : ReplayConfig{};
+    StateConfig state_config = settings.state;
+    if (changed && flags.usage_strength) state_config.usage.strength = *flags.usage_strength;
+    ClusterState state(state_config);
     auto loaded = sim::load_snapshot(*text, state);
     if (!loaded) return tl::unexpected(fmt::format("{}: {}", flags.snapshot, loaded.error()));
     if (!changed) {
@@ -94,7 +190,12 @@ int what_if(const WhatIfFlags& flags, std::ostream& out, std::ostream& err) {
     }
     sim::ReplayOptions options;
     if (auto at = k8s::parse_rfc3339_ms(loaded->taken_at)) options.now_ms = *at;
-    if (changed && flags.scoring == "spread") options.cycle.strategy = ScoringStrategy::kSpread;
+    options.cycle = settings.cycle;
+    options.planner = settings.planner;
+    if (changed && !flags.scoring.empty()) {
+      options.cycle.strategy =
+          flags.scoring == "spread" ? ScoringStrategy::kSpread : ScoringStrategy::kBinPack;
+    }
     options.planner.cycle = options.cycle;
     const auto start = std::chrono::steady_clock::now();
     options.elapsed_ms = [start] {

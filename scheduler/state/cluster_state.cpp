@@ -49,10 +49,19 @@ ResourceVector queue_charge(const ResourceVector& requests) {
 ClusterState::ClusterState(StateConfig config)
     : config_(std::move(config)), usage_history_(config_.usage.half_life_ms) {}
 
+void ClusterState::reserve(size_t nodes, size_t pods) {
+  nodes_.reserve(nodes);
+  node_ids_.reserve(nodes);
+  pods_.reserve(pods);
+  pod_ids_.reserve(pods);
+  jobs_.reserve(pods);
+  job_ids_.reserve(pods);
+}
+
 // ----------------------------------------------------------------------------------- nodes
 
 NodeId ClusterState::node_slot(std::string_view name) {
-  if (auto it = node_ids_.find(std::string(name)); it != node_ids_.end()) return it->second;
+  if (auto it = node_ids_.find(name); it != node_ids_.end()) return it->second;
   const auto id = static_cast<NodeId>(nodes_.size());
   nodes_.emplace_back();
   nodes_.back().node.name = std::string(name);
@@ -100,10 +109,10 @@ void ClusterState::upsert_node(Node node) {
   if (!record.present || record.node.labels != node.labels) ++node_generation_;
   if (!record.present || gpu_layout_changed(record.node, node)) {
     const auto gpus = node.allocatable.find(kGpuResourceName);
-    NodeGpuTopology read = read_node_gpu_topology(
+    GpuGraphCache::NodeGraph read = gpu_graphs_.read(
         node.labels, node.annotations, gpus == node.allocatable.end() ? 0 : gpus->second / 1000);
     record.gpu_source = read.source;
-    record.gpu_graph = read.graph ? gpu_graphs_.intern(std::move(*read.graph)) : nullptr;
+    record.gpu_graph = std::move(read.graph);
   }
   if (!record.present || gpu_layout_changed(record.node, node) ||
       value_of(record.node.labels, kGpuMemoryLabel) != value_of(node.labels, kGpuMemoryLabel)) {
@@ -117,7 +126,7 @@ void ClusterState::upsert_node(Node node) {
 }
 
 void ClusterState::remove_node(std::string_view name) {
-  auto it = node_ids_.find(std::string(name));
+  auto it = node_ids_.find(name);
   if (it == node_ids_.end()) return;
   NodeRecord& record = nodes_[it->second];
   add_capacity(record, -1);
@@ -130,7 +139,7 @@ void ClusterState::remove_node(std::string_view name) {
 }
 
 const NodeRecord* ClusterState::find_node(std::string_view name) const {
-  auto it = node_ids_.find(std::string(name));
+  auto it = node_ids_.find(name);
   return it == node_ids_.end() ? nullptr : &nodes_[it->second];
 }
 
@@ -143,10 +152,12 @@ void ClusterState::upsert_pod(Pod pod) {
   // A bound sharer's GPUs never change while it runs (fairway wrote them once, before the bind):
   // a later edit of its keys is ignored, webhook or not.
   std::vector<std::string> bound_groups;
-  if (auto it = pod_ids_.find(key); it != pod_ids_.end()) {
-    PodRecord& old = pods_[it->second];
+  auto known = pod_ids_.find(key);
+  if (known != pod_ids_.end()) {
+    PodRecord& old = pods_[known->second];
     if (old.pod.uid != pod.uid && !pod.uid.empty()) {
       remove_pod(key);  // same name, new object
+      known = pod_ids_.end();
     } else if (old.assumed && pod.node_name.empty() && !pod.terminated() && !pod.deleting) {
       // A stale update racing our binding: keep the assumed node until the API says otherwise.
       pod.node_name = nodes_[old.node].node.name;
@@ -158,8 +169,8 @@ void ClusterState::upsert_pod(Pod pod) {
   }
 
   PodId id = 0;
-  if (auto it = pod_ids_.find(key); it != pod_ids_.end()) {
-    id = it->second;
+  if (known != pod_ids_.end()) {
+    id = known->second;
     account(id, -1);
     detach_from_job(id);
   } else {
@@ -218,7 +229,7 @@ void ClusterState::upsert_pod(Pod pod) {
 }
 
 void ClusterState::remove_pod(std::string_view key) {
-  auto it = pod_ids_.find(std::string(key));
+  auto it = pod_ids_.find(key);
   if (it == pod_ids_.end()) return;
   const PodId id = it->second;
   account(id, -1);
@@ -230,12 +241,12 @@ void ClusterState::remove_pod(std::string_view key) {
 }
 
 const PodRecord* ClusterState::find_pod(std::string_view key) const {
-  auto it = pod_ids_.find(std::string(key));
+  auto it = pod_ids_.find(key);
   return it == pod_ids_.end() ? nullptr : &pods_[it->second];
 }
 
 std::optional<PodId> ClusterState::pod_id(std::string_view key) const {
-  auto it = pod_ids_.find(std::string(key));
+  auto it = pod_ids_.find(key);
   if (it == pod_ids_.end()) return std::nullopt;
   return it->second;
 }
@@ -297,7 +308,8 @@ void ClusterState::account(PodId id, int sign) {
 // -------------------------------------------------------------------------------------- jobs
 
 JobId ClusterState::job_slot(const std::string& key) {
-  if (auto it = job_ids_.find(key); it != job_ids_.end()) return it->second;
+  const auto [slot, fresh] = job_ids_.try_emplace(key, 0);
+  if (!fresh) return slot->second;
   JobId id = 0;
   if (!free_job_slots_.empty()) {
     id = free_job_slots_.back();
@@ -309,7 +321,7 @@ JobId ClusterState::job_slot(const std::string& key) {
   jobs_[id] = JobRecord{};
   jobs_[id].key = key;
   jobs_[id].present = true;
-  job_ids_.emplace(key, id);
+  slot->second = id;
   return id;
 }
 
@@ -594,7 +606,7 @@ void ClusterState::upsert_pod_group(PodGroup group) {
 
 void ClusterState::remove_pod_group(std::string_view key) {
   if (pod_groups_.erase(std::string(key)) == 0) return;
-  if (auto it = job_ids_.find(std::string(key)); it != job_ids_.end()) refresh_job(it->second);
+  if (auto it = job_ids_.find(key); it != job_ids_.end()) refresh_job(it->second);
 }
 
 const PodGroup* ClusterState::find_pod_group(std::string_view key) const {
@@ -813,7 +825,7 @@ const FabricTree* ClusterState::fabric(std::string_view topology) {
 
 bool ClusterState::assume(std::string_view pod_key, std::string_view node_name,
                           std::vector<std::string> gpu_groups) {
-  auto it = pod_ids_.find(std::string(pod_key));
+  auto it = pod_ids_.find(pod_key);
   if (it == pod_ids_.end()) return false;
   const PodId id = it->second;
   PodRecord& record = pods_[id];
@@ -828,7 +840,7 @@ bool ClusterState::assume(std::string_view pod_key, std::string_view node_name,
 }
 
 void ClusterState::forget(std::string_view pod_key) {
-  auto it = pod_ids_.find(std::string(pod_key));
+  auto it = pod_ids_.find(pod_key);
   if (it == pod_ids_.end()) return;
   const PodId id = it->second;
   PodRecord& record = pods_[id];

@@ -136,6 +136,10 @@ class ClusterState {
   explicit ClusterState(StateConfig config = {});
 
   // --- events (from informers, the simulator or tests) ---
+  // Room for this many nodes and pods (and as many jobs), before a first list of a large
+  // cluster: the records are large, and growing to that size one doubling at a time would move
+  // each of them about once more. Changes nothing else.
+  void reserve(size_t nodes, size_t pods);
   void upsert_node(Node node);
   void remove_node(std::string_view name);
   void upsert_pod(Pod pod);
@@ -285,13 +289,13 @@ class ClusterState {
   UsageHistory usage_history_;
   ResourceRegistry registry_;
   std::vector<NodeRecord> nodes_;
-  std::unordered_map<std::string, NodeId> node_ids_;
+  StringMap<NodeId> node_ids_;
   std::vector<PodRecord> pods_;
   std::vector<PodId> free_pod_slots_;
-  std::unordered_map<std::string, PodId> pod_ids_;
+  StringMap<PodId> pod_ids_;
   std::vector<JobRecord> jobs_;
   std::vector<JobId> free_job_slots_;
-  std::unordered_map<std::string, JobId> job_ids_;
+  StringMap<JobId> job_ids_;
   std::unordered_map<std::string, PodGroup> pod_groups_;
   std::unordered_map<std::string, PodGroup> inferred_groups_;  // by job key
   std::array<std::unordered_map<std::string, PodGroup>, kGangSourceCount> peer_groups_;

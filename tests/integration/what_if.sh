@@ -89,4 +89,25 @@ k get queues -o yaml >"$WORK/list.yaml"
 grep -q '^bindings that change (as is → changed) (0):$' "$WORK/replay.txt" ||
   fail "the cluster's own Queues, read back as a List, changed the decisions: $(cat "$WORK/replay.txt")"
 echo "ok: the cluster's own Queues read back from kubectl get -o yaml change nothing"
+
+# 3. --anonymize: none of the cluster's names, and the same decisions as a plain snapshot taken
+#    at the same point (fair shares and allocations per queue, bindings, waiting pods).
+"$FAIRWAY" snapshot --kubeconfig "$WORK/kc" >"$WORK/plain.json"
+"$FAIRWAY" snapshot --kubeconfig "$WORK/kc" --anonymize >"$WORK/shared.json" ||
+  fail "fairway snapshot --anonymize failed"
+for name in team gpu-a gpu-b busybox "$(k get pods -n team -o jsonpath='{.items[0].metadata.uid}')"; do
+  ! grep -q -- "$name" "$WORK/shared.json" || fail "the anonymized snapshot still holds \"$name\""
+done
+"$FAIRWAY" sim --snapshot "$WORK/plain.json" --output json >"$WORK/plain-replay.json"
+"$FAIRWAY" sim --snapshot "$WORK/shared.json" --output json >"$WORK/shared-replay.json"
+python3 - "$WORK/plain-replay.json" "$WORK/shared-replay.json" <<'PY' || fail "the anonymized snapshot replays otherwise"
+import json, sys
+plain, shared = (json.load(open(f))["asIs"] for f in sys.argv[1:])
+def outline(r):
+    return (sorted((q["fairShareGpus"], q["allocatedGpus"]) for q in r["queues"].values()),
+            len(r["bindings"]), len(r["evictions"]), r["pendingPods"])
+assert outline(plain) == outline(shared), (outline(plain), outline(shared))
+assert not set(shared["queues"]) & {"a", "b"}, shared["queues"]
+PY
+echo "ok: the anonymized snapshot names nothing of the cluster and replays to the same decisions"
 echo PASS

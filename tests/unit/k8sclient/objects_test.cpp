@@ -833,6 +833,46 @@ TEST(DecodeList, PagesAndBadItems) {
   EXPECT_FALSE(decode_list<Node>(R"({"metadata":{"resourceVersion":"5"},"items":{}})"));
 }
 
+TEST(ParsedDocument, DecodesEachListOfOneDocumentItemByItem) {
+  auto document = ParsedDocument::parse(R"({"kind":"ClusterSnapshot","takenAt":"t",
+      "pods":{"items":[{"metadata":{"name":"a","namespace":"n","labels":{"x":"1"}}},
+                       {"metadata":{"name":"b","namespace":"n"},"spec":{"priority":"x"}},
+                       {"metadata":{"name":"c","namespace":"n"}}]},
+      "nodes":{"items":[{"metadata":{"name":"n1"}}]},
+      "queues":{"items":null}, "bad":{"items":{}}, "notAList":"x"})");
+  ASSERT_TRUE(document) << document.error();
+  EXPECT_EQ(document->string_at("/kind"), "ClusterSnapshot");
+  EXPECT_EQ(document->string_at("/nodes"), std::nullopt);
+  EXPECT_TRUE(document->contains("/nodes"));
+  EXPECT_FALSE(document->contains("/topologies"));
+  EXPECT_EQ(document->list_size("/pods"), 3u);
+  EXPECT_EQ(document->list_size("/topologies"), std::nullopt);
+
+  std::vector<Pod> pods;
+  auto errors = document->for_each_item<Pod>(
+      "/pods", [&](Decoded<Pod>&& pod) { pods.push_back(std::move(pod.object)); });
+  ASSERT_TRUE(errors) << errors.error();
+  ASSERT_EQ(pods.size(), 2u);
+  EXPECT_EQ(pods[0].labels.at("x"), "1");
+  EXPECT_EQ(pods[1].name, "c");
+  // A bad item is reported as decode_list reports it, and the others still decode.
+  ASSERT_EQ(errors->size(), 1u);
+  EXPECT_EQ((*errors)[0].key, "n/b");
+  EXPECT_THAT((*errors)[0].message, HasSubstr("items[1]: spec.priority"));
+
+  size_t nodes = 0;
+  ASSERT_TRUE(document->for_each_item<Node>("/nodes", [&](Decoded<Node>&&) { ++nodes; }));
+  EXPECT_EQ(nodes, 1u);
+  auto none = document->for_each_item<QueueSpec>("/queues", [](Decoded<QueueSpec>&&) {});
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
+  EXPECT_FALSE(document->for_each_item<Node>("/bad", [](Decoded<Node>&&) {}));
+  EXPECT_FALSE(document->for_each_item<Node>("/notAList", [](Decoded<Node>&&) {}));
+  EXPECT_FALSE(document->for_each_item<Node>("/absent", [](Decoded<Node>&&) {}));
+
+  EXPECT_FALSE(ParsedDocument::parse(R"({"items":[)"));
+}
+
 TEST(DecodeList, OwnedBodyParsesInPlaceAndLeavesItAsItWas) {
   const std::string text = R"({"metadata":{"resourceVersion":"900"},
       "items":[{"metadata":{"name":"a","namespace":"n","labels":{"x":"1","y":"2"}},

@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "scheduler/state/pod_intent.h"
+
 namespace fairway::sim {
 namespace {
 
@@ -196,6 +198,8 @@ INSTANTIATE_TEST_SUITE_P(
                 "jobs[0].gpuFraction: 0: must be a number greater than 0 and less than 1"},
         BadCase{"gpu fraction not a number", NODES "jobs: [{name: j, gpuFraction: half}]\n",
                 "jobs[0].gpuFraction: expected a number, got \"half\""},
+        BadCase{"preemptible not a boolean", NODES "jobs: [{name: j, preemptible: maybe}]\n",
+                "jobs[0].preemptible: expected true or false, got \"maybe\""},
         BadCase{"gpu fraction and whole GPUs",
                 NODES "jobs: [{name: j, gpuFraction: 0.5, requests: {nvidia.com/gpu: 1}}]\n",
                 "jobs[0].gpuFraction: not with requests nvidia.com/gpu"}));
@@ -246,6 +250,29 @@ jobs:
   EXPECT_EQ(solo[0].key(), "sim/solo");
   EXPECT_FALSE(solo[0].labels.contains("fairway.dev/queue"));
   EXPECT_FALSE(solo[0].annotations.contains("fairway.dev/pod-group"));
+}
+
+// preemptible: true / false is the annotation fairway.dev/preemptible on each pod; without it,
+// none (the priority decides).
+TEST(BuildPods, PreemptibleIsTheAnnotation) {
+  const auto parsed = parse_scenario(R"(
+nodes: [{allocatable: {cpu: 8}}]
+jobs:
+  - {name: batch, pods: 2, preemptible: true, requests: {cpu: 1}}
+  - {name: serving, preemptible: false, requests: {cpu: 1}}
+  - {name: plain, requests: {cpu: 1}}
+)");
+  ASSERT_TRUE(parsed.has_value()) << parsed.error();
+  const auto arrivals = expand_arrivals(*parsed);
+  for (const Pod& pod : build_pods(arrivals[0], parsed->jobs[0])) {
+    EXPECT_EQ(pod.annotations.at("fairway.dev/preemptible"), "true") << pod.name;
+  }
+  EXPECT_EQ(build_pods(arrivals[1], parsed->jobs[1])[0].annotations.at("fairway.dev/preemptible"),
+            "false");
+  EXPECT_FALSE(
+      build_pods(arrivals[2], parsed->jobs[2])[0].annotations.contains("fairway.dev/preemptible"));
+  // The scheduler reads it as a pod's own.
+  EXPECT_EQ(read_pod_intent(build_pods(arrivals[1], parsed->jobs[1])[0]).preemptible, false);
 }
 
 // A workload's pods carry only their owner: no PodGroup, no gang annotation, no queue label

@@ -89,5 +89,32 @@ TEST(GpuGraphCache, NodesWithTheSameLayoutShareOneGraph) {
   EXPECT_EQ(cache.size(), 2U);
 }
 
+TEST(GpuGraphCache, ReadsEachLabelledLayoutOnceAndEachAnnotationAnew) {
+  GpuGraphCache cache;
+  const LabelMap h100 = {{"kubernetes.io/hostname", "a"}, {"nvidia.com/gpu.product", "H100-SXM"}};
+  const LabelMap other = {{"kubernetes.io/hostname", "b"}, {"nvidia.com/gpu.product", "H100-SXM"}};
+  const auto a = cache.read(h100, {}, 8);
+  const auto b = cache.read(other, {}, 8);
+  EXPECT_EQ(a.source, GpuTopologySource::kLabels);
+  EXPECT_EQ(a.graph.get(), b.graph.get());
+  // The same product with another count is another layout; so is the same read as before.
+  const auto four = cache.read(h100, {}, 4);
+  EXPECT_EQ(four.graph->gpu_count(), 4);
+  EXPECT_EQ(cache.read(h100, {}, 8).graph->gpu_count(), 8);
+  // What the labels do not describe stays unknown, remembered or not.
+  EXPECT_EQ(cache.read({}, {}, 8).source, GpuTopologySource::kUnknown);
+  EXPECT_EQ(cache.read({}, {}, 8).graph, nullptr);
+
+  // An annotation wins over the labels, as read_node_gpu_topology has it.
+  GpuTopologyDoc doc;
+  doc.gpus = {{0, "", "", 0, -1}, {1, "", "", 0, -1}};
+  doc.links = {{0, 1, GpuLinkType::kNvLink, 600}};
+  const LabelMap annotated = {{"fairway.dev/gpu-topology", to_json(doc)}};
+  const auto from_annotation = cache.read(h100, annotated, 8);
+  EXPECT_EQ(from_annotation.source, GpuTopologySource::kAnnotation);
+  EXPECT_EQ(from_annotation.graph->gpu_count(), 2);
+  EXPECT_EQ(cache.read(h100, {}, 8).graph.get(), a.graph.get());
+}
+
 }  // namespace
 }  // namespace fairway
