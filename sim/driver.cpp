@@ -56,8 +56,20 @@ JobOutcome job_outcome(const JobArrival& arrival, const JobStreamSpec& stream) {
   return job;
 }
 
+namespace {
+
+StateConfig state_config(const Scenario& scenario) {
+  StateConfig config;
+  config.usage = scenario.usage;
+  return config;
+}
+
+}  // namespace
+
 SimDriver::SimDriver(Scenario scenario, DriverOptions options)
-    : scenario_(std::move(scenario)), options_(std::move(options)) {
+    : scenario_(std::move(scenario)),
+      options_(std::move(options)),
+      state_(state_config(scenario_)) {
   options_.planner.cycle = options_.cycle;
   result_.scenario = scenario_.name;
   result_.description = scenario_.description;
@@ -190,6 +202,8 @@ void SimDriver::note_gang(size_t job) {
 }
 
 CycleResult SimDriver::cycle(TimeMs now) {
+  // Past use, on the simulated clock: queues' pastUsage is what they used before time 0.
+  state_.advance_usage(now);
   CycleOptions options = options_.cycle;
   options.nominations = &memory_.nominations();  // room bought by evictions, held for its job
   CycleResult cycled = run_cycle(state_, options);

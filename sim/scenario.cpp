@@ -302,10 +302,23 @@ tl::expected<int64_t, std::string> read_duration_seconds(const YAML::Node& node,
   return *value * unit;
 }
 
+// `usage: {halfLife: 24h, strength: 1}`: fair share over time, as the scheduler's flags set it.
+Status read_usage(const YAML::Node& node, UsageConfig& usage) {
+  if (!node.IsDefined() || node.IsNull()) return {};
+  FAIRWAY_TRY(check_fields(node, "usage", {"halfLife", "strength"}));
+  int64_t half_life_s = usage.half_life_ms / 1000;
+  FAIRWAY_TRY(optional_field(node, "halfLife", "usage", half_life_s, read_duration_seconds));
+  if (half_life_s <= 0) return fail("usage.halfLife", "must be positive");
+  usage.half_life_ms = half_life_s * 1000;
+  FAIRWAY_TRY(optional_field(node, "strength", "usage", usage.strength, read_number));
+  if (!(usage.strength >= 0)) return fail("usage.strength", "must not be negative");
+  return {};
+}
+
 Status read_queue(const YAML::Node& node, const std::string& path, Scenario& scenario) {
-  FAIRWAY_TRY(check_fields(
-      node, path,
-      {"name", "parent", "priority", "resources", "preemptMinRuntime", "reclaimMinRuntime"}));
+  FAIRWAY_TRY(check_fields(node, path,
+                           {"name", "parent", "priority", "resources", "preemptMinRuntime",
+                            "reclaimMinRuntime", "pastUsage"}));
   QueueSpec queue;
   FAIRWAY_TRY(optional_field(node, "name", path, queue.name, read_string));
   if (queue.name.empty()) return fail(join(path, "name"), "required");
@@ -330,6 +343,21 @@ Status read_queue(const YAML::Node& node, const std::string& path, Scenario& sce
       if (!spec) return tl::unexpected(spec.error());
       queue.resources[name] = *spec;
     }
+  }
+  if (const YAML::Node past = node["pastUsage"]; past.IsDefined() && !past.IsNull()) {
+    const std::string at = join(path, "pastUsage");
+    if (!past.IsMap()) return fail(at, fmt::format("expected a map, got {}", kind_name(past)));
+    PastUsage usage;  // at 0: the scenario's start
+    for (const auto& entry : past) {
+      const std::string name = entry.first.IsScalar() ? entry.first.Scalar() : "?";
+      auto share = read_number(entry.second, join(at, name));
+      if (!share) return tl::unexpected(share.error());
+      if (!(*share >= 0 && *share <= 1)) {
+        return fail(join(at, name), "a share of the cluster's capacity, from 0 to 1");
+      }
+      usage.shares[name] = *share;
+    }
+    queue.past_usage = std::move(usage);
   }
   for (const QueueSpec& other : scenario.queues) {
     if (other.name == queue.name) {
@@ -435,7 +463,7 @@ tl::expected<Scenario, std::string> decode(const YAML::Node& root) {
   }
   FAIRWAY_TRY(check_fields(root, "",
                            {"name", "description", "cyclePeriodSeconds", "durationSeconds",
-                            "reportEverySeconds", "nodes", "queues", "jobs"}));
+                            "reportEverySeconds", "nodes", "queues", "jobs", "usage"}));
   Scenario scenario;
   FAIRWAY_TRY(optional_field(root, "name", "", scenario.name, read_string));
   FAIRWAY_TRY(optional_field(root, "description", "", scenario.description, read_string));
@@ -444,6 +472,7 @@ tl::expected<Scenario, std::string> decode(const YAML::Node& root) {
   FAIRWAY_TRY(optional_field(root, "durationSeconds", "", scenario.duration_ms, seconds(false)));
   FAIRWAY_TRY(
       optional_field(root, "reportEverySeconds", "", scenario.report_every_ms, seconds(false)));
+  FAIRWAY_TRY(read_usage(root["usage"], scenario.usage));
   FAIRWAY_TRY(for_each_item(root["nodes"], "nodes",
                             [&scenario](const YAML::Node& node, const std::string& at) {
                               return read_node_group(node, at, scenario);

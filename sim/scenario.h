@@ -48,6 +48,7 @@
 
 #include "queues/queue_spec.h"
 #include "queues/resources.h"
+#include "scheduler/state/cluster_state.h"
 #include "scheduler/state/model.h"
 
 namespace fairway::sim {
@@ -96,8 +97,11 @@ struct Scenario {
   std::optional<TimeMs> duration_ms;
   std::optional<TimeMs> report_every_ms;
   std::vector<NodeGroupSpec> node_groups;
-  std::vector<QueueSpec> queues;
+  std::vector<QueueSpec> queues;  // pastUsage: QueueSpec::past_usage, at the scenario's start
   std::vector<JobStreamSpec> jobs;
+  // Fair share over time (docs/scheduling.md): `usage: {halfLife: 24h, strength: 1}`; queues'
+  // `pastUsage: {nvidia.com/gpu: 0.5}` is what each used before the scenario starts.
+  UsageConfig usage;
 };
 
 // Parses and validates a scenario. Errors name the field, e.g.

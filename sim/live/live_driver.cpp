@@ -20,6 +20,7 @@
 #include "k8s-client/rest_client.h"
 #include "queues/quantity.h"
 #include "queues/queue_tree.h"
+#include "queues/usage_history.h"
 #include "scheduler/cycle/reasons.h"
 #include "scheduler/service/scheduler_service.h"
 #include "scheduler/state/gangs.h"
@@ -77,6 +78,7 @@ class LiveRun {
   tl::expected<void, std::string> create_cluster();
   tl::expected<void, std::string> post(const std::string& path, const nlohmann::json& body);
   void patch_phase(const std::string& pod, const char* phase);
+  void record_past_usage(const QueueSpec& queue);
   void admit(size_t job, TimeMs now);
   void observe(TimeMs now);
   void bound(const Pod& pod, size_t job_index, bool start, TimeMs now);
@@ -130,6 +132,22 @@ tl::expected<void, std::string> LiveRun::post(const std::string& path, const nlo
   return {};
 }
 
+// A queue's pastUsage, as the scheduler persists history: Queue status.usage, dated now.
+void LiveRun::record_past_usage(const QueueSpec& queue) {
+  nlohmann::json shares = nlohmann::json::object();
+  for (const auto& [resource, share] : queue.past_usage->shares) {
+    shares[resource] = usage_share_text(share);
+  }
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  const nlohmann::json patch = {
+      {"status", {{"usage", {{"time", k8s::format_rfc3339(now)}, {"shares", std::move(shares)}}}}}};
+  (void)client_.request("PATCH",
+                        "/apis/scheduling.fairway.dev/v1alpha1/queues/" + queue.name + "/status",
+                        patch.dump(), "application/merge-patch+json");
+}
+
 void LiveRun::patch_phase(const std::string& pod, const char* phase) {
   const std::string path = fmt::format("/api/v1/namespaces/{}/pods/{}/status", kSimNamespace, pod);
   (void)client_.request("PATCH", path, nlohmann::json{{"status", {{"phase", phase}}}}.dump(),
@@ -151,6 +169,7 @@ tl::expected<void, std::string> LiveRun::create_cluster() {
   for (const QueueSpec& queue : scenario_.queues) {
     if (auto ok = post("/apis/scheduling.fairway.dev/v1alpha1/queues", queue_manifest(queue)); !ok)
       return ok;
+    if (queue.past_usage) record_past_usage(queue);
   }
   return {};
 }
@@ -645,6 +664,10 @@ tl::expected<SimResult, std::string> run_live(const Scenario& scenario,
   scheduler_options.schedule_period = std::chrono::milliseconds(std::max<int64_t>(
       5, static_cast<int64_t>(static_cast<double>(scenario.cycle_period_ms) / options.speed)));
   scale_preemption_times(scheduler_options.preemption, options.speed);
+  // Past use fades on the scenario's clock: its half-life is scaled like the preemption times.
+  scheduler_options.usage = scenario.usage;
+  scheduler_options.usage.half_life_ms = std::max<int64_t>(
+      1, static_cast<int64_t>(static_cast<double>(scenario.usage.half_life_ms) / options.speed));
   SchedulerService service(*cluster, scheduler_options);
   std::stop_source stop_scheduler;
   std::thread scheduler([&] { service.run(stop_scheduler.get_token()); });

@@ -87,6 +87,42 @@ TEST(SimDriver, SamplesFollowTheQueues) {
   EXPECT_EQ(result.samples.back().queues[q].pending_pods, 0u);
 }
 
+// Fair share over time in a scenario (docs/scheduling.md's hand-worked case): one 8-GPU node,
+// queues a and b without quota, each wanting 8 one-GPU pods at t=0. With strength 1, a (which
+// used half the cluster before the scenario) weighs 1 - (1 - 1/2) = 0.5 and b (no past use)
+// 1 + 1/2 = 1.5: b gets 6 GPUs and a 2. Without the history, 4 and 4.
+constexpr const char* kPastUsage = R"(
+nodes: [{namePrefix: n-, allocatable: {cpu: 64, memory: 256Gi, nvidia.com/gpu: 8}}]
+usage: {halfLife: 24h, strength: 1}
+queues:
+  - {name: a, pastUsage: {nvidia.com/gpu: 0.5}}
+  - {name: b}
+jobs:
+  - {name: a, queue: a, at: 0, count: 8, durationSeconds: 60, requests: {cpu: 1, nvidia.com/gpu: 1}}
+  - {name: b, queue: b, at: 0, count: 8, durationSeconds: 60, requests: {cpu: 1, nvidia.com/gpu: 1}}
+)";
+
+double first_allocated(const SimResult& result, const std::string& queue) {
+  for (size_t i = 0; i < result.queues.size(); ++i) {
+    if (result.queues[i].name == queue) return result.samples.front().queues[i].allocated_gpu;
+  }
+  ADD_FAILURE() << "no queue " << queue;
+  return -1;
+}
+
+TEST(SimDriver, PastUsageMovesTheSplitOfWhatIsLeft) {
+  const SimResult with_history = simulate(must_parse(kPastUsage));
+  ASSERT_FALSE(with_history.samples.empty());
+  EXPECT_DOUBLE_EQ(first_allocated(with_history, "a"), 2);
+  EXPECT_DOUBLE_EQ(first_allocated(with_history, "b"), 6);
+
+  Scenario without = must_parse(kPastUsage);
+  without.usage.strength = 0;
+  const SimResult as_written = simulate(without);
+  EXPECT_DOUBLE_EQ(first_allocated(as_written, "a"), 4);
+  EXPECT_DOUBLE_EQ(first_allocated(as_written, "b"), 4);
+}
+
 // Two 8-GPU nodes. A filler takes one node for 30 s from t=0; a 16-GPU gang (2 x 8) arrives at
 // t=1 and must not start on the one free node: it waits, all or nothing, until t=30.
 constexpr const char* kGangWaits = R"(

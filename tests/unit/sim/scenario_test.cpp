@@ -200,6 +200,16 @@ INSTANTIATE_TEST_SUITE_P(
                 "jobs[0].gpuFraction: expected a number, got \"half\""},
         BadCase{"preemptible not a boolean", NODES "jobs: [{name: j, preemptible: maybe}]\n",
                 "jobs[0].preemptible: expected true or false, got \"maybe\""},
+        BadCase{
+            "past usage above 1",
+            NODES JOBS "queues: [{name: q, pastUsage: {nvidia.com/gpu: 1.5}}]\n",
+            "queues[0].pastUsage.nvidia.com/gpu: a share of the cluster's capacity, from 0 to 1"},
+        BadCase{"past usage not a map", NODES JOBS "queues: [{name: q, pastUsage: 0.5}]\n",
+                "queues[0].pastUsage: expected a map, got a scalar"},
+        BadCase{"negative usage strength", NODES JOBS "usage: {strength: -1}\n",
+                "usage.strength: must not be negative"},
+        BadCase{"unknown usage field", NODES JOBS "usage: {halflife: 1h}\n",
+                "usage.halflife: unknown field"},
         BadCase{"gpu fraction and whole GPUs",
                 NODES "jobs: [{name: j, gpuFraction: 0.5, requests: {nvidia.com/gpu: 1}}]\n",
                 "jobs[0].gpuFraction: not with requests nvidia.com/gpu"}));
