@@ -81,6 +81,7 @@ SimDriver::SimDriver(Scenario scenario, DriverOptions options)
     ++result_.nodes;
   }
   for (const QueueSpec& queue : scenario_.queues) state_.upsert_queue(queue);
+  for (const TopologySpec& topology : scenario_.topologies) state_.upsert_topology(topology);
   // The kinds the embedded API server serves to the live run's scheduler (Jobs built in, the
   // PyTorchJob CRD installed by the live driver): the same owner inference in both drivers.
   state_.set_workload_kind_watched("batch", "Job");

@@ -160,6 +160,19 @@ json queue_manifest(const QueueSpec& queue) {
           {"spec", std::move(spec)}};
 }
 
+json topology_manifest(const TopologySpec& topology) {
+  json levels = json::array();
+  for (const TopologyLevel& level : topology.levels) {
+    json entry = {{"nodeLabel", level.node_label}};
+    if (level.bandwidth_gbps) entry["bandwidthGBps"] = *level.bandwidth_gbps;
+    levels.push_back(std::move(entry));
+  }
+  return {{"apiVersion", "scheduling.fairway.dev/v1alpha1"},
+          {"kind", "Topology"},
+          {"metadata", {{"name", topology.name}}},
+          {"spec", {{"levels", std::move(levels)}}}};
+}
+
 json namespace_manifest(const std::string& name) {
   return {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name}}}};
 }

@@ -6,12 +6,15 @@
 
 #include "queues/queue_spec.h"
 #include "scheduler/state/model.h"
+#include "topology/topology_spec.h"
 
 namespace fairway::sim {
 
 nlohmann::json node_manifest(const Node& node);
 nlohmann::json pod_manifest(const Pod& pod);
 nlohmann::json queue_manifest(const QueueSpec& queue);
+// A Topology CR (scheduling.fairway.dev/v1alpha1) with its levels, top to bottom.
+nlohmann::json topology_manifest(const TopologySpec& topology);
 nlohmann::json namespace_manifest(const std::string& name);
 // A workload as its user creates it (sim/scenario.h `workload`): a batch/v1 Job or a
 // kubeflow.org/v1 PyTorchJob with the replica specs of Workload::parts. Its uid is the server's.

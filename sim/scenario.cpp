@@ -302,6 +302,31 @@ tl::expected<int64_t, std::string> read_duration_seconds(const YAML::Node& node,
   return *value * unit;
 }
 
+Status read_topology_level(const YAML::Node& node, const std::string& path,
+                           TopologySpec& topology) {
+  FAIRWAY_TRY(check_fields(node, path, {"nodeLabel"}));
+  TopologyLevel level;
+  FAIRWAY_TRY(optional_field(node, "nodeLabel", path, level.node_label, read_string));
+  if (level.node_label.empty()) return fail(join(path, "nodeLabel"), "required");
+  topology.levels.push_back(std::move(level));
+  return {};
+}
+
+// `{name: fabric, levels: [{nodeLabel: rack}, ...]}`: a Topology CR, levels top to bottom.
+Status read_topology(const YAML::Node& node, const std::string& path, Scenario& scenario) {
+  FAIRWAY_TRY(check_fields(node, path, {"name", "levels"}));
+  TopologySpec topology;
+  FAIRWAY_TRY(optional_field(node, "name", path, topology.name, read_string));
+  if (topology.name.empty()) return fail(join(path, "name"), "required");
+  FAIRWAY_TRY(for_each_item(node["levels"], join(path, "levels"),
+                            [&topology](const YAML::Node& level, const std::string& at) {
+                              return read_topology_level(level, at, topology);
+                            }));
+  if (topology.levels.empty()) return fail(join(path, "levels"), "at least one level is required");
+  scenario.topologies.push_back(std::move(topology));
+  return {};
+}
+
 // `usage: {halfLife: 24h, strength: 1}`: fair share over time, as the scheduler's flags set it.
 Status read_usage(const YAML::Node& node, UsageConfig& usage) {
   if (!node.IsDefined() || node.IsNull()) return {};
@@ -369,10 +394,10 @@ Status read_queue(const YAML::Node& node, const std::string& path, Scenario& sce
 }
 
 Status read_job_stream(const YAML::Node& node, const std::string& path, Scenario& scenario) {
-  FAIRWAY_TRY(check_fields(
-      node, path,
-      {"name", "queue", "at", "every", "count", "pods", "minMember", "priority", "durationSeconds",
-       "requests", "nodeSelector", "tolerations", "workload", "gpuFraction", "preemptible"}));
+  FAIRWAY_TRY(check_fields(node, path,
+                           {"name", "queue", "at", "every", "count", "pods", "minMember",
+                            "priority", "durationSeconds", "requests", "nodeSelector",
+                            "tolerations", "workload", "gpuFraction", "preemptible", "topology"}));
   JobStreamSpec stream;
   FAIRWAY_TRY(optional_field(node, "name", path, stream.name, read_string));
   if (stream.name.empty()) return fail(join(path, "name"), "required");
@@ -438,6 +463,15 @@ Status read_job_stream(const YAML::Node& node, const std::string& path, Scenario
     }
     stream.preemptible = value;
   }
+  if (const YAML::Node topology = node["topology"]; topology.IsDefined() && !topology.IsNull()) {
+    const std::string at = join(path, "topology");
+    FAIRWAY_TRY(check_fields(topology, at, {"name", "required", "preferred"}));
+    FAIRWAY_TRY(optional_field(topology, "name", at, stream.topology.topology, read_string));
+    FAIRWAY_TRY(
+        optional_field(topology, "required", at, stream.topology.required_level, read_string));
+    FAIRWAY_TRY(
+        optional_field(topology, "preferred", at, stream.topology.preferred_level, read_string));
+  }
   FAIRWAY_TRY(optional_field(node, "nodeSelector", path, stream.node_selector, read_string_map));
   FAIRWAY_TRY(for_each_item(node["tolerations"], join(path, "tolerations"),
                             [&stream](const YAML::Node& entry, const std::string& at) -> Status {
@@ -461,9 +495,10 @@ tl::expected<Scenario, std::string> decode(const YAML::Node& root) {
     return tl::unexpected(
         fmt::format("scenario: expected a map at the top, got {}", kind_name(root)));
   }
-  FAIRWAY_TRY(check_fields(root, "",
-                           {"name", "description", "cyclePeriodSeconds", "durationSeconds",
-                            "reportEverySeconds", "nodes", "queues", "jobs", "usage"}));
+  FAIRWAY_TRY(
+      check_fields(root, "",
+                   {"name", "description", "cyclePeriodSeconds", "durationSeconds",
+                    "reportEverySeconds", "nodes", "queues", "jobs", "usage", "topologies"}));
   Scenario scenario;
   FAIRWAY_TRY(optional_field(root, "name", "", scenario.name, read_string));
   FAIRWAY_TRY(optional_field(root, "description", "", scenario.description, read_string));
@@ -473,6 +508,10 @@ tl::expected<Scenario, std::string> decode(const YAML::Node& root) {
   FAIRWAY_TRY(
       optional_field(root, "reportEverySeconds", "", scenario.report_every_ms, seconds(false)));
   FAIRWAY_TRY(read_usage(root["usage"], scenario.usage));
+  FAIRWAY_TRY(for_each_item(root["topologies"], "topologies",
+                            [&scenario](const YAML::Node& node, const std::string& at) {
+                              return read_topology(node, at, scenario);
+                            }));
   FAIRWAY_TRY(for_each_item(root["nodes"], "nodes",
                             [&scenario](const YAML::Node& node, const std::string& at) {
                               return read_node_group(node, at, scenario);
@@ -624,6 +663,15 @@ std::vector<Pod> build_pods(const JobArrival& job, const JobStreamSpec& stream) 
     }
     if (stream.preemptible) {
       pod.annotations[std::string(kPreemptible)] = *stream.preemptible ? "true" : "false";
+    }
+    const TopologyConstraint& topology = stream.topology;
+    if (!topology.topology.empty())
+      pod.annotations[std::string(kAnnotationTopology)] = topology.topology;
+    if (!topology.required_level.empty()) {
+      pod.annotations[std::string(kAnnotationRequiredLevel)] = topology.required_level;
+    }
+    if (!topology.preferred_level.empty()) {
+      pod.annotations[std::string(kAnnotationPreferredLevel)] = topology.preferred_level;
     }
     Container container;
     container.name = "main";

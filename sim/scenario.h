@@ -88,6 +88,9 @@ struct JobStreamSpec {
   // The annotation fairway.dev/preemptible on each pod (docs/preemption.md); unset: none, so the
   // priority decides.
   std::optional<bool> preemptible;
+  // `topology: {name: fabric, required: rack, preferred: kubernetes.io/hostname}`: the gang's
+  // topology constraint, as the pods' fairway.dev/topology* annotations (docs/topology.md).
+  TopologyConstraint topology;
 };
 
 struct Scenario {
@@ -102,6 +105,9 @@ struct Scenario {
   // Fair share over time (docs/scheduling.md): `usage: {halfLife: 24h, strength: 1}`; queues'
   // `pastUsage: {nvidia.com/gpu: 0.5}` is what each used before the scenario starts.
   UsageConfig usage;
+  // Topology CRs (`topologies: [{name, levels: [{nodeLabel}]}]`, top to bottom); node groups
+  // carry the level labels (one group per rack, say).
+  std::vector<TopologySpec> topologies;
 };
 
 // Parses and validates a scenario. Errors name the field, e.g.

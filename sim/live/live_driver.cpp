@@ -171,6 +171,13 @@ tl::expected<void, std::string> LiveRun::create_cluster() {
       return ok;
     if (queue.past_usage) record_past_usage(queue);
   }
+  for (const TopologySpec& topology : scenario_.topologies) {
+    if (auto ok =
+            post("/apis/scheduling.fairway.dev/v1alpha1/topologies", topology_manifest(topology));
+        !ok) {
+      return ok;
+    }
+  }
   return {};
 }
 

@@ -123,6 +123,34 @@ TEST(SimDriver, PastUsageMovesTheSplitOfWhatIsLeft) {
   EXPECT_DOUBLE_EQ(first_allocated(as_written, "b"), 4);
 }
 
+// Topology in a scenario: rack r1 of three 8-GPU nodes, rack r2 of two. A filler holds a node of
+// r1 for 30 s; a gang of 3 x 8 GPUs that must share a rack fits in neither rack until the filler
+// ends (4 nodes are free, but 2 in each rack), then binds in r1. Without the constraint it binds
+// at once, split over the racks.
+constexpr const char* kRackGang = R"(
+nodes:
+  - {namePrefix: r1-, count: 3, labels: {example.com/rack: r1},
+     allocatable: {cpu: 64, memory: 256Gi, nvidia.com/gpu: 8}}
+  - {namePrefix: r2-, count: 2, labels: {example.com/rack: r2},
+     allocatable: {cpu: 64, memory: 256Gi, nvidia.com/gpu: 8}}
+topologies:
+  - {name: fabric, levels: [{nodeLabel: example.com/rack}, {nodeLabel: kubernetes.io/hostname}]}
+queues: [{name: q}]
+jobs:
+  - {name: filler, queue: q, at: 0, durationSeconds: 30, nodeSelector: {example.com/rack: r1},
+     requests: {cpu: 1, nvidia.com/gpu: 8}}
+  - {name: gang, queue: q, at: 1, pods: 3, durationSeconds: 10,
+     topology: {name: fabric, required: example.com/rack}, requests: {cpu: 1, nvidia.com/gpu: 8}}
+)";
+
+TEST(SimDriver, AGangWithARequiredRackWaitsForOneRackToHoldItWhole) {
+  const SimResult constrained = simulate(must_parse(kRackGang));
+  EXPECT_EQ(job_named(constrained, "gang").first_bound_ms, 30'000);
+  Scenario loose = must_parse(kRackGang);
+  loose.jobs[1].topology = {};
+  EXPECT_EQ(job_named(simulate(loose), "gang").first_bound_ms, 1'000);
+}
+
 // Two 8-GPU nodes. A filler takes one node for 30 s from t=0; a 16-GPU gang (2 x 8) arrives at
 // t=1 and must not start on the one free node: it waits, all or nothing, until t=30.
 constexpr const char* kGangWaits = R"(
