@@ -183,6 +183,7 @@ void SimDriver::admit_arrivals(TimeMs now) {
     const JobStreamSpec& stream = scenario_.jobs[arrival.stream];
     // As an operator does: the workload first, then its pods.
     if (auto workload = build_workload(arrival, stream)) state_.upsert_workload(*workload);
+    if (auto group = build_pod_group(arrival, stream)) state_.upsert_pod_group(*group);
     job_pods_[next_arrival_] = build_pods(arrival, stream);
     for (const Pod& pod : job_pods_[next_arrival_]) state_.upsert_pod(pod);
     if (stream.workload != SimWorkload::kNone) note_gang(next_arrival_);

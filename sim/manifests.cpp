@@ -173,6 +173,39 @@ json topology_manifest(const TopologySpec& topology) {
           {"spec", {{"levels", std::move(levels)}}}};
 }
 
+namespace {
+
+json topology_constraint(const TopologyConstraint& constraint) {
+  json out = json::object();
+  if (!constraint.topology.empty()) out["topology"] = constraint.topology;
+  if (!constraint.required_level.empty()) out["requiredLevel"] = constraint.required_level;
+  if (!constraint.preferred_level.empty()) out["preferredLevel"] = constraint.preferred_level;
+  return out;
+}
+
+}  // namespace
+
+json pod_group_manifest(const PodGroup& group) {
+  json spec = {{"minMember", group.min_member}};
+  if (!group.queue.empty()) spec["queue"] = group.queue;
+  if (json constraint = topology_constraint(group.topology_constraint); !constraint.empty()) {
+    spec["topologyConstraint"] = std::move(constraint);
+  }
+  json subgroups = json::array();
+  for (const SubGroup& part : group.subgroups) {
+    json entry = {{"name", part.name}, {"minMember", part.min_member}};
+    if (json constraint = topology_constraint(part.topology_constraint); !constraint.empty()) {
+      entry["topologyConstraint"] = std::move(constraint);
+    }
+    subgroups.push_back(std::move(entry));
+  }
+  if (!subgroups.empty()) spec["subGroups"] = std::move(subgroups);
+  return {{"apiVersion", "scheduling.fairway.dev/v1alpha1"},
+          {"kind", "PodGroup"},
+          {"metadata", {{"name", group.name}, {"namespace", group.namespace_}}},
+          {"spec", std::move(spec)}};
+}
+
 json namespace_manifest(const std::string& name) {
   return {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name}}}};
 }

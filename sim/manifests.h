@@ -15,6 +15,8 @@ nlohmann::json pod_manifest(const Pod& pod);
 nlohmann::json queue_manifest(const QueueSpec& queue);
 // A Topology CR (scheduling.fairway.dev/v1alpha1) with its levels, top to bottom.
 nlohmann::json topology_manifest(const TopologySpec& topology);
+// A PodGroup CR (scheduling.fairway.dev/v1alpha1): minMember, queue, topology, subGroups.
+nlohmann::json pod_group_manifest(const PodGroup& group);
 nlohmann::json namespace_manifest(const std::string& name);
 // A workload as its user creates it (sim/scenario.h `workload`): a batch/v1 Job or a
 // kubeflow.org/v1 PyTorchJob with the replica specs of Workload::parts. Its uid is the server's.

@@ -393,11 +393,74 @@ Status read_queue(const YAML::Node& node, const std::string& path, Scenario& sce
   return {};
 }
 
+Status read_topology_constraint(const YAML::Node& node, const std::string& path,
+                                TopologyConstraint& out) {
+  if (!node.IsDefined() || node.IsNull()) return {};
+  FAIRWAY_TRY(check_fields(node, path, {"name", "required", "preferred"}));
+  FAIRWAY_TRY(optional_field(node, "name", path, out.topology, read_string));
+  FAIRWAY_TRY(optional_field(node, "required", path, out.required_level, read_string));
+  FAIRWAY_TRY(optional_field(node, "preferred", path, out.preferred_level, read_string));
+  return {};
+}
+
+Status read_subgroup(const YAML::Node& node, const std::string& path, JobStreamSpec& stream) {
+  FAIRWAY_TRY(check_fields(node, path, {"name", "pods", "minMember", "topology"}));
+  JobStreamSpec::Part part;
+  FAIRWAY_TRY(optional_field(node, "name", path, part.group.name, read_string));
+  if (part.group.name.empty()) return fail(join(path, "name"), "required");
+  for (const JobStreamSpec::Part& other : stream.subgroups) {
+    if (other.group.name == part.group.name) {
+      return fail(join(path, "name"),
+                  fmt::format("subgroup \"{}\" is defined twice", part.group.name));
+    }
+  }
+  int64_t pods = 1;
+  std::optional<int64_t> min_member;
+  FAIRWAY_TRY(optional_field(node, "pods", path, pods, int_in(1, 10'000)));
+  FAIRWAY_TRY(optional_field(node, "minMember", path, min_member, int_in(1, 10'000)));
+  if (min_member && *min_member > pods) {
+    return fail(join(path, "minMember"),
+                fmt::format("{} is more than the subgroup's {} pods", *min_member, pods));
+  }
+  part.pods = static_cast<int32_t>(pods);
+  part.group.min_member = static_cast<int32_t>(min_member.value_or(pods));
+  FAIRWAY_TRY(read_topology_constraint(node["topology"], join(path, "topology"),
+                                       part.group.topology_constraint));
+  stream.subgroups.push_back(std::move(part));
+  return {};
+}
+
+// A gang's subgroups: its pods are theirs, in order; its minMember defaults to all of them.
+Status read_subgroups(const YAML::Node& node, const std::string& path, bool min_member_given,
+                      JobStreamSpec& stream) {
+  const std::string at = join(path, "subgroups");
+  FAIRWAY_TRY(for_each_item(node["subgroups"], at,
+                            [&stream](const YAML::Node& item, const std::string& item_path) {
+                              return read_subgroup(item, item_path, stream);
+                            }));
+  if (stream.subgroups.empty()) return {};
+  if (stream.workload != SimWorkload::kNone) return fail(at, "not with a workload");
+  int32_t pods = 0;
+  for (const JobStreamSpec::Part& part : stream.subgroups) pods += part.pods;
+  if (node["pods"] && stream.pods != pods) {
+    return fail(join(path, "pods"),
+                fmt::format("{} is not the {} pods of its subgroups", stream.pods, pods));
+  }
+  if (min_member_given && stream.min_member > pods) {
+    return fail(join(path, "minMember"),
+                fmt::format("{} is more than the job's {} pods", stream.min_member, pods));
+  }
+  stream.pods = pods;
+  if (!min_member_given) stream.min_member = pods;
+  return {};
+}
+
 Status read_job_stream(const YAML::Node& node, const std::string& path, Scenario& scenario) {
-  FAIRWAY_TRY(check_fields(node, path,
-                           {"name", "queue", "at", "every", "count", "pods", "minMember",
-                            "priority", "durationSeconds", "requests", "nodeSelector",
-                            "tolerations", "workload", "gpuFraction", "preemptible", "topology"}));
+  FAIRWAY_TRY(
+      check_fields(node, path,
+                   {"name", "queue", "at", "every", "count", "pods", "minMember", "priority",
+                    "durationSeconds", "requests", "nodeSelector", "tolerations", "workload",
+                    "gpuFraction", "preemptible", "topology", "subgroups"}));
   JobStreamSpec stream;
   FAIRWAY_TRY(optional_field(node, "name", path, stream.name, read_string));
   if (stream.name.empty()) return fail(join(path, "name"), "required");
@@ -437,6 +500,7 @@ Status read_job_stream(const YAML::Node& node, const std::string& path, Scenario
   stream.pods = static_cast<int32_t>(pods);
   stream.min_member = static_cast<int32_t>(min_member.value_or(pods));
   stream.priority = static_cast<int32_t>(priority);
+  FAIRWAY_TRY(read_subgroups(node, path, min_member.has_value(), stream));
   FAIRWAY_TRY(optional_field(node, "durationSeconds", path, stream.duration_ms, seconds(false)));
   FAIRWAY_TRY(optional_field(node, "requests", path, stream.requests, read_resources));
   FAIRWAY_TRY(optional_field(node, "gpuFraction", path, stream.gpu_fraction, read_number));
@@ -463,15 +527,7 @@ Status read_job_stream(const YAML::Node& node, const std::string& path, Scenario
     }
     stream.preemptible = value;
   }
-  if (const YAML::Node topology = node["topology"]; topology.IsDefined() && !topology.IsNull()) {
-    const std::string at = join(path, "topology");
-    FAIRWAY_TRY(check_fields(topology, at, {"name", "required", "preferred"}));
-    FAIRWAY_TRY(optional_field(topology, "name", at, stream.topology.topology, read_string));
-    FAIRWAY_TRY(
-        optional_field(topology, "required", at, stream.topology.required_level, read_string));
-    FAIRWAY_TRY(
-        optional_field(topology, "preferred", at, stream.topology.preferred_level, read_string));
-  }
+  FAIRWAY_TRY(read_topology_constraint(node["topology"], join(path, "topology"), stream.topology));
   FAIRWAY_TRY(optional_field(node, "nodeSelector", path, stream.node_selector, read_string_map));
   FAIRWAY_TRY(for_each_item(node["tolerations"], join(path, "tolerations"),
                             [&stream](const YAML::Node& entry, const std::string& at) -> Status {
@@ -591,6 +647,19 @@ std::vector<Node> build_nodes(const Scenario& scenario) {
   return nodes;
 }
 
+std::optional<PodGroup> build_pod_group(const JobArrival& job, const JobStreamSpec& stream) {
+  if (stream.subgroups.empty()) return std::nullopt;
+  PodGroup group;
+  group.namespace_ = std::string(kSimNamespace);
+  group.name = job.name;
+  group.min_member = stream.min_member;
+  group.queue = stream.queue;
+  group.topology_constraint = stream.topology;
+  group.creation_ms = job.arrival_ms;
+  for (const JobStreamSpec::Part& part : stream.subgroups) group.subgroups.push_back(part.group);
+  return group;
+}
+
 std::optional<Workload> build_workload(const JobArrival& job, const JobStreamSpec& stream) {
   if (stream.workload == SimWorkload::kNone) return std::nullopt;
   Workload w;
@@ -663,6 +732,18 @@ std::vector<Pod> build_pods(const JobArrival& job, const JobStreamSpec& stream) 
     }
     if (stream.preemptible) {
       pod.annotations[std::string(kPreemptible)] = *stream.preemptible ? "true" : "false";
+    }
+    if (!stream.subgroups.empty()) {
+      // Pods go to the subgroups in order: the first `pods` of the first subgroup, and so on.
+      size_t index = pods.size();
+      for (const JobStreamSpec::Part& part : stream.subgroups) {
+        if (index < static_cast<size_t>(part.pods)) {
+          pod.labels[std::string(kLabelSubgroup)] = part.group.name;
+          pod.subgroup = part.group.name;  // what the decoder reads from the label
+          break;
+        }
+        index -= static_cast<size_t>(part.pods);
+      }
     }
     const TopologyConstraint& topology = stream.topology;
     if (!topology.topology.empty())

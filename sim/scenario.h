@@ -14,12 +14,16 @@
 //   cyclePeriodSeconds: 1          # how often the scheduler runs
 //   durationSeconds: 600           # stop time; default: when every job finished (capped)
 //   reportEverySeconds: 30         # live table interval; default: about ten tables
+//   usage: {halfLife: 24h, strength: 1}   # fair share over time (--usage-half-life/-strength)
+//   topologies:                    # Topology CRs
+//     - {name: fabric, levels: [{nodeLabel: example.com/rack}, {nodeLabel: ...}]}
 //   nodes:
 //     - {namePrefix: a100-, count: 8, labels: {...}, taints: [{key, value, effect}],
 //        allocatable: {cpu: 64, memory: 512Gi, nvidia.com/gpu: 8, pods: 110}}
 //   queues:                        # the Queue CR spec, flattened
 //     - {name: research, parent: "", priority: 0,
-//        resources: {nvidia.com/gpu: {quota: 64, limit: 96, overQuotaWeight: 2}}}
+//        resources: {nvidia.com/gpu: {quota: 64, limit: 96, overQuotaWeight: 2}},
+//        pastUsage: {nvidia.com/gpu: 0.5}}   # share of the cluster used before time 0
 //   jobs:                          # job streams
 //     - {name: train, queue: vision, at: 0, every: 30, count: 4, pods: 2, minMember: 2,
 //        priority: 0, durationSeconds: 120, requests: {cpu: 8, memory: 64Gi, nvidia.com/gpu: 4},
@@ -27,7 +31,10 @@
 //        workload: PyTorchJob,     # optional, see below
 //        gpuFraction: 0.5,         # a share of one GPU (fairway.dev/gpu-fraction), instead of
 //                                  # nvidia.com/gpu requests
-//        preemptible: true}        # fairway.dev/preemptible on each pod (default: by priority)
+//        preemptible: true,        # fairway.dev/preemptible on each pod (default: by priority)
+//        topology: {name: fabric, required: example.com/rack, preferred: ...},
+//        subgroups: [{name: prefill, pods: 2, minMember: 2, topology: {...}}, ...]}
+//                                  # a PodGroup with subGroups; pods = their sum
 //
 // `workload` makes each job of the stream what an operator would create, with no PodGroup and
 // no gang annotation: the workload object first, then its pods owned by it (ownerReferences,
@@ -91,6 +98,13 @@ struct JobStreamSpec {
   // `topology: {name: fabric, required: rack, preferred: kubernetes.io/hostname}`: the gang's
   // topology constraint, as the pods' fairway.dev/topology* annotations (docs/topology.md).
   TopologyConstraint topology;
+  // `subgroups: [{name, pods, minMember, topology}]`: the gang's parts, as a PodGroup's subGroups
+  // (the simulator creates the PodGroup, its pods carry fairway.dev/subgroup); `pods` is their sum.
+  struct Part {
+    SubGroup group;
+    int32_t pods = 1;
+  };
+  std::vector<Part> subgroups;
 };
 
 struct Scenario {
@@ -139,6 +153,8 @@ std::optional<Workload> build_workload(const JobArrival& job, const JobStreamSpe
 // the queue label, and for jobs of several pods the fairway.dev/pod-group and
 // fairway.dev/min-member annotations. With one: owned by build_workload's object, nothing else.
 std::vector<Pod> build_pods(const JobArrival& job, const JobStreamSpec& stream);
+// The PodGroup of a job with subgroups (nullopt otherwise): created before its pods.
+std::optional<PodGroup> build_pod_group(const JobArrival& job, const JobStreamSpec& stream);
 
 // The key the cycle files a job's pods under: "sim/<job>" for the pod-group annotation and
 // single pods, "sim/<kind>-<job>" for a gang inferred from its workload.

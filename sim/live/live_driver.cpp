@@ -196,6 +196,11 @@ void LiveRun::admit(size_t job, TimeMs now) {
       if (body.is_object()) owner_uid = body["metadata"].value("uid", std::string());
     }
   }
+  if (auto group = build_pod_group(arrival, stream)) {
+    (void)post(
+        fmt::format("/apis/scheduling.fairway.dev/v1alpha1/namespaces/{}/podgroups", kSimNamespace),
+        pod_group_manifest(*group));
+  }
   for (Pod& pod : build_pods(arrival, stream)) {
     pod.creation_ms = now;
     if (!owner_uid.empty()) pod.owner.uid = owner_uid;

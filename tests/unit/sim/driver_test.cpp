@@ -1,6 +1,7 @@
 // The simulation driver over simulated time, on cases small enough to work out by hand.
 #include "sim/driver.h"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -149,6 +150,41 @@ TEST(SimDriver, AGangWithARequiredRackWaitsForOneRackToHoldItWhole) {
   Scenario loose = must_parse(kRackGang);
   loose.jobs[1].topology = {};
   EXPECT_EQ(job_named(simulate(loose), "gang").first_bound_ms, 1'000);
+}
+
+// Subgroups in a scenario: a gang of two parts (2 x 8 GPUs each), each of which must sit in one
+// rack. Racks of 2, 2 and 1 nodes: it binds at once, a part per two-node rack. Racks of 2, 1, 1:
+// only r1 holds a part, so the gang waits (all or nothing), though four nodes are free; without
+// the parts' constraint it binds at once.
+std::string subgroup_scenario(int r2, int r3) {
+  return fmt::format(R"(
+nodes:
+  - {{namePrefix: r1-, count: 2, labels: {{example.com/rack: r1}},
+     allocatable: {{cpu: 64, memory: 256Gi, nvidia.com/gpu: 8}}}}
+  - {{namePrefix: r2-, count: {}, labels: {{example.com/rack: r2}},
+     allocatable: {{cpu: 64, memory: 256Gi, nvidia.com/gpu: 8}}}}
+  - {{namePrefix: r3-, count: {}, labels: {{example.com/rack: r3}},
+     allocatable: {{cpu: 64, memory: 256Gi, nvidia.com/gpu: 8}}}}
+topologies: [{{name: fabric, levels: [{{nodeLabel: example.com/rack}}]}}]
+queues: [{{name: q}}]
+jobs:
+  - {{name: train, queue: q, at: 0, durationSeconds: 10, requests: {{cpu: 1, nvidia.com/gpu: 8}},
+     subgroups: [{{name: prefill, pods: 2, topology: {{name: fabric, required: example.com/rack}}}},
+                 {{name: decode, pods: 2, topology: {{name: fabric, required: example.com/rack}}}}]}}
+)",
+                     r2, r3);
+}
+
+TEST(SimDriver, SubgroupsEachMeetTheirOwnTopologyConstraint) {
+  const Scenario two_racks = must_parse(subgroup_scenario(2, 1));
+  EXPECT_EQ(two_racks.jobs[0].pods, 4);
+  EXPECT_EQ(job_named(simulate(two_racks), "train").first_bound_ms, 0);
+
+  Scenario scattered = must_parse(subgroup_scenario(1, 1));
+  scattered.duration_ms = 60'000;
+  EXPECT_FALSE(job_named(simulate(scattered), "train").first_bound_ms);
+  for (auto& part : scattered.jobs[0].subgroups) part.group.topology_constraint = {};
+  EXPECT_EQ(job_named(simulate(scattered), "train").first_bound_ms, 0);
 }
 
 // Two 8-GPU nodes. A filler takes one node for 30 s from t=0; a 16-GPU gang (2 x 8) arrives at
