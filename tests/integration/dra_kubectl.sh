@@ -40,6 +40,8 @@ out=$(k get resourceslices)
 expect '^NAME +NODE +DRIVER +POOL +AGE' "$out"
 expect '^gpu-0-gpu.example.com +gpu-0 +gpu.example.com +gpu-0 ' "$out"
 expect '^gpu-1-gpu.example.com +gpu-1 +gpu.example.com +gpu-1 ' "$out"
+out=$(k get resourceslices --field-selector spec.nodeName=gpu-1 -o name)
+[[ $out == resourceslice.resource.k8s.io/gpu-1-gpu.example.com ]] || fail "field selector spec.nodeName=gpu-1: $out"
 out=$(k get deviceclasses)
 expect '^NAME +AGE' "$out"
 expect '^gpu.example.com ' "$out"

@@ -291,6 +291,16 @@ TEST_F(DraApiTest, SlicesAreValidatedAsKubeApiserverDoes) {
           "spec.devices: Too many: 129: must have at most 128 items");
   devices.erase(devices.begin() + 128);
   ASSERT_EQ(call("POST", kSlices, slice({{"devices", devices}}).dump()).status, 201);
+  // kube-apiserver's field selectors for slices: spec.nodeName and spec.driver.
+  auto listed = [&](const std::string& selector) {
+    const HttpResponse r = call("GET", kSlices + "?fieldSelector=" + selector);
+    EXPECT_EQ(r.status, 200) << r.body;
+    const json list = json::parse(r.body);
+    return list.contains("items") ? list["items"].size() : size_t{999};
+  };
+  EXPECT_EQ(listed("spec.nodeName%3Dnode-a"), 1u);
+  EXPECT_EQ(listed("spec.driver%3Dother"), 0u);
+  EXPECT_EQ(call("GET", kSlices + "?fieldSelector=spec.pool.name%3Dnode-a").status, 400);
   // Driver, pool name and node name are immutable; the devices may change.
   const HttpResponse moved = call("PUT", kSlices + "/s", slice({{"nodeName", "node-b"}}).dump());
   EXPECT_EQ(moved.status, 422) << moved.body;
