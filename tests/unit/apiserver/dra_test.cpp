@@ -309,6 +309,60 @@ TEST_F(DraApiTest, SlicesAreValidatedAsKubeApiserverDoes) {
   EXPECT_EQ(call("PUT", kSlices + "/s", slice({}).dump()).status, 200);
 }
 
+// The rules not covered above: slices' node fields, a constraint's attribute name, classes'
+// selectors, a template's immutable spec.
+TEST_F(DraApiTest, NodeFieldsAttributeNamesClassesAndTemplates) {
+  const std::string p = "ResourceSlice.resource.k8s.io \"s\" is invalid: ";
+  refused(kSlices, slice({{"nodeName", ""}}), p,
+          "spec.nodeName: Invalid value: \"\": must be either unset or set to a non-empty string");
+  refused(kSlices,
+          slice({{"nodeName", nullptr}, {"nodeSelector", {{"nodeSelectorTerms", json::array()}}}}),
+          p,
+          "spec.nodeSelector.nodeSelectorTerms: Invalid value: []: must have exactly one node "
+          "selector term");
+  refused(kSlices, slice({{"devices", json::array({{{"name", "g"}, {"nodeName", "node-a"}}})}}), p,
+          "spec.devices[0]: Invalid value: null: `nodeName`, `nodeSelector` and `allNodes` can "
+          "only be set if `perDeviceNodeSelection` is set to true in the ResourceSlice spec");
+  refused(kSlices, slice({{"nodeName", nullptr}, {"perDeviceNodeSelection", true}}), p,
+          "spec.devices[0]: Required value: exactly one of `nodeName`, `nodeSelector`, or "
+          "`allNodes` is required when `perDeviceNodeSelection` is set to true in the "
+          "ResourceSlice spec");
+  EXPECT_EQ(call("POST", kSlices,
+                 slice({{"nodeName", nullptr},
+                        {"perDeviceNodeSelection", true},
+                        {"devices", json::array({{{"name", "g"}, {"nodeName", "node-a"}}})}})
+                     .dump())
+                .status,
+            201);
+
+  refused(kClaims,
+          claim(json::array({exactly("gpu", json::object())}),
+                json::array({{{"requests", {"gpu"}}, {"matchAttribute", "cliqueId"}}})),
+          "ResourceClaim.resource.k8s.io \"c\" is invalid: ",
+          "spec.devices.constraints[0].matchAttribute: Invalid value: \"cliqueId\": a fully "
+          "qualified name must be a domain and a name separated by a slash");
+
+  json klass = {{"apiVersion", "resource.k8s.io/v1"},
+                {"kind", "DeviceClass"},
+                {"metadata", {{"name", "gpu.example.com"}}},
+                {"spec", {{"selectors", json::array({json::object()})}}}};
+  refused(kClasses, klass, "DeviceClass.resource.k8s.io \"gpu.example.com\" is invalid: ",
+          "spec.selectors[0].cel: Required value");
+
+  json tmpl = {{"apiVersion", "resource.k8s.io/v1"},
+               {"kind", "ResourceClaimTemplate"},
+               {"metadata", {{"name", "t"}}},
+               {"spec", {{"spec", claim(json::array({exactly("gpu", {})}))["spec"]}}}};
+  ASSERT_EQ(call("POST", kTemplates, tmpl.dump()).status, 201);
+  tmpl["spec"]["spec"]["devices"]["requests"][0]["exactly"]["count"] = 2;
+  const HttpResponse update = call("PUT", kTemplates + "/t", tmpl.dump());
+  EXPECT_EQ(update.status, 422) << update.body;
+  const std::string message = json::parse(update.body)["message"];
+  EXPECT_EQ(message.rfind("ResourceClaimTemplate.resource.k8s.io \"t\" is invalid: spec: ", 0), 0u)
+      << message;
+  EXPECT_TRUE(message.ends_with(": field is immutable")) << message;
+}
+
 TEST_F(DraApiTest, TablesHaveKubesColumns) {
   const std::string table = "application/json;as=Table;v=v1;g=meta.k8s.io";
   ASSERT_EQ(call("POST", kSlices, slice({}).dump()).status, 201);
