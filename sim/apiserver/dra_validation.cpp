@@ -4,6 +4,7 @@
 #include <optional>
 #include <regex>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -78,6 +79,24 @@ std::string text(const json& object, const char* key) {
   return v.is_string() ? v.get<std::string>() : std::string();
 }
 
+// A field of the wrong JSON type (a string where a list belongs): kube-apiserver cannot decode
+// such a body and answers 400 before validating; thrown here and answered the same way.
+struct WrongType : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+const json& typed(const json& object, const char* key, const std::string& field, bool list) {
+  const json& v = member(object, key);
+  if (v.is_null() || (list ? v.is_array() : v.is_object())) return v;
+  throw WrongType("json: cannot unmarshal " + std::string(v.type_name()) +
+                  " into Go struct field " + field + " of type " + (list ? "array" : "object"));
+}
+const json& list_at(const json& object, const char* key, const std::string& field) {
+  return typed(object, key, field, true);
+}
+const json& object_at(const json& object, const char* key, const std::string& field) {
+  return typed(object, key, field, false);
+}
+
 // ValidateCSIDriverName, which DRA drivers share.
 Check check_driver(const json& object, const std::string& field) {
   const std::string driver = text(object, "driver");
@@ -102,10 +121,10 @@ Check check_pool_name(const std::string& name, const std::string& field) {
 // The names a claim's requests and subrequests answer to: "gpu", "gpu/big".
 std::set<std::string> request_names(const json& devices) {
   std::set<std::string> names;
-  for (const json& request : member(devices, "requests")) {
+  for (const json& request : list_at(devices, "requests", "devices.requests")) {
     const std::string name = text(request, "name");
     names.insert(name);
-    for (const json& sub : member(request, "firstAvailable")) {
+    for (const json& sub : list_at(request, "firstAvailable", "requests.firstAvailable")) {
       names.insert(name + "/" + text(sub, "name"));
     }
   }
@@ -137,7 +156,10 @@ Check check_device_choice(const json& request, const std::string& path) {
   const std::string class_name = text(request, "deviceClassName");
   if (class_name.empty()) return required(path + ".deviceClassName");
   if (Check c = check_subdomain(class_name, path + ".deviceClassName")) return c;
-  if (Check c = check_selectors(member(request, "selectors"), path + ".selectors")) return c;
+  if (Check c = check_selectors(list_at(request, "selectors", path + ".selectors"),
+                                path + ".selectors")) {
+    return c;
+  }
   const std::string mode = text(request, "allocationMode");
   const json& count = member(request, "count");
   if (mode == "All") {
@@ -161,6 +183,10 @@ Check check_named_set(const json& list, size_t limit, const std::string& field) 
   if (list.is_array() && list.size() > limit) return too_many(field, list.size(), limit);
   std::set<std::string> seen;
   for (size_t i = 0; i < list.size(); ++i) {
+    if (!list[i].is_object()) {
+      throw WrongType("json: cannot unmarshal " + std::string(list[i].type_name()) +
+                      " into Go struct field " + field + " of type object");
+    }
     const std::string name = text(list[i], "name");
     if (name.empty()) return required(at_index(field, i) + ".name");
     if (Check c = check_label(name, at_index(field, i) + ".name")) return c;
@@ -172,9 +198,9 @@ Check check_named_set(const json& list, size_t limit, const std::string& field) 
 }
 
 Check check_request(const json& request, const std::string& path) {
-  const json& first = member(request, "firstAvailable");
+  const json& first = list_at(request, "firstAvailable", path + ".firstAvailable");
   const bool has_first = first.is_array() && !first.empty();
-  const bool has_exactly = !member(request, "exactly").is_null();
+  const bool has_exactly = !object_at(request, "exactly", path + ".exactly").is_null();
   const char* const one_of = "exactly one of `exactly` or `firstAvailable` is required";
   if (!has_first && !has_exactly) return required(path, one_of);
   if (has_first && has_exactly) {
@@ -190,7 +216,7 @@ Check check_request(const json& request, const std::string& path) {
 
 Check check_constraint(const json& constraint, const std::string& path,
                        const std::set<std::string>& names) {
-  const json& requests = member(constraint, "requests");
+  const json& requests = list_at(constraint, "requests", path + ".requests");
   for (size_t i = 0; i < requests.size(); ++i) {
     const std::string ref = requests[i].is_string() ? requests[i].get<std::string>() : "";
     if (Check c = check_request_ref(ref, at_index(path + ".requests", i), names)) return c;
@@ -206,14 +232,14 @@ Check check_constraint(const json& constraint, const std::string& path,
 
 // ResourceClaimSpec (a claim's spec, a template's spec.spec).
 Check check_claim_spec(const json& spec, const std::string& path) {
-  const json& devices = member(spec, "devices");
   const std::string at = path + ".devices";
-  const json& requests = member(devices, "requests");
+  const json& devices = object_at(spec, "devices", at);
+  const json& requests = list_at(devices, "requests", at + ".requests");
   if (Check c = check_named_set(requests, kDeviceRequestsMaxSize, at + ".requests")) return c;
   for (size_t i = 0; i < requests.size(); ++i) {
     if (Check c = check_request(requests[i], at_index(at + ".requests", i))) return c;
   }
-  const json& constraints = member(devices, "constraints");
+  const json& constraints = list_at(devices, "constraints", at + ".constraints");
   if (constraints.is_array() && constraints.size() > kDeviceConstraintsMaxSize) {
     return too_many(at + ".constraints", constraints.size(), kDeviceConstraintsMaxSize);
   }
@@ -275,8 +301,8 @@ Check check_slice_nodes(const json& spec) {
 }
 
 Check check_device(const json& device, const std::string& path, bool per_device_nodes) {
-  const json& attributes = member(device, "attributes");
-  const json& capacity = member(device, "capacity");
+  const json& attributes = object_at(device, "attributes", path + ".attributes");
+  const json& capacity = object_at(device, "capacity", path + ".capacity");
   const size_t entries = attributes.size() + capacity.size();
   if (entries > kMaxAttributesAndCapacitiesPerDevice) {
     return invalid_value(path, entries,
@@ -315,7 +341,7 @@ Check check_device(const json& device, const std::string& path, bool per_device_
 
 Check check_slice(const json& spec, const json* old_spec) {
   if (Check c = check_driver(spec, "spec.driver")) return c;
-  const json& pool = member(spec, "pool");
+  const json& pool = object_at(spec, "pool", "spec.pool");
   if (Check c = check_pool_name(text(pool, "name"), "spec.pool.name")) return c;
   const json& count = member(pool, "resourceSliceCount");
   if (!count.is_number_integer() || count.get<int64_t>() <= 0) {
@@ -338,7 +364,7 @@ Check check_slice(const json& spec, const json* old_spec) {
     }
   }
   if (Check c = check_slice_nodes(spec)) return c;
-  const json& devices = member(spec, "devices");
+  const json& devices = list_at(spec, "devices", "spec.devices");
   if (Check c = check_named_set(devices, kResourceSliceMaxDevices, "spec.devices")) return c;
   const bool per_device = member(spec, "perDeviceNodeSelection") == true;
   for (size_t i = 0; i < devices.size(); ++i) {
@@ -350,7 +376,7 @@ Check check_slice(const json& spec, const json* old_spec) {
 // ---- ResourceClaim status ---------------------------------------------------------------------
 
 Check check_reserved_for(const json& status, const json& old_status, bool deleting) {
-  const json& reserved = member(status, "reservedFor");
+  const json& reserved = list_at(status, "reservedFor", "status.reservedFor");
   if (reserved.is_array() && reserved.size() > kResourceClaimReservedForMaxSize) {
     return too_many("status.reservedFor", reserved.size(), kResourceClaimReservedForMaxSize);
   }
@@ -383,7 +409,8 @@ Check check_reserved_for(const json& status, const json& old_status, bool deleti
 
 Check check_allocation(const json& allocation, const std::set<std::string>& names) {
   const std::string at = "status.allocation.devices.results";
-  const json& results = member(member(allocation, "devices"), "results");
+  const json& devices = object_at(allocation, "devices", "status.allocation.devices");
+  const json& results = list_at(devices, "results", at);
   if (results.is_array() && results.size() > kAllocationResultsMaxSize) {
     return too_many(at, results.size(), kAllocationResultsMaxSize);
   }
@@ -412,7 +439,8 @@ void default_request(json& request) {
 }
 
 void default_claim_spec(json& spec) {
-  if (!spec.is_object() || !spec.contains("devices")) return;
+  if (!spec.is_object() || !spec.contains("devices") || !spec["devices"].is_object()) return;
+  if (!spec["devices"].contains("requests")) return;
   json& requests = spec["devices"]["requests"];
   if (!requests.is_array()) return;
   for (json& request : requests) {
@@ -424,55 +452,89 @@ void default_claim_spec(json& spec) {
   }
 }
 
+// A field of the wrong JSON type (a string where a list belongs): kube-apiserver cannot decode
+// the body and answers 400, as here.
+ApiError undecodable(const std::string& kind, const std::exception& e) {
+  return bad_request(kind + " in version \"v1\" cannot be handled as a " + kind + ": " + e.what());
+}
+
+Check check_object(const std::string& kind, const json& object, const json* old) {
+  const json& spec = member(object, "spec");
+  if (kind == "ResourceClaim") {
+    // On an update only the spec's immutability is checked, as kube-apiserver does.
+    return old ? check_immutable(spec, member(*old, "spec"), "spec")
+               : check_claim_spec(spec, "spec");
+  }
+  if (kind == "ResourceClaimTemplate") {
+    return old ? check_immutable(spec, member(*old, "spec"), "spec")
+               : check_claim_spec(member(spec, "spec"), "spec.spec");
+  }
+  if (kind == "ResourceSlice") {
+    return spec.is_object() ? check_slice(spec, old ? &member(*old, "spec") : nullptr)
+                            : required("spec");
+  }
+  if (kind == "DeviceClass") {
+    return check_selectors(list_at(spec, "selectors", "spec.selectors"), "spec.selectors");
+  }
+  return std::nullopt;
+}
+
+Check check_status(const json& claim, const json& old) {
+  const json& status = member(claim, "status");
+  const json& old_status = member(old, "status");
+  const bool deleting = !member(member(claim, "metadata"), "deletionTimestamp").is_null();
+  if (Check c = check_reserved_for(status, old_status, deleting)) return c;
+  const json& allocation = object_at(status, "allocation", "status.allocation");
+  const json& before = member(old_status, "allocation");
+  if (!allocation.is_null() && !before.is_null()) {
+    return check_immutable(allocation, before, "status.allocation");
+  }
+  if (!allocation.is_null()) {
+    return check_allocation(allocation, request_names(member(member(claim, "spec"), "devices")));
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 void default_dra_object(const std::string& kind, json& object) {
-  if (!object.is_object() || !object.contains("spec")) return;
-  if (kind == "ResourceClaim") default_claim_spec(object["spec"]);
-  if (kind == "ResourceClaimTemplate" && object["spec"].is_object() &&
-      object["spec"].contains("spec")) {
-    default_claim_spec(object["spec"]["spec"]);
+  try {
+    if (!object.is_object() || !object.contains("spec")) return;
+    if (kind == "ResourceClaim") default_claim_spec(object["spec"]);
+    if (kind == "ResourceClaimTemplate" && object["spec"].is_object() &&
+        object["spec"].contains("spec")) {
+      default_claim_spec(object["spec"]["spec"]);
+    }
+  } catch (const json::exception&) {
+    // An odd shape is left as it is: validation refuses it.
   }
 }
 
 tl::expected<void, ApiError> validate_dra_object(const std::string& kind, const json& object,
                                                  const json* old) {
-  const json& spec = member(object, "spec");
-  Check failed;
-  if (kind == "ResourceClaim") {
-    // On an update only the spec's immutability is checked, as kube-apiserver does.
-    failed =
-        old ? check_immutable(spec, member(*old, "spec"), "spec") : check_claim_spec(spec, "spec");
-  } else if (kind == "ResourceClaimTemplate") {
-    failed = old ? check_immutable(spec, member(*old, "spec"), "spec")
-                 : check_claim_spec(member(spec, "spec"), "spec.spec");
-  } else if (kind == "ResourceSlice") {
-    failed = spec.is_object() ? check_slice(spec, old ? &member(*old, "spec") : nullptr)
-                              : required("spec");
-  } else if (kind == "DeviceClass") {
-    failed = check_selectors(member(spec, "selectors"), "spec.selectors");
+  try {
+    if (Check failed = check_object(kind, object, old)) {
+      return tl::unexpected(refusal(kind, object, *failed));
+    }
+  } catch (const WrongType& e) {
+    return tl::unexpected(undecodable(kind, e));
+  } catch (const json::exception& e) {
+    return tl::unexpected(undecodable(kind, e));
   }
-  if (!failed) return {};
-  return tl::unexpected(refusal(kind, object, *failed));
+  return {};
 }
 
 tl::expected<void, ApiError> validate_resource_claim_status(const json& claim, const json& old) {
-  const json& status = member(claim, "status");
-  const json& old_status = member(old, "status");
-  const bool deleting = !member(member(claim, "metadata"), "deletionTimestamp").is_null();
-  Check failed = check_reserved_for(status, old_status, deleting);
-  if (!failed) {
-    const json& allocation = member(status, "allocation");
-    const json& before = member(old_status, "allocation");
-    if (!allocation.is_null() && !before.is_null()) {
-      failed = check_immutable(allocation, before, "status.allocation");
-    } else if (!allocation.is_null()) {
-      failed =
-          check_allocation(allocation, request_names(member(member(claim, "spec"), "devices")));
+  try {
+    if (Check failed = check_status(claim, old)) {
+      return tl::unexpected(refusal("ResourceClaim", claim, *failed));
     }
+  } catch (const WrongType& e) {
+    return tl::unexpected(undecodable("ResourceClaim", e));
+  } catch (const json::exception& e) {
+    return tl::unexpected(undecodable("ResourceClaim", e));
   }
-  if (!failed) return {};
-  return tl::unexpected(refusal("ResourceClaim", claim, *failed));
+  return {};
 }
 
 }  // namespace fairway::apiserver

@@ -363,6 +363,29 @@ TEST_F(DraApiTest, NodeFieldsAttributeNamesClassesAndTemplates) {
   EXPECT_TRUE(message.ends_with(": field is immutable")) << message;
 }
 
+// Fields of the wrong JSON type are refused (400, as kube-apiserver cannot decode them), never a
+// crash; nothing is stored.
+TEST_F(DraApiTest, OddShapesAreRefusedNotCrashedOn) {
+  for (const json& devices : {json("gpu"), json{{"requests", "gpu"}}, json{{"requests", {1, 2}}},
+                              json{{"requests", {{{"name", "g"}, {"exactly", "x"}}}}},
+                              json{{"constraints", {{{"requests", "g"}}}}}}) {
+    json c = claim(json::array());
+    c["spec"]["devices"] = devices;
+    const HttpResponse r = call("POST", kClaims, c.dump());
+    EXPECT_EQ(r.status, 400) << devices.dump() << " " << r.body;
+  }
+  json s = slice({{"devices", json{{"name", "g"}}}});
+  const HttpResponse r = call("POST", kSlices, s.dump());
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(json::parse(r.body)["message"],
+            "ResourceSlice in version \"v1\" cannot be handled as a ResourceSlice: json: cannot "
+            "unmarshal object into Go struct field spec.devices of type array");
+  s = slice({{"devices", json::array({{{"name", "g"}, {"attributes", {{"a", 1}}}}})}});
+  EXPECT_EQ(call("POST", kSlices, s.dump()).status, 422);
+  const json listed = json::parse(call("GET", kClaims).body);
+  EXPECT_TRUE(listed.contains("items") && listed["items"].empty()) << listed.dump();
+}
+
 TEST_F(DraApiTest, TablesHaveKubesColumns) {
   const std::string table = "application/json;as=Table;v=v1;g=meta.k8s.io";
   ASSERT_EQ(call("POST", kSlices, slice({}).dump()).status, 201);
