@@ -140,6 +140,9 @@ bool field_supported(const ResourceType& type, const std::string& field) {
       return field == "spec.unschedulable";
     case Special::kNamespace:
       return field == "status.phase";
+    case Special::kDra:  // how a node's kubelet and a driver list their slices
+      return type.plural == "resourceslices" &&
+             (field == "spec.nodeName" || field == "spec.driver");
     default:
       return false;
   }

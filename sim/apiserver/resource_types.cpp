@@ -116,6 +116,25 @@ std::vector<ResourceType> builtin_resource_types() {
   workloads.served_minors = {{"v1alpha1", {35, 35}}};
   out.push_back(workloads);
 
+  // Dynamic Resource Allocation (KEP-4381), GA in 1.34 as resource.k8s.io/v1: the devices
+  // drivers publish (ResourceSlice), the classes that select them, and the claims pods make.
+  // kube-apiserver gives them no short names.
+  for (const auto& [plural, singular, kind, namespaced] :
+       std::vector<std::tuple<std::string, std::string, std::string, bool>>{
+           {"deviceclasses", "deviceclass", "DeviceClass", false},
+           {"resourceclaims", "resourceclaim", "ResourceClaim", true},
+           {"resourceclaimtemplates", "resourceclaimtemplate", "ResourceClaimTemplate", true},
+           {"resourceslices", "resourceslice", "ResourceSlice", false}}) {
+    ResourceType t =
+        make("resource.k8s.io", "v1", plural, singular, kind, namespaced, {}, Special::kDra);
+    t.served_minors = {{"v1", {34}}};
+    if (kind == "ResourceClaim") {  // status.allocation and reservedFor: the scheduler's
+      t.status_subresource = true;
+      t.subresources = {status_sub(t)};
+    }
+    out.push_back(t);
+  }
+
   out.push_back(make("storage.k8s.io", "v1", "storageclasses", "storageclass", "StorageClass",
                      false, {"sc"}));
   out.push_back(make("storage.k8s.io", "v1", "csinodes", "csinode", "CSINode", false, {}));

@@ -25,6 +25,7 @@ enum class Special {
   kPodDisruptionBudget,
   kPriorityClass,
   kWorkload,  // scheduling.k8s.io/v1alpha1 (1.35): validated (sim/apiserver/workload_validation.h)
+  kDra,  // resource.k8s.io/v1 (1.34+): defaulted and validated (sim/apiserver/dra_validation.h)
   kSecret,
   kCustomResourceDefinition,
   kCustomResource,

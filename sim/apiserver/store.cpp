@@ -12,6 +12,7 @@
 
 #include "sim/apiserver/admission.h"
 #include "sim/apiserver/base64.h"
+#include "sim/apiserver/dra_validation.h"
 #include "sim/apiserver/json_util.h"
 #include "sim/apiserver/schema.h"
 #include "sim/apiserver/workload_validation.h"
@@ -498,6 +499,14 @@ tl::expected<void, ApiError> Store::prepare_create_locked(const ResourceType& ty
     case Special::kWorkload:
       if (auto ok = validate_workload(obj, nullptr); !ok) return tl::unexpected(ok.error());
       break;
+    case Special::kDra:
+      // A new claim's status is the server's: allocation comes later, through status.
+      if (type.status_subresource) obj.erase("status");
+      default_dra_object(type.kind, obj);
+      if (auto ok = validate_dra_object(type.kind, obj, nullptr); !ok) {
+        return tl::unexpected(ok.error());
+      }
+      break;
     case Special::kPodDisruptionBudget:
       obj["status"] = {{"currentHealthy", 0},
                        {"desiredHealthy", 0},
@@ -854,6 +863,11 @@ tl::expected<Object, ApiError> Store::replace_locked(Table& table, const std::st
       merged.erase("status");
     }
     next = std::move(merged);
+    if (type.special == Special::kDra) {
+      if (auto ok = validate_resource_claim_status(next, prev); !ok) {
+        return tl::unexpected(ok.error());
+      }
+    }
   } else {
     if (!next["metadata"].is_object()) next["metadata"] = json::object();
     json& md = next["metadata"];
@@ -886,6 +900,12 @@ tl::expected<Object, ApiError> Store::replace_locked(Table& table, const std::st
     }
     if (type.special == Special::kWorkload) {
       if (auto ok = validate_workload(next, &prev); !ok) return tl::unexpected(ok.error());
+    }
+    if (type.special == Special::kDra) {
+      default_dra_object(type.kind, next);
+      if (auto ok = validate_dra_object(type.kind, next, &prev); !ok) {
+        return tl::unexpected(ok.error());
+      }
     }
     if (is_apps_controller(type)) {
       if (auto ok = validate_apps_controller(type, next, &prev); !ok) {

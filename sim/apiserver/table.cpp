@@ -258,6 +258,40 @@ std::vector<Column> default_columns(const ResourceType& type) {
              0},
             {"Age", "string", "", age_desc, 0}};
   }
+  // Dynamic Resource Allocation: kube-apiserver's columns (DeviceClass and
+  // ResourceClaimTemplate have only Name and Age, the defaults below).
+  if (key == "resource.k8s.io/resourceclaims") {
+    return {{"Name", "string", "name", name_desc, 0},
+            {"State", "string", "",
+             "A summary of the current state (allocated, pending, reserved, etc.).", 0},
+            {"Age", "string", "", age_desc, 0}};
+  }
+  if (key == "resource.k8s.io/resourceslices") {
+    return {{"Name", "string", "name", name_desc, 0},
+            {"Node", "string", "",
+             "NodeName identifies the node which provides the resources in this pool. A field "
+             "selector can be used to list only ResourceSlice objects belonging to a certain "
+             "node.\n\nThis field can be used to limit access from nodes to ResourceSlices with "
+             "the same node name. It also indicates to autoscalers that adding new nodes of the "
+             "same type as some old node might also make new resources available.\n\nExactly "
+             "one of NodeName, NodeSelector, AllNodes, and PerDeviceNodeSelection must be set. "
+             "This field is immutable.",
+             0},
+            {"Driver", "string", "",
+             "Driver identifies the DRA driver providing the capacity information. A field "
+             "selector can be used to list only ResourceSlice objects with a certain driver "
+             "name.\n\nMust be a DNS subdomain and should end with a DNS domain owned by the "
+             "vendor of the driver. It should use only lower case characters. This field is "
+             "immutable.",
+             0},
+            {"Pool", "string", "",
+             "Name is used to identify the pool. For node-local devices, this is often the node "
+             "name, but this is not required.\n\nIt must not be longer than 253 characters and "
+             "must consist of one or more DNS sub-domains separated by slashes. This field is "
+             "immutable.",
+             0},
+            {"Age", "string", "", age_desc, 0}};
+  }
   if (!type.columns.empty()) {
     std::vector<Column> out = {{"Name", "string", "name", name_desc, 0}};
     for (const PrinterColumn& c : type.columns) {
@@ -399,6 +433,36 @@ std::optional<json> storage_cells(const ResourceType& type, const json& obj,
   return std::nullopt;
 }
 
+// The DRA kinds' rows; nullopt for every other kind.
+std::optional<json> dra_cells(const ResourceType& type, const json& obj,
+                              std::chrono::system_clock::time_point now) {
+  const json& md = member(obj, "metadata");
+  const std::string name = str(md, "name");
+  const std::string key = type.key();
+  if (key == "resource.k8s.io/resourceclaims") {
+    // kube's resourceClaimState: "deleted", then "pending" or "allocated" (+ "reserved").
+    const bool deleting = md.contains("deletionTimestamp") && !md["deletionTimestamp"].is_null();
+    const json& status = member(obj, "status");
+    std::vector<std::string> states;
+    if (deleting) states.push_back("deleted");
+    if (member(status, "allocation").is_null()) {
+      if (!deleting) states.push_back("pending");
+    } else {
+      states.push_back("allocated");
+      if (!member(status, "reservedFor").empty()) states.push_back("reserved");
+    }
+    std::string state;
+    for (const auto& s : states) state += (state.empty() ? "" : ",") + s;
+    return json{name, state, age(obj, now)};
+  }
+  if (key == "resource.k8s.io/resourceslices") {
+    const json& spec = member(obj, "spec");
+    return json{name, str(spec, "nodeName"), str(spec, "driver"), str(member(spec, "pool"), "name"),
+                age(obj, now)};
+  }
+  return std::nullopt;
+}
+
 json cells_for(const ResourceType& type, const std::vector<Column>& columns, const json& obj,
                std::chrono::system_clock::time_point now) {
   const std::string name = str(member(obj, "metadata"), "name");
@@ -427,6 +491,7 @@ json cells_for(const ResourceType& type, const std::vector<Column>& columns, con
       break;
   }
   if (auto cells = storage_cells(type, obj, now)) return std::move(*cells);
+  if (auto cells = dra_cells(type, obj, now)) return std::move(*cells);
   if (type.columns.empty()) return {name, age(obj, now)};
   json cells = json::array({name});
   for (size_t i = 1; i < columns.size(); ++i) {
