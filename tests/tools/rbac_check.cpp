@@ -21,7 +21,9 @@
 //     word may be "*"): a
 //     path this run does not reach, with the test that does (e.g. evictions: preemption_e2e.sh).
 //     An --unreached entry that the run did use, or that no rule grants, is an error too, so the
-//     list cannot go stale.
+//     list cannot go stale. --maybe "VERB GROUP RESOURCE=WHY" names a grant that a run uses or
+//     not depending on timing (an Event repeated within client-go's correlation window is a
+//     PATCH of its count): neither unused nor stale when used; an error only if no rule grants it.
 //
 // Why a recorded audit and not a list written by hand: the list comes from what the code does,
 // so a call added by any later change shows up here without anyone remembering to list it.
@@ -143,7 +145,8 @@ int fail_usage(const std::string& message) {
   std::cerr << "fairway_rbac_check: " << message
             << "\nusage: fairway_rbac_check --manifests FILE --audit FILE "
                "--client USER_AGENT=NAMESPACE/SERVICEACCOUNT... [--ignore USER_AGENT]... "
-               "[--least-privilege true [--unreached \"VERB GROUP RESOURCE=WHY\"]...]\n";
+               "[--least-privilege true [--unreached \"VERB GROUP RESOURCE=WHY\"]... "
+               "[--maybe \"VERB GROUP RESOURCE=WHY\"]...]\n";
   return 2;
 }
 
@@ -154,6 +157,7 @@ int main(int argc, char** argv) {
   std::map<std::string, std::pair<std::string, std::string>> clients;  // UA → (ns, sa)
   std::set<std::string> ignored;
   std::map<std::string, std::string> unreached;  // "verb group resource" → why
+  std::map<std::string, std::string> maybe;      // the same, used or not depending on timing
   bool least_privilege = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -167,12 +171,12 @@ int main(int argc, char** argv) {
       ignored.insert(value);
     } else if (arg == "--least-privilege") {
       least_privilege = value == "true";
-    } else if (arg == "--unreached") {
+    } else if (arg == "--unreached" || arg == "--maybe") {
       const auto eq = value.find('=');
       if (eq == std::string::npos || eq + 1 == value.size()) {
-        return fail_usage("--unreached wants \"VERB GROUP RESOURCE=WHY\", got " + value);
+        return fail_usage(arg + " wants \"VERB GROUP RESOURCE=WHY\", got " + value);
       }
-      unreached[value.substr(0, eq)] = value.substr(eq + 1);
+      (arg == "--maybe" ? maybe : unreached)[value.substr(0, eq)] = value.substr(eq + 1);
     } else if (arg == "--client") {
       const auto eq = value.find('='), slash = value.find('/', eq);
       if (eq == std::string::npos || slash == std::string::npos) {
@@ -327,12 +331,20 @@ int main(int argc, char** argv) {
   // Least privilege: every verb of every rule on every resource was used, or is named as
   // unreached with the reason.
   std::set<std::string> unreached_granted;
+  std::set<std::string> maybe_granted;
   auto check_unused = [&](const std::vector<Rule>& rules) {
     for (const auto& r : rules) {
       for (const auto& verb : r.verbs) {
         for (const auto& group : r.api_groups) {
           for (const auto& resource : r.resources) {
             const std::string key = grant_key(verb, group, resource);
+            if (auto it = unreached_match(maybe, key); it != maybe.end()) {
+              maybe_granted.insert(it->first);
+              std::cout << "maybe   " << r.origin << ": " << key << " ("
+                        << (used.count({&r, key}) ? "used" : "not used")
+                        << " this run: " << it->second << ")\n";
+              continue;
+            }
             if (used.count({&r, key})) continue;
             if (auto it = unreached_match(unreached, key); it != unreached.end()) {
               unreached_granted.insert(it->first);
@@ -358,6 +370,11 @@ int main(int argc, char** argv) {
     ++failures;
     std::cout << "STALE   --unreached \"" << key
               << "\": this run used it, or no rule grants it; drop it from the list\n";
+  }
+  for (const auto& [key, why] : maybe) {
+    if (!least_privilege || maybe_granted.count(key)) continue;
+    ++failures;
+    std::cout << "STALE   --maybe \"" << key << "\": no rule grants it; drop it from the list\n";
   }
   std::cout << calls.size() << " distinct calls checked, " << failures << " problem(s)\n";
   return failures == 0 ? 0 : 1;
