@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/apiserver/field_rules.h"
 #include "sim/apiserver/json_util.h"
 
 namespace fairway::apiserver {
@@ -15,17 +16,10 @@ namespace {
 
 using json = nlohmann::json;
 
-// One failed rule: the field path and kube-apiserver's words for it. Like the Workload checks
-// (workload_validation.cpp), the first failure is reported.
-struct FieldError {
-  std::string field;
-  std::string why;
-};
-using Check = std::optional<FieldError>;
-
-std::string quoted(const std::string& s) {
-  return json(s).dump();
-}
+// Like the Workload checks (workload_validation.cpp), the first failure is reported.
+using rules::Check;
+using rules::FieldError;
+using rules::quoted;
 std::string at_index(const std::string& path, size_t i) {
   return path + "[" + std::to_string(i) + "]";
 }
@@ -43,10 +37,6 @@ FieldError too_many(const std::string& field, size_t have, size_t limit) {
                      std::to_string(limit) + " items"};
 }
 
-const char* const kLabelWords =
-    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and "
-    "must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used "
-    "for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
 const char* const kSubdomainWords =
     "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or "
     "'.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used "
@@ -54,11 +44,10 @@ const char* const kSubdomainWords =
 
 // ValidateDNS1123Label: request, subrequest and device names.
 Check check_label(const std::string& value, const std::string& field) {
-  static const std::regex label("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
   if (value.size() > 63) {
     return invalid_value(field, value, "must be no more than 63 characters");
   }
-  if (!std::regex_match(value, label)) return invalid_value(field, value, kLabelWords);
+  if (!rules::dns_label(value)) return invalid_value(field, value, rules::kLabelWords);
   return std::nullopt;
 }
 

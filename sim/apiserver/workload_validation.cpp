@@ -5,28 +5,17 @@
 #include <set>
 #include <string>
 
+#include "sim/apiserver/field_rules.h"
 #include "sim/apiserver/json_util.h"
 
 namespace fairway::apiserver {
 namespace {
 
 using json = nlohmann::json;
-
-// One failed rule: the field path and kube-apiserver's words for it.
-struct FieldError {
-  std::string field;
-  std::string why;
-};
-using Check = std::optional<FieldError>;
-
-std::string quoted(const std::string& s) {
-  return json(s).dump();
-}
-
-bool dns_label(const std::string& s) {
-  static const std::regex label("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
-  return s.size() <= 63 && std::regex_match(s, label);
-}
+using rules::Check;
+using rules::dns_label;
+using rules::FieldError;
+using rules::quoted;
 
 Check check_name(const json& group, const std::string& path) {
   const json& name = member(group, "name");
@@ -35,12 +24,8 @@ Check check_name(const json& group, const std::string& path) {
   }
   const std::string value = name.get<std::string>();
   if (!dns_label(value)) {
-    return FieldError{
-        path + ".name",
-        "Invalid value: " + quoted(value) +
-            ": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or "
-            "'-', and must start and end with an alphanumeric character (e.g. 'my-name',  or "
-            "'123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"};
+    return FieldError{path + ".name",
+                      "Invalid value: " + quoted(value) + ": " + rules::kLabelWords};
   }
   return std::nullopt;
 }
