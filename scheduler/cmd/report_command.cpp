@@ -158,7 +158,8 @@ int report_idle(std::span<const std::string> args, std::ostream& out, std::ostre
   const UtilizationConfig& config = options->config;
   const WallMs step = std::clamp<WallMs>(config.window_ms / 240, 1000, 60'000);
   auto prometheus = prometheus_client(*options);
-  auto samples = fetch_dcgm_samples(*prometheus, now - config.window_ms, now, step);
+  auto samples =
+      fetch_dcgm_samples(*prometheus, options->series_selector, now - config.window_ms, now, step);
   if (!samples) {
     err << "fairway report idle: " << options->prometheus << ": " << samples.error() << "\n";
     return 1;

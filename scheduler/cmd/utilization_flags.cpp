@@ -16,6 +16,10 @@ void UtilizationFlags::add(FlagSet& flags, bool for_scheduler) {
                        std::string(for_scheduler ? "; empty: off" : ""));
   flags.add_string("utilization-prometheus-token-file", &options_.token_file,
                    "file holding a bearer token for that Prometheus (re-read as it rotates)");
+  flags.add_string("utilization-series-selector", &options_.series_selector,
+                   "PromQL label matchers naming dcgm-exporter's series, e.g. "
+                   "job=\"nvidia-dcgm-exporter\": without it, a series of the same name that any "
+                   "scraped pod exposes is read as GPU use");
   flags.add_duration("utilization-window", &window_,
                      "GPU utilisation averages and peaks span this much time");
   flags.add_double("idle-gpu-threshold", &options_.config.idle_below_percent,
@@ -35,6 +39,11 @@ tl::expected<UtilizationOptions, std::string> UtilizationFlags::options() const 
       !out.prometheus.starts_with("https://")) {
     return tl::unexpected("--utilization-prometheus \"" + out.prometheus +
                           "\": expected an http:// or https:// URL");
+  }
+  if (out.series_selector.find_first_of("{}") != std::string::npos) {
+    return tl::unexpected(
+        "--utilization-series-selector \"" + out.series_selector +
+        "\": label matchers only, without braces (e.g. job=\"nvidia-dcgm-exporter\")");
   }
   if (window_.count() <= 0)
     return tl::unexpected(std::string("--utilization-window must be positive"));

@@ -14,7 +14,8 @@ namespace fairway::cmd {
 class UtilizationFlags {
  public:
   explicit UtilizationFlags(const UtilizationOptions& defaults);
-  // --utilization-prometheus, --utilization-prometheus-token-file, --utilization-window,
+  // --utilization-prometheus, --utilization-prometheus-token-file,
+  // --utilization-series-selector, --utilization-window,
   // --idle-gpu-threshold, --idle-gpu-after; the scheduler adds --utilization-period and
   // --idle-victims-first (`for_scheduler`).
   void add(FlagSet& flags, bool for_scheduler);

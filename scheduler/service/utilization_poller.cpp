@@ -21,6 +21,7 @@ std::unique_ptr<k8s::RestClient> prometheus_client(const UtilizationOptions& opt
 }
 
 tl::expected<std::vector<GpuSample>, std::string> fetch_dcgm_samples(k8s::RestClient& client,
+                                                                     std::string_view selector,
                                                                      WallMs from, WallMs to,
                                                                      WallMs step_ms,
                                                                      uint64_t* queries) {
@@ -28,7 +29,8 @@ tl::expected<std::vector<GpuSample>, std::string> fetch_dcgm_samples(k8s::RestCl
   for (const auto& [query, field] : {std::pair{kDcgmUtilization, DcgmField::kUtilization},
                                      std::pair{kDcgmMemoryUsed, DcgmField::kMemoryUsed}}) {
     if (queries != nullptr) ++*queries;
-    const auto response = client.get(range_query_path(query, from, to, step_ms));
+    const auto response =
+        client.get(range_query_path(dcgm_query(query, selector), from, to, step_ms));
     if (!response) return tl::unexpected("cannot reach Prometheus: " + response.error().message);
     auto decoded = decode_dcgm_samples(response->body, field);
     if (!decoded) {
@@ -60,10 +62,6 @@ UtilizationPoller::~UtilizationPoller() {
 void UtilizationPoller::stop() {
   {
     std::lock_guard lock(mutex_);
-    if (stopping_) {
-      if (thread_.joinable()) thread_.join();
-      return;
-    }
     stopping_ = true;
   }
   wake_.notify_all();
@@ -88,7 +86,8 @@ bool UtilizationPoller::poll(WallMs from, WallMs to) {
   // range starts just after the last one ended: no instant is asked twice.
   const WallMs step = std::max<WallMs>(1000, options_.period.count());
   uint64_t queries = 0;
-  auto samples = fetch_dcgm_samples(*client_, from + 1, to, step, &queries);
+  auto samples =
+      fetch_dcgm_samples(*client_, options_.series_selector, from + 1, to, step, &queries);
   stats_.queries += queries;
   if (!samples) {
     failed(samples.error());

@@ -30,6 +30,9 @@ namespace fairway {
 struct UtilizationOptions {
   std::string prometheus;  // --utilization-prometheus: the Prometheus base URL; "": off
   std::string token_file;  // --utilization-prometheus-token-file: a bearer token, re-read
+  // --utilization-series-selector: label matchers naming dcgm-exporter's series
+  // (prometheus_query.h)
+  std::string series_selector;
   std::chrono::milliseconds period{std::chrono::seconds(30)};  // --utilization-period
   UtilizationConfig config;         // --utilization-window, --idle-gpu-threshold, --idle-gpu-after
   bool idle_victims_first = false;  // --idle-victims-first
@@ -48,6 +51,7 @@ std::unique_ptr<k8s::RestClient> prometheus_client(const UtilizationOptions& opt
 // Both dcgm-exporter series over (from, to], evaluated every `step_ms`: the samples, or why not
 // (unreachable, or Prometheus' own error words).
 tl::expected<std::vector<GpuSample>, std::string> fetch_dcgm_samples(k8s::RestClient& client,
+                                                                     std::string_view selector,
                                                                      WallMs from, WallMs to,
                                                                      WallMs step_ms,
                                                                      uint64_t* queries = nullptr);

@@ -101,14 +101,6 @@ bool idle(const PodUtilization& usage, const UtilizationConfig& config, WallMs n
          now - *usage.idle_since >= config.idle_after_ms;
 }
 
-std::vector<std::string> UtilizationTracker::pods() const {
-  std::vector<std::string> out;
-  out.reserve(pods_.size());
-  for (const auto& [pod, instants] : pods_) out.push_back(pod);
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 namespace {
 
 std::string_view label(const Labels& labels, std::string_view key) {

@@ -85,7 +85,6 @@ class UtilizationTracker {
   PodUtilizations summaries() const;
   // One pod; nullopt when it has no utilisation sample or none recent enough at `now`.
   std::optional<PodUtilization> pod(std::string_view pod, WallMs now) const;
-  std::vector<std::string> pods() const;
   const UtilizationConfig& config() const { return config_; }
 
  private:

@@ -53,6 +53,11 @@ std::optional<std::pair<WallMs, double>> point(const nlohmann::json& pair) {
 
 }  // namespace
 
+std::string dcgm_query(std::string_view metric, std::string_view selector) {
+  if (selector.empty()) return std::string(metric);
+  return fmt::format("{}{{{}}}", metric, selector);
+}
+
 std::string range_query_path(std::string_view query, WallMs start, WallMs end, WallMs step_ms) {
   const WallMs span = std::max<WallMs>(0, end - start);
   const WallMs step = std::max({step_ms, WallMs{1000}, span / (kMaxPointsPerSeries - 1) + 1});

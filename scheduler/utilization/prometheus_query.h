@@ -24,6 +24,12 @@ inline constexpr std::string_view kDcgmMemoryUsed = "DCGM_FI_DEV_FB_USED";
 
 enum class DcgmField { kUtilization, kMemoryUsed };
 
+// The PromQL of one dcgm-exporter series: `metric` alone, or `metric{selector}` when the
+// operator names the exporter's series (--utilization-series-selector, e.g.
+// `job="nvidia-dcgm-exporter"`), so that series any other scraped pod exposes under the same name
+// (a tenant's own exporter) are not read as GPU use.
+std::string dcgm_query(std::string_view metric, std::string_view selector);
+
 // Prometheus answers at most 11,000 points per series: the step grows past `step_ms` when the
 // range needs it.
 std::string range_query_path(std::string_view query, WallMs start, WallMs end, WallMs step_ms);

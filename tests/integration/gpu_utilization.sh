@@ -98,8 +98,8 @@ wait_for 30 "Prometheus to scrape the stand-in exporter" scraped
 metrics_port=$(free_port)
 "$FAIRWAY" scheduler --kubeconfig "$WORK/kc" --leader-elect=false --schedule-period=20ms \
   --preemption-period=1s --metrics-bind-address="127.0.0.1:$metrics_port" \
-  --utilization-prometheus="$prometheus" --utilization-period=1s --utilization-window=60s \
-  --idle-gpu-threshold=5 --idle-gpu-after=3s --idle-victims-first >>"$WORK/sched.log" 2>&1 &
+  --utilization-prometheus="$prometheus" --utilization-series-selector='job="dcgm-exporter"' \
+  --utilization-period=1s --utilization-window=60s --idle-gpu-threshold=5 --idle-gpu-after=3s --idle-victims-first >>"$WORK/sched.log" 2>&1 &
 SCHED_PID=$!
 bound() { [[ -n $(k get pod -n team "$1" -o jsonpath='{.spec.nodeName}') ]]; }
 wait_for 20 "a's pods bound" bound a-idle
@@ -135,6 +135,11 @@ assert [p["pod"] for p in d["idle"]] == ["team/a-idle"], d
 q = {q["queue"]: q for q in d["queues"]}
 assert abs(q["a"]["utilizationRatio"] - 0.4) < 1e-9 and q["a"]["idleGpus"] == 4, q
 ' "$json" || fail "report idle --output json: $json"
+# Series of another job (a tenant's own exporter, say) are not GPU use once the selector names
+# the exporter's.
+other=$("$FAIRWAY" report idle --kubeconfig "$WORK/kc" --utilization-prometheus="$prometheus" \
+  --utilization-series-selector='job="someone-else"' --utilization-window=60s --idle-gpu-after=3s)
+grep -q '^No GPU pod has been idle' <<<"$other" || fail "the series selector was not applied: $other"
 out=$("$FAIRWAY" report idle --kubeconfig "$WORK/kc" --utilization-prometheus="$prometheus" \
   --utilization-window=60s --idle-gpu-after=120s 2>&1) && fail "--idle-gpu-after beyond the window accepted"
 grep -q 'not longer than --utilization-window' <<<"$out" || fail "unclear error: $out"

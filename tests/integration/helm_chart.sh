@@ -82,11 +82,13 @@ echo "ok: Deployment: 2 replicas, leader election, probes, hardened security con
   --set scheduler.schedulePeriod=50ms,reservation.runtimeClassName=nvidia \
   --set preemption.nonPreemptiblePriority=1000000 --set 'scheduler.extraArgs={--bind-workers=16}' \
   --set scheduler.utilization.prometheus=http://prometheus:9090 \
-  --set scheduler.utilization.tokenSecret.name=prometheus-token >"$WORK/deploy-all.yaml"
+  --set scheduler.utilization.tokenSecret.name=prometheus-token \
+  --set 'scheduler.utilization.seriesSelector=job=dcgm' >"$WORK/deploy-all.yaml"
 expect '- --idle-gpu-after=30m' "$WORK/deploy-all.yaml"
+expect '- "--utilization-series-selector=job=dcgm"' "$WORK/deploy-all.yaml"
 known=$("$FAIRWAY" scheduler --help 2>&1 | grep -oE '^  --[a-z0-9-]+' | sed 's/^ *//')
 checked=0
-for flag in $(grep -oE '^ +- --[a-z0-9-]+' "$WORK/deploy-all.yaml" | awk '{print $2}'); do
+for flag in $(grep -oE '^ +- "?--[a-z0-9-]+' "$WORK/deploy-all.yaml" | awk '{print $2}' | tr -d '"'); do
   checked=$((checked + 1))
   grep -qx -- "$flag" <<<"$known" && continue
   fail "the Deployment passes $flag, which 'fairway scheduler --help' does not list"

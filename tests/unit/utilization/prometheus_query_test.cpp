@@ -16,6 +16,12 @@ TEST(RangeQueryPath, EscapesTheQueryAndWritesSeconds) {
             "&start=1700000000.001&end=1700000060.000&step=30.000");
 }
 
+TEST(DcgmQuery, TheOperatorsSelectorNarrowsTheSeries) {
+  EXPECT_EQ(dcgm_query(kDcgmUtilization, ""), "DCGM_FI_DEV_GPU_UTIL");
+  EXPECT_EQ(dcgm_query(kDcgmMemoryUsed, "job=\"nvidia-dcgm-exporter\""),
+            "DCGM_FI_DEV_FB_USED{job=\"nvidia-dcgm-exporter\"}");
+}
+
 TEST(RangeQueryPath, TheStepGrowsToStayUnderElevenThousandPoints) {
   // A week at 15 s would be 40,320 points per series: Prometheus refuses over 11,000.
   const std::string path = range_query_path("X", 0, 7LL * 24 * 3600 * 1000, 15'000);
