@@ -93,6 +93,8 @@ struct Binding {
   std::vector<Toleration> tolerations;
   // Claims to bind (static volume or provisioner on the node) before the pod's Binding.
   std::vector<VolumeBinding> volume_bindings;
+  // ResourceClaims (scheduler/dra/) to allocate and reserve for the pod before its Binding.
+  std::vector<dra::ClaimAllocation> claim_allocations;
 };
 
 // How well a placed job is connected, for its PodGroup status and a metric.

@@ -451,10 +451,34 @@ tl::expected<DeviceClass, std::string> decode_device_class(const nlohmann::json&
   return result_of(std::move(status), std::move(out));
 }
 
+// The uid of the claim's controller owner when that is a Pod (a claim made from a template);
+// empty otherwise. Malformed owner references are ignored: they only tell whose claim it is.
+std::string controller_pod_uid(const json& object) {
+  const json* metadata = member(object, "metadata");
+  const json* owners = metadata != nullptr ? member(*metadata, "ownerReferences") : nullptr;
+  if (owners == nullptr || !owners->is_array()) return {};
+  auto text = [](const json& owner, const char* name) {
+    const json* value = member(owner, name);
+    return value != nullptr && value->is_string() ? value->get<std::string>() : std::string();
+  };
+  for (const json& owner : *owners) {
+    if (!owner.is_object()) continue;
+    const json* controller = member(owner, "controller");
+    if (controller == nullptr || !controller->is_boolean() || !controller->get<bool>()) continue;
+    if (text(owner, "apiVersion") == "v1" && text(owner, "kind") == "Pod") return text(owner, "uid");
+  }
+  return {};
+}
+
 tl::expected<ResourceClaim, std::string> decode_resource_claim(const nlohmann::json& object) {
   ResourceClaim out;
   Status status = read_metadata(object, &out.namespace_, out.name, &out.uid, &out.deleting);
   if (status) {
+    out.owner_pod_uid = controller_pod_uid(object);
+    if (const json* metadata = member(object, "metadata"); metadata != nullptr) {
+      const json* version = member(*metadata, "resourceVersion");
+      if (version != nullptr && version->is_string()) out.resource_version = *version;
+    }
     const json* spec = spec_of(object);
     status = spec == nullptr      ? fail("spec", "required value")
              : !spec->is_object() ? fail("spec", "must be an object")

@@ -134,10 +134,25 @@ struct ResourceClaim {
   std::string namespace_;
   std::string name;
   std::string uid;
+  std::string resource_version;  // filled by the edge that decodes it (for conflict checks)
+  // The uid of the Pod that is the claim's controller owner (a claim made from a template for
+  // that pod); empty for a claim made by hand.
+  std::string owner_pod_uid;
   bool deleting = false;  // metadata.deletionTimestamp set
   ResourceClaimSpec spec;
   std::optional<AllocationResult> allocation;
   std::vector<ConsumerReference> reserved_for;
+};
+
+// What the cycle decided for one claim of a pod it binds: written to the claim's status
+// (allocation when newly allocated, the pod added to reservedFor) before the pod's Binding.
+struct ClaimAllocation {
+  std::string namespace_;
+  std::string name;
+  std::string uid;
+  AllocationResult allocation;
+  bool newly_allocated = false;
+  std::string key() const { return namespace_ + "/" + name; }
 };
 
 struct ResourceClaimTemplate {

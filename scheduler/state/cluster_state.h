@@ -38,6 +38,7 @@
 #include "scheduler/state/pod_intent.h"
 #include "scheduler/state/pod_queue.h"
 #include "scheduler/state/storage_state.h"
+#include "scheduler/dra/dra_state.h"
 #include "topology/fabric_tree.h"
 #include "topology/gpu_topology.h"
 #include "topology/topology_spec.h"
@@ -184,6 +185,19 @@ class ClusterState {
   void remove_storage_class(std::string_view name);
   void upsert_csi_node(CsiNode node);
   void remove_csi_node(std::string_view name);
+  // Dynamic Resource Allocation objects (resource.k8s.io/v1; scheduler/dra/dra_state.h).
+  void upsert_resource_slice(dra::ResourceSlice slice) { dra_.upsert_slice(std::move(slice)); }
+  void remove_resource_slice(std::string_view name) { dra_.remove_slice(name); }
+  void upsert_device_class(dra::DeviceClass device_class) {
+    dra_.upsert_class(std::move(device_class));
+  }
+  void remove_device_class(std::string_view name) { dra_.remove_class(name); }
+  void upsert_resource_claim(dra::ResourceClaim claim) { dra_.upsert_claim(std::move(claim)); }
+  void remove_resource_claim(std::string_view key) { dra_.remove_claim(key); }
+  void upsert_resource_claim_template(dra::ResourceClaimTemplate claim_template) {
+    dra_.upsert_template(std::move(claim_template));
+  }
+  void remove_resource_claim_template(std::string_view key) { dra_.remove_template(key); }
 
   // --- placements decided by the cycle ---
   // `gpu_groups`: the shared GPUs a fractional pod joins (existing or new groups).
@@ -195,6 +209,13 @@ class ClusterState {
   // forget_volumes when the bind failed.
   void assume_volumes(const std::vector<VolumeBinding>& bindings) { storage_.assume(bindings); }
   void forget_volumes(const std::vector<VolumeBinding>& bindings) { storage_.forget(bindings); }
+  // Claims the cycle allocated or reserved for a pod it binds (Binding::claim_allocations):
+  // shown allocated and reserved until the claim's update shows it, or until forget_claims.
+  void assume_claims(const std::vector<dra::ClaimAllocation>& claims, std::string_view pod_name,
+                     std::string_view pod_uid) {
+    dra_.assume(claims, pod_name, pod_uid);
+  }
+  void forget_claims(const std::vector<dra::ClaimAllocation>& claims) { dra_.forget(claims); }
 
   // --- read views ---
   const ResourceRegistry& registry() const { return registry_; }
@@ -260,6 +281,9 @@ class ClusterState {
   const PlacedPods& placed() const { return placed_; }
   // PersistentVolumes, claims, StorageClasses, CSINodes (volume_binding.h reads them).
   const StorageState& storage() const { return storage_; }
+  // ResourceSlices, DeviceClasses, ResourceClaims and their templates (dra_state.h).
+  const dra::DraState& dra() const { return dra_; }
+  dra::DraState& dra() { return dra_; }
   // The edge is deleting this group's reservation pod: the cycle stops adding sharers to it.
   void retire_gpu_group(std::string_view group) { sharing_.retire(group); }
   // The largest per-GPU memory of any node seen, MiB: what a pending gpu-memory pod is charged
@@ -323,6 +347,7 @@ class ClusterState {
   GpuSharing sharing_;
   PlacedPods placed_;
   StorageState storage_;
+  dra::DraState dra_;
   int64_t max_gpu_memory_mib_ = 0;
 };
 

@@ -136,6 +136,23 @@ struct PodVolumeClaim {
   bool ephemeral = false;
 };
 
+// One entry of spec.resourceClaims (Dynamic Resource Allocation, scheduler/dra/): exactly one of
+// `claim_name` (resourceClaimName: an existing claim) and `template_name`
+// (resourceClaimTemplateName: the claim kube-controller-manager creates for the pod, named in
+// status.resourceClaimStatuses).
+struct PodResourceClaim {
+  std::string name;
+  std::string claim_name;
+  std::string template_name;
+};
+
+// One entry of status.resourceClaimStatuses: the claim generated for spec.resourceClaims[name];
+// `claim_name` empty: the controller decided no claim is needed.
+struct PodResourceClaimStatus {
+  std::string name;
+  std::string claim_name;
+};
+
 struct Node {
   std::string name;
   std::string uid;
@@ -199,6 +216,8 @@ struct Pod {
   std::vector<TopologySpreadConstraint> topology_spread;
   std::vector<HostPort> host_ports;  // hostPort > 0, of containers and sidecar init containers
   std::vector<PodVolumeClaim> volume_claims;
+  std::vector<PodResourceClaim> resource_claims;                // spec.resourceClaims
+  std::vector<PodResourceClaimStatus> resource_claim_statuses;  // status.resourceClaimStatuses
   std::vector<std::string> scheduling_gates;  // spec.schedulingGates[].name
   // Name of the SubGroup of its gang this pod belongs to (empty: none). Read from the label
   // `fairway.dev/subgroup` (KAI: `kai.scheduler/subgroup-name`); for a gang inferred from a JobSet,

@@ -1,0 +1,92 @@
+#pragma once
+// The cluster's Dynamic Resource Allocation objects as the scheduler holds them: ResourceSlices,
+// DeviceClasses, ResourceClaims and ResourceClaimTemplates, plus what is derived from them once
+// per change rather than per pod — the slices grouped into pools (allocator.h DevicePools), the
+// set of devices allocated to claims, and one CEL cache for the process.
+//
+// Assumptions: when the cycle binds a pod whose claims it allocated (ClaimAllocation), the
+// caller assumes them here, so the next cycle sees the claims allocated and reserved for the pod
+// and does not hand the same devices to another claim before the watch shows the write. An
+// update of the claim that shows an allocation ends the assumption; forget() undoes it when the
+// write or the bind failed.
+//
+// Pure: no I/O, no clock. Owned by ClusterState (scheduler/state), fed by the service's watches.
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <tl/expected.hpp>
+#include <vector>
+
+#include "scheduler/dra/allocator.h"
+#include "scheduler/dra/cel.h"
+#include "scheduler/dra/model.h"
+#include "scheduler/state/model.h"
+
+namespace fairway::dra {
+
+// Why a pod's claims cannot be looked up, the same on every node (kube-scheduler's PreFilter).
+struct ClaimLookupFailure {
+  std::string message;
+};
+
+class DraState {
+ public:
+  DraState();
+  ~DraState();
+  DraState(const DraState&) = delete;
+  DraState& operator=(const DraState&) = delete;
+
+  // --- events ---
+  void upsert_slice(ResourceSlice slice);
+  void remove_slice(std::string_view name);
+  void upsert_class(DeviceClass device_class);
+  void remove_class(std::string_view name);
+  void upsert_claim(ResourceClaim claim);
+  void remove_claim(std::string_view key);  // "namespace/name"
+  void upsert_template(ResourceClaimTemplate claim_template);
+  void remove_template(std::string_view key);
+
+  // --- assumptions (see above) ---
+  // `pod_name`, `pod_uid`: the pod the claims are reserved for.
+  void assume(const std::vector<ClaimAllocation>& claims, std::string_view pod_name,
+              std::string_view pod_uid);
+  void forget(const std::vector<ClaimAllocation>& claims);
+
+  // --- reads ---
+  // The pod's claims in spec.resourceClaims order (entries whose generated claim the
+  // controller said is not needed are skipped), or why they cannot be used yet: the claim of a
+  // template not created yet, a claim missing, one made for another pod, or being deleted.
+  tl::expected<std::vector<const ResourceClaim*>, ClaimLookupFailure> claims_of(
+      const Pod& pod) const;
+  const ResourceClaim* find_claim(std::string_view key) const;
+  const ResourceClaimTemplate* find_template(std::string_view key) const;
+  const Allocator::Classes& classes() const { return classes_; }
+  // Rebuilt on first use after a slice changed.
+  const DevicePools& pools();
+  // Devices allocated to claims (admin-access results excluded: they do not hold a device),
+  // assumed allocations included. Rebuilt on first use after a claim changed.
+  const DeviceSet& allocated();
+  CelCache& cel() { return cel_; }
+  bool empty() const { return slices_.empty() && claims_.empty(); }
+  size_t slice_count() const { return slices_.size(); }
+  size_t claim_count() const { return claims_.size(); }
+
+ private:
+  std::map<std::string, ResourceSlice, std::less<>> slices_;
+  Allocator::Classes classes_;
+  std::map<std::string, ResourceClaim, std::less<>> claims_;
+  std::map<std::string, ResourceClaimTemplate, std::less<>> templates_;
+  // Claims shown with an assumed allocation: key → the claim as the API last showed it.
+  std::map<std::string, ResourceClaim, std::less<>> assumed_;
+
+  std::vector<ResourceSlice> slice_list_;  // what pools_ points into
+  std::unique_ptr<DevicePools> pools_;
+  DeviceSet allocated_;
+  bool allocated_dirty_ = true;
+  CelCache cel_;
+};
+
+}  // namespace fairway::dra
