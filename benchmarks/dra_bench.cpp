@@ -1,18 +1,27 @@
 // DRA allocation at cluster scale: 1,000 nodes × 8 GPUs (two NVLink cliques of 4 per node) and
 // 2,000 pending pods with one ResourceClaim each (1, 2 or 4 GPUs; the 4-GPU claims with
 // matchAttribute on the clique), placed one after the other as a cycle would: each claim tries
-// nodes from a rotating start until one can allocate it, and its devices are then allocated.
-// The DRA core only: the cycle does not call it yet (docs/dra.md).
+// nodes from a rotating start until one can allocate it, and its devices are then allocated
+// (BM_Dra*: the allocator alone). BM_CycleWithDra runs fairway's whole cycle on the same cluster
+// (pods with claims, nodes without nvidia.com/gpu), beside BM_CycleWithoutDra: the same pods
+// asking nvidia.com/gpu of nodes with 8 GPUs each.
 #include <benchmark/benchmark.h>
 
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "scheduler/cycle/cycle.h"
 #include "scheduler/dra/allocator.h"
 
 namespace fairway::dra {
 namespace {
+
+using fairway::ClusterState;
+using fairway::Container;
+using fairway::CycleResult;
+using fairway::Node;
+using fairway::Pod;
 
 constexpr const char* kDriver = "gpu.example.com";
 
@@ -130,6 +139,63 @@ void BM_DevicePoolsBuild(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_DevicePoolsBuild)->Arg(1000)->Unit(benchmark::kMillisecond);
+
+// One cycle of fairway's scheduler over `nodes` nodes and `pods` pending pods of 1, 2 or 4
+// GPUs: through ResourceClaims (with_dra) or as nvidia.com/gpu.
+void run_fairway_cycle(benchmark::State& state, bool with_dra) {
+  const int nodes = static_cast<int>(state.range(0));
+  const int pods = static_cast<int>(state.range(1));
+  ClusterState cluster;
+  for (int n = 0; n < nodes; ++n) {
+    Node node;
+    node.name = "node-" + std::to_string(n);
+    node.labels["kubernetes.io/hostname"] = node.name;
+    node.allocatable = {{"cpu", 64'000}, {"memory", int64_t{512} << 30}, {"pods", 110'000}};
+    if (!with_dra) node.allocatable["nvidia.com/gpu"] = 8'000;
+    cluster.upsert_node(std::move(node));
+  }
+  if (with_dra) {
+    for (ResourceSlice& slice : cluster_slices(nodes)) cluster.upsert_resource_slice(slice);
+    cluster.upsert_device_class(DeviceClass{"gpu", {R"(device.driver == "gpu.example.com")"}});
+  }
+  std::vector<ResourceClaim> claims = pending_claims(pods);
+  for (int p = 0; p < pods; ++p) {
+    Pod pod;
+    pod.namespace_ = "team";
+    pod.name = "pod-" + std::to_string(p);
+    pod.uid = "uid-" + std::to_string(p);
+    pod.scheduler_name = "fairway";
+    pod.creation_ms = p;
+    Container container;
+    container.name = "main";
+    container.requests = {{"cpu", 1'000}};
+    const int64_t gpus = claims[static_cast<size_t>(p)].spec.requests[0].exactly->count;
+    if (with_dra) {
+      pod.resource_claims.push_back({"gpus", claims[static_cast<size_t>(p)].name, ""});
+      cluster.upsert_resource_claim(claims[static_cast<size_t>(p)]);
+    } else {
+      container.requests["nvidia.com/gpu"] = gpus * 1000;
+    }
+    pod.containers.push_back(std::move(container));
+    cluster.upsert_pod(std::move(pod));
+  }
+  size_t bound = 0;
+  for (auto _ : state) {
+    const CycleResult result = run_cycle(cluster);
+    bound = result.bindings.size();
+    benchmark::DoNotOptimize(result);
+  }
+  state.counters["pods_bound"] = static_cast<double>(bound);
+}
+
+void BM_CycleWithDra(benchmark::State& state) {
+  run_fairway_cycle(state, true);
+}
+void BM_CycleWithoutDra(benchmark::State& state) {
+  run_fairway_cycle(state, false);
+}
+BENCHMARK(BM_CycleWithoutDra)->Args({1000, 2000})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_CycleWithDra)->Args({1000, 2000})->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace fairway::dra

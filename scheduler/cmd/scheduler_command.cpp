@@ -1,5 +1,6 @@
 // `fairway scheduler`: flags in kube-scheduler's style, signals, then the service.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <memory>
 #include <ostream>
 #include <random>
+#include <ranges>
 #include <thread>
 
 #include "k8s-client/config.h"
@@ -154,6 +156,10 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
   flags.add_choice(
       "gpu-sharing-strategy", &sharing, {"binpack", "spread"},
       "fractional pods: binpack fills shared GPUs first, spread splits new ones first");
+  std::string gpu_device_classes = fmt::format("{}", fmt::join(options.gpu_device_classes, ","));
+  flags.add_string("dra-gpu-device-classes", &gpu_device_classes,
+                   "comma-separated DeviceClasses whose devices, claimed through "
+                   "ResourceClaims, count as nvidia.com/gpu for queues (docs/dra.md)");
   flags.add_string("reservation-namespace", &options.reservations.namespace_,
                    "namespace of GPU reservation pods");
   flags.add_string("reservation-priority-class", &options.reservations.priority_class,
@@ -215,6 +221,11 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
     return 2;
   }
   options.reservations.timeout = reservation_timeout;
+  options.gpu_device_classes.clear();
+  for (const auto part : std::views::split(gpu_device_classes, ',')) {
+    std::string name(part.begin(), part.end());
+    if (!name.empty()) options.gpu_device_classes.insert(std::move(name));
+  }
   if (options.kube_api_qps <= 0 || options.kube_api_burst <= 0 || options.bind_workers <= 0) {
     err << "fairway scheduler: --kube-api-qps, --kube-api-burst and --bind-workers must be "
            "positive\n";

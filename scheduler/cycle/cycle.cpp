@@ -171,7 +171,8 @@ class CycleRunner {
     // Fractional pods: the shared GPUs joined, and the units taken on each.
     std::vector<SharedGpuLedger::SlotId> shared;
     int64_t share_units = 0;
-    std::vector<VolumeBinding> volumes;  // claims bound with the pod
+    std::vector<VolumeBinding> volumes;        // claims bound with the pod
+    std::vector<dra::ClaimAllocation> claims;  // ResourceClaims allocated or reserved for it
   };
   // Where a pod may go: one domain of a fabric tree; no tree means every node.
   struct Scope {
@@ -311,6 +312,7 @@ class CycleRunner {
   TentativePods tentative_{state_};
   uint64_t tentative_version_ = 0;
   std::unordered_set<std::string> taken_volumes_;
+  DeviceLedger devices_{state_};
   SpreadNodeCache spread_nodes_;
   std::optional<PodConstraints> constraints_;
   PodId constraints_pod_ = 0;
@@ -521,6 +523,7 @@ std::optional<std::vector<Binding>> CycleRunner::place_only(JobId id,
       binding.gpus.push_back(std::countr_zero(mask));
     }
     binding.volume_bindings = p.volumes;
+    binding.claim_allocations = p.claims;
     bindings.push_back(std::move(binding));
   }
   return bindings;
@@ -651,7 +654,7 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
   if (!parts.empty()) need = minimum_first(parts, pending);
   ResourceVector minimum;
   for (size_t i = 0; i < std::max<size_t>(need, 1) && i < pending.size(); ++i) {
-    minimum += queue_charge(pods[pending[i]].requests);
+    minimum += queue_charge(pods[pending[i]]);
   }
   std::string why;
   switch (check_queue(leaf, minimum, &why)) {
@@ -696,7 +699,7 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
         leave_pending(job, pending, PendingReason::kUnschedulable, std::move(failure));
         return Attempt::kFailed;
       }
-      for (const Placed& p : placed) charged += queue_charge(pods[p.pod].requests);
+      for (const Placed& p : placed) charged += queue_charge(pods[p.pod]);
       first = need;
     }
   } else if (as_gang) {
@@ -706,7 +709,7 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
       leave_pending(job, pending, PendingReason::kUnschedulable, std::move(failure));
       return Attempt::kFailed;
     }
-    for (const Placed& p : placed) charged += queue_charge(pods[p.pod].requests);
+    for (const Placed& p : placed) charged += queue_charge(pods[p.pod]);
     first = need;
   }
   if (topo.tree != nullptr && topo.required) {
@@ -733,7 +736,7 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
     const Scope& pod_scope = part_scopes.empty() ? scope : part_scopes[i];
     if (placed.size() >= need) {
       // Beyond the gang's minimum, each extra pod must keep the queue within bounds on its own.
-      const QueueCheck check = check_queue(leaf, charged + queue_charge(record.requests), &failure);
+      const QueueCheck check = check_queue(leaf, charged + queue_charge(record), &failure);
       if (check == QueueCheck::kOverLimit ||
           (within_fair_share && check == QueueCheck::kOverFairShare)) {
         if (check == QueueCheck::kOverFairShare) failure = "queue is at its fair share";
@@ -762,7 +765,7 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
       }
       take(*shared);
       placed.push_back(std::move(*shared));
-      charged += queue_charge(record.requests);
+      charged += queue_charge(record);
       continue;
     }
     // A shape that found no node already fails again (capacity only shrinks), unless the job
@@ -794,10 +797,10 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
       stopped_at = i;
       break;
     }
-    Placed p{pending[i], *node, 0, {}, 0, {}};
+    Placed p{pending[i], *node, 0, {}, 0, {}, {}};
     take(p);
     placed.push_back(p);
-    charged += queue_charge(record.requests);
+    charged += queue_charge(record);
   }
 
   if (placed.size() < need || placed.empty()) {
@@ -825,11 +828,13 @@ Attempt CycleRunner::try_job(JobId id, QueueIndex leaf, bool within_fair_share) 
                     0,
                     {},
                     {},
+                    {},
                     {}};
     for (uint64_t mask = p.gpus; mask != 0; mask &= mask - 1) {
       binding.gpus.push_back(std::countr_zero(mask));
     }
     binding.volume_bindings = p.volumes;
+    binding.claim_allocations = p.claims;
     if (!p.shared.empty()) {
       for (SharedGpuLedger::SlotId slot_id : p.shared) {
         const SharedGpuLedger::Slot& slot = shared_.slot(slot_id);
@@ -864,13 +869,13 @@ std::string CycleRunner::beyond_cluster(const JobRecord& job,
   const auto& pods = state_.pods();
   ResourceVector gang;  // the bound pods and the pending ones the minimum still needs
   for (PodId pod : job.all) {
-    if (pods[pod].counted_bound) gang += queue_charge(pods[pod].requests);
+    if (pods[pod].counted_bound) gang += queue_charge(pods[pod]);
   }
   const size_t need = job.bound >= static_cast<uint32_t>(job.min_member)
                           ? 0
                           : static_cast<size_t>(job.min_member) - job.bound;
   for (size_t i = 0; i < need && i < pending.size(); ++i) {
-    gang += queue_charge(pods[pending[i]].requests);
+    gang += queue_charge(pods[pending[i]]);
   }
   const ResourceVector& cluster = state_.capacity();
   for (size_t i = 0; i < gang.size(); ++i) {
@@ -915,8 +920,8 @@ std::optional<double> CycleRunner::fit_score(const PodRecord& pod, const Resourc
 }
 
 uint64_t CycleRunner::failure_shape(const PodRecord& record) const {
-  // A pod with claims says its volume problem first: its message is its own.
-  if (!record.pod.volume_claims.empty()) return 0;
+  // A pod with claims says its volume or device problem first: its message is its own.
+  if (!record.pod.volume_claims.empty() || !record.pod.resource_claims.empty()) return 0;
   const uint64_t shape = placement_signature(record);
   return shape == 0 ? 1 : shape;
 }
@@ -928,7 +933,7 @@ PodConstraints* CycleRunner::constraints_for(PodId pod) {
   }
   if (!constraints_ || constraints_pod_ != pod || constraints_version_ != tentative_version_) {
     constraints_.reset();
-    constraints_.emplace(state_, pod, tentative_, taken_volumes_, spread_nodes_,
+    constraints_.emplace(state_, pod, tentative_, taken_volumes_, devices_, spread_nodes_,
                          options_.score_weights);
     constraints_pod_ = pod;
     constraints_version_ = tentative_version_;
@@ -1127,7 +1132,7 @@ std::optional<CycleRunner::Placed> CycleRunner::choose_shared(PodId id, const Sc
     return !slot.fresh && gpu_nominated_.contains(slot.node);
   };
   auto joined = [&](NodeId node, std::vector<SharedGpuLedger::SlotId> slots, size_t fresh) {
-    Placed placed{id, node, 0, {}, 0, {}};
+    Placed placed{id, node, 0, {}, 0, {}, {}};
     placed.share_units = *units_on(node);
     placed.shared = std::move(slots);
     for (size_t k = 0; k < fresh; ++k) placed.shared.push_back(shared_.open(node));
@@ -1247,6 +1252,10 @@ void CycleRunner::take(Placed& placed) {
       if (!binding.volume.empty()) taken_volumes_.insert(binding.volume);
     }
   }
+  if (!record.pod.resource_claims.empty()) {
+    placed.claims = constraints_for(placed.pod)->claim_allocations(placed.node);
+    devices_.take(record.pod, placed.claims);
+  }
   tentative_.add(placed.pod, placed.node);
   ++tentative_version_;
   const int64_t gpus = whole_gpus(record.requests);
@@ -1280,6 +1289,7 @@ void CycleRunner::take(Placed& placed) {
 
 void CycleRunner::give(const Placed& placed) {
   for (const VolumeBinding& binding : placed.volumes) taken_volumes_.erase(binding.volume);
+  devices_.give(state_.pods()[placed.pod].pod, placed.claims);
   tentative_.remove(placed.pod);
   ++tentative_version_;
   const int64_t before = whole_gpus(ledger_.free(placed.node));
@@ -1513,7 +1523,7 @@ std::vector<PodId> CycleRunner::fill(const GangTopology& topo, int level, Domain
     for (; done < pods.size(); ++done) {
       const auto node = choose_node(state_.pods()[pods[done]], scope);
       if (!node) break;
-      Placed p{pods[done], *node, 0, {}, 0, {}};
+      Placed p{pods[done], *node, 0, {}, 0, {}, {}};
       take(p);
       placed.push_back(p);
     }
@@ -1900,6 +1910,10 @@ void assume_all(ClusterState& state, const CycleResult& result) {
     for (const GpuShare& share : binding.shares) groups.push_back(share.group);
     state.assume(binding.pod, binding.node, std::move(groups));
     if (!binding.volume_bindings.empty()) state.assume_volumes(binding.volume_bindings);
+    if (!binding.claim_allocations.empty()) {
+      const auto slash = binding.pod.find('/');
+      state.assume_claims(binding.claim_allocations, binding.pod.substr(slash + 1), binding.uid);
+    }
   }
 }
 

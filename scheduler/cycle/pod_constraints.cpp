@@ -155,16 +155,28 @@ const SpreadNodeCache::Nodes& SpreadNodeCache::eligible(
 
 PodConstraints::PodConstraints(const ClusterState& state, PodId pod, TentativePods& tentative,
                                const std::unordered_set<std::string>& taken_volumes,
-                               SpreadNodeCache& spread, const ScoreWeights& weights)
+                               DeviceLedger& devices, SpreadNodeCache& spread,
+                               const ScoreWeights& weights)
     : state_(state),
       pod_(state.pods()[pod].pod),
       id_(pod),
       tentative_(tentative),
       taken_volumes_(taken_volumes),
+      devices_(devices),
       weights_(weights) {
   if (!pod_.volume_claims.empty()) {
     pod_failure_ = volume_prefilter(state, pod_);
     active_ = true;
+  }
+  if (!pod_.resource_claims.empty()) {
+    active_ = true;
+    auto claims = devices.claims_of(pod_);
+    if (claims) {
+      claims_ = std::move(*claims);
+    } else if (!pod_failure_) {
+      pod_failure_ = std::move(claims.error().message);
+      pod_failure_code_ = ConstraintCode::kDevices;
+    }
   }
   if (!pod_.host_ports.empty()) active_ = true;
   if (!pod_.affinity.empty()) effective_ = effective_affinity(pod_);
@@ -374,8 +386,8 @@ ConstraintCode PodConstraints::filter(NodeId node) {
       }
     }
   }
+  if (pod_failure_) return pod_failure_code_;
   if (!pod_.volume_claims.empty()) {
-    if (pod_failure_) return ConstraintCode::kVolume;
     VolumeVerdict verdict = volume_filter(state_, pod_, state_.nodes()[node].node, taken_volumes_);
     if (!verdict.fits) {
       volume_reason_ = std::move(verdict.reason);
@@ -407,6 +419,15 @@ ConstraintCode PodConstraints::filter(NodeId node) {
     const std::string* value = label_of(node, key);
     if (value != nullptr && values.contains(*value)) return ConstraintCode::kExistingAntiAffinity;
   }
+  // Last: allocating devices costs more than any check above.
+  if (!claims_.empty()) {
+    auto allocation = devices_.allocate(node, pod_, claims_);
+    if (!allocation) {
+      device_reason_ = std::move(allocation.error().message);
+      return ConstraintCode::kDevices;
+    }
+    allocations_.insert_or_assign(node, std::move(*allocation));
+  }
   return ConstraintCode::kFits;
 }
 
@@ -427,7 +448,9 @@ std::string PodConstraints::reason(ConstraintCode code) const {
     case ConstraintCode::kSpreadLabel:
       return std::string(kReasonSpreadLabel);
     case ConstraintCode::kVolume:
-      return pod_failure_ ? *pod_failure_ : volume_reason_;
+    case ConstraintCode::kDevices:
+      if (pod_failure_ && code == pod_failure_code_) return *pod_failure_;
+      return code == ConstraintCode::kVolume ? volume_reason_ : device_reason_;
   }
   return "";
 }
@@ -435,6 +458,16 @@ std::string PodConstraints::reason(ConstraintCode code) const {
 std::vector<VolumeBinding> PodConstraints::volume_bindings(NodeId node) const {
   if (pod_.volume_claims.empty()) return {};
   return volume_filter(state_, pod_, state_.nodes()[node].node, taken_volumes_).bindings;
+}
+
+std::vector<dra::ClaimAllocation> PodConstraints::claim_allocations(NodeId node) {
+  if (claims_.empty()) return {};
+  auto it = allocations_.find(node);
+  if (it == allocations_.end() && filter(node) == ConstraintCode::kFits) {
+    it = allocations_.find(node);
+  }
+  if (it == allocations_.end()) return {};
+  return DeviceLedger::decisions(claims_, it->second);
 }
 
 // ----------------------------------------------------------------------------------- score
@@ -466,7 +499,8 @@ double PodConstraints::pod_affinity_score(NodeId node) const {
 
 bool carries_constraints(const Pod& pod) {
   return !pod.affinity.empty() || !pod.topology_spread.empty() || !pod.host_ports.empty() ||
-         !pod.volume_claims.empty() || !pod.preferred_node_affinity.empty();
+         !pod.volume_claims.empty() || !pod.resource_claims.empty() ||
+         !pod.preferred_node_affinity.empty();
 }
 
 double taint_penalty(const Pod& pod, const Node& node, const ScoreWeights& weights) {
@@ -491,6 +525,10 @@ double PodConstraints::score(NodeId node) const {
   }
   penalty -= weights_.pod_affinity * pod_affinity_score(node);
   penalty += weights_.topology_spread * spread_penalty(node);
+  // Devices split over islands (NVLink, clique, PCIe root) talk slower: each extra island costs.
+  if (auto it = allocations_.find(node); it != allocations_.end() && it->second.islands > 1) {
+    penalty += weights_.device_islands * (it->second.islands - 1);
+  }
   return penalty + taint_penalty(pod_, n, weights_);
 }
 

@@ -8,7 +8,9 @@
 //   - PodTopologySpread: DoNotSchedule as a filter (maxSkew, minDomains, nodeAffinityPolicy,
 //     nodeTaintsPolicy, matchLabelKeys), ScheduleAnyway as a score;
 //   - node preferences: preferred node affinity and PreferNoSchedule taints as scores;
-//   - volumes (scheduler/state/volume_binding.h).
+//   - volumes (scheduler/state/volume_binding.h);
+//   - DynamicResources: the pod's ResourceClaims allocated on the node (device_ledger.h), and
+//     as a score the number of islands the new devices span.
 // Built once per pod and placement state (kube-scheduler's PreFilter: counts per topology
 // domain from the label index), then asked per node (Filter, Score) in O(terms + domains).
 // docs/scheduling.md lists the rules, the messages and the score weights.
@@ -22,6 +24,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "scheduler/cycle/device_ledger.h"
 #include "scheduler/state/cluster_state.h"
 #include "scheduler/state/volume_binding.h"
 
@@ -49,6 +52,7 @@ struct ScoreWeights {
   double pod_affinity = 2;      // preferred pod affinity and anti-affinity
   double topology_spread = 2;   // ScheduleAnyway constraints
   double taint_toleration = 3;  // PreferNoSchedule taints
+  double device_islands = 4;    // per island beyond the first that a pod's new devices span
 };
 
 // The placements the cycle made and has not handed to the state yet, indexed as the state's
@@ -106,7 +110,8 @@ enum class ConstraintCode : uint8_t {
   kExistingAntiAffinity,
   kSpread,
   kSpreadLabel,
-  kVolume,  // VolumeVerdict::reason says which
+  kVolume,   // VolumeVerdict::reason says which
+  kDevices,  // the allocator's message says why (scheduler/dra/allocator.h)
 };
 
 // Per-cycle memory of which nodes count for a spread constraint (node inclusion policies and
@@ -134,24 +139,27 @@ double taint_penalty(const Pod& pod, const Node& node, const ScoreWeights& weigh
 class PodConstraints {
  public:
   PodConstraints(const ClusterState& state, PodId pod, TentativePods& tentative,
-                 const std::unordered_set<std::string>& taken_volumes, SpreadNodeCache& spread,
-                 const ScoreWeights& weights);
+                 const std::unordered_set<std::string>& taken_volumes, DeviceLedger& devices,
+                 SpreadNodeCache& spread, const ScoreWeights& weights);
 
   // Anything to check per node? (false for most pods: then filter() always fits)
   bool active() const { return active_; }
-  // A reason no node can fix (a volume claim missing, unbound, in use), as kube-scheduler's
-  // PreFilter rejects; nullopt otherwise.
+  // A reason no node can fix (a volume claim missing, unbound, in use; a ResourceClaim not
+  // created yet, missing or being deleted), as kube-scheduler's PreFilter rejects; nullopt
+  // otherwise.
   const std::optional<std::string>& pod_failure() const { return pod_failure_; }
   // Whether any preference can tell nodes apart (then the cycle scores every feasible node).
   bool has_preferences() const { return has_preferences_; }
 
   ConstraintCode filter(NodeId node);
-  // The reason text of the last kVolume failure, or of a code.
+  // The reason text of the last kVolume or kDevices failure, or of a code.
   std::string reason(ConstraintCode code) const;
   // Preference penalty of a node, lower is better; 0 without preferences.
   double score(NodeId node) const;
   // The volume bindings to perform on `node` (call after filter() said it fits).
   std::vector<VolumeBinding> volume_bindings(NodeId node) const;
+  // The claims to allocate and reserve on `node` (after filter() said it fits).
+  std::vector<dra::ClaimAllocation> claim_allocations(NodeId node);
 
  private:
   struct Spread {
@@ -176,11 +184,16 @@ class PodConstraints {
   PodId id_;
   TentativePods& tentative_;
   const std::unordered_set<std::string>& taken_volumes_;
+  DeviceLedger& devices_;
   const ScoreWeights& weights_;
   bool active_ = false;
   bool has_preferences_ = false;
   std::optional<std::string> pod_failure_;
+  ConstraintCode pod_failure_code_ = ConstraintCode::kVolume;
   std::string volume_reason_;
+  std::vector<const dra::ResourceClaim*> claims_;  // the pod's ResourceClaims
+  std::string device_reason_;
+  std::unordered_map<NodeId, dra::PodAllocation> allocations_;  // by node, from filter()
   PodAffinity effective_;  // the pod's terms with matchLabelKeys resolved
   // Required terms of the pod: counts per (term, domain value).
   std::vector<const DomainCounts*> affinity_counts_;

@@ -465,7 +465,8 @@ std::string controller_pod_uid(const json& object) {
     if (!owner.is_object()) continue;
     const json* controller = member(owner, "controller");
     if (controller == nullptr || !controller->is_boolean() || !controller->get<bool>()) continue;
-    if (text(owner, "apiVersion") == "v1" && text(owner, "kind") == "Pod") return text(owner, "uid");
+    if (text(owner, "apiVersion") == "v1" && text(owner, "kind") == "Pod")
+      return text(owner, "uid");
   }
   return {};
 }

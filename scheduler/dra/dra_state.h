@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <tl/expected.hpp>
@@ -36,8 +37,8 @@ class DraState {
  public:
   DraState();
   ~DraState();
-  DraState(const DraState&) = delete;
-  DraState& operator=(const DraState&) = delete;
+  DraState(DraState&&) noexcept;
+  DraState& operator=(DraState&&) noexcept;
 
   // --- events ---
   void upsert_slice(ResourceSlice slice);
@@ -61,15 +62,24 @@ class DraState {
   // template not created yet, a claim missing, one made for another pod, or being deleted.
   tl::expected<std::vector<const ResourceClaim*>, ClaimLookupFailure> claims_of(
       const Pod& pod) const;
+  // How many devices of the named DeviceClasses the pod's claims hold (allocated claims) or ask
+  // for (claims not allocated yet, and claims of templates not created yet: ExactCount requests,
+  // the first firstAvailable choice; `All` counts once allocated). What its queue is charged.
+  int64_t devices_of_classes(const Pod& pod,
+                             const std::set<std::string, std::less<>>& classes) const;
+  // How many published devices (of complete pools) the named DeviceClasses select: what they
+  // add to the cluster's capacity for fair shares. Cached until a slice or class changes.
+  int64_t published_devices_of_classes(const std::set<std::string, std::less<>>& classes) const;
   const ResourceClaim* find_claim(std::string_view key) const;
   const ResourceClaimTemplate* find_template(std::string_view key) const;
   const Allocator::Classes& classes() const { return classes_; }
-  // Rebuilt on first use after a slice changed.
-  const DevicePools& pools();
+  // Rebuilt on first use after a slice changed (caches: the loop thread alone uses a state).
+  const DevicePools& pools() const;
   // Devices allocated to claims (admin-access results excluded: they do not hold a device),
   // assumed allocations included. Rebuilt on first use after a claim changed.
-  const DeviceSet& allocated();
-  CelCache& cel() { return cel_; }
+  const DeviceSet& allocated() const;
+  // Compiled selectors, shared by every allocation (thread-safe).
+  CelCache& cel() const { return *cel_; }
   bool empty() const { return slices_.empty() && claims_.empty(); }
   size_t slice_count() const { return slices_.size(); }
   size_t claim_count() const { return claims_.size(); }
@@ -82,11 +92,12 @@ class DraState {
   // Claims shown with an assumed allocation: key → the claim as the API last showed it.
   std::map<std::string, ResourceClaim, std::less<>> assumed_;
 
-  std::vector<ResourceSlice> slice_list_;  // what pools_ points into
-  std::unique_ptr<DevicePools> pools_;
-  DeviceSet allocated_;
-  bool allocated_dirty_ = true;
-  CelCache cel_;
+  mutable std::vector<ResourceSlice> slice_list_;  // what pools_ points into
+  mutable std::unique_ptr<DevicePools> pools_;
+  mutable DeviceSet allocated_;
+  mutable bool allocated_dirty_ = true;
+  std::unique_ptr<CelCache> cel_;             // behind a pointer: it holds a mutex, the state moves
+  mutable std::optional<int64_t> published_;  // published_devices_of_classes, while valid
 };
 
 }  // namespace fairway::dra

@@ -382,7 +382,7 @@ void Planner::build_units() {
       Unit unit = base;
       unit.part = part;
       unit.pods = std::move(members);
-      for (PodId pod : unit.pods) unit.charge += queue_charge(pods[pod].requests);
+      for (PodId pod : unit.pods) unit.charge += queue_charge(pods[pod]);
       mark_idle(unit);
       units_.push_back(std::move(unit));
     };
@@ -468,7 +468,7 @@ std::vector<Preemptor> Planner::preemptors() const {
         if (!record.intent.valid() || record.intent.gpu_fraction) valid = false;
         if (record.pod.preemption_policy == "Never") valid = false;  // never evicts others
         p.priority = std::max(p.priority, state_.priority_of(record));
-        p.charge += queue_charge(record.requests);
+        p.charge += queue_charge(record);
       }
       if (!valid) continue;
       p.pods = std::move(pending);

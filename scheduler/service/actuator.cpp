@@ -54,6 +54,7 @@ Actuator::Actuator(k8s::RestClient& client, int bind_workers, Hooks hooks,
       writer_(writer != nullptr ? *writer : client),
       hooks_(std::move(hooks)),
       volume_binder_(client, volumes),
+      claim_writer_(client),
       events_(writer_) {
   for (int i = 0; i < std::max(bind_workers, 1); ++i)
     bind_threads_.emplace_back([this] { bind_loop(); });
@@ -162,12 +163,23 @@ void Actuator::do_bind(const Binding& binding) {
       return;
     }
   }
+  std::vector<ClaimWrite> claims;
+  if (!binding.claim_allocations.empty()) {
+    if (auto why = claim_writer_.write(binding, claims)) {
+      if (!volumes.empty()) volume_binder_.rollback(volumes);
+      ++stats_.bind_errors;
+      log::warn("claim allocation not written", {{"pod", binding.pod}, {"error", *why}});
+      hooks_.on_failed(binding, *why);
+      return;
+    }
+  }
   const auto [ns, name] = split_key(binding.pod);
   const std::string path = fmt::format("/api/v1/namespaces/{}/pods/{}/binding", ns, name);
   const auto response =
       client_.request("POST", path, k8s::binding_body(ns, name, binding.uid, binding.node));
-  if (!volumes.empty() && (!response || (!response->ok() && response->status != 409))) {
-    volume_binder_.rollback(volumes);
+  if (!response || (!response->ok() && response->status != 409)) {
+    if (!volumes.empty()) volume_binder_.rollback(volumes);
+    if (!claims.empty()) claim_writer_.rollback(binding, claims);
   }
   if (!response) {
     ++stats_.bind_errors;

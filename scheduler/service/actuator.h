@@ -15,8 +15,9 @@
 // unless a newer one for the same object replaced it: the loop writes a message only when it
 // changes, so a write lost here would otherwise never be made again.
 //
-// A pod with Binding::volume_bindings has its claims bound first (volume_binder.h); a pod whose
-// Binding then fails (not a 409) has those writes rolled back before on_failed.
+// A pod with Binding::volume_bindings has its claims bound first (volume_binder.h), one with
+// Binding::claim_allocations its ResourceClaims allocated and reserved (claim_writer.h); a pod
+// whose Binding then fails (not a 409) has those writes rolled back before on_failed.
 //
 // Every write checks `may_write()` first: a replica that lost its lease writes nothing.
 
@@ -34,6 +35,7 @@
 
 #include "k8s-client/rest_client.h"
 #include "scheduler/cycle/cycle.h"
+#include "scheduler/service/claim_writer.h"
 #include "scheduler/service/event_recorder.h"
 #include "scheduler/service/volume_binder.h"
 
@@ -123,6 +125,7 @@ class Actuator {
   k8s::RestClient& writer_;  // Events, conditions, status patches
   Hooks hooks_;
   VolumeBinder volume_binder_;
+  ClaimWriter claim_writer_;
   ActuatorStats stats_;
   std::atomic<size_t> in_flight_{0};
 

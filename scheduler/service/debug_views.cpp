@@ -141,7 +141,9 @@ nlohmann::json debug_pod(const ClusterState& state, std::string_view pod_key,
   const std::unordered_set<std::string> no_volumes;
   SpreadNodeCache spread;
   const ScoreWeights weights;
-  PodConstraints constraints(state, *state.pod_id(pod_key), none, no_volumes, spread, weights);
+  DeviceLedger devices(state);
+  PodConstraints constraints(state, *state.pod_id(pod_key), none, no_volumes, devices, spread,
+                             weights);
   for (NodeId id = 0; id < state.nodes().size(); ++id) {
     const NodeRecord& node = state.nodes()[id];
     if (!node.present) continue;

@@ -248,6 +248,7 @@ int SchedulerService::run(std::stop_token stop) {
   state_config.intent = options_.intent;
   state_config.reservation_namespace = options_.reservations.namespace_;
   state_config.usage = options_.usage;
+  state_config.gpu_device_classes = options_.gpu_device_classes;
   ClusterState state(state_config);
 
   // Every kind the state is built from, watched; their threads run until the end of run().
@@ -282,9 +283,11 @@ int SchedulerService::run(std::stop_token stop) {
   hooks.may_write = may_write;
   hooks.on_failed = [&inbox](const Binding& binding, const std::string& why) {
     log::info("forgetting placement", {{"pod", binding.pod}, {"reason", why}});
-    inbox.post([pod = binding.pod, volumes = binding.volume_bindings](ClusterState& s) {
+    inbox.post([pod = binding.pod, volumes = binding.volume_bindings,
+                claims = binding.claim_allocations](ClusterState& s) {
       s.forget(pod);
       s.forget_volumes(volumes);
+      s.forget_claims(claims);
     });
   };
   hooks.on_bound = [this](const Binding& binding) {

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <set>
 #include <stop_token>
 #include <string>
 #include <vector>
@@ -48,6 +49,8 @@ struct SchedulerOptions {
   CycleOptions cycle;
   PodIntentConfig intent;
   UsageConfig usage;  // fair share over time: --usage-half-life, --usage-strength
+  // DeviceClasses whose claimed devices charge queues as nvidia.com/gpu (--dra-gpu-device-classes).
+  std::set<std::string, std::less<>> gpu_device_classes = StateConfig{}.gpu_device_classes;
   // /metrics, /healthz, /readyz, /debug/... (scheduler/service/endpoints.h); "" or "0": off.
   std::string metrics_bind_address = "127.0.0.1:8080";
   std::string health_probe_bind_address;  // "": probes only on the metrics address

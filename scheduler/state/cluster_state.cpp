@@ -46,6 +46,76 @@ ResourceVector queue_charge(const ResourceVector& requests) {
   return charge;
 }
 
+void ClusterState::charge_claims(PodId id) {
+  PodRecord& record = pods_[id];
+  if (record.pod.resource_claims.empty()) {
+    record.claimed_gpu_milli = 0;
+    return;
+  }
+  claim_pods_.insert(id);
+  record.claimed_gpu_milli =
+      record.ours ? dra_.devices_of_classes(record.pod, config_.gpu_device_classes) * 1000 : 0;
+}
+
+namespace {
+
+// Whether the pod's spec.resourceClaims name the claim (directly or through its status) or,
+// with `is_template`, the template.
+bool names_claim(const Pod& pod, std::string_view name, bool is_template) {
+  for (const PodResourceClaim& entry : pod.resource_claims) {
+    if ((is_template ? entry.template_name : entry.claim_name) == name) return true;
+  }
+  if (is_template) return false;
+  for (const PodResourceClaimStatus& status : pod.resource_claim_statuses) {
+    if (status.claim_name == name) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+void ClusterState::recharge_claim_pods(std::string_view key, bool is_template) {
+  const auto [ns, name] = split_key(std::string(key));
+  for (auto it = claim_pods_.begin(); it != claim_pods_.end();) {
+    const PodId id = *it;
+    PodRecord& record = pods_[id];
+    if (!record.present || record.pod.resource_claims.empty()) {
+      it = claim_pods_.erase(it);
+      continue;
+    }
+    ++it;
+    if (!record.counted_bound && !record.counted_pending) continue;
+    if (record.pod.namespace_ != ns || !names_claim(record.pod, name, is_template)) continue;
+    const int64_t milli =
+        record.ours ? dra_.devices_of_classes(record.pod, config_.gpu_device_classes) * 1000 : 0;
+    if (milli == record.claimed_gpu_milli) continue;
+    account(id, -1);
+    account(id, +1);  // charge_claims sets the new amount
+  }
+}
+
+void ClusterState::upsert_resource_claim(dra::ResourceClaim claim) {
+  const std::string key = claim.namespace_ + "/" + claim.name;
+  dra_.upsert_claim(std::move(claim));
+  recharge_claim_pods(key, false);
+}
+
+void ClusterState::remove_resource_claim(std::string_view key) {
+  dra_.remove_claim(key);
+  recharge_claim_pods(key, false);
+}
+
+void ClusterState::upsert_resource_claim_template(dra::ResourceClaimTemplate claim_template) {
+  const std::string key = claim_template.namespace_ + "/" + claim_template.name;
+  dra_.upsert_template(std::move(claim_template));
+  recharge_claim_pods(key, true);
+}
+
+void ClusterState::remove_resource_claim_template(std::string_view key) {
+  dra_.remove_template(key);
+  recharge_claim_pods(key, true);
+}
+
 ClusterState::ClusterState(StateConfig config)
     : config_(std::move(config)), usage_history_(config_.usage.half_life_ms) {}
 
@@ -266,14 +336,14 @@ void ClusterState::account(PodId id, int sign) {
       share_account(id, -1);
       storage_.remove_pod(pod, id, node.node.name);
       if (record.ours) {
-        queue_usage_[jobs_[record.job].queue].allocated -= record.requests;
+        queue_usage_[jobs_[record.job].queue].allocated -= queue_requests(record);
         --jobs_[record.job].bound;
       }
       record.counted_bound = false;
     }
     if (record.counted_pending) {
       JobRecord& job = jobs_[record.job];
-      if (pod.scheduling_gates.empty()) queue_usage_[job.queue].pending -= record.requests;
+      if (pod.scheduling_gates.empty()) queue_usage_[job.queue].pending -= queue_requests(record);
       job.pending.erase(id);
       record.counted_pending = false;
       refresh_job(record.job);
@@ -282,6 +352,7 @@ void ClusterState::account(PodId id, int sign) {
   }
   if (pod.terminated()) return;  // finished pods hold nothing
   charge_share(record);
+  charge_claims(id);
   if (record.node != kNoNode) {
     NodeRecord& node = nodes_[record.node];
     node.used += record.requests;
@@ -291,14 +362,14 @@ void ClusterState::account(PodId id, int sign) {
     share_account(id, +1);
     storage_.add_pod(pod, id, node.node.name);
     if (record.ours) {
-      queue_usage_[jobs_[record.job].queue].allocated += record.requests;
+      queue_usage_[jobs_[record.job].queue].allocated += queue_requests(record);
       ++jobs_[record.job].bound;
     }
     record.counted_bound = true;
   } else if (record.ours && !pod.deleting) {
     JobRecord& job = jobs_[record.job];
     // A gated pod is not schedulable yet: it waits in its job but asks its queue for nothing.
-    if (pod.scheduling_gates.empty()) queue_usage_[job.queue].pending += record.requests;
+    if (pod.scheduling_gates.empty()) queue_usage_[job.queue].pending += queue_requests(record);
     job.pending.insert(id);
     record.counted_pending = true;
     refresh_job(record.job);
@@ -549,9 +620,17 @@ const Labels* ClusterState::namespace_labels(std::string_view name) const {
   return it == namespaces_.end() ? nullptr : &it->second;
 }
 
+ResourceVector ClusterState::queue_capacity() const {
+  ResourceVector out = capacity_;
+  if (!dra_.empty()) {
+    out.add(kGpu, dra_.published_devices_of_classes(config_.gpu_device_classes) * 1000);
+  }
+  return out;
+}
+
 ResourceVector ClusterState::fair_share_capacity() {
   const QueueTree& tree = queue_tree();
-  ResourceVector divisible = capacity_;
+  ResourceVector divisible = queue_capacity();
   for (const auto& [name, usage] : queue_usage_) {
     const auto index = tree.find(name);
     if (index && tree.node(*index).is_leaf()) continue;
@@ -582,7 +661,7 @@ FairShares ClusterState::fair_shares() {
 }
 
 void ClusterState::advance_usage(WallMs now) {
-  usage_history_.advance(now, queue_usage_, queue_charge(capacity_));
+  usage_history_.advance(now, queue_usage_, queue_charge(queue_capacity()));
 }
 
 const QueueTree& ClusterState::queue_tree() {

@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -30,6 +31,7 @@
 #include "queues/queue_tree.h"
 #include "queues/resources.h"
 #include "queues/usage_history.h"
+#include "scheduler/dra/dra_state.h"
 #include "scheduler/state/gangs.h"
 #include "scheduler/state/gpu_sharing.h"
 #include "scheduler/state/ids.h"
@@ -38,7 +40,6 @@
 #include "scheduler/state/pod_intent.h"
 #include "scheduler/state/pod_queue.h"
 #include "scheduler/state/storage_state.h"
-#include "scheduler/dra/dra_state.h"
 #include "topology/fabric_tree.h"
 #include "topology/gpu_topology.h"
 #include "topology/topology_spec.h"
@@ -57,6 +58,9 @@ struct StateConfig {
   PodIntentConfig intent;
   // Pods here labelled fairway.dev/gpu-group are reservation pods (gpu_sharing.h).
   std::string reservation_namespace = std::string(kDefaultReservationNamespace);
+  // DeviceClasses whose devices, claimed through ResourceClaims, charge the pod's queue as
+  // nvidia.com/gpu (--dra-gpu-device-classes); gpu.nvidia.com is NVIDIA's DRA driver's class.
+  std::set<std::string, std::less<>> gpu_device_classes = {"gpu.nvidia.com"};
 };
 
 // What a queue is charged for `requests`: all but the pods count (a node's limit, not shared).
@@ -92,13 +96,27 @@ struct PodRecord {
   // (charged to its queue); the node pays for the whole GPU through the group instead.
   std::vector<std::string> gpu_groups;  // groups it shares (labels, or assumed by us)
   int64_t shared_gpu_milli = 0;         // the share part of requests[nvidia.com/gpu]
-  int64_t share_units = 0;              // per device, while counted in the sharing index
-  int64_t share_memory_mib = 0;         // per device, while counted in the sharing index
-  bool reservation = false;             // a reservation pod holding a shared GPU
+  // GPUs of its ResourceClaims (StateConfig::gpu_device_classes), in milli-GPUs: charged to its
+  // queue on top of `requests`, never to the node (the devices are in ResourceSlices).
+  int64_t claimed_gpu_milli = 0;
+  int64_t share_units = 0;       // per device, while counted in the sharing index
+  int64_t share_memory_mib = 0;  // per device, while counted in the sharing index
+  bool reservation = false;      // a reservation pod holding a shared GPU
   // Admission left spec.priority unset (0) and the pod names a PriorityClass: its priority is
   // that class's value, set again whenever the class arrives or changes.
   bool priority_from_class = false;
 };
+
+// What a pod asks of its queue: its requests plus the GPUs of its ResourceClaims.
+inline ResourceVector queue_requests(const PodRecord& record) {
+  ResourceVector out = record.requests;
+  if (record.claimed_gpu_milli != 0) out.add(kGpu, record.claimed_gpu_milli);
+  return out;
+}
+// queue_charge of those: what the pod counts against its queue's quota and limit.
+inline ResourceVector queue_charge(const PodRecord& record) {
+  return queue_charge(queue_requests(record));
+}
 
 struct JobRecord {
   std::string key;    // "ns/group" for gangs, "ns/pod" for single pods
@@ -192,12 +210,11 @@ class ClusterState {
     dra_.upsert_class(std::move(device_class));
   }
   void remove_device_class(std::string_view name) { dra_.remove_class(name); }
-  void upsert_resource_claim(dra::ResourceClaim claim) { dra_.upsert_claim(std::move(claim)); }
-  void remove_resource_claim(std::string_view key) { dra_.remove_claim(key); }
-  void upsert_resource_claim_template(dra::ResourceClaimTemplate claim_template) {
-    dra_.upsert_template(std::move(claim_template));
-  }
-  void remove_resource_claim_template(std::string_view key) { dra_.remove_template(key); }
+  // Claims and templates also decide what their pods' queues are charged (charge_claims).
+  void upsert_resource_claim(dra::ResourceClaim claim);
+  void remove_resource_claim(std::string_view key);
+  void upsert_resource_claim_template(dra::ResourceClaimTemplate claim_template);
+  void remove_resource_claim_template(std::string_view key);
 
   // --- placements decided by the cycle ---
   // `gpu_groups`: the shared GPUs a fractional pod joins (existing or new groups).
@@ -249,6 +266,9 @@ class ClusterState {
   const std::unordered_map<std::string, QueueUsage>& queue_usage() const { return queue_usage_; }
   // Allocatable of schedulable nodes: present, ready and not cordoned.
   const ResourceVector& capacity() const { return capacity_; }
+  // capacity() plus the published DRA devices of StateConfig::gpu_device_classes as
+  // nvidia.com/gpu: what queues' GPU charges are measured against.
+  ResourceVector queue_capacity() const;
   // What fair shares divide: capacity() less what pods of queues that are not leaves of the
   // queue tree (a deleted Queue, or one that became invalid) hold, so their running pods stay
   // charged, to an orphan bucket outside the tree, until they finish (docs/scheduling.md).
@@ -307,6 +327,11 @@ class ClusterState {
   void add_capacity(const NodeRecord& record, int sign);
   // Sharing hooks of account() (gpu_sharing_state.cpp).
   void charge_share(PodRecord& record);
+  // Sets PodRecord::claimed_gpu_milli from the pod's claims; remembers pods with claims.
+  void charge_claims(PodId id);
+  // The claim or template "ns/name" changed: pods naming it whose claimed GPUs changed are
+  // accounted again.
+  void recharge_claim_pods(std::string_view key, bool is_template);
   void share_account(PodId id, int sign);
 
   StateConfig config_;
@@ -348,6 +373,7 @@ class ClusterState {
   PlacedPods placed_;
   StorageState storage_;
   dra::DraState dra_;
+  std::unordered_set<PodId> claim_pods_;  // pods that had ResourceClaims (some may be gone)
   int64_t max_gpu_memory_mib_ = 0;
 };
 

@@ -218,7 +218,7 @@ struct Pod {
   std::vector<PodVolumeClaim> volume_claims;
   std::vector<PodResourceClaim> resource_claims;                // spec.resourceClaims
   std::vector<PodResourceClaimStatus> resource_claim_statuses;  // status.resourceClaimStatuses
-  std::vector<std::string> scheduling_gates;  // spec.schedulingGates[].name
+  std::vector<std::string> scheduling_gates;                    // spec.schedulingGates[].name
   // Name of the SubGroup of its gang this pod belongs to (empty: none). Read from the label
   // `fairway.dev/subgroup` (KAI: `kai.scheduler/subgroup-name`); for a gang inferred from a JobSet,
   // owner inference sets it to the replicated job's name.
