@@ -312,7 +312,7 @@ class CycleRunner {
   TentativePods tentative_{state_};
   uint64_t tentative_version_ = 0;
   std::unordered_set<std::string> taken_volumes_;
-  DeviceLedger devices_{state_};
+  DeviceLedger devices_{state_, &ledger_.evicted()};
   SpreadNodeCache spread_nodes_;
   std::optional<PodConstraints> constraints_;
   PodId constraints_pod_ = 0;

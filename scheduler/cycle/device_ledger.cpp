@@ -59,11 +59,25 @@ void DeviceLedger::prepare() {
   if (allocator_) return;
   const dra::DraState& dra = state_.dra();
   allocated_.emplace(dra.allocated());
+  if (evicted_ != nullptr && !evicted_->empty()) release_evicted();
   dra::AllocatorOptions options;
   options.island_of = [this](const dra::CandidateDevice& device) {
     return device_island(state_, device);
   };
   allocator_.emplace(dra.pools(), dra.classes(), *allocated_, dra.cel(), std::move(options));
+}
+
+void DeviceLedger::release_evicted() {
+  for (const auto& [key, claim] : state_.dra().claims()) {
+    if (!claim.allocation || claim.reserved_for.empty()) continue;
+    const bool only_evicted =
+        std::all_of(claim.reserved_for.begin(), claim.reserved_for.end(),
+                    [&](const dra::ConsumerReference& c) { return evicted_->contains(c.uid); });
+    if (!only_evicted) continue;
+    for (const auto& result : claim.allocation->devices) {
+      allocated_->erase({result.driver, result.pool, result.device});
+    }
+  }
 }
 
 tl::expected<std::vector<const dra::ResourceClaim*>, dra::ClaimLookupFailure>

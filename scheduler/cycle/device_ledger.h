@@ -14,6 +14,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <tl/expected.hpp>
 #include <vector>
 
@@ -24,7 +25,11 @@ namespace fairway {
 
 class DeviceLedger {
  public:
-  explicit DeviceLedger(const ClusterState& state) : state_(state) {}
+  // `evicted`: uids of pods a planner's what-if evicted (NodeLedger::evicted); the devices of
+  // claims only they reserve count as free.
+  explicit DeviceLedger(const ClusterState& state,
+                        const std::unordered_set<std::string>* evicted = nullptr)
+      : state_(state), evicted_(evicted) {}
 
   // The pod's claims as this cycle sees them (claims it allocated or reserved replace the
   // API's copy), or why they cannot be used on any node.
@@ -43,8 +48,10 @@ class DeviceLedger {
 
  private:
   void prepare();
+  void release_evicted();
 
   const ClusterState& state_;
+  const std::unordered_set<std::string>* evicted_;
   std::optional<dra::DeviceSet> allocated_;  // copied from the state on first use
   std::optional<dra::Allocator> allocator_;
   // Claims this cycle allocated or reserved, by "namespace/name", and how many placements

@@ -70,4 +70,13 @@ void NodeLedger::give(NodeId node, const ResourceVector& amount) {
   reindex(node);
 }
 
+void NodeLedger::set_evicted(const Pod& pod, bool evicted) {
+  if (pod.resource_claims.empty()) return;
+  if (evicted) {
+    evicted_.insert(pod.uid);
+  } else {
+    evicted_.erase(pod.uid);
+  }
+}
+
 }  // namespace fairway

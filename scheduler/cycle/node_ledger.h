@@ -4,6 +4,8 @@
 // visits only nodes that can hold it, in bin-pack or spread order, instead of every node.
 
 #include <cstdint>
+#include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "queues/resources.h"
@@ -25,6 +27,11 @@ class NodeLedger {
   // Schedulable nodes without any GPU.
   const std::vector<NodeId>& cpu_nodes() const { return cpu_nodes_; }
 
+  // Pods with ResourceClaims a planner's what-if has evicted (by uid): the devices of claims
+  // that only they reserve are free to placements on this ledger (device_ledger.h).
+  void set_evicted(const Pod& pod, bool evicted);
+  const std::unordered_set<std::string>& evicted() const { return evicted_; }
+
  private:
   static constexpr int kNotIndexed = -1;
   static constexpr int kCpuOnly = -2;
@@ -36,6 +43,7 @@ class NodeLedger {
   std::vector<uint32_t> position_;
   std::vector<std::vector<NodeId>> buckets_;
   std::vector<NodeId> cpu_nodes_;
+  std::unordered_set<std::string> evicted_;
 };
 
 }  // namespace fairway

@@ -71,6 +71,7 @@ class DraState {
   // add to the cluster's capacity for fair shares. Cached until a slice or class changes.
   int64_t published_devices_of_classes(const std::set<std::string, std::less<>>& classes) const;
   const ResourceClaim* find_claim(std::string_view key) const;
+  const std::map<std::string, ResourceClaim, std::less<>>& claims() const { return claims_; }
   const ResourceClaimTemplate* find_template(std::string_view key) const;
   const Allocator::Classes& classes() const { return classes_; }
   // Rebuilt on first use after a slice changed (caches: the loop thread alone uses a state).

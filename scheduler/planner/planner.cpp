@@ -514,6 +514,7 @@ void Planner::evict_on_ledger(const Unit& unit, bool evict) {
     } else {
       ledger_.take(record.node, record.requests);
     }
+    ledger_.set_evicted(record.pod, evict);
   }
 }
 
