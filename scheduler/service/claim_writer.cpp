@@ -14,6 +14,9 @@ using json = nlohmann::json;
 
 // Attempts of one read-modify-write when the claim keeps changing under us.
 constexpr int kConflictAttempts = 4;
+// kube-scheduler's finalizer on a claim it allocates: the resourceclaim controller clears the
+// allocation of a claim nobody reserves only when it is there, and removes it then.
+constexpr const char* kDeleteProtection = "resource.kubernetes.io/delete-protection";
 
 std::string claim_path(const std::string& key) {
   const auto [ns, name] = split_key(key);
@@ -58,11 +61,12 @@ bool reserves(const json& status, const std::string& uid) {
   return false;
 }
 
-// One read-modify-write of the claim's status: `change` edits the claim read (returning an
-// error to stop, or nullopt), then it is PUT with the resourceVersion read. A 409 reads again.
+// One read-modify-write of the claim (`subresource` "") or its status ("/status"): `change`
+// edits the claim read (returning an error to stop, or nullopt), then it is PUT with the
+// resourceVersion read. A 409 reads again.
 template <typename Change>
-std::optional<std::string> update_status(k8s::RestClient& client, const std::string& key,
-                                         Change&& change) {
+std::optional<std::string> update(k8s::RestClient& client, const std::string& key,
+                                  std::string_view subresource, Change&& change) {
   const std::string path = claim_path(key);
   for (int attempt = 0; attempt < kConflictAttempts; ++attempt) {
     const auto read = client.get(path);
@@ -73,12 +77,36 @@ std::optional<std::string> update_status(k8s::RestClient& client, const std::str
     bool unchanged = false;
     if (auto error = change(claim, unchanged)) return error;
     if (unchanged) return std::nullopt;
-    const auto written = client.request("PUT", path + "/status", claim.dump());
+    const auto written = client.request("PUT", path + std::string(subresource), claim.dump());
     if (written && written->ok()) return std::nullopt;
     if (written && written->status == 409) continue;  // changed since we read it: again
     return "writing " + key + ": " + k8s::describe_api_error(written);
   }
   return "writing " + key + ": the claim kept changing (conflicts)";
+}
+
+// Adds (or removes) kDeleteProtection in the claim's metadata.finalizers; `unchanged` when it
+// already is (is not) there.
+void set_finalizer(json& claim, bool present, bool& unchanged) {
+  json& metadata = claim["metadata"];
+  json kept = json::array();
+  bool found = false;
+  if (metadata["finalizers"].is_array()) {
+    for (const json& finalizer : metadata["finalizers"]) {
+      if (finalizer == kDeleteProtection) {
+        found = true;
+      } else {
+        kept.push_back(finalizer);
+      }
+    }
+  }
+  unchanged = found == present;
+  if (present) kept.push_back(kDeleteProtection);
+  if (kept.empty()) {
+    metadata.erase("finalizers");
+  } else {
+    metadata["finalizers"] = std::move(kept);
+  }
 }
 
 }  // namespace
@@ -107,38 +135,77 @@ std::string allocation_json(const dra::AllocationResult& allocation) {
   return out.dump();
 }
 
+namespace {
+
+std::optional<std::string> replaced(const json& claim, const dra::ClaimAllocation& decided) {
+  if (claim["metadata"].value("uid", "") == decided.uid) return std::nullopt;
+  return decided.key() + " was replaced by a new claim";
+}
+
+// Sets or clears kDeleteProtection on the claim; `changed`: it was not so before.
+std::optional<std::string> write_finalizer(k8s::RestClient& client,
+                                           const dra::ClaimAllocation& decided, bool present,
+                                           bool* changed = nullptr) {
+  return update(client, decided.key(), "", [&](json& claim, bool& unchanged) {
+    if (auto error = replaced(claim, decided)) return error;
+    set_finalizer(claim, present, unchanged);
+    if (changed != nullptr) *changed = !unchanged;
+    return std::optional<std::string>();
+  });
+}
+
+// The allocation (when fairway made it) and the pod's reservation, in the claim's status.
+std::optional<std::string> write_reservation(k8s::RestClient& client,
+                                             const dra::ClaimAllocation& decided,
+                                             const Binding& binding, bool& allocated) {
+  const std::string pod_name = split_key(binding.pod).second;
+  return update(client, decided.key(), "/status", [&](json& claim, bool& unchanged) {
+    allocated = false;
+    if (auto error = replaced(claim, decided)) return error;
+    json& status = claim["status"];
+    const bool has_allocation = status.contains("allocation") && !status["allocation"].is_null();
+    if (decided.newly_allocated && has_allocation) {
+      return std::optional<std::string>(decided.key() + " was allocated by someone else");
+    }
+    if (!decided.newly_allocated && !has_allocation) {
+      return std::optional<std::string>(decided.key() + " is no longer allocated");
+    }
+    if (reserves(status, binding.uid)) {
+      unchanged = true;
+      return std::optional<std::string>();
+    }
+    if (decided.newly_allocated) {
+      status["allocation"] = json::parse(allocation_json(decided.allocation));
+      allocated = true;
+    }
+    if (!status["reservedFor"].is_array()) status["reservedFor"] = json::array();
+    status["reservedFor"].push_back(
+        {{"resource", "pods"}, {"name", pod_name}, {"uid", binding.uid}});
+    return std::optional<std::string>();
+  });
+}
+
+}  // namespace
+
 std::optional<std::string> ClaimWriter::write(const Binding& binding,
                                               std::vector<ClaimWrite>& written) {
-  const auto [ns, pod_name] = split_key(binding.pod);
   for (const dra::ClaimAllocation& decided : binding.claim_allocations) {
+    // As kube-scheduler: the finalizer first, so an allocation is never without it.
+    bool finalizer_added = false;
+    std::optional<std::string> error;
+    if (decided.newly_allocated) error = write_finalizer(client_, decided, true, &finalizer_added);
     bool allocated = false;
-    auto error = update_status(client_, decided.key(), [&](json& claim, bool& unchanged) {
-      allocated = false;
-      if (claim["metadata"].value("uid", "") != decided.uid) {
-        return std::optional<std::string>(decided.key() + " was replaced by a new claim");
-      }
-      json& status = claim["status"];
-      const bool has_allocation = status.contains("allocation") && !status["allocation"].is_null();
-      if (decided.newly_allocated && has_allocation) {
-        return std::optional<std::string>(decided.key() + " was allocated by someone else");
-      }
-      if (!decided.newly_allocated && !has_allocation) {
-        return std::optional<std::string>(decided.key() + " is no longer allocated");
-      }
-      if (reserves(status, binding.uid)) {
-        unchanged = true;
-        return std::optional<std::string>();
-      }
-      if (decided.newly_allocated) {
-        status["allocation"] = json::parse(allocation_json(decided.allocation));
-        allocated = true;
-      }
-      if (!status["reservedFor"].is_array()) status["reservedFor"] = json::array();
-      status["reservedFor"].push_back(
-          {{"resource", "pods"}, {"name", pod_name}, {"uid", binding.uid}});
-      return std::optional<std::string>();
-    });
+    if (!error) error = write_reservation(client_, decided, binding, allocated);
     if (error) {
+      // A finalizer this attempt added to a claim it did not allocate would block its deletion.
+      if (finalizer_added) {
+        const auto claim = client_.get(claim_path(decided.key()));
+        const json read = claim && claim->ok() ? json::parse(claim->body, nullptr, false) : json();
+        const bool allocated_now = read.is_object() && read.contains("status") &&
+                                   read["status"].is_object() &&
+                                   read["status"].contains("allocation");
+        if (read.is_object() && !allocated_now) write_finalizer(client_, decided, false);
+      }
       rollback(binding, written);
       written.clear();
       return error;
@@ -150,7 +217,8 @@ std::optional<std::string> ClaimWriter::write(const Binding& binding,
 
 void ClaimWriter::rollback(const Binding& binding, const std::vector<ClaimWrite>& written) {
   for (const ClaimWrite& write : written) {
-    auto error = update_status(client_, write.key, [&](json& claim, bool& unchanged) {
+    bool deallocated = false;
+    auto error = update(client_, write.key, "/status", [&](json& claim, bool& unchanged) {
       json& status = claim["status"];
       json kept = json::array();
       if (status["reservedFor"].is_array()) {
@@ -166,12 +234,19 @@ void ClaimWriter::rollback(const Binding& binding, const std::vector<ClaimWrite>
         if (write.allocated) {
           status.erase("allocation");
           unchanged = false;
+          deallocated = true;
         }
       } else {
         status["reservedFor"] = std::move(kept);
       }
       return std::optional<std::string>();
     });
+    if (!error && deallocated) {
+      error = update(client_, write.key, "", [&](json& claim, bool& unchanged) {
+        set_finalizer(claim, false, unchanged);
+        return std::optional<std::string>();
+      });
+    }
     if (error) {
       log::warn("claim write not rolled back", {{"pod", binding.pod}, {"error", *error}});
     }

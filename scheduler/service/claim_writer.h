@@ -4,13 +4,17 @@
 // `status.allocation` (devices, nodeSelector) when fairway allocated the claim, and the pod
 // added to `status.reservedFor` — so the kubelet finds the devices prepared for the pod.
 //
+// A claim fairway allocates first gets kube-scheduler's finalizer
+// `resource.kubernetes.io/delete-protection` (the resourceclaim controller deallocates a claim
+// nobody reserves only when it is there, and removes it then).
+//
 // Each write is a read-modify-write of the claim carrying its resourceVersion (PUT .../status),
 // so a claim changed since it was read is a 409, read again: if somebody else allocated it in
 // between (another scheduler, a user), the write fails and the next cycle sees the truth; a
 // claim reserved for this pod already is left as it is.
 //
 // rollback() undoes an attempt whose pod could not be bound: the pod leaves reservedFor, and an
-// allocation this attempt wrote is cleared when no other consumer is left. Once a pod is bound,
+// allocation this attempt wrote is cleared (with its finalizer) when no other consumer is left. Once a pod is bound,
 // releasing its claims when it goes is kube-controller-manager's resourceclaim controller's
 // job, as on any cluster (it removes gone pods from reservedFor and deallocates claims nobody
 // reserves).

@@ -11,10 +11,10 @@
 namespace fairway {
 namespace {
 
-using ::testing::SizeIs;
 using testing::gpu_node;
 using testing::pod;
 using testing::queue;
+using ::testing::SizeIs;
 
 constexpr TimeMs kNow = 1'700'000'000'000;
 constexpr TimeMs kHour = 3'600'000;
@@ -78,8 +78,7 @@ TEST(DraReclaim, AClaimPodReclaimsTheDevicesOfAQueueAboveItsFairShare) {
 
   PreemptionMemory memory;
   PlannerOptions options;
-  const PlanResult result =
-      plan_preemptions(state, memory, options, [] { return kNow; });
+  const PlanResult result = plan_preemptions(state, memory, options, [] { return kNow; });
   ASSERT_THAT(result.plans, SizeIs(1));
   const PreemptionPlan& plan = result.plans[0];
   EXPECT_EQ(plan.action, PreemptionAction::kReclaim);

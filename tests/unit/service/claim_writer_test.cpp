@@ -35,6 +35,11 @@ class ClaimWriterTest : public testing::InProcessApiTest {
     EXPECT_TRUE(created && created->status == 201) << (created ? created->body : "transport");
     return created ? json::parse(created->body)["metadata"]["uid"].get<std::string>() : "";
   }
+  json finalizers_of(const std::string& name) {
+    auto got = client_->get(std::string(kClaims) + "/" + name);
+    return got && got->ok() ? json::parse(got->body)["metadata"].value("finalizers", json())
+                            : json();
+  }
   json status_of(const std::string& name) {
     auto got = client_->get(std::string(kClaims) + "/" + name);
     EXPECT_TRUE(got && got->ok());
@@ -80,6 +85,8 @@ TEST_F(ClaimWriterTest, AllocationAndReservationAreWrittenThroughTheStatus) {
             json({{"key", "metadata.name"}, {"operator", "In"}, {"values", {"node-a"}}}));
   EXPECT_EQ(status["reservedFor"],
             json::parse(R"([{"resource":"pods","name":"p","uid":"uid-p"}])"));
+  // kube-scheduler's finalizer: the controller deallocates only claims that carry it.
+  EXPECT_EQ(finalizers_of("train"), json({"resource.kubernetes.io/delete-protection"}));
 
   // A second pod sharing the allocated claim is only added to reservedFor.
   std::vector<ClaimWrite> second;
@@ -94,6 +101,7 @@ TEST_F(ClaimWriterTest, AllocationAndReservationAreWrittenThroughTheStatus) {
   // p's failed too: nobody is left, so the allocation it wrote goes.
   writer.rollback(binding_of("p", "train", uid, true), written);
   EXPECT_EQ(status_of("train"), json::object());
+  EXPECT_EQ(finalizers_of("train"), json());
 }
 
 TEST_F(ClaimWriterTest, AClaimAllocatedBySomeoneElseFailsTheWrite) {
@@ -113,6 +121,8 @@ TEST_F(ClaimWriterTest, AClaimAllocatedBySomeoneElseFailsTheWrite) {
   EXPECT_EQ(*error, "default/taken was allocated by someone else");
   EXPECT_TRUE(none.empty());
   EXPECT_EQ(status_of("other"), json::object());
+  EXPECT_EQ(finalizers_of("other"), json());
+  EXPECT_EQ(finalizers_of("taken"), json({"resource.kubernetes.io/delete-protection"}));
   EXPECT_EQ(status_of("taken")["reservedFor"][0]["name"], "first");
 
   // A claim deleted and created again under the same name is not the one planned for.
