@@ -403,7 +403,7 @@ Object Store::commit_locked(Table& table, const std::string& key, json object, W
   }
   HistoryEntry entry{rv, table.type->key(), type, stored, previous ? *previous : Object{}};
   dispatch_locked(table, entry);
-  for (const auto& entry : table.observers) entry.second(type, stored);
+  for (const auto& observed : table.observers) observed.second(type, stored);
   history_.push_back(std::move(entry));
   while (history_.size() > options_.history_window) {
     compacted_rv_ = std::max(compacted_rv_, history_.front().rv);

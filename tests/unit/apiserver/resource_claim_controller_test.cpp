@@ -88,6 +88,12 @@ json allocation() {
                                       {"device", "gpu-1"}}})}}}};
 }
 
+WatchOptions watch_from(uint64_t resource_version) {
+  WatchOptions options;
+  options.resource_version = std::to_string(resource_version);
+  return options;
+}
+
 json consumer(const json& pod) {
   return {{"resource", "pods"}, {"name", pod["metadata"]["name"]}, {"uid", pod["metadata"]["uid"]}};
 }
@@ -95,8 +101,12 @@ json consumer(const json& pod) {
 class ResourceClaimControllerTest : public ::testing::Test {
  protected:
   ResourceClaimControllerTest()
-      : store_(StoreOptions{}, [this] { return now_; }),
-        controller_(store_, ResourceClaimControllerOptions{.clock = [this] { return now_; }}) {}
+      : store_(StoreOptions{}, [this] { return now_; }), controller_(store_, options()) {}
+  ResourceClaimControllerOptions options() {
+    ResourceClaimControllerOptions o;
+    o.clock = [this] { return now_; };
+    return o;
+  }
 
   HttpResponse call(const std::string& method, const std::string& target,
                     const std::string& body = "",
@@ -154,10 +164,9 @@ TEST_F(ResourceClaimControllerTest, ATemplatesClaimIsMadeOwnedByThePodAndRecorde
   const json tmpl = create(kTemplates, template_object("two-gpus"));
   const json pod = create(kPods, pod_object("train", "gpus", "two-gpus"));
   const uint64_t before = store_.resource_version();
-  auto pods_watch = store_.watch(*store_.resource("", "pods"), "default",
-                                 WatchOptions{.resource_version = std::to_string(before)});
+  auto pods_watch = store_.watch(*store_.resource("", "pods"), "default", watch_from(before));
   auto claims_watch = store_.watch(*store_.resource("resource.k8s.io", "resourceclaims"), "default",
-                                   WatchOptions{.resource_version = std::to_string(before)});
+                                   watch_from(before));
   ASSERT_TRUE(pods_watch && claims_watch);
 
   EXPECT_GT(controller_.sync(), 0u);
