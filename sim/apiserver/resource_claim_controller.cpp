@@ -325,7 +325,24 @@ void ResourceClaimController::index_claim(const std::string& key, const json& cl
     }
     owner_of_claim_.erase(old);
   }
+  if (auto old = consumers_of_claim_.find(key); old != consumers_of_claim_.end()) {
+    for (const std::string& uid : old->second) {
+      auto it = claims_by_consumer_.find(uid);
+      if (it == claims_by_consumer_.end()) continue;
+      it->second.erase(key);
+      if (it->second.empty()) claims_by_consumer_.erase(it);
+    }
+    consumers_of_claim_.erase(old);
+  }
   if (deleted) return;
+  std::vector<std::string> consumers;
+  for (const json& r : reserved_for(claim)) {
+    const std::string uid = str(r, "uid");
+    if (uid.empty()) continue;
+    consumers.push_back(uid);
+    claims_by_consumer_[uid].insert(key);
+  }
+  if (!consumers.empty()) consumers_of_claim_[key] = std::move(consumers);
   const auto [pod, uid] = owning_pod(claim);
   if (uid.empty()) return;
   owner_of_claim_[key] = uid;
@@ -356,6 +373,10 @@ void ResourceClaimController::enqueue_pod(const json& pod, bool deleted) {
       if (c.kind == ClaimName::Kind::kNamed) {
         enqueue(std::string(kClaimPrefix) + namespace_of(pod) + "/" + c.name);
       }
+    }
+    if (auto listing = claims_by_consumer_.find(uid_of(pod));
+        listing != claims_by_consumer_.end()) {
+      for (const std::string& claim : listing->second) enqueue(std::string(kClaimPrefix) + claim);
     }
   }
   if (!deleted && pod_needs_work(pod)) enqueue(std::string(kPodPrefix) + key_of(pod));

@@ -134,6 +134,11 @@ class ResourceClaimController {
   std::unordered_map<std::string, std::vector<std::string>> claims_of_pod_;
   std::unordered_map<std::string, std::set<std::string>> claims_by_owner_;
   std::unordered_map<std::string, std::string> owner_of_claim_;
+  // Claims by the pod uids in their status.reservedFor, so that a pod that goes releases every
+  // claim listing it, also one it does not name (a cluster's controller finds those at the
+  // claim's next change or informer resync).
+  std::unordered_map<std::string, std::set<std::string>> claims_by_consumer_;
+  std::unordered_map<std::string, std::vector<std::string>> consumers_of_claim_;
   // The Events it recorded (pod key + reason + message → event name), for counting repeats.
   std::unordered_map<std::string, std::string> recorded_events_;
 };

@@ -147,7 +147,7 @@ claim_gone() { [[ -z $(k get resourceclaim -n team-a "$made" -o name --ignore-no
 wait_for 10 "claim $made to be deleted with its pod" claim_gone
 unreserved() { [[ -z $(k get resourceclaim -n team-a dra-train-gpus -o jsonpath='{.status.reservedFor}') ]]; }
 wait_for 10 "dra-train-gpus to lose its reservation" unreserved
-# No finalizer of kube-scheduler's on it: kube-controller-manager leaves the allocation.
+# Without kube-scheduler's finalizer on it, kube-controller-manager leaves the allocation.
 [[ $(k get resourceclaim -n team-a dra-train-gpus -o jsonpath='{.status.allocation.devices.results[0].device}') == gpu-0 ]] ||
   fail "dra-train-gpus lost its allocation"
 echo "dra_kubectl: PASS"

@@ -349,6 +349,21 @@ TEST_F(ResourceClaimControllerTest, APodLeavingASharedClaimOnlyLeavesItsReserved
   EXPECT_FALSE(free["metadata"].contains("finalizers")) << free.dump();
 }
 
+TEST_F(ResourceClaimControllerTest, APodThatGoesLeavesEveryClaimListingIt) {
+  // Also a claim the pod does not name (kube-controller-manager would find it at the claim's next
+  // change or informer resync).
+  user_claim("shared");
+  const json a = create(kPods, pod_object("a", "gpus", "", "other"));
+  allocate("shared", {a});
+  controller_.sync();
+  ASSERT_EQ(get(kClaims + "/shared")["status"]["reservedFor"].size(), 1u);
+  ASSERT_EQ(call("DELETE", kPods + "/a").status, 200);
+  controller_.sync();
+  const json claim = get(kClaims + "/shared");
+  EXPECT_FALSE(claim["status"].contains("reservedFor")) << claim.dump();
+  EXPECT_FALSE(claim["status"].contains("allocation")) << claim.dump();
+}
+
 TEST_F(ResourceClaimControllerTest, WithoutTheSchedulersFinalizerTheAllocationStays) {
   // kube-controller-manager deallocates only claims that carry the finalizer kube-scheduler adds
   // when it allocates; a claim allocated without it keeps its devices.
