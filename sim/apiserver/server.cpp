@@ -28,6 +28,7 @@
 #include "sim/apiserver/base64.h"
 #include "sim/apiserver/embedded_crds.h"
 #include "sim/apiserver/request_info.h"
+#include "sim/apiserver/resource_claim_controller.h"
 #include "sim/apiserver/tls.h"
 
 namespace fairway::apiserver {
@@ -149,6 +150,10 @@ struct Server::Impl {
   std::atomic<bool> stopped{false};
   std::mutex audit_mutex;
   std::ofstream audit;  // open when options.audit_log_path is set
+  // kube-controller-manager's resourceclaim controller (1.34+); its sync runs on a server
+  // thread, posted once per burst of changes.
+  std::unique_ptr<ResourceClaimController> claim_controller;
+  std::atomic<bool> claim_sync_posted{false};
 
   explicit Impl(ServerOptions o)
       : options(std::move(o)), store(options.store), handler(store, faults, {}) {}
@@ -159,6 +164,13 @@ struct Server::Impl {
 
   void accept();
   void schedule_housekeeping();
+  void wake_claim_controller() {
+    if (claim_sync_posted.exchange(true)) return;
+    net::post(ioc, [this] {
+      claim_sync_posted = false;  // changes from now on post another sync
+      if (!stopped && claim_controller) claim_controller->sync();
+    });
+  }
 
   // One JSON line per API request that reached the handler, flushed at once so a test reading
   // the file while the server runs sees every call.
@@ -496,6 +508,7 @@ void Server::Impl::schedule_housekeeping() {
     if (const size_t n = store.finalize_due(); n > 0) {
       log(3, fmt::format("finalized {} graceful deletion(s)", n));
     }
+    if (claim_controller && claim_controller->retry_due()) wake_claim_controller();
     const int every = faults.settings().drop_watches_every_seconds;
     const auto now = std::chrono::steady_clock::now();
     if (every > 0 && now - last_watch_drop >= std::chrono::seconds(every)) {
@@ -553,6 +566,16 @@ tl::expected<std::unique_ptr<Server>, std::string> Server::start(ServerOptions o
   impl->handler.set_server_address(fmt::format("{}:{}", o.bind_address, impl->port));
   impl->handler.set_kubernetes_version(o.kubernetes_version);
   impl->handler.set_token_users(o.token_users);
+  if (o.resource_claim_controller &&
+      ResourceClaimController::runs_at(impl->store, o.kubernetes_version)) {
+    Impl* p = impl.get();
+    impl->claim_controller = std::make_unique<ResourceClaimController>(
+        impl->store,
+        ResourceClaimControllerOptions{
+            .clock = {},
+            .wake = [p] { p->wake_claim_controller(); },
+            .log = [p](int level, std::string_view message) { p->log(level, message); }});
+  }
   impl->accept();
   impl->schedule_housekeeping();
   const int threads = std::max(1, o.threads);
@@ -583,6 +606,7 @@ void Server::stop() {
   for (auto& t : impl_->threads) {
     if (t.joinable()) t.join();
   }
+  impl_->claim_controller.reset();  // stops observing the store
 }
 
 uint16_t Server::port() const {
@@ -607,6 +631,9 @@ Store& Server::store() {
 }
 Faults& Server::faults() {
   return impl_->faults;
+}
+ResourceClaimController* Server::resource_claim_controller() {
+  return impl_->claim_controller.get();
 }
 
 size_t Server::drop_watches() {

@@ -15,6 +15,7 @@
 
 #include "sim/apiserver/faults.h"
 #include "sim/apiserver/kubernetes_version.h"
+#include "sim/apiserver/resource_claim_controller.h"
 #include "sim/apiserver/reviews.h"
 #include "sim/apiserver/store.h"
 
@@ -41,6 +42,10 @@ struct ServerOptions {
   // resource, subresource, namespace, name, HTTP status) to this file, so a test can check that
   // the chart's RBAC grants every call a client made (tests/integration/helm_chart.sh).
   std::string audit_log_path;
+  // kube-controller-manager's resourceclaim controller from 1.34, when resource.k8s.io/v1 is
+  // served (sim/apiserver/resource_claim_controller.h); false: none, as on a cluster whose
+  // controller-manager is down.
+  bool resource_claim_controller = true;
   // Log lines (level, message); level 0 is always interesting, higher is chattier.
   std::function<void(int, std::string_view)> log;
   // Called (on a server thread) for every answered API request that is not a watch: who wrote
@@ -75,6 +80,8 @@ class Server {
 
   Store& store();
   Faults& faults();
+  // The resourceclaim controller, or nullptr where none runs (before 1.34, or turned off).
+  ResourceClaimController* resource_claim_controller();
   // Fault injection: end every open watch now; forget the history (410 for older versions).
   size_t drop_watches();
   void compact();

@@ -403,6 +403,7 @@ Object Store::commit_locked(Table& table, const std::string& key, json object, W
   }
   HistoryEntry entry{rv, table.type->key(), type, stored, previous ? *previous : Object{}};
   dispatch_locked(table, entry);
+  for (const auto& observed : table.observers) observed.second(type, stored);
   history_.push_back(std::move(entry));
   while (history_.size() > options_.history_window) {
     compacted_rv_ = std::max(compacted_rv_, history_.front().rv);
@@ -1320,6 +1321,22 @@ void Store::bookmark(Watcher& watcher) {
       "\"resourceVersion\":\"{}\",\"creationTimestamp\":null}}}}}}\n",
       watcher.kind_, watcher.api_version_, rv_);
   watcher.push(std::make_shared<const std::string>(line));
+}
+
+uint64_t Store::add_commit_observer(const ResourceType& type, CommitObserver observer) {
+  std::unique_lock lock(mu_);
+  Table* table = table_locked(type);
+  if (!table) return 0;
+  const uint64_t id = next_observer_id_++;
+  table->observers.emplace_back(id, std::move(observer));
+  return id;
+}
+
+void Store::remove_commit_observer(uint64_t id) {
+  std::unique_lock lock(mu_);
+  for (auto& [key, table] : tables_) {
+    std::erase_if(table.observers, [id](const auto& entry) { return entry.first == id; });
+  }
 }
 
 void Store::stop_watch(const std::shared_ptr<Watcher>& watcher) {

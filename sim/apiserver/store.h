@@ -168,6 +168,15 @@ class Store {
   void bookmark(Watcher& watcher);
   void stop_watch(const std::shared_ptr<Watcher>& watcher);
 
+  // In-process controllers (resource_claim_controller.h) see every committed change of one
+  // resource as a watch would, without a connection or a queue that can overflow: `observer` is
+  // called under the store's lock, in resourceVersion order, with each ADDED, MODIFIED or
+  // DELETED object of `type` (the namespace controller's deletions included; dry runs never).
+  // It must be quick and must not call the store. Returns the id remove_commit_observer takes.
+  using CommitObserver = std::function<void(WatchEventType, const Object&)>;
+  uint64_t add_commit_observer(const ResourceType& type, CommitObserver observer);
+  void remove_commit_observer(uint64_t id);
+
   // Completes graceful deletions whose grace period has passed. Returns how many.
   size_t finalize_due();
   // Forgets the whole watch history and invalidates continue tokens: watches and continues
@@ -193,6 +202,7 @@ class Store {
     ResourceTypePtr type;
     std::map<std::string, Object, std::less<>> objects;  // "ns/name" or "name" (Objects)
     std::vector<std::shared_ptr<Watcher>> watchers;
+    std::vector<std::pair<uint64_t, CommitObserver>> observers;
   };
   struct PendingDelete {
     std::string resource_key;
@@ -239,6 +249,7 @@ class Store {
   std::unordered_map<std::string, Table> tables_;
   std::vector<std::string> order_;  // registration order, for discovery
   uint64_t rv_ = 1;
+  uint64_t next_observer_id_ = 1;
   uint64_t compacted_rv_ = 0;           // watches from below this get 410
   uint64_t continue_compacted_rv_ = 0;  // continue tokens from below this get 410
   std::deque<HistoryEntry> history_;

@@ -5,6 +5,8 @@
 # through the status subresource (`kubectl patch --subresource=status`, or `kubectl proxy` and
 # curl for kubectl 1.20, which has no --subresource) while a plain update's status is ignored;
 # invalid objects are refused with kube-apiserver's messages; 1.33 serves no resource.k8s.io.
+# The emulated resourceclaim controller makes pod dra-train's claim from its template, and
+# deletes it with the pod.
 # $1: the fairway binary; kubectl: $KUBECTL.
 set -euo pipefail
 
@@ -48,7 +50,21 @@ expect '^gpu.example.com ' "$out"
 [[ $(k get resourceslice gpu-0-gpu.example.com -o jsonpath='{.spec.devices[4].attributes.cliqueId.string}') == gpu-0-b ]] ||
   fail "device gpu-4 of gpu-0 should be on island gpu-0-b"
 
-# A claim as the resource claim controller would make it from the template for dra-train.
+echo "--- the resourceclaim controller: dra-train's claim from its template"
+made=""
+claim_of_dra_train() {
+  made=$(k get pod -n team-a dra-train -o jsonpath='{.status.resourceClaimStatuses[0].resourceClaimName}')
+  [[ -n $made ]]
+}
+wait_for 10 "the claim of pod dra-train" claim_of_dra_train
+[[ $made =~ ^dra-train-gpus-[a-z0-9]{5}$ ]] || fail "generated claim name: $made"
+out=$(k get resourceclaims -n team-a)
+expect "^$made +pending " "$out"
+out=$(k get resourceclaim -n team-a "$made" -o jsonpath='{.metadata.annotations.resource\.kubernetes\.io/pod-claim-name} {.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name} {.spec.devices.requests[0].exactly.count} {.spec.devices.constraints[0].matchAttribute}')
+[[ $out == "gpus Pod/dra-train 4 gpu.example.com/cliqueId" ]] || fail "claim $made: $out"
+pod_uid=$(k get pod -n team-a dra-train -o jsonpath='{.metadata.uid}')
+
+# A claim by name, as a user would make it for dra-train (the status below reserves it for the pod).
 k create -n team-a -f - >/dev/null <<'JSON'
 {"apiVersion":"resource.k8s.io/v1","kind":"ResourceClaim",
  "metadata":{"name":"dra-train-gpus"},
@@ -63,7 +79,8 @@ expect '^dra-train-gpus +pending ' "$out"
 
 echo "--- status.allocation: only through the status subresource"
 results='[{"request":"gpus","driver":"gpu.example.com","pool":"gpu-0","device":"gpu-0"},{"request":"gpus","driver":"gpu.example.com","pool":"gpu-0","device":"gpu-1"},{"request":"gpus","driver":"gpu.example.com","pool":"gpu-0","device":"gpu-2"},{"request":"gpus","driver":"gpu.example.com","pool":"gpu-0","device":"gpu-3"}]'
-status="{\"status\":{\"allocation\":{\"devices\":{\"results\":$results}},\"reservedFor\":[{\"resource\":\"pods\",\"name\":\"dra-train\",\"uid\":\"0b9e6a4e-0000-4000-8000-000000000001\"}]}}"
+# Reserved for the real pod: the controller drops reservations of pods that do not exist.
+status="{\"status\":{\"allocation\":{\"devices\":{\"results\":$results}},\"reservedFor\":[{\"resource\":\"pods\",\"name\":\"dra-train\",\"uid\":\"$pod_uid\"}]}}"
 # A plain patch carrying a status: accepted, the status ignored (as kube-apiserver does).
 k patch resourceclaim -n team-a dra-train-gpus --type=merge -p "$status" >/dev/null
 [[ -z $(k get resourceclaim -n team-a dra-train-gpus -o jsonpath='{.status}') ]] ||
@@ -123,4 +140,14 @@ JSON
 )
 expect 'The ResourceSlice "bad" is invalid: spec.driver: Required value' "$out"
 expect 'NotFound' "$(k get resourceslice bad 2>&1 || true)"
+
+echo "--- deleting dra-train: its claim goes, the other claim only loses the reservation"
+k delete pod -n team-a dra-train --wait=false >/dev/null
+claim_gone() { [[ -z $(k get resourceclaim -n team-a "$made" -o name --ignore-not-found) ]]; }
+wait_for 10 "claim $made to be deleted with its pod" claim_gone
+unreserved() { [[ -z $(k get resourceclaim -n team-a dra-train-gpus -o jsonpath='{.status.reservedFor}') ]]; }
+wait_for 10 "dra-train-gpus to lose its reservation" unreserved
+# Without kube-scheduler's finalizer on it, kube-controller-manager leaves the allocation.
+[[ $(k get resourceclaim -n team-a dra-train-gpus -o jsonpath='{.status.allocation.devices.results[0].device}') == gpu-0 ]] ||
+  fail "dra-train-gpus lost its allocation"
 echo "dra_kubectl: PASS"
