@@ -26,6 +26,7 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "k8s-client/dra_objects.h"
 #include "queues/quantity.h"
 #include "queues/usage_history.h"
 
@@ -511,8 +512,8 @@ R read_pod_affinity(dom::element value, std::vector<PodAffinityTerm>& required,
 // list that is not a list, an unknown selector operator) do not make the pod vanish: it is kept
 // with a problem, so the scheduler can say why it will never place it, and the fields after it
 // (schedulerName, nodeName) are still read.
-R tolerate(Pod& pod, R result) {
-  if (!result) pod.problems.push_back("spec." + describe(result.error()));
+R tolerate(Pod& pod, R result, std::string_view part = "spec") {
+  if (!result) pod.problems.push_back(fmt::format("{}.{}", part, describe(result.error())));
   return {};
 }
 
@@ -667,6 +668,74 @@ R read_volumes(dom::element value, std::vector<PodVolumeClaim>& out) {
   });
 }
 
+// spec.resourceClaims (Dynamic Resource Allocation): a unique name and exactly one of
+// resourceClaimName and resourceClaimTemplateName, with kube-apiserver's messages.
+R read_pod_resource_claims(dom::element value, std::vector<PodResourceClaim>& out) {
+  reserve_for(value, out);
+  return for_each_element(value, [&](size_t i, dom::element element) -> R {
+    PodResourceClaim claim;
+    bool by_name = false;
+    bool by_template = false;
+    R r = for_each_field(element, [&](std::string_view key, dom::element field) -> R {
+      if (key == "name") return within("name", read_string(field, claim.name));
+      if (key == "resourceClaimName") {
+        by_name = !is_null(field);
+        return within(key, read_string(field, claim.claim_name));
+      }
+      if (key == "resourceClaimTemplateName") {
+        by_template = !is_null(field);
+        return within(key, read_string(field, claim.template_name));
+      }
+      return {};
+    });
+    if (r && claim.name.empty()) r = within("name", fail("Required value"));
+    for (size_t k = 0; r && k < out.size(); ++k) {
+      if (out[k].name == claim.name) {
+        r = within("name", fail(fmt::format("Duplicate value: \"{}\"", claim.name)));
+      }
+    }
+    if (r && by_name && by_template) {
+      r = fail(
+          "Invalid value: at most one of `resourceClaimName` or `resourceClaimTemplateName` "
+          "may be specified");
+    }
+    if (r && !by_name && !by_template) {
+      r = fail(
+          "Invalid value: must specify one of: `resourceClaimName`, "
+          "`resourceClaimTemplateName`");
+    }
+    if (r && by_name && claim.claim_name.empty()) {
+      r = within("resourceClaimName", fail("Required value"));
+    }
+    if (r && by_template && claim.template_name.empty()) {
+      r = within("resourceClaimTemplateName", fail("Required value"));
+    }
+    if (!r) return within_index("", i, std::move(r));
+    out.push_back(std::move(claim));
+    return {};
+  });
+}
+
+// status.resourceClaimStatuses: the claim kube-controller-manager made for each template entry;
+// resourceClaimName absent or null: no claim was needed.
+R read_resource_claim_statuses(dom::element value, std::vector<PodResourceClaimStatus>& out) {
+  reserve_for(value, out);
+  return for_each_element(value, [&](size_t i, dom::element element) -> R {
+    PodResourceClaimStatus status;
+    R r = for_each_field(element, [&](std::string_view key, dom::element field) -> R {
+      if (key == "name") return within("name", read_string(field, status.name));
+      if (key == "resourceClaimName") {
+        return within("resourceClaimName", read_string(field, status.claim_name));
+      }
+      return {};
+    });
+    if (r && status.name.empty()) r = within("name", fail("Required value"));
+    if (!r) return within_index("", i, std::move(r));
+    out.push_back(std::move(status));
+    return {};
+  });
+}
+
 R read_scheduling_gates(dom::element value, std::vector<std::string>& out) {
   reserve_for(value, out);
   return for_each_element(value, [&](size_t i, dom::element element) -> R {
@@ -765,6 +834,10 @@ R read_pod_spec(dom::element value, Pod& pod) {
       return tolerate(
           pod, within("schedulingGates", read_scheduling_gates(field, pod.scheduling_gates)));
     }
+    if (key == "resourceClaims") {
+      return tolerate(
+          pod, within("resourceClaims", read_pod_resource_claims(field, pod.resource_claims)));
+    }
     if (key == "tolerations") {
       reserve_for(field, pod.tolerations);
       return within(
@@ -801,6 +874,12 @@ R read_pod_spec(dom::element value, Pod& pod) {
 
 R read_pod_status(dom::element value, Pod& pod) {
   return for_each_field(value, [&](std::string_view key, dom::element field) -> R {
+    if (key == "resourceClaimStatuses") {
+      return tolerate(pod,
+                      within("resourceClaimStatuses",
+                             read_resource_claim_statuses(field, pod.resource_claim_statuses)),
+                      "status");
+    }
     if (!(key == "phase")) return {};
     std::string_view phase;
     if (auto code = field.get_string().get(phase)) return within("phase", fail(code));
@@ -1750,6 +1829,34 @@ struct Codec<CsiNode> {
   }
 };
 
+// ---- Dynamic Resource Allocation (dra_objects.h) -------------------------------------------
+
+// The metadata from the tape, as for every kind (a bad object is still named by its key); the
+// object itself as text to scheduler/dra's decoder.
+template <typename T>
+struct DraCodec {
+  static R decode(dom::object object, Decoded<T>& out) {
+    R r = for_each_field(object, [&](std::string_view key, dom::element field) -> R {
+      if (key == "metadata") return within("metadata", read_meta(field, out.meta, {}));
+      return {};
+    });
+    if (!r) return r;
+    if (std::string error = detail::decode_dra_text(simdjson::minify(object), out);
+        !error.empty()) {
+      return fail(std::move(error));
+    }
+    return {};
+  }
+};
+template <>
+struct Codec<dra::ResourceSlice> : DraCodec<dra::ResourceSlice> {};
+template <>
+struct Codec<dra::DeviceClass> : DraCodec<dra::DeviceClass> {};
+template <>
+struct Codec<dra::ResourceClaim> : DraCodec<dra::ResourceClaim> {};
+template <>
+struct Codec<dra::ResourceClaimTemplate> : DraCodec<dra::ResourceClaimTemplate> {};
+
 // ---- Documents ----------------------------------------------------------------------------
 
 // simdjson reads up to SIMDJSON_PADDING bytes past the end of its input, so input is copied
@@ -2356,6 +2463,10 @@ FAIRWAY_K8S_INSTANTIATE(PersistentVolume)
 FAIRWAY_K8S_INSTANTIATE(PersistentVolumeClaim)
 FAIRWAY_K8S_INSTANTIATE(StorageClass)
 FAIRWAY_K8S_INSTANTIATE(CsiNode)
+FAIRWAY_K8S_INSTANTIATE(dra::ResourceSlice)
+FAIRWAY_K8S_INSTANTIATE(dra::DeviceClass)
+FAIRWAY_K8S_INSTANTIATE(dra::ResourceClaim)
+FAIRWAY_K8S_INSTANTIATE(dra::ResourceClaimTemplate)
 #undef FAIRWAY_K8S_INSTANTIATE
 
 tl::expected<ApiStatus, std::string> decode_status(std::string_view json) {

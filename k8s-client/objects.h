@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "queues/queue_spec.h"
+#include "scheduler/dra/model.h"
 #include "scheduler/state/model.h"
 #include "topology/topology_spec.h"
 
@@ -55,9 +56,18 @@ tl::expected<Decoded<PersistentVolumeClaim>, std::string> decode_persistent_volu
     std::string_view json);
 tl::expected<Decoded<StorageClass>, std::string> decode_storage_class(std::string_view json);
 tl::expected<Decoded<CsiNode>, std::string> decode_csi_node(std::string_view json);
+// Dynamic Resource Allocation, resource.k8s.io/v1 (dra_objects.cpp): the object is decoded by
+// scheduler/dra/decode.h, with the same field-naming errors; the metadata as for every kind. A
+// ResourceClaim's resource_version is its metadata.resourceVersion.
+tl::expected<Decoded<dra::ResourceSlice>, std::string> decode_resource_slice(std::string_view json);
+tl::expected<Decoded<dra::DeviceClass>, std::string> decode_device_class(std::string_view json);
+tl::expected<Decoded<dra::ResourceClaim>, std::string> decode_resource_claim(std::string_view json);
+tl::expected<Decoded<dra::ResourceClaimTemplate>, std::string> decode_resource_claim_template(
+    std::string_view json);
 
 // The built-in decoder for T (one of Pod, Node, QueueSpec, PodGroup, TopologySpec, PriorityClass,
-// Namespace, PersistentVolume, PersistentVolumeClaim, StorageClass, CsiNode):
+// Namespace, PersistentVolume, PersistentVolumeClaim, StorageClass, CsiNode, and the four DRA
+// kinds):
 // decode_object<Pod> is decode_pod, and so on.
 template <typename T>
 tl::expected<Decoded<T>, std::string> decode_object(std::string_view json);

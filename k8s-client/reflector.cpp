@@ -48,6 +48,12 @@ constexpr auto named_decoder() {
   if constexpr (std::is_same_v<T, PersistentVolumeClaim>) return &decode_persistent_volume_claim;
   if constexpr (std::is_same_v<T, StorageClass>) return &decode_storage_class;
   if constexpr (std::is_same_v<T, CsiNode>) return &decode_csi_node;
+  if constexpr (std::is_same_v<T, dra::ResourceSlice>) return &decode_resource_slice;
+  if constexpr (std::is_same_v<T, dra::DeviceClass>) return &decode_device_class;
+  if constexpr (std::is_same_v<T, dra::ResourceClaim>) return &decode_resource_claim;
+  if constexpr (std::is_same_v<T, dra::ResourceClaimTemplate>) {
+    return &decode_resource_claim_template;
+  }
 }
 
 template <typename T>
@@ -352,5 +358,9 @@ template class Reflector<PersistentVolume>;
 template class Reflector<PersistentVolumeClaim>;
 template class Reflector<StorageClass>;
 template class Reflector<CsiNode>;
+template class Reflector<dra::ResourceSlice>;
+template class Reflector<dra::DeviceClass>;
+template class Reflector<dra::ResourceClaim>;
+template class Reflector<dra::ResourceClaimTemplate>;
 
 }  // namespace fairway::k8s

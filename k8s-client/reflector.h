@@ -22,8 +22,9 @@
 // them already, and a second decoded copy of every pod was the largest part of its memory.
 // Objects that fail to decode are reported through on_problem and skipped; a key that was known
 // stays known (it is not deleted because its new version is unreadable).
-// Explicitly instantiated for Pod, Node, QueueSpec, PodGroup, TopologySpec, PriorityClass and
-// Namespace.
+// Explicitly instantiated for every kind objects.h decodes (Pod, Node, QueueSpec, PodGroup,
+// Workload, UpstreamWorkload, TopologySpec, PriorityClass, Namespace, the storage kinds and the
+// four DRA kinds).
 
 #include <atomic>
 #include <chrono>

@@ -16,5 +16,12 @@ inline constexpr const char* kPersistentVolumesPath = "/api/v1/persistentvolumes
 inline constexpr const char* kPersistentVolumeClaimsPath = "/api/v1/persistentvolumeclaims";
 inline constexpr const char* kStorageClassesPath = "/apis/storage.k8s.io/v1/storageclasses";
 inline constexpr const char* kCsiNodesPath = "/apis/storage.k8s.io/v1/csinodes";
+// Dynamic Resource Allocation (Kubernetes 1.34+), watched only where discovery shows them served
+// (scheduler/service/discovered_watches.h).
+inline constexpr const char* kResourceSlicesPath = "/apis/resource.k8s.io/v1/resourceslices";
+inline constexpr const char* kDeviceClassesPath = "/apis/resource.k8s.io/v1/deviceclasses";
+inline constexpr const char* kResourceClaimsPath = "/apis/resource.k8s.io/v1/resourceclaims";
+inline constexpr const char* kResourceClaimTemplatesPath =
+    "/apis/resource.k8s.io/v1/resourceclaimtemplates";
 
 }  // namespace fairway::k8s

@@ -113,8 +113,8 @@ int scheduler(std::span<const std::string> args, std::ostream& out, std::ostream
   flags.add_duration("schedule-period", &options.schedule_period, "at most one cycle per period");
   flags.add_duration("discovery-interval", &options.discovery_interval,
                      "how often API discovery is read again, so gang sources (workload CRDs, "
-                     "other schedulers' PodGroups) installed or removed later are followed; 0: "
-                     "only at start");
+                     "other schedulers' PodGroups) and DRA kinds (resource.k8s.io/v1) served or "
+                     "removed later are followed; 0: only at start");
   flags.add_int("bind-workers", &options.bind_workers, "concurrent binding requests");
   flags.add_duration("volume-bind-timeout", &options.volume_bind_timeout,
                      "how long a pod's PersistentVolumeClaims may take to be bound or "

@@ -83,6 +83,37 @@ void DraState::remove_template(std::string_view key) {
   if (auto it = templates_.find(key); it != templates_.end()) templates_.erase(it);
 }
 
+void DraState::clear_slices() {
+  if (slices_.empty()) return;
+  slices_.clear();
+  pools_.reset();
+  published_.reset();
+}
+
+void DraState::clear_classes() {
+  if (classes_.empty()) return;
+  classes_.clear();
+  published_.reset();
+}
+
+std::vector<std::string> DraState::clear_claims() {
+  std::vector<std::string> keys;
+  keys.reserve(claims_.size());
+  for (const auto& [key, claim] : claims_) keys.push_back(key);
+  claims_.clear();
+  assumed_.clear();
+  allocated_dirty_ = true;
+  return keys;
+}
+
+std::vector<std::string> DraState::clear_templates() {
+  std::vector<std::string> keys;
+  keys.reserve(templates_.size());
+  for (const auto& [key, claim_template] : templates_) keys.push_back(key);
+  templates_.clear();
+  return keys;
+}
+
 void DraState::assume(const std::vector<ClaimAllocation>& claims, std::string_view pod_name,
                       std::string_view pod_uid) {
   for (const ClaimAllocation& wanted : claims) {

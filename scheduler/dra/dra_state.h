@@ -49,6 +49,13 @@ class DraState {
   void remove_claim(std::string_view key);  // "namespace/name"
   void upsert_template(ResourceClaimTemplate claim_template);
   void remove_template(std::string_view key);
+  // Forget every object of one kind (its watch stopped: the cluster no longer serves it, or this
+  // scheduler may no longer read it). clear_claims also drops the assumptions; it and
+  // clear_templates return the keys they removed.
+  void clear_slices();
+  void clear_classes();
+  std::vector<std::string> clear_claims();
+  std::vector<std::string> clear_templates();
 
   // --- assumptions (see above) ---
   // `pod_name`, `pod_uid`: the pod the claims are reserved for.

@@ -32,7 +32,7 @@ std::unique_ptr<k8s::Reflector<T>> make_reflector(
 
 Informers::Informers(k8s::RestClient& client, Inbox& inbox, metrics::SchedulerMetrics& metrics,
                      std::chrono::milliseconds discovery_interval)
-    : gang_watches_(client, inbox) {
+    : discovered_watches_(client, inbox) {
   // Priority classes (in the state) resolve pods' priorityClassName where admission left priority
   // unset, and PodGroups' priorityClassName; one that arrives after its pods updates them.
   pods_ = make_reflector<Pod>(client, "pods", kPodsPath, &k8s::decode_pod, inbox,
@@ -124,9 +124,10 @@ Informers::Informers(k8s::RestClient& client, Inbox& inbox, metrics::SchedulerMe
                               });
   add_informer_sources(metrics, *pods_, *nodes_, *queues_, *groups_, *topologies_, *priorities_,
                        *namespaces_, *volumes_, *claims_, *storage_classes_, *csi_nodes_);
-  // Workloads and other schedulers' PodGroups, for gangs nobody wrote a fairway PodGroup for.
-  // Discovery is read now, before any pod arrives, and again every --discovery-interval.
-  gang_watches_.rediscover();
+  // Workloads and other schedulers' PodGroups, for gangs nobody wrote a fairway PodGroup for, and
+  // the DRA kinds where the cluster serves them. Discovery is read now, before any pod arrives,
+  // and again every --discovery-interval.
+  discovered_watches_.rediscover();
   auto start = [this](auto& reflector) {
     threads_.emplace_back([&reflector](std::stop_token token) { reflector->run(token); });
   };
@@ -143,7 +144,7 @@ Informers::Informers(k8s::RestClient& client, Inbox& inbox, metrics::SchedulerMe
   start(csi_nodes_);
   if (discovery_interval.count() > 0) {
     threads_.emplace_back([this, discovery_interval](std::stop_token token) {
-      gang_watches_.run(token, discovery_interval);
+      discovered_watches_.run(token, discovery_interval);
     });
   }
 }
@@ -152,7 +153,7 @@ bool Informers::synced() const {
   return pods_->synced() && nodes_->synced() && queues_->synced() && groups_->synced() &&
          topologies_->synced() && priorities_->synced() && namespaces_->synced() &&
          volumes_->synced() && claims_->synced() && storage_classes_->synced() &&
-         csi_nodes_->synced() && gang_watches_.synced();
+         csi_nodes_->synced() && discovered_watches_.synced();
 }
 
 void Informers::request_stop() {
@@ -162,7 +163,7 @@ void Informers::request_stop() {
 void Informers::join() {
   request_stop();
   threads_.clear();  // joins
-  gang_watches_.stop();
+  discovered_watches_.stop();
 }
 
 }  // namespace fairway

@@ -2,8 +2,8 @@
 // The scheduler's informers: one reflector per kind the ClusterState is built from (pods, nodes,
 // queues, PodGroups, Topologies, PriorityClasses, namespaces, PersistentVolumes and their claims,
 // StorageClasses, CSINodes), each on a thread of its own posting decoded changes to the loop's
-// Inbox, plus the gang sources discovery finds (gang_watches.h). Only the loop thread applies
-// the changes to the state.
+// Inbox, plus the kinds discovery finds served (discovered_watches.h: gang sources, DRA). Only the
+// loop thread applies the changes to the state.
 
 #include <chrono>
 #include <memory>
@@ -13,7 +13,7 @@
 #include "k8s-client/reflector.h"
 #include "k8s-client/rest_client.h"
 #include "scheduler/metrics/scheduler_metrics.h"
-#include "scheduler/service/gang_watches.h"
+#include "scheduler/service/discovered_watches.h"
 #include "scheduler/service/inbox.h"
 
 namespace fairway {
@@ -36,7 +36,7 @@ class Informers {
   void join();
 
  private:
-  GangWatches gang_watches_;
+  DiscoveredWatches discovered_watches_;
   std::unique_ptr<k8s::Reflector<Pod>> pods_;
   std::unique_ptr<k8s::Reflector<Node>> nodes_;
   std::unique_ptr<k8s::Reflector<QueueSpec>> queues_;

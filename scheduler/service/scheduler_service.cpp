@@ -16,6 +16,7 @@
 #include "scheduler/service/endpoints.h"
 #include "scheduler/service/explanations.h"
 #include "scheduler/service/inbox.h"
+#include "scheduler/service/inferred_groups.h"
 #include "scheduler/service/informer_handler.h"
 #include "scheduler/service/informers.h"
 #include "scheduler/service/kube_reviews.h"

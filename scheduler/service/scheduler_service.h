@@ -39,8 +39,9 @@ struct SchedulerOptions {
   double kube_api_qps = 50;
   int kube_api_burst = 100;
   std::chrono::milliseconds schedule_period{50};
-  // How often discovery is read again for gang sources (CRDs installed or removed while the
-  // scheduler runs, scheduler/service/gang_watches.h); 0: only at start.
+  // How often discovery is read again for gang sources and DRA kinds (CRDs installed or removed,
+  // an API server upgraded while the scheduler runs, scheduler/service/discovered_watches.h); 0:
+  // only at start.
   std::chrono::milliseconds discovery_interval{std::chrono::seconds(30)};
   int bind_workers = 8;
   // How long a pod's claims may take to be bound (or provisioned) before its Binding

@@ -116,6 +116,14 @@ void ClusterState::remove_resource_claim_template(std::string_view key) {
   recharge_claim_pods(key, true);
 }
 
+void ClusterState::forget_resource_claims() {
+  for (const std::string& key : dra_.clear_claims()) recharge_claim_pods(key, false);
+}
+
+void ClusterState::forget_resource_claim_templates() {
+  for (const std::string& key : dra_.clear_templates()) recharge_claim_pods(key, true);
+}
+
 ClusterState::ClusterState(StateConfig config)
     : config_(std::move(config)), usage_history_(config_.usage.half_life_ms) {}
 

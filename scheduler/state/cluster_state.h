@@ -215,6 +215,12 @@ class ClusterState {
   void remove_resource_claim(std::string_view key);
   void upsert_resource_claim_template(dra::ResourceClaimTemplate claim_template);
   void remove_resource_claim_template(std::string_view key);
+  // The watch of a kind stopped (discovery no longer shows it served or readable): its objects
+  // go, and the pods whose claims they were are charged again.
+  void forget_resource_slices() { dra_.clear_slices(); }
+  void forget_device_classes() { dra_.clear_classes(); }
+  void forget_resource_claims();
+  void forget_resource_claim_templates();
 
   // --- placements decided by the cycle ---
   // `gpu_groups`: the shared GPUs a fractional pod joins (existing or new groups).

@@ -380,6 +380,19 @@ TEST(DecodePod, MalformedConstraintsAreProblemsNamingTheField) {
       {R"("volumes":[{"name":"v","persistentVolumeClaim":{}}])",
        "spec.volumes[0].persistentVolumeClaim.claimName: required"},
       {R"("schedulingGates":[{"name":""}])", "spec.schedulingGates[0].name: required"},
+      {R"("resourceClaims":[{"name":"gpus"}])",
+       "spec.resourceClaims[0]: Invalid value: must specify one of: `resourceClaimName`, "
+       "`resourceClaimTemplateName`"},
+      {R"("resourceClaims":[{"name":"gpus","resourceClaimName":"a","resourceClaimTemplateName":"b"}])",
+       "spec.resourceClaims[0]: Invalid value: at most one of `resourceClaimName` or "
+       "`resourceClaimTemplateName` may be specified"},
+      {R"("resourceClaims":[{"resourceClaimName":"a"}])",
+       "spec.resourceClaims[0].name: Required value"},
+      {R"("resourceClaims":[{"name":"g","resourceClaimName":"a"},{"name":"g","resourceClaimName":"b"}])",
+       "spec.resourceClaims[1].name: Duplicate value: \"g\""},
+      {R"("resourceClaims":[{"name":"g","resourceClaimTemplateName":7}])",
+       "spec.resourceClaims[0].resourceClaimTemplateName"},
+      {R"("resourceClaims":{"name":"g"})", "spec.resourceClaims"},
   };
   for (const auto& [fields, message] : cases) {
     const std::string json = std::string(R"({"metadata":{"name":"p","namespace":"d"},"spec":{)") +
@@ -387,6 +400,61 @@ TEST(DecodePod, MalformedConstraintsAreProblemsNamingTheField) {
     auto decoded = decode_pod(json);
     ASSERT_TRUE(decoded) << json << ": " << decoded.error();
     EXPECT_EQ(decoded->object.scheduler_name, "fairway") << json;
+    ASSERT_EQ(decoded->object.problems.size(), 1U) << json;
+    EXPECT_THAT(decoded->object.problems[0], HasSubstr(message)) << json;
+  }
+}
+
+TEST(DecodePod, ResourceClaimsAndTheirStatuses) {
+  auto decoded = decode_pod(R"({"metadata":{"name":"p","namespace":"d","uid":"u"},
+    "spec":{"resourceClaims":[{"name":"gpus","resourceClaimTemplateName":"two-gpus"},
+                              {"name":"shared","resourceClaimName":"team-nic"},
+                              {"name":"maybe","resourceClaimTemplateName":"opt","resourceClaimName":null}]},
+    "status":{"phase":"Pending","resourceClaimStatuses":[
+      {"name":"gpus","resourceClaimName":"p-gpus-x7k2p"},
+      {"name":"maybe"},
+      {"name":"other","resourceClaimName":null}]}})");
+  ASSERT_TRUE(decoded) << decoded.error();
+  const Pod& pod = decoded->object;
+  EXPECT_THAT(pod.problems, IsEmpty());
+  ASSERT_EQ(pod.resource_claims.size(), 3u);
+  EXPECT_EQ(pod.resource_claims[0].name, "gpus");
+  EXPECT_EQ(pod.resource_claims[0].template_name, "two-gpus");
+  EXPECT_EQ(pod.resource_claims[0].claim_name, "");
+  EXPECT_EQ(pod.resource_claims[1].name, "shared");
+  EXPECT_EQ(pod.resource_claims[1].claim_name, "team-nic");
+  EXPECT_EQ(pod.resource_claims[1].template_name, "");
+  EXPECT_EQ(pod.resource_claims[2].template_name, "opt");  // a null is no value
+  ASSERT_EQ(pod.resource_claim_statuses.size(), 3u);
+  EXPECT_EQ(pod.resource_claim_statuses[0].name, "gpus");
+  EXPECT_EQ(pod.resource_claim_statuses[0].claim_name, "p-gpus-x7k2p");
+  // Absent or null: the controller decided no claim is needed.
+  EXPECT_EQ(pod.resource_claim_statuses[1].name, "maybe");
+  EXPECT_EQ(pod.resource_claim_statuses[1].claim_name, "");
+  EXPECT_EQ(pod.resource_claim_statuses[2].claim_name, "");
+
+  auto none = decode_pod(kPod);
+  ASSERT_TRUE(none) << none.error();
+  EXPECT_TRUE(none->object.resource_claims.empty());
+  EXPECT_TRUE(none->object.resource_claim_statuses.empty());
+}
+
+TEST(DecodePod, MalformedResourceClaimStatusesAreProblemsNamingTheField) {
+  const char* cases[][2] = {
+      {R"([{"resourceClaimName":"x"}])", "status.resourceClaimStatuses[0].name: Required value"},
+      {R"([{"name":"a","resourceClaimName":3}])",
+       "status.resourceClaimStatuses[0].resourceClaimName"},
+      {R"([{"name":"a"},"b"])", "status.resourceClaimStatuses[1]"},
+      {R"("all")", "status.resourceClaimStatuses"},
+  };
+  for (const auto& [statuses, message] : cases) {
+    const std::string json =
+        std::string(
+            R"({"metadata":{"name":"p","namespace":"d"},"spec":{"schedulerName":"fairway"},)") +
+        R"("status":{"resourceClaimStatuses":)" + statuses + R"(,"phase":"Running"}})";
+    auto decoded = decode_pod(json);
+    ASSERT_TRUE(decoded) << json << ": " << decoded.error();
+    EXPECT_EQ(decoded->object.phase, PodPhase::kRunning) << json;  // later fields still read
     ASSERT_EQ(decoded->object.problems.size(), 1U) << json;
     EXPECT_THAT(decoded->object.problems[0], HasSubstr(message)) << json;
   }

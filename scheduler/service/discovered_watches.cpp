@@ -1,4 +1,4 @@
-#include "scheduler/service/gang_watches.h"
+#include "scheduler/service/discovered_watches.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
+#include <tuple>
 
 #include "k8s-client/api_error.h"
 #include "scheduler/service/informer_handler.h"
@@ -41,7 +42,7 @@ std::optional<std::set<std::string>> served_resources(k8s::RestClient& client,
   const auto response = client.get(path);
   if (!response || !response->ok()) {
     if (response && response->status == 404) return out;
-    log::warn("discovery failed; its gang sources stay as they are",
+    log::warn("discovery failed; the kinds of its group version stay watched or not as they are",
               {{"path", path}, {"error", k8s::describe_api_error(response)}});
     return std::nullopt;
   }
@@ -60,12 +61,12 @@ std::optional<std::set<std::string>> served_resources(k8s::RestClient& client,
 // Whether this scheduler may list the resource. A kind it may not read (a ClusterRole older
 // than this release) is left unwatched: a reflector refused forever would keep the informers
 // from ever syncing, and the scheduler from ever scheduling.
-bool readable(k8s::RestClient& client, const std::string& path, bool warn) {
+// `warning`: what to log the first time (empty: nothing).
+bool readable(k8s::RestClient& client, const std::string& path, std::string_view warning) {
   const auto response = client.get(path + "?limit=1");
   if (response && (response->status == 401 || response->status == 403)) {
-    if (warn)
-      log::warn("cannot list a gang source; its pods are grouped without it (see docs/gangs.md)",
-                {{"path", path}, {"error", k8s::describe_api_error(response)}});
+    if (!warning.empty())
+      log::warn(warning, {{"path", path}, {"error", k8s::describe_api_error(response)}});
     return false;
   }
   return true;  // transient failures: the reflector retries
@@ -73,9 +74,19 @@ bool readable(k8s::RestClient& client, const std::string& path, bool warn) {
 
 }  // namespace
 
-// Every kind fairway can watch for gangs, in the order they are logged.
-struct GangWatches::Source {
-  enum class What : uint8_t { kWorkload, kPeerGroup, kUpstreamWorkload };
+// Every kind fairway watches where discovery finds it, in the order they are logged.
+struct DiscoveredWatches::Source {
+  enum class What : uint8_t {
+    // Gang sources (docs/gangs.md).
+    kWorkload,
+    kPeerGroup,
+    kUpstreamWorkload,
+    // Dynamic Resource Allocation (docs/dra.md).
+    kResourceSlice,
+    kDeviceClass,
+    kResourceClaim,
+    kResourceClaimTemplate,
+  };
   What what;
   std::string group;
   std::string version;
@@ -86,15 +97,49 @@ struct GangWatches::Source {
 
   std::string api_version() const { return fmt::format("{}/{}", group, version); }
   std::string path() const { return fmt::format("/apis/{}/{}/{}", group, version, plural); }
+  bool dra() const { return what >= What::kResourceSlice; }
+  // What is logged once when the kind is served but this scheduler may not list it.
+  std::string_view refused_warning() const {
+    return dra() ? "cannot list a DRA kind; pods that claim devices wait until it can be read "
+                   "(grant the chart's ClusterRole, see docs/dra.md)"
+                 : "cannot list a gang source; its pods are grouped without it (see docs/gangs.md)";
+  }
 };
 
 namespace {
 
-const std::vector<GangWatches::Source>& all_sources();
+const std::vector<DiscoveredWatches::Source>& all_sources();
+
+template <typename T>
+std::shared_ptr<k8s::Reflector<T>> make_reflector(
+    k8s::RestClient& client, Inbox& inbox, const DiscoveredWatches::Source& source,
+    typename k8s::Reflector<T>::Decoder decoder,
+    std::function<void(ClusterState&, k8s::EventType, T&&)> apply) {
+  return std::make_shared<k8s::Reflector<T>>(
+      client, source.resource, source.path(), decoder,
+      informer_handler<T>(inbox, source.resource, std::move(apply)));
+}
+
+// A DRA kind's changes, applied to the ClusterState (a deletion by the object's key).
+template <typename T>
+std::function<void(ClusterState&, k8s::EventType, T&&)> dra_apply(
+    void (ClusterState::*upsert)(T), void (ClusterState::*remove)(std::string_view)) {
+  return [upsert, remove](ClusterState& s, k8s::EventType type, T&& object) {
+    if (type == k8s::EventType::kDeleted) {
+      if constexpr (requires { object.namespace_; }) {
+        (s.*remove)(object.namespace_ + "/" + object.name);
+      } else {
+        (s.*remove)(object.name);
+      }
+    } else {
+      (s.*upsert)(std::move(object));
+    }
+  };
+}
 
 }  // namespace
 
-bool GangWatches::synced() const {
+bool DiscoveredWatches::synced() const {
   std::lock_guard lock(mutex_);
   for (const auto& [resource, watch] : watches_) {
     if (!watch.synced()) return false;
@@ -102,7 +147,15 @@ bool GangWatches::synced() const {
   return true;
 }
 
-void GangWatches::stop() {
+std::vector<std::string> DiscoveredWatches::watched() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> out;
+  out.reserve(watches_.size());
+  for (const auto& [resource, watch] : watches_) out.push_back(resource);
+  return out;
+}
+
+void DiscoveredWatches::stop() {
   std::map<std::string, Watch> watches;
   {
     std::lock_guard lock(mutex_);
@@ -112,7 +165,7 @@ void GangWatches::stop() {
   watches.clear();  // joins
 }
 
-GangWatches::Watch GangWatches::start_watch(const Source& source) {
+DiscoveredWatches::Watch DiscoveredWatches::start_watch(const Source& source) {
   Watch watch;
   auto run = [&watch](auto reflector) {
     watch.synced = [r = reflector.get()] { return r->synced(); };
@@ -173,11 +226,36 @@ GangWatches::Watch GangWatches::start_watch(const Source& source) {
           informer_handler<UpstreamWorkload>(inbox_, source.resource, std::move(apply))));
       break;
     }
+    case Source::What::kResourceSlice:
+      watch.forget = [](ClusterState& s) { s.forget_resource_slices(); };
+      run(make_reflector<dra::ResourceSlice>(
+          client_, inbox_, source, &k8s::decode_resource_slice,
+          dra_apply(&ClusterState::upsert_resource_slice, &ClusterState::remove_resource_slice)));
+      break;
+    case Source::What::kDeviceClass:
+      watch.forget = [](ClusterState& s) { s.forget_device_classes(); };
+      run(make_reflector<dra::DeviceClass>(
+          client_, inbox_, source, &k8s::decode_device_class,
+          dra_apply(&ClusterState::upsert_device_class, &ClusterState::remove_device_class)));
+      break;
+    case Source::What::kResourceClaim:
+      watch.forget = [](ClusterState& s) { s.forget_resource_claims(); };
+      run(make_reflector<dra::ResourceClaim>(
+          client_, inbox_, source, &k8s::decode_resource_claim,
+          dra_apply(&ClusterState::upsert_resource_claim, &ClusterState::remove_resource_claim)));
+      break;
+    case Source::What::kResourceClaimTemplate:
+      watch.forget = [](ClusterState& s) { s.forget_resource_claim_templates(); };
+      run(make_reflector<dra::ResourceClaimTemplate>(
+          client_, inbox_, source, &k8s::decode_resource_claim_template,
+          dra_apply(&ClusterState::upsert_resource_claim_template,
+                    &ClusterState::remove_resource_claim_template)));
+      break;
   }
   return watch;
 }
 
-void GangWatches::rediscover() {
+void DiscoveredWatches::rediscover() {
   // The network first, without the lock: the loop asks synced() every turn and must not wait
   // on discovery. Only this thread (start-up, then run) adds or removes watches.
   std::set<std::string> watching;
@@ -188,7 +266,7 @@ void GangWatches::rediscover() {
   // By "group/version"; nullopt: discovery failed, leave its sources as they are.
   std::map<std::string, std::optional<std::set<std::string>>> served;
   std::vector<const Source*> appeared;
-  std::vector<std::string> removed;
+  std::vector<const Source*> removed;
   for (const Source& source : all_sources()) {
     auto it = served.find(source.api_version());
     if (it == served.end()) {
@@ -200,9 +278,10 @@ void GangWatches::rediscover() {
     if (!it->second) continue;
     const bool is_served = it->second->contains(source.plural);
     if (!is_served) refused_.erase(source.resource);
-    if (!is_served && watching.contains(source.resource)) removed.push_back(source.resource);
+    if (!is_served && watching.contains(source.resource)) removed.push_back(&source);
     if (!is_served || watching.contains(source.resource)) continue;
-    if (!readable(client_, source.path(), !refused_.contains(source.resource))) {
+    if (!readable(client_, source.path(),
+                  refused_.contains(source.resource) ? "" : source.refused_warning())) {
       refused_.insert(source.resource);
       continue;
     }
@@ -210,19 +289,22 @@ void GangWatches::rediscover() {
     appeared.push_back(&source);
   }
 
-  std::vector<std::string> added;
+  // Logged by family: gang sources, DRA kinds.
+  std::vector<std::string> added[2];
+  std::vector<std::string> gone[2];
   std::vector<Watch> stopped;
   {
     std::lock_guard lock(mutex_);
-    for (const std::string& resource : removed) {
-      auto it = watches_.find(resource);
+    for (const Source* source : removed) {
+      auto it = watches_.find(source->resource);
       it->second.thread.request_stop();
       stopped.push_back(std::move(it->second));
       watches_.erase(it);
+      gone[source->dra()].push_back(source->resource);
     }
     for (const Source* source : appeared) {
       watches_.emplace(source->resource, start_watch(*source));
-      added.push_back(source->resource);
+      added[source->dra()].push_back(source->resource);
     }
   }
   for (Watch& watch : stopped) {
@@ -232,16 +314,21 @@ void GangWatches::rediscover() {
   auto names = [](const std::vector<std::string>& list) {
     return list.empty() ? std::string("none") : fmt::format("{}", fmt::join(list, ","));
   };
-  if (first_) {
-    log::info("gang sources watched", {{"resources", names(added)}});
-    first_ = false;
-  } else if (!added.empty() || !removed.empty()) {
-    log::info("gang sources changed (discovery)",
-              {{"added", names(added)}, {"removed", names(removed)}});
+  constexpr const char* kWatched[2] = {"gang sources watched", "DRA kinds watched"};
+  constexpr const char* kChanged[2] = {"gang sources changed (discovery)",
+                                       "DRA kinds changed (discovery)"};
+  for (const int family : {0, 1}) {
+    if (first_) {
+      log::info(kWatched[family], {{"resources", names(added[family])}});
+    } else if (!added[family].empty() || !gone[family].empty()) {
+      log::info(kChanged[family],
+                {{"added", names(added[family])}, {"removed", names(gone[family])}});
+    }
   }
+  first_ = false;
 }
 
-void GangWatches::run(std::stop_token stop, std::chrono::milliseconds interval) {
+void DiscoveredWatches::run(std::stop_token stop, std::chrono::milliseconds interval) {
   std::mutex mutex;
   std::condition_variable_any cv;
   while (true) {
@@ -254,8 +341,8 @@ void GangWatches::run(std::stop_token stop, std::chrono::milliseconds interval) 
 
 namespace {
 
-const std::vector<GangWatches::Source>& all_sources() {
-  using Source = GangWatches::Source;
+const std::vector<DiscoveredWatches::Source>& all_sources() {
+  using Source = DiscoveredWatches::Source;
   static const std::vector<Source> sources = [] {
     std::vector<Source> out;
     for (const WorkloadKind& kind : known_workload_kinds()) {
@@ -282,61 +369,26 @@ const std::vector<GangWatches::Source>& all_sources() {
                    .plural = "workloads",
                    .resource = "workloads.scheduling.k8s.io",
                    .kind = "Workload"});
+    // Kubernetes 1.34: Dynamic Resource Allocation, GA as resource.k8s.io/v1.
+    for (const auto& [what, plural, kind] : {
+             std::tuple{Source::What::kResourceSlice, "resourceslices", "ResourceSlice"},
+             std::tuple{Source::What::kDeviceClass, "deviceclasses", "DeviceClass"},
+             std::tuple{Source::What::kResourceClaim, "resourceclaims", "ResourceClaim"},
+             std::tuple{Source::What::kResourceClaimTemplate, "resourceclaimtemplates",
+                        "ResourceClaimTemplate"},
+         }) {
+      out.push_back({.what = what,
+                     .group = "resource.k8s.io",
+                     .version = "v1",
+                     .plural = plural,
+                     .resource = fmt::format("{}.resource.k8s.io", plural),
+                     .kind = kind});
+    }
     return out;
   }();
   return sources;
 }
 
 }  // namespace
-
-std::string inferred_pod_group_body(const JobRecord& job) {
-  const auto [ns, name] = split_key(job.key);
-  nlohmann::json owner = {{"apiVersion", job.owner.api_version},
-                          {"kind", job.owner.kind},
-                          {"name", job.owner.name},
-                          {"uid", job.owner.uid},
-                          {"blockOwnerDeletion", false}};
-  nlohmann::json body = {
-      {"apiVersion", "scheduling.fairway.dev/v1alpha1"},
-      {"kind", "PodGroup"},
-      {"metadata",
-       {{"name", name},
-        {"namespace", ns},
-        {"labels", {{"fairway.dev/inferred", "true"}}},
-        {"annotations", {{kInferredFromAnnotation, "inferred from " + job.inferred_from}}},
-        {"ownerReferences", nlohmann::json::array({std::move(owner)})}}},
-      {"spec", {{"minMember", job.min_member}, {"queue", job.queue}}},
-  };
-  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-void publish_inferred_groups(const ClusterState& state, InferredGroupWrites& writes,
-                             Actuator& actuator, std::chrono::steady_clock::time_point now) {
-  constexpr auto kAskAgainAfter = std::chrono::seconds(10);
-  std::unordered_map<std::string, InferredGroupWrites::Asked> still;
-  for (const JobRecord& job : state.jobs()) {
-    if (!job.present || !job.inferred() || job.owner.uid.empty()) continue;
-    const PodGroup* seen = state.pod_group_object(job.key);
-    auto previous = writes.asked.find(job.key);
-    const bool current =
-        seen != nullptr && seen->min_member == job.min_member && seen->queue == job.queue;
-    if (current) {
-      if (previous != writes.asked.end()) still.emplace(job.key, std::move(previous->second));
-      continue;
-    }
-    std::string body = inferred_pod_group_body(job);
-    if (previous != writes.asked.end() && previous->second.body == body &&
-        now - previous->second.at < kAskAgainAfter) {
-      still.emplace(job.key, std::move(previous->second));
-      continue;
-    }
-    const auto [ns, name] = split_key(job.key);
-    actuator.apply_object(
-        fmt::format("/apis/scheduling.fairway.dev/v1alpha1/namespaces/{}/podgroups/{}", ns, name),
-        body);
-    still.emplace(job.key, InferredGroupWrites::Asked{std::move(body), now});
-  }
-  writes.asked = std::move(still);  // gangs that are gone are forgotten
-}
 
 }  // namespace fairway
