@@ -313,6 +313,7 @@ render "$WORK/rbac.yaml" --set topologyAgent.enabled=true
   --unreached "patch scheduling.fairway.dev podgroups=inferred PodGroups: owner_gangs.sh" \
   --unreached "list admissionregistration.k8s.io mutatingwebhookconfigurations=preflight with the webhook on: doctor.sh" \
   --unreached "get resource.k8s.io resourceclaims=a claim read before its status is written (no DRA pods here): dra_scheduling.sh" \
+  --unreached "update resource.k8s.io resourceclaims=a claim's delete-protection finalizer (no DRA pods here): dra_scheduling.sh" \
   --unreached "update resource.k8s.io resourceclaims/status=a claim's allocation and reservedFor (no DRA pods here): dra_scheduling.sh" \
   --maybe "patch core events=an identical Event repeated within the correlation window patches its count (EventCorrelator tests); whether the demo repeats one depends on timing" \
   | tee "$WORK/rbac-check.out" ||
