@@ -55,11 +55,24 @@ class ClaimWriterTest : public testing::InProcessApiTest {
         {{}, {{"metadata.name", NodeSelectorRequirement::Operator::kIn, {node}}}}};
     return allocation;
   }
-  static Binding binding_of(const std::string& pod, const std::string& claim,
-                            const std::string& claim_uid, bool newly_allocated) {
+  // A pod of that name (the resourceclaim controller drops reservations of pods that do not
+  // exist); returns its uid.
+  std::string pod_uid(const std::string& name) {
+    auto got = client_->get("/api/v1/namespaces/default/pods/" + name);
+    if (got && got->ok()) return json::parse(got->body)["metadata"]["uid"];
+    const json pod = {{"apiVersion", "v1"},
+                      {"kind", "Pod"},
+                      {"metadata", {{"name", name}}},
+                      {"spec", {{"containers", {{{"name", "c"}, {"image", "i"}}}}}}};
+    auto created = client_->request("POST", "/api/v1/namespaces/default/pods", pod.dump());
+    EXPECT_TRUE(created && created->status == 201) << (created ? created->body : "transport");
+    return created ? json::parse(created->body)["metadata"]["uid"].get<std::string>() : "";
+  }
+  Binding binding_of(const std::string& pod, const std::string& claim,
+                     const std::string& claim_uid, bool newly_allocated) {
     Binding binding;
     binding.pod = "default/" + pod;
-    binding.uid = "uid-" + pod;
+    binding.uid = pod_uid(pod);
     binding.node = "node-a";
     binding.claim_allocations = {
         {"default", claim, claim_uid, two_gpus("node-a"), newly_allocated}};
@@ -84,7 +97,7 @@ TEST_F(ClaimWriterTest, AllocationAndReservationAreWrittenThroughTheStatus) {
   EXPECT_EQ(status["allocation"]["nodeSelector"]["nodeSelectorTerms"][0]["matchFields"][0],
             json({{"key", "metadata.name"}, {"operator", "In"}, {"values", {"node-a"}}}));
   EXPECT_EQ(status["reservedFor"],
-            json::parse(R"([{"resource":"pods","name":"p","uid":"uid-p"}])"));
+            json({{{"resource", "pods"}, {"name", "p"}, {"uid", pod_uid("p")}}}));
   // kube-scheduler's finalizer: the controller deallocates only claims that carry it.
   EXPECT_EQ(finalizers_of("train"), json({"resource.kubernetes.io/delete-protection"}));
 
