@@ -111,7 +111,8 @@ TEST(ReasonsDocs, TheQueueTableListsEveryQueueReason) {
 }
 
 // Names docs put in backquotes on lines about reasons or Events that are not fairway reasons:
-// condition types and statuses, API status reasons, option names.
+// condition types and statuses, API status reasons, option names, and the reasons of
+// kube-controller-manager's controllers that the embedded API server plays.
 const std::set<std::string> kNotReasons = {"PodScheduled",
                                            "True",
                                            "False",
@@ -121,7 +122,8 @@ const std::set<std::string> kNotReasons = {"PodScheduled",
                                            "MaxRequestBodyBytes",
                                            "Warning",
                                            "Unauthorized",
-                                           "Forbidden"};
+                                           "Forbidden",
+                                           "FailedResourceClaimCreation"};
 
 TEST(ReasonsDocs, EveryReasonTheDocsNameIsWritten) {
   std::set<std::string> known;
