@@ -63,7 +63,7 @@ ClusterState dra_cluster() {
 }
 
 // The clique all of a binding's devices are on; "" when they span several.
-std::string clique_of(const ClusterState& state, const Binding& binding) {
+std::string clique_of(const Binding& binding) {
   std::set<std::string> cliques;
   for (const auto& decided : binding.claim_allocations) {
     for (const auto& result : decided.allocation.devices) {
@@ -72,7 +72,6 @@ std::string clique_of(const ClusterState& state, const Binding& binding) {
       cliques.insert(result.pool + "-" + std::to_string(index / 4));
     }
   }
-  (void)state;
   return cliques.size() == 1 ? *cliques.begin() : "";
 }
 
@@ -92,7 +91,7 @@ TEST(DraCycle, FourGpuClaimsTakeOneCliqueEachAndAFifthWaits) {
     EXPECT_TRUE(decided.newly_allocated);
     EXPECT_THAT(decided.allocation.devices, SizeIs(4));
     ASSERT_THAT(decided.allocation.node_selector, SizeIs(1));
-    cliques.insert(clique_of(state, binding));
+    cliques.insert(clique_of(binding));
   }
   EXPECT_THAT(cliques, SizeIs(4));
   EXPECT_FALSE(cliques.contains(""));
@@ -133,7 +132,7 @@ TEST(DraCycle, AssumedClaimsKeepTheirDevicesUntilTheBindFails) {
   CycleResult third = run_cycle(state);
   ASSERT_THAT(third.bindings, SizeIs(1));
   EXPECT_EQ(third.bindings[0].pod, "ns/late");
-  EXPECT_EQ(clique_of(state, third.bindings[0]), clique_of(state, failed));
+  EXPECT_EQ(clique_of(third.bindings[0]), clique_of(failed));
 }
 
 TEST(DraCycle, TheApiShowingTheAllocationEndsTheAssumption) {
@@ -192,7 +191,7 @@ TEST(DraCycle, NodesWhereTheDevicesStayOnOneIslandWin) {
   const CycleResult result = run_cycle(state);
   ASSERT_THAT(result.bindings, SizeIs(1));
   EXPECT_EQ(result.bindings[0].node, "node-b");
-  EXPECT_EQ(clique_of(state, result.bindings[0]), "node-b-1");
+  EXPECT_EQ(clique_of(result.bindings[0]), "node-b-1");
 }
 
 TEST(DraCycle, ClaimsThatCannotBeUsedYetAreSaidOnce) {
