@@ -1,6 +1,7 @@
 #include "sim/manifests.h"
 
 #include "queues/quantity.h"
+#include "scheduler/state/node_selector_text.h"
 
 namespace fairway::sim {
 namespace {
@@ -17,24 +18,6 @@ json labels(const Labels& map) {
   json out = json::object();
   for (const auto& [key, value] : map) out[key] = value;
   return out;
-}
-
-const char* operator_name(NodeSelectorRequirement::Operator op) {
-  switch (op) {
-    case NodeSelectorRequirement::Operator::kIn:
-      return "In";
-    case NodeSelectorRequirement::Operator::kNotIn:
-      return "NotIn";
-    case NodeSelectorRequirement::Operator::kExists:
-      return "Exists";
-    case NodeSelectorRequirement::Operator::kDoesNotExist:
-      return "DoesNotExist";
-    case NodeSelectorRequirement::Operator::kGt:
-      return "Gt";
-    case NodeSelectorRequirement::Operator::kLt:
-      return "Lt";
-  }
-  return "In";
 }
 
 json container(const Container& c) {

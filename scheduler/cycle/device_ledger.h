@@ -14,8 +14,8 @@
 #include <map>
 #include <optional>
 #include <string>
-#include <unordered_set>
 #include <tl/expected.hpp>
+#include <unordered_set>
 #include <vector>
 
 #include "scheduler/dra/allocator.h"

@@ -6,6 +6,7 @@
 
 #include "k8s-client/api_error.h"
 #include "scheduler/service/log.h"
+#include "scheduler/state/node_selector_text.h"
 
 namespace fairway {
 namespace {
@@ -21,25 +22,6 @@ constexpr const char* kDeleteProtection = "resource.kubernetes.io/delete-protect
 std::string claim_path(const std::string& key) {
   const auto [ns, name] = split_key(key);
   return fmt::format("/apis/resource.k8s.io/v1/namespaces/{}/resourceclaims/{}", ns, name);
-}
-
-const char* operator_name(NodeSelectorRequirement::Operator op) {
-  using Op = NodeSelectorRequirement::Operator;
-  switch (op) {
-    case Op::kIn:
-      return "In";
-    case Op::kNotIn:
-      return "NotIn";
-    case Op::kExists:
-      return "Exists";
-    case Op::kDoesNotExist:
-      return "DoesNotExist";
-    case Op::kGt:
-      return "Gt";
-    case Op::kLt:
-      return "Lt";
-  }
-  return "In";
 }
 
 json requirements_json(const std::vector<NodeSelectorRequirement>& requirements) {

@@ -14,10 +14,10 @@
 // claim reserved for this pod already is left as it is.
 //
 // rollback() undoes an attempt whose pod could not be bound: the pod leaves reservedFor, and an
-// allocation this attempt wrote is cleared (with its finalizer) when no other consumer is left. Once a pod is bound,
-// releasing its claims when it goes is kube-controller-manager's resourceclaim controller's
-// job, as on any cluster (it removes gone pods from reservedFor and deallocates claims nobody
-// reserves).
+// allocation this attempt wrote is cleared (with its finalizer) when no other consumer is left.
+// Once a pod is bound, releasing its claims when it goes is kube-controller-manager's resourceclaim
+// controller's job, as on any cluster (it removes gone pods from reservedFor and deallocates claims
+// nobody reserves).
 
 #include <optional>
 #include <string>

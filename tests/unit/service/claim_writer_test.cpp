@@ -68,8 +68,8 @@ class ClaimWriterTest : public testing::InProcessApiTest {
     EXPECT_TRUE(created && created->status == 201) << (created ? created->body : "transport");
     return created ? json::parse(created->body)["metadata"]["uid"].get<std::string>() : "";
   }
-  Binding binding_of(const std::string& pod, const std::string& claim,
-                     const std::string& claim_uid, bool newly_allocated) {
+  Binding binding_of(const std::string& pod, const std::string& claim, const std::string& claim_uid,
+                     bool newly_allocated) {
     Binding binding;
     binding.pod = "default/" + pod;
     binding.uid = pod_uid(pod);
