@@ -1,0 +1,73 @@
+#pragma once
+// Clock: the one source of time for everything that waits, backs off or stamps (the scheduling
+// loop, k8s-client's back-offs, rate limiter and Lease, the actuator, evictor and reservation
+// workers). Production passes SystemClock; tests pass a ManualClock and move time by hand, so no
+// test sleeps and none asserts on the wall clock.
+//
+// Two readings, as Kubernetes needs both: `now()` is monotonic (intervals, deadlines, back-offs)
+// and `wall()` is the calendar time written into objects (Lease renewTime, Event timestamps,
+// usage history persisted in Queue status).
+
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+
+namespace fairway {
+
+class Clock {
+ public:
+  using duration = std::chrono::steady_clock::duration;
+  using time_point = std::chrono::steady_clock::time_point;
+
+  virtual ~Clock() = default;
+  virtual time_point now() const = 0;
+  virtual std::chrono::system_clock::time_point wall() const = 0;
+
+  // Wall time in milliseconds since the Unix epoch (creationTimestamp arithmetic).
+  int64_t wall_ms() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(wall().time_since_epoch()).count();
+  }
+};
+
+class SystemClock final : public Clock {
+ public:
+  time_point now() const override { return std::chrono::steady_clock::now(); }
+  std::chrono::system_clock::time_point wall() const override {
+    return std::chrono::system_clock::now();
+  }
+  // The process's clock, for callers that were given none.
+  static const SystemClock& instance() {
+    static const SystemClock clock;
+    return clock;
+  }
+};
+
+// Time that moves only when told to. Both readings advance together. Thread-safe: workers may
+// read it while the test advances it.
+class ManualClock final : public Clock {
+ public:
+  explicit ManualClock(
+      std::chrono::system_clock::time_point wall_start = std::chrono::system_clock::time_point{} +
+                                                         std::chrono::hours(24 * 365 * 56))
+      : wall_start_(wall_start) {}
+
+  time_point now() const override {
+    std::lock_guard lock(mutex_);
+    return time_point{} + elapsed_;
+  }
+  std::chrono::system_clock::time_point wall() const override {
+    std::lock_guard lock(mutex_);
+    return wall_start_ + std::chrono::duration_cast<std::chrono::system_clock::duration>(elapsed_);
+  }
+  void advance(duration by) {
+    std::lock_guard lock(mutex_);
+    elapsed_ += by;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::chrono::system_clock::time_point wall_start_;
+  duration elapsed_{std::chrono::hours(1)};  // never time_point{}: "unset" in some callers
+};
+
+}  // namespace fairway
