@@ -58,10 +58,27 @@ JobOutcome job_outcome(const JobArrival& arrival, const JobStreamSpec& stream) {
 
 namespace {
 
-StateConfig state_config(const Scenario& scenario) {
-  StateConfig config;
-  config.usage = scenario.usage;
+// The scheduler service's loop on the simulated clock: a cycle every tick (usage over time moves
+// fair shares with the clock alone, and every tick is sampled), usage advanced every tick, the
+// pass only after changes (see DriverOptions), nothing written to an API server.
+SchedulerConfig scheduler_config(const Scenario& scenario, const DriverOptions& options) {
+  SchedulerConfig config;
+  config.state.usage = scenario.usage;
+  config.cycle = options.cycle;
+  config.preemption.period = std::chrono::milliseconds(options.preemption_period_ms);
+  config.preemption.no_plan_backoff = std::chrono::milliseconds(options.no_plan_backoff_ms);
+  config.preemption.only_after_changes = true;
+  config.preemption.planner = options.planner;
+  config.preemption.planner.cycle = options.cycle;
+  config.schedule_period = std::chrono::milliseconds(0);
+  config.usage_period = std::chrono::milliseconds(0);
+  config.cycle_when_unchanged = true;
+  config.api_writes = false;
   return config;
+}
+
+TimeMs as_ms(Clock::time_point time) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
 }
 
 }  // namespace
@@ -69,8 +86,9 @@ StateConfig state_config(const Scenario& scenario) {
 SimDriver::SimDriver(Scenario scenario, DriverOptions options)
     : scenario_(std::move(scenario)),
       options_(std::move(options)),
-      state_(state_config(scenario_)) {
-  options_.planner.cycle = options_.cycle;
+      clock_(std::chrono::system_clock::time_point{}, Clock::duration::zero()),
+      scheduler_(scheduler_config(scenario_, options_), clock_),
+      state_(scheduler_.state()) {
   result_.scenario = scenario_.name;
   result_.description = scenario_.description;
   result_.report_every_ms = scenario_.report_every_ms;
@@ -126,8 +144,9 @@ SimResult SimDriver::run() {
   while (true) {
     finish_jobs(now);
     admit_arrivals(now);
-    const CycleResult cycled = cycle(now);
-    const bool evicted = preemption_pass(now);
+    const Decisions decided = scheduler_.step(Instant::of(clock_), {});
+    const bool evicted = play(decided, now);
+    const CycleResult& cycled = *decided.cycle;
     record(now, cycled);
     if (ended_ == result_.jobs.size()) {
       result_.stop = StopReason::kAllJobsDone;
@@ -135,7 +154,7 @@ SimResult SimDriver::run() {
       break;
     }
     TimeMs next = now + period;
-    if (cycled.bindings.empty() && !evicted) {
+    if (decided.binds.empty() && !evicted) {
       const auto event = next_event();
       if (!event) {
         // Nothing can change any more; running on to durationSeconds would only dilute the
@@ -152,6 +171,7 @@ SimResult SimDriver::run() {
       break;
     }
     result_.idle_ticks_skipped += static_cast<uint64_t>((next - now) / period - 1);
+    clock_.advance(std::chrono::milliseconds(next - now));
     now = next;
   }
   return std::move(result_);
@@ -173,7 +193,7 @@ void SimDriver::finish_jobs(TimeMs now) {
     release_idle_gpus();
     result_.jobs[done.job].finished_ms = done.finish_ms;
     ++ended_;
-    changed_since_pass_ = true;
+    scheduler_.state_changed();
   }
 }
 
@@ -188,7 +208,7 @@ void SimDriver::admit_arrivals(TimeMs now) {
     for (const Pod& pod : job_pods_[next_arrival_]) state_.upsert_pod(pod);
     if (stream.workload != SimWorkload::kNone) note_gang(next_arrival_);
     ++next_arrival_;
-    changed_since_pass_ = true;
+    scheduler_.state_changed();
   }
 }
 
@@ -203,42 +223,12 @@ void SimDriver::note_gang(size_t job) {
   result_.jobs[job].min_member = record.min_member;
 }
 
-CycleResult SimDriver::cycle(TimeMs now) {
-  // Past use, on the simulated clock: queues' pastUsage is what they used before time 0.
-  state_.advance_usage(now);
-  CycleOptions options = options_.cycle;
-  options.nominations = &memory_.nominations();  // room bought by evictions, held for its job
-  CycleResult cycled = run_cycle(state_, options);
-  assume_all(state_, cycled);
+bool SimDriver::play(const Decisions& decided, TimeMs now) {
+  const CycleResult& cycled = *decided.cycle;
   ++result_.cycles_run;
-  result_.pods_bound += cycled.bindings.size();
-  if (!cycled.bindings.empty()) changed_since_pass_ = true;
+  result_.pods_bound += decided.binds.size();
   result_.diagnoses += cycled.stats.diagnoses;
-
-  for (const Binding& binding : cycled.bindings) {
-    const auto job_it = job_by_key_.find(binding.job);
-    if (job_it == job_by_key_.end()) continue;  // not a pod the driver created
-    const size_t job = job_it->second;
-    // The kubelet: the pod starts on its node at once. The update is built from the driver's own
-    // copy, because the state keeps pods without their containers.
-    for (Pod& pod : job_pods_[job]) {
-      if (pod.key() != binding.pod) continue;
-      pod.node_name = binding.node;
-      pod.phase = PodPhase::kRunning;
-      share_gpus(pod, binding);
-      state_.upsert_pod(pod);
-    }
-    JobOutcome& outcome = result_.jobs[job];
-    if (outcome.gpu_group.empty() && !binding.shares.empty()) {
-      outcome.gpu_group = binding.shares.front().group;
-    }
-    if (!outcome.first_bound_ms) outcome.first_bound_ms = now;
-    if (++outcome.pods_bound == outcome.pods) {
-      outcome.started_ms = now;
-      running_.push_back({now + scenario_.jobs[outcome.stream].duration_ms, job});
-      std::push_heap(running_.begin(), running_.end(), finishes_later);
-    }
-  }
+  for (const Binding& binding : decided.binds) bound(binding, now);
 
   result_.pending.clear();
   for (const PendingJob& pending : cycled.pending) {
@@ -247,7 +237,37 @@ CycleResult SimDriver::cycle(TimeMs now) {
   }
   std::sort(result_.pending.begin(), result_.pending.end(),
             [](const PendingJobInfo& a, const PendingJobInfo& b) { return a.job < b.job; });
-  return cycled;
+
+  bool evicted = false;
+  for (const PreemptionPlan& plan : decided.evictions) {
+    for (const Victim& victim : plan.victims) evicted = evict(plan, victim, now) || evicted;
+  }
+  return evicted;
+}
+
+void SimDriver::bound(const Binding& binding, TimeMs now) {
+  const auto job_it = job_by_key_.find(binding.job);
+  if (job_it == job_by_key_.end()) return;  // not a pod the driver created
+  const size_t job = job_it->second;
+  // The kubelet: the pod starts on its node at once. The update is built from the driver's own
+  // copy, because the state keeps pods without their containers.
+  for (Pod& pod : job_pods_[job]) {
+    if (pod.key() != binding.pod) continue;
+    pod.node_name = binding.node;
+    pod.phase = PodPhase::kRunning;
+    share_gpus(pod, binding);
+    state_.upsert_pod(pod);
+  }
+  JobOutcome& outcome = result_.jobs[job];
+  if (outcome.gpu_group.empty() && !binding.shares.empty()) {
+    outcome.gpu_group = binding.shares.front().group;
+  }
+  if (!outcome.first_bound_ms) outcome.first_bound_ms = now;
+  if (++outcome.pods_bound == outcome.pods) {
+    outcome.started_ms = now;
+    running_.push_back({now + scenario_.jobs[outcome.stream].duration_ms, job});
+    std::push_heap(running_.begin(), running_.end(), finishes_later);
+  }
 }
 
 // A fractional pod's binding, as the reservation manager (scheduler/service/reservations) and the
@@ -300,39 +320,6 @@ std::string SimDriver::job_name(const std::string& cycle_key) const {
   return cycle_key;
 }
 
-// The scheduler service's pass (scheduler/service/evictions.cpp, PreemptionPass::maybe_run) on
-// the simulated clock: due every period while some job waits; plans from the real planner,
-// carried out at once. The clock does not move during the pass, so its time budget never runs
-// out and the plans are the same on every run. True when a pod was evicted.
-bool SimDriver::preemption_pass(TimeMs now) {
-  if (!pass_may_act() || now < next_pass_ms_) return false;
-  next_pass_ms_ = now + options_.preemption_period_ms;
-  changed_since_pass_ = false;
-  memory_.prune(state_, now, options_.planner);
-  const PlanResult planned =
-      plan_preemptions(state_, memory_, options_.planner, [now] { return now; });
-  if (options_.no_plan_backoff_ms > 0) {
-    for (const std::string& job : planned.without_plan) {
-      memory_.no_plan(job, now + options_.no_plan_backoff_ms);
-    }
-  }
-  bool evicted = false;
-  for (const PreemptionPlan& plan : planned.plans) {
-    memory_.record(plan, now, options_.planner);
-    for (const Victim& victim : plan.victims) evicted = evict(plan, victim, now) || evicted;
-  }
-  return evicted;
-}
-
-// A pass on an unchanged state with nothing nominated plans what the last one did: nothing (the
-// planner is deterministic, and without no-plan rests its memory holds nothing else that time
-// changes for the sim's jobs: an evicted pod never comes back to be cooled down). So the pass
-// is due only while some job waits and either the state changed or nominations may expire.
-bool SimDriver::pass_may_act() const {
-  return options_.preemption_period_ms > 0 && !state_.pending_jobs().empty() &&
-         (changed_since_pass_ || !memory_.nominations().empty());
-}
-
 // The Eviction API and the kubelet at once: the victim stops (phase Failed) and is removed. Its
 // job loses the pod for good; a job whose every pod was evicted has ended without completing.
 bool SimDriver::evict(const PreemptionPlan& plan, const Victim& victim, TimeMs now) {
@@ -352,7 +339,7 @@ bool SimDriver::evict(const PreemptionPlan& plan, const Victim& victim, TimeMs n
   state_.remove_pod(pod->key());
   pods.erase(pod);
   release_idle_gpus();
-  changed_since_pass_ = true;
+  scheduler_.state_changed();
 
   JobOutcome& outcome = result_.jobs[job];
   eviction.job = outcome.name;
@@ -412,7 +399,9 @@ std::optional<TimeMs> SimDriver::next_event() const {
   if (!running_.empty()) {
     next = next ? std::min(*next, running_.front().finish_ms) : running_.front().finish_ms;
     // A pass may evict for a waiting job while something runs that could make room.
-    if (pass_may_act()) next = std::min(*next, next_pass_ms_);
+    if (const auto pass = scheduler_.next_pass_due(); pass != Clock::time_point::max()) {
+      next = std::min(*next, std::max<TimeMs>(0, as_ms(pass)));
+    }
   }
   return next;
 }

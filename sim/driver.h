@@ -1,17 +1,19 @@
 #pragma once
 // SimDriver: runs a scenario against the real scheduling core, in-process, over simulated time.
 //
-// Time is a simulated clock (TimeMs from 0) that the driver advances itself: no real time, no
-// I/O, no randomness, so the same scenario always gives the same result. Every cycle period the
-// driver, at tick `now`:
+// Time is a simulated clock (TimeMs from 0, a ManualClock) that the driver advances itself: no
+// real time, no I/O, no randomness, so the same scenario always gives the same result. The
+// scheduling is the scheduler service's own loop (scheduler/loop: Scheduler::step), so the
+// preemption pass, shared GPUs and priority classes behave as in `fairway scheduler`. Every cycle
+// period the driver, at tick `now`:
 //   1. finishes jobs whose run time is over (their pods go to phase Succeeded, then are removed);
 //   2. creates the pods of jobs that arrived by `now` (creationTimestamp = the exact arrival);
-//   3. runs one scheduling cycle and assumes its bindings, then plays the kubelet: every bound pod
-//      becomes Running on its node at once;
-//   4. runs fairway's preemption pass (scheduler/planner: preempt, reclaim, consolidate) when it
-//      is due, as the scheduler service does between cycles, and carries its plans out: every
-//      victim is evicted, and the kubelet stops it at once (phase Failed, then removed), so its
-//      job never completes; the capacity bought is nominated to the preemptor for the next cycles;
+//   3. steps the Scheduler: a cycle runs and its bindings are assumed, then the preemption pass
+//      runs when due (preempt, reclaim, consolidate; the capacity bought is nominated to the
+//      preemptor for the next cycles);
+//   4. plays the decisions out: the kubelet makes every bound pod Running on its node at once
+//      (a new shared GPU gets its reservation pod); every victim of a plan is evicted, and the
+//      kubelet stops it at once (phase Failed, then removed), so its job never completes;
 //   5. records a sample: per-queue GPU fair share, allocated and pending pods, cluster GPU usage.
 // A job runs for its durationSeconds from the moment its last pod was bound, and its wait time is
 // arrival → last pod bound.
@@ -34,6 +36,7 @@
 #include <vector>
 
 #include "scheduler/cycle/cycle.h"
+#include "scheduler/loop/scheduler.h"
 #include "scheduler/planner/planner.h"
 #include "scheduler/state/cluster_state.h"
 #include "sim/scenario.h"
@@ -163,7 +166,7 @@ class SimDriver {
   SimResult run();
 
   // The state as the scheduler sees it (for tests and, later, debugging endpoints).
-  const ClusterState& state() const { return state_; }
+  const ClusterState& state() const { return scheduler_.state(); }
 
  private:
   struct Running {
@@ -178,9 +181,9 @@ class SimDriver {
   void finish_jobs(TimeMs now);
   void note_gang(size_t job);
   void admit_arrivals(TimeMs now);
-  CycleResult cycle(TimeMs now);
-  bool preemption_pass(TimeMs now);
-  bool pass_may_act() const;
+  // Plays out the step's bindings (the kubelet) and evictions; true when a pod was evicted.
+  bool play(const Decisions& decisions, TimeMs now);
+  void bound(const Binding& binding, TimeMs now);
   bool evict(const PreemptionPlan& plan, const Victim& victim, TimeMs now);
   std::string job_name(const std::string& cycle_key) const;
   void share_gpus(Pod& pod, const Binding& binding);
@@ -190,16 +193,15 @@ class SimDriver {
 
   Scenario scenario_;
   DriverOptions options_;
-  ClusterState state_;
+  ManualClock clock_;  // the simulated time: now() and wall() are TimeMs from 0
+  Scheduler scheduler_;
+  ClusterState& state_;  // scheduler_'s
   std::vector<JobArrival> arrivals_;
   size_t next_arrival_ = 0;
   // Each job's pods as the driver created them (the state drops containers), by job index.
   std::vector<std::vector<Pod>> job_pods_;
   std::unordered_map<std::string, size_t> job_by_key_;
-  std::vector<Running> running_;  // min-heap on finish time (evicted jobs skipped)
-  PreemptionMemory memory_;       // nominations and cool-downs between passes
-  TimeMs next_pass_ms_ = 0;
-  bool changed_since_pass_ = true;       // arrivals, bindings, completions, evictions
+  std::vector<Running> running_;         // min-heap on finish time (evicted jobs skipped)
   std::vector<QueueIndex> queue_order_;  // tree index per SimResult::queues entry
   size_t ended_ = 0;                     // jobs completed or evicted
   SimResult result_;

@@ -35,6 +35,7 @@
 
 #include "k8s-client/rest_client.h"
 #include "scheduler/cycle/cycle.h"
+#include "scheduler/loop/decisions.h"
 #include "scheduler/service/claim_writer.h"
 #include "scheduler/service/event_recorder.h"
 #include "scheduler/service/volume_binder.h"
@@ -49,16 +50,6 @@ struct ActuatorStats {
   std::atomic<uint64_t> events{0};
   std::atomic<uint64_t> events_dropped{
       0};  // by the per-(object, reason) limit (event_correlator.h)
-};
-
-struct Unschedulable {
-  std::string pod;  // namespace/name (of the PodGroup when kind is PodGroup)
-  std::string uid;
-  std::string reason;  // PendingReason name, for the Event
-  std::string message;
-  // "Pod": PodScheduled=False condition + FailedScheduling Event; "PodGroup": an Event on the
-  // PodGroup (its status condition is written with the rest of its status).
-  std::string kind = "Pod";
 };
 
 class Actuator {

@@ -16,12 +16,6 @@
 namespace fairway {
 namespace {
 
-TimeMs wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // Event reasons (scheduler/cycle/reasons.h): on the victim, then on the preemptor.
 const char* victim_reason(PreemptionAction action) {
   switch (action) {
@@ -341,83 +335,5 @@ void Evictor::post_event(const std::string& pod_key, const std::string& uid,
 }
 
 // ----------------------------------------------------------------------------- PreemptionPass
-
-PreemptionPass::PreemptionPass(const k8s::ClusterConfig& cluster, k8s::RestOptions rest,
-                               PreemptionOptions options, EvictionStats& stats,
-                               std::function<bool()> may_write,
-                               std::function<void(std::function<void()>)> post_to_loop,
-                               k8s::RestClient::RequestObserver observer)
-    : options_(std::move(options)),
-      stats_(stats),
-      post_to_loop_(std::move(post_to_loop)),
-      evictor_(
-          cluster, std::move(rest),
-          Evictor::Hooks{std::move(may_write),
-                         [this](const std::string& preemptor, const std::string& pod, int status) {
-                           post_to_loop_(
-                               [this, preemptor, pod, status] { refused(preemptor, pod, status); });
-                         },
-                         nullptr, std::move(observer)},
-          stats_) {
-  options_.planner.time_budget_ms = options_.budget.count();
-}
-
-CycleOptions PreemptionPass::cycle_options(CycleOptions base) const {
-  base.nominations = &memory_.nominations();
-  return base;
-}
-
-std::chrono::steady_clock::time_point PreemptionPass::next_due() const {
-  if (options_.period.count() <= 0 || !waiting_)
-    return std::chrono::steady_clock::time_point::max();
-  if (retry_now_) return std::chrono::steady_clock::now();
-  return last_pass_ + options_.period;
-}
-
-void PreemptionPass::maybe_run(ClusterState& state) {
-  if (options_.period.count() <= 0) return;
-  const auto started = std::chrono::steady_clock::now();
-  waiting_ = !state.pending_jobs().empty();
-  if (!retry_now_ && started < last_pass_ + options_.period) return;
-  if (!waiting_) return;
-  last_pass_ = started;
-  retry_now_ = false;
-  const TimeMs now = wall_ms();
-  memory_.prune(state, now, options_.planner);
-  PlanResult result = plan_preemptions(state, memory_, options_.planner, wall_ms);
-  const auto decided = std::chrono::steady_clock::now();
-  ++stats_.passes;
-  stats_.last_pass_ns = (decided - started).count();
-  if (result.stats.out_of_time) {
-    log::warn("preemption pass ran out of time",
-              {{"budget_ms", std::to_string(options_.budget.count())},
-               {"plans", std::to_string(result.plans.size())}});
-  }
-  for (const std::string& job : result.without_plan) {
-    memory_.no_plan(job, now + options_.no_plan_backoff.count());
-  }
-  for (PreemptionPlan& plan : result.plans) {
-    ++stats_.plans;
-    memory_.record(plan, now, options_.planner);
-    log::debug("preemption plan", {{"plan", plan.message}});
-    evictor_.carry_out(std::move(plan), decided);
-  }
-}
-
-void PreemptionPass::refused(const std::string& preemptor, const std::string& pod, int status) {
-  waiting_ = true;
-  if (status == 429) {
-    // A PodDisruptionBudget said no: avoid the pod a while and try the next plan at once.
-    memory_.blocked(preemptor, pod, wall_ms(), options_.refused_backoff.count());
-    retry_now_ = true;
-    return;
-  }
-  // Any other failure: the pod is avoided while the evictor backs it off, and only a failure
-  // that may pass (5xx, transport) brings the next pass forward; a 400 or 403 for ever must not
-  // turn the pass into a loop (docs/reliability.md).
-  const auto left = std::max(evictor_.backoff_left(pod), std::chrono::milliseconds(1000));
-  memory_.blocked(preemptor, pod, wall_ms(), left.count());
-  retry_now_ = k8s::retryable_api_error(status);
-}
 
 }  // namespace fairway

@@ -1,7 +1,8 @@
 #pragma once
-// The preemption pass at the edge: runs the pure planner (scheduler/planner) on the loop thread
-// between cycles, bounded by a time budget, and carries its plans out through the Eviction API on
-// a worker thread of its own, so the allocation cycle never waits on an eviction.
+// The preemption pass's plans at the edge: the Scheduler (scheduler/loop/preemption_pass.h)
+// decides them on the loop thread; the Evictor carries them out through the Eviction API on a
+// worker thread of its own, so the allocation cycle never waits on an eviction, and reports
+// refusals back to the loop (Scheduler::eviction_refused).
 //
 // Evictions: POST pods/{name}/eviction without deleteOptions, so the pod's own
 // terminationGracePeriodSeconds applies. The Eviction's apiVersion is what discovery offers
@@ -18,8 +19,7 @@
 // backs off per pod exponentially, 1 s doubling up to 5 min; a retryable one (5xx, transport
 // error) waits its Retry-After or 1 s. A pod still backing off is not sent a request at all.
 //
-// Between passes the loop thread keeps the PreemptionMemory (nominations honoured by the cycle,
-// cool-downs). Counters are atomics for the metrics registry to read.
+// Counters are atomics for the metrics registry to read.
 
 #include <atomic>
 #include <chrono>
@@ -35,23 +35,11 @@
 #include "k8s-client/config.h"
 #include "k8s-client/rest_client.h"
 #include "scheduler/cycle/cycle.h"
+#include "scheduler/loop/preemption_pass.h"
 #include "scheduler/planner/planner.h"
 #include "scheduler/service/event_recorder.h"
 
 namespace fairway {
-
-struct PreemptionOptions {
-  // How often the pass runs while jobs wait; zero disables preemption, reclaim and consolidation.
-  std::chrono::milliseconds period{5000};
-  // The loop thread spends at most this on one pass.
-  std::chrono::milliseconds budget{250};
-  // A pod whose eviction was refused (PodDisruptionBudget) is not picked again for this long.
-  std::chrono::milliseconds refused_backoff{60'000};
-  // A job for which no plan was found is not simulated again for this long, so jobs that no
-  // eviction can help do not use up every pass's budget.
-  std::chrono::milliseconds no_plan_backoff{30'000};
-  PlannerOptions planner;
-};
 
 struct EvictionStats {
   std::atomic<uint64_t> passes{0};
@@ -143,48 +131,6 @@ class Evictor {
   std::map<std::string, Backoff> backoffs_;  // under mutex_
   EventRecorder events_{client_};            // counted and limited as client-go's recorder
   std::thread thread_;
-};
-
-// The loop thread's side: when to run a pass, the memory between passes, the hand-off.
-class PreemptionPass {
- public:
-  PreemptionPass(const k8s::ClusterConfig& cluster, k8s::RestOptions rest,
-                 PreemptionOptions options, EvictionStats& stats, std::function<bool()> may_write,
-                 std::function<void(std::function<void()>)> post_to_loop,
-                 k8s::RestClient::RequestObserver observer = nullptr);
-
-  // The cycle's options with this pass's nominations.
-  CycleOptions cycle_options(CycleOptions base) const;
-  // Capacity held for preemptors (loop thread only).
-  const std::vector<Nomination>& nominations() const { return memory_.nominations(); }
-  // When the next pass is due (time_point::max() when disabled or nothing waits).
-  std::chrono::steady_clock::time_point next_due() const;
-  // Runs a pass if one is due and some job waits. Call on the loop thread, between cycles.
-  void maybe_run(ClusterState& state);
-  void stop() { evictor_.stop(); }
-  // The replica's write fence (RestClient::set_write_fence) on the eviction client too.
-  void set_write_fence(k8s::RestClient::WriteFence fence) {
-    evictor_.set_write_fence(std::move(fence));
-  }
-
-  const EvictionStats& stats() const { return stats_; }
-  // The idle-victim policy's input (PlannerOptions::idle_gpu_pods), kept current by the loop;
-  // nullptr: off.
-  void set_idle_gpu_pods(const std::unordered_map<std::string, std::string>* pods) {
-    options_.planner.idle_gpu_pods = pods;
-  }
-
- private:
-  void refused(const std::string& preemptor, const std::string& pod, int status);
-
-  PreemptionOptions options_;
-  EvictionStats& stats_;
-  PreemptionMemory memory_;
-  std::function<void(std::function<void()>)> post_to_loop_;
-  std::chrono::steady_clock::time_point last_pass_{};
-  bool retry_now_ = false;
-  bool waiting_ = true;  // some job was pending at the last look
-  Evictor evictor_;
 };
 
 }  // namespace fairway

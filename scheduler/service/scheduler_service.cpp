@@ -9,14 +9,13 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "k8s-client/api_error.h"
 #include "k8s-client/objects.h"
 #include "k8s-client/reflector.h"
 #include "k8s-client/resource_paths.h"
 #include "scheduler/service/actuator.h"
 #include "scheduler/service/endpoints.h"
-#include "scheduler/service/explanations.h"
 #include "scheduler/service/inbox.h"
-#include "scheduler/service/inferred_groups.h"
 #include "scheduler/service/informer_handler.h"
 #include "scheduler/service/informers.h"
 #include "scheduler/service/kube_reviews.h"
@@ -24,90 +23,77 @@
 #include "scheduler/service/log.h"
 #include "scheduler/service/preflight.h"
 #include "scheduler/service/service_metrics.h"
-#include "scheduler/service/status.h"
 #include "scheduler/state/admission_policy.h"
 #include "scheduler/webhook/webhook_server.h"
 
 namespace fairway {
 namespace {
 
-constexpr auto kStatusPeriod = std::chrono::seconds(1);
-constexpr auto kUsagePeriod = std::chrono::seconds(1);
-
-// Logs a queue's Warning condition when it appears, changes or clears: once per change, not
-// per cycle. `logged`: the last warning logged per queue (reason and message).
-void log_queue_warnings(const std::unordered_map<std::string, nlohmann::json>& statuses,
-                        std::unordered_map<std::string, std::string>& logged) {
-  for (const auto& [name, status] : statuses) {
-    std::string now;
-    const nlohmann::json* warning = nullptr;
-    if (const auto conditions = status.find("conditions");
-        conditions != status.end() && conditions->is_array()) {
-      for (const auto& condition : *conditions) {
-        if (condition.is_object() && condition.value("type", "") == "Warning") warning = &condition;
-      }
-    }
-    if (warning != nullptr)
-      now = warning->value("reason", "") + ": " + warning->value("message", "");
-    auto it = logged.find(name);
-    if ((it == logged.end() ? std::string() : it->second) == now) continue;
-    if (warning != nullptr) {
-      log::warn("queue warning", {{"queue", name},
-                                  {"reason", warning->value("reason", "")},
-                                  {"message", warning->value("message", "")}});
-      logged[name] = now;
-    } else {
-      log::info("queue warning cleared", {{"queue", name}});
-      logged.erase(it);
-    }
-  }
-  std::erase_if(logged, [&statuses](const auto& entry) { return !statuses.contains(entry.first); });
+// The Scheduler's configuration from the service's options.
+SchedulerConfig scheduler_config(const SchedulerOptions& options) {
+  SchedulerConfig config;
+  config.state.scheduler_name = options.scheduler_name;
+  config.state.intent = options.intent;
+  config.state.reservation_namespace = options.reservations.namespace_;
+  config.state.usage = options.usage;
+  config.state.gpu_device_classes = options.gpu_device_classes;
+  config.cycle = options.cycle;
+  config.preemption = options.preemption;
+  config.schedule_period = options.schedule_period;
+  return config;
 }
 
-// Writes the status of Queues and PodGroups whose status changed since the last write.
-void publish_status(ClusterState& state, const CycleResult& result,
-                    const std::unordered_map<std::string, PlacementQuality>& placements,
-                    std::unordered_map<std::string, std::string>& written,
-                    std::unordered_map<std::string, std::string>& warnings_logged,
-                    Actuator& actuator) {
-  std::unordered_set<std::string> current;
-  auto publish = [&](const std::string& path, nlohmann::json status) {
-    current.insert(path);
-    std::string body = nlohmann::json{{"status", std::move(status)}}.dump();
-    auto& last = written[path];
-    if (last == body) return;
-    last = body;
-    actuator.patch_status(path, std::move(body));
-  };
-  auto queues =
-      queue_statuses(state.queue_tree(), result.shares, state.registry(), state.queue_usage(),
-                     state.usage_history(),
-                     capacity_problems(state.queue_tree(), state.capacity(), state.registry()));
-  std::erase_if(queues, [&state](const auto& entry) {
-    return !state.queue_specs().contains(entry.first);  // the implicit default has no object
-  });
-  log_queue_warnings(queues, warnings_logged);
-  for (auto& [name, status] : queues) {
-    publish(fmt::format("/apis/scheduling.fairway.dev/v1alpha1/queues/{}/status", name),
-            std::move(status));
+// The API clients of one replica. Binds take `main`. Events and status writes take `writer`,
+// with a budget of its own of the same size (--kube-api-qps/--kube-api-burst), as
+// kube-scheduler's event client has its own rate limiter: under a storm of Events or conditions,
+// binds keep their whole budget. Leader election takes `lease`, as kube-scheduler does:
+// renewals never queue behind a burst of binds, and a renewal stuck on a dead connection is
+// abandoned in time for the next attempt to land before the renew deadline.
+struct Clients {
+  Clients(const k8s::ClusterConfig& cluster, const SchedulerOptions& options,
+          const k8s::RestClient::RequestObserver& observe)
+      : rest(main_options(options)),
+        main(cluster, rest),
+        writer(cluster, with_pool(rest, 2)),
+        lease(cluster, lease_options(rest, options.lease)) {
+    for (k8s::RestClient* client : {&main, &writer, &lease}) client->set_observer(observe);
   }
-  for (auto& [key, status] : pod_group_statuses(state, result, placements)) {
-    const auto slash = key.find('/');
-    publish(fmt::format("/apis/scheduling.fairway.dev/v1alpha1/namespaces/{}/podgroups/{}/status",
-                        key.substr(0, slash), key.substr(slash + 1)),
-            std::move(status));
+  static k8s::RestOptions main_options(const SchedulerOptions& options) {
+    k8s::RestOptions rest;
+    rest.qps = options.kube_api_qps;
+    rest.burst = options.kube_api_burst;
+    rest.pool_size = options.bind_workers + 2;
+    // The identity in the user agent tells replicas apart in API server audit logs (and lets
+    // the soak test prove that a replica that lost its Lease writes nothing).
+    rest.user_agent = fmt::format("fairway-scheduler ({})", options.lease.identity);
+    return rest;
   }
-  // Objects that are gone: forget what was written for them, so the map stays bounded.
-  if (written.size() > 2 * current.size() + 1024) {
-    std::erase_if(written,
-                  [&current](const auto& entry) { return !current.contains(entry.first); });
+  static k8s::RestOptions with_pool(k8s::RestOptions rest, int pool_size) {
+    rest.pool_size = pool_size;
+    return rest;
   }
-}
+  static k8s::RestOptions lease_options(k8s::RestOptions rest,
+                                        const k8s::LeaderElectionConfig& lease) {
+    rest.pool_size = 1;
+    rest.qps = 10;
+    rest.burst = 20;
+    rest.request_timeout =
+        std::max(std::chrono::seconds(1), lease.renew_deadline - lease.retry_period);
+    return rest;
+  }
+
+  k8s::RestOptions rest;
+  k8s::RestClient main;
+  k8s::RestClient writer;
+  k8s::RestClient lease;
+};
 
 }  // namespace
 
-SchedulerService::SchedulerService(k8s::ClusterConfig cluster, SchedulerOptions options)
+SchedulerService::SchedulerService(k8s::ClusterConfig cluster, SchedulerOptions options,
+                                   const Clock& clock)
     : cluster_(std::move(cluster)),
+      clock_(clock),
       options_(std::move(options)),
       metrics_(metrics::MetricsOptions{.per_node = options_.per_node_metrics}) {}
 
@@ -210,65 +196,41 @@ std::unique_ptr<Endpoints> SchedulerService::start_endpoints(Inbox& inbox,
   return endpoints;
 }
 
+// The workers that carry decisions out, and what the loop reads besides the Scheduler.
+struct SchedulerService::Edges {
+  Scheduler& scheduler;
+  Inbox& inbox;
+  Informers& informers;
+  Leadership& leadership;
+  Actuator& actuator;
+  ReservationManager& reservations;
+  Evictor& evictor;
+  UtilizationMonitor* utilization;
+};
+
 int SchedulerService::run(std::stop_token stop) {
-  k8s::RestOptions rest;
-  rest.qps = options_.kube_api_qps;
-  rest.burst = options_.kube_api_burst;
-  rest.pool_size = options_.bind_workers + 2;
-  // The identity in the user agent tells replicas apart in API server audit logs (and lets the
-  // soak test prove that a replica that lost its Lease writes nothing).
-  rest.user_agent = fmt::format("fairway-scheduler ({})", options_.lease.identity);
-  k8s::RestClient client(cluster_, rest);
-  // Events and status writes get their own client with a budget of their own, of the same
-  // size (--kube-api-qps/--kube-api-burst), as kube-scheduler's event client has its own rate
-  // limiter: under a storm of Events or conditions, binds keep their whole budget.
-  k8s::RestOptions writer_rest = rest;
-  writer_rest.pool_size = 2;
-  k8s::RestClient writer_client(cluster_, writer_rest);
-  auto observe_request = [this](std::string_view verb, std::string_view path, int code,
-                                std::chrono::nanoseconds latency) {
-    metrics_.observe_api_request(verb, path, code, latency);
-  };
-  client.set_observer(observe_request);
-  writer_client.set_observer(observe_request);
-  // Leader election has a client of its own, as kube-scheduler does: renewals never queue
-  // behind a burst of binds in the main client's rate limiter or pool, and a renewal stuck on a
-  // dead connection is abandoned in time for the next attempt to land before the renew deadline.
-  k8s::RestOptions lease_rest = rest;
-  lease_rest.pool_size = 1;
-  lease_rest.qps = 10;
-  lease_rest.burst = 20;
-  lease_rest.request_timeout = std::max(
-      std::chrono::seconds(1), options_.lease.renew_deadline - options_.lease.retry_period);
-  k8s::RestClient lease_client(cluster_, lease_rest);
-  lease_client.set_observer(observe_request);
-
+  Clients clients(cluster_, options_,
+                  [this](std::string_view verb, std::string_view path, int code,
+                         std::chrono::nanoseconds latency) {
+                    metrics_.observe_api_request(verb, path, code, latency);
+                  });
   Inbox inbox;
-  StateConfig state_config;
-  state_config.scheduler_name = options_.scheduler_name;
-  state_config.intent = options_.intent;
-  state_config.reservation_namespace = options_.reservations.namespace_;
-  state_config.usage = options_.usage;
-  state_config.gpu_device_classes = options_.gpu_device_classes;
-  ClusterState state(state_config);
-
+  Scheduler scheduler(scheduler_config(options_), clock_);
   // Every kind the state is built from, watched; their threads run until the end of run().
-  Informers informers(client, inbox, metrics_, options_.discovery_interval);
-  auto all_synced = [&informers] { return informers.synced(); };
-
-  Leadership leadership(lease_client, options_.leader_elect, options_.lease,
+  Informers informers(clients.main, inbox, metrics_, options_.discovery_interval);
+  Leadership leadership(clients.lease, options_.leader_elect, options_.lease,
                         [&inbox] { inbox.nudge(); });
   auto may_write = [&leadership] { return leadership.may_write(); };
   auto fence = leadership.fence();
-  client.set_write_fence(fence);
-  writer_client.set_write_fence(fence);
+  clients.main.set_write_fence(fence);
+  clients.writer.set_write_fence(fence);
 
   // What fairway needs besides itself (preflight.h): checked now, logged with the fix, then
   // re-checked while something is missing; the leader creates the reservation namespace and
   // PriorityClass when a fractional pod first needs them, where RBAC lets it. /readyz and
   // fractional pods say what is still missing.
   PreflightMonitor preflight(
-      writer_client,
+      clients.writer,
       PreflightConfig{.leader_elect = options_.leader_elect,
                       .lease_namespace = options_.lease.lease_namespace,
                       .reservations = options_.reservations,
@@ -280,38 +242,47 @@ int SchedulerService::run(std::stop_token stop) {
       may_write);
   preflight.start();
 
-  Actuator::Hooks hooks;
-  hooks.may_write = may_write;
-  hooks.on_failed = [&inbox](const Binding& binding, const std::string& why) {
-    log::info("forgetting placement", {{"pod", binding.pod}, {"reason", why}});
-    inbox.post([pod = binding.pod, volumes = binding.volume_bindings,
-                claims = binding.claim_allocations](ClusterState& s) {
-      s.forget(pod);
-      s.forget_volumes(volumes);
-      s.forget_claims(claims);
-    });
-  };
-  hooks.on_bound = [this](const Binding& binding) {
-    if (binding.pod_created_ms > 0) {
-      const auto wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                               std::chrono::system_clock::now().time_since_epoch())
-                               .count();
-      metrics_.observe_pod_scheduled(static_cast<double>(wall_ms - binding.pod_created_ms) /
-                                     1000.0);
-    }
-    const int64_t now = std::chrono::steady_clock::now().time_since_epoch().count();
-    int64_t unset = 0;
-    stats_.first_bind_ns.compare_exchange_strong(unset, now);
-    stats_.last_bind_ns = now;
-    ++stats_.binds_completed;
-  };
-  ReservationManager::Hooks reservation_hooks{
-      hooks.may_write, hooks.on_failed, hooks.on_bound, {}, {}};
+  Actuator::Hooks hooks{may_write, forget_failed(inbox), count_bound()};
   VolumeBinderOptions volume_options;
   volume_options.timeout = options_.volume_bind_timeout;
-  // Events, pod conditions and status patches go through writer_client (its own budget).
-  Actuator actuator(client, options_.bind_workers, std::move(hooks), volume_options,
-                    &writer_client);
+  // Events, pod conditions and status patches go through the writer client (its own budget).
+  Actuator actuator(clients.main, options_.bind_workers, hooks, volume_options, &clients.writer);
+  ReservationManager reservations(
+      clients.main, options_.reservations, reservation_stats_,
+      ReservationManager::Hooks{
+          .may_write = may_write,
+          .on_failed = hooks.on_failed,
+          // A shared-GPU bind is the ReservationManager's; its Scheduled Event is written like
+          // any other.
+          .on_bound =
+              [&actuator, counted = hooks.on_bound](const Binding& b) {
+                counted(b);
+                actuator.scheduled(b);
+              },
+          .on_rollback =
+              [&actuator](const Binding& binding, const std::string& why) {
+                actuator.explain({binding.pod, binding.uid, "ReservationFailed",
+                                  "shared GPU placement rolled back: " + why});
+              },
+          .blocker = [&preflight] { return preflight.reservation_blocker(); }});
+  // A refused eviction goes back to the loop thread, which owns the pass's memory.
+  Evictor* refusing = nullptr;  // set below; refusals reach the loop only after it starts
+  auto refused = [this, &inbox, &scheduler, &refusing](const std::string& preemptor,
+                                                       const std::string& pod, int status) {
+    inbox.post([this, &scheduler, &refusing, preemptor, pod, status](ClusterState&) {
+      scheduler.eviction_refused(preemptor, pod, status, k8s::retryable_api_error(status),
+                                 refusing->backoff_left(pod), clock_.wall_ms());
+    });
+  };
+  Evictor evictor(cluster_, clients.rest,
+                  Evictor::Hooks{may_write, refused, nullptr,
+                                 [this](std::string_view verb, std::string_view path, int code,
+                                        std::chrono::nanoseconds latency) {
+                                   metrics_.observe_api_request(verb, path, code, latency);
+                                 }},
+                  eviction_stats_);
+  refusing = &evictor;
+  evictor.set_write_fence(fence);
   add_actuator_sources(metrics_, actuator.stats());
   add_preemption_sources(metrics_, eviction_stats_);
   add_reservation_sources(metrics_, reservation_stats_);
@@ -320,9 +291,9 @@ int SchedulerService::run(std::stop_token stop) {
   std::unique_ptr<KubeReviewClient> reviews;
   std::unique_ptr<http::DelegatedAuth> secure_auth;
   if (!options_.secure_bind_address.empty()) {
-    reviews = std::make_unique<KubeReviewClient>(cluster_, rest.user_agent);
-    secure_auth = std::make_unique<http::DelegatedAuth>(
-        options_.secure_auth, *reviews, [] { return std::chrono::steady_clock::now(); });
+    reviews = std::make_unique<KubeReviewClient>(cluster_, clients.rest.user_agent);
+    secure_auth = std::make_unique<http::DelegatedAuth>(options_.secure_auth, *reviews,
+                                                        [this] { return clock_.now(); });
   }
   // After secure_auth: stopped before it goes.
   std::unique_ptr<Endpoints> endpoints =
@@ -330,166 +301,18 @@ int SchedulerService::run(std::stop_token stop) {
                       Endpoints::Probes{.synced = [this] { return stats_.synced.load(); },
                                         .leader = may_write,
                                         .preflight = [&preflight] { return preflight.results(); }});
-  PreemptionPass preemption(
-      cluster_, rest, options_.preemption, eviction_stats_, may_write,
-      [&inbox](std::function<void()> work) {
-        inbox.post([work = std::move(work)](ClusterState&) { work(); });
-      },
-      observe_request);
-  preemption.set_write_fence(fence);
-  if (endpoints) endpoints->set_nominations(&preemption.nominations());
-  reservation_hooks.on_rollback = [&actuator](const Binding& binding, const std::string& why) {
-    actuator.explain({binding.pod, binding.uid, "ReservationFailed",
-                      "shared GPU placement rolled back: " + why});
-  };
-  // A shared-GPU bind is the ReservationManager's; its Scheduled Event is written like any other.
-  reservation_hooks.on_bound = [&actuator, counted = reservation_hooks.on_bound](const Binding& b) {
-    if (counted) counted(b);
-    actuator.scheduled(b);
-  };
-  reservation_hooks.blocker = [&preflight] { return preflight.reservation_blocker(); };
-  ReservationManager reservations(client, options_.reservations, reservation_stats_,
-                                  std::move(reservation_hooks));
-  std::unique_ptr<UtilizationMonitor> utilization;
-  if (options_.utilization.enabled()) {
-    utilization =
-        std::make_unique<UtilizationMonitor>(options_.utilization, inbox, utilization_stats_, [] {
-          return std::chrono::duration_cast<std::chrono::milliseconds>(
-                     std::chrono::system_clock::now().time_since_epoch())
-              .count();
-        });
-    add_utilization_sources(metrics_, utilization_stats_);
-    if (endpoints) endpoints->set_utilization(utilization.get());
-    preemption.set_idle_gpu_pods(utilization->idle_gpu_pods());
+  if (endpoints) {
+    endpoints->set_nominations(&scheduler.nominations());
+    endpoints->set_explanations(&scheduler.explanations());
   }
+  std::unique_ptr<UtilizationMonitor> utilization = start_utilization(inbox, endpoints.get());
+  if (utilization) scheduler.set_idle_gpu_pods(utilization->idle_gpu_pods());
 
   log::info("scheduler started", {{"scheduler_name", options_.scheduler_name},
                                   {"server", cluster_.server},
                                   {"leader_elect", options_.leader_elect ? "true" : "false"}});
-
-  // The loop. Explanations are written only when a pod's message changes; Queue status only
-  // when it changes, and at most once per status_period.
-  Explanations explanations(actuator);
-  if (endpoints) endpoints->set_explanations(&explanations.by_pod());
-  CycleOptions cycle_options = options_.cycle;
-  cycle_options.clock_ns = [] {
-    return std::chrono::steady_clock::now().time_since_epoch().count();
-  };
-  std::chrono::nanoseconds snapshot_time{0};  // applying changes since the last cycle
-  std::chrono::nanoseconds plan_time{-1};     // the latest preemption pass; negative: none ran
-  std::unordered_map<std::string, std::string> status_written;         // by path
-  std::unordered_map<std::string, std::string> queue_warnings_logged;  // by queue name
-  InferredGroupWrites inferred_writes;  // fairway's PodGroups of inferred gangs
-  auto last_status = std::chrono::steady_clock::now() - kStatusPeriod;
-  auto last_usage = std::chrono::steady_clock::now() - kUsagePeriod;
-  std::optional<CycleResult> status_due;  // the last cycle, its status not yet published
-  // Where each gang was placed (the cycle that placed it may not be the one published).
-  std::unordered_map<std::string, PlacementQuality> placements;
-  bool dirty = true;
-  auto last_cycle = std::chrono::steady_clock::now() - options_.schedule_period;
-  std::stop_callback wake_on_stop(stop, [&inbox] { inbox.nudge(); });
-  while (!stop.stop_requested()) {
-    const auto now = std::chrono::steady_clock::now();
-    auto next = dirty ? std::max(now, last_cycle + options_.schedule_period)
-                      : now + std::chrono::seconds(1);
-    if (status_due) next = std::min(next, std::max(now, last_status + kStatusPeriod));
-    next = std::min(next, std::max(now, preemption.next_due()));
-    // Synced is read before taking: a reflector posts its whole list and only then reports
-    // synced, so a state built from what is taken now holds every listed object (read after,
-    // a list still being posted could be cut in two and a cycle run on part of the cluster).
-    const bool synced = all_synced();
-    auto changes = inbox.take(next);
-    const auto apply_start = std::chrono::steady_clock::now();
-    for (auto& change : changes) change(state);
-    snapshot_time += std::chrono::steady_clock::now() - apply_start;
-    inbox.answer(state);
-    stats_.events_applied += changes.size();
-    dirty = dirty || !changes.empty();
-
-    if (synced && !stats_.synced)
-      log::info("informers synced", {{"pods", std::to_string(state.pod_count())}});
-    stats_.synced = synced;
-    // Every replica keeps the history, so a new leader goes on from its own (wall clock: the
-    // history is persisted in Queue status and must mean the same after a restart). At most
-    // once a second: the loop may wake far more often, and a half-life is hours.
-    if (synced && std::chrono::steady_clock::now() - last_usage >= kUsagePeriod) {
-      last_usage = std::chrono::steady_clock::now();
-      state.advance_usage(std::chrono::duration_cast<std::chrono::milliseconds>(
-                              std::chrono::system_clock::now().time_since_epoch())
-                              .count());
-    }
-    if (utilization && synced) utilization->refresh(state, std::chrono::steady_clock::now());
-    const bool leading = may_write();
-    if (stats_.leader && !leading) {
-      // Writes decided in the lost term may never have gone out (fenced): explain and publish
-      // afresh when leading again rather than trust what this replica remembers writing.
-      explanations.forget_all();
-      status_written.clear();
-      inferred_writes.asked.clear();
-    }
-    stats_.leader = leading;
-    if (status_due && may_write() &&
-        std::chrono::steady_clock::now() - last_status >= kStatusPeriod) {
-      last_status = std::chrono::steady_clock::now();
-      std::erase_if(placements, [&state](const auto& entry) {
-        return state.find_pod_group(entry.first) == nullptr;
-      });
-      publish_status(state, *status_due, placements, status_written, queue_warnings_logged,
-                     actuator);
-      status_due.reset();
-    }
-    if (synced && may_write() && !changes.empty()) {
-      reservations.observe(state);
-      reservations.reconcile(state);
-    }
-    if (synced && may_write()) {
-      const uint64_t passes = eviction_stats_.passes.load();
-      const auto plan_start = std::chrono::steady_clock::now();
-      preemption.maybe_run(state);
-      if (eviction_stats_.passes.load() != passes) {
-        plan_time = std::chrono::steady_clock::now() - plan_start;
-      }
-    }
-    if (!dirty || !synced || !may_write()) continue;
-    if (std::chrono::steady_clock::now() < last_cycle + options_.schedule_period) continue;
-
-    last_cycle = std::chrono::steady_clock::now();
-    dirty = false;
-    CycleResult result = run_cycle(state, preemption.cycle_options(cycle_options));
-    ++stats_.cycles;
-    const auto bind_start = std::chrono::steady_clock::now();
-    assume_all(state, result);
-    stats_.pods_bound += result.bindings.size();
-    if (!result.bindings.empty() || !result.pending.empty()) {
-      log::debug("cycle", {{"bound", std::to_string(result.bindings.size())},
-                           {"pending_jobs", std::to_string(result.pending.size())}});
-    }
-    for (Binding& binding : result.bindings) {
-      explanations.placed(binding);
-      if (!binding.shares.empty()) {
-        reservations.submit(std::move(binding), state);  // reservation pod, ConfigMap, bind
-      } else {
-        actuator.bind(std::move(binding));
-      }
-    }
-    metrics_.observe_cycle(result,
-                           {.snapshot = snapshot_time,
-                            .fairshare = std::chrono::nanoseconds(result.stats.fairshare_ns),
-                            .allocate = std::chrono::nanoseconds(result.stats.allocate_ns),
-                            .plan = plan_time,
-                            .bind = std::chrono::steady_clock::now() - bind_start});
-    snapshot_time = std::chrono::nanoseconds(0);
-    plan_time = std::chrono::nanoseconds(-1);
-    explanations.publish(result.pending, state);
-    for (PlacementQuality& quality : result.placements) {
-      std::string job = quality.job;
-      placements.insert_or_assign(std::move(job), std::move(quality));
-    }
-    publish_inferred_groups(state, inferred_writes, actuator, std::chrono::steady_clock::now());
-    result.bindings.clear();  // handed to the actuator already
-    status_due = std::move(result);
-    explanations.prune(state);
-  }
+  loop(stop, Edges{scheduler, inbox, informers, leadership, actuator, reservations, evictor,
+                   utilization.get()});
 
   // Shutdown order: finish queued binds, release the lease (still needs the client), then close
   // the watches so the reflector threads return.
@@ -502,17 +325,152 @@ int SchedulerService::run(std::stop_token stop) {
   metrics_.remove_sources(kReservationSources);
   metrics_.remove_sources(kUtilizationSources);
   if (utilization) utilization->stop();
-  preemption.stop();
+  evictor.stop();
   actuator.stop();
   reservations.stop();
   leadership.release();  // stops writing; the elector releases the Lease
-  writer_client.stop();
-  lease_client.stop();
+  clients.writer.stop();
+  clients.lease.stop();
   informers.request_stop();
-  client.stop();
+  clients.main.stop();
   informers.join();
   metrics_.remove_sources(kInformerSources);
   return 0;
+}
+
+// A placement whose writes failed: the loop forgets what it assumed, so the next cycle retries.
+std::function<void(const Binding&, const std::string&)> SchedulerService::forget_failed(
+    Inbox& inbox) {
+  return [&inbox](const Binding& binding, const std::string& why) {
+    log::info("forgetting placement", {{"pod", binding.pod}, {"reason", why}});
+    inbox.post([pod = binding.pod, volumes = binding.volume_bindings,
+                claims = binding.claim_allocations](ClusterState& s) {
+      s.forget(pod);
+      s.forget_volumes(volumes);
+      s.forget_claims(claims);
+    });
+  };
+}
+
+// An accepted binding: the e2e latency metric and the service's bind counters.
+std::function<void(const Binding&)> SchedulerService::count_bound() {
+  return [this](const Binding& binding) {
+    if (binding.pod_created_ms > 0) {
+      metrics_.observe_pod_scheduled(
+          static_cast<double>(clock_.wall_ms() - binding.pod_created_ms) / 1000.0);
+    }
+    const int64_t now = clock_.now().time_since_epoch().count();
+    int64_t unset = 0;
+    stats_.first_bind_ns.compare_exchange_strong(unset, now);
+    stats_.last_bind_ns = now;
+    ++stats_.binds_completed;
+  };
+}
+
+std::unique_ptr<UtilizationMonitor> SchedulerService::start_utilization(Inbox& inbox,
+                                                                        Endpoints* endpoints) {
+  if (!options_.utilization.enabled()) return nullptr;
+  auto utilization = std::make_unique<UtilizationMonitor>(
+      options_.utilization, inbox, utilization_stats_, [this] { return clock_.wall_ms(); });
+  add_utilization_sources(metrics_, utilization_stats_);
+  if (endpoints) endpoints->set_utilization(utilization.get());
+  return utilization;
+}
+
+// The loop thread: takes the watches' changes, steps the Scheduler, carries out its decisions.
+void SchedulerService::loop(std::stop_token stop, Edges edges) {
+  std::stop_callback wake_on_stop(stop, [&edges] { edges.inbox.nudge(); });
+  while (!stop.stop_requested()) {
+    // Synced is read before taking: a reflector posts its whole list and only then reports
+    // synced, so a state built from what is taken now holds every listed object (read after,
+    // a list still being posted could be cut in two and a cycle run on part of the cluster).
+    const bool synced = edges.informers.synced();
+    auto changes = edges.inbox.take(edges.scheduler.next_due(clock_.now()));
+    const bool changed = !changes.empty();
+    stats_.events_applied += changes.size();
+    const bool leading = edges.leadership.may_write();
+    edges.scheduler.set_synced(synced);
+    edges.scheduler.set_leading(leading);
+    Decisions decisions =
+        edges.scheduler.step(Instant::of(clock_), std::move(changes), [&](ClusterState& state) {
+          edges.inbox.answer(state);
+          if (synced && !stats_.synced) {
+            log::info("informers synced", {{"pods", std::to_string(state.pod_count())}});
+          }
+          stats_.synced = synced;
+          if (edges.utilization && synced) edges.utilization->refresh(state, clock_.now());
+        });
+    ClusterState& state = edges.scheduler.state();
+    stats_.leader = leading;
+    carry_out(decisions, edges);
+    // After the step's reservations were submitted: a group a worker is about to use is busy,
+    // never deleted as idle.
+    if (synced && leading && changed) {
+      edges.reservations.observe(state);
+      edges.reservations.reconcile(state);
+    }
+  }
+}
+
+void SchedulerService::carry_out(Decisions& decisions, Edges& edges) {
+  for (const QueueWarning& warning : decisions.queue_warnings) {
+    if (warning.cleared) {
+      log::info("queue warning cleared", {{"queue", warning.queue}});
+    } else {
+      log::warn(
+          "queue warning",
+          {{"queue", warning.queue}, {"reason", warning.reason}, {"message", warning.message}});
+    }
+  }
+  for (ObjectWrite& patch : decisions.status_patches) {
+    edges.actuator.patch_status(std::move(patch.path), std::move(patch.body));
+  }
+  if (decisions.pass.ran) {
+    ++eviction_stats_.passes;
+    eviction_stats_.last_pass_ns = decisions.pass.pass_ns;
+    if (decisions.pass.out_of_time) {
+      log::warn("preemption pass ran out of time",
+                {{"budget_ms", std::to_string(options_.preemption.budget.count())},
+                 {"plans", std::to_string(decisions.evictions.size())}});
+    }
+  }
+  for (PreemptionPlan& plan : decisions.evictions) {
+    ++eviction_stats_.plans;
+    log::debug("preemption plan", {{"plan", plan.message}});
+    edges.evictor.carry_out(std::move(plan), decisions.pass.decided);
+  }
+  snapshot_ns_ += decisions.apply_ns;
+  if (decisions.pass.ran) plan_ns_ = decisions.pass.pass_ns;
+  if (!decisions.cycle) return;
+  const CycleResult& result = *decisions.cycle;
+  ++stats_.cycles;
+  stats_.pods_bound += decisions.binds.size();
+  if (!decisions.binds.empty() || !result.pending.empty()) {
+    log::debug("cycle", {{"bound", std::to_string(decisions.binds.size())},
+                         {"pending_jobs", std::to_string(result.pending.size())}});
+  }
+  const auto bind_start = clock_.now();
+  for (Binding& binding : decisions.binds) {
+    edges.actuator.forget_explanation(binding.pod);
+    if (!binding.shares.empty()) {
+      edges.reservations.submit(std::move(binding), edges.scheduler.state());  // then the bind
+    } else {
+      edges.actuator.bind(std::move(binding));
+    }
+  }
+  metrics_.observe_cycle(result, {.snapshot = std::chrono::nanoseconds(snapshot_ns_),
+                                  .fairshare = std::chrono::nanoseconds(result.stats.fairshare_ns),
+                                  .allocate = std::chrono::nanoseconds(result.stats.allocate_ns),
+                                  .plan = std::chrono::nanoseconds(plan_ns_),
+                                  .bind = clock_.now() - bind_start});
+  snapshot_ns_ = 0;
+  plan_ns_ = -1;
+  for (Unschedulable& pending : decisions.explanations) {
+    edges.actuator.explain(std::move(pending));
+  }
+  for (ObjectWrite& group : decisions.pod_groups) {
+    edges.actuator.apply_object(std::move(group.path), std::move(group.body));
+  }
 }
 
 }  // namespace fairway

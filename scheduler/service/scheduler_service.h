@@ -23,6 +23,7 @@
 #include "scheduler/cycle/cycle.h"
 #include "scheduler/http/delegated_auth.h"
 #include "scheduler/http/http_server.h"
+#include "scheduler/loop/scheduler.h"
 #include "scheduler/metrics/scheduler_metrics.h"
 #include "scheduler/service/endpoints.h"
 #include "scheduler/service/evictions.h"
@@ -90,7 +91,9 @@ struct SchedulerStats {
 
 class SchedulerService {
  public:
-  SchedulerService(k8s::ClusterConfig cluster, SchedulerOptions options);
+  // `clock`: the time of the loop, the workers' stamps and the bind metrics.
+  SchedulerService(k8s::ClusterConfig cluster, SchedulerOptions options,
+                   const Clock& clock = SystemClock::instance());
 
   // Blocks until `stop` is requested; returns the exit code.
   int run(std::stop_token stop);
@@ -105,8 +108,15 @@ class SchedulerService {
   std::unique_ptr<http::Server> start_webhook(Inbox& inbox);
   std::unique_ptr<Endpoints> start_endpoints(Inbox& inbox, http::DelegatedAuth* secure_auth,
                                              Endpoints::Probes probes);
+  std::unique_ptr<UtilizationMonitor> start_utilization(Inbox& inbox, Endpoints* endpoints);
+  std::function<void(const Binding&, const std::string&)> forget_failed(Inbox& inbox);
+  std::function<void(const Binding&)> count_bound();
+  struct Edges;
+  void loop(std::stop_token stop, Edges edges);
+  void carry_out(Decisions& decisions, Edges& edges);
 
   k8s::ClusterConfig cluster_;
+  const Clock& clock_;
   std::atomic<bool> webhook_stopping_{false};
   SchedulerOptions options_;
   SchedulerStats stats_;
@@ -114,6 +124,10 @@ class SchedulerService {
   EvictionStats eviction_stats_;
   ReservationStats reservation_stats_;
   UtilizationStats utilization_stats_;
+  // Loop thread: the time spent applying changes since the last cycle, and the latest
+  // preemption pass's (negative: none ran), for the cycle's phase metrics.
+  int64_t snapshot_ns_ = 0;
+  int64_t plan_ns_ = -1;
 };
 
 }  // namespace fairway

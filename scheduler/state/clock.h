@@ -46,14 +46,17 @@ class SystemClock final : public Clock {
 // read it while the test advances it.
 class ManualClock final : public Clock {
  public:
+  // Starts at `wall_start` on the calendar and `steady_start` on the monotonic reading (an
+  // hour by default: some callers read a zero time_point as "never").
   explicit ManualClock(
       std::chrono::system_clock::time_point wall_start = std::chrono::system_clock::time_point{} +
-                                                         std::chrono::hours(24 * 365 * 56))
-      : wall_start_(wall_start) {}
+                                                         std::chrono::hours(24 * 365 * 56),
+      duration steady_start = std::chrono::hours(1))
+      : wall_start_(wall_start), steady_start_(steady_start) {}
 
   time_point now() const override {
     std::lock_guard lock(mutex_);
-    return time_point{} + elapsed_;
+    return time_point{} + steady_start_ + elapsed_;
   }
   std::chrono::system_clock::time_point wall() const override {
     std::lock_guard lock(mutex_);
@@ -67,7 +70,8 @@ class ManualClock final : public Clock {
  private:
   mutable std::mutex mutex_;
   std::chrono::system_clock::time_point wall_start_;
-  duration elapsed_{std::chrono::hours(1)};  // never time_point{}: "unset" in some callers
+  duration steady_start_;
+  duration elapsed_{};
 };
 
 }  // namespace fairway

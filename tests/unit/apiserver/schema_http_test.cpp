@@ -7,7 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "scheduler/cycle/cycle.h"
-#include "scheduler/service/status.h"
+#include "scheduler/loop/status.h"
 #include "sim/apiserver/schema.h"
 #include "sim/apiserver/store.h"
 #include "support/builders.h"

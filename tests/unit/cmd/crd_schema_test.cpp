@@ -13,7 +13,7 @@
 #include <map>
 #include <sstream>
 
-#include "scheduler/service/status.h"
+#include "scheduler/loop/status.h"
 #include "sim/apiserver/embedded_crds.h"
 #include "sim/apiserver/server.h"
 #include "support/builders.h"

@@ -1,5 +1,5 @@
 // Queue and PodGroup status as the scheduler writes them.
-#include "scheduler/service/status.h"
+#include "scheduler/loop/status.h"
 
 #include <gtest/gtest.h>
 

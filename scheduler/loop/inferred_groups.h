@@ -6,7 +6,8 @@
 #include <string>
 #include <unordered_map>
 
-#include "scheduler/service/actuator.h"
+#include "scheduler/loop/decisions.h"
+#include "scheduler/state/clock.h"
 #include "scheduler/state/cluster_state.h"
 
 namespace fairway {
@@ -16,7 +17,7 @@ namespace fairway {
 struct InferredGroupWrites {
   struct Asked {
     std::string body;
-    std::chrono::steady_clock::time_point at;
+    Clock::time_point at;
   };
   std::unordered_map<std::string, Asked> asked;  // by gang key
 };
@@ -24,9 +25,9 @@ struct InferredGroupWrites {
 // The body of fairway's PodGroup for an inferred gang.
 std::string inferred_pod_group_body(const JobRecord& job);
 
-// Asks `actuator` to write the PodGroup of every inferred gang whose object is missing or whose
-// minMember or queue differ from the gang's.
+// Appends to `out` the PodGroup of every inferred gang whose object is missing or whose
+// minMember or queue differ from the gang's (create, or merge-patch when it exists).
 void publish_inferred_groups(const ClusterState& state, InferredGroupWrites& writes,
-                             Actuator& actuator, std::chrono::steady_clock::time_point now);
+                             Clock::time_point now, std::vector<ObjectWrite>& out);
 
 }  // namespace fairway

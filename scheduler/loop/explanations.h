@@ -1,26 +1,24 @@
 #pragma once
 // Why pods wait, as the loop last told the API server: per pod (an Event and the PodScheduled
-// condition, through the Actuator) and per PodGroup of a gang (an Event). A message goes out
-// only when it changes, so a pod that waits for hours with the same reason costs one write, not
-// one per cycle. Loop thread only.
+// condition) and per PodGroup of a gang (an Event). A message goes out only when it changes, so
+// a pod that waits for hours with the same reason costs one write, not one per cycle.
 
 #include <string>
 #include <unordered_map>
 
 #include "scheduler/cycle/cycle.h"
-#include "scheduler/service/actuator.h"
+#include "scheduler/loop/decisions.h"
 #include "scheduler/state/cluster_state.h"
 
 namespace fairway {
 
 class Explanations {
  public:
-  explicit Explanations(Actuator& actuator) : actuator_(actuator) {}
-
-  // The cycle's pending jobs: each pod (and gang PodGroup) whose message changed is explained.
-  void publish(const std::vector<PendingJob>& pending, const ClusterState& state);
-  // `binding` was placed: what is still queued for it is dropped, and it is explained again if
-  // it ever waits again.
+  // The cycle's pending jobs: each pod (and gang PodGroup) whose message changed is explained
+  // (appended to `out`).
+  void publish(const std::vector<PendingJob>& pending, const ClusterState& state,
+               std::vector<Unschedulable>& out);
+  // `binding` was placed: it is explained again if it ever waits again.
   void placed(const Binding& binding);
   // Leadership was lost: writes of that term may never have gone out (fenced), so everything is
   // explained afresh when leading again.
@@ -31,7 +29,6 @@ class Explanations {
   const std::unordered_map<std::string, std::string>& by_pod() const { return by_pod_; }
 
  private:
-  Actuator& actuator_;
   std::unordered_map<std::string, std::string> by_pod_;
   std::unordered_map<std::string, std::string> by_group_;  // by PodGroup key
 };

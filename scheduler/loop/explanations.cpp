@@ -1,15 +1,16 @@
-#include "scheduler/service/explanations.h"
+#include "scheduler/loop/explanations.h"
 
 namespace fairway {
 
-void Explanations::publish(const std::vector<PendingJob>& pending, const ClusterState& state) {
+void Explanations::publish(const std::vector<PendingJob>& pending, const ClusterState& state,
+                           std::vector<Unschedulable>& out) {
   for (const PendingJob& job : pending) {
     for (const std::string& pod : job.pods) {
       auto& last = by_pod_[pod];
       if (last == job.message) continue;
       last = job.message;
       const PodRecord* record = state.find_pod(pod);
-      actuator_.explain(
+      out.push_back(
           {pod, record != nullptr ? record->pod.uid : "", reason_name(job.reason), job.message});
     }
     // A gang's PodGroup gets the same explanation as an Event (event_recorder.h).
@@ -17,7 +18,7 @@ void Explanations::publish(const std::vector<PendingJob>& pending, const Cluster
       auto& last = by_group_[job.job];
       if (last != job.message) {
         last = job.message;
-        actuator_.explain({job.job, "", reason_name(job.reason), job.message, "PodGroup"});
+        out.push_back({job.job, "", reason_name(job.reason), job.message, "PodGroup"});
       }
     }
   }
@@ -25,7 +26,6 @@ void Explanations::publish(const std::vector<PendingJob>& pending, const Cluster
 
 void Explanations::placed(const Binding& binding) {
   by_pod_.erase(binding.pod);
-  actuator_.forget_explanation(binding.pod);
   by_group_.erase(binding.job);
 }
 

@@ -1,4 +1,4 @@
-#include "scheduler/service/status.h"
+#include "scheduler/loop/status.h"
 
 #include <fmt/format.h>
 

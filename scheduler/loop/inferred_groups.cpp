@@ -1,4 +1,4 @@
-#include "scheduler/service/inferred_groups.h"
+#include "scheduler/loop/inferred_groups.h"
 
 #include <fmt/format.h>
 
@@ -28,7 +28,7 @@ std::string inferred_pod_group_body(const JobRecord& job) {
 }
 
 void publish_inferred_groups(const ClusterState& state, InferredGroupWrites& writes,
-                             Actuator& actuator, std::chrono::steady_clock::time_point now) {
+                             Clock::time_point now, std::vector<ObjectWrite>& out) {
   constexpr auto kAskAgainAfter = std::chrono::seconds(10);
   std::unordered_map<std::string, InferredGroupWrites::Asked> still;
   for (const JobRecord& job : state.jobs()) {
@@ -48,9 +48,9 @@ void publish_inferred_groups(const ClusterState& state, InferredGroupWrites& wri
       continue;
     }
     const auto [ns, name] = split_key(job.key);
-    actuator.apply_object(
-        fmt::format("/apis/scheduling.fairway.dev/v1alpha1/namespaces/{}/podgroups/{}", ns, name),
-        body);
+    out.push_back(
+        {fmt::format("/apis/scheduling.fairway.dev/v1alpha1/namespaces/{}/podgroups/{}", ns, name),
+         body});
     still.emplace(job.key, InferredGroupWrites::Asked{std::move(body), now});
   }
   writes.asked = std::move(still);  // gangs that are gone are forgotten
