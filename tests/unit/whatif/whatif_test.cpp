@@ -1,7 +1,10 @@
 // What-if on a snapshot: loading (sim/whatif/snapshot.h) and replaying (sim/whatif/replay.h).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "sim/manifests.h"
 #include "sim/whatif/anonymize.h"
@@ -14,7 +17,9 @@ namespace {
 
 // Two nodes of 8 and 4 GPUs, queues a and b (no quota; a's weight as given), 12 one-GPU pods
 // waiting in each: the cluster of tests/integration/what_if.sh.
-std::string snapshot_text(double weight_of_a, const nlohmann::json& extra_pod = nullptr) {
+// `seed` non-zero: every list in the snapshot in a shuffled order.
+std::string snapshot_text(double weight_of_a, const nlohmann::json& extra_pod = nullptr,
+                          unsigned seed = 0) {
   nlohmann::json nodes = nlohmann::json::array();
   nodes.push_back(node_manifest(testing::gpu_node("gpu-a", 8)));
   nodes.push_back(node_manifest(testing::gpu_node("gpu-b", 4)));
@@ -32,6 +37,12 @@ std::string snapshot_text(double weight_of_a, const nlohmann::json& extra_pod = 
     }
   }
   if (!extra_pod.is_null()) pods.push_back(extra_pod);
+  if (seed != 0) {
+    std::mt19937 random(seed);
+    for (nlohmann::json* list : {&nodes, &queues, &pods}) {
+      std::shuffle(list->begin(), list->end(), random);
+    }
+  }
   return nlohmann::json{{"apiVersion", kSnapshotApiVersion}, {"kind", kSnapshotKind},
                         {"takenAt", "2027-01-15T08:00:00Z"}, {"nodes", {{"items", nodes}}},
                         {"queues", {{"items", queues}}},     {"pods", {{"items", pods}}}}
@@ -53,15 +64,29 @@ size_t bound_in(const Decisions& decisions, const std::string& queue) {
   return n;
 }
 
+// Pods bound per (queue, node): which of a queue's identical pods gets a node may differ.
+std::map<std::string, int> placed_per_queue_and_node(const Decisions& decisions) {
+  std::map<std::string, int> out;
+  for (const auto& [pod, node] : decisions.bindings) {
+    ++out[pod.substr(0, pod.find('-')) + " on " + node];
+  }
+  return out;
+}
+
 // 12 GPUs, both queues want 12: weights 1:1 → 6 and 6; a's weight 3 → 9 and 3, and as many
-// pods bound. The same snapshot replayed twice decides the same.
+// pods bound. The same cluster listed in other orders decides the same.
 TEST(WhatIf, ReplayFollowsTheWeightsAndIsDeterministic) {
   const Decisions even = replay_text(snapshot_text(1));
   EXPECT_DOUBLE_EQ(even.queues.at("a").fair_share_gpus, 6);
   EXPECT_EQ(bound_in(even, "a"), 6u);
   EXPECT_EQ(bound_in(even, "b"), 6u);
   EXPECT_EQ(even.pending_pods, 12u);
-  EXPECT_EQ(even.bindings, replay_text(snapshot_text(1)).bindings);
+  for (unsigned seed : {1u, 2u, 3u}) {
+    const Decisions shuffled = replay_text(snapshot_text(1, nullptr, seed));
+    EXPECT_EQ(placed_per_queue_and_node(shuffled), placed_per_queue_and_node(even)) << seed;
+    EXPECT_EQ(shuffled.pending_pods, even.pending_pods) << seed;
+    EXPECT_DOUBLE_EQ(shuffled.queues.at("b").fair_share_gpus, 6) << seed;
+  }
 
   const Decisions weighted = replay_text(snapshot_text(3));
   EXPECT_DOUBLE_EQ(weighted.queues.at("a").fair_share_gpus, 9);
