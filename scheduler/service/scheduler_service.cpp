@@ -229,17 +229,7 @@ int SchedulerService::run(std::stop_token stop) {
   // re-checked while something is missing; the leader creates the reservation namespace and
   // PriorityClass when a fractional pod first needs them, where RBAC lets it. /readyz and
   // fractional pods say what is still missing.
-  PreflightMonitor preflight(
-      clients.writer,
-      PreflightConfig{.leader_elect = options_.leader_elect,
-                      .lease_namespace = options_.lease.lease_namespace,
-                      .reservations = options_.reservations,
-                      .webhook_enabled = !options_.webhook_bind_address.empty() &&
-                                         options_.webhook_bind_address != "0" &&
-                                         !options_.webhook_cert_file.empty() &&
-                                         !options_.webhook_key_file.empty(),
-                      .scheduler_name = options_.scheduler_name},
-      may_write);
+  PreflightMonitor preflight(clients.writer, preflight_config(), may_write);
   preflight.start();
 
   Actuator::Hooks hooks{may_write, forget_failed(inbox), count_bound()};
@@ -265,17 +255,9 @@ int SchedulerService::run(std::stop_token stop) {
                                   "shared GPU placement rolled back: " + why});
               },
           .blocker = [&preflight] { return preflight.reservation_blocker(); }});
-  // A refused eviction goes back to the loop thread, which owns the pass's memory.
   Evictor* refusing = nullptr;  // set below; refusals reach the loop only after it starts
-  auto refused = [this, &inbox, &scheduler, &refusing](const std::string& preemptor,
-                                                       const std::string& pod, int status) {
-    inbox.post([this, &scheduler, &refusing, preemptor, pod, status](ClusterState&) {
-      scheduler.eviction_refused(preemptor, pod, status, k8s::retryable_api_error(status),
-                                 refusing->backoff_left(pod), clock_.wall_ms());
-    });
-  };
   Evictor evictor(cluster_, clients.rest,
-                  Evictor::Hooks{may_write, refused, nullptr,
+                  Evictor::Hooks{may_write, refusals_to(inbox, scheduler, refusing), nullptr,
                                  [this](std::string_view verb, std::string_view path, int code,
                                         std::chrono::nanoseconds latency) {
                                    metrics_.observe_api_request(verb, path, code, latency);
@@ -364,6 +346,30 @@ std::function<void(const Binding&)> SchedulerService::count_bound() {
     stats_.first_bind_ns.compare_exchange_strong(unset, now);
     stats_.last_bind_ns = now;
     ++stats_.binds_completed;
+  };
+}
+
+PreflightConfig SchedulerService::preflight_config() const {
+  return PreflightConfig{.leader_elect = options_.leader_elect,
+                         .lease_namespace = options_.lease.lease_namespace,
+                         .reservations = options_.reservations,
+                         .webhook_enabled = !options_.webhook_bind_address.empty() &&
+                                            options_.webhook_bind_address != "0" &&
+                                            !options_.webhook_cert_file.empty() &&
+                                            !options_.webhook_key_file.empty(),
+                         .scheduler_name = options_.scheduler_name};
+}
+
+// A refused eviction goes back to the loop thread, which owns the pass's memory. `evictor`:
+// whose back-off the pass waits out (set once it exists, before the loop starts).
+std::function<void(const std::string&, const std::string&, int)> SchedulerService::refusals_to(
+    Inbox& inbox, Scheduler& scheduler, Evictor*& evictor) {
+  return [this, &inbox, &scheduler, &evictor](const std::string& preemptor, const std::string& pod,
+                                              int status) {
+    inbox.post([this, &scheduler, &evictor, preemptor, pod, status](ClusterState&) {
+      scheduler.eviction_refused(preemptor, pod, status, k8s::retryable_api_error(status),
+                                 evictor->backoff_left(pod), clock_.wall_ms());
+    });
   };
 }
 

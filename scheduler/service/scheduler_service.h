@@ -28,6 +28,7 @@
 #include "scheduler/service/endpoints.h"
 #include "scheduler/service/evictions.h"
 #include "scheduler/service/inbox.h"
+#include "scheduler/service/preflight.h"
 #include "scheduler/service/reservations.h"
 #include "scheduler/service/utilization_poller.h"
 
@@ -111,6 +112,10 @@ class SchedulerService {
   std::unique_ptr<UtilizationMonitor> start_utilization(Inbox& inbox, Endpoints* endpoints);
   std::function<void(const Binding&, const std::string&)> forget_failed(Inbox& inbox);
   std::function<void(const Binding&)> count_bound();
+  PreflightConfig preflight_config() const;
+  std::function<void(const std::string&, const std::string&, int)> refusals_to(Inbox& inbox,
+                                                                               Scheduler& scheduler,
+                                                                               Evictor*& evictor);
   struct Edges;
   void loop(std::stop_token stop, Edges edges);
   void carry_out(Decisions& decisions, Edges& edges);
