@@ -43,7 +43,7 @@ void BM_SnapshotReplay(benchmark::State& bench) {
   shape.pending_pods = shape.nodes * 2;
   const std::string text = snapshot_of(shape);
   double load_s = 0;
-  sim::Decisions decisions;
+  sim::ReplayOutcome decisions;
   for (auto _ : bench) {
     const auto start = std::chrono::steady_clock::now();
     ClusterState state;

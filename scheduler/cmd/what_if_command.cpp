@@ -170,7 +170,7 @@ int what_if(const WhatIfFlags& flags, std::ostream& out, std::ostream& err) {
   const bool changes = queues || config || flags.usage_strength || !flags.scoring.empty();
 
   // Each run loads the snapshot into a state of its own (a replay changes its state).
-  auto run = [&](bool changed) -> tl::expected<sim::Decisions, std::string> {
+  auto run = [&](bool changed) -> tl::expected<sim::ReplayOutcome, std::string> {
     const ReplayConfig settings = changed && config ? *config : ReplayConfig{};
     StateConfig state_config = settings.state;
     if (changed && flags.usage_strength) state_config.usage.strength = *flags.usage_strength;
@@ -210,7 +210,7 @@ int what_if(const WhatIfFlags& flags, std::ostream& out, std::ostream& err) {
     err << "fairway sim: " << as_is.error() << "\n";
     return 1;
   }
-  std::optional<sim::Decisions> changed;
+  std::optional<sim::ReplayOutcome> changed;
   if (changes) {
     auto decided = run(true);
     if (!decided) {

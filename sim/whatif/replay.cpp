@@ -13,8 +13,8 @@ double gpus(double canonical, const ClusterState& state) {
 
 }  // namespace
 
-Decisions replay(ClusterState& state, const ReplayOptions& options) {
-  Decisions out;
+ReplayOutcome replay(ClusterState& state, const ReplayOptions& options) {
+  ReplayOutcome out;
   state.advance_usage(options.now_ms);
   CycleResult cycled = run_cycle(state, options.cycle);
   const QueueTree& tree = state.queue_tree();
@@ -49,7 +49,7 @@ Decisions replay(ClusterState& state, const ReplayOptions& options) {
   return out;
 }
 
-nlohmann::json decisions_json(const Decisions& decisions) {
+nlohmann::json decisions_json(const ReplayOutcome& decisions) {
   nlohmann::json queues = nlohmann::json::object();
   for (const auto& [name, q] : decisions.queues) {
     queues[name] = {{"fairShareGpus", q.fair_share_gpus},
@@ -83,7 +83,7 @@ std::set<std::string> keys(const std::map<std::string, std::string>& a,
 
 }  // namespace
 
-std::string what_if_text(const Decisions& as_is, const Decisions* changed) {
+std::string what_if_text(const ReplayOutcome& as_is, const ReplayOutcome* changed) {
   std::string out;
   out += changed ? fmt::format("{:<24} {:>22} {:>22}\n", "queue (GPUs)", "fair share as is",
                                "fair share changed")

@@ -6,7 +6,7 @@
 // snapshot's, the cycle and planner are deterministic, so a replay always decides the same —
 // unless `elapsed_ms` is given: then the pass has the scheduler's time budget, counted on that
 // clock, as it does live (on a large cluster it stops planning when the budget is spent, and
-// what it planned by then can differ from run to run; Decisions::pass_out_of_time says so).
+// what it planned by then can differ from run to run; ReplayOutcome::pass_out_of_time says so).
 
 #include <functional>
 #include <map>
@@ -33,7 +33,7 @@ struct QueueOutcome {
   double usage_share = 0;      // share of the cluster's GPUs used over time
 };
 
-struct Decisions {
+struct ReplayOutcome {
   std::map<std::string, std::string> bindings;   // pod → node
   std::map<std::string, std::string> evictions;  // pod → the plan's one-line reason
   std::map<std::string, QueueOutcome> queues;    // by queue name
@@ -41,13 +41,13 @@ struct Decisions {
   bool pass_out_of_time = false;                 // the pass spent its budget before the end
 };
 
-Decisions replay(ClusterState& state, const ReplayOptions& options);
+ReplayOutcome replay(ClusterState& state, const ReplayOptions& options);
 
 // {"bindings": {pod: node}, "evictions": {pod: why}, "queues": {name: {...}}, "pendingPods": N}
-nlohmann::json decisions_json(const Decisions& decisions);
+nlohmann::json decisions_json(const ReplayOutcome& decisions);
 
 // The report of `fairway sim --snapshot`: each queue's fair share and allocation, then every
 // binding and eviction; with `changed`, both side by side and only what differs listed.
-std::string what_if_text(const Decisions& as_is, const Decisions* changed);
+std::string what_if_text(const ReplayOutcome& as_is, const ReplayOutcome* changed);
 
 }  // namespace fairway::sim

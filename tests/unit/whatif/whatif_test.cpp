@@ -49,7 +49,7 @@ std::string snapshot_text(double weight_of_a, const nlohmann::json& extra_pod = 
       .dump();
 }
 
-Decisions replay_text(const std::string& text) {
+ReplayOutcome replay_text(const std::string& text) {
   ClusterState state;
   auto loaded = load_snapshot(text, state);
   EXPECT_TRUE(loaded) << (loaded ? "" : loaded.error());
@@ -58,14 +58,14 @@ Decisions replay_text(const std::string& text) {
   return replay(state, options);
 }
 
-size_t bound_in(const Decisions& decisions, const std::string& queue) {
+size_t bound_in(const ReplayOutcome& decisions, const std::string& queue) {
   size_t n = 0;
   for (const auto& [pod, node] : decisions.bindings) n += pod.starts_with("team/" + queue + "-");
   return n;
 }
 
 // Pods bound per (queue, node): which of a queue's identical pods gets a node may differ.
-std::map<std::string, int> placed_per_queue_and_node(const Decisions& decisions) {
+std::map<std::string, int> placed_per_queue_and_node(const ReplayOutcome& decisions) {
   std::map<std::string, int> out;
   for (const auto& [pod, node] : decisions.bindings) {
     ++out[pod.substr(0, pod.find('-')) + " on " + node];
@@ -76,19 +76,19 @@ std::map<std::string, int> placed_per_queue_and_node(const Decisions& decisions)
 // 12 GPUs, both queues want 12: weights 1:1 → 6 and 6; a's weight 3 → 9 and 3, and as many
 // pods bound. The same cluster listed in other orders decides the same.
 TEST(WhatIf, ReplayFollowsTheWeightsAndIsDeterministic) {
-  const Decisions even = replay_text(snapshot_text(1));
+  const ReplayOutcome even = replay_text(snapshot_text(1));
   EXPECT_DOUBLE_EQ(even.queues.at("a").fair_share_gpus, 6);
   EXPECT_EQ(bound_in(even, "a"), 6u);
   EXPECT_EQ(bound_in(even, "b"), 6u);
   EXPECT_EQ(even.pending_pods, 12u);
   for (unsigned seed : {1u, 2u, 3u}) {
-    const Decisions shuffled = replay_text(snapshot_text(1, nullptr, seed));
+    const ReplayOutcome shuffled = replay_text(snapshot_text(1, nullptr, seed));
     EXPECT_EQ(placed_per_queue_and_node(shuffled), placed_per_queue_and_node(even)) << seed;
     EXPECT_EQ(shuffled.pending_pods, even.pending_pods) << seed;
     EXPECT_DOUBLE_EQ(shuffled.queues.at("b").fair_share_gpus, 6) << seed;
   }
 
-  const Decisions weighted = replay_text(snapshot_text(3));
+  const ReplayOutcome weighted = replay_text(snapshot_text(3));
   EXPECT_DOUBLE_EQ(weighted.queues.at("a").fair_share_gpus, 9);
   EXPECT_DOUBLE_EQ(weighted.queues.at("b").fair_share_gpus, 3);
   EXPECT_EQ(bound_in(weighted, "a"), 9u);
@@ -208,8 +208,8 @@ TEST(WhatIf, AnAnonymizedSnapshotHidesItsNamesAndReplaysTheSame) {
   EXPECT_NE(text.find("example.com/rack"), std::string::npos);
   EXPECT_NE(text.find("fairway.dev/pod-group"), std::string::npos);
 
-  const Decisions before = replay_text(original.dump());
-  const Decisions after = replay_text(text);
+  const ReplayOutcome before = replay_text(original.dump());
+  const ReplayOutcome after = replay_text(text);
   EXPECT_EQ(after.bindings.size(), before.bindings.size());
   EXPECT_EQ(after.evictions.size(), before.evictions.size());
   EXPECT_EQ(after.pending_pods, before.pending_pods);
