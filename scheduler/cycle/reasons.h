@@ -1,7 +1,7 @@
 #pragma once
 // Every reason fairway writes on pods, PodGroups and Events, in one list: code that writes a
 // reason takes it from here, and docs/scheduling.md's reasons table is checked against this
-// list both ways (tests/unit/cmd/reasons_docs_test.cpp).
+// list both ways (tests/unit/scheduler/cmd/reasons_docs_test.cpp).
 //
 // The rule (as a kube-scheduler user expects): a pod's PodScheduled=False condition carries
 // kube-scheduler's reasons only, SchedulingGated for a gated pod and Unschedulable for every

@@ -486,9 +486,7 @@ TEST(SimDriver, DemoSharesAGpuBetweenItsQuarterPods) {
 }
 
 TEST(DemoScenario, MatchesExamplesFile) {
-  // tests/unit/sim/<this file> → the repository root is three levels up.
-  std::string root = __FILE__;
-  for (int i = 0; i < 4; ++i) root = root.substr(0, root.find_last_of('/'));
+  const std::string root = FAIRWAY_SOURCE_DIR;
   std::ifstream in(root + "/examples/sim/demo.yaml");
   ASSERT_TRUE(in.good()) << root;
   std::ostringstream text;

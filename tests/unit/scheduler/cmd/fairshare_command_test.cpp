@@ -314,7 +314,7 @@ usage: {a: {nvidia.com/gpu: 0.8}}
 
 TEST_F(FairshareCommand, ExampleFileIsValid) {
   const std::filesystem::path example =
-      std::filesystem::path(__FILE__).parent_path() / "../../../examples/fairshare/research.yaml";
+      std::filesystem::path(FAIRWAY_SOURCE_DIR) / "examples/fairshare/research.yaml";
   if (!std::filesystem::exists(example)) GTEST_SKIP() << "no " << example;
   const Outcome result = run({example.string()});
   ASSERT_EQ(result.code, 0) << result.err;
