@@ -1,3 +1,4 @@
+// `fairway <command>`: the top-level usage text and the dispatch to each subcommand (commands.h).
 #include <iostream>
 #include <string>
 #include <vector>

@@ -1,3 +1,5 @@
+// `fairway sim --snapshot FILE` (what_if.h): reads the snapshot and the changes asked for, replays
+// both through a cycle and a preemption pass (sim/whatif/replay.h) and reports what differs.
 #include <fmt/format.h>
 
 #include <algorithm>
