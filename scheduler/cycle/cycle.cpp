@@ -1,5 +1,5 @@
-// The cycle's entry points (cycle.h): run_cycle, place_on_ledger and assume_all, over the
-// CycleRunner of cycle_runner.h, whose phases live in the files that header lists.
+// The cycle's entry points (cycle.h): run_cycle, place_on_ledger, diagnose_pod and assume_all, over
+// the CycleRunner of cycle_runner.h, whose phases live in the files that header lists.
 #include "scheduler/cycle/cycle.h"
 
 #include <string>
@@ -28,6 +28,11 @@ std::optional<std::vector<Binding>> place_on_ledger(ClusterState& state, NodeLed
                                                     JobId job, const std::vector<PodId>& pods,
                                                     const CycleOptions& options, std::string* why) {
   return cycle_internal::CycleRunner(state, options, &ledger).place_only(job, pods, why);
+}
+
+std::vector<NodeDiagnosis> diagnose_pod(ClusterState& state, PodId pod,
+                                        const CycleOptions& options) {
+  return cycle_internal::CycleRunner(state, options).diagnose_nodes(pod);
 }
 
 void assume_all(ClusterState& state, const CycleResult& result) {

@@ -88,6 +88,8 @@ class CycleRunner {
   CycleResult run();
   std::optional<std::vector<Binding>> place_only(JobId id, const std::vector<PodId>& pods,
                                                  std::string* why);
+  // diagnose_pod (cycle.h): every present node's verdict on `pod`, nothing placed yet.
+  std::vector<NodeDiagnosis> diagnose_nodes(PodId pod);
 
  private:
   struct Placed {
@@ -156,6 +158,16 @@ class CycleRunner {
   // when it passes the filters, as what `shortfalls(id, record, reasons)` adds.
   template <typename Shortfalls>
   std::string count_reasons(const PodRecord& pod, const Scope& scope, Shortfalls&& shortfalls);
+  // One node's verdict in kube-scheduler's filter order (diagnose.cpp): what count_reasons counts
+  // and diagnose_nodes lists; the two shortfall checks below are its resource step.
+  template <typename Shortfalls, typename Add>
+  bool node_verdict(const PodRecord& pod, NodeId id, PodConstraints* constraints,
+                    Shortfalls&& shortfalls, Add&& add);
+  template <typename Add>
+  bool resource_shortfalls(const PodRecord& pod, NodeId id, Add&& add);
+  template <typename Add>
+  bool shared_shortfalls(const PodRecord& pod, const ResourceVector& base, NodeId id,
+                         const NodeRecord& record, Add&& add);
 
   // Ledger changes go through these, so fabric capacities and GPU sets follow.
   void take(Placed& placed);
