@@ -1,6 +1,7 @@
 #pragma once
-// Private to scheduler/cycle: the CycleRunner that run_cycle and place_on_ledger (cycle.h) drive,
-// and the small helpers its phases share. One file per phase defines its members:
+// Private to scheduler/cycle: the CycleRunner that run_cycle, place_on_ledger and diagnose_pod
+// (cycle.h, defined in cycle.cpp) drive, and the small helpers its phases share. One file per
+// phase defines its members:
 //   job_order.cpp    queues by DRF, jobs by priority, queue limits and fair share;
 //   nominations.cpp  capacity held for jobs the preemption pass made room for;
 //   place_job.cpp    one job, step by step: checks, the gang's minimum, the rest, bindings;
