@@ -1,6 +1,6 @@
 #pragma once
 // Internal to k8s-client: the resource.k8s.io/v1 kinds (scheduler/dra/model.h) decoded from their
-// JSON text by scheduler/dra/decode.h, for the codecs of objects.cpp. Those read the metadata
+// JSON text by scheduler/dra/decode.h, for the codecs of decode_dra.cpp. Those read the metadata
 // from simdjson's tape as for every kind (so a bad item of a list is still named by its key) and
 // hand the object's text here; the DRA decoder then reads it whole, with its own field-naming
 // errors. Callers use objects.h (decode_resource_slice, decode_list<dra::ResourceSlice>, ...).

@@ -102,7 +102,7 @@ tl::expected<DecodedList<T>, std::string> decode_list(std::string_view json);
 // the padded copy the string_view form makes (~10% of a large LIST), when the string's capacity
 // has kListPadding bytes to spare past its size (RestClient's bodies do); otherwise the string
 // grows once (which moves its buffer). Its contents are unchanged afterwards.
-inline constexpr size_t kListPadding = 64;  // == SIMDJSON_PADDING (checked in objects.cpp)
+inline constexpr size_t kListPadding = 64;  // == SIMDJSON_PADDING (checked in decode_support.h)
 template <typename T>
 tl::expected<DecodedList<T>, std::string> decode_list(std::string& json);
 // The same with a caller-provided item decoder (fed each item's raw JSON; slower: two passes).

@@ -336,6 +336,61 @@ Result<YAML::Node> load(const std::string& file) {
   }
 }
 
+// The answer: capacity, each queue's fair share, deserved quota, allocation, demand (and past
+// usage when given), then the problems of the tree.
+nlohmann::ordered_json fair_share_json(const Input& input, const QueueTree& tree,
+                                       const ResourceRegistry& registry,
+                                       const ResourceVector& capacity, const FairShares& shares) {
+  std::vector<ResourceId> shown;  // the resources the input talks about, in id order
+  for (size_t r = 0; r < registry.size(); ++r) {
+    if (input.mentioned_resources.contains(registry.name(static_cast<ResourceId>(r)))) {
+      shown.push_back(static_cast<ResourceId>(r));
+    }
+  }
+  auto vector_json = [&](const ResourceVector& vector) {
+    nlohmann::ordered_json out = nlohmann::ordered_json::object();
+    for (ResourceId id : shown) {
+      out[registry.name(id)] = number(static_cast<double>(vector[id]), registry.scale(id));
+    }
+    return out;
+  };
+
+  nlohmann::ordered_json output;
+  output["capacity"] = vector_json(capacity);
+  nlohmann::ordered_json& queues = output["queues"] = nlohmann::ordered_json::object();
+  for (QueueIndex q : tree.top_down()) {
+    const QueueNode& node = tree.node(q);
+    nlohmann::ordered_json& entry = queues[node.name];
+    entry["parent"] = node.parent == kNoQueue ? "" : tree.node(node.parent).name;
+    entry["priority"] = node.priority;
+    if (node.implicit) entry["implicit"] = true;
+    nlohmann::ordered_json& fair = entry["fairShare"] = nlohmann::ordered_json::object();
+    for (ResourceId id : shown) {
+      fair[registry.name(id)] = number(shares.share(q, id), registry.scale(id));
+    }
+    entry["deserved"] = vector_json(shares.deserved[q]);
+    entry["allocated"] = vector_json(shares.allocated[q]);
+    entry["demand"] = vector_json(shares.demand[q]);
+    if (!input.usage.empty()) {
+      nlohmann::ordered_json& past = entry["usage"] = nlohmann::ordered_json::object();
+      for (ResourceId id : shown)
+        past[registry.name(id)] = shares.history[q * shares.resources + id];
+    }
+  }
+  nlohmann::ordered_json& errors = output["errors"] = nlohmann::ordered_json::array();
+  std::vector<QueueProblem> problems = tree.problems();
+  for (QueueProblem& problem : capacity_problems(tree, capacity, registry)) {
+    problems.push_back(std::move(problem));
+  }
+  for (const auto& problem : problems) {
+    errors.push_back({{"queue", problem.queue},
+                      {"reason", problem.reason},
+                      {"message", problem.message},
+                      {"blocking", problem.blocking}});
+  }
+  return output;
+}
+
 Result<nlohmann::ordered_json> run(const std::string& file) {
   auto root = load(file);
   if (!root) return tl::unexpected(root.error());
@@ -409,54 +464,7 @@ Result<nlohmann::ordered_json> run(const std::string& file) {
   const FairShares shares =
       compute_fair_shares(tree, capacity, usage, registry.size(), input->usage_strength);
 
-  std::vector<ResourceId> shown;  // the resources the input talks about, in id order
-  for (size_t r = 0; r < registry.size(); ++r) {
-    if (input->mentioned_resources.contains(registry.name(static_cast<ResourceId>(r)))) {
-      shown.push_back(static_cast<ResourceId>(r));
-    }
-  }
-  auto vector_json = [&](const ResourceVector& vector) {
-    nlohmann::ordered_json out = nlohmann::ordered_json::object();
-    for (ResourceId id : shown) {
-      out[registry.name(id)] = number(static_cast<double>(vector[id]), registry.scale(id));
-    }
-    return out;
-  };
-
-  nlohmann::ordered_json output;
-  output["capacity"] = vector_json(capacity);
-  nlohmann::ordered_json& queues = output["queues"] = nlohmann::ordered_json::object();
-  for (QueueIndex q : tree.top_down()) {
-    const QueueNode& node = tree.node(q);
-    nlohmann::ordered_json& entry = queues[node.name];
-    entry["parent"] = node.parent == kNoQueue ? "" : tree.node(node.parent).name;
-    entry["priority"] = node.priority;
-    if (node.implicit) entry["implicit"] = true;
-    nlohmann::ordered_json& fair = entry["fairShare"] = nlohmann::ordered_json::object();
-    for (ResourceId id : shown) {
-      fair[registry.name(id)] = number(shares.share(q, id), registry.scale(id));
-    }
-    entry["deserved"] = vector_json(shares.deserved[q]);
-    entry["allocated"] = vector_json(shares.allocated[q]);
-    entry["demand"] = vector_json(shares.demand[q]);
-    if (!input->usage.empty()) {
-      nlohmann::ordered_json& past = entry["usage"] = nlohmann::ordered_json::object();
-      for (ResourceId id : shown)
-        past[registry.name(id)] = shares.history[q * shares.resources + id];
-    }
-  }
-  nlohmann::ordered_json& errors = output["errors"] = nlohmann::ordered_json::array();
-  std::vector<QueueProblem> problems = tree.problems();
-  for (QueueProblem& problem : capacity_problems(tree, capacity, registry)) {
-    problems.push_back(std::move(problem));
-  }
-  for (const auto& problem : problems) {
-    errors.push_back({{"queue", problem.queue},
-                      {"reason", problem.reason},
-                      {"message", problem.message},
-                      {"blocking", problem.blocking}});
-  }
-  return output;
+  return fair_share_json(*input, tree, registry, capacity, shares);
 }
 
 }  // namespace

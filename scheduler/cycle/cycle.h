@@ -167,6 +167,24 @@ std::optional<std::vector<Binding>> place_on_ledger(ClusterState& state, NodeLed
                                                     const CycleOptions& options = {},
                                                     std::string* why = nullptr);
 
+// One node's verdict on a pod, in the cycle's own words: the reasons it rejects the pod in
+// kube-scheduler's filter order (one per short resource, as "Insufficient nvidia.com/gpu");
+// none when the pod fits there.
+struct NodeDiagnosis {
+  NodeId node = 0;
+  std::vector<std::string> reasons;
+};
+
+// The one diagnosis of why a pod does (not) fit, node by node, before this cycle places anything:
+// the per-node verdict the cycle counts into "0/N nodes are available: ..." for a pod that finds
+// no node, here for every present node, for /debug/pods and so `fairway explain`. Room held for
+// other waiting jobs (options.nominations) is "Capacity held for a preemption in progress", as
+// the cycle holds it; the pod's own job's is free to it. A check no node can pass (a claim that
+// does not exist...) is every node's one reason. Fractional pods get the shared-GPU verdicts.
+// Changes nothing in `state` (not const only because its queue tree is built on first use).
+std::vector<NodeDiagnosis> diagnose_pod(ClusterState& state, PodId pod,
+                                        const CycleOptions& options = {});
+
 // Assumes every binding of `result` in `state` (what the scheduler does before actuating).
 void assume_all(ClusterState& state, const CycleResult& result);
 

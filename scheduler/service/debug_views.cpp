@@ -5,10 +5,8 @@
 #include <algorithm>
 #include <functional>
 #include <map>
-#include <set>
 
 #include "queues/quantity.h"
-#include "scheduler/state/node_filters.h"
 
 namespace fairway {
 namespace {
@@ -60,33 +58,7 @@ nlohmann::json debug_queues(const metrics::ClusterSnapshot& snapshot) {
             {"pendingPods", snapshot.pending_pods}}}};
 }
 
-// One node's result in the cycle's order (pod_constraints.h): node filters, host ports,
-// resources, then volumes, spread and inter-pod affinity.
-std::string node_class(const PodRecord& pod, const NodeRecord& node, NodeId id,
-                       const ResourceRegistry& registry, PodConstraints& constraints) {
-  if (!node.present) return "node(s) not found";
-  if (const auto& failure = constraints.pod_failure()) return *failure;
-  const NodeFilterResult filtered = filter_node(pod.pod, node.node);
-  if (!filtered.fits()) return failure_reason(filtered);
-  const ConstraintCode code = constraints.filter(id);
-  if (code == ConstraintCode::kPorts) return constraints.reason(code);
-  std::string shortages;
-  for (size_t i = 0; i < registry.size(); ++i) {
-    const auto r = static_cast<ResourceId>(i);
-    const int64_t wanted = pod.requests[r];
-    if (wanted == 0) continue;
-    // A pod bound here already counts in `used`: it fits where it is.
-    const int64_t used = node.used[r] - (pod.counted_bound && pod.node != kNoNode ? wanted : 0);
-    if (wanted > node.allocatable[r] - used) {
-      if (!shortages.empty()) shortages += ", ";
-      shortages += r == kPods ? "Too many pods" : "Insufficient " + registry.name(r);
-    }
-  }
-  if (!shortages.empty()) return shortages;
-  return code == ConstraintCode::kFits ? "fits" : constraints.reason(code);
-}
-
-nlohmann::json debug_pod(const ClusterState& state, std::string_view pod_key,
+nlohmann::json debug_pod(ClusterState& state, std::string_view pod_key,
                          const std::string& last_message,
                          const std::vector<Nomination>* nominations) {
   const PodRecord* record = state.find_pod(pod_key);
@@ -117,46 +89,28 @@ nlohmann::json debug_pod(const ClusterState& state, std::string_view pod_key,
   }
   answer["state"] = record->pod.terminated() ? "Terminated" : "Pending";
   if (!last_message.empty()) answer["message"] = last_message;
-  // Nodes grouped by their filter result.
+  // Nodes grouped by the cycle's verdict on each (diagnose_pod, cycle.h): the cycle, /debug/pods
+  // and `fairway explain` read one diagnosis.
   struct Class {
     int64_t nodes = 0;
     std::vector<std::string> examples;
   };
   std::map<std::string, Class> classes;
-  // Room held for other jobs that still wait, by node name (as the cycle holds it).
-  std::map<std::string, ResourceVector, std::less<>> held;
-  if (nominations != nullptr) {
-    const std::string& own_job =
-        record->job < state.jobs().size() ? state.jobs()[record->job].key : std::string();
-    std::set<std::string, std::less<>> waiting;
-    for (const auto& [queue, jobs] : state.pending_jobs()) {
-      for (JobId id : jobs) waiting.insert(state.jobs()[id].key);
-    }
-    for (const Nomination& n : *nominations) {
-      if (n.job != own_job && waiting.contains(n.job)) held[n.node] += n.amount;
-    }
-  }
+  CycleOptions options;
+  options.nominations = nominations;
   int64_t total = 0;
-  TentativePods none(state);
-  const std::unordered_set<std::string> no_volumes;
-  SpreadNodeCache spread;
-  const ScoreWeights weights;
-  DeviceLedger devices(state);
-  PodConstraints constraints(state, *state.pod_id(pod_key), none, no_volumes, devices, spread,
-                             weights);
-  for (NodeId id = 0; id < state.nodes().size(); ++id) {
-    const NodeRecord& node = state.nodes()[id];
-    if (!node.present) continue;
+  for (const NodeDiagnosis& verdict : diagnose_pod(state, *state.pod_id(pod_key), options)) {
     ++total;
-    std::string result = node_class(*record, node, id, registry, constraints);
-    if (auto h = held.find(node.node.name); h != held.end() && result == "fits") {
-      const ResourceVector free = node.allocatable - node.used;
-      if (!record->requests.fits_in(free - h->second))
-        result = "Capacity held for a preemption in progress";
+    std::string result;
+    for (const std::string& reason : verdict.reasons) {
+      if (!result.empty()) result += ", ";
+      result += reason;
     }
+    if (result.empty()) result = "fits";
+    const std::string& name = state.nodes()[verdict.node].node.name;
     Class& c = classes[result];
     ++c.nodes;
-    if (c.examples.size() < kExamplesPerClass) c.examples.push_back(node.node.name);
+    if (c.examples.size() < kExamplesPerClass) c.examples.push_back(name);
   }
   std::vector<std::pair<std::string, Class>> sorted(classes.begin(), classes.end());
   std::stable_sort(sorted.begin(), sorted.end(),

@@ -129,6 +129,25 @@ TEST(DebugPod, RoomHeldForAPreemptorIsNamedAsTheCycleNamesIt) {
   }
 }
 
+// /debug/pods reads the cycle's own diagnosis (diagnose_pod): a fractional pod is judged on the
+// shared GPUs as the cycle judges it, not on its requests as a whole-GPU pod would be.
+TEST(DebugPod, AFractionalPodsNodesAreClassedAsTheCycleClassesThem) {
+  ClusterState state;
+  Node small_gpus = testing::gpu_node("small-gpus", 1);
+  small_gpus.labels["nvidia.com/gpu.memory"] = "8192";
+  state.upsert_node(small_gpus);
+  state.upsert_node(testing::gpu_node("cpu-only", 0));
+  Pod p = testing::pod("ns", "p", "", {{"cpu", "1"}});
+  p.annotations["fairway.dev/gpu-memory"] = "16384";
+  state.upsert_pod(p);
+  const auto answer = debug_pod(state, "ns/p", "");
+  EXPECT_EQ(answer["nodes"]["fit"], 0);
+  std::map<std::string, int64_t> counts;
+  for (const auto& c : answer["nodes"]["classes"]) counts[c["result"]] = c["nodes"];
+  EXPECT_EQ(counts["Insufficient GPU memory"], 1);
+  EXPECT_EQ(counts["Insufficient nvidia.com/gpu"], 1);
+}
+
 TEST(DebugQueues, NestsChildrenUnderParents) {
   ClusterState state;
   state.upsert_node(testing::gpu_node("n", 8));
