@@ -13,21 +13,10 @@
 namespace fairway::k8s {
 namespace {
 
-using SteadyClock = std::chrono::steady_clock;
 using nlohmann::json;
 
-std::string now_micro_time() {
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
-  return format_rfc3339(ms, true);  // metav1.MicroTime
-}
-
-bool sleep_unless_stopped(std::stop_token& stop, std::chrono::milliseconds duration) {
-  std::mutex mutex;
-  std::condition_variable_any cv;
-  std::unique_lock lock(mutex);
-  return !cv.wait_for(lock, stop, duration, [] { return false; }) && !stop.stop_requested();
+std::string now_micro_time(const Clock& clock) {
+  return format_rfc3339(clock.wall_ms(), true);  // metav1.MicroTime
 }
 
 // A period stretched by up to 20%, like client-go's wait.JitterUntil(…, 1.2, …) — spreads
@@ -56,10 +45,10 @@ struct LeaderElector::Observed {
   std::string renew_time;
   int64_t transitions = 0;
   int64_t duration_seconds = 0;
-  SteadyClock::time_point changed_at{};
+  Clock::time_point changed_at{};
 
   // When another holder's lease runs out on our clock (time_point{} when nobody else holds it).
-  SteadyClock::time_point expires(const std::string& us) const {
+  Clock::time_point expires(const std::string& us) const {
     if (holder.empty() || holder == us || duration_seconds <= 0) return {};
     return changed_at + std::chrono::seconds(duration_seconds);
   }
@@ -73,8 +62,12 @@ LeaderElector::LeaderElector(RestClient& client, LeaderElectionConfig config,
       on_started_(std::move(on_started_leading)),
       on_stopped_(std::move(on_stopped_leading)) {}
 
-SteadyClock::time_point LeaderElector::now() const {
-  return config_.now ? config_.now() : SteadyClock::now();
+const Clock& LeaderElector::clock() const {
+  return config_.clock != nullptr ? *config_.clock : SystemClock::instance();
+}
+
+Clock::time_point LeaderElector::now() const {
+  return clock().now();
 }
 
 int64_t LeaderElector::now_ns() const {
@@ -94,7 +87,7 @@ void LeaderElector::set_leader(bool leader) {
 void LeaderElector::problem(const std::string& warning) {
   if (!config_.on_problem) return;
   const auto at = now();
-  if (warning == last_problem_ && last_problem_at_ != SteadyClock::time_point{} &&
+  if (warning == last_problem_ && last_problem_at_ != Clock::time_point{} &&
       at - last_problem_at_ < config_.problem_interval) {
     return;
   }
@@ -107,7 +100,7 @@ bool LeaderElector::try_acquire_or_renew(Observed& observed) {
   const std::string collection =
       fmt::format("/apis/coordination.k8s.io/v1/namespaces/{}/leases", config_.lease_namespace);
   const std::string path = collection + "/" + config_.lease_name;
-  const std::string renew_time = now_micro_time();
+  const std::string renew_time = now_micro_time(clock());
   const int64_t duration = config_.lease_duration.count();
 
   auto current = client_.get(path);
@@ -164,7 +157,7 @@ bool LeaderElector::try_acquire_or_renew(Observed& observed) {
   // Expiry is judged from when WE saw the record last change, not from its renewTime: the
   // replicas' clocks need not agree.
   if (seen.holder != observed.holder || seen.renew_time != observed.renew_time ||
-      observed.changed_at == SteadyClock::time_point{}) {
+      observed.changed_at == Clock::time_point{}) {
     seen.changed_at = now();
     observed = seen;
   }
@@ -200,7 +193,7 @@ void LeaderElector::release() {
   json& spec = lease["spec"];
   if (string_or_empty(spec, "holderIdentity") != config_.identity) return;
   // As client-go's ReleaseOnCancel: empty holder, 1 s duration, so a successor need not wait.
-  const std::string now = now_micro_time();
+  const std::string now = now_micro_time(clock());
   spec.erase("holderIdentity");
   spec["leaseDurationSeconds"] = 1;
   spec["renewTime"] = now;
@@ -232,7 +225,7 @@ void LeaderElector::run(std::stop_token stop) {
       if (const auto expiry = observed.expires(config_.identity); expiry > now()) {
         wait = std::min(wait, std::chrono::ceil<std::chrono::milliseconds>(expiry - now()));
       }
-      if (!sleep_unless_stopped(stop, wait)) break;
+      if (!sleep_unless_stopped(clock(), stop, wait)) break;
     }
     if (stop.stop_requested()) break;
     set_leader(true);
@@ -241,8 +234,7 @@ void LeaderElector::run(std::stop_token stop) {
     // Renew every retry_period; give up once renew_deadline passes without a success.
     bool lost = false;
     while (!stop.stop_requested()) {
-      if (!sleep_unless_stopped(
-              stop, std::chrono::duration_cast<std::chrono::milliseconds>(config_.retry_period))) {
+      if (!sleep_unless_stopped(clock(), stop, config_.retry_period)) {
         break;
       }
       const int64_t attempt_ns = now_ns();

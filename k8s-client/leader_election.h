@@ -10,6 +10,7 @@
 #include <string>
 
 #include "k8s-client/rest_client.h"
+#include "scheduler/state/clock.h"
 
 namespace fairway::k8s {
 
@@ -25,10 +26,10 @@ struct LeaderElectionConfig {
   // `problem_interval` for the same text. Empty: no report.
   std::function<void(const std::string& warning)> on_problem;
   std::chrono::seconds problem_interval{60};
-  // The clock the lease's ages, the renew deadline and that rate limit are read on (as
-  // TokenBucket's, rate_limiter.h); tests drive it by hand. The waits between attempts stay real.
-  // Called from run()'s thread and from is_leader()'s callers. Empty: steady_clock.
-  std::function<std::chrono::steady_clock::time_point()> now;
+  // The clock the lease's ages, the renew deadline, that rate limit, the waits between attempts
+  // and renewTime are read on (scheduler/state/clock.h); tests pass a ManualClock and move it.
+  // Read from run()'s thread and from is_leader()'s callers.
+  const Clock* clock = &SystemClock::instance();
 };
 
 // Semantics follow client-go's leaderelection: the lease is taken when it is free, held by us, or
@@ -55,7 +56,8 @@ class LeaderElector {
   void release();
   void set_leader(bool leader);
   void problem(const std::string& warning);
-  std::chrono::steady_clock::time_point now() const;
+  Clock::time_point now() const;
+  const Clock& clock() const;
   int64_t now_ns() const;
 
   RestClient& client_;
@@ -65,7 +67,7 @@ class LeaderElector {
   std::atomic<bool> leader_{false};
   std::atomic<int64_t> renewed_at_ns_{0};  // steady clock, last successful acquire/renew
   std::string last_problem_;               // run()'s thread only
-  std::chrono::steady_clock::time_point last_problem_at_{};
+  Clock::time_point last_problem_at_{};
 };
 
 }  // namespace fairway::k8s

@@ -3,34 +3,31 @@
 // --kube-api-qps/--kube-api-burst drive). Tokens accrue at `qps` up to `burst`; each request takes
 // one. reserve() never blocks: it books a token (the bucket may go into debt, so concurrent
 // callers queue up fairly in arrival order) and says how long the caller must wait before
-// using it. The clock is injected so tests can drive time by hand.
+// using it. The clock is injected (scheduler/state/clock.h) so tests can drive time by hand.
 
 #include <algorithm>
 #include <chrono>
-#include <functional>
 #include <mutex>
+
+#include "scheduler/state/clock.h"
 
 namespace fairway::k8s {
 
 class TokenBucket {
  public:
-  using Clock = std::chrono::steady_clock;
-  using Now = std::function<Clock::time_point()>;
-
   // qps <= 0: unlimited. burst < 1 counts as 1. The bucket starts full.
-  TokenBucket(
-      double qps, int burst, Now now = [] { return Clock::now(); })
+  TokenBucket(double qps, int burst, const Clock& clock = SystemClock::instance())
       : qps_(qps),
         burst_(std::max(burst, 1)),
-        now_(std::move(now)),
+        clock_(clock),
         tokens_(burst_),
-        last_(now_()) {}
+        last_(clock_.now()) {}
 
   // Takes one token; returns how long to wait before it may be used (zero when one was there).
   std::chrono::nanoseconds reserve() {
     if (qps_ <= 0) return std::chrono::nanoseconds::zero();
     std::lock_guard lock(mutex_);
-    const Clock::time_point now = now_();
+    const Clock::time_point now = clock_.now();
     if (now > last_) {
       const double elapsed = std::chrono::duration<double>(now - last_).count();
       tokens_ = std::min<double>(burst_, tokens_ + elapsed * qps_);
@@ -45,7 +42,7 @@ class TokenBucket {
  private:
   const double qps_;
   const int burst_;
-  const Now now_;
+  const Clock& clock_;
   std::mutex mutex_;
   double tokens_;
   Clock::time_point last_;

@@ -20,14 +20,6 @@ double unit_random() {
   return std::uniform_real_distribution<double>(0.0, 1.0)(rng());
 }
 
-// Sleeps unless stop is requested first; false when stopped.
-bool sleep_unless_stopped(std::stop_token& stop, std::chrono::milliseconds duration) {
-  std::mutex mutex;
-  std::condition_variable_any cv;
-  std::unique_lock lock(mutex);
-  return !cv.wait_for(lock, stop, duration, [] { return false; }) && !stop.stop_requested();
-}
-
 std::string with_query(const std::string& path, std::string_view query) {
   return path + (path.find('?') == std::string::npos ? "?" : "&") + std::string(query);
 }
@@ -307,7 +299,7 @@ void Reflector<T>::run(std::stop_token stop) {
         static_cast<int64_t>(static_cast<double>(backoff.count()) * (1.0 + unit_random())));
     problem(fmt::format("{}: retrying in {} ms", resource_, delay.count()));
     backoff = std::min(backoff * 2, options_.max_backoff);
-    return sleep_unless_stopped(stop, delay);
+    return sleep_unless_stopped(client_.clock(), stop, delay);
   };
   bool need_list = true;
   bool first_watch = true;
@@ -322,14 +314,14 @@ void Reflector<T>::run(std::stop_token stop) {
     }
     if (!first_watch) stats_.watch_restarts.fetch_add(1, std::memory_order_relaxed);
     first_watch = false;
-    const auto started = std::chrono::steady_clock::now();
+    const auto started = client_.clock().now();
     switch (watch(stop)) {
       case WatchEnd::kStopped:
         return;
       case WatchEnd::kResume:
         // A watch that ran its course resumes at once; one that ends right away (a server
         // closing it immediately) must not spin.
-        if (std::chrono::steady_clock::now() - started > std::chrono::seconds(1)) {
+        if (client_.clock().now() - started > std::chrono::seconds(1)) {
           backoff = options_.initial_backoff;
         } else if (!wait()) {
           return;

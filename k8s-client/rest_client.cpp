@@ -43,7 +43,6 @@ namespace http = beast::http;
 namespace net = boost::asio;
 namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
-using Clock = std::chrono::steady_clock;
 
 constexpr std::string_view kFenced = "write fenced: this client may not write now";
 
@@ -156,7 +155,7 @@ struct RestClient::Impl {
   Impl(ClusterConfig cluster_config, RestOptions rest_options)
       : config(std::move(cluster_config)),
         options(std::move(rest_options)),
-        limiter(options.qps, options.burst) {
+        limiter(options.qps, options.burst, clock()) {
     auto parsed = parse_url(config.server);
     if (!parsed) {
       init_error = parsed.error();
@@ -330,7 +329,7 @@ struct RestClient::Impl {
   std::string bearer_token() {
     if (config.token_file.empty()) return config.token;
     std::lock_guard lock(token_mutex);
-    const auto now = Clock::now();
+    const auto now = clock().now();
     if (cached_token.empty() || now - token_read_at >= config.token_reload) {
       std::ifstream in(config.token_file, std::ios::binary);
       std::ostringstream text;
@@ -347,13 +346,17 @@ struct RestClient::Impl {
     return cached_token.empty() ? config.token : cached_token;
   }
 
+  const Clock& clock() const {
+    return options.clock != nullptr ? *options.clock : SystemClock::instance();
+  }
+
   // ---- waits that stop() interrupts ----
 
   // Sleeps for `duration`; false when the client was stopped meanwhile.
   bool sleep_for(std::chrono::nanoseconds duration) {
     if (duration <= std::chrono::nanoseconds::zero()) return !is_stopped();
     std::unique_lock lock(pool_mutex);
-    return !pool_cv.wait_for(lock, duration, [&] { return stopped; });
+    return !wait_until(clock(), pool_cv, lock, clock().now() + duration, [&] { return stopped; });
   }
   bool is_stopped() {
     std::lock_guard lock(pool_mutex);
@@ -547,6 +550,10 @@ void RestClient::stop() {
   impl_->stop_all();
 }
 
+const Clock& RestClient::clock() const {
+  return impl_->clock();
+}
+
 bool RestClient::stopped() const {
   return impl_->is_stopped();
 }
@@ -579,12 +586,12 @@ tl::expected<Response, TransportError> RestClient::request(std::string_view meth
       std::lock_guard lock(impl.fence_mutex);
       fence = impl.fence;
     }
-    const auto started = Clock::now();
+    const auto started = impl.clock().now();
     auto result = impl.exchange(verb, path, body, content_type,
                                 fence ? std::function<bool()>([&] { return fence(method, path); })
                                       : std::function<bool()>());
     if (!result && result.error().message == kFenced) return result;  // never sent
-    impl.observe(method, path, result ? result->status : 0, Clock::now() - started);
+    impl.observe(method, path, result ? result->status : 0, impl.clock().now() - started);
     if (!result) return result;
     if (result->status == 429 && attempt < impl.options.max_retries_429) {
       const std::chrono::seconds wait = Impl::retry_after(result->retry_after);
@@ -608,10 +615,10 @@ tl::expected<Response, TransportError> RestClient::stream(std::string_view path,
     return tl::unexpected(TransportError{"client stopped"});
   }
   if (stop.stop_requested()) return make_response(200, {}, {});
-  const auto started = Clock::now();
+  const auto started = impl.clock().now();
   auto connected = impl.connect();
   if (!connected) {
-    impl.observe("WATCH", path, 0, Clock::now() - started);
+    impl.observe("WATCH", path, 0, impl.clock().now() - started);
     return tl::unexpected(connected.error());
   }
   Impl::ConnectionPtr connection = std::move(*connected);
@@ -635,13 +642,13 @@ tl::expected<Response, TransportError> RestClient::stream(std::string_view path,
         [&](auto& s, auto handler) { http::async_read_header(s, c.buffer, parser, handler); });
   }
   if (ec) {
-    impl.observe("WATCH", path, 0, Clock::now() - started);
+    impl.observe("WATCH", path, 0, impl.clock().now() - started);
     if (closed_by_us()) return make_response(200, {}, {});
     return tl::unexpected(TransportError{fmt::format("watch: {}", ec.message())});
   }
   const int status = static_cast<int>(parser.get().result_int());
   std::string content_type(parser.get()[http::field::content_type]);
-  impl.observe("WATCH", path, status, Clock::now() - started);
+  impl.observe("WATCH", path, status, impl.clock().now() - started);
 
   const bool success = status >= 200 && status < 300;
   std::string error_body;  // a non-2xx answer is read whole and returned

@@ -20,6 +20,7 @@
 #include <tl/expected.hpp>
 
 #include "k8s-client/config.h"
+#include "scheduler/state/clock.h"
 
 namespace fairway::k8s {
 
@@ -33,6 +34,8 @@ struct RestOptions {
   // A stream with no bytes for this long is closed as a transport error; zero: never (the
   // server's timeoutSeconds and TCP keepalive bound a watch instead).
   std::chrono::seconds stream_idle_timeout{0};
+  // What the rate limit, Retry-After waits, token reloads and latencies are measured on.
+  const Clock* clock = &SystemClock::instance();
 };
 
 struct Response {
@@ -82,6 +85,8 @@ class RestClient {
   void stop();
   // Whether stop() was called: every request fails at once from then on.
   bool stopped() const;
+  // The clock this client waits on (RestOptions::clock); its reflectors back off on it too.
+  const Clock& clock() const;
 
   // Counters for metrics: requests by verb/code are reported to this hook if set. Called once per
   // HTTP exchange (each 429 retry counts) with the path without its query, code 0 for transport

@@ -8,9 +8,12 @@
 // and `wall()` is the calendar time written into objects (Lease renewTime, Event timestamps,
 // usage history persisted in Queue status).
 
+#include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <stop_token>
 
 namespace fairway {
 
@@ -27,7 +30,40 @@ class Clock {
   int64_t wall_ms() const {
     return std::chrono::duration_cast<std::chrono::milliseconds>(wall().time_since_epoch()).count();
   }
+
+  // The longest real wait that may stand for a wait on this clock: unbounded for the system
+  // clock, short for a clock that only moves when told to (waiters look again soon).
+  virtual duration max_real_wait() const { return std::chrono::hours(1); }
 };
+
+// Waits on `cv` (its `lock` held) until `pred()` holds or `clock` reaches `deadline`; returns
+// pred(). On the system clock this is cv.wait_until; on a ManualClock the waiter looks again
+// every millisecond of real time, since that clock moves by advance(), not by waiting.
+template <typename Cv, typename Lock, typename Pred>
+bool wait_until(const Clock& clock, Cv& cv, Lock& lock, Clock::time_point deadline, Pred pred) {
+  while (!pred()) {
+    const auto now = clock.now();
+    if (now >= deadline) return pred();
+    cv.wait_for(lock, std::min<Clock::duration>(deadline - now, clock.max_real_wait()));
+  }
+  return true;
+}
+
+// Waits `duration` on `clock` unless `stop` is requested first; true when the time passed.
+inline bool sleep_unless_stopped(const Clock& clock, std::stop_token stop,
+                                 Clock::duration duration) {
+  std::mutex mutex;
+  std::condition_variable_any cv;
+  std::unique_lock lock(mutex);
+  const auto deadline = clock.now() + duration;
+  while (!stop.stop_requested()) {
+    const auto now = clock.now();
+    if (now >= deadline) return true;
+    cv.wait_for(lock, stop, std::min<Clock::duration>(deadline - now, clock.max_real_wait()),
+                [] { return false; });
+  }
+  return false;
+}
 
 class SystemClock final : public Clock {
  public:
@@ -66,6 +102,7 @@ class ManualClock final : public Clock {
     std::lock_guard lock(mutex_);
     elapsed_ += by;
   }
+  duration max_real_wait() const override { return std::chrono::milliseconds(1); }
 
  private:
   mutable std::mutex mutex_;

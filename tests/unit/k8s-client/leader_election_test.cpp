@@ -91,6 +91,20 @@ LeaderElectionConfig fast_config(const std::string& identity) {
   return config;
 }
 
+// Moves `clock` a look period (at most 300 ms) at a time, each time giving the elector up to
+// 20 ms of real time to act on it, until `done()` (read under `mutex`, signalled on `cv`). The
+// 30 s of real time only guard against a hang.
+bool advance_until(ManualClock& clock, std::mutex& mutex, std::condition_variable& cv,
+                   const std::function<bool()>& done) {
+  const auto give_up = std::chrono::steady_clock::now() + 30s;
+  std::unique_lock lock(mutex);
+  while (!cv.wait_for(lock, 20ms, done)) {
+    if (std::chrono::steady_clock::now() > give_up) return false;
+    clock.advance(250ms);
+  }
+  return true;
+}
+
 void wait_for(const std::function<bool()>& condition, std::chrono::milliseconds limit) {
   const auto deadline = std::chrono::steady_clock::now() + limit;
   while (!condition() && std::chrono::steady_clock::now() < deadline)
@@ -238,9 +252,10 @@ TEST(LeaderElection, WarnsWhenTheLeaseNamespaceIsMissing) {
   config.server = server.url();
   RestClient client(config);
   LeaderElectionConfig lease = fast_config("me");  // a standby looks every 250-300 ms
-  // Time stands still on the elector's clock: however slow this machine, every attempt falls
-  // within one warning interval.
-  lease.now = [] { return std::chrono::steady_clock::time_point(std::chrono::hours(1)); };
+  // Time moves only by hand on the elector's clock, a look period at a time: however slow this
+  // machine, every attempt falls within one warning interval.
+  ManualClock clock;
+  lease.clock = &clock;
   std::vector<std::string> warnings;
   lease.on_problem = [&](const std::string& warning) {
     std::lock_guard lock(mutex);
@@ -248,11 +263,7 @@ TEST(LeaderElection, WarnsWhenTheLeaseNamespaceIsMissing) {
   };
   LeaderElector elector(client, lease, nullptr, nullptr);
   std::jthread runner([&](std::stop_token stop) { elector.run(stop); });
-  {
-    // Woken by each create; the limit only guards against a hang.
-    std::unique_lock lock(mutex);
-    ASSERT_TRUE(created.wait_for(lock, 30s, [&] { return creates >= 5; }));
-  }
+  ASSERT_TRUE(advance_until(clock, mutex, created, [&] { return creates >= 5; }));
   runner.request_stop();
   runner.join();
   EXPECT_FALSE(elector.is_leader());
@@ -285,31 +296,36 @@ TEST(LeaderElection, RepeatsTheWarningOnlyAfterItsIntervalOnTheInjectedClock) {
   config.server = server.url();
   RestClient client(config);
   LeaderElectionConfig lease = fast_config("me");
-  std::atomic<int64_t> seconds{3600};
-  lease.now = [&seconds] {
-    return std::chrono::steady_clock::time_point(std::chrono::seconds(seconds.load()));
-  };
+  ManualClock clock;
+  lease.clock = &clock;
   size_t warnings = 0;
+  Clock::time_point first_warning{};
   lease.on_problem = [&](const std::string&) {
     std::lock_guard lock(mutex);
-    ++warnings;
+    if (++warnings == 1) first_warning = clock.now();
   };
   LeaderElector elector(client, lease, nullptr, nullptr);
   std::jthread runner([&](std::stop_token stop) { elector.run(stop); });
-  // Waits (woken by each create; the limit only guards against a hang) for `more` attempts.
+  // `more` attempts, the clock moved a look period at a time meanwhile.
   auto attempts = [&](int more) {
     std::unique_lock lock(mutex);
     const int target = creates + more;
-    return created.wait_for(lock, 30s, [&] { return creates >= target; });
+    lock.unlock();
+    return advance_until(clock, mutex, created, [&] { return creates >= target; });
+  };
+  // Moves the clock to `at` after the first warning.
+  auto move_to = [&](std::chrono::seconds at) {
+    std::lock_guard lock(mutex);
+    clock.advance(first_warning + at - clock.now());
   };
   ASSERT_TRUE(attempts(3));
-  seconds += 59;  // not yet a minute
-  ASSERT_TRUE(attempts(3));
+  move_to(55s);
+  ASSERT_TRUE(attempts(3));  // not yet a minute (each attempt moves the clock ≤ 300 ms)
   {
     std::lock_guard lock(mutex);
     EXPECT_EQ(warnings, 1u);
   }
-  seconds += 2;  // 61 s after the first warning
+  move_to(61s);  // 61 s after the first warning
   ASSERT_TRUE(attempts(3));
   runner.request_stop();
   runner.join();

@@ -16,17 +16,17 @@ using namespace std::chrono_literals;
 using ::testing::ElementsAre;
 
 TEST(TokenBucket, BurstThenQps) {
-  TokenBucket::Clock::time_point now{};
-  TokenBucket bucket(10, 3, [&] { return now; });
+  ManualClock now;
+  TokenBucket bucket(10, 3, now);
   EXPECT_EQ(bucket.reserve(), 0ns);
   EXPECT_EQ(bucket.reserve(), 0ns);
   EXPECT_EQ(bucket.reserve(), 0ns);
   // Empty: the next callers queue up 100 ms apart.
   EXPECT_EQ(bucket.reserve(), 100ms);
   EXPECT_EQ(bucket.reserve(), 200ms);
-  now += 200ms;  // pays the debt back exactly
+  now.advance(200ms);  // pays the debt back exactly
   EXPECT_EQ(bucket.reserve(), 100ms);
-  now += 10s;  // refills to the burst, not beyond
+  now.advance(10s);  // refills to the burst, not beyond
   EXPECT_EQ(bucket.reserve(), 0ns);
   EXPECT_EQ(bucket.reserve(), 0ns);
   EXPECT_EQ(bucket.reserve(), 0ns);
