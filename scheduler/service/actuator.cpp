@@ -25,41 +25,38 @@ bool transient(const tl::expected<k8s::Response, k8s::TransportError>& response)
   return !response || response->status == 429 || response->status >= 500;
 }
 
-std::string now_rfc3339() {
-  const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+std::string now_rfc3339(const Clock& clock) {
+  const auto now = std::chrono::floor<std::chrono::seconds>(clock.wall());
   return fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", now);
 }
 
-// Moves the retries that are due into `batch` (with their attempt counts into `attempts`).
-template <typename Item, typename Retries>
-void take_due(Retries& retries, std::map<std::string, Item>& batch,
-              std::map<std::string, int>& attempts) {
-  const auto now = std::chrono::steady_clock::now();
-  for (auto it = retries.begin(); it != retries.end();) {
-    if (it->second.due > now) {
-      ++it;
-      continue;
-    }
-    attempts[it->first] = it->second.attempt;
-    batch.try_emplace(it->first, std::move(it->second.item));
-    it = retries.erase(it);
-  }
+// The back-off before a failed write's retry number `attempt` + 1.
+Clock::duration retry_delay(int attempt) {
+  return std::min<std::chrono::milliseconds>(kFirstRetry * (1 << std::min(attempt, 5)), kMaxRetry);
 }
 
 }  // namespace
 
 Actuator::Actuator(k8s::RestClient& client, int bind_workers, Hooks hooks,
-                   VolumeBinderOptions volumes, k8s::RestClient* writer)
-    : client_(client),
+                   VolumeBinderOptions volumes, k8s::RestClient* writer, const Clock& clock,
+                   bool threads)
+    : clock_(clock),
+      client_(client),
       writer_(writer != nullptr ? *writer : client),
       hooks_(std::move(hooks)),
-      volume_binder_(client, volumes),
+      volume_binder_(client, volumes, clock),
       claim_writer_(client),
-      events_(writer_) {
-  for (int i = 0; i < std::max(bind_workers, 1); ++i)
-    bind_threads_.emplace_back([this] { bind_loop(); });
-  write_thread_ = std::thread([this] { write_loop(); });
-}
+      events_(writer_, clock),
+      binds_(clock, threads ? std::max(bind_workers, 1) : 0,
+             [this](Binding& binding, int) -> std::optional<Clock::duration> {
+               do_bind(binding);
+               --in_flight_;
+               return std::nullopt;
+             }),
+      writes_(
+          clock, threads ? 1 : 0,
+          [this](Write& write, int attempt) { return do_write(write, attempt); },
+          kMaxQueuedEvents) {}
 
 Actuator::~Actuator() {
   stop();
@@ -67,86 +64,60 @@ Actuator::~Actuator() {
 
 void Actuator::bind(Binding binding) {
   ++in_flight_;
-  {
-    std::lock_guard lock(bind_mutex_);
-    binds_.push_back(std::move(binding));
-  }
-  bind_ready_.notify_one();
+  if (!binds_.add(std::move(binding))) --in_flight_;
 }
 
 void Actuator::explain(Unschedulable pending) {
-  {
-    std::lock_guard lock(write_mutex_);
-    std::string key = pending.kind + "/" + pending.pod;
-    explanation_retries_.erase(key);
-    explanations_.insert_or_assign(std::move(key), std::move(pending));
-  }
-  write_ready_.notify_one();
+  std::string key = pending.kind + "/" + pending.pod;
+  Write write;
+  write.pending = std::move(pending);
+  writes_.add(std::move(write), std::move(key));
 }
 
 void Actuator::forget_explanation(const std::string& pod) {
-  std::lock_guard lock(write_mutex_);
-  explanations_.erase("Pod/" + pod);
-  explanation_retries_.erase("Pod/" + pod);
-  placed_.insert("Pod/" + pod);
+  // Queued, waiting for a retry or being written: a placed pod's explanation is not written again.
+  writes_.forget("Pod/" + pod);
 }
 
 void Actuator::scheduled(const Binding& binding) {
-  {
-    std::lock_guard lock(write_mutex_);
-    if (scheduled_events_.size() >= kMaxQueuedEvents) scheduled_events_.pop_front();
-    scheduled_events_.push_back(binding);
-    explanations_.erase("Pod/" + binding.pod);
-    explanation_retries_.erase("Pod/" + binding.pod);  // placed: nothing to explain
-    placed_.insert("Pod/" + binding.pod);
-  }
-  write_ready_.notify_one();
+  Write write;
+  write.kind = Write::Kind::kScheduled;
+  write.binding = binding;
+  writes_.add(std::move(write));
+  writes_.forget("Pod/" + binding.pod);  // placed: nothing to explain
 }
 
 void Actuator::patch_status(std::string path, std::string merge_patch) {
-  {
-    std::lock_guard lock(write_mutex_);
-    status_retries_.erase(path);
-    status_patches_.insert_or_assign(std::move(path), std::move(merge_patch));
-  }
-  write_ready_.notify_one();
+  std::string key = "status " + path;
+  Write write;
+  write.kind = Write::Kind::kStatus;
+  write.path = std::move(path);
+  write.body = std::move(merge_patch);
+  writes_.add(std::move(write), std::move(key));
 }
 
 void Actuator::apply_object(std::string path, std::string body) {
-  {
-    std::lock_guard lock(write_mutex_);
-    objects_.insert_or_assign(std::move(path), std::move(body));
-  }
-  write_ready_.notify_one();
+  std::string key = "object " + path;
+  Write write;
+  write.kind = Write::Kind::kObject;
+  write.path = std::move(path);
+  write.body = std::move(body);
+  writes_.add(std::move(write), std::move(key));
 }
 
 void Actuator::stop() {
-  {
-    std::lock_guard bind_lock(bind_mutex_);
-    std::lock_guard write_lock(write_mutex_);
-    if (stopping_ && bind_threads_.empty()) return;
-    stopping_ = true;
-  }
+  // Explanations are re-derived by the next leader's cycles: the writes still queued are dropped.
+  writes_.stop(WorkQueue<Write>::Stop::kDrop);
   volume_binder_.stop();
-  bind_ready_.notify_all();
-  write_ready_.notify_all();
-  for (auto& thread : bind_threads_) thread.join();
-  bind_threads_.clear();
-  if (write_thread_.joinable()) write_thread_.join();
+  binds_.stop(WorkQueue<Binding>::Stop::kDrain);
 }
 
-void Actuator::bind_loop() {
+size_t Actuator::run_pending() {
+  size_t ran = 0;
   for (;;) {
-    Binding binding;
-    {
-      std::unique_lock lock(bind_mutex_);
-      bind_ready_.wait(lock, [this] { return stopping_ || !binds_.empty(); });
-      if (binds_.empty()) return;  // stopping, and every queued bind is done
-      binding = std::move(binds_.front());
-      binds_.pop_front();
-    }
-    do_bind(binding);
-    --in_flight_;
+    const size_t now = binds_.run_due() + writes_.run_due();
+    if (now == 0) return ran;
+    ran += now;
   }
 }
 
@@ -216,74 +187,27 @@ void Actuator::do_bind(const Binding& binding) {
   hooks_.on_failed(binding, "binding rejected: " + error);
 }
 
-template <typename Item>
-void Actuator::schedule_retry(std::map<std::string, Retry<Item>>& retries, const std::string& key,
-                              Item item, int attempt) {
-  const auto delay =
-      std::min<std::chrono::milliseconds>(kFirstRetry * (1 << std::min(attempt, 5)), kMaxRetry);
-  retries.insert_or_assign(
-      key, Retry<Item>{std::move(item), std::chrono::steady_clock::now() + delay, attempt + 1});
-}
-
-std::chrono::steady_clock::time_point Actuator::next_retry_due() const {
-  auto due = std::chrono::steady_clock::time_point::max();
-  for (const auto& [key, retry] : explanation_retries_) due = std::min(due, retry.due);
-  for (const auto& [key, retry] : status_retries_) due = std::min(due, retry.due);
-  return due;
-}
-
-void Actuator::write_loop() {
-  for (;;) {
-    std::map<std::string, Unschedulable> explanations;
-    std::map<std::string, std::string> status_patches;
-    std::map<std::string, std::string> objects;
-    std::map<std::string, int> attempts;  // of the retried writes in this batch, by key
-    std::deque<Binding> scheduled;
-    {
-      std::unique_lock lock(write_mutex_);
-      write_ready_.wait_until(lock, next_retry_due(), [this] {
-        return stopping_ || !explanations_.empty() || !scheduled_events_.empty() ||
-               !status_patches_.empty() || !objects_.empty() ||
-               next_retry_due() <= std::chrono::steady_clock::now();
-      });
-      if (stopping_) return;  // explanations are re-derived by the next leader's cycles
-      explanations.swap(explanations_);
-      status_patches.swap(status_patches_);
-      objects.swap(objects_);
-      scheduled.swap(scheduled_events_);
-      placed_.clear();
-      take_due(explanation_retries_, explanations, attempts);
-      take_due(status_retries_, status_patches, attempts);
-    }
-    std::vector<std::pair<std::string, Unschedulable>> failed_explanations;
-    for (auto& [key, pending] : explanations) {
-      if (!do_explain(pending)) failed_explanations.emplace_back(key, std::move(pending));
-    }
-    for (const auto& [path, body] : objects) do_apply_object(path, body);
-    std::vector<std::pair<std::string, std::string>> failed_patches;
-    for (auto& [path, patch] : status_patches) {
-      if (!do_patch_status(path, patch)) failed_patches.emplace_back(path, std::move(patch));
-    }
-    if (!failed_explanations.empty() || !failed_patches.empty()) {
-      // Queued again unless a newer write for the same object arrived meanwhile, or (for an
-      // explanation) the pod was placed while this one was being written.
-      std::lock_guard lock(write_mutex_);
-      for (auto& [key, pending] : failed_explanations) {
-        if (!explanations_.contains(key) && !placed_.contains(key))
-          schedule_retry(explanation_retries_, key, std::move(pending), attempts[key]);
-      }
-      for (auto& [path, patch] : failed_patches) {
-        if (!status_patches_.contains(path))
-          schedule_retry(status_retries_, path, std::move(patch), attempts[path]);
-      }
-    }
-    for (const Binding& binding : scheduled) {
-      if (!hooks_.may_write()) break;
+std::optional<Clock::duration> Actuator::do_write(Write& write, int attempt) {
+  switch (write.kind) {
+    case Write::Kind::kExplain:
+      if (do_explain(write.pending)) return std::nullopt;
+      return retry_delay(attempt);
+    case Write::Kind::kStatus:
+      if (do_patch_status(write.path, write.body)) return std::nullopt;
+      return retry_delay(attempt);
+    case Write::Kind::kObject:
+      do_apply_object(write.path, write.body);
+      return std::nullopt;
+    case Write::Kind::kScheduled: {
+      if (!hooks_.may_write()) return std::nullopt;
+      const Binding& binding = write.binding;
       const auto [ns, name] = split_key(binding.pod);
       post_event("Pod", ns, name, binding.uid, "Normal", std::string(reasons::kScheduled),
                  fmt::format("Successfully assigned {} to {}", binding.pod, binding.node));
+      return std::nullopt;
     }
   }
+  return std::nullopt;  // not reached: every kind is handled
 }
 
 bool Actuator::do_patch_status(const std::string& path, const std::string& patch) {
@@ -332,7 +256,7 @@ bool Actuator::do_explain(const Unschedulable& pending) {
       writer_.request("PATCH", path,
                       k8s::unschedulable_condition_patch(
                           gated ? reasons::kSchedulingGated : reasons::kUnschedulable,
-                          pending.message, now_rfc3339()),
+                          pending.message, now_rfc3339(clock_)),
                       "application/strategic-merge-patch+json");
   if (response && response->ok()) {
     ++stats_.status_writes;

@@ -1,16 +1,16 @@
 #pragma once
 // The actuator: turns the cycle's decisions into API writes, off the scheduling loop.
 //
-// Binds run on several worker threads (each RestClient request takes a pooled keep-alive
-// connection), so one slow bind does not hold up the others. 201 → done (the watch confirms);
-// 409 "already assigned" → somebody bound it first, the watch brings the truth, nothing is
-// counted twice; 404 → the pod is gone; anything else → on_failed, which forgets the assumed
-// placement so the next cycle retries.
+// Binds run on several worker threads of a WorkQueue (work_queue.h; each RestClient request
+// takes a pooled keep-alive connection), so one slow bind does not hold up the others. 201 → done
+// (the watch confirms); 409 "already assigned" → somebody bound it first, the watch brings the
+// truth, nothing is counted twice; 404 → the pod is gone; anything else → on_failed, which forgets
+// the assumed placement so the next cycle retries.
 //
 // Pending explanations (PodScheduled=False condition + FailedScheduling Event) and Scheduled
 // Events (counted, aggregated and limited as client-go's recorder does: event_recorder.h) go
-// through one writer thread with a coalescing map (the latest message per pod wins),
-// so a burst of cycles never queues stale writes ahead of binds. A condition or status patch
+// through one writer thread, a keyed WorkQueue (the latest message per pod wins), so a burst of
+// cycles never queues stale writes ahead of binds. A condition or status patch
 // that failed for a reason that may pass (transport error, 429, 5xx) is retried with back-off
 // unless a newer one for the same object replaced it: the loop writes a message only when it
 // changes, so a write lost here would otherwise never be made again.
@@ -23,15 +23,9 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <deque>
 #include <functional>
-#include <map>
-#include <mutex>
-#include <set>
+#include <optional>
 #include <string>
-#include <thread>
-#include <vector>
 
 #include "k8s-client/rest_client.h"
 #include "scheduler/cycle/cycle.h"
@@ -39,6 +33,8 @@
 #include "scheduler/service/claim_writer.h"
 #include "scheduler/service/event_recorder.h"
 #include "scheduler/service/volume_binder.h"
+#include "scheduler/service/work_queue.h"
+#include "scheduler/state/clock.h"
 
 namespace fairway {
 
@@ -62,9 +58,12 @@ class Actuator {
 
   // `volumes`: how a pod's claims are bound before the pod (volume_binder.h). `writer`: the
   // client for Events, pod conditions and status patches, with a budget of its own so that an
-  // Event storm never slows binds (null: `client` for everything).
+  // Event storm never slows binds (null: `client` for everything). `clock`: retries' back-offs,
+  // volume waits and the condition's lastTransitionTime. `threads` false: no worker threads,
+  // the owner runs the queued work with run_pending() (tests, with a ManualClock).
   Actuator(k8s::RestClient& client, int bind_workers, Hooks hooks, VolumeBinderOptions volumes = {},
-           k8s::RestClient* writer = nullptr);
+           k8s::RestClient* writer = nullptr, const Clock& clock = SystemClock::instance(),
+           bool threads = true);
   ~Actuator();
   Actuator(const Actuator&) = delete;
   Actuator& operator=(const Actuator&) = delete;
@@ -84,34 +83,36 @@ class Actuator {
   void apply_object(std::string path, std::string body);
   // Finishes queued binds, then stops the threads.
   void stop();
+  // Runs the binds and writes that are due by the clock on the calling thread (binds first: a
+  // bind queues its Scheduled Event); returns how many ran. For an actuator without threads.
+  size_t run_pending();
 
   const ActuatorStats& stats() const { return stats_; }
   size_t binds_in_flight() const { return in_flight_.load(); }
 
  private:
-  void bind_loop();
-  void write_loop();
+  // One write of the writer queue: a pending explanation, a status patch, an object to apply,
+  // or a Scheduled Event.
+  struct Write {
+    enum class Kind { kExplain, kStatus, kObject, kScheduled };
+    Kind kind = Kind::kExplain;
+    Unschedulable pending;  // kExplain
+    std::string path;       // kStatus, kObject
+    std::string body;       // kStatus (the merge patch), kObject
+    Binding binding;        // kScheduled
+  };
   void do_bind(const Binding& binding);
+  // The writer queue's handler: nullopt when done, else the back-off before the retry.
+  std::optional<Clock::duration> do_write(Write& write, int attempt);
   // Both return false when the write failed and is worth retrying.
   bool do_explain(const Unschedulable& pending);
   bool do_patch_status(const std::string& path, const std::string& patch);
   void do_apply_object(const std::string& path, const std::string& body);
-  // Write-thread helpers, under write_mutex_: queue a retry, and take the retries now due whose
-  // object has no newer write queued.
-  template <typename Item>
-  struct Retry {
-    Item item;
-    std::chrono::steady_clock::time_point due;
-    int attempt = 0;
-  };
-  template <typename Item>
-  static void schedule_retry(std::map<std::string, Retry<Item>>& retries, const std::string& key,
-                             Item item, int attempt);
-  std::chrono::steady_clock::time_point next_retry_due() const;
   void post_event(const std::string& kind, const std::string& ns, const std::string& name,
                   const std::string& uid, const std::string& type, const std::string& reason,
                   const std::string& message);
 
+  const Clock& clock_;
   k8s::RestClient& client_;  // binds and volume binding
   k8s::RestClient& writer_;  // Events, conditions, status patches
   Hooks hooks_;
@@ -119,27 +120,13 @@ class Actuator {
   ClaimWriter claim_writer_;
   ActuatorStats stats_;
   std::atomic<size_t> in_flight_{0};
-
-  std::mutex bind_mutex_;
-  std::condition_variable bind_ready_;
-  std::deque<Binding> binds_;
-  bool stopping_ = false;
-
-  std::mutex write_mutex_;
-  std::condition_variable write_ready_;
-  std::map<std::string, Unschedulable> explanations_;  // coalesced by pod
-  std::map<std::string, std::string> status_patches_;  // coalesced by path
-  std::map<std::string, std::string> objects_;         // apply_object, coalesced by path
-  std::deque<Binding> scheduled_events_;
-  std::map<std::string, Retry<Unschedulable>> explanation_retries_;
-  std::map<std::string, Retry<std::string>> status_retries_;
-  // Pods placed since the writer took its current batch: their failed explanations are dropped.
-  std::set<std::string> placed_;
-
   EventRecorder events_;  // on writer_; correlates repeats and limits them
 
-  std::vector<std::thread> bind_threads_;
-  std::thread write_thread_;
+  // Last: their threads use everything above. Writes are keyed by object: explanations by
+  // "<kind>/<pod>", status patches by "status <path>", objects by "object <path>"; Scheduled
+  // Events are FIFO, the oldest dropped beyond a bound.
+  WorkQueue<Binding> binds_;
+  WorkQueue<Write> writes_;
 };
 
 }  // namespace fairway

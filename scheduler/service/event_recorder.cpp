@@ -47,18 +47,14 @@ void warn_failed(const k8s::EventSpec& event, const char* verb,
 
 }  // namespace
 
-int64_t EventRecorder::system_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-EventRecorder::EventRecorder(k8s::RestClient& client, Now now, EventCorrelatorOptions options)
-    : client_(client), now_(std::move(now)), correlator_(options) {}
+EventRecorder::EventRecorder(k8s::RestClient& client, const Clock& clock,
+                             EventCorrelatorOptions options)
+    : client_(client), clock_(clock), correlator_(options) {}
 
 EventRecorder::Outcome EventRecorder::record(const k8s::EventSpec& event) {
   std::lock_guard lock(mutex_);
-  const CorrelatedEvent correlated = correlator_.correlate(identity(event), event.message, now_());
+  const CorrelatedEvent correlated =
+      correlator_.correlate(identity(event), event.message, clock_.wall_ms());
   switch (correlated.write) {
     case CorrelatedEvent::Write::kSkip:
       return Outcome::kDropped;

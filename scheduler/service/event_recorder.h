@@ -6,8 +6,8 @@
 // expired or was deleted) creates the Event afresh, with its count, as the recorder does.
 //
 // Thread-safe: the actuator's writer thread and the evictor share the pattern, each with its own
-// recorder on its own client. The clock is injected (wall-clock milliseconds) so tests drive
-// the correlator's windows by hand.
+// recorder on its own client. The clock is injected (its wall time dates the Events) so tests
+// drive the correlator's windows by hand.
 
 #include <cstdint>
 #include <functional>
@@ -16,15 +16,13 @@
 #include "k8s-client/objects.h"
 #include "k8s-client/rest_client.h"
 #include "scheduler/service/event_correlator.h"
+#include "scheduler/state/clock.h"
 
 namespace fairway {
 
 class EventRecorder {
  public:
-  using Now = std::function<int64_t()>;  // milliseconds since the epoch
-  static int64_t system_now_ms();
-
-  explicit EventRecorder(k8s::RestClient& client, Now now = system_now_ms,
+  explicit EventRecorder(k8s::RestClient& client, const Clock& clock = SystemClock::instance(),
                          EventCorrelatorOptions options = {});
 
   enum class Outcome {
@@ -39,7 +37,7 @@ class EventRecorder {
   Outcome create(const k8s::EventSpec& event, const CorrelatedEvent& correlated);
 
   k8s::RestClient& client_;
-  Now now_;
+  const Clock& clock_;
   std::mutex mutex_;  // one Event at a time: the correlator's tables and the write that follows
   EventCorrelator correlator_;
 };

@@ -62,16 +62,16 @@ void raise_max(std::atomic<int64_t>& target, int64_t value) {
 // ------------------------------------------------------------------------------------ Evictor
 
 Evictor::Evictor(const k8s::ClusterConfig& cluster, k8s::RestOptions rest, Hooks hooks,
-                 EvictionStats& stats)
-    : client_(cluster, eviction_rest(std::move(rest))),
+                 EvictionStats& stats, const Clock& clock, bool threads)
+    : clock_(clock),
+      client_(cluster, eviction_rest(std::move(rest))),
       hooks_(std::move(hooks)),
       stats_(stats),
-      thread_([this] { loop(); }) {
+      work_(clock, threads ? 1 : 0, [this](Work& work, int) -> std::optional<Clock::duration> {
+        run_plan(work);
+        return std::nullopt;
+      }) {
   if (hooks_.observer) client_.set_observer(hooks_.observer);
-}
-
-std::chrono::steady_clock::time_point Evictor::now() const {
-  return hooks_.now ? hooks_.now() : std::chrono::steady_clock::now();
 }
 
 std::chrono::milliseconds Evictor::backoff_left(const std::string& pod) {
@@ -130,38 +130,14 @@ Evictor::~Evictor() {
   stop();
 }
 
-void Evictor::carry_out(PreemptionPlan plan, std::chrono::steady_clock::time_point decided) {
-  {
-    std::lock_guard lock(mutex_);
-    if (stopping_) return;
-    work_.push_back({std::move(plan), decided});
-  }
-  ready_.notify_one();
+void Evictor::carry_out(PreemptionPlan plan, Clock::time_point decided) {
+  work_.add({std::move(plan), decided});  // refused once stopped
 }
 
 void Evictor::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    if (stopping_ && !thread_.joinable()) return;
-    stopping_ = true;
-  }
-  ready_.notify_all();
-  client_.stop();
-  if (thread_.joinable()) thread_.join();
-}
-
-void Evictor::loop() {
-  while (true) {
-    Work work;
-    {
-      std::unique_lock lock(mutex_);
-      ready_.wait(lock, [this] { return stopping_ || !work_.empty(); });
-      if (stopping_) return;
-      work = std::move(work_.front());
-      work_.pop_front();
-    }
-    run_plan(work);
-  }
+  work_.close();   // plans not started are dropped
+  client_.stop();  // the request in flight fails at once
+  work_.stop();
 }
 
 void Evictor::run_plan(const Work& work) {
@@ -173,7 +149,7 @@ void Evictor::run_plan(const Work& work) {
     if (!hooks_.may_write()) return;
     const auto [ns, name] = split_key(victim.pod);
     if (first) {
-      const int64_t waited = (std::chrono::steady_clock::now() - work.decided).count();
+      const int64_t waited = (now() - work.decided).count();
       stats_.last_decision_to_request_ns = waited;
       raise_max(stats_.max_decision_to_request_ns, waited);
       first = false;

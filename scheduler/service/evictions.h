@@ -23,13 +23,10 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <deque>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <unordered_map>
 
 #include "k8s-client/config.h"
@@ -38,6 +35,8 @@
 #include "scheduler/loop/preemption_pass.h"
 #include "scheduler/planner/planner.h"
 #include "scheduler/service/event_recorder.h"
+#include "scheduler/service/work_queue.h"
+#include "scheduler/state/clock.h"
 
 namespace fairway {
 
@@ -70,8 +69,6 @@ class Evictor {
     // (0: transport error). Called on the evictor thread.
     std::function<void(const std::string& preemptor, const std::string& pod, int status)>
         on_refused;
-    // The clock for back-offs (tests pass a fake one); empty: steady_clock::now.
-    std::function<std::chrono::steady_clock::time_point()> now;
     // Reported for every HTTP exchange of the evictor's client (metrics); optional.
     k8s::RestClient::RequestObserver observer;
   };
@@ -80,17 +77,21 @@ class Evictor {
   static constexpr std::chrono::milliseconds kFirstBackoff{1000};
   static constexpr std::chrono::milliseconds kMaxBackoff{300'000};
 
+  // `clock`: back-offs, the decision-to-request latency and Event timestamps. `threads` false:
+  // no worker thread, the owner runs queued plans with run_pending() (tests).
   Evictor(const k8s::ClusterConfig& cluster, k8s::RestOptions rest, Hooks hooks,
-          EvictionStats& stats);
+          EvictionStats& stats, const Clock& clock = SystemClock::instance(), bool threads = true);
   ~Evictor();
   Evictor(const Evictor&) = delete;
   Evictor& operator=(const Evictor&) = delete;
 
-  void carry_out(PreemptionPlan plan, std::chrono::steady_clock::time_point decided);
+  void carry_out(PreemptionPlan plan, Clock::time_point decided);
   void set_write_fence(k8s::RestClient::WriteFence fence) {
     client_.set_write_fence(std::move(fence));
   }
   void stop();
+  // Carries out the queued plans on the calling thread; returns how many. Without threads only.
+  size_t run_pending() { return work_.run_due(); }
 
   // How long `pod` is still backing off (zero: not at all). Any thread.
   std::chrono::milliseconds backoff_left(const std::string& pod);
@@ -101,36 +102,33 @@ class Evictor {
   struct Backoff {
     int failures = 0;  // consecutive non-retryable failures
     int last_status = 0;
-    std::chrono::steady_clock::time_point until{};
+    Clock::time_point until{};
   };
   struct Work {
     PreemptionPlan plan;
-    std::chrono::steady_clock::time_point decided;
+    Clock::time_point decided;
   };
-  void loop();
   void run_plan(const Work& work);
   void post_event(const std::string& pod_key, const std::string& uid, const std::string& reason,
                   const std::string& message, const std::string& type = "Normal");
-  std::chrono::steady_clock::time_point now() const;
+  Clock::time_point now() const { return clock_.now(); }
   // Reads /apis/policy and picks the Eviction version; false when discovery could not be read.
   bool discover();
   // A failed eviction of `victim`: back-off, log, Event. Evictor thread.
   void failed(const PreemptionPlan& plan, const Victim& victim,
               const tl::expected<k8s::Response, k8s::TransportError>& response);
 
+  const Clock& clock_;
   k8s::RestClient client_;
   Hooks hooks_;
   EvictionStats& stats_;
   std::mutex mutex_;
-  std::condition_variable ready_;
-  std::deque<Work> work_;
-  bool stopping_ = false;
   std::string version_ = "policy/v1";  // under mutex_
   bool discovered_ = false;            // evictor thread only
-  std::chrono::steady_clock::time_point last_discovery_{};
+  Clock::time_point last_discovery_{};
   std::map<std::string, Backoff> backoffs_;  // under mutex_
-  EventRecorder events_{client_};            // counted and limited as client-go's recorder
-  std::thread thread_;
+  EventRecorder events_{client_, clock_};    // counted and limited as client-go's recorder
+  WorkQueue<Work> work_;                     // FIFO, one worker; last: it runs run_plan
 };
 
 }  // namespace fairway

@@ -308,11 +308,12 @@ std::string render_checks(const std::vector<CheckResult>& results) {
 
 PreflightMonitor::PreflightMonitor(k8s::RestClient& client, PreflightConfig config,
                                    std::function<bool()> may_create,
-                                   std::chrono::milliseconds recheck)
+                                   std::chrono::milliseconds recheck, const Clock& clock)
     : client_(client),
       config_(std::move(config)),
       may_create_(std::move(may_create)),
-      recheck_(recheck) {}
+      recheck_(recheck),
+      clock_(clock) {}
 
 PreflightMonitor::~PreflightMonitor() {
   stop();
@@ -326,6 +327,9 @@ void PreflightMonitor::start() {
 void PreflightMonitor::stop() {
   if (!thread_.joinable()) return;
   thread_.request_stop();
+  {
+    std::lock_guard lock(mutex_);  // the thread is waiting, or has not yet looked at the token
+  }
   wake_.notify_all();
   thread_.join();
 }
@@ -339,9 +343,8 @@ std::string PreflightMonitor::reservation_blocker() {
   {
     std::lock_guard lock(mutex_);
     std::string why = fairway::reservation_blocker(results_);
-    const auto now = std::chrono::steady_clock::now();
-    const bool may_try =
-        last_create_ == std::chrono::steady_clock::time_point{} || now - last_create_ >= recheck_;
+    const auto now = clock_.now();
+    const bool may_try = last_create_ == Clock::time_point{} || now - last_create_ >= recheck_;
     if (why.empty() || !may_try || !may_create_ || !may_create_()) return why;
     last_create_ = now;
   }
@@ -372,23 +375,27 @@ void PreflightMonitor::check(bool create_missing) {
 }
 
 void PreflightMonitor::loop(std::stop_token stop) {
-  int quiet = 0;
   while (!stop.stop_requested()) {
     {
       std::unique_lock lock(mutex_);
-      wake_.wait_for(lock, stop, recheck_, [] { return false; });
+      wait_until(clock_, wake_, lock, clock_.now() + recheck_,
+                 [&] { return stop.stop_requested(); });
     }
     if (stop.stop_requested()) return;
-    bool failing = false;
-    {
-      std::lock_guard lock(mutex_);
-      failing = !std::all_of(results_.begin(), results_.end(),
-                             [](const CheckResult& row) { return row.pass; });
-    }
-    if (!failing && ++quiet < 10) continue;
-    quiet = 0;
-    check(false);
+    recheck();
   }
+}
+
+void PreflightMonitor::recheck() {
+  bool failing = false;
+  {
+    std::lock_guard lock(mutex_);
+    failing = !std::all_of(results_.begin(), results_.end(),
+                           [](const CheckResult& row) { return row.pass; });
+  }
+  if (!failing && ++quiet_ < 10) return;
+  quiet_ = 0;
+  check(false);
 }
 
 }  // namespace fairway

@@ -24,6 +24,7 @@
 
 #include "k8s-client/rest_client.h"
 #include "scheduler/service/reservations.h"
+#include "scheduler/state/clock.h"
 
 namespace fairway {
 
@@ -98,7 +99,8 @@ class PreflightMonitor {
  public:
   PreflightMonitor(k8s::RestClient& client, PreflightConfig config,
                    std::function<bool()> may_create,
-                   std::chrono::milliseconds recheck = std::chrono::seconds(30));
+                   std::chrono::milliseconds recheck = std::chrono::seconds(30),
+                   const Clock& clock = SystemClock::instance());
   ~PreflightMonitor();
   PreflightMonitor(const PreflightMonitor&) = delete;
   PreflightMonitor& operator=(const PreflightMonitor&) = delete;
@@ -106,6 +108,9 @@ class PreflightMonitor {
   // Checks once now (the start), then keeps checking on a thread of its own.
   void start();
   void stop();
+  // What the monitor's thread does once per recheck period: checks again while something
+  // fails, and every tenth period anyway. Tests call it by hand instead of waiting.
+  void recheck();
   std::vector<CheckResult> results() const;
   // Why fractional pods cannot be placed now (empty: they can); first creates what is missing
   // where it may. Called by the reservation workers.
@@ -119,10 +124,12 @@ class PreflightMonitor {
   PreflightConfig config_;
   std::function<bool()> may_create_;
   std::chrono::milliseconds recheck_;
+  const Clock& clock_;
+  int quiet_ = 0;  // periods since the last check while all passed; recheck()'s caller only
   mutable std::mutex mutex_;
   std::condition_variable_any wake_;
-  std::vector<CheckResult> results_;                     // under mutex_
-  std::chrono::steady_clock::time_point last_create_{};  // under mutex_
+  std::vector<CheckResult> results_;  // under mutex_
+  Clock::time_point last_create_{};   // under mutex_
   std::mutex check_mutex_;  // one check at a time (the monitor's thread, a reservation worker)
   std::vector<std::string> reported_;  // the failures last logged; under check_mutex_
   std::jthread thread_;

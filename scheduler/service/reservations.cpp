@@ -193,12 +193,18 @@ bool written_for(const nlohmann::json& configmap, const Binding& binding) {
 }  // namespace
 
 ReservationManager::ReservationManager(k8s::RestClient& client, ReservationOptions options,
-                                       ReservationStats& stats, Hooks hooks)
-    : client_(client), options_(std::move(options)), stats_(stats), hooks_(std::move(hooks)) {
-  for (int i = 0; i < std::max(options_.workers, 1); ++i) {
-    threads_.emplace_back([this] { work_loop(); });
-  }
-}
+                                       ReservationStats& stats, Hooks hooks, const Clock& clock,
+                                       bool threads)
+    : clock_(clock),
+      client_(client),
+      options_(std::move(options)),
+      stats_(stats),
+      hooks_(std::move(hooks)),
+      jobs_(clock, threads ? std::max(options_.workers, 1) : 0,
+            [this](Job& job, int) -> std::optional<Clock::duration> {
+              work(job);
+              return std::nullopt;
+            }) {}
 
 ReservationManager::~ReservationManager() {
   stop();
@@ -209,11 +215,11 @@ void ReservationManager::stop() {
     std::lock_guard lock(mutex_);
     stopping_ = true;
   }
-  work_ready_.notify_all();
+  jobs_.close();  // no job starts from now on
   uuid_ready_.notify_all();
   stopped_.notify_all();
-  for (auto& thread : threads_) thread.join();
-  threads_.clear();
+  // Not bound: the next leader's cycles place these pods again.
+  for (Job& left : jobs_.stop()) hooks_.on_failed(left.binding, "scheduler stopping");
 }
 
 void ReservationManager::submit(Binding binding, const ClusterState& state) {
@@ -227,9 +233,8 @@ void ReservationManager::submit(Binding binding, const ClusterState& state) {
   {
     std::lock_guard lock(mutex_);
     for (const GpuShare& share : job.binding.shares) ++busy_[share.group];
-    jobs_.push_back(std::move(job));
   }
-  work_ready_.notify_one();
+  jobs_.add(std::move(job));
 }
 
 void ReservationManager::observe(const ClusterState& state) {
@@ -251,7 +256,7 @@ void ReservationManager::observe(const ClusterState& state) {
 
 void ReservationManager::reconcile(ClusterState& state) {
   const GpuSharing& sharing = state.gpu_sharing();
-  const auto now = std::chrono::steady_clock::now();
+  const auto now = clock_.now();
   std::vector<std::string> to_delete;
   std::vector<std::pair<std::string, std::string>> to_create;  // group, node
   std::vector<std::vector<Toleration>> create_tolerations;
@@ -298,32 +303,17 @@ void ReservationManager::reconcile(ClusterState& state) {
   }
 }
 
-void ReservationManager::work_loop() {
-  for (;;) {
-    Job job;
-    {
-      std::unique_lock lock(mutex_);
-      work_ready_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
-      if (stopping_) {
-        // Not bound: the next leader's cycles place these pods again.
-        for (Job& left : jobs_) hooks_.on_failed(left.binding, "scheduler stopping");
-        jobs_.clear();
-        return;
-      }
-      job = std::move(jobs_.front());
-      jobs_.pop_front();
-    }
-    run(job);
-    {
-      std::lock_guard lock(mutex_);
-      for (const GpuShare& share : job.binding.shares) {
-        if (auto it = busy_.find(share.group); it != busy_.end() && --it->second == 0) {
-          busy_.erase(it);
-        }
+void ReservationManager::work(const Job& job) {
+  run(job);
+  {
+    std::lock_guard lock(mutex_);
+    for (const GpuShare& share : job.binding.shares) {
+      if (auto it = busy_.find(share.group); it != busy_.end() && --it->second == 0) {
+        busy_.erase(it);
       }
     }
-    --in_flight_;
   }
+  --in_flight_;
 }
 
 bool ReservationManager::create_reservation(const std::string& group, const std::string& node,
@@ -371,7 +361,7 @@ std::string ReservationManager::reserve(const Binding& binding, const GpuShare& 
                                         std::string* why) {
   if (!create_reservation(share.group, binding.node, binding.tolerations, why)) return {};
   std::unique_lock lock(mutex_);
-  const bool reported = uuid_ready_.wait_for(lock, options_.timeout, [&] {
+  const bool reported = wait_until(clock_, uuid_ready_, lock, clock_.now() + options_.timeout, [&] {
     auto it = uuids_.find(share.group);
     return stopping_ || (it != uuids_.end() && !it->second.empty());
   });
@@ -417,7 +407,7 @@ void ReservationManager::run(const Job& job) {
     const int failures = ++failures_[binding.pod];
     const auto backoff = std::min<std::chrono::milliseconds>(
         kMaxBackoff, kFirstBackoff * (1 << std::min(failures - 1, 10)));
-    stopped_.wait_for(lock, backoff, [this] { return stopping_; });
+    wait_until(clock_, stopped_, lock, clock_.now() + backoff, [this] { return stopping_; });
     lock.unlock();
     hooks_.on_failed(binding, why);
   };

@@ -27,18 +27,18 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <set>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include "k8s-client/rest_client.h"
 #include "scheduler/cycle/cycle.h"
+#include "scheduler/service/work_queue.h"
+#include "scheduler/state/clock.h"
 
 namespace fairway {
 
@@ -92,8 +92,11 @@ class ReservationManager {
     std::function<std::string()> blocker;
   };
 
+  // `clock`: the wait for a UUID, back-offs after a rollback, delete retries. `threads` false: no
+  // workers, the owner runs submitted jobs with run_pending() (tests).
   ReservationManager(k8s::RestClient& client, ReservationOptions options, ReservationStats& stats,
-                     Hooks hooks);
+                     Hooks hooks, const Clock& clock = SystemClock::instance(),
+                     bool threads = true);
   ~ReservationManager();
   ReservationManager(const ReservationManager&) = delete;
   ReservationManager& operator=(const ReservationManager&) = delete;
@@ -105,6 +108,8 @@ class ReservationManager {
   void observe(const ClusterState& state);
   void reconcile(ClusterState& state);
   void stop();
+  // Runs the submitted jobs on the calling thread; returns how many. Without threads only.
+  size_t run_pending() { return jobs_.run_due(); }
 
   size_t in_flight() const { return in_flight_.load(); }
 
@@ -113,7 +118,8 @@ class ReservationManager {
     Binding binding;
     std::vector<std::string> known_uuids;  // per share; empty: wait for it
   };
-  void work_loop();
+  // The queue's handler: runs the job, then releases its groups.
+  void work(const Job& job);
   void run(const Job& job);
   // Returns the group's UUID, creating its reservation pod first if needed; empty + why on failure.
   std::string reserve(const Binding& binding, const GpuShare& share, std::string* why);
@@ -121,6 +127,7 @@ class ReservationManager {
                           const std::vector<Toleration>& tolerations, std::string* why);
   void delete_reservation(const std::string& group);
 
+  const Clock& clock_;
   k8s::RestClient& client_;
   ReservationOptions options_;
   ReservationStats& stats_;
@@ -128,21 +135,19 @@ class ReservationManager {
   std::atomic<size_t> in_flight_{0};
 
   std::mutex mutex_;
-  std::condition_variable work_ready_;
   std::condition_variable uuid_ready_;
-  std::condition_variable stopped_;  // back-offs wait on it, so they never take a job's wake-up
-  std::deque<Job> jobs_;
+  std::condition_variable stopped_;  // back-offs wait on it, so they never take a UUID's wake-up
   bool stopping_ = false;
   std::map<std::string, std::string, std::less<>> uuids_;  // group → UUID seen on the watch
   std::set<std::string, std::less<>> created_;             // reservation pods POSTed by us
   std::map<std::string, int, std::less<>> busy_;           // groups workers are using
   // Groups whose reservation pod we asked to delete, and when (re-asked after a while).
-  std::map<std::string, std::chrono::steady_clock::time_point, std::less<>> deleting_;
+  std::map<std::string, Clock::time_point, std::less<>> deleting_;
   // Consecutive rollbacks per pod: each holds the pod back twice as long (0.5 s … 30 s) before
   // it is handed back for another cycle, so a broken reservation path is not hammered.
   std::map<std::string, int, std::less<>> failures_;
 
-  std::vector<std::thread> threads_;
+  WorkQueue<Job> jobs_;  // FIFO; last: its workers use everything above
 };
 
 }  // namespace fairway

@@ -257,12 +257,12 @@ int SchedulerService::run(std::stop_token stop) {
           .blocker = [&preflight] { return preflight.reservation_blocker(); }});
   Evictor* refusing = nullptr;  // set below; refusals reach the loop only after it starts
   Evictor evictor(cluster_, clients.rest,
-                  Evictor::Hooks{may_write, refusals_to(inbox, scheduler, refusing), nullptr,
+                  Evictor::Hooks{may_write, refusals_to(inbox, scheduler, refusing),
                                  [this](std::string_view verb, std::string_view path, int code,
                                         std::chrono::nanoseconds latency) {
                                    metrics_.observe_api_request(verb, path, code, latency);
                                  }},
-                  eviction_stats_);
+                  eviction_stats_, clock_);
   refusing = &evictor;
   evictor.set_write_fence(fence);
   add_actuator_sources(metrics_, actuator.stats());

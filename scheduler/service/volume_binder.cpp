@@ -52,8 +52,8 @@ std::string str(const json& j, const json::json_pointer& pointer) {
 
 }  // namespace
 
-VolumeBinder::VolumeBinder(k8s::RestClient& client, VolumeBinderOptions options)
-    : client_(client), options_(options) {}
+VolumeBinder::VolumeBinder(k8s::RestClient& client, VolumeBinderOptions options, const Clock& clock)
+    : client_(client), options_(options), clock_(clock) {}
 
 void VolumeBinder::stop() {
   {
@@ -110,20 +110,21 @@ std::optional<std::string> VolumeBinder::bind(const Binding& binding, VolumeWrit
   }
 
   // Wait for every claim to be bound.
-  const auto deadline = std::chrono::steady_clock::now() + options_.timeout;
+  const auto deadline = clock_.now() + options_.timeout;
   for (;;) {
     bool done = false;
     if (auto failure = check_bound(binding, done)) return fail(*failure);
     if (done) return std::nullopt;
     std::unique_lock lock(mutex_);
     if (stopping_) return fail("stopping");
-    const auto now = std::chrono::steady_clock::now();
+    const auto now = clock_.now();
     if (now >= deadline) {
       lock.unlock();
       return fail(fmt::format("binding volumes: timed out waiting for the condition after {}s",
                               options_.timeout.count() / 1000));
     }
-    wake_.wait_until(lock, std::min(deadline, now + options_.poll));
+    wait_until(clock_, wake_, lock, std::min(deadline, now + options_.poll),
+               [this] { return stopping_; });
   }
 }
 

@@ -34,6 +34,7 @@
 
 #include "k8s-client/rest_client.h"
 #include "scheduler/cycle/cycle.h"
+#include "scheduler/state/clock.h"
 
 namespace fairway {
 
@@ -54,7 +55,8 @@ struct VolumeWrites {
 
 class VolumeBinder {
  public:
-  explicit VolumeBinder(k8s::RestClient& client, VolumeBinderOptions options = {});
+  explicit VolumeBinder(k8s::RestClient& client, VolumeBinderOptions options = {},
+                        const Clock& clock = SystemClock::instance());
 
   // Writes the binding's volume bindings and waits until every claim is bound. nullopt: done,
   // `written` says what was written; otherwise why not, with this attempt's writes undone.
@@ -73,6 +75,7 @@ class VolumeBinder {
 
   k8s::RestClient& client_;
   VolumeBinderOptions options_;
+  const Clock& clock_;  // the wait for claims to be bound
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;

@@ -145,7 +145,7 @@ class EventRecorderTest : public testing::InProcessApiTest {
       std::lock_guard lock(mutex_);
       requests_.push_back(std::string(verb) + " " + std::string(path));
     });
-    recorder_ = std::make_unique<EventRecorder>(*writer_, [this] { return now_ms_; });
+    recorder_ = std::make_unique<EventRecorder>(*writer_, clock_);
     json ns = {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", "ns"}}}};
     client_->request("POST", "/api/v1/namespaces", ns.dump());
   }
@@ -178,7 +178,9 @@ class EventRecorderTest : public testing::InProcessApiTest {
     return requests_.size();
   }
 
-  int64_t now_ms_ = kStart;
+  // Wall time kStart (ms since the epoch); ManualClock's time starts an hour after its origin.
+  ManualClock clock_{std::chrono::system_clock::time_point(std::chrono::milliseconds(kStart)) -
+                     std::chrono::hours(1)};
   std::unique_ptr<k8s::RestClient> writer_;
   std::unique_ptr<EventRecorder> recorder_;
   std::mutex mutex_;
@@ -188,7 +190,7 @@ class EventRecorderTest : public testing::InProcessApiTest {
 TEST_F(EventRecorderTest, FiftyIdenticalExplanationsAreOneEventWithABoundedNumberOfWrites) {
   for (int i = 0; i < 50; ++i) {
     recorder_->record(event("FailedScheduling", "0/3 nodes are available"));
-    now_ms_ += 1000;
+    clock_.advance(std::chrono::milliseconds(1000));
   }
   // client-go's correlator: a POST, then PATCHes while the (object, reason) bucket of 25 lasts.
   EXPECT_EQ(requests(), 25u);
@@ -198,7 +200,7 @@ TEST_F(EventRecorderTest, FiftyIdenticalExplanationsAreOneEventWithABoundedNumbe
   EXPECT_EQ(items[0]["reason"], "FailedScheduling");
   EXPECT_EQ(items[0]["firstTimestamp"], "2023-11-14T22:13:20Z");
   // Five minutes on, a token is back: the one write carries every occurrence since.
-  now_ms_ += 5 * kMinute;
+  clock_.advance(std::chrono::milliseconds(5 * kMinute));
   EXPECT_EQ(recorder_->record(event("FailedScheduling", "0/3 nodes are available")),
             EventRecorder::Outcome::kUpdated);
   items = events();

@@ -88,8 +88,7 @@ class EvictorTest : public testing::InProcessApiTest {
 TEST_F(EvictorTest, EvictsAndLeavesEventsOnBothSides) {
   running_pod("victim", false);
   EvictionStats stats;
-  Evictor evictor(cluster_, {}, {[] { return true; }, [](auto&, auto&, int) {}, nullptr, nullptr},
-                  stats);
+  Evictor evictor(cluster_, {}, {[] { return true; }, [](auto&, auto&, int) {}, nullptr}, stats);
   evictor.carry_out(plan_for({"victim"}), std::chrono::steady_clock::now());
   ASSERT_TRUE(eventually([&] { return stats.events.load() == 2; }));
   EXPECT_EQ(stats.preempt_evictions.load(), 1u);
@@ -137,7 +136,7 @@ TEST_F(EvictorTest, ADisruptionBudgetRefusalStopsThePlanAndIsReported) {
                      refused_pod = pod;
                      refused_status = status;
                    },
-                   nullptr, nullptr},
+                   nullptr},
                   stats);
   const auto started = std::chrono::steady_clock::now();
   evictor.carry_out(plan_for({"guarded", "other"}), started);
@@ -194,7 +193,7 @@ class EvictorVersionTest : public EvictorTest {
     int events_posted = 0;
     EvictionStats stats;
     Evictor evictor(cluster, {},
-                    {[] { return true; }, [](auto&, auto&, int) {}, nullptr,
+                    {[] { return true; }, [](auto&, auto&, int) {},
                      [&](std::string_view verb, std::string_view path, int code, auto) {
                        std::lock_guard lock(mutex);
                        if (path.ends_with("/eviction"))
@@ -264,7 +263,7 @@ TEST_F(EvictorTest, ANonRetryableFailureBacksOffPerPod) {
 
   std::mutex mutex;
   std::condition_variable refused;
-  auto fake_now = std::chrono::steady_clock::now();
+  ManualClock clock;
   int refusals = 0;
   EvictionStats stats;
   Evictor::Hooks hooks{[] { return true; },
@@ -274,18 +273,14 @@ TEST_F(EvictorTest, ANonRetryableFailureBacksOffPerPod) {
                          ++refusals;
                          refused.notify_all();
                        },
-                       [&] {
-                         std::lock_guard lock(mutex);
-                         return fake_now;
-                       },
                        nullptr};
-  Evictor evictor(cluster_, {}, hooks, stats);
+  Evictor evictor(cluster_, {}, hooks, stats, clock);
   // The pass would plan the same eviction again every 100 ms for a minute of (fake) time.
   for (int i = 0; i < 600; ++i) {
-    evictor.carry_out(plan_for({"victim"}), std::chrono::steady_clock::now());
+    evictor.carry_out(plan_for({"victim"}), clock.now());
     std::unique_lock lock(mutex);
     ASSERT_TRUE(refused.wait_for(lock, std::chrono::seconds(5), [&] { return refusals == i + 1; }));
-    fake_now += std::chrono::milliseconds(100);
+    clock.advance(std::chrono::milliseconds(100));
   }
   const uint64_t sent = server_->faults().counters().failed;
   // Asked at 0, 1, 3, 7, 15, 31 s (63 s is past the minute).
