@@ -20,11 +20,6 @@ constexpr size_t kMaxQueuedEvents = 10'000;
 constexpr std::chrono::milliseconds kFirstRetry{1000};
 constexpr std::chrono::milliseconds kMaxRetry{30'000};
 
-// Worth another try: the write never got an answer, was throttled, or the server failed.
-bool transient(const tl::expected<k8s::Response, k8s::TransportError>& response) {
-  return !response || response->status == 429 || response->status >= 500;
-}
-
 std::string now_rfc3339(const Clock& clock) {
   const auto now = std::chrono::floor<std::chrono::seconds>(clock.wall());
   return fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", now);
@@ -37,8 +32,8 @@ Clock::duration retry_delay(int attempt) {
 
 }  // namespace
 
-Actuator::Actuator(k8s::RestClient& client, int bind_workers, Hooks hooks,
-                   VolumeBinderOptions volumes, k8s::RestClient* writer, const Clock& clock,
+Actuator::Actuator(ClusterWriter& client, int bind_workers, Hooks hooks,
+                   VolumeBinderOptions volumes, ClusterWriter* writer, const Clock& clock,
                    bool threads)
     : clock_(clock),
       client_(client),
@@ -145,44 +140,42 @@ void Actuator::do_bind(const Binding& binding) {
     }
   }
   const auto [ns, name] = split_key(binding.pod);
-  const std::string path = fmt::format("/api/v1/namespaces/{}/pods/{}/binding", ns, name);
-  const auto response =
-      client_.request("POST", path, k8s::binding_body(ns, name, binding.uid, binding.node));
-  if (!response || (!response->ok() && response->status != 409)) {
+  const WriteResult response = client_.bind(ns, name, binding.uid, binding.node);
+  if (!response.ok() && response.status != 409) {
     if (!volumes.empty()) volume_binder_.rollback(volumes);
     if (!claims.empty()) claim_writer_.rollback(binding, claims);
   }
-  if (!response) {
+  if (!response.answered()) {
     ++stats_.bind_errors;
     log::warn("bind failed",
-              {{"pod", binding.pod}, {"node", binding.node}, {"error", response.error().message}});
-    hooks_.on_failed(binding, response.error().message);
+              {{"pod", binding.pod}, {"node", binding.node}, {"error", response.message}});
+    hooks_.on_failed(binding, response.message);
     return;
   }
-  if (response->ok()) {
+  if (response.ok()) {
     ++stats_.binds;
     if (hooks_.on_bound) hooks_.on_bound(binding);
     log::debug("bound", {{"pod", binding.pod}, {"node", binding.node}, {"queue", binding.queue}});
     scheduled(binding);
     return;
   }
-  if (response->status == 409) {
+  if (response.status == 409) {
     // Already assigned (by an earlier attempt of ours or by someone else): the pod's watch event
     // carries the node it really went to, and the state follows that, so nothing is counted twice.
     ++stats_.bind_conflicts;
     log::info("pod already bound", {{"pod", binding.pod}, {"node", binding.node}});
     return;
   }
-  if (response->status == 404) {
+  if (response.status == 404) {
     log::debug("pod vanished before binding", {{"pod", binding.pod}});
     hooks_.on_failed(binding, "pod not found");
     return;
   }
   ++stats_.bind_errors;
-  const std::string error = k8s::describe_api_error(response);
+  const std::string& error = response.error;
   log::warn("bind rejected", {{"pod", binding.pod},
                               {"node", binding.node},
-                              {"code", std::to_string(response->status)},
+                              {"code", std::to_string(response.status)},
                               {"error", error}});
   hooks_.on_failed(binding, "binding rejected: " + error);
 }
@@ -213,31 +206,28 @@ std::optional<Clock::duration> Actuator::do_write(Write& write, int attempt) {
 bool Actuator::do_patch_status(const std::string& path, const std::string& patch) {
   // Not leading: the next term publishes afresh (the loop forgets what it wrote on lease loss).
   if (!hooks_.may_write()) return true;
-  const auto response = writer_.request("PATCH", path, patch, "application/merge-patch+json");
-  if (response && response->ok()) {
+  const WriteResult response = writer_.patch(path, patch, kMergePatch);
+  if (response.ok()) {
     ++stats_.status_writes;
     return true;
   }
-  if (!response || response->status != 404) {
+  if (response.status != 404) {
     // The Status's reason, message and field causes: a 422 names the field it refused.
-    log::warn("could not write status", {{"path", path},
-                                         {"code", std::to_string(response ? response->status : 0)},
-                                         {"error", k8s::describe_api_error(response)}});
+    log::warn(
+        "could not write status",
+        {{"path", path}, {"code", std::to_string(response.status)}, {"error", response.error}});
   }
-  return !transient(response);
+  return !response.transient();
 }
 
 void Actuator::do_apply_object(const std::string& path, const std::string& body) {
   if (!hooks_.may_write()) return;
-  auto response =
-      writer_.request("POST", path.substr(0, path.rfind('/')), body, "application/json");
-  if (response && response->status == 409) {
-    response = writer_.request("PATCH", path, body, "application/merge-patch+json");
-  }
-  if (!response || !response->ok()) {
-    log::warn("could not write object", {{"path", path},
-                                         {"code", std::to_string(response ? response->status : 0)},
-                                         {"error", k8s::describe_api_error(response)}});
+  WriteResult response = writer_.create(path.substr(0, path.rfind('/')), body);
+  if (response.status == 409) response = writer_.patch(path, body, kMergePatch);
+  if (!response.ok()) {
+    log::warn(
+        "could not write object",
+        {{"path", path}, {"code", std::to_string(response.status)}, {"error", response.error}});
   }
 }
 
@@ -252,25 +242,24 @@ bool Actuator::do_explain(const Unschedulable& pending) {
   // kube-scheduler's two condition reasons: a gated pod is SchedulingGated and gets no Event
   // (it was never tried), everything else is Unschedulable with the message.
   const bool gated = pending.reason == reasons::kSchedulingGated;
-  const auto response =
-      writer_.request("PATCH", path,
-                      k8s::unschedulable_condition_patch(
-                          gated ? reasons::kSchedulingGated : reasons::kUnschedulable,
-                          pending.message, now_rfc3339(clock_)),
-                      "application/strategic-merge-patch+json");
-  if (response && response->ok()) {
+  const WriteResult response =
+      writer_.patch(path,
+                    k8s::unschedulable_condition_patch(
+                        gated ? reasons::kSchedulingGated : reasons::kUnschedulable,
+                        pending.message, now_rfc3339(clock_)),
+                    kStrategicMergePatch);
+  if (response.ok()) {
     ++stats_.status_writes;
-  } else if (!response || response->status != 404) {
-    log::warn("could not update pod condition",
-              {{"pod", pending.pod},
-               {"code", std::to_string(response ? response->status : 0)},
-               {"error", k8s::describe_api_error(response)}});
+  } else if (response.status != 404) {
+    log::warn("could not update pod condition", {{"pod", pending.pod},
+                                                 {"code", std::to_string(response.status)},
+                                                 {"error", response.error}});
   }
   if (!gated) {
     post_event("Pod", ns, name, pending.uid, "Warning", std::string(reasons::kFailedScheduling),
                pending.message);
   }
-  return !transient(response);
+  return !response.transient();
 }
 
 void Actuator::post_event(const std::string& kind, const std::string& ns, const std::string& name,

@@ -27,10 +27,10 @@
 #include <optional>
 #include <string>
 
-#include "k8s-client/rest_client.h"
 #include "scheduler/cycle/cycle.h"
 #include "scheduler/loop/decisions.h"
 #include "scheduler/service/claim_writer.h"
+#include "scheduler/service/cluster_writer.h"
 #include "scheduler/service/event_recorder.h"
 #include "scheduler/service/volume_binder.h"
 #include "scheduler/service/work_queue.h"
@@ -56,13 +56,14 @@ class Actuator {
     std::function<void(const Binding&)> on_bound;  // optional
   };
 
-  // `volumes`: how a pod's claims are bound before the pod (volume_binder.h). `writer`: the
-  // client for Events, pod conditions and status patches, with a budget of its own so that an
-  // Event storm never slows binds (null: `client` for everything). `clock`: retries' back-offs,
-  // volume waits and the condition's lastTransitionTime. `threads` false: no worker threads,
-  // the owner runs the queued work with run_pending() (tests, with a ManualClock).
-  Actuator(k8s::RestClient& client, int bind_workers, Hooks hooks, VolumeBinderOptions volumes = {},
-           k8s::RestClient* writer = nullptr, const Clock& clock = SystemClock::instance(),
+  // `client`: binds, volume binding and claim allocation. `volumes`: how a pod's claims are bound
+  // before the pod (volume_binder.h). `writer`: Events, pod conditions and status patches, on a
+  // client with a budget of its own so that an Event storm never slows binds (null: `client` for
+  // everything). Both are ClusterWriters (cluster_writer.h): tests pass a recording fake. `clock`:
+  // retries' back-offs, volume waits and the condition's lastTransitionTime. `threads` false: no
+  // worker threads, the owner runs the queued work with run_pending() (tests, with a ManualClock).
+  Actuator(ClusterWriter& client, int bind_workers, Hooks hooks, VolumeBinderOptions volumes = {},
+           ClusterWriter* writer = nullptr, const Clock& clock = SystemClock::instance(),
            bool threads = true);
   ~Actuator();
   Actuator(const Actuator&) = delete;
@@ -113,8 +114,8 @@ class Actuator {
                   const std::string& message);
 
   const Clock& clock_;
-  k8s::RestClient& client_;  // binds and volume binding
-  k8s::RestClient& writer_;  // Events, conditions, status patches
+  ClusterWriter& client_;  // binds and volume binding
+  ClusterWriter& writer_;  // Events, conditions, status patches
   Hooks hooks_;
   VolumeBinder volume_binder_;
   ClaimWriter claim_writer_;

@@ -47,22 +47,22 @@ bool reserves(const json& status, const std::string& uid) {
 // edits the claim read (returning an error to stop, or nullopt), then it is PUT with the
 // resourceVersion read. A 409 reads again.
 template <typename Change>
-std::optional<std::string> update(k8s::RestClient& client, const std::string& key,
+std::optional<std::string> update(ClusterWriter& client, const std::string& key,
                                   std::string_view subresource, Change&& change) {
   const std::string path = claim_path(key);
   for (int attempt = 0; attempt < kConflictAttempts; ++attempt) {
-    const auto read = client.get(path);
-    if (!read || !read->ok()) return "reading " + key + ": " + k8s::describe_api_error(read);
-    json claim = json::parse(read->body, nullptr, false);
+    const WriteResult read = client.read(path);
+    if (!read.ok()) return "reading " + key + ": " + read.error;
+    json claim = json::parse(read.body, nullptr, false);
     if (!claim.is_object()) return "reading " + key + ": not a JSON object";
     if (!claim["status"].is_object()) claim["status"] = json::object();
     bool unchanged = false;
     if (auto error = change(claim, unchanged)) return error;
     if (unchanged) return std::nullopt;
-    const auto written = client.request("PUT", path + std::string(subresource), claim.dump());
-    if (written && written->ok()) return std::nullopt;
-    if (written && written->status == 409) continue;  // changed since we read it: again
-    return "writing " + key + ": " + k8s::describe_api_error(written);
+    const WriteResult written = client.replace(path + std::string(subresource), claim.dump());
+    if (written.ok()) return std::nullopt;
+    if (written.status == 409) continue;  // changed since we read it: again
+    return "writing " + key + ": " + written.error;
   }
   return "writing " + key + ": the claim kept changing (conflicts)";
 }
@@ -125,7 +125,7 @@ std::optional<std::string> replaced(const json& claim, const dra::ClaimAllocatio
 }
 
 // Sets or clears kDeleteProtection on the claim; `changed`: it was not so before.
-std::optional<std::string> write_finalizer(k8s::RestClient& client,
+std::optional<std::string> write_finalizer(ClusterWriter& client,
                                            const dra::ClaimAllocation& decided, bool present,
                                            bool* changed = nullptr) {
   return update(client, decided.key(), "", [&](json& claim, bool& unchanged) {
@@ -137,7 +137,7 @@ std::optional<std::string> write_finalizer(k8s::RestClient& client,
 }
 
 // The allocation (when fairway made it) and the pod's reservation, in the claim's status.
-std::optional<std::string> write_reservation(k8s::RestClient& client,
+std::optional<std::string> write_reservation(ClusterWriter& client,
                                              const dra::ClaimAllocation& decided,
                                              const Binding& binding, bool& allocated) {
   const std::string pod_name = split_key(binding.pod).second;
@@ -181,8 +181,8 @@ std::optional<std::string> ClaimWriter::write(const Binding& binding,
     if (error) {
       // A finalizer this attempt added to a claim it did not allocate would block its deletion.
       if (finalizer_added) {
-        const auto claim = client_.get(claim_path(decided.key()));
-        const json read = claim && claim->ok() ? json::parse(claim->body, nullptr, false) : json();
+        const WriteResult claim = client_.read(claim_path(decided.key()));
+        const json read = claim.ok() ? json::parse(claim.body, nullptr, false) : json();
         const bool allocated_now = read.is_object() && read.contains("status") &&
                                    read["status"].is_object() &&
                                    read["status"].contains("allocation");

@@ -23,8 +23,8 @@
 #include <string>
 #include <vector>
 
-#include "k8s-client/rest_client.h"
 #include "scheduler/cycle/cycle.h"
+#include "scheduler/service/cluster_writer.h"
 
 namespace fairway {
 
@@ -36,7 +36,7 @@ struct ClaimWrite {
 
 class ClaimWriter {
  public:
-  explicit ClaimWriter(k8s::RestClient& client) : client_(client) {}
+  explicit ClaimWriter(ClusterWriter& client) : client_(client) {}
 
   // Writes every claim of the binding. nullopt: done (`written` lists the writes); otherwise
   // why not, with this attempt's writes undone.
@@ -45,7 +45,7 @@ class ClaimWriter {
   void rollback(const Binding& binding, const std::vector<ClaimWrite>& written);
 
  private:
-  k8s::RestClient& client_;
+  ClusterWriter& client_;
 };
 
 // The status.allocation object of a claim (resource.k8s.io/v1 AllocationResult), as JSON text.

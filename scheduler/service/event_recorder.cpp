@@ -35,19 +35,18 @@ std::string events_path(const k8s::EventSpec& event) {
                      event.namespace_.empty() ? "default" : event.namespace_);
 }
 
-void warn_failed(const k8s::EventSpec& event, const char* verb,
-                 const tl::expected<k8s::Response, k8s::TransportError>& response) {
+void warn_failed(const k8s::EventSpec& event, const char* verb, const WriteResult& response) {
   log::warn("could not write event",
             {{"object", event.involved_kind + "/" + event.namespace_ + "/" + event.involved_name},
              {"reason", event.reason},
              {"verb", verb},
-             {"code", std::to_string(response ? response->status : 0)},
-             {"error", k8s::describe_api_error(response)}});
+             {"code", std::to_string(response.status)},
+             {"error", response.error}});
 }
 
 }  // namespace
 
-EventRecorder::EventRecorder(k8s::RestClient& client, const Clock& clock,
+EventRecorder::EventRecorder(ClusterWriter& client, const Clock& clock,
                              EventCorrelatorOptions options)
     : client_(client), clock_(clock), correlator_(options) {}
 
@@ -66,10 +65,10 @@ EventRecorder::Outcome EventRecorder::record(const k8s::EventSpec& event) {
   const nlohmann::json patch = {{"count", correlated.count},
                                 {"lastTimestamp", rfc3339(correlated.last_ms)},
                                 {"message", correlated.message}};
-  const auto response = client_.request("PATCH", events_path(event) + "/" + correlated.name,
-                                        patch.dump(), "application/strategic-merge-patch+json");
-  if (response && response->ok()) return Outcome::kUpdated;
-  if (response && response->status == 404) {
+  const WriteResult response =
+      client_.patch(events_path(event) + "/" + correlated.name, patch.dump(), kStrategicMergePatch);
+  if (response.ok()) return Outcome::kUpdated;
+  if (response.status == 404) {
     // Expired (Events live an hour) or deleted: the recorder creates it again, count and all.
     correlator_.forget_name(correlated.key);
     return create(event, correlated);
@@ -84,14 +83,14 @@ EventRecorder::Outcome EventRecorder::create(const k8s::EventSpec& event,
   body.message = correlated.message;
   body.count = correlated.count;
   body.first_timestamp = rfc3339(correlated.first_ms);
-  const auto response = client_.request("POST", events_path(event),
-                                        k8s::event_body(body, rfc3339(correlated.last_ms)));
-  if (!response || !response->ok()) {
+  const WriteResult response =
+      client_.create(events_path(event), k8s::event_body(body, rfc3339(correlated.last_ms)));
+  if (!response.ok()) {
     warn_failed(event, "POST", response);
     return Outcome::kFailed;
   }
   // The server named it (generateName): repeats patch that Event.
-  const auto created = nlohmann::json::parse(response->body, nullptr, /*allow_exceptions=*/false);
+  const auto created = nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);
   const auto* metadata =
       created.is_object() && created.contains("metadata") ? &created["metadata"] : nullptr;
   if (metadata != nullptr && metadata->is_object() && metadata->contains("name") &&

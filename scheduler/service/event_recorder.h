@@ -6,15 +6,15 @@
 // expired or was deleted) creates the Event afresh, with its count, as the recorder does.
 //
 // Thread-safe: the actuator's writer thread and the evictor share the pattern, each with its own
-// recorder on its own client. The clock is injected (its wall time dates the Events) so tests
-// drive the correlator's windows by hand.
+// recorder on its own ClusterWriter (cluster_writer.h). The clock is injected (its wall time dates
+// the Events) so tests drive the correlator's windows by hand.
 
 #include <cstdint>
 #include <functional>
 #include <mutex>
 
 #include "k8s-client/objects.h"
-#include "k8s-client/rest_client.h"
+#include "scheduler/service/cluster_writer.h"
 #include "scheduler/service/event_correlator.h"
 #include "scheduler/state/clock.h"
 
@@ -22,7 +22,7 @@ namespace fairway {
 
 class EventRecorder {
  public:
-  explicit EventRecorder(k8s::RestClient& client, const Clock& clock = SystemClock::instance(),
+  explicit EventRecorder(ClusterWriter& client, const Clock& clock = SystemClock::instance(),
                          EventCorrelatorOptions options = {});
 
   enum class Outcome {
@@ -36,7 +36,7 @@ class EventRecorder {
  private:
   Outcome create(const k8s::EventSpec& event, const CorrelatedEvent& correlated);
 
-  k8s::RestClient& client_;
+  ClusterWriter& client_;
   const Clock& clock_;
   std::mutex mutex_;  // one Event at a time: the correlator's tables and the write that follows
   EventCorrelator correlator_;

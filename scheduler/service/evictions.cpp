@@ -45,12 +45,6 @@ const char* preemptor_reason(PreemptionAction action) {
   return reasons::kPreempting.data();  // not reached
 }
 
-k8s::RestOptions eviction_rest(k8s::RestOptions rest) {
-  rest.max_retries_429 = 0;  // a PodDisruptionBudget's 429 is an answer, not a rate limit
-  rest.pool_size = 1;
-  return rest;
-}
-
 void raise_max(std::atomic<int64_t>& target, int64_t value) {
   int64_t seen = target.load();
   while (value > seen && !target.compare_exchange_weak(seen, value)) {
@@ -59,20 +53,24 @@ void raise_max(std::atomic<int64_t>& target, int64_t value) {
 
 }  // namespace
 
+k8s::RestOptions eviction_rest_options(k8s::RestOptions rest) {
+  rest.max_retries_429 = 0;  // a PodDisruptionBudget's 429 is an answer, not a rate limit
+  rest.pool_size = 1;
+  return rest;
+}
+
 // ------------------------------------------------------------------------------------ Evictor
 
-Evictor::Evictor(const k8s::ClusterConfig& cluster, k8s::RestOptions rest, Hooks hooks,
-                 EvictionStats& stats, const Clock& clock, bool threads)
+Evictor::Evictor(ClusterWriter& writer, Hooks hooks, EvictionStats& stats, const Clock& clock,
+                 bool threads)
     : clock_(clock),
-      client_(cluster, eviction_rest(std::move(rest))),
+      writer_(writer),
       hooks_(std::move(hooks)),
       stats_(stats),
       work_(clock, threads ? 1 : 0, [this](Work& work, int) -> std::optional<Clock::duration> {
         run_plan(work);
         return std::nullopt;
-      }) {
-  if (hooks_.observer) client_.set_observer(hooks_.observer);
-}
+      }) {}
 
 std::chrono::milliseconds Evictor::backoff_left(const std::string& pod) {
   const auto at = now();
@@ -90,13 +88,13 @@ std::string Evictor::eviction_version() {
 bool Evictor::discover() {
   discovered_ = true;
   last_discovery_ = now();
-  const auto response = client_.get("/apis/policy");
-  if (!response || !response->ok()) {
+  const WriteResult response = writer_.read("/apis/policy");
+  if (!response.ok()) {
     log::warn("discovery of the policy API group failed; evictions use policy/v1",
-              {{"error", k8s::describe_api_error(response)}});
+              {{"error", response.error}});
     return false;
   }
-  const auto group = nlohmann::json::parse(response->body, nullptr, false);
+  const auto group = nlohmann::json::parse(response.body, nullptr, false);
   bool v1 = false;
   bool v1beta1 = false;
   if (group.is_object() && group.contains("versions") && group["versions"].is_array()) {
@@ -135,9 +133,7 @@ void Evictor::carry_out(PreemptionPlan plan, Clock::time_point decided) {
 }
 
 void Evictor::stop() {
-  work_.close();   // plans not started are dropped
-  client_.stop();  // the request in flight fails at once
-  work_.stop();
+  work_.stop();  // plans not started are dropped; the one in flight finishes
 }
 
 void Evictor::run_plan(const Work& work) {
@@ -166,25 +162,20 @@ void Evictor::run_plan(const Work& work) {
       hooks_.on_refused(plan.preemptor, victim.pod, last_status);
       return;
     }
-    const std::string path = fmt::format("/api/v1/namespaces/{}/pods/{}/eviction", ns, name);
-    auto response = client_.request("POST", path, k8s::eviction_body(ns, name, eviction_version()));
-    if (response && (response->status == 400 || response->status == 404) &&
+    WriteResult response = writer_.evict(ns, name, eviction_version());
+    if ((response.status == 400 || response.status == 404) &&
         now() - last_discovery_ >= std::chrono::seconds(30)) {
       // A server that does not know the Eviction version sent answers 400 ("no kind "Eviction"
       // is registered for version "policy/v1"") or 404: read discovery again, and if it offers
       // another version, ask once more with that one.
       const std::string sent = eviction_version();
-      const auto info = k8s::api_error_info(response);
-      if (info.message.find(sent) != std::string::npos || response->status == 404) {
+      if (response.message.find(sent) != std::string::npos || response.status == 404) {
         discover();
-        if (eviction_version() != sent) {
-          response =
-              client_.request("POST", path, k8s::eviction_body(ns, name, eviction_version()));
-        }
+        if (eviction_version() != sent) response = writer_.evict(ns, name, eviction_version());
       }
     }
-    const int status = response ? response->status : 0;
-    if (response && (response->ok() || status == 404)) {
+    const int status = response.status;
+    if (response.ok() || status == 404) {
       {
         std::lock_guard lock(mutex_);
         backoffs_.erase(victim.pod);
@@ -254,10 +245,10 @@ void Evictor::run_plan(const Work& work) {
 }
 
 void Evictor::failed(const PreemptionPlan& plan, const Victim& victim,
-                     const tl::expected<k8s::Response, k8s::TransportError>& response) {
+                     const WriteResult& response) {
   ++stats_.errors;
-  const int status = response ? response->status : 0;
-  const std::string error = k8s::describe_api_error(response);
+  const int status = response.status;
+  const std::string& error = response.error;
   std::chrono::milliseconds wait = kFirstBackoff;
   int failures = 0;
   {
@@ -266,8 +257,8 @@ void Evictor::failed(const PreemptionPlan& plan, const Victim& victim,
     backoff.last_status = status;
     if (k8s::retryable_api_error(status)) {
       // Soon: the Retry-After the server asked for, else a second.
-      if (response && !response->retry_after.empty()) {
-        const long seconds = std::strtol(response->retry_after.c_str(), nullptr, 10);
+      if (!response.retry_after.empty()) {
+        const long seconds = std::strtol(response.retry_after.c_str(), nullptr, 10);
         if (seconds > 0) wait = std::chrono::seconds(std::min<long>(seconds, 300));
       }
     } else {
@@ -309,7 +300,5 @@ void Evictor::post_event(const std::string& pod_key, const std::string& uid,
   if (outcome == EventRecorder::Outcome::kCreated || outcome == EventRecorder::Outcome::kUpdated)
     ++stats_.events;
 }
-
-// ----------------------------------------------------------------------------- PreemptionPass
 
 }  // namespace fairway

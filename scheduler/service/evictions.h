@@ -34,6 +34,7 @@
 #include "scheduler/cycle/cycle.h"
 #include "scheduler/loop/preemption_pass.h"
 #include "scheduler/planner/planner.h"
+#include "scheduler/service/cluster_writer.h"
 #include "scheduler/service/event_recorder.h"
 #include "scheduler/service/work_queue.h"
 #include "scheduler/state/clock.h"
@@ -60,7 +61,12 @@ struct EvictionStats {
   std::atomic<int64_t> last_pass_ns{0};  // the loop thread's time in the latest pass
 };
 
-// Carries plans out on its own thread and client (no 429 retries: a refusal is an answer).
+// The evictor's client options: no 429 retries (a PodDisruptionBudget's 429 is an answer, not a
+// rate limit) and one connection.
+k8s::RestOptions eviction_rest_options(k8s::RestOptions rest);
+
+// Carries plans out on its own thread through a ClusterWriter (cluster_writer.h) over a client of
+// its own (no 429 retries: a refusal is an answer).
 class Evictor {
  public:
   struct Hooks {
@@ -69,8 +75,6 @@ class Evictor {
     // (0: transport error). Called on the evictor thread.
     std::function<void(const std::string& preemptor, const std::string& pod, int status)>
         on_refused;
-    // Reported for every HTTP exchange of the evictor's client (metrics); optional.
-    k8s::RestClient::RequestObserver observer;
   };
 
   // First failure's back-off for a non-retryable error, and the most it doubles to.
@@ -79,16 +83,15 @@ class Evictor {
 
   // `clock`: back-offs, the decision-to-request latency and Event timestamps. `threads` false:
   // no worker thread, the owner runs queued plans with run_pending() (tests).
-  Evictor(const k8s::ClusterConfig& cluster, k8s::RestOptions rest, Hooks hooks,
-          EvictionStats& stats, const Clock& clock = SystemClock::instance(), bool threads = true);
+  Evictor(ClusterWriter& writer, Hooks hooks, EvictionStats& stats,
+          const Clock& clock = SystemClock::instance(), bool threads = true);
   ~Evictor();
   Evictor(const Evictor&) = delete;
   Evictor& operator=(const Evictor&) = delete;
 
   void carry_out(PreemptionPlan plan, Clock::time_point decided);
-  void set_write_fence(k8s::RestClient::WriteFence fence) {
-    client_.set_write_fence(std::move(fence));
-  }
+  // Takes no more plans; the one being carried out finishes (stop() then waits for it).
+  void close() { work_.close(); }
   void stop();
   // Carries out the queued plans on the calling thread; returns how many. Without threads only.
   size_t run_pending() { return work_.run_due(); }
@@ -115,11 +118,10 @@ class Evictor {
   // Reads /apis/policy and picks the Eviction version; false when discovery could not be read.
   bool discover();
   // A failed eviction of `victim`: back-off, log, Event. Evictor thread.
-  void failed(const PreemptionPlan& plan, const Victim& victim,
-              const tl::expected<k8s::Response, k8s::TransportError>& response);
+  void failed(const PreemptionPlan& plan, const Victim& victim, const WriteResult& response);
 
   const Clock& clock_;
-  k8s::RestClient client_;
+  ClusterWriter& writer_;
   Hooks hooks_;
   EvictionStats& stats_;
   std::mutex mutex_;
@@ -127,7 +129,7 @@ class Evictor {
   bool discovered_ = false;            // evictor thread only
   Clock::time_point last_discovery_{};
   std::map<std::string, Backoff> backoffs_;  // under mutex_
-  EventRecorder events_{client_, clock_};    // counted and limited as client-go's recorder
+  EventRecorder events_{writer_, clock_};    // counted and limited as client-go's recorder
   WorkQueue<Work> work_;                     // FIFO, one worker; last: it runs run_plan
 };
 

@@ -32,12 +32,6 @@ std::string join(const std::vector<std::string>& items) {
   return out;
 }
 
-// The Status's reason, message and causes, never the raw body (k8s-client/api_error.h): these
-// words end up in Events and pod conditions.
-std::string describe(const tl::expected<k8s::Response, k8s::TransportError>& response) {
-  return k8s::describe_api_error(response);
-}
-
 }  // namespace
 
 std::string default_reservation_image() {
@@ -192,7 +186,7 @@ bool written_for(const nlohmann::json& configmap, const Binding& binding) {
 
 }  // namespace
 
-ReservationManager::ReservationManager(k8s::RestClient& client, ReservationOptions options,
+ReservationManager::ReservationManager(ClusterWriter& client, ReservationOptions options,
                                        ReservationStats& stats, Hooks hooks, const Clock& clock,
                                        bool threads)
     : clock_(clock),
@@ -324,12 +318,12 @@ bool ReservationManager::create_reservation(const std::string& group, const std:
     if (created_.contains(group)) return true;
     created_.insert(group);
   }
-  const auto response =
-      client_.request("POST", fmt::format("/api/v1/namespaces/{}/pods", options_.namespace_),
-                      reservation_pod_body(options_, group, node, tolerations));
-  if (response && (response->ok() || response->status == 409)) {
+  const WriteResult response =
+      client_.create(fmt::format("/api/v1/namespaces/{}/pods", options_.namespace_),
+                     reservation_pod_body(options_, group, node, tolerations));
+  if (response.ok() || response.status == 409) {
     // 409: an earlier attempt (or replica) created it; same name, same GPU group.
-    if (response->ok()) {
+    if (response.ok()) {
       ++stats_.reservations_created;
       log::info("reservation pod created", {{"group", group}, {"node", node}});
     }
@@ -337,21 +331,20 @@ bool ReservationManager::create_reservation(const std::string& group, const std:
   }
   std::lock_guard lock(mutex_);
   created_.erase(group);
-  *why = fmt::format("creating reservation pod {}/{}: {}", options_.namespace_, group,
-                     describe(response));
+  *why =
+      fmt::format("creating reservation pod {}/{}: {}", options_.namespace_, group, response.error);
   return false;
 }
 
 void ReservationManager::delete_reservation(const std::string& group) {
   if (!hooks_.may_write()) return;
-  const auto response = client_.request(
-      "DELETE", fmt::format("/api/v1/namespaces/{}/pods/{}", options_.namespace_, group));
-  if (response && response->ok()) {
+  const WriteResult response =
+      client_.remove(fmt::format("/api/v1/namespaces/{}/pods/{}", options_.namespace_, group));
+  if (response.ok()) {
     ++stats_.reservations_deleted;
     log::info("reservation pod deleted: no pod shares its GPU", {{"group", group}});
-  } else if (!response || response->status != 404) {
-    log::warn("could not delete reservation pod",
-              {{"group", group}, {"error", describe(response)}});
+  } else if (response.status != 404) {
+    log::warn("could not delete reservation pod", {{"group", group}, {"error", response.error}});
   }
   std::lock_guard lock(mutex_);
   created_.erase(group);
@@ -389,16 +382,15 @@ void ReservationManager::run(const Job& job) {
     // Undo this attempt's writes; the reservation pod goes when its group is empty (reconcile).
     ++stats_.rollbacks;
     if (configmap_written) {
-      client_.request(
-          "DELETE", fmt::format("/api/v1/namespaces/{}/configmaps/{}", ns, binding.gpu_configmap));
+      client_.remove(fmt::format("/api/v1/namespaces/{}/configmaps/{}", ns, binding.gpu_configmap));
     }
     if (labelled) {
       const nlohmann::json undo = {
           {"metadata",
            {{"labels", {{std::string(kGpuGroupLabel), nullptr}}},
             {"annotations", {{std::string(kGpuGroupsAnnotation), nullptr}}}}}};
-      client_.request("PATCH", fmt::format("/api/v1/namespaces/{}/pods/{}", ns, name), undo.dump(),
-                      "application/merge-patch+json");
+      client_.patch(fmt::format("/api/v1/namespaces/{}/pods/{}", ns, name), undo.dump(),
+                    kMergePatch);
     }
     log::warn("shared GPU placement rolled back",
               {{"pod", binding.pod}, {"node", binding.node}, {"reason", why}});
@@ -435,14 +427,14 @@ void ReservationManager::run(const Job& job) {
 
   const std::string configmaps = fmt::format("/api/v1/namespaces/{}/configmaps", ns);
   const std::string body = sharer_configmap_body(binding, uuids);
-  auto created = client_.request("POST", configmaps, body);
-  if (created && created->status == 409) {
+  WriteResult created = client_.create(configmaps, body);
+  if (created.status == 409) {
     // Left by an earlier attempt: replace it, its UUIDs may be stale. One fairway did not write
     // for this pod is never touched.
     const std::string path = fmt::format("{}/{}", configmaps, binding.gpu_configmap);
-    const auto existing = client_.request("GET", path);
-    if (!existing || !existing->ok()) return fail("reading ConfigMap: " + describe(existing));
-    const auto stored = nlohmann::json::parse(existing->body, nullptr, false);
+    const WriteResult existing = client_.read(path);
+    if (!existing.ok()) return fail("reading ConfigMap: " + existing.error);
+    const auto stored = nlohmann::json::parse(existing.body, nullptr, false);
     if (!written_for(stored, binding)) {
       return fail(fmt::format(
           "ConfigMap {}/{} exists and was not written by fairway for this pod; it is not replaced",
@@ -451,9 +443,9 @@ void ReservationManager::run(const Job& job) {
     nlohmann::json replacement = nlohmann::json::parse(body);
     replacement["metadata"]["resourceVersion"] =
         stored["metadata"].value("resourceVersion", std::string());
-    created = client_.request("PUT", path, replacement.dump());
+    created = client_.replace(path, replacement.dump());
   }
-  if (!created || !created->ok()) return fail("writing ConfigMap: " + describe(created));
+  if (!created.ok()) return fail("writing ConfigMap: " + created.error);
   configmap_written = true;
   ++stats_.configmaps_created;
 
@@ -461,21 +453,18 @@ void ReservationManager::run(const Job& job) {
       {"metadata",
        {{"labels", {{std::string(kGpuGroupLabel), groups.front()}}},
         {"annotations", {{std::string(kGpuGroupsAnnotation), join(groups)}}}}}};
-  const auto patched =
-      client_.request("PATCH", fmt::format("/api/v1/namespaces/{}/pods/{}", ns, name),
-                      labels.dump(), "application/merge-patch+json");
-  if (!patched || !patched->ok()) return fail("labelling pod: " + describe(patched));
+  const WriteResult patched = client_.patch(fmt::format("/api/v1/namespaces/{}/pods/{}", ns, name),
+                                            labels.dump(), kMergePatch);
+  if (!patched.ok()) return fail("labelling pod: " + patched.error);
   labelled = true;
 
-  const auto bound =
-      client_.request("POST", fmt::format("/api/v1/namespaces/{}/pods/{}/binding", ns, name),
-                      k8s::binding_body(ns, name, binding.uid, binding.node));
-  if (bound && bound->status == 409) {
+  const WriteResult bound = client_.bind(ns, name, binding.uid, binding.node);
+  if (bound.status == 409) {
     // Already bound (an earlier attempt of ours): the watch tells where; nothing to undo.
     log::info("pod already bound", {{"pod", binding.pod}, {"node", binding.node}});
     return;
   }
-  if (!bound || !bound->ok()) return fail("binding: " + describe(bound));
+  if (!bound.ok()) return fail("binding: " + bound.error);
   ++stats_.shared_binds;
   {
     std::lock_guard lock(mutex_);

@@ -35,8 +35,8 @@
 #include <string_view>
 #include <vector>
 
-#include "k8s-client/rest_client.h"
 #include "scheduler/cycle/cycle.h"
+#include "scheduler/service/cluster_writer.h"
 #include "scheduler/service/work_queue.h"
 #include "scheduler/state/clock.h"
 
@@ -94,7 +94,7 @@ class ReservationManager {
 
   // `clock`: the wait for a UUID, back-offs after a rollback, delete retries. `threads` false: no
   // workers, the owner runs submitted jobs with run_pending() (tests).
-  ReservationManager(k8s::RestClient& client, ReservationOptions options, ReservationStats& stats,
+  ReservationManager(ClusterWriter& client, ReservationOptions options, ReservationStats& stats,
                      Hooks hooks, const Clock& clock = SystemClock::instance(),
                      bool threads = true);
   ~ReservationManager();
@@ -128,7 +128,7 @@ class ReservationManager {
   void delete_reservation(const std::string& group);
 
   const Clock& clock_;
-  k8s::RestClient& client_;
+  ClusterWriter& client_;
   ReservationOptions options_;
   ReservationStats& stats_;
   Hooks hooks_;

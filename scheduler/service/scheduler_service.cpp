@@ -236,9 +236,12 @@ int SchedulerService::run(std::stop_token stop) {
   VolumeBinderOptions volume_options;
   volume_options.timeout = options_.volume_bind_timeout;
   // Events, pod conditions and status patches go through the writer client (its own budget).
-  Actuator actuator(clients.main, options_.bind_workers, hooks, volume_options, &clients.writer);
+  RestClusterWriter bind_writer(clients.main);
+  RestClusterWriter status_writer(clients.writer);
+  Actuator actuator(bind_writer, options_.bind_workers, hooks, volume_options, &status_writer,
+                    clock_);
   ReservationManager reservations(
-      clients.main, options_.reservations, reservation_stats_,
+      bind_writer, options_.reservations, reservation_stats_,
       ReservationManager::Hooks{
           .may_write = may_write,
           .on_failed = hooks.on_failed,
@@ -254,17 +257,21 @@ int SchedulerService::run(std::stop_token stop) {
                 actuator.explain({binding.pod, binding.uid, "ReservationFailed",
                                   "shared GPU placement rolled back: " + why});
               },
-          .blocker = [&preflight] { return preflight.reservation_blocker(); }});
+          .blocker = [&preflight] { return preflight.reservation_blocker(); }},
+      clock_);
+  // The evictor's own client (no 429 retries: a PodDisruptionBudget's 429 is an answer).
+  k8s::RestClient eviction_client(cluster_, eviction_rest_options(clients.rest));
+  eviction_client.set_observer([this](std::string_view verb, std::string_view path, int code,
+                                      std::chrono::nanoseconds latency) {
+    metrics_.observe_api_request(verb, path, code, latency);
+  });
+  eviction_client.set_write_fence(fence);
+  RestClusterWriter eviction_writer(eviction_client);
   Evictor* refusing = nullptr;  // set below; refusals reach the loop only after it starts
-  Evictor evictor(cluster_, clients.rest,
-                  Evictor::Hooks{may_write, refusals_to(inbox, scheduler, refusing),
-                                 [this](std::string_view verb, std::string_view path, int code,
-                                        std::chrono::nanoseconds latency) {
-                                   metrics_.observe_api_request(verb, path, code, latency);
-                                 }},
+  Evictor evictor(eviction_writer,
+                  Evictor::Hooks{may_write, refusals_to(inbox, scheduler, refusing)},
                   eviction_stats_, clock_);
   refusing = &evictor;
-  evictor.set_write_fence(fence);
   add_actuator_sources(metrics_, actuator.stats());
   add_preemption_sources(metrics_, eviction_stats_);
   add_reservation_sources(metrics_, reservation_stats_);
@@ -307,6 +314,8 @@ int SchedulerService::run(std::stop_token stop) {
   metrics_.remove_sources(kReservationSources);
   metrics_.remove_sources(kUtilizationSources);
   if (utilization) utilization->stop();
+  evictor.close();          // plans not started are dropped
+  eviction_client.stop();   // the eviction in flight fails at once
   evictor.stop();
   actuator.stop();
   reservations.stop();

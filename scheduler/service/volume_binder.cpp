@@ -13,7 +13,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::string_view kMergePatch = "application/merge-patch+json";
 constexpr std::string_view kAnnBoundByController = "pv.kubernetes.io/bound-by-controller";
 
 std::string claim_path(const std::string& key) {
@@ -25,20 +24,20 @@ std::string volume_path(const std::string& name) {
   return "/api/v1/persistentvolumes/" + name;
 }
 
-std::string describe(const tl::expected<k8s::Response, k8s::TransportError>& response) {
-  if (!response) return response.error().message;
-  return fmt::format("HTTP {}", response->status);
+std::string describe(const WriteResult& response) {
+  if (!response.answered()) return response.message;
+  return fmt::format("HTTP {}", response.status);
 }
 
 // GET an object as JSON; nullopt with `why` set on failure.
-std::optional<json> get_json(k8s::RestClient& client, const std::string& path, std::string& why) {
-  auto response = client.get(path);
-  if (!response || !response->ok()) {
+std::optional<json> get_json(ClusterWriter& client, const std::string& path, std::string& why) {
+  const WriteResult response = client.read(path);
+  if (!response.ok()) {
     why = describe(response);
     return std::nullopt;
   }
   try {
-    return json::parse(response->body);
+    return json::parse(response.body);
   } catch (const json::exception& e) {
     why = e.what();
     return std::nullopt;
@@ -52,7 +51,7 @@ std::string str(const json& j, const json::json_pointer& pointer) {
 
 }  // namespace
 
-VolumeBinder::VolumeBinder(k8s::RestClient& client, VolumeBinderOptions options, const Clock& clock)
+VolumeBinder::VolumeBinder(ClusterWriter& client, VolumeBinderOptions options, const Clock& clock)
     : client_(client), options_(options), clock_(clock) {}
 
 void VolumeBinder::stop() {
@@ -78,8 +77,8 @@ std::optional<std::string> VolumeBinder::bind(const Binding& binding, VolumeWrit
     if (vb.volume.empty()) {
       const json patch = {
           {"metadata", {{"annotations", {{std::string(kAnnSelectedNode), vb.node}}}}}};
-      auto response = client_.request("PATCH", claim_path(vb.claim), patch.dump(), kMergePatch);
-      if (!response || !response->ok()) {
+      auto response = client_.patch(claim_path(vb.claim), patch.dump(), kMergePatch);
+      if (!response.ok()) {
         return fail(fmt::format("annotating claim {}: {}", vb.claim, describe(response)));
       }
       written.selected_nodes.push_back(vb.claim);
@@ -100,9 +99,8 @@ std::optional<std::string> VolumeBinder::bind(const Binding& binding, VolumeWrit
     }
     if (str(*claim, "/spec/volumeName"_json_pointer) != vb.volume) {
       const json claim_patch = {{"spec", {{"volumeName", vb.volume}}}};
-      auto response =
-          client_.request("PATCH", claim_path(vb.claim), claim_patch.dump(), kMergePatch);
-      if (!response || !response->ok()) {
+      auto response = client_.patch(claim_path(vb.claim), claim_patch.dump(), kMergePatch);
+      if (!response.ok()) {
         return fail(fmt::format("binding claim {}: {}", vb.claim, describe(response)));
       }
       written.volume_names.push_back(vb.claim);
@@ -145,8 +143,8 @@ std::optional<std::string> VolumeBinder::write_claim_ref(const VolumeBinding& vb
           {"name", name},
           {"uid", str(claim, "/metadata/uid"_json_pointer)},
           {"resourceVersion", str(claim, "/metadata/resourceVersion"_json_pointer)}}}}}};
-  auto response = client_.request("PATCH", volume_path(vb.volume), pv_patch.dump(), kMergePatch);
-  if (!response || !response->ok()) return describe(response);
+  auto response = client_.patch(volume_path(vb.volume), pv_patch.dump(), kMergePatch);
+  if (!response.ok()) return describe(response);
   written.claim_refs.push_back(vb.volume);
   return std::nullopt;
 }
@@ -189,8 +187,8 @@ std::optional<std::string> VolumeBinder::check_bound(const Binding& binding, boo
 void VolumeBinder::rollback(const VolumeWrites& written) {
   for (const std::string& key : written.volume_names) {
     const json patch = {{"spec", {{"volumeName", nullptr}}}};
-    auto response = client_.request("PATCH", claim_path(key), patch.dump(), kMergePatch);
-    if (!response || !response->ok()) {
+    auto response = client_.patch(claim_path(key), patch.dump(), kMergePatch);
+    if (!response.ok()) {
       log::info("claim volumeName left in place", {{"claim", key}, {"reason", describe(response)}});
     }
   }
@@ -198,8 +196,8 @@ void VolumeBinder::rollback(const VolumeWrites& written) {
     const json patch = {
         {"metadata", {{"annotations", {{std::string(kAnnBoundByController), nullptr}}}}},
         {"spec", {{"claimRef", nullptr}}}};
-    auto response = client_.request("PATCH", volume_path(volume), patch.dump(), kMergePatch);
-    if (!response || !response->ok()) {
+    auto response = client_.patch(volume_path(volume), patch.dump(), kMergePatch);
+    if (!response.ok()) {
       log::warn("volume claimRef not cleared",
                 {{"volume", volume}, {"reason", describe(response)}});
     }
@@ -211,8 +209,8 @@ void VolumeBinder::rollback(const VolumeWrites& written) {
     if (claim && !str(*claim, "/spec/volumeName"_json_pointer).empty()) continue;
     const json patch = {
         {"metadata", {{"annotations", {{std::string(kAnnSelectedNode), nullptr}}}}}};
-    auto response = client_.request("PATCH", claim_path(key), patch.dump(), kMergePatch);
-    if (!response || !response->ok()) {
+    auto response = client_.patch(claim_path(key), patch.dump(), kMergePatch);
+    if (!response.ok()) {
       log::warn("selected-node annotation not removed",
                 {{"claim", key}, {"reason", describe(response)}});
     }

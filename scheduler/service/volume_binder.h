@@ -32,8 +32,8 @@
 #include <string>
 #include <vector>
 
-#include "k8s-client/rest_client.h"
 #include "scheduler/cycle/cycle.h"
+#include "scheduler/service/cluster_writer.h"
 #include "scheduler/state/clock.h"
 
 namespace fairway {
@@ -55,7 +55,7 @@ struct VolumeWrites {
 
 class VolumeBinder {
  public:
-  explicit VolumeBinder(k8s::RestClient& client, VolumeBinderOptions options = {},
+  explicit VolumeBinder(ClusterWriter& client, VolumeBinderOptions options = {},
                         const Clock& clock = SystemClock::instance());
 
   // Writes the binding's volume bindings and waits until every claim is bound. nullopt: done,
@@ -73,7 +73,7 @@ class VolumeBinder {
   std::optional<std::string> write_claim_ref(const VolumeBinding& vb, const nlohmann::json& claim,
                                              const nlohmann::json& volume, VolumeWrites& written);
 
-  k8s::RestClient& client_;
+  ClusterWriter& client_;
   VolumeBinderOptions options_;
   const Clock& clock_;  // the wait for claims to be bound
   std::mutex mutex_;

@@ -1,7 +1,8 @@
-// The Actuator against the embedded API server in-process (loopback HTTP): a pod's
+// The Actuator with no threads, a ManualClock and recording writers (recording_writer.h): a pod's
 // PodScheduled=False condition or a status patch that meets a server error is written again
 // after a back-off (the loop writes a message only when it changes, so a lost write would
-// otherwise stay lost), and a newer message or a bind replaces the retry.
+// otherwise stay lost), and a newer message or a bind replaces the retry. The test runs the
+// queued work itself (Actuator::run_pending) and moves time by hand: no sleeps.
 
 #include "scheduler/service/actuator.h"
 
@@ -10,211 +11,206 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
+#include <memory>
 #include <nlohmann/json.hpp>
-#include <thread>
 
-#include "sim/apiserver/server.h"
-#include "support/in_process_api.h"
+#include "unit/scheduler/service/recording_writer.h"
 
 namespace fairway {
 namespace {
 
 using nlohmann::json;
 using namespace std::chrono_literals;
+using testing::RecordedCall;
+using testing::RecordingWriter;
 
-class ActuatorTest : public testing::InProcessApiTest {
+class ActuatorTest : public ::testing::Test {
  protected:
   void TearDown() override {
     if (actuator_) actuator_->stop();
-    InProcessApiTest::TearDown();
   }
 
   Actuator& actuator() {
     if (!actuator_) {
       actuator_ = std::make_unique<Actuator>(
-          *client_, 1,
+          binds_, 1,
           Actuator::Hooks{[this] { return may_write_.load(); },
-                          [](const Binding&, const std::string&) {}, nullptr});
+                          [](const Binding&, const std::string&) {}, nullptr},
+          VolumeBinderOptions{}, &writer_, clock_, /*threads=*/false);
     }
     return *actuator_;
   }
 
-  void pending_pod(const std::string& name) {
-    json pod = {
-        {"apiVersion", "v1"},
-        {"kind", "Pod"},
-        {"metadata", {{"name", name}}},
-        {"spec",
-         {{"schedulerName", "fairway"}, {"containers", {{{"name", "c"}, {"image", "i"}}}}}}};
-    auto created = client_->request("POST", "/api/v1/namespaces/default/pods", pod.dump());
-    ASSERT_TRUE(created && created->status == 201) << (created ? created->body : "transport");
-  }
-
-  // The PodScheduled condition's message, "" when there is none.
+  // The PodScheduled condition's message as last written (2xx) for pod default/`name`, "" when
+  // none was.
   std::string condition_message(const std::string& name) {
-    auto got = client_->get("/api/v1/namespaces/default/pods/" + name);
-    if (!got || !got->ok()) return {};
-    const json pod = json::parse(got->body);
-    for (const json& c : pod["status"].value("conditions", json::array())) {
-      if (c.value("type", "") == "PodScheduled") return c.value("message", "");
+    std::string message;
+    for (const RecordedCall& call :
+         writer_.calls("PATCH", "/api/v1/namespaces/default/pods/" + name + "/status")) {
+      if (call.status < 200 || call.status >= 300) continue;
+      const json patch = json::parse(call.body);
+      for (const json& c : patch["status"].value("conditions", json::array())) {
+        if (c.value("type", "") == "PodScheduled") message = c.value("message", "");
+      }
     }
-    return {};
+    return message;
   }
 
-  // Waits up to `limit` for the pod's condition message to become `want`.
-  bool eventually_says(const std::string& name, const std::string& want,
-                       std::chrono::milliseconds limit) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (condition_message(name) == want) return true;
-      std::this_thread::sleep_for(50ms);
+  // The reasons of the Events created, in order.
+  std::vector<std::string> event_reasons(const RecordingWriter& writer) {
+    std::vector<std::string> reasons;
+    for (const RecordedCall& call : writer.calls("CREATE", "/events")) {
+      reasons.push_back(json::parse(call.body).value("reason", ""));
     }
-    return condition_message(name) == want;
+    return reasons;
   }
 
+  ManualClock clock_;
+  RecordingWriter binds_;   // binds
+  RecordingWriter writer_;  // conditions, status patches, Events
   std::unique_ptr<Actuator> actuator_;
   std::atomic<bool> may_write_{true};
 };
 
 TEST_F(ActuatorTest, AConditionWriteThatMetAServerErrorIsWrittenAgain) {
-  pending_pod("p");
-  server_->faults().fail_next(1, 500);
+  writer_.answer("PATCH", "/pods/p/status", 500, "etcd is sad", 1);
   actuator().explain({"default/p", "", "Unschedulable", "0/3 nodes are available"});
-  // Nothing but the actuator talks to the server meanwhile, so the write is what failed.
-  std::this_thread::sleep_for(300ms);
-  ASSERT_EQ(server_->faults().counters().failed, 1u);
+  actuator().run_pending();
+  // Nothing but the actuator writes, so the write is what failed.
+  ASSERT_EQ(writer_.failed(), 1u);
   EXPECT_EQ(condition_message("p"), "");
   // The retry, a second after the failure, lands without a new explain().
-  EXPECT_TRUE(eventually_says("p", "0/3 nodes are available", 5s));
+  clock_.advance(999ms);
+  actuator().run_pending();
+  EXPECT_EQ(condition_message("p"), "");  // not yet due
+  clock_.advance(1ms);
+  actuator().run_pending();
+  EXPECT_EQ(condition_message("p"), "0/3 nodes are available");
 }
 
 TEST_F(ActuatorTest, ANewerMessageReplacesTheRetry) {
-  pending_pod("p");
-  server_->faults().fail_next(1, 500);
+  writer_.answer("PATCH", "/pods/p/status", 500, "etcd is sad", 1);
   actuator().explain({"default/p", "", "Unschedulable", "old"});
-  std::this_thread::sleep_for(300ms);
-  ASSERT_EQ(server_->faults().counters().failed, 1u);  // the first write failed
+  actuator().run_pending();
+  ASSERT_EQ(writer_.failed(), 1u);  // the first write failed
   actuator().explain({"default/p", "", "Unschedulable", "new"});
-  ASSERT_TRUE(eventually_says("p", "new", 5s));
+  actuator().run_pending();
+  ASSERT_EQ(condition_message("p"), "new");
   // Past the retry's due time the older message has not come back.
-  std::this_thread::sleep_for(1500ms);
+  clock_.advance(1500ms);
+  actuator().run_pending();
   EXPECT_EQ(condition_message("p"), "new");
+  EXPECT_EQ(writer_.calls("PATCH", "/pods/p/status").size(), 2u);
 }
 
 TEST_F(ActuatorTest, APlacedPodsRetryIsDropped) {
-  pending_pod("p");
-  server_->faults().fail_next(1, 500);
+  writer_.answer("PATCH", "/pods/p/status", 500, "etcd is sad", 1);
   actuator().explain({"default/p", "", "Unschedulable", "no room"});
-  std::this_thread::sleep_for(300ms);
-  ASSERT_EQ(server_->faults().counters().failed, 1u);
+  actuator().run_pending();
+  ASSERT_EQ(writer_.failed(), 1u);
   actuator().forget_explanation("default/p");
-  std::this_thread::sleep_for(1500ms);
+  clock_.advance(1500ms);
+  actuator().run_pending();
   EXPECT_EQ(condition_message("p"), "");
+  EXPECT_EQ(writer_.calls("PATCH", "/pods/p/status").size(), 1u);
 }
 
 TEST_F(ActuatorTest, AStatusPatchThatMetAServerErrorIsWrittenAgain) {
-  pending_pod("p");
-  server_->faults().fail_next(1, 503);
+  writer_.answer("PATCH", "/pods/p/status", 503, "unavailable", 1);
   actuator().patch_status("/api/v1/namespaces/default/pods/p/status",
                           json{{"status", {{"message", "published"}}}}.dump());
-  std::this_thread::sleep_for(300ms);
-  ASSERT_EQ(server_->faults().counters().failed, 1u);
-  const auto deadline = std::chrono::steady_clock::now() + 5s;
-  std::string message;
-  while (std::chrono::steady_clock::now() < deadline && message != "published") {
-    std::this_thread::sleep_for(50ms);
-    auto got = client_->get("/api/v1/namespaces/default/pods/p");
-    if (got && got->ok()) message = json::parse(got->body)["status"].value("message", "");
-  }
-  EXPECT_EQ(message, "published");
+  actuator().run_pending();
+  ASSERT_EQ(writer_.failed(), 1u);
+  clock_.advance(1s);
+  actuator().run_pending();
+  const auto patches = writer_.calls("PATCH", "/api/v1/namespaces/default/pods/p/status");
+  ASSERT_EQ(patches.size(), 2u);
+  EXPECT_EQ(patches.back().status, 200);
+  EXPECT_EQ(patches.back().content_type, "application/merge-patch+json");
+  EXPECT_EQ(json::parse(patches.back().body)["status"].value("message", ""), "published");
 }
 
 // A pod whose shared-GPU reservation failed six times, then was bound by the reservation path
 // (Actuator::scheduled): `kubectl describe` shows its Scheduled Event after the stale warnings.
 TEST_F(ActuatorTest, AScheduledEventFollowsAnyNumberOfFailedAttempts) {
-  pending_pod("p");
   for (int i = 0; i < 6; ++i) {
     const std::string message = "shared GPU placement rolled back: attempt " + std::to_string(i);
     actuator().explain({"default/p", "", "ReservationFailed", message});
-    ASSERT_TRUE(eventually_says("p", message, 5s));
+    actuator().run_pending();
+    ASSERT_EQ(condition_message("p"), message);
   }
   Binding binding;
   binding.pod = "default/p";
   binding.node = "n1";
   actuator().scheduled(binding);
-  const auto deadline = std::chrono::steady_clock::now() + 5s;
-  std::vector<std::string> reasons;
-  while (std::chrono::steady_clock::now() < deadline) {
-    reasons.clear();
-    auto got = client_->get("/api/v1/namespaces/default/events");
-    if (got && got->ok()) {
-      const json list = json::parse(got->body);
-      for (const json& e : list["items"]) reasons.push_back(e["reason"]);
-    }
-    if (std::count(reasons.begin(), reasons.end(), "Scheduled") == 1) break;
-    std::this_thread::sleep_for(50ms);
-  }
+  actuator().run_pending();
+  const std::vector<std::string> reasons = event_reasons(writer_);
   EXPECT_EQ(std::count(reasons.begin(), reasons.end(), "FailedScheduling"), 6);
   EXPECT_EQ(std::count(reasons.begin(), reasons.end(), "Scheduled"), 1);
+  ASSERT_FALSE(reasons.empty());
+  EXPECT_EQ(reasons.back(), "Scheduled");
 }
 
-// Events, pod conditions and status patches go through the writer client, binds alone through
-// the main one: an Event storm takes nothing from the binds' QPS budget. (Proven by who sent
-// what, not by timing: each client's observer sees every request it made.)
+// Events, pod conditions and status patches go through the writer, binds alone through the
+// main one: an Event storm takes nothing from the binds' QPS budget. (Proven by who sent what:
+// each writer records every request made through it.)
 TEST_F(ActuatorTest, EventsAndStatusWritesUseTheWriterClientNotTheBindBudget) {
-  std::mutex mutex;
-  std::condition_variable seen;
-  std::vector<std::string> main_paths;
-  std::vector<std::string> writer_paths;
-  size_t events_posted = 0;  // answered 2xx, on either client
-  k8s::RestClient bind_client(cluster_);
-  k8s::RestClient writer(cluster_);
-  const auto observe = [&](std::vector<std::string>& paths) {
-    return [&, out = &paths](std::string_view verb, std::string_view path, int code, auto) {
-      std::lock_guard lock(mutex);
-      out->push_back(std::string(verb) + " " + std::string(path));
-      if (path.ends_with("/events") && code >= 200 && code < 300) ++events_posted;
-      seen.notify_all();
-    };
-  };
-  bind_client.set_observer(observe(main_paths));
-  writer.set_observer(observe(writer_paths));
-  for (int i = 0; i < 3; ++i) pending_pod("bound-" + std::to_string(i));
-  for (int i = 0; i < 10; ++i) pending_pod("waiting-" + std::to_string(i));
-  Actuator actuator(
-      bind_client, 1,
-      Actuator::Hooks{[] { return true; }, [](const Binding&, const std::string&) {}, nullptr}, {},
-      &writer);
   for (int i = 0; i < 10; ++i) {  // the storm: FailedScheduling Events and conditions
-    actuator.explain({"default/waiting-" + std::to_string(i), "", "Unschedulable", "no room"});
+    actuator().explain({"default/waiting-" + std::to_string(i), "", "Unschedulable", "no room"});
   }
   for (int i = 0; i < 3; ++i) {
     Binding b;
     b.pod = "default/bound-" + std::to_string(i);
     b.node = "n1";
-    actuator.bind(b);
+    actuator().bind(b);
   }
-  {
-    // Woken by each request; the limit only guards against a hang.
-    std::unique_lock lock(mutex);
-    ASSERT_TRUE(seen.wait_for(lock, 30s, [&] { return events_posted >= 13; }));
-  }
-  actuator.stop();  // joins its threads: the counters below are final
-  EXPECT_EQ(actuator.stats().binds.load(), 3u);
-  EXPECT_EQ(actuator.stats().events.load(), 13u);  // 10 FailedScheduling + 3 Scheduled
-  std::lock_guard lock(mutex);
-  ASSERT_EQ(main_paths.size(), 3u);
-  for (const std::string& p : main_paths) {
-    EXPECT_TRUE(p.starts_with("POST ") && p.ends_with("/binding")) << p;
+  actuator().run_pending();
+  actuator().stop();
+  EXPECT_EQ(actuator().stats().binds.load(), 3u);
+  EXPECT_EQ(actuator().stats().events.load(), 13u);  // 10 FailedScheduling + 3 Scheduled
+  const auto main_calls = binds_.calls();
+  ASSERT_EQ(main_calls.size(), 3u);
+  for (const RecordedCall& call : main_calls) {
+    EXPECT_TRUE(call.verb == "BIND" && call.path.ends_with("/binding")) << call.path;
   }
   size_t events = 0;
-  for (const std::string& p : writer_paths) {
-    EXPECT_EQ(p.find("/binding"), std::string::npos) << p;
-    if (p.ends_with("/events")) ++events;
+  for (const RecordedCall& call : writer_.calls()) {
+    EXPECT_NE(call.verb, "BIND") << call.path;
+    EXPECT_EQ(call.path.find("/binding"), std::string::npos) << call.path;
+    if (call.verb == "CREATE" && call.path.ends_with("/events")) ++events;
   }
   EXPECT_EQ(events, 13u);
+}
+
+// A bind the server refuses for good (not a 409) is handed back with the server's words; one
+// that never got an answer with the transport's; a 409 is somebody else's bind, not a failure.
+TEST_F(ActuatorTest, ABindIsHandedBackWithTheServersWords) {
+  std::vector<std::string> failures;
+  Actuator actuator(binds_, 1,
+                    Actuator::Hooks{[] { return true; },
+                                    [&](const Binding& b, const std::string& why) {
+                                      failures.push_back(b.pod + ": " + why);
+                                    },
+                                    nullptr},
+                    VolumeBinderOptions{}, &writer_, clock_, /*threads=*/false);
+  binds_.answer("BIND", "/pods/refused/", 422, "spec.nodeName: Invalid value", 1);
+  binds_.answer("BIND", "/pods/lost/", 0, "connection reset by peer", 1);
+  binds_.answer("BIND", "/pods/taken/", 409, "pod taken is already assigned", 1);
+  for (const char* pod : {"default/refused", "default/lost", "default/taken"}) {
+    Binding b;
+    b.pod = pod;
+    b.node = "n1";
+    actuator.bind(b);
+  }
+  EXPECT_EQ(actuator.binds_in_flight(), 3u);
+  actuator.run_pending();
+  EXPECT_EQ(actuator.binds_in_flight(), 0u);
+  ASSERT_EQ(failures.size(), 2u);
+  EXPECT_EQ(failures[0], "default/refused: binding rejected: 422: spec.nodeName: Invalid value");
+  EXPECT_EQ(failures[1], "default/lost: connection reset by peer");
+  EXPECT_EQ(actuator.stats().bind_errors.load(), 2u);
+  EXPECT_EQ(actuator.stats().bind_conflicts.load(), 1u);
+  EXPECT_TRUE(event_reasons(writer_).empty());  // no Scheduled Event for any of them
 }
 
 }  // namespace

@@ -82,7 +82,8 @@ class ClaimWriterTest : public testing::InProcessApiTest {
 
 TEST_F(ClaimWriterTest, AllocationAndReservationAreWrittenThroughTheStatus) {
   const std::string uid = claim("train");
-  ClaimWriter writer(*client_);
+  RestClusterWriter cluster(*client_);
+  ClaimWriter writer(cluster);
   std::vector<ClaimWrite> written;
   ASSERT_EQ(writer.write(binding_of("p", "train", uid, true), written), std::nullopt);
   ASSERT_EQ(written.size(), 1u);
@@ -120,7 +121,8 @@ TEST_F(ClaimWriterTest, AllocationAndReservationAreWrittenThroughTheStatus) {
 TEST_F(ClaimWriterTest, AClaimAllocatedBySomeoneElseFailsTheWrite) {
   const std::string uid = claim("taken");
   const std::string other = claim("other");
-  ClaimWriter writer(*client_);
+  RestClusterWriter cluster(*client_);
+  ClaimWriter writer(cluster);
   std::vector<ClaimWrite> written;
   ASSERT_EQ(writer.write(binding_of("first", "taken", uid, true), written), std::nullopt);
 

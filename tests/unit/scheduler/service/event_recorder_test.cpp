@@ -145,7 +145,8 @@ class EventRecorderTest : public testing::InProcessApiTest {
       std::lock_guard lock(mutex_);
       requests_.push_back(std::string(verb) + " " + std::string(path));
     });
-    recorder_ = std::make_unique<EventRecorder>(*writer_, clock_);
+    cluster_writer_ = std::make_unique<RestClusterWriter>(*writer_);
+    recorder_ = std::make_unique<EventRecorder>(*cluster_writer_, clock_);
     json ns = {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", "ns"}}}};
     client_->request("POST", "/api/v1/namespaces", ns.dump());
   }
@@ -182,6 +183,7 @@ class EventRecorderTest : public testing::InProcessApiTest {
   ManualClock clock_{std::chrono::system_clock::time_point(std::chrono::milliseconds(kStart)) -
                      std::chrono::hours(1)};
   std::unique_ptr<k8s::RestClient> writer_;
+  std::unique_ptr<RestClusterWriter> cluster_writer_;
   std::unique_ptr<EventRecorder> recorder_;
   std::mutex mutex_;
   std::vector<std::string> requests_;

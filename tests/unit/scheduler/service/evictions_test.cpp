@@ -1,6 +1,8 @@
-// The Evictor against the embedded API server in-process (loopback HTTP): an accepted eviction
-// deletes the pod and leaves Events on both sides naming each other; a PodDisruptionBudget's
-// 429 stops the plan, is reported to the loop, and evicts nothing else.
+// The Evictor against the embedded API server in-process (loopback HTTP, through a
+// RestClusterWriter with the evictor's client options): an accepted eviction deletes the pod and
+// leaves Events on both sides naming each other; a PodDisruptionBudget's 429 stops the plan, is
+// reported to the loop, and evicts nothing else. The evictor runs without threads: the test
+// carries the plans out itself (Evictor::run_pending) on a ManualClock, so nothing waits.
 
 #include "scheduler/service/evictions.h"
 
@@ -75,22 +77,36 @@ class EvictorTest : public testing::InProcessApiTest {
     return plan;
   }
 
-  template <typename Pred>
-  static bool eventually(Pred pred) {
-    for (int i = 0; i < 200; ++i) {
-      if (pred()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    }
-    return pred();
+  // The evictor's own client (as PreemptionPass makes it) and its ClusterWriter; `observer`
+  // sees every request it sends.
+  void use_evictor_client(const k8s::ClusterConfig& cluster,
+                          k8s::RestClient::RequestObserver observer = nullptr) {
+    evictor_client_ = std::make_unique<k8s::RestClient>(cluster, eviction_rest_options({}));
+    if (observer) evictor_client_->set_observer(std::move(observer));
+    evictor_writer_ = std::make_unique<RestClusterWriter>(*evictor_client_);
   }
+  RestClusterWriter& evictor_writer() {
+    if (!evictor_writer_) use_evictor_client(cluster_);
+    return *evictor_writer_;
+  }
+  void TearDown() override {
+    if (evictor_client_) evictor_client_->stop();
+    InProcessApiTest::TearDown();
+  }
+
+  ManualClock clock_;
+  std::unique_ptr<k8s::RestClient> evictor_client_;
+  std::unique_ptr<RestClusterWriter> evictor_writer_;
 };
 
 TEST_F(EvictorTest, EvictsAndLeavesEventsOnBothSides) {
   running_pod("victim", false);
   EvictionStats stats;
-  Evictor evictor(cluster_, {}, {[] { return true; }, [](auto&, auto&, int) {}, nullptr}, stats);
-  evictor.carry_out(plan_for({"victim"}), std::chrono::steady_clock::now());
-  ASSERT_TRUE(eventually([&] { return stats.events.load() == 2; }));
+  Evictor evictor(evictor_writer(), {[] { return true; }, [](auto&, auto&, int) {}}, stats, clock_,
+                  /*threads=*/false);
+  evictor.carry_out(plan_for({"victim"}), clock_.now());
+  EXPECT_EQ(evictor.run_pending(), 1u);
+  ASSERT_EQ(stats.events.load(), 2u);
   EXPECT_EQ(stats.preempt_evictions.load(), 1u);
   EXPECT_EQ(stats.refused.load(), 0u);
   EXPECT_FALSE(exists("victim"));
@@ -124,33 +140,29 @@ TEST_F(EvictorTest, ADisruptionBudgetRefusalStopsThePlanAndIsReported) {
           .dump());
   ASSERT_TRUE(pdb && pdb->status == 201) << (pdb ? pdb->body : "transport");
 
-  std::mutex mutex;
   std::string refused_pod;
   int refused_status = 0;
+  std::vector<std::string> evictions;  // "verb code" of each eviction request sent
+  use_evictor_client(cluster_, [&](std::string_view verb, std::string_view path, int code, auto) {
+    if (path.ends_with("/eviction"))
+      evictions.push_back(std::string(verb) + " " + std::to_string(code));
+  });
   EvictionStats stats;
-  Evictor evictor(cluster_, {},
+  Evictor evictor(evictor_writer(),
                   {[] { return true; },
                    [&](const std::string& preemptor, const std::string& pod, int status) {
-                     std::lock_guard lock(mutex);
                      EXPECT_EQ(preemptor, "default/urgent");
                      refused_pod = pod;
                      refused_status = status;
-                   },
-                   nullptr},
-                  stats);
-  const auto started = std::chrono::steady_clock::now();
-  evictor.carry_out(plan_for({"guarded", "other"}), started);
-  ASSERT_TRUE(eventually([&] {
-    std::lock_guard lock(mutex);
-    return !refused_pod.empty();
-  }));
-  // Answered at once: a PDB's 429 is not retried as a rate limit.
-  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(1));
-  {
-    std::lock_guard lock(mutex);
-    EXPECT_EQ(refused_pod, "default/guarded");
-    EXPECT_EQ(refused_status, 429);
-  }
+                   }},
+                  stats, clock_, /*threads=*/false);
+  evictor.carry_out(plan_for({"guarded", "other"}), clock_.now());
+  evictor.run_pending();
+  ASSERT_FALSE(refused_pod.empty());
+  // Answered at once: a PDB's 429 is not retried as a rate limit (one request, no waiting).
+  EXPECT_EQ(evictions, std::vector<std::string>{"POST 429"});
+  EXPECT_EQ(refused_pod, "default/guarded");
+  EXPECT_EQ(refused_status, 429);
   EXPECT_EQ(stats.refused.load(), 1u);
   EXPECT_EQ(stats.preempt_evictions.load(), 0u);
   EXPECT_TRUE(exists("guarded"));
@@ -188,33 +200,25 @@ class EvictorVersionTest : public EvictorTest {
     client_->stop();
     client_ = std::make_unique<k8s::RestClient>(cluster);
     running_pod("victim", false);
-    std::mutex mutex;
-    std::condition_variable seen;
     int events_posted = 0;
+    use_evictor_client(cluster, [&](std::string_view verb, std::string_view path, int code, auto) {
+      if (path.ends_with("/eviction"))
+        run.evictions.push_back(std::string(verb) + " " + std::to_string(code));
+      if (path.ends_with("/events") && code == 201) ++events_posted;
+    });
     EvictionStats stats;
-    Evictor evictor(cluster, {},
-                    {[] { return true; }, [](auto&, auto&, int) {},
-                     [&](std::string_view verb, std::string_view path, int code, auto) {
-                       std::lock_guard lock(mutex);
-                       if (path.ends_with("/eviction"))
-                         run.evictions.push_back(std::string(verb) + " " + std::to_string(code));
-                       if (path.ends_with("/events") && code == 201) ++events_posted;
-                       seen.notify_all();
-                     }},
-                    stats);
-    evictor.carry_out(plan_for({"victim"}), std::chrono::steady_clock::now());
-    {
-      // Woken by each request; the limit only guards against a hang.
-      std::unique_lock lock(mutex);
-      EXPECT_TRUE(
-          seen.wait_for(lock, std::chrono::seconds(30), [&] { return events_posted == 2; }));
-    }
-    evictor.stop();  // joins the evictor thread: the counters below are final
+    Evictor evictor(evictor_writer(), {[] { return true; }, [](auto&, auto&, int) {}}, stats,
+                    clock_, /*threads=*/false);
+    evictor.carry_out(plan_for({"victim"}), clock_.now());
+    evictor.run_pending();
+    EXPECT_EQ(events_posted, 2);
+    evictor.stop();
     run.version = evictor.eviction_version();
     run.preempt_evictions = stats.preempt_evictions.load();
     run.errors = stats.errors.load();
     run.events = stats.events.load();
     run.victim_gone = !exists("victim");
+    evictor_client_->stop();
     client_->stop();
     server->stop();
     return run;
@@ -261,26 +265,20 @@ TEST_F(EvictorTest, ANonRetryableFailureBacksOffPerPod) {
   faults.path_contains = "/eviction";
   server_->faults().set(faults);
 
-  std::mutex mutex;
-  std::condition_variable refused;
-  ManualClock clock;
   int refusals = 0;
   EvictionStats stats;
   Evictor::Hooks hooks{[] { return true; },
                        [&](const std::string&, const std::string&, int status) {
-                         std::lock_guard lock(mutex);
                          EXPECT_EQ(status, 400);
                          ++refusals;
-                         refused.notify_all();
-                       },
-                       nullptr};
-  Evictor evictor(cluster_, {}, hooks, stats, clock);
+                       }};
+  Evictor evictor(evictor_writer(), hooks, stats, clock_, /*threads=*/false);
   // The pass would plan the same eviction again every 100 ms for a minute of (fake) time.
   for (int i = 0; i < 600; ++i) {
-    evictor.carry_out(plan_for({"victim"}), clock.now());
-    std::unique_lock lock(mutex);
-    ASSERT_TRUE(refused.wait_for(lock, std::chrono::seconds(5), [&] { return refusals == i + 1; }));
-    clock.advance(std::chrono::milliseconds(100));
+    evictor.carry_out(plan_for({"victim"}), clock_.now());
+    evictor.run_pending();
+    ASSERT_EQ(refusals, i + 1);
+    clock_.advance(std::chrono::milliseconds(100));
   }
   const uint64_t sent = server_->faults().counters().failed;
   // Asked at 0, 1, 3, 7, 15, 31 s (63 s is past the minute).

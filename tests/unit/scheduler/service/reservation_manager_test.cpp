@@ -95,7 +95,8 @@ class ReservationManagerTest : public ::testing::Test {
     hooks.blocker = blocker_;
     ReservationOptions options;
     options.timeout = std::chrono::milliseconds(500);
-    ReservationManager manager(*client_, options, stats_, hooks);
+    RestClusterWriter writer(*client_);
+    ReservationManager manager(writer, options, stats_, hooks);
     manager.submit(binding, state);
     std::unique_lock lock(mutex);
     done.wait_for(lock, std::chrono::seconds(20), [&] { return !outcome.empty(); });

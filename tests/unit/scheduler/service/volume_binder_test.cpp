@@ -64,7 +64,8 @@ class VolumeBinderTest : public testing::InProcessApiTest {
 TEST_F(VolumeBinderTest, StaticVolumeIsBoundOnBothSides) {
   claim("data");
   volume("pv-1");
-  VolumeBinder binder(*client_, {5s, 50ms});
+  RestClusterWriter writer(*client_);
+  VolumeBinder binder(writer, {5s, 50ms});
   Binding binding;
   binding.pod = "default/p";
   binding.node = "n1";
@@ -92,7 +93,8 @@ TEST_F(VolumeBinderTest, AVolumeBoundToAnotherClaimFailsWithoutWrites) {
       json{{"spec", {{"claimRef", {{"namespace", "default"}, {"name", "other"}}}}}}.dump(),
       "application/merge-patch+json");
   ASSERT_TRUE(patched && patched->ok());
-  VolumeBinder binder(*client_, {5s, 50ms});
+  RestClusterWriter writer(*client_);
+  VolumeBinder binder(writer, {5s, 50ms});
   Binding binding;
   binding.pod = "default/p";
   binding.volume_bindings = {{"default/data", "pv-1", "n1"}};
@@ -109,7 +111,8 @@ TEST_F(VolumeBinderTest, ProvisioningThatNeverFinishesTimesOutAndIsRolledBack) {
   claim("data");
   // A zero timeout: the first look finds the claim unbound and the wait is over, so the test
   // does not wait on the wall clock.
-  VolumeBinder binder(*client_, {0ms, 50ms});
+  RestClusterWriter writer(*client_);
+  VolumeBinder binder(writer, {0ms, 50ms});
   Binding binding;
   binding.pod = "default/p";
   binding.volume_bindings = {{"default/data", "", "n1"}};
@@ -129,8 +132,9 @@ TEST_F(VolumeBinderTest, ActuatorBindsThePodAfterItsClaims) {
   pod("p");
   std::atomic<int> failed{0};
   std::atomic<int> bound{0};
+  RestClusterWriter writer(*client_);
   Actuator actuator(
-      *client_, 1,
+      writer, 1,
       Actuator::Hooks{[] { return true; }, [&](const Binding&, const std::string&) { ++failed; },
                       [&](const Binding&) { ++bound; }},
       VolumeBinderOptions{5s, 50ms});
