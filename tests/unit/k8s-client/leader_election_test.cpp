@@ -31,6 +31,8 @@ class LeaseStore {
  public:
   void handle(const TestRequest& req, Responder& out) {
     std::lock_guard lock(mutex_);
+    ++requests_;
+    changed_.notify_all();
     if (failing_) return out.reply(500, R"({"kind":"Status","code":500})");
     const std::string item = std::string(kLeasePath) + "/fairway-scheduler";
     if (req.method == "GET" && req.target == item) {
@@ -73,9 +75,20 @@ class LeaseStore {
     std::lock_guard lock(mutex_);
     failing_ = failing;
   }
+  int requests() {
+    std::lock_guard lock(mutex_);
+    return requests_;
+  }
+  // Waits up to `limit` of real time for a request after the `seen`th.
+  bool await_request(int seen, std::chrono::milliseconds limit) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, limit, [&] { return requests_ > seen; });
+  }
 
  private:
   std::mutex mutex_;
+  std::condition_variable changed_;
+  int requests_ = 0;
   json lease_;
   int rv_ = 100;
   std::vector<json> writes_;
@@ -105,10 +118,22 @@ bool advance_until(ManualClock& clock, std::mutex& mutex, std::condition_variabl
   return true;
 }
 
-void wait_for(const std::function<bool()>& condition, std::chrono::milliseconds limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!condition() && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(5ms);
+// Moves `clock` by `step` until `done()`, giving the elector the chance to act at each step: it
+// looks at the Lease at least once per 300 ms of its clock (a standby's jittered look period; a
+// leader renews every retry period, 1 s), so once that much has passed since its last request
+// the next one is awaited (real time, up to 10 s: only a guard against a hang). A zero step
+// waits for `done()` without moving the clock.
+bool advance_until(ManualClock& clock, LeaseStore& store, const std::function<bool()>& done,
+                   Clock::duration step = 50ms, Clock::duration look = 1s) {
+  Clock::duration since_request{};
+  for (int round = 0; round < 2000; ++round) {
+    if (done()) return true;
+    const int seen = store.requests();
+    clock.advance(step);
+    since_request += step;
+    if (store.await_request(seen, since_request > look + step ? 10000ms : 20ms)) since_request = {};
+  }
+  return done();
 }
 
 TEST(LeaderElection, CreatesRenewsAndReleases) {
@@ -118,10 +143,15 @@ TEST(LeaderElection, CreatesRenewsAndReleases) {
   config.server = server.url();
   RestClient client(config);
   std::atomic<int> started{0}, stopped{0};
+  ManualClock clock;
+  LeaderElectionConfig lease_config = fast_config("me");
+  lease_config.clock = &clock;
   LeaderElector elector(
-      client, fast_config("me"), [&] { ++started; }, [&] { ++stopped; });
+      client, lease_config, [&] { ++started; }, [&] { ++stopped; });
   std::jthread runner([&](std::stop_token stop) { elector.run(stop); });
-  wait_for([&] { return elector.is_leader(); }, 3s);
+  // The first attempt creates the Lease at once, with no time passing.
+  ASSERT_TRUE(advance_until(
+      clock, store, [&] { return started == 1; }, 0s));
   ASSERT_TRUE(elector.is_leader());
   EXPECT_EQ(started, 1);
   json lease = store.lease();
@@ -130,7 +160,9 @@ TEST(LeaderElection, CreatesRenewsAndReleases) {
   EXPECT_EQ(lease["spec"]["leaseTransitions"], 0);
   const std::string acquired = lease["spec"]["acquireTime"];
   EXPECT_EQ(acquired.size(), std::string("2024-05-01T12:00:00.000000Z").size());
-  wait_for([&] { return store.writes().size() >= 3; }, 4s);  // create + 2 renewals
+  // create + 2 renewals, one per retry period on the elector's clock
+  ASSERT_TRUE(advance_until(
+      clock, store, [&] { return store.writes().size() >= 3; }, 100ms));
   lease = store.lease();
   EXPECT_EQ(lease["spec"]["acquireTime"], acquired);  // renewals keep the acquire time
   EXPECT_NE(lease["spec"]["renewTime"], acquired);
@@ -158,14 +190,21 @@ TEST(LeaderElection, WaitsForAnotherHoldersLeaseToExpire) {
   ClusterConfig config;
   config.server = server.url();
   RestClient client(config);
-  LeaderElector elector(client, fast_config("me"), nullptr, nullptr);
-  const auto start = std::chrono::steady_clock::now();
+  ManualClock clock;
+  LeaderElectionConfig lease_config = fast_config("me");
+  lease_config.clock = &clock;
+  std::atomic<int> started{0};
+  LeaderElector elector(
+      client, lease_config, [&] { ++started; }, nullptr);
+  const auto start = clock.now();
   std::jthread runner([&](std::stop_token stop) { elector.run(stop); });
-  std::this_thread::sleep_for(1200ms);
+  ASSERT_TRUE(advance_until(
+      clock, store, [&] { return clock.now() - start >= 1200ms; }, 100ms, 300ms));
   EXPECT_FALSE(elector.is_leader());  // "other" is not renewing, but 2 s have not passed yet
-  wait_for([&] { return elector.is_leader(); }, 5s);
+  ASSERT_TRUE(advance_until(
+      clock, store, [&] { return started == 1; }, 50ms, 300ms));
   ASSERT_TRUE(elector.is_leader());
-  EXPECT_GE(std::chrono::steady_clock::now() - start, 2s);
+  EXPECT_GE(clock.now() - start, 2s);  // on the elector's clock
   json lease = store.lease();
   EXPECT_EQ(lease["spec"]["holderIdentity"], "me");
   EXPECT_EQ(lease["spec"]["leaseTransitions"], 5);
@@ -193,17 +232,25 @@ TEST(LeaderElection, TakesOverAboutOneLeaseDurationAfterTheHoldersLastRenewal) {
   ClusterConfig config;
   config.server = server.url();
   RestClient client(config);
-  LeaderElector elector(client, fast_config("me"), nullptr, nullptr);
+  ManualClock clock;
+  LeaderElectionConfig lease_config = fast_config("me");
+  lease_config.clock = &clock;
+  std::atomic<int> started{0};
+  LeaderElector elector(
+      client, lease_config, [&] { ++started; }, nullptr);
   std::jthread runner([&](std::stop_token stop) { elector.run(stop); });
   for (int i = 1; i <= 5; ++i) {
-    std::this_thread::sleep_for(400ms);
+    const auto renewal_due = clock.now() + 400ms;
+    ASSERT_TRUE(advance_until(
+        clock, store, [&] { return clock.now() >= renewal_due; }, 50ms, 300ms));
     store.set(lease_of(fmt::format("2024-05-01T12:00:0{}.000000Z", i)));
     EXPECT_FALSE(elector.is_leader());
   }
-  const auto last_renewal = std::chrono::steady_clock::now();
-  wait_for([&] { return elector.is_leader(); }, 5s);
+  const auto last_renewal = clock.now();
+  ASSERT_TRUE(advance_until(
+      clock, store, [&] { return started == 1; }, 50ms, 300ms));
   ASSERT_TRUE(elector.is_leader());
-  const auto took = std::chrono::steady_clock::now() - last_renewal;
+  const auto took = clock.now() - last_renewal;  // on the elector's clock
   EXPECT_GE(took, 1950ms);  // the 2 s lease, on our clock, from when we saw the renewal
   EXPECT_LE(took, 2500ms);  // + at most one look (250 ms × 1.2) + the acquiring round trip
 }
@@ -214,21 +261,28 @@ TEST(LeaderElection, StepsDownWhenRenewalsFail) {
   ClusterConfig config;
   config.server = server.url();
   RestClient client(config);
-  std::atomic<int> stopped{0};
-  LeaderElector elector(client, fast_config("me"), nullptr, [&] { ++stopped; });
+  std::atomic<int> started{0}, stopped{0};
+  ManualClock clock;
+  LeaderElectionConfig lease_config = fast_config("me");
+  lease_config.clock = &clock;
+  LeaderElector elector(
+      client, lease_config, [&] { ++started; }, [&] { ++stopped; });
   std::jthread runner([&](std::stop_token stop) { elector.run(stop); });
-  wait_for([&] { return elector.is_leader(); }, 3s);
+  ASSERT_TRUE(advance_until(
+      clock, store, [&] { return started == 1; }, 0s));
   ASSERT_TRUE(elector.is_leader());
   store.fail(true);
-  const auto failing_since = std::chrono::steady_clock::now();
-  wait_for([&] { return !elector.is_leader(); }, 5s);
+  const auto failing_since = clock.now();
+  ASSERT_TRUE(advance_until(clock, store, [&] { return !elector.is_leader(); }));
   EXPECT_FALSE(elector.is_leader());
   // Within renew_deadline of the last success, well before another replica could take over.
-  EXPECT_LT(std::chrono::steady_clock::now() - failing_since, 2500ms);
-  wait_for([&] { return stopped == 1; }, 3s);
+  EXPECT_LT(clock.now() - failing_since, 2500ms);
+  ASSERT_TRUE(advance_until(clock, store, [&] { return stopped == 1; }));
   EXPECT_EQ(stopped, 1);
   store.fail(false);
-  wait_for([&] { return elector.is_leader(); }, 4s);  // the lease is still ours: re-acquired
+  // The lease is still ours: re-acquired.
+  ASSERT_TRUE(advance_until(
+      clock, store, [&] { return started == 2; }, 50ms, 300ms));
   EXPECT_TRUE(elector.is_leader());
 }
 
@@ -276,7 +330,7 @@ TEST(LeaderElection, WarnsWhenTheLeaseNamespaceIsMissing) {
   EXPECT_THAT(warnings[0], ::testing::Not(::testing::HasSubstr("{")));
 }
 
-// The warning's once-a-minute limit runs on the elector's clock (LeaderElectionConfig::now):
+// The warning's once-a-minute limit runs on the elector's clock (LeaderElectionConfig::clock):
 // the same warning again only once a minute has passed on it, whatever the wall clock does.
 TEST(LeaderElection, RepeatsTheWarningOnlyAfterItsIntervalOnTheInjectedClock) {
   std::mutex mutex;

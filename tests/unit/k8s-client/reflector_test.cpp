@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <future>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -54,21 +55,32 @@ struct Recorder {
   std::vector<std::string> events;  // "ADDED d/a@1"
   std::vector<std::string> problems;
   int syncs = 0;
+  std::condition_variable changed;  // after each callback
+
+  // Waits (woken by each callback; the limit only guards against a hang) until `done()`, which
+  // runs under `mutex`.
+  bool await(const std::function<bool()>& done, std::chrono::milliseconds limit = 10s) {
+    std::unique_lock lock(mutex);
+    return changed.wait_for(lock, limit, done);
+  }
 
   Reflector<Pod>::Handler handler() {
     return {[this](EventType type, Decoded<Pod>&& object) {
               std::lock_guard lock(mutex);
               events.push_back(fmt::format("{} {}@{}", event_type_name(type), object.object.key(),
                                            object.meta.resource_version));
+              changed.notify_all();
             },
             [this] {
               std::lock_guard lock(mutex);
               ++syncs;
               events.push_back("SYNCED");
+              changed.notify_all();
             },
             [this](std::string_view problem) {
               std::lock_guard lock(mutex);
               problems.emplace_back(problem);
+              changed.notify_all();
             }};
   }
   size_t size() {
@@ -77,12 +89,6 @@ struct Recorder {
   }
 };
 
-void wait_for(const std::function<bool()>& condition, std::chrono::milliseconds limit = 5s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!condition() && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(2ms);
-}
-
 TEST(Reflector, ListWatchRelistAndSynthesizedDeletes) {
   std::mutex mutex;
   std::condition_variable cv;
@@ -90,6 +96,7 @@ TEST(Reflector, ListWatchRelistAndSynthesizedDeletes) {
   std::vector<std::string> targets;
   int lists = 0;
   int watches = 0;
+  bool held_watch_ended = false;
   TestServer server([&](const TestRequest& req, Responder& out) {
     std::unique_lock lock(mutex);
     targets.push_back(req.target);
@@ -114,6 +121,7 @@ TEST(Reflector, ListWatchRelistAndSynthesizedDeletes) {
       }
     }
     ++watches;
+    cv.notify_all();
     switch (watches) {
       case 1:
         EXPECT_EQ(query_value(req.target, "resourceVersion"), "5");
@@ -132,6 +140,7 @@ TEST(Reflector, ListWatchRelistAndSynthesizedDeletes) {
         out.start_chunked();
         out.chunk(event("BOOKMARK", R"({"metadata":{"resourceVersion":"15"}})"));
         cv.wait_for(lock, 10s, [&] { return release; });
+        held_watch_ended = true;
         return out.end_chunked();
     }
   });
@@ -147,16 +156,19 @@ TEST(Reflector, ListWatchRelistAndSynthesizedDeletes) {
   Reflector<Pod> reflector(client, "pods", "/api/v1/pods", &decode_pod, recorder.handler(),
                            options);
   std::jthread runner([&](std::stop_token stop) { reflector.run(stop); });
-  wait_for([&] {
-    std::lock_guard lock(mutex);
-    return watches >= 3;
-  });
-  wait_for([&] { return reflector.stats().lists.load() >= 3; });
-  std::this_thread::sleep_for(50ms);
-  const auto start = std::chrono::steady_clock::now();
+  {
+    // Woken by each watch request; the limit only guards against a hang.
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return watches >= 3; }));
+  }
+  ASSERT_TRUE(recorder.await([&] { return reflector.stats().lists.load() >= 3; }));
   runner.request_stop();
   runner.join();
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+  {
+    // The stop closed the held watch; the server did not end it (it holds it up to 10 s).
+    std::lock_guard lock(mutex);
+    EXPECT_FALSE(held_watch_ended);
+  }
   {
     std::lock_guard lock(mutex);
     release = true;
@@ -211,7 +223,7 @@ TEST(Reflector, TransportErrorsBackOffAndRecover) {
   Reflector<Pod> reflector(client, "pods", "/api/v1/pods", &decode_pod, recorder.handler(),
                            options);
   std::jthread runner([&](std::stop_token stop) { reflector.run(stop); });
-  wait_for([&] { return reflector.stats().lists.load() >= 2; });
+  ASSERT_TRUE(recorder.await([&] { return reflector.stats().lists.load() >= 2; }));
   runner.request_stop();
   runner.join();
   // The relist after the garbled line finds a at its listed version again.
@@ -235,13 +247,15 @@ TEST(Reflector, AStoppedClientEndsTheRunWithoutProblems) {
   EXPECT_TRUE(client.stopped());
   Recorder recorder;
   Reflector<Pod> reflector(client, "pods", "/api/v1/pods", &decode_pod, recorder.handler());
-  std::atomic<bool> returned{false};
+  std::promise<void> returned;
+  std::future<void> run_ended = returned.get_future();
   std::jthread runner([&](std::stop_token stop) {
     reflector.run(stop);
-    returned = true;
+    returned.set_value();
   });
-  wait_for([&] { return returned.load(); });
-  EXPECT_TRUE(returned) << "the run went on after its client was stopped";
+  // The limit only guards against a hang.
+  EXPECT_EQ(run_ended.wait_for(10s), std::future_status::ready)
+      << "the run went on after its client was stopped";
   runner.request_stop();
   runner.join();
   std::lock_guard lock(recorder.mutex);
@@ -265,6 +279,7 @@ TEST(Reflector, ListsFromTheWatchCacheAndConsistentlyAfterA410) {
       return out.reply(200, list(std::to_string(5 + lists.size()), "", {pod("a", 1)}));
     }
     ++watches;
+    cv.notify_all();
     if (watches <= 2) {
       // An HTTP 410, then an ERROR 410 event: both mean the watch's version is gone.
       if (watches == 1) return out.reply(410, R"({"kind":"Status","code":410,"reason":"Expired"})");
@@ -285,10 +300,11 @@ TEST(Reflector, ListsFromTheWatchCacheAndConsistentlyAfterA410) {
   Reflector<Pod> reflector(client, "pods", "/api/v1/pods", &decode_pod, recorder.handler(),
                            options);
   std::jthread runner([&](std::stop_token stop) { reflector.run(stop); });
-  wait_for([&] {
-    std::lock_guard lock(mutex);
-    return watches >= 3;
-  });
+  {
+    // Woken by each watch request; the limit only guards against a hang.
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return watches >= 3; }));
+  }
   runner.request_stop();
   {
     std::lock_guard lock(mutex);
@@ -339,7 +355,7 @@ TEST(Reflector, RefusedCachedListFallsBackToAConsistentPagedList) {
   Reflector<Pod> reflector(client, "pods", "/api/v1/pods", &decode_pod, recorder.handler(),
                            options);
   std::jthread runner([&](std::stop_token stop) { reflector.run(stop); });
-  wait_for([&] { return reflector.synced(); }, 2s);
+  ASSERT_TRUE(recorder.await([&] { return reflector.synced(); }));
   runner.request_stop();
   {
     std::lock_guard lock(mutex);

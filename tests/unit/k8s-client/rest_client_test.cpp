@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -26,7 +27,40 @@ using testing::Responder;
 using testing::TestPki;
 using testing::TestRequest;
 using testing::TestServer;
-using Clock = std::chrono::steady_clock;
+// Counts what happened (lines read, requests served) and lets the test wait for a count; the
+// limit only guards against a hang.
+class Signal {
+ public:
+  void notify() {
+    std::lock_guard lock(mutex_);
+    ++count_;
+    cv_.notify_all();
+  }
+  bool await(int count, std::chrono::milliseconds limit = 10s) {
+    std::unique_lock lock(mutex_);
+    return cv_.wait_for(lock, limit, [&] { return count_ >= count; });
+  }
+  int count() {
+    std::lock_guard lock(mutex_);
+    return count_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  int count_ = 0;
+};
+
+// Moves `clock` 10 ms at a time until `pending` is ready, giving the client up to 5 ms of real
+// time per step to act (the limit of 2,000 steps only guards against a hang).
+template <typename T>
+bool advance_until_ready(ManualClock& clock, std::future<T>& pending) {
+  for (int step = 0; step < 2000; ++step) {
+    if (pending.wait_for(5ms) == std::future_status::ready) return true;
+    clock.advance(10ms);
+  }
+  return pending.wait_for(0ms) == std::future_status::ready;
+}
 
 ClusterConfig plain_config(const TestServer& server) {
   ClusterConfig config;
@@ -73,8 +107,18 @@ TEST(RestClient, KeepAliveReusesOneConnection) {
 }
 
 TEST(RestClient, PoolBoundsConnectionsAcrossThreads) {
-  TestServer server([](const TestRequest&, Responder& out) {
-    std::this_thread::sleep_for(5ms);
+  // Each request waits (up to 5 ms) for the pool to be full, so requests overlap.
+  std::mutex mutex;
+  std::condition_variable cv;
+  int active = 0;
+  TestServer server([&](const TestRequest&, Responder& out) {
+    {
+      std::unique_lock lock(mutex);
+      ++active;
+      cv.notify_all();
+      cv.wait_for(lock, 5ms, [&] { return active >= 3; });
+      --active;
+    }
     out.reply(200, "{}");
   });
   RestOptions options;
@@ -104,7 +148,7 @@ TEST(RestClient, ReconnectsOnceWhenAKeptAliveConnectionWentStale) {
   options.pool_size = 1;
   RestClient client(plain_config(server), options);
   for (int i = 0; i < 3; ++i) {
-    std::this_thread::sleep_for(20ms);  // let the close arrive
+    ASSERT_TRUE(server.await_closed(i));  // the server has closed the kept-alive connection
     auto response = client.get("/version");
     ASSERT_TRUE(response) << "request " << i << ": " << response.error().message;
     EXPECT_EQ(response->status, 200);
@@ -114,7 +158,14 @@ TEST(RestClient, ReconnectsOnceWhenAKeptAliveConnectionWentStale) {
 
 TEST(RestClient, TooManyRequestsHonoursRetryAfter) {
   std::atomic<int> calls{0};
+  ManualClock clock;  // the client's: the Retry-After wait is on it
+  std::mutex mutex;
+  std::vector<Clock::time_point> served_at;  // on that clock
   TestServer server([&](const TestRequest&, Responder& out) {
+    {
+      std::lock_guard lock(mutex);
+      served_at.push_back(clock.now());
+    }
     if (++calls == 1) {
       out.reply(429, R"({"kind":"Status","code":429})", {{"Retry-After", "1"}});
     } else {
@@ -122,19 +173,27 @@ TEST(RestClient, TooManyRequestsHonoursRetryAfter) {
     }
   });
   std::vector<int> codes;
-  RestClient client(plain_config(server));
+  RestOptions options;
+  options.clock = &clock;
+  RestClient client(plain_config(server), options);
   client.set_observer(
       [&](std::string_view verb, std::string_view path, int code, std::chrono::nanoseconds) {
         EXPECT_EQ(verb, "GET");
         EXPECT_EQ(path, "/api/v1/nodes");
         codes.push_back(code);
       });
-  const auto start = Clock::now();
-  auto response = client.get("/api/v1/nodes?limit=1");
+  auto pending =
+      std::async(std::launch::async, [&] { return client.get("/api/v1/nodes?limit=1"); });
+  ASSERT_TRUE(advance_until_ready(clock, pending));
+  auto response = pending.get();
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 200);
-  EXPECT_GE(Clock::now() - start, 950ms);
   EXPECT_EQ(calls, 2);
+  {
+    std::lock_guard lock(mutex);
+    ASSERT_EQ(served_at.size(), 2u);
+    EXPECT_GE(served_at[1] - served_at[0], 1s);  // the retry waited the second it was told
+  }
   EXPECT_THAT(codes, ElementsAre(429, 200));
 
   // Out of retries: the 429 comes back to the caller.
@@ -152,14 +211,20 @@ TEST(RestClient, WriteFenceIsCheckedBeforeEveryAttemptIncludingAfterRetryAfter) 
   // A write decided while leading, held up by a 429's Retry-After during which the lease is
   // lost, must not go out.
   std::atomic<int> writes{0};
+  Signal write_seen;
   TestServer server([&](const TestRequest& req, Responder& out) {
-    if (req.method != "GET" && ++writes == 1) {
+    const int write = req.method != "GET" ? ++writes : 0;
+    if (write > 0) write_seen.notify();
+    if (write == 1) {
       out.reply(429, R"({"kind":"Status","code":429})", {{"Retry-After", "1"}});
     } else {
       out.reply(200, "{}");
     }
   });
-  RestClient client(plain_config(server));
+  ManualClock clock;  // the client's: the Retry-After wait is on it
+  RestOptions options;
+  options.clock = &clock;
+  RestClient client(plain_config(server), options);
   std::atomic<bool> leading{true};
   std::vector<std::string> fenced_paths;
   client.set_write_fence([&](std::string_view method, std::string_view path) {
@@ -167,12 +232,15 @@ TEST(RestClient, WriteFenceIsCheckedBeforeEveryAttemptIncludingAfterRetryAfter) 
     fenced_paths.emplace_back(path);
     return leading.load();
   });
-  std::thread lose_lease([&] {
-    std::this_thread::sleep_for(300ms);
-    leading = false;
+  auto pending = std::async(std::launch::async, [&] {
+    return client.request("POST", "/api/v1/namespaces/d/pods/p/binding", "{}");
   });
-  auto bind = client.request("POST", "/api/v1/namespaces/d/pods/p/binding", "{}");
-  lose_lease.join();
+  // The 429 came back; the lease is lost while the client waits out its Retry-After.
+  ASSERT_TRUE(write_seen.await(1));
+  ASSERT_EQ(writes.load(), 1);
+  leading = false;
+  ASSERT_TRUE(advance_until_ready(clock, pending));
+  auto bind = pending.get();
   ASSERT_FALSE(bind);
   EXPECT_THAT(bind.error().message, ::testing::HasSubstr("write fenced"));
   EXPECT_EQ(writes, 1);  // the retry after Retry-After was never sent
@@ -186,8 +254,17 @@ TEST(RestClient, WriteFenceIsCheckedAfterWaitingForAPooledConnection) {
   // The only connection is busy with a slow read; a bind waits for it, and the lease is lost
   // meanwhile: the bind must not go out once the connection frees up.
   std::atomic<int> writes{0};
+  Signal read_arrived;
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool release_read = false;
   TestServer server([&](const TestRequest& req, Responder& out) {
-    if (req.method == "GET") std::this_thread::sleep_for(400ms);
+    if (req.method == "GET") {
+      // The slow read: held until the test lets it go (the limit only guards against a hang).
+      read_arrived.notify();
+      std::unique_lock lock(mutex);
+      cv.wait_for(lock, 10s, [&] { return release_read; });
+    }
     if (req.method != "GET") ++writes;
     out.reply(200, "{}");
   });
@@ -198,14 +275,20 @@ TEST(RestClient, WriteFenceIsCheckedAfterWaitingForAPooledConnection) {
   std::atomic<bool> leading{true};
   client.set_write_fence([&](std::string_view, std::string_view) { return leading.load(); });
   std::thread slow_read([&] { (void)client.get("/api/v1/pods"); });
-  std::this_thread::sleep_for(100ms);  // the read holds the connection now
-  std::thread lose_lease([&] {
-    std::this_thread::sleep_for(100ms);
-    leading = false;
+  ASSERT_TRUE(read_arrived.await(1));  // the read holds the connection now
+  auto pending = std::async(std::launch::async, [&] {
+    return client.request("POST", "/api/v1/namespaces/d/pods/p/binding", "{}");
   });
-  auto bind = client.request("POST", "/api/v1/namespaces/d/pods/p/binding", "{}");
+  // The bind waits for the connection while the read holds it...
+  EXPECT_EQ(pending.wait_for(50ms), std::future_status::timeout);
+  leading = false;  // ...and the lease is lost meanwhile
+  {
+    std::lock_guard lock(mutex);
+    release_read = true;
+    cv.notify_all();
+  }
+  auto bind = pending.get();
   slow_read.join();
-  lose_lease.join();
   ASSERT_FALSE(bind);
   EXPECT_THAT(bind.error().message, ::testing::HasSubstr("write fenced"));
   EXPECT_EQ(writes, 0);
@@ -218,29 +301,57 @@ TEST(RestClient, WriteFenceIsCheckedAfterWaitingForAPooledConnection) {
 }
 
 TEST(RestClient, RateLimitSpacesRequests) {
-  TestServer server([](const TestRequest&, Responder& out) { out.reply(200, "{}"); });
+  ManualClock clock;  // the client's: the limiter's waits are on it
+  std::mutex mutex;
+  std::vector<Clock::time_point> served_at;  // on that clock
+  TestServer server([&](const TestRequest&, Responder& out) {
+    {
+      std::lock_guard lock(mutex);
+      served_at.push_back(clock.now());
+    }
+    out.reply(200, "{}");
+  });
   RestOptions options;
   options.qps = 20;
   options.burst = 1;
+  options.clock = &clock;
   RestClient client(plain_config(server), options);
-  const auto start = Clock::now();
-  for (int i = 0; i < 5; ++i) ASSERT_TRUE(client.get("/x"));
-  EXPECT_GE(Clock::now() - start, 190ms);  // 4 waits of 50 ms after the first token
+  const auto start = clock.now();
+  auto pending = std::async(std::launch::async, [&] {
+    for (int i = 0; i < 5; ++i) {
+      if (!client.get("/x")) return false;
+    }
+    return true;
+  });
+  ASSERT_TRUE(advance_until_ready(clock, pending));
+  ASSERT_TRUE(pending.get());
+  std::lock_guard lock(mutex);
+  ASSERT_EQ(served_at.size(), 5u);
+  EXPECT_GE(served_at[4] - start, 190ms);  // 4 waits of 50 ms after the first token
 }
 
 TEST(RestClient, RequestTimeout) {
-  TestServer server([](const TestRequest&, Responder& out) {
-    std::this_thread::sleep_for(1500ms);
+  // The server holds the answer until the test lets it go (the limit only guards a hang).
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool release = false;
+  bool answered = false;
+  TestServer server([&](const TestRequest&, Responder& out) {
+    std::unique_lock lock(mutex);
+    cv.wait_for(lock, 10s, [&] { return release; });
+    answered = true;
     out.reply(200, "{}");
   });
   RestOptions options;
   options.request_timeout = 1s;
   RestClient client(plain_config(server), options);
-  const auto start = Clock::now();
   auto response = client.get("/slow");
   ASSERT_FALSE(response);
   EXPECT_THAT(response.error().message, HasSubstr("timed out"));
-  EXPECT_LT(Clock::now() - start, 1400ms);
+  std::lock_guard lock(mutex);
+  EXPECT_FALSE(answered);  // the client gave up on its own, the server still held the answer
+  release = true;
+  cv.notify_all();
 }
 
 TEST(RestClient, TokenFileIsReread) {
@@ -353,12 +464,13 @@ TEST(RestClientTls, PresentsAClientCertificate) {
 // ---- streams ----
 
 TEST(RestClientStream, SplitsLinesAcrossChunks) {
-  TestServer server([](const TestRequest& req, Responder& out) {
+  Signal line_read;
+  TestServer server([&](const TestRequest& req, Responder& out) {
     EXPECT_THAT(req.target, HasSubstr("watch=1"));
     out.start_chunked();
     out.chunk(R"({"type":"ADDED","ob)");
     out.chunk("ject\":1}\n{\"type\"");
-    std::this_thread::sleep_for(20ms);  // separate TCP reads
+    EXPECT_TRUE(line_read.await(1));  // the client has read that: the rest is a separate read
     out.chunk(":\"B\"}\n");
     out.chunk("{\"type\":\"C\"}\n{\"type\":\"D\"}\n");
     out.end_chunked();
@@ -367,6 +479,7 @@ TEST(RestClientStream, SplitsLinesAcrossChunks) {
   std::vector<std::string> lines;
   auto response = client.stream("/api/v1/pods?watch=1", [&](std::string_view line) {
     lines.emplace_back(line);
+    line_read.notify();
     return true;
   });
   ASSERT_TRUE(response) << response.error().message;
@@ -389,15 +502,27 @@ TEST(RestClientStream, NonSuccessComesBackWhole) {
 }
 
 TEST(RestClientStream, HandlerCanCloseTheStream) {
-  TestServer server([](const TestRequest&, Responder& out) {
+  // Five lines, then the server holds the stream open until the test is done with it (the limit
+  // only guards against a hang).
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool returned = false;
+  bool server_gave_up = false;
+  TestServer server([&](const TestRequest&, Responder& out) {
     out.start_chunked();
-    for (int i = 0; i < 100 && out.chunk("{}\n"); ++i) std::this_thread::sleep_for(5ms);
+    out.chunk("{}\n{}\n{}\n{}\n{}\n");
+    std::unique_lock lock(mutex);
+    server_gave_up = !cv.wait_for(lock, 10s, [&] { return returned; });
   });
   RestClient client(plain_config(server));
   int lines = 0;
   auto response = client.stream("/w", [&](std::string_view) { return ++lines < 3; });
   ASSERT_TRUE(response);
   EXPECT_EQ(lines, 3);
+  std::lock_guard lock(mutex);
+  EXPECT_FALSE(server_gave_up);  // the client closed the stream; the server still held it
+  returned = true;
+  cv.notify_all();
 }
 
 // A quiet watch (the server holds it open) must end promptly on stop().
@@ -408,6 +533,12 @@ class BlockingWatch {
     out.chunk("{\"type\":\"ADDED\"}\n");
     std::unique_lock lock(mutex_);
     cv_.wait_for(lock, 10s, [&] { return released_; });
+    ended_ = true;
+  }
+  // Whether the server ended the stream (released, or held for its 10 s).
+  bool ended() {
+    std::lock_guard lock(mutex_);
+    return ended_;
   }
   void release() {
     std::lock_guard lock(mutex_);
@@ -419,29 +550,28 @@ class BlockingWatch {
   std::mutex mutex_;
   std::condition_variable cv_;
   bool released_ = false;
+  bool ended_ = false;
 };
 
 TEST(RestClientStream, StopUnblocksAQuietStream) {
   BlockingWatch watch;
   TestServer server([&](const TestRequest&, Responder& out) { watch.serve(out); });
   RestClient client(plain_config(server));
-  std::atomic<int> lines{0};
+  Signal lines;
   std::atomic<bool> done{false};
   tl::expected<Response, TransportError> result;
   std::thread watcher([&] {
     result = client.stream("/w", [&](std::string_view) {
-      ++lines;
+      lines.notify();
       return true;
     });
     done = true;
   });
-  while (lines == 0) std::this_thread::sleep_for(1ms);
-  std::this_thread::sleep_for(50ms);
+  ASSERT_TRUE(lines.await(1));
   EXPECT_FALSE(done);
-  const auto start = Clock::now();
   client.stop();
   watcher.join();
-  EXPECT_LT(Clock::now() - start, 500ms);
+  EXPECT_FALSE(watch.ended());  // stop() ended it, not the server
   ASSERT_TRUE(result);
   EXPECT_EQ(result->status, 200);
   EXPECT_FALSE(client.get("/after-stop"));  // a stopped client refuses new work
@@ -459,22 +589,21 @@ TEST(RestClientStream, StopTokenClosesOnlyThatStream) {
   });
   RestClient client(plain_config(server));
   std::stop_source source;
-  std::atomic<int> lines{0};
+  Signal lines;
   std::thread watcher([&] {
     auto result = client.stream(
         "/w",
         [&](std::string_view) {
-          ++lines;
+          lines.notify();
           return true;
         },
         source.get_token());
     EXPECT_TRUE(result);
   });
-  while (lines == 0) std::this_thread::sleep_for(1ms);
-  const auto start = Clock::now();
+  ASSERT_TRUE(lines.await(1));
   source.request_stop();
   watcher.join();
-  EXPECT_LT(Clock::now() - start, 500ms);
+  EXPECT_FALSE(watch.ended());  // the stop token ended it, not the server
   EXPECT_TRUE(client.get("/still-works"));
   watch.release();
 }

@@ -11,6 +11,8 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 // Asio's scheduler trips GCC's -Wnull-dereference after inlining (a system-header false positive).
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wnull-dereference"
@@ -222,6 +224,12 @@ class TestServer {
   }
   int connections() const { return accepted_.load(); }
   int requests() const { return requests_.load(); }
+  // Waits until `count` connections have been closed by the server (the limit only guards
+  // against a hang).
+  bool await_closed(int count, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+    std::unique_lock lock(mutex_);
+    return closed_cv_.wait_for(lock, limit, [&] { return closed_ >= count; });
+  }
 
  private:
   void accept_loop() {
@@ -258,6 +266,8 @@ class TestServer {
   void forget(int fd) {
     std::lock_guard lock(mutex_);
     std::erase(fds_, fd);
+    ++closed_;
+    closed_cv_.notify_all();
   }
 
   template <typename Stream>
@@ -303,6 +313,8 @@ class TestServer {
   std::atomic<int> accepted_{0};
   std::atomic<int> requests_{0};
   std::mutex mutex_;
+  std::condition_variable closed_cv_;
+  int closed_ = 0;  // connections the server has closed; under mutex_
   std::vector<int> fds_;
   std::vector<std::thread> threads_;
   std::thread accept_thread_;

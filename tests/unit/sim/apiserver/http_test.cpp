@@ -476,8 +476,8 @@ TEST_F(HttpTest, WatchStreamsEventsBookmarksAndTimesOut) {
   Client writer(*server, server->token());
   Client watcher(*server, server->token());
   const std::string rv = std::to_string(server->store().resource_version());
+  // Whenever the write lands, before or after the watch opens, the watch from `rv` sees it.
   std::thread w([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
     writer.request("POST", "/api/v1/namespaces/default/configmaps", R"({"metadata":{"name":"a"}})");
   });
   const Reply r =
@@ -512,8 +512,10 @@ TEST_F(HttpTest, DropWatchesEndsOpenStreams) {
   auto server = start(false);
   Client watcher(*server, server->token(), false);
   std::thread dropper([&] {
-    while (server->store().watcher_count() == 0)
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    // Until the watch is open (the deadline only guards against a hang).
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (server->store().watcher_count() == 0 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::yield();
     EXPECT_EQ(server->drop_watches(), 1u);
   });
   const Reply r = watcher.request("GET", "/api/v1/pods?watch=1&timeoutSeconds=30");
@@ -542,9 +544,11 @@ TEST_F(HttpTest, FaultsFailDelayAndReset) {
   EXPECT_EQ(c.request("GET", "/api/v1/pods").status, 500);
 
   server->faults().delay(150);
-  const auto t0 = std::chrono::steady_clock::now();
+  const uint64_t delayed = server->faults().counters().delayed;
   EXPECT_EQ(c.request("GET", "/api/v1/pods").status, 200);
-  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(140));
+  // The answer was held back by the 150 ms asked for (counted, not timed: no wall clock here).
+  EXPECT_EQ(server->faults().counters().delayed, delayed + 1);
+  EXPECT_EQ(server->faults().settings().delay_ms, 150);
   server->faults().delay(0);
 
   server->faults().reset_next(1);
