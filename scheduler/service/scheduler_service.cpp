@@ -314,8 +314,8 @@ int SchedulerService::run(std::stop_token stop) {
   metrics_.remove_sources(kReservationSources);
   metrics_.remove_sources(kUtilizationSources);
   if (utilization) utilization->stop();
-  evictor.close();          // plans not started are dropped
-  eviction_client.stop();   // the eviction in flight fails at once
+  evictor.close();         // plans not started are dropped
+  eviction_client.stop();  // the eviction in flight fails at once
   evictor.stop();
   actuator.stop();
   reservations.stop();

@@ -179,9 +179,8 @@ class EventRecorderTest : public testing::InProcessApiTest {
     return requests_.size();
   }
 
-  // Wall time kStart (ms since the epoch); ManualClock's time starts an hour after its origin.
-  ManualClock clock_{std::chrono::system_clock::time_point(std::chrono::milliseconds(kStart)) -
-                     std::chrono::hours(1)};
+  // Wall time kStart (ms since the epoch), moved by hand.
+  ManualClock clock_{std::chrono::system_clock::time_point(std::chrono::milliseconds(kStart))};
   std::unique_ptr<k8s::RestClient> writer_;
   std::unique_ptr<RestClusterWriter> cluster_writer_;
   std::unique_ptr<EventRecorder> recorder_;
