@@ -3,7 +3,8 @@
 // evictor, the reservation manager, and the volume binder, claim writer and Event recorder they
 // use) write to the cluster, and read what a write must check first. RestClusterWriter is the
 // one implementation over k8s::RestClient; unit tests use a recording fake
-// (tests/unit/scheduler/service/recording_writer.h) that records each call and answers from a script.
+// (tests/unit/scheduler/service/recording_writer.h) that records each call and answers from a
+// script.
 //
 // Every call answers a WriteResult: the HTTP status (0 when no answer came: a transport error,
 // a fenced write, a stopped client) and the server's words (the Status's reason and message,
