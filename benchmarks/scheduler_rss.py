@@ -4,7 +4,7 @@
 Starts the embedded API server (`fairway apiserver`, plain HTTP on loopback), creates N nodes
 (8 GPUs each) and P pods shaped like `kubectl get pods -o json` output (two containers, env,
 tolerations, node affinity, an owner reference; two in three already bound, the rest pending for
-GPUs no node has left), then starts `fairway scheduler` as its own process, waits until /readyz
+more GPUs than a node has; --pending-every 0: all bound), then starts `fairway scheduler` as its own process, waits until /readyz
 says every informer synced and the state settled, and reads the process's VmRSS and VmHWM.
 
     benchmarks/scheduler_rss.py --fairway build/fairway [--nodes 10000] [--pods 130000]
@@ -47,9 +47,9 @@ def node(i):
     }
 
 
-def pod(i, nodes):
+def pod(i, nodes, pending_every):
     group = i // 8
-    bound = i % 3 != 0
+    bound = pending_every == 0 or i % pending_every != 0
     gpu = "1" if i % 4 == 0 else "0"
     spec = {
         "schedulerName": "fairway", "restartPolicy": "Never",
@@ -136,6 +136,8 @@ def main():
     parser.add_argument("--fairway", required=True)
     parser.add_argument("--nodes", type=int, default=10000)
     parser.add_argument("--pods", type=int, default=130000)
+    parser.add_argument("--pending-every", type=int, default=3,
+                        help="every Nth pod waits (0: every pod is bound)")
     args = parser.parse_args()
 
     work = tempfile.mkdtemp(prefix="fairway-rss-")
@@ -158,7 +160,7 @@ def main():
                                                    "metadata": {"name": f"team-{n}"}})
                            for n in range(40)])
         load(port, token, (("/api/v1/nodes", node(i)) for i in range(args.nodes)))
-        load(port, token, ((f"/api/v1/namespaces/team-{i % 40}/pods", pod(i, args.nodes))
+        load(port, token, ((f"/api/v1/namespaces/team-{i % 40}/pods", pod(i, args.nodes, args.pending_every))
                            for i in range(args.pods)))
         load_seconds = time.monotonic() - started
 
