@@ -16,6 +16,7 @@ import http.client
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -136,6 +137,8 @@ def main():
     parser.add_argument("--fairway", required=True)
     parser.add_argument("--nodes", type=int, default=10000)
     parser.add_argument("--pods", type=int, default=130000)
+    parser.add_argument("--wrap", default="",
+                        help="a command to run the scheduler under, e.g. heaptrack")
     parser.add_argument("--pending-every", type=int, default=3,
                         help="every Nth pod waits (0: every pod is bound)")
     args = parser.parse_args()
@@ -164,15 +167,18 @@ def main():
                            for i in range(args.pods)))
         load_seconds = time.monotonic() - started
 
+        with socket.socket() as probe:  # a free port for the health probes
+            probe.bind(("127.0.0.1", 0))
+            health_port = probe.getsockname()[1]
         scheduler = subprocess.Popen(
-            [args.fairway, "scheduler", "--kubeconfig", kubeconfig, "--leader-elect=false",
+            args.wrap.split() + [args.fairway, "scheduler", "--kubeconfig", kubeconfig, "--leader-elect=false",
              "--metrics-bind-address", "127.0.0.1:0", "--health-probe-bind-address",
-             "127.0.0.1:18089", "--preemption-period", "0"],
+             f"127.0.0.1:{health_port}", "--preemption-period", "0"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
         def ready():
             try:
-                conn = http.client.HTTPConnection("127.0.0.1", 18089, timeout=5)
+                conn = http.client.HTTPConnection("127.0.0.1", health_port, timeout=5)
                 conn.request("GET", "/readyz")
                 return conn.getresponse().status == 200
             except OSError:

@@ -342,9 +342,17 @@ struct ParseContext {
   dom::parser parser;
   std::vector<char> buffer;
 
+  // Large LIST bodies would otherwise pin hundreds of MB per thread after the first sync: the
+  // parser keeps tape and string buffers sized for the largest document it ever parsed.
+  static constexpr size_t kKeepBytes = size_t{64} << 20;
+
+  // Lets go of buffers sized for a document far larger than what usually follows (a LIST).
+  void shrink() {
+    if (parser.capacity() > kKeepBytes) parser = dom::parser{};
+    if (buffer.capacity() > kKeepBytes) std::vector<char>().swap(buffer);
+  }
+
   tl::expected<dom::element, std::string> parse(std::string_view json) {
-    // Large LIST bodies would otherwise pin hundreds of MB per thread after the first sync.
-    constexpr size_t kKeepBytes = size_t{64} << 20;
     if (buffer.capacity() > kKeepBytes && json.size() + simdjson::SIMDJSON_PADDING < kKeepBytes) {
       std::vector<char>().swap(buffer);
       parser = dom::parser{};
@@ -439,7 +447,9 @@ tl::expected<DecodedList<T>, std::string> decode_list_impl(std::string_view json
                                                            ItemDecoder<T> item_decoder) {
   // A custom decoder parses each item separately and must not clobber the envelope's parser.
   ParseContext& context = item_decoder.custom ? envelope_context() : object_context();
-  return decode_list_root<T>(context.parse(json), item_decoder);
+  auto decoded = decode_list_root<T>(context.parse(json), item_decoder);
+  context.shrink();
+  return decoded;
 }
 
 template <typename T>
@@ -601,7 +611,9 @@ tl::expected<DecodedList<T>, std::string> decode_list(std::string_view json) {
 }
 template <typename T>
 tl::expected<DecodedList<T>, std::string> decode_list(std::string& json) {
-  return decode_list_root<T>(object_context().parse_in_place(json), ItemDecoder<T>{});
+  auto decoded = decode_list_root<T>(object_context().parse_in_place(json), ItemDecoder<T>{});
+  object_context().shrink();  // the items are decoded: the parse buffers are no longer needed
+  return decoded;
 }
 template <typename T>
 tl::expected<DecodedList<T>, std::string> decode_list(std::string_view json,
