@@ -1,8 +1,8 @@
 #include "queues/flat_map.h"
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 

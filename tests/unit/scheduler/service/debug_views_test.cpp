@@ -1,12 +1,13 @@
 // What a person reads about a pending pod: /debug/pods node classes, `fairway explain`'s text,
 // /debug/queues' tree.
+#include "scheduler/service/debug_views.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <map>
 #include <set>
 
-#include "scheduler/service/debug_views.h"
 #include "support/builders.h"
 
 namespace fairway {

@@ -276,7 +276,8 @@ namespace {
 TEST(PodIntentProblems, DecoderProblemsMakeThePodInvalid) {
   Pod pod;
   pod.name = "p";
-  pod.problems.push_back("spec.containers[0].resources.limits.nvidia.com/gpu: quantity \"1e100\": too large");
+  pod.problems.push_back(
+      "spec.containers[0].resources.limits.nvidia.com/gpu: quantity \"1e100\": too large");
   const PodIntent intent = read_pod_intent(pod);
   EXPECT_FALSE(intent.valid());
   ASSERT_EQ(intent.errors.size(), 1U);
